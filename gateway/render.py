@@ -1,0 +1,447 @@
+"""Render the Envoy gateway configuration (JSON, which Envoy reads as YAML) for one stack.
+
+The gateway transcodes REST/JSON to gRPC from the descriptor set built by `make gen`,
+authenticates callers with identity's JWKS (`jwt_authn`), rate-limits the public entry
+points, and answers every rejection of its own with a JSON `google.rpc.Status`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+DESCRIPTOR_SET = HERE / "build" / "keel.pb"
+
+# Every external gRPC service the gateway transcodes, by the cluster that serves it.
+SERVICES: dict[str, list[str]] = {
+    "identity": [
+        "keel.identity.v1.OrganizationService",
+        "keel.identity.v1.UserService",
+        "keel.identity.v1.AuthService",
+        "keel.identity.v1.ApiKeyService",
+        "keel.identity.v1.AuditService",
+    ],
+    "ledger": ["keel.ledger.v1.AccountService", "keel.ledger.v1.TransactionService"],
+    "items": ["keel.items.v1.ItemService", "keel.items.v1.TagService"],
+    "billing": [
+        "keel.billing.v1.PlanService",
+        "keel.billing.v1.SubscriptionService",
+        "keel.billing.v1.UsageService",
+        "keel.billing.v1.InvoiceService",
+        "keel.billing.v1.WebhookService",
+    ],
+}
+
+# Methods callable without a token (sign-up, login, token refresh, key discovery).
+PUBLIC_METHODS = (
+    "/keel.identity.v1.OrganizationService/CreateOrganization",
+    "/keel.identity.v1.AuthService/Login",
+    "/keel.identity.v1.AuthService/RefreshToken",
+    "/keel.identity.v1.AuthService/GetJwks",
+)
+# Their REST spellings, as jwt_authn sees them (it runs before transcoding).
+PUBLIC_REST = (
+    ("POST", "/v1/organizations"),
+    ("POST", "/v1/sessions"),
+    ("POST", "/v1/sessions:refresh"),
+    ("GET", "/.well-known/jwks.json"),
+)
+# Token-bucket limits (requests per minute, per gateway) for the public entry points.
+RATE_LIMITS = {
+    "/keel.identity.v1.OrganizationService/CreateOrganization": 60,
+    "/keel.identity.v1.AuthService/Login": 300,
+    "/keel.identity.v1.AuthService/RefreshToken": 300,
+}
+MAX_REQUEST_BYTES = 1 << 20
+PRINCIPAL_HEADER = "x-keel-principal"
+
+GRPC_CODE_BY_HTTP = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 413: 8, 429: 8, 503: 14, 504: 4}
+REASON_BY_HTTP = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "REQUEST_TOO_LARGE",
+    429: "RATE_LIMITED",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+
+
+def _typed(type_name: str, **fields: Any) -> dict[str, Any]:
+    return {"@type": f"type.googleapis.com/{type_name}", **fields}
+
+
+# Upstream connection failures say how the socket died; callers get a plain sentence.
+FIXED_MESSAGES = {503: "service unavailable, retry later", 504: "upstream timed out"}
+
+
+def _status_body(http_status: int) -> dict[str, Any]:
+    """A google.rpc.Status body for one of Envoy's own (local) replies."""
+    return {
+        "json_format": {
+            "code": GRPC_CODE_BY_HTTP.get(http_status, 2),
+            "message": FIXED_MESSAGES.get(http_status, "%LOCAL_REPLY_BODY%"),
+            "details": [
+                _typed(
+                    "google.rpc.ErrorInfo",
+                    reason=REASON_BY_HTTP.get(http_status, "UNKNOWN"),
+                    domain="gateway.keel",
+                ),
+                _typed("google.rpc.RequestInfo", requestId="%REQ(X-REQUEST-ID)%"),
+            ],
+        },
+        "content_type": "application/json",
+    }
+
+
+def _local_reply_config() -> dict[str, Any]:
+    mappers = [
+        {
+            "filter": {
+                "status_code_filter": {
+                    "comparison": {
+                        "op": "EQ",
+                        "value": {"default_value": code, "runtime_key": f"keel.local_reply.{code}"},
+                    }
+                }
+            },
+            "body_format_override": _status_body(code),
+        }
+        for code in sorted(GRPC_CODE_BY_HTTP)
+    ]
+    # Transcoded upstream replies already carry a JSON Status; only Envoy's own replies
+    # (no upstream) reach these mappers, and everything else gets a generic one.
+    return {"mappers": mappers, "body_format": _status_body(500)}
+
+
+def _cluster(name: str, host: str, port: int, *, grpc: bool) -> dict[str, Any]:
+    cluster: dict[str, Any] = {
+        "name": name,
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [
+                {
+                    "lb_endpoints": [
+                        {
+                            "endpoint": {
+                                "address": {"socket_address": {"address": host, "port_value": port}}
+                            }
+                        }
+                    ]
+                }
+            ],
+        },
+    }
+    if grpc:
+        cluster["typed_extension_protocol_options"] = {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": _typed(
+                "envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                explicit_http_config={"http2_protocol_options": {}},
+            )
+        }
+        cluster["health_checks"] = [
+            {
+                "timeout": "1s",
+                "interval": "5s",
+                "unhealthy_threshold": 2,
+                "healthy_threshold": 1,
+                "grpc_health_check": {},
+            }
+        ]
+        cluster["outlier_detection"] = {"consecutive_5xx": 5, "base_ejection_time": "10s"}
+        cluster["common_lb_config"] = {"healthy_panic_threshold": {"value": 100}}
+    return cluster
+
+
+def _local_rate_limit(per_minute: int, prefix: str) -> dict[str, Any]:
+    return _typed(
+        "envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
+        stat_prefix=prefix,
+        token_bucket={
+            "max_tokens": per_minute,
+            "tokens_per_fill": per_minute,
+            "fill_interval": "60s",
+        },
+        filter_enabled={
+            "default_value": {"numerator": 100, "denominator": "HUNDRED"},
+            "runtime_key": f"{prefix}_enabled",
+        },
+        filter_enforced={
+            "default_value": {"numerator": 100, "denominator": "HUNDRED"},
+            "runtime_key": f"{prefix}_enforced",
+        },
+    )
+
+
+def _routes(clusters: Mapping[str, tuple[str, int]]) -> list[dict[str, Any]]:
+    routes: list[dict[str, Any]] = []
+    for path, per_minute in RATE_LIMITS.items():
+        service = path.split("/")[1]
+        cluster = next((name for name, names in SERVICES.items() if service in names), "")
+        if cluster not in clusters:
+            continue
+        routes.append(
+            {
+                "match": {"path": path},
+                "route": {"cluster": cluster, "timeout": "10s"},
+                "typed_per_filter_config": {
+                    "envoy.filters.http.local_ratelimit": _local_rate_limit(
+                        per_minute, path.rsplit("/", 1)[1].lower()
+                    )
+                },
+            }
+        )
+    for cluster in clusters:
+        names = SERVICES[cluster]
+        package = names[0].rsplit(".", 1)[0]
+        routes.append(
+            {
+                # Reads are idempotent, so a failed attempt may be retried elsewhere.
+                "match": {
+                    "safe_regex": {
+                        "regex": rf"/{package.replace('.', '[.]')}[.][A-Za-z]+/(Get|List)[A-Za-z]*"
+                    }
+                },
+                "route": {
+                    "cluster": cluster,
+                    "timeout": "10s",
+                    "retry_policy": {
+                        "retry_on": "unavailable,reset,connect-failure",
+                        "num_retries": 2,
+                    },
+                },
+            }
+        )
+        routes.append(
+            {"match": {"prefix": f"/{package}."}, "route": {"cluster": cluster, "timeout": "15s"}}
+        )
+    # Operators reach server reflection and health through the gateway; identity answers.
+    routes.append({"match": {"prefix": "/grpc.reflection."}, "route": {"cluster": "identity"}})
+    routes.append(
+        {"match": {"prefix": "/grpc.health.v1.Health/"}, "route": {"cluster": "identity"}}
+    )
+    return routes
+
+
+def _jwt_authn(issuer: str, audience: str, jwks_cluster: str) -> dict[str, Any]:
+    public_rules = [
+        {
+            "match": {
+                "path": path,
+                "headers": [{"name": ":method", "string_match": {"exact": method}}],
+            },
+        }
+        for method, path in PUBLIC_REST
+    ]
+    public_rules += [{"match": {"path": path}} for path in PUBLIC_METHODS]
+    public_rules += [
+        {"match": {"prefix": "/grpc.health.v1.Health/"}},
+        {"match": {"prefix": "/grpc.reflection."}},
+    ]
+    return _typed(
+        "envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
+        providers={
+            "keel": {
+                "issuer": issuer,
+                "audiences": [audience],
+                "from_headers": [{"name": "Authorization", "value_prefix": "Bearer "}],
+                "from_params": [],
+                "from_cookies": [],
+                "forward": False,
+                "forward_payload_header": PRINCIPAL_HEADER,
+                "remote_jwks": {
+                    "http_uri": {
+                        "uri": "http://identity-jwks/.well-known/jwks.json",
+                        "cluster": jwks_cluster,
+                        "timeout": "2s",
+                    },
+                    "cache_duration": "60s",
+                    "async_fetch": {"fast_listener": False},
+                    "retry_policy": {"num_retries": 3},
+                },
+                "clock_skew_seconds": 30,
+            }
+        },
+        rules=[*public_rules, {"match": {"prefix": "/"}, "requires": {"provider_name": "keel"}}],
+    )
+
+
+def render_config(
+    *,
+    listen_port: int,
+    admin_port: int,
+    clusters: Mapping[str, tuple[str, int]],
+    issuer: str = "keel-identity",
+    audience: str = "keel",
+    descriptor_set: Path = DESCRIPTOR_SET,
+    listen_host: str = "127.0.0.1",
+) -> dict[str, Any]:
+    """The whole Envoy bootstrap for a gateway in front of `clusters` (service -> host, port)."""
+    transcoded = [name for service in clusters for name in SERVICES.get(service, [])]
+    http_filters = [
+        {
+            # A caller must never choose its own principal: drop any it sent before
+            # jwt_authn writes the verified one.
+            "name": "envoy.filters.http.header_mutation",
+            "typed_config": _typed(
+                "envoy.extensions.filters.http.header_mutation.v3.HeaderMutation",
+                mutations={"request_mutations": [{"remove": PRINCIPAL_HEADER}]},
+            ),
+        },
+        {
+            "name": "envoy.filters.http.jwt_authn",
+            "typed_config": _jwt_authn(issuer, audience, "gateway_self"),
+        },
+        {
+            "name": "envoy.filters.http.grpc_json_transcoder",
+            "typed_config": _typed(
+                "envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder",
+                proto_descriptor=str(descriptor_set),
+                services=transcoded,
+                convert_grpc_status=True,
+                print_options={
+                    "always_print_primitive_fields": True,
+                    "always_print_enums_as_ints": False,
+                },
+                request_validation_options={
+                    "reject_unknown_method": True,
+                    "reject_unknown_query_parameters": True,
+                },
+                max_request_body_size=MAX_REQUEST_BYTES,
+            ),
+        },
+        {
+            "name": "envoy.filters.http.local_ratelimit",
+            "typed_config": _typed(
+                "envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
+                stat_prefix="gateway_rate_limit",
+            ),
+        },
+        {
+            "name": "envoy.filters.http.router",
+            "typed_config": _typed("envoy.extensions.filters.http.router.v3.Router"),
+        },
+    ]
+    hcm = _typed(
+        "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        stat_prefix="gateway",
+        codec_type="AUTO",
+        generate_request_id=True,
+        preserve_external_request_id=True,
+        always_set_request_id_in_response=True,
+        access_log=[
+            {
+                "name": "envoy.access_loggers.stdout",
+                "typed_config": _typed(
+                    "envoy.extensions.access_loggers.stream.v3.StdoutAccessLog",
+                    log_format={
+                        "json_format": {
+                            "time": "%START_TIME%",
+                            "method": "%REQ(:METHOD)%",
+                            "path": "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
+                            "status": "%RESPONSE_CODE%",
+                            "grpc_status": "%GRPC_STATUS%",
+                            "duration_ms": "%DURATION%",
+                            "request_id": "%REQ(X-REQUEST-ID)%",
+                            "upstream": "%UPSTREAM_CLUSTER%",
+                            "flags": "%RESPONSE_FLAGS%",
+                        }
+                    },
+                ),
+            }
+        ],
+        route_config={
+            "name": "keel",
+            "virtual_hosts": [{"name": "keel", "domains": ["*"], "routes": _routes(clusters)}],
+        },
+        http_filters=http_filters,
+        local_reply_config=_local_reply_config(),
+        request_timeout="30s",
+    )
+    all_clusters = [
+        _cluster(name, host, port, grpc=True) for name, (host, port) in clusters.items()
+    ]
+    # jwt_authn fetches identity's JWKS through this very listener (REST -> GetJwks).
+    all_clusters.append(_cluster("gateway_self", listen_host, listen_port, grpc=False))
+    return {
+        "admin": {
+            "address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}
+        },
+        "static_resources": {
+            "listeners": [
+                {
+                    "name": "gateway",
+                    "address": {
+                        "socket_address": {"address": listen_host, "port_value": listen_port}
+                    },
+                    "per_connection_buffer_limit_bytes": MAX_REQUEST_BYTES * 2,
+                    "filter_chains": [
+                        {
+                            "filters": [
+                                {
+                                    "name": "envoy.filters.network.http_connection_manager",
+                                    "typed_config": hcm,
+                                }
+                            ]
+                        }
+                    ],
+                }
+            ],
+            "clusters": all_clusters,
+        },
+    }
+
+
+def render(
+    out_path: Path,
+    *,
+    listen_port: int,
+    admin_port: int,
+    clusters: Mapping[str, tuple[str, int]],
+    issuer: str = "keel-identity",
+    audience: str = "keel",
+) -> Path:
+    """Write the gateway config to `out_path` and return it."""
+    config = render_config(
+        listen_port=listen_port,
+        admin_port=admin_port,
+        clusters=clusters,
+        issuer=issuer,
+        audience=audience,
+    )
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(config, indent=2) + "\n")
+    return out_path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=HERE / "build" / "envoy.json")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--admin-port", type=int, default=9901)
+    parser.add_argument(
+        "--cluster",
+        action="append",
+        default=[],
+        metavar="NAME=HOST:PORT",
+        help="e.g. identity=127.0.0.1:50051",
+    )
+    args = parser.parse_args()
+    clusters = {}
+    for spec in args.cluster:
+        name, _, address = spec.partition("=")
+        host, _, port = address.rpartition(":")
+        clusters[name] = (host, int(port))
+    print(render(args.out, listen_port=args.port, admin_port=args.admin_port, clusters=clusters))
+
+
+if __name__ == "__main__":
+    main()
