@@ -1,0 +1,205 @@
+"""Per-request context (request id, W3C trace context, principal) held in contextvars."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import secrets
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from keel_runtime.errors import Unauthenticated
+
+REQUEST_ID_HEADER = "x-request-id"
+TRACEPARENT_HEADER = "traceparent"
+TRACESTATE_HEADER = "tracestate"
+PRINCIPAL_HEADER = "x-keel-principal"
+
+PRINCIPAL_KINDS = frozenset({"user", "service", "api_key"})
+
+_request_id: ContextVar[str] = ContextVar("keel_request_id", default="")
+_traceparent: ContextVar[str | None] = ContextVar("keel_traceparent", default=None)
+_tracestate: ContextVar[str | None] = ContextVar("keel_tracestate", default=None)
+_principal: ContextVar[Principal | None] = ContextVar("keel_principal", default=None)
+
+# Ids are echoed back and logged: only a safe alphabet and bounded length are accepted.
+_REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+_TRACEPARENT_RE = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling, as asserted by the gateway (verified JWT) or an internal caller."""
+
+    subject: str
+    org_id: str = ""
+    roles: frozenset[str] = field(default_factory=frozenset)
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    kind: str = "user"
+
+    def __post_init__(self) -> None:
+        if not self.subject:
+            raise ValueError("principal subject must not be empty")
+        if self.kind not in PRINCIPAL_KINDS:
+            raise ValueError(f"principal kind must be one of {sorted(PRINCIPAL_KINDS)}")
+
+    @classmethod
+    def from_header(cls, raw: str | bytes) -> Principal:
+        """Parse the ``x-keel-principal`` header; raises ValueError when malformed.
+
+        The gateway's jwt_authn forwards the verified token payload base64url-encoded,
+        and internal callers send the same; plain JSON is accepted for hand-made calls.
+        """
+        text = raw.decode() if isinstance(raw, bytes) else raw
+        text = text.strip()
+        if not text.startswith("{"):
+            try:
+                text = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+            except (binascii.Error, UnicodeDecodeError) as exc:
+                raise ValueError("principal is neither JSON nor base64url JSON") from exc
+        try:
+            data: Any = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError("principal is not valid JSON") from exc
+        if not isinstance(data, dict):
+            raise ValueError("principal must be a JSON object")
+        sub, org, kind = data.get("sub"), data.get("org", ""), data.get("kind", "user")
+        if not isinstance(sub, str) or not isinstance(org, str) or not isinstance(kind, str):
+            raise ValueError("principal sub, org and kind must be strings")
+        # OAuth-style `scope` is one space-separated string; `scopes` a list.
+        scope = data.get("scope")
+        if isinstance(scope, str):
+            scopes = frozenset(scope.split())
+        else:
+            scopes = _string_set(data.get("scopes", []), "scopes")
+        return cls(
+            subject=sub,
+            org_id=org,
+            roles=_string_set(data.get("roles", []), "roles"),
+            scopes=scopes,
+            kind=kind,
+        )
+
+    def to_header(self) -> str:
+        """The ``x-keel-principal`` value: base64url JSON claims, as the gateway sends."""
+        claims = {
+            "sub": self.subject,
+            "org": self.org_id,
+            "roles": sorted(self.roles),
+            "scope": " ".join(sorted(self.scopes)),
+            "kind": self.kind,
+        }
+        encoded = base64.urlsafe_b64encode(json.dumps(claims, separators=(",", ":")).encode())
+        return encoded.decode().rstrip("=")
+
+    # Older spellings, kept so callers written against them keep working.
+    from_json = from_header
+    to_json = to_header
+
+
+def _string_set(value: object, name: str) -> frozenset[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"principal {name} must be a list of strings")
+    return frozenset(value)
+
+
+def current_principal() -> Principal | None:
+    return _principal.get()
+
+
+def require_principal() -> Principal:
+    """The caller's principal; raises Unauthenticated when the call carries none."""
+    principal = _principal.get()
+    if principal is None:
+        raise Unauthenticated("a principal is required", reason="PRINCIPAL_REQUIRED")
+    return principal
+
+
+def current_request_id() -> str:
+    """The request id of the current RPC, or "" outside of one."""
+    return _request_id.get()
+
+
+def current_traceparent() -> str | None:
+    """The W3C traceparent of this service's span for the current RPC."""
+    return _traceparent.get()
+
+
+def current_trace_id() -> str | None:
+    tp = _traceparent.get()
+    return tp[3:35] if tp else None
+
+
+def outgoing_metadata() -> list[tuple[str, str]]:
+    """Metadata that carries the current context to a downstream internal call."""
+    md: list[tuple[str, str]] = []
+    if rid := _request_id.get():
+        md.append((REQUEST_ID_HEADER, rid))
+    if tp := _traceparent.get():
+        md.append((TRACEPARENT_HEADER, tp))
+        if ts := _tracestate.get():
+            md.append((TRACESTATE_HEADER, ts))
+    if principal := _principal.get():
+        md.append((PRINCIPAL_HEADER, principal.to_json()))
+    return md
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def accept_request_id(value: str | None) -> str:
+    """The caller's request id when well-formed, otherwise a fresh one."""
+    if value and _REQUEST_ID_RE.fullmatch(value):
+        return value
+    return new_request_id()
+
+
+def new_traceparent() -> str:
+    """A root span: fresh trace id and span id, sampled."""
+    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+
+
+def child_traceparent(incoming: str | None) -> str:
+    """This service's span under the caller's one (same trace), or a new root if absent/invalid."""
+    if incoming:
+        match = _TRACEPARENT_RE.fullmatch(incoming.strip().lower())
+        if match is not None:
+            version, trace_id, parent_id, flags, rest = match.groups()
+            valid = (
+                version != "ff"
+                and not (version == "00" and rest)
+                and trace_id != "0" * 32
+                and parent_id != "0" * 16
+            )
+            if valid:
+                return f"00-{trace_id}-{secrets.token_hex(8)}-{flags}"
+    return new_traceparent()
+
+
+@contextmanager
+def bound(
+    *,
+    request_id: str | None = None,
+    traceparent: str | None = None,
+    tracestate: str | None = None,
+    principal: Principal | None = None,
+) -> Iterator[None]:
+    """Set the request context for a block (interceptors, background work, tests)."""
+    rid_token = _request_id.set(request_id if request_id is not None else new_request_id())
+    tp_token = _traceparent.set(traceparent if traceparent is not None else new_traceparent())
+    ts_token = _tracestate.set(tracestate)
+    principal_token = _principal.set(principal)
+    try:
+        yield
+    finally:
+        _principal.reset(principal_token)
+        _tracestate.reset(ts_token)
+        _traceparent.reset(tp_token)
+        _request_id.reset(rid_token)

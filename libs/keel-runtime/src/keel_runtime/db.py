@@ -1,0 +1,154 @@
+"""Database engine, naming convention, unit of work and readiness probe."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
+
+from sqlalchemy import MetaData, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
+
+from keel_runtime.events.outbox import append, notify_committed
+
+if TYPE_CHECKING:
+    from keel.events.v1.envelope_pb2 import Envelope
+
+log = logging.getLogger(__name__)
+
+# Deterministic constraint names, so Alembic migrations can name (and later drop) them.
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def new_metadata() -> MetaData:
+    """A MetaData using the shared naming convention."""
+    return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def async_url(url: str) -> str:
+    """Rewrite a ``postgresql://`` URL for the async psycopg 3 driver."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    else:
+        raise ValueError(f"unsupported database URL scheme {parsed.drivername!r}")
+    return parsed.render_as_string(hide_password=False)
+
+
+def create_engine(url: str, *, pool_size: int = 8) -> AsyncEngine:
+    """An async engine on psycopg 3 with a bounded pool."""
+    # No pool_pre_ping: it costs a round trip per checkout on the hot path; SQLAlchemy
+    # invalidates the whole pool on the first disconnect error instead.
+    return create_async_engine(
+        async_url(url),
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_timeout=10,
+    )
+
+
+async def ping(engine: AsyncEngine, *, within_s: float = 2.0) -> bool:
+    """Readiness probe: can a connection run ``SELECT 1`` within ``within_s`` seconds."""
+    try:
+        async with asyncio.timeout(within_s), engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception:
+        log.warning("database ping failed", exc_info=True)
+        return False
+    return True
+
+
+class UnitOfWork:
+    """One transaction per command: rolls back unless ``commit()`` was called.
+
+    ``connection`` is Core access for hot paths; ``session`` is an ORM session joined to the
+    same transaction (created on first use). Events given to ``publish()`` are written to the
+    outbox inside ``commit()``, in the same transaction as the change that caused them.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._connection: AsyncConnection | None = None
+        self._session: AsyncSession | None = None
+        self._events: list[Envelope] = []
+        self.committed = False
+
+    async def __aenter__(self) -> Self:
+        self._connection = await self.engine.connect()
+        try:
+            await self._connection.begin()
+        except BaseException:
+            await self._connection.close()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        connection, self._connection = self._connection, None
+        session, self._session = self._session, None
+        self._events.clear()
+        if connection is None:
+            return
+        try:
+            if session is not None:
+                await session.close()
+            if connection.in_transaction():
+                await connection.rollback()
+        finally:
+            await connection.close()
+
+    @property
+    def connection(self) -> AsyncConnection:
+        if self._connection is None:
+            raise RuntimeError("UnitOfWork used outside 'async with'")
+        return self._connection
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            # The session joins the connection's transaction; only commit() here ends it.
+            self._session = AsyncSession(bind=self.connection, expire_on_commit=False)
+        return self._session
+
+    def publish(self, *events: Envelope) -> None:
+        """Queue events; ``commit()`` writes them to the outbox in this transaction."""
+        self._events.extend(events)
+
+    @property
+    def pending_events(self) -> Sequence[Envelope]:
+        return tuple(self._events)
+
+    async def commit(self) -> None:
+        connection = self.connection
+        if self._session is not None:
+            await self._session.flush()
+        events = list(self._events)
+        if events:
+            await append(connection, events)
+        await connection.commit()
+        self._events.clear()
+        self.committed = True
+        if events:
+            notify_committed(self.engine)
+
+    async def rollback(self) -> None:
+        self._events.clear()
+        if self._session is not None:
+            await self._session.rollback()
+        await self.connection.rollback()
+
+    def __repr__(self) -> str:
+        return f"UnitOfWork(committed={self.committed}, pending_events={len(self._events)})"

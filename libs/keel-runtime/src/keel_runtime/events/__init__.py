@@ -1,0 +1,38 @@
+"""Events: envelopes, the transactional outbox and its relay, streams and idempotent consumers."""
+
+from keel_runtime.events.connection import connect_nats
+from keel_runtime.events.consumer import Consumer, Handler, Subscription
+from keel_runtime.events.envelope import Envelope, EnvelopeError, decode, new_event, unpack, uuid7
+from keel_runtime.events.outbox import append
+from keel_runtime.events.relay import OutboxRelay, ReplayResult, prune_outbox, replay
+from keel_runtime.events.streams import (
+    DEAD_LETTER_STREAM,
+    StreamSpec,
+    ensure_stream,
+    service_stream,
+)
+from keel_runtime.events.tables import inbox_table, outbox_table
+
+__all__ = [
+    "DEAD_LETTER_STREAM",
+    "Consumer",
+    "Envelope",
+    "EnvelopeError",
+    "Handler",
+    "OutboxRelay",
+    "ReplayResult",
+    "StreamSpec",
+    "Subscription",
+    "append",
+    "connect_nats",
+    "decode",
+    "ensure_stream",
+    "inbox_table",
+    "new_event",
+    "outbox_table",
+    "prune_outbox",
+    "replay",
+    "service_stream",
+    "unpack",
+    "uuid7",
+]

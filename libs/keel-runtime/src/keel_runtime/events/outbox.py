@@ -1,0 +1,70 @@
+"""Outbox writes (inside the command's transaction) and the in-process relay wake-up."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+import weakref
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from sqlalchemy import insert
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from keel_runtime.events.tables import OUTBOX
+
+if TYPE_CHECKING:
+    from keel.events.v1.envelope_pb2 import Envelope
+
+# Message header names carried next to the envelope (the envelope holds them too).
+HEADER_MSG_ID = "Nats-Msg-Id"
+HEADER_EVENT_TYPE = "Keel-Event-Type"
+HEADER_REQUEST_ID = "X-Request-Id"
+HEADER_TRACEPARENT = "traceparent"
+
+
+def event_headers(envelope: Envelope) -> dict[str, str]:
+    """Headers stored with an outbox row; the relay adds ``Nats-Msg-Id``."""
+    headers = {HEADER_EVENT_TYPE: envelope.type}
+    if envelope.request_id:
+        headers[HEADER_REQUEST_ID] = envelope.request_id
+    if envelope.traceparent:
+        headers[HEADER_TRACEPARENT] = envelope.traceparent
+    return headers
+
+
+async def append(connection: AsyncConnection, envelopes: Iterable[Envelope]) -> None:
+    """Insert envelopes into the outbox with the caller's transaction (one executemany)."""
+    rows = [
+        {
+            "id": uuid.UUID(envelope.id),
+            # The event type (``<service>.<aggregate>.<event>``) is the NATS subject.
+            "subject": envelope.type,
+            "type": envelope.payload.TypeName() or envelope.type,
+            "payload": envelope.SerializeToString(),
+            "headers": event_headers(envelope),
+        }
+        for envelope in envelopes
+    ]
+    if rows:
+        await connection.execute(insert(OUTBOX), rows)
+
+
+# Relays running in this process, by engine: a commit with events wakes them at once
+# instead of waiting for the next poll. Keyed weakly so engines can be garbage collected.
+_wakers: weakref.WeakKeyDictionary[Engine, set[asyncio.Event]] = weakref.WeakKeyDictionary()
+
+
+def register_waker(engine: AsyncEngine, event: asyncio.Event) -> None:
+    _wakers.setdefault(engine.sync_engine, set()).add(event)
+
+
+def unregister_waker(engine: AsyncEngine, event: asyncio.Event) -> None:
+    _wakers.get(engine.sync_engine, set()).discard(event)
+
+
+def notify_committed(engine: AsyncEngine) -> None:
+    """Called after a commit that wrote outbox rows."""
+    for event in _wakers.get(engine.sync_engine, ()):
+        event.set()

@@ -1,0 +1,227 @@
+"""Outbox relay: publishes committed outbox rows to JetStream in transaction order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import PubAck
+from sqlalchemy import Row, delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from keel_runtime.events.connection import connect_nats
+from keel_runtime.events.outbox import HEADER_MSG_ID, register_waker, unregister_waker
+from keel_runtime.events.tables import OUTBOX
+
+log = logging.getLogger(__name__)
+
+# pg advisory lock key (per database): one relay publishes at a time.
+RELAY_LOCK_KEY = 0x6B65_656C_7265_6C61  # "keelrela"
+
+# Rows whose writing transaction is below the oldest running one: every transaction that
+# could still add a row with a smaller txid has ended, so nothing can be skipped.
+_READY = select(OUTBOX.c.id, OUTBOX.c.subject, OUTBOX.c.payload, OUTBOX.c.headers).where(
+    OUTBOX.c.published_at.is_(None),
+    OUTBOX.c.txid < func.pg_snapshot_xmin(func.pg_current_snapshot()),
+)
+
+
+def _headers(event_id: uuid.UUID, stored: Mapping[str, Any] | None) -> dict[str, str]:
+    headers = {str(k): str(v) for k, v in (stored or {}).items()}
+    headers[HEADER_MSG_ID] = str(event_id)
+    return headers
+
+
+async def _publish_rows(
+    js: JetStreamContext, rows: Sequence[Row[*tuple[Any, ...]]], *, publish_timeout: float
+) -> list[PubAck | BaseException]:
+    # All rows of a batch in flight at once: JetStream acks ~3x more per second than one by one,
+    # and one connection keeps their order in the stream.
+    return await asyncio.gather(
+        *(
+            js.publish(
+                row.subject,
+                row.payload,
+                timeout=publish_timeout,
+                headers=_headers(row.id, row.headers),
+            )
+            for row in rows
+        ),
+        return_exceptions=True,
+    )
+
+
+class OutboxRelay:
+    """Background task publishing the outbox of one database.
+
+    Run ``run()`` as a service background task. Rows are marked published only after their
+    PubAck; a crash in between re-publishes them, which JetStream drops as duplicates within
+    the stream's duplicate window.
+    """
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        nats: str | JetStreamContext,
+        *,
+        batch: int = 256,
+        poll_interval: float = 0.2,
+        publish_timeout: float = 5.0,
+        max_error_backoff: float = 10.0,
+    ) -> None:
+        if batch < 1:
+            raise ValueError("batch must be >= 1")
+        self.engine = engine
+        self._nats = nats
+        self.batch = batch
+        self.poll_interval = poll_interval
+        self.publish_timeout = publish_timeout
+        self.max_error_backoff = max_error_backoff
+        self._js: JetStreamContext | None = nats if isinstance(nats, JetStreamContext) else None
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Look at the outbox now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Publish until cancelled."""
+        nc: Client | None = None
+        if self._js is None:
+            assert isinstance(self._nats, str)
+            nc, self._js = await connect_nats(self._nats, name="outbox-relay")
+        register_waker(self.engine, self._wake)
+        failures = 0
+        try:
+            while True:
+                try:
+                    published = await self.relay_once()
+                    failures = 0
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    failures += 1
+                    delay = min(self.max_error_backoff, self.poll_interval * 2**failures)
+                    log.exception("outbox relay failed; retrying in %.1fs", delay)
+                    await asyncio.sleep(delay)
+                    continue
+                if published >= self.batch:
+                    continue  # more are probably waiting
+                await self._idle()
+        finally:
+            unregister_waker(self.engine, self._wake)
+            if nc is not None:
+                await nc.drain()
+
+    async def _idle(self) -> None:
+        try:
+            async with asyncio.timeout(self.poll_interval):
+                await self._wake.wait()
+        except TimeoutError:
+            pass
+        self._wake.clear()
+
+    async def relay_once(self) -> int:
+        """Publish one batch of ready rows; returns how many were published and marked."""
+        js = self._js
+        if js is None:
+            raise RuntimeError("relay_once() needs a JetStreamContext (or run())")
+        async with self.engine.connect() as conn, conn.begin():
+            locked = await conn.scalar(select(func.pg_try_advisory_xact_lock(RELAY_LOCK_KEY)))
+            if not locked:
+                return 0  # another relay owns this database's outbox right now
+            rows = (
+                await conn.execute(_READY.order_by(OUTBOX.c.txid, OUTBOX.c.id).limit(self.batch))
+            ).all()
+            if not rows:
+                return 0
+            acks = await _publish_rows(js, rows, publish_timeout=self.publish_timeout)
+            done: list[uuid.UUID] = []
+            failed: list[tuple[uuid.UUID, BaseException]] = []
+            for row, ack in zip(rows, acks, strict=True):
+                if isinstance(ack, PubAck):
+                    done.append(row.id)
+                else:
+                    failed.append((row.id, ack))
+            if done:
+                await conn.execute(
+                    update(OUTBOX).where(OUTBOX.c.id.in_(done)).values(published_at=func.now())
+                )
+        if failed:
+            event_id, error = failed[0]
+            log.warning(
+                "outbox relay: %d of %d events not acknowledged (first %s: %r); will retry",
+                len(failed),
+                len(rows),
+                event_id,
+                error,
+            )
+            if not done:
+                raise RuntimeError(f"no event of the batch was acknowledged: {error!r}")
+        return len(done)
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    republished: int
+    """Messages sent again."""
+    duplicates: int
+    """Of those, how many JetStream dropped as duplicates (inside the duplicate window)."""
+
+
+async def replay(
+    engine: AsyncEngine,
+    js: JetStreamContext,
+    *,
+    event_ids: Collection[str | uuid.UUID] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    batch: int = 256,
+    publish_timeout: float = 5.0,
+) -> ReplayResult:
+    """Re-publish kept outbox rows by event id and/or creation time range [since, until).
+
+    Within the stream's duplicate window JetStream drops them as duplicates; after it,
+    consumers see a redelivery and their inbox makes it a no-op.
+    """
+    if event_ids is None and since is None and until is None:
+        raise ValueError("replay needs event_ids, since or until")
+    query = select(OUTBOX.c.id, OUTBOX.c.subject, OUTBOX.c.payload, OUTBOX.c.headers)
+    if event_ids is not None:
+        query = query.where(OUTBOX.c.id.in_([uuid.UUID(str(i)) for i in event_ids]))
+    if since is not None:
+        query = query.where(OUTBOX.c.created_at >= since)
+    if until is not None:
+        query = query.where(OUTBOX.c.created_at < until)
+    query = query.order_by(OUTBOX.c.txid, OUTBOX.c.id)
+
+    republished = duplicates = 0
+    async with engine.connect() as conn:
+        result = await conn.stream(query.execution_options(yield_per=batch))
+        async for chunk in result.partitions(batch):
+            acks = await _publish_rows(js, chunk, publish_timeout=publish_timeout)
+            for ack in acks:
+                if isinstance(ack, BaseException):
+                    raise ack
+                republished += 1
+                duplicates += bool(ack.duplicate)
+    return ReplayResult(republished=republished, duplicates=duplicates)
+
+
+async def prune_outbox(engine: AsyncEngine, *, older_than: timedelta) -> int:
+    """Delete published rows older than ``older_than`` (the end of the replay horizon)."""
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            delete(OUTBOX).where(
+                OUTBOX.c.published_at.is_not(None),
+                OUTBOX.c.created_at < func.now() - older_than,
+            )
+        )
+    return int(result.rowcount or 0)

@@ -1,0 +1,69 @@
+"""JetStream stream declarations: one per producing service, plus the dead-letter stream."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from nats.js import JetStreamContext
+from nats.js.api import StorageType, StreamConfig
+from nats.js.errors import BadRequestError, NotFoundError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StreamSpec:
+    name: str
+    """Stream name, e.g. ``LEDGER``."""
+    subjects: list[str] = field(default_factory=list)
+    """Subjects captured, e.g. ``["ledger.>"]``."""
+    duplicate_window_s: float = 120
+    """De-duplication window on ``Nats-Msg-Id``; must cover the relay's retry horizon."""
+    replicas: int = 1
+    """3 in production clusters."""
+    max_age_s: float | None = None
+    """Retention; None keeps messages until limits say otherwise."""
+
+    def config(self) -> StreamConfig:
+        return StreamConfig(
+            name=self.name,
+            subjects=list(self.subjects),
+            storage=StorageType.FILE,
+            duplicate_window=self.duplicate_window_s,
+            num_replicas=self.replicas,
+            max_age=self.max_age_s,
+        )
+
+
+DEAD_LETTER_STREAM = StreamSpec(name="DLQ", subjects=["dlq.>"])
+
+
+def service_stream(service: str, *, duplicate_window_s: float = 120) -> StreamSpec:
+    """The stream a service publishes to: ``<SERVICE>`` capturing ``<service>.>``."""
+    return StreamSpec(
+        name=service.upper(), subjects=[f"{service}.>"], duplicate_window_s=duplicate_window_s
+    )
+
+
+async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
+    """Create the stream, or bring an existing one to this subjects/window/replicas/age."""
+    wanted = spec.config()
+    try:
+        info = await js.stream_info(spec.name)
+    except NotFoundError:
+        try:
+            await js.add_stream(wanted)
+            return
+        except BadRequestError:
+            # Another process created it meanwhile; compare with what it made.
+            info = await js.stream_info(spec.name)
+    have = info.config
+    if (
+        sorted(have.subjects or []) != sorted(spec.subjects)
+        or abs((have.duplicate_window or 0) - spec.duplicate_window_s) > 1e-3
+        or (have.num_replicas or 1) != spec.replicas
+        or (have.max_age or 0) != (spec.max_age_s or 0)
+    ):
+        log.info("updating stream %s", spec.name)
+        await js.update_stream(wanted)

@@ -1,0 +1,68 @@
+"""Maps exceptions to ``google.rpc.Status`` by MRO lookup; anything unmapped is INTERNAL."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import grpc
+
+from keel_runtime.errors import RUNTIME_ERROR_MAP, ErrorMap, ValidationFailed
+from keel_runtime.interceptors.base import Call, Proceed, RpcInterceptor
+from keel_runtime.interceptors.status import error_domain, internal_status, rich_status
+
+logger = logging.getLogger("keel.errors")
+
+
+class ErrorMappingInterceptor(RpcInterceptor):
+    """Turns an exception into a status with ErrorInfo{reason, domain, metadata} + RequestInfo.
+
+    reason is ``exc.reason`` when present, else the code name; metadata is ``exc.metadata``
+    when it is a mapping. The message is ``str(exc)`` only for exceptions that carry a
+    ``reason`` (domain and runtime errors, written to be shown); any other mapped exception
+    (e.g. a driver error) gets a generic message, since its text may hold SQL.
+    """
+
+    def __init__(self, service: str, error_map: ErrorMap) -> None:
+        self._domain = error_domain(service)
+        self._map: dict[type[BaseException], grpc.StatusCode] = {
+            **RUNTIME_ERROR_MAP,
+            **error_map,
+        }
+        self._resolved: dict[type[BaseException], grpc.StatusCode | None] = {}
+
+    def code_for(self, exc_type: type[BaseException]) -> grpc.StatusCode | None:
+        if exc_type not in self._resolved:
+            self._resolved[exc_type] = next(
+                (self._map[cls] for cls in exc_type.__mro__ if cls in self._map), None
+            )
+        return self._resolved[exc_type]
+
+    async def handle(self, call: Call, request: Any, proceed: Proceed) -> Any:
+        try:
+            return await proceed(request)
+        except grpc.aio.AbortError:
+            raise  # the servicer (or an inner interceptor) already chose the status
+        except Exception as exc:
+            await call.context.abort_with_status(self.status_for(exc, call.method))
+
+    def status_for(self, exc: Exception, method: str) -> Any:
+        code = self.code_for(type(exc))
+        if code is None or code == grpc.StatusCode.OK:
+            logger.error("unhandled error in %s", method, exc_info=exc, extra={"method": method})
+            return internal_status()
+        reason = getattr(exc, "reason", None)
+        metadata = getattr(exc, "metadata", None)
+        return rich_status(
+            code,
+            str(exc) if isinstance(reason, str) else _generic_message(code),
+            reason=reason if isinstance(reason, str) and reason else code.name,
+            domain=self._domain,
+            metadata=metadata if isinstance(metadata, Mapping) else None,
+            violations=exc.violations if isinstance(exc, ValidationFailed) else (),
+        )
+
+
+def _generic_message(code: grpc.StatusCode) -> str:
+    return str(code.name).lower().replace("_", " ")

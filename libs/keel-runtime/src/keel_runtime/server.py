@@ -1,0 +1,192 @@
+"""gRPC server lifecycle: interceptors, health, reflection, background tasks, graceful stop."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health as grpc_health
+from grpc_health.v1 import health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from keel_runtime.errors import ErrorMap
+from keel_runtime.health import Readiness
+from keel_runtime.interceptors import server_interceptors
+from keel_runtime.settings import ServerSettings
+from keel_runtime.supervisor import supervise, task_name
+
+logger = logging.getLogger("keel.server")
+
+TASK_STOP_SECONDS = 5.0
+"""How long cancelled background tasks get to clean up before the closers run."""
+
+AddServicer = Callable[[Any, Any], None]
+"""A generated ``add_XServicer_to_server(servicer, server)``."""
+
+
+@dataclass
+class ServiceSpec:
+    """Everything a service hands the runtime; built by the service's bootstrap."""
+
+    name: str
+    """Short service name, e.g. ``ledger``; ErrorInfo domain is ``ledger.keel``."""
+    servicers: Sequence[tuple[AddServicer, object]]
+    service_names: Sequence[str]
+    """Full proto service names, for health and reflection."""
+    error_map: ErrorMap = field(default_factory=dict)
+    background: Sequence[Callable[[], Awaitable[None]]] = ()
+    """Long-running tasks (outbox relay, consumers): supervised, cancelled on stop."""
+    closers: Sequence[Callable[[], Awaitable[None]]] = ()
+    """Run after the server stopped, in order (drain NATS, dispose engine)."""
+    readiness: Sequence[Callable[[], Awaitable[bool]]] = ()
+    """Dependency probes; any False -> health NOT_SERVING."""
+    public_methods: Collection[str] = ()
+    """Full method names (``/pkg.Service/Method``) callable without a principal."""
+
+
+class RunningServer:
+    """A started server; ``stop`` runs the graceful shutdown sequence exactly once."""
+
+    def __init__(
+        self,
+        spec: ServiceSpec,
+        server: Any,
+        port: int,
+        health: grpc_health.aio.HealthServicer,
+        readiness: Readiness,
+    ) -> None:
+        self.spec = spec
+        self.server = server
+        self.port = port
+        self.health = health
+        self.readiness = readiness
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping: asyncio.Task[None] | None = None
+
+    def _spawn(self, factory: Callable[[], Awaitable[None]], name: str) -> None:
+        self._tasks.append(asyncio.create_task(_call(factory), name=name))
+
+    async def stop(self, grace: float | None = None) -> None:
+        """NOT_SERVING -> server.stop(grace) -> cancel background tasks -> closers in order."""
+        if self._stopping is None:
+            self._stopping = asyncio.create_task(self._shutdown(grace))
+        await asyncio.shield(self._stopping)
+
+    async def _shutdown(self, grace: float | None) -> None:
+        logger.info("stopping", extra={"grace_s": grace})
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+        for task in self._tasks:
+            task.cancel()
+        if self._tasks:
+            # Bounded: a task that swallows cancellation must not keep the closers from running.
+            done, pending = await asyncio.wait(self._tasks, timeout=TASK_STOP_SECONDS)
+            for task in pending:
+                logger.error(
+                    "background task ignored cancellation", extra={"task": task.get_name()}
+                )
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    logger.error(
+                        "background task failed while stopping",
+                        exc_info=task.exception(),
+                        extra={"task": task.get_name()},
+                    )
+        await _run_closers(self.spec.closers)
+        logger.info("stopped")
+
+    async def wait_for_termination(self) -> None:
+        await self.server.wait_for_termination()
+
+
+async def _call(factory: Callable[[], Awaitable[None]]) -> None:
+    await factory()
+
+
+async def _run_closers(closers: Sequence[Callable[[], Awaitable[None]]]) -> None:
+    for closer in closers:
+        try:
+            await closer()
+        except Exception:
+            # One failing closer must not keep the next (e.g. engine dispose) from running.
+            logger.exception("closer failed", extra={"closer": task_name(closer)})
+
+
+def build_server(spec: ServiceSpec, settings: ServerSettings) -> Any:
+    """A grpc.aio server with the interceptor chain and message/concurrency limits."""
+    return grpc.aio.server(
+        interceptors=server_interceptors(spec.name, spec.error_map, spec.public_methods),
+        options=[
+            ("grpc.max_send_message_length", settings.max_message_bytes),
+            ("grpc.max_receive_message_length", settings.max_message_bytes),
+            # Two processes must not silently share one port.
+            ("grpc.so_reuseport", 0),
+        ],
+        maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
+    )
+
+
+async def start(spec: ServiceSpec, settings: ServerSettings) -> RunningServer:
+    """Build, bind and start the server, then start readiness polling and background tasks."""
+    server = build_server(spec, settings)
+    for add_servicer, servicer in spec.servicers:
+        add_servicer(servicer, server)
+    health = grpc_health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    reflection.enable_server_reflection(
+        [*spec.service_names, grpc_health.SERVICE_NAME, reflection.SERVICE_NAME], server
+    )
+    try:
+        port = _bind(server, settings.bind)
+        readiness = Readiness(
+            health,
+            spec.service_names,
+            spec.readiness,
+            interval=settings.readiness_interval_seconds,
+        )
+        # The first round runs before start, so no caller ever sees SERVING with a dead dependency.
+        await readiness.check()
+        await server.start()
+    except BaseException:
+        await server.stop(None)
+        await _run_closers(spec.closers)
+        raise
+    running = RunningServer(spec, server, port, health, readiness)
+    running._spawn(functools.partial(supervise, readiness.poll, name="readiness"), "readiness")
+    for factory in spec.background:
+        running._spawn(functools.partial(supervise, factory), task_name(factory))
+    logger.info("serving", extra={"bind": settings.bind, "port": port})
+    return running
+
+
+def _bind(server: Any, bind: str) -> int:
+    try:
+        port = int(server.add_insecure_port(bind))
+    except RuntimeError as exc:
+        raise OSError(f"cannot listen on {bind}") from exc
+    if port == 0:
+        raise OSError(f"cannot listen on {bind}")
+    return port
+
+
+async def serve(spec: ServiceSpec, settings: ServerSettings) -> None:
+    """Serve until SIGTERM or SIGINT, then shut down gracefully within ``grace_seconds``."""
+    running = await start(spec, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGTERM, signal.SIGINT)
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+        logger.info("signal received")
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+        await running.stop(settings.grace_seconds)

@@ -1,0 +1,166 @@
+"""Health driven by readiness probes, reflection, background tasks and graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+async def status_of(channel: Any, service: str) -> int:
+    health = health_pb2_grpc.HealthStub(channel)
+    response = await health.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
+    return int(response.status)
+
+
+async def next_status(watch: Any, wanted: int) -> None:
+    async for response in watch:
+        if response.status == wanted:
+            return
+    raise AssertionError("watch ended before the status changed")
+
+
+async def test_failing_probe_means_not_serving_until_it_recovers(
+    start_probe: Any, kit: Any
+) -> None:
+    healthy = False
+
+    async def database_ok() -> bool:
+        return healthy
+
+    probe = await start_probe(readiness=[database_ok], readiness_interval_seconds=0.05)
+    assert await status_of(probe.channel, "") == NOT_SERVING
+    assert await status_of(probe.channel, kit.SERVICE) == NOT_SERVING
+
+    watch = health_pb2_grpc.HealthStub(probe.channel).Watch(
+        health_pb2.HealthCheckRequest(service=kit.SERVICE), timeout=5
+    )
+    healthy = True
+    await next_status(watch, SERVING)  # picked up by the background poll
+    assert await status_of(probe.channel, "") == SERVING
+
+    healthy = False
+    await next_status(watch, NOT_SERVING)
+    watch.cancel()
+
+
+async def test_probe_that_raises_or_hangs_counts_as_failing(start_probe: Any) -> None:
+    async def broken() -> bool:
+        raise ConnectionError("refused")
+
+    async def hanging() -> bool:
+        await asyncio.Event().wait()
+        return True
+
+    async def fine() -> bool:
+        return True
+
+    for probes in ([fine, broken], [hanging, fine]):
+        probe = await start_probe(readiness=probes, readiness_interval_seconds=0.05)
+        assert await status_of(probe.channel, "") == NOT_SERVING
+
+
+async def test_reflection_lists_services(start_probe: Any, kit: Any) -> None:
+    probe = await start_probe()
+    stub = reflection_pb2_grpc.ServerReflectionStub(probe.channel)
+    call = stub.ServerReflectionInfo(
+        iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5
+    )
+    names = set()
+    async for response in call:
+        names = {s.name for s in response.list_services_response.service}
+    assert {kit.SERVICE, "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"} <= (
+        names
+    )
+
+
+async def test_graceful_shutdown_finishes_in_flight_and_refuses_new_calls(
+    start_probe: Any, kit: Any
+) -> None:
+    order: list[str] = []
+    entered, release, background_started = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def slow(request: Any, ctx: Any) -> Any:
+        entered.set()
+        await release.wait()
+        order.append("rpc-done")
+        return kit.EchoResponse(note="done")
+
+    async def relay() -> None:
+        background_started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            order.append("background-cancelled")
+            raise
+
+    async def drain_nats() -> None:
+        order.append("drain-nats")
+
+    async def dispose_engine() -> None:
+        order.append("dispose-engine")
+
+    probe = await start_probe(
+        kit.ProbeServicer(echo=slow),
+        background=[relay],
+        closers=[drain_nats, dispose_engine],
+    )
+    await background_started.wait()
+    watch = health_pb2_grpc.HealthStub(probe.channel).Watch(
+        health_pb2.HealthCheckRequest(service=""), timeout=10
+    )
+    await next_status(watch, SERVING)
+
+    async def call_slow() -> Any:
+        return await probe.echo()(kit.valid_request(), metadata=kit.AUTH, timeout=10)
+
+    in_flight = asyncio.create_task(call_slow())
+    await entered.wait()
+    stopping = asyncio.create_task(probe.running.stop(5))
+    await next_status(watch, NOT_SERVING)
+    watch.cancel()  # an open Watch would hold the server for the whole grace period
+
+    # New calls are refused while the slow one is still running inside the grace period.
+    refused = None
+    for _ in range(200):
+        try:
+            await probe.public()(kit.valid_request(), timeout=1)
+        except grpc.aio.AioRpcError as error:
+            refused = error
+            break
+        await asyncio.sleep(0.01)
+    assert refused is not None and refused.code() == grpc.StatusCode.UNAVAILABLE
+    assert not in_flight.done() and not stopping.done()
+
+    release.set()
+    response = await in_flight
+    assert response.note == "done"
+    await stopping
+    assert order == ["rpc-done", "background-cancelled", "drain-nats", "dispose-engine"]
+
+
+async def test_crashing_background_task_is_restarted_and_logged(
+    start_probe: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    runs: list[int] = []
+    restarted = asyncio.Event()
+
+    async def consumer() -> None:
+        runs.append(len(runs))
+        if len(runs) == 1:
+            raise RuntimeError("lost connection")
+        restarted.set()
+        await asyncio.Event().wait()
+
+    await start_probe(background=[consumer])
+    await asyncio.wait_for(restarted.wait(), timeout=5)  # first backoff is one second
+    [crash] = [r for r in caplog.records if r.name == "keel.background"]
+    assert crash.levelname == "ERROR" and crash.exc_info is not None
+    assert crash.__dict__["task"].endswith("consumer")

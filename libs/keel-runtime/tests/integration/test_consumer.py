@@ -1,0 +1,252 @@
+"""Consumer against PostgreSQL and JetStream: one effect per event, retries, dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+
+import pytest
+from google.protobuf.wrappers_pb2 import StringValue
+from keel_runtime.events import (
+    DEAD_LETTER_STREAM,
+    Consumer,
+    Envelope,
+    StreamSpec,
+    Subscription,
+    new_event,
+    unpack,
+)
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+pytestmark = pytest.mark.integration
+
+
+class ProbeConsumer(Consumer):
+    """Reports each finished delivery, so tests await it instead of sleeping."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.handled: asyncio.Queue[Msg] = asyncio.Queue()
+
+    async def handle(self, msg: Msg) -> None:
+        await super().handle(msg)
+        self.handled.put_nowait(msg)
+
+    async def deliveries(self, count: int) -> list[Msg]:
+        async with asyncio.timeout(20):
+            return [await self.handled.get() for _ in range(count)]
+
+
+@pytest.fixture
+async def effects(engine: AsyncEngine) -> AsyncEngine:
+    async with engine.begin() as conn:
+        # No unique key on purpose: a second effect of one event would be a second row.
+        await conn.execute(text("CREATE TABLE effects (event_id uuid NOT NULL, value text)"))
+    return engine
+
+
+@pytest.fixture
+async def dead_letters(js: JetStreamContext, unique_name: str) -> AsyncIterator[str]:
+    subject = f"dlq.{unique_name}"
+    yield subject
+    with contextlib.suppress(Exception):
+        await js.purge_stream(DEAD_LETTER_STREAM.name, subject=subject)
+
+
+async def _count(engine: AsyncEngine, query: str) -> int:
+    async with engine.connect() as conn:
+        return int(await conn.scalar(text(query)) or 0)
+
+
+def _envelope(unique_name: str, value: str = "hello") -> Envelope:
+    return new_event(
+        type=f"{unique_name}.thing.happened",
+        source="test",
+        subject="thing-1",
+        org_id="org-1",
+        payload=StringValue(value=value),
+    )
+
+
+def _recording_handler(
+    calls: list[str], *, failures: int = 0
+) -> Callable[[AsyncConnection, Envelope], Awaitable[None]]:
+    async def handler(conn: AsyncConnection, envelope: Envelope) -> None:
+        calls.append(envelope.id)
+        value = unpack(envelope, StringValue).value
+        await conn.execute(
+            text("INSERT INTO effects VALUES (:id, :value)"), {"id": envelope.id, "value": value}
+        )
+        if len(calls) <= failures:
+            raise RuntimeError(f"failure {len(calls)}")
+
+    return handler
+
+
+async def _running(consumer: Consumer) -> asyncio.Task[None]:
+    await consumer.ensure()
+    return asyncio.create_task(consumer.run())
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def _settled(js: JetStreamContext, sub: Subscription) -> None:
+    """Wait until the server has every delivery of the consumer acknowledged or terminated."""
+    async with asyncio.timeout(10):
+        while True:
+            info = await js.consumer_info(sub.stream, sub.consumer)
+            if info.num_ack_pending == 0 and info.num_pending == 0:
+                return
+            await asyncio.sleep(0.02)
+
+
+def _subscription(
+    unique_name: str,
+    stream: StreamSpec,
+    handler: Callable[[AsyncConnection, Envelope], Awaitable[None]],
+    *,
+    max_deliver: int = 5,
+    backoff_s: Sequence[float] = (0.05,),
+) -> Subscription:
+    return Subscription(
+        consumer=unique_name,
+        stream=stream.name,
+        filter_subject=f"{unique_name}.>",
+        handler=handler,
+        max_deliver=max_deliver,
+        backoff_s=backoff_s,
+    )
+
+
+async def test_a_redelivered_event_has_one_effect(
+    effects: AsyncEngine, js: JetStreamContext, stream: StreamSpec, unique_name: str
+) -> None:
+    calls: list[str] = []
+    sub = _subscription(unique_name, stream, _recording_handler(calls))
+    consumer = ProbeConsumer(effects, js, sub)
+    task = await _running(consumer)
+    try:
+        envelope = _envelope(unique_name)
+        # The same event twice past the broker's de-duplication (as after the window).
+        for msg_id in ("first", "second"):
+            await js.publish(
+                envelope.type, envelope.SerializeToString(), headers={"Nats-Msg-Id": msg_id}
+            )
+        await consumer.deliveries(2)
+        await _settled(js, sub)
+    finally:
+        await _stop(task)
+
+    assert calls == [envelope.id]
+    assert await _count(effects, "SELECT count(*) FROM effects") == 1
+    assert await _count(effects, "SELECT count(*) FROM inbox") == 1
+
+
+async def test_a_failed_handler_is_rolled_back_and_retried(
+    effects: AsyncEngine, js: JetStreamContext, stream: StreamSpec, unique_name: str
+) -> None:
+    calls: list[str] = []
+    sub = _subscription(unique_name, stream, _recording_handler(calls, failures=2))
+    consumer = ProbeConsumer(effects, js, sub)
+    task = await _running(consumer)
+    try:
+        envelope = _envelope(unique_name)
+        await js.publish(envelope.type, envelope.SerializeToString())
+        deliveries = await consumer.deliveries(3)
+        await _settled(js, sub)
+    finally:
+        await _stop(task)
+
+    assert [m.metadata.num_delivered for m in deliveries] == [1, 2, 3]
+    assert calls == [envelope.id] * 3
+    assert await _count(effects, "SELECT count(*) FROM effects") == 1
+    assert await _count(effects, "SELECT count(*) FROM inbox") == 1
+
+
+async def test_a_handler_failing_every_time_is_dead_lettered_after_max_deliver(
+    effects: AsyncEngine,
+    js: JetStreamContext,
+    stream: StreamSpec,
+    unique_name: str,
+    dead_letters: str,
+) -> None:
+    calls: list[str] = []
+    sub = _subscription(unique_name, stream, _recording_handler(calls, failures=99), max_deliver=3)
+    assert sub.dead_letter_subject == dead_letters
+    consumer = ProbeConsumer(effects, js, sub)
+    task = await _running(consumer)
+    try:
+        envelope = _envelope(unique_name)
+        await js.publish(
+            envelope.type,
+            envelope.SerializeToString(),
+            headers={"Nats-Msg-Id": envelope.id, "X-Request-Id": "req-1"},
+        )
+        await consumer.deliveries(3)
+        await _settled(js, sub)
+    finally:
+        await _stop(task)
+
+    assert len(calls) == 3
+    assert await _count(effects, "SELECT count(*) FROM effects") == 0
+    assert await _count(effects, "SELECT count(*) FROM inbox") == 0
+    dead = await js.get_last_msg(DEAD_LETTER_STREAM.name, dead_letters)
+    assert dead.data == envelope.SerializeToString()
+    headers = dead.headers or {}
+    assert headers["Keel-Dlq-Error"] == "RuntimeError: failure 3"
+    assert headers["Keel-Dlq-Deliveries"] == "3"
+    assert headers["Keel-Dlq-Subject"] == envelope.type
+    assert headers["Keel-Dlq-Stream"] == stream.name
+    assert headers["X-Request-Id"] == "req-1"
+    info = await js.stream_info(DEAD_LETTER_STREAM.name, subjects_filter=dead_letters)
+    assert info.state.subjects == {dead_letters: 1}
+
+
+@pytest.mark.parametrize("data", [b"\xff\x01not an envelope", b"\x0a\x03abc"])
+async def test_an_unusable_message_is_dead_lettered_at_once(
+    effects: AsyncEngine,
+    js: JetStreamContext,
+    stream: StreamSpec,
+    unique_name: str,
+    dead_letters: str,
+    data: bytes,
+) -> None:
+    calls: list[str] = []
+    sub = _subscription(unique_name, stream, _recording_handler(calls))
+    consumer = ProbeConsumer(effects, js, sub)
+    task = await _running(consumer)
+    try:
+        await js.publish(f"{unique_name}.thing.happened", data)
+        await consumer.deliveries(1)
+        await _settled(js, sub)
+    finally:
+        await _stop(task)
+
+    assert calls == []
+    dead = await js.get_last_msg(DEAD_LETTER_STREAM.name, dead_letters)
+    assert dead.data == data
+    assert (dead.headers or {})["Keel-Dlq-Deliveries"] == "1"
+
+
+def test_subscription_defaults() -> None:
+    async def handler(conn: AsyncConnection, envelope: Envelope) -> None:
+        return None
+
+    sub = Subscription(
+        consumer="billing-usage", stream="ITEMS", filter_subject="items.>", handler=handler
+    )
+    assert sub.dead_letter_subject == "dlq.billing-usage"
+    assert [sub.retry_delay(n) for n in (1, 2, 3, 4)] == [1, 5, 30, 30]
+    config = sub.consumer_config()
+    assert config.max_deliver == 5 and config.ack_wait == 30
+    assert config.backoff == [30, 30, 30]
+    with pytest.raises(ValueError):
+        Subscription(consumer="c", stream="S", filter_subject="s.>", handler=handler, max_deliver=0)

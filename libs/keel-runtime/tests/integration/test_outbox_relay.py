@@ -1,0 +1,241 @@
+"""Outbox relay against PostgreSQL and JetStream: nothing skipped, nothing doubled, replayable."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from google.protobuf.wrappers_pb2 import StringValue
+from keel_runtime.db import UnitOfWork
+from keel_runtime.events import OutboxRelay, StreamSpec, new_event, prune_outbox, replay
+from keel_runtime.events.relay import RELAY_LOCK_KEY
+from keel_runtime.events.tables import OUTBOX
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+pytestmark = pytest.mark.integration
+
+
+async def _commit_events(engine: AsyncEngine, event_type: str, count: int) -> list[str]:
+    events = [
+        new_event(
+            type=event_type,
+            source="t",
+            subject=str(n),
+            org_id="o",
+            payload=StringValue(value=str(n)),
+        )
+        for n in range(count)
+    ]
+    async with UnitOfWork(engine) as uow:
+        uow.publish(*events)
+        await uow.commit()
+    return [e.id for e in events]
+
+
+async def _relay_until(relay: OutboxRelay, expected: int) -> None:
+    # Another transaction anywhere on the server holds the snapshot xmin back for a while;
+    # keep relaying until everything got through.
+    published = 0
+    async with asyncio.timeout(20):
+        while published < expected:
+            published += await relay.relay_once()
+            if published < expected:
+                await asyncio.sleep(0.02)
+
+
+async def _unpublished(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int(
+            await conn.scalar(select(func.count()).where(OUTBOX.c.published_at.is_(None))) or 0
+        )
+
+
+async def _until_all_marked(engine: AsyncEngine) -> None:
+    while True:
+        if await _unpublished(engine) == 0:
+            return
+        await asyncio.sleep(0.02)
+
+
+async def _stream_ids(js: JetStreamContext, stream: str) -> list[str]:
+    """Nats-Msg-Id of every message in the stream, in stream order."""
+    info = await js.stream_info(stream)
+    ids = []
+    for seq in range(info.state.first_seq, info.state.last_seq + 1):
+        msg = await js.get_msg(stream, seq)
+        ids.append((msg.headers or {})["Nats-Msg-Id"])
+    return ids
+
+
+async def test_concurrent_writers_with_uneven_transactions_lose_and_double_nothing(
+    engine: AsyncEngine, js: JetStreamContext, stream: StreamSpec, unique_name: str
+) -> None:
+    rng = random.Random(7)
+    event_type = f"{unique_name}.thing.happened"
+    long_has_xid = asyncio.Event()
+    others_done = asyncio.Event()
+
+    async def writer(n: int, *, commit: bool = True) -> list[str]:
+        events = [
+            new_event(
+                type=event_type,
+                source="test",
+                subject=f"{n}-{k}",
+                org_id="org-1",
+                payload=StringValue(value=f"{n}-{k}"),
+            )
+            for k in range(rng.randint(1, 3))
+        ]
+        hold = rng.uniform(0, 0.25)
+        async with UnitOfWork(engine) as uow:
+            # Take the transaction id now: its rows appear later, with this (older) txid.
+            await uow.connection.execute(text("SELECT pg_current_xact_id()"))
+            await asyncio.sleep(hold)
+            uow.publish(*events)
+            if commit:
+                await uow.commit()
+        return [e.id for e in events] if commit else []
+
+    async def long_writer() -> list[str]:
+        events = [
+            new_event(
+                type=event_type, source="test", subject="long", org_id="o", payload=StringValue()
+            )
+        ]
+        async with UnitOfWork(engine) as uow:
+            await uow.connection.execute(text("SELECT pg_current_xact_id()"))
+            long_has_xid.set()
+            await others_done.wait()
+            uow.publish(*events)
+            await uow.commit()
+        return [e.id for e in events]
+
+    arrived: set[str] = set()
+    expected: set[str] = set()
+    all_arrived = asyncio.Event()
+
+    async def on_message(msg: Msg) -> None:
+        arrived.add((msg.headers or {})["Nats-Msg-Id"])
+        if expected and expected <= arrived:
+            all_arrived.set()
+
+    watcher = await js.subscribe(f"{unique_name}.>", ordered_consumer=True, cb=on_message)
+    # Two relays on one database: the advisory lock lets one publish at a time.
+    relays = [
+        asyncio.create_task(OutboxRelay(engine, js, batch=7, poll_interval=0.02).run())
+        for _ in range(2)
+    ]
+    try:
+        long_task = asyncio.create_task(long_writer())
+        await long_has_xid.wait()
+        first_wave = await asyncio.gather(
+            *(writer(n, commit=n % 9 != 4) for n in range(20))  # two of them roll back
+        )
+        # The long transaction holds the snapshot xmin: nothing after it may go out yet.
+        assert (await js.stream_info(stream.name)).state.messages == 0
+        assert await _unpublished(engine) > 0
+
+        others_done.set()
+        long_ids = await long_task
+        second_wave = await asyncio.gather(*(writer(n) for n in range(20, 30)))
+
+        expected.update(long_ids, *first_wave, *second_wave)
+        if expected <= arrived:
+            all_arrived.set()
+        async with asyncio.timeout(30):
+            await all_arrived.wait()
+            # Rows are marked after their PubAck: the last batch may still be committing.
+            await _until_all_marked(engine)
+    finally:
+        for task in relays:
+            task.cancel()
+        await asyncio.gather(*relays, return_exceptions=True)
+        await watcher.unsubscribe()
+
+    in_stream = await _stream_ids(js, stream.name)
+    assert len(in_stream) == len(expected) == len(set(in_stream))
+    assert set(in_stream) == expected
+    assert in_stream[0] == long_ids[0]
+    # The stream holds the events in commit-safe transaction order.
+    async with engine.connect() as conn:
+        in_outbox = [
+            str(i)
+            for i in (await conn.scalars(select(OUTBOX.c.id).order_by(OUTBOX.c.txid, OUTBOX.c.id)))
+        ]
+    assert in_stream == in_outbox
+
+
+async def test_replay_is_a_broker_duplicate(
+    engine: AsyncEngine, js: JetStreamContext, stream: StreamSpec, unique_name: str
+) -> None:
+    event_type = f"{unique_name}.thing.happened"
+    ids = await _commit_events(engine, event_type, 5)
+    relay = OutboxRelay(engine, js)
+    await _relay_until(relay, 5)
+    assert (await js.stream_info(stream.name)).state.messages == 5
+
+    by_id = await replay(engine, js, event_ids=ids[:3])
+    assert (by_id.republished, by_id.duplicates) == (3, 3)
+    now = datetime.now(UTC)
+    by_time = await replay(engine, js, since=now - timedelta(minutes=5), until=now + timedelta(1))
+    assert (by_time.republished, by_time.duplicates) == (5, 5)
+
+    ack = await js.publish(event_type, b"again", headers={"Nats-Msg-Id": ids[0]})
+    assert ack.duplicate is True
+    assert (await js.stream_info(stream.name)).state.messages == 5
+    # Published rows stay for the replay horizon.
+    async with engine.connect() as conn:
+        kept = await conn.scalar(select(func.count()).where(OUTBOX.c.published_at.is_not(None)))
+    assert kept == 5
+    with pytest.raises(ValueError):
+        await replay(engine, js)
+
+
+async def test_rows_are_marked_only_after_their_puback(
+    engine: AsyncEngine, js: JetStreamContext, stream: StreamSpec, unique_name: str
+) -> None:
+    good = await _commit_events(engine, f"{unique_name}.thing.happened", 3)
+    # No stream captures this subject: the publish gets no PubAck.
+    orphan = await _commit_events(engine, f"nostream{unique_name}.thing.happened", 1)
+    relay = OutboxRelay(engine, js, publish_timeout=2)
+    await _relay_until(relay, 3)
+
+    async with engine.connect() as conn:
+        waiting = [
+            str(i)
+            for i in await conn.scalars(select(OUTBOX.c.id).where(OUTBOX.c.published_at.is_(None)))
+        ]
+    assert waiting == orphan
+    assert sorted(await _stream_ids(js, stream.name)) == sorted(good)
+    # Pruning the replay horizon removes published rows only.
+    assert await prune_outbox(engine, older_than=timedelta(hours=1)) == 0
+    assert await prune_outbox(engine, older_than=timedelta(0)) == 3
+    assert await _unpublished(engine) == 1
+
+
+async def test_only_the_lock_holder_publishes(
+    engine: AsyncEngine, js: JetStreamContext, stream: StreamSpec, unique_name: str
+) -> None:
+    await _commit_events(engine, f"{unique_name}.thing.happened", 2)
+    relay = OutboxRelay(engine, js)
+    async with engine.connect() as other:
+        await other.execute(select(func.pg_advisory_lock(RELAY_LOCK_KEY)))
+        assert await relay.relay_once() == 0
+        await other.execute(select(func.pg_advisory_unlock(RELAY_LOCK_KEY)))
+        await other.commit()
+    await _relay_until(relay, 2)
+    assert (await js.stream_info(stream.name)).state.messages == 2
+
+
+def test_event_ids_are_time_ordered_uuids() -> None:
+    from keel_runtime.events import uuid7
+
+    first, second = uuid7(), uuid7()
+    assert first.version == 7 and first.variant == uuid.RFC_4122
+    assert str(first)[:8] <= str(second)[:8]

@@ -1,0 +1,82 @@
+"""JSON log lines: one object per line, request context attached, secrets redacted."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+from keel_runtime import context
+from keel_runtime.logging import JsonFormatter, configure_logging
+
+
+def render(record: logging.LogRecord) -> dict[str, object]:
+    line = JsonFormatter("ledger").format(record)
+    assert "\n" not in line
+    parsed: dict[str, object] = json.loads(line)
+    return parsed
+
+
+def make_record(msg: str = "hello", **extra: object) -> logging.LogRecord:
+    record = logging.getLogger("keel.test").makeRecord(
+        "keel.test", logging.INFO, __file__, 1, msg, (), None, extra=extra
+    )
+    return record
+
+
+def test_line_has_standard_fields_and_extras() -> None:
+    entry = render(make_record("moved %s", method="/keel.ledger.v1.LedgerService/Post"))
+    assert entry["msg"] == "moved %s"
+    assert entry["level"] == "INFO"
+    assert entry["logger"] == "keel.test"
+    assert entry["service"] == "ledger"
+    assert entry["method"] == "/keel.ledger.v1.LedgerService/Post"
+    assert str(entry["ts"]).endswith("Z")
+    assert "request_id" not in entry
+
+
+def test_request_context_is_attached() -> None:
+    with context.bound(request_id="r-42"):
+        entry = render(make_record())
+    assert entry["request_id"] == "r-42"
+    assert isinstance(entry["trace_id"], str) and len(entry["trace_id"]) == 32
+
+
+def test_secret_extras_are_redacted() -> None:
+    entry = render(make_record(authorization="Bearer abc", db_password="pw", api_key="k"))
+    assert entry["authorization"] == entry["db_password"] == entry["api_key"] == "[redacted]"
+
+
+def test_exception_is_one_escaped_field() -> None:
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record = logging.getLogger("keel.test").makeRecord(
+            "keel.test", logging.ERROR, __file__, 1, "failed", (), __import__("sys").exc_info()
+        )
+    entry = render(record)
+    assert "ValueError: boom" in str(entry["exc"])
+
+
+@pytest.fixture
+def restore_root() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logging.captureWarnings(False)
+
+
+def test_configure_logging_writes_json_to_stderr(
+    restore_root: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging("items", "debug")
+    configure_logging("items", "INFO")  # reconfiguring replaces, not duplicates
+    logging.getLogger("keel.test").info("ready", extra={"port": 1})
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert [json.loads(line)["msg"] for line in lines] == ["ready"]
+    assert json.loads(lines[0])["port"] == 1
+    with pytest.raises(ValueError, match="log level"):
+        configure_logging("items", "LOUD")
