@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 DESCRIPTOR_SET = HERE / "build" / "keel.pb"
+OPENAPI_DOCUMENT = HERE / "build" / "openapi.json"  # written by `make gen` (tools/openapi.py)
+DOCS_PAGE = HERE / "docs.html"
 
 # Every external gRPC service the gateway transcodes, by the cluster that serves it.
 SERVICES: dict[str, list[str]] = {
@@ -33,6 +36,7 @@ SERVICES: dict[str, list[str]] = {
         "keel.billing.v1.UsageService",
         "keel.billing.v1.InvoiceService",
         "keel.billing.v1.WebhookService",
+        "keel.billing.v1.BillingOverviewService",
     ],
 }
 
@@ -50,6 +54,21 @@ PUBLIC_REST = (
     ("POST", "/v1/sessions:refresh"),
     ("GET", "/.well-known/jwks.json"),
 )
+# Files Envoy answers itself (direct_response): path -> (file, content type). Envoy reads
+# them when it loads the config, so a regenerated document needs a gateway restart.
+STATIC_FILES = {
+    "/openapi.json": (OPENAPI_DOCUMENT, "application/json"),
+    "/docs": (DOCS_PAGE, "text/html; charset=utf-8"),
+}
+# Only reads reach the static files; other methods fall through to the usual rejections.
+_GET_OR_HEAD = {"name": ":method", "string_match": {"safe_regex": {"regex": "GET|HEAD"}}}
+# The docs page only talks to its own origin; nothing is loaded from elsewhere.
+DOCS_CSP = (
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+# Envoy's default cap on a direct response body is 4 KiB; the document is far larger.
+MAX_STATIC_BYTES = 8 << 20
 # Token-bucket limits (requests per minute, per gateway) for the public entry points.
 RATE_LIMITS = {
     "/keel.identity.v1.OrganizationService/CreateOrganization": 60,
@@ -115,9 +134,27 @@ def _local_reply_config() -> dict[str, Any]:
         }
         for code in sorted(GRPC_CODE_BY_HTTP)
     ]
+    # A direct response is a local reply too: the static files must leave as they are,
+    # not wrapped into a Status like Envoy's own rejections.
+    static_paths = "|".join(re.escape(path) for path in STATIC_FILES)
+    static_path = {
+        "name": ":path",
+        "string_match": {"safe_regex": {"regex": rf"({static_paths})(\?.*)?"}},
+    }
+    static = {
+        "filter": {
+            "and_filter": {
+                "filters": [
+                    {"header_filter": {"header": static_path}},
+                    {"header_filter": {"header": _GET_OR_HEAD}},
+                ]
+            }
+        },
+        "body_format_override": {"text_format_source": {"inline_string": "%LOCAL_REPLY_BODY%"}},
+    }
     # Transcoded upstream replies already carry a JSON Status; only Envoy's own replies
     # (no upstream) reach these mappers, and everything else gets a generic one.
-    return {"mappers": mappers, "body_format": _status_body(500)}
+    return {"mappers": [static, *mappers], "body_format": _status_body(500)}
 
 
 def _cluster(name: str, host: str, port: int, *, grpc: bool) -> dict[str, Any]:
@@ -181,8 +218,46 @@ def _local_rate_limit(per_minute: int, prefix: str) -> dict[str, Any]:
     )
 
 
+def _static_route(path: str, source: Path, content_type: str) -> dict[str, Any]:
+    """A route Envoy answers from a file, untouched by the transcoder."""
+    if source.is_file():
+        size = source.stat().st_size
+        if size > MAX_STATIC_BYTES:
+            raise ValueError(
+                f"{source} is {size} bytes; the gateway serves at most {MAX_STATIC_BYTES}"
+            )
+        response = {"status": 200, "body": {"filename": str(source)}}
+    else:
+        # Envoy refuses a config naming a missing file; say what to run instead.
+        message = f"{source.name} is not built: run `make gen`"
+        body = json.dumps({"code": 14, "message": message, "details": []})
+        response = {"status": 503, "body": {"inline_string": body}}
+        content_type = "application/json"
+    headers = {"content-type": content_type, "cache-control": "no-cache"}
+    headers["x-content-type-options"] = "nosniff"
+    if content_type.startswith("text/html"):
+        headers["content-security-policy"] = DOCS_CSP
+    return {
+        "match": {"path": path, "headers": [_GET_OR_HEAD]},
+        "direct_response": response,
+        "response_headers_to_add": [
+            {"header": {"key": key, "value": value}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
+            for key, value in headers.items()
+        ],
+        # reject_unknown_method would answer 404 before the router sees the route.
+        "typed_per_filter_config": {
+            "envoy.filters.http.grpc_json_transcoder": _typed(
+                "envoy.config.route.v3.FilterConfig", disabled=True
+            )
+        },
+    }
+
+
 def _routes(clusters: Mapping[str, tuple[str, int]]) -> list[dict[str, Any]]:
-    routes: list[dict[str, Any]] = []
+    routes = [
+        _static_route(path, source, content_type)
+        for path, (source, content_type) in STATIC_FILES.items()
+    ]
     for path, per_minute in RATE_LIMITS.items():
         service = path.split("/")[1]
         cluster = next((name for name, names in SERVICES.items() if service in names), "")
@@ -242,6 +317,7 @@ def _jwt_authn(issuer: str, audience: str, jwks_cluster: str) -> dict[str, Any]:
         for method, path in PUBLIC_REST
     ]
     public_rules += [{"match": {"path": path}} for path in PUBLIC_METHODS]
+    public_rules += [{"match": {"path": path, "headers": [_GET_OR_HEAD]}} for path in STATIC_FILES]
     public_rules += [
         {"match": {"prefix": "/grpc.health.v1.Health/"}},
         {"match": {"prefix": "/grpc.reflection."}},
@@ -361,6 +437,7 @@ def render_config(
         route_config={
             "name": "keel",
             "virtual_hosts": [{"name": "keel", "domains": ["*"], "routes": _routes(clusters)}],
+            "max_direct_response_body_size_bytes": MAX_STATIC_BYTES,
         },
         http_filters=http_filters,
         local_reply_config=_local_reply_config(),

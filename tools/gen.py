@@ -1,4 +1,4 @@
-"""Regenerate libs/keel-proto and gateway/build/keel.pb from protos/ (what `make gen` runs)."""
+"""Regenerate libs/keel-proto, gateway/build/keel.pb and openapi.json from protos/ (`make gen`)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import openapi
 import protodeps
 
 ROOT = protodeps.ROOT
@@ -56,6 +57,9 @@ def main() -> None:
         print(f"gen: {PACKAGE_ROOT.relative_to(ROOT)}/keel up to date ({changes} files changed)")
         protodeps.write_if_changed(GATEWAY_SET, descriptor_set.read_bytes())
         print(f"gen: descriptor set {GATEWAY_SET.relative_to(ROOT)} (with imports)")
+    document = openapi.write(GATEWAY_SET, openapi.OUT)
+    operations = sum(len(item) for item in document["paths"].values())
+    print(f"gen: OpenAPI {openapi.OUT.relative_to(ROOT)} ({operations} operations)")
     print(f"gen: done in {time.monotonic() - started:.1f}s")
 
 
