@@ -47,7 +47,7 @@ fmt: install ## Format protos and Python
 	@$(BIN)/ruff check --fix .
 
 run: gen ## Start the whole mesh locally (embedded PostgreSQL, Redis, NATS, Envoy); Ctrl-C stops it
-	@$(BIN)/python -m keel_devstack run
+	@$(BIN)/python -m keel_devstack run $(RUN_ARGS)
 
 test: gen ## Run unit, integration and end-to-end tests against an embedded stack
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)

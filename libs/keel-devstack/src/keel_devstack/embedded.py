@@ -1,0 +1,112 @@
+"""Embedded infrastructure started on demand: one of each server, shared by a session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from keel_devstack.nats import Nats, start_nats
+from keel_devstack.ports import free_port
+from keel_devstack.postgres import Postgres, start_postgres
+from keel_devstack.process import install_signal_handlers
+from keel_devstack.redis import Redis, start_redis
+
+
+class EmbeddedInfra:
+    """Starts PostgreSQL, Redis and NATS the first time each is asked for.
+
+    Each URL comes from the environment (DATABASE_URL, REDIS_URL, NATS_URL) when set;
+    only the missing ones are embedded, under `root` (a temporary directory by default,
+    removed on close).
+    """
+
+    def __init__(
+        self,
+        root: Path | None = None,
+        *,
+        durable: bool = False,
+        log_dir: Path | None = None,
+        ports: Mapping[str, int] | None = None,
+    ) -> None:
+        self._root = root
+        self._owns_root = root is None
+        self._durable = durable
+        self._log_dir = log_dir
+        self._ports = dict(ports or {})
+        self.postgres: Postgres | None = None
+        self.redis: Redis | None = None
+        self.nats: Nats | None = None
+
+    @property
+    def root(self) -> Path:
+        if self._root is None:
+            # Directly under the temp dir and world-traversable: under root, postgres
+            # runs as an unprivileged user that must reach its data directory.
+            self._root = Path(tempfile.mkdtemp(prefix="keel-devstack-"))
+            self._root.chmod(0o755)
+        return self._root
+
+    @property
+    def postgres_embedded(self) -> bool:
+        return not os.environ.get("DATABASE_URL")
+
+    def postgres_url(self) -> str:
+        if not self.postgres_embedded:
+            return os.environ["DATABASE_URL"]
+        if self.postgres is None:
+            install_signal_handlers()
+            self.postgres = start_postgres(
+                self.root / "postgres",
+                durable=self._durable,
+                port=self._port("postgres"),
+                log_path=self._log("postgres"),
+            )
+        return self.postgres.url
+
+    def redis_url(self) -> str:
+        if url := os.environ.get("REDIS_URL"):
+            return url
+        if self.redis is None:
+            install_signal_handlers()
+            self.redis = start_redis(
+                self.root / "redis", port=self._port("redis"), log_path=self._log("redis")
+            )
+        return self.redis.url
+
+    def nats_url(self) -> str:
+        if url := os.environ.get("NATS_URL"):
+            return url
+        if self.nats is None:
+            install_signal_handlers()
+            self.nats = start_nats(
+                self.root / "nats", port=self._port("nats"), log_path=self._log("nats")
+            )
+        return self.nats.url
+
+    def _port(self, name: str) -> int | None:
+        preferred = self._ports.get(name)
+        return free_port(preferred) if preferred else None
+
+    def _log(self, name: str) -> Path | None:
+        return self._log_dir / f"{name}.log" if self._log_dir else None
+
+    def close(self, report: Callable[[str], None] | None = None) -> None:
+        """Stop what was started (newest first) and remove a temporary root."""
+        for name, server in (
+            ("nats", self.nats),
+            ("redis", self.redis),
+            ("postgres", self.postgres),
+        ):
+            if server is not None:
+                began = time.monotonic()
+                server.stop()
+                if report is not None:
+                    report(f"stopped {name} in {time.monotonic() - began:.1f}s")
+        self.nats = self.redis = self.postgres = None
+        if self._owns_root and self._root is not None:
+            shutil.rmtree(self._root, ignore_errors=True)
+            self._root = None

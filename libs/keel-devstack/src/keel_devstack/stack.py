@@ -1,0 +1,298 @@
+"""The whole local mesh: infrastructure, migrations, services under a supervisor, gateway."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+import psycopg
+from psycopg import sql
+
+from keel_devstack import gateway
+from keel_devstack.embedded import EmbeddedInfra
+from keel_devstack.envoy import Envoy, start_envoy
+from keel_devstack.health import wait_serving
+from keel_devstack.ports import free_port
+from keel_devstack.process import ManagedProcess, StartError
+from keel_devstack.progress import Progress
+from keel_devstack.services import SERVICES, ServiceDef, in_start_order
+from keel_devstack.supervisor import Supervisor
+
+JWT_ISSUER = "keel-identity"
+JWT_AUDIENCE = "keel"
+GATEWAY_PORT = 8080
+ENVOY_ADMIN_PORT = 9901
+# Stable ports for `make run`, so URLs can be reused between runs; never the machine's own.
+INFRA_PORTS = {"postgres": 15432, "redis": 16379, "nats": 14222}
+
+
+@dataclass
+class Endpoints:
+    """Where everything runs; also written to var/run/stack.json."""
+
+    services: dict[str, str]
+    """gRPC target (host:port) per service name."""
+    database_url: str
+    """Server admin URL; each service's own database is in `databases`."""
+    databases: dict[str, str]
+    nats_url: str
+    redis_url: str
+    gateway_url: str | None = None
+    envoy_admin_url: str | None = None
+    logs: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+
+def repo_root() -> Path:
+    """KEEL_ROOT, else the checkout this package is installed (editable) from."""
+    if root := os.environ.get("KEEL_ROOT"):
+        return Path(root)
+    return Path(__file__).resolve().parents[4]
+
+
+def database_url_for(server_url: str, database: str) -> str:
+    base, _, rest = server_url.rpartition("/")
+    _, sep, query = rest.partition("?")
+    return f"{base}/{database}{sep}{query}"
+
+
+class Stack:
+    """Starts the mesh in order and stops it in reverse; `start()` returns the endpoints."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        infra: EmbeddedInfra,
+        services: Sequence[ServiceDef] = SERVICES,
+        only: set[str] | None = None,
+        preferred_ports: bool = True,
+        progress: Progress | None = None,
+        env_overrides: Mapping[str, str] | None = None,
+        gateway_root: Path | None = None,
+        supervise_in_thread: bool = True,
+    ) -> None:
+        self.root = root
+        self.log_dir = root / "log"
+        self.infra = infra
+        self.services = in_start_order(tuple(services), only)
+        self.preferred_ports = preferred_ports
+        self.progress = progress or Progress()
+        self.env_overrides = dict(env_overrides or {})
+        self.gateway_root = gateway_root if gateway_root is not None else repo_root()
+        self.supervisor = Supervisor(self.progress.say)
+        self._supervise_in_thread = supervise_in_thread
+        self.processes: dict[str, ManagedProcess] = {}
+        self.envoy: Envoy | None = None
+        self.endpoints: Endpoints | None = None
+        self.first_curl: str | None = None
+        self._start_failed = False
+
+    @property
+    def failed(self) -> bool:
+        """True once a start failed or a process crashed: its logs are worth keeping."""
+        return self._start_failed or bool(self.supervisor.restarts)
+
+    # -- start ---------------------------------------------------------------------------
+
+    def start(self) -> Endpoints:
+        try:
+            return self._start()
+        except BaseException:
+            self._start_failed = True
+            self.stop()
+            raise
+
+    def _start(self) -> Endpoints:
+        self._check_modules()
+        server_url = self._step("postgres", self.infra.postgres_url)
+        redis_url = self._step("redis", self.infra.redis_url)
+        nats_url = self._step("nats", self.infra.nats_url)
+        databases = {
+            svc.name: database_url_for(server_url, svc.database)
+            for svc in self.services
+            if svc.database
+        }
+        self._create_databases(server_url)
+        targets = {svc.name: f"127.0.0.1:{self._port(svc.port)}" for svc in self.services}
+        self.endpoints = Endpoints(
+            services=targets,
+            database_url=server_url,
+            databases=databases,
+            nats_url=nats_url,
+            redis_url=redis_url,
+        )
+        self._migrate()
+        self._start_services()
+        if self._supervise_in_thread:
+            self.supervisor.start()
+        self._start_gateway()
+        self.endpoints.logs = {name: str(p.log_path) for name, p in self.processes.items()}
+        return self.endpoints
+
+    def _step(self, name: str, start: Callable[[], str]) -> str:
+        self.progress.begin(name)
+        began = time.monotonic()
+        url = start()
+        self.progress.done(f"ready in {time.monotonic() - began:.1f}s")
+        return url
+
+    def _port(self, preferred: int) -> int:
+        return free_port(preferred if self.preferred_ports else None)
+
+    def _check_modules(self) -> None:
+        missing = [svc.module for svc in self.services if not svc.importable()]
+        if missing:
+            raise StartError(
+                f"service package(s) not importable: {', '.join(missing)}"
+                " (run `make install`; each lives in services/<name>/src)"
+            )
+
+    def _create_databases(self, server_url: str) -> None:
+        wanted = [svc.database for svc in self.services if svc.database]
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT datname FROM pg_database WHERE datname = ANY(%s)", (wanted,)
+            ).fetchall()
+            existing = {row[0] for row in rows}
+            for name in wanted:
+                if name not in existing:
+                    conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+    def _env(self, svc: ServiceDef) -> dict[str, str]:
+        assert self.endpoints is not None
+        env = dict(os.environ)
+        env.update(
+            GRPC_BIND=self.endpoints.services[svc.name],
+            NATS_URL=self.endpoints.nats_url,
+            REDIS_URL=self.endpoints.redis_url,
+            LOG_LEVEL=os.environ.get("LOG_LEVEL", "INFO"),
+            JWT_ISSUER=JWT_ISSUER,
+            JWT_AUDIENCE=JWT_AUDIENCE,
+            PYTHONUNBUFFERED="1",
+        )
+        if "ledger" in self.endpoints.services:
+            env["LEDGER_TARGET"] = self.endpoints.services["ledger"]
+        if svc.name in self.endpoints.databases:
+            env["DATABASE_URL"] = self.endpoints.databases[svc.name]
+        env.update(self.env_overrides)
+        env.update(svc.env)
+        if svc.path:
+            env["PYTHONPATH"] = os.pathsep.join([*svc.path, env.get("PYTHONPATH", "")])
+        return env
+
+    def _migrate(self) -> None:
+        """Run every service's migrations at once (they touch separate databases)."""
+        began = time.monotonic()
+        running: list[ManagedProcess] = []
+        try:
+            for svc in self.services:
+                if not svc.database:
+                    continue
+                log_path = self.log_dir / f"{svc.name}.migrate.log"
+                log_path.unlink(missing_ok=True)
+                proc = ManagedProcess(
+                    f"{svc.name} migrate",
+                    svc.argv(sys.executable, "migrate"),
+                    log_path=log_path,
+                    env=self._env(svc),
+                )
+                proc.start()
+                running.append(proc)
+            if not running:
+                return
+            self.progress.begin("migrations")
+            failed = [
+                f"{proc.name} exited with code {code} (log {proc.log_path}):\n{proc.log_tail(15)}"
+                for proc in running
+                if (code := proc.wait(timeout=120)) != 0
+            ]
+        finally:
+            for proc in running:  # only does something if we were interrupted
+                proc.stop(timeout=2.0)
+        if failed:
+            raise StartError("\n".join(failed))
+        self.progress.done(f"done in {time.monotonic() - began:.1f}s")
+
+    def _start_services(self) -> None:
+        """Spawn all at once (ports are known up front), then wait in dependency order."""
+        assert self.endpoints is not None
+        spawned = time.monotonic()
+        for svc in self.services:
+            proc = ManagedProcess(
+                svc.name,
+                svc.argv(sys.executable, "serve"),
+                log_path=self.log_dir / f"{svc.name}.log",
+                env=self._env(svc),
+            )
+            proc.start()
+            self.processes[svc.name] = proc
+        for svc in self.services:
+            self.progress.begin(svc.name)
+            wait_serving(self.processes[svc.name], self.endpoints.services[svc.name])
+            self.progress.done(f"ready in {time.monotonic() - spawned:.1f}s")
+            self.supervisor.watch(self.processes[svc.name])
+
+    def _start_gateway(self) -> None:
+        assert self.endpoints is not None
+        renderer = gateway.load_renderer(self.gateway_root)
+        if renderer is None:
+            self.progress.say(
+                f"warning: {self.gateway_root / 'gateway' / 'render.py'} not found;"
+                " starting without the Envoy gateway"
+            )
+            return
+        self._check_descriptor(renderer)
+        listen_port = self._port(GATEWAY_PORT)
+        admin_port = self._port(ENVOY_ADMIN_PORT)
+        clusters = {
+            name: (host, int(port))
+            for name, target in self.endpoints.services.items()
+            for host, _, port in [target.rpartition(":")]
+        }
+        config = gateway.render(
+            renderer,
+            self.root / "envoy" / "envoy.json",
+            listen_port=listen_port,
+            admin_port=admin_port,
+            clusters=clusters,
+            issuer=JWT_ISSUER,
+            audience=JWT_AUDIENCE,
+        )
+        self.progress.begin("envoy")
+        began = time.monotonic()
+        self.envoy = start_envoy(config, admin_port=admin_port, log_path=self.log_dir / "envoy.log")
+        self.progress.done(f"ready in {time.monotonic() - began:.1f}s")
+        self.processes["envoy"] = self.envoy.process
+        self.supervisor.watch(self.envoy.process)
+        self.endpoints.gateway_url = f"http://127.0.0.1:{listen_port}"
+        self.endpoints.envoy_admin_url = f"http://127.0.0.1:{admin_port}"
+        self.first_curl = gateway.first_curl(renderer, self.endpoints.gateway_url)
+
+    def _check_descriptor(self, renderer: ModuleType) -> None:
+        path = gateway.descriptor_set(renderer)
+        if path is not None and not path.exists():
+            raise StartError(f"gateway descriptor set {path} is missing: run `make gen` first")
+
+    # -- stop ----------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Supervisor first (no restarts while stopping), then everything in reverse order."""
+        self.supervisor.stop()
+        for name in reversed(list(self.processes)):
+            self._stop_one(name, self.processes[name])
+        self.processes.clear()
+        self.envoy = None
+
+    def _stop_one(self, name: str, proc: ManagedProcess) -> None:
+        began = time.monotonic()
+        proc.stop(timeout=15.0)
+        self.progress.say(f"stopped {name} in {time.monotonic() - began:.1f}s")

@@ -1,0 +1,42 @@
+"""A stand-in service honouring the service process contract, for orchestration tests.
+
+`python -m standin_service migrate` creates a table in DATABASE_URL; without arguments it
+serves only gRPC health on GRPC_BIND until SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+
+import grpc
+import psycopg
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+
+def migrate() -> None:
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS standin_migrated (id int)")
+
+
+async def serve() -> None:
+    server = grpc.aio.server()
+    servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+    server.add_insecure_port(os.environ["GRPC_BIND"])
+    await server.start()
+    await servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+    await server.stop(1)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["migrate"]:
+        migrate()
+    else:
+        asyncio.run(serve())

@@ -1,0 +1,80 @@
+"""`python -m keel_devstack run` end to end with stand-in services: state file, Ctrl-C, cleanup."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from keel_devstack.process import group_alive
+
+STANDIN_DIR = Path(__file__).parent / "standin"
+
+RUNNER = """
+import sys
+from pathlib import Path
+from keel_devstack.__main__ import run_stack
+from keel_devstack.services import ServiceDef
+
+standin = ServiceDef("standin", "standin_service", port=0, database="keel_standin",
+                     path=(sys.argv[2],))
+sys.exit(run_stack(Path(sys.argv[1]), verbose=True, only=None, services=[standin],
+                   gateway_root=Path(sys.argv[1])))
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT])
+def test_run_writes_state_and_stops_everything(scratch: Path, sig: signal.Signals) -> None:
+    var = scratch / "var"
+    runner = subprocess.Popen(
+        [sys.executable, "-c", RUNNER, str(var), str(STANDIN_DIR)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        _check_run(runner, var, sig)
+    finally:
+        if runner.poll() is None:  # a failed check must not leave a stack running
+            runner.send_signal(signal.SIGINT)
+            runner.communicate(timeout=30)
+
+
+def _check_run(runner: subprocess.Popen[str], var: Path, sig: signal.Signals) -> None:
+    assert runner.stdout is not None
+    output: list[str] = []
+    for line in runner.stdout:  # the summary's last line says where the state is
+        output.append(line)
+        if "stack.json" in line:
+            break
+    state_file = var / "run" / "stack.json"
+    state = json.loads(state_file.read_text())
+    pids = _children(runner.pid)
+    assert len(pids) == 4, pids  # postgres, redis, nats, standin
+    runner.send_signal(sig)
+    rest, _ = runner.communicate(timeout=30)
+    text = "".join(output) + rest
+    assert runner.returncode == 0, text
+    assert "standin" in state["services"] and state["gateway_url"] is None
+    assert "buf curl --protocol grpc --http2-prior-knowledge --reflect" in text
+    assert "stopped postgres" in text and "stopped." in text
+    assert not state_file.exists()
+    assert not any(group_alive(pid) for pid in pids)
+    assert (var / "log" / "standin.log").exists()
+
+
+def _children(parent: int) -> list[int]:
+    """Direct children of `parent` (each server leads its own process group)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == parent:
+                found.append(int(proc.name))
+    return found
