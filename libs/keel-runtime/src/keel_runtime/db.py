@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
@@ -137,6 +138,10 @@ class UnitOfWork:
             await self._session.flush()
         events = list(self._events)
         if events:
+            # The envelope contract: occurred_at is the commit time of the writing transaction.
+            now = datetime.now(UTC)
+            for event in events:
+                event.occurred_at.FromDatetime(now)
             await append(connection, events)
         await connection.commit()
         self._events.clear()

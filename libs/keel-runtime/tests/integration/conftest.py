@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from keel_runtime.db import create_engine, new_metadata
-from keel_runtime.events import StreamSpec, connect_nats, ensure_stream, inbox_table, outbox_table
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from keel_runtime.db import create_engine, new_metadata
+from keel_runtime.events import StreamSpec, connect_nats, ensure_stream, inbox_table, outbox_table
 
 
 @pytest.fixture

@@ -8,6 +8,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import pytest
 from google.protobuf.wrappers_pb2 import StringValue
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
 from keel_runtime.events import (
     DEAD_LETTER_STREAM,
     Consumer,
@@ -17,10 +22,6 @@ from keel_runtime.events import (
     new_event,
     unpack,
 )
-from nats.aio.msg import Msg
-from nats.js import JetStreamContext
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 pytestmark = pytest.mark.integration
 
@@ -28,8 +29,8 @@ pytestmark = pytest.mark.integration
 class ProbeConsumer(Consumer):
     """Reports each finished delivery, so tests await it instead of sleeping."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, engine: AsyncEngine, js: JetStreamContext, sub: Subscription) -> None:
+        super().__init__(engine, js, sub)
         self.handled: asyncio.Queue[Msg] = asyncio.Queue()
 
     async def handle(self, msg: Msg) -> None:

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from google.protobuf.wrappers_pb2 import StringValue
-from keel_runtime.db import UnitOfWork
-from keel_runtime.events import OutboxRelay, StreamSpec, new_event, prune_outbox, replay
-from keel_runtime.events.relay import RELAY_LOCK_KEY
-from keel_runtime.events.tables import OUTBOX
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from keel_runtime.db import UnitOfWork
+from keel_runtime.events import OutboxRelay, StreamSpec, new_event, prune_outbox, replay
+from keel_runtime.events.relay import RELAY_LOCK_KEY
+from keel_runtime.events.tables import OUTBOX
 
 pytestmark = pytest.mark.integration
 
@@ -195,6 +198,27 @@ async def test_replay_is_a_broker_duplicate(
     assert kept == 5
     with pytest.raises(ValueError):
         await replay(engine, js)
+
+
+async def test_replay_command_line(
+    database_url: str,
+    nats_url: str,
+    engine: AsyncEngine,
+    js: JetStreamContext,
+    stream: StreamSpec,
+    unique_name: str,
+) -> None:
+    ids = await _commit_events(engine, f"{unique_name}.thing.happened", 2)
+    await _relay_until(OutboxRelay(engine, js), 2)
+    command = [sys.executable, "-m", "keel_runtime.events.replay_cli"]
+    env = {**os.environ, "DATABASE_URL": database_url, "NATS_URL": nats_url}
+    process = await asyncio.create_subprocess_exec(
+        *command, "--id", ids[0], "--id", ids[1], env=env, stdout=asyncio.subprocess.PIPE
+    )
+    stdout, _ = await process.communicate()
+    assert process.returncode == 0
+    assert stdout.decode().strip() == "republished 2 events (2 dropped as duplicates)"
+    assert (await js.stream_info(stream.name)).state.messages == 2
 
 
 async def test_rows_are_marked_only_after_their_puback(

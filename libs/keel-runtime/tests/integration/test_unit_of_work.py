@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 from google.protobuf.wrappers_pb2 import StringValue
-from keel_runtime.db import UnitOfWork, async_url, create_engine, ping
+from sqlalchemy import String, func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from keel_runtime.db import UnitOfWork, async_url, create_engine, new_metadata, ping
 from keel_runtime.events import decode, new_event, unpack
 from keel_runtime.events.tables import OUTBOX
-from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 pytestmark = pytest.mark.integration
 
@@ -113,3 +115,28 @@ async def test_ping_and_plain_postgresql_urls(database_url: str) -> None:
 def test_other_url_schemes_are_refused() -> None:
     with pytest.raises(ValueError, match="mysql"):
         async_url("mysql://localhost/db")
+
+
+class _Base(DeclarativeBase):
+    metadata = new_metadata()
+
+
+class _Thing(_Base):
+    __tablename__ = "things"
+    name: Mapped[str] = mapped_column(String, primary_key=True)
+
+
+async def test_orm_objects_are_flushed_by_commit_and_only_by_it(things: AsyncEngine) -> None:
+    async with UnitOfWork(things) as uow:
+        uow.session.add(_Thing(name="never"))
+    async with UnitOfWork(things) as uow:
+        uow.session.add(_Thing(name="session-commit"))
+        # The session joined the unit's transaction: its commit does not end it.
+        await uow.session.commit()
+    async with UnitOfWork(things) as uow:
+        uow.session.add(_Thing(name="kept"))
+        await uow.commit()
+
+    async with things.connect() as conn:
+        names = (await conn.scalars(text("SELECT name FROM things"))).all()
+    assert names == ["kept"]

@@ -47,8 +47,11 @@ def outbox_table(metadata: MetaData) -> Table:
             nullable=False,
             server_default=text("pg_current_xact_id()"),
         ),
+        # NATS subject = the envelope's type, e.g. identity.organization.created.
         Column("subject", Text, nullable=False),
+        # Payload message type, e.g. keel.identity.v1.OrganizationCreated (for operators).
         Column("type", Text, nullable=False),
+        # The serialized Envelope, published as is.
         Column("payload", LargeBinary, nullable=False),
         Column("headers", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
