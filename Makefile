@@ -25,9 +25,10 @@ install: $(STAMP) ## Create .venv and install everything pinned (idempotent)
 gen: install ## Regenerate Python code and the gateway descriptor set from protos/
 	@$(BIN)/python tools/gen.py
 
-check-gen: gen ## Fail if regenerating changes any committed file
-	@git diff --exit-code --stat -- libs/keel-proto gateway || \
-		{ echo "generated code is stale: run 'make gen' and commit"; exit 1; }
+check-gen: gen ## Fail if regenerating changes, adds or removes any committed file
+	@if [ -n "$$(git status --porcelain -- libs/keel-proto)" ]; then \
+		git status --short -- libs/keel-proto | head -20; \
+		echo "generated code is stale: run 'make gen' and commit"; exit 1; fi
 
 lint: gen ## buf lint + buf format check + ruff + mypy
 	@$(BIN)/buf lint

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import tempfile
 import time
 from pathlib import Path
 
-import openapi
 import protodeps
 
 ROOT = protodeps.ROOT
@@ -32,6 +32,11 @@ def add_package_markers(tree: Path) -> None:
 def main() -> None:
     started = time.monotonic()
     protodeps.main()
+    # openapi reads protovalidate rules through buf.validate.validate_pb2, which the
+    # protodeps step has only just installed on a fresh machine.
+    importlib.invalidate_caches()
+    import openapi
+
     files = proto_files()
     if not files:
         raise SystemExit("gen: no .proto files under protos/")
