@@ -1,0 +1,39 @@
+"""`python -m items` serves; `python -m items migrate` upgrades the database and exits."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from items.bootstrap import MIGRATIONS, build
+from items.config import ItemsConfig
+from items.storage.tables import metadata
+from keel_runtime.logging import configure_logging
+from keel_runtime.migrations import run_migrations
+from keel_runtime.server import serve
+from keel_runtime.settings import ServerSettings, load
+
+USAGE = "usage: python -m items [serve|migrate]"
+
+
+async def _serve(config: ItemsConfig) -> None:
+    settings = load(ServerSettings.from_env)
+    await serve(await build(config), settings)
+
+
+def main(argv: list[str]) -> int:
+    command = argv[0] if argv else "serve"
+    if command not in ("serve", "migrate") or len(argv) > 1:
+        print(USAGE, file=sys.stderr)
+        return 2
+    config = load(ItemsConfig.from_env)
+    configure_logging("items", config.log_level)
+    if command == "migrate":
+        run_migrations(config.database_url, MIGRATIONS, metadata)
+        return 0
+    asyncio.run(_serve(config))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""Application layer: command and query handlers over ports."""

@@ -1,0 +1,197 @@
+"""Item command and query handlers: one transaction per command."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
+
+from items.app import commands, pagination
+from items.app.actor import Actor
+from items.app.ports import ItemCursor, ItemQuery, UnitOfWork, UnitOfWorkFactory
+from items.domain.errors import (
+    InvalidPageToken,
+    InvalidUpdateMask,
+    ItemNotFound,
+    RequestIdReused,
+)
+from items.domain.model import Item, ItemState
+from items.domain.tags import normalize_tag
+
+DEFAULT_PAGE_SIZE = 25
+MAX_PAGE_SIZE = 100
+
+COLLECTIONS: dict[str, frozenset[ItemState]] = {
+    "ALL": frozenset(ItemState) - {ItemState.DISCARDED},
+    "PENDING": frozenset({ItemState.ENRICHING, ItemState.READY_TO_CONFIRM, ItemState.FAILED}),
+    "LIBRARY": frozenset({ItemState.CONFIRMED}),
+    "DISCARDED": frozenset({ItemState.DISCARDED}),
+}
+
+
+# A state change applied to a locked item inside the command's transaction.
+_Change = Callable[[UnitOfWork, Item, datetime], Awaitable[None]]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ItemPage:
+    items: Sequence[Item]
+    next_page_token: str
+
+
+class ItemHandlers:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        new_id: Callable[[], UUID] = uuid.uuid4,
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._new_id = new_id
+
+    async def create_item(self, command: commands.CreateItem) -> Item:
+        actor = command.actor
+        actor.require_write()
+        item = Item.create(
+            item_id=self._new_id(),
+            org_id=actor.org_id,
+            source=command.source,
+            created_by=actor.subject,
+            now=self._clock(),
+            request_id=command.request_id or None,
+        )
+        async with self._uow() as uow:
+            if await uow.items.add(item):
+                uow.record(*item.pull_events())
+                await uow.commit()
+                return item
+            # Refused only when the request id was used before (perhaps by a concurrent
+            # call that just committed).
+            first = await uow.items.get_by_request_id(actor.org_id, item.request_id or "")
+        if first is None:
+            raise RuntimeError("item insert refused without a stored request id")
+        if first.request_fingerprint != item.request_fingerprint:
+            raise RequestIdReused(
+                f"request_id {item.request_id} was already used with a different payload",
+                request_id=item.request_id or "",
+                item_id=str(first.id),
+            )
+        return first
+
+    async def get_item(self, actor: Actor, item_id: UUID) -> Item:
+        actor.require_read()
+        async with self._uow() as uow:
+            return await _load(uow, actor.org_id, item_id)
+
+    async def list_items(self, query: commands.ListItems) -> ItemPage:
+        actor = query.actor
+        actor.require_read()
+        tag = normalize_tag(query.tag) if query.tag else None
+        text = query.query.strip() or None
+        fingerprint = pagination.query_fingerprint(actor.org_id, query.collection, tag, text)
+        after = None
+        if query.page_token:
+            cursor = pagination.decode(query.page_token, fingerprint)
+            try:
+                after = ItemCursor(datetime.fromisoformat(cursor["t"]), UUID(cursor["id"]))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise InvalidPageToken("page_token is not valid") from exc
+        size = min(query.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        item_query = ItemQuery(
+            org_id=actor.org_id,
+            states=COLLECTIONS[query.collection],
+            limit=size + 1,  # one extra row tells whether another page exists
+            tag=tag,
+            text=text,
+            after=after,
+        )
+        async with self._uow() as uow:
+            rows = list(await uow.items.list(item_query))
+        token = ""
+        if len(rows) > size:
+            rows = rows[:size]
+            last = rows[-1]
+            token = pagination.encode(
+                fingerprint, {"t": last.create_time.isoformat(), "id": str(last.id)}
+            )
+        return ItemPage(rows, token)
+
+    async def update_item(self, command: commands.UpdateItem) -> Item:
+        command.actor.require_write()
+        fields = _resolve_mask(command.mask)
+        async with self._uow() as uow:
+            item = await _load(uow, command.actor.org_id, command.item_id, for_update=True)
+            item.edit(
+                now=self._clock(),
+                title=command.title if "title" in fields else None,
+                summary=command.summary if "summary" in fields else None,
+                tags=command.tags if "tags" in fields else None,
+            )
+            if "tags" in fields and item.state is ItemState.CONFIRMED:
+                # Library items carry organization tags only.
+                await uow.tags.ensure(item.org_id, item.tags, item.update_time)
+            await uow.items.save(item)
+            await uow.commit()
+        return item
+
+    async def confirm_item(self, command: commands.ChangeState) -> Item:
+        async def confirm(uow: UnitOfWork, item: Item, now: datetime) -> None:
+            item.confirm(actor=command.actor.subject, now=now)
+            await uow.tags.ensure(item.org_id, item.tags, now)
+
+        return await self._change(command, confirm)
+
+    async def discard_item(self, command: commands.ChangeState) -> Item:
+        async def discard(uow: UnitOfWork, item: Item, now: datetime) -> None:
+            item.discard(actor=command.actor.subject, now=now)
+
+        return await self._change(command, discard)
+
+    async def retry_enrichment(self, command: commands.ChangeState) -> Item:
+        async def retry(uow: UnitOfWork, item: Item, now: datetime) -> None:
+            item.retry_enrichment(actor=command.actor.subject, now=now)
+
+        return await self._change(command, retry)
+
+    async def _change(self, command: commands.ChangeState, change: _Change) -> Item:
+        command.actor.require_write()
+        async with self._uow() as uow:
+            # Locked, so a concurrent confirm and discard cannot both succeed.
+            item = await _load(uow, command.actor.org_id, command.item_id, for_update=True)
+            await change(uow, item, self._clock())
+            await uow.items.save(item)
+            uow.record(*item.pull_events())
+            await uow.commit()
+        return item
+
+
+async def _load(uow: UnitOfWork, org_id: str, item_id: UUID, *, for_update: bool = False) -> Item:
+    item = await uow.items.get(org_id, item_id, for_update=for_update)
+    if item is None:
+        # Another organization's item is indistinguishable from a missing one.
+        raise ItemNotFound(f"item {item_id} not found", item_id=str(item_id))
+    return item
+
+
+def _resolve_mask(mask: Sequence[str]) -> frozenset[str]:
+    if not mask:
+        raise InvalidUpdateMask("update_mask names no field to update")
+    if "*" in mask:
+        if len(mask) > 1:
+            raise InvalidUpdateMask("'*' cannot be combined with other update_mask paths")
+        return frozenset(commands.EDITABLE_FIELDS)
+    unknown = sorted(set(mask) - set(commands.EDITABLE_FIELDS))
+    if unknown:
+        raise InvalidUpdateMask(
+            f"update_mask paths {unknown} are not editable; use title, summary or tags",
+            paths=",".join(unknown),
+        )
+    return frozenset(mask)

@@ -1,0 +1,105 @@
+"""Tag command and query handlers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from items.app import commands, pagination
+from items.app.items import utc_now
+from items.app.ports import UnitOfWork, UnitOfWorkFactory
+from items.domain.errors import TagAlreadyExists, TagNotFound
+from items.domain.model import Tag
+from items.domain.tags import normalize_tag
+
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 500
+
+
+@dataclass(frozen=True)
+class TagPage:
+    tags: Sequence[Tag]
+    next_page_token: str
+
+
+class TagHandlers:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        new_id: Callable[[], UUID] = uuid.uuid4,
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._new_id = new_id
+
+    async def list_tags(self, query: commands.ListTags) -> TagPage:
+        actor = query.actor
+        actor.require_read()
+        fingerprint = pagination.query_fingerprint(actor.org_id, "tags")
+        after = None
+        if query.page_token:
+            after = str(pagination.decode(query.page_token, fingerprint).get("name", ""))
+        size = min(query.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        async with self._uow() as uow:
+            rows = list(await uow.tags.list(actor.org_id, after_name=after, limit=size + 1))
+        token = ""
+        if len(rows) > size:
+            rows = rows[:size]
+            token = pagination.encode(fingerprint, {"name": rows[-1].name})
+        return TagPage(rows, token)
+
+    async def create_tag(self, command: commands.CreateTag) -> Tag:
+        actor = command.actor
+        actor.require_write()
+        tag = Tag(
+            id=self._new_id(),
+            org_id=actor.org_id,
+            name=normalize_tag(command.name),
+            create_time=self._clock(),
+        )
+        async with self._uow() as uow:
+            if not await uow.tags.add(tag):
+                raise _taken(tag.name)
+            await uow.commit()
+        return tag
+
+    async def rename_tag(self, command: commands.RenameTag) -> Tag:
+        actor = command.actor
+        actor.require_write()
+        new_name = normalize_tag(command.new_name)
+        async with self._uow() as uow:
+            tag = await _load(uow, actor.org_id, command.tag_id)
+            if tag.name == new_name:
+                return tag
+            if not await uow.tags.rename(tag, new_name):
+                raise _taken(new_name)
+            await uow.items.replace_tag(actor.org_id, tag.name, new_name)
+            renamed = await _load(uow, actor.org_id, command.tag_id)
+            await uow.commit()
+        return renamed
+
+    async def delete_tag(self, command: commands.DeleteTag) -> None:
+        actor = command.actor
+        actor.require_write()
+        async with self._uow() as uow:
+            tag = await _load(uow, actor.org_id, command.tag_id)
+            await uow.tags.delete(tag)
+            await uow.items.remove_tag(actor.org_id, tag.name)
+            await uow.commit()
+
+
+async def _load(uow: UnitOfWork, org_id: str, tag_id: UUID) -> Tag:
+    # Locked: a concurrent rename or delete of the same tag waits for this one.
+    tag = await uow.tags.get(org_id, tag_id, for_update=True)
+    if tag is None:
+        raise TagNotFound(f"tag {tag_id} not found", tag_id=str(tag_id))
+    return tag
+
+
+def _taken(name: str) -> TagAlreadyExists:
+    return TagAlreadyExists(f"a tag named {name!r} already exists", name=name)

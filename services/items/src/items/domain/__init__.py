@@ -1,0 +1,1 @@
+"""Items domain: the item state machine, tags and errors (pure Python)."""

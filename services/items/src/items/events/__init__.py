@@ -1,0 +1,1 @@
+"""Event adapters: the domain event codec and the enrichment worker subscriptions."""

@@ -1,0 +1,129 @@
+"""Protobuf <-> commands and domain objects; no rules beyond translation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from keel.items.v1 import item_pb2, item_service_pb2, tag_pb2, tag_service_pb2
+
+from items.app import commands
+from items.app.actor import Actor
+from items.domain.errors import ItemNotFound, OrganizationRequired, TagNotFound
+from items.domain.model import Item, Source, Tag
+from keel_runtime.context import Principal
+
+_COLLECTIONS = {
+    item_service_pb2.ITEM_COLLECTION_UNSPECIFIED: "ALL",
+    item_service_pb2.ITEM_COLLECTION_PENDING: "PENDING",
+    item_service_pb2.ITEM_COLLECTION_LIBRARY: "LIBRARY",
+    item_service_pb2.ITEM_COLLECTION_DISCARDED: "DISCARDED",
+}
+
+
+def actor(principal: Principal) -> Actor:
+    if not principal.org_id:
+        raise OrganizationRequired("the caller's principal names no organization")
+    return Actor(
+        subject=principal.subject,
+        org_id=principal.org_id,
+        roles=principal.roles,
+        scopes=principal.scopes,
+        kind=principal.kind,
+    )
+
+
+def item_id(value: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        # Validation rejects malformed ids first; no item can have one anyway.
+        raise ItemNotFound(f"item {value!r} not found", item_id=value) from None
+
+
+def tag_id(value: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        raise TagNotFound(f"tag {value!r} not found", tag_id=value) from None
+
+
+def _timestamp(value: datetime) -> Timestamp:
+    timestamp = Timestamp()
+    timestamp.FromDatetime(value)
+    return timestamp
+
+
+def item_to_proto(item: Item) -> item_pb2.Item:
+    message = item_pb2.Item(
+        id=str(item.id),
+        org_id=item.org_id,
+        state=item_pb2.ItemState.Value(f"ITEM_STATE_{item.state.value}"),
+        title=item.title,
+        summary=item.summary,
+        tags=list(item.tags),
+        enrichment_attempts=item.enrichment_attempts,
+        failure_reason=item.failure_reason,
+        created_by=item.created_by,
+        create_time=_timestamp(item.create_time),
+        update_time=_timestamp(item.update_time),
+    )
+    if item.source.url is not None:
+        message.url = item.source.url
+    else:
+        message.note = item.source.note or ""
+    if item.confirm_time is not None:
+        message.confirm_time.CopyFrom(_timestamp(item.confirm_time))
+    return message
+
+
+def tag_to_proto(tag: Tag) -> tag_pb2.Tag:
+    return tag_pb2.Tag(
+        id=str(tag.id),
+        name=tag.name,
+        item_count=tag.item_count,
+        create_time=_timestamp(tag.create_time),
+    )
+
+
+def create_item(request: item_service_pb2.CreateItemRequest, who: Actor) -> commands.CreateItem:
+    kind = request.WhichOneof("source")
+    source = Source(url=request.url) if kind == "url" else Source(note=request.note)
+    return commands.CreateItem(actor=who, source=source, request_id=request.request_id or None)
+
+
+def update_item(request: item_service_pb2.UpdateItemRequest, who: Actor) -> commands.UpdateItem:
+    item = request.item
+    mask = tuple(request.update_mask.paths)
+    if not mask:
+        # AIP-134: without a mask, update every editable field that is set.
+        populated = {
+            "title": bool(item.title),
+            "summary": bool(item.summary),
+            "tags": bool(item.tags),
+        }
+        mask = tuple(name for name in commands.EDITABLE_FIELDS if populated[name])
+    return commands.UpdateItem(
+        actor=who,
+        item_id=item_id(item.id),
+        mask=mask,
+        title=item.title,
+        summary=item.summary,
+        tags=tuple(item.tags),
+    )
+
+
+def list_items(request: item_service_pb2.ListItemsRequest, who: Actor) -> commands.ListItems:
+    return commands.ListItems(
+        actor=who,
+        collection=_COLLECTIONS.get(request.collection, "ALL"),
+        tag=request.tag,
+        query=request.query,
+        page_size=request.page_size,
+        page_token=request.page_token,
+    )
+
+
+def list_tags(request: tag_service_pb2.ListTagsRequest, who: Actor) -> commands.ListTags:
+    return commands.ListTags(actor=who, page_size=request.page_size, page_token=request.page_token)

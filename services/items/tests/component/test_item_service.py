@@ -1,0 +1,202 @@
+"""ItemService and TagService over a real socket: the contract as clients see it."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf.field_mask_pb2 import FieldMask
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from keel.items.v1 import events_pb2, item_pb2, item_service_pb2, tag_service_pb2
+
+from keel_runtime.events import unpack
+
+from .conftest import ItemsServer, error_reason, principal
+
+pytestmark = pytest.mark.integration
+
+AUTH = principal()
+S = item_service_pb2
+
+
+async def create(server: ItemsServer, **fields: Any) -> item_pb2.Item:
+    if "note" not in fields:
+        fields.setdefault("url", "https://example.com/postgres-full-text-search")
+    response = await server.items.CreateItem(S.CreateItemRequest(**fields), metadata=AUTH)
+    return response.item
+
+
+async def wait_ready(server: ItemsServer, item_id: str) -> None:
+    while True:
+        envelope = await server.next_event("item.enriched")
+        if envelope.subject == item_id:
+            return
+
+
+async def test_health_serves_both_services(server: ItemsServer) -> None:
+    health = health_pb2_grpc.HealthStub(server.channel)
+    for service in ("", "keel.items.v1.ItemService", "keel.items.v1.TagService"):
+        reply = await health.Check(health_pb2.HealthCheckRequest(service=service))
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+async def test_create_get_and_idempotency(server: ItemsServer) -> None:
+    request_id = str(uuid.uuid4())
+    item = await create(server, request_id=request_id)
+    assert (item.state, item.org_id, item.created_by) == (
+        item_pb2.ITEM_STATE_ENRICHING,
+        "org-a",
+        "user-1",
+    )
+    again = await create(server, request_id=request_id)
+    assert again.id == item.id
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await create(server, request_id=request_id, note="something else")
+    assert raised.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert error_reason(raised.value) == "REQUEST_ID_REUSED"
+
+    got = await server.items.GetItem(S.GetItemRequest(item_id=item.id), metadata=AUTH)
+    assert got.item.id == item.id
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await server.items.GetItem(S.GetItemRequest(item_id=item.id), metadata=principal("org-b"))
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+    assert error_reason(raised.value) == "ITEM_NOT_FOUND"
+
+
+async def test_calls_without_principal_or_with_bad_input_are_refused(server: ItemsServer) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await server.items.CreateItem(S.CreateItemRequest(note="x"))
+    assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await server.items.CreateItem(S.CreateItemRequest(url="ftp://x"), metadata=AUTH)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await server.items.CreateItem(
+            S.CreateItemRequest(note="x"), metadata=principal(roles=("READ_ONLY",))
+        )
+    assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    reading_key = principal(sub="key-1", roles=(), kind="api_key", scope="items:read")
+    await server.items.ListItems(S.ListItemsRequest(), metadata=reading_key)
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await server.items.CreateItem(S.CreateItemRequest(note="x"), metadata=reading_key)
+    assert error_reason(raised.value) == "ITEMS_PERMISSION_REQUIRED"
+
+
+async def test_item_flow_enrich_edit_confirm(server: ItemsServer) -> None:
+    item = await create(server)
+    await wait_ready(server, item.id)
+    ready = (await server.items.GetItem(S.GetItemRequest(item_id=item.id), metadata=AUTH)).item
+    assert ready.state == item_pb2.ITEM_STATE_READY_TO_CONFIRM
+    assert (ready.title, list(ready.tags)) == (
+        "Postgres full text search",
+        ["example", "postgres", "full", "text", "search"],
+    )
+
+    edited = await server.items.UpdateItem(
+        S.UpdateItemRequest(
+            item=item_pb2.Item(id=item.id, title="PG FTS", tags=["Postgres", "Search"]),
+            update_mask=FieldMask(paths=["title", "tags"]),
+        ),
+        metadata=AUTH,
+    )
+    assert (edited.item.title, list(edited.item.tags)) == ("PG FTS", ["postgres", "search"])
+
+    confirmed = await server.items.ConfirmItem(S.ConfirmItemRequest(item_id=item.id), metadata=AUTH)
+    assert confirmed.item.state == item_pb2.ITEM_STATE_CONFIRMED
+    envelope = await server.next_event("item.confirmed")
+    payload = unpack(envelope, events_pb2.ItemConfirmed)
+    assert (envelope.org_id, payload.org_id, payload.item_id) == ("org-a", "org-a", item.id)
+
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await server.items.ConfirmItem(S.ConfirmItemRequest(item_id=item.id), metadata=AUTH)
+    assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error_reason(raised.value) == "INVALID_STATE_TRANSITION"
+
+    library = await server.items.ListItems(
+        S.ListItemsRequest(collection=S.ITEM_COLLECTION_LIBRARY, tag="postgres"), metadata=AUTH
+    )
+    assert [i.id for i in library.items] == [item.id]
+    tags = await server.tags.ListTags(tag_service_pb2.ListTagsRequest(), metadata=AUTH)
+    assert [(t.name, t.item_count) for t in tags.tags] == [("postgres", 1), ("search", 1)]
+
+
+async def test_confirm_while_enriching_is_a_failed_precondition(server: ItemsServer) -> None:
+    server.provider.gate.clear()
+    item = await create(server, note="held back")
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await server.items.ConfirmItem(S.ConfirmItemRequest(item_id=item.id), metadata=AUTH)
+    assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error_reason(raised.value) == "INVALID_STATE_TRANSITION"
+    discarded = await server.items.DiscardItem(S.DiscardItemRequest(item_id=item.id), metadata=AUTH)
+    assert discarded.item.state == item_pb2.ITEM_STATE_DISCARDED
+    server.provider.gate.set()  # the held delivery now finds a discarded item and does nothing
+
+
+async def test_failed_enrichment_and_retry(server: ItemsServer) -> None:
+    # The local provider fails on the reserved .invalid domain.
+    item = await create(server, url="https://unreachable.invalid/page")
+    envelope = await server.next_event("enrichment.failed")
+    assert unpack(envelope, events_pb2.EnrichmentFailed).attempts == 2
+    failed = (await server.items.GetItem(S.GetItemRequest(item_id=item.id), metadata=AUTH)).item
+    assert (failed.state, failed.enrichment_attempts) == (item_pb2.ITEM_STATE_FAILED, 2)
+    assert failed.failure_reason == "host unreachable.invalid cannot be resolved"
+    retried = await server.items.RetryEnrichment(
+        S.RetryEnrichmentRequest(item_id=item.id), metadata=AUTH
+    )
+    assert retried.item.state == item_pb2.ITEM_STATE_ENRICHING
+    await server.next_event("enrichment.requested")
+    await server.next_event("enrichment.failed")
+
+
+async def test_list_search_and_pages(server: ItemsServer) -> None:
+    ids = [(await create(server, note=f"Note number {n} about sourdough")).id for n in range(3)]
+    other = await create(server, note="Unrelated text")
+    page = await server.items.ListItems(
+        S.ListItemsRequest(query="sourdough", page_size=2), metadata=AUTH
+    )
+    assert [i.id for i in page.items] == ids[::-1][:2]
+    rest = await server.items.ListItems(
+        S.ListItemsRequest(query="sourdough", page_size=2, page_token=page.next_page_token),
+        metadata=AUTH,
+    )
+    assert ([i.id for i in rest.items], rest.next_page_token) == ([ids[0]], "")
+    everything = await server.items.ListItems(S.ListItemsRequest(), metadata=AUTH)
+    assert other.id in {i.id for i in everything.items}
+
+
+async def test_tag_crud(server: ItemsServer) -> None:
+    tag = (
+        await server.tags.CreateTag(
+            tag_service_pb2.CreateTagRequest(name="Read Later"), metadata=AUTH
+        )
+    ).tag
+    assert tag.name == "read-later"
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await server.tags.CreateTag(
+            tag_service_pb2.CreateTagRequest(name="read_later"), metadata=AUTH
+        )
+    assert raised.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    renamed = await server.tags.RenameTag(
+        tag_service_pb2.RenameTagRequest(tag_id=tag.id, new_name="later"), metadata=AUTH
+    )
+    assert renamed.tag.name == "later"
+    await server.tags.DeleteTag(tag_service_pb2.DeleteTagRequest(tag_id=tag.id), metadata=AUTH)
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await server.tags.DeleteTag(tag_service_pb2.DeleteTagRequest(tag_id=tag.id), metadata=AUTH)
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_every_rpc_is_implemented(server: ItemsServer) -> None:
+    for stub, module, service in (
+        (server.items, item_service_pb2, "ItemService"),
+        (server.tags, tag_service_pb2, "TagService"),
+    ):
+        for method in module.DESCRIPTOR.services_by_name[service].methods:
+            request = getattr(module, method.input_type.name)()
+            try:
+                # Empty requests are invalid or read-only: no method has side effects here.
+                await getattr(stub, method.name)(request, metadata=AUTH)
+            except grpc.aio.AioRpcError as error:
+                assert error.code() != grpc.StatusCode.UNIMPLEMENTED, method.full_name

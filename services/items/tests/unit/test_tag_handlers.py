@@ -1,0 +1,78 @@
+"""Tag handlers against in-memory fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from items.app import commands
+from items.app.actor import Actor
+from items.app.items import ItemHandlers
+from items.app.tags import TagHandlers
+from items.domain.errors import NotPermitted, TagAlreadyExists, TagNotFound
+from items.domain.model import ItemState, Source
+
+
+@pytest.fixture
+def tags(fake_state: Any, clock: Any, ids: Callable[[], UUID]) -> TagHandlers:
+    return TagHandlers(fake_state.uow, clock=clock, new_id=ids)
+
+
+async def test_create_normalizes_and_refuses_duplicates(tags: TagHandlers, member: Actor) -> None:
+    tag = await tags.create_tag(commands.CreateTag(member, "Machine Learning"))
+    assert tag.name == "machine-learning"
+    with pytest.raises(TagAlreadyExists):
+        await tags.create_tag(commands.CreateTag(member, "machine_learning"))
+
+
+async def test_list_is_per_org_by_name_and_paged(
+    tags: TagHandlers, member: Actor, outsider: Actor
+) -> None:
+    for name in ["c", "a", "b"]:
+        await tags.create_tag(commands.CreateTag(member, name))
+    await tags.create_tag(commands.CreateTag(outsider, "z"))
+    first = await tags.list_tags(commands.ListTags(member, page_size=2))
+    assert [t.name for t in first.tags] == ["a", "b"]
+    second = await tags.list_tags(
+        commands.ListTags(member, page_size=2, page_token=first.next_page_token)
+    )
+    assert ([t.name for t in second.tags], second.next_page_token) == (["c"], "")
+
+
+async def test_rename_and_delete_follow_items(
+    tags: TagHandlers, fake_state: Any, clock: Any, ids: Callable[[], UUID], member: Actor
+) -> None:
+    items = ItemHandlers(fake_state.uow, clock=clock, new_id=ids)
+    item = await items.create_item(commands.CreateItem(member, Source(note="n")))
+    fake_state.items[item.id].state = ItemState.READY_TO_CONFIRM
+    fake_state.items[item.id].tags = ("db", "pg")
+    await items.confirm_item(commands.ChangeState(member, item.id))
+    db = next(t for t in fake_state.tags.values() if t.name == "db")
+
+    renamed = await tags.rename_tag(commands.RenameTag(member, db.id, "Databases"))
+    assert (renamed.name, renamed.item_count) == ("databases", 1)
+    assert fake_state.items[item.id].tags == ("databases", "pg")
+    with pytest.raises(TagAlreadyExists):
+        await tags.rename_tag(commands.RenameTag(member, db.id, "pg"))
+
+    await tags.delete_tag(commands.DeleteTag(member, db.id))
+    assert fake_state.items[item.id].tags == ("pg",)
+    with pytest.raises(TagNotFound):
+        await tags.delete_tag(commands.DeleteTag(member, db.id))
+
+
+async def test_other_orgs_tags_are_not_found(
+    tags: TagHandlers, member: Actor, outsider: Actor
+) -> None:
+    tag = await tags.create_tag(commands.CreateTag(member, "x"))
+    with pytest.raises(TagNotFound):
+        await tags.rename_tag(commands.RenameTag(outsider, tag.id, "y"))
+
+
+async def test_readers_cannot_change_tags(tags: TagHandlers, reader: Actor) -> None:
+    with pytest.raises(NotPermitted):
+        await tags.create_tag(commands.CreateTag(reader, "x"))
+    await tags.list_tags(commands.ListTags(reader))
