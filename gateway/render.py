@@ -411,6 +411,9 @@ def render_config(
         stat_prefix="gateway",
         codec_type="AUTO",
         generate_request_id=True,
+        # The edge: trust only the peer address, so callers cannot pick the address that
+        # login throttling keys on via x-forwarded-for.
+        use_remote_address=True,
         preserve_external_request_id=True,
         always_set_request_id_in_response=True,
         access_log=[

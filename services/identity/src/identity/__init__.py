@@ -1,0 +1,1 @@
+"""Keel identity service: organizations, users, sessions, API keys and signing keys."""

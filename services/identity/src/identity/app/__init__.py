@@ -1,0 +1,1 @@
+"""Identity application layer: command/query handlers over ports."""

@@ -1,0 +1,264 @@
+"""Handlers for API keys: create (secret shown once), list, revoke, authenticate."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import string
+import zlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from identity.app import audit_trail
+from identity.app.commands import AuthenticateApiKey, CreateApiKey, ListApiKeys, RevokeApiKey
+from identity.app.ports import (
+    Clock,
+    IdempotencyRace,
+    IdempotencyRecord,
+    ListQuery,
+    UnitOfWorkFactory,
+)
+from identity.app.sessions import SessionIssuer
+from identity.app.support import (
+    decode_page_token,
+    encode_page_token,
+    fingerprint,
+    new_id,
+    page_size,
+    sha256_hex,
+)
+from identity.domain import events
+from identity.domain.errors import (
+    ApiKeyNotFound,
+    InvalidApiKey,
+    InvalidField,
+    RequestIdReused,
+)
+from identity.domain.model import ApiKey, ApiKeyState, check_display_name
+from identity.domain.roles import USER_ADMINS, Role, check_grant, require_any, require_service
+
+KEY_PREFIX = "keel_"
+_ALPHABET = string.digits + string.ascii_letters
+_ID_LEN = 8
+_BODY_LEN = 32  # 32 base62 characters: about 190 bits of entropy
+_CHECK_LEN = 6
+API_KEY_TOKEN_TTL = timedelta(minutes=5)
+
+
+def _base62(number: int, width: int) -> str:
+    chars = []
+    for _ in range(width):
+        number, rem = divmod(number, 62)
+        chars.append(_ALPHABET[rem])
+    return "".join(reversed(chars))
+
+
+def _checksum(text: str) -> str:
+    return _base62(zlib.crc32(text.encode()), _CHECK_LEN)
+
+
+def generate_key() -> tuple[str, str]:
+    """A new key and its public prefix: ``keel_<id>_<secret><crc32>``.
+
+    The checksum lets typos and foreign strings be rejected without a database lookup,
+    and makes keys recognisable to secret scanners.
+    """
+    key_id = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(_ID_LEN))
+    prefix = KEY_PREFIX + key_id
+    body = "".join(secrets.choice(_ALPHABET) for _ in range(_BODY_LEN))
+    unchecked = f"{prefix}_{body}"
+    return unchecked + _checksum(unchecked), prefix
+
+
+def parse_key(key: str) -> str | None:
+    """The prefix of a well-formed key with a valid checksum, else None."""
+    expected_len = len(KEY_PREFIX) + _ID_LEN + 1 + _BODY_LEN + _CHECK_LEN
+    if len(key) != expected_len or not key.startswith(KEY_PREFIX):
+        return None
+    unchecked, check = key[:-_CHECK_LEN], key[-_CHECK_LEN:]
+    if not hmac.compare_digest(_checksum(unchecked), check):
+        return None
+    return unchecked[: len(KEY_PREFIX) + _ID_LEN]
+
+
+@dataclass(frozen=True)
+class NewApiKey:
+    api_key: ApiKey
+    secret: str  # empty on an idempotent replay: the secret is never stored
+
+
+class CreateApiKeyHandler:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, cmd: CreateApiKey) -> NewApiKey:
+        roles = cmd.roles or frozenset({Role.MEMBER})
+        # The same rule as granting roles to a user: admins grant all but OWNER.
+        check_grant(cmd.actor.roles, roles)
+        if cmd.expires_at is not None and cmd.expires_at <= self._clock.now():
+            raise InvalidField("expire_time must be in the future", field="expire_time")
+        name = check_display_name(cmd.display_name)
+        digest = fingerprint(
+            {
+                "name": name,
+                "scopes": sorted(cmd.scopes),
+                "roles": sorted(roles),
+                "expires": cmd.expires_at.isoformat() if cmd.expires_at else "",
+            }
+        )
+        try:
+            return await self._attempt(cmd, name, roles, digest)
+        except IdempotencyRace:
+            return await self._attempt(cmd, name, roles, digest)
+
+    async def _attempt(
+        self, cmd: CreateApiKey, name: str, roles: frozenset[Role], digest: str
+    ) -> NewApiKey:
+        org_id = cmd.actor.organization_id
+        scope = f"create_api_key:{org_id}"
+        async with self._uow() as uow:
+            if cmd.request_id:
+                record = await uow.idempotency.get(scope, cmd.request_id)
+                if record is not None:
+                    if record.fingerprint != digest:
+                        raise RequestIdReused()
+                    existing = await uow.api_keys.get(org_id, record.result["api_key_id"])
+                    if existing is None:
+                        raise ApiKeyNotFound()
+                    return NewApiKey(existing, secret="")
+            now = self._clock.now()
+            secret, prefix = generate_key()
+            key = ApiKey(
+                id=new_id(),
+                organization_id=org_id,
+                display_name=name,
+                prefix=prefix,
+                secret_hash=sha256_hex(secret),
+                scopes=cmd.scopes,
+                roles=roles,
+                creator_user_id=cmd.actor.subject,
+                created_at=now,
+                expires_at=cmd.expires_at,
+            )
+            await uow.api_keys.add(key)
+            if cmd.request_id:
+                await uow.idempotency.add(
+                    IdempotencyRecord(scope, cmd.request_id, digest, {"api_key_id": key.id}, now)
+                )
+            await uow.audit.append(
+                audit_trail.entry(
+                    organization_id=org_id,
+                    action="api_key.created",
+                    target_type="api_key",
+                    target_id=key.id,
+                    at=now,
+                    actor=cmd.actor,
+                    prefix=prefix,
+                )
+            )
+            uow.publish(
+                events.ApiKeyCreated(key.id, org_id, prefix, key.scopes, key.creator_user_id, now)
+            )
+            await uow.commit()
+            return NewApiKey(key, secret)
+
+
+class ListApiKeysHandler:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, query: ListApiKeys) -> tuple[list[ApiKey], str]:
+        require_any(query.actor.roles, USER_ADMINS)
+        scope = f"api_keys:{query.actor.organization_id}:{int(query.show_inactive)}"
+        list_query = ListQuery(
+            limit=page_size(query.page_size),
+            after=decode_page_token(query.page_token, scope),
+            include_inactive=query.show_inactive,
+            filters={"now": self._clock.now().isoformat()},
+        )
+        async with self._uow() as uow:
+            page = await uow.api_keys.list(query.actor.organization_id, list_query)
+        return list(page.items), encode_page_token(page.next_cursor, scope)
+
+
+class RevokeApiKeyHandler:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, cmd: RevokeApiKey) -> ApiKey:
+        require_any(cmd.actor.roles, USER_ADMINS)
+        async with self._uow() as uow:
+            key = await uow.api_keys.get(cmd.actor.organization_id, cmd.api_key_id)
+            if key is None:
+                raise ApiKeyNotFound(api_key_id=cmd.api_key_id)
+            now = self._clock.now()
+            key.revoke(now)
+            await uow.api_keys.update(key)
+            await uow.audit.append(
+                audit_trail.entry(
+                    organization_id=key.organization_id,
+                    action="api_key.revoked",
+                    target_type="api_key",
+                    target_id=key.id,
+                    at=now,
+                    actor=cmd.actor,
+                )
+            )
+            uow.publish(events.ApiKeyRevoked(key.id, key.organization_id, now))
+            await uow.commit()
+            return key
+
+
+class ApiKeyVerifier:
+    """Checks a presented key: format, checksum, stored hash, state; records the use."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def verify(self, presented: str) -> ApiKey:
+        prefix = parse_key(presented)
+        if prefix is None:
+            raise InvalidApiKey()
+        async with self._uow() as uow:
+            key = await uow.api_keys.get_by_prefix(prefix)
+            now = self._clock.now()
+            valid = (
+                key is not None
+                and hmac.compare_digest(key.secret_hash, sha256_hex(presented))
+                and key.state(now) is ApiKeyState.ACTIVE
+            )
+            if not valid or key is None:
+                raise InvalidApiKey()
+            await uow.api_keys.touch(key.id, now)
+            await uow.commit()
+        return key
+
+
+@dataclass(frozen=True)
+class ApiKeyAuthentication:
+    api_key: ApiKey
+    access_token: str
+    access_expires_at: datetime
+
+
+class AuthenticateApiKeyHandler:
+    def __init__(self, verifier: ApiKeyVerifier, sessions: SessionIssuer) -> None:
+        self._verifier = verifier
+        self._sessions = sessions
+
+    async def __call__(self, cmd: AuthenticateApiKey) -> ApiKeyAuthentication:
+        require_service(cmd.actor.kind)
+        key = await self._verifier.verify(cmd.api_key)
+        token, claims = await self._sessions.access_token(
+            subject=key.id,
+            organization_id=key.organization_id,
+            roles=tuple(sorted(key.roles)),
+            scopes=tuple(sorted(key.scopes)),
+            kind="api_key",
+            ttl=API_KEY_TOKEN_TTL,
+        )
+        return ApiKeyAuthentication(key, token, claims.expires_at)

@@ -1,0 +1,35 @@
+"""Builds audit entries; they are written in the same transaction as the change."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from identity.app.support import new_id
+from identity.domain.model import Actor, AuditEntry
+
+
+def entry(
+    *,
+    organization_id: str,
+    action: str,
+    target_type: str,
+    target_id: str,
+    at: datetime,
+    actor: Actor | None = None,
+    actor_subject: str = "",
+    actor_kind: str = "",
+    **metadata: str,
+) -> AuditEntry:
+    """An audit entry; the storage adapter fills the request id from the call context."""
+    return AuditEntry(
+        id=new_id(),
+        organization_id=organization_id,
+        actor=actor.subject if actor else actor_subject,
+        actor_kind=actor.kind if actor else (actor_kind or "anonymous"),
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        request_id="",
+        created_at=at,
+        metadata=dict(metadata),
+    )

@@ -1,0 +1,279 @@
+"""Handlers for sessions: login, refresh, logout, JWKS and token introspection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from identity.app import audit_trail
+from identity.app.api_keys import KEY_PREFIX, ApiKeyVerifier
+from identity.app.commands import (
+    IntrospectToken,
+    Login,
+    Logout,
+    RefreshSession,
+    RotateSigningKey,
+)
+from identity.app.ports import (
+    AccessClaims,
+    Clock,
+    KeyRotation,
+    LoginThrottle,
+    PasswordHasher,
+    TokenService,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+from identity.app.sessions import REFRESH_TOKEN_PREFIX, SessionIssuer, TokenGrant
+from identity.app.support import sha256_hex
+from identity.domain.errors import (
+    AuthenticationFailed,
+    InvalidCredentials,
+    InvalidRefreshToken,
+    OrganizationRequired,
+    RefreshTokenReused,
+)
+from identity.domain.model import RefreshToken, User, normalize_email
+from identity.domain.roles import Role, require_any, require_service
+
+
+class LoginHandler:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        hasher: PasswordHasher,
+        sessions: SessionIssuer,
+        throttle: LoginThrottle,
+        clock: Clock,
+    ) -> None:
+        self._uow = uow
+        self._hasher = hasher
+        self._sessions = sessions
+        self._throttle = throttle
+        self._clock = clock
+
+    async def __call__(self, cmd: Login) -> TokenGrant:
+        email = normalize_email(cmd.email)
+        await self._throttle.check(email, cmd.client_address)
+        async with self._uow() as uow:
+            candidates = await uow.users.find_by_email(email, cmd.organization_id or None)
+        # Verify outside any transaction: argon2 is slow on purpose. Unknown emails burn
+        # the same time, so timing does not tell which emails exist.
+        if not candidates:
+            await self._hasher.burn(cmd.password)
+        matched = [
+            u for u in candidates if await self._hasher.verify(u.password_hash, cmd.password)
+        ]
+        # A deactivated account answers like a wrong password: its state is nobody's business.
+        active = [u for u in matched if u.is_active]
+        if not active:
+            await self._throttle.failed(email, cmd.client_address)
+            if candidates:
+                await self._record_failure(candidates[0], cmd.client_address)
+            raise InvalidCredentials()
+        if len(active) > 1:
+            raise OrganizationRequired()
+        user = active[0]
+        await self._throttle.succeeded(email, cmd.client_address)
+        rehash = self._hasher.needs_rehash(user.password_hash)
+        new_hash = await self._hasher.hash(cmd.password) if rehash else None
+        async with self._uow() as uow:
+            if new_hash is not None:
+                user.password_hash = new_hash
+                await uow.users.update(user)
+            grant = await self._sessions.grant(uow, user)
+            await uow.audit.append(
+                audit_trail.entry(
+                    organization_id=user.organization_id,
+                    action="user.login",
+                    target_type="user",
+                    target_id=user.id,
+                    at=self._clock.now(),
+                    actor_subject=user.id,
+                    actor_kind="user",
+                    address=cmd.client_address,
+                )
+            )
+            await uow.commit()
+        return grant
+
+    async def _record_failure(self, user: User, address: str) -> None:
+        """Failed attempts on a known account go to its organization's audit log."""
+        async with self._uow() as uow:
+            await uow.audit.append(
+                audit_trail.entry(
+                    organization_id=user.organization_id,
+                    action="user.login_failed",
+                    target_type="user",
+                    target_id=user.id,
+                    at=self._clock.now(),
+                    address=address,
+                )
+            )
+            await uow.commit()
+
+
+class RefreshTokenHandler:
+    def __init__(self, uow: UnitOfWorkFactory, sessions: SessionIssuer, clock: Clock) -> None:
+        self._uow = uow
+        self._sessions = sessions
+        self._clock = clock
+
+    async def __call__(self, cmd: RefreshSession) -> TokenGrant:
+        if not cmd.refresh_token.startswith(REFRESH_TOKEN_PREFIX):
+            raise InvalidRefreshToken()
+        token_hash = sha256_hex(cmd.refresh_token)
+        async with self._uow() as uow:
+            now = self._clock.now()
+            token = await uow.refresh_tokens.get_for_update(token_hash)
+            if token is None or token.revoked_at is not None or now >= token.expires_at:
+                raise InvalidRefreshToken()
+            if token.used_at is not None:
+                await self._spent_token_presented(uow, token, now)
+            user = await uow.users.get(token.organization_id, token.user_id)
+            if user is None or not user.is_active:
+                await uow.refresh_tokens.revoke_family(token.family_id, now)
+                await uow.commit()  # the revocation stands, though the call fails
+                raise InvalidRefreshToken()
+            grant = await self._sessions.grant(uow, user, family_id=token.family_id)
+            await uow.refresh_tokens.mark_used(
+                token_hash, now, replaced_by=sha256_hex(grant.refresh_token)
+            )
+            await uow.commit()
+        return grant
+
+    async def _spent_token_presented(
+        self, uow: UnitOfWork, token: RefreshToken, now: datetime
+    ) -> None:
+        """Within the grace, a lost response: retire the unseen successor and carry on.
+
+        Otherwise someone replays a spent token (stolen, or a stale copy): the whole
+        family is revoked, committed, and the call fails.
+        """
+        successor = (
+            await uow.refresh_tokens.get_for_update(token.replaced_by)
+            if token.replaced_by
+            else None
+        )
+        grace = self._sessions.policy.refresh_grace
+        if token.within_grace(now, grace) and successor is not None and successor.is_usable(now):
+            await uow.refresh_tokens.revoke(successor.token_hash, now)
+            return
+        await uow.refresh_tokens.revoke_family(token.family_id, now)
+        await uow.audit.append(
+            audit_trail.entry(
+                organization_id=token.organization_id,
+                action="session.refresh_token_reused",
+                target_type="user",
+                target_id=token.user_id,
+                at=now,
+                family=token.family_id,
+            )
+        )
+        await uow.commit()
+        raise RefreshTokenReused()
+
+
+class LogoutHandler:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, cmd: Logout) -> None:
+        async with self._uow() as uow:
+            token = await uow.refresh_tokens.get_for_update(sha256_hex(cmd.refresh_token))
+            # Someone else's token is treated as unknown: logout must not reveal sessions.
+            if token is None or token.user_id != cmd.actor.subject:
+                raise InvalidRefreshToken()
+            now = self._clock.now()
+            await uow.refresh_tokens.revoke_family(token.family_id, now)
+            await uow.audit.append(
+                audit_trail.entry(
+                    organization_id=token.organization_id,
+                    action="user.logout",
+                    target_type="user",
+                    target_id=token.user_id,
+                    at=now,
+                    actor=cmd.actor,
+                )
+            )
+            await uow.commit()
+
+
+class GetJwksHandler:
+    def __init__(self, tokens: TokenService) -> None:
+        self._tokens = tokens
+
+    async def __call__(self) -> dict[str, Any]:
+        return await self._tokens.jwks()
+
+
+@dataclass(frozen=True)
+class Introspection:
+    active: bool
+    subject: str = ""
+    organization_id: str = ""
+    roles: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()
+    kind: str = ""
+    token_id: str = ""
+    expires_at: datetime | None = None
+
+
+class IntrospectTokenHandler:
+    """Checks an access token, or an API key (recognised by its prefix), for the mesh."""
+
+    def __init__(
+        self, uow: UnitOfWorkFactory, tokens: TokenService, api_keys: ApiKeyVerifier
+    ) -> None:
+        self._uow = uow
+        self._tokens = tokens
+        self._api_keys = api_keys
+
+    async def __call__(self, cmd: IntrospectToken) -> Introspection:
+        require_service(cmd.actor.kind)
+        try:
+            if cmd.token.startswith(KEY_PREFIX):
+                key = await self._api_keys.verify(cmd.token)
+                return Introspection(
+                    active=True,
+                    subject=key.id,
+                    organization_id=key.organization_id,
+                    roles=tuple(sorted(key.roles)),
+                    scopes=tuple(sorted(key.scopes)),
+                    kind="api_key",
+                    token_id=key.id,
+                    expires_at=key.expires_at,
+                )
+            claims = await self._tokens.verify(cmd.token)
+        except AuthenticationFailed:
+            return Introspection(active=False)
+        if claims.kind == "user" and not await self._user_active(claims):
+            # A signature outlives its user: introspection also answers for revocation.
+            return Introspection(active=False)
+        return Introspection(
+            active=True,
+            subject=claims.subject,
+            organization_id=claims.organization_id,
+            roles=claims.roles,
+            scopes=claims.scopes,
+            kind=claims.kind,
+            token_id=claims.token_id,
+            expires_at=claims.expires_at,
+        )
+
+    async def _user_active(self, claims: AccessClaims) -> bool:
+        async with self._uow() as uow:
+            user = await uow.users.get(claims.organization_id, claims.subject)
+        return user is not None and user.is_active
+
+
+class RotateSigningKeyHandler:
+    def __init__(self, tokens: TokenService) -> None:
+        self._tokens = tokens
+
+    async def __call__(self, cmd: RotateSigningKey) -> KeyRotation:
+        if cmd.actor.kind != "service":
+            require_any(cmd.actor.roles, frozenset({Role.OWNER}))
+        return await self._tokens.rotate()

@@ -1,0 +1,289 @@
+"""Handlers for users: read, list, invite, update, deactivate and change password."""
+
+from __future__ import annotations
+
+from identity.app import audit_trail
+from identity.app.commands import (
+    ChangePassword,
+    CreateUser,
+    DeactivateUser,
+    GetCurrentUser,
+    GetUser,
+    ListUsers,
+    UpdateUser,
+)
+from identity.app.ports import (
+    Clock,
+    IdempotencyRace,
+    IdempotencyRecord,
+    ListQuery,
+    Page,
+    PasswordHasher,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+from identity.app.support import (
+    decode_page_token,
+    encode_page_token,
+    fingerprint,
+    new_id,
+    page_size,
+)
+from identity.domain import events
+from identity.domain.errors import (
+    EmailTaken,
+    InsufficientRole,
+    InvalidUpdateMask,
+    LastOwner,
+    NotAuthenticated,
+    RequestIdReused,
+    UserNotFound,
+    WrongPassword,
+)
+from identity.domain.model import (
+    Actor,
+    User,
+    check_display_name,
+    default_display_name,
+    normalize_email,
+)
+from identity.domain.roles import USER_ADMINS, Role, check_grant, require_any
+
+
+def _user_id(actor: Actor) -> str:
+    if actor.user_id is None:
+        raise NotAuthenticated("this method needs a user principal")
+    return actor.user_id
+
+
+async def _load(uow: UnitOfWork, actor: Actor, user_id: str) -> User:
+    user = await uow.users.get(actor.organization_id, user_id)
+    if user is None:
+        raise UserNotFound(user_id=user_id)
+    return user
+
+
+class GetCurrentUserHandler:
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def __call__(self, query: GetCurrentUser) -> User:
+        async with self._uow() as uow:
+            return await _load(uow, query.actor, _user_id(query.actor))
+
+
+class GetUserHandler:
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def __call__(self, query: GetUser) -> User:
+        async with self._uow() as uow:
+            return await _load(uow, query.actor, query.user_id)
+
+
+class ListUsersHandler:
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def __call__(self, query: ListUsers) -> tuple[list[User], str]:
+        scope = f"users:{query.actor.organization_id}:{int(query.show_deactivated)}"
+        list_query = ListQuery(
+            limit=page_size(query.page_size),
+            after=decode_page_token(query.page_token, scope),
+            include_inactive=query.show_deactivated,
+        )
+        async with self._uow() as uow:
+            page: Page[User] = await uow.users.list(query.actor.organization_id, list_query)
+        return list(page.items), encode_page_token(page.next_cursor, scope)
+
+
+class CreateUserHandler:
+    def __init__(self, uow: UnitOfWorkFactory, hasher: PasswordHasher, clock: Clock) -> None:
+        self._uow = uow
+        self._hasher = hasher
+        self._clock = clock
+
+    async def __call__(self, cmd: CreateUser) -> User:
+        roles = cmd.roles or frozenset({Role.MEMBER})
+        check_grant(cmd.actor.roles, roles)
+        email = normalize_email(cmd.email)
+        name = check_display_name(cmd.display_name or default_display_name(email))
+        digest = fingerprint({"email": email, "name": name, "roles": sorted(roles)})
+        password_hash = await self._hasher.hash(cmd.initial_password)
+        try:
+            return await self._attempt(cmd, email, name, roles, digest, password_hash)
+        except IdempotencyRace:
+            return await self._attempt(cmd, email, name, roles, digest, password_hash)
+
+    async def _attempt(
+        self,
+        cmd: CreateUser,
+        email: str,
+        name: str,
+        roles: frozenset[Role],
+        digest: str,
+        password_hash: str,
+    ) -> User:
+        org_id = cmd.actor.organization_id
+        scope = f"create_user:{org_id}"
+        async with self._uow() as uow:
+            if cmd.request_id:
+                record = await uow.idempotency.get(scope, cmd.request_id)
+                if record is not None:
+                    if record.fingerprint != digest:
+                        raise RequestIdReused()
+                    return await _load(uow, cmd.actor, record.result["user_id"])
+            now = self._clock.now()
+            user = User(
+                id=new_id(),
+                organization_id=org_id,
+                email=email,
+                display_name=name,
+                roles=roles,
+                password_hash=password_hash,
+                created_at=now,
+                updated_at=now,
+            )
+            if cmd.request_id:
+                # Claimed before the email check, so a concurrent twin replays (see sign-up).
+                await uow.idempotency.add(
+                    IdempotencyRecord(scope, cmd.request_id, digest, {"user_id": user.id}, now)
+                )
+            await uow.users.lock_email(email)
+            if await uow.users.find_by_email(email, org_id):
+                raise EmailTaken(field="email")
+            await uow.users.add(user)
+            await uow.audit.append(
+                audit_trail.entry(
+                    organization_id=org_id,
+                    action="user.created",
+                    target_type="user",
+                    target_id=user.id,
+                    at=now,
+                    actor=cmd.actor,
+                    roles=",".join(sorted(roles)),
+                )
+            )
+            uow.publish(events.UserCreated(user.id, org_id, user.email, user.roles, now))
+            await uow.commit()
+            return user
+
+
+UPDATABLE_USER_FIELDS = frozenset({"display_name", "roles"})
+
+
+class UpdateUserHandler:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, cmd: UpdateUser) -> User:
+        unknown = cmd.fields - UPDATABLE_USER_FIELDS
+        if unknown or not cmd.fields:
+            raise InvalidUpdateMask(fields=",".join(sorted(unknown)))
+        is_self = cmd.actor.user_id == cmd.user_id
+        if "roles" in cmd.fields or not is_self:
+            require_any(cmd.actor.roles, USER_ADMINS)
+        async with self._uow() as uow:
+            user = await _load(uow, cmd.actor, cmd.user_id)
+            if "display_name" in cmd.fields:
+                user.display_name = check_display_name(cmd.display_name)
+            if "roles" in cmd.fields:
+                new_roles = cmd.roles or frozenset({Role.MEMBER})
+                # Adding or removing OWNER is an owner's decision.
+                if Role.OWNER in (new_roles ^ user.roles):
+                    check_grant(cmd.actor.roles, {Role.OWNER})
+                else:
+                    check_grant(cmd.actor.roles, new_roles)
+                if Role.OWNER in user.roles and Role.OWNER not in new_roles:
+                    await _keep_an_owner(uow, user)
+                user.roles = new_roles
+            user.updated_at = self._clock.now()
+            await uow.users.update(user)
+            await uow.audit.append(
+                audit_trail.entry(
+                    organization_id=user.organization_id,
+                    action="user.updated",
+                    target_type="user",
+                    target_id=user.id,
+                    at=user.updated_at,
+                    actor=cmd.actor,
+                    fields=",".join(sorted(cmd.fields)),
+                )
+            )
+            await uow.commit()
+            return user
+
+
+async def _keep_an_owner(uow: UnitOfWork, user: User) -> None:
+    if user.is_active and await uow.users.count_active_owners(user.organization_id) <= 1:
+        raise LastOwner()
+
+
+class DeactivateUserHandler:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, cmd: DeactivateUser) -> User:
+        require_any(cmd.actor.roles, USER_ADMINS)
+        async with self._uow() as uow:
+            user = await _load(uow, cmd.actor, cmd.user_id)
+            if Role.OWNER in user.roles:
+                if Role.OWNER not in cmd.actor.roles:
+                    raise InsufficientRole("only an owner can deactivate an owner")
+                await _keep_an_owner(uow, user)
+            now = self._clock.now()
+            user.deactivate(now)
+            await uow.users.update(user)
+            await uow.refresh_tokens.revoke_user(user.id, now)
+            revoked = await uow.api_keys.revoke_by_creator(user.id, now)
+            await uow.audit.append(
+                audit_trail.entry(
+                    organization_id=user.organization_id,
+                    action="user.deactivated",
+                    target_type="user",
+                    target_id=user.id,
+                    at=now,
+                    actor=cmd.actor,
+                )
+            )
+            uow.publish(events.UserDeactivated(user.id, user.organization_id, now))
+            uow.publish(*(events.ApiKeyRevoked(k.id, k.organization_id, now) for k in revoked))
+            await uow.commit()
+            return user
+
+
+class ChangePasswordHandler:
+    def __init__(self, uow: UnitOfWorkFactory, hasher: PasswordHasher, clock: Clock) -> None:
+        self._uow = uow
+        self._hasher = hasher
+        self._clock = clock
+
+    async def __call__(self, cmd: ChangePassword) -> None:
+        user_id = _user_id(cmd.actor)
+        async with self._uow() as uow:
+            user = await _load(uow, cmd.actor, user_id)
+        user.ensure_active()
+        if not await self._hasher.verify(user.password_hash, cmd.current_password):
+            raise WrongPassword()
+        new_hash = await self._hasher.hash(cmd.new_password)
+        async with self._uow() as uow:
+            user = await _load(uow, cmd.actor, user_id)
+            now = self._clock.now()
+            user.password_hash = new_hash
+            user.updated_at = now
+            await uow.users.update(user)
+            # Other sessions may belong to whoever knew the old password.
+            await uow.refresh_tokens.revoke_user(user.id, now)
+            await uow.audit.append(
+                audit_trail.entry(
+                    organization_id=user.organization_id,
+                    action="user.password_changed",
+                    target_type="user",
+                    target_id=user.id,
+                    at=now,
+                    actor=cmd.actor,
+                )
+            )
+            await uow.commit()

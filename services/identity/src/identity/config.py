@@ -1,0 +1,70 @@
+"""Typed identity settings, read once from the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from identity.crypto.passwords import Argon2Params
+from keel_runtime.settings import env_int, env_str, env_url
+
+
+def _optional_url(name: str, schemes: tuple[str, ...]) -> str | None:
+    if not os.environ.get(name, "").strip():
+        return None
+    return str(env_url(name, schemes=schemes))
+
+
+@dataclass(frozen=True)
+class IdentityConfig:
+    database_url: str
+    """PostgreSQL database of identity (``DATABASE_URL``)."""
+    nats_url: str | None = None
+    """JetStream for the outbox relay (``NATS_URL``); without it events stay in the outbox."""
+    redis_url: str | None = None
+    """Redis for login throttling (``REDIS_URL``); without it logins are not throttled."""
+    jwt_issuer: str = "keel-identity"
+    """``iss`` of access tokens (``JWT_ISSUER``)."""
+    jwt_audience: str = "keel"
+    """``aud`` of access tokens (``JWT_AUDIENCE``)."""
+    access_token_ttl_seconds: int = 900
+    """Access token lifetime (``ACCESS_TOKEN_TTL_SECONDS``)."""
+    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    """Refresh token lifetime, renewed on each rotation (``REFRESH_TOKEN_TTL_SECONDS``)."""
+    refresh_grace_seconds: int = 10
+    """Window in which a spent refresh token is a lost response, not theft."""
+    signing_key_passphrase: str | None = None
+    """Encrypts private signing keys at rest (``SIGNING_KEY_PASSPHRASE``)."""
+    argon2: Argon2Params = field(default_factory=Argon2Params)
+    """``ARGON2_TIME_COST``, ``ARGON2_MEMORY_KIB``, ``ARGON2_PARALLELISM``."""
+    login_max_failures_per_account: int = 5
+    """Failed logins per account within the window before it is locked out."""
+    login_max_failures_per_address: int = 50
+    """Failed logins per client address within the window."""
+    login_failure_window_seconds: int = 900
+    """Lockout window (``LOGIN_FAILURE_WINDOW_SECONDS``)."""
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls) -> IdentityConfig:
+        default = Argon2Params()
+        return cls(
+            database_url=env_url("DATABASE_URL", schemes=("postgresql", "postgres")),
+            nats_url=_optional_url("NATS_URL", ("nats", "tls")),
+            redis_url=_optional_url("REDIS_URL", ("redis", "rediss", "unix")),
+            jwt_issuer=env_str("JWT_ISSUER", "keel-identity"),
+            jwt_audience=env_str("JWT_AUDIENCE", "keel"),
+            access_token_ttl_seconds=env_int("ACCESS_TOKEN_TTL_SECONDS", 900, min=30, max=86400),
+            refresh_token_ttl_seconds=env_int("REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600, min=60),
+            refresh_grace_seconds=env_int("REFRESH_GRACE_SECONDS", 10, min=0, max=300),
+            signing_key_passphrase=env_str("SIGNING_KEY_PASSPHRASE", "") or None,
+            argon2=Argon2Params(
+                time_cost=env_int("ARGON2_TIME_COST", default.time_cost, min=1),
+                memory_cost_kib=env_int("ARGON2_MEMORY_KIB", default.memory_cost_kib, min=8),
+                parallelism=env_int("ARGON2_PARALLELISM", default.parallelism, min=1),
+            ),
+            login_max_failures_per_account=env_int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5, min=1),
+            login_max_failures_per_address=env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 50, min=1),
+            login_failure_window_seconds=env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900, min=1),
+            log_level=env_str("LOG_LEVEL", "INFO"),
+        )

@@ -1,0 +1,1 @@
+"""Identity domain: pure model, policies, events and errors (imports nothing of ours)."""

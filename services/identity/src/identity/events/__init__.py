@@ -1,0 +1,1 @@
+"""Identity events: codec from domain events to protobuf envelopes."""

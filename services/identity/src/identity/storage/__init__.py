@@ -1,0 +1,1 @@
+"""Identity storage: PostgreSQL tables, repositories and the unit of work."""

@@ -1,0 +1,1 @@
+"""gRPC transport: servicers translate protos to commands and results back; nothing else."""

@@ -1,0 +1,67 @@
+"""Servicer of keel.identity.v1.ApiKeyService."""
+
+from __future__ import annotations
+
+from keel.identity.v1 import (
+    api_key_service_pb2,
+    api_key_service_pb2_grpc,
+)
+
+from identity.app import commands
+from identity.app.handlers import Handlers
+from identity.app.ports import Clock
+from identity.transport import mapping
+from identity.transport.calls import Context, actor
+
+
+class ApiKeyServicer(api_key_service_pb2_grpc.ApiKeyServiceServicer):  # type: ignore[misc]
+    def __init__(self, handlers: Handlers, clock: Clock) -> None:
+        self._h = handlers
+        self._clock = clock
+
+    async def CreateApiKey(
+        self, request: api_key_service_pb2.CreateApiKeyRequest, context: Context
+    ) -> api_key_service_pb2.CreateApiKeyResponse:
+        result = await self._h.create_api_key(
+            commands.CreateApiKey(
+                actor=actor(),
+                display_name=request.display_name,
+                scopes=frozenset(request.scopes),
+                roles=mapping.roles_from_proto(request.roles),
+                expires_at=(
+                    mapping.from_timestamp(request.expire_time)
+                    if request.HasField("expire_time")
+                    else None
+                ),
+                request_id=request.request_id,
+            )
+        )
+        return api_key_service_pb2.CreateApiKeyResponse(
+            api_key=mapping.api_key(result.api_key, self._clock.now()), secret=result.secret
+        )
+
+    async def ListApiKeys(
+        self, request: api_key_service_pb2.ListApiKeysRequest, context: Context
+    ) -> api_key_service_pb2.ListApiKeysResponse:
+        keys, token = await self._h.list_api_keys(
+            commands.ListApiKeys(
+                actor=actor(),
+                page_size=request.page_size,
+                page_token=request.page_token,
+                show_inactive=request.show_inactive,
+            )
+        )
+        now = self._clock.now()
+        return api_key_service_pb2.ListApiKeysResponse(
+            api_keys=[mapping.api_key(k, now) for k in keys], next_page_token=token
+        )
+
+    async def RevokeApiKey(
+        self, request: api_key_service_pb2.RevokeApiKeyRequest, context: Context
+    ) -> api_key_service_pb2.RevokeApiKeyResponse:
+        key = await self._h.revoke_api_key(
+            commands.RevokeApiKey(actor=actor(), api_key_id=request.api_key_id)
+        )
+        return api_key_service_pb2.RevokeApiKeyResponse(
+            api_key=mapping.api_key(key, self._clock.now())
+        )

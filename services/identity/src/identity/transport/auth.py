@@ -1,0 +1,73 @@
+"""Servicer of keel.identity.v1.AuthService."""
+
+from __future__ import annotations
+
+import json
+
+from google.api import httpbody_pb2
+from keel.identity.v1 import (
+    auth_service_pb2,
+    auth_service_pb2_grpc,
+)
+
+from identity.app import commands
+from identity.app.handlers import Handlers
+from identity.transport import mapping
+from identity.transport.calls import Context, actor, client_address
+
+
+class AuthServicer(auth_service_pb2_grpc.AuthServiceServicer):  # type: ignore[misc]
+    def __init__(self, handlers: Handlers) -> None:
+        self._h = handlers
+
+    async def Login(
+        self, request: auth_service_pb2.LoginRequest, context: Context
+    ) -> auth_service_pb2.LoginResponse:
+        grant = await self._h.login(
+            commands.Login(
+                email=request.email,
+                password=request.password,
+                organization_id=request.organization_id,
+                client_address=client_address(context),
+            )
+        )
+        return auth_service_pb2.LoginResponse(grant=mapping.token_grant(grant))
+
+    async def RefreshToken(
+        self, request: auth_service_pb2.RefreshTokenRequest, context: Context
+    ) -> auth_service_pb2.RefreshTokenResponse:
+        grant = await self._h.refresh_token(
+            commands.RefreshSession(refresh_token=request.refresh_token)
+        )
+        return auth_service_pb2.RefreshTokenResponse(grant=mapping.token_grant(grant))
+
+    async def Logout(
+        self, request: auth_service_pb2.LogoutRequest, context: Context
+    ) -> auth_service_pb2.LogoutResponse:
+        await self._h.logout(commands.Logout(actor=actor(), refresh_token=request.refresh_token))
+        return auth_service_pb2.LogoutResponse()
+
+    async def GetJwks(
+        self, request: auth_service_pb2.GetJwksRequest, context: Context
+    ) -> httpbody_pb2.HttpBody:
+        jwks = await self._h.get_jwks()
+        return httpbody_pb2.HttpBody(
+            content_type="application/json",
+            data=json.dumps(jwks, separators=(",", ":")).encode(),
+        )
+
+    async def IntrospectToken(
+        self, request: auth_service_pb2.IntrospectTokenRequest, context: Context
+    ) -> auth_service_pb2.IntrospectTokenResponse:
+        result = await self._h.introspect_token(
+            commands.IntrospectToken(actor=actor(), token=request.token)
+        )
+        return mapping.introspection(result)
+
+    async def AuthenticateApiKey(
+        self, request: auth_service_pb2.AuthenticateApiKeyRequest, context: Context
+    ) -> auth_service_pb2.AuthenticateApiKeyResponse:
+        result = await self._h.authenticate_api_key(
+            commands.AuthenticateApiKey(actor=actor(), api_key=request.api_key)
+        )
+        return mapping.api_key_authentication(result)

@@ -1,0 +1,51 @@
+"""Servicers for operators: keel.identity.v1.AuditService and AdminService."""
+
+from __future__ import annotations
+
+from keel.identity.v1 import (
+    admin_service_pb2,
+    admin_service_pb2_grpc,
+    audit_service_pb2,
+    audit_service_pb2_grpc,
+)
+
+from identity.app import commands
+from identity.app.handlers import Handlers
+from identity.transport import mapping
+from identity.transport.calls import Context, actor
+
+
+class AuditServicer(audit_service_pb2_grpc.AuditServiceServicer):  # type: ignore[misc]
+    def __init__(self, handlers: Handlers) -> None:
+        self._h = handlers
+
+    async def ListAuditEvents(
+        self, request: audit_service_pb2.ListAuditEventsRequest, context: Context
+    ) -> audit_service_pb2.ListAuditEventsResponse:
+        entries, token = await self._h.list_audit_events(
+            commands.ListAuditEvents(
+                actor=actor(),
+                page_size=request.page_size,
+                page_token=request.page_token,
+                action=request.action,
+                actor_filter=request.actor,
+            )
+        )
+        return audit_service_pb2.ListAuditEventsResponse(
+            audit_events=[mapping.audit_event(e) for e in entries], next_page_token=token
+        )
+
+
+class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
+    def __init__(self, handlers: Handlers) -> None:
+        self._h = handlers
+
+    async def RotateSigningKey(
+        self, request: admin_service_pb2.RotateSigningKeyRequest, context: Context
+    ) -> admin_service_pb2.RotateSigningKeyResponse:
+        rotation = await self._h.rotate_signing_key(commands.RotateSigningKey(actor=actor()))
+        return admin_service_pb2.RotateSigningKeyResponse(
+            active_key_id=rotation.active_key_id,
+            retired_key_id=rotation.retired_key_id or "",
+            retired_key_unpublish_time=mapping.timestamp(rotation.retired_key_unpublish_at),
+        )

@@ -1,0 +1,53 @@
+"""A migrated identity database per test, and handlers wired to it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from identity.app.handlers import Handlers, build_handlers
+from identity.app.sessions import SessionPolicy
+from identity.clock import SystemClock
+from identity.crypto.passwords import Argon2Hasher, Argon2Params
+from identity.crypto.tokens import JwtTokenService
+from identity.storage.signing_keys import SqlSigningKeyStore
+from identity.storage.uow import SqlUnitOfWork
+from identity.throttle import NoThrottle
+from keel_runtime.db import create_engine
+
+FAST_ARGON2 = Argon2Params(time_cost=1, memory_cost_kib=64, parallelism=1)
+
+
+@pytest.fixture
+async def engine(migrated_database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(migrated_database_url, pool_size=4)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def tokens(engine: AsyncEngine) -> JwtTokenService:
+    service = JwtTokenService(
+        SqlSigningKeyStore(engine),
+        SystemClock(),
+        issuer="keel-identity",
+        audience="keel",
+        retired_key_lifetime=timedelta(minutes=20),
+    )
+    await service.start()
+    return service
+
+
+@pytest.fixture
+def handlers(engine: AsyncEngine, tokens: JwtTokenService) -> Handlers:
+    return build_handlers(
+        uow=lambda: SqlUnitOfWork(engine),
+        hasher=Argon2Hasher(FAST_ARGON2),
+        tokens=tokens,
+        throttle=NoThrottle(),
+        clock=SystemClock(),
+        policy=SessionPolicy(),
+    )

@@ -1,0 +1,114 @@
+"""API keys: format with checksum, secret shown once, authentication, revocation."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from identity.app.api_keys import generate_key, parse_key
+from identity.app.commands import (
+    AuthenticateApiKey,
+    CreateApiKey,
+    CreateOrganization,
+    IntrospectToken,
+    ListApiKeys,
+    Login,
+    RevokeApiKey,
+)
+from identity.domain import events
+from identity.domain.errors import InsufficientRole, InvalidApiKey
+from identity.domain.model import Actor
+from identity.domain.roles import Role
+
+SERVICE = Actor("gateway", "", frozenset(), frozenset(), "service")
+
+
+async def owner_of_new_org(world) -> Actor:  # type: ignore[no-untyped-def]
+    result = await world.handlers.create_organization(
+        CreateOrganization(
+            "Engines", "owner@example.com", "correct horse battery", request_id=str(uuid.uuid4())
+        )
+    )
+    return Actor(
+        result.owner.id, result.organization.id, frozenset({Role.OWNER}), frozenset(), "user"
+    )
+
+
+def test_keys_carry_a_checksum() -> None:
+    key, prefix = generate_key()
+
+    assert key.startswith(prefix + "_") and prefix.startswith("keel_")
+    assert parse_key(key) == prefix
+    typo = key[:-10] + ("A" if key[-10] != "A" else "B") + key[-9:]
+    assert parse_key(typo) is None
+    assert parse_key("keel_short") is None
+
+
+async def test_create_authenticate_and_revoke(world) -> None:
+    owner = await owner_of_new_org(world)
+    created = await world.handlers.create_api_key(
+        CreateApiKey(owner, "ci", scopes=frozenset({"items:write"}))
+    )
+    key = created.api_key
+    assert created.secret and key.secret_hash not in created.secret
+    assert created.secret.startswith(key.prefix)
+    assert isinstance(world.db.state.events[-1], events.ApiKeyCreated)
+
+    auth = await world.handlers.authenticate_api_key(AuthenticateApiKey(SERVICE, created.secret))
+    claims = await world.decode(auth.access_token)
+    assert (claims["sub"], claims["kind"], claims["scope"]) == (key.id, "api_key", "items:write")
+    assert claims["org"] == owner.organization_id
+    introspected = await world.handlers.introspect_token(IntrospectToken(SERVICE, created.secret))
+    assert introspected.active and introspected.kind == "api_key"
+
+    await world.handlers.revoke_api_key(RevokeApiKey(owner, key.id))
+    with pytest.raises(InvalidApiKey):
+        await world.handlers.authenticate_api_key(AuthenticateApiKey(SERVICE, created.secret))
+    assert not (
+        await world.handlers.introspect_token(IntrospectToken(SERVICE, created.secret))
+    ).active
+    listed, _ = await world.handlers.list_api_keys(ListApiKeys(owner))
+    assert listed == []
+
+
+async def test_expired_keys_do_not_authenticate(world) -> None:
+    owner = await owner_of_new_org(world)
+    created = await world.handlers.create_api_key(
+        CreateApiKey(owner, "short", expires_at=world.clock.now() + timedelta(minutes=1))
+    )
+
+    world.clock.advance(minutes=2)
+    with pytest.raises(InvalidApiKey):
+        await world.handlers.authenticate_api_key(AuthenticateApiKey(SERVICE, created.secret))
+
+
+async def test_a_key_cannot_exceed_its_creators_roles(world) -> None:
+    owner = await owner_of_new_org(world)
+    admin = Actor("a", owner.organization_id, frozenset({Role.ADMIN}), frozenset(), "user")
+
+    with pytest.raises(InsufficientRole):
+        await world.handlers.create_api_key(
+            CreateApiKey(admin, "too much", roles=frozenset({Role.OWNER}))
+        )
+
+
+async def test_introspection_of_access_tokens(world) -> None:
+    await owner_of_new_org(world)
+    grant = await world.handlers.login(Login("owner@example.com", "correct horse battery"))
+
+    active = await world.handlers.introspect_token(IntrospectToken(SERVICE, grant.access_token))
+    assert active.active and active.subject == grant.user_id and active.roles == ("OWNER",)
+    forged = grant.access_token[:-4] + "AAAA"
+    assert not (await world.handlers.introspect_token(IntrospectToken(SERVICE, forged))).active
+
+
+async def test_only_services_authenticate_keys(world) -> None:
+    owner = await owner_of_new_org(world)
+    created = await world.handlers.create_api_key(CreateApiKey(owner, "ci"))
+
+    with pytest.raises(InsufficientRole):
+        await world.handlers.authenticate_api_key(AuthenticateApiKey(owner, created.secret))
+    with pytest.raises(InsufficientRole):
+        await world.handlers.introspect_token(IntrospectToken(owner, created.secret))
