@@ -19,6 +19,7 @@ from typing import Any
 
 from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor_pb2
+
 from openapi_schema import FDP, WELL_KNOWN, Catalog, Schema, Schemas, is_required, json_path
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,8 +12,9 @@ from pathlib import Path
 import google.api
 import google.rpc
 import grpc_tools
-import protoprint
 from google.protobuf import descriptor_pb2
+
+import protoprint
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "build" / "protodeps"

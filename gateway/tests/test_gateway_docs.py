@@ -12,9 +12,10 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import openapi
 import pytest
 import render
+
+import openapi
 
 
 def _free_port() -> int:

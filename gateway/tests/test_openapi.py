@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import openapi
-import protodeps
 import pytest
 from google.protobuf import descriptor_pb2
 from openapi_spec_validator import validate
+
+import openapi
+import protodeps
 
 DEMO_PROTO = """
 syntax = "proto3";

@@ -6,10 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import protodeps
-import protoprint
 import pytest
 from google.protobuf import descriptor_pb2
+
+import protodeps
+import protoprint
 
 
 def _compile(root: Path, name: str) -> descriptor_pb2.FileDescriptorProto:

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from keel_devstack.process import group_alive
 
 OWNER = """

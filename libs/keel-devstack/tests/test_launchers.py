@@ -9,6 +9,7 @@ from pathlib import Path
 import nats
 import psycopg
 import redis
+
 from keel_devstack.envoy import start_envoy
 from keel_devstack.nats import start_nats
 from keel_devstack.ports import RESERVED, free_port

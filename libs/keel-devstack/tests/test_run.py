@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from keel_devstack.process import group_alive
 
 STANDIN_DIR = Path(__file__).parent / "standin"

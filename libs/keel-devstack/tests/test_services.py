@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from keel_devstack.services import SERVICES, ServiceDef, in_start_order
 
 

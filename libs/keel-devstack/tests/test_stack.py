@@ -14,6 +14,7 @@ import grpc
 import psycopg
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
 from keel_devstack.embedded import EmbeddedInfra
 from keel_devstack.health import wait_serving
 from keel_devstack.process import StartError, group_alive

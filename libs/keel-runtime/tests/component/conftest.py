@@ -9,6 +9,7 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
 from keel_runtime import context
 from keel_runtime.server import RunningServer, ServiceSpec, start
 from keel_runtime.settings import ServerSettings

@@ -9,6 +9,7 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+
 from keel_runtime.errors import FieldViolation, ValidationFailed
 
 

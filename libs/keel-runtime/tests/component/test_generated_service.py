@@ -9,6 +9,7 @@ import protovalidate
 import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+
 from keel_runtime import context
 from keel_runtime.interceptors.validation import to_field_violation
 from keel_runtime.server import ServiceSpec, start

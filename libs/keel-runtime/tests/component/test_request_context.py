@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import pytest
+
 from keel_runtime import clients, context
 
 HEX32 = re.compile(r"[0-9a-f]{32}")

@@ -12,6 +12,7 @@ from typing import Any
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
 from keel_runtime.server import ServiceSpec, start
 from keel_runtime.settings import ServerSettings
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from keel_runtime import context
 from keel_runtime.context import Principal
 from keel_runtime.errors import Unauthenticated

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import grpc
+from protovalidate import FieldPathElementPb, FieldPathPb, ViolationPb
+
 from keel_runtime.errors import PermissionDenied, Unauthenticated
 from keel_runtime.interceptors.error_mapping import ErrorMappingInterceptor
 from keel_runtime.interceptors.validation import field_path, to_field_violation
-from protovalidate import FieldPathElementPb, FieldPathPb, ViolationPb
 
 
 class Base(Exception):

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+
 from keel_runtime import context
 from keel_runtime.logging import JsonFormatter, configure_logging
 

@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 import pytest
+
 from keel_runtime.supervisor import supervise
 
 
