@@ -1,0 +1,1 @@
+"""Keel billing service: plans, subscriptions, usage, invoices and payment through the ledger."""

@@ -1,0 +1,176 @@
+"""Invoice commands and queries: close a period, get, list, pay through the ledger, void."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from billing.app import paging
+from billing.app.caller import Caller
+from billing.app.fingerprint import fingerprint
+from billing.app.ports import Clock, IdFactory, Ledger, UnitOfWork, UnitOfWorkFactory
+from billing.domain.errors import (
+    InvoiceNotFound,
+    PaymentDeclined,
+    PlanNotFound,
+    SubscriptionNotFound,
+    WalletNotFound,
+)
+from billing.domain.events import (
+    InvoiceIssued,
+    InvoicePaid,
+    InvoicePaymentFailed,
+    SubscriptionCanceled,
+)
+from billing.domain.invoice import Invoice, InvoiceState, issue_invoice
+from billing.domain.pricing import Aggregation
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class InvoicePage:
+    invoices: list[Invoice]
+    next_page_token: str
+
+
+class InvoiceHandlers:
+    def __init__(
+        self, uow: UnitOfWorkFactory, ledger: Ledger, clock: Clock, new_id: IdFactory
+    ) -> None:
+        self._uow = uow
+        self._ledger = ledger
+        self._clock = clock
+        self._new_id = new_id
+
+    async def close_period(self, caller: Caller, subscription_id: str, request_id: str) -> Invoice:
+        org_id = caller.require_billing_manager()
+        async with self._uow() as uow:
+            invoice_id = self._new_id()
+            first = await uow.idempotency.claim(
+                org_id, request_id, "CloseBillingPeriod", fingerprint(subscription_id), invoice_id
+            )
+            if first is not None:
+                return await _get(uow, org_id, first)
+            invoice = await self.close_period_in(uow, org_id, subscription_id, invoice_id)
+            await uow.commit()
+            return invoice
+
+    async def close_period_in(
+        self, uow: UnitOfWork, org_id: str, subscription_id: str, invoice_id: str
+    ) -> Invoice:
+        """Price the open period into an invoice and open the next period (caller commits)."""
+        subscription = await uow.subscriptions.get(org_id, subscription_id, for_update=True)
+        if subscription is None:
+            raise SubscriptionNotFound("subscription not found", subscription_id=subscription_id)
+        subscription.require_active()
+        plan = await uow.plans.get(subscription.plan_id)
+        if plan is None:
+            raise PlanNotFound("plan not found", plan_id=subscription.plan_id)
+        now = self._clock()
+        usage = await uow.usage.summarize(
+            org_id,
+            subscription.current_period_start,
+            subscription.closing_end(now),
+            metrics=[p.metric for p in plan.prices if not p.is_flat_fee],
+            aggregations={p.metric: p.aggregation for p in plan.prices if not p.is_flat_fee},
+            fallback=Aggregation.SUM,
+        )
+        adjustments = await uow.subscriptions.take_adjustments(subscription_id, invoice_id)
+        invoice = issue_invoice(
+            invoice_id=invoice_id,
+            subscription=subscription,
+            plan=plan,
+            quantities={m.metric: m.value for m in usage},
+            adjustments=adjustments,
+            now=now,
+        )
+        await uow.invoices.add(invoice)
+        advanced = subscription.advance_period(plan.interval.months, now)
+        await uow.subscriptions.save(advanced)
+        uow.record(InvoiceIssued(invoice))
+        if not advanced.active:
+            uow.record(SubscriptionCanceled(advanced))
+        return invoice
+
+    async def get(self, caller: Caller, invoice_id: str) -> Invoice:
+        async with self._uow() as uow:
+            return await _get(uow, caller.org(), invoice_id)
+
+    async def list(
+        self, caller: Caller, *, state: InvoiceState | None, page_size: int, page_token: str
+    ) -> InvoicePage:
+        limit = paging.page_size(page_size)
+        before = paging.time_key(page_token)
+        async with self._uow() as uow:
+            rows = await uow.invoices.list(
+                caller.org(), state=state, before=before, limit=limit + 1
+            )
+        token = ""
+        if len(rows) > limit:
+            rows = rows[:limit]
+            token = paging.encode_time_key(rows[-1].issue_time, rows[-1].invoice_id)
+        return InvoicePage(rows, token)
+
+    async def pay(self, caller: Caller, invoice_id: str) -> Invoice:
+        """Pay from the wallet. No transaction is held open across the ledger call; the
+        ledger's idempotency on the invoice id makes a retry after any failure safe."""
+        org_id = caller.require_billing_manager()
+        async with self._uow() as uow:
+            invoice = await _get(uow, org_id, invoice_id)
+        if invoice.state is InvoiceState.PAID:
+            return invoice
+        invoice.require_payable()
+        transaction_id = ""
+        try:
+            if invoice.total_minor > 0:
+                wallet = await self._ledger.find_wallet(org_id, invoice.currency)
+                if wallet is None:
+                    raise WalletNotFound(
+                        "the organization has no wallet in the invoice currency",
+                        currency=invoice.currency,
+                    )
+                transaction_id = await self._ledger.pay_invoice(invoice, wallet)
+        except (PaymentDeclined, WalletNotFound) as exc:
+            await self._record_failure(org_id, invoice_id, exc.reason)
+            raise
+        async with self._uow() as uow:
+            current = await _get(uow, org_id, invoice_id, for_update=True)
+            if current.state is InvoiceState.PAID:
+                return current
+            if current.state is InvoiceState.VOID:
+                log.warning("invoice %s was voided while its payment went through", invoice_id)
+            paid = current.mark_paid(transaction_id, self._clock())
+            await uow.invoices.save(paid)
+            uow.record(InvoicePaid(paid))
+            await uow.commit()
+            return paid
+
+    async def _record_failure(self, org_id: str, invoice_id: str, reason: str) -> None:
+        async with self._uow() as uow:
+            current = await _get(uow, org_id, invoice_id, for_update=True)
+            if current.state is not InvoiceState.OPEN:
+                return
+            failed = current.mark_payment_failed(reason)
+            await uow.invoices.save(failed)
+            uow.record(InvoicePaymentFailed(failed, reason))
+            await uow.commit()
+
+    async def void(self, caller: Caller, invoice_id: str) -> Invoice:
+        org_id = caller.require_billing_manager()
+        async with self._uow() as uow:
+            current = await _get(uow, org_id, invoice_id, for_update=True)
+            voided = current.void(self._clock())
+            if voided is not current:
+                await uow.invoices.save(voided)
+                await uow.commit()
+            return voided
+
+
+async def _get(
+    uow: UnitOfWork, org_id: str, invoice_id: str, *, for_update: bool = False
+) -> Invoice:
+    invoice = await uow.invoices.get(org_id, invoice_id, for_update=for_update)
+    if invoice is None:
+        raise InvoiceNotFound("invoice not found", invoice_id=invoice_id)
+    return invoice

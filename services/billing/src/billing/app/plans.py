@@ -1,0 +1,84 @@
+"""Plan catalogue commands and queries: create (idempotent on id), get, list, archive."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from billing.app import paging
+from billing.app.caller import Caller
+from billing.app.ports import Clock, UnitOfWorkFactory
+from billing.domain.errors import PlanAlreadyExists, PlanNotFound
+from billing.domain.plan import Interval, Plan, new_plan
+from billing.domain.pricing import Price
+
+
+@dataclass(frozen=True, slots=True)
+class CreatePlan:
+    plan_id: str
+    display_name: str
+    currency: str
+    interval: Interval
+    prices: tuple[Price, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PlanPage:
+    plans: list[Plan]
+    next_page_token: str
+
+
+class PlanHandlers:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def create(self, caller: Caller, command: CreatePlan) -> Plan:
+        caller.require_operator()
+        plan = new_plan(
+            plan_id=command.plan_id,
+            display_name=command.display_name,
+            currency=command.currency,
+            interval=command.interval,
+            prices=command.prices,
+            now=self._clock(),
+        )
+        async with self._uow() as uow:
+            if await uow.plans.add(plan):
+                await uow.commit()
+                return plan
+            existing = await uow.plans.get(plan.plan_id)
+        if existing is not None and existing.same_terms(plan):
+            return existing  # a retried create
+        raise PlanAlreadyExists("a different plan with this id exists", plan_id=plan.plan_id)
+
+    async def get(self, plan_id: str) -> Plan:
+        async with self._uow() as uow:
+            plan = await uow.plans.get(plan_id)
+        if plan is None:
+            raise PlanNotFound("plan not found", plan_id=plan_id)
+        return plan
+
+    async def list(self, *, page_size: int, page_token: str, show_archived: bool) -> PlanPage:
+        limit = paging.page_size(page_size)
+        after = paging.decode(page_token, 1)
+        async with self._uow() as uow:
+            plans = await uow.plans.list(
+                after=after[0] if after else "", limit=limit + 1, include_archived=show_archived
+            )
+        token = ""
+        if len(plans) > limit:
+            plans = plans[:limit]
+            token = paging.encode([plans[-1].plan_id])
+        return PlanPage(plans, token)
+
+    async def archive(self, caller: Caller, plan_id: str) -> Plan:
+        caller.require_operator()
+        async with self._uow() as uow:
+            plan = await uow.plans.get(plan_id)
+            if plan is None:
+                raise PlanNotFound("plan not found", plan_id=plan_id)
+            archived = plan.archive(self._clock())
+            if archived is not plan:
+                await uow.plans.save(archived)
+                await uow.commit()
+            return archived

@@ -1,0 +1,207 @@
+"""Ports the application layer needs; storage and transport adapters implement them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from billing.domain.events import DomainEvent
+from billing.domain.invoice import Invoice, InvoiceState
+from billing.domain.plan import Plan
+from billing.domain.pricing import Aggregation
+from billing.domain.subscription import Adjustment, Subscription, SubscriptionState
+from billing.domain.usage import MetricUsage, UsageRecord
+from billing.domain.webhook import Delivery, WebhookEndpoint
+
+Clock = Callable[[], datetime]
+IdFactory = Callable[[], str]
+
+
+class PlanRepository(Protocol):
+    async def get(self, plan_id: str) -> Plan | None: ...
+    async def get_default(self) -> Plan | None: ...
+    async def add(self, plan: Plan) -> bool:
+        """Insert; False when the id exists already."""
+        ...
+
+    async def save(self, plan: Plan) -> None: ...
+    async def list(self, *, after: str, limit: int, include_archived: bool) -> list[Plan]: ...
+
+
+class SubscriptionRepository(Protocol):
+    async def get(
+        self, org_id: str, subscription_id: str, *, for_update: bool = False
+    ) -> Subscription | None: ...
+    async def get_active(self, org_id: str) -> Subscription | None: ...
+    async def lock_next_due(self, now: datetime) -> Subscription | None:
+        """An active subscription whose period has ended, locked; skips ones locked elsewhere."""
+        ...
+
+    async def add(self, subscription: Subscription) -> bool:
+        """Insert; False when the organization already has an active subscription."""
+        ...
+
+    async def save(self, subscription: Subscription) -> None: ...
+    async def list(
+        self,
+        org_id: str,
+        *,
+        state: SubscriptionState | None,
+        before: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Subscription]: ...
+    async def add_adjustments(
+        self, subscription_id: str, adjustments: Sequence[Adjustment], now: datetime
+    ) -> None: ...
+    async def take_adjustments(
+        self, subscription_id: str, invoice_id: str
+    ) -> tuple[Adjustment, ...]: ...
+
+
+class UsageRepository(Protocol):
+    async def add_many(self, records: Sequence[UsageRecord]) -> list[UsageRecord]:
+        """Insert; returns only the records whose (org, dedup key) was new."""
+        ...
+
+    async def get_by_dedup_key(self, org_id: str, dedup_key: str) -> UsageRecord | None: ...
+    async def summarize(
+        self,
+        org_id: str,
+        start: datetime,
+        end: datetime,
+        *,
+        metrics: Sequence[str],
+        aggregations: Mapping[str, Aggregation],
+        fallback: Aggregation,
+    ) -> list[MetricUsage]:
+        """Per metric (all with usage when `metrics` is empty), ordered by metric."""
+        ...
+
+
+class InvoiceRepository(Protocol):
+    async def add(self, invoice: Invoice) -> None: ...
+    async def get(
+        self, org_id: str, invoice_id: str, *, for_update: bool = False
+    ) -> Invoice | None: ...
+    async def save(self, invoice: Invoice) -> None: ...
+    async def list(
+        self,
+        org_id: str,
+        *,
+        state: InvoiceState | None,
+        before: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Invoice]: ...
+    async def amount_due(self, org_id: str) -> dict[str, int]:
+        """Sum of OPEN invoices per currency."""
+        ...
+
+
+class WebhookRepository(Protocol):
+    async def add(self, endpoint: WebhookEndpoint, signing_secret: str) -> None: ...
+    async def get(self, org_id: str, endpoint_id: str) -> WebhookEndpoint | None: ...
+    async def delete(self, org_id: str, endpoint_id: str) -> bool: ...
+    async def list(
+        self, org_id: str, *, before: tuple[datetime, str] | None, limit: int
+    ) -> list[WebhookEndpoint]: ...
+
+
+class DeliveryRepository(Protocol):
+    async def enqueue(
+        self, org_id: str, event_id: str, event_type: str, body: bytes, now: datetime
+    ) -> int:
+        """One delivery per endpoint of the org that wants the event type (once per event)."""
+        ...
+
+    async def claim_due(self, now: datetime, limit: int, lease_s: float) -> list[Delivery]:
+        """Due deliveries, hidden from other dispatchers for `lease_s` seconds."""
+        ...
+
+    async def delivered(self, delivery_id: str, now: datetime) -> None: ...
+    async def failed(
+        self, delivery_id: str, error: str, retry_at: datetime | None, now: datetime
+    ) -> None:
+        """Record a failed attempt; `retry_at` None abandons the delivery."""
+        ...
+
+
+class WebhookSender(Protocol):
+    async def send(self, url: str, headers: Mapping[str, str], body: bytes) -> None:
+        """POST the body; raises DeliveryFailed unless the endpoint answered 2xx."""
+        ...
+
+
+class IdempotencyRepository(Protocol):
+    async def claim(
+        self, org_id: str, request_id: str, operation: str, fingerprint: str, resource_id: str
+    ) -> str | None:
+        """Record the key; None when new, else the first call's resource id.
+
+        Raises RequestIdReused when the key was used for another operation or payload.
+        """
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction: repositories plus the events to publish when it commits."""
+
+    # Read-only properties, so adapters may expose their concrete repository classes.
+    @property
+    def plans(self) -> PlanRepository: ...
+    @property
+    def subscriptions(self) -> SubscriptionRepository: ...
+    @property
+    def usage(self) -> UsageRepository: ...
+    @property
+    def invoices(self) -> InvoiceRepository: ...
+    @property
+    def webhooks(self) -> WebhookRepository: ...
+    @property
+    def idempotency(self) -> IdempotencyRepository: ...
+    @property
+    def deliveries(self) -> DeliveryRepository: ...
+
+    async def __aenter__(self) -> Self: ...
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    def record(self, *events: DomainEvent) -> None: ...
+    async def commit(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+@dataclass(frozen=True, slots=True)
+class Wallet:
+    """An organization's ledger wallet account and its available balance."""
+
+    account_id: str
+    currency: str  # the ledger asset code
+    scale: int
+    available_minor: int
+
+
+class Ledger(Protocol):
+    """The ledger service, as billing needs it (a gRPC client in production)."""
+
+    async def find_wallet(self, org_id: str, currency: str | None) -> Wallet | None:
+        """The organization's wallet (in `currency` when given); None when it has none.
+
+        Raises LedgerUnavailable when the ledger cannot answer in time.
+        """
+        ...
+
+    async def pay_invoice(self, invoice: Invoice, wallet: Wallet) -> str:
+        """Move the invoice total from the wallet to billing's revenue account.
+
+        Idempotent on the invoice id; returns the ledger transaction id. Raises
+        PaymentDeclined (e.g. INSUFFICIENT_FUNDS) or LedgerUnavailable.
+        """
+        ...

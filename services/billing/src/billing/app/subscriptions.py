@@ -1,0 +1,150 @@
+"""Subscription commands and queries: start, create, get, list, change plan, cancel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from billing.app import paging
+from billing.app.caller import Caller
+from billing.app.fingerprint import fingerprint
+from billing.app.ports import Clock, IdFactory, UnitOfWork, UnitOfWorkFactory
+from billing.domain.errors import (
+    ActiveSubscriptionExists,
+    DefaultPlanMissing,
+    PlanNotFound,
+    SubscriptionNotFound,
+)
+from billing.domain.events import SubscriptionCanceled, SubscriptionChanged, SubscriptionCreated
+from billing.domain.money import Money
+from billing.domain.subscription import Subscription, SubscriptionState, start_subscription
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    subscriptions: list[Subscription]
+    next_page_token: str
+
+
+class SubscriptionHandlers:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, new_id: IdFactory) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._new_id = new_id
+
+    async def start_default(self, uow: UnitOfWork, org_id: str) -> Subscription | None:
+        """Start an organization on the default plan, inside the caller's unit of work.
+
+        Idempotent: an organization with an active subscription is left alone (None), and
+        the unique index on active subscriptions settles concurrent starts.
+        """
+        if await uow.subscriptions.get_active(org_id) is not None:
+            return None
+        plan = await uow.plans.get_default()
+        if plan is None:
+            raise DefaultPlanMissing("no default plan is configured")
+        subscription = start_subscription(
+            subscription_id=self._new_id(), org_id=org_id, plan=plan, now=self._clock()
+        )
+        if not await uow.subscriptions.add(subscription):
+            return None
+        uow.record(SubscriptionCreated(subscription))
+        return subscription
+
+    async def create(self, caller: Caller, plan_id: str, request_id: str) -> Subscription:
+        org_id = caller.require_billing_manager()
+        async with self._uow() as uow:
+            new_id = self._new_id()
+            first = await uow.idempotency.claim(
+                org_id, request_id, "CreateSubscription", fingerprint(plan_id), new_id
+            )
+            if first is not None:
+                return await _get(uow, org_id, first)
+            plan = await uow.plans.get(plan_id)
+            if plan is None:
+                raise PlanNotFound("plan not found", plan_id=plan_id)
+            subscription = start_subscription(
+                subscription_id=new_id, org_id=org_id, plan=plan, now=self._clock()
+            )
+            if not await uow.subscriptions.add(subscription):
+                raise ActiveSubscriptionExists(
+                    "the organization already has an active subscription"
+                )
+            uow.record(SubscriptionCreated(subscription))
+            await uow.commit()
+            return subscription
+
+    async def get(self, caller: Caller, subscription_id: str) -> Subscription:
+        async with self._uow() as uow:
+            return await _get(uow, caller.org(), subscription_id)
+
+    async def list(
+        self,
+        caller: Caller,
+        *,
+        state: SubscriptionState | None,
+        page_size: int,
+        page_token: str,
+    ) -> Page:
+        limit = paging.page_size(page_size)
+        before = paging.time_key(page_token)
+        async with self._uow() as uow:
+            rows = await uow.subscriptions.list(
+                caller.org(), state=state, before=before, limit=limit + 1
+            )
+        token = ""
+        if len(rows) > limit:
+            rows = rows[:limit]
+            token = paging.encode_time_key(rows[-1].create_time, rows[-1].subscription_id)
+        return Page(rows, token)
+
+    async def change_plan(
+        self, caller: Caller, subscription_id: str, plan_id: str, request_id: str
+    ) -> tuple[Subscription, Money]:
+        org_id = caller.require_billing_manager()
+        async with self._uow() as uow:
+            first = await uow.idempotency.claim(
+                org_id,
+                request_id,
+                "ChangePlan",
+                fingerprint(subscription_id, plan_id),
+                subscription_id,
+            )
+            current = await _get(uow, org_id, subscription_id)
+            old = await uow.plans.get(current.plan_id)
+            if old is None:
+                raise PlanNotFound("plan not found", plan_id=current.plan_id)
+            if first is not None:
+                # A repeat: the change happened; report the subscription as it is now.
+                return current, Money(old.currency, 0)
+            new = await uow.plans.get(plan_id)
+            if new is None:
+                raise PlanNotFound("plan not found", plan_id=plan_id)
+            changed, adjustments = current.change_plan(old, new, self._clock())
+            await uow.subscriptions.save(changed)
+            await uow.subscriptions.add_adjustments(subscription_id, adjustments, self._clock())
+            proration = Money(new.currency, sum(a.amount_minor for a in adjustments))
+            uow.record(SubscriptionChanged(changed, old.plan_id, proration))
+            await uow.commit()
+            return changed, proration
+
+    async def cancel(
+        self, caller: Caller, subscription_id: str, *, at_period_end: bool
+    ) -> Subscription:
+        org_id = caller.require_billing_manager()
+        async with self._uow() as uow:
+            current = await _get(uow, org_id, subscription_id)
+            canceled = current.cancel(self._clock(), at_period_end=at_period_end)
+            if canceled == current:
+                return current
+            await uow.subscriptions.save(canceled)
+            if not canceled.active or canceled.cancel_at_period_end:
+                uow.record(SubscriptionCanceled(canceled))
+            await uow.commit()
+            return canceled
+
+
+async def _get(uow: UnitOfWork, org_id: str, subscription_id: str) -> Subscription:
+    subscription = await uow.subscriptions.get(org_id, subscription_id)
+    if subscription is None:
+        raise SubscriptionNotFound("subscription not found", subscription_id=subscription_id)
+    return subscription

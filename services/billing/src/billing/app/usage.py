@@ -1,0 +1,120 @@
+"""Usage commands and queries: record (idempotent on dedup key), batch, summarize."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from billing.app.caller import Caller
+from billing.app.ports import Clock, IdFactory, UnitOfWork, UnitOfWorkFactory
+from billing.domain.errors import InvalidPeriod, NoActiveSubscription
+from billing.domain.events import UsageRecorded
+from billing.domain.pricing import Aggregation
+from billing.domain.usage import MetricUsage, UsageRecord
+
+
+@dataclass(frozen=True, slots=True)
+class UsageInput:
+    metric: str
+    quantity: int
+    dedup_key: str
+    event_time: datetime | None = None
+    distinct_value: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class UsageSummary:
+    start: datetime
+    end: datetime
+    metrics: list[MetricUsage]
+
+
+class UsageHandlers:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, new_id: IdFactory) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._new_id = new_id
+
+    def _records(self, org_id: str, inputs: Sequence[UsageInput]) -> list[UsageRecord]:
+        now = self._clock()
+        return [
+            UsageRecord(
+                usage_record_id=self._new_id(),
+                org_id=org_id,
+                metric=i.metric,
+                quantity=i.quantity,
+                dedup_key=i.dedup_key,
+                event_time=i.event_time or now,
+                record_time=now,
+                distinct_value=i.distinct_value,
+            )
+            for i in inputs
+        ]
+
+    async def record_in(
+        self, uow: UnitOfWork, org_id: str, inputs: Sequence[UsageInput]
+    ) -> list[UsageRecord]:
+        """Record inside the caller's unit of work (also used by event subscribers)."""
+        inserted = await uow.usage.add_many(self._records(org_id, inputs))
+        uow.record(*(UsageRecorded(r) for r in inserted))
+        return inserted
+
+    async def record(self, caller: Caller, usage: UsageInput) -> tuple[UsageRecord, bool]:
+        """The record for the dedup key, and whether it had been recorded before."""
+        org_id = caller.require_usage_reporter()
+        async with self._uow() as uow:
+            inserted = await self.record_in(uow, org_id, [usage])
+            if inserted:
+                await uow.commit()
+                return inserted[0], False
+            existing = await uow.usage.get_by_dedup_key(org_id, usage.dedup_key)
+        assert existing is not None, "a conflicting row exists once the insert skipped it"
+        return existing, True
+
+    async def record_batch(self, caller: Caller, usages: Sequence[UsageInput]) -> tuple[int, int]:
+        """(recorded, duplicates); repeats of a key inside the batch count as duplicates."""
+        org_id = caller.require_usage_reporter()
+        async with self._uow() as uow:
+            inserted = await self.record_in(uow, org_id, usages)
+            await uow.commit()
+        return len(inserted), len(usages) - len(inserted)
+
+    async def summary(
+        self,
+        caller: Caller,
+        *,
+        metrics: Sequence[str],
+        start: datetime | None,
+        end: datetime | None,
+        aggregation: Aggregation | None,
+    ) -> UsageSummary:
+        org_id = caller.org()
+        async with self._uow() as uow:
+            aggregations: dict[str, Aggregation] = {}
+            if start is None or end is None or aggregation is None:
+                subscription = await uow.subscriptions.get_active(org_id)
+                if subscription is None and (start is None or end is None):
+                    raise NoActiveSubscription("no active subscription: give start and end times")
+                if subscription is not None:
+                    start = start or subscription.current_period_start
+                    end = end or subscription.current_period_end
+                    plan = await uow.plans.get(subscription.plan_id)
+                    if plan is not None and aggregation is None:
+                        aggregations = {
+                            p.metric: p.aggregation for p in plan.prices if not p.is_flat_fee
+                        }
+            assert start is not None and end is not None
+            if end <= start:
+                raise InvalidPeriod("end_time must be after start_time")
+            if aggregation is not None:
+                aggregations = {}
+            rows = await uow.usage.summarize(
+                org_id,
+                start,
+                end,
+                metrics=metrics,
+                aggregations=aggregations,
+                fallback=aggregation or Aggregation.SUM,
+            )
+        return UsageSummary(start, end, rows)

@@ -1,0 +1,83 @@
+"""Webhook endpoint commands and queries: create (secret shown once), list, delete."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from billing.app import paging
+from billing.app.caller import Caller
+from billing.app.fingerprint import fingerprint
+from billing.app.ports import Clock, IdFactory, UnitOfWorkFactory
+from billing.domain.errors import WebhookEndpointNotFound
+from billing.domain.webhook import WebhookEndpoint
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookPage:
+    endpoints: list[WebhookEndpoint]
+    next_page_token: str
+
+
+class WebhookHandlers:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, new_id: IdFactory) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._new_id = new_id
+
+    async def create(
+        self,
+        caller: Caller,
+        *,
+        url: str,
+        event_types: Sequence[str],
+        description: str,
+        request_id: str,
+    ) -> tuple[WebhookEndpoint, str]:
+        """The endpoint and its signing secret ("" on a repeated request: shown once)."""
+        org_id = caller.require_billing_manager()
+        async with self._uow() as uow:
+            endpoint_id = self._new_id()
+            first = await uow.idempotency.claim(
+                org_id,
+                request_id,
+                "CreateWebhookEndpoint",
+                fingerprint(url, sorted(event_types), description),
+                endpoint_id,
+            )
+            if first is not None:
+                existing = await uow.webhooks.get(org_id, first)
+                if existing is None:
+                    raise WebhookEndpointNotFound("webhook endpoint was deleted", id=first)
+                return existing, ""
+            endpoint = WebhookEndpoint(
+                webhook_endpoint_id=endpoint_id,
+                org_id=org_id,
+                url=url,
+                event_types=tuple(event_types),
+                description=description,
+                create_time=self._clock(),
+            )
+            secret = "whsec_" + secrets.token_urlsafe(32)
+            await uow.webhooks.add(endpoint, secret)
+            await uow.commit()
+            return endpoint, secret
+
+    async def list(self, caller: Caller, *, page_size: int, page_token: str) -> WebhookPage:
+        limit = paging.page_size(page_size)
+        before = paging.time_key(page_token)
+        async with self._uow() as uow:
+            rows = await uow.webhooks.list(caller.org(), before=before, limit=limit + 1)
+        token = ""
+        if len(rows) > limit:
+            rows = rows[:limit]
+            token = paging.encode_time_key(rows[-1].create_time, rows[-1].webhook_endpoint_id)
+        return WebhookPage(rows, token)
+
+    async def delete(self, caller: Caller, endpoint_id: str) -> None:
+        org_id = caller.require_billing_manager()
+        async with self._uow() as uow:
+            if not await uow.webhooks.delete(org_id, endpoint_id):
+                raise WebhookEndpointNotFound("webhook endpoint not found", id=endpoint_id)
+            await uow.commit()

@@ -1,0 +1,168 @@
+"""Composition root: engine, NATS, ledger channel, handlers, servicers -> a ServiceSpec."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from keel.billing.v1 import (
+    billing_overview_service_pb2_grpc,
+    invoice_service_pb2_grpc,
+    plan_service_pb2_grpc,
+    subscription_service_pb2_grpc,
+    usage_service_pb2_grpc,
+    webhook_service_pb2_grpc,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from billing.app.invoices import InvoiceHandlers
+from billing.app.overview import OverviewHandlers
+from billing.app.period_closer import PeriodCloser
+from billing.app.plans import PlanHandlers
+from billing.app.ports import Clock, Ledger
+from billing.app.subscriptions import SubscriptionHandlers
+from billing.app.usage import UsageHandlers
+from billing.app.webhook_delivery import WebhookDispatcher
+from billing.app.webhooks import WebhookHandlers
+from billing.config import Config
+from billing.events.subscribers import subscriptions
+from billing.storage.unit_of_work import sql_unit_of_work_factory
+from billing.transport.errors import ERROR_MAP
+from billing.transport.invoices import InvoiceServicer
+from billing.transport.ledger_client import GrpcLedger
+from billing.transport.overview import BillingOverviewServicer
+from billing.transport.plans import PlanServicer
+from billing.transport.subscriptions import SubscriptionServicer
+from billing.transport.usage import UsageServicer
+from billing.transport.webhook_sender import HttpWebhookSender
+from billing.transport.webhooks import WebhookServicer
+from keel_runtime import clients, db
+from keel_runtime.events import Consumer, OutboxRelay, connect_nats, ensure_stream, service_stream
+from keel_runtime.server import ServiceSpec
+
+SERVICE = "billing"
+SERVICE_NAMES = (
+    "keel.billing.v1.PlanService",
+    "keel.billing.v1.SubscriptionService",
+    "keel.billing.v1.UsageService",
+    "keel.billing.v1.InvoiceService",
+    "keel.billing.v1.WebhookService",
+    "keel.billing.v1.BillingOverviewService",
+)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass
+class Handlers:
+    plans: PlanHandlers
+    subscriptions: SubscriptionHandlers
+    usage: UsageHandlers
+    invoices: InvoiceHandlers
+    overview: OverviewHandlers
+    webhooks: WebhookHandlers
+
+
+def build_handlers(
+    engine: AsyncEngine, ledger: Ledger, clock: Clock = utc_now, ids: Callable[[], str] = new_id
+) -> Handlers:
+    uow = sql_unit_of_work_factory(engine, clock)
+    return Handlers(
+        plans=PlanHandlers(uow, clock),
+        subscriptions=SubscriptionHandlers(uow, clock, ids),
+        usage=UsageHandlers(uow, clock, ids),
+        invoices=InvoiceHandlers(uow, ledger, clock, ids),
+        overview=OverviewHandlers(uow, ledger),
+        webhooks=WebhookHandlers(uow, clock, ids),
+    )
+
+
+def servicers(handlers: Handlers) -> list[tuple[Callable[[Any, Any], None], object]]:
+    return [
+        (plan_service_pb2_grpc.add_PlanServiceServicer_to_server, PlanServicer(handlers.plans)),
+        (
+            subscription_service_pb2_grpc.add_SubscriptionServiceServicer_to_server,
+            SubscriptionServicer(handlers.subscriptions),
+        ),
+        (usage_service_pb2_grpc.add_UsageServiceServicer_to_server, UsageServicer(handlers.usage)),
+        (
+            invoice_service_pb2_grpc.add_InvoiceServiceServicer_to_server,
+            InvoiceServicer(handlers.invoices),
+        ),
+        (
+            webhook_service_pb2_grpc.add_WebhookServiceServicer_to_server,
+            WebhookServicer(handlers.webhooks),
+        ),
+        (
+            billing_overview_service_pb2_grpc.add_BillingOverviewServiceServicer_to_server,
+            BillingOverviewServicer(handlers.overview),
+        ),
+    ]
+
+
+def service_spec(
+    handlers: Handlers,
+    *,
+    background: Sequence[Callable[[], Awaitable[None]]] = (),
+    closers: Sequence[Callable[[], Awaitable[None]]] = (),
+    readiness: Sequence[Callable[[], Awaitable[bool]]] = (),
+) -> ServiceSpec:
+    return ServiceSpec(
+        name=SERVICE,
+        servicers=servicers(handlers),
+        service_names=SERVICE_NAMES,
+        error_map=ERROR_MAP,
+        background=background,
+        closers=closers,
+        readiness=readiness,
+    )
+
+
+async def build(config: Config) -> ServiceSpec:
+    """Everything billing runs; nothing connects at import time."""
+    engine = db.create_engine(config.database_url)
+    channel = clients.insecure_channel(config.ledger_target)
+    ledger = GrpcLedger(
+        channel,
+        timeout_s=config.ledger_timeout_s,
+        revenue_account_id=config.revenue_account_id,
+        platform_org_id=config.platform_org_id,
+    )
+    handlers = build_handlers(engine, ledger)
+    sender = HttpWebhookSender()
+    dispatcher = WebhookDispatcher(sql_unit_of_work_factory(engine, utc_now), sender, utc_now)
+    nc, js = await connect_nats(config.nats_url)
+    await ensure_stream(js, service_stream(SERVICE))
+    closer = PeriodCloser(
+        sql_unit_of_work_factory(engine, utc_now), handlers.invoices, utc_now, new_id
+    )
+    background: list[Callable[[], Awaitable[None]]] = [
+        OutboxRelay(engine, js).run,
+        dispatcher.run,
+        functools.partial(closer.run, config.close_interval_s),
+    ]
+    for spec in subscriptions(handlers.subscriptions, handlers.usage, utc_now):
+        # The producer owns its stream; declaring the same spec here only lets billing
+        # start first (ensure_stream is idempotent for an identical spec).
+        await ensure_stream(js, service_stream(spec.stream.lower()))
+        background.append(Consumer(engine, js, spec).run)
+
+    async def close_channel() -> None:
+        await channel.close()
+
+    return service_spec(
+        handlers,
+        background=background,
+        closers=[close_channel, sender.close, nc.drain, engine.dispose],
+        readiness=[functools.partial(db.ping, engine)],
+    )

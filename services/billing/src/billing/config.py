@@ -1,0 +1,50 @@
+"""Billing settings, read once from the environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from keel_runtime.settings import ServerSettings, env_float, env_hostport, env_str, env_url, load
+
+DEFAULT_PLATFORM_ORG_ID = "00000000-0000-0000-0000-000000000000"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    server: ServerSettings
+    database_url: str
+    """Billing's own database (``DATABASE_URL``)."""
+    nats_url: str
+    """JetStream for the outbox relay and the consumers (``NATS_URL``)."""
+    ledger_target: str
+    """Ledger gRPC ``host:port`` (``LEDGER_TARGET``)."""
+    ledger_timeout_s: float = 2.0
+    """Deadline of each ledger call (``LEDGER_TIMEOUT_SECONDS``)."""
+    revenue_account_id: str = ""
+    """Ledger account credited by invoice payments (``BILLING_REVENUE_ACCOUNT_ID``); empty:
+    billing opens one per currency under the platform organization on first payment."""
+    platform_org_id: str = DEFAULT_PLATFORM_ORG_ID
+    """Organization owning the revenue accounts (``BILLING_PLATFORM_ORG_ID``)."""
+    close_interval_s: float = 30.0
+    """How often ended billing periods are closed and collected
+    (``BILLING_CLOSE_INTERVAL_SECONDS``)."""
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls) -> Config:
+        config: Config = load(
+            lambda: cls(
+                server=ServerSettings.from_env(),
+                database_url=env_url("DATABASE_URL", schemes=("postgresql", "postgres")),
+                nats_url=env_url("NATS_URL", schemes=("nats", "tls")),
+                ledger_target=env_hostport("LEDGER_TARGET"),
+                ledger_timeout_s=env_float("LEDGER_TIMEOUT_SECONDS", 2.0, min=0.05, max=60.0),
+                revenue_account_id=env_str("BILLING_REVENUE_ACCOUNT_ID", ""),
+                platform_org_id=env_str("BILLING_PLATFORM_ORG_ID", DEFAULT_PLATFORM_ORG_ID),
+                close_interval_s=env_float(
+                    "BILLING_CLOSE_INTERVAL_SECONDS", 30.0, min=0.1, max=86400.0
+                ),
+                log_level=env_str("LOG_LEVEL", "INFO"),
+            )
+        )
+        return config

@@ -1,0 +1,1 @@
+"""Billing domain model: pure Python, no I/O and no imports of frameworks."""

@@ -1,0 +1,137 @@
+"""Billing domain errors, each with a stable UPPER_SNAKE reason for ErrorInfo."""
+
+from __future__ import annotations
+
+
+class BillingError(Exception):
+    """Root of every billing domain error."""
+
+    reason = "BILLING_ERROR"
+
+    def __init__(self, message: str, **metadata: str) -> None:
+        super().__init__(message)
+        self.metadata = metadata
+
+
+class NotFound(BillingError):
+    reason = "NOT_FOUND"
+
+
+class PlanNotFound(NotFound):
+    reason = "PLAN_NOT_FOUND"
+
+
+class SubscriptionNotFound(NotFound):
+    reason = "SUBSCRIPTION_NOT_FOUND"
+
+
+class InvoiceNotFound(NotFound):
+    reason = "INVOICE_NOT_FOUND"
+
+
+class WebhookEndpointNotFound(NotFound):
+    reason = "WEBHOOK_ENDPOINT_NOT_FOUND"
+
+
+class InvalidPlan(BillingError):
+    """A plan's prices break an invariant protovalidate cannot express."""
+
+    reason = "INVALID_PLAN"
+
+
+class UnsupportedCurrency(BillingError):
+    reason = "UNSUPPORTED_CURRENCY"
+
+
+class InvalidPeriod(BillingError):
+    reason = "INVALID_PERIOD"
+
+
+class PlanAlreadyExists(BillingError):
+    reason = "PLAN_ALREADY_EXISTS"
+
+
+class RequestIdReused(BillingError):
+    """The same request id came back with a different payload."""
+
+    reason = "REQUEST_ID_REUSED"
+
+
+class PlanArchived(BillingError):
+    reason = "PLAN_ARCHIVED"
+
+
+class DefaultPlanMissing(BillingError):
+    reason = "DEFAULT_PLAN_MISSING"
+
+
+class ActiveSubscriptionExists(BillingError):
+    reason = "ACTIVE_SUBSCRIPTION_EXISTS"
+
+
+class NoActiveSubscription(BillingError):
+    reason = "NO_ACTIVE_SUBSCRIPTION"
+
+
+class SubscriptionNotActive(BillingError):
+    reason = "SUBSCRIPTION_NOT_ACTIVE"
+
+
+class CurrencyMismatch(BillingError):
+    reason = "CURRENCY_MISMATCH"
+
+
+class SamePlan(BillingError):
+    reason = "SAME_PLAN"
+
+
+class InvoiceNotOpen(BillingError):
+    reason = "INVOICE_NOT_OPEN"
+
+
+class InvoiceAlreadyPaid(BillingError):
+    reason = "INVOICE_ALREADY_PAID"
+
+
+class AmountOverflow(BillingError):
+    """An amount does not fit the signed 64-bit minor units contracts carry."""
+
+    reason = "AMOUNT_OVERFLOW"
+
+
+class PaymentDeclined(BillingError):
+    """The ledger refused the payment; the invoice stays open. `reason` is per instance."""
+
+    reason = "PAYMENT_DECLINED"
+
+    def __init__(self, message: str, reason: str, **metadata: str) -> None:
+        super().__init__(message, **metadata)
+        self.reason = reason
+
+
+class LedgerUnavailable(BillingError):
+    """The ledger could not be reached in time; safe to retry."""
+
+    reason = "LEDGER_UNAVAILABLE"
+
+
+class NotAllowed(BillingError):
+    """The caller is authenticated but lacks the role or scope the operation needs."""
+
+    reason = "BILLING_PERMISSION_DENIED"
+
+
+class InvalidPageToken(BillingError):
+    reason = "INVALID_PAGE_TOKEN"
+
+
+class WalletNotFound(BillingError):
+    """The organization has no ledger wallet in the invoice's currency."""
+
+    reason = "WALLET_NOT_FOUND"
+
+
+class DeliveryFailed(BillingError):
+    """A webhook endpoint did not accept a delivery (retried later)."""
+
+    reason = "WEBHOOK_DELIVERY_FAILED"

@@ -1,0 +1,141 @@
+"""Invoice aggregate: a closed period priced into lines, then paid or voided."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from billing.domain.errors import InvoiceAlreadyPaid, InvoiceNotOpen
+from billing.domain.money import Money, check_int64
+from billing.domain.plan import Plan
+from billing.domain.subscription import Adjustment, Subscription
+
+
+class InvoiceState(enum.Enum):
+    OPEN = "open"
+    PAID = "paid"
+    VOID = "void"
+
+
+class LineKind(enum.Enum):
+    FLAT = "flat"
+    USAGE = "usage"
+    PRORATION = "proration"
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceLine:
+    description: str
+    amount_minor: int
+    kind: LineKind
+    metric: str = ""
+    quantity: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Invoice:
+    invoice_id: str
+    org_id: str
+    subscription_id: str
+    plan_id: str
+    currency: str
+    state: InvoiceState
+    period_start: datetime
+    period_end: datetime
+    lines: tuple[InvoiceLine, ...]
+    issue_time: datetime
+    paid_time: datetime | None = None
+    void_time: datetime | None = None
+    payment_transaction_id: str = ""
+    payment_attempts: int = 0
+    last_payment_error: str = ""
+
+    @property
+    def total_minor(self) -> int:
+        return sum(line.amount_minor for line in self.lines)
+
+    @property
+    def total(self) -> Money:
+        return Money(self.currency, self.total_minor)
+
+    def require_payable(self) -> None:
+        if self.state is not InvoiceState.OPEN:
+            raise InvoiceNotOpen("invoice is not open", invoice_id=self.invoice_id)
+
+    def mark_paid(self, transaction_id: str, now: datetime) -> Invoice:
+        """Record a completed ledger payment. Also from VOID: money that moved while the
+        invoice was being voided is the truth, and the invoice must say so."""
+        if self.state is InvoiceState.PAID:
+            return self
+        return replace(
+            self,
+            state=InvoiceState.PAID,
+            paid_time=now,
+            void_time=None,
+            payment_transaction_id=transaction_id,
+            payment_attempts=self.payment_attempts + 1,
+            last_payment_error="",
+        )
+
+    def mark_payment_failed(self, reason: str) -> Invoice:
+        self.require_payable()
+        return replace(self, payment_attempts=self.payment_attempts + 1, last_payment_error=reason)
+
+    def void(self, now: datetime) -> Invoice:
+        if self.state is InvoiceState.VOID:
+            return self
+        if self.state is InvoiceState.PAID:
+            raise InvoiceAlreadyPaid("a paid invoice cannot be voided", invoice_id=self.invoice_id)
+        return replace(self, state=InvoiceState.VOID, void_time=now)
+
+
+def price_period(
+    plan: Plan, quantities: Mapping[str, int], adjustments: tuple[Adjustment, ...]
+) -> tuple[InvoiceLine, ...]:
+    """Invoice lines for one period: flat fees, one line per priced metric, prorations."""
+    lines: list[InvoiceLine] = []
+    for price in plan.prices:
+        if price.is_flat_fee:
+            desc = price.description or f"{plan.display_name} plan"
+            lines.append(InvoiceLine(desc, price.amount_for(0), LineKind.FLAT))
+            continue
+        quantity = quantities.get(price.metric, 0)
+        lines.append(
+            InvoiceLine(
+                description=price.description or price.metric,
+                amount_minor=check_int64(price.amount_for(quantity), price.metric),
+                kind=LineKind.USAGE,
+                metric=price.metric,
+                quantity=quantity,
+            )
+        )
+    lines.extend(
+        InvoiceLine(a.description, a.amount_minor, LineKind.PRORATION) for a in adjustments
+    )
+    check_int64(sum(line.amount_minor for line in lines), "invoice total")
+    return tuple(lines)
+
+
+def issue_invoice(
+    *,
+    invoice_id: str,
+    subscription: Subscription,
+    plan: Plan,
+    quantities: Mapping[str, int],
+    adjustments: tuple[Adjustment, ...],
+    now: datetime,
+) -> Invoice:
+    return Invoice(
+        invoice_id=invoice_id,
+        org_id=subscription.org_id,
+        subscription_id=subscription.subscription_id,
+        plan_id=plan.plan_id,
+        currency=plan.currency,
+        state=InvoiceState.OPEN,
+        period_start=subscription.current_period_start,
+        period_end=subscription.closing_end(now),
+        lines=price_period(plan, quantities, adjustments),
+        issue_time=now,
+    )

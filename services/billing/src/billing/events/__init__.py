@@ -1,0 +1,1 @@
+"""Event adapters: codec (domain event <-> keel.billing.v1 message) and subscribers."""

@@ -1,0 +1,108 @@
+"""Event subscribers: default subscription on sign-up, item usage, webhook fan-out."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from google.protobuf import json_format
+from keel.billing.v1 import events_pb2 as billing_events  # noqa: F401  (registers payload types)
+from keel.identity.v1 import events_pb2 as identity_events
+from keel.items.v1 import events_pb2 as items_events
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from billing.app.ports import Clock
+from billing.app.subscriptions import SubscriptionHandlers
+from billing.app.usage import UsageHandlers, UsageInput
+from billing.app.webhook_delivery import fan_out
+from billing.storage.unit_of_work import BoundUnitOfWork
+from billing.transport.mapping import from_ts
+from keel_runtime.events import Envelope, Handler, Subscription, unpack
+
+START_SUBSCRIPTION_CONSUMER = "billing-start-subscription"
+ORGANIZATION_CREATED = "identity.organization.created"
+ITEM_USAGE_CONSUMER = "billing-item-usage"
+ITEM_CONFIRMED = "items.item.confirmed"
+ITEMS_METRIC = "items.confirmed"
+WEBHOOK_CONSUMER = "billing-webhooks"
+
+
+def organization_created_handler(handlers: SubscriptionHandlers, clock: Clock) -> Handler:
+    async def handle(conn: AsyncConnection, envelope: Envelope) -> None:
+        event = unpack(envelope, identity_events.OrganizationCreated)
+        org_id = event.organization_id or envelope.org_id
+        uow = BoundUnitOfWork(conn, clock)
+        # Idempotent twice over: the consumer's inbox row, and one active subscription per org.
+        await handlers.start_default(uow, org_id)
+        await uow.commit()
+
+    return handle
+
+
+def item_confirmed_handler(handlers: UsageHandlers, clock: Clock) -> Handler:
+    async def handle(conn: AsyncConnection, envelope: Envelope) -> None:
+        event = unpack(envelope, items_events.ItemConfirmed)
+        uow = BoundUnitOfWork(conn, clock)
+        usage = UsageInput(
+            metric=ITEMS_METRIC,
+            quantity=1,
+            # One unit per item, even if a replay carried the confirmation under a new id.
+            dedup_key=f"{ITEM_CONFIRMED}:{event.item_id}",
+            event_time=from_ts(event.confirm_time) if event.HasField("confirm_time") else None,
+        )
+        await handlers.record_in(uow, event.org_id or envelope.org_id, [usage])
+        await uow.commit()
+
+    return handle
+
+
+def webhook_body(envelope: Envelope) -> bytes:
+    """The JSON document POSTed to endpoints (signed over exactly these bytes)."""
+    document = {
+        "id": envelope.id,
+        "type": envelope.type,
+        "org_id": envelope.org_id,
+        "occurred_at": envelope.occurred_at.ToJsonString(),
+        "data": json_format.MessageToDict(envelope.payload),
+    }
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+def billing_event_handler(clock: Clock) -> Handler:
+    async def handle(conn: AsyncConnection, envelope: Envelope) -> None:
+        uow = BoundUnitOfWork(conn, clock)
+        await fan_out(
+            uow, envelope.org_id, envelope.id, envelope.type, webhook_body(envelope), clock
+        )
+
+    return handle
+
+
+def subscriptions(
+    subscription_handlers: SubscriptionHandlers,
+    usage_handlers: UsageHandlers,
+    clock: Clock,
+    *,
+    name: Callable[[str], str] = lambda consumer: consumer,
+) -> list[Subscription]:
+    """The durable consumers billing runs (`name` lets tests isolate consumer names)."""
+    return [
+        Subscription(
+            consumer=name(START_SUBSCRIPTION_CONSUMER),
+            stream="IDENTITY",
+            filter_subject=ORGANIZATION_CREATED,
+            handler=organization_created_handler(subscription_handlers, clock),
+        ),
+        Subscription(
+            consumer=name(ITEM_USAGE_CONSUMER),
+            stream="ITEMS",
+            filter_subject=ITEM_CONFIRMED,
+            handler=item_confirmed_handler(usage_handlers, clock),
+        ),
+        Subscription(
+            consumer=name(WEBHOOK_CONSUMER),
+            stream="BILLING",
+            filter_subject="billing.>",
+            handler=billing_event_handler(clock),
+        ),
+    ]

@@ -1,0 +1,1 @@
+"""PostgreSQL adapters: tables, repositories and the unit of work (SQLAlchemy Core)."""

@@ -1,0 +1,50 @@
+"""Request-id idempotency keys (AIP-155) in PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from billing.domain.errors import RequestIdReused
+from billing.storage.tables import idempotency_keys
+
+
+class IdempotencyRepository:
+    def __init__(self, conn: AsyncConnection, clock_now: datetime) -> None:
+        self._conn = conn
+        self._now = clock_now
+
+    async def claim(
+        self, org_id: str, request_id: str, operation: str, fingerprint: str, resource_id: str
+    ) -> str | None:
+        k = idempotency_keys.c
+        inserted = await self._conn.execute(
+            insert(idempotency_keys)
+            .values(
+                org_id=org_id,
+                request_id=request_id,
+                operation=operation,
+                fingerprint=fingerprint,
+                resource_id=resource_id,
+                create_time=self._now,
+            )
+            .on_conflict_do_nothing(index_elements=[k.org_id, k.request_id])
+            .returning(k.resource_id)
+        )
+        if inserted.first() is not None:
+            return None
+        row = (
+            await self._conn.execute(
+                select(k.operation, k.fingerprint, k.resource_id).where(
+                    k.org_id == org_id, k.request_id == request_id
+                )
+            )
+        ).one()
+        if row.operation != operation or row.fingerprint != fingerprint:
+            raise RequestIdReused(
+                "request_id was used before with a different request", request_id=request_id
+            )
+        return str(row.resource_id)

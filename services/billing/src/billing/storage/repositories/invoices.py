@@ -1,0 +1,116 @@
+"""Invoice repository (SQLAlchemy Core)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from billing.domain.invoice import Invoice, InvoiceState
+from billing.storage import json_codec
+from billing.storage.ids import valid_uuid
+from billing.storage.tables import invoices
+
+
+def _invoice(row: Row[Any]) -> Invoice:
+    return Invoice(
+        invoice_id=str(row.invoice_id),
+        org_id=row.org_id,
+        subscription_id=str(row.subscription_id),
+        plan_id=row.plan_id,
+        currency=row.currency,
+        state=InvoiceState(row.state),
+        period_start=row.period_start,
+        period_end=row.period_end,
+        lines=json_codec.lines_from_json(row.lines),
+        issue_time=row.issue_time,
+        paid_time=row.paid_time,
+        void_time=row.void_time,
+        payment_transaction_id=row.payment_transaction_id,
+        payment_attempts=row.payment_attempts,
+        last_payment_error=row.last_payment_error,
+    )
+
+
+class InvoiceRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, invoice: Invoice) -> None:
+        await self._conn.execute(
+            invoices.insert().values(
+                invoice_id=invoice.invoice_id,
+                org_id=invoice.org_id,
+                subscription_id=invoice.subscription_id,
+                plan_id=invoice.plan_id,
+                currency=invoice.currency,
+                state=invoice.state.value,
+                period_start=invoice.period_start,
+                period_end=invoice.period_end,
+                lines=json_codec.lines_to_json(invoice.lines),
+                total_minor=invoice.total_minor,
+                issue_time=invoice.issue_time,
+            )
+        )
+
+    async def get(
+        self, org_id: str, invoice_id: str, *, for_update: bool = False
+    ) -> Invoice | None:
+        if not valid_uuid(invoice_id):
+            return None
+        query = select(invoices).where(
+            invoices.c.invoice_id == invoice_id, invoices.c.org_id == org_id
+        )
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._conn.execute(query)).first()
+        return _invoice(row) if row else None
+
+    async def save(self, invoice: Invoice) -> None:
+        await self._conn.execute(
+            update(invoices)
+            .where(invoices.c.invoice_id == invoice.invoice_id)
+            .values(
+                state=invoice.state.value,
+                paid_time=invoice.paid_time,
+                void_time=invoice.void_time,
+                payment_transaction_id=invoice.payment_transaction_id,
+                payment_attempts=invoice.payment_attempts,
+                last_payment_error=invoice.last_payment_error,
+            )
+        )
+
+    async def list(
+        self,
+        org_id: str,
+        *,
+        state: InvoiceState | None,
+        before: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Invoice]:
+        query = (
+            select(invoices)
+            .where(invoices.c.org_id == org_id)
+            .order_by(invoices.c.issue_time.desc(), invoices.c.invoice_id.desc())
+            .limit(limit)
+        )
+        if state is not None:
+            query = query.where(invoices.c.state == state.value)
+        if before is not None and valid_uuid(before[1]):
+            query = query.where(
+                or_(
+                    invoices.c.issue_time < before[0],
+                    and_(invoices.c.issue_time == before[0], invoices.c.invoice_id < before[1]),
+                )
+            )
+        return [_invoice(r) for r in await self._conn.execute(query)]
+
+    async def amount_due(self, org_id: str) -> dict[str, int]:
+        rows = await self._conn.execute(
+            select(invoices.c.currency, func.sum(invoices.c.total_minor))
+            .where(invoices.c.org_id == org_id, invoices.c.state == "open")
+            .group_by(invoices.c.currency)
+        )
+        return {currency: int(total) for currency, total in rows}

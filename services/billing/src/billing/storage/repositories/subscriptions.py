@@ -1,0 +1,173 @@
+"""Subscription repository and pending proration adjustments (SQLAlchemy Core)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, and_, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from billing.domain.subscription import Adjustment, Subscription, SubscriptionState
+from billing.storage.ids import valid_uuid
+from billing.storage.tables import (
+    adjustments,
+    subscriptions,
+)
+
+
+def _subscription_values(s: Subscription) -> dict[str, Any]:
+    return {
+        "subscription_id": s.subscription_id,
+        "org_id": s.org_id,
+        "plan_id": s.plan_id,
+        "state": s.state.value,
+        "anchor": s.anchor,
+        "current_period_start": s.current_period_start,
+        "current_period_end": s.current_period_end,
+        "create_time": s.create_time,
+        "cancel_time": s.cancel_time,
+        "cancel_at_period_end": s.cancel_at_period_end,
+    }
+
+
+def _subscription(row: Row[Any]) -> Subscription:
+    return Subscription(
+        subscription_id=str(row.subscription_id),
+        org_id=row.org_id,
+        plan_id=row.plan_id,
+        state=SubscriptionState(row.state),
+        anchor=row.anchor,
+        current_period_start=row.current_period_start,
+        current_period_end=row.current_period_end,
+        create_time=row.create_time,
+        cancel_time=row.cancel_time,
+        cancel_at_period_end=row.cancel_at_period_end,
+    )
+
+
+class SubscriptionRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def get(
+        self, org_id: str, subscription_id: str, *, for_update: bool = False
+    ) -> Subscription | None:
+        if not valid_uuid(subscription_id):
+            return None
+        query = select(subscriptions).where(
+            subscriptions.c.subscription_id == subscription_id, subscriptions.c.org_id == org_id
+        )
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._conn.execute(query)).first()
+        return _subscription(row) if row else None
+
+    async def get_active(self, org_id: str) -> Subscription | None:
+        row = (
+            await self._conn.execute(
+                select(subscriptions).where(
+                    subscriptions.c.org_id == org_id, subscriptions.c.state == "active"
+                )
+            )
+        ).first()
+        return _subscription(row) if row else None
+
+    async def lock_next_due(self, now: datetime) -> Subscription | None:
+        s = subscriptions.c
+        row = (
+            await self._conn.execute(
+                select(subscriptions)
+                .where(s.state == "active", s.current_period_end <= now)
+                .order_by(s.current_period_end)
+                .limit(1)
+                # Replicas close different subscriptions instead of queueing on one.
+                .with_for_update(skip_locked=True)
+            )
+        ).first()
+        return _subscription(row) if row else None
+
+    async def add(self, subscription: Subscription) -> bool:
+        result = await self._conn.execute(
+            insert(subscriptions)
+            .values(_subscription_values(subscription))
+            .on_conflict_do_nothing(
+                index_elements=[subscriptions.c.org_id],
+                index_where=subscriptions.c.state == literal("active"),
+            )
+            .returning(subscriptions.c.subscription_id)
+        )
+        return result.first() is not None
+
+    async def save(self, subscription: Subscription) -> None:
+        values = _subscription_values(subscription)
+        del values["subscription_id"], values["org_id"], values["create_time"]
+        await self._conn.execute(
+            update(subscriptions)
+            .where(subscriptions.c.subscription_id == subscription.subscription_id)
+            .values(values)
+        )
+
+    async def list(
+        self,
+        org_id: str,
+        *,
+        state: SubscriptionState | None,
+        before: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Subscription]:
+        query = (
+            select(subscriptions)
+            .where(subscriptions.c.org_id == org_id)
+            .order_by(subscriptions.c.create_time.desc(), subscriptions.c.subscription_id.desc())
+            .limit(limit)
+        )
+        if state is not None:
+            query = query.where(subscriptions.c.state == state.value)
+        if before is not None and valid_uuid(before[1]):
+            s = subscriptions.c
+            query = query.where(
+                or_(
+                    s.create_time < before[0],
+                    and_(s.create_time == before[0], s.subscription_id < before[1]),
+                )
+            )
+        return [_subscription(r) for r in await self._conn.execute(query)]
+
+    async def add_adjustments(
+        self, subscription_id: str, items: Sequence[Adjustment], now: datetime
+    ) -> None:
+        if not items:
+            return
+        await self._conn.execute(
+            adjustments.insert(),
+            [
+                {
+                    "adjustment_id": str(uuid.uuid4()),
+                    "subscription_id": subscription_id,
+                    "description": a.description,
+                    "amount_minor": a.amount_minor,
+                    "create_time": now,
+                }
+                for a in items
+            ],
+        )
+
+    async def take_adjustments(
+        self, subscription_id: str, invoice_id: str
+    ) -> tuple[Adjustment, ...]:
+        rows = await self._conn.execute(
+            update(adjustments)
+            .where(
+                adjustments.c.subscription_id == subscription_id, adjustments.c.invoice_id.is_(None)
+            )
+            .values(invoice_id=invoice_id)
+            .returning(
+                adjustments.c.description, adjustments.c.amount_minor, adjustments.c.create_time
+            )
+        )
+        ordered = sorted(rows, key=lambda r: (r.create_time, r.description))
+        return tuple(Adjustment(r.description, r.amount_minor) for r in ordered)

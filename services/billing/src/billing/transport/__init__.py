@@ -1,0 +1,1 @@
+"""gRPC transport: servicers translate protos to handler calls and back, nothing else."""

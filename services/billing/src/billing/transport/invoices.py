@@ -1,0 +1,57 @@
+"""keel.billing.v1.InvoiceService servicer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keel.billing.v1 import invoice_service_pb2 as pb
+from keel.billing.v1 import invoice_service_pb2_grpc
+
+from billing.app.invoices import InvoiceHandlers
+from billing.transport import mapping
+from billing.transport.caller import current_caller
+
+
+class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):  # type: ignore[misc]
+    def __init__(self, handlers: InvoiceHandlers) -> None:
+        self._handlers = handlers
+
+    async def CloseBillingPeriod(
+        self, request: pb.CloseBillingPeriodRequest, context: Any
+    ) -> pb.CloseBillingPeriodResponse:
+        invoice = await self._handlers.close_period(
+            current_caller(), request.subscription_id, request.request_id
+        )
+        return pb.CloseBillingPeriodResponse(invoice=mapping.invoice_to_proto(invoice))
+
+    async def GetInvoice(
+        self, request: pb.GetInvoiceRequest, context: Any
+    ) -> pb.GetInvoiceResponse:
+        invoice = await self._handlers.get(current_caller(), request.invoice_id)
+        return pb.GetInvoiceResponse(invoice=mapping.invoice_to_proto(invoice))
+
+    async def ListInvoices(
+        self, request: pb.ListInvoicesRequest, context: Any
+    ) -> pb.ListInvoicesResponse:
+        page = await self._handlers.list(
+            current_caller(),
+            state=mapping.invoice_state(request.state),
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return pb.ListInvoicesResponse(
+            invoices=[mapping.invoice_to_proto(i) for i in page.invoices],
+            next_page_token=page.next_page_token,
+        )
+
+    async def PayInvoice(
+        self, request: pb.PayInvoiceRequest, context: Any
+    ) -> pb.PayInvoiceResponse:
+        invoice = await self._handlers.pay(current_caller(), request.invoice_id)
+        return pb.PayInvoiceResponse(invoice=mapping.invoice_to_proto(invoice))
+
+    async def VoidInvoice(
+        self, request: pb.VoidInvoiceRequest, context: Any
+    ) -> pb.VoidInvoiceResponse:
+        invoice = await self._handlers.void(current_caller(), request.invoice_id)
+        return pb.VoidInvoiceResponse(invoice=mapping.invoice_to_proto(invoice))

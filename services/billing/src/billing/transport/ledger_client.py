@@ -1,0 +1,160 @@
+"""Outbound gRPC adapter for the ledger: wallet lookup and invoice payment (the Ledger port).
+
+Reads run as the caller (request id, trace and principal forwarded by the runtime channel);
+payments run as the billing service for the invoice's organization, because moving money
+between an organization's wallet and the platform's revenue account is billing's act, not
+the member's. Every call has a deadline; an unreachable ledger is LedgerUnavailable.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import grpc
+from google.rpc import error_details_pb2, status_pb2
+from keel.ledger.v1 import (
+    account_service_pb2,
+    account_service_pb2_grpc,
+    resources_pb2,
+    transaction_service_pb2,
+    transaction_service_pb2_grpc,
+)
+
+from billing.app.ports import Wallet
+from billing.domain.errors import LedgerUnavailable, PaymentDeclined
+from billing.domain.invoice import Invoice
+from billing.domain.money import currency_scale
+from keel_runtime.context import PRINCIPAL_HEADER, Principal, current_principal
+
+log = logging.getLogger(__name__)
+
+SERVICE_SUBJECT = "billing"
+PLATFORM_ORG_ID = "00000000-0000-0000-0000-000000000000"
+_UNAVAILABLE = frozenset(
+    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED}
+)
+
+
+def error_reason(error: grpc.aio.AioRpcError) -> str:
+    """The ErrorInfo reason of a rich status, or the status code name."""
+    for key, value in error.trailing_metadata() or ():
+        if key == "grpc-status-details-bin" and isinstance(value, bytes):
+            status = status_pb2.Status.FromString(value)
+            for detail in status.details:
+                info = error_details_pb2.ErrorInfo()
+                if detail.Unpack(info) and info.reason:
+                    return str(info.reason)
+    return str(error.code().name)
+
+
+def _service_metadata(org_id: str) -> tuple[tuple[str, str], ...]:
+    principal = Principal(subject=SERVICE_SUBJECT, org_id=org_id, kind="service")
+    return ((PRINCIPAL_HEADER, principal.to_header()),)
+
+
+class GrpcLedger:
+    """The Ledger port over keel.ledger.v1 AccountService and TransactionService."""
+
+    def __init__(
+        self,
+        channel: Any,
+        *,
+        timeout_s: float,
+        revenue_account_id: str = "",
+        platform_org_id: str = PLATFORM_ORG_ID,
+    ) -> None:
+        self._accounts = account_service_pb2_grpc.AccountServiceStub(channel)
+        self._transactions = transaction_service_pb2_grpc.TransactionServiceStub(channel)
+        self._timeout = timeout_s
+        self._revenue = {"*": revenue_account_id} if revenue_account_id else {}
+        self._platform_org_id = platform_org_id
+
+    async def find_wallet(self, org_id: str, currency: str | None) -> Wallet | None:
+        request = account_service_pb2.ListAccountsRequest(
+            kind=resources_pb2.ACCOUNT_KIND_WALLET, asset_code=currency or "", page_size=1
+        )
+        # Inside an RPC the caller's principal travels on; background work acts as billing.
+        metadata = None if current_principal() else _service_metadata(org_id)
+        try:
+            listed = await self._accounts.ListAccounts(
+                request, timeout=self._timeout, metadata=metadata
+            )
+            if not listed.accounts:
+                return None
+            account = listed.accounts[0]
+            balance = await self._accounts.GetBalance(
+                account_service_pb2.GetBalanceRequest(account_id=account.account_id),
+                timeout=self._timeout,
+                metadata=metadata,
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in _UNAVAILABLE:
+                raise LedgerUnavailable("the ledger is unavailable, retry later") from exc
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise
+        return Wallet(
+            account_id=account.account_id,
+            currency=account.asset.code,
+            scale=account.asset.scale,
+            available_minor=balance.balance.available,
+        )
+
+    async def _revenue_account(self, currency: str) -> str:
+        """Billing's revenue account in `currency`, opened on first use (idempotently)."""
+        known = self._revenue.get(currency) or self._revenue.get("*")
+        if known:
+            return known
+        response = await self._accounts.CreateAccount(
+            account_service_pb2.CreateAccountRequest(
+                request_id=f"billing-revenue-{currency}",
+                org_id=self._platform_org_id,
+                kind=resources_pb2.ACCOUNT_KIND_REVENUE,
+                asset=resources_pb2.Asset(code=currency, scale=currency_scale(currency)),
+                metadata={"owner": "billing"},
+            ),
+            timeout=self._timeout,
+            metadata=_service_metadata(self._platform_org_id),
+        )
+        account_id = str(response.account.account_id)
+        self._revenue[currency] = account_id
+        return account_id
+
+    async def pay_invoice(self, invoice: Invoice, wallet: Wallet) -> str:
+        amount = invoice.total_minor
+        try:
+            revenue = await self._revenue_account(invoice.currency)
+            response = await self._transactions.CreateTransaction(
+                transaction_service_pb2.CreateTransactionRequest(
+                    # The ledger de-duplicates on it: a retried payment never charges twice.
+                    request_id=f"invoice:{invoice.invoice_id}",
+                    postings=[
+                        resources_pb2.Posting(
+                            account_id=wallet.account_id,
+                            side=resources_pb2.POSTING_SIDE_DEBIT,
+                            amount=amount,
+                            asset_code=invoice.currency,
+                        ),
+                        resources_pb2.Posting(
+                            account_id=revenue,
+                            side=resources_pb2.POSTING_SIDE_CREDIT,
+                            amount=amount,
+                            asset_code=invoice.currency,
+                        ),
+                    ],
+                    metadata={"invoice_id": invoice.invoice_id, "source": SERVICE_SUBJECT},
+                ),
+                timeout=self._timeout,
+                metadata=_service_metadata(invoice.org_id),
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in _UNAVAILABLE:
+                raise LedgerUnavailable("the ledger is unavailable, retry later") from exc
+            if exc.code() in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.NOT_FOUND):
+                reason = error_reason(exc)
+                raise PaymentDeclined(
+                    "the ledger declined the payment", reason, invoice_id=invoice.invoice_id
+                ) from exc
+            raise
+        return str(response.transaction.transaction_id)

@@ -1,0 +1,45 @@
+"""keel.billing.v1.PlanService servicer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keel.billing.v1 import plan_service_pb2 as pb
+from keel.billing.v1 import plan_service_pb2_grpc
+
+from billing.app.plans import PlanHandlers
+from billing.transport import mapping
+from billing.transport.caller import current_caller
+
+
+class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):  # type: ignore[misc]
+    def __init__(self, handlers: PlanHandlers) -> None:
+        self._handlers = handlers
+
+    async def CreatePlan(
+        self, request: pb.CreatePlanRequest, context: Any
+    ) -> pb.CreatePlanResponse:
+        command = mapping.create_plan_command(request.plan_id, request.plan)
+        plan = await self._handlers.create(current_caller(), command)
+        return pb.CreatePlanResponse(plan=mapping.plan_to_proto(plan))
+
+    async def GetPlan(self, request: pb.GetPlanRequest, context: Any) -> pb.GetPlanResponse:
+        plan = await self._handlers.get(request.plan_id)
+        return pb.GetPlanResponse(plan=mapping.plan_to_proto(plan))
+
+    async def ListPlans(self, request: pb.ListPlansRequest, context: Any) -> pb.ListPlansResponse:
+        page = await self._handlers.list(
+            page_size=request.page_size,
+            page_token=request.page_token,
+            show_archived=request.show_archived,
+        )
+        return pb.ListPlansResponse(
+            plans=[mapping.plan_to_proto(p) for p in page.plans],
+            next_page_token=page.next_page_token,
+        )
+
+    async def ArchivePlan(
+        self, request: pb.ArchivePlanRequest, context: Any
+    ) -> pb.ArchivePlanResponse:
+        plan = await self._handlers.archive(current_caller(), request.plan_id)
+        return pb.ArchivePlanResponse(plan=mapping.plan_to_proto(plan))

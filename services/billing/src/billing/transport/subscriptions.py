@@ -1,0 +1,68 @@
+"""keel.billing.v1.SubscriptionService servicer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keel.billing.v1 import subscription_service_pb2 as pb
+from keel.billing.v1 import subscription_service_pb2_grpc
+
+from billing.app.subscriptions import SubscriptionHandlers
+from billing.transport import mapping
+from billing.transport.caller import current_caller
+
+
+class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServicer):  # type: ignore[misc]
+    def __init__(self, handlers: SubscriptionHandlers) -> None:
+        self._handlers = handlers
+
+    async def CreateSubscription(
+        self, request: pb.CreateSubscriptionRequest, context: Any
+    ) -> pb.CreateSubscriptionResponse:
+        subscription = await self._handlers.create(
+            current_caller(), request.plan_id, request.request_id
+        )
+        return pb.CreateSubscriptionResponse(
+            subscription=mapping.subscription_to_proto(subscription)
+        )
+
+    async def GetSubscription(
+        self, request: pb.GetSubscriptionRequest, context: Any
+    ) -> pb.GetSubscriptionResponse:
+        subscription = await self._handlers.get(current_caller(), request.subscription_id)
+        return pb.GetSubscriptionResponse(subscription=mapping.subscription_to_proto(subscription))
+
+    async def ListSubscriptions(
+        self, request: pb.ListSubscriptionsRequest, context: Any
+    ) -> pb.ListSubscriptionsResponse:
+        page = await self._handlers.list(
+            current_caller(),
+            state=mapping.subscription_state(request.state),
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return pb.ListSubscriptionsResponse(
+            subscriptions=[mapping.subscription_to_proto(s) for s in page.subscriptions],
+            next_page_token=page.next_page_token,
+        )
+
+    async def ChangePlan(
+        self, request: pb.ChangePlanRequest, context: Any
+    ) -> pb.ChangePlanResponse:
+        subscription, proration = await self._handlers.change_plan(
+            current_caller(), request.subscription_id, request.plan_id, request.request_id
+        )
+        return pb.ChangePlanResponse(
+            subscription=mapping.subscription_to_proto(subscription),
+            proration=mapping.money_to_proto(proration),
+        )
+
+    async def CancelSubscription(
+        self, request: pb.CancelSubscriptionRequest, context: Any
+    ) -> pb.CancelSubscriptionResponse:
+        subscription = await self._handlers.cancel(
+            current_caller(), request.subscription_id, at_period_end=request.at_period_end
+        )
+        return pb.CancelSubscriptionResponse(
+            subscription=mapping.subscription_to_proto(subscription)
+        )

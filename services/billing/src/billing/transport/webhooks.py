@@ -1,0 +1,49 @@
+"""keel.billing.v1.WebhookService servicer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keel.billing.v1 import webhook_service_pb2 as pb
+from keel.billing.v1 import webhook_service_pb2_grpc
+
+from billing.app.webhooks import WebhookHandlers
+from billing.transport import mapping
+from billing.transport.caller import current_caller
+
+
+class WebhookServicer(webhook_service_pb2_grpc.WebhookServiceServicer):  # type: ignore[misc]
+    def __init__(self, handlers: WebhookHandlers) -> None:
+        self._handlers = handlers
+
+    async def CreateWebhookEndpoint(
+        self, request: pb.CreateWebhookEndpointRequest, context: Any
+    ) -> pb.CreateWebhookEndpointResponse:
+        endpoint = request.webhook_endpoint
+        created, secret = await self._handlers.create(
+            current_caller(),
+            url=endpoint.url,
+            event_types=list(endpoint.event_types),
+            description=endpoint.description,
+            request_id=request.request_id,
+        )
+        return pb.CreateWebhookEndpointResponse(
+            webhook_endpoint=mapping.webhook_to_proto(created), signing_secret=secret
+        )
+
+    async def ListWebhookEndpoints(
+        self, request: pb.ListWebhookEndpointsRequest, context: Any
+    ) -> pb.ListWebhookEndpointsResponse:
+        page = await self._handlers.list(
+            current_caller(), page_size=request.page_size, page_token=request.page_token
+        )
+        return pb.ListWebhookEndpointsResponse(
+            webhook_endpoints=[mapping.webhook_to_proto(w) for w in page.endpoints],
+            next_page_token=page.next_page_token,
+        )
+
+    async def DeleteWebhookEndpoint(
+        self, request: pb.DeleteWebhookEndpointRequest, context: Any
+    ) -> pb.DeleteWebhookEndpointResponse:
+        await self._handlers.delete(current_caller(), request.webhook_endpoint_id)
+        return pb.DeleteWebhookEndpointResponse()

@@ -1,0 +1,186 @@
+"""A real billing server on 127.0.0.1:0 and a fake ledger gRPC server it calls."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+import pytest
+from keel.ledger.v1 import (
+    account_service_pb2,
+    account_service_pb2_grpc,
+    resources_pb2,
+    transaction_service_pb2,
+    transaction_service_pb2_grpc,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from billing.bootstrap import build_handlers, service_spec
+from billing.storage.migrate import migrate
+from billing.transport.ledger_client import GrpcLedger
+from keel_runtime import clients
+from keel_runtime.context import Principal
+from keel_runtime.db import create_engine
+from keel_runtime.server import RunningServer, start
+from keel_runtime.settings import ServerSettings
+
+LEDGER_TIMEOUT_S = 1.5
+
+
+@dataclass
+class Seen:
+    """One call the fake ledger received."""
+
+    method: str
+    metadata: dict[str, str]
+    time_remaining: float | None
+    request: Any
+
+
+@dataclass
+class LedgerState:
+    calls: list[Seen] = field(default_factory=list)
+    wallets: dict[str, tuple[str, int]] = field(default_factory=dict)  # org -> (account, balance)
+    transactions: dict[str, str] = field(default_factory=dict)  # request id -> transaction id
+
+    def seen(self, method: str, request: Any, context: Any) -> None:
+        metadata = {k: v for k, v in context.invocation_metadata() if isinstance(v, str)}
+        self.calls.append(Seen(method, metadata, context.time_remaining(), request))
+
+
+def principal_of(metadata: dict[str, str]) -> Principal:
+    return Principal.from_header(metadata["x-keel-principal"])
+
+
+def _org(metadata: dict[str, str]) -> str:
+    return principal_of(metadata).org_id
+
+
+class FakeAccounts(account_service_pb2_grpc.AccountServiceServicer):  # type: ignore[misc]
+    def __init__(self, state: LedgerState) -> None:
+        self.state = state
+
+    async def ListAccounts(self, request: Any, context: Any) -> Any:
+        self.state.seen("ListAccounts", request, context)
+        wallet = self.state.wallets.get(_org(self.state.calls[-1].metadata))
+        accounts = []
+        if wallet:
+            accounts.append(
+                resources_pb2.Account(
+                    account_id=wallet[0],
+                    kind=resources_pb2.ACCOUNT_KIND_WALLET,
+                    asset=resources_pb2.Asset(code="USD", scale=2),
+                )
+            )
+        return account_service_pb2.ListAccountsResponse(accounts=accounts)
+
+    async def GetBalance(self, request: Any, context: Any) -> Any:
+        self.state.seen("GetBalance", request, context)
+        for account_id, balance in self.state.wallets.values():
+            if account_id == request.account_id:
+                return account_service_pb2.GetBalanceResponse(
+                    balance=resources_pb2.Balance(
+                        account_id=account_id,
+                        asset=resources_pb2.Asset(code="USD", scale=2),
+                        available=balance,
+                    )
+                )
+        await context.abort(grpc.StatusCode.NOT_FOUND, "account not found")
+
+    async def CreateAccount(self, request: Any, context: Any) -> Any:
+        self.state.seen("CreateAccount", request, context)
+        return account_service_pb2.CreateAccountResponse(
+            account=resources_pb2.Account(
+                account_id=str(uuid.uuid5(uuid.NAMESPACE_URL, request.request_id))
+            )
+        )
+
+
+class FakeTransactions(transaction_service_pb2_grpc.TransactionServiceServicer):  # type: ignore[misc]
+    def __init__(self, state: LedgerState) -> None:
+        self.state = state
+
+    async def CreateTransaction(self, request: Any, context: Any) -> Any:
+        self.state.seen("CreateTransaction", request, context)
+        transaction_id = self.state.transactions.setdefault(request.request_id, str(uuid.uuid4()))
+        return transaction_service_pb2.CreateTransactionResponse(
+            transaction=resources_pb2.Transaction(
+                transaction_id=transaction_id, request_id=request.request_id
+            )
+        )
+
+
+@dataclass
+class FakeLedgerServer:
+    state: LedgerState
+    target: str
+
+
+@pytest.fixture
+async def fake_ledger() -> AsyncIterator[FakeLedgerServer]:
+    state = LedgerState()
+    server = grpc.aio.server()
+    account_service_pb2_grpc.add_AccountServiceServicer_to_server(FakeAccounts(state), server)
+    transaction_service_pb2_grpc.add_TransactionServiceServicer_to_server(
+        FakeTransactions(state), server
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    yield FakeLedgerServer(state, f"127.0.0.1:{port}")
+    await server.stop(None)
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    migrate(database_url)
+    engine = create_engine(database_url, pool_size=4)
+    yield engine
+    await engine.dispose()
+
+
+async def _serve(engine: AsyncEngine, ledger_target: str) -> tuple[RunningServer, Any]:
+    channel = clients.insecure_channel(ledger_target)
+    handlers = build_handlers(engine, GrpcLedger(channel, timeout_s=LEDGER_TIMEOUT_S))
+
+    async def close_channel() -> None:
+        await channel.close()
+
+    running = await start(
+        service_spec(handlers, closers=[close_channel]), ServerSettings(bind="127.0.0.1:0")
+    )
+    return running, grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
+
+
+@pytest.fixture
+async def billing(engine: AsyncEngine, fake_ledger: FakeLedgerServer) -> AsyncIterator[Any]:
+    running, channel = await _serve(engine, fake_ledger.target)
+    yield channel
+    await channel.close()
+    await running.stop(0)
+
+
+@pytest.fixture
+async def billing_without_ledger(engine: AsyncEngine) -> AsyncIterator[Any]:
+    """Billing pointed at a port nobody listens on."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"127.0.0.1:{s.getsockname()[1]}"
+    running, channel = await _serve(engine, dead)
+    yield channel
+    await channel.close()
+    await running.stop(0)
+
+
+def metadata(
+    org_id: str, *, roles: tuple[str, ...] = ("OWNER",), request_id: str = ""
+) -> tuple[tuple[str, str], ...]:
+    principal = Principal(subject="user-1", org_id=org_id, roles=frozenset(roles))
+    md = [("x-keel-principal", principal.to_header())]
+    if request_id:
+        md.append(("x-request-id", request_id))
+    return tuple(md)

@@ -1,0 +1,256 @@
+"""Billing over a real socket: subscriptions, usage, validation, the ledger call and its failure."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2, status_pb2
+from keel.billing.v1 import (
+    billing_overview_service_pb2,
+    billing_overview_service_pb2_grpc,
+    invoice_pb2,
+    invoice_service_pb2,
+    invoice_service_pb2_grpc,
+    plan_pb2,
+    plan_service_pb2,
+    plan_service_pb2_grpc,
+    subscription_pb2,
+    subscription_service_pb2,
+    subscription_service_pb2_grpc,
+    usage_service_pb2,
+    usage_service_pb2_grpc,
+)
+from keel.identity.v1 import events_pb2 as identity_events
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from billing.bootstrap import build_handlers, utc_now
+from billing.events.subscribers import organization_created_handler
+from keel_runtime.context import Principal
+from keel_runtime.events import new_event
+
+from ..unit.conftest import FakeLedger
+from .conftest import LEDGER_TIMEOUT_S, FakeLedgerServer, metadata, principal_of
+
+
+def error_info(exc: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo:
+    for key, value in exc.trailing_metadata() or ():
+        if key == "grpc-status-details-bin":
+            for detail in status_pb2.Status.FromString(value).details:
+                info = error_details_pb2.ErrorInfo()
+                if detail.Unpack(info):
+                    return info
+    raise AssertionError("no ErrorInfo in the status")
+
+
+async def sign_up(engine: AsyncEngine) -> str:
+    """What identity.organization.created does to billing."""
+    org_id = str(uuid.uuid4())
+    handle = organization_created_handler(
+        build_handlers(engine, FakeLedger()).subscriptions, utc_now
+    )
+    event = new_event(
+        type="identity.organization.created",
+        source="identity",
+        subject=org_id,
+        org_id=org_id,
+        payload=identity_events.OrganizationCreated(organization_id=org_id),
+    )
+    async with engine.begin() as conn:
+        await handle(conn, event)
+    return org_id
+
+
+async def test_get_and_list_subscriptions_are_scoped_to_the_callers_org(
+    engine: AsyncEngine, billing: Any
+) -> None:
+    org_id = await sign_up(engine)
+    stub = subscription_service_pb2_grpc.SubscriptionServiceStub(billing)
+    listed = await stub.ListSubscriptions(
+        subscription_service_pb2.ListSubscriptionsRequest(), metadata=metadata(org_id)
+    )
+    (sub,) = listed.subscriptions
+    assert sub.plan_id == "free" and sub.state == subscription_pb2.SUBSCRIPTION_STATE_ACTIVE
+    got = await stub.GetSubscription(
+        subscription_service_pb2.GetSubscriptionRequest(subscription_id=sub.subscription_id),
+        metadata=metadata(org_id),
+    )
+    assert got.subscription == sub
+
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.GetSubscription(
+            subscription_service_pb2.GetSubscriptionRequest(subscription_id=sub.subscription_id),
+            metadata=metadata(str(uuid.uuid4())),
+        )
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+    assert error_info(raised.value).reason == "SUBSCRIPTION_NOT_FOUND"
+    other = await stub.ListSubscriptions(
+        subscription_service_pb2.ListSubscriptionsRequest(), metadata=metadata(str(uuid.uuid4()))
+    )
+    assert list(other.subscriptions) == []
+
+
+async def test_calls_without_principal_are_unauthenticated(billing: Any) -> None:
+    stub = subscription_service_pb2_grpc.SubscriptionServiceStub(billing)
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.ListSubscriptions(subscription_service_pb2.ListSubscriptionsRequest())
+    assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_invalid_input_is_invalid_argument(billing: Any) -> None:
+    stub = subscription_service_pb2_grpc.SubscriptionServiceStub(billing)
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.GetSubscription(
+            subscription_service_pb2.GetSubscriptionRequest(subscription_id="nope"),
+            metadata=metadata(str(uuid.uuid4())),
+        )
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_record_usage_reports_duplicates(engine: AsyncEngine, billing: Any) -> None:
+    org_id = await sign_up(engine)
+    stub = usage_service_pb2_grpc.UsageServiceStub(billing)
+    request = usage_service_pb2.RecordUsageRequest(
+        usage=usage_service_pb2.UsageInput(metric="items.confirmed", quantity=1, dedup_key="k1")
+    )
+    first = await stub.RecordUsage(request, metadata=metadata(org_id))
+    again = await stub.RecordUsage(request, metadata=metadata(org_id))
+    assert (first.duplicate, again.duplicate) == (False, True)
+    assert again.usage_record.usage_record_id == first.usage_record.usage_record_id
+    summary = await stub.GetUsageSummary(
+        usage_service_pb2.GetUsageSummaryRequest(), metadata=metadata(org_id)
+    )
+    assert [(m.metric, m.value) for m in summary.metrics] == [("items.confirmed", 1)]
+
+
+async def test_overview_reads_the_wallet_through_the_ledger(
+    engine: AsyncEngine, billing: Any, fake_ledger: FakeLedgerServer
+) -> None:
+    org_id = await sign_up(engine)
+    fake_ledger.state.wallets[org_id] = (str(uuid.uuid4()), 12_345)
+    stub = billing_overview_service_pb2_grpc.BillingOverviewServiceStub(billing)
+    response = await stub.GetBillingOverview(
+        billing_overview_service_pb2.GetBillingOverviewRequest(),
+        metadata=metadata(org_id, request_id="req-overview-1"),
+    )
+    overview = response.overview
+    assert overview.subscription.plan_id == "free"
+    assert (overview.wallet_balance.currency, overview.wallet_balance.amount_minor) == (
+        "USD",
+        12_345,
+    )
+    assert overview.wallet_balance.scale == 2
+    assert overview.amount_due.amount_minor == 0
+
+    calls = fake_ledger.state.calls
+    assert [c.method for c in calls] == ["ListAccounts", "GetBalance"]
+    for call in calls:
+        # The caller's request id and principal travel on; every call has a deadline.
+        assert call.metadata["x-request-id"] == "req-overview-1"
+        assert principal_of(call.metadata).org_id == org_id
+        # Deadline clocks are coarse: allow a little slack above the configured timeout.
+        assert call.time_remaining is not None and 0 < call.time_remaining <= LEDGER_TIMEOUT_S + 0.1
+    assert calls[0].request.asset_code == "USD"
+
+
+async def test_ledger_down_is_unavailable_not_internal(
+    engine: AsyncEngine, billing_without_ledger: Any
+) -> None:
+    org_id = await sign_up(engine)
+    stub = billing_overview_service_pb2_grpc.BillingOverviewServiceStub(billing_without_ledger)
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.GetBillingOverview(
+            billing_overview_service_pb2.GetBillingOverviewRequest(), metadata=metadata(org_id)
+        )
+    assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert error_info(raised.value).reason == "LEDGER_UNAVAILABLE"
+
+
+async def test_pay_invoice_through_the_ledger_is_idempotent_on_the_invoice(
+    engine: AsyncEngine, billing: Any, fake_ledger: FakeLedgerServer
+) -> None:
+    org_id = await sign_up(engine)
+    usage = usage_service_pb2_grpc.UsageServiceStub(billing)
+    await usage.RecordUsageBatch(
+        usage_service_pb2.RecordUsageBatchRequest(
+            usages=[
+                usage_service_pb2.UsageInput(
+                    metric="items.confirmed", quantity=1, dedup_key=f"k{i}"
+                )
+                for i in range(102)
+            ]
+        ),
+        metadata=metadata(org_id),
+    )
+    subs = subscription_service_pb2_grpc.SubscriptionServiceStub(billing)
+    (sub,) = (
+        await subs.ListSubscriptions(
+            subscription_service_pb2.ListSubscriptionsRequest(), metadata=metadata(org_id)
+        )
+    ).subscriptions
+    invoices = invoice_service_pb2_grpc.InvoiceServiceStub(billing)
+    invoice = (
+        await invoices.CloseBillingPeriod(
+            invoice_service_pb2.CloseBillingPeriodRequest(
+                subscription_id=sub.subscription_id, request_id=str(uuid.uuid4())
+            ),
+            metadata=metadata(org_id),
+        )
+    ).invoice
+    assert invoice.total.amount_minor == 10 and invoice.state == invoice_pb2.INVOICE_STATE_OPEN
+    fake_ledger.state.wallets[org_id] = (str(uuid.uuid4()), 1_000)
+    pay = invoice_service_pb2.PayInvoiceRequest(invoice_id=invoice.invoice_id)
+    paid = (await invoices.PayInvoice(pay, metadata=metadata(org_id))).invoice
+    assert paid.state == invoice_pb2.INVOICE_STATE_PAID and paid.payment_transaction_id
+    again = (await invoices.PayInvoice(pay, metadata=metadata(org_id))).invoice
+    assert again.payment_transaction_id == paid.payment_transaction_id
+
+    (payment,) = [c for c in fake_ledger.state.calls if c.method == "CreateTransaction"]
+    assert payment.request.request_id == f"invoice:{invoice.invoice_id}"
+    principal = principal_of(payment.metadata)
+    assert (principal.kind, principal.org_id) == ("service", org_id)
+    assert [p.amount for p in payment.request.postings] == [10, 10]
+
+
+async def test_plans_are_created_by_operators_only(billing: Any) -> None:
+    stub = plan_service_pb2_grpc.PlanServiceStub(billing)
+    request = plan_service_pb2.CreatePlanRequest(
+        plan_id="team",
+        plan=plan_pb2.Plan(
+            display_name="Team",
+            currency="USD",
+            interval=plan_pb2.BILLING_INTERVAL_MONTH,
+            prices=[
+                plan_pb2.Price(flat=plan_pb2.FlatPrice(amount_minor=3000)),
+                plan_pb2.Price(
+                    metric="items.confirmed",
+                    tiered=plan_pb2.TieredPrice(
+                        mode=plan_pb2.TIER_MODE_GRADUATED,
+                        tiers=[
+                            plan_pb2.Tier(up_to=100, unit_amount_minor=0),
+                            plan_pb2.Tier(unit_amount_minor=2),
+                        ],
+                    ),
+                ),
+            ],
+        ),
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.CreatePlan(request, metadata=metadata(str(uuid.uuid4())))
+    assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert error_info(raised.value).reason == "BILLING_PERMISSION_DENIED"
+
+    operator = (("x-keel-principal", Principal(subject="ops", kind="service").to_header()),)
+    created = (await stub.CreatePlan(request, metadata=operator)).plan
+    assert created.state == plan_pb2.PLAN_STATE_ACTIVE
+    assert created.prices[1].tiered.tiers[0].up_to == 100
+    assert not created.prices[1].tiered.tiers[1].HasField("up_to")
+    got = await stub.GetPlan(plan_service_pb2.GetPlanRequest(plan_id="team"), metadata=operator)
+    assert got.plan == created
+
+    bad = plan_service_pb2.CreatePlanRequest(plan_id="x", plan=plan_pb2.Plan(currency="usd"))
+    with pytest.raises(grpc.aio.AioRpcError) as invalid:
+        await stub.CreatePlan(bad, metadata=operator)
+    assert invalid.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -1,0 +1,53 @@
+"""items.item.confirmed records one unit of usage per item, however often it is delivered."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+from keel.items.v1 import events_pb2 as items_events
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from billing.bootstrap import Handlers, utc_now
+from billing.events.subscribers import ITEMS_METRIC, item_confirmed_handler
+from billing.storage.tables import outbox, usage_records
+from keel_runtime.events import Envelope, new_event
+
+pytestmark = pytest.mark.integration
+
+
+def confirmed(org_id: str, item_id: str) -> Envelope:
+    when = Timestamp()
+    when.FromDatetime(datetime(2026, 6, 1, tzinfo=UTC))
+    return new_event(
+        type="items.item.confirmed",
+        source="items",
+        subject=item_id,
+        org_id=org_id,
+        payload=items_events.ItemConfirmed(item_id=item_id, org_id=org_id, confirm_time=when),
+    )
+
+
+async def test_one_unit_per_confirmed_item(engine: AsyncEngine, handlers: Handlers) -> None:
+    handle = item_confirmed_handler(handlers.usage, utc_now)
+    org_id, item_id = str(uuid.uuid4()), str(uuid.uuid4())
+    # A redelivery past the inbox (new event id for the same confirmation) has no effect.
+    for event in (confirmed(org_id, item_id), confirmed(org_id, item_id)):
+        async with engine.begin() as conn:
+            await handle(conn, event)
+    async with engine.begin() as conn:
+        await handle(conn, confirmed(org_id, str(uuid.uuid4())))
+    async with engine.connect() as conn:
+        usage = (
+            await conn.execute(
+                select(usage_records.c.metric, func.sum(usage_records.c.quantity)).group_by(
+                    usage_records.c.metric
+                )
+            )
+        ).all()
+        events = (await conn.execute(select(func.count()).select_from(outbox))).scalar_one()
+    assert [tuple(r) for r in usage] == [(ITEMS_METRIC, 2)]
+    assert events == 2  # billing.usage.recorded per recorded unit

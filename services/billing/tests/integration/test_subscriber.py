@@ -1,0 +1,137 @@
+"""identity.organization.created starts one default subscription, however often it arrives."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+from keel.billing.v1 import events_pb2
+from keel.identity.v1 import events_pb2 as identity_events
+from nats.aio.msg import Msg
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from billing.bootstrap import Handlers, utc_now
+from billing.events.subscribers import organization_created_handler
+from billing.storage.tables import outbox, subscriptions
+from keel_runtime.events import (
+    Consumer,
+    Envelope,
+    StreamSpec,
+    Subscription,
+    connect_nats,
+    ensure_stream,
+    new_event,
+    unpack,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def org_created(org_id: str) -> Envelope:
+    return new_event(
+        type="identity.organization.created",
+        source="identity",
+        subject=org_id,
+        org_id=org_id,
+        payload=identity_events.OrganizationCreated(
+            organization_id=org_id, display_name="Acme", default_currency="USD"
+        ),
+    )
+
+
+async def count(engine: AsyncEngine, table, org_id: str | None = None) -> int:  # type: ignore[no-untyped-def]
+    query = select(func.count()).select_from(table)
+    if org_id is not None:
+        query = query.where(table.c.org_id == org_id)
+    async with engine.connect() as conn:
+        return int((await conn.execute(query)).scalar_one())
+
+
+async def test_handler_twice_starts_one_subscription(
+    engine: AsyncEngine, handlers: Handlers
+) -> None:
+    handle = organization_created_handler(handlers.subscriptions, utc_now)
+    org_id = str(uuid.uuid4())
+    # Two distinct events for one organization (a replay under a new id): the inbox cannot
+    # help, the unique index on active subscriptions does.
+    for _ in range(2):
+        async with engine.begin() as conn:
+            await handle(conn, org_created(org_id))
+    assert await count(engine, subscriptions, org_id) == 1
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(outbox.c.subject, outbox.c.payload))).all()
+    assert [r.subject for r in rows] == ["billing.subscription.created"]
+    created = unpack(Envelope.FromString(rows[0].payload), events_pb2.SubscriptionCreated)
+    assert created.subscription.org_id == org_id and created.subscription.plan_id == "free"
+
+
+async def test_concurrent_starts_make_one_subscription(
+    engine: AsyncEngine, handlers: Handlers
+) -> None:
+    handle = organization_created_handler(handlers.subscriptions, utc_now)
+    org_id = str(uuid.uuid4())
+
+    async def once() -> None:
+        async with engine.begin() as conn:
+            await handle(conn, org_created(org_id))
+
+    await asyncio.gather(*(once() for _ in range(4)))
+    assert await count(engine, subscriptions, org_id) == 1
+    assert await count(engine, outbox) == 1
+
+
+class ProbeConsumer(Consumer):
+    """Reports each finished delivery, so the test awaits it instead of sleeping."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.handled: asyncio.Queue[Msg] = asyncio.Queue()
+
+    async def handle(self, msg: Msg) -> None:
+        await super().handle(msg)
+        self.handled.put_nowait(msg)
+
+    async def deliveries(self, count: int) -> None:
+        async with asyncio.timeout(20):
+            for _ in range(count):
+                await self.handled.get()
+
+
+async def test_consumer_redelivery_has_no_second_effect(
+    engine: AsyncEngine, handlers: Handlers, nats_url: str, unique_name: str
+) -> None:
+    nc, js = await connect_nats(nats_url)
+    stream = unique_name.upper()
+    subject = f"{unique_name}.identity.organization.created"
+    await ensure_stream(js, StreamSpec(name=stream, subjects=[subject]))
+    consumer = ProbeConsumer(
+        engine,
+        js,
+        Subscription(
+            consumer=f"billing-start-subscription-{unique_name}",
+            stream=stream,
+            filter_subject=subject,
+            handler=organization_created_handler(handlers.subscriptions, utc_now),
+        ),
+    )
+    org_id = str(uuid.uuid4())
+    event = org_created(org_id)
+    try:
+        await consumer.ensure()
+        task = asyncio.create_task(consumer.run())
+        try:
+            # The same event twice (past the broker's de-duplication) and a replay under a new id.
+            for data in (event, event, org_created(org_id)):
+                await js.publish(subject, data.SerializeToString())
+            await consumer.deliveries(3)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        assert await count(engine, subscriptions, org_id) == 1
+        assert await count(engine, outbox) == 1
+    finally:
+        await js.delete_stream(stream)
+        await nc.close()

@@ -1,0 +1,126 @@
+"""Webhooks against PostgreSQL: fan-out of billing events, signed HTTP delivery, retries."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from keel.billing.v1 import events_pb2
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from billing.app.caller import Caller
+from billing.app.webhook_delivery import WebhookDispatcher
+from billing.bootstrap import build_handlers
+from billing.events.subscribers import billing_event_handler
+from billing.storage.tables import webhook_deliveries
+from billing.storage.unit_of_work import sql_unit_of_work_factory
+from billing.transport.webhook_sender import HttpWebhookSender
+from keel_runtime.events import Envelope, new_event
+
+from ..unit.conftest import FakeClock, FakeLedger
+
+pytestmark = pytest.mark.integration
+
+
+def paid_event(org_id: str) -> Envelope:
+    return new_event(
+        type="billing.invoice.paid",
+        source="billing",
+        subject="inv-1",
+        org_id=org_id,
+        payload=events_pb2.InvoicePaid(invoice_id="inv-1", transaction_id="tx-1"),
+    )
+
+
+async def deliveries(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        query = select(func.count()).select_from(webhook_deliveries)
+        return int((await conn.execute(query)).scalar_one())
+
+
+async def test_signed_delivery_with_a_retry(engine: AsyncEngine) -> None:
+    clock = FakeClock(datetime.now(UTC))
+    handlers = build_handlers(engine, FakeLedger(), clock)
+    org_id = str(uuid.uuid4())
+    owner = Caller(subject="u1", org_id=org_id, roles=frozenset({"OWNER"}))
+    _, secret = await handlers.webhooks.create(
+        owner,
+        url="https://hooks.example/all",
+        event_types=[],
+        description="",
+        request_id=str(uuid.uuid4()),
+    )
+    await handlers.webhooks.create(
+        owner,
+        url="https://hooks.example/usage",
+        event_types=["billing.usage.recorded"],
+        description="",
+        request_id=str(uuid.uuid4()),
+    )
+    other = Caller(subject="u2", org_id=str(uuid.uuid4()), roles=frozenset({"OWNER"}))
+    await handlers.webhooks.create(
+        other,
+        url="https://hooks.example/other",
+        event_types=[],
+        description="",
+        request_id=str(uuid.uuid4()),
+    )
+
+    handle = billing_event_handler(clock)
+    event = paid_event(org_id)
+    for _ in range(2):  # a redelivery past the inbox queues nothing new
+        async with engine.begin() as conn:
+            await handle(conn, event)
+    assert await deliveries(engine) == 1
+
+    received: list[httpx.Request] = []
+
+    def receiver(request: httpx.Request) -> httpx.Response:
+        received.append(request)
+        return httpx.Response(500 if len(received) == 1 else 204)
+
+    sender = HttpWebhookSender(httpx.AsyncClient(transport=httpx.MockTransport(receiver)))
+    dispatcher = WebhookDispatcher(sql_unit_of_work_factory(engine, clock), sender, clock)
+    try:
+        assert await dispatcher.dispatch_due() == 1
+        assert await dispatcher.dispatch_due() == 0
+        clock.advance(timedelta(seconds=10))
+        assert await dispatcher.dispatch_due() == 1
+    finally:
+        await sender.close()
+
+    request = received[-1]
+    assert str(request.url) == "https://hooks.example/all"
+    timestamp, signature = (
+        p.split("=", 1)[1] for p in request.headers["Keel-Signature"].split(",")
+    )
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + request.content, hashlib.sha256)
+    assert signature == mac.hexdigest()
+    body = httpx.Response(200, content=request.content).json()
+    assert body["type"] == "billing.invoice.paid" and body["data"]["invoiceId"] == "inv-1"
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(webhook_deliveries))).one()
+    assert row.attempts == 2 and row.delivered_time is not None
+
+
+async def test_deleting_an_endpoint_drops_its_deliveries(engine: AsyncEngine) -> None:
+    handlers = build_handlers(engine, FakeLedger())
+    org_id = str(uuid.uuid4())
+    owner = Caller(subject="u1", org_id=org_id, roles=frozenset({"OWNER"}))
+    endpoint, _ = await handlers.webhooks.create(
+        owner,
+        url="https://hooks.example/all",
+        event_types=[],
+        description="",
+        request_id=str(uuid.uuid4()),
+    )
+    async with engine.begin() as conn:
+        await billing_event_handler(FakeClock())(conn, paid_event(org_id))
+    assert await deliveries(engine) == 1
+    await handlers.webhooks.delete(owner, endpoint.webhook_endpoint_id)
+    assert await deliveries(engine) == 0

@@ -1,0 +1,459 @@
+"""In-memory fakes of billing's ports, so handlers are tested without I/O."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Self
+
+import pytest
+
+from billing.app.caller import Caller
+from billing.app.ports import Wallet
+from billing.domain.errors import LedgerUnavailable, PaymentDeclined, RequestIdReused
+from billing.domain.events import DomainEvent
+from billing.domain.invoice import Invoice, InvoiceState
+from billing.domain.plan import Interval, Plan
+from billing.domain.pricing import Aggregation, PerUnit, Price
+from billing.domain.subscription import Adjustment, Subscription, SubscriptionState
+from billing.domain.usage import MetricUsage, UsageRecord, aggregate
+from billing.domain.webhook import Delivery, WebhookEndpoint
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+FREE = Plan(
+    plan_id="free",
+    display_name="Free",
+    currency="USD",
+    interval=Interval.MONTH,
+    prices=(Price("items.confirmed", PerUnit(5), included_quantity=100),),
+    create_time=T0,
+    is_default=True,
+)
+
+
+class FakeClock:
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+@dataclass
+class State:
+    """What the fake database holds; copied per unit of work, kept only on commit."""
+
+    plans: dict[str, Plan] = field(default_factory=dict)
+    subscriptions: dict[str, Subscription] = field(default_factory=dict)
+    adjustments: list[tuple[str, Adjustment, str | None]] = field(default_factory=list)
+    usage: dict[tuple[str, str], UsageRecord] = field(default_factory=dict)
+    invoices: dict[str, Invoice] = field(default_factory=dict)
+    webhooks: dict[str, tuple[WebhookEndpoint, str]] = field(default_factory=dict)
+    keys: dict[tuple[str, str], tuple[str, str, str]] = field(default_factory=dict)
+    deliveries: dict[tuple[str, str], FakeDeliveryRow] = field(default_factory=dict)
+
+
+class FakePlans:
+    def __init__(self, s: State) -> None:
+        self.s = s
+
+    async def get(self, plan_id: str) -> Plan | None:
+        return self.s.plans.get(plan_id)
+
+    async def get_default(self) -> Plan | None:
+        return next((p for p in self.s.plans.values() if p.is_default), None)
+
+    async def add(self, plan: Plan) -> bool:
+        if plan.plan_id in self.s.plans:
+            return False
+        self.s.plans[plan.plan_id] = plan
+        return True
+
+    async def save(self, plan: Plan) -> None:
+        self.s.plans[plan.plan_id] = plan
+
+    async def list(self, *, after: str, limit: int, include_archived: bool) -> list[Plan]:
+        plans = sorted(self.s.plans.values(), key=lambda p: p.plan_id)
+        return [p for p in plans if p.plan_id > after and (include_archived or not p.archived)][
+            :limit
+        ]
+
+
+class FakeSubscriptions:
+    def __init__(self, s: State) -> None:
+        self.s = s
+
+    async def get(
+        self, org_id: str, subscription_id: str, *, for_update: bool = False
+    ) -> Subscription | None:
+        sub = self.s.subscriptions.get(subscription_id)
+        return sub if sub and sub.org_id == org_id else None
+
+    async def get_active(self, org_id: str) -> Subscription | None:
+        return next(
+            (x for x in self.s.subscriptions.values() if x.org_id == org_id and x.active), None
+        )
+
+    async def lock_next_due(self, now: datetime) -> Subscription | None:
+        due = [x for x in self.s.subscriptions.values() if x.active and x.current_period_end <= now]
+        return min(due, key=lambda x: x.current_period_end, default=None)
+
+    async def add(self, subscription: Subscription) -> bool:
+        if await self.get_active(subscription.org_id):
+            return False
+        self.s.subscriptions[subscription.subscription_id] = subscription
+        return True
+
+    async def save(self, subscription: Subscription) -> None:
+        self.s.subscriptions[subscription.subscription_id] = subscription
+
+    async def list(
+        self,
+        org_id: str,
+        *,
+        state: SubscriptionState | None,
+        before: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Subscription]:
+        rows = sorted(
+            (x for x in self.s.subscriptions.values() if x.org_id == org_id),
+            key=lambda x: (x.create_time, x.subscription_id),
+            reverse=True,
+        )
+        rows = [x for x in rows if state is None or x.state is state]
+        if before:
+            rows = [x for x in rows if (x.create_time, x.subscription_id) < before]
+        return rows[:limit]
+
+    async def add_adjustments(
+        self, subscription_id: str, adjustments: Sequence[Adjustment], now: datetime
+    ) -> None:
+        self.s.adjustments += [(subscription_id, a, None) for a in adjustments]
+
+    async def take_adjustments(
+        self, subscription_id: str, invoice_id: str
+    ) -> tuple[Adjustment, ...]:
+        taken = [a for s, a, i in self.s.adjustments if s == subscription_id and i is None]
+        self.s.adjustments = [
+            (s, a, invoice_id if s == subscription_id and i is None else i)
+            for s, a, i in self.s.adjustments
+        ]
+        return tuple(taken)
+
+
+class FakeUsage:
+    def __init__(self, s: State) -> None:
+        self.s = s
+
+    async def add_many(self, records: Sequence[UsageRecord]) -> list[UsageRecord]:
+        inserted = []
+        for r in records:
+            if (r.org_id, r.dedup_key) not in self.s.usage:
+                self.s.usage[(r.org_id, r.dedup_key)] = r
+                inserted.append(r)
+        return inserted
+
+    async def get_by_dedup_key(self, org_id: str, dedup_key: str) -> UsageRecord | None:
+        return self.s.usage.get((org_id, dedup_key))
+
+    async def summarize(
+        self,
+        org_id: str,
+        start: datetime,
+        end: datetime,
+        *,
+        metrics: Sequence[str],
+        aggregations: Mapping[str, Aggregation],
+        fallback: Aggregation,
+    ) -> list[MetricUsage]:
+        rows = [
+            r for r in self.s.usage.values() if r.org_id == org_id and start <= r.event_time < end
+        ]
+        names = sorted(set(metrics) if metrics else {r.metric for r in rows})
+        out = []
+        for name in names:
+            agg = aggregations.get(name, fallback)
+            value, count = aggregate([r for r in rows if r.metric == name], agg)
+            out.append(MetricUsage(name, agg, value, count))
+        return out
+
+
+class FakeInvoices:
+    def __init__(self, s: State) -> None:
+        self.s = s
+
+    async def add(self, invoice: Invoice) -> None:
+        assert all(
+            (i.subscription_id, i.period_start) != (invoice.subscription_id, invoice.period_start)
+            for i in self.s.invoices.values()
+        ), "one invoice per period"
+        self.s.invoices[invoice.invoice_id] = invoice
+
+    async def get(
+        self, org_id: str, invoice_id: str, *, for_update: bool = False
+    ) -> Invoice | None:
+        invoice = self.s.invoices.get(invoice_id)
+        return invoice if invoice and invoice.org_id == org_id else None
+
+    async def save(self, invoice: Invoice) -> None:
+        self.s.invoices[invoice.invoice_id] = invoice
+
+    async def list(
+        self,
+        org_id: str,
+        *,
+        state: InvoiceState | None,
+        before: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Invoice]:
+        rows = sorted(
+            (i for i in self.s.invoices.values() if i.org_id == org_id),
+            key=lambda i: (i.issue_time, i.invoice_id),
+            reverse=True,
+        )
+        rows = [i for i in rows if state is None or i.state is state]
+        if before:
+            rows = [i for i in rows if (i.issue_time, i.invoice_id) < before]
+        return rows[:limit]
+
+    async def amount_due(self, org_id: str) -> dict[str, int]:
+        due: dict[str, int] = {}
+        for i in self.s.invoices.values():
+            if i.org_id == org_id and i.state is InvoiceState.OPEN:
+                due[i.currency] = due.get(i.currency, 0) + i.total_minor
+        return due
+
+
+class FakeWebhooks:
+    def __init__(self, s: State) -> None:
+        self.s = s
+
+    async def add(self, endpoint: WebhookEndpoint, signing_secret: str) -> None:
+        self.s.webhooks[endpoint.webhook_endpoint_id] = (endpoint, signing_secret)
+
+    async def get(self, org_id: str, endpoint_id: str) -> WebhookEndpoint | None:
+        found = self.s.webhooks.get(endpoint_id)
+        return found[0] if found and found[0].org_id == org_id else None
+
+    async def delete(self, org_id: str, endpoint_id: str) -> bool:
+        if await self.get(org_id, endpoint_id) is None:
+            return False
+        del self.s.webhooks[endpoint_id]
+        return True
+
+    async def list(
+        self, org_id: str, *, before: tuple[datetime, str] | None, limit: int
+    ) -> list[WebhookEndpoint]:
+        rows = sorted(
+            (w for w, _ in self.s.webhooks.values() if w.org_id == org_id),
+            key=lambda w: (w.create_time, w.webhook_endpoint_id),
+            reverse=True,
+        )
+        if before:
+            rows = [w for w in rows if (w.create_time, w.webhook_endpoint_id) < before]
+        return rows[:limit]
+
+
+@dataclass
+class FakeDeliveryRow:
+    delivery: Delivery
+    next_attempt: datetime
+    delivered: datetime | None = None
+    abandoned: datetime | None = None
+    last_error: str = ""
+
+
+class FakeDeliveries:
+    def __init__(self, s: State) -> None:
+        self.s = s
+
+    async def enqueue(
+        self, org_id: str, event_id: str, event_type: str, body: bytes, now: datetime
+    ) -> int:
+        count = 0
+        for endpoint, secret in self.s.webhooks.values():
+            key = (endpoint.webhook_endpoint_id, event_id)
+            if endpoint.org_id != org_id or key in self.s.deliveries:
+                continue
+            if endpoint.event_types and event_type not in endpoint.event_types:
+                continue
+            delivery = Delivery(
+                f"d-{len(self.s.deliveries)}",
+                key[0],
+                endpoint.url,
+                secret,
+                event_id,
+                event_type,
+                body,
+                0,
+            )
+            self.s.deliveries[key] = FakeDeliveryRow(delivery, now)
+            count += 1
+        return count
+
+    async def claim_due(self, now: datetime, limit: int, lease_s: float) -> list[Delivery]:
+        due = [
+            r
+            for r in self.s.deliveries.values()
+            if r.delivered is None and r.abandoned is None and r.next_attempt <= now
+        ][:limit]
+        for r in due:
+            r.next_attempt = now + timedelta(seconds=lease_s)
+        return [r.delivery for r in due]
+
+    def _row(self, delivery_id: str) -> FakeDeliveryRow:
+        return next(r for r in self.s.deliveries.values() if r.delivery.delivery_id == delivery_id)
+
+    async def delivered(self, delivery_id: str, now: datetime) -> None:
+        row = self._row(delivery_id)
+        row.delivered = now
+        row.delivery = replace(row.delivery, attempts=row.delivery.attempts + 1)
+
+    async def failed(
+        self, delivery_id: str, error: str, retry_at: datetime | None, now: datetime
+    ) -> None:
+        row = self._row(delivery_id)
+        row.delivery = replace(row.delivery, attempts=row.delivery.attempts + 1)
+        row.last_error = error
+        if retry_at is None:
+            row.abandoned = now
+        else:
+            row.next_attempt = retry_at
+
+
+class FakeKeys:
+    def __init__(self, s: State) -> None:
+        self.s = s
+
+    async def claim(
+        self, org_id: str, request_id: str, operation: str, fingerprint: str, resource_id: str
+    ) -> str | None:
+        first = self.s.keys.get((org_id, request_id))
+        if first is None:
+            self.s.keys[(org_id, request_id)] = (operation, fingerprint, resource_id)
+            return None
+        if first[:2] != (operation, fingerprint):
+            raise RequestIdReused("reused")
+        return first[2]
+
+
+class FakeDatabase:
+    def __init__(self) -> None:
+        self.state = State(plans={FREE.plan_id: FREE})
+        self.published: list[DomainEvent] = []
+        self.commits = 0
+
+    def uow(self) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self)
+
+
+class FakeUnitOfWork:
+    def __init__(self, db: FakeDatabase) -> None:
+        self._db = db
+        self._events: list[DomainEvent] = []
+
+    async def __aenter__(self) -> Self:
+        self._state = copy.deepcopy(self._db.state)
+        self.plans = FakePlans(self._state)
+        self.subscriptions = FakeSubscriptions(self._state)
+        self.usage = FakeUsage(self._state)
+        self.invoices = FakeInvoices(self._state)
+        self.webhooks = FakeWebhooks(self._state)
+        self.idempotency = FakeKeys(self._state)
+        self.deliveries = FakeDeliveries(self._state)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._events.clear()
+
+    def record(self, *events: DomainEvent) -> None:
+        self._events.extend(events)
+
+    async def commit(self) -> None:
+        self._db.state = self._state
+        self._db.published.extend(self._events)
+        self._db.commits += 1
+        self._events.clear()
+
+
+class FakeLedger:
+    """Wallets by org; payments idempotent on invoice id, like the real ledger."""
+
+    def __init__(self) -> None:
+        self.wallets: dict[str, Wallet] = {}
+        self.payments: dict[str, str] = {}
+        self.down = False
+        self.calls = 0
+
+    def fund(self, org_id: str, amount: int, currency: str = "USD") -> None:
+        self.wallets[org_id] = Wallet(f"acct-{org_id}", currency, 2, amount)
+
+    async def find_wallet(self, org_id: str, currency: str | None) -> Wallet | None:
+        self.calls += 1
+        if self.down:
+            raise LedgerUnavailable("down")
+        wallet = self.wallets.get(org_id)
+        return wallet if wallet and (currency is None or wallet.currency == currency) else None
+
+    async def pay_invoice(self, invoice: Invoice, wallet: Wallet) -> str:
+        self.calls += 1
+        if self.down:
+            raise LedgerUnavailable("down")
+        if invoice.invoice_id in self.payments:
+            return self.payments[invoice.invoice_id]
+        if wallet.available_minor < invoice.total_minor:
+            raise PaymentDeclined("declined", "INSUFFICIENT_FUNDS")
+        self.wallets[invoice.org_id] = replace(
+            wallet, available_minor=wallet.available_minor - invoice.total_minor
+        )
+        self.payments[invoice.invoice_id] = f"tx-{invoice.invoice_id}"
+        return self.payments[invoice.invoice_id]
+
+
+@pytest.fixture
+def db() -> FakeDatabase:
+    return FakeDatabase()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def ledger() -> FakeLedger:
+    return FakeLedger()
+
+
+@pytest.fixture
+def ids() -> itertools.count[int]:
+    return itertools.count(1)
+
+
+def id_factory(counter: itertools.count[int]):  # type: ignore[no-untyped-def]
+    return lambda: f"00000000-0000-4000-8000-{next(counter):012d}"
+
+
+def owner(org_id: str = "org-1") -> Caller:
+    return Caller(subject="user-1", org_id=org_id, roles=frozenset({"OWNER"}))
+
+
+def member(org_id: str = "org-1") -> Caller:
+    return Caller(subject="user-2", org_id=org_id, roles=frozenset({"MEMBER"}))
+
+
+def operator() -> Caller:
+    return Caller(subject="ops", org_id="", kind="service")
