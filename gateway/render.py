@@ -415,6 +415,14 @@ def render_config(
         # login throttling keys on via x-forwarded-for.
         use_remote_address=True,
         preserve_external_request_id=True,
+        # A caller's x-request-id comes back unchanged: by default Envoy packs its trace
+        # decision into the 15th character of any UUID-shaped (36-character) id.
+        request_id_extension={
+            "typed_config": _typed(
+                "envoy.extensions.request_id.uuid.v3.UuidRequestIdConfig",
+                pack_trace_reason=False,
+            )
+        },
         always_set_request_id_in_response=True,
         access_log=[
             {

@@ -12,6 +12,7 @@ import httpx
 import jwt
 import psycopg
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from e2e_support import (
     PASSWORD,
@@ -26,13 +27,13 @@ from e2e_support import (
     sign_up_body,
 )
 from grpc_status import rpc_status
-
+from keel.billing.v1 import subscription_service_pb2, subscription_service_pb2_grpc
 from keel.events.v1 import envelope_pb2
 from keel.identity.v1 import events_pb2 as identity_events
 from keel.identity.v1 import user_service_pb2, user_service_pb2_grpc
 from keel.items.v1 import item_service_pb2, item_service_pb2_grpc
 from keel.ledger.v1 import account_service_pb2, account_service_pb2_grpc
-from keel.billing.v1 import subscription_service_pb2, subscription_service_pb2_grpc
+
 from keel_devstack.stack import JWT_AUDIENCE, JWT_ISSUER, Endpoints
 
 pytestmark = pytest.mark.e2e
@@ -226,3 +227,49 @@ def test_services_refuse_grpc_calls_without_a_principal(
     answer = call(metadata=[*tenant.principal_metadata(), ("x-request-id", rid)])
     if service == "identity":
         assert answer.user.user_id == tenant.user_id
+
+
+def _identity_signing_key(mesh: Endpoints, kid: str) -> Ed25519PrivateKey:
+    """Identity's own key, read from its database, to mint tokens the edge must still refuse."""
+    with psycopg.connect(mesh.databases["identity"]) as conn:
+        row = conn.execute(
+            "SELECT private_key_pem FROM signing_keys WHERE kid = %s", (kid,)
+        ).fetchone()
+    assert row is not None, f"signing key {kid} not in identity's database"
+    if "ENCRYPTED" in row[0]:
+        pytest.skip("identity's signing keys are encrypted at rest here")
+    key = serialization.load_pem_private_key(row[0].encode(), password=None)
+    assert isinstance(key, Ed25519PrivateKey)
+    return key
+
+
+def test_edge_pins_issuer_and_audience_and_expiry(
+    gateway: httpx.Client, tenant: Tenant, mesh: Endpoints
+) -> None:
+    kid = jwt_part(tenant.access_token, 0)["kid"]
+    key = _identity_signing_key(mesh, kid)
+    now = int(time.time())
+    claims = dict(tenant.claims(), iat=now, exp=now + 300, jti=str(uuid.uuid4()))
+
+    def mint(**changes: Any) -> str:
+        return jwt.encode(dict(claims, **changes), key, algorithm="EdDSA", headers={"kid": kid})
+
+    # Control: a token minted this way is accepted, so each refusal below is the pinning.
+    accepted = gateway.get("/v1/users/me", headers={"authorization": f"Bearer {mint()}"})
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["user"]["userId"] == tenant.user_id
+
+    for name, token in {
+        "other issuer": mint(iss="https://evil.example"),
+        "expired": mint(iat=now - 7200, exp=now - 3600),
+    }.items():
+        response = gateway.get("/v1/users/me", headers={"authorization": f"Bearer {token}"})
+        assert response.status_code == 401, (name, response.text)
+        assert_status_error(response, http_status=401, code=16, reason="UNAUTHENTICATED")
+    # Envoy's jwt_authn answers an audience mismatch with 403 (its built-in mapping).
+    response = gateway.get(
+        "/v1/users/me", headers={"authorization": f"Bearer {mint(aud='someone-else')}"}
+    )
+    assert response.status_code in (401, 403), response.text
+    code = {401: 16, 403: 7}[response.status_code]
+    assert_status_error(response, http_status=response.status_code, code=code)

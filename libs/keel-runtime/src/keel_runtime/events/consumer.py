@@ -122,7 +122,7 @@ class Consumer:
             while True:
                 try:
                     msgs = await pull.fetch(sub.batch, timeout=self.fetch_timeout)
-                except nats.errors.TimeoutError:
+                except (nats.errors.TimeoutError, TimeoutError):  # idle: nothing to fetch
                     continue
                 except Exception as exc:
                     # Server restarts, reconnects, a deleted consumer: pause, repair, go on.
