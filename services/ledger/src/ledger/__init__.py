@@ -1,0 +1,1 @@
+"""Keel ledger service: double-entry accounts, balanced transactions, holds and reversals."""

@@ -1,0 +1,1 @@
+"""Ledger application layer: one handler per command or query, over ports."""

@@ -1,0 +1,200 @@
+"""Account handlers: open the wallet, create, read, list and balance accounts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from ledger.app import pagination
+from ledger.app.ids import new_id
+from ledger.app.ports import Clock, LedgerUnitOfWork, UnitOfWorkFactory
+from ledger.domain import commands, errors
+from ledger.domain.assets import currency_asset
+from ledger.domain.events import AccountOpened
+from ledger.domain.model import Account, AccountKind, Balance, BalanceBound
+from ledger.domain.rules import fingerprint
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_page_token: str
+
+
+@dataclass(frozen=True)
+class BalanceView:
+    account: Account
+    balance: Balance
+    as_of: datetime
+
+    @property
+    def available(self) -> int:
+        return self.balance.available(self.account.bound)
+
+
+class AccountHandlers:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def open_wallet_in(self, uow: LedgerUnitOfWork, command: commands.OpenWallet) -> Account:
+        """Open the wallet inside a unit of work the caller owns (an event consumer's)."""
+        asset = currency_asset(command.currency)
+        existing = await uow.accounts.wallet(command.org_id, asset.code)
+        if existing is not None:
+            return existing
+        account = Account(
+            id=new_id(),
+            org_id=command.org_id,
+            kind=AccountKind.WALLET,
+            asset=asset,
+            bound=BalanceBound.DEBITS_MUST_NOT_EXCEED_CREDITS,
+            overdraft_limit=0,
+            metadata={},
+            created_at=self._clock(),
+        )
+        await self._check_scale(uow, account)
+        if not await uow.accounts.add(account, request_id="", fingerprint=""):
+            # A concurrent open won the unique (org, WALLET, asset) index.
+            winner = await uow.accounts.wallet(command.org_id, asset.code)
+            assert winner is not None
+            return winner
+        uow.record(AccountOpened(account))
+        return account
+
+    async def open_wallet(self, command: commands.OpenWallet) -> Account:
+        async with self._uow() as uow:
+            account = await self.open_wallet_in(uow, command)
+            await uow.commit()
+        return account
+
+    async def create_account(self, command: commands.CreateAccount) -> Account:
+        caller = command.caller
+        if not caller.can_write:
+            raise errors.Forbidden("opening accounts needs the OWNER or ADMIN role")
+        org_id = command.org_id or caller.org_id
+        if org_id != caller.org_id and not caller.is_service:
+            raise errors.Forbidden("only internal callers may open accounts for another org")
+        if (
+            command.overdraft_limit
+            and command.bound is not BalanceBound.DEBITS_MUST_NOT_EXCEED_CREDITS
+        ):
+            raise errors.InvalidBalanceBound(
+                "an overdraft limit needs the DEBITS_MUST_NOT_EXCEED_CREDITS bound"
+            )
+        digest = fingerprint(
+            {
+                "org": org_id,
+                "kind": command.kind,
+                "asset": [command.asset.code, command.asset.scale],
+                "bound": command.bound,
+                "overdraft": command.overdraft_limit,
+                "metadata": dict(command.metadata),
+            }
+        )
+        account = Account(
+            id=new_id(),
+            org_id=org_id,
+            kind=command.kind,
+            asset=command.asset,
+            bound=command.bound,
+            overdraft_limit=command.overdraft_limit,
+            metadata=dict(command.metadata),
+            created_at=self._clock(),
+        )
+        async with self._uow() as uow:
+            if command.request_id:
+                first = await self._repeat(uow, org_id, command.request_id, digest)
+                if first is not None:
+                    return first
+            await self._check_scale(uow, account)
+            if not await uow.accounts.add(
+                account, request_id=command.request_id, fingerprint=digest
+            ):
+                if command.request_id:
+                    first = await self._repeat(uow, org_id, command.request_id, digest)
+                    if first is not None:
+                        return first
+                raise errors.AccountAlreadyExists(
+                    f"org {org_id} already has a {command.kind} account in {command.asset.code}",
+                    asset_code=command.asset.code,
+                )
+            uow.record(AccountOpened(account))
+            await uow.commit()
+        return account
+
+    @staticmethod
+    async def _repeat(
+        uow: LedgerUnitOfWork, org_id: str, request_id: str, digest: str
+    ) -> Account | None:
+        found = await uow.accounts.by_request_id(org_id, request_id)
+        if found is None:
+            return None
+        account, first_digest = found
+        if first_digest != digest:
+            raise errors.RequestIdReused(
+                f"request_id {request_id!r} was used with a different payload",
+                request_id=request_id,
+            )
+        return account
+
+    @staticmethod
+    async def _check_scale(uow: LedgerUnitOfWork, account: Account) -> None:
+        scale = await uow.accounts.register_asset(account.asset)
+        if scale != account.asset.scale:
+            raise errors.AssetScaleMismatch(
+                f"asset {account.asset.code} has scale {scale} in this ledger",
+                asset_code=account.asset.code,
+                scale=str(scale),
+            )
+
+    async def get_account(self, query: commands.GetAccount) -> Account:
+        async with self._uow() as uow:
+            return await visible_account(uow, query.caller, query.account_id)
+
+    async def list_accounts(self, query: commands.ListAccounts) -> Page[Account]:
+        require_reader(query.caller)
+        org_id = query.org_id or query.caller.org_id
+        if not query.caller.can_see(org_id):
+            # Another organization's accounts simply do not exist for this caller.
+            return Page([], "")
+        scope = f"accounts:{org_id}:{query.kind or ''}:{query.asset_code}"
+        after = pagination.decode(query.page_token, scope) or 0
+        size = pagination.page_size(query.page_size)
+        async with self._uow() as uow:
+            rows = await uow.accounts.page(
+                org_id,
+                kind=query.kind,
+                asset_code=query.asset_code,
+                after=after,
+                limit=size + 1,
+            )
+        token = pagination.encode(rows[size - 1][1], scope) if len(rows) > size else ""
+        return Page([account for account, _ in rows[:size]], token)
+
+    async def get_balance(self, query: commands.GetBalance) -> BalanceView:
+        async with self._uow() as uow:
+            account = await visible_account(uow, query.caller, query.account_id)
+            balance = await uow.accounts.balance(account.id, query.as_of)
+        return BalanceView(account, balance, query.as_of or self._clock())
+
+
+async def visible_account(
+    uow: LedgerUnitOfWork, caller: commands.Caller, account_id: str
+) -> Account:
+    """The account if the caller may see it; another org's account is simply not found."""
+    require_reader(caller)
+    account = await uow.accounts.get(account_id)
+    if account is None or not caller.can_see(account.org_id):
+        raise errors.AccountNotFound(f"account {account_id} not found", account_id=account_id)
+    return account
+
+
+def require_reader(caller: commands.Caller) -> None:
+    if not caller.can_read:
+        raise errors.Forbidden(
+            f"reading the ledger needs scope {commands.READ_SCOPE} or {commands.WRITE_SCOPE}"
+        )

@@ -1,0 +1,116 @@
+"""Ports the application layer needs; storage implements them, unit tests fake them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from ledger.domain.audit import LedgerReport
+from ledger.domain.chain import ChainedEntry
+from ledger.domain.events import DomainEvent
+from ledger.domain.model import (
+    Account,
+    AccountKind,
+    Asset,
+    Balance,
+    Transaction,
+    TransactionState,
+)
+
+Clock = Callable[[], datetime]
+
+
+class Accounts(Protocol):
+    async def register_asset(self, asset: Asset) -> int:
+        """Record the asset if new; return the scale the ledger knows the code by."""
+
+    async def add(self, account: Account, *, request_id: str, fingerprint: str) -> bool:
+        """Insert; False (and nothing written) if the request id or the org's wallet exists."""
+
+    async def get(self, account_id: str) -> Account | None: ...
+
+    async def by_request_id(self, org_id: str, request_id: str) -> tuple[Account, str] | None:
+        """The account created with this request id, and its payload fingerprint."""
+
+    async def wallet(self, org_id: str, asset_code: str) -> Account | None: ...
+
+    async def page(
+        self,
+        org_id: str,
+        *,
+        kind: AccountKind | None,
+        asset_code: str,
+        after: int,
+        limit: int,
+    ) -> list[tuple[Account, int]]:
+        """Accounts in creation order after the cursor ``after``, each with its cursor."""
+
+    async def balance(self, account_id: str, as_of: datetime | None = None) -> Balance:
+        """Current totals, or totals summed from the entries recorded up to ``as_of``."""
+
+    async def lock(self, account_ids: Sequence[str]) -> dict[str, tuple[Account, Balance]]:
+        """Lock the balance rows (in sorted id order, so lockers never deadlock) and read them."""
+
+    async def save_balances(self, balances: Mapping[str, Balance]) -> None: ...
+
+
+class Transactions(Protocol):
+    async def claim(self, transactions: Sequence[Transaction]) -> list[Transaction | None]:
+        """Insert each unless its (org, request id) exists, in one statement; per transaction
+        None when inserted, else the one recorded first."""
+
+    async def add_entries(self, entries: Sequence[ChainedEntry]) -> None:
+        """Append entries (of any number of transactions) in one statement."""
+
+    async def discard(self, transaction_ids: Sequence[str]) -> None:
+        """Remove transactions claimed in this unit of work that were then refused."""
+
+    async def get(self, transaction_id: str, *, lock: bool = False) -> Transaction | None: ...
+
+    async def resolve(
+        self, transaction_id: str, state: TransactionState, resolved_by: str
+    ) -> None: ...
+
+    async def page_for_account(
+        self,
+        account_id: str,
+        *,
+        start: datetime | None,
+        end: datetime | None,
+        before: int | None,
+        limit: int,
+    ) -> list[tuple[Transaction, int]]:
+        """Transactions touching the account, newest first, before the cursor, with cursors."""
+
+    async def due_holds(self, now: datetime, limit: int) -> list[str]:
+        """Ids of open holds whose expiry passed, locked, skipping ones locked elsewhere."""
+
+    async def verify(self, asset_code: str, now: datetime) -> LedgerReport: ...
+
+
+class LedgerUnitOfWork(Protocol):
+    """One database transaction; leaving without ``commit()`` rolls back."""
+
+    @property
+    def accounts(self) -> Accounts: ...
+
+    @property
+    def transactions(self) -> Transactions: ...
+
+    def record(self, *events: DomainEvent) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], LedgerUnitOfWork]

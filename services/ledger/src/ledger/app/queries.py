@@ -1,0 +1,37 @@
+"""Transaction reads and the ledger audit."""
+
+from __future__ import annotations
+
+from ledger.app import pagination
+from ledger.app.accounts import Page, visible_account
+from ledger.app.ports import Clock, UnitOfWorkFactory
+from ledger.app.transactions import visible_transaction
+from ledger.domain import commands
+from ledger.domain.audit import LedgerReport
+from ledger.domain.model import Transaction
+
+
+class QueryHandlers:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def get_transaction(self, query: commands.GetTransaction) -> Transaction:
+        async with self._uow() as uow:
+            return await visible_transaction(uow, query.caller, query.transaction_id)
+
+    async def list_transactions(self, query: commands.ListTransactions) -> Page[Transaction]:
+        scope = f"transactions:{query.account_id}:{query.start}:{query.end}"
+        before = pagination.decode(query.page_token, scope)
+        size = pagination.page_size(query.page_size)
+        async with self._uow() as uow:
+            await visible_account(uow, query.caller, query.account_id)
+            rows = await uow.transactions.page_for_account(
+                query.account_id, start=query.start, end=query.end, before=before, limit=size + 1
+            )
+        token = pagination.encode(rows[size - 1][1], scope) if len(rows) > size else ""
+        return Page([tx for tx, _ in rows[:size]], token)
+
+    async def verify(self, query: commands.VerifyLedger) -> LedgerReport:
+        async with self._uow() as uow:
+            return await uow.transactions.verify(query.asset_code, self._clock())

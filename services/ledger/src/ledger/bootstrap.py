@@ -1,0 +1,138 @@
+"""Composition root: engine, NATS, handlers, relay, consumer, sweeper and servicers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from keel.ledger.v1 import (
+    account_service_pb2_grpc,
+    ledger_admin_service_pb2_grpc,
+    transaction_service_pb2_grpc,
+)
+
+from keel_runtime import db
+from keel_runtime.events import (
+    Consumer,
+    OutboxRelay,
+    connect_nats,
+    ensure_stream,
+    service_stream,
+)
+from keel_runtime.server import ServiceSpec
+from ledger.app.accounts import AccountHandlers
+from ledger.app.group_commit import GroupCommitter
+from ledger.app.queries import QueryHandlers
+from ledger.app.transactions import TransactionHandlers
+from ledger.config import Config
+from ledger.events.codec import encode
+from ledger.events.subscribers import open_wallet_subscription
+from ledger.storage.uow import SqlUnitOfWork
+from ledger.transport.accounts import AccountServicer
+from ledger.transport.admin import LedgerAdminServicer
+from ledger.transport.errors import ERROR_MAP
+from ledger.transport.transactions import TransactionServicer
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAMES = (
+    "keel.ledger.v1.AccountService",
+    "keel.ledger.v1.TransactionService",
+    "keel.ledger.v1.LedgerAdminService",
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def expiry_sweeper(
+    transactions: TransactionHandlers, interval_s: float
+) -> Callable[[], Awaitable[None]]:
+    """Release expired holds every ``interval_s`` (and at once while a full batch was due)."""
+
+    async def run() -> None:
+        while True:
+            try:
+                released = await transactions.expire_due()
+            except Exception:
+                log.exception("releasing expired holds failed")
+                released = 0
+            if released < 100:
+                await asyncio.sleep(interval_s)
+
+    return run
+
+
+async def build(
+    config: Config, *, events: bool = True, relay_poll_interval: float = 0.2
+) -> ServiceSpec:
+    """Connect to PostgreSQL (and NATS unless ``events`` is False) and wire the service.
+
+    Without events the outbox still fills but nothing relays it and no consumer runs:
+    component tests use that to exercise the gRPC surface alone.
+    """
+    engine = db.create_engine(config.database_url)
+
+    def unit_of_work() -> SqlUnitOfWork:
+        return SqlUnitOfWork(engine, encode)
+
+    accounts = AccountHandlers(unit_of_work, utcnow)
+    transactions = TransactionHandlers(unit_of_work, utcnow)
+    queries = QueryHandlers(unit_of_work, utcnow)
+
+    async def database_ready() -> bool:
+        return await db.ping(engine)
+
+    background: list[Callable[[], Awaitable[None]]] = [
+        expiry_sweeper(transactions, config.expiry_interval_s)
+    ]
+    committer = None
+    if config.group_commit_max > 1:
+        committer = GroupCommitter(transactions, max_group=config.group_commit_max)
+        background.append(committer.run)
+    closers: list[Callable[[], Awaitable[None]]] = [engine.dispose]
+    readiness: list[Callable[[], Awaitable[bool]]] = [database_ready]
+    if events:
+        try:
+            nc, js = await connect_nats(config.nats_url, name="ledger")
+            await ensure_stream(js, service_stream("ledger"))
+            # The stream we consume; identity declares it too, whoever starts first creates it.
+            await ensure_stream(js, service_stream("identity"))
+        except BaseException:
+            await engine.dispose()
+            raise
+
+        async def nats_connected() -> bool:
+            return bool(nc.is_connected)
+
+        relay = OutboxRelay(engine, js, poll_interval=relay_poll_interval)
+        open_wallet = Consumer(engine, js, open_wallet_subscription(accounts))
+        background += [relay.run, open_wallet.run]
+        closers.insert(0, nc.drain)
+        readiness.append(nats_connected)
+
+    return ServiceSpec(
+        name="ledger",
+        servicers=[
+            (
+                account_service_pb2_grpc.add_AccountServiceServicer_to_server,
+                AccountServicer(accounts),
+            ),
+            (
+                transaction_service_pb2_grpc.add_TransactionServiceServicer_to_server,
+                TransactionServicer(transactions, queries, committer),
+            ),
+            (
+                ledger_admin_service_pb2_grpc.add_LedgerAdminServiceServicer_to_server,
+                LedgerAdminServicer(queries),
+            ),
+        ],
+        service_names=SERVICE_NAMES,
+        error_map=ERROR_MAP,
+        background=background,
+        closers=closers,
+        readiness=readiness,
+    )

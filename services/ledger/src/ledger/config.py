@@ -1,0 +1,36 @@
+"""Ledger settings, read once from the environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from keel_runtime.settings import env_float, env_int, env_str, env_url, load
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    database_url: str
+    """The ledger's own database (``DATABASE_URL``)."""
+    nats_url: str
+    """JetStream for the outbox relay and the sign-up consumer (``NATS_URL``)."""
+    expiry_interval_s: float = 1.0
+    """How often expired holds are released (``LEDGER_EXPIRY_INTERVAL_SECONDS``)."""
+    group_commit_max: int = 64
+    """Most CreateTransaction requests committed together (``LEDGER_GROUP_COMMIT_MAX``);
+    1 commits each request on its own."""
+    log_level: str = "INFO"
+    """``LOG_LEVEL``."""
+
+    @classmethod
+    def from_env(cls) -> Config:
+        return load(
+            lambda: cls(
+                database_url=env_url("DATABASE_URL", schemes=("postgresql", "postgres")),
+                nats_url=env_url("NATS_URL", schemes=("nats", "tls")),
+                expiry_interval_s=env_float(
+                    "LEDGER_EXPIRY_INTERVAL_SECONDS", 1.0, min=0.05, max=3600.0
+                ),
+                group_commit_max=env_int("LEDGER_GROUP_COMMIT_MAX", 64, min=1, max=1000),
+                log_level=env_str("LOG_LEVEL", "INFO"),
+            )
+        )

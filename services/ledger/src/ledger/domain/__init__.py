@@ -1,0 +1,1 @@
+"""Ledger domain: pure Python model, rules, commands, events and errors."""

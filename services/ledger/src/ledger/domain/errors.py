@@ -1,0 +1,121 @@
+"""Ledger domain errors, each with a stable UPPER_SNAKE reason."""
+
+from __future__ import annotations
+
+
+class LedgerError(Exception):
+    """Root of every ledger domain error."""
+
+    reason = "LEDGER_ERROR"
+
+    def __init__(self, message: str, **metadata: str) -> None:
+        super().__init__(message)
+        self.metadata = metadata
+
+
+class NotFound(LedgerError):
+    reason = "NOT_FOUND"
+
+
+class AccountNotFound(NotFound):
+    reason = "ACCOUNT_NOT_FOUND"
+
+
+class TransactionNotFound(NotFound):
+    reason = "TRANSACTION_NOT_FOUND"
+
+
+class InvalidRequest(LedgerError):
+    """The request is malformed in a way the contract's validation cannot express."""
+
+    reason = "INVALID_REQUEST"
+
+
+class UnbalancedTransaction(InvalidRequest):
+    reason = "UNBALANCED_TRANSACTION"
+
+
+class AssetMismatch(InvalidRequest):
+    reason = "ASSET_MISMATCH"
+
+
+class InvalidPageToken(InvalidRequest):
+    reason = "INVALID_PAGE_TOKEN"
+
+
+class InvalidExpiry(InvalidRequest):
+    reason = "INVALID_EXPIRY"
+
+
+class Conflict(LedgerError):
+    reason = "CONFLICT"
+
+
+class RequestIdReused(Conflict):
+    """The request_id was used before with a different payload."""
+
+    reason = "REQUEST_ID_REUSED"
+
+
+class AccountAlreadyExists(Conflict):
+    reason = "ACCOUNT_ALREADY_EXISTS"
+
+
+class PreconditionFailed(LedgerError):
+    reason = "FAILED_PRECONDITION"
+
+
+class InsufficientFunds(PreconditionFailed):
+    """Debits would exceed credits plus the overdraft limit."""
+
+    reason = "INSUFFICIENT_FUNDS"
+
+
+class ExceedsDebits(PreconditionFailed):
+    """Credits would exceed debits on an account bounded that way."""
+
+    reason = "EXCEEDS_DEBITS"
+
+
+class AmountOverflow(PreconditionFailed):
+    reason = "AMOUNT_OVERFLOW"
+
+
+class AssetScaleMismatch(PreconditionFailed):
+    """An asset code already exists in the ledger with another scale."""
+
+    reason = "ASSET_SCALE_MISMATCH"
+
+
+class InvalidBalanceBound(PreconditionFailed):
+    reason = "INVALID_BALANCE_BOUND"
+
+
+class TransactionNotPending(PreconditionFailed):
+    reason = "TRANSACTION_NOT_PENDING"
+
+
+class PendingExpired(PreconditionFailed):
+    reason = "PENDING_EXPIRED"
+
+
+class PartialPostUnsupported(PreconditionFailed):
+    reason = "PARTIAL_POST_UNSUPPORTED"
+
+
+class AmountExceedsPending(PreconditionFailed):
+    reason = "AMOUNT_EXCEEDS_PENDING"
+
+
+class TransactionNotReversible(PreconditionFailed):
+    reason = "TRANSACTION_NOT_REVERSIBLE"
+
+
+class AlreadyReversed(PreconditionFailed):
+    reason = "ALREADY_REVERSED"
+
+
+class Forbidden(LedgerError):
+    """The caller's roles do not allow the operation."""
+
+    reason = "FORBIDDEN"

@@ -1,0 +1,1 @@
+"""Ledger events: codec to envelopes, and subscribers to other services' events."""

@@ -1,0 +1,1 @@
+"""Ledger storage: SQLAlchemy Core tables, repositories and the unit of work."""

@@ -1,0 +1,95 @@
+"""Row <-> domain conversions for the ledger tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import RowMapping
+
+from ledger.domain.model import (
+    Account,
+    AccountKind,
+    Asset,
+    Balance,
+    BalanceBound,
+    Posting,
+    Side,
+    Transaction,
+    TransactionKind,
+    TransactionState,
+)
+
+
+def account(row: RowMapping, scale: int) -> Account:
+    return Account(
+        id=row["id"],
+        org_id=row["org_id"],
+        kind=AccountKind(row["kind"]),
+        asset=Asset(row["asset_code"], scale),
+        bound=BalanceBound(row["bound"]),
+        overdraft_limit=row["overdraft_limit"],
+        metadata=dict(row["metadata"]),
+        created_at=row["created_at"],
+    )
+
+
+def balance(row: RowMapping) -> Balance:
+    return Balance(
+        debits_posted=row["debits_posted"],
+        credits_posted=row["credits_posted"],
+        debits_pending=row["debits_pending"],
+        credits_pending=row["credits_pending"],
+        entry_count=row.get("entry_count", 0),
+        head_hash=bytes(row.get("head_hash") or b""),
+    )
+
+
+def postings_json(postings: tuple[Posting, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "account_id": p.account_id,
+            "side": p.side.value,
+            "amount": p.amount,
+            "asset": p.asset_code,
+        }
+        for p in postings
+    ]
+
+
+def transaction(row: RowMapping) -> Transaction:
+    return Transaction(
+        id=row["id"],
+        org_id=row["org_id"],
+        request_id=row["request_id"],
+        kind=TransactionKind(row["kind"]),
+        state=TransactionState(row["state"]),
+        postings=tuple(
+            Posting(p["account_id"], Side(p["side"]), int(p["amount"]), p["asset"])
+            for p in row["postings"]
+        ),
+        metadata=dict(row["metadata"]),
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        pending_id=row["pending_id"],
+        reversed_id=row["reversed_id"],
+        resolved_by_id=row["resolved_by_id"],
+        fingerprint=row["fingerprint"],
+    )
+
+
+def transaction_values(tx: Transaction) -> dict[str, Any]:
+    return {
+        "id": tx.id,
+        "org_id": tx.org_id,
+        "request_id": tx.request_id,
+        "fingerprint": tx.fingerprint,
+        "kind": tx.kind.value,
+        "state": tx.state.value,
+        "postings": postings_json(tx.postings),
+        "metadata": dict(tx.metadata),
+        "pending_id": tx.pending_id,
+        "reversed_id": tx.reversed_id,
+        "resolved_by_id": tx.resolved_by_id,
+        "created_at": tx.created_at,
+        "expires_at": tx.expires_at,
+    }

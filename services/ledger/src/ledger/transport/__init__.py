@@ -1,0 +1,1 @@
+"""gRPC transport: servicers that translate proto <-> commands, and the error map."""

@@ -1,0 +1,70 @@
+"""A real ledger server on 127.0.0.1:0 over a migrated database, and stubs to call it."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+import grpc
+import pytest
+from keel.ledger.v1 import (
+    account_service_pb2_grpc,
+    ledger_admin_service_pb2_grpc,
+    transaction_service_pb2_grpc,
+)
+
+from keel_runtime.server import start
+from keel_runtime.settings import ServerSettings
+from ledger.bootstrap import build
+from ledger.config import Config
+from ledger.storage.migrate import migrate
+
+
+def principal(
+    org_id: str, *, roles: Sequence[str] = ("OWNER",), kind: str = "user", scope: str = ""
+) -> str:
+    """``x-keel-principal`` as the gateway forwards it: base64url(JSON claims)."""
+    claims = {
+        "sub": f"{kind}-{org_id[:8]}",
+        "org": org_id,
+        "roles": list(roles),
+        "kind": kind,
+        "scope": scope,
+    }
+    return base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+
+
+@dataclass
+class Client:
+    accounts: account_service_pb2_grpc.AccountServiceStub
+    transactions: transaction_service_pb2_grpc.TransactionServiceStub
+    admin: ledger_admin_service_pb2_grpc.LedgerAdminServiceStub
+    org_id: str
+
+    def as_(self, org_id: str, **kw: object) -> list[tuple[str, str]]:
+        return [("x-keel-principal", principal(org_id, **kw))]  # type: ignore[arg-type]
+
+    @property
+    def md(self) -> list[tuple[str, str]]:
+        return self.as_(self.org_id)
+
+
+@pytest.fixture
+async def client(database_url: str, nats_url: str) -> AsyncIterator[Client]:
+    migrate(database_url)
+    spec = await build(Config(database_url=database_url, nats_url=nats_url), events=False)
+    server = await start(spec, ServerSettings(bind="127.0.0.1:0"))
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
+    try:
+        yield Client(
+            account_service_pb2_grpc.AccountServiceStub(channel),
+            transaction_service_pb2_grpc.TransactionServiceStub(channel),
+            ledger_admin_service_pb2_grpc.LedgerAdminServiceStub(channel),
+            str(uuid.uuid4()),
+        )
+    finally:
+        await channel.close()
+        await server.stop(0)

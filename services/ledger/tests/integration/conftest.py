@@ -1,0 +1,51 @@
+"""A migrated ledger database per test, and handlers wired to it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from keel_runtime.db import create_engine
+from ledger.app.accounts import AccountHandlers
+from ledger.app.queries import QueryHandlers
+from ledger.app.transactions import TransactionHandlers
+from ledger.events.codec import encode
+from ledger.storage.migrate import migrate
+from ledger.storage.uow import SqlUnitOfWork
+
+pytestmark = pytest.mark.integration
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    migrate(database_url)
+    engine = create_engine(database_url, pool_size=8)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def uow(engine: AsyncEngine):  # type: ignore[no-untyped-def]
+    return lambda: SqlUnitOfWork(engine, encode)
+
+
+@pytest.fixture
+def accounts(uow) -> AccountHandlers:  # type: ignore[no-untyped-def]
+    return AccountHandlers(uow, utcnow)
+
+
+@pytest.fixture
+def transactions(uow) -> TransactionHandlers:  # type: ignore[no-untyped-def]
+    return TransactionHandlers(uow, utcnow)
+
+
+@pytest.fixture
+def queries(uow) -> QueryHandlers:  # type: ignore[no-untyped-def]
+    return QueryHandlers(uow, utcnow)

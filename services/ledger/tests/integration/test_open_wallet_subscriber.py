@@ -1,0 +1,118 @@
+"""identity.organization.created -> one wallet, however often the event is delivered."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from keel.identity.v1 import events_pb2 as identity_events
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from keel_runtime.events import Consumer, StreamSpec, connect_nats, ensure_stream, new_event
+from ledger.app.accounts import AccountHandlers
+from ledger.events.subscribers import open_wallet_subscription
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class FakeMsg:
+    """Just what Consumer.handle touches on a successful delivery."""
+
+    data: bytes
+    acks: list[str] = field(default_factory=list)
+
+    async def ack(self) -> None:
+        self.acks.append("ack")
+
+
+def organization_created(org_id: str, currency: str = "EUR") -> Any:
+    return new_event(
+        type="identity.organization.created",
+        source="identity",
+        subject=org_id,
+        org_id=org_id,
+        payload=identity_events.OrganizationCreated(
+            organization_id=org_id,
+            display_name="Acme",
+            owner_user_id=str(uuid.uuid4()),
+            default_currency=currency,
+        ),
+    )
+
+
+async def wallets(engine: AsyncEngine, org_id: str) -> list[Any]:
+    async with engine.connect() as conn:
+        result = await conn.execute(
+            text("SELECT kind, asset_code, bound FROM accounts WHERE org_id = :o"), {"o": org_id}
+        )
+        return list(result.all())
+
+
+async def outbox_subjects(engine: AsyncEngine) -> list[str]:
+    async with engine.connect() as conn:
+        return list((await conn.execute(text("SELECT subject FROM outbox"))).scalars())
+
+
+async def test_same_envelope_twice_opens_one_wallet(
+    engine: AsyncEngine, accounts: AccountHandlers
+) -> None:
+    consumer = Consumer(engine, js=None, subscription=open_wallet_subscription(accounts))  # type: ignore[arg-type]
+    org_id = str(uuid.uuid4())
+    envelope = organization_created(org_id)
+    first, second = FakeMsg(envelope.SerializeToString()), FakeMsg(envelope.SerializeToString())
+    await consumer.handle(first)  # type: ignore[arg-type]
+    await consumer.handle(second)  # type: ignore[arg-type]
+    assert first.acks == second.acks == ["ack"]
+    assert await wallets(engine, org_id) == [("WALLET", "EUR", "DEBITS_MUST_NOT_EXCEED_CREDITS")]
+    assert await outbox_subjects(engine) == ["ledger.account.opened"]
+
+
+async def test_a_second_event_for_the_same_org_is_a_no_op(
+    engine: AsyncEngine, accounts: AccountHandlers
+) -> None:
+    # Different event ids get past the inbox: the wallet's uniqueness is what holds.
+    consumer = Consumer(engine, js=None, subscription=open_wallet_subscription(accounts))  # type: ignore[arg-type]
+    org_id = str(uuid.uuid4())
+    for _ in range(2):
+        await consumer.handle(FakeMsg(organization_created(org_id).SerializeToString()))  # type: ignore[arg-type]
+    assert len(await wallets(engine, org_id)) == 1
+    assert await outbox_subjects(engine) == ["ledger.account.opened"]
+
+
+async def test_through_jetstream(
+    engine: AsyncEngine, accounts: AccountHandlers, nats_url: str, unique_name: str
+) -> None:
+    nc, js = await connect_nats(nats_url)
+    stream = f"IDENTITY_{unique_name}".upper()
+    subject = f"{unique_name}.identity.organization.created"
+    try:
+        await ensure_stream(js, StreamSpec(name=stream, subjects=[f"{unique_name}.identity.>"]))
+        subscription = open_wallet_subscription(
+            accounts, stream=stream, filter_subject=subject, consumer=f"open-wallet-{unique_name}"
+        )
+        consumer = Consumer(engine, js, subscription, fetch_timeout=0.2)
+        await consumer.ensure()
+        task = asyncio.create_task(consumer.run())
+        org_id = str(uuid.uuid4())
+        data = organization_created(org_id, "JPY").SerializeToString()
+        await js.publish(subject, data)
+        await js.publish(subject, data)  # a redelivery, as a relay retry would make it
+        async with asyncio.timeout(10):
+            while True:
+                info = await js.consumer_info(stream, subscription.consumer)
+                if info.num_ack_pending == 0 and info.delivered.stream_seq == 2:
+                    break
+                await asyncio.sleep(0.05)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        assert await wallets(engine, org_id) == [
+            ("WALLET", "JPY", "DEBITS_MUST_NOT_EXCEED_CREDITS")
+        ]
+    finally:
+        await js.delete_stream(stream)
+        await nc.close()

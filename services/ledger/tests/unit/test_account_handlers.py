@@ -1,0 +1,140 @@
+"""Account handlers over fakes: wallet opening, idempotent creation, org scoping, pages."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from ledger.app.accounts import AccountHandlers
+from ledger.domain import commands, errors
+from ledger.domain.events import AccountOpened
+from ledger.domain.model import AccountKind, Asset, Balance, BalanceBound
+
+from .conftest import FakeDatabase
+
+
+def owner(org_id: str) -> commands.Caller:
+    return commands.Caller(org_id=org_id, subject="u1", roles=frozenset({"OWNER"}))
+
+
+async def test_open_wallet_twice_opens_one(db: FakeDatabase, accounts: AccountHandlers) -> None:
+    org = str(uuid.uuid4())
+    first = await accounts.open_wallet(commands.OpenWallet(org, "USD"))
+    second = await accounts.open_wallet(commands.OpenWallet(org, "usd"))
+    assert first == second
+    assert first.kind is AccountKind.WALLET and first.asset == Asset("USD", 2)
+    assert first.bound is BalanceBound.DEBITS_MUST_NOT_EXCEED_CREDITS
+    assert [type(e) for e in db.state.events] == [AccountOpened]
+
+
+async def test_create_account_is_idempotent_on_request_id(accounts: AccountHandlers) -> None:
+    org = str(uuid.uuid4())
+    command = commands.CreateAccount(
+        caller=owner(org), kind=AccountKind.REVENUE, asset=Asset("USD", 2), request_id="r1"
+    )
+    first = await accounts.create_account(command)
+    assert await accounts.create_account(command) == first
+    with pytest.raises(errors.RequestIdReused):
+        await accounts.create_account(
+            commands.CreateAccount(
+                caller=owner(org), kind=AccountKind.EXPENSE, asset=Asset("USD", 2), request_id="r1"
+            )
+        )
+
+
+async def test_asset_scale_is_fixed_per_code(accounts: AccountHandlers) -> None:
+    org = str(uuid.uuid4())
+    await accounts.create_account(
+        commands.CreateAccount(caller=owner(org), kind=AccountKind.REVENUE, asset=Asset("USD", 2))
+    )
+    with pytest.raises(errors.AssetScaleMismatch):
+        await accounts.create_account(
+            commands.CreateAccount(
+                caller=owner(org), kind=AccountKind.EXPENSE, asset=Asset("USD", 3)
+            )
+        )
+
+
+async def test_members_cannot_open_accounts(accounts: AccountHandlers) -> None:
+    member = commands.Caller(org_id=str(uuid.uuid4()), roles=frozenset({"MEMBER"}))
+    with pytest.raises(errors.Forbidden):
+        await accounts.create_account(
+            commands.CreateAccount(caller=member, kind=AccountKind.REVENUE, asset=Asset("USD", 2))
+        )
+
+
+async def test_other_orgs_accounts_are_not_found(accounts: AccountHandlers) -> None:
+    org, other = str(uuid.uuid4()), str(uuid.uuid4())
+    wallet = await accounts.open_wallet(commands.OpenWallet(org, "USD"))
+    assert await accounts.get_account(commands.GetAccount(owner(org), wallet.id)) == wallet
+    with pytest.raises(errors.AccountNotFound):
+        await accounts.get_account(commands.GetAccount(owner(other), wallet.id))
+    with pytest.raises(errors.AccountNotFound):
+        await accounts.get_balance(commands.GetBalance(owner(other), wallet.id))
+    page = await accounts.list_accounts(commands.ListAccounts(owner(other)))
+    assert page.items == []
+
+
+async def test_new_wallet_balance_is_zero(accounts: AccountHandlers) -> None:
+    org = str(uuid.uuid4())
+    wallet = await accounts.open_wallet(commands.OpenWallet(org, "EUR"))
+    view = await accounts.get_balance(commands.GetBalance(owner(org), wallet.id))
+    assert view.balance == Balance() and view.available == 0
+
+
+async def test_list_accounts_pages_and_filters(accounts: AccountHandlers) -> None:
+    org = str(uuid.uuid4())
+    opened = [
+        await accounts.create_account(
+            commands.CreateAccount(
+                caller=owner(org), kind=AccountKind.REVENUE, asset=Asset(code, 2)
+            )
+        )
+        for code in ("USD", "EUR", "GBP")
+    ]
+    first = await accounts.list_accounts(commands.ListAccounts(owner(org), page_size=2))
+    assert first.items == opened[:2] and first.next_page_token
+    second = await accounts.list_accounts(
+        commands.ListAccounts(owner(org), page_size=2, page_token=first.next_page_token)
+    )
+    assert second.items == opened[2:] and second.next_page_token == ""
+    eur = await accounts.list_accounts(commands.ListAccounts(owner(org), asset_code="EUR"))
+    assert eur.items == [opened[1]]
+    with pytest.raises(errors.InvalidPageToken):
+        await accounts.list_accounts(
+            commands.ListAccounts(owner(org), asset_code="EUR", page_token=first.next_page_token)
+        )
+
+
+async def test_services_open_and_list_accounts_of_other_orgs(accounts: AccountHandlers) -> None:
+    org = str(uuid.uuid4())
+    billing = commands.Caller(org_id=str(uuid.uuid4()), subject="billing", is_service=True)
+    command = commands.CreateAccount(
+        caller=billing,
+        kind=AccountKind.REVENUE,
+        asset=Asset("USD", 2),
+        request_id="rev",
+        org_id=org,
+    )
+    first = await accounts.create_account(command)
+    assert first.org_id == org
+    assert await accounts.create_account(command) == first
+    listed = await accounts.list_accounts(commands.ListAccounts(billing, org_id=org))
+    assert listed.items == [first]
+    # A user naming another organization sees nothing of it.
+    assert (
+        await accounts.list_accounts(commands.ListAccounts(owner(str(uuid.uuid4())), org_id=org))
+    ).items == []
+
+
+async def test_api_keys_need_ledger_scopes(accounts: AccountHandlers) -> None:
+    org = str(uuid.uuid4())
+    wallet = await accounts.open_wallet(commands.OpenWallet(org, "USD"))
+    bare = commands.Caller(org_id=org, is_api_key=True)
+    reader = commands.Caller(org_id=org, is_api_key=True, scopes=frozenset({"ledger:read"}))
+    writer = commands.Caller(org_id=org, is_api_key=True, scopes=frozenset({"ledger:write"}))
+    with pytest.raises(errors.Forbidden):
+        await accounts.get_account(commands.GetAccount(bare, wallet.id))
+    assert (await accounts.get_account(commands.GetAccount(reader, wallet.id))).id == wallet.id
+    assert not reader.can_write and writer.can_write and writer.can_read
