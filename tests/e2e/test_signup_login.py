@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -17,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from e2e_support import (
     PASSWORD,
     Tenant,
+    access_log,
     assert_status_error,
     b64url,
     b64url_json,
@@ -25,6 +27,7 @@ from e2e_support import (
     request_id,
     sign_up,
     sign_up_body,
+    wait_for,
 )
 from grpc_status import rpc_status
 from keel.billing.v1 import subscription_service_pb2, subscription_service_pb2_grpc
@@ -168,12 +171,29 @@ def test_invalid_or_forged_tokens_end_at_the_edge_with_401_json(
         assert_status_error(response, http_status=401, code=16, request_id=rid)
 
 
-def test_client_sent_principal_header_is_stripped(gateway: httpx.Client, tenant: Tenant) -> None:
+def test_client_sent_principal_header_is_stripped(
+    gateway: httpx.Client, tenant: Tenant, mesh: Endpoints
+) -> None:
     victim = sign_up(gateway)
     forged = victim.principal_metadata()[0][1]
 
     alone = gateway.get(f"/v1/organizations/{victim.org_id}", headers={"x-keel-principal": forged})
     assert_status_error(alone, http_status=401, code=16)
+
+    # On a public route nothing replaces it: the service must receive no principal at all.
+    rid = request_id()
+    public = gateway.post(
+        "/v1/sessions",
+        json={"email": tenant.email, "password": "not the password"},
+        headers={"x-keel-principal": forged, "x-request-id": rid},
+    )
+    assert_status_error(public, http_status=401, code=16, request_id=rid)
+    (seen,) = wait_for(
+        lambda: access_log(Path(mesh.logs["identity"]), rid, "/Login") or None,
+        "identity's access log line for the login",
+        within=5,
+    )
+    assert seen.get("principal_sub") in (None, ""), f"a client-sent principal got through: {seen}"
 
     # With a valid token of another tenant, the forged principal must not win.
     me = gateway.get("/v1/users/me", headers={**tenant.auth, "x-keel-principal": forged})
@@ -187,44 +207,44 @@ def test_client_sent_principal_header_is_stripped(gateway: httpx.Client, tenant:
     assert_status_error(other_org, http_status=other_org.status_code, code=code)
 
 
-def _protected_calls(mesh: Endpoints) -> dict[str, Callable[..., Any]]:
-    def channel(service: str) -> grpc.Channel:
-        return grpc.insecure_channel(mesh.services[service])
-
-    users = user_service_pb2_grpc.UserServiceStub(channel("identity"))
-    accounts = account_service_pb2_grpc.AccountServiceStub(channel("ledger"))
-    items = item_service_pb2_grpc.ItemServiceStub(channel("items"))
-    subscriptions = subscription_service_pb2_grpc.SubscriptionServiceStub(channel("billing"))
-    return {
-        "identity": lambda **kw: users.GetCurrentUser(
+def _protected_call(channel: grpc.Channel, service: str) -> Callable[..., Any]:
+    """One principal-only read per service, as a call taking `metadata`."""
+    if service == "identity":
+        users = user_service_pb2_grpc.UserServiceStub(channel)
+        return lambda **kw: users.GetCurrentUser(
             user_service_pb2.GetCurrentUserRequest(), timeout=5, **kw
-        ),
-        "ledger": lambda **kw: accounts.ListAccounts(
+        )
+    if service == "ledger":
+        accounts = account_service_pb2_grpc.AccountServiceStub(channel)
+        return lambda **kw: accounts.ListAccounts(
             account_service_pb2.ListAccountsRequest(), timeout=5, **kw
-        ),
-        "items": lambda **kw: items.ListItems(item_service_pb2.ListItemsRequest(), timeout=5, **kw),
-        "billing": lambda **kw: subscriptions.ListSubscriptions(
-            subscription_service_pb2.ListSubscriptionsRequest(), timeout=5, **kw
-        ),
-    }
+        )
+    if service == "items":
+        items = item_service_pb2_grpc.ItemServiceStub(channel)
+        return lambda **kw: items.ListItems(item_service_pb2.ListItemsRequest(), timeout=5, **kw)
+    subscriptions = subscription_service_pb2_grpc.SubscriptionServiceStub(channel)
+    return lambda **kw: subscriptions.ListSubscriptions(
+        subscription_service_pb2.ListSubscriptionsRequest(), timeout=5, **kw
+    )
 
 
 @pytest.mark.parametrize("service", ["identity", "ledger", "items", "billing"])
 def test_services_refuse_grpc_calls_without_a_principal(
     mesh: Endpoints, tenant: Tenant, service: str
 ) -> None:
-    call = _protected_calls(mesh)[service]
     rid = request_id()
+    with grpc.insecure_channel(mesh.services[service]) as channel:
+        call = _protected_call(channel, service)
 
-    with pytest.raises(grpc.RpcError) as refused:
-        call(metadata=[("x-request-id", rid)])
-    assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED, refused.value
-    status = rpc_status.from_call(refused.value)
-    assert status is not None, "no google.rpc.Status in the trailers"
-    assert any(d.type_url.endswith("google.rpc.ErrorInfo") for d in status.details)
+        with pytest.raises(grpc.RpcError) as refused:
+            call(metadata=[("x-request-id", rid)])
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED, refused.value
+        status = rpc_status.from_call(refused.value)
+        assert status is not None, "no google.rpc.Status in the trailers"
+        assert any(d.type_url.endswith("google.rpc.ErrorInfo") for d in status.details)
 
-    # The same call with the principal the gateway would forward succeeds.
-    answer = call(metadata=[*tenant.principal_metadata(), ("x-request-id", rid)])
+        # The same call with the principal the gateway would forward succeeds.
+        answer = call(metadata=[*tenant.principal_metadata(), ("x-request-id", rid)])
     if service == "identity":
         assert answer.user.user_id == tenant.user_id
 
@@ -273,3 +293,15 @@ def test_edge_pins_issuer_and_audience_and_expiry(
     assert response.status_code in (401, 403), response.text
     code = {401: 16, 403: 7}[response.status_code]
     assert_status_error(response, http_status=response.status_code, code=code)
+
+
+def test_refresh_token_gives_a_new_grant(gateway: httpx.Client, tenant: Tenant) -> None:
+    response = gateway.post("/v1/sessions:refresh", json={"refreshToken": tenant.refresh_token})
+
+    assert response.status_code == 200, response.text
+    grant = response.json()["grant"]
+    assert grant["userId"] == tenant.user_id
+    assert grant["refreshToken"] and grant["refreshToken"] != tenant.refresh_token
+    assert jwt_part(grant["accessToken"], 1)["jti"] != tenant.claims()["jti"]
+    me = gateway.get("/v1/users/me", headers={"authorization": f"Bearer {grant['accessToken']}"})
+    assert me.status_code == 200, me.text

@@ -1,0 +1,179 @@
+"""Interleaved baseline/subject rounds with steal accounting, and rows judged as ratios."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from keel_devstack.bench import steal
+
+Rates = Mapping[str, float]
+"""Named rates (operations per second) from one measurement."""
+Measure = Callable[[], Awaitable[Rates]]
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How long and how often each side is measured; shared by every benchmark."""
+
+    rounds: int = 3
+    seconds: float = 1.5
+    """Length of one measurement of one side."""
+    steal_limit_pct: float = 5.0
+    """A round with more steal than this on either side is flagged and run again once."""
+    quick: bool = False
+
+
+@dataclass
+class Round:
+    """One baseline measurement followed by one subject measurement."""
+
+    index: int
+    baseline: dict[str, float]
+    subject: dict[str, float]
+    steal_pct: float | None
+    """The worse of the two sides."""
+    contaminated: bool
+    kept: bool = True
+    repeat: bool = False
+
+
+async def _timed(measure: Measure) -> tuple[dict[str, float], float | None]:
+    before = steal.sample()
+    rates = dict(await measure())
+    return rates, steal.percent(before, steal.sample())
+
+
+async def _round(index: int, baseline: Measure, subject: Measure, limit: float) -> Round:
+    base, base_steal = await _timed(baseline)
+    subj, subj_steal = await _timed(subject)
+    stolen = [s for s in (base_steal, subj_steal) if s is not None]
+    worst = max(stolen) if stolen else None
+    return Round(index, base, subj, worst, contaminated=worst is not None and worst > limit)
+
+
+async def interleave(
+    baseline: Measure, subject: Measure, settings: Settings, say: Say
+) -> list[Round]:
+    """Baseline and subject alternate (A B A B …) so drift hits both alike.
+
+    A contaminated round is kept in the record but not in the figures, and run once more;
+    if the repeat is contaminated too, it counts anyway (flagged) rather than looping.
+    """
+    rounds: list[Round] = []
+    for index in range(settings.rounds):
+        done = await _round(index, baseline, subject, settings.steal_limit_pct)
+        say(f"    round {index + 1}: {_brief(done)}")
+        if done.contaminated:
+            done.kept = False
+            rounds.append(done)
+            say(f"    round {index + 1}: steal above {settings.steal_limit_pct:g}%, repeating once")
+            done = await _round(index, baseline, subject, settings.steal_limit_pct)
+            done.repeat = True
+            say(f"    round {index + 1} (repeat): {_brief(done)}")
+        rounds.append(done)
+    return rounds
+
+
+def _brief(r: Round) -> str:
+    rates = ", ".join(f"{k} {v:,.0f}/s" for k, v in {**r.baseline, **r.subject}.items())
+    stolen = "n/a" if r.steal_pct is None else f"{r.steal_pct:.1f}%"
+    return f"{rates}; steal {stolen}{' (contaminated)' if r.contaminated else ''}"
+
+
+@dataclass(frozen=True)
+class RowSpec:
+    """One reported comparison: subject rate / baseline rate must reach ``target``."""
+
+    name: str
+    baseline_key: str
+    subject_key: str
+    target: float
+    why: str
+    """Where the target comes from (ARCHITECTURE §8 figures, design intent)."""
+
+
+@dataclass
+class Row:
+    """A judged comparison, as printed and as written to JSON."""
+
+    benchmark: str
+    name: str
+    baseline: str
+    subject: str
+    baseline_per_s: float
+    subject_per_s: float
+    ratio: float
+    target: float
+    why: str
+    steal_pct: float | None
+    """Worst steal among the rounds counted."""
+    contaminated_rounds: int
+    verdict: str
+    rounds: list[dict[str, float | bool | None]] = field(default_factory=list)
+
+
+def judge(benchmark: str, spec: RowSpec, rounds: Sequence[Round]) -> Row:
+    """Medians over the kept rounds; the ratio is the median of per-round ratios (paired in time)."""
+    kept = [r for r in rounds if r.kept] or list(rounds)
+    base = [r.baseline[spec.baseline_key] for r in kept]
+    subj = [r.subject[spec.subject_key] for r in kept]
+    ratios = [s / b for b, s in zip(base, subj, strict=True) if b > 0]
+    ratio = statistics.median(ratios) if ratios else 0.0
+    stolen = [r.steal_pct for r in kept if r.steal_pct is not None]
+    return Row(
+        benchmark=benchmark,
+        name=spec.name,
+        baseline=spec.baseline_key,
+        subject=spec.subject_key,
+        baseline_per_s=statistics.median(base),
+        subject_per_s=statistics.median(subj),
+        ratio=ratio,
+        target=spec.target,
+        why=spec.why,
+        steal_pct=max(stolen) if stolen else None,
+        contaminated_rounds=sum(r.contaminated for r in rounds),
+        verdict="PASS" if ratio >= spec.target else "WARN",
+        rounds=[
+            {
+                "baseline_per_s": r.baseline[spec.baseline_key],
+                "subject_per_s": r.subject[spec.subject_key],
+                "steal_pct": r.steal_pct,
+                "contaminated": r.contaminated,
+                "kept": r.kept,
+                "repeat": r.repeat,
+            }
+            for r in rounds
+        ],
+    )
+
+
+@dataclass
+class Outcome:
+    """What one benchmark hands back: its judged rows and facts worth keeping with them."""
+
+    rows: list[Row]
+    notes: dict[str, object] = field(default_factory=dict)
+
+
+Step = Callable[[], Awaitable[int]]
+
+
+async def closed_loop(workers: int, seconds: float, step: Step) -> float:
+    """``workers`` callers each running ``step`` back to back for ``seconds``; returns ops/s."""
+    count = 0
+    stop = time.monotonic() + seconds
+
+    async def worker() -> None:
+        nonlocal count
+        while time.monotonic() < stop:
+            done = await step()  # not `count += await …`: that reads count before awaiting
+            count += done
+
+    started = time.monotonic()
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    return count / (time.monotonic() - started)

@@ -1,0 +1,178 @@
+"""Shared pieces of the end-to-end tests: tenants, JSON error checks, polling, principals."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+T = TypeVar("T")
+Json = dict[str, Any]
+
+PASSWORD = "correct horse battery staple"
+ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
+REQUEST_INFO = "type.googleapis.com/google.rpc.RequestInfo"
+BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest"
+# Asynchronous effects (consumers, workers) must show within this bound.
+WAIT_SECONDS = 15.0
+POLL_SECONDS = 0.1
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """One organization made by sign-up, with its owner logged in."""
+
+    org_id: str
+    user_id: str
+    email: str
+    password: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.access_token}"}
+
+    def claims(self) -> Json:
+        return jwt_part(self.access_token, 1)
+
+    def principal_metadata(self) -> list[tuple[str, str]]:
+        """What the gateway forwards to services: base64url(JSON claims) of the verified token."""
+        return [("x-keel-principal", b64url_json(self.claims()))]
+
+
+def new_email(label: str = "owner") -> str:
+    return f"{label}-{uuid.uuid4().hex[:12]}@e2e.keel.test"
+
+
+def sign_up_body(email: str, *, display_name: str = "E2E Org") -> Json:
+    return {
+        "requestId": str(uuid.uuid4()),
+        "displayName": display_name,
+        "ownerEmail": email,
+        "ownerDisplayName": "E2E Owner",
+        "ownerPassword": PASSWORD,
+    }
+
+
+def sign_up(client: httpx.Client) -> Tenant:
+    """Sign up a fresh organization through the gateway and log its owner in."""
+    email = new_email()
+    response = client.post("/v1/organizations", json=sign_up_body(email))
+    assert response.status_code == 200, response.text
+    created = response.json()
+    login = client.post("/v1/sessions", json={"email": email, "password": PASSWORD})
+    assert login.status_code == 200, login.text
+    grant = login.json()["grant"]
+    return Tenant(
+        org_id=created["organization"]["organizationId"],
+        user_id=created["owner"]["userId"],
+        email=email,
+        password=PASSWORD,
+        access_token=grant["accessToken"],
+        refresh_token=grant["refreshToken"],
+    )
+
+
+def wait_for(probe: Callable[[], T | None], what: str, within: float = WAIT_SECONDS) -> T:
+    """Poll `probe` every 100 ms until it returns something other than None; fail after timeout."""
+    deadline = time.monotonic() + within
+    while True:
+        value = probe()
+        if value is not None:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what}: not seen within {within:.0f}s")
+        time.sleep(POLL_SECONDS)
+
+
+async def wait_for_async(
+    probe: Callable[[], Awaitable[T | None]], what: str, within: float = WAIT_SECONDS
+) -> T:
+    """`wait_for` for coroutines, so the event loop (NATS client) keeps running meanwhile."""
+    deadline = time.monotonic() + within
+    while True:
+        value = await probe()
+        if value is not None:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what}: not seen within {within:.0f}s")
+        await asyncio.sleep(POLL_SECONDS)
+
+
+def request_id() -> str:
+    return f"e2e-{uuid.uuid4().hex}"
+
+
+def assert_status_error(
+    response: httpx.Response,
+    *,
+    http_status: int,
+    code: int,
+    reason: str | None = None,
+    request_id: str | None = None,
+) -> Json:
+    """The response is a JSON google.rpc.Status with ErrorInfo and RequestInfo; returns the body."""
+    assert response.status_code == http_status, (response.status_code, response.text)
+    assert response.headers.get("content-type", "").startswith("application/json"), (
+        response.headers.get("content-type"),
+        response.text,
+    )
+    body: Json = response.json()
+    assert body["code"] == code, body
+    assert isinstance(body.get("message"), str) and body["message"], body
+    details = {detail["@type"]: detail for detail in body.get("details", [])}
+    assert ERROR_INFO in details, body
+    assert details[ERROR_INFO].get("reason"), body
+    assert details[ERROR_INFO].get("domain"), body
+    if reason is not None:
+        assert details[ERROR_INFO]["reason"] == reason, body
+    assert REQUEST_INFO in details, body
+    if request_id is not None:
+        assert details[REQUEST_INFO].get("requestId") == request_id, body
+    else:
+        assert details[REQUEST_INFO].get("requestId"), body
+    return body
+
+
+def detail(body: Json, type_url: str) -> Json:
+    found: list[Json] = [d for d in body.get("details", []) if d.get("@type") == type_url]
+    assert found, f"no {type_url} in {body}"
+    return found[0]
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64url_json(value: Json) -> str:
+    return b64url(json.dumps(value, separators=(",", ":")).encode())
+
+
+def jwt_part(token: str, index: int) -> Json:
+    segment = token.split(".")[index]
+    part: Json = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    return part
+
+
+def access_log(log_path: Path, rid: str, method_part: str) -> list[Json]:
+    """The service's JSON access-log records for one request id and method."""
+    records = []
+    for line in log_path.read_text(errors="replace").splitlines():
+        if rid not in line:
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if record.get("request_id") == rid and method_part in str(record.get("method")):
+            records.append(record)
+    return records
