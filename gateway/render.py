@@ -76,6 +76,11 @@ RATE_LIMITS = {
     "/keel.identity.v1.AuthService/RefreshToken": 300,
 }
 MAX_REQUEST_BYTES = 1 << 20
+# The first request `make run` suggests: a public sign-up through the gateway.
+FIRST_CURL = (
+    "curl -s {gateway}/v1/organizations -d '{{\"displayName\":\"Acme\","
+    "\"ownerEmail\":\"owner@acme.test\",\"ownerPassword\":\"correct horse battery\"}}'"
+)
 PRINCIPAL_HEADER = "x-keel-principal"
 
 GRPC_CODE_BY_HTTP = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 413: 8, 429: 8, 503: 14, 504: 4}

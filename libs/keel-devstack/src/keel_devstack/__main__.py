@@ -120,6 +120,9 @@ def summary(stack: Stack, endpoints: Endpoints, var: Path, infra: EmbeddedInfra)
             "  .venv/bin/buf curl --protocol grpc --http2-prior-knowledge --reflect"
             f" http://{first_target}/grpc.health.v1.Health/Check"
         )
+    if endpoints.gateway_url:
+        lines.append(f"  API docs: {endpoints.gateway_url}/docs")
+    lines.append("  make demo   (in another terminal: sign-up, login, events, reads, errors)")
     lines.append(f"  (endpoints in {var / 'run' / 'stack.json'})")
     return "\n".join(lines)
 
