@@ -27,6 +27,7 @@ NAME = "ledger"
 CONNECTIONS = 8
 ACCOUNTS = 1000
 QUICK_ACCOUNTS = 200
+WARMUP_SECONDS = 0.3
 
 BASELINE = "INSERT+COMMIT, 8 connections"
 # Scenario labels as services/ledger/bench/postings.py names them.
@@ -46,15 +47,15 @@ ROWS = (
         "ledger: group commit",
         BASELINE,
         GROUP_COMMIT,
-        target=1.0,
-        why="group commit exists to beat one commit per round trip",
+        target=0.5,
+        why="§8: beating one posting per transaction (~0.33x) takes group commit",
     ),
     RowSpec(
         "ledger: atomic batch of 50",
         BASELINE,
         BATCH,
-        target=1.0,
-        why="50 postings share one commit",
+        target=0.5,
+        why="50 postings share one commit; at least what group commit reaches",
     ),
 )
 
@@ -73,7 +74,7 @@ def load_postings() -> ModuleType:
 def run(env: Env) -> Outcome:
     postings = load_postings()
     # Its scenarios run for `SECONDS` each; ours are shorter and repeated instead.
-    postings.SECONDS = env.settings.seconds
+    vars(postings)["SECONDS"] = env.settings.seconds
     accounts = QUICK_ACCOUNTS if env.settings.quick else ACCOUNTS
     with scratch_database(env, NAME) as url:
         postings.migrate(url)
@@ -110,5 +111,7 @@ async def _rounds(env: Env, postings: ModuleType, url: str, accounts: int) -> li
         async def subject() -> Rates:
             rates: dict[str, float] = await postings.scenario(url, accounts)
             return rates
+
+        await closed_loop(CONNECTIONS, WARMUP_SECONDS, insert_commit)
 
         return await interleave(baseline, subject, env.settings, env.say)

@@ -20,8 +20,8 @@ Say = Callable[[str], None]
 class Settings:
     """How long and how often each side is measured; shared by every benchmark."""
 
-    rounds: int = 3
-    seconds: float = 1.5
+    rounds: int = 5
+    seconds: float = 1.0
     """Length of one measurement of one side."""
     steal_limit_pct: float = 5.0
     """A round with more steal than this on either side is flagged and run again once."""
@@ -38,6 +38,8 @@ class Round:
     steal_pct: float | None
     """The worse of the two sides."""
     contaminated: bool
+    load_1m: float | None = None
+    """Load average when the round began: other work on this machine is not steal."""
     kept: bool = True
     repeat: bool = False
 
@@ -49,11 +51,13 @@ async def _timed(measure: Measure) -> tuple[dict[str, float], float | None]:
 
 
 async def _round(index: int, baseline: Measure, subject: Measure, limit: float) -> Round:
+    load = steal.load_average()
     base, base_steal = await _timed(baseline)
     subj, subj_steal = await _timed(subject)
     stolen = [s for s in (base_steal, subj_steal) if s is not None]
     worst = max(stolen) if stolen else None
-    return Round(index, base, subj, worst, contaminated=worst is not None and worst > limit)
+    contaminated = worst is not None and worst > limit
+    return Round(index, base, subj, worst, contaminated, load_1m=load)
 
 
 async def interleave(
@@ -82,7 +86,8 @@ async def interleave(
 def _brief(r: Round) -> str:
     rates = ", ".join(f"{k} {v:,.0f}/s" for k, v in {**r.baseline, **r.subject}.items())
     stolen = "n/a" if r.steal_pct is None else f"{r.steal_pct:.1f}%"
-    return f"{rates}; steal {stolen}{' (contaminated)' if r.contaminated else ''}"
+    load = "" if r.load_1m is None else f", load {r.load_1m:.1f}"
+    return f"{rates}; steal {stolen}{load}{' (contaminated)' if r.contaminated else ''}"
 
 
 @dataclass(frozen=True)
@@ -113,12 +118,13 @@ class Row:
     steal_pct: float | None
     """Worst steal among the rounds counted."""
     contaminated_rounds: int
+    reruns: int
     verdict: str
     rounds: list[dict[str, float | bool | None]] = field(default_factory=list)
 
 
 def judge(benchmark: str, spec: RowSpec, rounds: Sequence[Round]) -> Row:
-    """Medians over the kept rounds; the ratio is the median of per-round ratios (paired in time)."""
+    """Medians over the kept rounds; the ratio is the median of per-round (paired) ratios."""
     kept = [r for r in rounds if r.kept] or list(rounds)
     base = [r.baseline[spec.baseline_key] for r in kept]
     subj = [r.subject[spec.subject_key] for r in kept]
@@ -137,12 +143,14 @@ def judge(benchmark: str, spec: RowSpec, rounds: Sequence[Round]) -> Row:
         why=spec.why,
         steal_pct=max(stolen) if stolen else None,
         contaminated_rounds=sum(r.contaminated for r in rounds),
+        reruns=sum(r.repeat for r in rounds),
         verdict="PASS" if ratio >= spec.target else "WARN",
         rounds=[
             {
                 "baseline_per_s": r.baseline[spec.baseline_key],
                 "subject_per_s": r.subject[spec.subject_key],
                 "steal_pct": r.steal_pct,
+                "load_1m": r.load_1m,
                 "contaminated": r.contaminated,
                 "kept": r.kept,
                 "repeat": r.repeat,

@@ -1,4 +1,4 @@
-"""CPU steal time from /proc/stat: how much of a measurement the hypervisor took away."""
+"""CPU steal from /proc/stat (what the hypervisor took away) and the load average."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROC_STAT = Path("/proc/stat")
+PROC_LOADAVG = Path("/proc/loadavg")
 
 
 @dataclass(frozen=True)
@@ -40,3 +41,11 @@ def percent(before: CpuTimes | None, after: CpuTimes | None) -> float | None:
     if total <= 0:
         return 0.0
     return 100.0 * (after.steal - before.steal) / total
+
+
+def load_average(path: Path = PROC_LOADAVG) -> float | None:
+    """The 1-minute load average: other processes competing for the cores show here."""
+    try:
+        return float(path.read_text().split()[0])
+    except (OSError, IndexError, ValueError):
+        return None

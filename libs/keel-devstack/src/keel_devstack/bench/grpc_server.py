@@ -1,0 +1,71 @@
+"""A one-method gRPC server for the unary benchmark, bare or through the runtime's chain.
+
+    python -m keel_devstack.bench.grpc_server bare|runtime
+
+Prints ``PORT <n>`` once serving and stops when its stdin closes (the benchmark ends).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from typing import Any
+
+import grpc
+from grpc_health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
+
+from keel_runtime.logging import configure_logging
+from keel_runtime.server import ServiceSpec, start
+from keel_runtime.settings import ServerSettings
+
+SERVICE = "keel.bench.v1.Bench"
+METHOD = f"/{SERVICE}/Ping"
+LOG_LEVEL_VARIABLE = "KEEL_BENCH_LOG_LEVEL"
+REPLY = HealthCheckResponse(status=HealthCheckResponse.SERVING)
+
+
+async def ping(request: HealthCheckRequest, context: Any) -> HealthCheckResponse:
+    return REPLY
+
+
+def handler() -> grpc.GenericRpcHandler:
+    """A real message type, so the validation interceptor does its usual work on it."""
+    return grpc.method_handlers_generic_handler(
+        SERVICE,
+        {
+            "Ping": grpc.unary_unary_rpc_method_handler(
+                ping,
+                request_deserializer=HealthCheckRequest.FromString,
+                response_serializer=HealthCheckResponse.SerializeToString,
+            )
+        },
+    )
+
+
+def add_handler(servicer: object, server: Any) -> None:
+    server.add_generic_rpc_handlers((handler(),))
+
+
+async def serve(kind: str) -> None:
+    if kind == "bare":
+        server = grpc.aio.server()
+        server.add_generic_rpc_handlers((handler(),))
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        stop: Any = server.stop
+    else:
+        # As a service runs: a JSON access-log line per call at INFO (stderr goes to /dev/null).
+        configure_logging("bench", os.environ.get(LOG_LEVEL_VARIABLE, "INFO"))
+        spec = ServiceSpec(name="bench", servicers=[(add_handler, None)], service_names=[SERVICE])
+        running = await start(spec, ServerSettings(bind="127.0.0.1:0"))
+        port, stop = running.port, running.stop
+    print(f"PORT {port}", flush=True)
+    await asyncio.to_thread(sys.stdin.read)
+    await stop(0)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2 or sys.argv[1] not in ("bare", "runtime"):
+        sys.exit("usage: python -m keel_devstack.bench.grpc_server bare|runtime")
+    asyncio.run(serve(sys.argv[1]))

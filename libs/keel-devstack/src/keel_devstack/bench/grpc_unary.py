@@ -1,0 +1,119 @@
+"""gRPC unary calls/s through the runtime's interceptor chain against a bare grpc.aio server."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import grpc
+from grpc_health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
+
+from keel_devstack.bench.env import Env
+from keel_devstack.bench.grpc_server import METHOD
+from keel_devstack.bench.measure import (
+    Outcome,
+    Rates,
+    Round,
+    RowSpec,
+    closed_loop,
+    interleave,
+    judge,
+)
+from keel_runtime.context import Principal
+
+NAME = "grpc"
+CONCURRENCY = 16
+WARMUP_SECONDS = 0.3
+
+BASELINE = "bare grpc.aio server"
+SUBJECT = "keel_runtime.server chain"
+
+ROWS = (
+    RowSpec(
+        "grpc: unary through the interceptor chain",
+        BASELINE,
+        SUBJECT,
+        target=0.5,
+        why="the chain may at most double the server cost of a no-op call (5 Python"
+        " interceptors + an INFO access-log line)",
+    ),
+)
+
+
+def run(env: Env) -> Outcome:
+    rounds = asyncio.run(_rounds(env))
+    notes: dict[str, object] = {
+        "concurrency": CONCURRENCY,
+        "method": METHOD,
+        "servers": "one child process each; client in this process",
+    }
+    return Outcome([judge(NAME, spec, rounds) for spec in ROWS], notes)
+
+
+@asynccontextmanager
+async def server_process(kind: str) -> AsyncIterator[str]:
+    """A server in its own process (the client would otherwise share its one core)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "keel_devstack.bench.grpc_server",
+        kind,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        line = await asyncio.wait_for(proc.stdout.readline(), timeout=30)
+        if not line.startswith(b"PORT "):
+            raise RuntimeError(f"{kind} bench server did not start (exit {proc.returncode})")
+        yield f"127.0.0.1:{int(line.split()[1])}"
+    finally:
+        proc.stdin.close()  # its signal to stop
+        try:
+            await asyncio.wait_for(proc.wait(), timeout=10)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+def metadata() -> tuple[tuple[str, str], ...]:
+    """What a call from the gateway carries; the bare server ignores it."""
+    principal = Principal(subject="bench", org_id="bench", kind="service")
+    return (("x-keel-principal", principal.to_header()), ("x-request-id", "bench"))
+
+
+async def calls_per_second(target: str, seconds: float) -> float:
+    async with grpc.aio.insecure_channel(target) as channel:
+        call = channel.unary_unary(
+            METHOD,
+            request_serializer=HealthCheckRequest.SerializeToString,
+            response_deserializer=HealthCheckResponse.FromString,
+        )
+        request, md = HealthCheckRequest(), metadata()
+        await call(request, metadata=md)  # connect outside the timing
+
+        async def once() -> int:
+            await call(request, metadata=md)
+            return 1
+
+        return await closed_loop(CONCURRENCY, seconds, once)
+
+
+async def _rounds(env: Env) -> list[Round]:
+    async with AsyncExitStack() as stack:
+        bare = await stack.enter_async_context(server_process("bare"))
+        chained = await stack.enter_async_context(server_process("runtime"))
+        for target in (bare, chained):  # first calls pay for lazy setup on both sides
+            await calls_per_second(target, WARMUP_SECONDS)
+
+        async def baseline() -> Rates:
+            return {BASELINE: await calls_per_second(bare, env.settings.seconds)}
+
+        async def subject() -> Rates:
+            return {SUBJECT: await calls_per_second(chained, env.settings.seconds)}
+
+        return await interleave(baseline, subject, env.settings, env.say)
