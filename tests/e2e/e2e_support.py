@@ -1,4 +1,4 @@
-"""Shared pieces of the end-to-end tests: tenants, JSON error checks, polling, principals."""
+"""Shared pieces of the end-to-end tests: tenants, errors, polling, principals, outboxes."""
 
 from __future__ import annotations
 
@@ -13,6 +13,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import psycopg
+from keel.events.v1 import envelope_pb2
+
+from keel_runtime.context import Principal
 
 T = TypeVar("T")
 Json = dict[str, Any]
@@ -176,3 +180,82 @@ def access_log(log_path: Path, rid: str, method_part: str) -> list[Json]:
         if record.get("request_id") == rid and method_part in str(record.get("method")):
             records.append(record)
     return records
+
+
+def get_json(client: httpx.Client, path: str, tenant: Tenant, **params: Any) -> Json:
+    """GET a resource as the tenant's owner; anything but 200 fails the test."""
+    response = client.get(path, headers=tenant.auth, params=params or None)
+    assert response.status_code == 200, (path, response.status_code, response.text)
+    body: Json = response.json()
+    return body
+
+
+def post_json(client: httpx.Client, path: str, tenant: Tenant, body: Json | None = None) -> Json:
+    """POST as the tenant's owner; anything but 200 fails the test."""
+    response = client.post(path, json=body or {}, headers=tenant.auth)
+    assert response.status_code == 200, (path, response.status_code, response.text)
+    answer: Json = response.json()
+    return answer
+
+
+def wait_wallet(client: httpx.Client, tenant: Tenant) -> Json:
+    """The organization's WALLET account, once ledger opened it from the sign-up event."""
+
+    def probe() -> Json | None:
+        accounts: list[Json] = get_json(client, "/v1/accounts", tenant)["accounts"]
+        wallets = [a for a in accounts if a["kind"] == "ACCOUNT_KIND_WALLET"]
+        return wallets[0] if wallets else None
+
+    return wait_for(probe, "ledger opening the wallet")
+
+
+def wait_subscription(client: httpx.Client, tenant: Tenant) -> Json:
+    """The organization's default subscription, once billing started it from sign-up."""
+
+    def probe() -> Json | None:
+        found: list[Json] = get_json(client, "/v1/subscriptions", tenant)["subscriptions"]
+        return found[0] if found else None
+
+    return wait_for(probe, "billing starting the default subscription")
+
+
+def service_metadata(subject: str, org_id: str = "") -> list[tuple[str, str]]:
+    """Principal metadata of an internal caller (kind `service`), as services send it."""
+    principal = Principal(subject=subject, org_id=org_id, kind="service")
+    return [("x-keel-principal", principal.to_header()), ("x-request-id", request_id())]
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    """One event in a service's outbox: the exact bytes and headers the relay sends, decoded."""
+
+    payload: bytes
+    headers: dict[str, str]
+    envelope: envelope_pb2.Envelope
+
+
+def outbox_events(database_url: str, subject: str, *, published: bool = True) -> list[OutboxEvent]:
+    """One subject's outbox rows in a service's database, oldest first: those the relay
+    published, or (`published=False`) every row, published yet or not."""
+    query = (
+        "SELECT payload, headers FROM outbox WHERE subject = %s"
+        " AND (published_at IS NOT NULL OR NOT %s) ORDER BY created_at"
+    )
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(query, (subject, published)).fetchall()
+    return [
+        OutboxEvent(
+            payload=bytes(payload),
+            headers={str(k): str(v) for k, v in headers.items()},
+            envelope=envelope_pb2.Envelope.FromString(payload),
+        )
+        for payload, headers in rows
+    ]
+
+
+def count_rows(database_url: str, query: str, *args: Any) -> int:
+    """`SELECT count(*) ...` against a service's database."""
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(query, args).fetchone()
+    assert row is not None
+    return int(row[0])
