@@ -78,8 +78,8 @@ RATE_LIMITS = {
 MAX_REQUEST_BYTES = 1 << 20
 # The first request `make run` suggests: a public sign-up through the gateway.
 FIRST_CURL = (
-    "curl -s {gateway}/v1/organizations -d '{{\"displayName\":\"Acme\","
-    "\"ownerEmail\":\"owner@acme.test\",\"ownerPassword\":\"correct horse battery\"}}'"
+    'curl -s {gateway}/v1/organizations -d \'{{"displayName":"Acme",'
+    '"ownerEmail":"owner@acme.test","ownerPassword":"correct horse battery"}}\''
 )
 PRINCIPAL_HEADER = "x-keel-principal"
 

@@ -1,13 +1,14 @@
-"""Database engine, naming convention, unit of work and readiness probe."""
+"""Database engine, naming convention, units of work and readiness probe."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Generic, Self, TypeVar
 
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import make_url
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
     from keel.events.v1.envelope_pb2 import Envelope
 
 log = logging.getLogger(__name__)
+
+E = TypeVar("E")  # a service's domain event type
 
 # Deterministic constraint names, so Alembic migrations can name (and later drop) them.
 NAMING_CONVENTION: dict[str, str] = {
@@ -157,3 +160,80 @@ class UnitOfWork:
 
     def __repr__(self) -> str:
         return f"UnitOfWork(committed={self.committed}, pending_events={len(self._events)})"
+
+
+class CommandUnitOfWork(Generic[E]):
+    """A service's unit of work in its own transaction (one per command): rolls back unless
+    committed, and writes the domain events recorded on it to the outbox on commit.
+
+    Subclasses declare their repositories and build them in ``bind_repositories()``, which
+    runs on entering, with the transaction's connection.
+    """
+
+    def __init__(self, engine: AsyncEngine, encode: Callable[[E], Envelope]) -> None:
+        self._transaction = UnitOfWork(engine)
+        self._encode = encode
+
+    def bind_repositories(self, connection: AsyncConnection) -> None:
+        """Build the service's repositories on ``connection``."""
+
+    async def __aenter__(self) -> Self:
+        await self._transaction.__aenter__()
+        try:
+            self.bind_repositories(self._transaction.connection)
+        except BaseException:
+            await self._transaction.__aexit__(*sys.exc_info())
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._transaction.__aexit__(exc_type, exc, tb)
+
+    def record(self, *events: E) -> None:
+        # Envelopes are built now, while the call's request id and trace context are current.
+        self._transaction.publish(*(self._encode(event) for event in events))
+
+    async def commit(self) -> None:
+        await self._transaction.commit()
+
+
+class JoinedUnitOfWork(Generic[E]):
+    """A service's unit of work inside a transaction someone else owns: an event consumer's,
+    which commits the effect together with its inbox row, or rolls both back.
+
+    ``commit()`` only appends the recorded events to the outbox on that transaction; leaving
+    drops the events not appended yet. Subclasses build their repositories in
+    ``bind_repositories()``, which runs on construction.
+    """
+
+    def __init__(self, connection: AsyncConnection, encode: Callable[[E], Envelope]) -> None:
+        self._connection = connection
+        self._encode = encode
+        self._events: list[Envelope] = []
+        self.bind_repositories(connection)
+
+    def bind_repositories(self, connection: AsyncConnection) -> None:
+        """Build the service's repositories on ``connection``."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._events.clear()
+
+    def record(self, *events: E) -> None:
+        self._events.extend(self._encode(event) for event in events)
+
+    async def commit(self) -> None:
+        events, self._events = self._events, []
+        await append(self._connection, events)

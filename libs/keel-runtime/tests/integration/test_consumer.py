@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import pytest
 from google.protobuf.wrappers_pb2 import StringValue
-from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -22,24 +21,9 @@ from keel_runtime.events import (
     new_event,
     unpack,
 )
+from keel_runtime.testing import ProbeConsumer
 
 pytestmark = pytest.mark.integration
-
-
-class ProbeConsumer(Consumer):
-    """Reports each finished delivery, so tests await it instead of sleeping."""
-
-    def __init__(self, engine: AsyncEngine, js: JetStreamContext, sub: Subscription) -> None:
-        super().__init__(engine, js, sub)
-        self.handled: asyncio.Queue[Msg] = asyncio.Queue()
-
-    async def handle(self, msg: Msg) -> None:
-        await super().handle(msg)
-        self.handled.put_nowait(msg)
-
-    async def deliveries(self, count: int) -> list[Msg]:
-        async with asyncio.timeout(20):
-            return [await self.handled.get() for _ in range(count)]
 
 
 @pytest.fixture

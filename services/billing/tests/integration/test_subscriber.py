@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
 
 import pytest
 from keel.billing.v1 import events_pb2
 from keel.identity.v1 import events_pb2 as identity_events
-from nats.aio.msg import Msg
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,7 +15,6 @@ from billing.bootstrap import Handlers, utc_now
 from billing.events.subscribers import organization_created_handler
 from billing.storage.tables import outbox, subscriptions
 from keel_runtime.events import (
-    Consumer,
     Envelope,
     StreamSpec,
     Subscription,
@@ -26,6 +23,7 @@ from keel_runtime.events import (
     new_event,
     unpack,
 )
+from keel_runtime.testing import ProbeConsumer
 
 pytestmark = pytest.mark.integration
 
@@ -81,23 +79,6 @@ async def test_concurrent_starts_make_one_subscription(
     await asyncio.gather(*(once() for _ in range(4)))
     assert await count(engine, subscriptions, org_id) == 1
     assert await count(engine, outbox) == 1
-
-
-class ProbeConsumer(Consumer):
-    """Reports each finished delivery, so the test awaits it instead of sleeping."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.handled: asyncio.Queue[Msg] = asyncio.Queue()
-
-    async def handle(self, msg: Msg) -> None:
-        await super().handle(msg)
-        self.handled.put_nowait(msg)
-
-    async def deliveries(self, count: int) -> None:
-        async with asyncio.timeout(20):
-            for _ in range(count):
-                await self.handled.get()
 
 
 async def test_consumer_redelivery_has_no_second_effect(

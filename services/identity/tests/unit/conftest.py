@@ -262,7 +262,7 @@ class FakeUnitOfWork:
     ) -> None:
         self._pending.clear()
 
-    def publish(self, *events: DomainEvent) -> None:
+    def record(self, *events: DomainEvent) -> None:
         self._pending.extend(events)
 
     async def commit(self) -> None:

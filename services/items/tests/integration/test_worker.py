@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import pytest
-from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -24,7 +22,8 @@ from items.events.worker import enrichment_subscriptions
 from items.storage.attempts import SqlAttemptCounter
 from items.storage.tables import inbox, outbox
 from items.storage.uow import SqlUnitOfWork
-from keel_runtime.events import Consumer, Envelope, connect_nats, decode, ensure_stream
+from keel_runtime.events import Envelope, connect_nats, decode, ensure_stream
+from keel_runtime.testing import ProbeConsumer
 
 pytestmark = pytest.mark.integration
 
@@ -43,22 +42,6 @@ class CountingProvider:
         if self.calls <= self.failures:
             raise EnrichmentError("provider unavailable")
         return Enrichment("Title", "Summary", ("tag",))
-
-
-class ProbeConsumer(Consumer):
-    """Reports each finished delivery, so the test awaits it instead of sleeping."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.handled: asyncio.Queue[Msg] = asyncio.Queue()
-
-    async def handle(self, msg: Msg) -> None:
-        await super().handle(msg)
-        self.handled.put_nowait(msg)
-
-    async def deliveries(self, count: int) -> list[Msg]:
-        async with asyncio.timeout(20):
-            return [await self.handled.get() for _ in range(count)]
 
 
 @pytest.fixture

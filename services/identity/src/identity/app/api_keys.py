@@ -157,7 +157,7 @@ class CreateApiKeyHandler:
                     prefix=prefix,
                 )
             )
-            uow.publish(
+            uow.record(
                 events.ApiKeyCreated(key.id, org_id, prefix, key.scopes, key.creator_user_id, now)
             )
             await uow.commit()
@@ -207,7 +207,7 @@ class RevokeApiKeyHandler:
                     actor=cmd.actor,
                 )
             )
-            uow.publish(events.ApiKeyRevoked(key.id, key.organization_id, now))
+            uow.record(events.ApiKeyRevoked(key.id, key.organization_id, now))
             await uow.commit()
             return key
 

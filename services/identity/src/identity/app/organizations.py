@@ -134,7 +134,7 @@ class CreateOrganizationHandler:
                     actor_kind="user",
                 )
             )
-            uow.publish(
+            uow.record(
                 events.OrganizationCreated(
                     organization_id=org.id,
                     display_name=org.display_name,

@@ -164,7 +164,7 @@ class CreateUserHandler:
                     roles=",".join(sorted(roles)),
                 )
             )
-            uow.publish(events.UserCreated(user.id, org_id, user.email, user.roles, now))
+            uow.record(events.UserCreated(user.id, org_id, user.email, user.roles, now))
             await uow.commit()
             return user
 
@@ -248,8 +248,8 @@ class DeactivateUserHandler:
                     actor=cmd.actor,
                 )
             )
-            uow.publish(events.UserDeactivated(user.id, user.organization_id, now))
-            uow.publish(*(events.ApiKeyRevoked(k.id, k.organization_id, now) for k in revoked))
+            uow.record(events.UserDeactivated(user.id, user.organization_id, now))
+            uow.record(*(events.ApiKeyRevoked(k.id, k.organization_id, now) for k in revoked))
             await uow.commit()
             return user
 
