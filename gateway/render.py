@@ -157,9 +157,27 @@ def _local_reply_config() -> dict[str, Any]:
         },
         "body_format_override": {"text_format_source": {"inline_string": "%LOCAL_REPLY_BODY%"}},
     }
+    # jwt_authn answers a token for another audience with 403; for the caller it is an
+    # invalid token like any other (RFC 6750), so it becomes 401 UNAUTHENTICATED.
+    wrong_audience = {
+        "filter": {
+            "extension_filter": {
+                "name": "envoy.access_loggers.extension_filters.cel",
+                "typed_config": _typed(
+                    "envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter",
+                    expression=(
+                        "response.code == 403 && "
+                        "response.code_details.startsWith('jwt_authn_access_denied')"
+                    ),
+                ),
+            }
+        },
+        "status_code": 401,
+        "body_format_override": _status_body(401),
+    }
     # Transcoded upstream replies already carry a JSON Status; only Envoy's own replies
     # (no upstream) reach these mappers, and everything else gets a generic one.
-    return {"mappers": [static, *mappers], "body_format": _status_body(500)}
+    return {"mappers": [static, wrong_audience, *mappers], "body_format": _status_body(500)}
 
 
 def _cluster(name: str, host: str, port: int, *, grpc: bool) -> dict[str, Any]:

@@ -51,6 +51,11 @@ class Client:
     def md(self) -> list[tuple[str, str]]:
         return self.as_(self.org_id)
 
+    @property
+    def service(self) -> list[tuple[str, str]]:
+        """An internal caller (e.g. an operator tool) acting in the org."""
+        return self.as_(self.org_id, roles=(), kind="service")
+
 
 @pytest.fixture
 async def client(database_url: str, nats_url: str) -> AsyncIterator[Client]:

@@ -28,7 +28,14 @@ def error_info(exc: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo:
     raise AssertionError("no ErrorInfo in the status")
 
 
-async def open_account(client: Client, kind: int, bound: int = 0, **kw: object) -> res.Account:
+async def open_account(
+    client: Client,
+    kind: int,
+    bound: int = 0,
+    metadata: list[tuple[str, str]] | None = None,
+    **kw: object,
+) -> res.Account:
+    """Open an account as the org's OWNER, or as whoever ``metadata`` names."""
     response = await client.accounts.CreateAccount(
         acc.CreateAccountRequest(
             kind=kind,
@@ -36,9 +43,14 @@ async def open_account(client: Client, kind: int, bound: int = 0, **kw: object) 
             balance_bound=bound,
             **kw,  # type: ignore[arg-type]
         ),
-        metadata=client.md,
+        metadata=metadata or client.md,
     )
     return response.account
+
+
+async def open_funding(client: Client) -> res.Account:
+    """A FUNDING account in the org, opened by an internal service (members cannot)."""
+    return await open_account(client, res.ACCOUNT_KIND_FUNDING, metadata=client.service)
 
 
 def transfer(
@@ -87,15 +99,16 @@ async def test_transfer_bounds_and_idempotency(client: Client) -> None:
     wallet = await open_account(
         client, res.ACCOUNT_KIND_WALLET, res.BALANCE_BOUND_DEBITS_MUST_NOT_EXCEED_CREDITS
     )
-    funding = await open_account(client, res.ACCOUNT_KIND_FUNDING)
+    funding = await open_funding(client)
     fund = transfer(funding.account_id, wallet.account_id, 500, "fund-1")
-    first = await client.transactions.CreateTransaction(fund, metadata=client.md)
-    again = await client.transactions.CreateTransaction(fund, metadata=client.md)
+    first = await client.transactions.CreateTransaction(fund, metadata=client.service)
+    again = await client.transactions.CreateTransaction(fund, metadata=client.service)
     assert again.transaction.transaction_id == first.transaction.transaction_id
 
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await client.transactions.CreateTransaction(
-            transfer(funding.account_id, wallet.account_id, 501, "fund-1"), metadata=client.md
+            transfer(funding.account_id, wallet.account_id, 501, "fund-1"),
+            metadata=client.service,
         )
     assert info.value.code() == grpc.StatusCode.ALREADY_EXISTS
     assert error_info(info.value).reason == "REQUEST_ID_REUSED"
@@ -124,9 +137,9 @@ async def test_hold_post_reverse_and_history(client: Client) -> None:
     wallet = await open_account(
         client, res.ACCOUNT_KIND_WALLET, res.BALANCE_BOUND_DEBITS_MUST_NOT_EXCEED_CREDITS
     )
-    funding = await open_account(client, res.ACCOUNT_KIND_FUNDING)
+    funding = await open_funding(client)
     await client.transactions.CreateTransaction(
-        transfer(funding.account_id, wallet.account_id, 100, "f"), metadata=client.md
+        transfer(funding.account_id, wallet.account_id, 100, "f"), metadata=client.service
     )
     hold = (
         await client.transactions.CreateTransaction(
@@ -148,11 +161,12 @@ async def test_hold_post_reverse_and_history(client: Client) -> None:
         metadata=client.md,
     )
     assert posted.pending_transaction.state == res.TRANSACTION_STATE_POSTED
+    # The reversal debits the funding account: a refund is the platform's act, not a member's.
     reversed_ = await client.transactions.ReverseTransaction(
         txs.ReverseTransactionRequest(
             transaction_id=posted.transaction.transaction_id, request_id="r"
         ),
-        metadata=client.md,
+        metadata=client.service,
     )
     assert reversed_.transaction.kind == res.TRANSACTION_KIND_REVERSAL
     history = await client.transactions.ListTransactions(
@@ -181,9 +195,7 @@ async def test_hold_post_reverse_and_history(client: Client) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await client.admin.VerifyLedger(adm.VerifyLedgerRequest(), metadata=client.md)
     assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    report = await client.admin.VerifyLedger(
-        adm.VerifyLedgerRequest(), metadata=client.as_(client.org_id, roles=(), kind="service")
-    )
+    report = await client.admin.VerifyLedger(adm.VerifyLedgerRequest(), metadata=client.service)
     assert report.ok and report.entries_checked == 10
 
 
@@ -207,8 +219,13 @@ async def test_contract_validation_and_auth(client: Client) -> None:
 
 
 async def test_api_key_scopes(client: Client) -> None:
-    wallet = await open_account(client, res.ACCOUNT_KIND_WALLET)
-    funding = await open_account(client, res.ACCOUNT_KIND_FUNDING)
+    wallet = await open_account(
+        client, res.ACCOUNT_KIND_WALLET, res.BALANCE_BOUND_DEBITS_MUST_NOT_EXCEED_CREDITS
+    )
+    funding = await open_funding(client)
+    await client.transactions.CreateTransaction(
+        transfer(funding.account_id, wallet.account_id, 1, "fund"), metadata=client.service
+    )
     reader = client.as_(client.org_id, roles=(), kind="api_key", scope="ledger:read")
     got = await client.accounts.GetAccount(
         acc.GetAccountRequest(account_id=wallet.account_id), metadata=reader
@@ -216,11 +233,11 @@ async def test_api_key_scopes(client: Client) -> None:
     assert got.account.account_id == wallet.account_id
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await client.transactions.CreateTransaction(
-            transfer(funding.account_id, wallet.account_id, 1, "k"), metadata=reader
+            transfer(wallet.account_id, funding.account_id, 1, "k"), metadata=reader
         )
     assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
     writer = client.as_(client.org_id, roles=(), kind="api_key", scope="ledger:read ledger:write")
     done = await client.transactions.CreateTransaction(
-        transfer(funding.account_id, wallet.account_id, 1, "k"), metadata=writer
+        transfer(wallet.account_id, funding.account_id, 1, "k"), metadata=writer
     )
     assert done.transaction.state == res.TRANSACTION_STATE_POSTED

@@ -39,25 +39,32 @@ def caller() -> commands.Caller:
 
 
 @pytest.fixture
-async def pair(accounts: AccountHandlers, caller: commands.Caller) -> tuple[Account, Account]:
-    wallet = await accounts.open_wallet(commands.OpenWallet(caller.org_id, "USD"))
+def operator(caller: commands.Caller) -> commands.Caller:
+    """An internal service in the caller's org: it opens funding accounts and funds wallets."""
+    return commands.Caller(org_id=caller.org_id, subject="operator", is_service=True)
+
+
+@pytest.fixture
+async def pair(accounts: AccountHandlers, operator: commands.Caller) -> tuple[Account, Account]:
+    wallet = await accounts.open_wallet(commands.OpenWallet(operator.org_id, "USD"))
     funding = await accounts.create_account(
-        commands.CreateAccount(caller=caller, kind=AccountKind.FUNDING, asset=Asset("USD", 2))
+        commands.CreateAccount(caller=operator, kind=AccountKind.FUNDING, asset=Asset("USD", 2))
     )
     return wallet, funding
 
 
 async def test_posting_round_trip(
     accounts: AccountHandlers, transactions: TransactionHandlers, queries: QueryHandlers,
-    caller: commands.Caller, pair: tuple[Account, Account],
+    caller: commands.Caller,
+    operator: commands.Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
-    fund = await transactions.create(transfer(caller, funding, wallet, 1000, "fund"))
+    fund = await transactions.create(transfer(operator, funding, wallet, 1000, "fund"))
     assert (
-        await transactions.create(transfer(caller, funding, wallet, 1000, "fund"))
+        await transactions.create(transfer(operator, funding, wallet, 1000, "fund"))
     ).id == fund.id
     with pytest.raises(errors.RequestIdReused):
-        await transactions.create(transfer(caller, funding, wallet, 999, "fund"))
+        await transactions.create(transfer(operator, funding, wallet, 999, "fund"))
     with pytest.raises(errors.InsufficientFunds):
         await transactions.create(transfer(caller, wallet, funding, 1001, "spend"))
     hold = await transactions.create(transfer(caller, wallet, funding, 600, "hold", pending=True))
@@ -71,7 +78,7 @@ async def test_posting_round_trip(
         1000,
         750,
     )
-    rev = await transactions.reverse(commands.ReverseTransaction(caller, post.id, "rev"))
+    rev = await transactions.reverse(commands.ReverseTransaction(operator, post.id, "rev"))
     got = await queries.get_transaction(commands.GetTransaction(caller, rev.id))
     assert got.reversed_id == post.id
     history = await queries.list_transactions(commands.ListTransactions(caller, wallet.id))
@@ -89,10 +96,11 @@ async def test_posting_round_trip(
 
 async def test_concurrent_spends_never_overdraw(
     accounts: AccountHandlers, transactions: TransactionHandlers, queries: QueryHandlers,
-    caller: commands.Caller, pair: tuple[Account, Account],
+    caller: commands.Caller,
+    operator: commands.Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
-    await transactions.create(transfer(caller, funding, wallet, 1000, "fund"))
+    await transactions.create(transfer(operator, funding, wallet, 1000, "fund"))
 
     async def spend(i: int) -> bool:
         try:
@@ -110,17 +118,19 @@ async def test_concurrent_spends_never_overdraw(
 
 async def test_concurrent_crossing_transfers_do_not_deadlock(
     accounts: AccountHandlers, transactions: TransactionHandlers, queries: QueryHandlers,
-    caller: commands.Caller,
+    operator: commands.Caller,
 ) -> None:  # fmt: skip
     made = [
         await accounts.create_account(
-            commands.CreateAccount(caller=caller, kind=AccountKind.SUSPENSE, asset=Asset("USD", 2))
+            commands.CreateAccount(
+                caller=operator, kind=AccountKind.SUSPENSE, asset=Asset("USD", 2)
+            )
         )
         for _ in range(3)
     ]
     # A -> B, B -> C, C -> A at once: lock order by id is what keeps these from deadlocking.
     tasks = [
-        transactions.create(transfer(caller, made[i % 3], made[(i + 1) % 3], 1, f"x{i}"))
+        transactions.create(transfer(operator, made[i % 3], made[(i + 1) % 3], 1, f"x{i}"))
         for i in range(24)
     ]
     await asyncio.gather(*tasks)
@@ -129,11 +139,12 @@ async def test_concurrent_crossing_transfers_do_not_deadlock(
 
 async def test_same_request_id_concurrently_posts_once(
     accounts: AccountHandlers, transactions: TransactionHandlers,
-    caller: commands.Caller, pair: tuple[Account, Account],
+    caller: commands.Caller,
+    operator: commands.Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
     made = await asyncio.gather(
-        *(transactions.create(transfer(caller, funding, wallet, 5, "same")) for _ in range(8))
+        *(transactions.create(transfer(operator, funding, wallet, 5, "same")) for _ in range(8))
     )
     assert len({t.id for t in made}) == 1
     view = await accounts.get_balance(commands.GetBalance(caller, wallet.id))
@@ -146,10 +157,10 @@ async def test_same_request_id_concurrently_posts_once(
 )
 async def test_entries_are_immutable(
     engine: AsyncEngine, transactions: TransactionHandlers, caller: commands.Caller,
-    pair: tuple[Account, Account], statement: str,
+    operator: commands.Caller, pair: tuple[Account, Account], statement: str,
 ) -> None:  # fmt: skip
     wallet, funding = pair
-    await transactions.create(transfer(caller, funding, wallet, 5, "one"))
+    await transactions.create(transfer(operator, funding, wallet, 5, "one"))
     async with engine.connect() as conn:
         with pytest.raises(DBAPIError, match="immutable"):
             await conn.execute(text(statement))
@@ -159,10 +170,11 @@ async def test_entries_are_immutable(
 
 async def test_verify_catches_a_tampered_balance(
     engine: AsyncEngine, transactions: TransactionHandlers, queries: QueryHandlers,
-    caller: commands.Caller, pair: tuple[Account, Account],
+    caller: commands.Caller,
+    operator: commands.Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
-    await transactions.create(transfer(caller, funding, wallet, 5, "one"))
+    await transactions.create(transfer(operator, funding, wallet, 5, "one"))
     async with engine.begin() as conn:
         await conn.execute(
             text("UPDATE balances SET credits_posted = 6 WHERE account_id = :a"), {"a": wallet.id}
@@ -174,10 +186,10 @@ async def test_verify_catches_a_tampered_balance(
 
 async def test_outbox_holds_the_events(
     engine: AsyncEngine, transactions: TransactionHandlers, caller: commands.Caller,
-    pair: tuple[Account, Account],
+    operator: commands.Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
-    await transactions.create(transfer(caller, funding, wallet, 5, "one"))
+    await transactions.create(transfer(operator, funding, wallet, 5, "one"))
     async with engine.connect() as conn:
         subjects = (
             (await conn.execute(text("SELECT subject FROM outbox ORDER BY created_at, subject")))
@@ -209,10 +221,11 @@ async def test_a_refused_transaction_leaves_no_trace(
 
 async def test_group_commit_never_overdraws(
     accounts: AccountHandlers, transactions: TransactionHandlers, queries: QueryHandlers,
-    caller: commands.Caller, pair: tuple[Account, Account],
+    caller: commands.Caller,
+    operator: commands.Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
-    await transactions.create(transfer(caller, funding, wallet, 1000, "fund"))
+    await transactions.create(transfer(operator, funding, wallet, 1000, "fund"))
     committer = GroupCommitter(transactions, max_group=16, workers=2)
     worker = asyncio.create_task(committer.run())
     try:
@@ -235,11 +248,12 @@ async def test_group_commit_never_overdraws(
 
 async def test_verify_catches_rewritten_history(
     engine: AsyncEngine, transactions: TransactionHandlers, queries: QueryHandlers,
-    caller: commands.Caller, pair: tuple[Account, Account],
+    caller: commands.Caller,
+    operator: commands.Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
     for i in range(3):
-        await transactions.create(transfer(caller, funding, wallet, 5, f"t{i}"))
+        await transactions.create(transfer(operator, funding, wallet, 5, f"t{i}"))
     assert (await queries.verify(commands.VerifyLedger())).ok
     # What only someone able to switch the immutability trigger off could do.
     async with engine.begin() as conn:
@@ -261,10 +275,11 @@ async def test_verify_catches_rewritten_history(
 
 async def test_expired_holds_are_released_by_the_sweeper(
     uow, accounts: AccountHandlers, transactions: TransactionHandlers,  # type: ignore[no-untyped-def]
-    caller: commands.Caller, pair: tuple[Account, Account],
+    caller: commands.Caller,
+    operator: commands.Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
-    await transactions.create(transfer(caller, funding, wallet, 100, "fund"))
+    await transactions.create(transfer(operator, funding, wallet, 100, "fund"))
     hold = await transactions.create(
         transfer(caller, wallet, funding, 80, "hold", pending=True, ttl=timedelta(minutes=5))
     )
@@ -279,11 +294,11 @@ async def test_expired_holds_are_released_by_the_sweeper(
 
 async def test_events_carry_the_payload_and_request_id(
     engine: AsyncEngine, transactions: TransactionHandlers, caller: commands.Caller,
-    pair: tuple[Account, Account],
+    operator: commands.Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
     with context.bound(request_id="req-123", traceparent=None):
-        posted = await transactions.create(transfer(caller, funding, wallet, 5, "one"))
+        posted = await transactions.create(transfer(operator, funding, wallet, 5, "one"))
     async with engine.connect() as conn:
         payload = await conn.scalar(
             text("SELECT payload FROM outbox WHERE subject = 'ledger.transaction.posted'")

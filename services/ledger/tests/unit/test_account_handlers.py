@@ -18,6 +18,11 @@ def owner(org_id: str) -> commands.Caller:
     return commands.Caller(org_id=org_id, subject="u1", roles=frozenset({"OWNER"}))
 
 
+def operator(org_id: str) -> commands.Caller:
+    """An internal service acting in the org (the platform's books are opened by services)."""
+    return commands.Caller(org_id=org_id, subject="operator", is_service=True)
+
+
 async def test_open_wallet_twice_opens_one(db: FakeDatabase, accounts: AccountHandlers) -> None:
     org = str(uuid.uuid4())
     first = await accounts.open_wallet(commands.OpenWallet(org, "USD"))
@@ -31,14 +36,17 @@ async def test_open_wallet_twice_opens_one(db: FakeDatabase, accounts: AccountHa
 async def test_create_account_is_idempotent_on_request_id(accounts: AccountHandlers) -> None:
     org = str(uuid.uuid4())
     command = commands.CreateAccount(
-        caller=owner(org), kind=AccountKind.REVENUE, asset=Asset("USD", 2), request_id="r1"
+        caller=operator(org), kind=AccountKind.REVENUE, asset=Asset("USD", 2), request_id="r1"
     )
     first = await accounts.create_account(command)
     assert await accounts.create_account(command) == first
     with pytest.raises(errors.RequestIdReused):
         await accounts.create_account(
             commands.CreateAccount(
-                caller=owner(org), kind=AccountKind.EXPENSE, asset=Asset("USD", 2), request_id="r1"
+                caller=operator(org),
+                kind=AccountKind.EXPENSE,
+                asset=Asset("USD", 2),
+                request_id="r1",
             )
         )
 
@@ -46,12 +54,14 @@ async def test_create_account_is_idempotent_on_request_id(accounts: AccountHandl
 async def test_asset_scale_is_fixed_per_code(accounts: AccountHandlers) -> None:
     org = str(uuid.uuid4())
     await accounts.create_account(
-        commands.CreateAccount(caller=owner(org), kind=AccountKind.REVENUE, asset=Asset("USD", 2))
+        commands.CreateAccount(
+            caller=operator(org), kind=AccountKind.REVENUE, asset=Asset("USD", 2)
+        )
     )
     with pytest.raises(errors.AssetScaleMismatch):
         await accounts.create_account(
             commands.CreateAccount(
-                caller=owner(org), kind=AccountKind.EXPENSE, asset=Asset("USD", 3)
+                caller=operator(org), kind=AccountKind.EXPENSE, asset=Asset("USD", 3)
             )
         )
 
@@ -88,7 +98,7 @@ async def test_list_accounts_pages_and_filters(accounts: AccountHandlers) -> Non
     opened = [
         await accounts.create_account(
             commands.CreateAccount(
-                caller=owner(org), kind=AccountKind.REVENUE, asset=Asset(code, 2)
+                caller=operator(org), kind=AccountKind.REVENUE, asset=Asset(code, 2)
             )
         )
         for code in ("USD", "EUR", "GBP")

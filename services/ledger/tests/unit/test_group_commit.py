@@ -28,22 +28,24 @@ async def test_each_request_succeeds_or_fails_alone(
 ) -> None:
     org = str(uuid.uuid4())
     owner = commands.Caller(org_id=org, roles=frozenset({"OWNER"}))
+    operator = commands.Caller(org_id=org, subject="operator", is_service=True)
     wallet = await accounts.open_wallet(commands.OpenWallet(org, "USD"))
     funding = await accounts.create_account(
-        commands.CreateAccount(caller=owner, kind=AccountKind.FUNDING, asset=Asset("USD", 2))
+        commands.CreateAccount(caller=operator, kind=AccountKind.FUNDING, asset=Asset("USD", 2))
     )
     committer = GroupCommitter(transactions, max_group=16, workers=1)
     worker = asyncio.create_task(committer.run())
     try:
         calls = [
-            transfer(owner, funding, wallet, 100, "fund"),
+            transfer(operator, funding, wallet, 100, "fund"),
             transfer(owner, wallet, funding, 60, "spend-1"),
             transfer(owner, wallet, funding, 60, "spend-2"),  # only 40 left by then
-            transfer(owner, funding, wallet, 100, "fund"),  # same request: same transaction
-            transfer(owner, funding, wallet, 7, "fund"),  # same id, other payload
+            transfer(operator, funding, wallet, 100, "fund"),  # same request: same transaction
+            transfer(operator, funding, wallet, 7, "fund"),  # same id, other payload
             transfer(
                 commands.Caller(org_id=org, roles=frozenset({"MEMBER"})), funding, wallet, 1, "m"
             ),
+            transfer(owner, funding, wallet, 1_000, "mint"),  # a member may not mint
         ]
         results = await asyncio.gather(
             *(committer.create(c) for c in calls), return_exceptions=True
@@ -51,12 +53,13 @@ async def test_each_request_succeeds_or_fails_alone(
     finally:
         worker.cancel()
         await asyncio.gather(worker, return_exceptions=True)
-    fund, spend1, spend2, again, reused, member = results
+    fund, spend1, spend2, again, reused, member, mint = results
     assert not isinstance(fund, BaseException) and not isinstance(spend1, BaseException)
     assert isinstance(spend2, errors.InsufficientFunds)
     assert not isinstance(again, BaseException) and again.id == fund.id
     assert isinstance(reused, errors.RequestIdReused)
     assert isinstance(member, errors.Forbidden)
+    assert isinstance(mint, errors.UnboundedDebitRequiresService)
     assert {t.request_id for t, _ in db.state.transactions.values()} == {"fund", "spend-1"}
     view = await accounts.get_balance(commands.GetBalance(owner, wallet.id))
     assert view.available == 40

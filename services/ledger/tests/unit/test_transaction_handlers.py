@@ -39,12 +39,18 @@ def caller(org: str) -> commands.Caller:
 
 
 @pytest.fixture
+def operator(org: str) -> commands.Caller:
+    """An internal service acting in the org: it keeps the platform's books and funds wallets."""
+    return commands.Caller(org_id=org, subject="operator", is_service=True)
+
+
+@pytest.fixture
 async def pair(
-    accounts: AccountHandlers, org: str, caller: commands.Caller
+    accounts: AccountHandlers, org: str, operator: commands.Caller
 ) -> tuple[Account, Account]:
     wallet = await accounts.open_wallet(commands.OpenWallet(org, "USD"))
     funding = await accounts.create_account(
-        commands.CreateAccount(caller=caller, kind=AccountKind.FUNDING, asset=Asset("USD", 2))
+        commands.CreateAccount(caller=operator, kind=AccountKind.FUNDING, asset=Asset("USD", 2))
     )
     return wallet, funding
 
@@ -65,10 +71,10 @@ async def balance(
 
 async def test_fund_and_spend(
     accounts: AccountHandlers, transactions: TransactionHandlers, caller: commands.Caller,
-    pair: tuple[Account, Account],
+    operator: commands.Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
-    await transactions.create(transfer(caller, funding, wallet, 1000, "fund"))
+    await transactions.create(transfer(operator, funding, wallet, 1000, "fund"))
     assert await balance(accounts, caller, wallet) == (0, 1000, 0, 0)
     with pytest.raises(errors.InsufficientFunds):
         await transactions.create(transfer(caller, wallet, funding, 1001, "spend-too-much"))
@@ -78,15 +84,15 @@ async def test_fund_and_spend(
 
 async def test_repeat_returns_first_and_reuse_is_refused(
     db: FakeDatabase, transactions: TransactionHandlers, caller: commands.Caller,
-    pair: tuple[Account, Account],
+    operator: commands.Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
-    first = await transactions.create(transfer(caller, funding, wallet, 10, "r"))
-    again = await transactions.create(transfer(caller, funding, wallet, 10, "r"))
+    first = await transactions.create(transfer(operator, funding, wallet, 10, "r"))
+    again = await transactions.create(transfer(operator, funding, wallet, 10, "r"))
     assert again.id == first.id
     assert sum(isinstance(e, ev.TransactionPosted) for e in db.state.events) == 1
     with pytest.raises(errors.RequestIdReused) as info:
-        await transactions.create(transfer(caller, funding, wallet, 11, "r"))
+        await transactions.create(transfer(operator, funding, wallet, 11, "r"))
     assert info.value.reason == "REQUEST_ID_REUSED"
 
 
@@ -120,10 +126,10 @@ async def test_other_orgs_accounts_cannot_be_posted_to(
 
 async def test_hold_then_partial_post(
     accounts: AccountHandlers, transactions: TransactionHandlers, caller: commands.Caller,
-    pair: tuple[Account, Account],
+    operator: commands.Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
-    await transactions.create(transfer(caller, funding, wallet, 100, "fund"))
+    await transactions.create(transfer(operator, funding, wallet, 100, "fund"))
     hold = await transactions.create(transfer(caller, wallet, funding, 80, "hold", pending=True))
     assert hold.state is TransactionState.PENDING
     assert await balance(accounts, caller, wallet) == (0, 100, 80, 0)
@@ -144,10 +150,10 @@ async def test_hold_then_partial_post(
 
 async def test_void_releases_the_hold(
     accounts: AccountHandlers, transactions: TransactionHandlers, caller: commands.Caller,
-    pair: tuple[Account, Account],
+    operator: commands.Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
-    await transactions.create(transfer(caller, funding, wallet, 100, "fund"))
+    await transactions.create(transfer(operator, funding, wallet, 100, "fund"))
     hold = await transactions.create(transfer(caller, wallet, funding, 80, "hold", pending=True))
     _, voided = await transactions.void_pending(commands.VoidPending(caller, hold.id, "void"))
     assert voided.state is TransactionState.VOIDED
@@ -156,10 +162,11 @@ async def test_void_releases_the_hold(
 
 async def test_expired_holds_are_released_and_cannot_be_posted(
     db: FakeDatabase, clock: FakeClock, accounts: AccountHandlers,
-    transactions: TransactionHandlers, caller: commands.Caller, pair: tuple[Account, Account],
+    transactions: TransactionHandlers, caller: commands.Caller,
+    operator: commands.Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
-    await transactions.create(transfer(caller, funding, wallet, 100, "fund"))
+    await transactions.create(transfer(operator, funding, wallet, 100, "fund"))
     hold = await transactions.create(
         transfer(caller, wallet, funding, 80, "hold", pending=True, ttl=timedelta(seconds=5))
     )
@@ -175,10 +182,10 @@ async def test_expired_holds_are_released_and_cannot_be_posted(
 
 async def test_reverse_once(
     accounts: AccountHandlers, transactions: TransactionHandlers, caller: commands.Caller,
-    pair: tuple[Account, Account],
+    operator: commands.Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
-    fund = await transactions.create(transfer(caller, funding, wallet, 100, "fund"))
+    fund = await transactions.create(transfer(operator, funding, wallet, 100, "fund"))
     reversal = await transactions.reverse(commands.ReverseTransaction(caller, fund.id, "rev"))
     assert reversal.kind is TransactionKind.REVERSAL and reversal.reversed_id == fund.id
     assert await balance(accounts, caller, wallet) == (100, 100, 0, 0)
@@ -193,27 +200,31 @@ async def test_reverse_once(
 
 async def test_batch_is_atomic(
     db: FakeDatabase, transactions: TransactionHandlers, caller: commands.Caller,
-    pair: tuple[Account, Account],
+    operator: commands.Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
-    good = transfer(caller, funding, wallet, 10, "b1")
+    good = transfer(operator, funding, wallet, 10, "b1")
     bad = transfer(caller, wallet, funding, 11, "b2")
     with pytest.raises(errors.InsufficientFunds):
-        await transactions.create_batch(commands.CreateTransactionBatch(caller, (good, bad)))
+        await transactions.create_batch(commands.CreateTransactionBatch(operator, (good, bad)))
     assert db.state.transactions == {}
     done = await transactions.create_batch(
-        commands.CreateTransactionBatch(caller, (good, transfer(caller, wallet, funding, 10, "b3")))
+        commands.CreateTransactionBatch(
+            operator, (good, transfer(caller, wallet, funding, 10, "b3"))
+        )
     )
     assert [t.request_id for t in done] == ["b1", "b3"]
 
 
 async def test_history_and_balance_as_of(
     clock: FakeClock, accounts: AccountHandlers, transactions: TransactionHandlers,
-    queries: QueryHandlers, caller: commands.Caller, pair: tuple[Account, Account],
+    queries: QueryHandlers, caller: commands.Caller,
+    operator: commands.Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
     made = [
-        await transactions.create(transfer(caller, funding, wallet, 10, f"t{i}")) for i in range(3)
+        await transactions.create(transfer(operator, funding, wallet, 10, f"t{i}"))
+        for i in range(3)
     ]
     page = await queries.list_transactions(
         commands.ListTransactions(caller, wallet.id, page_size=2)
@@ -234,11 +245,11 @@ async def test_history_and_balance_as_of(
     assert report.ok
 
 
-async def test_bounded_account_kinds(accounts: AccountHandlers, caller: commands.Caller) -> None:
+async def test_bounded_account_kinds(accounts: AccountHandlers, operator: commands.Caller) -> None:
     with pytest.raises(errors.InvalidBalanceBound):
         await accounts.create_account(
             commands.CreateAccount(
-                caller=caller, kind=AccountKind.REVENUE, asset=Asset("USD", 2),
+                caller=operator, kind=AccountKind.REVENUE, asset=Asset("USD", 2),
                 bound=BalanceBound.NONE, overdraft_limit=5,
             )
         )  # fmt: skip

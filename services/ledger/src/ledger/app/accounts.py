@@ -13,6 +13,7 @@ from ledger.domain import commands, errors
 from ledger.domain.assets import currency_asset
 from ledger.domain.events import AccountOpened
 from ledger.domain.model import Account, AccountKind, Balance, BalanceBound
+from ledger.domain.permissions import check_may_open
 from ledger.domain.rules import fingerprint
 
 T = TypeVar("T")
@@ -78,6 +79,8 @@ class AccountHandlers:
         org_id = command.org_id or caller.org_id
         if org_id != caller.org_id and not caller.is_service:
             raise errors.Forbidden("only internal callers may open accounts for another org")
+        # Before the idempotent replay: a repeat must not hand a service's account to a member.
+        check_may_open(caller, command.kind, command.bound, command.overdraft_limit)
         if (
             command.overdraft_limit
             and command.bound is not BalanceBound.DEBITS_MUST_NOT_EXCEED_CREDITS

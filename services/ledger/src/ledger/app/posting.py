@@ -8,7 +8,8 @@ from dataclasses import replace
 from ledger.app.ports import LedgerUnitOfWork
 from ledger.domain import commands, errors
 from ledger.domain.chain import ChainedEntry, link
-from ledger.domain.model import Balance, Entry, Transaction
+from ledger.domain.model import Balance, Entry, Side, Transaction
+from ledger.domain.permissions import check_may_debit
 from ledger.domain.rules import apply_entries
 
 Work = tuple[commands.Caller, Transaction, Sequence[Entry]]
@@ -37,6 +38,11 @@ async def apply_each(
                     raise errors.AccountNotFound(
                         f"account {account_id} not found", account_id=account_id
                     )
+            for entry in entries:
+                # Growing an account's debits moves money out of it (a negative pending
+                # entry only releases a hold).
+                if entry.side is Side.DEBIT and entry.amount > 0:
+                    check_may_debit(caller, current[entry.account_id][0])
             new = apply_entries(current, entries)
         except errors.LedgerError as exc:
             if atomic:

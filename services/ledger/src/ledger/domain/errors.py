@@ -119,3 +119,33 @@ class Forbidden(LedgerError):
     """The caller's roles do not allow the operation."""
 
     reason = "FORBIDDEN"
+
+
+class RequiresService(Forbidden):
+    """Only an internal service may do this: done by a customer it could create money."""
+
+    reason = "REQUIRES_SERVICE"
+
+
+class SystemAccountRequiresService(RequiresService):
+    """Accounts of the platform's books (funding, revenue, ...) are opened by services."""
+
+    reason = "SYSTEM_ACCOUNT_REQUIRES_SERVICE"
+
+
+class UnboundedAccountRequiresService(RequiresService):
+    """An account whose debits are not bounded by its credits is opened by services."""
+
+    reason = "UNBOUNDED_ACCOUNT_REQUIRES_SERVICE"
+
+
+class OverdraftRequiresService(RequiresService):
+    """An overdraft limit is credit the platform grants; a customer cannot grant it."""
+
+    reason = "OVERDRAFT_REQUIRES_SERVICE"
+
+
+class UnboundedDebitRequiresService(RequiresService):
+    """Debiting an account whose debits are not bounded by its credits is for services."""
+
+    reason = "UNBOUNDED_DEBIT_REQUIRES_SERVICE"
