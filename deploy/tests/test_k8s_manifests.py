@@ -1,0 +1,344 @@
+"""deploy/k8s offline: Kubernetes schemas, kustomizations, services, scaling, PostgreSQL."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+from k8s_model import (
+    BASE,
+    DEPLOY,
+    K8S,
+    OVERLAYS,
+    SERVICES,
+    Manifest,
+    address_problems,
+    by_kind,
+    containers,
+    env_of,
+    find,
+    grpc_service_problems,
+    hardening_problems,
+    kustomization_files,
+    kustomization_problems,
+    kustomize_build,
+    load_manifests,
+    load_yaml,
+    pod_spec,
+    referenced_files,
+    scaling_problems,
+    split_url,
+)
+
+# The oldest minor we support: native gRPC probes are GA since 1.27, preStop sleep since 1.30.
+KUBERNETES_VERSION = "1.30"
+CNPG = "postgresql.cnpg.io/v1"
+
+MANIFESTS = load_manifests()
+BASE_MANIFESTS = load_manifests(BASE)
+WORKLOAD_KINDS = ("Deployment", "StatefulSet")
+
+
+def _label(manifest: Manifest) -> str:
+    return manifest.label
+
+
+def _builtin(manifest: Manifest) -> bool:
+    return manifest.doc.get("apiVersion") != CNPG
+
+
+def _schema_errors(doc: dict[str, Any]) -> str | None:
+    try:
+        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as error:
+        where = "/".join(str(part) for part in error.absolute_path)
+        return f"{error.message} at /{where}"
+    except kubernetes_validate.SchemaNotFoundError as error:
+        return str(error.message)
+    return None
+
+
+# -- schemas -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("manifest", [m for m in MANIFESTS if _builtin(m)], ids=_label)
+def test_builtin_kinds_match_the_strict_kubernetes_schema(manifest: Manifest) -> None:
+    assert _schema_errors(manifest.doc) is None, manifest.label
+
+
+def test_the_schema_check_rejects_unknown_fields() -> None:
+    deployment = copy.deepcopy(find(BASE_MANIFESTS, "Deployment", "ledger")).doc  # type: ignore[union-attr]
+    assert _schema_errors(deployment) is None
+    deployment["spec"]["template"]["spec"]["containers"][0]["readinesProbe"] = {}
+    assert "readinesProbe" in (_schema_errors(deployment) or "")
+
+
+def test_only_known_custom_resources_skip_the_schema_check() -> None:
+    custom = {(m.doc["apiVersion"], m.kind) for m in MANIFESTS if not _builtin(m)}
+    assert custom <= {(CNPG, "Cluster"), (CNPG, "Database")}
+
+
+# -- kustomize ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", kustomization_files(), ids=lambda p: str(p.relative_to(K8S)))
+def test_kustomization_paths_exist(path: Path) -> None:
+    assert kustomization_problems(path) == []
+
+
+def test_a_missing_kustomization_path_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "kustomization.yaml").write_text(
+        "resources: [gone.yaml]\npatches: [{path: nope.yaml}]\n"
+        "configMapGenerator: [{name: x, files: [a.json=missing.json]}]\n"
+    )
+    assert len(kustomization_problems(tmp_path / "kustomization.yaml")) == 3
+
+
+def test_every_base_manifest_is_part_of_the_build() -> None:
+    used = referenced_files(BASE / "kustomization.yaml")
+    orphans = {m.path.resolve() for m in BASE_MANIFESTS} - used
+    assert not orphans, f"not listed in base/kustomization.yaml: {sorted(map(str, orphans))}"
+
+
+def test_mounted_config_maps_exist() -> None:
+    generated = {g["name"] for g in load_yaml(BASE / "kustomization.yaml")["configMapGenerator"]}
+    declared = {m.name for m in by_kind(BASE_MANIFESTS, "ConfigMap")}
+    for workload in [m for m in BASE_MANIFESTS if m.kind in WORKLOAD_KINDS]:
+        for volume in pod_spec(workload).get("volumes", []):
+            if "configMap" in volume:
+                assert volume["configMap"]["name"] in generated | declared, workload.label
+
+
+@pytest.mark.parametrize("overlay", sorted(OVERLAYS.iterdir()), ids=lambda p: p.name)
+def test_overlays_build_and_pin_every_image(overlay: Path) -> None:
+    built = kustomize_build(overlay)  # raises when a patch misses its target
+    ours = {
+        container["image"]
+        for workload in built
+        if workload.kind in WORKLOAD_KINDS
+        for container in containers(workload)
+        if container["image"].startswith("keel-")
+    }
+    pinned = {
+        image["name"]
+        for image in load_yaml(overlay / "kustomization.yaml").get("images", [])
+        if image.get("newTag") and image.get("newName")
+    }
+    assert ours == {f"keel-{name}" for name in (*SERVICES, "gateway")}
+    assert ours <= pinned, f"{overlay.name} leaves {sorted(ours - pinned)} unpinned"
+
+
+def test_production_runs_three_of_everything_stateful_or_scaled() -> None:
+    built = kustomize_build(OVERLAYS / "production")
+    for hpa in by_kind(built, "HorizontalPodAutoscaler"):
+        assert hpa.doc["spec"]["minReplicas"] >= 3, hpa.label
+        assert hpa.doc["spec"]["maxReplicas"] >= hpa.doc["spec"]["minReplicas"], hpa.label
+    assert find(built, "StatefulSet", "nats").doc["spec"]["replicas"] == 3  # type: ignore[union-attr]
+    assert find(built, "Cluster", "keel-pg").doc["spec"]["instances"] == 3  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("overlay", sorted(OVERLAYS.iterdir()), ids=lambda p: p.name)
+def test_synchronous_standbys_exist_in_every_overlay(overlay: Path) -> None:
+    # Waiting for more synchronous standbys than there are instances blocks every commit.
+    for cluster in by_kind(kustomize_build(overlay), "Cluster"):
+        spec = cluster.doc["spec"]
+        wanted = spec.get("postgresql", {}).get("synchronous", {}).get("number", 0)
+        assert wanted < spec["instances"], cluster.label
+
+
+# -- services ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_service_deployment_probes_env_migrations_scaling(service: str) -> None:
+    deployment = find(BASE_MANIFESTS, "Deployment", service)
+    assert deployment is not None
+    assert grpc_service_problems(BASE_MANIFESTS, deployment) == []
+
+
+def test_the_service_checks_catch_broken_deployments() -> None:
+    manifests = copy.deepcopy(BASE_MANIFESTS)
+    deployment = find(manifests, "Deployment", "ledger")
+    assert deployment is not None
+    main = pod_spec(deployment)["containers"][0]
+    main["readinessProbe"] = {"httpGet": {"port": 8080, "path": "/"}}
+    main["livenessProbe"]["grpc"]["port"] = 50052
+    pod_spec(deployment)["initContainers"] = []
+    pod_spec(deployment)["terminationGracePeriodSeconds"] = 10
+    without_pdb = [m for m in manifests if m.kind != "PodDisruptionBudget"]
+    problems = "\n".join(grpc_service_problems(without_pdb, deployment))
+    for expected in (
+        "readinessProbe is not a gRPC probe",
+        "livenessProbe port 50052",
+        "no init container runs",
+        "terminationGracePeriodSeconds 10",
+        "no policy/v1 PodDisruptionBudget",
+    ):
+        assert expected in problems
+
+
+@pytest.mark.parametrize(
+    "workload",
+    [m for m in BASE_MANIFESTS if m.kind in WORKLOAD_KINDS],
+    ids=_label,
+)
+def test_workloads_are_hardened_and_bounded(workload: Manifest) -> None:
+    assert hardening_problems(workload) == []
+
+
+def test_the_hardening_check_catches_a_writable_root() -> None:
+    workload = copy.deepcopy(find(BASE_MANIFESTS, "Deployment", "items"))
+    assert workload is not None
+    pod_spec(workload)["initContainers"][0]["securityContext"]["readOnlyRootFilesystem"] = False
+    assert hardening_problems(workload) == [
+        f"{workload.label} container migrate: readOnlyRootFilesystem is not true"
+    ]
+
+
+def test_gateway_is_scaled_and_budgeted_too() -> None:
+    gateway = find(BASE_MANIFESTS, "Deployment", "gateway")
+    assert gateway is not None
+    assert scaling_problems(BASE_MANIFESTS, gateway) == []
+
+
+@pytest.mark.parametrize(
+    ("service", "variable"),
+    [
+        *[(s, "NATS_URL") for s in SERVICES],
+        ("identity", "REDIS_URL"),
+        ("billing", "LEDGER_TARGET"),
+    ],
+)
+def test_service_addresses_name_our_services(service: str, variable: str) -> None:
+    deployment = find(BASE_MANIFESTS, "Deployment", service)
+    assert deployment is not None
+    value = env_of(pod_spec(deployment)["containers"][0])[variable]["value"]
+    host, port = split_url(value)
+    assert address_problems(BASE_MANIFESTS, f"{service} {variable}", host, port) == []
+
+
+def test_jwt_settings_agree_with_the_gateway() -> None:
+    import render_gateway
+
+    for service in SERVICES:
+        deployment = find(BASE_MANIFESTS, "Deployment", service)
+        assert deployment is not None
+        env = env_of(pod_spec(deployment)["containers"][0])
+        assert env["JWT_ISSUER"]["value"] == render_gateway.ISSUER, service
+        assert env["JWT_AUDIENCE"]["value"] == render_gateway.AUDIENCE, service
+
+
+# -- PostgreSQL (CloudNativePG) ----------------------------------------------------------
+
+# The CloudNativePG v1 fields we may use; a typo elsewhere would be dropped by the API server.
+CLUSTER_SPEC_FIELDS = {
+    "affinity", "backup", "bootstrap", "certificates", "description", "enablePDB",
+    "enableSuperuserAccess", "env", "envFrom", "imageCatalogRef", "imageName",
+    "imagePullPolicy", "inheritedMetadata", "instances", "logLevel", "managed",
+    "maxSyncReplicas", "minSyncReplicas", "monitoring", "nodeMaintenanceWindow", "plugins",
+    "postgresql", "primaryUpdateMethod", "primaryUpdateStrategy", "priorityClassName",
+    "projectedVolumeTemplate", "replica", "resources", "serviceAccountTemplate",
+    "smartShutdownTimeout", "startDelay", "stopDelay", "storage", "superuserSecret",
+    "switchoverDelay", "tablespaces", "topologySpreadConstraints", "walStorage",
+}  # fmt: skip
+ROLE_FIELDS = {
+    "name", "ensure", "login", "passwordSecret", "comment", "superuser", "createdb",
+    "createrole", "inherit", "replication", "bypassrls", "connectionLimit", "validUntil",
+    "inRoles", "disablePassword",
+}  # fmt: skip
+DATABASE_SPEC_FIELDS = {
+    "cluster", "name", "owner", "ensure", "template", "encoding", "locale", "isTemplate",
+    "allowConnections", "connectionLimit", "tablespace", "databaseReclaimPolicy",
+}  # fmt: skip
+
+
+def _cluster_problems(cluster: dict[str, Any]) -> list[str]:
+    problems = []
+    spec = cluster.get("spec", {})
+    problems += [f"Cluster spec.{k} is unknown" for k in sorted(set(spec) - CLUSTER_SPEC_FIELDS)]
+    if not isinstance(spec.get("instances"), int) or spec["instances"] < 1:
+        problems.append("Cluster spec.instances is not a positive integer")
+    if not spec.get("storage", {}).get("size"):
+        problems.append("Cluster spec.storage.size is missing")
+    initdb = spec.get("bootstrap", {}).get("initdb", {})
+    if not {"database", "owner"} <= set(initdb) or "name" not in initdb.get("secret", {}):
+        problems.append("Cluster bootstrap.initdb needs database, owner and secret.name")
+    for role in spec.get("managed", {}).get("roles", []):
+        problems += [f"role {role.get('name')}: {k} is unknown" for k in set(role) - ROLE_FIELDS]
+        if not role.get("login") or "name" not in role.get("passwordSecret", {}):
+            problems.append(f"role {role.get('name')}: needs login and passwordSecret.name")
+    return problems
+
+
+def test_postgres_cluster_has_the_structure_cloudnativepg_needs() -> None:
+    (cluster,) = [m for m in by_kind(BASE_MANIFESTS, "Cluster") if m.doc["apiVersion"] == CNPG]
+    assert _cluster_problems(cluster.doc) == []
+    assert cluster.doc["spec"]["instances"] == 3
+
+
+def test_the_cluster_check_catches_a_typo() -> None:
+    cluster = copy.deepcopy(find(BASE_MANIFESTS, "Cluster", "keel-pg")).doc  # type: ignore[union-attr]
+    cluster["spec"]["instance"] = cluster["spec"].pop("instances")
+    assert _cluster_problems(cluster) == [
+        "Cluster spec.instance is unknown",
+        "Cluster spec.instances is not a positive integer",
+    ]
+
+
+def _databases() -> dict[str, tuple[str, str]]:
+    """Database name -> (owner role, Secret holding that role's password)."""
+    cluster = find(BASE_MANIFESTS, "Cluster", "keel-pg")
+    assert cluster is not None
+    spec = cluster.doc["spec"]
+    initdb = spec["bootstrap"]["initdb"]
+    secrets = {initdb["owner"]: initdb["secret"]["name"]}
+    secrets |= {r["name"]: r["passwordSecret"]["name"] for r in spec["managed"]["roles"]}
+    found = {initdb["database"]: (initdb["owner"], secrets[initdb["owner"]])}
+    for database in by_kind(BASE_MANIFESTS, "Database"):
+        db = database.doc["spec"]
+        assert set(db) <= DATABASE_SPEC_FIELDS, database.label
+        assert db["cluster"]["name"] == cluster.name, database.label
+        assert db["owner"] in secrets, f"{database.label}: owner {db['owner']} is no role"
+        found[db["name"]] = (db["owner"], secrets[db["owner"]])
+    return found
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_service_owns_its_database_and_reads_its_url_from_that_secret(service: str) -> None:
+    owner, secret = _databases()[f"keel_{service}"]
+    assert owner == service
+    deployment = find(BASE_MANIFESTS, "Deployment", service)
+    assert deployment is not None
+    for container in containers(deployment):
+        ref = env_of(container)["DATABASE_URL"]["valueFrom"]["secretKeyRef"]
+        assert ref["name"] == secret, container["name"]
+
+
+def test_dev_secrets_match_roles_and_the_operator_service() -> None:
+    generators = load_yaml(OVERLAYS / "dev" / "kustomization.yaml")["secretGenerator"]
+    secrets = {g["name"]: dict(item.split("=", 1) for item in g["literals"]) for g in generators}
+    for database, (owner, secret) in _databases().items():
+        values = secrets[secret]
+        assert values["username"] == owner
+        # CloudNativePG's read-write Service is <cluster>-rw.
+        assert values["uri"] == (
+            f"postgresql://{owner}:{values['password']}"
+            f"@keel-pg-rw.keel.svc.cluster.local:5432/{database}"
+        )
+
+
+def test_every_secret_the_manifests_use_is_documented_and_provided_in_dev() -> None:
+    names = set()
+    for workload in [m for m in BASE_MANIFESTS if m.kind in WORKLOAD_KINDS]:
+        for container in containers(workload):
+            for entry in container.get("env", []):
+                if ref := entry.get("valueFrom", {}).get("secretKeyRef"):
+                    names.add(ref["name"])
+    names |= {secret for _, secret in _databases().values()}
+    readme = (DEPLOY / "README.md").read_text()
+    dev = {g["name"] for g in load_yaml(OVERLAYS / "dev" / "kustomization.yaml")["secretGenerator"]}
+    assert {n for n in names if f"`{n}`" not in readme} == set()
+    assert names <= dev
