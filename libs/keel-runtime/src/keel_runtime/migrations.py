@@ -21,7 +21,7 @@ from typing import Any
 from alembic import command
 from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
-from sqlalchemy import Connection, MetaData, pool
+from sqlalchemy import Connection, MetaData, pool, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from keel_runtime.db import async_url, new_metadata
@@ -37,7 +37,13 @@ def _config(database_url: str, script_location: str | Path, metadata: MetaData |
     return config
 
 
+# Every replica runs its migrations at start; one transaction-scoped advisory lock makes
+# them take turns, so the later ones find the schema at head instead of racing the DDL.
+MIGRATION_LOCK_KEY = 0x6B65656C  # "keel"
+
+
 def _upgrade(connection: Connection, config: Config, revision: str) -> None:
+    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
     config.attributes["connection"] = connection
     command.upgrade(config, revision)
 

@@ -92,6 +92,18 @@ async def test_upgrade_to_head_creates_tables_and_is_repeatable(
     assert indexes == {"pk_outbox", "ix_outbox_unpublished"}
 
 
+async def test_replicas_migrating_at_once_take_turns(
+    database_url: str, script_location: Path
+) -> None:
+    # Without the advisory lock, the losers of this race fail with a duplicate table.
+    import asyncio
+
+    await asyncio.gather(*(run_migrations_async(database_url, script_location) for _ in range(4)))
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        cursor = await conn.execute("SELECT version_num FROM alembic_version")
+        assert await cursor.fetchall() == [("0001",)]
+
+
 def test_env_runs_under_the_alembic_command_line(
     database_url: str, script_location: Path, tmp_path: Path
 ) -> None:
