@@ -53,13 +53,18 @@ class Accounts(Protocol):
     async def lock(self, account_ids: Sequence[str]) -> dict[str, tuple[Account, Balance]]:
         """Lock the balance rows (in sorted id order, so lockers never deadlock) and read them."""
 
-    async def save_balances(self, balances: Mapping[str, Balance]) -> None: ...
+    async def save_balances(self, balances: Mapping[str, Balance]) -> None:
+        """New totals of locked rows; may be written with the next ``add_entries``."""
 
 
 class Transactions(Protocol):
     async def claim(self, transactions: Sequence[Transaction]) -> list[Transaction | None]:
         """Insert each unless its (org, request id) exists, in one statement; per transaction
-        None when inserted, else the one recorded first."""
+        None when inserted, else the one recorded first.
+
+        An implementation may also lock the balance rows of the accounts the transactions
+        touch, in the same round trip and in sorted order (claims first, then locks: the
+        order ``Accounts.lock`` callers use too); ``lock`` then finds them already locked."""
 
     async def add_entries(self, entries: Sequence[ChainedEntry]) -> None:
         """Append entries (of any number of transactions) in one statement."""

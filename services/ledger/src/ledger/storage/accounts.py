@@ -5,38 +5,23 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Label, case, func, select, text
+from sqlalchemy import ColumnElement, Label, case, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger.domain.model import Account, AccountKind, Asset, Balance
 from ledger.storage import rows
+from ledger.storage.hot import HotPath
 from ledger.storage.tables import accounts, assets, balances, entries
 
 _ACCOUNT = select(accounts, assets.c.scale).join(assets, assets.c.code == accounts.c.asset_code)
 
-# One statement for any number of balance rows (arrays, not an executemany per row).
-_SAVE_BALANCES = text(
-    """
-    UPDATE balances AS b
-    SET debits_posted = v.debits_posted, credits_posted = v.credits_posted,
-        debits_pending = v.debits_pending, credits_pending = v.credits_pending,
-        entry_count = v.entry_count, head_hash = v.head_hash
-    FROM unnest(
-        CAST(:account_ids AS uuid[]), CAST(:debits_posted AS bigint[]),
-        CAST(:credits_posted AS bigint[]), CAST(:debits_pending AS bigint[]),
-        CAST(:credits_pending AS bigint[]), CAST(:entry_counts AS bigint[]),
-        CAST(:head_hashes AS bytea[])
-    ) AS v(account_id, debits_posted, credits_posted, debits_pending, credits_pending,
-           entry_count, head_hash)
-    WHERE b.account_id = v.account_id
-    """
-)
-
 
 class SqlAccounts:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, hot: HotPath | None = None) -> None:
         self._conn = connection
+        # Shared with the unit of work's transactions repository (see ledger.storage.hot).
+        self._hot = hot or HotPath(connection)
 
     async def register_asset(self, asset: Asset) -> int:
         await self._conn.execute(
@@ -115,6 +100,7 @@ class SqlAccounts:
         return [(rows.account(row, row["scale"]), row["seq"]) for row in result]
 
     async def balance(self, account_id: str, as_of: datetime | None = None) -> Balance:
+        await self._hot.flush()  # read this transaction's own writes
         if as_of is None:
             row = (
                 (
@@ -142,34 +128,8 @@ class SqlAccounts:
         return rows.balance((await self._conn.execute(query)).mappings().one())
 
     async def lock(self, account_ids: Sequence[str]) -> dict[str, tuple[Account, Balance]]:
-        # ORDER BY makes PostgreSQL take the row locks in id order: no lock-order deadlocks.
-        query = (
-            select(balances, accounts, assets.c.scale)
-            .join(accounts, accounts.c.id == balances.c.account_id)
-            .join(assets, assets.c.code == accounts.c.asset_code)
-            .where(balances.c.account_id.in_(sorted(account_ids)))
-            .order_by(balances.c.account_id)
-            .with_for_update(of=balances)
-        )
-        result = (await self._conn.execute(query)).mappings().all()
-        return {
-            row["account_id"]: (rows.account(row, row["scale"]), rows.balance(row))
-            for row in result
-        }
+        return await self._hot.lock(account_ids)
 
     async def save_balances(self, balances_: Mapping[str, Balance]) -> None:
-        if not balances_:
-            return
-        rows_ = list(balances_.items())
-        await self._conn.execute(
-            _SAVE_BALANCES,
-            {
-                "account_ids": [account_id for account_id, _ in rows_],
-                "debits_posted": [b.debits_posted for _, b in rows_],
-                "credits_posted": [b.credits_posted for _, b in rows_],
-                "debits_pending": [b.debits_pending for _, b in rows_],
-                "credits_pending": [b.credits_pending for _, b in rows_],
-                "entry_counts": [b.entry_count for _, b in rows_],
-                "head_hashes": [b.head_hash for _, b in rows_],
-            },
-        )
+        # Written together with the entries that follow (one statement; see HotPath).
+        self._hot.save_balances(balances_)

@@ -75,21 +75,3 @@ def transaction(row: RowMapping) -> Transaction:
         resolved_by_id=row["resolved_by_id"],
         fingerprint=row["fingerprint"],
     )
-
-
-def transaction_values(tx: Transaction) -> dict[str, Any]:
-    return {
-        "id": tx.id,
-        "org_id": tx.org_id,
-        "request_id": tx.request_id,
-        "fingerprint": tx.fingerprint,
-        "kind": tx.kind.value,
-        "state": tx.state.value,
-        "postings": postings_json(tx.postings),
-        "metadata": dict(tx.metadata),
-        "pending_id": tx.pending_id,
-        "reversed_id": tx.reversed_id,
-        "resolved_by_id": tx.resolved_by_id,
-        "created_at": tx.created_at,
-        "expires_at": tx.expires_at,
-    }

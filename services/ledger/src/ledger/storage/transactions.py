@@ -5,33 +5,32 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import delete, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger.domain.audit import LedgerReport
 from ledger.domain.chain import ChainedEntry
 from ledger.domain.model import Transaction, TransactionKind, TransactionState
 from ledger.storage import audit, rows
+from ledger.storage.hot import HotPath
 from ledger.storage.tables import entries, transactions
 
 
 class SqlTransactions:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, hot: HotPath | None = None) -> None:
         self._conn = connection
+        # Shared with the unit of work's accounts repository (see ledger.storage.hot).
+        self._hot = hot or HotPath(connection)
 
     async def claim(self, transactions_: Sequence[Transaction]) -> list[Transaction | None]:
-        # A concurrent claim of the same request id waits here on the unique index until
-        # the first commits (then sees it) or rolls back (then inserts).
-        inserted = set(
-            (
-                await self._conn.scalars(
-                    pg_insert(transactions)
-                    .values([rows.transaction_values(t) for t in transactions_])
-                    .on_conflict_do_nothing(index_elements=["org_id", "request_id"])
-                    .returning(transactions.c.id)
-                )
-            ).all()
+        if not transactions_:
+            return []
+        # The balance rows the transactions' legs touch are locked in the same round trip,
+        # right after the claim: the posting that follows finds them locked (a void has no
+        # legs of its own; the posting step locks the hold's accounts then). A repeat holds
+        # them until it ends, harmlessly.
+        inserted = await self._hot.claim_and_lock(
+            transactions_, {account_id for t in transactions_ for account_id in t.account_ids}
         )
         taken = [t for t in transactions_ if t.id not in inserted]
         if not taken:
@@ -55,23 +54,8 @@ class SqlTransactions:
         ]
 
     async def add_entries(self, entries_: Sequence[ChainedEntry]) -> None:
-        values = [
-            {
-                "transaction_id": c.transaction_id,
-                "account_id": c.entry.account_id,
-                "account_seq": c.account_seq,
-                "asset_code": c.entry.asset_code,
-                "side": c.entry.side.value,
-                "bucket": c.entry.bucket.value,
-                "amount": c.entry.amount,
-                "created_at": c.created_at,
-                "hash": c.hash,
-            }
-            for c in entries_
-        ]
-        if values:
-            # insertmanyvalues: one multi-row INSERT for the whole batch.
-            await self._conn.execute(insert(entries), values)
+        # With the balances queued by save_balances, in one statement.
+        await self._hot.add_entries(entries_)
 
     async def discard(self, transaction_ids: Sequence[str]) -> None:
         await self._conn.execute(delete(transactions).where(transactions.c.id.in_(transaction_ids)))
@@ -130,4 +114,5 @@ class SqlTransactions:
         return list((await self._conn.scalars(query)).all())
 
     async def verify(self, asset_code: str, now: datetime) -> LedgerReport:
+        await self._hot.flush()
         return await audit.verify(self._conn, asset_code, now)

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from keel_runtime.db import CommandUnitOfWork, JoinedUnitOfWork
 from ledger.domain.events import DomainEvent
 from ledger.storage.accounts import SqlAccounts
+from ledger.storage.hot import HotPath
 from ledger.storage.transactions import SqlTransactions
 
 
@@ -15,16 +16,27 @@ class _Repositories:
 
     accounts: SqlAccounts
     transactions: SqlTransactions
+    _hot: HotPath
 
     def bind_repositories(self, connection: AsyncConnection) -> None:
-        self.accounts = SqlAccounts(connection)
-        self.transactions = SqlTransactions(connection)
+        # One hot path for both: the rows the claim locks are the rows the posting reads.
+        self._hot = HotPath(connection)
+        self.accounts = SqlAccounts(connection, self._hot)
+        self.transactions = SqlTransactions(connection, self._hot)
 
 
 class SqlUnitOfWork(_Repositories, CommandUnitOfWork[DomainEvent]):
     """One database transaction per command; events go to the outbox on commit."""
 
+    async def commit(self) -> None:
+        await self._hot.flush()  # balances queued without entries (none today) are not lost
+        await super().commit()
+
 
 class ConnectionUnitOfWork(_Repositories, JoinedUnitOfWork[DomainEvent]):
     """A unit of work inside a transaction someone else commits (an event consumer's, which
     writes its inbox row in the same transaction); events are appended to the outbox there."""
+
+    async def commit(self) -> None:
+        await self._hot.flush()
+        await super().commit()
