@@ -7,10 +7,7 @@ import binascii
 import json
 import re
 import secrets
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,7 +148,8 @@ def outgoing_metadata() -> list[tuple[str, str]]:
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    """32 random hex digits: as unique as a uuid4, at a fraction of its cost per call."""
+    return secrets.token_hex(16)
 
 
 def accept_request_id(value: str | None) -> str:
@@ -163,7 +161,8 @@ def accept_request_id(value: str | None) -> str:
 
 def new_traceparent() -> str:
     """A root span: fresh trace id and span id, sampled."""
-    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+    ids = secrets.token_hex(24)  # one read of the OS CSPRNG for both ids
+    return f"00-{ids[:32]}-{ids[32:]}-01"
 
 
 def child_traceparent(incoming: str | None) -> str:
@@ -183,22 +182,44 @@ def child_traceparent(incoming: str | None) -> str:
     return new_traceparent()
 
 
-@contextmanager
 def bound(
     *,
     request_id: str | None = None,
     traceparent: str | None = None,
     tracestate: str | None = None,
     principal: Principal | None = None,
-) -> Iterator[None]:
+) -> Binding:
     """Set the request context for a block (interceptors, background work, tests)."""
-    rid_token = _request_id.set(request_id if request_id is not None else new_request_id())
-    tp_token = _traceparent.set(traceparent if traceparent is not None else new_traceparent())
-    ts_token = _tracestate.set(tracestate)
-    principal_token = _principal.set(principal)
-    try:
-        yield
-    finally:
+    return Binding(request_id, traceparent, tracestate, principal)
+
+
+class Binding:
+    """The context manager ``bound`` returns; a class, since every RPC enters one and a
+    generator-based context manager costs about twice as much."""
+
+    __slots__ = ("_tokens", "_values")
+
+    def __init__(
+        self,
+        request_id: str | None,
+        traceparent: str | None,
+        tracestate: str | None,
+        principal: Principal | None,
+    ) -> None:
+        self._values = (request_id, traceparent, tracestate, principal)
+        self._tokens: tuple[Token[Any], ...] = ()
+
+    def __enter__(self) -> None:
+        request_id, traceparent, tracestate, principal = self._values
+        self._tokens = (
+            _request_id.set(request_id if request_id is not None else new_request_id()),
+            _traceparent.set(traceparent if traceparent is not None else new_traceparent()),
+            _tracestate.set(tracestate),
+            _principal.set(principal),
+        )
+
+    def __exit__(self, *exc_info: object) -> None:
+        rid_token, tp_token, ts_token, principal_token = self._tokens
         _principal.reset(principal_token)
         _tracestate.reset(ts_token)
         _traceparent.reset(tp_token)

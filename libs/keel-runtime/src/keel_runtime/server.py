@@ -13,7 +13,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health as grpc_health
 from grpc_health.v1 import health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
 from keel_runtime.errors import ErrorMap
 from keel_runtime.health import Readiness
@@ -132,15 +132,48 @@ def build_server(spec: ServiceSpec, settings: ServerSettings) -> Any:
     )
 
 
+class GenericRegistrar:
+    """The server as generated ``add_XServicer_to_server`` functions see it.
+
+    They register every method twice: as a generic handler and as a "registered method".
+    grpc.aio keeps one pending request per registered method and waits on all of them
+    (``asyncio.wait``) for every incoming call, so each method of each service, health and
+    reflection included, adds to the cost of every RPC. Served through generic handlers
+    only, every method behaves the same and a call waits on a single pending request.
+    """
+
+    def __init__(self, server: Any) -> None:
+        self._server = server
+
+    def add_generic_rpc_handlers(self, handlers: Sequence[grpc.GenericRpcHandler]) -> None:
+        self._server.add_generic_rpc_handlers(handlers)
+
+    def add_registered_method_handlers(
+        self, service_name: str, method_handlers: dict[str, grpc.RpcMethodHandler]
+    ) -> None:
+        # Also served generically, should generated code ever stop adding the generic handler.
+        generic = grpc.method_handlers_generic_handler(service_name, method_handlers)
+        self._server.add_generic_rpc_handlers((generic,))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._server, name)
+
+
 async def start(spec: ServiceSpec, settings: ServerSettings) -> RunningServer:
     """Build, bind and start the server, then start readiness polling and background tasks."""
     server = build_server(spec, settings)
+    registrar = GenericRegistrar(server)
     for add_servicer, servicer in spec.servicers:
-        add_servicer(servicer, server)
+        add_servicer(servicer, registrar)
     health = grpc_health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health, server)
-    reflection.enable_server_reflection(
-        [*spec.service_names, grpc_health.SERVICE_NAME, reflection.SERVICE_NAME], server
+    health_pb2_grpc.add_HealthServicer_to_server(health, registrar)
+    # What reflection.enable_server_reflection does for a grpc.aio server (it picks the
+    # servicer by the server's type, which the registrar is not).
+    reflection_pb2_grpc.add_ServerReflectionServicer_to_server(
+        reflection.aio.ReflectionServicer(
+            [*spec.service_names, grpc_health.SERVICE_NAME, reflection.SERVICE_NAME]
+        ),
+        registrar,
     )
     try:
         port = _bind(server, settings.bind)

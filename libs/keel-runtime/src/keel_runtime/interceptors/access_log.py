@@ -2,75 +2,58 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from typing import Any
 
 import grpc
 
 from keel_runtime import context as ctx
-from keel_runtime.interceptors.base import Call, Proceed, RpcInterceptor
-from keel_runtime.interceptors.principal import is_infrastructure
+from keel_runtime.logging import log_fields
 
 logger = logging.getLogger("keel.access")
 
+_SERVER_FAULTS = frozenset({grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN})
 
-class AccessLogInterceptor(RpcInterceptor):
+
+def log_access(
+    method: str,
+    infrastructure: bool,
+    code: grpc.StatusCode,
+    seconds: float,
+    request_id: str,
+    principal: ctx.Principal | None,
+    context: Any,
+) -> None:
     """Logs method, code, duration_ms, request_id, principal subject/org and peer.
 
     Metadata values are never logged: they may carry credentials.
     """
-
-    async def handle(self, call: Call, request: Any, proceed: Proceed) -> Any:
-        started = time.perf_counter()
-        code: grpc.StatusCode = grpc.StatusCode.OK
-        try:
-            result = await proceed(request)
-            code = _code_of(call.context, grpc.StatusCode.OK)
-            return result
-        except grpc.aio.AbortError:
-            code = _code_of(call.context, grpc.StatusCode.UNKNOWN)
-            raise
-        except asyncio.CancelledError:
-            code = grpc.StatusCode.CANCELLED
-            raise
-        except BaseException:
-            code = grpc.StatusCode.UNKNOWN
-            raise
-        finally:
-            _log(call, code, time.perf_counter() - started)
-
-
-def _log(call: Call, code: grpc.StatusCode, seconds: float) -> None:
     if code in _SERVER_FAULTS:
         level = logging.ERROR
-    elif code == grpc.StatusCode.OK and is_infrastructure(call.method):
+    elif infrastructure and code == grpc.StatusCode.OK:
         level = logging.DEBUG  # health probes every few seconds would drown the log
     else:
         level = logging.INFO
     if not logger.isEnabledFor(level):
         return
-    principal = ctx.current_principal()
-    logger.log(
+    log_fields(
+        logger,
         level,
         "rpc",
-        extra={
-            "method": call.method,
-            "request_id": ctx.current_request_id(),
+        {
+            "method": method,
+            "request_id": request_id,
             "code": code.name,
             "duration_ms": round(seconds * 1000, 3),
             "principal_sub": principal.subject if principal else None,
             "principal_org": principal.org_id if principal else None,
-            "peer": _peer(call.context),
+            "peer": _peer(context),
         },
     )
 
 
-_SERVER_FAULTS = frozenset({grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN})
-
-
-def _code_of(context: Any, fallback: grpc.StatusCode) -> grpc.StatusCode:
+def status_code_of(context: Any, fallback: grpc.StatusCode) -> grpc.StatusCode:
+    """The code the servicer set (or aborted with), else ``fallback``."""
     try:
         code = context.code()
     except Exception:

@@ -9,13 +9,12 @@ from typing import Any
 import grpc
 
 from keel_runtime.errors import RUNTIME_ERROR_MAP, ErrorMap, ValidationFailed
-from keel_runtime.interceptors.base import Call, Proceed, RpcInterceptor
 from keel_runtime.interceptors.status import error_domain, internal_status, rich_status
 
 logger = logging.getLogger("keel.errors")
 
 
-class ErrorMappingInterceptor(RpcInterceptor):
+class ErrorMapper:
     """Turns an exception into a status with ErrorInfo{reason, domain, metadata} + RequestInfo.
 
     reason is ``exc.reason`` when present, else the code name; metadata is ``exc.metadata``
@@ -39,14 +38,6 @@ class ErrorMappingInterceptor(RpcInterceptor):
             )
         return self._resolved[exc_type]
 
-    async def handle(self, call: Call, request: Any, proceed: Proceed) -> Any:
-        try:
-            return await proceed(request)
-        except grpc.aio.AbortError:
-            raise  # the servicer (or an inner interceptor) already chose the status
-        except Exception as exc:
-            await call.context.abort_with_status(self.status_for(exc, call.method))
-
     def status_for(self, exc: Exception, method: str) -> Any:
         code = self.code_for(type(exc))
         if code is None or code == grpc.StatusCode.OK:
@@ -62,6 +53,10 @@ class ErrorMappingInterceptor(RpcInterceptor):
             metadata=metadata if isinstance(metadata, Mapping) else None,
             violations=exc.violations if isinstance(exc, ValidationFailed) else (),
         )
+
+
+ErrorMappingInterceptor = ErrorMapper
+"""Older name, kept so callers written against it keep working."""
 
 
 def _generic_message(code: grpc.StatusCode) -> str:

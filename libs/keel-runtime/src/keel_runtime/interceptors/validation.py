@@ -8,24 +8,56 @@ from typing import Any
 import protovalidate
 
 from keel_runtime.errors import FieldViolation, ValidationFailed
-from keel_runtime.interceptors.base import Call, Proceed, RpcInterceptor
-from keel_runtime.interceptors.principal import is_infrastructure
+
+# Every protovalidate option (buf.validate.message / .oneof / .field, predefined rules
+# included, which nest inside) is extension 1159 of a *Options message, a length-delimited
+# field: its tag is these two bytes on the wire. Finding them in an options message's
+# serialization (extension known to the pool or kept as an unknown field alike) means
+# "may have rules"; a false match only costs a validation that finds nothing.
+_RULES_TAG = b"\xba\x48"
+
+_has_rules: dict[Any, bool] = {}
+"""Message class -> whether any rule applies to it or to a message reachable from it."""
 
 
-class ValidationInterceptor(RpcInterceptor):
-    """INVALID_ARGUMENT with BadRequest field violations (via ValidationFailed) on bad input.
+def needs_validation(message: Any) -> bool:
+    """False when no protovalidate rule can apply to ``message``'s type, so the call is skipped.
 
-    Streamed requests are checked one by one as the servicer iterates them (a servicer that
-    reads with ``context.read()`` instead bypasses this).
+    Asking protovalidate costs a few microseconds even for a message without rules; this
+    costs one dict lookup after the first message of a type.
     """
+    cls = type(message)
+    known = _has_rules.get(cls)
+    if known is None:
+        try:
+            known = _reaches_rules(cls.DESCRIPTOR)
+        except Exception:
+            known = True  # a message API we cannot inspect: validate, as before
+        _has_rules[cls] = known
+    return known
 
-    async def handle(self, call: Call, request: Any, proceed: Proceed) -> Any:
-        if is_infrastructure(call.method):
-            return await proceed(request)
-        if call.request_streaming:
-            return await proceed(_validated_stream(request))
-        check(request)
-        return await proceed(request)
+
+def _reaches_rules(root: Any) -> bool:
+    """Whether ``root`` or any message type reachable through its fields declares a rule.
+
+    Nested messages (maps and repeated included) are validated with their parent, so their
+    rules count; the walk visits each type once, which also ends recursive types.
+    """
+    seen = {root.full_name}
+    pending = [root]
+    while pending:
+        descriptor = pending.pop()
+        if descriptor.extension_ranges:
+            return True  # extensions set by the caller may declare rules of their own
+        options = [descriptor, *descriptor.fields, *descriptor.oneofs]
+        if any(_RULES_TAG in item.GetOptions().SerializeToString() for item in options):
+            return True
+        for field in descriptor.fields:
+            nested = field.message_type
+            if nested is not None and nested.full_name not in seen:
+                seen.add(nested.full_name)
+                pending.append(nested)
+    return False
 
 
 def check(message: Any) -> None:
@@ -35,9 +67,12 @@ def check(message: Any) -> None:
         raise ValidationFailed([to_field_violation(v.proto) for v in violations])
 
 
-async def _validated_stream(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+async def validated_stream(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    """Streamed requests are checked one by one as the servicer iterates them (a servicer that
+    reads with ``context.read()`` instead bypasses this)."""
     async for message in requests:
-        check(message)
+        if needs_validation(message):
+            check(message)
         yield message
 
 
