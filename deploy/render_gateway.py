@@ -6,9 +6,8 @@ import argparse
 import importlib.util
 import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from types import ModuleType, SimpleNamespace
+from types import ModuleType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,7 +26,6 @@ AUDIENCE = "keel"
 # (deploy/images/gateway.Dockerfile): they belong to one build of the protos, like the
 # service images, and the descriptor set alone is too close to a ConfigMap's 1 MiB cap.
 ASSET_DIR = PurePosixPath("/etc/keel/gateway")
-DESCRIPTOR_SET = ASSET_DIR / "keel.pb"
 # How often Envoy re-resolves the headless Services, so new pods get traffic quickly.
 DNS_REFRESH = "5s"
 
@@ -37,34 +35,9 @@ def upstream_host(service: str, namespace: str = NAMESPACE) -> str:
     return f"{service}-pods.{namespace}.svc.cluster.local"
 
 
-@dataclass(frozen=True)
-class _ImageFile:
-    """A file that exists in the gateway image, not on this machine.
-
-    gateway/render.py inlines a 503 for static files it cannot find locally; these stand in
-    for its Paths so the rendered config names the image's copies whatever was built here.
-    """
-
-    path: PurePosixPath
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-    def is_file(self) -> bool:
-        return True
-
-    def stat(self) -> SimpleNamespace:
-        return SimpleNamespace(st_size=0)
-
-    def __str__(self) -> str:
-        return str(self.path)
-
-
 def _load_renderer() -> ModuleType:
-    # A private copy of the module: its STATIC_FILES is rebound below without touching the
-    # instance that tests, the devstack or `make run` import.
-    spec = importlib.util.spec_from_file_location("keel_gateway_render_k8s", RENDERER)
+    # gateway/ is not a package: load its renderer by path.
+    spec = importlib.util.spec_from_file_location("keel_gateway_render", RENDERER)
     if spec is None or spec.loader is None:
         raise RuntimeError(f"cannot load {RENDERER}")
     module = importlib.util.module_from_spec(spec)
@@ -74,34 +47,21 @@ def _load_renderer() -> ModuleType:
 
 def render_config(namespace: str = NAMESPACE) -> dict[str, Any]:
     """gateway/render.py's config, pointed at in-cluster DNS names and image paths."""
-    render = _load_renderer()
-    vars(render)["STATIC_FILES"] = {
-        path: (_ImageFile(ASSET_DIR / source.name), content_type)
-        for path, (source, content_type) in render.STATIC_FILES.items()
-    }
-    hosts = {name: (upstream_host(name, namespace), GRPC_PORT) for name in SERVICES}
-    config: dict[str, Any] = render.render_config(
+    config: dict[str, Any] = _load_renderer().render_config(
         listen_port=LISTEN_PORT,
         admin_port=ADMIN_PORT,
-        clusters=hosts,
+        clusters={name: (upstream_host(name, namespace), GRPC_PORT) for name in SERVICES},
         issuer=ISSUER,
         audience=AUDIENCE,
-        descriptor_set=Path(DESCRIPTOR_SET),
         listen_host="0.0.0.0",
+        # The JWKS fetch loops back through the listener; 0.0.0.0 is no destination.
+        self_host="127.0.0.1",
+        files_dir=ASSET_DIR,
+        # STRICT_DNS keeps one endpoint per pod, so active health checks and outlier
+        # detection see each pod on its own.
+        cluster_type="STRICT_DNS",
+        dns_refresh_rate=DNS_REFRESH,
     )
-    for cluster in config["static_resources"]["clusters"]:
-        if cluster["name"] in hosts:
-            # STATIC clusters take IP addresses only; STRICT_DNS keeps one endpoint per pod,
-            # so active health checks and outlier detection see each pod on its own.
-            cluster["type"] = "STRICT_DNS"
-            cluster["dns_lookup_family"] = "V4_ONLY"
-            cluster["dns_refresh_rate"] = DNS_REFRESH
-            cluster["respect_dns_ttl"] = True
-        elif cluster["name"] == "gateway_self":
-            # The JWKS fetch loops back through the listener; 0.0.0.0 is no destination.
-            for group in cluster["load_assignment"]["endpoints"]:
-                for endpoint in group["lb_endpoints"]:
-                    endpoint["endpoint"]["address"]["socket_address"]["address"] = "127.0.0.1"
     return config
 
 

@@ -11,8 +11,8 @@ import argparse
 import json
 import re
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePath
+from typing import Any, Literal
 
 HERE = Path(__file__).resolve().parent
 DESCRIPTOR_SET = HERE / "build" / "keel.pb"
@@ -40,11 +40,13 @@ SERVICES: dict[str, list[str]] = {
     ],
 }
 
-# Methods callable without a token (sign-up, login, token refresh, key discovery).
+# Methods callable without a token (sign-up, login, token refresh, API key exchange,
+# key discovery).
 PUBLIC_METHODS = (
     "/keel.identity.v1.OrganizationService/CreateOrganization",
     "/keel.identity.v1.AuthService/Login",
     "/keel.identity.v1.AuthService/RefreshToken",
+    "/keel.identity.v1.AuthService/ExchangeApiKey",
     "/keel.identity.v1.AuthService/GetJwks",
 )
 # Their REST spellings, as jwt_authn sees them (it runs before transcoding).
@@ -52,6 +54,7 @@ PUBLIC_REST = (
     ("POST", "/v1/organizations"),
     ("POST", "/v1/sessions"),
     ("POST", "/v1/sessions:refresh"),
+    ("POST", "/v1/sessions:exchangeApiKey"),
     ("GET", "/.well-known/jwks.json"),
 )
 # Files Envoy answers itself (direct_response): path -> (file, content type). Envoy reads
@@ -60,6 +63,9 @@ STATIC_FILES = {
     "/openapi.json": (OPENAPI_DOCUMENT, "application/json"),
     "/docs": (DOCS_PAGE, "text/html; charset=utf-8"),
 }
+# How service clusters find their endpoints: STATIC takes IP addresses (one machine);
+# STRICT_DNS resolves a name to every address it has (a headless Service: one per pod).
+ClusterType = Literal["STATIC", "STRICT_DNS"]
 # Only reads reach the static files; other methods fall through to the usual rejections.
 _GET_OR_HEAD = {"name": ":method", "string_match": {"safe_regex": {"regex": "GET|HEAD"}}}
 # The docs page only talks to its own origin; nothing is loaded from elsewhere.
@@ -74,6 +80,7 @@ RATE_LIMITS = {
     "/keel.identity.v1.OrganizationService/CreateOrganization": 60,
     "/keel.identity.v1.AuthService/Login": 300,
     "/keel.identity.v1.AuthService/RefreshToken": 300,
+    "/keel.identity.v1.AuthService/ExchangeApiKey": 300,
 }
 MAX_REQUEST_BYTES = 1 << 20
 # The first request `make run` suggests: a public sign-up through the gateway.
@@ -180,10 +187,18 @@ def _local_reply_config() -> dict[str, Any]:
     return {"mappers": [static, wrong_audience, *mappers], "body_format": _status_body(500)}
 
 
-def _cluster(name: str, host: str, port: int, *, grpc: bool) -> dict[str, Any]:
+def _cluster(
+    name: str,
+    host: str,
+    port: int,
+    *,
+    grpc: bool,
+    cluster_type: ClusterType = "STATIC",
+    dns_refresh_rate: str = "5s",
+) -> dict[str, Any]:
     cluster: dict[str, Any] = {
         "name": name,
-        "type": "STATIC",
+        "type": cluster_type,
         "connect_timeout": "1s",
         "load_assignment": {
             "cluster_name": name,
@@ -218,6 +233,12 @@ def _cluster(name: str, host: str, port: int, *, grpc: bool) -> dict[str, Any]:
         ]
         cluster["outlier_detection"] = {"consecutive_5xx": 5, "base_ejection_time": "10s"}
         cluster["common_lb_config"] = {"healthy_panic_threshold": {"value": 100}}
+    if cluster_type == "STRICT_DNS":
+        # Every A record is an endpoint, so health checks and outlier detection see each
+        # pod; re-resolved often so new pods get traffic quickly.
+        cluster["dns_lookup_family"] = "V4_ONLY"
+        cluster["dns_refresh_rate"] = dns_refresh_rate
+        cluster["respect_dns_ttl"] = True
     return cluster
 
 
@@ -241,9 +262,27 @@ def _local_rate_limit(per_minute: int, prefix: str) -> dict[str, Any]:
     )
 
 
-def _static_route(path: str, source: Path, content_type: str) -> dict[str, Any]:
-    """A route Envoy answers from a file, untouched by the transcoder."""
-    if source.is_file():
+def static_files(files_dir: PurePath | None = None) -> dict[str, tuple[PurePath, str]]:
+    """STATIC_FILES, or the same file names inside `files_dir`."""
+    if files_dir is None:
+        return dict(STATIC_FILES)
+    return {
+        path: (files_dir / source.name, content_type)
+        for path, (source, content_type) in STATIC_FILES.items()
+    }
+
+
+def _static_route(
+    path: str, source: PurePath, content_type: str, *, check: bool = True
+) -> dict[str, Any]:
+    """A route Envoy answers from a file, untouched by the transcoder.
+
+    With `check` the file must exist here (else a 503 says to build it); without, it lives
+    where Envoy runs (an image) and is named as is.
+    """
+    if not check:
+        response: dict[str, Any] = {"status": 200, "body": {"filename": str(source)}}
+    elif isinstance(source, Path) and source.is_file():
         size = source.stat().st_size
         if size > MAX_STATIC_BYTES:
             raise ValueError(
@@ -276,10 +315,12 @@ def _static_route(path: str, source: Path, content_type: str) -> dict[str, Any]:
     }
 
 
-def _routes(clusters: Mapping[str, tuple[str, int]]) -> list[dict[str, Any]]:
+def _routes(
+    clusters: Mapping[str, tuple[str, int]], files_dir: PurePath | None = None
+) -> list[dict[str, Any]]:
     routes = [
-        _static_route(path, source, content_type)
-        for path, (source, content_type) in STATIC_FILES.items()
+        _static_route(path, source, content_type, check=files_dir is None)
+        for path, (source, content_type) in static_files(files_dir).items()
     ]
     for path, per_minute in RATE_LIMITS.items():
         service = path.split("/")[1]
@@ -380,10 +421,24 @@ def render_config(
     clusters: Mapping[str, tuple[str, int]],
     issuer: str = "keel-identity",
     audience: str = "keel",
-    descriptor_set: Path = DESCRIPTOR_SET,
+    descriptor_set: PurePath | None = None,
     listen_host: str = "127.0.0.1",
+    files_dir: PurePath | None = None,
+    cluster_type: ClusterType = "STATIC",
+    dns_refresh_rate: str = "5s",
+    self_host: str | None = None,
 ) -> dict[str, Any]:
-    """The whole Envoy bootstrap for a gateway in front of `clusters` (service -> host, port)."""
+    """The whole Envoy bootstrap for a gateway in front of `clusters` (service -> host, port).
+
+    The defaults describe one machine: the descriptor set, OpenAPI document and docs page
+    where `make gen` leaves them (a missing page becomes a 503), clusters of IP addresses.
+    Elsewhere, `files_dir` is the directory holding `keel.pb`, `openapi.json` and
+    `docs.html` where Envoy runs (named as is, not looked for here), `cluster_type`
+    "STRICT_DNS" takes DNS names (re-resolved every `dns_refresh_rate`), and `self_host` is
+    the address the JWKS fetch dials to reach this listener (default `listen_host`).
+    """
+    if descriptor_set is None:
+        descriptor_set = DESCRIPTOR_SET if files_dir is None else files_dir / DESCRIPTOR_SET.name
     transcoded = [name for service in clusters for name in SERVICES.get(service, [])]
     http_filters = [
         {
@@ -470,7 +525,9 @@ def render_config(
         ],
         route_config={
             "name": "keel",
-            "virtual_hosts": [{"name": "keel", "domains": ["*"], "routes": _routes(clusters)}],
+            "virtual_hosts": [
+                {"name": "keel", "domains": ["*"], "routes": _routes(clusters, files_dir)}
+            ],
             "max_direct_response_body_size_bytes": MAX_STATIC_BYTES,
         },
         http_filters=http_filters,
@@ -478,10 +535,20 @@ def render_config(
         request_timeout="30s",
     )
     all_clusters = [
-        _cluster(name, host, port, grpc=True) for name, (host, port) in clusters.items()
+        _cluster(
+            name,
+            host,
+            port,
+            grpc=True,
+            cluster_type=cluster_type,
+            dns_refresh_rate=dns_refresh_rate,
+        )
+        for name, (host, port) in clusters.items()
     ]
-    # jwt_authn fetches identity's JWKS through this very listener (REST -> GetJwks).
-    all_clusters.append(_cluster("gateway_self", listen_host, listen_port, grpc=False))
+    # jwt_authn fetches identity's JWKS through this very listener (REST -> GetJwks); a
+    # wildcard listen address (0.0.0.0) is no destination, hence `self_host`.
+    self_address = listen_host if self_host is None else self_host
+    all_clusters.append(_cluster("gateway_self", self_address, listen_port, grpc=False))
     return {
         "admin": {
             "address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}
@@ -519,14 +586,24 @@ def render(
     clusters: Mapping[str, tuple[str, int]],
     issuer: str = "keel-identity",
     audience: str = "keel",
+    listen_host: str = "127.0.0.1",
+    files_dir: PurePath | None = None,
+    cluster_type: ClusterType = "STATIC",
+    dns_refresh_rate: str = "5s",
+    self_host: str | None = None,
 ) -> Path:
-    """Write the gateway config to `out_path` and return it."""
+    """Write the gateway config to `out_path` and return it (see render_config)."""
     config = render_config(
         listen_port=listen_port,
         admin_port=admin_port,
         clusters=clusters,
         issuer=issuer,
         audience=audience,
+        listen_host=listen_host,
+        files_dir=files_dir,
+        cluster_type=cluster_type,
+        dns_refresh_rate=dns_refresh_rate,
+        self_host=self_host,
     )
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(config, indent=2) + "\n")

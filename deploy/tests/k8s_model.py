@@ -268,7 +268,14 @@ def _env_problems(deployment: Manifest, main: Doc) -> list[str]:
     env = env_of(main)
     name = deployment.name
     problems = []
-    wanted = {"GRPC_BIND", "DATABASE_URL", "NATS_URL", "JWT_ISSUER", "JWT_AUDIENCE"}
+    wanted = {
+        "GRPC_BIND",
+        "DATABASE_URL",
+        "NATS_URL",
+        "NATS_STREAM_REPLICAS",
+        "JWT_ISSUER",
+        "JWT_AUDIENCE",
+    }
     wanted |= {"identity": {"REDIS_URL"}, "billing": {"LEDGER_TARGET"}}.get(name, set())
     for missing in sorted(wanted - set(env)):
         problems.append(f"{deployment.label}: env {missing} is missing")
@@ -279,6 +286,25 @@ def _env_problems(deployment: Manifest, main: Doc) -> list[str]:
     if "secretKeyRef" not in env.get("DATABASE_URL", {}).get("valueFrom", {}):
         problems.append(f"{deployment.label}: DATABASE_URL does not come from a Secret")
     return problems
+
+
+MIGRATION_ENV = {"DATABASE_URL", "LOG_LEVEL", "PYTHONDONTWRITEBYTECODE"}
+"""All a migrate init container needs: every service migrates with DATABASE_URL alone."""
+
+
+def stream_replicas_problems(manifests: list[Manifest], deployment: Manifest) -> list[str]:
+    """NATS_STREAM_REPLICAS must be 1..5 and no more than the NATS servers that hold them."""
+    raw = env_of(pod_spec(deployment)["containers"][0]).get("NATS_STREAM_REPLICAS", {})
+    value = str(raw.get("value", ""))
+    if not value.isdigit() or not 1 <= int(value) <= 5:
+        return [f"{deployment.label}: NATS_STREAM_REPLICAS {value!r} is not 1..5"]
+    nats = find(manifests, "StatefulSet", "nats")
+    servers = nats.doc["spec"].get("replicas", 1) if nats is not None else 0
+    if int(value) > servers:
+        return [
+            f"{deployment.label}: NATS_STREAM_REPLICAS {value} exceeds the {servers} NATS servers"
+        ]
+    return []
 
 
 def _migration_problems(deployment: Manifest, main: Doc) -> list[str]:
@@ -292,6 +318,13 @@ def _migration_problems(deployment: Manifest, main: Doc) -> list[str]:
         return [f"{deployment.label}: no init container runs `python -m {deployment.name} migrate`"]
     problems = []
     for init in migrations:
+        # `python -m <svc> migrate` reads the database URL only; anything more is a sign
+        # the command still loads the serving configuration.
+        extra = sorted(set(env_of(init)) - MIGRATION_ENV)
+        if extra:
+            problems.append(f"{deployment.label}: migration env {extra} is not needed to migrate")
+        if "DATABASE_URL" not in env_of(init):
+            problems.append(f"{deployment.label}: migration env DATABASE_URL is missing")
         if init.get("image") != main.get("image"):
             problems.append(f"{deployment.label}: migration image differs from the server's")
         server_env = env_of(main)

@@ -31,6 +31,7 @@ from k8s_model import (
     referenced_files,
     scaling_problems,
     split_url,
+    stream_replicas_problems,
 )
 
 # The oldest minor we support: native gRPC probes are GA since 1.27, preStop sleep since 1.30.
@@ -178,6 +179,46 @@ def test_the_service_checks_catch_broken_deployments() -> None:
         "no policy/v1 PodDisruptionBudget",
     ):
         assert expected in problems
+
+
+def test_migrations_get_the_database_url_and_nothing_they_do_not_need() -> None:
+    deployment = copy.deepcopy(find(BASE_MANIFESTS, "Deployment", "items"))
+    assert deployment is not None
+    init = pod_spec(deployment)["initContainers"][0]
+    init["env"] = [e for e in init["env"] if e["name"] != "DATABASE_URL"]
+    init["env"].append({"name": "NATS_URL", "value": "nats://nats.keel.svc.cluster.local:4222"})
+    problems = grpc_service_problems(BASE_MANIFESTS, deployment)
+    assert f"{deployment.label}: migration env ['NATS_URL'] is not needed to migrate" in problems
+    assert f"{deployment.label}: migration env DATABASE_URL is missing" in problems
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_streams_are_replicated_on_every_nats_server(service: str) -> None:
+    deployment = find(BASE_MANIFESTS, "Deployment", service)
+    assert deployment is not None
+    env = env_of(pod_spec(deployment)["containers"][0])
+    # ARCHITECTURE §5: R3 streams on the three-server JetStream cluster.
+    assert env["NATS_STREAM_REPLICAS"]["value"] == "3"
+    for overlay in sorted(OVERLAYS.iterdir()):
+        built = kustomize_build(overlay)
+        deployed = find(built, "Deployment", service)
+        assert deployed is not None
+        assert stream_replicas_problems(built, deployed) == [], overlay.name
+
+
+def test_the_stream_replicas_check_catches_more_replicas_than_servers() -> None:
+    manifests = copy.deepcopy(BASE_MANIFESTS)
+    deployment = find(manifests, "Deployment", "ledger")
+    nats = find(manifests, "StatefulSet", "nats")
+    assert deployment is not None and nats is not None
+    nats.doc["spec"]["replicas"] = 1
+    assert stream_replicas_problems(manifests, deployment) == [
+        f"{deployment.label}: NATS_STREAM_REPLICAS 3 exceeds the 1 NATS servers"
+    ]
+    env_of(pod_spec(deployment)["containers"][0])["NATS_STREAM_REPLICAS"]["value"] = "0"
+    assert stream_replicas_problems(manifests, deployment) == [
+        f"{deployment.label}: NATS_STREAM_REPLICAS '0' is not 1..5"
+    ]
 
 
 @pytest.mark.parametrize(

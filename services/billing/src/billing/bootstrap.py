@@ -41,7 +41,7 @@ from billing.transport.usage import UsageServicer
 from billing.transport.webhook_sender import HttpWebhookSender
 from billing.transport.webhooks import WebhookServicer
 from keel_runtime import clients, db
-from keel_runtime.events import Consumer, OutboxRelay, connect_nats, ensure_stream, service_stream
+from keel_runtime.events import Consumer, OutboxRelay, connect_nats, ensure_stream
 from keel_runtime.server import ServiceSpec
 
 SERVICE = "billing"
@@ -142,7 +142,7 @@ async def build(config: Config) -> ServiceSpec:
     sender = HttpWebhookSender()
     dispatcher = WebhookDispatcher(sql_unit_of_work_factory(engine, utc_now), sender, utc_now)
     nc, js = await connect_nats(config.nats_url)
-    await ensure_stream(js, service_stream(SERVICE))
+    await ensure_stream(js, config.streams.service_stream(SERVICE))
     closer = PeriodCloser(
         sql_unit_of_work_factory(engine, utc_now), handlers.invoices, utc_now, new_id
     )
@@ -154,8 +154,10 @@ async def build(config: Config) -> ServiceSpec:
     for spec in subscriptions(handlers.subscriptions, handlers.usage, utc_now):
         # The producer owns its stream; declaring the same spec here only lets billing
         # start first (ensure_stream is idempotent for an identical spec).
-        await ensure_stream(js, service_stream(spec.stream.lower()))
-        background.append(Consumer(engine, js, spec).run)
+        await ensure_stream(js, config.streams.service_stream(spec.stream.lower()))
+        background.append(
+            Consumer(engine, js, spec, dead_letter_stream=config.streams.dead_letter_stream()).run
+        )
 
     async def close_channel() -> None:
         await channel.close()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from keel_runtime.events import StreamSettings
 from keel_runtime.settings import ServerSettings, env_float, env_hostport, env_str, env_url, load
 
 DEFAULT_PLATFORM_ORG_ID = "00000000-0000-0000-0000-000000000000"
@@ -28,6 +29,8 @@ class Config:
     close_interval_s: float = 30.0
     """How often ended billing periods are closed and collected
     (``BILLING_CLOSE_INTERVAL_SECONDS``)."""
+    streams: StreamSettings = field(default_factory=StreamSettings)
+    """Replicas of the streams and DLQ billing declares (``NATS_STREAM_REPLICAS``)."""
     log_level: str = "INFO"
 
     @classmethod
@@ -44,6 +47,7 @@ class Config:
                 close_interval_s=env_float(
                     "BILLING_CLOSE_INTERVAL_SECONDS", 30.0, min=0.1, max=86400.0
                 ),
+                streams=StreamSettings.from_env(),
                 log_level=env_str("LOG_LEVEL", "INFO"),
             )
         )

@@ -12,7 +12,7 @@ from identity.storage.tables import metadata
 from keel_runtime.logging import configure_logging
 from keel_runtime.migrations import run_migrations
 from keel_runtime.server import serve
-from keel_runtime.settings import ServerSettings, SettingsError, load
+from keel_runtime.settings import ServerSettings, SettingsError, env_str, env_url, load
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -23,11 +23,13 @@ async def _serve(config: IdentityConfig, settings: ServerSettings) -> None:
 
 def main(argv: list[str]) -> int:
     try:
-        config = load(IdentityConfig.from_env)
         if argv[:1] == ["migrate"]:
-            configure_logging(SERVICE, config.log_level)
-            run_migrations(config.database_url, MIGRATIONS, metadata)
+            # Migrating needs the database only, not the rest of the serving configuration.
+            database_url = load(lambda: env_url("DATABASE_URL", schemes=("postgresql", "postgres")))
+            configure_logging(SERVICE, env_str("LOG_LEVEL", "INFO"))
+            run_migrations(database_url, MIGRATIONS, metadata)
             return 0
+        config = load(IdentityConfig.from_env)
         if argv:
             print(f"usage: python -m {SERVICE} [migrate]", file=sys.stderr)
             return 2

@@ -52,6 +52,7 @@ PUBLIC_METHODS = (
     "/keel.identity.v1.AuthService/Login",
     "/keel.identity.v1.AuthService/RefreshToken",
     "/keel.identity.v1.AuthService/GetJwks",
+    "/keel.identity.v1.AuthService/ExchangeApiKey",
 )
 # A retired key stays published until every token it signed has expired, plus skew.
 _RETIRED_KEY_MARGIN = timedelta(minutes=5)
@@ -115,7 +116,7 @@ async def build(config: IdentityConfig, overrides: Overrides | None = None) -> S
         functools.partial(run_retention, engine, clock, RetentionPolicy())
     ]
     if config.nats_url:
-        background.append(functools.partial(run_relay, engine, config.nats_url))
+        background.append(functools.partial(run_relay, engine, config.nats_url, config.streams))
     return ServiceSpec(
         name=SERVICE,
         servicers=servicers(handlers, clock),

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 
 from identity.crypto.passwords import Argon2Params
+from keel_runtime.events import StreamSettings
 from keel_runtime.settings import env_int, env_str, env_url
 
 
@@ -21,6 +22,8 @@ class IdentityConfig:
     """PostgreSQL database of identity (``DATABASE_URL``)."""
     nats_url: str | None = None
     """JetStream for the outbox relay (``NATS_URL``); without it events stay in the outbox."""
+    streams: StreamSettings = field(default_factory=StreamSettings)
+    """Replicas of the streams identity declares (``NATS_STREAM_REPLICAS``)."""
     redis_url: str | None = None
     """Redis for login throttling (``REDIS_URL``); without it logins are not throttled."""
     jwt_issuer: str = "keel-identity"
@@ -51,6 +54,7 @@ class IdentityConfig:
         return cls(
             database_url=env_url("DATABASE_URL", schemes=("postgresql", "postgres")),
             nats_url=_optional_url("NATS_URL", ("nats", "tls")),
+            streams=StreamSettings.from_env(),
             redis_url=_optional_url("REDIS_URL", ("redis", "rediss", "unix")),
             jwt_issuer=env_str("JWT_ISSUER", "keel-identity"),
             jwt_audience=env_str("JWT_AUDIENCE", "keel"),

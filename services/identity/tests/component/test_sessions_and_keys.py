@@ -7,6 +7,7 @@ import uuid
 
 import grpc
 import jwt
+import psycopg
 import pytest
 from google.protobuf import field_mask_pb2
 from google.rpc import error_details_pb2
@@ -213,3 +214,60 @@ async def test_rotation_publishes_both_keys(channel: grpc.aio.Channel, as_princi
     assert [k["kid"] for k in before["keys"]] == [rotated.retired_key_id]
     assert {k["kid"] for k in after["keys"]} == {rotated.active_key_id, rotated.retired_key_id}
     assert rotated.HasField("retired_key_unpublish_time")
+
+
+async def test_api_key_exchange_is_public_and_refuses_dead_keys(
+    channel: grpc.aio.Channel, as_principal, migrated_database_url: str
+) -> None:
+    orgs = organization_service_pb2_grpc.OrganizationServiceStub(channel)
+    await orgs.CreateOrganization(sign_up_request(str(uuid.uuid4())))
+    owner = as_principal(claims_of(await login(channel)))
+    keys = api_key_service_pb2_grpc.ApiKeyServiceStub(channel)
+    auth = auth_service_pb2_grpc.AuthServiceStub(channel)
+
+    async def create(name: str) -> api_key_service_pb2.CreateApiKeyResponse:
+        return await keys.CreateApiKey(
+            api_key_service_pb2.CreateApiKeyRequest(display_name=name, scopes=["items:read"]),
+            metadata=owner,
+        )
+
+    created = await create("reader")
+    # No principal at all: the key is the credential.
+    exchanged = await auth.ExchangeApiKey(
+        auth_service_pb2.ExchangeApiKeyRequest(api_key=created.secret)
+    )
+    claims = jwt.decode(exchanged.access_token, options={"verify_signature": False})
+    assert (claims["sub"], claims["kind"], claims["scope"]) == (
+        created.api_key.api_key_id,
+        "api_key",
+        "items:read",
+    )
+    assert exchanged.token_type == "Bearer" and 0 < exchanged.expires_in <= 300
+    assert exchanged.api_key_id == created.api_key.api_key_id
+    assert list(exchanged.scopes) == ["items:read"]
+    listed = await keys.ListApiKeys(api_key_service_pb2.ListApiKeysRequest(), metadata=owner)
+    assert listed.api_keys[0].HasField("last_used_time")
+
+    revoked = await create("revoked")
+    await keys.RevokeApiKey(
+        api_key_service_pb2.RevokeApiKeyRequest(api_key_id=revoked.api_key.api_key_id),
+        metadata=owner,
+    )
+    expired = await create("expired")
+    with psycopg.connect(migrated_database_url) as conn:
+        conn.execute(
+            "UPDATE api_keys SET expires_at = now() - interval '1 minute' WHERE id = %s",
+            (expired.api_key.api_key_id,),
+        )
+    messages = set()
+    for presented in (revoked.secret, expired.secret, "keel_garbage"):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await auth.ExchangeApiKey(auth_service_pb2.ExchangeApiKeyRequest(api_key=presented))
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert reason(refused.value) == "INVALID_API_KEY"
+        messages.add(refused.value.details())
+    assert len(messages) == 1
+
+    with pytest.raises(grpc.aio.AioRpcError) as empty:
+        await auth.ExchangeApiKey(auth_service_pb2.ExchangeApiKeyRequest(api_key=""))
+    assert empty.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -11,7 +11,7 @@ from items.storage.tables import metadata
 from keel_runtime.logging import configure_logging
 from keel_runtime.migrations import run_migrations
 from keel_runtime.server import serve
-from keel_runtime.settings import ServerSettings, load
+from keel_runtime.settings import ServerSettings, env_str, env_url, load
 
 USAGE = "usage: python -m items [serve|migrate]"
 
@@ -26,11 +26,14 @@ def main(argv: list[str]) -> int:
     if command not in ("serve", "migrate") or len(argv) > 1:
         print(USAGE, file=sys.stderr)
         return 2
+    if command == "migrate":
+        # Migrating needs the database only, not NATS or the rest of the serving configuration.
+        configure_logging("items", env_str("LOG_LEVEL", "INFO"))
+        database_url = load(lambda: env_url("DATABASE_URL", schemes=("postgresql", "postgres")))
+        run_migrations(database_url, MIGRATIONS, metadata)
+        return 0
     config = load(ItemsConfig.from_env)
     configure_logging("items", config.log_level)
-    if command == "migrate":
-        run_migrations(config.database_url, MIGRATIONS, metadata)
-        return 0
     asyncio.run(_serve(config))
     return 0
 

@@ -41,7 +41,7 @@ async def build(
         await engine.dispose()
         raise
     codec = EventCodec(config.event_namespace)
-    await ensure_stream(js, codec.stream)
+    await ensure_stream(js, config.streams.service_stream(codec.namespace))
 
     def unit_of_work() -> SqlUnitOfWork:
         return SqlUnitOfWork(engine, codec)
@@ -53,7 +53,7 @@ async def build(
         timeout_s=config.enrichment_timeout_s,
     )
     consumers = [
-        Consumer(engine, js, subscription)
+        Consumer(engine, js, subscription, dead_letter_stream=config.streams.dead_letter_stream())
         for subscription in enrichment_subscriptions(
             enrich,
             codec,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from keel_runtime.events import StreamSettings
 from keel_runtime.settings import SettingsError, env_float, env_int, env_str, env_url
 
 
@@ -24,6 +25,8 @@ class ItemsConfig:
     """PostgreSQL URL of the keel_items database (``DATABASE_URL``)."""
     nats_url: str
     """NATS server(s) (``NATS_URL``)."""
+    streams: StreamSettings = field(default_factory=StreamSettings)
+    """Replicas of the ITEMS stream and the DLQ (``NATS_STREAM_REPLICAS``)."""
     log_level: str = "INFO"
     """``LOG_LEVEL``."""
     enrichment_provider: str = "local"
@@ -43,6 +46,7 @@ class ItemsConfig:
         return cls(
             database_url=env_url("DATABASE_URL", schemes=("postgresql", "postgres")),
             nats_url=env_url("NATS_URL", schemes=("nats", "tls")),
+            streams=StreamSettings.from_env(),
             log_level=env_str("LOG_LEVEL", "INFO"),
             enrichment_provider=env_str("ITEMS_ENRICHMENT_PROVIDER", "local"),
             enrichment_max_attempts=env_int("ITEMS_ENRICHMENT_MAX_ATTEMPTS", 5, min=1, max=50),

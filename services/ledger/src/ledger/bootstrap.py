@@ -19,7 +19,6 @@ from keel_runtime.events import (
     OutboxRelay,
     connect_nats,
     ensure_stream,
-    service_stream,
 )
 from keel_runtime.server import ServiceSpec
 from ledger.app.accounts import AccountHandlers
@@ -98,9 +97,9 @@ async def build(
     if events:
         try:
             nc, js = await connect_nats(config.nats_url, name="ledger")
-            await ensure_stream(js, service_stream("ledger"))
+            await ensure_stream(js, config.streams.service_stream("ledger"))
             # The stream we consume; identity declares it too, whoever starts first creates it.
-            await ensure_stream(js, service_stream("identity"))
+            await ensure_stream(js, config.streams.service_stream("identity"))
         except BaseException:
             await engine.dispose()
             raise
@@ -109,7 +108,12 @@ async def build(
             return bool(nc.is_connected)
 
         relay = OutboxRelay(engine, js, poll_interval=relay_poll_interval)
-        open_wallet = Consumer(engine, js, open_wallet_subscription(accounts))
+        open_wallet = Consumer(
+            engine,
+            js,
+            open_wallet_subscription(accounts),
+            dead_letter_stream=config.streams.dead_letter_stream(),
+        )
         background += [relay.run, open_wallet.run]
         closers.insert(0, nc.drain)
         readiness.append(nats_connected)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from keel_runtime.events import StreamSettings
 from keel_runtime.settings import env_float, env_int, env_str, env_url, load
 
 
@@ -13,6 +14,8 @@ class Config:
     """The ledger's own database (``DATABASE_URL``)."""
     nats_url: str
     """JetStream for the outbox relay and the sign-up consumer (``NATS_URL``)."""
+    streams: StreamSettings = field(default_factory=StreamSettings)
+    """Replicas of the streams and DLQ the ledger declares (``NATS_STREAM_REPLICAS``)."""
     expiry_interval_s: float = 1.0
     """How often expired holds are released (``LEDGER_EXPIRY_INTERVAL_SECONDS``)."""
     group_commit_max: int = 64
@@ -27,6 +30,7 @@ class Config:
             lambda: cls(
                 database_url=env_url("DATABASE_URL", schemes=("postgresql", "postgres")),
                 nats_url=env_url("NATS_URL", schemes=("nats", "tls")),
+                streams=StreamSettings.from_env(),
                 expiry_interval_s=env_float(
                     "LEDGER_EXPIRY_INTERVAL_SECONDS", 1.0, min=0.05, max=3600.0
                 ),

@@ -66,6 +66,11 @@ class AuthServiceStub:
                 request_serializer=keel_dot_identity_dot_v1_dot_auth__service__pb2.AuthenticateApiKeyRequest.SerializeToString,
                 response_deserializer=keel_dot_identity_dot_v1_dot_auth__service__pb2.AuthenticateApiKeyResponse.FromString,
                 _registered_method=True)
+        self.ExchangeApiKey = channel.unary_unary(
+                '/keel.identity.v1.AuthService/ExchangeApiKey',
+                request_serializer=keel_dot_identity_dot_v1_dot_auth__service__pb2.ExchangeApiKeyRequest.SerializeToString,
+                response_deserializer=keel_dot_identity_dot_v1_dot_auth__service__pb2.ExchangeApiKeyResponse.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
@@ -116,6 +121,14 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExchangeApiKey(self, request, context):
+        """Exchanges an API key for a short-lived access token (kind "api_key", the key's
+        scopes and roles); no refresh token: exchange the key again. Public.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -148,6 +161,11 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.AuthenticateApiKey,
                     request_deserializer=keel_dot_identity_dot_v1_dot_auth__service__pb2.AuthenticateApiKeyRequest.FromString,
                     response_serializer=keel_dot_identity_dot_v1_dot_auth__service__pb2.AuthenticateApiKeyResponse.SerializeToString,
+            ),
+            'ExchangeApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExchangeApiKey,
+                    request_deserializer=keel_dot_identity_dot_v1_dot_auth__service__pb2.ExchangeApiKeyRequest.FromString,
+                    response_serializer=keel_dot_identity_dot_v1_dot_auth__service__pb2.ExchangeApiKeyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -313,6 +331,33 @@ class AuthService:
             '/keel.identity.v1.AuthService/AuthenticateApiKey',
             keel_dot_identity_dot_v1_dot_auth__service__pb2.AuthenticateApiKeyRequest.SerializeToString,
             keel_dot_identity_dot_v1_dot_auth__service__pb2.AuthenticateApiKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExchangeApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keel.identity.v1.AuthService/ExchangeApiKey',
+            keel_dot_identity_dot_v1_dot_auth__service__pb2.ExchangeApiKeyRequest.SerializeToString,
+            keel_dot_identity_dot_v1_dot_auth__service__pb2.ExchangeApiKeyResponse.FromString,
             options,
             channel_credentials,
             insecure,

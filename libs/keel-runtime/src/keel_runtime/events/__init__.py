@@ -7,7 +7,9 @@ from keel_runtime.events.outbox import append
 from keel_runtime.events.relay import OutboxRelay, ReplayResult, prune_outbox, replay
 from keel_runtime.events.streams import (
     DEAD_LETTER_STREAM,
+    StreamSettings,
     StreamSpec,
+    dead_letter_stream,
     ensure_stream,
     service_stream,
 )
@@ -21,10 +23,12 @@ __all__ = [
     "Handler",
     "OutboxRelay",
     "ReplayResult",
+    "StreamSettings",
     "StreamSpec",
     "Subscription",
     "append",
     "connect_nats",
+    "dead_letter_stream",
     "decode",
     "ensure_stream",
     "inbox_table",

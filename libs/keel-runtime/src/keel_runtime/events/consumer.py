@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from keel_runtime import context
 from keel_runtime.events.envelope import Envelope, EnvelopeError, decode
 from keel_runtime.events.outbox import HEADER_MSG_ID
-from keel_runtime.events.streams import DEAD_LETTER_STREAM, ensure_stream
+from keel_runtime.events.streams import DEAD_LETTER_STREAM, StreamSpec, ensure_stream
 from keel_runtime.events.tables import INBOX
 
 log = logging.getLogger(__name__)
@@ -96,16 +96,19 @@ class Consumer:
         subscription: Subscription,
         *,
         fetch_timeout: float = 1.0,
+        dead_letter_stream: StreamSpec = DEAD_LETTER_STREAM,
     ) -> None:
         self.engine = engine
         self.js = js
         self.subscription = subscription
         self.fetch_timeout = fetch_timeout
+        # Declared by every consumer, so it carries the service's replicas too.
+        self.dead_letter_stream = dead_letter_stream
 
     async def ensure(self) -> None:
         """Create the durable consumer (and the dead-letter stream) if missing."""
         sub = self.subscription
-        await ensure_stream(self.js, DEAD_LETTER_STREAM)
+        await ensure_stream(self.js, self.dead_letter_stream)
         try:
             await self.js.consumer_info(sub.stream, sub.consumer)
             return

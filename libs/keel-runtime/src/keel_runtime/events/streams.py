@@ -9,6 +9,8 @@ from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 
+from keel_runtime.settings import env_int
+
 log = logging.getLogger(__name__)
 
 
@@ -38,12 +40,47 @@ class StreamSpec:
 
 DEAD_LETTER_STREAM = StreamSpec(name="DLQ", subjects=["dlq.>"])
 
+MAX_REPLICAS = 5
+"""JetStream's upper bound on a stream's replicas."""
 
-def service_stream(service: str, *, duplicate_window_s: float = 120) -> StreamSpec:
+
+def service_stream(
+    service: str, *, duplicate_window_s: float = 120, replicas: int = 1
+) -> StreamSpec:
     """The stream a service publishes to: ``<SERVICE>`` capturing ``<service>.>``."""
     return StreamSpec(
-        name=service.upper(), subjects=[f"{service}.>"], duplicate_window_s=duplicate_window_s
+        name=service.upper(),
+        subjects=[f"{service}.>"],
+        duplicate_window_s=duplicate_window_s,
+        replicas=replicas,
     )
+
+
+def dead_letter_stream(*, replicas: int = 1) -> StreamSpec:
+    """The ``DLQ`` stream capturing ``dlq.>``, with ``replicas`` copies."""
+    return StreamSpec(
+        name=DEAD_LETTER_STREAM.name, subjects=list(DEAD_LETTER_STREAM.subjects), replicas=replicas
+    )
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """How the streams a service declares are stored; one value for all of them."""
+
+    replicas: int = 1
+    """Copies of each stream (``NATS_STREAM_REPLICAS``): 1 on one server, 3 on a cluster."""
+
+    @classmethod
+    def from_env(cls) -> StreamSettings:
+        return cls(replicas=env_int("NATS_STREAM_REPLICAS", 1, min=1, max=MAX_REPLICAS))
+
+    def service_stream(self, service: str) -> StreamSpec:
+        """``service_stream(service)`` with these replicas."""
+        return service_stream(service, replicas=self.replicas)
+
+    def dead_letter_stream(self) -> StreamSpec:
+        """The ``DLQ`` stream with these replicas."""
+        return dead_letter_stream(replicas=self.replicas)
 
 
 async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:

@@ -10,7 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from identity.app import audit_trail
-from identity.app.commands import AuthenticateApiKey, CreateApiKey, ListApiKeys, RevokeApiKey
+from identity.app.commands import (
+    AuthenticateApiKey,
+    CreateApiKey,
+    ExchangeApiKey,
+    ListApiKeys,
+    RevokeApiKey,
+)
 from identity.app.ports import (
     Clock,
     IdempotencyRace,
@@ -243,15 +249,23 @@ class ApiKeyAuthentication:
     api_key: ApiKey
     access_token: str
     access_expires_at: datetime
+    expires_in: int
 
 
 class AuthenticateApiKeyHandler:
+    """Exchanges a key for a short-lived access token: for the mesh (service principals,
+    ``__call__``) and for external clients without any token (``exchange``, public)."""
+
     def __init__(self, verifier: ApiKeyVerifier, sessions: SessionIssuer) -> None:
         self._verifier = verifier
         self._sessions = sessions
 
     async def __call__(self, cmd: AuthenticateApiKey) -> ApiKeyAuthentication:
         require_service(cmd.actor.kind)
+        return await self.exchange(ExchangeApiKey(api_key=cmd.api_key))
+
+    async def exchange(self, cmd: ExchangeApiKey) -> ApiKeyAuthentication:
+        # Unknown, revoked, expired and malformed keys all fail alike (InvalidApiKey).
         key = await self._verifier.verify(cmd.api_key)
         token, claims = await self._sessions.access_token(
             subject=key.id,
@@ -261,4 +275,5 @@ class AuthenticateApiKeyHandler:
             kind="api_key",
             ttl=API_KEY_TOKEN_TTL,
         )
-        return ApiKeyAuthentication(key, token, claims.expires_at)
+        expires_in = int((claims.expires_at - claims.issued_at).total_seconds())
+        return ApiKeyAuthentication(key, token, claims.expires_at, expires_in)

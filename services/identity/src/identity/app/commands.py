@@ -141,6 +141,13 @@ class AuthenticateApiKey:
 
 
 @dataclass(frozen=True)
+class ExchangeApiKey:
+    """The public exchange: the key itself is the only credential."""
+
+    api_key: str
+
+
+@dataclass(frozen=True)
 class ListAuditEvents:
     actor: Actor
     page_size: int = 0

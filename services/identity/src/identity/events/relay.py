@@ -5,14 +5,14 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from identity.events.codec import SOURCE
-from keel_runtime.events import OutboxRelay, connect_nats, ensure_stream, service_stream
+from keel_runtime.events import OutboxRelay, StreamSettings, connect_nats, ensure_stream
 
 
-async def run_relay(engine: AsyncEngine, nats_url: str) -> None:
+async def run_relay(engine: AsyncEngine, nats_url: str, streams: StreamSettings) -> None:
     """Publish outbox rows to JetStream until cancelled (supervised by the runtime)."""
     nc, js = await connect_nats(nats_url, name="identity-outbox")
     try:
-        await ensure_stream(js, service_stream(SOURCE))
+        await ensure_stream(js, streams.service_stream(SOURCE))
         await OutboxRelay(engine, js).run()
     finally:
         await nc.drain()

