@@ -144,16 +144,24 @@ class GenericRegistrar:
 
     def __init__(self, server: Any) -> None:
         self._server = server
+        self._generic_services: set[str] = set()
 
     def add_generic_rpc_handlers(self, handlers: Sequence[grpc.GenericRpcHandler]) -> None:
+        for handler in handlers:
+            service_name = getattr(handler, "service_name", None)
+            if callable(service_name):
+                self._generic_services.add(service_name())
         self._server.add_generic_rpc_handlers(handlers)
 
     def add_registered_method_handlers(
         self, service_name: str, method_handlers: dict[str, grpc.RpcMethodHandler]
     ) -> None:
-        # Also served generically, should generated code ever stop adding the generic handler.
+        # Generated code has already added the same methods as a generic handler; serve them
+        # that way only, and generically anyway should generated code ever stop doing so.
+        if service_name in self._generic_services:
+            return
         generic = grpc.method_handlers_generic_handler(service_name, method_handlers)
-        self._server.add_generic_rpc_handlers((generic,))
+        self.add_generic_rpc_handlers((generic,))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._server, name)
