@@ -60,6 +60,7 @@ def _check_run(runner: subprocess.Popen[str], var: Path, sig: signal.Signals) ->
     text = "".join(output) + rest
     assert runner.returncode == 0, text
     assert "standin" in state["services"] and state["gateway_url"] is None
+    assert f"metrics http://{state['metrics']['standin']}/metrics" in text
     assert "buf curl --protocol grpc --http2-prior-knowledge --reflect" in text
     assert "stopped postgres" in text and "stopped." in text
     assert not state_file.exists()

@@ -105,6 +105,8 @@ def summary(stack: Stack, endpoints: Endpoints, var: Path, infra: EmbeddedInfra)
     ]
     for name, target in endpoints.services.items():
         rows.append((name, f"grpc {target}", f"log {log / (name + '.log')}"))
+        if name in endpoints.metrics:
+            rows.append(("", f"metrics http://{endpoints.metrics[name]}/metrics", ""))
     if endpoints.gateway_url:
         rows.append(("gateway", endpoints.gateway_url, f"log {log / 'envoy.log'}"))
         rows.append(("envoy admin", str(endpoints.envoy_admin_url), ""))

@@ -30,6 +30,8 @@ GATEWAY_PORT = 8080
 ENVOY_ADMIN_PORT = 9901
 # Stable ports for `make run`, so URLs can be reused between runs; never the machine's own.
 INFRA_PORTS = {"postgres": 15432, "redis": 16379, "nats": 14222}
+# A service's preferred /metrics port is its gRPC port plus this (identity 51051, ...).
+METRICS_PORT_OFFSET = 1000
 
 
 @dataclass
@@ -46,6 +48,8 @@ class Endpoints:
     gateway_url: str | None = None
     envoy_admin_url: str | None = None
     logs: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, str] = field(default_factory=dict)
+    """Prometheus endpoint (host:port, path /metrics) per service name."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
@@ -123,12 +127,17 @@ class Stack:
         }
         self._create_databases(server_url)
         targets = {svc.name: f"127.0.0.1:{self._port(svc.port)}" for svc in self.services}
+        metrics = {
+            svc.name: f"127.0.0.1:{self._port(svc.port and svc.port + METRICS_PORT_OFFSET)}"
+            for svc in self.services
+        }
         self.endpoints = Endpoints(
             services=targets,
             database_url=server_url,
             databases=databases,
             nats_url=nats_url,
             redis_url=redis_url,
+            metrics=metrics,
         )
         self._migrate()
         self._start_services()
@@ -172,6 +181,7 @@ class Stack:
         env = dict(os.environ)
         env.update(
             GRPC_BIND=self.endpoints.services[svc.name],
+            METRICS_BIND=self.endpoints.metrics[svc.name],
             NATS_URL=self.endpoints.nats_url,
             REDIS_URL=self.endpoints.redis_url,
             LOG_LEVEL=os.environ.get("LOG_LEVEL", "INFO"),

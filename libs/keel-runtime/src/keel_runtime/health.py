@@ -8,7 +8,9 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from grpc_health.v1 import health_pb2
 from grpc_health.v1.health import aio as health_aio
+from prometheus_client import Gauge
 
+from keel_runtime.metrics import NULL, NullSeries
 from keel_runtime.supervisor import task_name
 
 logger = logging.getLogger("keel.health")
@@ -29,12 +31,15 @@ class Readiness:
         probes: Sequence[Probe],
         *,
         interval: float,
+        serving_gauge: Gauge | NullSeries = NULL,
     ) -> None:
         self._health = health
         self._names = ["", *service_names]
         self._probes = list(probes)
         self._interval = interval
         self.ready: bool | None = None
+        self._serving_gauge = serving_gauge
+        """``keel_health_serving``: 1 while SERVING."""
 
     async def check(self) -> bool:
         """Run every probe now (each bounded by the poll interval) and publish the result."""
@@ -47,6 +52,7 @@ class Readiness:
             else:
                 logger.warning("not ready: probes failing", extra={"probes": failing})
             self.ready = ready
+            self._serving_gauge.set(1 if ready else 0)
             for name in self._names:
                 await self._health.set(name, SERVING if ready else NOT_SERVING)
         return ready

@@ -18,6 +18,7 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 from keel_runtime.errors import ErrorMap
 from keel_runtime.health import Readiness
 from keel_runtime.interceptors import server_interceptors
+from keel_runtime.metrics import NO_METRICS, Metrics, MetricsEndpoint
 from keel_runtime.settings import ServerSettings
 from keel_runtime.supervisor import supervise, task_name
 
@@ -48,6 +49,9 @@ class ServiceSpec:
     """Dependency probes; any False -> health NOT_SERVING."""
     public_methods: Collection[str] = ()
     """Full method names (``/pkg.Service/Method``) callable without a principal."""
+    metrics: Metrics | None = None
+    """Shared with the service's relay and consumers; by default the server makes its own
+    when ``ServerSettings.metrics_bind`` is set, and records nothing otherwise."""
 
 
 class RunningServer:
@@ -60,14 +64,23 @@ class RunningServer:
         port: int,
         health: grpc_health.aio.HealthServicer,
         readiness: Readiness,
+        metrics: Metrics = NO_METRICS,
+        metrics_endpoint: MetricsEndpoint | None = None,
     ) -> None:
         self.spec = spec
+        self.metrics = metrics
+        self.metrics_endpoint = metrics_endpoint
         self.server = server
         self.port = port
         self.health = health
         self.readiness = readiness
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping: asyncio.Task[None] | None = None
+
+    @property
+    def metrics_port(self) -> int | None:
+        """The port ``/metrics`` is served on, None when the endpoint is off."""
+        return self.metrics_endpoint.port if self.metrics_endpoint is not None else None
 
     def _spawn(self, factory: Callable[[], Awaitable[None]], name: str) -> None:
         self._tasks.append(asyncio.create_task(_call(factory), name=name))
@@ -81,6 +94,7 @@ class RunningServer:
     async def _shutdown(self, grace: float | None) -> None:
         logger.info("stopping", extra={"grace_s": grace})
         await self.health.enter_graceful_shutdown()
+        self.metrics.serving().set(0)
         await self.server.stop(grace)
         for task in self._tasks:
             task.cancel()
@@ -99,6 +113,9 @@ class RunningServer:
                         extra={"task": task.get_name()},
                     )
         await _run_closers(self.spec.closers)
+        # Last: scrapes can follow the shutdown to its end.
+        if self.metrics_endpoint is not None:
+            await self.metrics_endpoint.close()
         logger.info("stopped")
 
     async def wait_for_termination(self) -> None:
@@ -118,10 +135,12 @@ async def _run_closers(closers: Sequence[Callable[[], Awaitable[None]]]) -> None
             logger.exception("closer failed", extra={"closer": task_name(closer)})
 
 
-def build_server(spec: ServiceSpec, settings: ServerSettings) -> Any:
+def build_server(spec: ServiceSpec, settings: ServerSettings, metrics: Metrics = NO_METRICS) -> Any:
     """A grpc.aio server with the interceptor chain and message/concurrency limits."""
     return grpc.aio.server(
-        interceptors=server_interceptors(spec.name, spec.error_map, spec.public_methods),
+        interceptors=server_interceptors(
+            spec.name, spec.error_map, spec.public_methods, metrics=metrics
+        ),
         options=[
             ("grpc.max_send_message_length", settings.max_message_bytes),
             ("grpc.max_receive_message_length", settings.max_message_bytes),
@@ -169,7 +188,8 @@ class GenericRegistrar:
 
 async def start(spec: ServiceSpec, settings: ServerSettings) -> RunningServer:
     """Build, bind and start the server, then start readiness polling and background tasks."""
-    server = build_server(spec, settings)
+    metrics = server_metrics(spec, settings)
+    server = build_server(spec, settings, metrics)
     registrar = GenericRegistrar(server)
     for add_servicer, servicer in spec.servicers:
         add_servicer(servicer, registrar)
@@ -183,27 +203,40 @@ async def start(spec: ServiceSpec, settings: ServerSettings) -> RunningServer:
         ),
         registrar,
     )
+    endpoint: MetricsEndpoint | None = None
     try:
         port = _bind(server, settings.bind)
+        if settings.metrics_bind is not None:
+            endpoint = await MetricsEndpoint.start(metrics, settings.metrics_bind)
         readiness = Readiness(
             health,
             spec.service_names,
             spec.readiness,
             interval=settings.readiness_interval_seconds,
+            serving_gauge=metrics.serving(),
         )
         # The first round runs before start, so no caller ever sees SERVING with a dead dependency.
         await readiness.check()
         await server.start()
     except BaseException:
         await server.stop(None)
+        if endpoint is not None:
+            await endpoint.close()
         await _run_closers(spec.closers)
         raise
-    running = RunningServer(spec, server, port, health, readiness)
+    running = RunningServer(spec, server, port, health, readiness, metrics, endpoint)
     running._spawn(functools.partial(supervise, readiness.poll, name="readiness"), "readiness")
     for factory in spec.background:
         running._spawn(functools.partial(supervise, factory), task_name(factory))
     logger.info("serving", extra={"bind": settings.bind, "port": port})
     return running
+
+
+def server_metrics(spec: ServiceSpec, settings: ServerSettings) -> Metrics:
+    """The spec's metrics; else a registry of this server's own while the endpoint is on."""
+    if spec.metrics is not None:
+        return spec.metrics
+    return Metrics(spec.name) if settings.metrics_bind is not None else NO_METRICS
 
 
 def _bind(server: Any, bind: str) -> int:

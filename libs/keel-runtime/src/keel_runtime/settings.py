@@ -203,6 +203,8 @@ class ServerSettings:
     """Beyond this, new RPCs are refused with RESOURCE_EXHAUSTED (``GRPC_MAX_CONCURRENT_RPCS``)."""
     readiness_interval_seconds: float = 5.0
     """Readiness probe period and per-probe timeout (``GRPC_READINESS_INTERVAL_SECONDS``)."""
+    metrics_bind: str | None = None
+    """``host:port`` of the Prometheus ``/metrics`` endpoint (``METRICS_BIND``); unset = off."""
 
     @classmethod
     def from_env(cls) -> ServerSettings:
@@ -212,4 +214,5 @@ class ServerSettings:
             max_message_bytes=env_int("GRPC_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, min=1024),
             max_concurrent_rpcs=env_int("GRPC_MAX_CONCURRENT_RPCS", 256, min=1),
             readiness_interval_seconds=env_float("GRPC_READINESS_INTERVAL_SECONDS", 5.0, min=0.01),
+            metrics_bind=env_hostport("METRICS_BIND") if _raw("METRICS_BIND") else None,
         )

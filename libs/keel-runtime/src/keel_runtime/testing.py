@@ -9,6 +9,7 @@ from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from keel_runtime.events.consumer import Consumer, Subscription
+from keel_runtime.metrics import NO_METRICS, Metrics
 
 
 class ProbeConsumer(Consumer):
@@ -21,8 +22,9 @@ class ProbeConsumer(Consumer):
         subscription: Subscription,
         *,
         fetch_timeout: float = 1.0,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
-        super().__init__(engine, js, subscription, fetch_timeout=fetch_timeout)
+        super().__init__(engine, js, subscription, fetch_timeout=fetch_timeout, metrics=metrics)
         self.handled: asyncio.Queue[Msg] = asyncio.Queue()
 
     async def handle(self, msg: Msg) -> None:

@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 import grpc
+import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -45,7 +46,12 @@ async def test_serve_stops_gracefully_on_sigterm() -> None:
         sys.executable,
         "-c",
         SERVICE_MAIN,
-        env={**os.environ, "GRPC_BIND": "127.0.0.1:0", "GRPC_GRACE_SECONDS": "2"},
+        env={
+            **os.environ,
+            "GRPC_BIND": "127.0.0.1:0",
+            "GRPC_GRACE_SECONDS": "2",
+            "METRICS_BIND": "127.0.0.1:0",
+        },
         stderr=asyncio.subprocess.PIPE,
     )
     assert process.stderr is not None
@@ -57,6 +63,10 @@ async def test_serve_stops_gracefully_on_sigterm() -> None:
             health = health_pb2_grpc.HealthStub(channel)
             response = await health.Check(health_pb2.HealthCheckRequest(), timeout=5)
             assert response.status == health_pb2.HealthCheckResponse.SERVING
+        (metrics,) = [line for line in started if line["msg"] == "metrics endpoint serving"]
+        async with httpx.AsyncClient() as client:
+            scraped = await client.get(f"http://127.0.0.1:{metrics['port']}/metrics", timeout=5)
+        assert 'keel_health_serving{service="probe"} 1.0' in scraped.text
 
         process.send_signal(signal.SIGTERM)
         stopping = await read_json_lines(process.stderr, "stopped")

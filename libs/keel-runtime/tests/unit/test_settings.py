@@ -30,6 +30,17 @@ def test_server_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
+def test_metrics_bind_is_off_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRPC_BIND", "127.0.0.1:50051")
+    monkeypatch.delenv("METRICS_BIND", raising=False)
+    assert ServerSettings.from_env().metrics_bind is None
+    monkeypatch.setenv("METRICS_BIND", "0.0.0.0:9464")
+    assert ServerSettings.from_env().metrics_bind == "0.0.0.0:9464"
+    monkeypatch.setenv("METRICS_BIND", "9464")
+    with pytest.raises(SettingsError, match=r"^METRICS_BIND: expected host:port, got '9464'$"):
+        ServerSettings.from_env()
+
+
 def test_bind_is_required(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GRPC_BIND", raising=False)
     with pytest.raises(SettingsError, match=r"^GRPC_BIND: required but not set$"):

@@ -55,10 +55,12 @@ async def serve(kind: str) -> None:
         await server.start()
         stop: Any = server.stop
     else:
-        # As a service runs: a JSON access-log line per call at INFO (stderr goes to /dev/null).
+        # As a service runs: a JSON access-log line per call at INFO (stderr goes to /dev/null)
+        # and Prometheus metrics on, as `make run` has them.
         configure_logging("bench", os.environ.get(LOG_LEVEL_VARIABLE, "INFO"))
         spec = ServiceSpec(name="bench", servicers=[(add_handler, None)], service_names=[SERVICE])
-        running = await start(spec, ServerSettings(bind="127.0.0.1:0"))
+        settings = ServerSettings(bind="127.0.0.1:0", metrics_bind="127.0.0.1:0")
+        running = await start(spec, settings)
         port, stop = running.port, running.stop
     print(f"PORT {port}", flush=True)
     await asyncio.to_thread(sys.stdin.read)

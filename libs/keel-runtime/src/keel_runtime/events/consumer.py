@@ -21,6 +21,7 @@ from keel_runtime.events.envelope import Envelope, EnvelopeError, decode
 from keel_runtime.events.outbox import HEADER_MSG_ID
 from keel_runtime.events.streams import DEAD_LETTER_STREAM, StreamSpec, ensure_stream
 from keel_runtime.events.tables import INBOX
+from keel_runtime.metrics import NO_METRICS, Metrics
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,7 @@ class Consumer:
         *,
         fetch_timeout: float = 1.0,
         dead_letter_stream: StreamSpec = DEAD_LETTER_STREAM,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self.engine = engine
         self.js = js
@@ -104,6 +106,7 @@ class Consumer:
         self.fetch_timeout = fetch_timeout
         # Declared by every consumer, so it carries the service's replicas too.
         self.dead_letter_stream = dead_letter_stream
+        self.outcomes = metrics.consumer(subscription.consumer)
 
     async def ensure(self) -> None:
         """Create the durable consumer (and the dead-letter stream) if missing."""
@@ -180,7 +183,8 @@ class Consumer:
                     .on_conflict_do_nothing()
                     .returning(INBOX.c.event_id)
                 )
-                if first.first() is not None:
+                handled = first.first() is not None
+                if handled:
                     # The handler continues the causing request: its logs and the events it
                     # publishes carry the same request id and trace.
                     with context.bound(
@@ -189,8 +193,10 @@ class Consumer:
                     ):
                         await sub.handler(conn, envelope)
         except Exception as exc:
+            self.outcomes.failed.inc()
             await self._failed(msg, envelope, exc)
             return
+        (self.outcomes.handled if handled else self.outcomes.duplicate).inc()
         await msg.ack()
 
     async def _failed(self, msg: Msg, envelope: Envelope, exc: Exception) -> None:
@@ -252,4 +258,5 @@ class Consumer:
             # Leave it unacknowledged: the server redelivers it while deliveries remain.
             await msg.nak(delay=sub.retry_delay(meta.num_delivered or 1))
             return
+        self.outcomes.dead_lettered.inc()
         await msg.term()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from keel_runtime.events.connection import connect_nats
 from keel_runtime.events.outbox import HEADER_MSG_ID, register_waker, unregister_waker
 from keel_runtime.events.tables import OUTBOX
+from keel_runtime.metrics import NO_METRICS, Metrics
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,12 @@ _READY = select(OUTBOX.c.id, OUTBOX.c.subject, OUTBOX.c.payload, OUTBOX.c.header
     OUTBOX.c.published_at.is_(None),
     OUTBOX.c.txid < func.pg_snapshot_xmin(func.pg_current_snapshot()),
 )
+
+# For the backlog gauges: the partial index on unpublished rows keeps this small.
+_BACKLOG = select(
+    func.count(),
+    func.coalesce(func.extract("epoch", func.now() - func.min(OUTBOX.c.created_at)), 0),
+).where(OUTBOX.c.published_at.is_(None))
 
 
 def _headers(event_id: uuid.UUID, stored: Mapping[str, Any] | None) -> dict[str, str]:
@@ -75,6 +84,8 @@ class OutboxRelay:
         poll_interval: float = 0.2,
         publish_timeout: float = 5.0,
         max_error_backoff: float = 10.0,
+        metrics: Metrics = NO_METRICS,
+        backlog_interval: float = 5.0,
     ) -> None:
         if batch < 1:
             raise ValueError("batch must be >= 1")
@@ -86,6 +97,10 @@ class OutboxRelay:
         self.max_error_backoff = max_error_backoff
         self._js: JetStreamContext | None = nats if isinstance(nats, JetStreamContext) else None
         self._wake = asyncio.Event()
+        self._metrics = metrics.outbox()
+        # The backlog is counted when idle, at most this often, and only if metrics are on.
+        self.backlog_interval = backlog_interval
+        self._backlog_sampled = -math.inf
 
     def wake(self) -> None:
         """Look at the outbox now rather than at the next poll."""
@@ -114,11 +129,28 @@ class OutboxRelay:
                     continue
                 if published >= self.batch:
                     continue  # more are probably waiting
+                await self._sample_backlog()
                 await self._idle()
         finally:
             unregister_waker(self.engine, self._wake)
             if nc is not None:
                 await nc.drain()
+
+    async def _sample_backlog(self) -> None:
+        if not self._metrics.enabled:
+            return
+        now = time.monotonic()
+        if now - self._backlog_sampled < self.backlog_interval:
+            return
+        self._backlog_sampled = now
+        try:
+            async with self.engine.connect() as conn:
+                count, age = (await conn.execute(_BACKLOG)).one()
+        except Exception:
+            log.debug("outbox backlog not sampled", exc_info=True)
+            return
+        self._metrics.unpublished.set(count)
+        self._metrics.oldest_unpublished_age.set(float(age))
 
     async def _idle(self) -> None:
         try:
@@ -154,6 +186,7 @@ class OutboxRelay:
                 await conn.execute(
                     update(OUTBOX).where(OUTBOX.c.id.in_(done)).values(published_at=func.now())
                 )
+        self._metrics.published.inc(len(done))  # committed: counted once
         if failed:
             event_id, error = failed[0]
             log.warning(

@@ -7,16 +7,21 @@ from collections.abc import Collection
 from keel_runtime.errors import ErrorMap
 from keel_runtime.interceptors.chain import ServerChain
 from keel_runtime.interceptors.error_mapping import ErrorMapper, ErrorMappingInterceptor
+from keel_runtime.metrics import NO_METRICS, Metrics
 
 
 def server_interceptors(
-    service: str, error_map: ErrorMap, public_methods: Collection[str] = ()
+    service: str,
+    error_map: ErrorMap,
+    public_methods: Collection[str] = (),
+    *,
+    metrics: Metrics = NO_METRICS,
 ) -> list[ServerChain]:
     """The chain, as one grpc.aio interceptor whose steps run in this load-bearing order:
 
     1. Request context - request id, trace context, principal into contextvars, so
        everything inside (logs, error details, outgoing calls) can see them.
-    2. Access log - outside error mapping, so it logs the final status code.
+    2. Access log and RPC metrics - outside error mapping, so they see the final status code.
     3. Error mapping - outside the refusals below, so they share its status format.
     4. Principal - refuses anonymous calls before any input is looked at.
     5. Validation - protovalidate, right before the servicer.
@@ -24,7 +29,7 @@ def server_interceptors(
     One interceptor rather than five: each grpc.aio layer costs a coroutine and a rebuilt
     method handler per call (see ``ServerChain``).
     """
-    return [ServerChain(service, error_map, public_methods)]
+    return [ServerChain(service, error_map, public_methods, metrics=metrics)]
 
 
 __all__ = [

@@ -19,6 +19,7 @@ from keel_runtime.interceptors.error_mapping import ErrorMapper
 from keel_runtime.interceptors.principal import is_infrastructure, normalize_method, refusal
 from keel_runtime.interceptors.request_context import context_headers, principal_from_header
 from keel_runtime.interceptors.validation import check, needs_validation, validated_stream
+from keel_runtime.metrics import NO_METRICS, Metrics, RpcMetrics
 
 _OK = grpc.StatusCode.OK
 
@@ -47,6 +48,8 @@ class ChainedMethod:
     infrastructure: bool
     request_streaming: bool
     response_streaming: bool
+    rpc_metrics: RpcMetrics
+    """This method's request counter and duration histogram, resolved once."""
 
     async def handle(self, request: Any, context: Any) -> Any:
         """One call through the chain; the numbered steps are those of ``server_interceptors``."""
@@ -65,7 +68,7 @@ class ChainedMethod:
             principal=principal,
         ):
             await context.send_initial_metadata(((ctx.REQUEST_ID_HEADER, request_id),))
-            # 2. Access log: records the final status code, whatever happens inside.
+            # 2. Access log and metrics: record the final status code, whatever happens inside.
             started = time.perf_counter()
             code = _OK
             try:
@@ -103,6 +106,7 @@ class ChainedMethod:
                 raise
             finally:
                 seconds = time.perf_counter() - started
+                self.rpc_metrics.record(code, seconds)
                 log_access(
                     self.method, self.infrastructure, code, seconds, request_id, principal, context
                 )
@@ -118,9 +122,15 @@ class ServerChain(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """
 
     def __init__(
-        self, service: str, error_map: ErrorMap, public_methods: Collection[str] = ()
+        self,
+        service: str,
+        error_map: ErrorMap,
+        public_methods: Collection[str] = (),
+        *,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self.errors = ErrorMapper(service, error_map)
+        self.metrics = metrics
         self._public = frozenset(normalize_method(m) for m in public_methods)
         # method -> (the handler the server resolved, our wrapping of it). The resolved
         # handler is compared by identity, so a handler that changes is wrapped anew.
@@ -166,6 +176,7 @@ class ServerChain(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             infrastructure=infrastructure,
             request_streaming=request_streaming,
             response_streaming=response_streaming,
+            rpc_metrics=self.metrics.rpc(method),
         )
         # A bound coroutine method: grpc.aio inspects the behaviour on every call to pick
         # its async path (and context.write for response streams); a partial would take
