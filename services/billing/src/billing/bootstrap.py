@@ -42,6 +42,7 @@ from billing.transport.webhook_sender import HttpWebhookSender
 from billing.transport.webhooks import WebhookServicer
 from keel_runtime import clients, db
 from keel_runtime.events import Consumer, OutboxRelay, connect_nats, ensure_stream
+from keel_runtime.metrics import Metrics
 from keel_runtime.server import ServiceSpec
 
 SERVICE = "billing"
@@ -116,6 +117,7 @@ def service_spec(
     background: Sequence[Callable[[], Awaitable[None]]] = (),
     closers: Sequence[Callable[[], Awaitable[None]]] = (),
     readiness: Sequence[Callable[[], Awaitable[bool]]] = (),
+    metrics: Metrics | None = None,
 ) -> ServiceSpec:
     return ServiceSpec(
         name=SERVICE,
@@ -125,6 +127,7 @@ def service_spec(
         background=background,
         closers=closers,
         readiness=readiness,
+        metrics=metrics,
     )
 
 
@@ -141,13 +144,14 @@ async def build(config: Config) -> ServiceSpec:
     handlers = build_handlers(engine, ledger)
     sender = HttpWebhookSender()
     dispatcher = WebhookDispatcher(sql_unit_of_work_factory(engine, utc_now), sender, utc_now)
+    metrics = Metrics(SERVICE)
     nc, js = await connect_nats(config.nats_url)
     await ensure_stream(js, config.streams.service_stream(SERVICE))
     closer = PeriodCloser(
         sql_unit_of_work_factory(engine, utc_now), handlers.invoices, utc_now, new_id
     )
     background: list[Callable[[], Awaitable[None]]] = [
-        OutboxRelay(engine, js).run,
+        OutboxRelay(engine, js, metrics=metrics).run,
         dispatcher.run,
         functools.partial(closer.run, config.close_interval_s),
     ]
@@ -156,7 +160,13 @@ async def build(config: Config) -> ServiceSpec:
         # start first (ensure_stream is idempotent for an identical spec).
         await ensure_stream(js, config.streams.service_stream(spec.stream.lower()))
         background.append(
-            Consumer(engine, js, spec, dead_letter_stream=config.streams.dead_letter_stream()).run
+            Consumer(
+                engine,
+                js,
+                spec,
+                dead_letter_stream=config.streams.dead_letter_stream(),
+                metrics=metrics,
+            ).run
         )
 
     async def close_channel() -> None:
@@ -167,4 +177,5 @@ async def build(config: Config) -> ServiceSpec:
         background=background,
         closers=[close_channel, sender.close, nc.drain, engine.dispose],
         readiness=[functools.partial(db.ping, engine)],
+        metrics=metrics,
     )

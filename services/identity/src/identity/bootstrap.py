@@ -36,6 +36,7 @@ from identity.transport.operations import AdminServicer, AuditServicer
 from identity.transport.organizations import OrganizationServicer
 from identity.transport.users import UserServicer
 from keel_runtime.db import create_engine, ping
+from keel_runtime.metrics import Metrics
 from keel_runtime.server import ServiceSpec
 
 SERVICE = "identity"
@@ -112,11 +113,14 @@ async def build(config: IdentityConfig, overrides: Overrides | None = None) -> S
     except BaseException:
         await engine.dispose()
         raise
+    metrics = Metrics(SERVICE)
     background: list[Callable[[], Awaitable[None]]] = [
         functools.partial(run_retention, engine, clock, RetentionPolicy())
     ]
     if config.nats_url:
-        background.append(functools.partial(run_relay, engine, config.nats_url, config.streams))
+        background.append(
+            functools.partial(run_relay, engine, config.nats_url, config.streams, metrics)
+        )
     return ServiceSpec(
         name=SERVICE,
         servicers=servicers(handlers, clock),
@@ -126,6 +130,7 @@ async def build(config: IdentityConfig, overrides: Overrides | None = None) -> S
         closers=[*closers, engine.dispose],
         readiness=[functools.partial(ping, engine)],
         public_methods=PUBLIC_METHODS,
+        metrics=metrics,
     )
 
 

@@ -56,7 +56,7 @@ async def test_relay_declares_the_replicated_stream(monkeypatch: pytest.MonkeyPa
             return None
 
     class _Relay:
-        def __init__(self, engine: object, js: object) -> None:
+        def __init__(self, engine: object, js: object, **options: object) -> None:
             pass
 
         async def run(self) -> None:

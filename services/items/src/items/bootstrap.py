@@ -21,6 +21,7 @@ from items.transport.item_servicer import ItemServicer
 from items.transport.tag_servicer import TagServicer
 from keel_runtime import db
 from keel_runtime.events import Consumer, OutboxRelay, connect_nats, ensure_stream
+from keel_runtime.metrics import Metrics
 from keel_runtime.server import ServiceSpec
 
 SERVICE_NAMES = ("keel.items.v1.ItemService", "keel.items.v1.TagService")
@@ -34,6 +35,7 @@ async def build(
     relay_poll_interval: float = 0.2,
 ) -> ServiceSpec:
     """Connect to PostgreSQL and NATS and wire the service; nothing runs until started."""
+    metrics = Metrics("items")
     engine = db.create_engine(config.database_url)
     try:
         nc, js = await connect_nats(config.nats_url, name="items")
@@ -53,7 +55,13 @@ async def build(
         timeout_s=config.enrichment_timeout_s,
     )
     consumers = [
-        Consumer(engine, js, subscription, dead_letter_stream=config.streams.dead_letter_stream())
+        Consumer(
+            engine,
+            js,
+            subscription,
+            dead_letter_stream=config.streams.dead_letter_stream(),
+            metrics=metrics,
+        )
         for subscription in enrichment_subscriptions(
             enrich,
             codec,
@@ -61,7 +69,7 @@ async def build(
             backoff_s=config.enrichment_backoff_s,
         )
     ]
-    relay = OutboxRelay(engine, js, poll_interval=relay_poll_interval)
+    relay = OutboxRelay(engine, js, poll_interval=relay_poll_interval, metrics=metrics)
 
     async def nats_connected() -> bool:
         return bool(nc.is_connected)
@@ -86,4 +94,5 @@ async def build(
         background=[relay.run, *(consumer.run for consumer in consumers)],
         closers=[nc.drain, engine.dispose],
         readiness=[database_ready, nats_connected],
+        metrics=metrics,
     )

@@ -20,6 +20,7 @@ from keel_runtime.events import (
     connect_nats,
     ensure_stream,
 )
+from keel_runtime.metrics import Metrics
 from keel_runtime.server import ServiceSpec
 from ledger.app.accounts import AccountHandlers
 from ledger.app.group_commit import GroupCommitter
@@ -73,6 +74,7 @@ async def build(
     Without events the outbox still fills but nothing relays it and no consumer runs:
     component tests use that to exercise the gRPC surface alone.
     """
+    metrics = Metrics("ledger")
     engine = db.create_engine(config.database_url)
 
     def unit_of_work() -> SqlUnitOfWork:
@@ -107,12 +109,13 @@ async def build(
         async def nats_connected() -> bool:
             return bool(nc.is_connected)
 
-        relay = OutboxRelay(engine, js, poll_interval=relay_poll_interval)
+        relay = OutboxRelay(engine, js, poll_interval=relay_poll_interval, metrics=metrics)
         open_wallet = Consumer(
             engine,
             js,
             open_wallet_subscription(accounts),
             dead_letter_stream=config.streams.dead_letter_stream(),
+            metrics=metrics,
         )
         background += [relay.run, open_wallet.run]
         closers.insert(0, nc.drain)
@@ -139,4 +142,5 @@ async def build(
         background=background,
         closers=closers,
         readiness=readiness,
+        metrics=metrics,
     )
