@@ -20,6 +20,10 @@ NAMESPACE = "keel"
 CLUSTER_DOMAIN = "svc.cluster.local"
 SERVICES = ("identity", "ledger", "items", "billing")
 GRPC_PORT = 50051
+METRICS_PORT = 9090
+METRICS_PATH = "/metrics"
+MONITORING = {"kubernetes.io/metadata.name": "monitoring"}
+"""The namespace label NetworkPolicies admit Prometheus from (deploy/README.md)."""
 
 Doc = dict[str, Any]
 
@@ -258,6 +262,7 @@ def grpc_service_problems(manifests: list[Manifest], deployment: Manifest) -> li
                         f"port {target} Service {service.name} targets"
                     )
     problems += _env_problems(deployment, main)
+    problems += metrics_problems(manifests, deployment)
     problems += _migration_problems(deployment, main)
     problems += _shutdown_problems(deployment, main)
     problems += scaling_problems(manifests, deployment)
@@ -286,6 +291,48 @@ def _env_problems(deployment: Manifest, main: Doc) -> list[str]:
     if "secretKeyRef" not in env.get("DATABASE_URL", {}).get("valueFrom", {}):
         problems.append(f"{deployment.label}: DATABASE_URL does not come from a Secret")
     return problems
+
+
+def metrics_problems(manifests: list[Manifest], deployment: Manifest) -> list[str]:
+    """METRICS_BIND on the `metrics` port, scrape annotations, a policy admitting Prometheus."""
+    problems = []
+    template = deployment.doc["spec"]["template"]
+    main = next((c for c in template["spec"]["containers"] if c["name"] == deployment.name), {})
+    port = _port_number(main, "metrics")
+    if port != METRICS_PORT:
+        problems.append(f"{deployment.label}: no container port `metrics` {METRICS_PORT}")
+    bind = env_of(main).get("METRICS_BIND", {}).get("value", "")
+    if bind != f"0.0.0.0:{METRICS_PORT}":
+        problems.append(f"{deployment.label}: METRICS_BIND {bind!r} is not 0.0.0.0:{METRICS_PORT}")
+    annotations = template["metadata"].get("annotations", {})
+    wanted = {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(METRICS_PORT),
+        "prometheus.io/path": METRICS_PATH,
+    }
+    for key, value in wanted.items():
+        if annotations.get(key) != value:
+            problems.append(f"{deployment.label}: pod annotation {key} is not {value!r}")
+    if not _admits_monitoring(manifests, template["metadata"]["labels"], main):
+        problems.append(
+            f"{deployment.label}: no NetworkPolicy admits {MONITORING} to port {METRICS_PORT}"
+        )
+    return problems
+
+
+def _admits_monitoring(manifests: list[Manifest], labels: Mapping[str, str], main: Doc) -> bool:
+    for policy in by_kind(manifests, "NetworkPolicy"):
+        spec = policy.doc["spec"]
+        if not selects(spec.get("podSelector", {}), labels):
+            continue
+        for rule in spec.get("ingress", []):
+            ports = {_port_number(main, p.get("port", 0)) for p in rule.get("ports", [])}
+            sources = [peer.get("namespaceSelector") for peer in rule.get("from", [])]
+            if METRICS_PORT in ports and any(
+                source is not None and selects(source, MONITORING) for source in sources
+            ):
+                return True
+    return False
 
 
 MIGRATION_ENV = {"DATABASE_URL", "LOG_LEVEL", "PYTHONDONTWRITEBYTECODE"}

@@ -27,6 +27,7 @@ from k8s_model import (
     kustomize_build,
     load_manifests,
     load_yaml,
+    metrics_problems,
     pod_spec,
     referenced_files,
     scaling_problems,
@@ -179,6 +180,32 @@ def test_the_service_checks_catch_broken_deployments() -> None:
         "no policy/v1 PodDisruptionBudget",
     ):
         assert expected in problems
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_service_metrics_are_served_annotated_and_reachable(service: str) -> None:
+    deployment = find(BASE_MANIFESTS, "Deployment", service)
+    assert deployment is not None
+    assert metrics_problems(BASE_MANIFESTS, deployment) == []
+
+
+def test_the_metrics_check_catches_an_unscraped_deployment() -> None:
+    manifests = copy.deepcopy(BASE_MANIFESTS)
+    deployment = find(manifests, "Deployment", "billing")
+    assert deployment is not None
+    main = pod_spec(deployment)["containers"][0]
+    main["env"] = [e for e in main["env"] if e["name"] != "METRICS_BIND"]
+    main["ports"] = [p for p in main["ports"] if p["name"] != "metrics"]
+    del deployment.doc["spec"]["template"]["metadata"]["annotations"]["prometheus.io/scrape"]
+    without_policies = [m for m in manifests if m.kind != "NetworkPolicy"]
+    label = deployment.label
+    assert metrics_problems(without_policies, deployment) == [
+        f"{label}: no container port `metrics` 9090",
+        f"{label}: METRICS_BIND '' is not 0.0.0.0:9090",
+        f"{label}: pod annotation prometheus.io/scrape is not 'true'",
+        f"{label}: no NetworkPolicy admits {{'kubernetes.io/metadata.name': 'monitoring'}} "
+        "to port 9090",
+    ]
 
 
 def test_migrations_get_the_database_url_and_nothing_they_do_not_need() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import socket
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -263,3 +264,26 @@ def test_event_ids_are_time_ordered_uuids() -> None:
     first, second = uuid7(), uuid7()
     assert first.version == 7 and first.variant == uuid.RFC_4122
     assert str(first)[:8] <= str(second)[:8]
+
+
+async def test_replay_command_fails_fast_on_an_unreachable_broker(database_url: str) -> None:
+    with socket.socket() as probe:  # a port nothing listens on once the probe is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    nats_url = f"nats://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "keel_runtime.events.replay_cli", "--id", str(uuid.uuid4())]
+    env = {**os.environ, "DATABASE_URL": database_url, "NATS_URL": nats_url}
+    process = await asyncio.create_subprocess_exec(
+        *command, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=20)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 1
+    assert stdout == b""
+    assert (
+        stderr.decode().splitlines()[-1].startswith(f"error: cannot connect to NATS at {nats_url}")
+    )

@@ -1,6 +1,6 @@
 """Events: envelopes, the transactional outbox and its relay, streams and idempotent consumers."""
 
-from keel_runtime.events.connection import connect_nats
+from keel_runtime.events.connection import connect_nats, connect_nats_once
 from keel_runtime.events.consumer import Consumer, Handler, Subscription
 from keel_runtime.events.envelope import Envelope, EnvelopeError, decode, new_event, unpack, uuid7
 from keel_runtime.events.outbox import append
@@ -28,6 +28,7 @@ __all__ = [
     "Subscription",
     "append",
     "connect_nats",
+    "connect_nats_once",
     "dead_letter_stream",
     "decode",
     "ensure_stream",

@@ -1,4 +1,4 @@
-"""NATS connection with JetStream, reconnecting forever and logging its state changes."""
+"""NATS connections with JetStream: long-lived (reconnecting forever) or one-shot (failing fast)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 log = logging.getLogger(__name__)
+
+
+def _servers(url: str) -> list[str]:
+    return [server.strip() for server in url.split(",") if server.strip()]
 
 
 async def connect_nats(
@@ -29,7 +33,7 @@ async def connect_nats(
         log.info("nats reconnected to %s", url.netloc if url else "?")
 
     await nc.connect(
-        servers=[server.strip() for server in url.split(",") if server.strip()],
+        servers=_servers(url),
         name=name,
         connect_timeout=connect_timeout_s,
         max_reconnect_attempts=-1,
@@ -38,3 +42,29 @@ async def connect_nats(
         reconnected_cb=on_reconnected,
     )
     return nc, nc.jetstream(timeout=connect_timeout_s)
+
+
+async def connect_nats_once(
+    url: str, *, name: str | None = None, timeout_s: float = 5.0
+) -> tuple[Client, JetStreamContext]:
+    """Connect for a one-shot command: raise on an unreachable broker instead of retrying.
+
+    A refused connection fails at once; ``timeout_s`` bounds a silent one (and each JetStream
+    request). The caller drains the client when done.
+    """
+    nc = Client()
+
+    async def quiet(exc: Exception) -> None:
+        # The exception raised from connect() says it all; the callback would only repeat it.
+        return None
+
+    await nc.connect(
+        servers=_servers(url),
+        name=name,
+        connect_timeout=timeout_s,
+        allow_reconnect=False,
+        max_reconnect_attempts=1,
+        reconnect_time_wait=0.2,
+        error_cb=quiet,
+    )
+    return nc, nc.jetstream(timeout=timeout_s)

@@ -17,10 +17,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-import nats
-from nats.aio.client import Client
 from nats.js import JetStreamContext
 
+from keel_runtime.events.connection import connect_nats_once
 from keel_runtime.events.dead_letters import (
     DeadLetter,
     DeadLetterError,
@@ -92,23 +91,6 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or repr(exc)
 
 
-async def _connect(url: str) -> tuple[Client, JetStreamContext]:
-    # A one-shot command: fail fast on an unreachable broker instead of reconnecting forever.
-    async def quiet(exc: Exception) -> None:
-        return None
-
-    nc = await nats.connect(
-        servers=[server.strip() for server in url.split(",") if server.strip()],
-        name="dead-letters",
-        connect_timeout=5,
-        allow_reconnect=False,
-        max_reconnect_attempts=1,
-        reconnect_time_wait=0.2,
-        error_cb=quiet,
-    )
-    return nc, nc.jetstream(timeout=5)
-
-
 async def _list(js: JetStreamContext, args: argparse.Namespace) -> int:
     letters = await list_dead_letters(js, consumer=args.consumer, limit=args.limit)
     print("\t".join(COLUMNS))
@@ -154,7 +136,7 @@ async def run(argv: Sequence[str] | None = None) -> int:
     """The command in a running event loop; returns the exit status."""
     args = _parser().parse_args(argv)
     try:
-        nc, js = await _connect(args.nats_url)
+        nc, js = await connect_nats_once(args.nats_url, name="dead-letters")
     except Exception as exc:
         print(
             f"error: cannot connect to NATS at {args.nats_url}: {_describe(exc)}", file=sys.stderr

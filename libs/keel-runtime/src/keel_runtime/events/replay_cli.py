@@ -3,20 +3,22 @@
     python -m keel_runtime.events.replay_cli --since 2026-11-22T10:00Z [--until ...] [--id ...]
 
 ``DATABASE_URL`` is the producing service's database and ``NATS_URL`` the broker (or pass
-``--database-url`` / ``--nats-url``).
+``--database-url`` / ``--nats-url``). Exit status: 0 done, 1 NATS unreachable (one line on
+stderr), 2 bad usage.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from keel_runtime.db import create_engine
-from keel_runtime.events.connection import connect_nats
+from keel_runtime.events.connection import connect_nats_once
 from keel_runtime.events.relay import ReplayResult, replay
 
 
@@ -38,14 +40,29 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _replay(args: argparse.Namespace) -> ReplayResult:
-    engine = create_engine(args.database_url, pool_size=1)
-    nc, js = await connect_nats(args.nats_url, name="outbox-replay")
+def _describe(exc: BaseException) -> str:
+    return str(exc) or repr(exc)
+
+
+async def _replay(args: argparse.Namespace) -> int:
     try:
-        return await replay(engine, js, event_ids=args.ids, since=args.since, until=args.until)
+        nc, js = await connect_nats_once(args.nats_url, name="outbox-replay")
+    except Exception as exc:
+        print(
+            f"error: cannot connect to NATS at {args.nats_url}: {_describe(exc)}", file=sys.stderr
+        )
+        return 1
+    engine = create_engine(args.database_url, pool_size=1)
+    try:
+        result: ReplayResult = await replay(
+            engine, js, event_ids=args.ids, since=args.since, until=args.until
+        )
     finally:
-        await nc.drain()
+        with contextlib.suppress(Exception):
+            await nc.drain()
         await engine.dispose()
+    print(f"republished {result.republished} events ({result.duplicates} dropped as duplicates)")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -55,9 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--database-url or DATABASE_URL is required")
     if not (args.ids or args.since or args.until):
         parser.error("give --id, --since or --until")
-    result = asyncio.run(_replay(args))
-    print(f"republished {result.republished} events ({result.duplicates} dropped as duplicates)")
-    return 0
+    return asyncio.run(_replay(args))
 
 
 if __name__ == "__main__":
