@@ -27,6 +27,8 @@ from keel_devstack.supervisor import Supervisor
 JWT_ISSUER = "keel-identity"
 JWT_AUDIENCE = "keel"
 GATEWAY_PORT = 8080
+# How often a service may die while starting before the stack gives up.
+START_ATTEMPTS = 3
 ENVOY_ADMIN_PORT = 9901
 # Stable ports for `make run`, so URLs can be reused between runs; never the machine's own.
 INFRA_PORTS = {"postgres": 15432, "redis": 16379, "nats": 14222}
@@ -247,9 +249,23 @@ class Stack:
             self.processes[svc.name] = proc
         for svc in self.services:
             self.progress.begin(svc.name)
-            wait_serving(self.processes[svc.name], self.endpoints.services[svc.name])
+            self._wait_started(self.processes[svc.name], self.endpoints.services[svc.name])
             self.progress.done(f"ready in {time.monotonic() - spawned:.1f}s")
             self.supervisor.watch(self.processes[svc.name])
+
+    def _wait_started(self, proc: ManagedProcess, target: str) -> None:
+        """Wait for SERVING; a process that dies while starting is started again, as the
+        supervisor would once it runs, and only a repeated failure stops the stack."""
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                wait_serving(proc, target)
+                return
+            except StartError as exc:
+                if proc.alive or attempt == START_ATTEMPTS:
+                    raise
+                first_line = str(exc).splitlines()[0]
+                print(f"  {first_line}; starting it again", file=sys.stderr, flush=True)
+                proc.start()
 
     def _start_gateway(self) -> None:
         assert self.endpoints is not None
