@@ -138,6 +138,27 @@ def test_stack_starts_supervises_and_stops(
     assert any("stopped envoy" in line for line in progress.said)
 
 
+def test_a_service_that_dies_while_starting_is_started_again(
+    tmp_path: Path, keel_infra: EmbeddedInfra, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marker = tmp_path / "crashed-once"
+    monkeypatch.setenv("STANDIN_CRASH_ONCE", str(marker))
+    stack = Stack(
+        tmp_path,
+        infra=keel_infra,
+        services=[standin("flaky")],
+        preferred_ports=False,
+        progress=Lines(),
+        gateway_root=tmp_path,
+    )
+    endpoints = stack.start()
+    try:
+        assert marker.exists()  # the first start did die
+        assert check(endpoints.services["flaky"]) == health_pb2.HealthCheckResponse.SERVING
+    finally:
+        stack.stop()
+
+
 def test_stack_without_gateway_renderer_warns(tmp_path: Path, keel_infra: EmbeddedInfra) -> None:
     progress = Lines()
     stack = Stack(

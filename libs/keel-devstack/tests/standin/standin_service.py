@@ -39,4 +39,9 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["migrate"]:
         migrate()
     else:
+        # A stand-in for a service that dies once while starting (a port race, a crash).
+        marker = os.environ.get("STANDIN_CRASH_ONCE")
+        if marker and not os.path.exists(marker):
+            open(marker, "w").close()
+            sys.exit(3)
         asyncio.run(serve())
