@@ -138,11 +138,13 @@ def test_stack_starts_supervises_and_stops(
     assert any("stopped envoy" in line for line in progress.said)
 
 
-def test_a_service_that_dies_while_starting_is_started_again(
+def test_a_service_or_migration_that_dies_while_starting_is_run_again(
     tmp_path: Path, keel_infra: EmbeddedInfra, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     marker = tmp_path / "crashed-once"
     monkeypatch.setenv("STANDIN_CRASH_ONCE", str(marker))
+    migrate_marker = tmp_path / "migrate-crashed-once"
+    monkeypatch.setenv("STANDIN_MIGRATE_CRASH_ONCE", str(migrate_marker))
     stack = Stack(
         tmp_path,
         infra=keel_infra,
@@ -154,6 +156,7 @@ def test_a_service_that_dies_while_starting_is_started_again(
     endpoints = stack.start()
     try:
         assert marker.exists()  # the first start did die
+        assert migrate_marker.exists()  # and so did the first migration
         assert check(endpoints.services["flaky"]) == health_pb2.HealthCheckResponse.SERVING
     finally:
         stack.stop()

@@ -225,7 +225,7 @@ class Stack:
             failed = [
                 f"{proc.name} exited with code {code} (log {proc.log_path}):\n{proc.log_tail(15)}"
                 for proc in running
-                if (code := proc.wait(timeout=120)) != 0
+                if (code := self._migrated(proc)) != 0
             ]
         finally:
             for proc in running:  # only does something if we were interrupted
@@ -233,6 +233,19 @@ class Stack:
         if failed:
             raise StartError("\n".join(failed))
         self.progress.done(f"done in {time.monotonic() - began:.1f}s")
+
+    @staticmethod
+    def _migrated(proc: ManagedProcess) -> int:
+        """Exit code of a migration, run again when it dies: each is one transaction under
+        an advisory lock, so a second run finishes what a crashed first one rolled back."""
+        code = proc.wait(timeout=120)
+        for _ in range(START_ATTEMPTS - 1):
+            if code == 0:
+                break
+            print(f"  {proc.name} exited with code {code}; running it again", file=sys.stderr)
+            proc.start()
+            code = proc.wait(timeout=120)
+        return code
 
     def _start_services(self) -> None:
         """Spawn all at once (ports are known up front), then wait in dependency order."""

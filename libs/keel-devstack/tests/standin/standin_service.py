@@ -37,6 +37,10 @@ async def serve() -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["migrate"]:
+        marker = os.environ.get("STANDIN_MIGRATE_CRASH_ONCE")
+        if marker and not os.path.exists(marker):
+            open(marker, "w").close()
+            sys.exit(3)
         migrate()
     else:
         # A stand-in for a service that dies once while starting (a port race, a crash).
