@@ -95,10 +95,6 @@ class Principal:
         encoded = base64.urlsafe_b64encode(json.dumps(claims, separators=(",", ":")).encode())
         return encoded.decode().rstrip("=")
 
-    # Older spellings, kept so callers written against them keep working.
-    from_json = from_header
-    to_json = to_header
-
 
 def _string_set(value: object, name: str) -> frozenset[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -143,7 +139,7 @@ def outgoing_metadata() -> list[tuple[str, str]]:
         if ts := _tracestate.get():
             md.append((TRACESTATE_HEADER, ts))
     if principal := _principal.get():
-        md.append((PRINCIPAL_HEADER, principal.to_json()))
+        md.append((PRINCIPAL_HEADER, principal.to_header()))
     return md
 
 

@@ -183,7 +183,7 @@ class Probe:
 PRINCIPAL = context.Principal(
     subject="user-1", org_id="org-1", roles=frozenset({"admin"}), kind="user"
 )
-AUTH = ((context.PRINCIPAL_HEADER, PRINCIPAL.to_json()),)
+AUTH = ((context.PRINCIPAL_HEADER, PRINCIPAL.to_header()),)
 
 StartProbe = Callable[..., Awaitable[Probe]]
 

@@ -14,7 +14,7 @@ TRACEPARENT = re.compile(r"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
 
 
 def test_principal_round_trips_through_json() -> None:
-    principal = Principal.from_json(
+    principal = Principal.from_header(
         '{"sub": "u1", "org": "o1", "roles": ["admin", "viewer"], "scopes": ["ledger:read"],'
         ' "kind": "api_key"}'
     )
@@ -25,7 +25,7 @@ def test_principal_round_trips_through_json() -> None:
         scopes=frozenset({"ledger:read"}),
         kind="api_key",
     )
-    assert Principal.from_json(principal.to_json()) == principal
+    assert Principal.from_header(principal.to_header()) == principal
 
 
 @pytest.mark.parametrize(
@@ -41,7 +41,7 @@ def test_principal_round_trips_through_json() -> None:
 )
 def test_malformed_principal_is_rejected(raw: str) -> None:
     with pytest.raises(ValueError):
-        Principal.from_json(raw)
+        Principal.from_header(raw)
 
 
 def test_require_principal_outside_a_call_raises() -> None:
@@ -90,7 +90,7 @@ def test_outgoing_metadata_carries_the_bound_context() -> None:
         assert md["x-request-id"] == "r-1"
         assert TRACEPARENT.fullmatch(md["traceparent"])
         assert md["tracestate"] == "k=v"
-        assert Principal.from_json(md["x-keel-principal"]) == principal
+        assert Principal.from_header(md["x-keel-principal"]) == principal
         assert context.current_trace_id() == md["traceparent"][3:35]
     assert context.current_request_id() == ""
     assert context.current_principal() is None
