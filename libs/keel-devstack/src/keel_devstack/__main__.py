@@ -89,6 +89,11 @@ def _external(component: str) -> bool:
     return bool(os.environ.get(var))
 
 
+def _postgres_data(infra: EmbeddedInfra, var: Path) -> Path:
+    # Under root in a private checkout the cluster lives outside it (see keel_devstack.postgres).
+    return infra.postgres.cluster if infra.postgres is not None else var / "postgres"
+
+
 def summary(stack: Stack, endpoints: Endpoints, var: Path, infra: EmbeddedInfra) -> str:
     """The table of what runs where, and commands to try."""
     log = var / "log"
@@ -99,7 +104,7 @@ def summary(stack: Stack, endpoints: Endpoints, var: Path, infra: EmbeddedInfra)
         return (name, url, f"{data}, log {log / (name + '.log')}")
 
     rows = [
-        infra_row("postgres", endpoints.database_url, str(var / "postgres")),
+        infra_row("postgres", endpoints.database_url, str(_postgres_data(infra, var))),
         infra_row("redis", endpoints.redis_url, "in memory"),
         infra_row("nats", endpoints.nats_url, str(var / "nats" / "jetstream")),
     ]

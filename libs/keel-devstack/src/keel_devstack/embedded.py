@@ -96,6 +96,9 @@ class EmbeddedInfra:
 
     def close(self, report: Callable[[str], None] | None = None) -> None:
         """Stop what was started (newest first) and remove a temporary root."""
+        throwaway_cluster = None
+        if self._owns_root and self.postgres is not None and self.postgres.relocated:
+            throwaway_cluster = self.postgres.cluster.parent
         for name, server in (
             ("nats", self.nats),
             ("redis", self.redis),
@@ -110,3 +113,5 @@ class EmbeddedInfra:
         if self._owns_root and self._root is not None:
             shutil.rmtree(self._root, ignore_errors=True)
             self._root = None
+        if throwaway_cluster is not None:
+            shutil.rmtree(throwaway_cluster, ignore_errors=True)

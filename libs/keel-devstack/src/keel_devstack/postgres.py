@@ -1,10 +1,20 @@
-"""Embedded PostgreSQL: the `pgserver` wheel's bundled initdb/postgres on a TCP port."""
+"""Embedded PostgreSQL: the `pgserver` wheel's bundled initdb/postgres on a TCP port.
+
+PostgreSQL refuses to run as root, so under root the server runs as an unprivileged user,
+which must reach both its binaries and its data. A checkout in a private directory (mode
+700, e.g. /root/keel) hides both from it; then the binaries are copied once per version
+into a cache outside the checkout and the cluster lives beside them (see `PrivateCache`).
+"""
 
 from __future__ import annotations
 
+import grp
+import hashlib
+import importlib.metadata
 import importlib.util
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import stat
@@ -21,6 +31,9 @@ from keel_devstack.process import ManagedProcess, StartError
 # crash cannot corrupt it, and only drops synchronous commit (loses the last few ms).
 FAST_SETTINGS = {"fsync": "off", "full_page_writes": "off", "synchronous_commit": "off"}
 DEV_SETTINGS = {"synchronous_commit": "off"}
+# What the server needs of its installation; include/ is for building extensions.
+INSTALL_PARTS = ("bin", "lib", "share")
+VENDORED_LIBS = "pgserver.libs"
 
 
 @dataclass
@@ -30,21 +43,29 @@ class Postgres:
     port: int
     data_dir: Path
     process: ManagedProcess
+    # Where the cluster really is: data_dir/pgdata, or a private cache when the server
+    # user cannot reach data_dir.
+    cluster: Path
 
     @property
     def url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
+    @property
+    def relocated(self) -> bool:
+        return self.cluster != self.data_dir / "pgdata"
+
     def stop(self) -> None:
         self.process.stop()
 
 
-def bin_dir() -> Path:
+def wheel_install() -> Path:
+    """The pgserver wheel's PostgreSQL installation (bin/, lib/, share/)."""
     # Located, not imported: importing pgserver creates a lock directory and warns.
     spec = importlib.util.find_spec("pgserver")
     if spec is None or not spec.submodule_search_locations:
         raise StartError("the pgserver wheel is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall"
 
 
 def start_postgres(
@@ -58,9 +79,18 @@ def start_postgres(
     """Initialise `data_dir` if needed, start postgres on 127.0.0.1 and wait for SELECT 1."""
     data_dir = data_dir.resolve()
     user = _server_user()
+    install = wheel_install()
+    if not (install / "bin" / "postgres").is_file():
+        raise StartError(f"no PostgreSQL server in {install}: reinstall the pgserver wheel")
     cluster = data_dir / "pgdata"
+    if user is not None:
+        cache = PrivateCache.for_current_user()
+        if not reachable(install, user):
+            install = cache.install(install)
+        if not reachable(data_dir, user):
+            cluster = cache.cluster_for(data_dir, user)
     if not (cluster / "PG_VERSION").exists():
-        _initdb(cluster, user)
+        _initdb(install / "bin", cluster, user)
     port = port or free_port()
     settings = {
         "port": str(port),
@@ -71,7 +101,7 @@ def start_postgres(
         "logging_collector": "off",
         **(DEV_SETTINGS if durable else FAST_SETTINGS),
     }
-    argv = [str(bin_dir() / "postgres"), "-D", str(cluster)]
+    argv = [str(install / "bin" / "postgres"), "-D", str(cluster)]
     for key, value in settings.items():
         argv += ["-c", f"{key}={value}"]
     process = ManagedProcess(
@@ -87,18 +117,17 @@ def start_postgres(
     )
     _remove_stale_pid(cluster)
     process.start()
-    server = Postgres(port=port, data_dir=data_dir, process=process)
+    server = Postgres(port=port, data_dir=data_dir, process=process, cluster=cluster)
     process.wait_ready(lambda: _answers(server.url), timeout=timeout)
     return server
 
 
-def _initdb(cluster: Path, user: str | None) -> None:
+def _initdb(bin_path: Path, cluster: Path, user: str | None) -> None:
     cluster.parent.mkdir(parents=True, exist_ok=True)
     if user is not None:
-        _check_traversable(cluster.parent, user)
         shutil.chown(cluster.parent, user)
     argv = [
-        str(bin_dir() / "initdb"),
+        str(bin_path / "initdb"),
         "-D",
         str(cluster),
         "-U",
@@ -109,18 +138,132 @@ def _initdb(cluster: Path, user: str | None) -> None:
         "--no-sync",
         "--no-instructions",
     ]
-    done = subprocess.run(argv, user=user, env=_env(), capture_output=True, text=True)
+    try:
+        done = subprocess.run(argv, user=user, env=_env(), capture_output=True, text=True)
+    except OSError as error:
+        raise StartError(f"initdb failed: {error}") from error
     if done.returncode != 0:
         raise StartError(f"initdb failed:\n{done.stdout}\n{done.stderr}")
 
 
-def _check_traversable(path: Path, user: str) -> None:
-    for parent in path.parents:
-        if not parent.stat().st_mode & stat.S_IXOTH:
+def reachable(path: Path, user: str) -> bool:
+    """Whether `user` may enter every directory from / down to `path` (by mode bits)."""
+    account = pwd.getpwnam(user)
+    groups = {account.pw_gid} | {g.gr_gid for g in grp.getgrall() if user in g.gr_mem}
+    for directory in (path, *path.parents):
+        try:
+            info = directory.stat()
+        except FileNotFoundError:
+            continue  # created later by us, with modes we choose
+        if info.st_uid == account.pw_uid:
+            bit = stat.S_IXUSR
+        elif info.st_gid in groups:
+            bit = stat.S_IXGRP
+        else:
+            bit = stat.S_IXOTH
+        if not info.st_mode & bit:
+            return False
+    return True
+
+
+class PrivateCache:
+    """Per-user, per-version home for the server when root's checkout is private.
+
+    `<base>/keel-postgres-<uid>/` (base: $KEEL_PG_CACHE or /var/tmp) is owned by the user
+    that runs Keel and writable by nobody else; it holds `install-<version>/` (a copy of the
+    wheel's bin/lib/share, readable by all like any installed program) and
+    `data/<hash of the data dir>/pgdata`, owned by the server user with mode 700, so other
+    users cannot read the data.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @classmethod
+    def for_current_user(cls) -> PrivateCache:
+        base = Path(os.environ.get("KEEL_PG_CACHE") or "/var/tmp")
+        return cls(base / f"keel-postgres-{os.geteuid()}")
+
+    def install(self, source: Path) -> Path:
+        """A copy of `source` the server user can reach; made once, atomically, then reused.
+
+        The copy keeps the wheel's layout: the binaries find the libraries auditwheel
+        vendored through an RPATH of $ORIGIN/../../../pgserver.libs.
+        """
+        target = self._own_dir(self.root) / f"install-{_install_version(source)}"
+        if not target.is_dir():
+            staging = self.root / f".staging-{os.getpid()}-{secrets.token_hex(4)}"
+            try:
+                _copy_install(source, staging)
+                _open_for_reading(staging)
+                try:
+                    staging.rename(target)
+                except OSError:
+                    if not target.is_dir():  # not a concurrent copy that won the rename
+                        raise
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+        return target / source.relative_to(source.parent.parent)
+
+    def cluster_for(self, data_dir: Path, user: str) -> Path:
+        """The cluster directory standing in for `data_dir/pgdata`."""
+        key = hashlib.sha256(str(data_dir).encode()).hexdigest()[:16]
+        home = self._own_dir(self._own_dir(self.root) / "data") / key
+        home.mkdir(mode=0o700, exist_ok=True)
+        shutil.chown(home, user)
+        home.chmod(0o700)
+        return home / "pgdata"
+
+    @staticmethod
+    def _own_dir(path: Path) -> Path:
+        """Create `path` (0755) or check that it is ours and writable by nobody else."""
+        path.mkdir(mode=0o755, parents=True, exist_ok=True)
+        info = path.lstat()
+        if (
+            not stat.S_ISDIR(info.st_mode)
+            or info.st_uid != os.geteuid()
+            or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+        ):
             raise StartError(
-                f"postgres runs as {user!r} (we are root) and cannot enter {parent};"
-                " use a data directory whose parents are world-traversable"
+                f"{path} must be a directory owned by uid {os.geteuid()} and writable by"
+                " nobody else; remove it or set KEEL_PG_CACHE to another directory"
             )
+        return path
+
+
+def _copy_install(source: Path, dest: Path) -> None:
+    """site-packages/{pgserver/pginstall/<parts>, pgserver.libs} from the wheel into dest."""
+    site = source.parent.parent
+    for part in INSTALL_PARTS:
+        shutil.copytree(source / part, dest / source.relative_to(site) / part, symlinks=True)
+    if (site / VENDORED_LIBS).is_dir():
+        shutil.copytree(site / VENDORED_LIBS, dest / VENDORED_LIBS, symlinks=True)
+    else:
+        (dest / VENDORED_LIBS).mkdir(parents=True)
+
+
+def _install_version(source: Path) -> str:
+    """The wheel's version, plus the server binary's size so a rebuilt wheel gets its own copy."""
+    try:
+        version = importlib.metadata.version("pgserver")
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    return f"{version}-{(source / 'bin' / 'postgres').stat().st_size}"
+
+
+def _open_for_reading(root: Path) -> None:
+    """Directories 755 and files readable by all (binaries keep their execute bits)."""
+    root.chmod(0o755)
+    for directory, dirnames, filenames in os.walk(root):
+        for name in dirnames:
+            (Path(directory) / name).chmod(0o755)
+        for name in filenames:
+            path = Path(directory) / name
+            if not path.is_symlink():
+                mode = path.stat().st_mode | 0o444
+                if mode & stat.S_IXUSR:
+                    mode |= 0o111
+                path.chmod(mode & ~0o022)
 
 
 def _answers(url: str) -> bool:

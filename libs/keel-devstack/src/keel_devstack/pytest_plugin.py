@@ -19,7 +19,7 @@ import secrets
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -27,6 +27,7 @@ import pytest
 from psycopg import sql
 
 from keel_devstack.embedded import EmbeddedInfra
+from keel_devstack.process import StartError
 from keel_devstack.progress import Progress
 from keel_devstack.stack import Endpoints, Stack, database_url_for
 
@@ -41,19 +42,32 @@ def keel_infra() -> Iterator[EmbeddedInfra]:
         infra.close()
 
 
+def _server(name: str, start: Callable[[], str]) -> str:
+    """Start an embedded server, or end the whole session with one line saying why.
+
+    Without a server every test that needs one would error the same way, hundreds of times.
+    """
+    try:
+        return start()
+    except StartError as error:
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        reason = " ".join(lines[:2]) if lines[0].endswith(":") else lines[0]
+        pytest.exit(f"embedded {name} could not start: {reason}", returncode=3)
+
+
 @pytest.fixture(scope="session")
 def postgres_url(keel_infra: EmbeddedInfra) -> str:
-    return keel_infra.postgres_url()
+    return _server("PostgreSQL", keel_infra.postgres_url)
 
 
 @pytest.fixture(scope="session")
 def redis_url(keel_infra: EmbeddedInfra) -> str:
-    return keel_infra.redis_url()
+    return _server("Redis", keel_infra.redis_url)
 
 
 @pytest.fixture(scope="session")
 def nats_url(keel_infra: EmbeddedInfra) -> str:
-    return keel_infra.nats_url()
+    return _server("NATS", keel_infra.nats_url)
 
 
 @pytest.fixture
