@@ -33,6 +33,9 @@ def test_postgres_answers_and_stops_cleanly(scratch: Path) -> None:
 def test_postgres_keeps_data_across_restarts(scratch: Path) -> None:
     server = start_postgres(scratch / "pg", durable=True)
     with psycopg.connect(server.url, autocommit=True) as conn:
+        # `make run` keeps a developer's data: a commit is acknowledged once it is on disk.
+        for setting in ("fsync", "full_page_writes", "synchronous_commit"):
+            assert conn.execute(f"SHOW {setting}").fetchone() == ("on",), setting
         conn.execute("CREATE DATABASE kept")
     server.stop()
     again = start_postgres(scratch / "pg", durable=True)
