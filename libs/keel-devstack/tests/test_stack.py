@@ -17,6 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from keel_devstack.embedded import EmbeddedInfra
 from keel_devstack.health import wait_serving
+from keel_devstack.postgres import answers
 from keel_devstack.process import StartError, group_alive
 from keel_devstack.progress import Progress
 from keel_devstack.services import ServiceDef
@@ -187,3 +188,34 @@ def test_missing_service_module_fails_loudly(tmp_path: Path, keel_infra: Embedde
     )
     with pytest.raises(StartError, match="keel_no_such_service"):
         stack.start()
+
+
+def test_the_stack_restarts_its_own_postgres_after_a_kill(
+    scratch: Path, gateway_stub: Path
+) -> None:
+    """Infrastructure is supervised like a service: reaped, restarted, data kept."""
+    infra = EmbeddedInfra(scratch / "infra", durable=True)
+    progress = Lines()
+    stack = Stack(
+        scratch / "stack",
+        infra=infra,
+        services=[standin("alpha")],
+        preferred_ports=False,
+        progress=progress,
+        gateway_root=gateway_stub,
+    )
+    endpoints = stack.start()
+    try:
+        assert infra.postgres is not None
+        killed = infra.postgres.process.pid
+        assert killed is not None
+        os.kill(killed, signal.SIGKILL)
+        assert progress.restarted.wait(15), progress.said
+        assert any(line.startswith("postgres restarted") for line in progress.said)
+        assert not Path(f"/proc/{killed}").exists()  # reaped, not left <defunct>
+        infra.postgres.process.wait_ready(lambda: answers(infra.postgres_url()), timeout=30)
+        with psycopg.connect(endpoints.databases["alpha"]) as conn:
+            conn.execute("SELECT count(*) FROM standin_migrated")
+    finally:
+        stack.stop()
+        infra.close()

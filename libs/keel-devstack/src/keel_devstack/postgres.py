@@ -115,11 +115,12 @@ def start_postgres(
         stop_signal=signal.SIGINT,
         # SIGQUIT is "immediate shutdown": the postmaster takes its backends down with it.
         death_signal=signal.SIGQUIT,
+        # Also before a supervisor's restart: a killed postmaster leaves its pid file behind.
+        before_start=lambda: _remove_stale_pid(cluster),
     )
-    _remove_stale_pid(cluster)
     process.start()
     server = Postgres(port=port, data_dir=data_dir, process=process, cluster=cluster)
-    process.wait_ready(lambda: _answers(server.url), timeout=timeout)
+    process.wait_ready(lambda: answers(server.url), timeout=timeout)
     return server
 
 
@@ -267,7 +268,7 @@ def _open_for_reading(root: Path) -> None:
                 path.chmod(mode & ~0o022)
 
 
-def _answers(url: str) -> bool:
+def answers(url: str) -> bool:
     try:
         with psycopg.connect(url, connect_timeout=1) as conn:
             conn.execute("SELECT 1")

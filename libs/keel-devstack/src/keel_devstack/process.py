@@ -36,6 +36,7 @@ class ManagedProcess:
         user: str | None = None,
         stop_signal: signal.Signals = signal.SIGTERM,
         death_signal: signal.Signals = signal.SIGTERM,
+        before_start: Callable[[], None] | None = None,
     ) -> None:
         self.name = name
         self.argv = list(argv)
@@ -45,6 +46,8 @@ class ManagedProcess:
         self.user = user
         self.stop_signal = stop_signal
         self.death_signal = death_signal
+        # Runs before every start, restarts included (e.g. clear a crashed server's pid file).
+        self.before_start = before_start
         self._popen: subprocess.Popen[bytes] | None = None
 
     @property
@@ -61,6 +64,8 @@ class ManagedProcess:
 
     def start(self) -> None:
         """Spawn the process; output goes (appended) to the log file."""
+        if self.before_start is not None:
+            self.before_start()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self._popen = subprocess.Popen(

@@ -141,6 +141,7 @@ class Stack:
             redis_url=redis_url,
             metrics=metrics,
         )
+        self._supervise_infra()
         self._migrate()
         self._start_services()
         if self._supervise_in_thread:
@@ -315,6 +316,12 @@ class Stack:
         self.endpoints.gateway_url = f"http://127.0.0.1:{listen_port}"
         self.endpoints.envoy_admin_url = f"http://127.0.0.1:{admin_port}"
         self.first_curl = gateway.first_curl(renderer, self.endpoints.gateway_url)
+
+    def _supervise_infra(self) -> None:
+        """Embedded servers are restarted (and reaped) like services when they die."""
+        for server in (self.infra.postgres, self.infra.redis, self.infra.nats):
+            if server is not None:
+                self.supervisor.watch(server.process)
 
     def _check_descriptor(self, renderer: ModuleType) -> None:
         path = gateway.descriptor_set(renderer)
