@@ -55,6 +55,14 @@ def _check_run(runner: subprocess.Popen[str], var: Path, sig: signal.Signals) ->
     state = json.loads(state_file.read_text())
     pids = _children(runner.pid)
     assert len(pids) == 4, pids  # postgres, redis, nats, standin
+    # A second run in the same checkout refuses, and leaves the running stack's state alone.
+    second = subprocess.run(
+        [sys.executable, "-c", RUNNER, str(var), str(STANDIN_DIR)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert second.returncode == 1, second.stdout + second.stderr
+    assert "already runs" in second.stdout, second.stdout
+    assert json.loads(state_file.read_text()) == state
     runner.send_signal(sig)
     rest, _ = runner.communicate(timeout=30)
     text = "".join(output) + rest

@@ -59,11 +59,13 @@ def run_stack(
         supervise_in_thread=False,
     )
     tailer: Tailer | None = None
+    wrote_state = False  # a refused second run must not remove the running stack's state
     progress.say(f"Keel local stack (state in {var}; Ctrl-C stops everything)")
     try:
         endpoints = stack.start()
         state.parent.mkdir(parents=True, exist_ok=True)
         state.write_text(endpoints.to_json())
+        wrote_state = True
         progress.say(summary(stack, endpoints, var, infra))
         if verbose:
             tailer = Tailer(var / "log", progress.stream)
@@ -77,7 +79,8 @@ def run_stack(
     finally:
         if tailer is not None:
             tailer.stop()
-        state.unlink(missing_ok=True)
+        if wrote_state:
+            state.unlink(missing_ok=True)
         stack.stop()
         infra.close(report=progress.say)
         progress.say("stopped.")
