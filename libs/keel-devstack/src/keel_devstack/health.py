@@ -20,4 +20,5 @@ def wait_serving(process: ManagedProcess, target: str, *, timeout: float = 60.0)
                 return False
             return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
 
-        return process.wait_ready(serving, timeout=timeout, interval=0.1)
+        port = int(target.rpartition(":")[2])
+        return process.wait_ready(serving, timeout=timeout, interval=0.1, ports=[port])

@@ -62,7 +62,7 @@ def start_nats(
     argv = [str(server_binary()), "-c", str(config)]
     process = ManagedProcess("nats", argv, log_path=log_path or data_dir / "nats.log")
     process.start()
-    process.wait_ready(lambda: jetstream_ready(port), timeout=timeout)
+    process.wait_ready(lambda: jetstream_ready(port), timeout=timeout, ports=[port])
     return Nats(port=port, store_dir=store_dir, process=process)
 
 

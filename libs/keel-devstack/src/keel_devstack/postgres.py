@@ -120,7 +120,7 @@ def start_postgres(
     )
     process.start()
     server = Postgres(port=port, data_dir=data_dir, process=process, cluster=cluster)
-    process.wait_ready(lambda: answers(server.url), timeout=timeout)
+    process.wait_ready(lambda: answers(server.url), timeout=timeout, ports=[port])
     return server
 
 

@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
+# How often a server may die while starting (or lose its port) before the stack gives up.
+START_ATTEMPTS = 3
 _LIVE: list[ManagedProcess] = []
 _LIVE_LOCK = threading.Lock()
 
@@ -113,9 +115,18 @@ class ManagedProcess:
         return "\n".join(text.splitlines()[-lines:])
 
     def wait_ready(
-        self, probe: Callable[[], bool], *, timeout: float = 30.0, interval: float = 0.05
+        self,
+        probe: Callable[[], bool],
+        *,
+        timeout: float = 30.0,
+        interval: float = 0.05,
+        ports: Sequence[int] = (),
     ) -> float:
-        """Poll `probe` until it is true; fail fast if the process exits. Returns seconds taken."""
+        """Poll `probe` until it is true; fail fast if the process exits. Returns seconds taken.
+
+        A probe alone can be answered by another server on the same port (another checkout's
+        stack): the process is ready only once it listens on each of `ports` itself.
+        """
         started = time.monotonic()
         deadline = started + timeout
         while True:
@@ -124,7 +135,7 @@ class ManagedProcess:
                     f"{self.name} exited with code {self.returncode} while starting;"
                     f" log {self.log_path}:\n{self.log_tail()}"
                 )
-            if probe():
+            if self._owns(ports) and probe():
                 return time.monotonic() - started
             if time.monotonic() > deadline:
                 self.stop()
@@ -133,6 +144,49 @@ class ManagedProcess:
                     f"{self.log_tail()}"
                 )
             time.sleep(interval)
+
+    def _owns(self, ports: Sequence[int]) -> bool:
+        pid = self.pid
+        return pid is not None and all(listens(pid, port) for port in ports)
+
+
+def listens(pid: int, port: int) -> bool:
+    """Whether process `pid` itself holds a listening TCP socket on `port`.
+
+    Read from /proc (the sockets in LISTEN state on the port, then the process's open
+    files); where /proc has no such tables (not Linux) it answers True.
+    """
+    inodes: set[str] = set()
+    tables = [Path("/proc/net/tcp"), Path("/proc/net/tcp6")]
+    if not any(table.exists() for table in tables):
+        return True
+    for table in tables:
+        try:
+            rows = table.read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == _TCP_LISTEN and int(local.rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{inode}]")
+    if not inodes:
+        return False
+    fd_dir = Path(f"/proc/{pid}/fd")
+    try:
+        fds = list(fd_dir.iterdir())
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(fd) in inodes:
+                return True
+        except OSError:
+            continue
+    return False
+
+
+_TCP_LISTEN = "0A"
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:

@@ -48,7 +48,7 @@ def start_redis(
     ]  # fmt: skip
     process = ManagedProcess("redis", argv, log_path=log_path or data_dir / "redis.log")
     process.start()
-    process.wait_ready(lambda: ping(port), timeout=timeout)
+    process.wait_ready(lambda: ping(port), timeout=timeout, ports=[port])
     return Redis(port=port, process=process)
 
 

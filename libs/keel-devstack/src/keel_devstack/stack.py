@@ -18,8 +18,8 @@ from keel_devstack import gateway
 from keel_devstack.embedded import EmbeddedInfra
 from keel_devstack.envoy import Envoy, start_envoy
 from keel_devstack.health import wait_serving
-from keel_devstack.ports import free_port
-from keel_devstack.process import ManagedProcess, StartError
+from keel_devstack.ports import free_port, is_free
+from keel_devstack.process import START_ATTEMPTS, ManagedProcess, StartError
 from keel_devstack.progress import Progress
 from keel_devstack.services import SERVICES, ServiceDef, in_start_order
 from keel_devstack.supervisor import Supervisor
@@ -27,8 +27,6 @@ from keel_devstack.supervisor import Supervisor
 JWT_ISSUER = "keel-identity"
 JWT_AUDIENCE = "keel"
 GATEWAY_PORT = 8080
-# How often a service may die while starting before the stack gives up.
-START_ATTEMPTS = 3
 ENVOY_ADMIN_PORT = 9901
 # Stable ports for `make run`, so URLs can be reused between runs; never the machine's own.
 INFRA_PORTS = {"postgres": 15432, "redis": 16379, "nats": 14222}
@@ -291,14 +289,43 @@ class Stack:
             )
             return
         self._check_descriptor(renderer)
-        listen_port = self._port(GATEWAY_PORT)
-        admin_port = self._port(ENVOY_ADMIN_PORT)
+        self.progress.begin("envoy")
+        began = time.monotonic()
+        # Ports are free when chosen but another program may bind one before Envoy does:
+        # then Envoy exits, and it is started again on ports chosen anew.
+        preferred = self.preferred_ports
+        for attempt in range(1, START_ATTEMPTS + 1):
+            listen_port = free_port(GATEWAY_PORT if preferred else None)
+            admin_port = free_port(ENVOY_ADMIN_PORT if preferred else None)
+            config = self._render_gateway(renderer, listen_port, admin_port)
+            try:
+                self.envoy = start_envoy(
+                    config,
+                    admin_port=admin_port,
+                    listen_ports=[listen_port],
+                    log_path=self.log_dir / "envoy.log",
+                )
+                break
+            except StartError:
+                if attempt == START_ATTEMPTS or (is_free(listen_port) and is_free(admin_port)):
+                    raise  # not a port lost to another program
+                preferred = False
+        assert self.envoy is not None
+        self.progress.done(f"ready in {time.monotonic() - began:.1f}s")
+        self.processes["envoy"] = self.envoy.process
+        self.supervisor.watch(self.envoy.process)
+        self.endpoints.gateway_url = f"http://127.0.0.1:{listen_port}"
+        self.endpoints.envoy_admin_url = f"http://127.0.0.1:{admin_port}"
+        self.first_curl = gateway.first_curl(renderer, self.endpoints.gateway_url)
+
+    def _render_gateway(self, renderer: ModuleType, listen_port: int, admin_port: int) -> Path:
+        assert self.endpoints is not None
         clusters = {
             name: (host, int(port))
             for name, target in self.endpoints.services.items()
             for host, _, port in [target.rpartition(":")]
         }
-        config = gateway.render(
+        return gateway.render(
             renderer,
             self.root / "envoy" / "envoy.json",
             listen_port=listen_port,
@@ -307,15 +334,6 @@ class Stack:
             issuer=JWT_ISSUER,
             audience=JWT_AUDIENCE,
         )
-        self.progress.begin("envoy")
-        began = time.monotonic()
-        self.envoy = start_envoy(config, admin_port=admin_port, log_path=self.log_dir / "envoy.log")
-        self.progress.done(f"ready in {time.monotonic() - began:.1f}s")
-        self.processes["envoy"] = self.envoy.process
-        self.supervisor.watch(self.envoy.process)
-        self.endpoints.gateway_url = f"http://127.0.0.1:{listen_port}"
-        self.endpoints.envoy_admin_url = f"http://127.0.0.1:{admin_port}"
-        self.first_curl = gateway.first_curl(renderer, self.endpoints.gateway_url)
 
     def _supervise_infra(self) -> None:
         """Embedded servers are restarted (and reaped) like services when they die."""
