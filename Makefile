@@ -13,9 +13,10 @@ help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): requirements.lock $(addsuffix /pyproject.toml,$(LOCAL_PACKAGES))
-	@echo "==> installing into $(VENV) (pinned by requirements.lock)"
+	@echo "==> installing into $(VENV) (pinned by requirements.lock; the first time takes a few minutes)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock
+	@set -o pipefail; $(BIN)/python -m pip install --disable-pip-version-check --progress-bar off \
+		-r requirements.lock | $(PYTHON) tools/install_progress.py requirements.lock
 	@$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation \
 		$(addprefix -e ,$(LOCAL_PACKAGES))
 	@touch $@
@@ -30,7 +31,7 @@ check-gen: gen ## Fail if regenerating changes, adds or removes any committed fi
 		git status --short -- libs/keel-proto | head -20; \
 		echo "generated code is stale: run 'make gen' and commit"; exit 1; fi
 
-lint: gen ## buf lint + buf format check + ruff + mypy
+lint: gen ## buf lint + buf format check + ruff check + ruff format check (mypy: make typecheck)
 	@$(BIN)/buf lint
 	@$(BIN)/buf format -d --exit-code
 	@$(BIN)/ruff check .
