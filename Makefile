@@ -54,6 +54,9 @@ run: gen ## Start the whole mesh locally (embedded PostgreSQL, Redis, NATS, Envo
 test: gen ## Run unit, integration and end-to-end tests against an embedded stack
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+env: install ## Print a running stack's addresses as shell exports (eval the output)
+	@$(BIN)/python -m keel_devstack env
+
 demo: install ## Walk the sign-up/login/event slice against a running `make run`
 	@$(BIN)/python -m keel_devstack.demo
 
@@ -68,4 +71,4 @@ lock: ## Re-pin requirements.lock from the current .venv
 clean: ## Remove the virtualenv, build output and local state
 	rm -rf $(VENV) build var gateway/build
 
-.PHONY: help install gen check-gen lint typecheck breaking fmt run test demo bench lock clean
+.PHONY: help install gen check-gen lint typecheck breaking fmt run test env demo bench lock clean

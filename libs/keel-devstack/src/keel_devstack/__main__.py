@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from keel_devstack import shell_env
 from keel_devstack.embedded import EmbeddedInfra
 from keel_devstack.process import StartError, install_signal_handlers
 from keel_devstack.progress import Progress
@@ -27,9 +29,23 @@ def main(argv: list[str] | None = None) -> int:
         help="start only these services (and what they depend on)",
     )
     run.add_argument("--var", type=Path, default=None, help="state directory (default: <repo>/var)")
+    env = commands.add_parser("env", help="a running stack's addresses as shell exports")
+    env.add_argument("--state", type=Path, default=None, help="stack.json to read")
     args = parser.parse_args(argv)
+    if args.command == "env":
+        return print_env(args.state or shell_env.default_state_path())
     only = set(args.only.split(",")) if args.only else None
     return run_stack(args.var or repo_root() / "var", verbose=args.verbose, only=only)
+
+
+def print_env(state: Path) -> int:
+    try:
+        values = shell_env.variables(shell_env.read_state(state))
+    except (OSError, ValueError) as exc:
+        print(f"echo {shlex.quote(str(exc))} >&2; false")  # fails the caller's eval visibly
+        return 1
+    sys.stdout.write(shell_env.render(values))
+    return 0
 
 
 def run_stack(

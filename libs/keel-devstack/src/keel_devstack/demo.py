@@ -18,7 +18,7 @@ from typing import Any, TextIO, TypeVar
 
 import httpx
 
-from keel_devstack.stack import repo_root
+from keel_devstack.shell_env import default_state_path, read_state
 
 T = TypeVar("T")
 Json = dict[str, Any]
@@ -501,21 +501,21 @@ def walk(gateway_url: str, *, out: TextIO | None = None, buf: str | None = None)
 
 
 def load_state(path: Path) -> Mapping[str, Any]:
-    """var/run/stack.json as written by `make run`; StepFailed with a hint if it is absent."""
-    if not path.exists():
-        raise StepFailed(
-            f"{path} not found: start the mesh with `make run` in another terminal first"
-        )
-    state = json.loads(path.read_text())
-    if not isinstance(state, dict) or not state.get("gateway_url"):
+    """var/run/stack.json as written by `make run`; StepFailed with a hint if it is unusable."""
+    try:
+        state = read_state(path)
+    except (OSError, ValueError) as exc:
+        raise StepFailed(str(exc)) from exc
+    if not state.get("gateway_url"):
         raise StepFailed(f"{path} names no gateway: is the gateway part of `make run`?")
     return state
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m keel_devstack.demo", description=__doc__)
-    default_state = Path(os.environ.get("KEEL_STACK_STATE", repo_root() / "var/run/stack.json"))
-    parser.add_argument("--state", type=Path, default=default_state, help="stack.json to read")
+    parser.add_argument(
+        "--state", type=Path, default=default_state_path(), help="stack.json to read"
+    )
     args = parser.parse_args(argv)
     printer = Printer(sys.stdout)
     began = time.monotonic()
