@@ -39,7 +39,7 @@ def read_state(path: Path) -> Mapping[str, Any]:
 
 
 def variables(state: Mapping[str, Any]) -> dict[str, str]:
-    """KEEL_GATEWAY, KEEL_<SERVICE> (host:port), KEEL_<SERVICE>_METRICS, KEEL_*_URL."""
+    """KEEL_GATEWAY, KEEL_<SERVICE> (host:port), KEEL_<SERVICE>_{METRICS,LOG,DATABASE_URL}..."""
     found = {
         "KEEL_GATEWAY": state.get("gateway_url") or "",
         "KEEL_ENVOY_ADMIN": state.get("envoy_admin_url") or "",
@@ -53,6 +53,8 @@ def variables(state: Mapping[str, Any]) -> dict[str, str]:
         found[f"KEEL_{name.upper()}_METRICS"] = f"http://{target}/metrics"
     for name, url in sorted(state.get("databases", {}).items()):
         found[f"KEEL_{name.upper()}_DATABASE_URL"] = url
+    for name, path in sorted(state.get("logs", {}).items()):
+        found[f"KEEL_{name.upper()}_LOG"] = path
     return {key: value for key, value in found.items() if value}
 
 
