@@ -131,7 +131,9 @@ async def test_unmapped_exception_is_internal_and_logged(
     assert "Traceback" not in repr(error.trailing_metadata())
     [logged] = [r for r in caplog.records if r.name == "keel.errors"]
     assert logged.levelno == logging.ERROR
-    assert logged.exc_info is not None and logged.exc_info[0] is RuntimeError
+    assert logged.error_type == "RuntimeError"  # type: ignore[attr-defined]
+    assert "RuntimeError: [message redacted]" in logged.traceback  # type: ignore[attr-defined]
+    assert "secret_table" not in caplog.text
 
 
 async def test_servicer_abort_passes_through_untouched(start_probe: Any, kit: Any) -> None:

@@ -10,6 +10,7 @@ import grpc
 
 from keel_runtime.errors import RUNTIME_ERROR_MAP, ErrorMap, ValidationFailed
 from keel_runtime.interceptors.status import error_domain, internal_status, rich_status
+from keel_runtime.logging import exception_fields
 
 logger = logging.getLogger("keel.errors")
 
@@ -41,7 +42,11 @@ class ErrorMapper:
     def status_for(self, exc: Exception, method: str) -> Any:
         code = self.code_for(type(exc))
         if code is None or code == grpc.StatusCode.OK:
-            logger.error("unhandled error in %s", method, exc_info=exc, extra={"method": method})
+            # Type, SQL text and a traceback without messages: a message (a driver error's
+            # especially) may quote the request's data, passwords and secrets included.
+            logger.error(
+                "unhandled error in %s", method, extra={"method": method, **exception_fields(exc)}
+            )
             return internal_status()
         reason = getattr(exc, "reason", None)
         metadata = getattr(exc, "metadata", None)
