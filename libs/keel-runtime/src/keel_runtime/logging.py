@@ -152,7 +152,7 @@ def quotes_data(exc: BaseException) -> bool:
     return type(exc).__module__.split(".", 1)[0] in _DATA_QUOTING_PACKAGES
 
 
-def exception_fields(exc: BaseException) -> dict[str, str]:
+def exception_fields(exc: BaseException, *, with_traceback: bool = True) -> dict[str, str]:
     """What can be logged of a failure nobody expected, with nothing it may carry of data:
     its type, the SQLSTATE and SQL text (placeholders, never parameters) of a database
     error, and a traceback without any exception message (``redacted_traceback``)."""
@@ -164,7 +164,8 @@ def exception_fields(exc: BaseException) -> dict[str, str]:
     statement = getattr(exc, "statement", None)
     if isinstance(statement, str):
         fields["statement"] = statement[:_STATEMENT_MAX]
-    fields["traceback"] = redacted_traceback(exc, keep_message=lambda e: False)
+    if with_traceback:
+        fields["traceback"] = redacted_traceback(exc, keep_message=lambda e: False)
     return fields
 
 
