@@ -57,6 +57,8 @@ def create_engine(url: str, *, pool_size: int = 8) -> AsyncEngine:
         pool_size=pool_size,
         max_overflow=0,
         pool_timeout=10,
+        # Errors never carry bound parameters (passwords, hashes, secrets) into logs.
+        hide_parameters=True,
     )
 
 

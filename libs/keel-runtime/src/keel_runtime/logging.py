@@ -7,6 +7,9 @@ import json
 import logging
 import sys
 import time
+import traceback
+from collections.abc import Callable
+from types import TracebackType
 from typing import Any
 
 from keel_runtime.context import current_request_id, current_trace_id
@@ -19,6 +22,15 @@ _SECRET_WORDS = ("authorization", "password", "secret", "token", "api_key", "api
 _REDACTED = "[redacted]"
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+# Packages whose exception messages quote statements, bound parameters and row values
+# (SQLAlchemy's "[parameters: ...]", a unique violation's DETAIL "Key (email)=(...)").
+_DATA_QUOTING_PACKAGES = ("sqlalchemy", "psycopg", "psycopg_pool", "asyncpg")
+_MESSAGE_REDACTED = "[message redacted]"
+_STATEMENT_MAX = 500
+# How format_exception links chained exceptions.
+_CAUSE = "\nThe above exception was the direct cause of the following exception:\n\n"
+_CONTEXT = "\nDuring handling of the above exception, another exception occurred:\n\n"
 
 
 # Every access-log line goes through here: what can be computed once per key, per second
@@ -50,6 +62,17 @@ class JsonFormatter(logging.Formatter):
         elif record.stack_info:
             entry["stack"] = record.stack_info
         return _ENCODER.encode(entry)
+
+    def formatException(
+        self,
+        ei: tuple[type[BaseException], BaseException, TracebackType | None]
+        | tuple[None, None, None],
+    ) -> str:
+        """The traceback, database errors' messages redacted (see ``redacted_traceback``)."""
+        exc = ei[1]
+        if exc is None:
+            return super().formatException(ei)
+        return redacted_traceback(exc, keep_message=lambda e: not quotes_data(e))
 
     def entry(self, created: float, level: str, logger: str, msg: str) -> dict[str, Any]:
         """The fields every line starts with, request context included."""
@@ -122,6 +145,64 @@ def _sole_json_handler(logger: logging.Logger, level: int) -> logging.StreamHand
             found = handler  # type: ignore[assignment]  # _keel marks our StreamHandler
         current = current.parent if current.propagate else None
     return found
+
+
+def quotes_data(exc: BaseException) -> bool:
+    """Whether ``exc``'s message may quote data: it comes from SQLAlchemy or a database driver."""
+    return type(exc).__module__.split(".", 1)[0] in _DATA_QUOTING_PACKAGES
+
+
+def exception_fields(exc: BaseException, *, with_traceback: bool = True) -> dict[str, str]:
+    """What can be logged of a failure nobody expected, with nothing it may carry of data:
+    its type, the SQLSTATE and SQL text (placeholders, never parameters) of a database
+    error, and a traceback without any exception message (``redacted_traceback``)."""
+    fields = {"error_type": type_name(exc)}
+    driver_error = getattr(exc, "orig", None) or exc
+    sqlstate = getattr(driver_error, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        fields["sqlstate"] = sqlstate
+    statement = getattr(exc, "statement", None)
+    if isinstance(statement, str):
+        fields["statement"] = statement[:_STATEMENT_MAX]
+    if with_traceback:
+        fields["traceback"] = redacted_traceback(exc, keep_message=lambda e: False)
+    return fields
+
+
+def redacted_traceback(exc: BaseException, keep_message: Callable[[BaseException], bool]) -> str:
+    """``traceback.format_exception`` of ``exc`` and the exceptions it was raised from, with
+    the message of each exception ``keep_message`` refuses replaced: frames (file, line and
+    source line) say where it failed; messages may quote the values it failed on."""
+    chain: list[tuple[BaseException, str]] = []  # (exception, how it leads to the next)
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    link = ""
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        chain.append((current, link))
+        if current.__cause__ is not None:
+            current, link = current.__cause__, _CAUSE
+        elif current.__context__ is not None and not current.__suppress_context__:
+            current, link = current.__context__, _CONTEXT
+        else:
+            current = None
+    parts: list[str] = []
+    for failure, leads_on in reversed(chain):
+        if failure.__traceback__ is not None:
+            parts.append("Traceback (most recent call last):\n")
+            parts.extend(traceback.format_tb(failure.__traceback__))
+        message = str(failure) if keep_message(failure) else _MESSAGE_REDACTED
+        parts.append(f"{type_name(failure)}: {message}\n" if message else f"{type_name(failure)}\n")
+        parts.append(leads_on)
+    return "".join(parts).rstrip("\n")
+
+
+def type_name(exc: BaseException) -> str:
+    """``ValueError``, ``sqlalchemy.exc.IntegrityError``: module-qualified unless a builtin."""
+    cls = type(exc)
+    if cls.__module__ == "builtins":
+        return cls.__qualname__
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def _timestamp(created: float) -> str:

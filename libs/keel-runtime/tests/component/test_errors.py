@@ -131,7 +131,9 @@ async def test_unmapped_exception_is_internal_and_logged(
     assert "Traceback" not in repr(error.trailing_metadata())
     [logged] = [r for r in caplog.records if r.name == "keel.errors"]
     assert logged.levelno == logging.ERROR
-    assert logged.exc_info is not None and logged.exc_info[0] is RuntimeError
+    assert logged.error_type == "RuntimeError"  # type: ignore[attr-defined]
+    assert "RuntimeError: [message redacted]" in logged.traceback  # type: ignore[attr-defined]
+    assert "secret_table" not in caplog.text
 
 
 async def test_servicer_abort_passes_through_untouched(start_probe: Any, kit: Any) -> None:
@@ -180,3 +182,37 @@ async def test_error_after_stream_started_is_mapped(start_probe: Any, kit: Any) 
     assert received == ["s-0", "s-1"]
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
     assert details_of(caught.value)["ErrorInfo"].reason == "ACCOUNT_NOT_FOUND"
+
+
+async def test_nul_in_any_string_is_bad_request_before_the_servicer(
+    start_probe: Any, kit: Any
+) -> None:
+    probe = await start_probe()
+    request = kit.valid_request("a\x00b")
+    request.owner.email = "owner\x00@example.com"
+    error = await call_failing(probe, kit, request)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    details = details_of(error)
+    violations = {v.field: v.reason for v in details["BadRequest"].field_violations}
+    # The NUL is named for each field; protovalidate's own rules still apply alongside.
+    assert violations["note"] == "string.no_nul"
+    assert "owner.email" in violations
+    assert details["ErrorInfo"].reason == "VALIDATION_FAILED"
+    assert probe.servicer.calls == []
+
+
+async def test_invalid_utf8_in_a_string_is_bad_request(start_probe: Any, kit: Any) -> None:
+    probe = await start_probe()
+    raw = probe.channel.unary_unary(
+        f"/{kit.SERVICE}/Echo",
+        request_serializer=lambda data: data,
+        response_deserializer=kit.EchoResponse.FromString,
+    )
+    # note (field 2) = the UTF-8-style encoding of the lone surrogate U+D800: not UTF-8.
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await raw(b"\x12\x03\xed\xa0\x80", metadata=kit.AUTH, timeout=5)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    [violation] = details_of(caught.value)["BadRequest"].field_violations
+    assert violation.reason == "message.parse"
+    assert "Error parsing" not in (caught.value.details() or "")  # not the parser's text
+    assert probe.servicer.calls == []

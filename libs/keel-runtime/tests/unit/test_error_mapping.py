@@ -66,3 +66,32 @@ def test_violation_without_a_field_is_request_level() -> None:
         )
     )
     assert with_field.field == "note"
+
+
+def test_unreachable_dependencies_are_outages_and_bugs_are_not() -> None:
+    import nats.errors
+    import psycopg
+    import sqlalchemy.exc
+
+    from keel_runtime.interceptors.outages import outage_reason
+
+    def wrapped(cls: type[sqlalchemy.exc.DBAPIError], orig: Exception) -> Exception:
+        return cls("SELECT 1", {}, orig)
+
+    refused = psycopg.OperationalError("connection refused")
+    assert (
+        outage_reason(wrapped(sqlalchemy.exc.OperationalError, refused)) == "DATABASE_UNAVAILABLE"
+    )
+    assert outage_reason(refused) == "DATABASE_UNAVAILABLE"
+    assert outage_reason(sqlalchemy.exc.TimeoutError("QueuePool limit")) == "DATABASE_UNAVAILABLE"
+    closed = wrapped(sqlalchemy.exc.InterfaceError, psycopg.InterfaceError("connection closed"))
+    assert outage_reason(closed) == "DATABASE_UNAVAILABLE"
+    assert outage_reason(nats.errors.ConnectionClosedError()) == "BROKER_UNAVAILABLE"
+    assert outage_reason(nats.errors.NoServersError()) == "BROKER_UNAVAILABLE"
+
+    bad_sql = wrapped(sqlalchemy.exc.ProgrammingError, psycopg.ProgrammingError("no table"))
+    assert outage_reason(bad_sql) is None
+    integrity = wrapped(sqlalchemy.exc.IntegrityError, psycopg.IntegrityError("duplicate"))
+    assert outage_reason(integrity) is None
+    assert outage_reason(RuntimeError("bug")) is None
+    assert outage_reason(nats.errors.BadSubjectError()) is None

@@ -81,3 +81,41 @@ def test_configure_logging_writes_json_to_stderr(
     assert json.loads(lines[0])["port"] == 1
     with pytest.raises(ValueError, match="log level"):
         configure_logging("items", "LOUD")
+
+
+class FakeDriverError(Exception):
+    """Stands for a driver error: its message quotes the row's values."""
+
+
+FakeDriverError.__module__ = "psycopg.errors"
+
+
+def test_database_error_messages_are_redacted_in_tracebacks() -> None:
+    detail = "Key (email)=(" + "alice" + "@example.com) already exists"
+    try:
+        try:
+            raise ValueError("context kept")
+        except ValueError as exc:
+            raise FakeDriverError(detail) from exc
+    except FakeDriverError:
+        record = logging.getLogger("keel.test").makeRecord(
+            "keel.test", logging.ERROR, __file__, 1, "failed", (), __import__("sys").exc_info()
+        )
+    exc = str(render(record)["exc"])
+    assert "alice@example.com" not in exc
+    assert "psycopg.errors.FakeDriverError: [message redacted]" in exc
+    assert "ValueError: context kept" in exc  # other messages stay useful
+    assert "direct cause" in exc
+
+
+def test_exception_fields_keep_no_message_at_all() -> None:
+    from keel_runtime.logging import exception_fields
+
+    secret = "sk_live_" + "123"  # built, so the traceback's source line does not hold it
+    try:
+        raise KeyError(secret)
+    except KeyError as exc:
+        fields = exception_fields(exc)
+    assert fields["error_type"] == "KeyError"
+    assert "sk_live_123" not in str(fields)
+    assert "test_logging.py" in fields["traceback"]

@@ -24,7 +24,8 @@ def server_interceptors(
     2. Access log and RPC metrics - outside error mapping, so they see the final status code.
     3. Error mapping - outside the refusals below, so they share its status format.
     4. Principal - refuses anonymous calls before any input is looked at.
-    5. Validation - protovalidate, right before the servicer.
+    5. Validation - protovalidate and text hygiene (no NUL in any string), right before
+       the servicer.
 
     One interceptor rather than five: each grpc.aio layer costs a coroutine and a rebuilt
     method handler per call (see ``ServerChain``).

@@ -18,7 +18,13 @@ from keel_runtime.interceptors.access_log import log_access, status_code_of
 from keel_runtime.interceptors.error_mapping import ErrorMapper
 from keel_runtime.interceptors.principal import is_infrastructure, normalize_method, refusal
 from keel_runtime.interceptors.request_context import context_headers, principal_from_header
-from keel_runtime.interceptors.validation import check, needs_validation, validated_stream
+from keel_runtime.interceptors.validation import (
+    Refused,
+    check,
+    checking,
+    needs_validation,
+    validated_stream,
+)
 from keel_runtime.metrics import NO_METRICS, Metrics, RpcMetrics
 
 _OK = grpc.StatusCode.OK
@@ -44,7 +50,7 @@ class ChainedMethod:
     public: bool
     """Callable without a principal: infrastructure or a declared public method."""
     validated: bool
-    """Requests go through protovalidate (not for health and reflection)."""
+    """Requests go through protovalidate and text hygiene (not health and reflection)."""
     infrastructure: bool
     request_streaming: bool
     response_streaming: bool
@@ -81,7 +87,7 @@ class ChainedMethod:
                     if self.validated:
                         if self.request_streaming:
                             request = validated_stream(request)
-                        elif needs_validation(request):
+                        elif type(request) is Refused or needs_validation(request):
                             check(request)
                     if self.response_streaming:
                         await _drive_stream(self.inner, request, context)
@@ -181,9 +187,12 @@ class ServerChain(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         # A bound coroutine method: grpc.aio inspects the behaviour on every call to pick
         # its async path (and context.write for response streams); a partial would take
         # inspect's slow branch each time.
+        deserializer = handler.request_deserializer
         return factory(
             chained.handle,
-            request_deserializer=handler.request_deserializer,
+            # Text hygiene runs on the bytes as they are parsed; what it refuses reaches
+            # validation (INVALID_ARGUMENT) instead of failing inside gRPC.
+            request_deserializer=checking(deserializer) if chained.validated else deserializer,
             response_serializer=handler.response_serializer,
         )
 

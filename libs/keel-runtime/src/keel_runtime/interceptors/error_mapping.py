@@ -1,4 +1,5 @@
-"""Maps exceptions to ``google.rpc.Status`` by MRO lookup; anything unmapped is INTERNAL."""
+"""Maps exceptions to ``google.rpc.Status`` by MRO lookup; an unreachable dependency is
+UNAVAILABLE with a retry hint; anything else unmapped is INTERNAL."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from typing import Any
 import grpc
 
 from keel_runtime.errors import RUNTIME_ERROR_MAP, ErrorMap, ValidationFailed
+from keel_runtime.interceptors.outages import MESSAGES, RETRY_DELAY, outage_reason
 from keel_runtime.interceptors.status import error_domain, internal_status, rich_status
+from keel_runtime.logging import exception_fields
 
 logger = logging.getLogger("keel.errors")
 
@@ -40,8 +43,14 @@ class ErrorMapper:
 
     def status_for(self, exc: Exception, method: str) -> Any:
         code = self.code_for(type(exc))
+        if code is None and (outage := outage_reason(exc)) is not None:
+            return self._unavailable(outage, exc, method)
         if code is None or code == grpc.StatusCode.OK:
-            logger.error("unhandled error in %s", method, exc_info=exc, extra={"method": method})
+            # Type, SQL text and a traceback without messages: a message (a driver error's
+            # especially) may quote the request's data, passwords and secrets included.
+            logger.error(
+                "unhandled error in %s", method, extra={"method": method, **exception_fields(exc)}
+            )
             return internal_status()
         reason = getattr(exc, "reason", None)
         metadata = getattr(exc, "metadata", None)
@@ -52,6 +61,22 @@ class ErrorMapper:
             domain=self._domain,
             metadata=metadata if isinstance(metadata, Mapping) else None,
             violations=exc.violations if isinstance(exc, ValidationFailed) else (),
+        )
+
+    def _unavailable(self, reason: str, exc: Exception, method: str) -> Any:
+        # An outage is not a bug: its type and SQLSTATE say enough, without a traceback.
+        fields = exception_fields(exc, with_traceback=False)
+        logger.warning(
+            "dependency unavailable in %s",
+            method,
+            extra={"method": method, "reason": reason, **fields},
+        )
+        return rich_status(
+            grpc.StatusCode.UNAVAILABLE,
+            MESSAGES[reason],
+            reason=reason,
+            domain=self._domain,
+            retry_delay=RETRY_DELAY,
         )
 
 

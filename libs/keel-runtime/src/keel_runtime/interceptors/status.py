@@ -1,12 +1,13 @@
-"""Building rich ``google.rpc.Status`` errors (ErrorInfo, BadRequest, RequestInfo)."""
+"""Building rich ``google.rpc.Status`` errors (ErrorInfo, BadRequest, RetryInfo, RequestInfo)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -29,8 +30,10 @@ def rich_status(
     domain: str | None = None,
     metadata: Mapping[str, Any] | None = None,
     violations: Sequence[FieldViolation] = (),
+    retry_delay: timedelta | None = None,
 ) -> Any:
-    """A ``grpc.Status`` carrying ErrorInfo (when a reason is given), BadRequest and RequestInfo."""
+    """A ``grpc.Status`` carrying ErrorInfo (when a reason is given), BadRequest, RetryInfo
+    (when a delay is given) and RequestInfo."""
     details: list[Any] = []
     if reason is not None:
         details.append(
@@ -51,6 +54,10 @@ def rich_status(
                 ]
             )
         )
+    if retry_delay is not None:
+        delay = duration_pb2.Duration()
+        delay.FromTimedelta(retry_delay)
+        details.append(error_details_pb2.RetryInfo(retry_delay=delay))
     details.append(error_details_pb2.RequestInfo(request_id=current_request_id()))
     packed = []
     for detail in details:

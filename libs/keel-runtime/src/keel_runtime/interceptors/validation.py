@@ -1,13 +1,16 @@
-"""Enforces the protovalidate rules declared in the protos on every request message."""
+"""Enforces the protovalidate rules declared in the protos, and text hygiene, on every request."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import protovalidate
+from google.protobuf.message import DecodeError
 
 from keel_runtime.errors import FieldViolation, ValidationFailed
+from keel_runtime.interceptors.text import text_violations
 
 # Every protovalidate option (buf.validate.message / .oneof / .field, predefined rules
 # included, which nest inside) is extension 1159 of a *Options message, a length-delimited
@@ -60,19 +63,69 @@ def _reaches_rules(root: Any) -> bool:
     return False
 
 
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A request refused while it was parsed; ``check`` raises its violations in the chain,
+    after the principal step, so the refusal reaches the caller like any invalid input."""
+
+    violations: tuple[FieldViolation, ...]
+    message: Any = None
+    """The parsed request (None when its bytes could not be parsed)."""
+
+
+UNPARSABLE = FieldViolation(
+    "",
+    "the request could not be parsed (a string field may hold invalid UTF-8)",
+    "message.parse",
+)
+
+
+def checking(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """``deserializer``, also refusing what PostgreSQL could not store: bytes protobuf cannot
+    parse (invalid UTF-8, such as an unpaired surrogate, which gRPC would answer UNKNOWN
+    with the parser's text) and NUL characters in strings (see ``text``)."""
+    if deserializer is None:
+        return None
+    parse = deserializer
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            message = parse(data)
+        except DecodeError:
+            return Refused((UNPARSABLE,))
+        # A NUL character is a 0x00 byte on the wire. Most requests hold no 0x00 byte at
+        # all, so one scan of the bytes spares them the walk through their strings.
+        if b"\x00" in data:
+            violations = text_violations(message)
+            if violations:
+                return Refused(tuple(violations), message)
+        return message
+
+    return deserialize
+
+
 def check(message: Any) -> None:
-    """Raise ValidationFailed listing every violated rule of ``message``."""
-    violations = protovalidate.collect_violations(message)
+    """Raise ValidationFailed listing every violated rule of ``message``: those found while
+    parsing it (``checking``), then the protovalidate rules that apply to it."""
+    violations: list[FieldViolation] = []
+    if isinstance(message, Refused):
+        violations.extend(message.violations)
+        message = message.message
+        if message is None:
+            raise ValidationFailed(violations)
+    if needs_validation(message):
+        violations.extend(
+            to_field_violation(v.proto) for v in protovalidate.collect_violations(message)
+        )
     if violations:
-        raise ValidationFailed([to_field_violation(v.proto) for v in violations])
+        raise ValidationFailed(violations)
 
 
 async def validated_stream(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
     """Streamed requests are checked one by one as the servicer iterates them (a servicer that
     reads with ``context.read()`` instead bypasses this)."""
     async for message in requests:
-        if needs_validation(message):
-            check(message)
+        check(message)
         yield message
 
 
