@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Label, case, func, select
+from sqlalchemy import BigInteger, ColumnElement, Label, case, cast, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -115,7 +115,10 @@ class SqlAccounts:
 
         def total(side: str, bucket: str) -> Label[int]:
             hit = (entries.c.side == side) & (entries.c.bucket == bucket)
-            return func.coalesce(func.sum(case((hit, entries.c.amount), else_=0)), 0).label(
+            # SUM of bigint is numeric in PostgreSQL (a Decimal here); every total fits a
+            # bigint (postings keep each running total within int64), so cast it back.
+            summed = func.sum(case((hit, entries.c.amount), else_=0))
+            return cast(func.coalesce(summed, 0), BigInteger).label(
                 f"{side.lower()}s_{bucket.lower()}"
             )
 

@@ -1,0 +1,67 @@
+"""Over gRPC: balances now and at a point in time, and the reads every write answers with."""
+
+from __future__ import annotations
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from keel.ledger.v1 import account_service_pb2 as acc
+from keel.ledger.v1 import resources_pb2 as res
+from keel.ledger.v1 import transaction_service_pb2 as txs
+
+from .conftest import Client
+from .test_ledger_api import open_account, open_funding, transfer
+
+BOUNDED = res.BALANCE_BOUND_DEBITS_MUST_NOT_EXCEED_CREDITS
+
+
+def before(ts: Timestamp) -> Timestamp:
+    """One microsecond earlier (the ledger records microseconds)."""
+    earlier = Timestamp()
+    earlier.FromMicroseconds(ts.ToMicroseconds() - 1)
+    return earlier
+
+
+async def balance_at(client: Client, account_id: str, as_of: Timestamp | None) -> res.Balance:
+    request = acc.GetBalanceRequest(account_id=account_id)
+    if as_of is not None:
+        request.as_of_time.CopyFrom(as_of)
+    return (await client.accounts.GetBalance(request, metadata=client.md)).balance
+
+
+async def test_balance_as_of_a_point_in_time(client: Client) -> None:
+    wallet = await open_account(client, res.ACCOUNT_KIND_WALLET, BOUNDED)
+    funding = await open_funding(client)
+    first = (
+        await client.transactions.CreateTransaction(
+            transfer(funding.account_id, wallet.account_id, 100, "f1"), metadata=client.service
+        )
+    ).transaction
+    hold = (
+        await client.transactions.CreateTransaction(
+            transfer(wallet.account_id, funding.account_id, 30, "h1", pending=txs.PendingOptions()),
+            metadata=client.md,
+        )
+    ).transaction
+    await client.transactions.CreateTransaction(
+        transfer(funding.account_id, wallet.account_id, 50, "f2"), metadata=client.service
+    )
+
+    empty = await balance_at(client, wallet.account_id, before(first.create_time))
+    assert (empty.credits_posted, empty.available) == (0, 0)
+    at_first = await balance_at(client, wallet.account_id, first.create_time)
+    assert (at_first.credits_posted, at_first.debits_pending, at_first.available) == (100, 0, 100)
+    assert at_first.as_of_time == first.create_time
+    at_hold = await balance_at(client, wallet.account_id, hold.create_time)
+    assert (at_hold.credits_posted, at_hold.debits_pending, at_hold.available) == (100, 30, 70)
+    now = await balance_at(client, wallet.account_id, None)
+    assert (now.credits_posted, now.debits_pending, now.available) == (150, 30, 120)
+
+    later = Timestamp()
+    later.FromSeconds(now.as_of_time.seconds + 3600)
+    assert await balance_at(client, wallet.account_id, later) == res.Balance(
+        account_id=wallet.account_id,
+        asset=wallet.asset,
+        credits_posted=150,
+        debits_pending=30,
+        available=120,
+        as_of_time=later,
+    )
