@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
+
+import grpc
+import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from keel.ledger.v1 import account_service_pb2 as acc
 from keel.ledger.v1 import resources_pb2 as res
 from keel.ledger.v1 import transaction_service_pb2 as txs
 
 from .conftest import Client
-from .test_ledger_api import open_account, open_funding, transfer
+from .test_ledger_api import error_info, open_account, open_funding, transfer
 
 BOUNDED = res.BALANCE_BOUND_DEBITS_MUST_NOT_EXCEED_CREDITS
 
@@ -65,3 +69,78 @@ async def test_balance_as_of_a_point_in_time(client: Client) -> None:
         available=120,
         as_of_time=later,
     )
+
+
+async def test_void_a_hold_and_read_it_back(client: Client) -> None:
+    wallet = await open_account(client, res.ACCOUNT_KIND_WALLET, BOUNDED)
+    funding = await open_funding(client)
+    await client.transactions.CreateTransaction(
+        transfer(funding.account_id, wallet.account_id, 80, "f"), metadata=client.service
+    )
+    hold = (
+        await client.transactions.CreateTransaction(
+            transfer(wallet.account_id, funding.account_id, 60, "h", pending=txs.PendingOptions()),
+            metadata=client.md,
+        )
+    ).transaction
+    assert (await balance_at(client, wallet.account_id, None)).available == 20
+
+    void = txs.VoidPendingTransactionRequest(
+        transaction_id=hold.transaction_id, request_id="v", metadata={"why": "cancelled"}
+    )
+    voided = await client.transactions.VoidPendingTransaction(void, metadata=client.md)
+    assert voided.transaction.kind == res.TRANSACTION_KIND_VOID_PENDING
+    assert voided.pending_transaction.state == res.TRANSACTION_STATE_VOIDED
+    assert voided.pending_transaction.resolved_by_transaction_id == (
+        voided.transaction.transaction_id
+    )
+    again = await client.transactions.VoidPendingTransaction(void, metadata=client.md)
+    assert again.transaction.transaction_id == voided.transaction.transaction_id
+    assert (await balance_at(client, wallet.account_id, None)).available == 80
+
+    got = await client.transactions.GetTransaction(
+        txs.GetTransactionRequest(transaction_id=hold.transaction_id), metadata=client.md
+    )
+    assert got.transaction == voided.pending_transaction
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await client.transactions.PostPendingTransaction(
+            txs.PostPendingTransactionRequest(transaction_id=hold.transaction_id, request_id="p"),
+            metadata=client.md,
+        )
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error_info(info.value).reason == "TRANSACTION_NOT_PENDING"
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await client.transactions.GetTransaction(
+            txs.GetTransactionRequest(transaction_id=hold.transaction_id),
+            metadata=client.as_(str(uuid.uuid4())),
+        )
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_batch_is_all_or_nothing(client: Client) -> None:
+    wallet = await open_account(client, res.ACCOUNT_KIND_WALLET, BOUNDED)
+    funding = await open_funding(client)
+    fund = transfer(funding.account_id, wallet.account_id, 40, "b-fund")
+    spend = transfer(wallet.account_id, funding.account_id, 40, "b-spend")
+    batch = txs.CreateTransactionBatchRequest(requests=[fund, spend])
+    done = await client.transactions.CreateTransactionBatch(batch, metadata=client.service)
+    assert [t.request_id for t in done.transactions] == ["b-fund", "b-spend"]
+    replay = await client.transactions.CreateTransactionBatch(batch, metadata=client.service)
+    assert replay.transactions == done.transactions
+
+    # The second leg overdraws: neither transaction is recorded.
+    overdraw = txs.CreateTransactionBatchRequest(
+        requests=[
+            transfer(funding.account_id, wallet.account_id, 10, "b2-fund"),
+            transfer(wallet.account_id, funding.account_id, 11, "b2-spend"),
+        ]
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await client.transactions.CreateTransactionBatch(overdraw, metadata=client.service)
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error_info(info.value).reason == "INSUFFICIENT_FUNDS"
+    assert (await balance_at(client, wallet.account_id, None)).credits_posted == 40
+    history = await client.transactions.ListTransactions(
+        txs.ListTransactionsRequest(account_id=wallet.account_id), metadata=client.md
+    )
+    assert [t.request_id for t in history.transactions] == ["b-spend", "b-fund"]
