@@ -130,8 +130,9 @@ class FakeTransactions:
         return [self._claim(t) for t in transactions]
 
     def _claim(self, transaction: Transaction) -> Transaction | None:
+        assert transaction.scope, "every transaction is claimed in its caller's scope"
         for tx, _ in self.s.transactions.values():
-            if tx.org_id == transaction.org_id and tx.request_id == transaction.request_id:
+            if tx.scope == transaction.scope and tx.request_id == transaction.request_id:
                 return tx
         self.s.transactions[transaction.id] = (transaction, next(self.seq))
         return None

@@ -25,6 +25,18 @@ class Caller:
     scopes: frozenset[str] = frozenset()
     is_api_key: bool = False
 
+    @property
+    def idempotency_scope(self) -> str:
+        """Whose request ids these are: the organization's, or one service's acting for it.
+
+        Members and API keys of an organization share its keys (a retry may come from
+        either); each internal service has its own, so a tenant's ``invoice:<id>`` never
+        collides with billing paying that invoice.
+        """
+        if self.is_service:
+            return f"org:{self.org_id}/service:{self.subject}"
+        return f"org:{self.org_id}"
+
     def can_see(self, org_id: str) -> bool:
         return self.is_service or org_id == self.org_id
 

@@ -131,6 +131,8 @@ class Transaction:
     reversed_id: str | None = None
     resolved_by_id: str | None = None
     fingerprint: str = field(default="", compare=False)
+    # Whose request_id it is (see Caller.idempotency_scope): request ids are unique per scope.
+    scope: str = field(default="", compare=False)
 
     @property
     def account_ids(self) -> frozenset[str]:

@@ -74,4 +74,5 @@ def transaction(row: RowMapping) -> Transaction:
         reversed_id=row["reversed_id"],
         resolved_by_id=row["resolved_by_id"],
         fingerprint=row["fingerprint"],
+        scope=row["scope"],
     )
