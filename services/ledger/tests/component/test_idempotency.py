@@ -119,3 +119,61 @@ async def test_one_org_shares_its_keys_between_members_and_api_keys(client: Clie
         acc.GetBalanceRequest(account_id=wallet), metadata=client.md
     )
     assert balance.balance.available == 30
+
+
+def open_request(kind: int, rid: str, **kw: object) -> acc.CreateAccountRequest:
+    bound = BOUNDED if kind == res.ACCOUNT_KIND_WALLET else res.BALANCE_BOUND_NONE
+    return acc.CreateAccountRequest(
+        request_id=rid,
+        kind=kind,
+        asset=res.Asset(code="USD", scale=2),
+        balance_bound=bound,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+async def test_create_account_replays_by_request_id(client: Client) -> None:
+    operator = service(client, client.org_id, "operator")
+    request = open_request(res.ACCOUNT_KIND_FUNDING, "funding-usd", metadata={"desk": "eu"})
+    first = (await client.accounts.CreateAccount(request, metadata=operator)).account
+    again = (await client.accounts.CreateAccount(request, metadata=operator)).account
+    assert again == first
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await client.accounts.CreateAccount(
+            open_request(res.ACCOUNT_KIND_FUNDING, "funding-usd", metadata={"desk": "us"}),
+            metadata=operator,
+        )
+    assert info.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    found = error_info(info.value)
+    assert (found.reason, found.metadata["request_id"]) == ("REQUEST_ID_REUSED", "funding-usd")
+    listed = await client.accounts.ListAccounts(
+        acc.ListAccountsRequest(kind=res.ACCOUNT_KIND_FUNDING), metadata=client.md
+    )
+    assert [a.account_id for a in listed.accounts] == [first.account_id]
+
+
+async def test_create_account_request_ids_are_the_callers(client: Client) -> None:
+    """A service opening an account for an org does not take the org's own request id."""
+    billing = service(client, client.org_id, "billing")
+    receivable = (
+        await client.accounts.CreateAccount(
+            open_request(res.ACCOUNT_KIND_RECEIVABLE, "usd"), metadata=billing
+        )
+    ).account
+    wallet = (
+        await client.accounts.CreateAccount(
+            open_request(res.ACCOUNT_KIND_WALLET, "usd"), metadata=client.md
+        )
+    ).account
+    assert wallet.account_id != receivable.account_id
+    assert wallet.kind == res.ACCOUNT_KIND_WALLET
+    # Each caller's repeat finds its own account; a member never gets the service's.
+    key = client.as_(client.org_id, roles=(), kind="api_key", scope="ledger:write")
+    mine = await client.accounts.CreateAccount(
+        open_request(res.ACCOUNT_KIND_WALLET, "usd"), metadata=key
+    )
+    assert mine.account == wallet
+    theirs = await client.accounts.CreateAccount(
+        open_request(res.ACCOUNT_KIND_RECEIVABLE, "usd"), metadata=billing
+    )
+    assert theirs.account == receivable

@@ -58,3 +58,26 @@ def test_request_scopes_of_existing_transactions(database_url: str) -> None:
         "billing": f"org:{org}/service:billing",
         "sweeper": f"org:{org}/service:ledger",
     }
+
+
+def test_request_scopes_of_existing_accounts(database_url: str) -> None:
+    run_migrations(database_url, MIGRATIONS_DIR, metadata, revision="0003")
+    org = str(uuid.uuid4())
+    rows = {"": "{}", "mine": "{}", "billing-revenue-USD": '{"owner": "billing"}'}
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO assets (code, scale) VALUES ('USD', 2)")
+        for request_id, meta in rows.items():
+            conn.execute(
+                "INSERT INTO accounts (id, org_id, kind, asset_code, bound, metadata, request_id,"
+                " created_at) VALUES (gen_random_uuid(), %s, 'FUNDING', 'USD', 'NONE', %s, %s,"
+                " now())",
+                (org, meta, request_id),
+            )
+    run_migrations(database_url, MIGRATIONS_DIR, metadata)
+    with psycopg.connect(database_url) as conn:
+        scopes = dict(conn.execute("SELECT request_id, scope FROM accounts").fetchall())
+    assert scopes == {
+        "": "",
+        "mine": f"org:{org}",
+        "billing-revenue-USD": f"org:{org}/service:billing",
+    }

@@ -35,6 +35,7 @@ class State:
     """What the fake database holds; copied per unit of work, kept only on commit."""
 
     assets: dict[str, int] = field(default_factory=dict)
+    # account, its request key (scope and request id, or ''), fingerprint, sequence
     accounts: dict[str, tuple[Account, str, str, int]] = field(default_factory=dict)
     balances: dict[str, Balance] = field(default_factory=dict)
     transactions: dict[str, tuple[Transaction, int]] = field(default_factory=dict)
@@ -50,18 +51,19 @@ class FakeAccounts:
     async def register_asset(self, asset: Asset) -> int:
         return self.s.assets.setdefault(asset.code, asset.scale)
 
-    async def add(self, account: Account, *, request_id: str, fingerprint: str) -> bool:
+    async def add(self, account: Account, *, scope: str, request_id: str, fingerprint: str) -> bool:
+        key = f"{scope} {request_id}" if request_id else ""
         for other, rid, _, _ in self.s.accounts.values():
-            if other.org_id == account.org_id and (
-                (request_id and rid == request_id)
-                or (
+            if (key and rid == key) or (
+                other.org_id == account.org_id
+                and (
                     account.kind is AccountKind.WALLET
                     and other.kind is AccountKind.WALLET
                     and other.asset.code == account.asset.code
                 )
             ):
                 return False
-        self.s.accounts[account.id] = (account, request_id, fingerprint, next(self.seq))
+        self.s.accounts[account.id] = (account, key, fingerprint, next(self.seq))
         self.s.balances[account.id] = Balance()
         return True
 
@@ -69,9 +71,9 @@ class FakeAccounts:
         found = self.s.accounts.get(account_id)
         return found[0] if found else None
 
-    async def by_request_id(self, org_id: str, request_id: str) -> tuple[Account, str] | None:
+    async def by_request_id(self, scope: str, request_id: str) -> tuple[Account, str] | None:
         for account, rid, digest, _ in self.s.accounts.values():
-            if account.org_id == org_id and rid == request_id:
+            if rid == f"{scope} {request_id}":
                 return account, digest
         return None
 

@@ -65,7 +65,9 @@ class AccountServiceServicer:
 
     def CreateAccount(self, request, context):
         """Opens an account. Idempotent on request_id: a repeat returns the first account, a
-        repeat with a different payload is ALREADY_EXISTS (REQUEST_ID_REUSED).
+        repeat with a different payload is ALREADY_EXISTS (REQUEST_ID_REUSED). Request ids are
+        the caller's, as for transactions: an organization's members and API keys share them,
+        each internal service acting for the organization has its own.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

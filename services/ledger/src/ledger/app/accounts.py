@@ -58,7 +58,7 @@ class AccountHandlers:
             created_at=self._clock(),
         )
         await self._check_scale(uow, account)
-        if not await uow.accounts.add(account, request_id="", fingerprint=""):
+        if not await uow.accounts.add(account, scope="", request_id="", fingerprint=""):
             # A concurrent open won the unique (org, WALLET, asset) index.
             winner = await uow.accounts.wallet(command.org_id, asset.code)
             assert winner is not None
@@ -108,17 +108,20 @@ class AccountHandlers:
             metadata=dict(command.metadata),
             created_at=self._clock(),
         )
+        # Request ids are the caller's, as for transactions: a service opening an account
+        # for an organization does not take that organization's own keys.
+        scope = caller.idempotency_scope_in(org_id) if command.request_id else ""
         async with self._uow() as uow:
             if command.request_id:
-                first = await self._repeat(uow, org_id, command.request_id, digest)
+                first = await self._repeat(uow, scope, command.request_id, digest)
                 if first is not None:
                     return first
             await self._check_scale(uow, account)
             if not await uow.accounts.add(
-                account, request_id=command.request_id, fingerprint=digest
+                account, scope=scope, request_id=command.request_id, fingerprint=digest
             ):
                 if command.request_id:
-                    first = await self._repeat(uow, org_id, command.request_id, digest)
+                    first = await self._repeat(uow, scope, command.request_id, digest)
                     if first is not None:
                         return first
                 raise errors.AccountAlreadyExists(
@@ -131,9 +134,9 @@ class AccountHandlers:
 
     @staticmethod
     async def _repeat(
-        uow: LedgerUnitOfWork, org_id: str, request_id: str, digest: str
+        uow: LedgerUnitOfWork, scope: str, request_id: str, digest: str
     ) -> Account | None:
-        found = await uow.accounts.by_request_id(org_id, request_id)
+        found = await uow.accounts.by_request_id(scope, request_id)
         if found is None:
             return None
         account, first_digest = found

@@ -26,13 +26,15 @@ class Accounts(Protocol):
     async def register_asset(self, asset: Asset) -> int:
         """Record the asset if new; return the scale the ledger knows the code by."""
 
-    async def add(self, account: Account, *, request_id: str, fingerprint: str) -> bool:
-        """Insert; False (and nothing written) if the request id or the org's wallet exists."""
+    async def add(self, account: Account, *, scope: str, request_id: str, fingerprint: str) -> bool:
+        """Insert; False (and nothing written) if the scope's request id or the org's wallet
+        exists."""
 
     async def get(self, account_id: str) -> Account | None: ...
 
-    async def by_request_id(self, org_id: str, request_id: str) -> tuple[Account, str] | None:
-        """The account created with this request id, and its payload fingerprint."""
+    async def by_request_id(self, scope: str, request_id: str) -> tuple[Account, str] | None:
+        """The account created with this request id in this scope, and its payload
+        fingerprint."""
 
     async def wallet(self, org_id: str, asset_code: str) -> Account | None: ...
 

@@ -33,9 +33,13 @@ class Caller:
         either); each internal service has its own, so a tenant's ``invoice:<id>`` never
         collides with billing paying that invoice.
         """
+        return self.idempotency_scope_in(self.org_id)
+
+    def idempotency_scope_in(self, org_id: str) -> str:
+        """The scope of request ids of acts for ``org_id`` (a service may act for another)."""
         if self.is_service:
-            return f"org:{self.org_id}/service:{self.subject}"
-        return f"org:{self.org_id}"
+            return f"org:{org_id}/service:{self.subject}"
+        return f"org:{org_id}"
 
     def can_see(self, org_id: str) -> bool:
         return self.is_service or org_id == self.org_id

@@ -31,7 +31,7 @@ class SqlAccounts:
         assert scale is not None
         return int(scale)
 
-    async def add(self, account: Account, *, request_id: str, fingerprint: str) -> bool:
+    async def add(self, account: Account, *, scope: str, request_id: str, fingerprint: str) -> bool:
         inserted = await self._conn.scalar(
             insert(accounts)
             .values(
@@ -42,6 +42,7 @@ class SqlAccounts:
                 bound=account.bound.value,
                 overdraft_limit=account.overdraft_limit,
                 metadata=dict(account.metadata),
+                scope=scope,
                 request_id=request_id,
                 fingerprint=fingerprint,
                 created_at=account.created_at,
@@ -66,8 +67,8 @@ class SqlAccounts:
         found = await self._one(accounts.c.id == account_id)
         return found[0] if found else None
 
-    async def by_request_id(self, org_id: str, request_id: str) -> tuple[Account, str] | None:
-        return await self._one(accounts.c.org_id == org_id, accounts.c.request_id == request_id)
+    async def by_request_id(self, scope: str, request_id: str) -> tuple[Account, str] | None:
+        return await self._one(accounts.c.scope == scope, accounts.c.request_id == request_id)
 
     async def wallet(self, org_id: str, asset_code: str) -> Account | None:
         found = await self._one(

@@ -44,6 +44,8 @@ accounts = Table(
     Column("bound", Text, nullable=False),
     Column("overdraft_limit", BigInteger, nullable=False, server_default=text("0")),
     Column("metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    # Whose request_id it is, as on transactions ('' when opened without one).
+    Column("scope", Text, nullable=False, server_default=text("''")),
     Column("request_id", Text, nullable=False, server_default=text("''")),
     Column("fingerprint", Text, nullable=False, server_default=text("''")),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -57,8 +59,8 @@ accounts = Table(
         postgresql_where=text("kind = 'WALLET'"),
     ),
     Index(
-        "uq_accounts_org_request",
-        "org_id",
+        "uq_accounts_scope_request",
+        "scope",
         "request_id",
         unique=True,
         postgresql_where=text("request_id <> ''"),
