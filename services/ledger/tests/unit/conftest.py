@@ -24,6 +24,7 @@ from ledger.domain.model import (
     Asset,
     Balance,
     Entry,
+    HistoryEntry,
     Transaction,
     TransactionKind,
     TransactionState,
@@ -111,6 +112,26 @@ class FakeAccounts:
             if entry.account_id == account_id and at <= as_of:
                 total = total.plus(entry)
         return total
+
+    async def balances(
+        self, account_ids: Sequence[str], as_of: datetime | None = None
+    ) -> dict[str, tuple[Account, Balance]]:
+        return {
+            i: (self.s.accounts[i][0], await self.balance(i, as_of))
+            for i in account_ids
+            if i in self.s.accounts
+        }
+
+    async def history(self, account_id: str, *, after: int, limit: int) -> list[HistoryEntry]:
+        lines: list[HistoryEntry] = []
+        running = Balance()
+        for transaction_id, entry, at in self.s.entries:
+            if entry.account_id != account_id:
+                continue
+            running = replace(running.plus(entry), entry_count=running.entry_count + 1)
+            if running.entry_count > after:
+                lines.append(HistoryEntry(running.entry_count, transaction_id, entry, at, running))
+        return lines[:limit]
 
     async def lock(self, account_ids: Sequence[str]) -> dict[str, tuple[Account, Balance]]:
         return {

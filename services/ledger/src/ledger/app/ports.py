@@ -15,6 +15,7 @@ from ledger.domain.model import (
     AccountKind,
     Asset,
     Balance,
+    HistoryEntry,
     Transaction,
     TransactionState,
 )
@@ -51,6 +52,16 @@ class Accounts(Protocol):
 
     async def balance(self, account_id: str, as_of: datetime | None = None) -> Balance:
         """Current totals, or totals summed from the entries recorded up to ``as_of``."""
+
+    async def balances(
+        self, account_ids: Sequence[str], as_of: datetime | None = None
+    ) -> dict[str, tuple[Account, Balance]]:
+        """The accounts found and their balances (as ``balance``), all read by one statement,
+        so at one instant: a transaction is either wholly in them or not at all."""
+
+    async def history(self, account_id: str, *, after: int, limit: int) -> list[HistoryEntry]:
+        """The account's entries after position ``after``, oldest first, each with the
+        balance right after it."""
 
     async def lock(self, account_ids: Sequence[str]) -> dict[str, tuple[Account, Balance]]:
         """Lock the balance rows (in sorted id order, so lockers never deadlock) and read them."""

@@ -142,6 +142,21 @@ class GetBalance:
 
 
 @dataclass(frozen=True)
+class BatchGetBalances:
+    caller: Caller
+    account_ids: tuple[str, ...]
+    as_of: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ListAccountEntries:
+    caller: Caller
+    account_id: str
+    page_size: int = 0
+    page_token: str = ""
+
+
+@dataclass(frozen=True)
 class GetTransaction:
     caller: Caller
     transaction_id: str

@@ -137,3 +137,14 @@ class Transaction:
     @property
     def account_ids(self) -> frozenset[str]:
         return frozenset(p.account_id for p in self.postings)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One entry of an account's history, with the account's balance right after it."""
+
+    sequence: int  # position in the account's history: 1, 2, ... without gaps
+    transaction_id: str
+    entry: Entry
+    created_at: datetime
+    balance: Balance
