@@ -13,6 +13,7 @@ from ledger.domain.model import (
     Asset,
     Balance,
     BalanceBound,
+    HistoryEntry,
     Posting,
     Side,
     Transaction,
@@ -86,6 +87,21 @@ def balance_to_proto(account: Account, balance: Balance, as_of: datetime) -> pb.
         credits_pending=balance.credits_pending,
         available=balance.available(account.bound),
         as_of_time=timestamp(as_of),
+    )
+
+
+def entry_to_proto(account: Account, line: HistoryEntry) -> pb.Entry:
+    entry = line.entry
+    return pb.Entry(
+        account_id=entry.account_id,
+        sequence=line.sequence,
+        transaction_id=line.transaction_id,
+        side=pb.PostingSide.Value(f"POSTING_SIDE_{entry.side.value}"),
+        bucket=pb.EntryBucket.Value(f"ENTRY_BUCKET_{entry.bucket.value}"),
+        amount=entry.amount,
+        asset_code=entry.asset_code,
+        create_time=timestamp(line.created_at),
+        balance=balance_to_proto(account, line.balance, line.created_at),
     )
 
 

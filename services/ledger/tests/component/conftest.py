@@ -24,11 +24,16 @@ from ledger.storage.migrate import migrate
 
 
 def principal(
-    org_id: str, *, roles: Sequence[str] = ("OWNER",), kind: str = "user", scope: str = ""
+    org_id: str,
+    *,
+    roles: Sequence[str] = ("OWNER",),
+    kind: str = "user",
+    scope: str = "",
+    subject: str = "",
 ) -> str:
     """``x-keel-principal`` as the gateway forwards it: base64url(JSON claims)."""
     claims = {
-        "sub": f"{kind}-{org_id[:8]}",
+        "sub": subject or f"{kind}-{org_id[:8]}",
         "org": org_id,
         "roles": list(roles),
         "kind": kind,

@@ -241,3 +241,39 @@ async def test_api_key_scopes(client: Client) -> None:
         transfer(wallet.account_id, funding.account_id, 1, "k"), metadata=writer
     )
     assert done.transaction.state == res.TRANSACTION_STATE_POSTED
+
+
+async def test_same_account_on_both_sides_is_refused(client: Client) -> None:
+    """A wallet with nothing on it cannot move 999,999 to itself, by any create path."""
+    wallet = await open_account(
+        client, res.ACCOUNT_KIND_WALLET, res.BALANCE_BOUND_DEBITS_MUST_NOT_EXCEED_CREDITS
+    )
+    funding = await open_funding(client)
+    itself = transfer(wallet.account_id, wallet.account_id, 999_999, "self")
+    held = transfer(
+        wallet.account_id, wallet.account_id, 999_999, "self-hold", pending=txs.PendingOptions()
+    )
+    calls = [
+        client.transactions.CreateTransaction(itself, metadata=client.md),
+        client.transactions.CreateTransaction(itself, metadata=client.service),
+        client.transactions.CreateTransaction(held, metadata=client.md),
+        client.transactions.CreateTransactionBatch(
+            txs.CreateTransactionBatchRequest(
+                requests=[transfer(funding.account_id, wallet.account_id, 5, "ok"), itself]
+            ),
+            metadata=client.service,
+        ),
+    ]
+    for call in calls:
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await call
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        found = error_info(info.value)
+        assert (found.reason, found.metadata["account_id"]) == (
+            "ACCOUNTS_MUST_BE_DIFFERENT",
+            wallet.account_id,
+        )
+    history = await client.transactions.ListTransactions(
+        txs.ListTransactionsRequest(account_id=wallet.account_id), metadata=client.md
+    )
+    assert list(history.transactions) == []

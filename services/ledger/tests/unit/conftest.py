@@ -24,6 +24,7 @@ from ledger.domain.model import (
     Asset,
     Balance,
     Entry,
+    HistoryEntry,
     Transaction,
     TransactionKind,
     TransactionState,
@@ -35,6 +36,7 @@ class State:
     """What the fake database holds; copied per unit of work, kept only on commit."""
 
     assets: dict[str, int] = field(default_factory=dict)
+    # account, its request key (scope and request id, or ''), fingerprint, sequence
     accounts: dict[str, tuple[Account, str, str, int]] = field(default_factory=dict)
     balances: dict[str, Balance] = field(default_factory=dict)
     transactions: dict[str, tuple[Transaction, int]] = field(default_factory=dict)
@@ -50,18 +52,19 @@ class FakeAccounts:
     async def register_asset(self, asset: Asset) -> int:
         return self.s.assets.setdefault(asset.code, asset.scale)
 
-    async def add(self, account: Account, *, request_id: str, fingerprint: str) -> bool:
+    async def add(self, account: Account, *, scope: str, request_id: str, fingerprint: str) -> bool:
+        key = f"{scope} {request_id}" if request_id else ""
         for other, rid, _, _ in self.s.accounts.values():
-            if other.org_id == account.org_id and (
-                (request_id and rid == request_id)
-                or (
+            if (key and rid == key) or (
+                other.org_id == account.org_id
+                and (
                     account.kind is AccountKind.WALLET
                     and other.kind is AccountKind.WALLET
                     and other.asset.code == account.asset.code
                 )
             ):
                 return False
-        self.s.accounts[account.id] = (account, request_id, fingerprint, next(self.seq))
+        self.s.accounts[account.id] = (account, key, fingerprint, next(self.seq))
         self.s.balances[account.id] = Balance()
         return True
 
@@ -69,9 +72,9 @@ class FakeAccounts:
         found = self.s.accounts.get(account_id)
         return found[0] if found else None
 
-    async def by_request_id(self, org_id: str, request_id: str) -> tuple[Account, str] | None:
+    async def by_request_id(self, scope: str, request_id: str) -> tuple[Account, str] | None:
         for account, rid, digest, _ in self.s.accounts.values():
-            if account.org_id == org_id and rid == request_id:
+            if rid == f"{scope} {request_id}":
                 return account, digest
         return None
 
@@ -110,6 +113,26 @@ class FakeAccounts:
                 total = total.plus(entry)
         return total
 
+    async def balances(
+        self, account_ids: Sequence[str], as_of: datetime | None = None
+    ) -> dict[str, tuple[Account, Balance]]:
+        return {
+            i: (self.s.accounts[i][0], await self.balance(i, as_of))
+            for i in account_ids
+            if i in self.s.accounts
+        }
+
+    async def history(self, account_id: str, *, after: int, limit: int) -> list[HistoryEntry]:
+        lines: list[HistoryEntry] = []
+        running = Balance()
+        for transaction_id, entry, at in self.s.entries:
+            if entry.account_id != account_id:
+                continue
+            running = replace(running.plus(entry), entry_count=running.entry_count + 1)
+            if running.entry_count > after:
+                lines.append(HistoryEntry(running.entry_count, transaction_id, entry, at, running))
+        return lines[:limit]
+
     async def lock(self, account_ids: Sequence[str]) -> dict[str, tuple[Account, Balance]]:
         return {
             i: (self.s.accounts[i][0], self.s.balances[i])
@@ -130,8 +153,9 @@ class FakeTransactions:
         return [self._claim(t) for t in transactions]
 
     def _claim(self, transaction: Transaction) -> Transaction | None:
+        assert transaction.scope, "every transaction is claimed in its caller's scope"
         for tx, _ in self.s.transactions.values():
-            if tx.org_id == transaction.org_id and tx.request_id == transaction.request_id:
+            if tx.scope == transaction.scope and tx.request_id == transaction.request_id:
                 return tx
         self.s.transactions[transaction.id] = (transaction, next(self.seq))
         return None

@@ -148,3 +148,19 @@ async def test_api_keys_need_ledger_scopes(accounts: AccountHandlers) -> None:
         await accounts.get_account(commands.GetAccount(bare, wallet.id))
     assert (await accounts.get_account(commands.GetAccount(reader, wallet.id))).id == wallet.id
     assert not reader.can_write and writer.can_write and writer.can_read
+
+
+async def test_batch_get_balances_is_all_or_nothing(accounts: AccountHandlers) -> None:
+    org, other = str(uuid.uuid4()), str(uuid.uuid4())
+    mine = await accounts.open_wallet(commands.OpenWallet(org, "USD"))
+    theirs = await accounts.open_wallet(commands.OpenWallet(other, "USD"))
+    views = await accounts.batch_get_balances(commands.BatchGetBalances(owner(org), (mine.id,)))
+    assert [(v.account.id, v.balance) for v in views] == [(mine.id, Balance())]
+    for ids in [(mine.id, theirs.id), (mine.id, str(uuid.uuid4()))]:
+        with pytest.raises(errors.AccountNotFound) as info:
+            await accounts.batch_get_balances(commands.BatchGetBalances(owner(org), ids))
+        assert info.value.metadata == {"account_id": ids[1]}
+    both = await accounts.batch_get_balances(
+        commands.BatchGetBalances(operator(org), (theirs.id, mine.id))
+    )
+    assert [v.account.id for v in both] == [theirs.id, mine.id]

@@ -79,3 +79,32 @@ async def test_cancelled_worker_cancels_queued_requests(transactions: Transactio
         await pending
     worker.cancel()
     await asyncio.gather(worker, return_exceptions=True)
+
+
+async def test_one_request_id_in_two_scopes_in_one_group(
+    db: FakeDatabase, accounts: AccountHandlers, transactions: TransactionHandlers
+) -> None:
+    """A member and billing using ``invoice:1`` in one group: two transactions, not one."""
+    org = str(uuid.uuid4())
+    owner = commands.Caller(org_id=org, roles=frozenset({"OWNER"}))
+    billing = commands.Caller(org_id=org, subject="billing", is_service=True)
+    wallet = await accounts.open_wallet(commands.OpenWallet(org, "USD"))
+    revenue = await accounts.create_account(
+        commands.CreateAccount(caller=billing, kind=AccountKind.REVENUE, asset=Asset("USD", 2))
+    )
+    await transactions.create(transfer(billing, revenue, wallet, 10, "fund"))
+    committer = GroupCommitter(transactions, max_group=16, workers=1)
+    calls = [
+        transfer(owner, wallet, revenue, 3, "invoice:1"),
+        transfer(billing, wallet, revenue, 7, "invoice:1"),
+        transfer(owner, wallet, revenue, 3, "invoice:1"),  # the member's repeat
+    ]
+    results = [asyncio.ensure_future(committer.create(c)) for c in calls]
+    worker = asyncio.create_task(committer.run())
+    try:
+        mine, paid, again = await asyncio.gather(*results)
+    finally:
+        worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
+    assert mine.id != paid.id and again.id == mine.id
+    assert (await accounts.get_balance(commands.GetBalance(owner, wallet.id))).available == 0

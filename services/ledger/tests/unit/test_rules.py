@@ -160,3 +160,23 @@ def test_currency_scales() -> None:
     assert currency_asset("usd") == Asset("USD", 2)
     assert currency_asset("JPY") == Asset("JPY", 0)
     assert currency_asset("") == Asset("USD", 2)
+
+
+@pytest.mark.parametrize(
+    "legs",
+    [
+        [Posting("a", D, 10, "USD"), Posting("a", C, 10, "USD")],
+        # Multi-leg: one account on both sides, whatever else the transaction moves.
+        [Posting("a", D, 10, "USD"), Posting("b", C, 4, "USD"), Posting("a", C, 6, "USD")],
+    ],
+)
+def test_an_account_on_both_sides_is_refused(legs: list[Posting]) -> None:
+    with pytest.raises(errors.AccountsMustBeDifferent) as info:
+        check_balanced(legs)
+    assert info.value.metadata == {"account_id": "a"}
+
+
+def test_an_account_twice_on_one_side_is_allowed() -> None:
+    check_balanced(
+        [Posting("a", D, 4, "USD"), Posting("a", D, 6, "USD"), Posting("b", C, 10, "USD")]
+    )

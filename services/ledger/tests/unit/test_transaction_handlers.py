@@ -253,3 +253,20 @@ async def test_bounded_account_kinds(accounts: AccountHandlers, operator: comman
                 bound=BalanceBound.NONE, overdraft_limit=5,
             )
         )  # fmt: skip
+
+
+async def test_same_account_on_both_sides_is_refused_and_leaves_no_trace(
+    db: FakeDatabase,
+    transactions: TransactionHandlers,
+    pair: tuple[Account, Account],
+    operator: commands.Caller,
+) -> None:
+    wallet, _ = pair
+    legs = (Posting(wallet.id, D, 999_999, "USD"), Posting(wallet.id, C, 999_999, "USD"))
+    with pytest.raises(errors.AccountsMustBeDifferent):
+        await transactions.create(commands.CreateTransaction(operator, "self", legs))
+    with pytest.raises(errors.AccountsMustBeDifferent):
+        await transactions.create(
+            commands.CreateTransaction(operator, "self-hold", legs, pending=True)
+        )
+    assert db.state.transactions == {}

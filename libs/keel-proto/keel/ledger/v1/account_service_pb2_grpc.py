@@ -56,6 +56,16 @@ class AccountServiceStub:
                 request_serializer=keel_dot_ledger_dot_v1_dot_account__service__pb2.GetBalanceRequest.SerializeToString,
                 response_deserializer=keel_dot_ledger_dot_v1_dot_account__service__pb2.GetBalanceResponse.FromString,
                 _registered_method=True)
+        self.BatchGetBalances = channel.unary_unary(
+                '/keel.ledger.v1.AccountService/BatchGetBalances',
+                request_serializer=keel_dot_ledger_dot_v1_dot_account__service__pb2.BatchGetBalancesRequest.SerializeToString,
+                response_deserializer=keel_dot_ledger_dot_v1_dot_account__service__pb2.BatchGetBalancesResponse.FromString,
+                _registered_method=True)
+        self.ListAccountEntries = channel.unary_unary(
+                '/keel.ledger.v1.AccountService/ListAccountEntries',
+                request_serializer=keel_dot_ledger_dot_v1_dot_account__service__pb2.ListAccountEntriesRequest.SerializeToString,
+                response_deserializer=keel_dot_ledger_dot_v1_dot_account__service__pb2.ListAccountEntriesResponse.FromString,
+                _registered_method=True)
 
 
 class AccountServiceServicer:
@@ -65,7 +75,9 @@ class AccountServiceServicer:
 
     def CreateAccount(self, request, context):
         """Opens an account. Idempotent on request_id: a repeat returns the first account, a
-        repeat with a different payload is ALREADY_EXISTS (REQUEST_ID_REUSED).
+        repeat with a different payload is ALREADY_EXISTS (REQUEST_ID_REUSED). Request ids are
+        the caller's, as for transactions: an organization's members and API keys share them,
+        each internal service acting for the organization has its own.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -93,6 +105,25 @@ class AccountServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchGetBalances(self, request, context):
+        """Returns several accounts' balances read at one instant (one database snapshot), now or
+        at a point in time: no transaction is ever half seen, so the balances of accounts that
+        only move money among themselves always add up to the same total. All or nothing: an
+        account that does not exist (or is another organization's) fails the whole call with
+        NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAccountEntries(self, request, context):
+        """Lists an account's entries (every movement of its balance), oldest first, each with the
+        account's balance right after it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AccountServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -115,6 +146,16 @@ def add_AccountServiceServicer_to_server(servicer, server):
                     servicer.GetBalance,
                     request_deserializer=keel_dot_ledger_dot_v1_dot_account__service__pb2.GetBalanceRequest.FromString,
                     response_serializer=keel_dot_ledger_dot_v1_dot_account__service__pb2.GetBalanceResponse.SerializeToString,
+            ),
+            'BatchGetBalances': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetBalances,
+                    request_deserializer=keel_dot_ledger_dot_v1_dot_account__service__pb2.BatchGetBalancesRequest.FromString,
+                    response_serializer=keel_dot_ledger_dot_v1_dot_account__service__pb2.BatchGetBalancesResponse.SerializeToString,
+            ),
+            'ListAccountEntries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAccountEntries,
+                    request_deserializer=keel_dot_ledger_dot_v1_dot_account__service__pb2.ListAccountEntriesRequest.FromString,
+                    response_serializer=keel_dot_ledger_dot_v1_dot_account__service__pb2.ListAccountEntriesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -227,6 +268,60 @@ class AccountService:
             '/keel.ledger.v1.AccountService/GetBalance',
             keel_dot_ledger_dot_v1_dot_account__service__pb2.GetBalanceRequest.SerializeToString,
             keel_dot_ledger_dot_v1_dot_account__service__pb2.GetBalanceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetBalances(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keel.ledger.v1.AccountService/BatchGetBalances',
+            keel_dot_ledger_dot_v1_dot_account__service__pb2.BatchGetBalancesRequest.SerializeToString,
+            keel_dot_ledger_dot_v1_dot_account__service__pb2.BatchGetBalancesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAccountEntries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keel.ledger.v1.AccountService/ListAccountEntries',
+            keel_dot_ledger_dot_v1_dot_account__service__pb2.ListAccountEntriesRequest.SerializeToString,
+            keel_dot_ledger_dot_v1_dot_account__service__pb2.ListAccountEntriesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -35,6 +35,12 @@ class PostingSide(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     POSTING_SIDE_DEBIT: _ClassVar[PostingSide]
     POSTING_SIDE_CREDIT: _ClassVar[PostingSide]
 
+class EntryBucket(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ENTRY_BUCKET_UNSPECIFIED: _ClassVar[EntryBucket]
+    ENTRY_BUCKET_POSTED: _ClassVar[EntryBucket]
+    ENTRY_BUCKET_PENDING: _ClassVar[EntryBucket]
+
 class TransactionKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     TRANSACTION_KIND_UNSPECIFIED: _ClassVar[TransactionKind]
@@ -67,6 +73,9 @@ BALANCE_BOUND_CREDITS_MUST_NOT_EXCEED_DEBITS: BalanceBound
 POSTING_SIDE_UNSPECIFIED: PostingSide
 POSTING_SIDE_DEBIT: PostingSide
 POSTING_SIDE_CREDIT: PostingSide
+ENTRY_BUCKET_UNSPECIFIED: EntryBucket
+ENTRY_BUCKET_POSTED: EntryBucket
+ENTRY_BUCKET_PENDING: EntryBucket
 TRANSACTION_KIND_UNSPECIFIED: TransactionKind
 TRANSACTION_KIND_STANDARD: TransactionKind
 TRANSACTION_KIND_PENDING: TransactionKind
@@ -181,3 +190,25 @@ class Transaction(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     expire_time: _timestamp_pb2.Timestamp
     def __init__(self, transaction_id: _Optional[str] = ..., org_id: _Optional[str] = ..., request_id: _Optional[str] = ..., kind: _Optional[_Union[TransactionKind, str]] = ..., state: _Optional[_Union[TransactionState, str]] = ..., postings: _Optional[_Iterable[_Union[Posting, _Mapping]]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., pending_transaction_id: _Optional[str] = ..., reversed_transaction_id: _Optional[str] = ..., resolved_by_transaction_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Entry(_message.Message):
+    __slots__ = ("account_id", "sequence", "transaction_id", "side", "bucket", "amount", "asset_code", "create_time", "balance")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTION_ID_FIELD_NUMBER: _ClassVar[int]
+    SIDE_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    ASSET_CODE_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    BALANCE_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    sequence: int
+    transaction_id: str
+    side: PostingSide
+    bucket: EntryBucket
+    amount: int
+    asset_code: str
+    create_time: _timestamp_pb2.Timestamp
+    balance: Balance
+    def __init__(self, account_id: _Optional[str] = ..., sequence: _Optional[int] = ..., transaction_id: _Optional[str] = ..., side: _Optional[_Union[PostingSide, str]] = ..., bucket: _Optional[_Union[EntryBucket, str]] = ..., amount: _Optional[int] = ..., asset_code: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., balance: _Optional[_Union[Balance, _Mapping]] = ...) -> None: ...

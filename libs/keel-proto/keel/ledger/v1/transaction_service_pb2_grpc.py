@@ -29,6 +29,8 @@ class TransactionServiceStub:
     """TransactionService records balanced multi-leg transactions, two-phase holds and
     reversals. Every write is idempotent on its request_id: a repeat returns the first
     result, a repeat with a different payload is ALREADY_EXISTS (REQUEST_ID_REUSED).
+    Request ids are the caller's: an organization's members and API keys share them, and
+    each internal service acting for the organization has its own.
     """
 
     def __init__(self, channel):
@@ -78,6 +80,8 @@ class TransactionServiceServicer:
     """TransactionService records balanced multi-leg transactions, two-phase holds and
     reversals. Every write is idempotent on its request_id: a repeat returns the first
     result, a repeat with a different payload is ALREADY_EXISTS (REQUEST_ID_REUSED).
+    Request ids are the caller's: an organization's members and API keys share them, and
+    each internal service acting for the organization has its own.
     """
 
     def CreateTransaction(self, request, context):
@@ -180,6 +184,8 @@ class TransactionService:
     """TransactionService records balanced multi-leg transactions, two-phase holds and
     reversals. Every write is idempotent on its request_id: a repeat returns the first
     result, a repeat with a different payload is ALREADY_EXISTS (REQUEST_ID_REUSED).
+    Request ids are the caller's: an organization's members and API keys share them, and
+    each internal service acting for the organization has its own.
     """
 
     @staticmethod

@@ -12,7 +12,7 @@ from ledger.app.ports import Clock, LedgerUnitOfWork, UnitOfWorkFactory
 from ledger.domain import commands, errors
 from ledger.domain.assets import currency_asset
 from ledger.domain.events import AccountOpened
-from ledger.domain.model import Account, AccountKind, Balance, BalanceBound
+from ledger.domain.model import Account, AccountKind, Balance, BalanceBound, HistoryEntry
 from ledger.domain.permissions import check_may_open
 from ledger.domain.rules import fingerprint
 
@@ -23,6 +23,11 @@ T = TypeVar("T")
 class Page(Generic[T]):
     items: list[T]
     next_page_token: str
+
+
+@dataclass(frozen=True)
+class HistoryPage(Page[HistoryEntry]):
+    account: Account  # whose entries (its asset and bound give each balance its meaning)
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,7 @@ class AccountHandlers:
             created_at=self._clock(),
         )
         await self._check_scale(uow, account)
-        if not await uow.accounts.add(account, request_id="", fingerprint=""):
+        if not await uow.accounts.add(account, scope="", request_id="", fingerprint=""):
             # A concurrent open won the unique (org, WALLET, asset) index.
             winner = await uow.accounts.wallet(command.org_id, asset.code)
             assert winner is not None
@@ -108,17 +113,20 @@ class AccountHandlers:
             metadata=dict(command.metadata),
             created_at=self._clock(),
         )
+        # Request ids are the caller's, as for transactions: a service opening an account
+        # for an organization does not take that organization's own keys.
+        scope = caller.idempotency_scope_in(org_id) if command.request_id else ""
         async with self._uow() as uow:
             if command.request_id:
-                first = await self._repeat(uow, org_id, command.request_id, digest)
+                first = await self._repeat(uow, scope, command.request_id, digest)
                 if first is not None:
                     return first
             await self._check_scale(uow, account)
             if not await uow.accounts.add(
-                account, request_id=command.request_id, fingerprint=digest
+                account, scope=scope, request_id=command.request_id, fingerprint=digest
             ):
                 if command.request_id:
-                    first = await self._repeat(uow, org_id, command.request_id, digest)
+                    first = await self._repeat(uow, scope, command.request_id, digest)
                     if first is not None:
                         return first
                 raise errors.AccountAlreadyExists(
@@ -131,9 +139,9 @@ class AccountHandlers:
 
     @staticmethod
     async def _repeat(
-        uow: LedgerUnitOfWork, org_id: str, request_id: str, digest: str
+        uow: LedgerUnitOfWork, scope: str, request_id: str, digest: str
     ) -> Account | None:
-        found = await uow.accounts.by_request_id(org_id, request_id)
+        found = await uow.accounts.by_request_id(scope, request_id)
         if found is None:
             return None
         account, first_digest = found
@@ -183,6 +191,32 @@ class AccountHandlers:
             account = await visible_account(uow, query.caller, query.account_id)
             balance = await uow.accounts.balance(account.id, query.as_of)
         return BalanceView(account, balance, query.as_of or self._clock())
+
+    async def batch_get_balances(self, query: commands.BatchGetBalances) -> list[BalanceView]:
+        """Several balances read at one instant; all or nothing (AIP-231)."""
+        require_reader(query.caller)
+        async with self._uow() as uow:
+            found = await uow.accounts.balances(query.account_ids, query.as_of)
+        as_of = query.as_of or self._clock()
+        views: list[BalanceView] = []
+        for account_id in query.account_ids:
+            pair = found.get(account_id)
+            if pair is None or not query.caller.can_see(pair[0].org_id):
+                raise errors.AccountNotFound(
+                    f"account {account_id} not found", account_id=account_id
+                )
+            views.append(BalanceView(pair[0], pair[1], as_of))
+        return views
+
+    async def list_entries(self, query: commands.ListAccountEntries) -> HistoryPage:
+        scope = f"entries:{query.account_id}"
+        after = pagination.decode(query.page_token, scope) or 0
+        size = pagination.page_size(query.page_size)
+        async with self._uow() as uow:
+            account = await visible_account(uow, query.caller, query.account_id)
+            found = await uow.accounts.history(query.account_id, after=after, limit=size + 1)
+        token = pagination.encode(found[size - 1].sequence, scope) if len(found) > size else ""
+        return HistoryPage(found[:size], token, account)
 
 
 async def visible_account(

@@ -45,17 +45,17 @@ async def create_group(handlers: TransactionHandlers, items: Sequence[_Request])
             fresh[i] = handlers.new_transaction(item.command, now)
         except errors.LedgerError as exc:
             outcomes[i] = exc
-    # Two requests in one group with the same (org, request id): the later one follows the
+    # Two requests in one group with the same (scope, request id): the later one follows the
     # first, exactly as if it had arrived after it.
     leader: dict[tuple[str, str], int] = {}
     followers: dict[int, int] = {}
     for i, tx in fresh.items():
-        key = (tx.org_id, tx.request_id)
+        key = (tx.scope, tx.request_id)
         if key in leader:
             followers[i] = leader[key]
         else:
             leader[key] = i
-    claimants = sorted(leader.values(), key=lambda i: (fresh[i].org_id, fresh[i].request_id))
+    claimants = sorted(leader.values(), key=lambda i: (fresh[i].scope, fresh[i].request_id))
     async with handlers.uow() as uow:
         firsts = await uow.transactions.claim([fresh[i] for i in claimants])
         new: list[int] = []

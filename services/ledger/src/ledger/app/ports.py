@@ -15,6 +15,7 @@ from ledger.domain.model import (
     AccountKind,
     Asset,
     Balance,
+    HistoryEntry,
     Transaction,
     TransactionState,
 )
@@ -26,13 +27,15 @@ class Accounts(Protocol):
     async def register_asset(self, asset: Asset) -> int:
         """Record the asset if new; return the scale the ledger knows the code by."""
 
-    async def add(self, account: Account, *, request_id: str, fingerprint: str) -> bool:
-        """Insert; False (and nothing written) if the request id or the org's wallet exists."""
+    async def add(self, account: Account, *, scope: str, request_id: str, fingerprint: str) -> bool:
+        """Insert; False (and nothing written) if the scope's request id or the org's wallet
+        exists."""
 
     async def get(self, account_id: str) -> Account | None: ...
 
-    async def by_request_id(self, org_id: str, request_id: str) -> tuple[Account, str] | None:
-        """The account created with this request id, and its payload fingerprint."""
+    async def by_request_id(self, scope: str, request_id: str) -> tuple[Account, str] | None:
+        """The account created with this request id in this scope, and its payload
+        fingerprint."""
 
     async def wallet(self, org_id: str, asset_code: str) -> Account | None: ...
 
@@ -49,6 +52,16 @@ class Accounts(Protocol):
 
     async def balance(self, account_id: str, as_of: datetime | None = None) -> Balance:
         """Current totals, or totals summed from the entries recorded up to ``as_of``."""
+
+    async def balances(
+        self, account_ids: Sequence[str], as_of: datetime | None = None
+    ) -> dict[str, tuple[Account, Balance]]:
+        """The accounts found and their balances (as ``balance``), all read by one statement,
+        so at one instant: a transaction is either wholly in them or not at all."""
+
+    async def history(self, account_id: str, *, after: int, limit: int) -> list[HistoryEntry]:
+        """The account's entries after position ``after``, oldest first, each with the
+        balance right after it."""
 
     async def lock(self, account_ids: Sequence[str]) -> dict[str, tuple[Account, Balance]]:
         """Lock the balance rows (in sorted id order, so lockers never deadlock) and read them."""

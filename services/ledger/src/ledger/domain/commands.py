@@ -25,6 +25,22 @@ class Caller:
     scopes: frozenset[str] = frozenset()
     is_api_key: bool = False
 
+    @property
+    def idempotency_scope(self) -> str:
+        """Whose request ids these are: the organization's, or one service's acting for it.
+
+        Members and API keys of an organization share its keys (a retry may come from
+        either); each internal service has its own, so a tenant's ``invoice:<id>`` never
+        collides with billing paying that invoice.
+        """
+        return self.idempotency_scope_in(self.org_id)
+
+    def idempotency_scope_in(self, org_id: str) -> str:
+        """The scope of request ids of acts for ``org_id`` (a service may act for another)."""
+        if self.is_service:
+            return f"org:{org_id}/service:{self.subject}"
+        return f"org:{org_id}"
+
     def can_see(self, org_id: str) -> bool:
         return self.is_service or org_id == self.org_id
 
@@ -123,6 +139,21 @@ class GetBalance:
     caller: Caller
     account_id: str
     as_of: datetime | None = None
+
+
+@dataclass(frozen=True)
+class BatchGetBalances:
+    caller: Caller
+    account_ids: tuple[str, ...]
+    as_of: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ListAccountEntries:
+    caller: Caller
+    account_id: str
+    page_size: int = 0
+    page_token: str = ""
 
 
 @dataclass(frozen=True)

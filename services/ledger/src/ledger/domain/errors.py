@@ -35,6 +35,13 @@ class UnbalancedTransaction(InvalidRequest):
     reason = "UNBALANCED_TRANSACTION"
 
 
+class AccountsMustBeDifferent(InvalidRequest):
+    """One account is debited and credited by the same transaction (TigerBeetle refuses it
+    as ``accounts_must_be_different``): it moves nothing, yet it could pass a bound check."""
+
+    reason = "ACCOUNTS_MUST_BE_DIFFERENT"
+
+
 class AssetMismatch(InvalidRequest):
     reason = "ASSET_MISMATCH"
 

@@ -131,7 +131,20 @@ class Transaction:
     reversed_id: str | None = None
     resolved_by_id: str | None = None
     fingerprint: str = field(default="", compare=False)
+    # Whose request_id it is (see Caller.idempotency_scope): request ids are unique per scope.
+    scope: str = field(default="", compare=False)
 
     @property
     def account_ids(self) -> frozenset[str]:
         return frozenset(p.account_id for p in self.postings)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One entry of an account's history, with the account's balance right after it."""
+
+    sequence: int  # position in the account's history: 1, 2, ... without gaps
+    transaction_id: str
+    entry: Entry
+    created_at: datetime
+    balance: Balance

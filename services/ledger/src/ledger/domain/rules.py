@@ -23,9 +23,11 @@ from ledger.domain.model import (
 
 
 def check_balanced(postings: Sequence[Posting]) -> None:
-    """Per asset, debits must equal credits; a transaction needs at least two legs."""
+    """Per asset, debits must equal credits; a transaction needs at least two legs, and no
+    account may be on both sides."""
     if len(postings) < 2:
         raise errors.UnbalancedTransaction("a transaction needs at least two postings")
+    check_accounts_different(postings)
     totals: dict[str, int] = defaultdict(int)
     for posting in postings:
         if posting.amount <= 0:
@@ -42,6 +44,18 @@ def check_balanced(postings: Sequence[Posting]) -> None:
                 asset_code=asset_code,
                 difference=str(net),
             )
+
+
+def check_accounts_different(postings: Sequence[Posting]) -> None:
+    """Refuse an account that is both debited and credited (TigerBeetle's
+    ``accounts_must_be_different``, for multi-leg transactions)."""
+    debited = {p.account_id for p in postings if p.side is Side.DEBIT}
+    both = sorted(debited & {p.account_id for p in postings if p.side is Side.CREDIT})
+    if both:
+        raise errors.AccountsMustBeDifferent(
+            f"account {both[0]} is on both the debit and the credit side",
+            account_id=both[0],
+        )
 
 
 def _entries(postings: Iterable[Posting], bucket: Bucket, sign: int = 1) -> list[Entry]:

@@ -4,17 +4,45 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Label, case, func, select
+from sqlalchemy import BigInteger, ColumnElement, Label, case, cast, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger.domain.model import Account, AccountKind, Asset, Balance
+from ledger.domain.model import Account, AccountKind, Asset, Balance, HistoryEntry
 from ledger.storage import rows
 from ledger.storage.hot import HotPath
 from ledger.storage.tables import accounts, assets, balances, entries
 
 _ACCOUNT = select(accounts, assets.c.scale).join(assets, assets.c.code == accounts.c.asset_code)
+_BALANCE_COLUMNS = (
+    balances.c.debits_posted,
+    balances.c.credits_posted,
+    balances.c.debits_pending,
+    balances.c.credits_pending,
+)
+
+
+def _totals(over: ColumnElement[int] | None = None) -> list[Label[int]]:
+    """The four totals of entries, named as the balance columns; ``over``: running totals
+    in that order (a window) instead of one sum per group."""
+
+    def total(side: str, bucket: str) -> Label[int]:
+        hit = (entries.c.side == side) & (entries.c.bucket == bucket)
+        summed: ColumnElement[Any] = func.sum(case((hit, entries.c.amount), else_=0))
+        if over is not None:
+            summed = summed.over(order_by=over)
+        # SUM of bigint is numeric in PostgreSQL (a Decimal here); every total fits a bigint
+        # (postings keep each running total within int64), so cast it back.
+        return cast(func.coalesce(summed, 0), BigInteger).label(f"{side.lower()}s_{bucket.lower()}")
+
+    return [
+        total("DEBIT", "POSTED"),
+        total("CREDIT", "POSTED"),
+        total("DEBIT", "PENDING"),
+        total("CREDIT", "PENDING"),
+    ]
 
 
 class SqlAccounts:
@@ -31,7 +59,7 @@ class SqlAccounts:
         assert scale is not None
         return int(scale)
 
-    async def add(self, account: Account, *, request_id: str, fingerprint: str) -> bool:
+    async def add(self, account: Account, *, scope: str, request_id: str, fingerprint: str) -> bool:
         inserted = await self._conn.scalar(
             insert(accounts)
             .values(
@@ -42,6 +70,7 @@ class SqlAccounts:
                 bound=account.bound.value,
                 overdraft_limit=account.overdraft_limit,
                 metadata=dict(account.metadata),
+                scope=scope,
                 request_id=request_id,
                 fingerprint=fingerprint,
                 created_at=account.created_at,
@@ -66,8 +95,8 @@ class SqlAccounts:
         found = await self._one(accounts.c.id == account_id)
         return found[0] if found else None
 
-    async def by_request_id(self, org_id: str, request_id: str) -> tuple[Account, str] | None:
-        return await self._one(accounts.c.org_id == org_id, accounts.c.request_id == request_id)
+    async def by_request_id(self, scope: str, request_id: str) -> tuple[Account, str] | None:
+        return await self._one(accounts.c.scope == scope, accounts.c.request_id == request_id)
 
     async def wallet(self, org_id: str, asset_code: str) -> Account | None:
         found = await self._one(
@@ -113,19 +142,61 @@ class SqlAccounts:
             )
             return rows.balance(row)
 
-        def total(side: str, bucket: str) -> Label[int]:
-            hit = (entries.c.side == side) & (entries.c.bucket == bucket)
-            return func.coalesce(func.sum(case((hit, entries.c.amount), else_=0)), 0).label(
-                f"{side.lower()}s_{bucket.lower()}"
-            )
-
-        query = select(
-            total("DEBIT", "POSTED"),
-            total("CREDIT", "POSTED"),
-            total("DEBIT", "PENDING"),
-            total("CREDIT", "PENDING"),
-        ).where(entries.c.account_id == account_id, entries.c.created_at <= as_of)
+        query = select(*_totals()).where(
+            entries.c.account_id == account_id, entries.c.created_at <= as_of
+        )
         return rows.balance((await self._conn.execute(query)).mappings().one())
+
+    async def balances(
+        self, account_ids: Sequence[str], as_of: datetime | None = None
+    ) -> dict[str, tuple[Account, Balance]]:
+        # One statement: PostgreSQL reads it from one snapshot, so every balance is taken at
+        # the same instant (a transaction's entries and balance rows commit together).
+        ids = list(account_ids)
+        if as_of is None:
+            query = _ACCOUNT.add_columns(*_BALANCE_COLUMNS).join(
+                balances, balances.c.account_id == accounts.c.id
+            )
+        else:
+            sums = (
+                select(entries.c.account_id, *_totals())
+                .where(entries.c.account_id.in_(ids), entries.c.created_at <= as_of)
+                .group_by(entries.c.account_id)
+                .subquery()
+            )
+            query = _ACCOUNT.add_columns(
+                *(func.coalesce(sums.c[c.name], 0).label(c.name) for c in _BALANCE_COLUMNS)
+            ).outerjoin(sums, sums.c.account_id == accounts.c.id)
+        result = (await self._conn.execute(query.where(accounts.c.id.in_(ids)))).mappings()
+        return {row["id"]: (rows.account(row, row["scale"]), rows.balance(row)) for row in result}
+
+    async def history(self, account_id: str, *, after: int, limit: int) -> list[HistoryEntry]:
+        # The running balance is a window sum from the account's first entry, so one page
+        # reads every entry before it (the (account_id, account_seq) index, in order); the
+        # filter on the position sits outside the window for that reason.
+        running = (
+            select(
+                entries.c.account_seq,
+                entries.c.transaction_id,
+                entries.c.account_id,
+                entries.c.asset_code,
+                entries.c.side,
+                entries.c.bucket,
+                entries.c.amount,
+                entries.c.created_at,
+                *_totals(over=entries.c.account_seq),
+            )
+            .where(entries.c.account_id == account_id)
+            .subquery()
+        )
+        query = (
+            select(running)
+            .where(running.c.account_seq > after)
+            .order_by(running.c.account_seq)
+            .limit(limit)
+        )
+        result = (await self._conn.execute(query)).mappings().all()
+        return [rows.history_entry(row) for row in result]
 
     async def lock(self, account_ids: Sequence[str]) -> dict[str, tuple[Account, Balance]]:
         return await self._hot.lock(account_ids)

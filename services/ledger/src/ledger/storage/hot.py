@@ -37,14 +37,14 @@ Locked = dict[str, tuple[Account, Balance]]
 # side first (as the build side of a hash join, say).
 _CLAIM_AND_LOCK = """
 WITH claimed AS (
-    INSERT INTO transactions (id, org_id, request_id, fingerprint, kind, state, postings,
-                              metadata, pending_id, reversed_id, resolved_by_id, created_at,
-                              expires_at)
+    INSERT INTO transactions (id, org_id, request_id, scope, fingerprint, kind, state,
+                              postings, metadata, pending_id, reversed_id, resolved_by_id,
+                              created_at, expires_at)
     SELECT * FROM jsonb_to_recordset(%b::jsonb) AS t(
-        id uuid, org_id uuid, request_id text, fingerprint text, kind text, state text,
-        postings jsonb, metadata jsonb, pending_id uuid, reversed_id uuid,
+        id uuid, org_id uuid, request_id text, scope text, fingerprint text, kind text,
+        state text, postings jsonb, metadata jsonb, pending_id uuid, reversed_id uuid,
         resolved_by_id uuid, created_at timestamptz, expires_at timestamptz)
-    ON CONFLICT (org_id, request_id) DO NOTHING
+    ON CONFLICT (scope, request_id) DO NOTHING
     RETURNING id
 )
 SELECT c.ids, l.*
@@ -114,6 +114,7 @@ def _claim_rows(transactions: Sequence[Transaction]) -> Jsonb:
                 "id": t.id,
                 "org_id": t.org_id,
                 "request_id": t.request_id,
+                "scope": t.scope,
                 "fingerprint": t.fingerprint,
                 "kind": t.kind.value,
                 "state": t.state.value,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import RowMapping
@@ -12,6 +13,9 @@ from ledger.domain.model import (
     Asset,
     Balance,
     BalanceBound,
+    Bucket,
+    Entry,
+    HistoryEntry,
     Posting,
     Side,
     Transaction,
@@ -41,6 +45,23 @@ def balance(row: RowMapping) -> Balance:
         credits_pending=row["credits_pending"],
         entry_count=row.get("entry_count", 0),
         head_hash=bytes(row.get("head_hash") or b""),
+    )
+
+
+def history_entry(row: RowMapping) -> HistoryEntry:
+    """An entry with the running totals (named as the balance columns) after it."""
+    return HistoryEntry(
+        sequence=row["account_seq"],
+        transaction_id=row["transaction_id"],
+        entry=Entry(
+            row["account_id"],
+            row["asset_code"],
+            Side(row["side"]),
+            Bucket(row["bucket"]),
+            row["amount"],
+        ),
+        created_at=row["created_at"],
+        balance=replace(balance(row), entry_count=row["account_seq"]),
     )
 
 
@@ -74,4 +95,5 @@ def transaction(row: RowMapping) -> Transaction:
         reversed_id=row["reversed_id"],
         resolved_by_id=row["resolved_by_id"],
         fingerprint=row["fingerprint"],
+        scope=row["scope"],
     )

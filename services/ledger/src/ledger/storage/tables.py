@@ -44,6 +44,8 @@ accounts = Table(
     Column("bound", Text, nullable=False),
     Column("overdraft_limit", BigInteger, nullable=False, server_default=text("0")),
     Column("metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    # Whose request_id it is, as on transactions ('' when opened without one).
+    Column("scope", Text, nullable=False, server_default=text("''")),
     Column("request_id", Text, nullable=False, server_default=text("''")),
     Column("fingerprint", Text, nullable=False, server_default=text("''")),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -57,8 +59,8 @@ accounts = Table(
         postgresql_where=text("kind = 'WALLET'"),
     ),
     Index(
-        "uq_accounts_org_request",
-        "org_id",
+        "uq_accounts_scope_request",
+        "scope",
         "request_id",
         unique=True,
         postgresql_where=text("request_id <> ''"),
@@ -93,6 +95,9 @@ transactions = Table(
     Column("seq", BigInteger, Identity(always=True), nullable=False, unique=True),
     Column("org_id", Uuid(as_uuid=False), nullable=False),
     Column("request_id", Text, nullable=False),
+    # Whose request_id it is: the organization, or one internal service acting for it
+    # ("org:<id>" or "org:<id>/service:<name>"); request ids are unique per scope.
+    Column("scope", Text, nullable=False),
     # Digest of the request payload: a repeated request id with another payload is refused.
     Column("fingerprint", Text, nullable=False),
     Column("kind", Text, nullable=False),
@@ -104,7 +109,7 @@ transactions = Table(
     Column("resolved_by_id", Uuid(as_uuid=False), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=True),
-    Index("uq_transactions_org_request", "org_id", "request_id", unique=True),
+    Index("uq_transactions_scope_request", "scope", "request_id", unique=True),
     Index(
         "ix_transactions_open_holds",
         "expires_at",

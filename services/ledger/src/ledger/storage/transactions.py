@@ -39,8 +39,8 @@ class SqlTransactions:
             (
                 await self._conn.execute(
                     select(transactions).where(
-                        tuple_(transactions.c.org_id, transactions.c.request_id).in_(
-                            [(t.org_id, t.request_id) for t in taken]
+                        tuple_(transactions.c.scope, transactions.c.request_id).in_(
+                            [(t.scope, t.request_id) for t in taken]
                         )
                     )
                 )
@@ -48,9 +48,9 @@ class SqlTransactions:
             .mappings()
             .all()
         )
-        firsts = {(row["org_id"], row["request_id"]): rows.transaction(row) for row in found}
+        firsts = {(row["scope"], row["request_id"]): rows.transaction(row) for row in found}
         return [
-            None if t.id in inserted else firsts[(t.org_id, t.request_id)] for t in transactions_
+            None if t.id in inserted else firsts[(t.scope, t.request_id)] for t in transactions_
         ]
 
     async def add_entries(self, entries_: Sequence[ChainedEntry]) -> None:

@@ -44,3 +44,20 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):  # type:
         return pb.GetBalanceResponse(
             balance=contract.balance_to_proto(view.account, view.balance, view.as_of)
         )
+
+    async def BatchGetBalances(
+        self, request: pb.BatchGetBalancesRequest, context: Any
+    ) -> pb.BatchGetBalancesResponse:
+        views = await self._handlers.batch_get_balances(mapping.batch_get_balances(request))
+        return pb.BatchGetBalancesResponse(
+            balances=[contract.balance_to_proto(v.account, v.balance, v.as_of) for v in views]
+        )
+
+    async def ListAccountEntries(
+        self, request: pb.ListAccountEntriesRequest, context: Any
+    ) -> pb.ListAccountEntriesResponse:
+        page = await self._handlers.list_entries(mapping.list_account_entries(request))
+        return pb.ListAccountEntriesResponse(
+            entries=[contract.entry_to_proto(page.account, e) for e in page.items],
+            next_page_token=page.next_page_token,
+        )

@@ -67,6 +67,18 @@ def get_balance(request: acc.GetBalanceRequest) -> commands.GetBalance:
     )
 
 
+def batch_get_balances(request: acc.BatchGetBalancesRequest) -> commands.BatchGetBalances:
+    return commands.BatchGetBalances(
+        caller(), tuple(request.account_ids), contract.from_timestamp(request, "as_of_time")
+    )
+
+
+def list_account_entries(request: acc.ListAccountEntriesRequest) -> commands.ListAccountEntries:
+    return commands.ListAccountEntries(
+        caller(), request.account_id, page_size=request.page_size, page_token=request.page_token
+    )
+
+
 def create_transaction(
     request: txs.CreateTransactionRequest, who: commands.Caller | None = None
 ) -> commands.CreateTransaction:

@@ -1,0 +1,83 @@
+"""Migrations build exactly the schema the tables module describes, and carry data over."""
+
+from __future__ import annotations
+
+import uuid
+import warnings
+
+import psycopg
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection
+from sqlalchemy.exc import SAWarning
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from keel_runtime.migrations import run_migrations
+from ledger.storage.migrate import MIGRATIONS_DIR
+from ledger.storage.tables import metadata
+
+pytestmark = pytest.mark.integration
+
+
+def _diff(connection: Connection) -> list[object]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    with warnings.catch_warnings():
+        # Reflection does not know the outbox's xid8 column type; it is the runtime's table.
+        warnings.simplefilter("ignore", SAWarning)
+        return list(compare_metadata(context, metadata))
+
+
+async def test_schema_matches_tables(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        assert await conn.run_sync(_diff) == []
+
+
+def test_request_scopes_of_existing_transactions(database_url: str) -> None:
+    """Rows written before request ids were scoped get the scope their creator has now."""
+    run_migrations(database_url, MIGRATIONS_DIR, metadata, revision="0002")
+    org = str(uuid.uuid4())
+    rows = {
+        "member": ("STANDARD", "{}"),
+        "billing": ("STANDARD", '{"source": "billing"}'),
+        "sweeper": ("EXPIRE_PENDING", "{}"),
+    }
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        for request_id, (kind, meta) in rows.items():
+            conn.execute(
+                "INSERT INTO transactions (id, org_id, request_id, fingerprint, kind, state,"
+                " postings, metadata, created_at)"
+                " VALUES (gen_random_uuid(), %s, %s, '', %s, 'POSTED', '[]', %s, now())",
+                (org, request_id, kind, meta),
+            )
+    run_migrations(database_url, MIGRATIONS_DIR, metadata)
+    with psycopg.connect(database_url) as conn:
+        scopes = dict(conn.execute("SELECT request_id, scope FROM transactions").fetchall())
+    assert scopes == {
+        "member": f"org:{org}",
+        "billing": f"org:{org}/service:billing",
+        "sweeper": f"org:{org}/service:ledger",
+    }
+
+
+def test_request_scopes_of_existing_accounts(database_url: str) -> None:
+    run_migrations(database_url, MIGRATIONS_DIR, metadata, revision="0003")
+    org = str(uuid.uuid4())
+    rows = {"": "{}", "mine": "{}", "billing-revenue-USD": '{"owner": "billing"}'}
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO assets (code, scale) VALUES ('USD', 2)")
+        for request_id, meta in rows.items():
+            conn.execute(
+                "INSERT INTO accounts (id, org_id, kind, asset_code, bound, metadata, request_id,"
+                " created_at) VALUES (gen_random_uuid(), %s, 'FUNDING', 'USD', 'NONE', %s, %s,"
+                " now())",
+                (org, meta, request_id),
+            )
+    run_migrations(database_url, MIGRATIONS_DIR, metadata)
+    with psycopg.connect(database_url) as conn:
+        scopes = dict(conn.execute("SELECT request_id, scope FROM accounts").fetchall())
+    assert scopes == {
+        "": "",
+        "mine": f"org:{org}",
+        "billing-revenue-USD": f"org:{org}/service:billing",
+    }
