@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing.app.caller import Caller
@@ -30,7 +31,11 @@ from billing.domain.pricing import (
 )
 from billing.domain.usage import UsageRecord
 from billing.storage.tables import outbox, usage_records
-from billing.storage.unit_of_work import SqlUnitOfWork, sql_unit_of_work_factory
+from billing.storage.unit_of_work import (
+    BoundUnitOfWork,
+    SqlUnitOfWork,
+    sql_unit_of_work_factory,
+)
 
 from ..unit.conftest import FakeClock, FakeLedger
 
@@ -215,3 +220,22 @@ async def test_period_closer_against_postgres(engine: AsyncEngine, ledger: FakeL
     ended = await handlers.subscriptions.get(owner(org), sub.subscription_id)
     assert not ended.active  # canceled at the end of the period it was scheduled for
     assert await closer.close_due() == []
+
+
+async def test_default_subscription_starts_under_a_generic_plan(
+    engine: AsyncEngine, handlers: Handlers
+) -> None:
+    """The partial-index predicate of ON CONFLICT must be SQL text: with a bind parameter,
+    PostgreSQL cannot infer the unique index once it plans the statement generically (what
+    a prepared statement gets after a few executions on one connection)."""
+    async with engine.begin() as conn:
+        await conn.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
+        uow = BoundUnitOfWork(conn, utc_now)
+        orgs = [str(uuid.uuid4()) for _ in range(12)]
+        for org in orgs:
+            assert await handlers.subscriptions.start_default(uow, org) is not None
+        # A second active subscription for the same organization is a quiet conflict.
+        first = await uow.subscriptions.get_active(orgs[0])
+        assert first is not None
+        again = replace(first, subscription_id=str(uuid.uuid4()))
+        assert await uow.subscriptions.add(again) is False

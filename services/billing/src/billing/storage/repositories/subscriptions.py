@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, literal, or_, select, update
+from sqlalchemy import Row, and_, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -96,7 +96,9 @@ class SubscriptionRepository:
             .values(_subscription_values(subscription))
             .on_conflict_do_nothing(
                 index_elements=[subscriptions.c.org_id],
-                index_where=subscriptions.c.state == literal("active"),
+                # SQL text, not a bound value: a generic plan (what a prepared statement
+                # gets after a few runs) cannot match a parameter to the partial index.
+                index_where=text("state = 'active'"),
             )
             .returning(subscriptions.c.subscription_id)
         )
