@@ -102,9 +102,20 @@ class FakeSubscriptions:
             (x for x in self.s.subscriptions.values() if x.org_id == org_id and x.active), None
         )
 
-    async def lock_next_due(self, now: datetime) -> Subscription | None:
-        due = [x for x in self.s.subscriptions.values() if x.active and x.current_period_end <= now]
-        return min(due, key=lambda x: x.current_period_end, default=None)
+    async def list_due(
+        self, now: datetime, *, limit: int, exclude: Sequence[str] = ()
+    ) -> list[tuple[str, str]]:
+        due = [
+            x
+            for x in self.s.subscriptions.values()
+            if x.active and x.current_period_end <= now and x.subscription_id not in exclude
+        ]
+        due.sort(key=lambda x: x.current_period_end)
+        return [(x.org_id, x.subscription_id) for x in due[:limit]]
+
+    async def lock_due(self, subscription_id: str, now: datetime) -> Subscription | None:
+        x = self.s.subscriptions.get(subscription_id)
+        return x if x and x.active and x.current_period_end <= now else None
 
     async def add(self, subscription: Subscription) -> bool:
         if await self.get_active(subscription.org_id):

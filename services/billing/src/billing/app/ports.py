@@ -36,8 +36,16 @@ class SubscriptionRepository(Protocol):
         self, org_id: str, subscription_id: str, *, for_update: bool = False
     ) -> Subscription | None: ...
     async def get_active(self, org_id: str) -> Subscription | None: ...
-    async def lock_next_due(self, now: datetime) -> Subscription | None:
-        """An active subscription whose period has ended, locked; skips ones locked elsewhere."""
+    async def list_due(
+        self, now: datetime, *, limit: int, exclude: Sequence[str] = ()
+    ) -> list[tuple[str, str]]:
+        """(org id, subscription id) of active subscriptions whose period has ended, oldest
+        end first, leaving out the `exclude`d subscription ids."""
+        ...
+
+    async def lock_due(self, subscription_id: str, now: datetime) -> Subscription | None:
+        """The subscription, locked, if still active and due; None when it is not, or when
+        another transaction holds it (another replica is closing it)."""
         ...
 
     async def add(self, subscription: Subscription) -> bool:

@@ -76,14 +76,30 @@ class SubscriptionRepository:
         ).first()
         return _subscription(row) if row else None
 
-    async def lock_next_due(self, now: datetime) -> Subscription | None:
+    async def list_due(
+        self, now: datetime, *, limit: int, exclude: Sequence[str] = ()
+    ) -> list[tuple[str, str]]:
+        s = subscriptions.c
+        query = (
+            select(s.org_id, s.subscription_id)
+            .where(s.state == "active", s.current_period_end <= now)
+            .order_by(s.current_period_end)
+            .limit(limit)
+        )
+        if exclude:
+            query = query.where(s.subscription_id.not_in(list(exclude)))
+        return [(row.org_id, str(row.subscription_id)) for row in await self._conn.execute(query)]
+
+    async def lock_due(self, subscription_id: str, now: datetime) -> Subscription | None:
         s = subscriptions.c
         row = (
             await self._conn.execute(
                 select(subscriptions)
-                .where(s.state == "active", s.current_period_end <= now)
-                .order_by(s.current_period_end)
-                .limit(1)
+                .where(
+                    s.subscription_id == subscription_id,
+                    s.state == "active",
+                    s.current_period_end <= now,
+                )
                 # Replicas close different subscriptions instead of queueing on one.
                 .with_for_update(skip_locked=True)
             )
