@@ -14,7 +14,12 @@ import pytest
 
 from billing.app.caller import Caller
 from billing.app.ports import Wallet
-from billing.domain.errors import LedgerUnavailable, PaymentDeclined, RequestIdReused
+from billing.domain.errors import (
+    ConcurrentModification,
+    LedgerUnavailable,
+    PaymentDeclined,
+    RequestIdReused,
+)
 from billing.domain.events import DomainEvent
 from billing.domain.invoice import Invoice, InvoiceState
 from billing.domain.plan import Interval, Plan
@@ -123,8 +128,13 @@ class FakeSubscriptions:
         self.s.subscriptions[subscription.subscription_id] = subscription
         return True
 
-    async def save(self, subscription: Subscription) -> None:
-        self.s.subscriptions[subscription.subscription_id] = subscription
+    async def save(self, subscription: Subscription) -> Subscription:
+        stored = self.s.subscriptions[subscription.subscription_id]
+        if stored.version != subscription.version:
+            raise ConcurrentModification("stale")
+        saved = replace(subscription, version=subscription.version + 1)
+        self.s.subscriptions[subscription.subscription_id] = saved
+        return saved
 
     async def list(
         self,
@@ -214,8 +224,12 @@ class FakeInvoices:
         invoice = self.s.invoices.get(invoice_id)
         return invoice if invoice and invoice.org_id == org_id else None
 
-    async def save(self, invoice: Invoice) -> None:
-        self.s.invoices[invoice.invoice_id] = invoice
+    async def save(self, invoice: Invoice) -> Invoice:
+        if self.s.invoices[invoice.invoice_id].version != invoice.version:
+            raise ConcurrentModification("stale")
+        saved = replace(invoice, version=invoice.version + 1)
+        self.s.invoices[invoice.invoice_id] = saved
+        return saved
 
     async def list(
         self,

@@ -140,8 +140,7 @@ class InvoiceHandlers:
                 return current
             if current.state is InvoiceState.VOID:
                 log.warning("invoice %s was voided while its payment went through", invoice_id)
-            paid = current.mark_paid(transaction_id, self._clock())
-            await uow.invoices.save(paid)
+            paid = await uow.invoices.save(current.mark_paid(transaction_id, self._clock()))
             uow.record(InvoicePaid(paid))
             await uow.commit()
             return paid
@@ -162,7 +161,7 @@ class InvoiceHandlers:
             current = await _get(uow, org_id, invoice_id, for_update=True)
             voided = current.void(self._clock())
             if voided is not current:
-                await uow.invoices.save(voided)
+                voided = await uow.invoices.save(voided)
                 await uow.commit()
             return voided
 

@@ -52,7 +52,11 @@ class SubscriptionRepository(Protocol):
         """Insert; False when the organization already has an active subscription."""
         ...
 
-    async def save(self, subscription: Subscription) -> None: ...
+    async def save(self, subscription: Subscription) -> Subscription:
+        """Write back a subscription read with for_update in this transaction; returns it
+        at its new version. Raises ConcurrentModification when its version is stale."""
+        ...
+
     async def list(
         self,
         org_id: str,
@@ -94,7 +98,10 @@ class InvoiceRepository(Protocol):
     async def get(
         self, org_id: str, invoice_id: str, *, for_update: bool = False
     ) -> Invoice | None: ...
-    async def save(self, invoice: Invoice) -> None: ...
+    async def save(self, invoice: Invoice) -> Invoice:
+        """Like SubscriptionRepository.save: version-checked, returns the saved invoice."""
+        ...
+
     async def list(
         self,
         org_id: str,

@@ -109,7 +109,9 @@ class SubscriptionHandlers:
                 fingerprint(subscription_id, plan_id),
                 subscription_id,
             )
-            current = await _get(uow, org_id, subscription_id)
+            # Locked until commit: a period close (or another change) waits, and this change
+            # never writes back a period that closed after it was read.
+            current = await _get(uow, org_id, subscription_id, for_update=True)
             old = await uow.plans.get(current.plan_id)
             if old is None:
                 raise PlanNotFound("plan not found", plan_id=current.plan_id)
@@ -120,7 +122,7 @@ class SubscriptionHandlers:
             if new is None:
                 raise PlanNotFound("plan not found", plan_id=plan_id)
             changed, adjustments = current.change_plan(old, new, self._clock())
-            await uow.subscriptions.save(changed)
+            changed = await uow.subscriptions.save(changed)
             await uow.subscriptions.add_adjustments(subscription_id, adjustments, self._clock())
             proration = Money(new.currency, sum(a.amount_minor for a in adjustments))
             uow.record(SubscriptionChanged(changed, old.plan_id, proration))
@@ -132,19 +134,21 @@ class SubscriptionHandlers:
     ) -> Subscription:
         org_id = caller.require_billing_manager()
         async with self._uow() as uow:
-            current = await _get(uow, org_id, subscription_id)
+            current = await _get(uow, org_id, subscription_id, for_update=True)
             canceled = current.cancel(self._clock(), at_period_end=at_period_end)
             if canceled == current:
                 return current
-            await uow.subscriptions.save(canceled)
+            canceled = await uow.subscriptions.save(canceled)
             if not canceled.active or canceled.cancel_at_period_end:
                 uow.record(SubscriptionCanceled(canceled))
             await uow.commit()
             return canceled
 
 
-async def _get(uow: UnitOfWork, org_id: str, subscription_id: str) -> Subscription:
-    subscription = await uow.subscriptions.get(org_id, subscription_id)
+async def _get(
+    uow: UnitOfWork, org_id: str, subscription_id: str, *, for_update: bool = False
+) -> Subscription:
+    subscription = await uow.subscriptions.get(org_id, subscription_id, for_update=for_update)
     if subscription is None:
         raise SubscriptionNotFound("subscription not found", subscription_id=subscription_id)
     return subscription

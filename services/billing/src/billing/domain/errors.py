@@ -85,6 +85,12 @@ class SamePlan(BillingError):
     reason = "SAME_PLAN"
 
 
+class ConcurrentModification(BillingError):
+    """The row changed since it was read; the caller may retry the whole command."""
+
+    reason = "CONCURRENT_MODIFICATION"
+
+
 class InvoiceNotOpen(BillingError):
     reason = "INVOICE_NOT_OPEN"
 

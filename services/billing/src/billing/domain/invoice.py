@@ -51,6 +51,7 @@ class Invoice:
     payment_transaction_id: str = ""
     payment_attempts: int = 0
     last_payment_error: str = ""
+    version: int = 0  # of the row this was read from; saving checks it
 
     @property
     def total_minor(self) -> int:

@@ -36,6 +36,7 @@ class Subscription:
     create_time: datetime
     cancel_time: datetime | None = None
     cancel_at_period_end: bool = False
+    version: int = 0  # of the row this was read from; saving checks it
 
     @property
     def active(self) -> bool:

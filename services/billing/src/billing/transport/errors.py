@@ -27,6 +27,7 @@ ERROR_MAP: ErrorMap = {
     e.AmountOverflow: grpc.StatusCode.FAILED_PRECONDITION,
     e.PaymentDeclined: grpc.StatusCode.FAILED_PRECONDITION,
     e.WalletNotFound: grpc.StatusCode.FAILED_PRECONDITION,
+    e.ConcurrentModification: grpc.StatusCode.ABORTED,
     e.LedgerUnavailable: grpc.StatusCode.UNAVAILABLE,
     e.NotAllowed: grpc.StatusCode.PERMISSION_DENIED,
 }

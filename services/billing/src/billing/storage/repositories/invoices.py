@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from billing.domain.errors import ConcurrentModification
 from billing.domain.invoice import Invoice, InvoiceState
 from billing.storage import json_codec
 from billing.storage.ids import valid_uuid
@@ -31,6 +33,7 @@ def _invoice(row: Row[Any]) -> Invoice:
         payment_transaction_id=row.payment_transaction_id,
         payment_attempts=row.payment_attempts,
         last_payment_error=row.last_payment_error,
+        version=row.version,
     )
 
 
@@ -68,19 +71,31 @@ class InvoiceRepository:
         row = (await self._conn.execute(query)).first()
         return _invoice(row) if row else None
 
-    async def save(self, invoice: Invoice) -> None:
-        await self._conn.execute(
-            update(invoices)
-            .where(invoices.c.invoice_id == invoice.invoice_id)
-            .values(
-                state=invoice.state.value,
-                paid_time=invoice.paid_time,
-                void_time=invoice.void_time,
-                payment_transaction_id=invoice.payment_transaction_id,
-                payment_attempts=invoice.payment_attempts,
-                last_payment_error=invoice.last_payment_error,
+    async def save(self, invoice: Invoice) -> Invoice:
+        """Write an invoice read (and locked) in this transaction; returns it with its new
+        version. ConcurrentModification if the row changed since it was read."""
+        i = invoices.c
+        saved = (
+            await self._conn.execute(
+                update(invoices)
+                .where(i.invoice_id == invoice.invoice_id, i.version == invoice.version)
+                .values(
+                    state=invoice.state.value,
+                    paid_time=invoice.paid_time,
+                    void_time=invoice.void_time,
+                    payment_transaction_id=invoice.payment_transaction_id,
+                    payment_attempts=invoice.payment_attempts,
+                    last_payment_error=invoice.last_payment_error,
+                    version=i.version + 1,
+                )
+                .returning(i.version)
             )
-        )
+        ).first()
+        if saved is None:
+            raise ConcurrentModification(
+                "the invoice changed meanwhile; retry", invoice_id=invoice.invoice_id
+            )
+        return replace(invoice, version=saved.version)
 
     async def list(
         self,

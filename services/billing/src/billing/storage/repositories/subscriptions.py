@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy import Row, and_, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from billing.domain.errors import ConcurrentModification
 from billing.domain.subscription import Adjustment, Subscription, SubscriptionState
 from billing.storage.ids import valid_uuid
 from billing.storage.tables import (
@@ -46,6 +48,7 @@ def _subscription(row: Row[Any]) -> Subscription:
         create_time=row.create_time,
         cancel_time=row.cancel_time,
         cancel_at_period_end=row.cancel_at_period_end,
+        version=row.version,
     )
 
 
@@ -120,14 +123,29 @@ class SubscriptionRepository:
         )
         return result.first() is not None
 
-    async def save(self, subscription: Subscription) -> None:
+    async def save(self, subscription: Subscription) -> Subscription:
+        """Write a subscription read (and locked) in this transaction; returns it with its
+        new version. ConcurrentModification if the row changed since it was read."""
         values = _subscription_values(subscription)
         del values["subscription_id"], values["org_id"], values["create_time"]
-        await self._conn.execute(
-            update(subscriptions)
-            .where(subscriptions.c.subscription_id == subscription.subscription_id)
-            .values(values)
-        )
+        s = subscriptions.c
+        saved = (
+            await self._conn.execute(
+                update(subscriptions)
+                .where(
+                    s.subscription_id == subscription.subscription_id,
+                    s.version == subscription.version,
+                )
+                .values({**values, "version": s.version + 1})
+                .returning(s.version)
+            )
+        ).first()
+        if saved is None:
+            raise ConcurrentModification(
+                "the subscription changed meanwhile; retry",
+                subscription_id=subscription.subscription_id,
+            )
+        return replace(subscription, version=saved.version)
 
     async def list(
         self,
