@@ -102,7 +102,7 @@ class FakeSubscriptions:
         sub = self.s.subscriptions.get(subscription_id)
         return sub if sub and sub.org_id == org_id else None
 
-    async def get_active(self, org_id: str) -> Subscription | None:
+    async def get_active(self, org_id: str, *, for_update: bool = False) -> Subscription | None:
         return next(
             (x for x in self.s.subscriptions.values() if x.org_id == org_id and x.active), None
         )
@@ -159,6 +159,9 @@ class FakeSubscriptions:
     ) -> None:
         self.s.adjustments += [(subscription_id, a, None) for a in adjustments]
 
+    async def pending_adjustments(self, subscription_id: str) -> tuple[Adjustment, ...]:
+        return tuple(a for s, a, i in self.s.adjustments if s == subscription_id and i is None)
+
     async def take_adjustments(
         self, subscription_id: str, invoice_id: str
     ) -> tuple[Adjustment, ...]:
@@ -184,6 +187,11 @@ class FakeUsage:
 
     async def get_by_dedup_key(self, org_id: str, dedup_key: str) -> UsageRecord | None:
         return self.s.usage.get((org_id, dedup_key))
+
+    async def get_by_dedup_keys(
+        self, org_id: str, dedup_keys: Sequence[str]
+    ) -> dict[str, UsageRecord]:
+        return {k: self.s.usage[(org_id, k)] for k in dedup_keys if (org_id, k) in self.s.usage}
 
     async def summarize(
         self,

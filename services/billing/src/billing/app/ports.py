@@ -35,7 +35,7 @@ class SubscriptionRepository(Protocol):
     async def get(
         self, org_id: str, subscription_id: str, *, for_update: bool = False
     ) -> Subscription | None: ...
-    async def get_active(self, org_id: str) -> Subscription | None: ...
+    async def get_active(self, org_id: str, *, for_update: bool = False) -> Subscription | None: ...
     async def list_due(
         self, now: datetime, *, limit: int, exclude: Sequence[str] = ()
     ) -> list[tuple[str, str]]:
@@ -68,6 +68,10 @@ class SubscriptionRepository(Protocol):
     async def add_adjustments(
         self, subscription_id: str, adjustments: Sequence[Adjustment], now: datetime
     ) -> None: ...
+    async def pending_adjustments(self, subscription_id: str) -> tuple[Adjustment, ...]:
+        """Adjustments no invoice has taken yet (read only)."""
+        ...
+
     async def take_adjustments(
         self, subscription_id: str, invoice_id: str
     ) -> tuple[Adjustment, ...]: ...
@@ -79,6 +83,9 @@ class UsageRepository(Protocol):
         ...
 
     async def get_by_dedup_key(self, org_id: str, dedup_key: str) -> UsageRecord | None: ...
+    async def get_by_dedup_keys(
+        self, org_id: str, dedup_keys: Sequence[str]
+    ) -> dict[str, UsageRecord]: ...
     async def summarize(
         self,
         org_id: str,

@@ -8,6 +8,7 @@ from billing.app import paging
 from billing.app.caller import Caller
 from billing.app.fingerprint import fingerprint
 from billing.app.ports import Clock, IdFactory, UnitOfWork, UnitOfWorkFactory
+from billing.app.usage import check_open_period
 from billing.domain.errors import (
     ActiveSubscriptionExists,
     DefaultPlanMissing,
@@ -122,6 +123,8 @@ class SubscriptionHandlers:
             if new is None:
                 raise PlanNotFound("plan not found", plan_id=plan_id)
             changed, adjustments = current.change_plan(old, new, self._clock())
+            # The open period is priced on the plan in force at its end: it must fit.
+            await check_open_period(uow, current, new, self._clock(), adjustments=adjustments)
             changed = await uow.subscriptions.save(changed)
             await uow.subscriptions.add_adjustments(subscription_id, adjustments, self._clock())
             proration = Money(new.currency, sum(a.amount_minor for a in adjustments))

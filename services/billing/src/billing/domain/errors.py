@@ -105,6 +105,16 @@ class AmountOverflow(BillingError):
     reason = "AMOUNT_OVERFLOW"
 
 
+class UsageLimitExceeded(BillingError):
+    """Recording the usage would take its period past what an invoice can carry."""
+
+    reason = "USAGE_LIMIT_EXCEEDED"
+
+
+class UsageQuantityOutOfRange(BillingError):
+    reason = "USAGE_QUANTITY_OUT_OF_RANGE"
+
+
 class PaymentDeclined(BillingError):
     """The ledger refused the payment; the invoice stays open. `reason` is per instance."""
 

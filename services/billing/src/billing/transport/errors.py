@@ -26,6 +26,8 @@ ERROR_MAP: ErrorMap = {
     e.InvoiceAlreadyPaid: grpc.StatusCode.FAILED_PRECONDITION,
     e.AmountOverflow: grpc.StatusCode.FAILED_PRECONDITION,
     e.PaymentDeclined: grpc.StatusCode.FAILED_PRECONDITION,
+    e.UsageLimitExceeded: grpc.StatusCode.FAILED_PRECONDITION,
+    e.UsageQuantityOutOfRange: grpc.StatusCode.INVALID_ARGUMENT,
     e.WalletNotFound: grpc.StatusCode.FAILED_PRECONDITION,
     e.ConcurrentModification: grpc.StatusCode.ABORTED,
     e.LedgerUnavailable: grpc.StatusCode.UNAVAILABLE,

@@ -69,14 +69,13 @@ class SubscriptionRepository:
         row = (await self._conn.execute(query)).first()
         return _subscription(row) if row else None
 
-    async def get_active(self, org_id: str) -> Subscription | None:
-        row = (
-            await self._conn.execute(
-                select(subscriptions).where(
-                    subscriptions.c.org_id == org_id, subscriptions.c.state == "active"
-                )
-            )
-        ).first()
+    async def get_active(self, org_id: str, *, for_update: bool = False) -> Subscription | None:
+        query = select(subscriptions).where(
+            subscriptions.c.org_id == org_id, subscriptions.c.state == "active"
+        )
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._conn.execute(query)).first()
         return _subscription(row) if row else None
 
     async def list_due(
@@ -191,6 +190,16 @@ class SubscriptionRepository:
                 for a in items
             ],
         )
+
+    async def pending_adjustments(self, subscription_id: str) -> tuple[Adjustment, ...]:
+        rows = await self._conn.execute(
+            select(adjustments.c.description, adjustments.c.amount_minor)
+            .where(
+                adjustments.c.subscription_id == subscription_id, adjustments.c.invoice_id.is_(None)
+            )
+            .order_by(adjustments.c.create_time, adjustments.c.description)
+        )
+        return tuple(Adjustment(r.description, r.amount_minor) for r in rows)
 
     async def take_adjustments(
         self, subscription_id: str, invoice_id: str
