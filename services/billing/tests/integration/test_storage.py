@@ -83,12 +83,13 @@ async def test_concurrent_duplicates_record_once(engine: AsyncEngine, handlers: 
 
 async def test_batch_and_sql_aggregations(handlers: Handlers) -> None:
     org = str(uuid.uuid4())
-    t0 = datetime(2026, 5, 1, tzinfo=UTC)
+    # Inside the lateness window (35 days), with no subscription, so no period closed yet.
+    t0 = datetime.now(UTC) - timedelta(days=30)
     usages = [
         UsageInput("api.calls", q, f"k{i}", t0 + timedelta(minutes=i), d)
         for i, (q, d) in enumerate([(3, "a"), (7, "b"), (2, "a"), (0, "")])
     ]
-    usages.append(UsageInput("api.calls", 100, "late", t0 + timedelta(days=40)))
+    usages.append(UsageInput("api.calls", 100, "late", t0 + timedelta(days=25)))
     recorded, dups = await handlers.usage.record_batch(reporter(org), [*usages, usages[0]])
     assert (recorded, dups) == (5, 1)
     expected = {
@@ -102,7 +103,7 @@ async def test_batch_and_sql_aggregations(handlers: Handlers) -> None:
             reporter(org),
             metrics=["api.calls", "absent"],
             start=t0,
-            end=t0 + timedelta(days=30),
+            end=t0 + timedelta(days=20),
             aggregation=aggregation,
         )
         assert [(m.metric, m.value, m.record_count) for m in summary.metrics] == [

@@ -257,6 +257,10 @@ class FakeInvoices:
             rows = [i for i in rows if (i.issue_time, i.invoice_id) < before]
         return rows[:limit]
 
+    async def billed_until(self, org_id: str) -> datetime | None:
+        ends = [i.period_end for i in self.s.invoices.values() if i.org_id == org_id]
+        return max(ends, default=None)
+
     async def amount_due(self, org_id: str) -> dict[str, int]:
         due: dict[str, int] = {}
         for i in self.s.invoices.values():

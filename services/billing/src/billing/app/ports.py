@@ -117,6 +117,10 @@ class InvoiceRepository(Protocol):
         before: tuple[datetime, str] | None,
         limit: int,
     ) -> list[Invoice]: ...
+    async def billed_until(self, org_id: str) -> datetime | None:
+        """End of the latest period invoiced for the organization (None: none yet)."""
+        ...
+
     async def amount_due(self, org_id: str) -> dict[str, int]:
         """Sum of OPEN invoices per currency."""
         ...

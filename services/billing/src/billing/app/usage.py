@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from billing.app.caller import Caller
 from billing.app.ports import Clock, IdFactory, UnitOfWork, UnitOfWorkFactory
-from billing.domain.errors import InvalidPeriod, NoActiveSubscription
+from billing.domain.errors import (
+    InvalidPeriod,
+    NoActiveSubscription,
+    UsagePeriodClosed,
+    UsageTimeOutOfRange,
+)
 from billing.domain.events import UsageRecorded
 from billing.domain.plan import Plan
 from billing.domain.pricing import Aggregation
@@ -17,8 +23,17 @@ from billing.domain.usage import (
     MetricUsage,
     UsageRecord,
     check_event_quantity,
+    check_event_time,
     check_period_bounds,
+    check_same_payload,
 )
+
+
+class Late(enum.Enum):
+    """What to do with an event dated outside the window or in an invoiced period."""
+
+    REFUSE = "refuse"  # callers of the API are told (and may fix the time)
+    CARRY = "carry"  # other services' events are billed in the open period, dated now
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,22 +75,44 @@ class UsageHandlers:
         ]
 
     async def record_in(
-        self, uow: UnitOfWork, org_id: str, inputs: Sequence[UsageInput]
+        self,
+        uow: UnitOfWork,
+        org_id: str,
+        inputs: Sequence[UsageInput],
+        *,
+        late: Late = Late.REFUSE,
     ) -> list[UsageRecord]:
         """Record inside the caller's unit of work (also used by event subscribers).
 
         The organization's active subscription is locked while its usage is checked and
-        written, so the bounds see every earlier record and a period close waits.
+        written, so the bounds see every earlier record and a period close waits (usage is
+        never written into a period after it was priced).
         """
+        now = self._clock()
         records = self._records(org_id, inputs)
         for record in records:
             check_event_quantity(record)
         subscription = await uow.subscriptions.get_active(org_id, for_update=True)
         existing = await uow.usage.get_by_dedup_keys(org_id, [r.dedup_key for r in records])
+        if late is Late.REFUSE:
+            firsts = dict(existing)
+            for usage, record in zip(inputs, records, strict=True):
+                first = firsts.setdefault(record.dedup_key, record)
+                check_same_payload(first, record, compare_time=usage.event_time is not None)
         new = _first_per_key([r for r in records if r.dedup_key not in existing])
+        open_since = (
+            subscription.current_period_start
+            if subscription is not None
+            else await uow.invoices.billed_until(org_id)
+        )
+        if late is Late.REFUSE:
+            for record in new:
+                check_event_time(record, now, open_since)
+        else:
+            new = [_carried(r, now, open_since) for r in new]
         if subscription is not None and new:
             plan = await uow.plans.get(subscription.plan_id)
-            await check_open_period(uow, subscription, plan, self._clock(), new=new)
+            await check_open_period(uow, subscription, plan, now, new=new)
         inserted = await uow.usage.add_many(new)
         uow.record(*(UsageRecorded(r) for r in inserted))
         return inserted
@@ -191,3 +228,12 @@ def _first_per_key(records: Sequence[UsageRecord]) -> list[UsageRecord]:
             seen.add(record.dedup_key)
             first.append(record)
     return first
+
+
+def _carried(record: UsageRecord, now: datetime, open_since: datetime | None) -> UsageRecord:
+    """The record, re-dated to now when its own time could not be billed any more."""
+    try:
+        check_event_time(record, now, open_since)
+    except (UsageTimeOutOfRange, UsagePeriodClosed):
+        return replace(record, event_time=now)
+    return record

@@ -115,6 +115,24 @@ class UsageQuantityOutOfRange(BillingError):
     reason = "USAGE_QUANTITY_OUT_OF_RANGE"
 
 
+class UsageTimeOutOfRange(BillingError):
+    """The event time is too far in the future, or older than the lateness window."""
+
+    reason = "USAGE_TIME_OUT_OF_RANGE"
+
+
+class UsagePeriodClosed(BillingError):
+    """The event is dated in a period that is already invoiced: it cannot be billed."""
+
+    reason = "USAGE_PERIOD_CLOSED"
+
+
+class DedupKeyReused(BillingError):
+    """The dedup key was recorded with another metric, quantity, time or distinct value."""
+
+    reason = "DEDUP_KEY_REUSED"
+
+
 class PaymentDeclined(BillingError):
     """The ledger refused the payment; the invoice stays open. `reason` is per instance."""
 

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from billing.domain.errors import AmountOverflow, UsageLimitExceeded, UsageQuantityOutOfRange
+from billing.domain.errors import (
+    AmountOverflow,
+    DedupKeyReused,
+    UsageLimitExceeded,
+    UsagePeriodClosed,
+    UsageQuantityOutOfRange,
+    UsageTimeOutOfRange,
+)
 from billing.domain.invoice import price_period
 from billing.domain.plan import Plan
 from billing.domain.pricing import Aggregation
@@ -17,6 +24,10 @@ MAX_EVENT_QUANTITY = 10**12
 """One usage event (the contract's bound too)."""
 MAX_PERIOD_QUANTITY = 10**15
 """Sum of one metric's quantities in one billing period."""
+FUTURE_TOLERANCE = timedelta(minutes=5)
+"""How far ahead of billing's clock an event may be dated (clock skew)."""
+MAX_LATENESS = timedelta(days=35)
+"""How old an event may be (and never older than the open period)."""
 MAX_PERIOD_AMOUNT = 10**18
 """What the open period may cost when priced (int64 tops at ~9.22e18: room for fees and
 proration on top)."""
@@ -117,4 +128,35 @@ def check_period_bounds(
             f"the billing period would cost more than {MAX_PERIOD_AMOUNT} minor units",
             metric=metric,
             limit=str(MAX_PERIOD_AMOUNT),
+        )
+
+
+def check_event_time(record: UsageRecord, now: datetime, open_since: datetime | None) -> None:
+    """Refuse an event dated outside the window, or inside a period already invoiced
+    (`open_since`: start of the open period, or end of the last invoiced one)."""
+    if not now - MAX_LATENESS <= record.event_time <= now + FUTURE_TOLERANCE:
+        raise UsageTimeOutOfRange(
+            "event_time must be at most 5 minutes ahead and 35 days old",
+            dedup_key=record.dedup_key,
+            field="event_time",
+        )
+    if open_since is not None and record.event_time < open_since:
+        raise UsagePeriodClosed(
+            "event_time is before the open billing period: that time is invoiced already "
+            "(or was never billable)",
+            dedup_key=record.dedup_key,
+            open_period_start=open_since.isoformat(),
+        )
+
+
+def check_same_payload(first: UsageRecord, again: UsageRecord, *, compare_time: bool) -> None:
+    """A replayed dedup key must carry the first payload (its time only when given)."""
+    same = (first.metric, first.quantity, first.distinct_value) == (
+        again.metric,
+        again.quantity,
+        again.distinct_value,
+    ) and (not compare_time or first.event_time == again.event_time)
+    if not same:
+        raise DedupKeyReused(
+            "the dedup key was recorded with a different payload", dedup_key=again.dedup_key
         )

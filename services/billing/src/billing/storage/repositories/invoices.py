@@ -122,6 +122,14 @@ class InvoiceRepository:
             )
         return [_invoice(r) for r in await self._conn.execute(query)]
 
+    async def billed_until(self, org_id: str) -> datetime | None:
+        end = (
+            await self._conn.execute(
+                select(func.max(invoices.c.period_end)).where(invoices.c.org_id == org_id)
+            )
+        ).scalar_one()
+        return end if isinstance(end, datetime) else None
+
     async def amount_due(self, org_id: str) -> dict[str, int]:
         rows = await self._conn.execute(
             select(invoices.c.currency, func.sum(invoices.c.total_minor))
