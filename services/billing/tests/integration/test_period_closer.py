@@ -10,7 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing.app.caller import Caller
 from billing.app.period_closer import PeriodCloser
+from billing.app.plans import CreatePlan
 from billing.bootstrap import build_handlers, new_id
+from billing.domain.plan import Interval
+from billing.domain.pricing import Flat, Price
 from billing.storage.tables import usage_records
 from billing.storage.unit_of_work import sql_unit_of_work_factory
 from keel_runtime.metrics import Metrics
@@ -67,3 +70,34 @@ async def test_one_failing_subscription_does_not_stop_the_others(
         "keel_job_items_total",
         {"service": "billing", "job": "billing-close-periods", "outcome": "failed"},
     )
+
+
+async def test_cancel_now_bills_the_elapsed_share_of_fees_and_pending_proration(
+    engine: AsyncEngine, ledger: FakeLedger
+) -> None:
+    clock = FakeClock(datetime(2026, 3, 1, tzinfo=UTC))  # a 31-day period
+    handlers = build_handlers(engine, ledger, clock)
+    operator = Caller(subject="ops", org_id="", kind="service")
+    for plan_id, fee in (("small", 3100), ("large", 6200)):
+        await handlers.plans.create(
+            operator, CreatePlan(plan_id, plan_id, "USD", Interval.MONTH, (Price("", Flat(fee)),))
+        )
+    org = str(uuid.uuid4())
+    sub = await handlers.subscriptions.create(owner(org), "small", str(uuid.uuid4()))
+    clock.advance(timedelta(days=10))
+    _, proration = await handlers.subscriptions.change_plan(
+        owner(org), sub.subscription_id, "large", str(uuid.uuid4())
+    )
+    assert proration.amount_minor == 1000 - 2000  # 10/31 of each fee
+    clock.advance(timedelta(days=5))
+
+    canceled = await handlers.subscriptions.cancel(
+        owner(org), sub.subscription_id, at_period_end=False
+    )
+
+    assert not canceled.active
+    listed = await handlers.invoices.list(owner(org), state=None, page_size=0, page_token="")
+    (final,) = listed.invoices
+    assert (final.period_start, final.period_end) == (sub.current_period_start, clock())
+    # 15 of 31 days of the plan in force (large), plus the plan change's proration.
+    assert [line.amount_minor for line in final.lines] == [3000, -2000, 1000]

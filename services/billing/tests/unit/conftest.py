@@ -257,6 +257,17 @@ class FakeInvoices:
             rows = [i for i in rows if (i.issue_time, i.invoice_id) < before]
         return rows[:limit]
 
+    async def final_of(self, subscription: Subscription) -> Invoice | None:
+        return next(
+            (
+                i
+                for i in self.s.invoices.values()
+                if i.subscription_id == subscription.subscription_id
+                and i.period_end == subscription.cancel_time
+            ),
+            None,
+        )
+
     async def billed_until(self, org_id: str) -> datetime | None:
         ends = [i.period_end for i in self.s.invoices.values() if i.org_id == org_id]
         return max(ends, default=None)
@@ -380,6 +391,10 @@ class FakeKeys:
         if first[:2] != (operation, fingerprint):
             raise RequestIdReused("reused")
         return first[2]
+
+    async def resolve(self, org_id: str, request_id: str, resource_id: str) -> None:
+        operation, fingerprint, _ = self.s.keys[(org_id, request_id)]
+        self.s.keys[(org_id, request_id)] = (operation, fingerprint, resource_id)
 
 
 class FakeDatabase:

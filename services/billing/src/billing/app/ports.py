@@ -117,6 +117,10 @@ class InvoiceRepository(Protocol):
         before: tuple[datetime, str] | None,
         limit: int,
     ) -> list[Invoice]: ...
+    async def final_of(self, subscription: Subscription) -> Invoice | None:
+        """The final invoice of a subscription canceled now (None for any other)."""
+        ...
+
     async def billed_until(self, org_id: str) -> datetime | None:
         """End of the latest period invoiced for the organization (None: none yet)."""
         ...
@@ -168,6 +172,10 @@ class IdempotencyRepository(Protocol):
 
         Raises RequestIdReused when the key was used for another operation or payload.
         """
+        ...
+
+    async def resolve(self, org_id: str, request_id: str, resource_id: str) -> None:
+        """Point a claimed key at the resource the request answered with after all."""
         ...
 
 

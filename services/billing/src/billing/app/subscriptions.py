@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from billing.app import paging
 from billing.app.caller import Caller
+from billing.app.closing import close_open_period
 from billing.app.fingerprint import fingerprint
 from billing.app.ports import Clock, IdFactory, UnitOfWork, UnitOfWorkFactory
 from billing.app.usage import check_open_period
@@ -138,6 +139,13 @@ class SubscriptionHandlers:
         org_id = caller.require_billing_manager()
         async with self._uow() as uow:
             current = await _get(uow, org_id, subscription_id, for_update=True)
+            if current.active and not at_period_end:
+                # Usage to date and pending proration are billed now, on a final invoice.
+                _, canceled = await close_open_period(
+                    uow, current, self._new_id(), self._clock(), final=True
+                )
+                await uow.commit()
+                return canceled
             canceled = current.cancel(self._clock(), at_period_end=at_period_end)
             if canceled == current:
                 return current

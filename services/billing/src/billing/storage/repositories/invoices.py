@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.domain.errors import ConcurrentModification
 from billing.domain.invoice import Invoice, InvoiceState
+from billing.domain.subscription import Subscription
 from billing.storage import json_codec
 from billing.storage.ids import valid_uuid
 from billing.storage.tables import invoices
@@ -121,6 +122,19 @@ class InvoiceRepository:
                 )
             )
         return [_invoice(r) for r in await self._conn.execute(query)]
+
+    async def final_of(self, subscription: Subscription) -> Invoice | None:
+        if subscription.cancel_time is None:
+            return None
+        row = (
+            await self._conn.execute(
+                select(invoices).where(
+                    invoices.c.subscription_id == subscription.subscription_id,
+                    invoices.c.period_end == subscription.cancel_time,
+                )
+            )
+        ).first()
+        return _invoice(row) if row else None
 
     async def billed_until(self, org_id: str) -> datetime | None:
         end = (
