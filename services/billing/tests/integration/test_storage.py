@@ -240,3 +240,26 @@ async def test_default_subscription_starts_under_a_generic_plan(
         assert first is not None
         again = replace(first, subscription_id=str(uuid.uuid4()))
         assert await uow.subscriptions.add(again) is False
+
+
+async def test_change_plan_replayed_returns_the_first_answer(
+    engine: AsyncEngine, ledger: FakeLedger
+) -> None:
+    clock = FakeClock(datetime.now(UTC))
+    handlers = build_handlers(engine, ledger, clock)
+    await handlers.plans.create(
+        OPERATOR, CreatePlan("crew", "Crew", "USD", Interval.MONTH, (Price("", Flat(3000)),))
+    )
+    org = str(uuid.uuid4())
+    sub = await handlers.subscriptions.create(owner(org), "free", str(uuid.uuid4()))
+    clock.advance(timedelta(days=10))
+    key = str(uuid.uuid4())
+    _, proration = await handlers.subscriptions.change_plan(
+        owner(org), sub.subscription_id, "crew", key
+    )
+    assert proration.amount_minor < 0
+    clock.advance(timedelta(days=1))
+    again, replayed = await handlers.subscriptions.change_plan(
+        owner(org), sub.subscription_id, "crew", key
+    )
+    assert (again.plan_id, replayed) == ("crew", proration)

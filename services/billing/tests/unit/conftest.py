@@ -63,6 +63,7 @@ class State:
     invoices: dict[str, Invoice] = field(default_factory=dict)
     webhooks: dict[str, tuple[WebhookEndpoint, str]] = field(default_factory=dict)
     keys: dict[tuple[str, str], tuple[str, str, str]] = field(default_factory=dict)
+    answers: dict[tuple[str, str], str] = field(default_factory=dict)
     deliveries: dict[tuple[str, str], FakeDeliveryRow] = field(default_factory=dict)
 
 
@@ -391,6 +392,12 @@ class FakeKeys:
         if first[:2] != (operation, fingerprint):
             raise RequestIdReused("reused")
         return first[2]
+
+    async def save_answer(self, org_id: str, request_id: str, answer: str) -> None:
+        self.s.answers[(org_id, request_id)] = answer
+
+    async def answer(self, org_id: str, request_id: str) -> str:
+        return self.s.answers.get((org_id, request_id), "")
 
     async def resolve(self, org_id: str, request_id: str, resource_id: str) -> None:
         operation, fingerprint, _ = self.s.keys[(org_id, request_id)]

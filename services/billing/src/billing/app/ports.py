@@ -178,6 +178,14 @@ class IdempotencyRepository(Protocol):
         """Point a claimed key at the resource the request answered with after all."""
         ...
 
+    async def save_answer(self, org_id: str, request_id: str, answer: str) -> None:
+        """Keep what a replay must answer beyond the resource (a claimed key)."""
+        ...
+
+    async def answer(self, org_id: str, request_id: str) -> str:
+        """The answer kept for the key ("" when none)."""
+        ...
+
 
 class UnitOfWork(Protocol):
     """One transaction: repositories plus the events to publish when it commits."""

@@ -118,8 +118,10 @@ class SubscriptionHandlers:
             if old is None:
                 raise PlanNotFound("plan not found", plan_id=current.plan_id)
             if first is not None:
-                # A repeat: the change happened; report the subscription as it is now.
-                return current, Money(old.currency, 0)
+                # A repeat: the change happened; the subscription as it is now, and the
+                # proration the first call answered.
+                answered = await uow.idempotency.answer(org_id, request_id)
+                return current, Money(old.currency, int(answered or 0))
             new = await uow.plans.get(plan_id)
             if new is None:
                 raise PlanNotFound("plan not found", plan_id=plan_id)
@@ -129,6 +131,7 @@ class SubscriptionHandlers:
             changed = await uow.subscriptions.save(changed)
             await uow.subscriptions.add_adjustments(subscription_id, adjustments, self._clock())
             proration = Money(new.currency, sum(a.amount_minor for a in adjustments))
+            await uow.idempotency.save_answer(org_id, request_id, str(proration.amount_minor))
             uow.record(SubscriptionChanged(changed, old.plan_id, proration))
             await uow.commit()
             return changed, proration

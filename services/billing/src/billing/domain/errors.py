@@ -149,6 +149,21 @@ class LedgerUnavailable(BillingError):
     reason = "LEDGER_UNAVAILABLE"
 
 
+class LedgerFailed(LedgerUnavailable):
+    """The ledger answered with an error billing has no meaning for (INTERNAL, UNKNOWN ...).
+
+    Retrying is safe: payments are idempotent on the invoice id.
+    """
+
+    reason = "LEDGER_FAILED"
+
+
+class LedgerPermissionDenied(BillingError):
+    """The ledger refused the call to the caller (or to billing)."""
+
+    reason = "LEDGER_PERMISSION_DENIED"
+
+
 class NotAllowed(BillingError):
     """The caller is authenticated but lacks the role or scope the operation needs."""
 

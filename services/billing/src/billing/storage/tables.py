@@ -152,6 +152,8 @@ idempotency_keys = Table(
     # Hash of the request payload: the same id with another payload is refused.
     Column("fingerprint", Text, nullable=False),
     Column("resource_id", Text, nullable=False),
+    # What a replay must answer beyond the resource (e.g. ChangePlan's proration).
+    Column("answer", Text, nullable=False, server_default=text("''")),
     _ts("create_time"),
 )
 

@@ -56,3 +56,20 @@ class IdempotencyRepository:
             .where(k.org_id == org_id, k.request_id == request_id)
             .values(resource_id=resource_id)
         )
+
+    async def save_answer(self, org_id: str, request_id: str, answer: str) -> None:
+        k = idempotency_keys.c
+        await self._conn.execute(
+            update(idempotency_keys)
+            .where(k.org_id == org_id, k.request_id == request_id)
+            .values(answer=answer)
+        )
+
+    async def answer(self, org_id: str, request_id: str) -> str:
+        k = idempotency_keys.c
+        found = (
+            await self._conn.execute(
+                select(k.answer).where(k.org_id == org_id, k.request_id == request_id)
+            )
+        ).scalar_one_or_none()
+        return str(found or "")
