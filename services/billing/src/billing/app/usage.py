@@ -58,8 +58,9 @@ class UsageHandlers:
         self._clock = clock
         self._new_id = new_id
 
-    def _records(self, org_id: str, inputs: Sequence[UsageInput]) -> list[UsageRecord]:
-        now = self._clock()
+    def _records(
+        self, org_id: str, inputs: Sequence[UsageInput], now: datetime
+    ) -> list[UsageRecord]:
         return [
             UsageRecord(
                 usage_record_id=self._new_id(),
@@ -89,7 +90,7 @@ class UsageHandlers:
         never written into a period after it was priced).
         """
         now = self._clock()
-        records = self._records(org_id, inputs)
+        records = self._records(org_id, inputs, now)
         for record in records:
             check_event_quantity(record)
         subscription = await uow.subscriptions.get_active(org_id, for_update=True)
