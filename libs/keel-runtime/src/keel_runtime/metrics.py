@@ -14,6 +14,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 logger = logging.getLogger("keel.metrics")
 
 CONSUMER_OUTCOMES: Final = ("handled", "duplicate", "failed", "dead_lettered")
+JOB_OUTCOMES: Final = ("succeeded", "failed")
 
 # Unary RPCs of these services take ~1 ms to a few seconds (ledger postings, billing runs).
 RPC_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -101,6 +102,27 @@ class ConsumerMetrics:
         """Moved to the dead-letter subject (deliveries exhausted or undecodable)."""
 
 
+class JobMetrics:
+    """One periodic job's series (see ``keel_runtime.periodic``)."""
+
+    def __init__(
+        self,
+        runs: dict[str, Counter | NullSeries],
+        items: dict[str, Counter | NullSeries],
+        backing_off: Gauge | NullSeries,
+    ) -> None:
+        self.runs_succeeded = runs["succeeded"]
+        """Passes of the job that returned."""
+        self.runs_failed = runs["failed"]
+        """Passes that raised (logged; the next pass runs on schedule)."""
+        self.items_succeeded = items["succeeded"]
+        """Items processed without an error."""
+        self.items_failed = items["failed"]
+        """Items whose processing raised (logged, retried on a later pass)."""
+        self.items_backing_off = backing_off
+        """Items currently skipped until their backoff expires."""
+
+
 class Metrics:
     """A server's metrics; ``Metrics(service)`` makes a registry of its own.
 
@@ -150,6 +172,24 @@ class Metrics:
             ("service", "consumer", "outcome"),
             registry=r,
         )
+        self._job_runs = Counter(
+            "keel_job_runs",
+            "Passes of a periodic job, by outcome: " + "|".join(JOB_OUTCOMES) + ".",
+            ("service", "job", "outcome"),
+            registry=r,
+        )
+        self._job_items = Counter(
+            "keel_job_items",
+            "Items a periodic job processed, by outcome: " + "|".join(JOB_OUTCOMES) + ".",
+            ("service", "job", "outcome"),
+            registry=r,
+        )
+        self._job_backing_off = Gauge(
+            "keel_job_items_backing_off",
+            "Items of a periodic job that failed and wait for their backoff to expire.",
+            ("service", "job"),
+            registry=r,
+        )
         self._serving = Gauge(
             "keel_health_serving",
             "1 while the server reports SERVING (all readiness probes pass), else 0.",
@@ -170,6 +210,13 @@ class Metrics:
     def consumer(self, consumer: str) -> ConsumerMetrics:
         return ConsumerMetrics(
             {o: self._consumed.labels(self.service, consumer, o) for o in CONSUMER_OUTCOMES}
+        )
+
+    def job(self, job: str) -> JobMetrics:
+        return JobMetrics(
+            {o: self._job_runs.labels(self.service, job, o) for o in JOB_OUTCOMES},
+            {o: self._job_items.labels(self.service, job, o) for o in JOB_OUTCOMES},
+            self._job_backing_off.labels(self.service, job),
         )
 
     def serving(self) -> Gauge | NullSeries:
@@ -195,6 +242,11 @@ class _NoMetrics(Metrics):
 
     def consumer(self, consumer: str) -> ConsumerMetrics:
         return ConsumerMetrics(dict.fromkeys(CONSUMER_OUTCOMES, NULL))
+
+    def job(self, job: str) -> JobMetrics:
+        return JobMetrics(
+            dict.fromkeys(JOB_OUTCOMES, NULL), dict.fromkeys(JOB_OUTCOMES, NULL), NULL
+        )
 
     def serving(self) -> Gauge | NullSeries:
         return NULL

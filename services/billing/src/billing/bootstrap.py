@@ -143,12 +143,18 @@ async def build(config: Config) -> ServiceSpec:
     )
     handlers = build_handlers(engine, ledger)
     sender = HttpWebhookSender()
-    dispatcher = WebhookDispatcher(sql_unit_of_work_factory(engine, utc_now), sender, utc_now)
     metrics = Metrics(SERVICE)
+    dispatcher = WebhookDispatcher(
+        sql_unit_of_work_factory(engine, utc_now), sender, utc_now, metrics=metrics
+    )
     nc, js = await connect_nats(config.nats_url)
     await ensure_stream(js, config.streams.service_stream(SERVICE))
     closer = PeriodCloser(
-        sql_unit_of_work_factory(engine, utc_now), handlers.invoices, utc_now, new_id
+        sql_unit_of_work_factory(engine, utc_now),
+        handlers.invoices,
+        utc_now,
+        new_id,
+        metrics=metrics,
     )
     background: list[Callable[[], Awaitable[None]]] = [
         OutboxRelay(engine, js, metrics=metrics).run,

@@ -9,6 +9,9 @@ from typing import Any
 
 import grpc
 import pytest
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
 from keel.ledger.v1 import (
     account_service_pb2,
     account_service_pb2_grpc,
@@ -45,10 +48,25 @@ class LedgerState:
     calls: list[Seen] = field(default_factory=list)
     wallets: dict[str, tuple[str, int]] = field(default_factory=dict)  # org -> (account, balance)
     transactions: dict[str, str] = field(default_factory=dict)  # request id -> transaction id
+    # method -> (status code, ErrorInfo reason or "" for a bare status): the next answers.
+    failures: dict[str, tuple[grpc.StatusCode, str]] = field(default_factory=dict)
 
     def seen(self, method: str, request: Any, context: Any) -> None:
         metadata = {k: v for k, v in context.invocation_metadata() if isinstance(v, str)}
         self.calls.append(Seen(method, metadata, context.time_remaining(), request))
+
+    async def answer(self, method: str, request: Any, context: Any) -> None:
+        """Record the call; abort it as configured in `failures`."""
+        self.seen(method, request, context)
+        if method not in self.failures:
+            return
+        code, reason = self.failures[method]
+        if not reason:
+            await context.abort(code, "refused")
+        detail = any_pb2.Any()
+        detail.Pack(error_details_pb2.ErrorInfo(reason=reason, domain="ledger.keel"))
+        status = status_pb2.Status(code=code.value[0], message="refused", details=[detail])
+        await context.abort_with_status(rpc_status.to_status(status))
 
 
 def principal_of(metadata: dict[str, str]) -> Principal:
@@ -64,7 +82,7 @@ class FakeAccounts(account_service_pb2_grpc.AccountServiceServicer):  # type: ig
         self.state = state
 
     async def ListAccounts(self, request: Any, context: Any) -> Any:
-        self.state.seen("ListAccounts", request, context)
+        await self.state.answer("ListAccounts", request, context)
         wallet = self.state.wallets.get(_org(self.state.calls[-1].metadata))
         accounts = []
         if wallet:
@@ -78,7 +96,7 @@ class FakeAccounts(account_service_pb2_grpc.AccountServiceServicer):  # type: ig
         return account_service_pb2.ListAccountsResponse(accounts=accounts)
 
     async def GetBalance(self, request: Any, context: Any) -> Any:
-        self.state.seen("GetBalance", request, context)
+        await self.state.answer("GetBalance", request, context)
         for account_id, balance in self.state.wallets.values():
             if account_id == request.account_id:
                 return account_service_pb2.GetBalanceResponse(
@@ -104,7 +122,7 @@ class FakeTransactions(transaction_service_pb2_grpc.TransactionServiceServicer):
         self.state = state
 
     async def CreateTransaction(self, request: Any, context: Any) -> Any:
-        self.state.seen("CreateTransaction", request, context)
+        await self.state.answer("CreateTransaction", request, context)
         transaction_id = self.state.transactions.setdefault(request.request_id, str(uuid.uuid4()))
         return transaction_service_pb2.CreateTransactionResponse(
             transaction=resources_pb2.Transaction(

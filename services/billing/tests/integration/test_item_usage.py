@@ -11,6 +11,7 @@ from keel.items.v1 import events_pb2 as items_events
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from billing.app.caller import Caller
 from billing.bootstrap import Handlers, utc_now
 from billing.events.subscribers import ITEMS_METRIC, item_confirmed_handler
 from billing.storage.tables import outbox, usage_records
@@ -19,9 +20,9 @@ from keel_runtime.events import Envelope, new_event
 pytestmark = pytest.mark.integration
 
 
-def confirmed(org_id: str, item_id: str) -> Envelope:
+def confirmed(org_id: str, item_id: str, at: datetime | None = None) -> Envelope:
     when = Timestamp()
-    when.FromDatetime(datetime(2026, 6, 1, tzinfo=UTC))
+    when.FromDatetime(at or datetime(2026, 6, 1, tzinfo=UTC))
     return new_event(
         type="items.item.confirmed",
         source="items",
@@ -51,3 +52,21 @@ async def test_one_unit_per_confirmed_item(engine: AsyncEngine, handlers: Handle
         events = (await conn.execute(select(func.count()).select_from(outbox))).scalar_one()
     assert [tuple(r) for r in usage] == [(ITEMS_METRIC, 2)]
     assert events == 2  # billing.usage.recorded per recorded unit
+
+
+async def test_an_item_confirmed_before_a_close_but_delivered_after_is_billed_next(
+    engine: AsyncEngine, handlers: Handlers
+) -> None:
+    handle = item_confirmed_handler(handlers.usage, utc_now)
+    org_id = str(uuid.uuid4())
+    owner = Caller(subject="u1", org_id=org_id, roles=frozenset({"OWNER"}))
+    sub = await handlers.subscriptions.create(owner, "free", str(uuid.uuid4()))
+    confirmed_at = datetime.now(UTC)
+    first = await handlers.invoices.close_period(owner, sub.subscription_id, str(uuid.uuid4()))
+    assert confirmed_at < first.period_end
+
+    async with engine.begin() as conn:  # the event arrives after the close
+        await handle(conn, confirmed(org_id, str(uuid.uuid4()), at=confirmed_at))
+    second = await handlers.invoices.close_period(owner, sub.subscription_id, str(uuid.uuid4()))
+    (line,) = [x for x in second.lines if x.metric == ITEMS_METRIC]
+    assert line.quantity == 1

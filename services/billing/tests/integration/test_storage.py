@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing.app.caller import Caller
@@ -30,7 +31,11 @@ from billing.domain.pricing import (
 )
 from billing.domain.usage import UsageRecord
 from billing.storage.tables import outbox, usage_records
-from billing.storage.unit_of_work import SqlUnitOfWork, sql_unit_of_work_factory
+from billing.storage.unit_of_work import (
+    BoundUnitOfWork,
+    SqlUnitOfWork,
+    sql_unit_of_work_factory,
+)
 
 from ..unit.conftest import FakeClock, FakeLedger
 
@@ -78,12 +83,13 @@ async def test_concurrent_duplicates_record_once(engine: AsyncEngine, handlers: 
 
 async def test_batch_and_sql_aggregations(handlers: Handlers) -> None:
     org = str(uuid.uuid4())
-    t0 = datetime(2026, 5, 1, tzinfo=UTC)
+    # Inside the lateness window (35 days), with no subscription, so no period closed yet.
+    t0 = datetime.now(UTC) - timedelta(days=30)
     usages = [
         UsageInput("api.calls", q, f"k{i}", t0 + timedelta(minutes=i), d)
         for i, (q, d) in enumerate([(3, "a"), (7, "b"), (2, "a"), (0, "")])
     ]
-    usages.append(UsageInput("api.calls", 100, "late", t0 + timedelta(days=40)))
+    usages.append(UsageInput("api.calls", 100, "late", t0 + timedelta(days=25)))
     recorded, dups = await handlers.usage.record_batch(reporter(org), [*usages, usages[0]])
     assert (recorded, dups) == (5, 1)
     expected = {
@@ -97,7 +103,7 @@ async def test_batch_and_sql_aggregations(handlers: Handlers) -> None:
             reporter(org),
             metrics=["api.calls", "absent"],
             start=t0,
-            end=t0 + timedelta(days=30),
+            end=t0 + timedelta(days=20),
             aggregation=aggregation,
         )
         assert [(m.metric, m.value, m.record_count) for m in summary.metrics] == [
@@ -215,3 +221,45 @@ async def test_period_closer_against_postgres(engine: AsyncEngine, ledger: FakeL
     ended = await handlers.subscriptions.get(owner(org), sub.subscription_id)
     assert not ended.active  # canceled at the end of the period it was scheduled for
     assert await closer.close_due() == []
+
+
+async def test_default_subscription_starts_under_a_generic_plan(
+    engine: AsyncEngine, handlers: Handlers
+) -> None:
+    """The partial-index predicate of ON CONFLICT must be SQL text: with a bind parameter,
+    PostgreSQL cannot infer the unique index once it plans the statement generically (what
+    a prepared statement gets after a few executions on one connection)."""
+    async with engine.begin() as conn:
+        await conn.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
+        uow = BoundUnitOfWork(conn, utc_now)
+        orgs = [str(uuid.uuid4()) for _ in range(12)]
+        for org in orgs:
+            assert await handlers.subscriptions.start_default(uow, org) is not None
+        # A second active subscription for the same organization is a quiet conflict.
+        first = await uow.subscriptions.get_active(orgs[0])
+        assert first is not None
+        again = replace(first, subscription_id=str(uuid.uuid4()))
+        assert await uow.subscriptions.add(again) is False
+
+
+async def test_change_plan_replayed_returns_the_first_answer(
+    engine: AsyncEngine, ledger: FakeLedger
+) -> None:
+    clock = FakeClock(datetime.now(UTC))
+    handlers = build_handlers(engine, ledger, clock)
+    await handlers.plans.create(
+        OPERATOR, CreatePlan("crew", "Crew", "USD", Interval.MONTH, (Price("", Flat(3000)),))
+    )
+    org = str(uuid.uuid4())
+    sub = await handlers.subscriptions.create(owner(org), "free", str(uuid.uuid4()))
+    clock.advance(timedelta(days=10))
+    key = str(uuid.uuid4())
+    _, proration = await handlers.subscriptions.change_plan(
+        owner(org), sub.subscription_id, "crew", key
+    )
+    assert proration.amount_minor < 0
+    clock.advance(timedelta(days=1))
+    again, replayed = await handlers.subscriptions.change_plan(
+        owner(org), sub.subscription_id, "crew", key
+    )
+    assert (again.plan_id, replayed) == ("crew", proration)

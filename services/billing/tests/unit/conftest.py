@@ -14,7 +14,12 @@ import pytest
 
 from billing.app.caller import Caller
 from billing.app.ports import Wallet
-from billing.domain.errors import LedgerUnavailable, PaymentDeclined, RequestIdReused
+from billing.domain.errors import (
+    ConcurrentModification,
+    LedgerUnavailable,
+    PaymentDeclined,
+    RequestIdReused,
+)
 from billing.domain.events import DomainEvent
 from billing.domain.invoice import Invoice, InvoiceState
 from billing.domain.plan import Interval, Plan
@@ -58,6 +63,7 @@ class State:
     invoices: dict[str, Invoice] = field(default_factory=dict)
     webhooks: dict[str, tuple[WebhookEndpoint, str]] = field(default_factory=dict)
     keys: dict[tuple[str, str], tuple[str, str, str]] = field(default_factory=dict)
+    answers: dict[tuple[str, str], str] = field(default_factory=dict)
     deliveries: dict[tuple[str, str], FakeDeliveryRow] = field(default_factory=dict)
 
 
@@ -97,14 +103,25 @@ class FakeSubscriptions:
         sub = self.s.subscriptions.get(subscription_id)
         return sub if sub and sub.org_id == org_id else None
 
-    async def get_active(self, org_id: str) -> Subscription | None:
+    async def get_active(self, org_id: str, *, for_update: bool = False) -> Subscription | None:
         return next(
             (x for x in self.s.subscriptions.values() if x.org_id == org_id and x.active), None
         )
 
-    async def lock_next_due(self, now: datetime) -> Subscription | None:
-        due = [x for x in self.s.subscriptions.values() if x.active and x.current_period_end <= now]
-        return min(due, key=lambda x: x.current_period_end, default=None)
+    async def list_due(
+        self, now: datetime, *, limit: int, exclude: Sequence[str] = ()
+    ) -> list[tuple[str, str]]:
+        due = [
+            x
+            for x in self.s.subscriptions.values()
+            if x.active and x.current_period_end <= now and x.subscription_id not in exclude
+        ]
+        due.sort(key=lambda x: x.current_period_end)
+        return [(x.org_id, x.subscription_id) for x in due[:limit]]
+
+    async def lock_due(self, subscription_id: str, now: datetime) -> Subscription | None:
+        x = self.s.subscriptions.get(subscription_id)
+        return x if x and x.active and x.current_period_end <= now else None
 
     async def add(self, subscription: Subscription) -> bool:
         if await self.get_active(subscription.org_id):
@@ -112,8 +129,13 @@ class FakeSubscriptions:
         self.s.subscriptions[subscription.subscription_id] = subscription
         return True
 
-    async def save(self, subscription: Subscription) -> None:
-        self.s.subscriptions[subscription.subscription_id] = subscription
+    async def save(self, subscription: Subscription) -> Subscription:
+        stored = self.s.subscriptions[subscription.subscription_id]
+        if stored.version != subscription.version:
+            raise ConcurrentModification("stale")
+        saved = replace(subscription, version=subscription.version + 1)
+        self.s.subscriptions[subscription.subscription_id] = saved
+        return saved
 
     async def list(
         self,
@@ -137,6 +159,9 @@ class FakeSubscriptions:
         self, subscription_id: str, adjustments: Sequence[Adjustment], now: datetime
     ) -> None:
         self.s.adjustments += [(subscription_id, a, None) for a in adjustments]
+
+    async def pending_adjustments(self, subscription_id: str) -> tuple[Adjustment, ...]:
+        return tuple(a for s, a, i in self.s.adjustments if s == subscription_id and i is None)
 
     async def take_adjustments(
         self, subscription_id: str, invoice_id: str
@@ -163,6 +188,11 @@ class FakeUsage:
 
     async def get_by_dedup_key(self, org_id: str, dedup_key: str) -> UsageRecord | None:
         return self.s.usage.get((org_id, dedup_key))
+
+    async def get_by_dedup_keys(
+        self, org_id: str, dedup_keys: Sequence[str]
+    ) -> dict[str, UsageRecord]:
+        return {k: self.s.usage[(org_id, k)] for k in dedup_keys if (org_id, k) in self.s.usage}
 
     async def summarize(
         self,
@@ -203,8 +233,12 @@ class FakeInvoices:
         invoice = self.s.invoices.get(invoice_id)
         return invoice if invoice and invoice.org_id == org_id else None
 
-    async def save(self, invoice: Invoice) -> None:
-        self.s.invoices[invoice.invoice_id] = invoice
+    async def save(self, invoice: Invoice) -> Invoice:
+        if self.s.invoices[invoice.invoice_id].version != invoice.version:
+            raise ConcurrentModification("stale")
+        saved = replace(invoice, version=invoice.version + 1)
+        self.s.invoices[invoice.invoice_id] = saved
+        return saved
 
     async def list(
         self,
@@ -223,6 +257,21 @@ class FakeInvoices:
         if before:
             rows = [i for i in rows if (i.issue_time, i.invoice_id) < before]
         return rows[:limit]
+
+    async def final_of(self, subscription: Subscription) -> Invoice | None:
+        return next(
+            (
+                i
+                for i in self.s.invoices.values()
+                if i.subscription_id == subscription.subscription_id
+                and i.period_end == subscription.cancel_time
+            ),
+            None,
+        )
+
+    async def billed_until(self, org_id: str) -> datetime | None:
+        ends = [i.period_end for i in self.s.invoices.values() if i.org_id == org_id]
+        return max(ends, default=None)
 
     async def amount_due(self, org_id: str) -> dict[str, int]:
         due: dict[str, int] = {}
@@ -343,6 +392,16 @@ class FakeKeys:
         if first[:2] != (operation, fingerprint):
             raise RequestIdReused("reused")
         return first[2]
+
+    async def save_answer(self, org_id: str, request_id: str, answer: str) -> None:
+        self.s.answers[(org_id, request_id)] = answer
+
+    async def answer(self, org_id: str, request_id: str) -> str:
+        return self.s.answers.get((org_id, request_id), "")
+
+    async def resolve(self, org_id: str, request_id: str, resource_id: str) -> None:
+        operation, fingerprint, _ = self.s.keys[(org_id, request_id)]
+        self.s.keys[(org_id, request_id)] = (operation, fingerprint, resource_id)
 
 
 class FakeDatabase:

@@ -7,23 +7,20 @@ from dataclasses import dataclass
 
 from billing.app import paging
 from billing.app.caller import Caller
+from billing.app.closing import close_open_period
 from billing.app.fingerprint import fingerprint
 from billing.app.ports import Clock, IdFactory, Ledger, UnitOfWork, UnitOfWorkFactory
 from billing.domain.errors import (
     InvoiceNotFound,
     PaymentDeclined,
-    PlanNotFound,
     SubscriptionNotFound,
     WalletNotFound,
 )
 from billing.domain.events import (
-    InvoiceIssued,
     InvoicePaid,
     InvoicePaymentFailed,
-    SubscriptionCanceled,
 )
-from billing.domain.invoice import Invoice, InvoiceState, issue_invoice
-from billing.domain.pricing import Aggregation
+from billing.domain.invoice import Invoice, InvoiceState
 
 log = logging.getLogger(__name__)
 
@@ -53,44 +50,29 @@ class InvoiceHandlers:
             if first is not None:
                 return await _get(uow, org_id, first)
             invoice = await self.close_period_in(uow, org_id, subscription_id, invoice_id)
+            if invoice.invoice_id != invoice_id:
+                # The final invoice of a cancel: a replay of this request must find it.
+                await uow.idempotency.resolve(org_id, request_id, invoice.invoice_id)
             await uow.commit()
             return invoice
 
     async def close_period_in(
         self, uow: UnitOfWork, org_id: str, subscription_id: str, invoice_id: str
     ) -> Invoice:
-        """Price the open period into an invoice and open the next period (caller commits)."""
+        """Price the open period into an invoice and open the next period (caller commits).
+
+        A subscription canceled now was closed by its final invoice: that is the answer.
+        """
         subscription = await uow.subscriptions.get(org_id, subscription_id, for_update=True)
         if subscription is None:
             raise SubscriptionNotFound("subscription not found", subscription_id=subscription_id)
-        subscription.require_active()
-        plan = await uow.plans.get(subscription.plan_id)
-        if plan is None:
-            raise PlanNotFound("plan not found", plan_id=subscription.plan_id)
-        now = self._clock()
-        usage = await uow.usage.summarize(
-            org_id,
-            subscription.current_period_start,
-            subscription.closing_end(now),
-            metrics=[p.metric for p in plan.prices if not p.is_flat_fee],
-            aggregations={p.metric: p.aggregation for p in plan.prices if not p.is_flat_fee},
-            fallback=Aggregation.SUM,
+        if not subscription.active:
+            final = await uow.invoices.final_of(subscription)
+            if final is not None:
+                return final
+        invoice, _ = await close_open_period(
+            uow, subscription, invoice_id, self._clock(), final=False
         )
-        adjustments = await uow.subscriptions.take_adjustments(subscription_id, invoice_id)
-        invoice = issue_invoice(
-            invoice_id=invoice_id,
-            subscription=subscription,
-            plan=plan,
-            quantities={m.metric: m.value for m in usage},
-            adjustments=adjustments,
-            now=now,
-        )
-        await uow.invoices.add(invoice)
-        advanced = subscription.advance_period(plan.interval.months, now)
-        await uow.subscriptions.save(advanced)
-        uow.record(InvoiceIssued(invoice))
-        if not advanced.active:
-            uow.record(SubscriptionCanceled(advanced))
         return invoice
 
     async def get(self, caller: Caller, invoice_id: str) -> Invoice:
@@ -140,8 +122,7 @@ class InvoiceHandlers:
                 return current
             if current.state is InvoiceState.VOID:
                 log.warning("invoice %s was voided while its payment went through", invoice_id)
-            paid = current.mark_paid(transaction_id, self._clock())
-            await uow.invoices.save(paid)
+            paid = await uow.invoices.save(current.mark_paid(transaction_id, self._clock()))
             uow.record(InvoicePaid(paid))
             await uow.commit()
             return paid
@@ -162,7 +143,7 @@ class InvoiceHandlers:
             current = await _get(uow, org_id, invoice_id, for_update=True)
             voided = current.void(self._clock())
             if voided is not current:
-                await uow.invoices.save(voided)
+                voided = await uow.invoices.save(voided)
                 await uow.commit()
             return voided
 

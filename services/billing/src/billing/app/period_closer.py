@@ -1,8 +1,13 @@
-"""Closes billing periods that have ended and collects their invoices (a background task)."""
+"""Closes billing periods that have ended and collects their invoices (a background task).
+
+Each subscription is closed in a transaction of its own, through the runtime's ItemRunner:
+one that cannot be closed (say, usage that cannot be priced) is logged, counted in
+`keel_job_items_total{job="billing-close-periods",outcome="failed"}` and retried after a
+backoff of its own, while every other subscription is invoiced on time.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from billing.app.caller import Caller
@@ -10,8 +15,13 @@ from billing.app.invoices import InvoiceHandlers
 from billing.app.ports import Clock, IdFactory, UnitOfWorkFactory
 from billing.domain.errors import LedgerUnavailable, PaymentDeclined, WalletNotFound
 from billing.domain.invoice import Invoice
+from keel_runtime.metrics import NO_METRICS, Metrics
+from keel_runtime.periodic import Backoff, ItemRunner, run_periodically
 
 log = logging.getLogger(__name__)
+
+CLOSE_JOB = "billing-close-periods"
+COLLECT_JOB = "billing-collect-invoices"
 
 
 class PeriodCloser:
@@ -23,27 +33,56 @@ class PeriodCloser:
         new_id: IdFactory,
         *,
         batch: int = 50,
+        metrics: Metrics = NO_METRICS,
+        backoff: Backoff | None = None,
     ) -> None:
         self._uow = uow
         self._invoices = invoices
         self._clock = clock
         self._new_id = new_id
         self._batch = batch
+        # A subscription that failed waits 30 s, 60 s ... up to an hour before the next try.
+        self._closing: ItemRunner[tuple[str, str]] = ItemRunner(
+            CLOSE_JOB,
+            key=lambda due: due[1],
+            metrics=metrics,
+            backoff=backoff if backoff is not None else Backoff(30, 3600),
+        )
+        self._collecting: ItemRunner[Invoice] = ItemRunner(
+            COLLECT_JOB, key=lambda invoice: invoice.invoice_id, metrics=metrics
+        )
+        self._metrics = metrics
 
     async def close_due(self) -> list[Invoice]:
-        """Close up to one batch of ended periods, one transaction each."""
+        """Close every ended period, one transaction each; failures are skipped, not raised."""
         issued: list[Invoice] = []
-        for _ in range(self._batch):
+        while True:
             async with self._uow() as uow:
-                due = await uow.subscriptions.lock_next_due(self._clock())
-                if due is None:
-                    break
-                invoice = await self._invoices.close_period_in(
-                    uow, due.org_id, due.subscription_id, self._new_id()
+                due = await uow.subscriptions.list_due(
+                    self._clock(),
+                    limit=self._batch,
+                    exclude=[str(k) for k in self._closing.backing_off()],
                 )
-                await uow.commit()
-            issued.append(invoice)
-        return issued
+            if not due:
+                return issued
+            result = await self._closing.run(due, self._close_one)
+            closed = [invoice for _, invoice in result.succeeded if invoice is not None]
+            if not closed:
+                # What is left failed, or another replica holds it: the next pass sees it.
+                return issued
+            # A subscription several periods behind is due again: the loop closes the next one.
+            issued += closed
+
+    async def _close_one(self, due: tuple[str, str]) -> Invoice | None:
+        org_id, subscription_id = due
+        async with self._uow() as uow:
+            if await uow.subscriptions.lock_due(subscription_id, self._clock()) is None:
+                return None  # closed meanwhile, or being closed by another replica
+            invoice = await self._invoices.close_period_in(
+                uow, org_id, subscription_id, self._new_id()
+            )
+            await uow.commit()
+        return invoice
 
     async def collect(self, invoice: Invoice) -> None:
         """Try to pay a fresh invoice once; a failure is recorded and left for a retry."""
@@ -55,11 +94,13 @@ class PeriodCloser:
         except LedgerUnavailable:
             log.warning("invoice %s not paid: ledger unavailable", invoice.invoice_id)
 
+    async def close_and_collect(self) -> int:
+        """One pass: close what is due, then try to collect each new invoice once."""
+        issued = await self.close_due()
+        await self._collecting.run(issued, self.collect)
+        return len(issued)
+
     async def run(self, interval_s: float = 30.0) -> None:
-        while True:
-            try:
-                for invoice in await self.close_due():
-                    await self.collect(invoice)
-            except Exception:
-                log.exception("closing due billing periods failed")
-            await asyncio.sleep(interval_s)
+        await run_periodically(
+            self.close_and_collect, interval_s=interval_s, name=CLOSE_JOB, metrics=self._metrics
+        )

@@ -35,16 +35,28 @@ class SubscriptionRepository(Protocol):
     async def get(
         self, org_id: str, subscription_id: str, *, for_update: bool = False
     ) -> Subscription | None: ...
-    async def get_active(self, org_id: str) -> Subscription | None: ...
-    async def lock_next_due(self, now: datetime) -> Subscription | None:
-        """An active subscription whose period has ended, locked; skips ones locked elsewhere."""
+    async def get_active(self, org_id: str, *, for_update: bool = False) -> Subscription | None: ...
+    async def list_due(
+        self, now: datetime, *, limit: int, exclude: Sequence[str] = ()
+    ) -> list[tuple[str, str]]:
+        """(org id, subscription id) of active subscriptions whose period has ended, oldest
+        end first, leaving out the `exclude`d subscription ids."""
+        ...
+
+    async def lock_due(self, subscription_id: str, now: datetime) -> Subscription | None:
+        """The subscription, locked, if still active and due; None when it is not, or when
+        another transaction holds it (another replica is closing it)."""
         ...
 
     async def add(self, subscription: Subscription) -> bool:
         """Insert; False when the organization already has an active subscription."""
         ...
 
-    async def save(self, subscription: Subscription) -> None: ...
+    async def save(self, subscription: Subscription) -> Subscription:
+        """Write back a subscription read with for_update in this transaction; returns it
+        at its new version. Raises ConcurrentModification when its version is stale."""
+        ...
+
     async def list(
         self,
         org_id: str,
@@ -56,6 +68,10 @@ class SubscriptionRepository(Protocol):
     async def add_adjustments(
         self, subscription_id: str, adjustments: Sequence[Adjustment], now: datetime
     ) -> None: ...
+    async def pending_adjustments(self, subscription_id: str) -> tuple[Adjustment, ...]:
+        """Adjustments no invoice has taken yet (read only)."""
+        ...
+
     async def take_adjustments(
         self, subscription_id: str, invoice_id: str
     ) -> tuple[Adjustment, ...]: ...
@@ -67,6 +83,9 @@ class UsageRepository(Protocol):
         ...
 
     async def get_by_dedup_key(self, org_id: str, dedup_key: str) -> UsageRecord | None: ...
+    async def get_by_dedup_keys(
+        self, org_id: str, dedup_keys: Sequence[str]
+    ) -> dict[str, UsageRecord]: ...
     async def summarize(
         self,
         org_id: str,
@@ -86,7 +105,10 @@ class InvoiceRepository(Protocol):
     async def get(
         self, org_id: str, invoice_id: str, *, for_update: bool = False
     ) -> Invoice | None: ...
-    async def save(self, invoice: Invoice) -> None: ...
+    async def save(self, invoice: Invoice) -> Invoice:
+        """Like SubscriptionRepository.save: version-checked, returns the saved invoice."""
+        ...
+
     async def list(
         self,
         org_id: str,
@@ -95,6 +117,14 @@ class InvoiceRepository(Protocol):
         before: tuple[datetime, str] | None,
         limit: int,
     ) -> list[Invoice]: ...
+    async def final_of(self, subscription: Subscription) -> Invoice | None:
+        """The final invoice of a subscription canceled now (None for any other)."""
+        ...
+
+    async def billed_until(self, org_id: str) -> datetime | None:
+        """End of the latest period invoiced for the organization (None: none yet)."""
+        ...
+
     async def amount_due(self, org_id: str) -> dict[str, int]:
         """Sum of OPEN invoices per currency."""
         ...
@@ -142,6 +172,18 @@ class IdempotencyRepository(Protocol):
 
         Raises RequestIdReused when the key was used for another operation or payload.
         """
+        ...
+
+    async def resolve(self, org_id: str, request_id: str, resource_id: str) -> None:
+        """Point a claimed key at the resource the request answered with after all."""
+        ...
+
+    async def save_answer(self, org_id: str, request_id: str, answer: str) -> None:
+        """Keep what a replay must answer beyond the resource (a claimed key)."""
+        ...
+
+    async def answer(self, org_id: str, request_id: str) -> str:
+        """The answer kept for the key ("" when none)."""
         ...
 
 

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 from billing.app import paging
 from billing.app.caller import Caller
+from billing.app.closing import close_open_period
 from billing.app.fingerprint import fingerprint
 from billing.app.ports import Clock, IdFactory, UnitOfWork, UnitOfWorkFactory
+from billing.app.usage import check_open_period
 from billing.domain.errors import (
     ActiveSubscriptionExists,
     DefaultPlanMissing,
@@ -109,20 +111,27 @@ class SubscriptionHandlers:
                 fingerprint(subscription_id, plan_id),
                 subscription_id,
             )
-            current = await _get(uow, org_id, subscription_id)
+            # Locked until commit: a period close (or another change) waits, and this change
+            # never writes back a period that closed after it was read.
+            current = await _get(uow, org_id, subscription_id, for_update=True)
             old = await uow.plans.get(current.plan_id)
             if old is None:
                 raise PlanNotFound("plan not found", plan_id=current.plan_id)
             if first is not None:
-                # A repeat: the change happened; report the subscription as it is now.
-                return current, Money(old.currency, 0)
+                # A repeat: the change happened; the subscription as it is now, and the
+                # proration the first call answered.
+                answered = await uow.idempotency.answer(org_id, request_id)
+                return current, Money(old.currency, int(answered or 0))
             new = await uow.plans.get(plan_id)
             if new is None:
                 raise PlanNotFound("plan not found", plan_id=plan_id)
             changed, adjustments = current.change_plan(old, new, self._clock())
-            await uow.subscriptions.save(changed)
+            # The open period is priced on the plan in force at its end: it must fit.
+            await check_open_period(uow, current, new, self._clock(), adjustments=adjustments)
+            changed = await uow.subscriptions.save(changed)
             await uow.subscriptions.add_adjustments(subscription_id, adjustments, self._clock())
             proration = Money(new.currency, sum(a.amount_minor for a in adjustments))
+            await uow.idempotency.save_answer(org_id, request_id, str(proration.amount_minor))
             uow.record(SubscriptionChanged(changed, old.plan_id, proration))
             await uow.commit()
             return changed, proration
@@ -132,19 +141,28 @@ class SubscriptionHandlers:
     ) -> Subscription:
         org_id = caller.require_billing_manager()
         async with self._uow() as uow:
-            current = await _get(uow, org_id, subscription_id)
+            current = await _get(uow, org_id, subscription_id, for_update=True)
+            if current.active and not at_period_end:
+                # Usage to date and pending proration are billed now, on a final invoice.
+                _, canceled = await close_open_period(
+                    uow, current, self._new_id(), self._clock(), final=True
+                )
+                await uow.commit()
+                return canceled
             canceled = current.cancel(self._clock(), at_period_end=at_period_end)
             if canceled == current:
                 return current
-            await uow.subscriptions.save(canceled)
+            canceled = await uow.subscriptions.save(canceled)
             if not canceled.active or canceled.cancel_at_period_end:
                 uow.record(SubscriptionCanceled(canceled))
             await uow.commit()
             return canceled
 
 
-async def _get(uow: UnitOfWork, org_id: str, subscription_id: str) -> Subscription:
-    subscription = await uow.subscriptions.get(org_id, subscription_id)
+async def _get(
+    uow: UnitOfWork, org_id: str, subscription_id: str, *, for_update: bool = False
+) -> Subscription:
+    subscription = await uow.subscriptions.get(org_id, subscription_id, for_update=for_update)
     if subscription is None:
         raise SubscriptionNotFound("subscription not found", subscription_id=subscription_id)
     return subscription

@@ -2,16 +2,38 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from billing.app.caller import Caller
 from billing.app.ports import Clock, IdFactory, UnitOfWork, UnitOfWorkFactory
-from billing.domain.errors import InvalidPeriod, NoActiveSubscription
+from billing.domain.errors import (
+    InvalidPeriod,
+    NoActiveSubscription,
+    UsagePeriodClosed,
+    UsageTimeOutOfRange,
+)
 from billing.domain.events import UsageRecorded
+from billing.domain.plan import Plan
 from billing.domain.pricing import Aggregation
-from billing.domain.usage import MetricUsage, UsageRecord
+from billing.domain.subscription import Adjustment, Subscription
+from billing.domain.usage import (
+    MetricUsage,
+    UsageRecord,
+    check_event_quantity,
+    check_event_time,
+    check_period_bounds,
+    check_same_payload,
+)
+
+
+class Late(enum.Enum):
+    """What to do with an event dated outside the window or in an invoiced period."""
+
+    REFUSE = "refuse"  # callers of the API are told (and may fix the time)
+    CARRY = "carry"  # other services' events are billed in the open period, dated now
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +58,9 @@ class UsageHandlers:
         self._clock = clock
         self._new_id = new_id
 
-    def _records(self, org_id: str, inputs: Sequence[UsageInput]) -> list[UsageRecord]:
-        now = self._clock()
+    def _records(
+        self, org_id: str, inputs: Sequence[UsageInput], now: datetime
+    ) -> list[UsageRecord]:
         return [
             UsageRecord(
                 usage_record_id=self._new_id(),
@@ -53,10 +76,45 @@ class UsageHandlers:
         ]
 
     async def record_in(
-        self, uow: UnitOfWork, org_id: str, inputs: Sequence[UsageInput]
+        self,
+        uow: UnitOfWork,
+        org_id: str,
+        inputs: Sequence[UsageInput],
+        *,
+        late: Late = Late.REFUSE,
     ) -> list[UsageRecord]:
-        """Record inside the caller's unit of work (also used by event subscribers)."""
-        inserted = await uow.usage.add_many(self._records(org_id, inputs))
+        """Record inside the caller's unit of work (also used by event subscribers).
+
+        The organization's active subscription is locked while its usage is checked and
+        written, so the bounds see every earlier record and a period close waits (usage is
+        never written into a period after it was priced).
+        """
+        now = self._clock()
+        records = self._records(org_id, inputs, now)
+        for record in records:
+            check_event_quantity(record)
+        subscription = await uow.subscriptions.get_active(org_id, for_update=True)
+        existing = await uow.usage.get_by_dedup_keys(org_id, [r.dedup_key for r in records])
+        if late is Late.REFUSE:
+            firsts = dict(existing)
+            for usage, record in zip(inputs, records, strict=True):
+                first = firsts.setdefault(record.dedup_key, record)
+                check_same_payload(first, record, compare_time=usage.event_time is not None)
+        new = _first_per_key([r for r in records if r.dedup_key not in existing])
+        open_since = (
+            subscription.current_period_start
+            if subscription is not None
+            else await uow.invoices.billed_until(org_id)
+        )
+        if late is Late.REFUSE:
+            for record in new:
+                check_event_time(record, now, open_since)
+        else:
+            new = [_carried(r, now, open_since) for r in new]
+        if subscription is not None and new:
+            plan = await uow.plans.get(subscription.plan_id)
+            await check_open_period(uow, subscription, plan, now, new=new)
+        inserted = await uow.usage.add_many(new)
         uow.record(*(UsageRecorded(r) for r in inserted))
         return inserted
 
@@ -118,3 +176,65 @@ class UsageHandlers:
                 fallback=aggregation or Aggregation.SUM,
             )
         return UsageSummary(start, end, rows)
+
+
+async def check_open_period(
+    uow: UnitOfWork,
+    subscription: Subscription,
+    plan: Plan | None,
+    now: datetime,
+    *,
+    new: Sequence[UsageRecord] = (),
+    adjustments: Sequence[Adjustment] = (),
+) -> None:
+    """UsageLimitExceeded unless the open period, with `new` usage and `adjustments`
+    added, can still be priced on `plan` (the usage bounds of the README)."""
+    # Everything from the open period's start on, even past its end (not closed yet, or a
+    # few minutes ahead): more than the close will price, never less.
+    start = subscription.current_period_start
+    end = max(subscription.current_period_end, now) + timedelta(days=1)
+    sums = await uow.usage.summarize(
+        subscription.org_id,
+        start,
+        end,
+        metrics=sorted({r.metric for r in new}),
+        aggregations={},
+        fallback=Aggregation.SUM,
+    )
+    priced_prices = [p for p in plan.prices if not p.is_flat_fee] if plan else []
+    priced = await uow.usage.summarize(
+        subscription.org_id,
+        start,
+        end,
+        metrics=[p.metric for p in priced_prices],
+        aggregations={p.metric: p.aggregation for p in priced_prices},
+        fallback=Aggregation.SUM,
+    )
+    pending = await uow.subscriptions.pending_adjustments(subscription.subscription_id)
+    check_period_bounds(
+        plan=plan,
+        sums={m.metric: m.value for m in sums} if new else {},
+        priced={m.metric: m.value for m in priced},
+        adjustments=(*pending, *adjustments),
+        new=new,
+    )
+
+
+def _first_per_key(records: Sequence[UsageRecord]) -> list[UsageRecord]:
+    """A batch repeating a dedup key records its first occurrence only."""
+    seen: set[str] = set()
+    first = []
+    for record in records:
+        if record.dedup_key not in seen:
+            seen.add(record.dedup_key)
+            first.append(record)
+    return first
+
+
+def _carried(record: UsageRecord, now: datetime, open_since: datetime | None) -> UsageRecord:
+    """The record, re-dated to now when its own time could not be billed any more."""
+    try:
+        check_event_time(record, now, open_since)
+    except (UsageTimeOutOfRange, UsagePeriodClosed):
+        return replace(record, event_time=now)
+    return record

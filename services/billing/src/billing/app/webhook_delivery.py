@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 
 from billing.app.ports import Clock, UnitOfWork, UnitOfWorkFactory, WebhookSender
 from billing.domain.errors import DeliveryFailed
 from billing.domain.webhook import Delivery, retry_delay_s, signature_header
+from keel_runtime.metrics import NO_METRICS, Metrics
+from keel_runtime.periodic import Backoff, ItemRunner, run_periodically
 
 log = logging.getLogger(__name__)
+
+DELIVERY_JOB = "billing-webhook-deliveries"
 
 
 async def fan_out(
@@ -31,19 +34,31 @@ class WebhookDispatcher:
         *,
         batch: int = 20,
         lease_s: float = 60.0,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._uow = uow
         self._sender = sender
         self._clock = clock
         self._batch = batch
         self._lease_s = lease_s
+        self._metrics = metrics
+        # One delivery whose bookkeeping fails (its row is retried when the lease ends)
+        # never takes the batch's other sends down with it. No backoff in memory: the row
+        # carries its own retry time.
+        self._sending: ItemRunner[Delivery] = ItemRunner(
+            DELIVERY_JOB,
+            key=lambda d: d.delivery_id,
+            metrics=metrics,
+            backoff=Backoff(0, 0),
+            concurrency=batch,
+        )
 
     async def dispatch_due(self) -> int:
         """Send every delivery due now (one batch); returns how many were attempted."""
         async with self._uow() as uow:
             due = await uow.deliveries.claim_due(self._clock(), self._batch, self._lease_s)
             await uow.commit()
-        await asyncio.gather(*(self._attempt(d) for d in due))
+        await self._sending.run(due, self._attempt)
         return len(due)
 
     async def _attempt(self, delivery: Delivery) -> None:
@@ -74,11 +89,10 @@ class WebhookDispatcher:
 
     async def run(self, idle_s: float = 1.0) -> None:
         """Background task: dispatch until cancelled, pausing only when nothing is due."""
-        while True:
-            try:
-                attempted = await self.dispatch_due()
-            except Exception:
-                log.exception("webhook dispatch failed")
-                attempted = 0
-            if attempted == 0:
-                await asyncio.sleep(idle_s)
+        await run_periodically(
+            self.dispatch_due,
+            interval_s=idle_s,
+            name=DELIVERY_JOB,
+            metrics=self._metrics,
+            again=lambda attempted: attempted > 0,
+        )

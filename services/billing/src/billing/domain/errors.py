@@ -85,6 +85,12 @@ class SamePlan(BillingError):
     reason = "SAME_PLAN"
 
 
+class ConcurrentModification(BillingError):
+    """The row changed since it was read; the caller may retry the whole command."""
+
+    reason = "CONCURRENT_MODIFICATION"
+
+
 class InvoiceNotOpen(BillingError):
     reason = "INVOICE_NOT_OPEN"
 
@@ -97,6 +103,34 @@ class AmountOverflow(BillingError):
     """An amount does not fit the signed 64-bit minor units contracts carry."""
 
     reason = "AMOUNT_OVERFLOW"
+
+
+class UsageLimitExceeded(BillingError):
+    """Recording the usage would take its period past what an invoice can carry."""
+
+    reason = "USAGE_LIMIT_EXCEEDED"
+
+
+class UsageQuantityOutOfRange(BillingError):
+    reason = "USAGE_QUANTITY_OUT_OF_RANGE"
+
+
+class UsageTimeOutOfRange(BillingError):
+    """The event time is too far in the future, or older than the lateness window."""
+
+    reason = "USAGE_TIME_OUT_OF_RANGE"
+
+
+class UsagePeriodClosed(BillingError):
+    """The event is dated in a period that is already invoiced: it cannot be billed."""
+
+    reason = "USAGE_PERIOD_CLOSED"
+
+
+class DedupKeyReused(BillingError):
+    """The dedup key was recorded with another metric, quantity, time or distinct value."""
+
+    reason = "DEDUP_KEY_REUSED"
 
 
 class PaymentDeclined(BillingError):
@@ -113,6 +147,21 @@ class LedgerUnavailable(BillingError):
     """The ledger could not be reached in time; safe to retry."""
 
     reason = "LEDGER_UNAVAILABLE"
+
+
+class LedgerFailed(LedgerUnavailable):
+    """The ledger answered with an error billing has no meaning for (INTERNAL, UNKNOWN ...).
+
+    Retrying is safe: payments are idempotent on the invoice id.
+    """
+
+    reason = "LEDGER_FAILED"
+
+
+class LedgerPermissionDenied(BillingError):
+    """The ledger refused the call to the caller (or to billing)."""
+
+    reason = "LEDGER_PERMISSION_DENIED"
 
 
 class NotAllowed(BillingError):

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from billing.domain.errors import InvoiceAlreadyPaid, InvoiceNotOpen
 from billing.domain.money import Money, check_int64
+from billing.domain.periods import prorate
 from billing.domain.plan import Plan
 from billing.domain.subscription import Adjustment, Subscription
 
@@ -51,6 +52,7 @@ class Invoice:
     payment_transaction_id: str = ""
     payment_attempts: int = 0
     last_payment_error: str = ""
+    version: int = 0  # of the row this was read from; saving checks it
 
     @property
     def total_minor(self) -> int:
@@ -92,14 +94,25 @@ class Invoice:
 
 
 def price_period(
-    plan: Plan, quantities: Mapping[str, int], adjustments: tuple[Adjustment, ...]
+    plan: Plan,
+    quantities: Mapping[str, int],
+    adjustments: tuple[Adjustment, ...],
+    *,
+    fee_share: tuple[int, int] | None = None,
 ) -> tuple[InvoiceLine, ...]:
-    """Invoice lines for one period: flat fees, one line per priced metric, prorations."""
+    """Invoice lines for one period: flat fees, one line per priced metric, prorations.
+
+    `fee_share` (elapsed, whole seconds) prorates the flat fees of a period cut short.
+    """
     lines: list[InvoiceLine] = []
     for price in plan.prices:
         if price.is_flat_fee:
             desc = price.description or f"{plan.display_name} plan"
-            lines.append(InvoiceLine(desc, price.amount_for(0), LineKind.FLAT))
+            amount = price.amount_for(0)
+            if fee_share is not None:
+                amount = prorate(amount, *fee_share)
+                desc = f"{desc} (prorated)"
+            lines.append(InvoiceLine(desc, amount, LineKind.FLAT))
             continue
         quantity = quantities.get(price.metric, 0)
         lines.append(
@@ -126,7 +139,13 @@ def issue_invoice(
     quantities: Mapping[str, int],
     adjustments: tuple[Adjustment, ...],
     now: datetime,
+    final: bool = False,
 ) -> Invoice:
+    """The invoice of the subscription's open period, closed now (or at its end).
+
+    A `final` invoice (cancelled now) charges the elapsed share of the flat fees.
+    """
+    fee_share = subscription.elapsed_share(now) if final else None
     return Invoice(
         invoice_id=invoice_id,
         org_id=subscription.org_id,
@@ -136,6 +155,6 @@ def issue_invoice(
         state=InvoiceState.OPEN,
         period_start=subscription.current_period_start,
         period_end=subscription.closing_end(now),
-        lines=price_period(plan, quantities, adjustments),
+        lines=price_period(plan, quantities, adjustments, fee_share=fee_share),
         issue_time=now,
     )

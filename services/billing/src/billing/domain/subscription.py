@@ -36,6 +36,7 @@ class Subscription:
     create_time: datetime
     cancel_time: datetime | None = None
     cancel_at_period_end: bool = False
+    version: int = 0  # of the row this was read from; saving checks it
 
     @property
     def active(self) -> bool:
@@ -65,11 +66,7 @@ class Subscription:
             raise CurrencyMismatch(
                 "plans differ in currency", current=old.currency, requested=new.currency
             )
-        whole = int((self.current_period_end - self.current_period_start).total_seconds())
-        elapsed = int(
-            (min(now, self.current_period_end) - self.current_period_start).total_seconds()
-        )
-        elapsed = max(0, elapsed)
+        elapsed, whole = self.elapsed_share(now)
         adjustments = tuple(
             a
             for a in (
@@ -92,6 +89,23 @@ class Subscription:
             return replace(self, cancel_at_period_end=True, cancel_time=self.current_period_end)
         return replace(
             self, state=SubscriptionState.CANCELED, cancel_time=now, cancel_at_period_end=False
+        )
+
+    def elapsed_share(self, now: datetime) -> tuple[int, int]:
+        """(elapsed, whole) seconds of the open period at `now`."""
+        whole = int((self.current_period_end - self.current_period_start).total_seconds())
+        elapsed = int((self.closing_end(now) - self.current_period_start).total_seconds())
+        return max(0, elapsed), whole
+
+    def end_now(self, now: datetime) -> Subscription:
+        """Canceled now, its open period closed by a final invoice (which the caller issues)."""
+        self.require_active()
+        return replace(
+            self,
+            state=SubscriptionState.CANCELED,
+            cancel_time=now,
+            cancel_at_period_end=False,
+            current_period_start=self.closing_end(now),
         )
 
     def closing_end(self, now: datetime) -> datetime:

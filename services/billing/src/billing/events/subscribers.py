@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.app.ports import Clock
 from billing.app.subscriptions import SubscriptionHandlers
-from billing.app.usage import UsageHandlers, UsageInput
+from billing.app.usage import Late, UsageHandlers, UsageInput
 from billing.app.webhook_delivery import fan_out
 from billing.storage.unit_of_work import BoundUnitOfWork
 from billing.transport.mapping import from_ts
@@ -50,7 +50,9 @@ def item_confirmed_handler(handlers: UsageHandlers, clock: Clock) -> Handler:
             dedup_key=f"{ITEM_CONFIRMED}:{event.item_id}",
             event_time=from_ts(event.confirm_time) if event.HasField("confirm_time") else None,
         )
-        await handlers.record_in(uow, event.org_id or envelope.org_id, [usage])
+        # An item confirmed before its period closed (a late delivery) is still billed: in
+        # the open period, rather than refused and dead-lettered.
+        await handlers.record_in(uow, event.org_id or envelope.org_id, [usage], late=Late.CARRY)
         await uow.commit()
 
     return handle

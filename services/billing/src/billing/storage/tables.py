@@ -59,6 +59,8 @@ subscriptions = Table(
     _ts("create_time"),
     _ts("cancel_time", nullable=True),
     Column("cancel_at_period_end", Boolean, nullable=False, server_default=text("false")),
+    # Bumped by every save; a save from a stale read matches no row and is refused.
+    Column("version", Integer, nullable=False, server_default=text("0")),
     CheckConstraint("state IN ('active', 'canceled')", name="state"),
     # The database itself keeps one active subscription per organization, so concurrent
     # or redelivered starts cannot create two.
@@ -134,6 +136,7 @@ invoices = Table(
     Column("payment_transaction_id", Text, nullable=False, server_default=text("''")),
     Column("payment_attempts", Integer, nullable=False, server_default=text("0")),
     Column("last_payment_error", Text, nullable=False, server_default=text("''")),
+    Column("version", Integer, nullable=False, server_default=text("0")),
     CheckConstraint("state IN ('open', 'paid', 'void')", name="state"),
     # One invoice per subscription period, whatever retries happen.
     UniqueConstraint("subscription_id", "period_start"),
@@ -149,6 +152,8 @@ idempotency_keys = Table(
     # Hash of the request payload: the same id with another payload is refused.
     Column("fingerprint", Text, nullable=False),
     Column("resource_id", Text, nullable=False),
+    # What a replay must answer beyond the resource (e.g. ChangePlan's proration).
+    Column("answer", Text, nullable=False, server_default=text("''")),
     _ts("create_time"),
 )
 

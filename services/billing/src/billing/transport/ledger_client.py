@@ -22,7 +22,13 @@ from keel.ledger.v1 import (
 )
 
 from billing.app.ports import Wallet
-from billing.domain.errors import LedgerUnavailable, PaymentDeclined
+from billing.domain.errors import (
+    BillingError,
+    LedgerFailed,
+    LedgerPermissionDenied,
+    LedgerUnavailable,
+    PaymentDeclined,
+)
 from billing.domain.invoice import Invoice
 from billing.domain.money import currency_scale
 from keel_runtime.context import PRINCIPAL_HEADER, Principal, current_principal
@@ -31,8 +37,25 @@ log = logging.getLogger(__name__)
 
 SERVICE_SUBJECT = "billing"
 PLATFORM_ORG_ID = "00000000-0000-0000-0000-000000000000"
-_UNAVAILABLE = frozenset(
-    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED}
+_RETRYABLE = frozenset(
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.CANCELLED,
+        grpc.StatusCode.ABORTED,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+    }
+)
+_DENIED = frozenset({grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED})
+# A payment the ledger refused on its merits: the invoice stays open with the reason.
+_DECLINED = frozenset(
+    {
+        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.NOT_FOUND,
+        grpc.StatusCode.ALREADY_EXISTS,
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.OUT_OF_RANGE,
+    }
 )
 
 
@@ -46,6 +69,19 @@ def error_reason(error: grpc.aio.AioRpcError) -> str:
                 if detail.Unpack(info) and info.reason:
                     return str(info.reason)
     return str(error.code().name)
+
+
+def ledger_error(error: grpc.aio.AioRpcError) -> BillingError:
+    """The billing error for a ledger status, by status code (reasons travel in metadata)."""
+    code = error.code()
+    if code in _RETRYABLE:
+        return LedgerUnavailable("the ledger is unavailable, retry later")
+    if code in _DENIED:
+        return LedgerPermissionDenied(
+            "the ledger refused the call", ledger_reason=error_reason(error)
+        )
+    log.error("unexpected ledger error", extra={"code": code.name, "details": error.details()})
+    return LedgerFailed("the ledger failed to answer, retry later", ledger_code=code.name)
 
 
 def _service_metadata(org_id: str) -> tuple[tuple[str, str], ...]:
@@ -89,11 +125,9 @@ class GrpcLedger:
                 metadata=metadata,
             )
         except grpc.aio.AioRpcError as exc:
-            if exc.code() in _UNAVAILABLE:
-                raise LedgerUnavailable("the ledger is unavailable, retry later") from exc
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 return None
-            raise
+            raise ledger_error(exc) from exc
         return Wallet(
             account_id=account.account_id,
             currency=account.asset.code,
@@ -149,12 +183,12 @@ class GrpcLedger:
                 metadata=_service_metadata(invoice.org_id),
             )
         except grpc.aio.AioRpcError as exc:
-            if exc.code() in _UNAVAILABLE:
-                raise LedgerUnavailable("the ledger is unavailable, retry later") from exc
-            if exc.code() in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.NOT_FOUND):
-                reason = error_reason(exc)
+            if exc.code() in _DECLINED:
+                # The ledger's reason (e.g. INSUFFICIENT_FUNDS) is kept, else the code name.
                 raise PaymentDeclined(
-                    "the ledger declined the payment", reason, invoice_id=invoice.invoice_id
+                    "the ledger declined the payment",
+                    error_reason(exc),
+                    invoice_id=invoice.invoice_id,
                 ) from exc
-            raise
+            raise ledger_error(exc) from exc
         return str(response.transaction.transaction_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -48,3 +48,28 @@ class IdempotencyRepository:
                 "request_id was used before with a different request", request_id=request_id
             )
         return str(row.resource_id)
+
+    async def resolve(self, org_id: str, request_id: str, resource_id: str) -> None:
+        k = idempotency_keys.c
+        await self._conn.execute(
+            update(idempotency_keys)
+            .where(k.org_id == org_id, k.request_id == request_id)
+            .values(resource_id=resource_id)
+        )
+
+    async def save_answer(self, org_id: str, request_id: str, answer: str) -> None:
+        k = idempotency_keys.c
+        await self._conn.execute(
+            update(idempotency_keys)
+            .where(k.org_id == org_id, k.request_id == request_id)
+            .values(answer=answer)
+        )
+
+    async def answer(self, org_id: str, request_id: str) -> str:
+        k = idempotency_keys.c
+        found = (
+            await self._conn.execute(
+                select(k.answer).where(k.org_id == org_id, k.request_id == request_id)
+            )
+        ).scalar_one_or_none()
+        return str(found or "")

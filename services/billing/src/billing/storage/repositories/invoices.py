@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from billing.domain.errors import ConcurrentModification
 from billing.domain.invoice import Invoice, InvoiceState
+from billing.domain.subscription import Subscription
 from billing.storage import json_codec
 from billing.storage.ids import valid_uuid
 from billing.storage.tables import invoices
@@ -31,6 +34,7 @@ def _invoice(row: Row[Any]) -> Invoice:
         payment_transaction_id=row.payment_transaction_id,
         payment_attempts=row.payment_attempts,
         last_payment_error=row.last_payment_error,
+        version=row.version,
     )
 
 
@@ -68,19 +72,31 @@ class InvoiceRepository:
         row = (await self._conn.execute(query)).first()
         return _invoice(row) if row else None
 
-    async def save(self, invoice: Invoice) -> None:
-        await self._conn.execute(
-            update(invoices)
-            .where(invoices.c.invoice_id == invoice.invoice_id)
-            .values(
-                state=invoice.state.value,
-                paid_time=invoice.paid_time,
-                void_time=invoice.void_time,
-                payment_transaction_id=invoice.payment_transaction_id,
-                payment_attempts=invoice.payment_attempts,
-                last_payment_error=invoice.last_payment_error,
+    async def save(self, invoice: Invoice) -> Invoice:
+        """Write an invoice read (and locked) in this transaction; returns it with its new
+        version. ConcurrentModification if the row changed since it was read."""
+        i = invoices.c
+        saved = (
+            await self._conn.execute(
+                update(invoices)
+                .where(i.invoice_id == invoice.invoice_id, i.version == invoice.version)
+                .values(
+                    state=invoice.state.value,
+                    paid_time=invoice.paid_time,
+                    void_time=invoice.void_time,
+                    payment_transaction_id=invoice.payment_transaction_id,
+                    payment_attempts=invoice.payment_attempts,
+                    last_payment_error=invoice.last_payment_error,
+                    version=i.version + 1,
+                )
+                .returning(i.version)
             )
-        )
+        ).first()
+        if saved is None:
+            raise ConcurrentModification(
+                "the invoice changed meanwhile; retry", invoice_id=invoice.invoice_id
+            )
+        return replace(invoice, version=saved.version)
 
     async def list(
         self,
@@ -106,6 +122,27 @@ class InvoiceRepository:
                 )
             )
         return [_invoice(r) for r in await self._conn.execute(query)]
+
+    async def final_of(self, subscription: Subscription) -> Invoice | None:
+        if subscription.cancel_time is None:
+            return None
+        row = (
+            await self._conn.execute(
+                select(invoices).where(
+                    invoices.c.subscription_id == subscription.subscription_id,
+                    invoices.c.period_end == subscription.cancel_time,
+                )
+            )
+        ).first()
+        return _invoice(row) if row else None
+
+    async def billed_until(self, org_id: str) -> datetime | None:
+        end = (
+            await self._conn.execute(
+                select(func.max(invoices.c.period_end)).where(invoices.c.org_id == org_id)
+            )
+        ).scalar_one()
+        return end if isinstance(end, datetime) else None
 
     async def amount_due(self, org_id: str) -> dict[str, int]:
         rows = await self._conn.execute(

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, literal, or_, select, update
+from sqlalchemy import Row, and_, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from billing.domain.errors import ConcurrentModification
 from billing.domain.subscription import Adjustment, Subscription, SubscriptionState
 from billing.storage.ids import valid_uuid
 from billing.storage.tables import (
@@ -46,6 +48,7 @@ def _subscription(row: Row[Any]) -> Subscription:
         create_time=row.create_time,
         cancel_time=row.cancel_time,
         cancel_at_period_end=row.cancel_at_period_end,
+        version=row.version,
     )
 
 
@@ -66,24 +69,39 @@ class SubscriptionRepository:
         row = (await self._conn.execute(query)).first()
         return _subscription(row) if row else None
 
-    async def get_active(self, org_id: str) -> Subscription | None:
-        row = (
-            await self._conn.execute(
-                select(subscriptions).where(
-                    subscriptions.c.org_id == org_id, subscriptions.c.state == "active"
-                )
-            )
-        ).first()
+    async def get_active(self, org_id: str, *, for_update: bool = False) -> Subscription | None:
+        query = select(subscriptions).where(
+            subscriptions.c.org_id == org_id, subscriptions.c.state == "active"
+        )
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._conn.execute(query)).first()
         return _subscription(row) if row else None
 
-    async def lock_next_due(self, now: datetime) -> Subscription | None:
+    async def list_due(
+        self, now: datetime, *, limit: int, exclude: Sequence[str] = ()
+    ) -> list[tuple[str, str]]:
+        s = subscriptions.c
+        query = (
+            select(s.org_id, s.subscription_id)
+            .where(s.state == "active", s.current_period_end <= now)
+            .order_by(s.current_period_end)
+            .limit(limit)
+        )
+        if exclude:
+            query = query.where(s.subscription_id.not_in(list(exclude)))
+        return [(row.org_id, str(row.subscription_id)) for row in await self._conn.execute(query)]
+
+    async def lock_due(self, subscription_id: str, now: datetime) -> Subscription | None:
         s = subscriptions.c
         row = (
             await self._conn.execute(
                 select(subscriptions)
-                .where(s.state == "active", s.current_period_end <= now)
-                .order_by(s.current_period_end)
-                .limit(1)
+                .where(
+                    s.subscription_id == subscription_id,
+                    s.state == "active",
+                    s.current_period_end <= now,
+                )
                 # Replicas close different subscriptions instead of queueing on one.
                 .with_for_update(skip_locked=True)
             )
@@ -96,20 +114,37 @@ class SubscriptionRepository:
             .values(_subscription_values(subscription))
             .on_conflict_do_nothing(
                 index_elements=[subscriptions.c.org_id],
-                index_where=subscriptions.c.state == literal("active"),
+                # SQL text, not a bound value: a generic plan (what a prepared statement
+                # gets after a few runs) cannot match a parameter to the partial index.
+                index_where=text("state = 'active'"),
             )
             .returning(subscriptions.c.subscription_id)
         )
         return result.first() is not None
 
-    async def save(self, subscription: Subscription) -> None:
+    async def save(self, subscription: Subscription) -> Subscription:
+        """Write a subscription read (and locked) in this transaction; returns it with its
+        new version. ConcurrentModification if the row changed since it was read."""
         values = _subscription_values(subscription)
         del values["subscription_id"], values["org_id"], values["create_time"]
-        await self._conn.execute(
-            update(subscriptions)
-            .where(subscriptions.c.subscription_id == subscription.subscription_id)
-            .values(values)
-        )
+        s = subscriptions.c
+        saved = (
+            await self._conn.execute(
+                update(subscriptions)
+                .where(
+                    s.subscription_id == subscription.subscription_id,
+                    s.version == subscription.version,
+                )
+                .values({**values, "version": s.version + 1})
+                .returning(s.version)
+            )
+        ).first()
+        if saved is None:
+            raise ConcurrentModification(
+                "the subscription changed meanwhile; retry",
+                subscription_id=subscription.subscription_id,
+            )
+        return replace(subscription, version=saved.version)
 
     async def list(
         self,
@@ -155,6 +190,16 @@ class SubscriptionRepository:
                 for a in items
             ],
         )
+
+    async def pending_adjustments(self, subscription_id: str) -> tuple[Adjustment, ...]:
+        rows = await self._conn.execute(
+            select(adjustments.c.description, adjustments.c.amount_minor)
+            .where(
+                adjustments.c.subscription_id == subscription_id, adjustments.c.invoice_id.is_(None)
+            )
+            .order_by(adjustments.c.create_time, adjustments.c.description)
+        )
+        return tuple(Adjustment(r.description, r.amount_minor) for r in rows)
 
     async def take_adjustments(
         self, subscription_id: str, invoice_id: str

@@ -61,14 +61,20 @@ class UsageRepository:
         return [r for r in records if r.usage_record_id in inserted]
 
     async def get_by_dedup_key(self, org_id: str, dedup_key: str) -> UsageRecord | None:
-        row = (
-            await self._conn.execute(
-                select(usage_records).where(
-                    usage_records.c.org_id == org_id, usage_records.c.dedup_key == dedup_key
-                )
+        return (await self.get_by_dedup_keys(org_id, [dedup_key])).get(dedup_key)
+
+    async def get_by_dedup_keys(
+        self, org_id: str, dedup_keys: Sequence[str]
+    ) -> dict[str, UsageRecord]:
+        if not dedup_keys:
+            return {}
+        rows = await self._conn.execute(
+            select(usage_records).where(
+                usage_records.c.org_id == org_id,
+                usage_records.c.dedup_key.in_(sorted(set(dedup_keys))),
             )
-        ).first()
-        return _usage(row) if row else None
+        )
+        return {row.dedup_key: _usage(row) for row in rows}
 
     async def summarize(
         self,

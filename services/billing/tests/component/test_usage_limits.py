@@ -1,0 +1,134 @@
+"""Usage ingestion over the wire: amount bounds, so every period can always be invoiced."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import grpc
+import pytest
+from keel.billing.v1 import (
+    invoice_service_pb2,
+    invoice_service_pb2_grpc,
+    plan_pb2,
+    plan_service_pb2,
+    plan_service_pb2_grpc,
+    subscription_service_pb2,
+    subscription_service_pb2_grpc,
+    usage_service_pb2,
+    usage_service_pb2_grpc,
+)
+
+from keel_runtime.context import Principal
+
+from .conftest import metadata
+from .test_server import error_info
+
+OPERATOR = (("x-keel-principal", Principal(subject="ops", kind="service").to_header()),)
+
+
+async def subscribe(billing: Any, plan_id: str, unit_amount_minor: int) -> tuple[str, str]:
+    """A new organization on a per-unit plan of its own; (org id, subscription id)."""
+    await plan_service_pb2_grpc.PlanServiceStub(billing).CreatePlan(
+        plan_service_pb2.CreatePlanRequest(
+            plan_id=plan_id,
+            plan=plan_pb2.Plan(
+                display_name=plan_id,
+                currency="USD",
+                interval=plan_pb2.BILLING_INTERVAL_MONTH,
+                prices=[
+                    plan_pb2.Price(
+                        metric="api.calls",
+                        per_unit=plan_pb2.PerUnitPrice(unit_amount_minor=unit_amount_minor),
+                    )
+                ],
+            ),
+        ),
+        metadata=OPERATOR,
+    )
+    org_id = str(uuid.uuid4())
+    sub = await subscription_service_pb2_grpc.SubscriptionServiceStub(billing).CreateSubscription(
+        subscription_service_pb2.CreateSubscriptionRequest(
+            plan_id=plan_id, request_id=str(uuid.uuid4())
+        ),
+        metadata=metadata(org_id),
+    )
+    return org_id, sub.subscription.subscription_id
+
+
+def batch(prefix: str, count: int, quantity: int) -> usage_service_pb2.RecordUsageBatchRequest:
+    return usage_service_pb2.RecordUsageBatchRequest(
+        usages=[
+            usage_service_pb2.UsageInput(
+                metric="api.calls", quantity=quantity, dedup_key=f"{prefix}{i}"
+            )
+            for i in range(count)
+        ]
+    )
+
+
+async def test_usage_whose_price_would_overflow_is_refused_and_the_period_still_closes(
+    billing: Any,
+) -> None:
+    org_id, subscription_id = await subscribe(billing, "pricey", 10_000)
+    usage = usage_service_pb2_grpc.UsageServiceStub(billing)
+    await usage.RecordUsageBatch(batch("ok", 10, 1_000), metadata=metadata(org_id))
+
+    # 1,000 events of 10^12 at 10,000 per unit: 10^19 minor units, past int64.
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await usage.RecordUsageBatch(batch("big", 1000, 10**12), metadata=metadata(org_id))
+    assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    info = error_info(raised.value)
+    assert info.reason == "USAGE_LIMIT_EXCEEDED"
+    assert info.metadata["metric"] == "api.calls"
+
+    invoices = invoice_service_pb2_grpc.InvoiceServiceStub(billing)
+    invoice = (
+        await invoices.CloseBillingPeriod(
+            invoice_service_pb2.CloseBillingPeriodRequest(
+                subscription_id=subscription_id, request_id=str(uuid.uuid4())
+            ),
+            metadata=metadata(org_id),
+        )
+    ).invoice
+    assert invoice.total.amount_minor == 10 * 1_000 * 10_000
+
+
+async def test_a_periods_quantity_of_one_metric_is_bounded(billing: Any) -> None:
+    org_id, _ = await subscribe(billing, "cheap", 1)
+    usage = usage_service_pb2_grpc.UsageServiceStub(billing)
+    # Up to 10^15 units of a metric in one period is fine ...
+    recorded = await usage.RecordUsageBatch(batch("a", 1000, 10**12), metadata=metadata(org_id))
+    assert recorded.recorded_count == 1000
+    # ... one more unit is not.
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await usage.RecordUsage(
+            usage_service_pb2.RecordUsageRequest(
+                usage=usage_service_pb2.UsageInput(metric="api.calls", quantity=1, dedup_key="b")
+            ),
+            metadata=metadata(org_id),
+        )
+    assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error_info(raised.value).reason == "USAGE_LIMIT_EXCEEDED"
+    summary = await usage.GetUsageSummary(
+        usage_service_pb2.GetUsageSummaryRequest(), metadata=metadata(org_id)
+    )
+    assert [(m.metric, m.value) for m in summary.metrics] == [("api.calls", 10**15)]
+
+
+async def test_a_plan_change_that_would_make_the_period_unpriceable_is_refused(
+    billing: Any,
+) -> None:
+    org_id, subscription_id = await subscribe(billing, "base", 1)
+    await subscribe(billing, "premium", 10_000)
+    usage = usage_service_pb2_grpc.UsageServiceStub(billing)
+    await usage.RecordUsageBatch(batch("a", 1000, 10**12), metadata=metadata(org_id))
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await subscription_service_pb2_grpc.SubscriptionServiceStub(billing).ChangePlan(
+            subscription_service_pb2.ChangePlanRequest(
+                subscription_id=subscription_id, plan_id="premium", request_id=str(uuid.uuid4())
+            ),
+            metadata=metadata(org_id),
+        )
+    assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error_info(raised.value).reason == "USAGE_LIMIT_EXCEEDED"
