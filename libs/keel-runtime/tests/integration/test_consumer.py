@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
 
 import pytest
 from google.protobuf.wrappers_pb2 import StringValue
@@ -100,6 +101,7 @@ def _subscription(
     *,
     max_deliver: int = 5,
     backoff_s: Sequence[float] = (0.05,),
+    **options: Any,
 ) -> Subscription:
     return Subscription(
         consumer=unique_name,
@@ -108,6 +110,7 @@ def _subscription(
         handler=handler,
         max_deliver=max_deliver,
         backoff_s=backoff_s,
+        **options,
     )
 
 
@@ -221,6 +224,74 @@ async def test_an_unusable_message_is_dead_lettered_at_once(
     assert (dead.headers or {})["Keel-Dlq-Deliveries"] == "1"
 
 
+class _Crash(BaseException):
+    """Stands for the process dying inside the handler: nothing is acked, nacked or undone."""
+
+
+async def _dead_letter_count(js: JetStreamContext, subject: str) -> int:
+    info = await js.stream_info(DEAD_LETTER_STREAM.name, subjects_filter=subject)
+    return (info.state.subjects or {}).get(subject, 0)
+
+
+async def _all_settled(js: JetStreamContext, sub: Subscription) -> None:
+    while True:
+        info = await js.consumer_info(sub.stream, sub.consumer)
+        if info.num_ack_pending == 0 and info.num_pending == 0:
+            return
+        await asyncio.sleep(0.05)
+
+
+async def test_an_event_that_kills_its_consumer_every_time_ends_in_the_dead_letters(
+    effects: AsyncEngine,
+    js: JetStreamContext,
+    stream: StreamSpec,
+    unique_name: str,
+    dead_letters: str,
+) -> None:
+    calls: list[str] = []
+
+    async def handler(conn: AsyncConnection, envelope: Envelope) -> None:
+        value = unpack(envelope, StringValue).value
+        calls.append(value)
+        if value == "poison":
+            raise _Crash()
+        await conn.execute(
+            text("INSERT INTO effects VALUES (:id, :value)"), {"id": envelope.id, "value": value}
+        )
+
+    sub = _subscription(unique_name, stream, handler, max_deliver=3, ack_wait_s=1.0)
+    poison, innocent = _envelope(unique_name, "poison"), _envelope(unique_name, "innocent")
+    for envelope in (poison, innocent):
+        await js.publish(envelope.type, envelope.SerializeToString())
+
+    crashes = 0
+    async with asyncio.timeout(60):
+        while True:
+            # Each round is a fresh process: it dies in the handler or drains the stream.
+            task = await _running(Consumer(effects, js, sub))
+            settled = asyncio.create_task(_all_settled(js, sub))
+            await asyncio.wait({task, settled}, return_when=asyncio.FIRST_COMPLETED)
+            if settled.done():
+                await _stop(task)
+                break
+            settled.cancel()
+            with pytest.raises(_Crash):
+                await task
+            crashes += 1
+
+    assert crashes == 3
+    assert calls.count("poison") == 3
+    assert calls.count("innocent") == 1
+    assert await _count(effects, "SELECT count(*) FROM effects") == 1
+    assert await _dead_letter_count(js, dead_letters) == 1
+    dead = await js.get_last_msg(DEAD_LETTER_STREAM.name, dead_letters)
+    assert dead.data == poison.SerializeToString()
+    headers = dead.headers or {}
+    assert headers["Keel-Dlq-Failed-Attempts"] == "3"
+    assert headers["Keel-Dlq-Deliveries"] == "4"
+    assert "stopped while handling delivery 3" in headers["Keel-Dlq-Error"]
+
+
 def test_subscription_defaults() -> None:
     async def handler(conn: AsyncConnection, envelope: Envelope) -> None:
         return None
@@ -231,7 +302,8 @@ def test_subscription_defaults() -> None:
     assert sub.dead_letter_subject == "dlq.billing-usage"
     assert [sub.retry_delay(n) for n in (1, 2, 3, 4)] == [1, 5, 30, 30]
     config = sub.consumer_config()
-    assert config.max_deliver == 5 and config.ack_wait == 30
-    assert config.backoff == [30, 30, 30]
+    # The broker never drops an event: the consumer counts failed attempts itself.
+    assert config.max_deliver == -1 and config.ack_wait == 30
+    assert config.backoff is None
     with pytest.raises(ValueError):
         Subscription(consumer="c", stream="S", filter_subject="s.>", handler=handler, max_deliver=0)
