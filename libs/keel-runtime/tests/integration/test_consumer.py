@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
@@ -13,6 +14,7 @@ from nats.js import JetStreamContext
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from keel_runtime.db import create_engine
 from keel_runtime.events import (
     DEAD_LETTER_STREAM,
     Consumer,
@@ -290,6 +292,49 @@ async def test_an_event_that_kills_its_consumer_every_time_ends_in_the_dead_lett
     assert headers["Keel-Dlq-Failed-Attempts"] == "3"
     assert headers["Keel-Dlq-Deliveries"] == "4"
     assert "stopped while handling delivery 3" in headers["Keel-Dlq-Error"]
+
+
+def _refused_port() -> int:
+    with socket.socket() as probe:  # nothing listens on it once the probe is closed
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_a_dependency_away_for_longer_than_the_budget_costs_no_attempt(
+    effects: AsyncEngine,
+    js: JetStreamContext,
+    stream: StreamSpec,
+    unique_name: str,
+    dead_letters: str,
+) -> None:
+    # A database nobody serves: connecting fails as during an outage (connection refused).
+    away = create_engine(f"postgresql+psycopg://keel@127.0.0.1:{_refused_port()}/gone")
+    outage = 8  # failures in a row, more than max_deliver
+    calls: list[str] = []
+
+    async def handler(conn: AsyncConnection, envelope: Envelope) -> None:
+        calls.append(envelope.id)
+        if len(calls) <= outage:
+            async with away.connect():
+                pass
+        await conn.execute(text("INSERT INTO effects VALUES (:id, 'x')"), {"id": envelope.id})
+
+    sub = _subscription(unique_name, stream, handler, max_deliver=3, transient_backoff_s=(0.01,))
+    consumer = ProbeConsumer(effects, js, sub)
+    task = await _running(consumer)
+    try:
+        envelope = _envelope(unique_name)
+        await js.publish(envelope.type, envelope.SerializeToString())
+        [delivery] = await consumer.deliveries(1)
+        await _settled(js, sub)
+    finally:
+        await _stop(task)
+        await away.dispose()
+
+    assert len(calls) == outage + 1
+    assert delivery.metadata.num_delivered == 1
+    assert await _count(effects, "SELECT count(*) FROM effects") == 1
+    assert await _dead_letter_count(js, dead_letters) == 0
 
 
 def test_subscription_defaults() -> None:

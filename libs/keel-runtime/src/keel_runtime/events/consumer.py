@@ -22,6 +22,7 @@ from keel_runtime.events.envelope import Envelope, EnvelopeError, decode
 from keel_runtime.events.outbox import HEADER_MSG_ID
 from keel_runtime.events.streams import DEAD_LETTER_STREAM, StreamSpec, ensure_stream
 from keel_runtime.events.tables import INBOX
+from keel_runtime.events.transient import is_transient
 from keel_runtime.metrics import NO_METRICS, Metrics
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ class Subscription:
     """Runs in the same transaction as the inbox row; raise to have the event retried."""
     max_deliver: int = 5
     """Failed attempts (the handler raised, or the process died while it ran) before the
-    event is dead-lettered."""
+    event is dead-lettered. Transient failures (a dependency away) do not count."""
     backoff_s: Sequence[float] = (1, 5, 30)
     """Delay before the n-th redelivery (the last value repeats)."""
     dead_letter_subject: str | None = None
@@ -56,18 +57,26 @@ class Subscription:
     """Redelivery after this long without an ack (a crashed or stuck consumer)."""
     batch: int = 16
     """Messages per fetch."""
+    transient_backoff_s: Sequence[float] = (0.5, 1, 2, 5, 10, 30)
+    """Pause between retries of a transient failure (the last value repeats, for as long as
+    the dependency stays away)."""
 
     def __post_init__(self) -> None:
         if self.max_deliver < 1:
             raise ValueError("max_deliver must be >= 1")
-        if not self.backoff_s:
-            raise ValueError("backoff_s needs at least one delay")
+        if not self.backoff_s or not self.transient_backoff_s:
+            raise ValueError("backoff_s and transient_backoff_s need at least one delay")
         if self.dead_letter_subject is None:
             self.dead_letter_subject = f"dlq.{self.consumer}"
 
     def retry_delay(self, failures: int) -> float:
         """Delay before redelivering after the ``failures``-th failed attempt."""
         return float(self.backoff_s[min(failures, len(self.backoff_s)) - 1])
+
+    def transient_delay(self, retries: int) -> float:
+        """Pause before the next try after ``retries`` transient failures in a row (>= 1)."""
+        delays = self.transient_backoff_s
+        return float(delays[min(retries, len(delays)) - 1])
 
     def consumer_config(self) -> ConsumerConfig:
         # The broker counts deliveries, including those that never reached the handler (the
@@ -210,7 +219,7 @@ class Consumer:
         if attempt is None:
             return
         try:
-            handled = await self._apply_once(envelope)
+            handled = await self._apply(envelope)
         except asyncio.CancelledError:
             # Stopping is not the event's fault: take back the failure recorded in advance.
             await self._restore(msg, attempt)
@@ -262,6 +271,35 @@ class Consumer:
         recorded = Attempts(failed=failed + 1, last_error=_died(deliveries))
         await self.attempts.record(*self._key(msg), recorded)
         return _Attempt(failed_before=failed, recorded=recorded, previous=previous)
+
+    async def _apply(self, envelope: Envelope) -> bool:
+        """Run the handler with its inbox row; retry transient failures without counting them.
+
+        A dependency that is away (database, broker, another service) says nothing about the
+        event, so the same delivery is retried in place, for as long as it takes: the
+        broker's delivery count does not grow either.
+        """
+        sub = self.subscription
+        retries = 0
+        while True:
+            try:
+                return await self._apply_once(envelope)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                retries += 1
+                delay = sub.transient_delay(retries)
+                log.warning(
+                    "consumer %s: event %s (%s): dependency unavailable (try %d), "
+                    "retrying in %.1fs without counting it: %r",
+                    sub.consumer,
+                    envelope.id,
+                    envelope.type,
+                    retries,
+                    delay,
+                    exc,
+                )
+                await asyncio.sleep(delay)
 
     async def _apply_once(self, envelope: Envelope) -> bool:
         """True when the handler ran; False for an event this consumer had handled before."""
