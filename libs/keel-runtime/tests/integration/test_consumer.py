@@ -337,6 +337,39 @@ async def test_a_dependency_away_for_longer_than_the_budget_costs_no_attempt(
     assert await _dead_letter_count(js, dead_letters) == 0
 
 
+async def test_a_handler_longer_than_the_ack_wait_is_not_handed_to_another_instance(
+    effects: AsyncEngine, js: JetStreamContext, stream: StreamSpec, unique_name: str
+) -> None:
+    calls: list[int] = []
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(conn: AsyncConnection, envelope: Envelope) -> None:
+        calls.append(1)
+        started.set()
+        # Held for several ack waits: without heartbeats the broker would redeliver it (and
+        # the redelivery would wait on this inbox row, then find it handled).
+        await release.wait()
+
+    sub = _subscription(unique_name, stream, slow, ack_wait_s=1.0)
+    instances = [ProbeConsumer(effects, js, sub) for _ in range(2)]
+    tasks = [await _running(consumer) for consumer in instances]
+    try:
+        envelope = _envelope(unique_name)
+        await js.publish(envelope.type, envelope.SerializeToString())
+        await asyncio.wait_for(started.wait(), timeout=20)
+        # Three ack waits: any redelivery would reach the idle instance and start again.
+        await asyncio.sleep(3 * sub.ack_wait_s)
+        release.set()
+        await _settled(js, sub)
+    finally:
+        for task in tasks:
+            await _stop(task)
+
+    assert calls == [1]
+    # One delivery in all: the idle instance was never handed the event.
+    assert sum(consumer.handled.qsize() for consumer in instances) == 1
+
+
 def test_subscription_defaults() -> None:
     async def handler(conn: AsyncConnection, envelope: Envelope) -> None:
         return None
@@ -348,7 +381,7 @@ def test_subscription_defaults() -> None:
     assert [sub.retry_delay(n) for n in (1, 2, 3, 4)] == [1, 5, 30, 30]
     config = sub.consumer_config()
     # The broker never drops an event: the consumer counts failed attempts itself.
-    assert config.max_deliver == -1 and config.ack_wait == 30
+    assert config.max_deliver == -1 and config.ack_wait == 5
     assert config.backoff is None
     with pytest.raises(ValueError):
         Subscription(consumer="c", stream="S", filter_subject="s.>", handler=handler, max_deliver=0)

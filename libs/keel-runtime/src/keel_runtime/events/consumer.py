@@ -53,8 +53,9 @@ class Subscription:
     """Delay before the n-th redelivery (the last value repeats)."""
     dead_letter_subject: str | None = None
     """Defaults to ``dlq.<consumer>`` (captured by the ``DLQ`` stream)."""
-    ack_wait_s: float = 30.0
-    """Redelivery after this long without an ack (a crashed or stuck consumer)."""
+    ack_wait_s: float = 5.0
+    """Redelivery after this long without an ack or heartbeat: how soon the events of a
+    crashed consumer come back. Longer handlers are fine, the consumer sends heartbeats."""
     batch: int = 16
     """Messages per fetch."""
     transient_backoff_s: Sequence[float] = (0.5, 1, 2, 5, 10, 30)
@@ -77,6 +78,11 @@ class Subscription:
         """Pause before the next try after ``retries`` transient failures in a row (>= 1)."""
         delays = self.transient_backoff_s
         return float(delays[min(retries, len(delays)) - 1])
+
+    @property
+    def heartbeat_s(self) -> float:
+        """How often messages in hand are reported in progress: well inside ack_wait."""
+        return self.ack_wait_s / 3
 
     def consumer_config(self) -> ConsumerConfig:
         # The broker counts deliveries, including those that never reached the handler (the
@@ -180,17 +186,31 @@ class Consumer:
 
     async def _handle_batch(self, msgs: list[Msg]) -> None:
         unsettled = list(msgs)
-        while unsettled:
-            try:
-                await self.handle(unsettled[0])
-            except asyncio.CancelledError:
-                await self._release(unsettled)
-                raise
-            except Exception:
-                # E.g. the ack could not be sent: the server redelivers, the inbox
-                # turns that into a no-op. The loop itself must keep running.
-                log.exception("consumer %s: delivery not settled", self.subscription.consumer)
-            unsettled.pop(0)
+        # Every message in hand stays ours while earlier ones (or a long handler) take time.
+        heartbeat = asyncio.create_task(self._heartbeat(unsettled))
+        try:
+            while unsettled:
+                try:
+                    await self.handle(unsettled[0])
+                except asyncio.CancelledError:
+                    await self._release(unsettled)
+                    raise
+                except Exception:
+                    # E.g. the ack could not be sent: the server redelivers, the inbox
+                    # turns that into a no-op. The loop itself must keep running.
+                    log.exception("consumer %s: delivery not settled", self.subscription.consumer)
+                unsettled.pop(0)
+        finally:
+            heartbeat.cancel()
+
+    async def _heartbeat(self, msgs: list[Msg]) -> None:
+        while True:
+            await asyncio.sleep(self.subscription.heartbeat_s)
+            for msg in list(msgs):
+                try:
+                    await msg.in_progress()
+                except Exception:
+                    log.debug("in-progress heartbeat failed", exc_info=True)
 
     async def _try_ensure(self) -> None:
         try:
@@ -276,8 +296,8 @@ class Consumer:
         """Run the handler with its inbox row; retry transient failures without counting them.
 
         A dependency that is away (database, broker, another service) says nothing about the
-        event, so the same delivery is retried in place, for as long as it takes: the
-        broker's delivery count does not grow either.
+        event, so the same delivery is retried in place, for as long as it takes, while the
+        heartbeat keeps the message ours: the broker's delivery count does not grow either.
         """
         sub = self.subscription
         retries = 0
