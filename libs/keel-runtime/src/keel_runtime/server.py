@@ -76,6 +76,7 @@ class RunningServer:
         self.readiness = readiness
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping: asyncio.Task[None] | None = None
+        self._drain_over = asyncio.Event()
 
     @property
     def metrics_port(self) -> int | None:
@@ -85,16 +86,31 @@ class RunningServer:
     def _spawn(self, factory: Callable[[], Awaitable[None]], name: str) -> None:
         self._tasks.append(asyncio.create_task(_call(factory), name=name))
 
-    async def stop(self, grace: float | None = None) -> None:
-        """NOT_SERVING -> server.stop(grace) -> cancel background tasks -> closers in order."""
+    async def stop(self, grace: float | None = None, *, drain: float = 0.0) -> None:
+        """NOT_SERVING -> drain -> server.stop(grace) -> cancel background tasks -> closers.
+
+        For ``drain`` seconds the server still takes calls while reporting NOT_SERVING, so
+        load balancers and health-checking clients move away before the listener closes;
+        ``end_drain()`` cuts it short.
+        """
         if self._stopping is None:
-            self._stopping = asyncio.create_task(self._shutdown(grace))
+            self._stopping = asyncio.create_task(self._shutdown(grace, drain))
         await asyncio.shield(self._stopping)
 
-    async def _shutdown(self, grace: float | None) -> None:
-        logger.info("stopping", extra={"grace_s": grace})
+    def end_drain(self) -> None:
+        """Stop taking new calls now rather than at the end of the drain window."""
+        self._drain_over.set()
+
+    async def _shutdown(self, grace: float | None, drain: float) -> None:
+        logger.info("stopping", extra={"grace_s": grace, "drain_s": drain})
         await self.health.enter_graceful_shutdown()
         self.metrics.serving().set(0)
+        if drain > 0:
+            try:
+                async with asyncio.timeout(drain):
+                    await self._drain_over.wait()
+            except TimeoutError:
+                pass
         await self.server.stop(grace)
         for task in self._tasks:
             task.cancel()
@@ -250,16 +266,27 @@ def _bind(server: Any, bind: str) -> int:
 
 
 async def serve(spec: ServiceSpec, settings: ServerSettings) -> None:
-    """Serve until SIGTERM or SIGINT, then shut down gracefully within ``grace_seconds``."""
+    """Serve until SIGTERM or SIGINT, then shut down gracefully.
+
+    NOT_SERVING first, still taking calls for ``drain_seconds``, then in-flight calls get
+    ``grace_seconds``. A second signal ends the drain window at once.
+    """
     running = await start(spec, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     signals = (signal.SIGTERM, signal.SIGINT)
+
+    def on_signal() -> None:
+        if stop.is_set():
+            running.end_drain()
+        stop.set()
+
     for sig in signals:
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     try:
         await stop.wait()
         logger.info("signal received")
+        await running.stop(settings.grace_seconds, drain=settings.drain_seconds)
     finally:
         for sig in signals:
             loop.remove_signal_handler(sig)

@@ -197,6 +197,9 @@ class ServerSettings:
     """``host:port`` to listen on (``GRPC_BIND``, required)."""
     grace_seconds: float = 10.0
     """Time in-flight RPCs get to finish on shutdown (``GRPC_GRACE_SECONDS``)."""
+    drain_seconds: float = 2.0
+    """On SIGTERM, how long the server keeps taking calls while reporting NOT_SERVING, so
+    clients and balancers move away first (``GRPC_DRAIN_SECONDS``)."""
     max_message_bytes: int = 4 * 1024 * 1024
     """Send and receive limit per message (``GRPC_MAX_MESSAGE_BYTES``)."""
     max_concurrent_rpcs: int = 256
@@ -211,6 +214,7 @@ class ServerSettings:
         return cls(
             bind=env_hostport("GRPC_BIND"),
             grace_seconds=env_float("GRPC_GRACE_SECONDS", 10.0, min=0.0),
+            drain_seconds=env_float("GRPC_DRAIN_SECONDS", 2.0, min=0.0),
             max_message_bytes=env_int("GRPC_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, min=1024),
             max_concurrent_rpcs=env_int("GRPC_MAX_CONCURRENT_RPCS", 256, min=1),
             readiness_interval_seconds=env_float("GRPC_READINESS_INTERVAL_SECONDS", 5.0, min=0.01),

@@ -146,6 +146,31 @@ async def test_graceful_shutdown_finishes_in_flight_and_refuses_new_calls(
     assert order == ["rpc-done", "background-cancelled", "drain-nats", "dispose-engine"]
 
 
+async def test_stopping_reports_not_serving_and_takes_calls_through_the_drain_window(
+    start_probe: Any, kit: Any
+) -> None:
+    probe = await start_probe()
+    watch = health_pb2_grpc.HealthStub(probe.channel).Watch(
+        health_pb2.HealthCheckRequest(service=""), timeout=10
+    )
+    await next_status(watch, SERVING)
+    # A window far longer than the test: only end_drain() closes it.
+    stopping = asyncio.create_task(probe.running.stop(5, drain=600))
+    await next_status(watch, NOT_SERVING)
+    watch.cancel()
+
+    # Health says go away, but a caller that has not noticed yet is still served.
+    response = await probe.public()(kit.valid_request(), timeout=5)
+    assert response is not None
+    assert not stopping.done()
+
+    probe.running.end_drain()
+    await asyncio.wait_for(stopping, timeout=10)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await probe.public()(kit.valid_request(), timeout=1)
+    assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
 async def test_crashing_background_task_is_restarted_and_logged(
     start_probe: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
