@@ -14,9 +14,18 @@ import grpc
 from grpc_health.v1 import health as grpc_health
 from grpc_health.v1 import health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
+from nats.aio.client import Client as Nats
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from keel_runtime.errors import ErrorMap
-from keel_runtime.health import Readiness
+from keel_runtime.health import (
+    LIVENESS,
+    SERVING,
+    Probe,
+    Readiness,
+    database_probe,
+    nats_probe,
+)
 from keel_runtime.interceptors import server_interceptors
 from keel_runtime.metrics import NO_METRICS, Metrics, MetricsEndpoint
 from keel_runtime.settings import ServerSettings
@@ -46,7 +55,12 @@ class ServiceSpec:
     closers: Sequence[Callable[[], Awaitable[None]]] = ()
     """Run after the server stopped, in order (drain NATS, dispose engine)."""
     readiness: Sequence[Callable[[], Awaitable[bool]]] = ()
-    """Dependency probes; any False -> health NOT_SERVING."""
+    """Further dependency probes; any False -> health NOT_SERVING (liveness unaffected)."""
+    database: AsyncEngine | None = None
+    """The service's database: the runtime probes it for readiness."""
+    nats: Nats | None = None
+    """The service's NATS connection: the runtime probes it for readiness (connected and
+    answering, so a frozen broker shows too)."""
     public_methods: Collection[str] = ()
     """Full method names (``/pkg.Service/Method``) callable without a principal."""
     metrics: Metrics | None = None
@@ -227,12 +241,13 @@ async def start(spec: ServiceSpec, settings: ServerSettings) -> RunningServer:
         readiness = Readiness(
             health,
             spec.service_names,
-            spec.readiness,
+            probes(spec),
             interval=settings.readiness_interval_seconds,
             serving_gauge=metrics.serving(),
         )
         # The first round runs before start, so no caller ever sees SERVING with a dead dependency.
         await readiness.check()
+        await health.set(LIVENESS, SERVING)
         await server.start()
     except BaseException:
         await server.stop(None)
@@ -246,6 +261,16 @@ async def start(spec: ServiceSpec, settings: ServerSettings) -> RunningServer:
         running._spawn(functools.partial(supervise, factory), task_name(factory))
     logger.info("serving", extra={"bind": settings.bind, "port": port})
     return running
+
+
+def probes(spec: ServiceSpec) -> list[Probe]:
+    """Readiness probes: one per dependency the spec names, then the spec's own."""
+    found: list[Probe] = []
+    if spec.database is not None:
+        found.append(database_probe(spec.database))
+    if spec.nats is not None:
+        found.append(nats_probe(spec.nats))
+    return [*found, *spec.readiness]
 
 
 def server_metrics(spec: ServiceSpec, settings: ServerSettings) -> Metrics:
