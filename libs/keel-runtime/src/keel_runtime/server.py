@@ -18,6 +18,7 @@ from nats.aio.client import Client as Nats
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from keel_runtime.errors import ErrorMap
+from keel_runtime.events.pruning import run_pruning
 from keel_runtime.health import (
     LIVENESS,
     SERVING,
@@ -57,7 +58,8 @@ class ServiceSpec:
     readiness: Sequence[Callable[[], Awaitable[bool]]] = ()
     """Further dependency probes; any False -> health NOT_SERVING (liveness unaffected)."""
     database: AsyncEngine | None = None
-    """The service's database: the runtime probes it for readiness."""
+    """The service's database: the runtime probes it for readiness and prunes its outbox
+    and inbox beyond ``ServerSettings.retention``."""
     nats: Nats | None = None
     """The service's NATS connection: the runtime probes it for readiness (connected and
     answering, so a frozen broker shows too)."""
@@ -257,6 +259,9 @@ async def start(spec: ServiceSpec, settings: ServerSettings) -> RunningServer:
         raise
     running = RunningServer(spec, server, port, health, readiness, metrics, endpoint)
     running._spawn(functools.partial(supervise, readiness.poll, name="readiness"), "readiness")
+    if spec.database is not None:
+        pruning = functools.partial(run_pruning, spec.database, settings.retention)
+        running._spawn(functools.partial(supervise, pruning, name="pruning"), "pruning")
     for factory in spec.background:
         running._spawn(functools.partial(supervise, factory), task_name(factory))
     logger.info("serving", extra={"bind": settings.bind, "port": port})

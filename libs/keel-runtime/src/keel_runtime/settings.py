@@ -189,6 +189,32 @@ def _collecting(problems: list[str]) -> Iterator[None]:
         _collector.reset(token)
 
 
+DAY_SECONDS = 24 * 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionSettings:
+    """How long each service database keeps settled events, and how often the runtime prunes."""
+
+    outbox_seconds: float = 7 * DAY_SECONDS
+    """Published outbox rows are kept this long: the replay horizon
+    (``OUTBOX_RETENTION_SECONDS``). Unpublished rows are never pruned."""
+    inbox_seconds: float = 14 * DAY_SECONDS
+    """Inbox rows (events a consumer handled) are kept this long (``INBOX_RETENTION_SECONDS``).
+    Keep it beyond every producer's replay horizon: an event replayed after its inbox row
+    is gone would take effect again."""
+    interval_seconds: float = 3600.0
+    """Time between two prunings (``PRUNE_INTERVAL_SECONDS``)."""
+
+    @classmethod
+    def from_env(cls) -> RetentionSettings:
+        return cls(
+            outbox_seconds=env_float("OUTBOX_RETENTION_SECONDS", 7 * DAY_SECONDS, min=0.0),
+            inbox_seconds=env_float("INBOX_RETENTION_SECONDS", 14 * DAY_SECONDS, min=0.0),
+            interval_seconds=env_float("PRUNE_INTERVAL_SECONDS", 3600.0, min=0.01),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class ServerSettings:
     """How the gRPC server listens and stops."""
@@ -208,6 +234,8 @@ class ServerSettings:
     """Readiness probe period and per-probe timeout (``GRPC_READINESS_INTERVAL_SECONDS``)."""
     metrics_bind: str | None = None
     """``host:port`` of the Prometheus ``/metrics`` endpoint (``METRICS_BIND``); unset = off."""
+    retention: RetentionSettings = RetentionSettings()
+    """Outbox and inbox pruning of the service's database."""
 
     @classmethod
     def from_env(cls) -> ServerSettings:
@@ -219,4 +247,5 @@ class ServerSettings:
             max_concurrent_rpcs=env_int("GRPC_MAX_CONCURRENT_RPCS", 256, min=1),
             readiness_interval_seconds=env_float("GRPC_READINESS_INTERVAL_SECONDS", 5.0, min=0.01),
             metrics_bind=env_hostport("METRICS_BIND") if _raw("METRICS_BIND") else None,
+            retention=RetentionSettings.from_env(),
         )

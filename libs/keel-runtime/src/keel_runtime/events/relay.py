@@ -9,13 +9,13 @@ import time
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
-from sqlalchemy import Row, delete, func, literal_column, select, update
+from sqlalchemy import Row, func, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from keel_runtime.events.connection import connect_nats
@@ -266,15 +266,3 @@ async def replay(
                 republished += 1
                 duplicates += bool(ack.duplicate)
     return ReplayResult(republished=republished, duplicates=duplicates)
-
-
-async def prune_outbox(engine: AsyncEngine, *, older_than: timedelta) -> int:
-    """Delete published rows older than ``older_than`` (the end of the replay horizon)."""
-    async with engine.begin() as conn:
-        result = await conn.execute(
-            delete(OUTBOX).where(
-                OUTBOX.c.published_at.is_not(None),
-                OUTBOX.c.created_at < func.now() - older_than,
-            )
-        )
-    return int(result.rowcount or 0)
