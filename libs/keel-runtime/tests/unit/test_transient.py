@@ -74,3 +74,20 @@ def test_a_bug_raised_while_handling_an_outage_is_not_transient() -> None:
             raise ValueError("bug in the fallback") from None
     except ValueError as exc:
         assert not is_transient(exc)
+
+
+def test_an_application_error_raised_from_an_outage_is_the_application_s_verdict() -> None:
+    class EnrichmentFailed(Exception):
+        pass
+
+    class PeerAway(Exception):
+        transient = True
+
+    for wrapper, expected in ((EnrichmentFailed, False), (PeerAway, True)):
+        try:
+            try:
+                raise ConnectionRefusedError(111, "Connection refused")
+            except ConnectionRefusedError as exc:
+                raise wrapper("provider unreachable") from exc
+        except Exception as exc:
+            assert is_transient(exc) is expected

@@ -18,25 +18,22 @@ _TRANSIENT_SQLSTATE_CLASSES = ("08", "53")
 _TRANSIENT_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "57P05", "40001", "40P01"})
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    """``exc`` and what it was explicitly raised from (SQLAlchemy keeps the driver error there).
+def _candidates(exc: BaseException) -> Iterator[BaseException]:
+    """``exc``, and for a SQLAlchemy wrapper the driver error it wraps.
 
-    The implicit ``__context__`` is not followed: a bug raised while handling a refused
-    connection is still a bug.
+    Nothing else it was raised from: an application error raised ``from`` a refused
+    connection (e.g. a failed enrichment) is the application's verdict, with its own retry
+    policy. An application error can declare itself transient with ``transient = True``.
     """
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        orig = getattr(current, "orig", None)
-        if isinstance(orig, BaseException) and id(orig) not in seen:
-            yield orig
-            seen.add(id(orig))
-        current = current.__cause__
+    yield exc
+    orig = getattr(exc, "orig", None)
+    if isinstance(exc, sqlalchemy.exc.DBAPIError) and isinstance(orig, BaseException):
+        yield orig
 
 
 def _transient_one(exc: BaseException) -> bool:
+    if getattr(exc, "transient", False) is True:
+        return True
     if isinstance(exc, psycopg.Error):
         if not isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
             return False
@@ -60,9 +57,9 @@ def _transient_one(exc: BaseException) -> bool:
 
 
 def is_transient(exc: BaseException) -> bool:
-    """True when ``exc`` (or what it was raised from) says a dependency is unavailable.
+    """True when ``exc`` (or the driver error SQLAlchemy wraps) says a dependency is away.
 
     Such a failure says nothing about the event: the consumer retries it for as long as the
     dependency stays away, without counting it towards the event's dead-letter budget.
     """
-    return any(_transient_one(e) for e in _chain(exc))
+    return any(_transient_one(e) for e in _candidates(exc))
