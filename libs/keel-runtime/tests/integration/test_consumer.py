@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from google.protobuf.wrappers_pb2 import StringValue
 from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -368,6 +369,29 @@ async def test_a_handler_longer_than_the_ack_wait_is_not_handed_to_another_insta
     assert calls == [1]
     # One delivery in all: the idle instance was never handed the event.
     assert sum(consumer.handled.qsize() for consumer in instances) == 1
+
+
+async def test_a_consumer_made_by_an_earlier_version_stops_dropping_events(
+    effects: AsyncEngine, js: JetStreamContext, stream: StreamSpec, unique_name: str
+) -> None:
+    sub = _subscription(unique_name, stream, _recording_handler([]))
+    # As earlier versions declared it: the broker dropped an event at max_deliver.
+    await js.add_consumer(
+        stream.name,
+        config=ConsumerConfig(
+            durable_name=sub.consumer,
+            filter_subject=sub.filter_subject,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=30,
+            max_deliver=5,
+            backoff=[30, 30, 30],
+        ),
+    )
+    await Consumer(effects, js, sub).ensure()
+    config = (await js.consumer_info(stream.name, sub.consumer)).config
+    assert config.max_deliver == -1
+    assert config.ack_wait == sub.ack_wait_s
+    assert not config.backoff
 
 
 def test_subscription_defaults() -> None:
