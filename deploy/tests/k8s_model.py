@@ -261,6 +261,13 @@ def grpc_service_problems(manifests: list[Manifest], deployment: Manifest) -> li
                         f"{deployment.label}: {probe} port {grpc.get('port')} is not the "
                         f"port {target} Service {service.name} targets"
                     )
+                elif probe == "livenessProbe" and grpc.get("service") != "liveness":
+                    # The default health service is readiness: a broker outage would
+                    # restart every pod.
+                    problems.append(
+                        f"{deployment.label}: livenessProbe does not ask for the "
+                        "'liveness' health service"
+                    )
     problems += _env_problems(deployment, main)
     problems += metrics_problems(manifests, deployment)
     problems += _migration_problems(deployment, main)

@@ -14,9 +14,19 @@ import grpc
 from grpc_health.v1 import health as grpc_health
 from grpc_health.v1 import health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
+from nats.aio.client import Client as Nats
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from keel_runtime.errors import ErrorMap
-from keel_runtime.health import Readiness
+from keel_runtime.events.pruning import run_pruning
+from keel_runtime.health import (
+    LIVENESS,
+    SERVING,
+    Probe,
+    Readiness,
+    database_probe,
+    nats_probe,
+)
 from keel_runtime.interceptors import server_interceptors
 from keel_runtime.metrics import NO_METRICS, Metrics, MetricsEndpoint
 from keel_runtime.settings import ServerSettings
@@ -46,7 +56,13 @@ class ServiceSpec:
     closers: Sequence[Callable[[], Awaitable[None]]] = ()
     """Run after the server stopped, in order (drain NATS, dispose engine)."""
     readiness: Sequence[Callable[[], Awaitable[bool]]] = ()
-    """Dependency probes; any False -> health NOT_SERVING."""
+    """Further dependency probes; any False -> health NOT_SERVING (liveness unaffected)."""
+    database: AsyncEngine | None = None
+    """The service's database: the runtime probes it for readiness and prunes its outbox
+    and inbox beyond ``ServerSettings.retention``."""
+    nats: Nats | None = None
+    """The service's NATS connection: the runtime probes it for readiness (connected and
+    answering, so a frozen broker shows too)."""
     public_methods: Collection[str] = ()
     """Full method names (``/pkg.Service/Method``) callable without a principal."""
     metrics: Metrics | None = None
@@ -76,6 +92,7 @@ class RunningServer:
         self.readiness = readiness
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping: asyncio.Task[None] | None = None
+        self._drain_over = asyncio.Event()
 
     @property
     def metrics_port(self) -> int | None:
@@ -85,16 +102,31 @@ class RunningServer:
     def _spawn(self, factory: Callable[[], Awaitable[None]], name: str) -> None:
         self._tasks.append(asyncio.create_task(_call(factory), name=name))
 
-    async def stop(self, grace: float | None = None) -> None:
-        """NOT_SERVING -> server.stop(grace) -> cancel background tasks -> closers in order."""
+    async def stop(self, grace: float | None = None, *, drain: float = 0.0) -> None:
+        """NOT_SERVING -> drain -> server.stop(grace) -> cancel background tasks -> closers.
+
+        For ``drain`` seconds the server still takes calls while reporting NOT_SERVING, so
+        load balancers and health-checking clients move away before the listener closes;
+        ``end_drain()`` cuts it short.
+        """
         if self._stopping is None:
-            self._stopping = asyncio.create_task(self._shutdown(grace))
+            self._stopping = asyncio.create_task(self._shutdown(grace, drain))
         await asyncio.shield(self._stopping)
 
-    async def _shutdown(self, grace: float | None) -> None:
-        logger.info("stopping", extra={"grace_s": grace})
+    def end_drain(self) -> None:
+        """Stop taking new calls now rather than at the end of the drain window."""
+        self._drain_over.set()
+
+    async def _shutdown(self, grace: float | None, drain: float) -> None:
+        logger.info("stopping", extra={"grace_s": grace, "drain_s": drain})
         await self.health.enter_graceful_shutdown()
         self.metrics.serving().set(0)
+        if drain > 0:
+            try:
+                async with asyncio.timeout(drain):
+                    await self._drain_over.wait()
+            except TimeoutError:
+                pass
         await self.server.stop(grace)
         for task in self._tasks:
             task.cancel()
@@ -211,12 +243,13 @@ async def start(spec: ServiceSpec, settings: ServerSettings) -> RunningServer:
         readiness = Readiness(
             health,
             spec.service_names,
-            spec.readiness,
+            probes(spec),
             interval=settings.readiness_interval_seconds,
             serving_gauge=metrics.serving(),
         )
         # The first round runs before start, so no caller ever sees SERVING with a dead dependency.
         await readiness.check()
+        await health.set(LIVENESS, SERVING)
         await server.start()
     except BaseException:
         await server.stop(None)
@@ -226,10 +259,23 @@ async def start(spec: ServiceSpec, settings: ServerSettings) -> RunningServer:
         raise
     running = RunningServer(spec, server, port, health, readiness, metrics, endpoint)
     running._spawn(functools.partial(supervise, readiness.poll, name="readiness"), "readiness")
+    if spec.database is not None:
+        pruning = functools.partial(run_pruning, spec.database, settings.retention)
+        running._spawn(functools.partial(supervise, pruning, name="pruning"), "pruning")
     for factory in spec.background:
         running._spawn(functools.partial(supervise, factory), task_name(factory))
     logger.info("serving", extra={"bind": settings.bind, "port": port})
     return running
+
+
+def probes(spec: ServiceSpec) -> list[Probe]:
+    """Readiness probes: one per dependency the spec names, then the spec's own."""
+    found: list[Probe] = []
+    if spec.database is not None:
+        found.append(database_probe(spec.database))
+    if spec.nats is not None:
+        found.append(nats_probe(spec.nats))
+    return [*found, *spec.readiness]
 
 
 def server_metrics(spec: ServiceSpec, settings: ServerSettings) -> Metrics:
@@ -250,16 +296,27 @@ def _bind(server: Any, bind: str) -> int:
 
 
 async def serve(spec: ServiceSpec, settings: ServerSettings) -> None:
-    """Serve until SIGTERM or SIGINT, then shut down gracefully within ``grace_seconds``."""
+    """Serve until SIGTERM or SIGINT, then shut down gracefully.
+
+    NOT_SERVING first, still taking calls for ``drain_seconds``, then in-flight calls get
+    ``grace_seconds``. A second signal ends the drain window at once.
+    """
     running = await start(spec, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     signals = (signal.SIGTERM, signal.SIGINT)
+
+    def on_signal() -> None:
+        if stop.is_set():
+            running.end_drain()
+        stop.set()
+
     for sig in signals:
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     try:
         await stop.wait()
         logger.info("signal received")
+        await running.stop(settings.grace_seconds, drain=settings.drain_seconds)
     finally:
         for sig in signals:
             loop.remove_signal_handler(sig)

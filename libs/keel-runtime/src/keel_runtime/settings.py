@@ -189,6 +189,32 @@ def _collecting(problems: list[str]) -> Iterator[None]:
         _collector.reset(token)
 
 
+DAY_SECONDS = 24 * 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionSettings:
+    """How long each service database keeps settled events, and how often the runtime prunes."""
+
+    outbox_seconds: float = 7 * DAY_SECONDS
+    """Published outbox rows are kept this long: the replay horizon
+    (``OUTBOX_RETENTION_SECONDS``). Unpublished rows are never pruned."""
+    inbox_seconds: float = 14 * DAY_SECONDS
+    """Inbox rows (events a consumer handled) are kept this long (``INBOX_RETENTION_SECONDS``).
+    Keep it beyond every producer's replay horizon: an event replayed after its inbox row
+    is gone would take effect again."""
+    interval_seconds: float = 3600.0
+    """Time between two prunings (``PRUNE_INTERVAL_SECONDS``)."""
+
+    @classmethod
+    def from_env(cls) -> RetentionSettings:
+        return cls(
+            outbox_seconds=env_float("OUTBOX_RETENTION_SECONDS", 7 * DAY_SECONDS, min=0.0),
+            inbox_seconds=env_float("INBOX_RETENTION_SECONDS", 14 * DAY_SECONDS, min=0.0),
+            interval_seconds=env_float("PRUNE_INTERVAL_SECONDS", 3600.0, min=0.01),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class ServerSettings:
     """How the gRPC server listens and stops."""
@@ -197,6 +223,9 @@ class ServerSettings:
     """``host:port`` to listen on (``GRPC_BIND``, required)."""
     grace_seconds: float = 10.0
     """Time in-flight RPCs get to finish on shutdown (``GRPC_GRACE_SECONDS``)."""
+    drain_seconds: float = 2.0
+    """On SIGTERM, how long the server keeps taking calls while reporting NOT_SERVING, so
+    clients and balancers move away first (``GRPC_DRAIN_SECONDS``)."""
     max_message_bytes: int = 4 * 1024 * 1024
     """Send and receive limit per message (``GRPC_MAX_MESSAGE_BYTES``)."""
     max_concurrent_rpcs: int = 256
@@ -205,14 +234,18 @@ class ServerSettings:
     """Readiness probe period and per-probe timeout (``GRPC_READINESS_INTERVAL_SECONDS``)."""
     metrics_bind: str | None = None
     """``host:port`` of the Prometheus ``/metrics`` endpoint (``METRICS_BIND``); unset = off."""
+    retention: RetentionSettings = RetentionSettings()
+    """Outbox and inbox pruning of the service's database."""
 
     @classmethod
     def from_env(cls) -> ServerSettings:
         return cls(
             bind=env_hostport("GRPC_BIND"),
             grace_seconds=env_float("GRPC_GRACE_SECONDS", 10.0, min=0.0),
+            drain_seconds=env_float("GRPC_DRAIN_SECONDS", 2.0, min=0.0),
             max_message_bytes=env_int("GRPC_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, min=1024),
             max_concurrent_rpcs=env_int("GRPC_MAX_CONCURRENT_RPCS", 256, min=1),
             readiness_interval_seconds=env_float("GRPC_READINESS_INTERVAL_SECONDS", 5.0, min=0.01),
             metrics_bind=env_hostport("METRICS_BIND") if _raw("METRICS_BIND") else None,
+            retention=RetentionSettings.from_env(),
         )

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from keel_devstack.nats import start_nats
+from keel_runtime.events import connect_nats
+from keel_runtime.health import LIVENESS
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -49,6 +56,40 @@ async def test_failing_probe_means_not_serving_until_it_recovers(
     healthy = False
     await next_status(watch, NOT_SERVING)
     watch.cancel()
+
+
+async def test_readiness_follows_a_frozen_or_stopped_nats_and_liveness_does_not(
+    start_probe: Any, tmp_path: Path
+) -> None:
+    # A broker of its own: this test freezes and stops it.
+    broker = start_nats(tmp_path / "nats")
+    pid = broker.process.pid
+    assert pid is not None
+    nc, _ = await connect_nats(broker.url, name="health-test")
+    try:
+        probe = await start_probe(nats=nc, readiness_interval_seconds=1.0)
+        assert await status_of(probe.channel, "") == SERVING
+        assert await status_of(probe.channel, LIVENESS) == SERVING
+        watch = health_pb2_grpc.HealthStub(probe.channel).Watch(
+            health_pb2.HealthCheckRequest(service=""), timeout=60
+        )
+        await next_status(watch, SERVING)
+
+        os.kill(pid, signal.SIGSTOP)  # frozen: the connection stays open, nothing answers
+        await next_status(watch, NOT_SERVING)
+        assert await status_of(probe.channel, LIVENESS) == SERVING
+        os.kill(pid, signal.SIGCONT)
+        await next_status(watch, SERVING)
+
+        broker.stop()  # gone: the client is disconnected
+        await next_status(watch, NOT_SERVING)
+        assert await status_of(probe.channel, LIVENESS) == SERVING
+        watch.cancel()
+    finally:
+        if broker.process.alive:
+            os.kill(pid, signal.SIGCONT)
+        broker.stop()
+        await nc.close()
 
 
 async def test_probe_that_raises_or_hangs_counts_as_failing(start_probe: Any) -> None:
@@ -144,6 +185,31 @@ async def test_graceful_shutdown_finishes_in_flight_and_refuses_new_calls(
     assert response.note == "done"
     await stopping
     assert order == ["rpc-done", "background-cancelled", "drain-nats", "dispose-engine"]
+
+
+async def test_stopping_reports_not_serving_and_takes_calls_through_the_drain_window(
+    start_probe: Any, kit: Any
+) -> None:
+    probe = await start_probe()
+    watch = health_pb2_grpc.HealthStub(probe.channel).Watch(
+        health_pb2.HealthCheckRequest(service=""), timeout=10
+    )
+    await next_status(watch, SERVING)
+    # A window far longer than the test: only end_drain() closes it.
+    stopping = asyncio.create_task(probe.running.stop(5, drain=600))
+    await next_status(watch, NOT_SERVING)
+    watch.cancel()
+
+    # Health says go away, but a caller that has not noticed yet is still served.
+    response = await probe.public()(kit.valid_request(), timeout=5)
+    assert response is not None
+    assert not stopping.done()
+
+    probe.running.end_drain()
+    await asyncio.wait_for(stopping, timeout=10)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await probe.public()(kit.valid_request(), timeout=1)
+    assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
 
 
 async def test_crashing_background_task_is_restarted_and_logged(

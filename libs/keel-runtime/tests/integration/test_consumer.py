@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
 
 import pytest
 from google.protobuf.wrappers_pb2 import StringValue
 from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from keel_runtime.db import create_engine
 from keel_runtime.events import (
     DEAD_LETTER_STREAM,
     Consumer,
@@ -100,6 +104,7 @@ def _subscription(
     *,
     max_deliver: int = 5,
     backoff_s: Sequence[float] = (0.05,),
+    **options: Any,
 ) -> Subscription:
     return Subscription(
         consumer=unique_name,
@@ -108,6 +113,7 @@ def _subscription(
         handler=handler,
         max_deliver=max_deliver,
         backoff_s=backoff_s,
+        **options,
     )
 
 
@@ -221,6 +227,173 @@ async def test_an_unusable_message_is_dead_lettered_at_once(
     assert (dead.headers or {})["Keel-Dlq-Deliveries"] == "1"
 
 
+class _Crash(BaseException):
+    """Stands for the process dying inside the handler: nothing is acked, nacked or undone."""
+
+
+async def _dead_letter_count(js: JetStreamContext, subject: str) -> int:
+    info = await js.stream_info(DEAD_LETTER_STREAM.name, subjects_filter=subject)
+    return (info.state.subjects or {}).get(subject, 0)
+
+
+async def _all_settled(js: JetStreamContext, sub: Subscription) -> None:
+    while True:
+        info = await js.consumer_info(sub.stream, sub.consumer)
+        if info.num_ack_pending == 0 and info.num_pending == 0:
+            return
+        await asyncio.sleep(0.05)
+
+
+async def test_an_event_that_kills_its_consumer_every_time_ends_in_the_dead_letters(
+    effects: AsyncEngine,
+    js: JetStreamContext,
+    stream: StreamSpec,
+    unique_name: str,
+    dead_letters: str,
+) -> None:
+    calls: list[str] = []
+
+    async def handler(conn: AsyncConnection, envelope: Envelope) -> None:
+        value = unpack(envelope, StringValue).value
+        calls.append(value)
+        if value == "poison":
+            raise _Crash()
+        await conn.execute(
+            text("INSERT INTO effects VALUES (:id, :value)"), {"id": envelope.id, "value": value}
+        )
+
+    sub = _subscription(unique_name, stream, handler, max_deliver=3, ack_wait_s=1.0)
+    poison, innocent = _envelope(unique_name, "poison"), _envelope(unique_name, "innocent")
+    for envelope in (poison, innocent):
+        await js.publish(envelope.type, envelope.SerializeToString())
+
+    crashes = 0
+    async with asyncio.timeout(60):
+        while True:
+            # Each round is a fresh process: it dies in the handler or drains the stream.
+            task = await _running(Consumer(effects, js, sub))
+            settled = asyncio.create_task(_all_settled(js, sub))
+            await asyncio.wait({task, settled}, return_when=asyncio.FIRST_COMPLETED)
+            if settled.done():
+                await _stop(task)
+                break
+            settled.cancel()
+            with pytest.raises(_Crash):
+                await task
+            crashes += 1
+
+    assert crashes == 3
+    assert calls.count("poison") == 3
+    assert calls.count("innocent") == 1
+    assert await _count(effects, "SELECT count(*) FROM effects") == 1
+    assert await _dead_letter_count(js, dead_letters) == 1
+    dead = await js.get_last_msg(DEAD_LETTER_STREAM.name, dead_letters)
+    assert dead.data == poison.SerializeToString()
+    headers = dead.headers or {}
+    assert headers["Keel-Dlq-Failed-Attempts"] == "3"
+    assert headers["Keel-Dlq-Deliveries"] == "4"
+    assert "stopped while handling delivery 3" in headers["Keel-Dlq-Error"]
+
+
+def _refused_port() -> int:
+    with socket.socket() as probe:  # nothing listens on it once the probe is closed
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_a_dependency_away_for_longer_than_the_budget_costs_no_attempt(
+    effects: AsyncEngine,
+    js: JetStreamContext,
+    stream: StreamSpec,
+    unique_name: str,
+    dead_letters: str,
+) -> None:
+    # A database nobody serves: connecting fails as during an outage (connection refused).
+    away = create_engine(f"postgresql+psycopg://keel@127.0.0.1:{_refused_port()}/gone")
+    outage = 8  # failures in a row, more than max_deliver
+    calls: list[str] = []
+
+    async def handler(conn: AsyncConnection, envelope: Envelope) -> None:
+        calls.append(envelope.id)
+        if len(calls) <= outage:
+            async with away.connect():
+                pass
+        await conn.execute(text("INSERT INTO effects VALUES (:id, 'x')"), {"id": envelope.id})
+
+    sub = _subscription(unique_name, stream, handler, max_deliver=3, transient_backoff_s=(0.01,))
+    consumer = ProbeConsumer(effects, js, sub)
+    task = await _running(consumer)
+    try:
+        envelope = _envelope(unique_name)
+        await js.publish(envelope.type, envelope.SerializeToString())
+        [delivery] = await consumer.deliveries(1)
+        await _settled(js, sub)
+    finally:
+        await _stop(task)
+        await away.dispose()
+
+    assert len(calls) == outage + 1
+    assert delivery.metadata.num_delivered == 1
+    assert await _count(effects, "SELECT count(*) FROM effects") == 1
+    assert await _dead_letter_count(js, dead_letters) == 0
+
+
+async def test_a_handler_longer_than_the_ack_wait_is_not_handed_to_another_instance(
+    effects: AsyncEngine, js: JetStreamContext, stream: StreamSpec, unique_name: str
+) -> None:
+    calls: list[int] = []
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(conn: AsyncConnection, envelope: Envelope) -> None:
+        calls.append(1)
+        started.set()
+        # Held for several ack waits: without heartbeats the broker would redeliver it (and
+        # the redelivery would wait on this inbox row, then find it handled).
+        await release.wait()
+
+    sub = _subscription(unique_name, stream, slow, ack_wait_s=1.0)
+    instances = [ProbeConsumer(effects, js, sub) for _ in range(2)]
+    tasks = [await _running(consumer) for consumer in instances]
+    try:
+        envelope = _envelope(unique_name)
+        await js.publish(envelope.type, envelope.SerializeToString())
+        await asyncio.wait_for(started.wait(), timeout=20)
+        # Three ack waits: any redelivery would reach the idle instance and start again.
+        await asyncio.sleep(3 * sub.ack_wait_s)
+        release.set()
+        await _settled(js, sub)
+    finally:
+        for task in tasks:
+            await _stop(task)
+
+    assert calls == [1]
+    # One delivery in all: the idle instance was never handed the event.
+    assert sum(consumer.handled.qsize() for consumer in instances) == 1
+
+
+async def test_a_consumer_made_by_an_earlier_version_stops_dropping_events(
+    effects: AsyncEngine, js: JetStreamContext, stream: StreamSpec, unique_name: str
+) -> None:
+    sub = _subscription(unique_name, stream, _recording_handler([]))
+    # As earlier versions declared it: the broker dropped an event at max_deliver.
+    await js.add_consumer(
+        stream.name,
+        config=ConsumerConfig(
+            durable_name=sub.consumer,
+            filter_subject=sub.filter_subject,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=30,
+            max_deliver=5,
+            backoff=[30, 30, 30],
+        ),
+    )
+    await Consumer(effects, js, sub).ensure()
+    config = (await js.consumer_info(stream.name, sub.consumer)).config
+    assert config.max_deliver == -1
+    assert config.ack_wait == sub.ack_wait_s
+    assert not config.backoff
+
+
 def test_subscription_defaults() -> None:
     async def handler(conn: AsyncConnection, envelope: Envelope) -> None:
         return None
@@ -231,7 +404,8 @@ def test_subscription_defaults() -> None:
     assert sub.dead_letter_subject == "dlq.billing-usage"
     assert [sub.retry_delay(n) for n in (1, 2, 3, 4)] == [1, 5, 30, 30]
     config = sub.consumer_config()
-    assert config.max_deliver == 5 and config.ack_wait == 30
-    assert config.backoff == [30, 30, 30]
+    # The broker never drops an event: the consumer counts failed attempts itself.
+    assert config.max_deliver == -1 and config.ack_wait == 5
+    assert config.backoff is None
     with pytest.raises(ValueError):
         Subscription(consumer="c", stream="S", filter_subject="s.>", handler=handler, max_deliver=0)

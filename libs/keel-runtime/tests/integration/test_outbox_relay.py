@@ -10,6 +10,7 @@ import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 from google.protobuf.wrappers_pb2 import StringValue
 from nats.aio.msg import Msg
@@ -43,7 +44,7 @@ async def _commit_events(engine: AsyncEngine, event_type: str, count: int) -> li
 
 
 async def _relay_until(relay: OutboxRelay, expected: int) -> None:
-    # Another transaction anywhere on the server holds the snapshot xmin back for a while;
+    # Another transaction in this database holds the relay's horizon back for a while;
     # keep relaying until everything got through.
     published = 0
     async with asyncio.timeout(20):
@@ -173,6 +174,23 @@ async def test_concurrent_writers_with_uneven_transactions_lose_and_double_nothi
             for i in (await conn.scalars(select(OUTBOX.c.id).order_by(OUTBOX.c.txid, OUTBOX.c.id)))
         ]
     assert in_stream == in_outbox
+
+
+async def test_a_long_transaction_in_another_database_delays_nothing(
+    engine: AsyncEngine,
+    js: JetStreamContext,
+    stream: StreamSpec,
+    unique_name: str,
+    postgres_url: str,
+) -> None:
+    # A transaction in another database of the same cluster that took an xid and stays open:
+    # it holds the cluster-wide snapshot xmin back, but it can never write to this outbox.
+    async with await psycopg.AsyncConnection.connect(postgres_url) as elsewhere:
+        await elsewhere.execute("SELECT pg_current_xact_id()")
+        ids = await _commit_events(engine, f"{unique_name}.thing.happened", 3)
+        assert await OutboxRelay(engine, js).relay_once() == 3
+        await elsewhere.rollback()
+    assert sorted(await _stream_ids(js, stream.name)) == sorted(ids)
 
 
 async def test_replay_is_a_broker_duplicate(

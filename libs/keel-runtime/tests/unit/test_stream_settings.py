@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from nats.js.api import KeyValueConfig
+from nats.js.errors import BucketNotFoundError, NotFoundError
 
 from keel_runtime.events import (
     DEAD_LETTER_STREAM,
@@ -52,7 +54,18 @@ async def test_consumer_declares_its_dead_letter_stream(monkeypatch: pytest.Monk
         declared.append(spec)
 
     class _Js:
+        buckets: list[KeyValueConfig] = []
+
+        async def key_value(self, bucket: str) -> None:
+            raise BucketNotFoundError
+
+        async def create_key_value(self, config: KeyValueConfig) -> None:
+            self.buckets.append(config)
+
         async def consumer_info(self, stream: str, consumer: str) -> None:
+            raise NotFoundError
+
+        async def add_consumer(self, stream: str, config: object) -> None:
             return None
 
     async def handler(conn: Any, envelope: Any) -> None:
@@ -61,5 +74,8 @@ async def test_consumer_declares_its_dead_letter_stream(monkeypatch: pytest.Monk
     monkeypatch.setattr(consumer_module, "ensure_stream", ensure_stream)
     sub = Subscription(consumer="c", stream="LEDGER", filter_subject="ledger.>", handler=handler)
     dlq = StreamSettings(replicas=3).dead_letter_stream()
-    await Consumer(None, _Js(), sub, dead_letter_stream=dlq).ensure()  # type: ignore[arg-type]
+    js = _Js()
+    await Consumer(None, js, sub, dead_letter_stream=dlq).ensure()  # type: ignore[arg-type]
     assert declared == [dlq]
+    # The failed-attempt records are as replicated as the dead letters.
+    assert [(b.bucket, b.replicas) for b in js.buckets] == [("KEEL_CONSUMER_ATTEMPTS", 3)]

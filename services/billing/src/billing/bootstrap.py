@@ -17,6 +17,7 @@ from keel.billing.v1 import (
     usage_service_pb2_grpc,
     webhook_service_pb2_grpc,
 )
+from nats.aio.client import Client as NatsClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing.app.invoices import InvoiceHandlers
@@ -117,6 +118,8 @@ def service_spec(
     background: Sequence[Callable[[], Awaitable[None]]] = (),
     closers: Sequence[Callable[[], Awaitable[None]]] = (),
     readiness: Sequence[Callable[[], Awaitable[bool]]] = (),
+    database: AsyncEngine | None = None,
+    nats: NatsClient | None = None,
     metrics: Metrics | None = None,
 ) -> ServiceSpec:
     return ServiceSpec(
@@ -127,6 +130,8 @@ def service_spec(
         background=background,
         closers=closers,
         readiness=readiness,
+        database=database,
+        nats=nats,
         metrics=metrics,
     )
 
@@ -147,7 +152,12 @@ async def build(config: Config) -> ServiceSpec:
     dispatcher = WebhookDispatcher(
         sql_unit_of_work_factory(engine, utc_now), sender, utc_now, metrics=metrics
     )
-    nc, js = await connect_nats(config.nats_url)
+    try:
+        nc, js = await connect_nats(config.nats_url, name=SERVICE)
+    except BaseException:
+        await channel.close()
+        await engine.dispose()
+        raise
     await ensure_stream(js, config.streams.service_stream(SERVICE))
     closer = PeriodCloser(
         sql_unit_of_work_factory(engine, utc_now),
@@ -182,6 +192,7 @@ async def build(config: Config) -> ServiceSpec:
         handlers,
         background=background,
         closers=[close_channel, sender.close, nc.drain, engine.dispose],
-        readiness=[functools.partial(db.ping, engine)],
+        database=engine,
+        nats=nc,
         metrics=metrics,
     )

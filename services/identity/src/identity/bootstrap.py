@@ -35,7 +35,8 @@ from identity.transport.errors import ERROR_MAP
 from identity.transport.operations import AdminServicer, AuditServicer
 from identity.transport.organizations import OrganizationServicer
 from identity.transport.users import UserServicer
-from keel_runtime.db import create_engine, ping
+from keel_runtime.db import create_engine
+from keel_runtime.events import connect_nats
 from keel_runtime.metrics import Metrics
 from keel_runtime.server import ServiceSpec
 
@@ -110,6 +111,9 @@ async def build(config: IdentityConfig, overrides: Overrides | None = None) -> S
                 refresh_grace=timedelta(seconds=config.refresh_grace_seconds),
             ),
         )
+        nats = None
+        if config.nats_url:
+            nats, js = await connect_nats(config.nats_url, name="identity")
     except BaseException:
         await engine.dispose()
         raise
@@ -117,10 +121,9 @@ async def build(config: IdentityConfig, overrides: Overrides | None = None) -> S
     background: list[Callable[[], Awaitable[None]]] = [
         functools.partial(run_retention, engine, clock, RetentionPolicy())
     ]
-    if config.nats_url:
-        background.append(
-            functools.partial(run_relay, engine, config.nats_url, config.streams, metrics)
-        )
+    if nats is not None:
+        background.append(functools.partial(run_relay, engine, js, config.streams, metrics))
+        closers.append(nats.drain)
     return ServiceSpec(
         name=SERVICE,
         servicers=servicers(handlers, clock),
@@ -128,7 +131,8 @@ async def build(config: IdentityConfig, overrides: Overrides | None = None) -> S
         error_map=ERROR_MAP,
         background=background,
         closers=[*closers, engine.dispose],
-        readiness=[functools.partial(ping, engine)],
+        database=engine,
+        nats=nats,
         public_methods=PUBLIC_METHODS,
         metrics=metrics,
     )

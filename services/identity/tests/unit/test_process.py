@@ -51,10 +51,6 @@ def test_config_reads_stream_replicas(monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_relay_declares_the_replicated_stream(monkeypatch: pytest.MonkeyPatch) -> None:
     declared: list[Any] = []
 
-    class _Nats:
-        async def drain(self) -> None:
-            return None
-
     class _Relay:
         def __init__(self, engine: object, js: object, **options: object) -> None:
             pass
@@ -62,14 +58,10 @@ async def test_relay_declares_the_replicated_stream(monkeypatch: pytest.MonkeyPa
         async def run(self) -> None:
             return None
 
-    async def connect_nats(url: str, **kwargs: Any) -> tuple[Any, Any]:
-        return _Nats(), object()
-
     async def ensure_stream(js: object, spec: object) -> None:
         declared.append(spec)
 
-    monkeypatch.setattr(relay, "connect_nats", connect_nats)
     monkeypatch.setattr(relay, "ensure_stream", ensure_stream)
     monkeypatch.setattr(relay, "OutboxRelay", _Relay)
-    await relay.run_relay(object(), "nats://127.0.0.1:4222", StreamSettings(replicas=3))  # type: ignore[arg-type]
+    await relay.run_relay(object(), object(), StreamSettings(replicas=3))  # type: ignore[arg-type]
     assert [(s.name, s.subjects, s.replicas) for s in declared] == [("IDENTITY", ["identity.>"], 3)]

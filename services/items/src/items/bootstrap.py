@@ -71,12 +71,6 @@ async def build(
     ]
     relay = OutboxRelay(engine, js, poll_interval=relay_poll_interval, metrics=metrics)
 
-    async def nats_connected() -> bool:
-        return bool(nc.is_connected)
-
-    async def database_ready() -> bool:
-        return await db.ping(engine)
-
     return ServiceSpec(
         name="items",
         servicers=[
@@ -93,6 +87,7 @@ async def build(
         error_map=ERROR_MAP,
         background=[relay.run, *(consumer.run for consumer in consumers)],
         closers=[nc.drain, engine.dispose],
-        readiness=[database_ready, nats_connected],
+        database=engine,
+        nats=nc,
         metrics=metrics,
     )

@@ -84,9 +84,6 @@ async def build(
     transactions = TransactionHandlers(unit_of_work, utcnow)
     queries = QueryHandlers(unit_of_work, utcnow)
 
-    async def database_ready() -> bool:
-        return await db.ping(engine)
-
     background: list[Callable[[], Awaitable[None]]] = [
         expiry_sweeper(transactions, config.expiry_interval_s)
     ]
@@ -95,19 +92,16 @@ async def build(
         committer = GroupCommitter(transactions, max_group=config.group_commit_max)
         background.append(committer.run)
     closers: list[Callable[[], Awaitable[None]]] = [engine.dispose]
-    readiness: list[Callable[[], Awaitable[bool]]] = [database_ready]
+    nats = None
     if events:
         try:
-            nc, js = await connect_nats(config.nats_url, name="ledger")
+            nats, js = await connect_nats(config.nats_url, name="ledger")
             await ensure_stream(js, config.streams.service_stream("ledger"))
             # The stream we consume; identity declares it too, whoever starts first creates it.
             await ensure_stream(js, config.streams.service_stream("identity"))
         except BaseException:
             await engine.dispose()
             raise
-
-        async def nats_connected() -> bool:
-            return bool(nc.is_connected)
 
         relay = OutboxRelay(engine, js, poll_interval=relay_poll_interval, metrics=metrics)
         open_wallet = Consumer(
@@ -118,8 +112,7 @@ async def build(
             metrics=metrics,
         )
         background += [relay.run, open_wallet.run]
-        closers.insert(0, nc.drain)
-        readiness.append(nats_connected)
+        closers.insert(0, nats.drain)
 
     return ServiceSpec(
         name="ledger",
@@ -141,6 +134,7 @@ async def build(
         error_map=ERROR_MAP,
         background=background,
         closers=closers,
-        readiness=readiness,
+        database=engine,
+        nats=nats,
         metrics=metrics,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -25,6 +26,8 @@ class FakeMsg:
 
     data: bytes
     acks: list[str] = field(default_factory=list)
+    # A first delivery: the consumer looks no further into its failed-attempt records.
+    metadata: Any = field(default_factory=lambda: SimpleNamespace(num_delivered=1))
 
     async def ack(self) -> None:
         self.acks.append("ack")

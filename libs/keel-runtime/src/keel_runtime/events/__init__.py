@@ -4,7 +4,8 @@ from keel_runtime.events.connection import connect_nats, connect_nats_once
 from keel_runtime.events.consumer import Consumer, Handler, Subscription
 from keel_runtime.events.envelope import Envelope, EnvelopeError, decode, new_event, unpack, uuid7
 from keel_runtime.events.outbox import append
-from keel_runtime.events.relay import OutboxRelay, ReplayResult, prune_outbox, replay
+from keel_runtime.events.pruning import prune_events, prune_inbox, prune_outbox, run_pruning
+from keel_runtime.events.relay import OutboxRelay, ReplayResult, replay
 from keel_runtime.events.streams import (
     DEAD_LETTER_STREAM,
     StreamSettings,
@@ -35,8 +36,11 @@ __all__ = [
     "inbox_table",
     "new_event",
     "outbox_table",
+    "prune_events",
+    "prune_inbox",
     "prune_outbox",
     "replay",
+    "run_pruning",
     "service_stream",
     "unpack",
     "uuid7",

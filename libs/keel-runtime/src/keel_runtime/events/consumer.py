@@ -17,10 +17,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from keel_runtime import context
+from keel_runtime.events.attempts import AttemptLog, Attempts
 from keel_runtime.events.envelope import Envelope, EnvelopeError, decode
 from keel_runtime.events.outbox import HEADER_MSG_ID
 from keel_runtime.events.streams import DEAD_LETTER_STREAM, StreamSpec, ensure_stream
 from keel_runtime.events.tables import INBOX
+from keel_runtime.events.transient import is_transient
 from keel_runtime.metrics import NO_METRICS, Metrics
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,7 @@ HEADER_DLQ_CONSUMER = "Keel-Dlq-Consumer"
 HEADER_DLQ_STREAM = "Keel-Dlq-Stream"
 HEADER_DLQ_SUBJECT = "Keel-Dlq-Subject"
 HEADER_DLQ_DELIVERIES = "Keel-Dlq-Deliveries"
+HEADER_DLQ_FAILED_ATTEMPTS = "Keel-Dlq-Failed-Attempts"
 
 
 @dataclass
@@ -44,42 +47,70 @@ class Subscription:
     handler: Handler
     """Runs in the same transaction as the inbox row; raise to have the event retried."""
     max_deliver: int = 5
-    """Deliveries before the event is dead-lettered."""
+    """Failed attempts (the handler raised, or the process died while it ran) before the
+    event is dead-lettered. Transient failures (a dependency away) do not count."""
     backoff_s: Sequence[float] = (1, 5, 30)
     """Delay before the n-th redelivery (the last value repeats)."""
     dead_letter_subject: str | None = None
     """Defaults to ``dlq.<consumer>`` (captured by the ``DLQ`` stream)."""
-    ack_wait_s: float = 30.0
-    """Redelivery after this long without an ack (a crashed or stuck consumer)."""
+    ack_wait_s: float = 5.0
+    """Redelivery after this long without an ack or heartbeat: how soon the events of a
+    crashed consumer come back. Longer handlers are fine, the consumer sends heartbeats."""
     batch: int = 16
     """Messages per fetch."""
+    transient_backoff_s: Sequence[float] = (0.5, 1, 2, 5, 10, 30)
+    """Pause between retries of a transient failure (the last value repeats, for as long as
+    the dependency stays away)."""
 
     def __post_init__(self) -> None:
         if self.max_deliver < 1:
             raise ValueError("max_deliver must be >= 1")
-        if not self.backoff_s:
-            raise ValueError("backoff_s needs at least one delay")
+        if not self.backoff_s or not self.transient_backoff_s:
+            raise ValueError("backoff_s and transient_backoff_s need at least one delay")
         if self.dead_letter_subject is None:
             self.dead_letter_subject = f"dlq.{self.consumer}"
 
-    def retry_delay(self, deliveries: int) -> float:
-        """Delay before redelivering after the ``deliveries``-th attempt failed."""
-        return float(self.backoff_s[min(deliveries, len(self.backoff_s)) - 1])
+    def retry_delay(self, failures: int) -> float:
+        """Delay before redelivering after the ``failures``-th failed attempt."""
+        return float(self.backoff_s[min(failures, len(self.backoff_s)) - 1])
+
+    def transient_delay(self, retries: int) -> float:
+        """Pause before the next try after ``retries`` transient failures in a row (>= 1)."""
+        delays = self.transient_backoff_s
+        return float(delays[min(retries, len(delays)) - 1])
+
+    @property
+    def heartbeat_s(self) -> float:
+        """How often messages in hand are reported in progress: well inside ack_wait."""
+        return self.ack_wait_s / 3
 
     def consumer_config(self) -> ConsumerConfig:
-        # The server's backoff list paces redeliveries after a missed ack; it replaces
-        # ack_wait, so keep each step >= ack_wait: a slow handler must not run twice at once.
-        backoff = [max(self.ack_wait_s, float(b)) for b in self.backoff_s]
+        # The broker counts deliveries, including those that never reached the handler (the
+        # rest of a batch fetched by a process that then died), so its max_deliver cannot
+        # tell a poison event from its neighbours, and at the limit it drops the event
+        # without a word. Deliveries are unlimited there; the consumer keeps the budget of
+        # failed attempts itself (AttemptLog) and dead-letters at the limit. No server
+        # backoff either: after a missed ack the event comes back after ack_wait, while
+        # failed attempts are paced by the consumer's NAK delays.
         return ConsumerConfig(
             durable_name=self.consumer,
             filter_subject=self.filter_subject,
             deliver_policy=DeliverPolicy.ALL,
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=self.ack_wait_s,
-            max_deliver=self.max_deliver,
-            # The server requires max_deliver > len(backoff).
-            backoff=backoff[: self.max_deliver - 1] or None,
+            max_deliver=-1,
         )
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """The attempt in hand: failed attempts before it, and whether it is recorded already."""
+
+    failed_before: int
+    recorded: Attempts | None
+    """What this attempt wrote to the log before the handler ran (None: nothing)."""
+    previous: Attempts | None
+    """What the log held before this attempt."""
 
 
 def _header_value(text: str, limit: int = 512) -> str:
@@ -106,18 +137,28 @@ class Consumer:
         self.fetch_timeout = fetch_timeout
         # Declared by every consumer, so it carries the service's replicas too.
         self.dead_letter_stream = dead_letter_stream
+        self.attempts = AttemptLog(js, replicas=dead_letter_stream.replicas)
         self.outcomes = metrics.consumer(subscription.consumer)
 
     async def ensure(self) -> None:
-        """Create the durable consumer (and the dead-letter stream) if missing."""
+        """Create the durable consumer (and the dead-letter stream) if missing, or update it."""
         sub = self.subscription
         await ensure_stream(self.js, self.dead_letter_stream)
+        await self.attempts.ensure()
+        wanted = sub.consumer_config()
         try:
-            await self.js.consumer_info(sub.stream, sub.consumer)
-            return
+            have = (await self.js.consumer_info(sub.stream, sub.consumer)).config
         except NotFoundError:
-            pass
-        await self.js.add_consumer(sub.stream, config=sub.consumer_config())
+            await self.js.add_consumer(sub.stream, config=wanted)
+            return
+        if (
+            have.max_deliver != wanted.max_deliver
+            or abs((have.ack_wait or 0) - (wanted.ack_wait or 0)) > 1e-3
+            or have.backoff
+        ):
+            # Consumers made by earlier versions let the broker drop events at max_deliver.
+            log.info("consumer %s: updating its configuration", sub.consumer)
+            await self.js.add_consumer(sub.stream, config=wanted)
 
     async def run(self) -> None:
         """Fetch, handle, ack; until cancelled."""
@@ -136,21 +177,40 @@ class Consumer:
                     await asyncio.sleep(1.0)
                     await self._try_ensure()
                     continue
-                for index, msg in enumerate(msgs):
-                    try:
-                        await self.handle(msg)
-                    except asyncio.CancelledError:
-                        await self._release(msgs[index:])
-                        raise
-                    except Exception:
-                        # E.g. the ack could not be sent: the server redelivers, the inbox
-                        # turns that into a no-op. The loop itself must keep running.
-                        log.exception("consumer %s: delivery not settled", sub.consumer)
+                await self._handle_batch(msgs)
         finally:
             try:
                 await pull.unsubscribe()
             except Exception:
                 log.debug("consumer %s: unsubscribe failed", sub.consumer, exc_info=True)
+
+    async def _handle_batch(self, msgs: list[Msg]) -> None:
+        unsettled = list(msgs)
+        # Every message in hand stays ours while earlier ones (or a long handler) take time.
+        heartbeat = asyncio.create_task(self._heartbeat(unsettled))
+        try:
+            while unsettled:
+                try:
+                    await self.handle(unsettled[0])
+                except asyncio.CancelledError:
+                    await self._release(unsettled)
+                    raise
+                except Exception:
+                    # E.g. the ack could not be sent: the server redelivers, the inbox
+                    # turns that into a no-op. The loop itself must keep running.
+                    log.exception("consumer %s: delivery not settled", self.subscription.consumer)
+                unsettled.pop(0)
+        finally:
+            heartbeat.cancel()
+
+    async def _heartbeat(self, msgs: list[Msg]) -> None:
+        while True:
+            await asyncio.sleep(self.subscription.heartbeat_s)
+            for msg in list(msgs):
+                try:
+                    await msg.in_progress()
+                except Exception:
+                    log.debug("in-progress heartbeat failed", exc_info=True)
 
     async def _try_ensure(self) -> None:
         try:
@@ -173,62 +233,172 @@ class Consumer:
             envelope = decode(msg.data)
         except EnvelopeError as exc:
             log.error("consumer %s: dead-lettering undecodable message: %s", sub.consumer, exc)
-            await self._dead_letter(msg, str(exc))
+            await self._dead_letter(msg, str(exc), failed=1)
+            return
+        attempt = await self._begin(msg, envelope)
+        if attempt is None:
             return
         try:
-            async with self.engine.begin() as conn:
-                first = await conn.execute(
-                    insert(INBOX)
-                    .values(consumer=sub.consumer, event_id=uuid.UUID(envelope.id))
-                    .on_conflict_do_nothing()
-                    .returning(INBOX.c.event_id)
-                )
-                handled = first.first() is not None
-                if handled:
-                    # The handler continues the causing request: its logs and the events it
-                    # publishes carry the same request id and trace.
-                    with context.bound(
-                        request_id=context.accept_request_id(envelope.request_id),
-                        traceparent=context.child_traceparent(envelope.traceparent),
-                    ):
-                        await sub.handler(conn, envelope)
+            handled = await self._apply(envelope)
+        except asyncio.CancelledError:
+            # Stopping is not the event's fault: take back the failure recorded in advance.
+            await self._restore(msg, attempt)
+            raise
         except Exception as exc:
             self.outcomes.failed.inc()
-            await self._failed(msg, envelope, exc)
+            await self._failed(msg, envelope, exc, attempt)
             return
         (self.outcomes.handled if handled else self.outcomes.duplicate).inc()
         await msg.ack()
+        if attempt.recorded is not None or attempt.previous is not None:
+            await self._forget(msg)
 
-    async def _failed(self, msg: Msg, envelope: Envelope, exc: Exception) -> None:
+    def _key(self, msg: Msg) -> tuple[str, str, int]:
+        meta = msg.metadata
+        return self.subscription.consumer, meta.stream, meta.sequence.stream
+
+    async def _begin(self, msg: Msg, envelope: Envelope) -> _Attempt | None:
+        """Check the event's budget and record this attempt as failed until it succeeds.
+
+        None when the budget is spent: the event has been dead-lettered instead.
+        """
         sub = self.subscription
         deliveries = msg.metadata.num_delivered or 1
-        if deliveries >= sub.max_deliver:
+        if deliveries == 1:
+            # The common case costs no round trip: a failure is recorded when it happens,
+            # and a process dying here is counted by the next delivery (below).
+            return _Attempt(failed_before=0, recorded=None, previous=None)
+        previous = await self.attempts.get(*self._key(msg))
+        # A redelivery with nothing recorded: the first delivery ended without a verdict
+        # (the process died in the handler, or before reaching it). Count it as failed, so
+        # an event that kills its consumer every time runs out of attempts.
+        failed = previous.failed if previous is not None else 1
+        if failed >= sub.max_deliver:
+            error = previous.last_error if previous is not None else _died(deliveries - 1)
             log.error(
-                "consumer %s: event %s (%s) failed on delivery %d of %d; dead-lettering",
+                "consumer %s: event %s (%s) failed %d attempts (%d deliveries); dead-lettering: %s",
                 sub.consumer,
                 envelope.id,
                 envelope.type,
+                failed,
                 deliveries,
+                error,
+            )
+            await self._dead_letter(msg, error, failed=failed)
+            return None
+        # Written before the handler runs: if the process dies inside it, the next delivery
+        # finds this attempt counted.
+        recorded = Attempts(failed=failed + 1, last_error=_died(deliveries))
+        await self.attempts.record(*self._key(msg), recorded)
+        return _Attempt(failed_before=failed, recorded=recorded, previous=previous)
+
+    async def _apply(self, envelope: Envelope) -> bool:
+        """Run the handler with its inbox row; retry transient failures without counting them.
+
+        A dependency that is away (database, broker, another service) says nothing about the
+        event, so the same delivery is retried in place, for as long as it takes, while the
+        heartbeat keeps the message ours: the broker's delivery count does not grow either.
+        """
+        sub = self.subscription
+        retries = 0
+        while True:
+            try:
+                return await self._apply_once(envelope)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                retries += 1
+                delay = sub.transient_delay(retries)
+                log.warning(
+                    "consumer %s: event %s (%s): dependency unavailable (try %d), "
+                    "retrying in %.1fs without counting it: %r",
+                    sub.consumer,
+                    envelope.id,
+                    envelope.type,
+                    retries,
+                    delay,
+                    exc,
+                )
+                await asyncio.sleep(delay)
+
+    async def _apply_once(self, envelope: Envelope) -> bool:
+        """True when the handler ran; False for an event this consumer had handled before."""
+        sub = self.subscription
+        async with self.engine.begin() as conn:
+            first = await conn.execute(
+                insert(INBOX)
+                .values(consumer=sub.consumer, event_id=uuid.UUID(envelope.id))
+                .on_conflict_do_nothing()
+                .returning(INBOX.c.event_id)
+            )
+            if first.first() is None:
+                return False
+            # The handler continues the causing request: its logs and the events it
+            # publishes carry the same request id and trace.
+            with context.bound(
+                request_id=context.accept_request_id(envelope.request_id),
+                traceparent=context.child_traceparent(envelope.traceparent),
+            ):
+                await sub.handler(conn, envelope)
+        return True
+
+    async def _restore(self, msg: Msg, attempt: _Attempt) -> None:
+        if attempt.recorded is None:
+            return
+        try:
+            if attempt.previous is None:
+                await self.attempts.clear(*self._key(msg))
+            else:
+                await self.attempts.record(*self._key(msg), attempt.previous)
+        except Exception:
+            log.debug("attempt not restored", exc_info=True)
+
+    async def _forget(self, msg: Msg) -> None:
+        try:
+            await self.attempts.clear(*self._key(msg))
+        except Exception:
+            # Expires with the bucket's retention; the event is settled either way.
+            log.debug("attempt record not cleared", exc_info=True)
+
+    async def _failed(
+        self, msg: Msg, envelope: Envelope, exc: Exception, attempt: _Attempt
+    ) -> None:
+        sub = self.subscription
+        deliveries = msg.metadata.num_delivered or 1
+        failed = attempt.failed_before + 1
+        error = f"{type(exc).__name__}: {exc}"
+        if failed >= sub.max_deliver:
+            log.error(
+                "consumer %s: event %s (%s) failed attempt %d of %d; dead-lettering",
+                sub.consumer,
+                envelope.id,
+                envelope.type,
+                failed,
                 sub.max_deliver,
                 exc_info=exc,
             )
-            await self._dead_letter(msg, f"{type(exc).__name__}: {exc}")
+            await self._dead_letter(msg, error, failed=failed)
             return
-        delay = sub.retry_delay(deliveries)
+        await self.attempts.record(
+            *self._key(msg), Attempts(failed=failed, last_error=_header_value(error))
+        )
+        delay = sub.retry_delay(failed)
         log.warning(
-            "consumer %s: event %s (%s) failed on delivery %d of %d, retrying in %.1fs: %r",
+            "consumer %s: event %s (%s) failed attempt %d of %d (delivery %d), "
+            "retrying in %.1fs: %r",
             sub.consumer,
             envelope.id,
             envelope.type,
-            deliveries,
+            failed,
             sub.max_deliver,
+            deliveries,
             delay,
             exc,
         )
         await msg.nak(delay=delay)
 
-    async def _dead_letter(self, msg: Msg, error: str) -> None:
-        """Copy the message (headers kept, error added) to the dead-letter subject, then term."""
+    async def _dead_letter(self, msg: Msg, error: str, *, failed: int) -> None:
+        """Copy the message (headers kept, history added) to the dead-letter subject, then term."""
         sub = self.subscription
         assert sub.dead_letter_subject is not None
         meta = msg.metadata
@@ -243,6 +413,7 @@ class Consumer:
                 HEADER_DLQ_STREAM: meta.stream,
                 HEADER_DLQ_SUBJECT: msg.subject,
                 HEADER_DLQ_DELIVERIES: str(meta.num_delivered),
+                HEADER_DLQ_FAILED_ATTEMPTS: str(failed),
             }
         )
         for attempt in range(3):
@@ -255,8 +426,13 @@ class Consumer:
                 )
                 await asyncio.sleep(0.5 * 2**attempt)
         else:
-            # Leave it unacknowledged: the server redelivers it while deliveries remain.
-            await msg.nak(delay=sub.retry_delay(meta.num_delivered or 1))
+            # Leave it unacknowledged: it comes back, and is dead-lettered then.
+            await msg.nak(delay=sub.retry_delay(failed))
             return
         self.outcomes.dead_lettered.inc()
         await msg.term()
+        await self._forget(msg)
+
+
+def _died(delivery: int) -> str:
+    return f"the consumer stopped while handling delivery {delivery} (process died or was killed)"

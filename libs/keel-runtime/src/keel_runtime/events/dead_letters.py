@@ -14,6 +14,7 @@ from keel_runtime.events.consumer import (
     HEADER_DLQ_CONSUMER,
     HEADER_DLQ_DELIVERIES,
     HEADER_DLQ_ERROR,
+    HEADER_DLQ_FAILED_ATTEMPTS,
     HEADER_DLQ_STREAM,
     HEADER_DLQ_SUBJECT,
 )
@@ -32,6 +33,7 @@ _DLQ_HEADERS = frozenset(
         HEADER_DLQ_STREAM,
         HEADER_DLQ_SUBJECT,
         HEADER_DLQ_DELIVERIES,
+        HEADER_DLQ_FAILED_ATTEMPTS,
     )
 )
 

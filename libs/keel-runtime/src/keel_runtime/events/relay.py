@@ -9,18 +9,18 @@ import time
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
-from sqlalchemy import Row, delete, func, select, update
+from sqlalchemy import Row, func, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from keel_runtime.events.connection import connect_nats
 from keel_runtime.events.outbox import HEADER_MSG_ID, register_waker, unregister_waker
-from keel_runtime.events.tables import OUTBOX
+from keel_runtime.events.tables import OUTBOX, Xid8
 from keel_runtime.metrics import NO_METRICS, Metrics
 
 log = logging.getLogger(__name__)
@@ -28,11 +28,31 @@ log = logging.getLogger(__name__)
 # pg advisory lock key (per database): one relay publishes at a time.
 RELAY_LOCK_KEY = 0x6B65_656C_7265_6C61  # "keelrela"
 
-# Rows whose writing transaction is below the oldest running one: every transaction that
-# could still add a row with a smaller txid has ended, so nothing can be skipped.
+# The oldest transaction that could still add a row to *this* database's outbox: the
+# transactions the statement's snapshot sees running, minus those that pg_stat_activity
+# shows connected to another database (an xid belongs to one database for life, so that
+# identification never goes stale); with none left, the snapshot's xmax. A long transaction
+# in another database of the cluster therefore holds nothing back, while anything unsure
+# (prepared transactions, a backend whose xid this role may not see) still counts.
+_HORIZON = literal_column(
+    """(
+    SELECT coalesce(min(running), pg_snapshot_xmax(pg_current_snapshot()))
+    FROM pg_snapshot_xip(pg_current_snapshot()) AS running
+    WHERE NOT EXISTS (
+        SELECT FROM pg_stat_activity AS backend
+        WHERE backend.backend_xid = running::xid
+          AND backend.datname IS DISTINCT FROM current_database()
+    )
+)""",
+    type_=Xid8(),
+)
+
+# Rows whose writing transaction is below the horizon: every transaction that could still
+# add a row with a smaller txid has ended, so the stream gets the rows in txid order and
+# nothing is passed over.
 _READY = select(OUTBOX.c.id, OUTBOX.c.subject, OUTBOX.c.payload, OUTBOX.c.headers).where(
     OUTBOX.c.published_at.is_(None),
-    OUTBOX.c.txid < func.pg_snapshot_xmin(func.pg_current_snapshot()),
+    OUTBOX.c.txid < _HORIZON,
 )
 
 # For the backlog gauges: the partial index on unpublished rows keeps this small.
@@ -246,15 +266,3 @@ async def replay(
                 republished += 1
                 duplicates += bool(ack.duplicate)
     return ReplayResult(republished=republished, duplicates=duplicates)
-
-
-async def prune_outbox(engine: AsyncEngine, *, older_than: timedelta) -> int:
-    """Delete published rows older than ``older_than`` (the end of the replay horizon)."""
-    async with engine.begin() as conn:
-        result = await conn.execute(
-            delete(OUTBOX).where(
-                OUTBOX.c.published_at.is_not(None),
-                OUTBOX.c.created_at < func.now() - older_than,
-            )
-        )
-    return int(result.rowcount or 0)
