@@ -298,11 +298,10 @@ def _cluster(
 # -- the REST surface: which methods each path template takes ------------------------------
 
 
-def rest_surface(descriptor_set: Path) -> dict[str, set[str]]:
-    """Every REST path template the transcoder serves (of SERVICES) -> its HTTP methods."""
-    files = descriptor_pb2.FileDescriptorSet.FromString(descriptor_set.read_bytes())
+def _bindings(files: descriptor_pb2.FileDescriptorSet) -> list[tuple[str, str, str, str]]:
+    """(HTTP method, path template, body selector, request type) of every transcoded RPC."""
     wanted = {name for names in SERVICES.values() for name in names}
-    surface: dict[str, set[str]] = {}
+    found = []
     for file in files.file:
         for service in file.service:
             if f"{file.package}.{service.name}" not in wanted:
@@ -317,8 +316,75 @@ def rest_surface(descriptor_set: Path) -> dict[str, set[str]]:
                         verb, template = kind.upper(), getattr(binding, kind)
                     else:
                         continue
-                    surface.setdefault(template, set()).add(verb)
+                    found.append((verb, template, binding.body, method.input_type.lstrip(".")))
+    return found
+
+
+def _read(descriptor_set: Path) -> descriptor_pb2.FileDescriptorSet:
+    return descriptor_pb2.FileDescriptorSet.FromString(descriptor_set.read_bytes())
+
+
+def rest_surface(descriptor_set: Path) -> dict[str, set[str]]:
+    """Every REST path template the transcoder serves (of SERVICES) -> its HTTP methods."""
+    surface: dict[str, set[str]] = {}
+    for verb, template, _, _ in _bindings(_read(descriptor_set)):
+        surface.setdefault(template, set()).add(verb)
     return surface
+
+
+_MAP_VALUE_TYPES = {
+    descriptor_pb2.FieldDescriptorProto.TYPE_STRING: "string",
+    descriptor_pb2.FieldDescriptorProto.TYPE_BYTES: "bytes",
+    descriptor_pb2.FieldDescriptorProto.TYPE_BOOL: "bool",
+    descriptor_pb2.FieldDescriptorProto.TYPE_ENUM: "enum",
+}
+
+
+def scalar_map_bodies(descriptor_set: Path) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """REST calls (method, template) whose JSON body holds a map with scalar values, and
+    those maps' JSON field names -> proto type (e.g. "metadata" -> "map<string, string>")."""
+    files = _read(descriptor_set)
+    messages: dict[str, descriptor_pb2.DescriptorProto] = {}
+
+    def collect(prefix: str, found: Sequence[descriptor_pb2.DescriptorProto]) -> None:
+        for message in found:
+            messages[f"{prefix}.{message.name}"] = message
+            collect(f"{prefix}.{message.name}", message.nested_type)
+
+    for file in files.file:
+        collect(file.package, file.message_type)
+    fields: dict[str, str] = {}
+
+    def has_scalar_map(name: str, seen: frozenset[str] = frozenset()) -> bool:
+        found = False
+        for field in messages[name].field:
+            if field.type != field.TYPE_MESSAGE or field.type_name.lstrip(".") in seen:
+                continue
+            target = field.type_name.lstrip(".")
+            entry = messages[target]
+            if entry.options.map_entry:
+                value = entry.field[1]
+                if value.type != field.TYPE_MESSAGE:
+                    kind = _MAP_VALUE_TYPES.get(value.type, "number")
+                    fields[field.json_name] = fields[field.name] = f"map<string, {kind}>"
+                    found = True
+            elif has_scalar_map(target, seen | {name}):
+                found = True
+        return found
+
+    routes = []
+    for verb, template, body, request in _bindings(files):
+        if not body:
+            continue
+        body_type = request
+        if body != "*":
+            selected = next(f for f in messages[request].field if f.name == body)
+            if selected.type != selected.TYPE_MESSAGE:
+                continue
+            body_type = selected.type_name.lstrip(".")
+        if has_scalar_map(body_type):
+            routes.append((verb, template))
+    return routes, fields
 
 
 def _segments(template: str) -> tuple[tuple[str | None, ...], str]:
@@ -591,29 +657,44 @@ def _routes(
 
 # -- filters that guard the edge before anything else reads the request -------------------
 
-# Lengths are cheap to check in Lua (a regex cannot count past 1000 in RE2); the replies
-# become JSON Status bodies through local_reply_config like every other local reply.
-_SIZE_GUARD_LUA = """
-function envoy_on_request(handle)
-  local headers = handle:headers()
-  local path = headers:get(":path") or ""
-  if #path > {max_url} then
-    handle:respond({{[":status"] = "414"}}, "request URL is longer than {max_url} bytes")
-    return
-  end
-  local size = 0
-  for key, value in pairs(headers) do
-    if key ~= ":path" then size = size + #key + #value end
-  end
-  if size > {max_headers} then
-    handle:respond({{[":status"] = "431"}}, "request headers exceed {max_headers} bytes")
-  end
-end
-"""
+# Lengths are cheap to check in Lua (RE2 cannot count past 1000), and so is a look at the
+# few bodies with a map field; see edge_guard.lua.
+EDGE_GUARD = HERE / "edge_guard.lua"
 
 
-def _size_guard() -> dict[str, Any]:
-    code = _SIZE_GUARD_LUA.format(max_url=MAX_URL_BYTES, max_headers=MAX_HEADER_BYTES)
+def _lua_pattern(template: str) -> str:
+    """A Lua pattern for the paths a template matches (as _template_regex)."""
+    segments, verb = _segments(template)
+
+    def literal(text: str) -> str:
+        return re.sub(r"([^A-Za-z0-9_/])", r"%\1", text)
+
+    parts = ["[^/:]+" if segment is None else literal(segment) for segment in segments]
+    return "^/" + "/".join(parts) + (f":{literal(verb)}" if verb else "") + "$"
+
+
+def _lua_string(text: str) -> str:
+    return json.dumps(text)  # a JSON string of ASCII is a valid Lua string literal
+
+
+def _edge_guard(descriptor_set: Path | None) -> dict[str, Any]:
+    routes, fields = scalar_map_bodies(descriptor_set) if descriptor_set else ([], {})
+    settings = "\n".join(
+        [
+            f"local MAX_URL = {MAX_URL_BYTES}",
+            f"local MAX_HEADERS = {MAX_HEADER_BYTES}",
+            "local MAP_ROUTES = {"
+            + ", ".join(
+                f"{{{_lua_string(verb)}, {_lua_string(_lua_pattern(template))}}}"
+                for verb, template in sorted(routes)
+            )
+            + "}",
+            "local MAP_FIELDS = {"
+            + ", ".join(f"[{_lua_string(k)}] = {_lua_string(v)}" for k, v in sorted(fields.items()))
+            + "}",
+        ]
+    )
+    code = EDGE_GUARD.read_text().replace("-- @SETTINGS@", settings)
     return {
         "name": "envoy.filters.http.lua",
         "typed_config": _typed(
@@ -772,7 +853,7 @@ def render_config(
     transcoded = [name for service in clusters for name in SERVICES.get(service, [])]
     http_filters = [
         _request_id_sanitizer(),
-        _size_guard(),
+        _edge_guard(local if local.is_file() else None),
         {
             # A caller must never choose its own principal: drop any it sent before
             # jwt_authn writes the verified one. Keep the real method for the access log.

@@ -91,3 +91,17 @@ def test_the_edge_request_id_alphabet_is_the_services_one() -> None:
     from keel_runtime import context
 
     assert context._REQUEST_ID_RE.pattern == render.SAFE_REQUEST_ID
+
+
+@pytest.mark.skipif(not render.DESCRIPTOR_SET.is_file(), reason="needs `make gen` output")
+def test_calls_whose_body_has_a_scalar_map_are_found_in_the_descriptor_set() -> None:
+    routes, fields = render.scalar_map_bodies(render.DESCRIPTOR_SET)
+    assert ("POST", "/v1/accounts") in routes
+    assert ("POST", "/v1/transactions:batchCreate") in routes  # nested: list of messages
+    assert ("POST", "/v1/items") not in routes
+    assert fields == {"metadata": "map<string, string>"}
+
+
+def test_lua_patterns_escape_literals_and_keep_verbs_apart() -> None:
+    assert render._lua_pattern("/v1/transactions/{id}:post") == "^/v1/transactions/[^/:]+:post$"
+    assert render._lua_pattern("/.well-known/jwks.json") == "^/%.well%-known/jwks%.json$"

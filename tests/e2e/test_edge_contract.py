@@ -138,6 +138,50 @@ def test_unknown_json_fields_are_ignored_as_documented(
     assert "noSuchField" not in response.text
 
 
+WALLET = {"asset": {"code": "USD", "scale": 2}, "kind": "ACCOUNT_KIND_WALLET"}
+
+
+@pytest.mark.parametrize("value", [{"nested": 1}, ["a", "b"]])
+def test_a_map_value_that_is_not_a_string_is_400_naming_the_entry(
+    gateway: httpx.Client, tenant: Tenant, value: object
+) -> None:
+    rid = request_id()
+    response = gateway.post(
+        "/v1/accounts",
+        json={**WALLET, "metadata": {"ok": "fine", "team": value}},
+        headers={**tenant.auth, "x-request-id": rid},
+    )
+    body = assert_status_error(response, http_status=400, code=3, request_id=rid)
+    assert body["message"].startswith("metadata.team: "), body
+    assert "map<string, string>" in body["message"], body
+    assert "protobuf" not in response.text and "class" not in response.text, body
+
+
+def test_a_nested_map_value_in_a_batch_is_400_naming_the_entry(
+    gateway: httpx.Client, tenant: Tenant
+) -> None:
+    response = gateway.post(
+        "/v1/transactions:batchCreate",
+        json={"transactions": [{"metadata": {"note": {"text": "x"}}}]},
+        headers=tenant.auth,
+    )
+    body = assert_status_error(response, http_status=400, code=3)
+    assert body["message"].startswith("metadata.note: "), body
+
+
+def test_braces_inside_a_map_string_value_are_just_text(
+    gateway: httpx.Client, tenant: Tenant
+) -> None:
+    response = gateway.post(
+        "/v1/accounts",
+        json={**WALLET, "metadata": {"note": 'looks like {"json": [1]}'}},
+        headers=tenant.auth,
+    )
+    # Not the gateway's rejection: ledger decides (a second wallet is its business).
+    assert "metadata.note" not in response.text, response.text
+    assert response.status_code != 500, response.text
+
+
 def test_an_unsafe_request_id_is_replaced_once_for_every_hop(
     gateway: httpx.Client, tenant: Tenant, mesh: Endpoints
 ) -> None:
