@@ -118,6 +118,14 @@ FIRST_CURL = (
     '"ownerEmail":"owner@acme.test","ownerPassword":"correct horse battery"}}\''
 )
 PRINCIPAL_HEADER = "x-keel-principal"
+# The gateway's own health: 200 only while every service cluster has a healthy host
+# (Envoy's active gRPC health checks decide), else 503.
+HEALTH_PATH = "/healthz"
+# Native gRPC for one service through the gateway: /ops/<service>/<grpc path>. A
+# reflection stream names the symbol it wants only inside its messages, so one path
+# cannot reach four services' reflection; a prefix per service can, and `buf curl
+# --reflect` asks the reflection service under the prefix of the URL it is given.
+OPS_PREFIX = "/ops/"
 # spdlog flags: %j is the message escaped for JSON.
 APPLICATION_LOG_FORMAT = {
     "time": "%Y-%m-%dT%T.%eZ",
@@ -165,12 +173,14 @@ def _typed(type_name: str, **fields: Any) -> dict[str, Any]:
 FIXED_MESSAGES = {503: "service unavailable, retry later", 504: "upstream timed out"}
 
 
-def _status_body(http_status: int) -> dict[str, Any]:
+def _status_body(http_status: int, message: str | None = None) -> dict[str, Any]:
     """A google.rpc.Status body for one of Envoy's own (local) replies."""
+    if message is None:
+        message = FIXED_MESSAGES.get(http_status, "%LOCAL_REPLY_BODY%")
     return {
         "json_format": {
             "code": GRPC_CODE_BY_HTTP.get(http_status, 2),
-            "message": FIXED_MESSAGES.get(http_status, "%LOCAL_REPLY_BODY%"),
+            "message": message,
             "details": [
                 _typed(
                     "google.rpc.ErrorInfo",
@@ -235,9 +245,66 @@ def _local_reply_config() -> dict[str, Any]:
         "status_code": 401,
         "body_format_override": _status_body(401),
     }
+    # The health check filter answers itself: a small JSON document when healthy.
+    health_path = {"name": ":path", "string_match": {"exact": HEALTH_PATH}}
+    healthy = {
+        "filter": {
+            "and_filter": {
+                "filters": [
+                    {"header_filter": {"header": health_path}},
+                    _status_filter(200),
+                ]
+            }
+        },
+        "body_format_override": {
+            "json_format": {"status": "SERVING"},
+            "content_type": "application/json",
+        },
+    }
+    unhealthy = {
+        "filter": {
+            "and_filter": {
+                "filters": [
+                    {"header_filter": {"header": health_path}},
+                    _status_filter(503),
+                ]
+            }
+        },
+        "body_format_override": _status_body(
+            503, "not every service has a healthy host behind the gateway"
+        ),
+    }
     # Transcoded upstream replies already carry a JSON Status; only Envoy's own replies
     # (no upstream) reach these mappers, and everything else gets a generic one.
-    return {"mappers": [static, wrong_audience, *mappers], "body_format": _status_body(500)}
+    return {
+        "mappers": [static, healthy, unhealthy, wrong_audience, *mappers],
+        "body_format": _status_body(500),
+    }
+
+
+def _status_filter(code: int) -> dict[str, Any]:
+    return {
+        "status_code_filter": {
+            "comparison": {
+                "op": "EQ",
+                "value": {"default_value": code, "runtime_key": f"keel.local_reply.{code}"},
+            }
+        }
+    }
+
+
+def _health_check(clusters: Sequence[str]) -> dict[str, Any]:
+    """GET /healthz, answered by Envoy from its clusters' health (never forwarded)."""
+    return {
+        "name": "envoy.filters.http.health_check",
+        "typed_config": _typed(
+            "envoy.extensions.filters.http.health_check.v3.HealthCheck",
+            pass_through_mode=False,
+            headers=[{"name": ":path", "string_match": {"exact": HEALTH_PATH}}],
+            # One healthy host is enough: with one host per cluster here, all of them.
+            cluster_min_healthy_percentages={name: {"value": 1.0} for name in sorted(clusters)},
+        ),
+    }
 
 
 def _cluster(
@@ -633,11 +700,19 @@ def _routes(
         routes.append(
             {"match": {"prefix": f"/{package}."}, "route": {"cluster": cluster, "timeout": "15s"}}
         )
-    # Operators reach server reflection and health through the gateway; identity answers.
+    # Reflection and health at the root are identity's (a gRPC client's default); every
+    # service's are under its own prefix (see OPS_PREFIX).
     routes.append({"match": {"prefix": "/grpc.reflection."}, "route": {"cluster": "identity"}})
     routes.append(
         {"match": {"prefix": "/grpc.health.v1.Health/"}, "route": {"cluster": "identity"}}
     )
+    for cluster in clusters:
+        routes.append(
+            {
+                "match": {"prefix": f"{OPS_PREFIX}{cluster}/"},
+                "route": {"cluster": cluster, "prefix_rewrite": "/", "timeout": "15s"},
+            }
+        )
     # REST requests match these before the transcoder rewrites them into gRPC calls.
     routes += _method_not_allowed_routes(surface or {})
     routes.append(_unsupported_media_type_route())
@@ -784,8 +859,9 @@ def _jwt_authn(issuer: str, audience: str, jwks_cluster: str) -> dict[str, Any]:
     public_rules += [{"match": {"path": path}} for path in PUBLIC_METHODS]
     public_rules += [{"match": {"path": path, "headers": [_GET_OR_HEAD]}} for path in STATIC_FILES]
     public_rules += [
-        {"match": {"prefix": "/grpc.health.v1.Health/"}},
-        {"match": {"prefix": "/grpc.reflection."}},
+        {"match": {"prefix": f"{base}{service}"}}
+        for base in ["/", *(f"{OPS_PREFIX}{name}/" for name in SERVICES)]
+        for service in ("grpc.health.v1.Health/", "grpc.reflection.")
     ]
     return _typed(
         "envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
@@ -854,6 +930,7 @@ def render_config(
     http_filters = [
         _request_id_sanitizer(),
         _edge_guard(local if local.is_file() else None),
+        _health_check(list(clusters)),
         {
             # A caller must never choose its own principal: drop any it sent before
             # jwt_authn writes the verified one. Keep the real method for the access log.
