@@ -10,9 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePath
 from typing import Any, Literal
+
+from google.api import annotations_pb2
+from google.protobuf import descriptor_pb2
 
 HERE = Path(__file__).resolve().parent
 DESCRIPTOR_SET = HERE / "build" / "keel.pb"
@@ -83,14 +86,69 @@ RATE_LIMITS = {
     "/keel.identity.v1.AuthService/ExchangeApiKey": 300,
 }
 MAX_REQUEST_BYTES = 1 << 20
+# Services take at most 8 KiB of metadata before refusing some requests at random (gRPC's
+# soft limit). Everything the gateway forwards must fit: the URL travels twice (as
+# x-envoy-original-path), the verified principal is added, the token is dropped.
+MAX_URL_BYTES = 2048
+MAX_HEADER_BYTES = 4096
+# Envoy's codec counts the request line as a header: above this it answers 431 on its own,
+# before our URL check could say 414.
+CODEC_HEADER_KB = 96
+# Request ids the services accept as they are (keel_runtime.context); any other is replaced
+# at the edge by a fresh one, so every hop logs the same value.
+SAFE_REQUEST_ID = r"[A-Za-z0-9._:\-]{1,128}"
+# The JSON bodies the transcoder reads; any other declared type is 415. Form encoding is
+# what `curl -d` declares by default: it stays accepted (and parsed as JSON) so one-line
+# curl examples keep working.
+JSON_CONTENT_TYPE = (
+    r"(?i)(application/([a-z0-9.+-]*\+)?json|application/x-www-form-urlencoded)(\s*;.*)?"
+)
+BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+# Browsers on a developer's machine (any port of localhost) may call the local gateway;
+# a deployment names its own origins (render_config's `cors_origins`).
+LOCAL_ORIGINS = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?"
+NO_ROUTE_CLUSTER = "keel_no_route"
+CORS_FILTER = "envoy.extensions.filters.http.cors.v3.Cors"
+CORS_HEADERS = "authorization, content-type, x-request-id, traceparent, tracestate"
+# The real HTTP method, kept for the access log: the transcoder turns every call into POST.
+ORIGINAL_METHOD_HEADER = "x-keel-original-method"
 # The first request `make run` suggests: a public sign-up through the gateway.
 FIRST_CURL = (
     'curl -s {gateway}/v1/organizations -d \'{{"displayName":"Acme",'
     '"ownerEmail":"owner@acme.test","ownerPassword":"correct horse battery"}}\''
 )
 PRINCIPAL_HEADER = "x-keel-principal"
+# The gateway's own health: 200 only while every service cluster has a healthy host
+# (Envoy's active gRPC health checks decide), else 503.
+HEALTH_PATH = "/healthz"
+# Native gRPC for one service through the gateway: /ops/<service>/<grpc path>. A
+# reflection stream names the symbol it wants only inside its messages, so one path
+# cannot reach four services' reflection; a prefix per service can, and `buf curl
+# --reflect` asks the reflection service under the prefix of the URL it is given.
+OPS_PREFIX = "/ops/"
+# spdlog flags: %j is the message escaped for JSON.
+APPLICATION_LOG_FORMAT = {
+    "time": "%Y-%m-%dT%T.%eZ",
+    "level": "%l",
+    "logger": "%n",
+    "source": "%s:%#",
+    "message": "%j",
+}
 
-GRPC_CODE_BY_HTTP = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 413: 8, 429: 8, 503: 14, 504: 4}
+GRPC_CODE_BY_HTTP = {
+    400: 3,
+    401: 16,
+    403: 7,
+    404: 5,
+    405: 12,
+    413: 8,
+    414: 8,
+    415: 3,
+    429: 8,
+    431: 8,
+    503: 14,
+    504: 4,
+}
 REASON_BY_HTTP = {
     400: "BAD_REQUEST",
     401: "UNAUTHENTICATED",
@@ -98,7 +156,10 @@ REASON_BY_HTTP = {
     404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
     413: "REQUEST_TOO_LARGE",
+    414: "URI_TOO_LONG",
+    415: "UNSUPPORTED_MEDIA_TYPE",
     429: "RATE_LIMITED",
+    431: "HEADERS_TOO_LARGE",
     503: "UNAVAILABLE",
     504: "DEADLINE_EXCEEDED",
 }
@@ -112,12 +173,14 @@ def _typed(type_name: str, **fields: Any) -> dict[str, Any]:
 FIXED_MESSAGES = {503: "service unavailable, retry later", 504: "upstream timed out"}
 
 
-def _status_body(http_status: int) -> dict[str, Any]:
+def _status_body(http_status: int, message: str | None = None) -> dict[str, Any]:
     """A google.rpc.Status body for one of Envoy's own (local) replies."""
+    if message is None:
+        message = FIXED_MESSAGES.get(http_status, "%LOCAL_REPLY_BODY%")
     return {
         "json_format": {
             "code": GRPC_CODE_BY_HTTP.get(http_status, 2),
-            "message": FIXED_MESSAGES.get(http_status, "%LOCAL_REPLY_BODY%"),
+            "message": message,
             "details": [
                 _typed(
                     "google.rpc.ErrorInfo",
@@ -182,9 +245,66 @@ def _local_reply_config() -> dict[str, Any]:
         "status_code": 401,
         "body_format_override": _status_body(401),
     }
+    # The health check filter answers itself: a small JSON document when healthy.
+    health_path = {"name": ":path", "string_match": {"exact": HEALTH_PATH}}
+    healthy = {
+        "filter": {
+            "and_filter": {
+                "filters": [
+                    {"header_filter": {"header": health_path}},
+                    _status_filter(200),
+                ]
+            }
+        },
+        "body_format_override": {
+            "json_format": {"status": "SERVING"},
+            "content_type": "application/json",
+        },
+    }
+    unhealthy = {
+        "filter": {
+            "and_filter": {
+                "filters": [
+                    {"header_filter": {"header": health_path}},
+                    _status_filter(503),
+                ]
+            }
+        },
+        "body_format_override": _status_body(
+            503, "not every service has a healthy host behind the gateway"
+        ),
+    }
     # Transcoded upstream replies already carry a JSON Status; only Envoy's own replies
     # (no upstream) reach these mappers, and everything else gets a generic one.
-    return {"mappers": [static, wrong_audience, *mappers], "body_format": _status_body(500)}
+    return {
+        "mappers": [static, healthy, unhealthy, wrong_audience, *mappers],
+        "body_format": _status_body(500),
+    }
+
+
+def _status_filter(code: int) -> dict[str, Any]:
+    return {
+        "status_code_filter": {
+            "comparison": {
+                "op": "EQ",
+                "value": {"default_value": code, "runtime_key": f"keel.local_reply.{code}"},
+            }
+        }
+    }
+
+
+def _health_check(clusters: Sequence[str]) -> dict[str, Any]:
+    """GET /healthz, answered by Envoy from its clusters' health (never forwarded)."""
+    return {
+        "name": "envoy.filters.http.health_check",
+        "typed_config": _typed(
+            "envoy.extensions.filters.http.health_check.v3.HealthCheck",
+            pass_through_mode=False,
+            headers=[{"name": ":path", "string_match": {"exact": HEALTH_PATH}}],
+            # One healthy host is enough: with one host per cluster here, all of them.
+            cluster_min_healthy_percentages={name: {"value": 1.0} for name in sorted(clusters)},
+        ),
+    }
 
 
 def _cluster(
@@ -240,6 +360,222 @@ def _cluster(
         cluster["dns_refresh_rate"] = dns_refresh_rate
         cluster["respect_dns_ttl"] = True
     return cluster
+
+
+# -- the REST surface: which methods each path template takes ------------------------------
+
+
+def _bindings(files: descriptor_pb2.FileDescriptorSet) -> list[tuple[str, str, str, str]]:
+    """(HTTP method, path template, body selector, request type) of every transcoded RPC."""
+    wanted = {name for names in SERVICES.values() for name in names}
+    found = []
+    for file in files.file:
+        for service in file.service:
+            if f"{file.package}.{service.name}" not in wanted:
+                continue
+            for method in service.method:
+                rule = method.options.Extensions[annotations_pb2.http]
+                for binding in (rule, *rule.additional_bindings):
+                    kind = binding.WhichOneof("pattern")
+                    if kind == "custom":
+                        verb, template = binding.custom.kind, binding.custom.path
+                    elif kind is not None:
+                        verb, template = kind.upper(), getattr(binding, kind)
+                    else:
+                        continue
+                    found.append((verb, template, binding.body, method.input_type.lstrip(".")))
+    return found
+
+
+def _read(descriptor_set: Path) -> descriptor_pb2.FileDescriptorSet:
+    return descriptor_pb2.FileDescriptorSet.FromString(descriptor_set.read_bytes())
+
+
+def rest_surface(descriptor_set: Path) -> dict[str, set[str]]:
+    """Every REST path template the transcoder serves (of SERVICES) -> its HTTP methods."""
+    surface: dict[str, set[str]] = {}
+    for verb, template, _, _ in _bindings(_read(descriptor_set)):
+        surface.setdefault(template, set()).add(verb)
+    return surface
+
+
+_MAP_VALUE_TYPES = {
+    descriptor_pb2.FieldDescriptorProto.TYPE_STRING: "string",
+    descriptor_pb2.FieldDescriptorProto.TYPE_BYTES: "bytes",
+    descriptor_pb2.FieldDescriptorProto.TYPE_BOOL: "bool",
+    descriptor_pb2.FieldDescriptorProto.TYPE_ENUM: "enum",
+}
+
+
+def scalar_map_bodies(descriptor_set: Path) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """REST calls (method, template) whose JSON body holds a map with scalar values, and
+    those maps' JSON field names -> proto type (e.g. "metadata" -> "map<string, string>")."""
+    files = _read(descriptor_set)
+    messages: dict[str, descriptor_pb2.DescriptorProto] = {}
+
+    def collect(prefix: str, found: Sequence[descriptor_pb2.DescriptorProto]) -> None:
+        for message in found:
+            messages[f"{prefix}.{message.name}"] = message
+            collect(f"{prefix}.{message.name}", message.nested_type)
+
+    for file in files.file:
+        collect(file.package, file.message_type)
+    fields: dict[str, str] = {}
+
+    def has_scalar_map(name: str, seen: frozenset[str] = frozenset()) -> bool:
+        found = False
+        for field in messages[name].field:
+            if field.type != field.TYPE_MESSAGE or field.type_name.lstrip(".") in seen:
+                continue
+            target = field.type_name.lstrip(".")
+            entry = messages[target]
+            if entry.options.map_entry:
+                value = entry.field[1]
+                if value.type != field.TYPE_MESSAGE:
+                    kind = _MAP_VALUE_TYPES.get(value.type, "number")
+                    fields[field.json_name] = fields[field.name] = f"map<string, {kind}>"
+                    found = True
+            elif has_scalar_map(target, seen | {name}):
+                found = True
+        return found
+
+    routes = []
+    for verb, template, body, request in _bindings(files):
+        if not body:
+            continue
+        body_type = request
+        if body != "*":
+            selected = next(f for f in messages[request].field if f.name == body)
+            if selected.type != selected.TYPE_MESSAGE:
+                continue
+            body_type = selected.type_name.lstrip(".")
+        if has_scalar_map(body_type):
+            routes.append((verb, template))
+    return routes, fields
+
+
+def _segments(template: str) -> tuple[tuple[str | None, ...], str]:
+    """A template's path segments (None for a variable) and its custom verb ("" if none)."""
+    path, verb = template, ""
+    if ":" in template.rsplit("/", 1)[-1].rsplit("}", 1)[-1]:
+        path, _, verb = template.rpartition(":")
+    segments: list[str | None] = []
+    for segment in path.strip("/").split("/"):
+        if "**" in segment:
+            raise ValueError(f"{template}: '**' templates are not supported by the gateway")
+        segments.append(None if segment.startswith("{") or segment == "*" else segment)
+    return tuple(segments), verb
+
+
+def _template_regex(template: str) -> str:
+    """RE2 for the paths a template matches; a variable never spans '/' nor ':' (verbs)."""
+    segments, verb = _segments(template)
+    parts = ["[^/:]+" if segment is None else re.escape(segment) for segment in segments]
+    return "/" + "/".join(parts) + (f":{re.escape(verb)}" if verb else "")
+
+
+def _overlaps(a: str, b: str) -> bool:
+    """Whether some path matches both templates."""
+    (sa, va), (sb, vb) = _segments(a), _segments(b)
+    if va != vb or len(sa) != len(sb):
+        return False
+    return all(x is None or y is None or x == y for x, y in zip(sa, sb, strict=True))
+
+
+def allowed_methods(surface: Mapping[str, set[str]]) -> dict[str, list[str]]:
+    """Path template -> the methods a path it matches allows, most literal templates first.
+
+    `/v1/users/me` also matches `/v1/users/{userId}`: its route comes first and allows the
+    methods of both; the general template's route only sees the other paths.
+    """
+
+    def literals(template: str) -> int:
+        return sum(segment is not None for segment in _segments(template)[0])
+
+    ordered = sorted(surface, key=lambda t: (-literals(t), t))
+    return {
+        template: sorted(
+            set().union(
+                *(
+                    surface[other]
+                    for other in surface
+                    if _overlaps(template, other) and literals(other) <= literals(template)
+                )
+            )
+        )
+        for template in ordered
+    }
+
+
+_TRANSCODER_OFF = {
+    "envoy.filters.http.grpc_json_transcoder": _typed(
+        "envoy.config.route.v3.FilterConfig", disabled=True
+    )
+}
+
+
+def _method_not_allowed_routes(surface: Mapping[str, set[str]]) -> list[dict[str, Any]]:
+    """405 with `Allow` for a known path asked with a method it does not take."""
+    routes = []
+    for template, methods in allowed_methods(surface).items():
+        allow = ", ".join(methods)
+        routes.append(
+            {
+                "match": {
+                    "safe_regex": {"regex": _template_regex(template)},
+                    "headers": [
+                        {
+                            "name": ":method",
+                            "string_match": {"safe_regex": {"regex": "|".join(methods)}},
+                            "invert_match": True,
+                        },
+                        # A CORS preflight is the CORS filter's to answer.
+                        {"name": "access-control-request-method", "present_match": False},
+                    ],
+                },
+                "direct_response": {
+                    "status": 405,
+                    "body": {"inline_string": f"method not allowed here; allowed: {allow}"},
+                },
+                "response_headers_to_add": [
+                    {
+                        "header": {"key": "allow", "value": allow},
+                        "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+                    }
+                ],
+                # The transcoder would answer 404 before the router sees this route.
+                "typed_per_filter_config": _TRANSCODER_OFF,
+            }
+        )
+    return routes
+
+
+def _unsupported_media_type_route() -> dict[str, Any]:
+    """415 for a REST body declared as anything but JSON (the transcoder reads all as JSON)."""
+    return {
+        "match": {
+            "prefix": "/v1/",
+            "headers": [
+                {
+                    "name": ":method",
+                    "string_match": {"safe_regex": {"regex": "|".join(BODY_METHODS)}},
+                },
+                {"name": "content-type", "present_match": True},
+                {
+                    "name": "content-type",
+                    "string_match": {"safe_regex": {"regex": JSON_CONTENT_TYPE}},
+                    "invert_match": True,
+                },
+            ],
+        },
+        "direct_response": {
+            "status": 415,
+            "body": {
+                "inline_string": "request bodies must be JSON (content-type: application/json)"
+            },
+        },
+        "typed_per_filter_config": _TRANSCODER_OFF,
+    }
 
 
 def _local_rate_limit(per_minute: int, prefix: str) -> dict[str, Any]:
@@ -316,7 +652,9 @@ def _static_route(
 
 
 def _routes(
-    clusters: Mapping[str, tuple[str, int]], files_dir: PurePath | None = None
+    clusters: Mapping[str, tuple[str, int]],
+    files_dir: PurePath | None = None,
+    surface: Mapping[str, set[str]] | None = None,
 ) -> list[dict[str, Any]]:
     routes = [
         _static_route(path, source, content_type, check=files_dir is None)
@@ -362,12 +700,150 @@ def _routes(
         routes.append(
             {"match": {"prefix": f"/{package}."}, "route": {"cluster": cluster, "timeout": "15s"}}
         )
-    # Operators reach server reflection and health through the gateway; identity answers.
+    # Reflection and health at the root are identity's (a gRPC client's default); every
+    # service's are under its own prefix (see OPS_PREFIX).
     routes.append({"match": {"prefix": "/grpc.reflection."}, "route": {"cluster": "identity"}})
     routes.append(
         {"match": {"prefix": "/grpc.health.v1.Health/"}, "route": {"cluster": "identity"}}
     )
+    for cluster in clusters:
+        routes.append(
+            {
+                "match": {"prefix": f"{OPS_PREFIX}{cluster}/"},
+                "route": {"cluster": cluster, "prefix_rewrite": "/", "timeout": "15s"},
+            }
+        )
+    # REST requests match these before the transcoder rewrites them into gRPC calls.
+    routes += _method_not_allowed_routes(surface or {})
+    routes.append(_unsupported_media_type_route())
+    # Every other request lands here first: the transcoder (on for this route) rewrites a
+    # known REST call into a gRPC path matched above, or answers 404 itself. A route for
+    # every path also lets the CORS filter answer preflights anywhere.
+    # (The CORS filter reads its policy only from a route that forwards, hence a cluster
+    # that does not exist rather than a direct response.)
+    routes.append(
+        {
+            "match": {"prefix": "/"},
+            "route": {"cluster": NO_ROUTE_CLUSTER, "cluster_not_found_response_code": "NOT_FOUND"},
+        }
+    )
     return routes
+
+
+# -- filters that guard the edge before anything else reads the request -------------------
+
+# Lengths are cheap to check in Lua (RE2 cannot count past 1000), and so is a look at the
+# few bodies with a map field; see edge_guard.lua.
+EDGE_GUARD = HERE / "edge_guard.lua"
+
+
+def _lua_pattern(template: str) -> str:
+    """A Lua pattern for the paths a template matches (as _template_regex)."""
+    segments, verb = _segments(template)
+
+    def literal(text: str) -> str:
+        return re.sub(r"([^A-Za-z0-9_/])", r"%\1", text)
+
+    parts = ["[^/:]+" if segment is None else literal(segment) for segment in segments]
+    return "^/" + "/".join(parts) + (f":{literal(verb)}" if verb else "") + "$"
+
+
+def _lua_string(text: str) -> str:
+    return json.dumps(text)  # a JSON string of ASCII is a valid Lua string literal
+
+
+def _edge_guard(descriptor_set: Path | None) -> dict[str, Any]:
+    routes, fields = scalar_map_bodies(descriptor_set) if descriptor_set else ([], {})
+    settings = "\n".join(
+        [
+            f"local MAX_URL = {MAX_URL_BYTES}",
+            f"local MAX_HEADERS = {MAX_HEADER_BYTES}",
+            "local MAP_ROUTES = {"
+            + ", ".join(
+                f"{{{_lua_string(verb)}, {_lua_string(_lua_pattern(template))}}}"
+                for verb, template in sorted(routes)
+            )
+            + "}",
+            "local MAP_FIELDS = {"
+            + ", ".join(f"[{_lua_string(k)}] = {_lua_string(v)}" for k, v in sorted(fields.items()))
+            + "}",
+        ]
+    )
+    code = EDGE_GUARD.read_text().replace("-- @SETTINGS@", settings)
+    return {
+        "name": "envoy.filters.http.lua",
+        "typed_config": _typed(
+            "envoy.extensions.filters.http.lua.v3.Lua", default_source_code={"inline_string": code}
+        ),
+    }
+
+
+def _request_id_sanitizer() -> dict[str, Any]:
+    """Replace a caller's x-request-id outside SAFE_REQUEST_ID with a fresh UUID.
+
+    Envoy keeps a caller's id as it is (preserve_external_request_id); services would
+    replace an unsafe one with their own, and logs would stop correlating. Decided once
+    here, the value in the reply, the access log and every service is the same.
+    """
+    replace = _typed(
+        "envoy.extensions.filters.http.header_mutation.v3.HeaderMutation",
+        mutations={
+            "request_mutations": [
+                {
+                    "append": {
+                        "header": {"key": "x-request-id", "value": "%UNIQUE_ID%"},
+                        "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+                    }
+                }
+            ]
+        },
+    )
+    safe = {
+        "single_predicate": {
+            "input": {
+                "name": "request-id",
+                "typed_config": _typed(
+                    "envoy.type.matcher.v3.HttpRequestHeaderMatchInput", header_name="x-request-id"
+                ),
+            },
+            "value_match": {"safe_regex": {"google_re2": {}, "regex": SAFE_REQUEST_ID}},
+        }
+    }
+    skip = {
+        "action": {
+            "name": "skip",
+            "typed_config": _typed("envoy.extensions.filters.common.matcher.action.v3.SkipFilter"),
+        }
+    }
+    return {
+        "name": "keel.request_id_sanitizer",
+        "typed_config": _typed(
+            "envoy.extensions.common.matching.v3.ExtensionWithMatcher",
+            extension_config={
+                "name": "envoy.filters.http.header_mutation",
+                "typed_config": replace,
+            },
+            xds_matcher={"matcher_list": {"matchers": [{"predicate": safe, "on_match": skip}]}},
+        ),
+    }
+
+
+def _cors_policy(origins: Sequence[str] | None) -> dict[str, Any]:
+    if origins is None:
+        matchers: list[dict[str, Any]] = [{"safe_regex": {"regex": LOCAL_ORIGINS}}]
+    else:
+        matchers = [{"exact": origin} for origin in origins]
+    return _typed(
+        "envoy.extensions.filters.http.cors.v3.CorsPolicy",
+        allow_origin_string_match=matchers,
+        allow_methods="GET, POST, PUT, PATCH, DELETE",
+        allow_headers=CORS_HEADERS,
+        expose_headers="x-request-id, www-authenticate, allow",
+        max_age="600",
+        # A preflight from another origin is answered too (without CORS headers, so the
+        # browser refuses), never forwarded to jwt_authn for a 401.
+        forward_not_matching_preflights=False,
+    )
 
 
 def _jwt_authn(issuer: str, audience: str, jwks_cluster: str) -> dict[str, Any]:
@@ -383,8 +859,9 @@ def _jwt_authn(issuer: str, audience: str, jwks_cluster: str) -> dict[str, Any]:
     public_rules += [{"match": {"path": path}} for path in PUBLIC_METHODS]
     public_rules += [{"match": {"path": path, "headers": [_GET_OR_HEAD]}} for path in STATIC_FILES]
     public_rules += [
-        {"match": {"prefix": "/grpc.health.v1.Health/"}},
-        {"match": {"prefix": "/grpc.reflection."}},
+        {"match": {"prefix": f"{base}{service}"}}
+        for base in ["/", *(f"{OPS_PREFIX}{name}/" for name in SERVICES)]
+        for service in ("grpc.health.v1.Health/", "grpc.reflection.")
     ]
     return _typed(
         "envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
@@ -411,6 +888,7 @@ def _jwt_authn(issuer: str, audience: str, jwks_cluster: str) -> dict[str, Any]:
             }
         },
         rules=[*public_rules, {"match": {"prefix": "/"}, "requires": {"provider_name": "keel"}}],
+        bypass_cors_preflight=True,
     )
 
 
@@ -427,6 +905,7 @@ def render_config(
     cluster_type: ClusterType = "STATIC",
     dns_refresh_rate: str = "5s",
     self_host: str | None = None,
+    cors_origins: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """The whole Envoy bootstrap for a gateway in front of `clusters` (service -> host, port).
 
@@ -436,20 +915,45 @@ def render_config(
     `docs.html` where Envoy runs (named as is, not looked for here), `cluster_type`
     "STRICT_DNS" takes DNS names (re-resolved every `dns_refresh_rate`), and `self_host` is
     the address the JWKS fetch dials to reach this listener (default `listen_host`).
+    `cors_origins` are the exact origins browsers may call from (default: any localhost
+    port; empty: none).
+
+    The REST surface (which methods each path takes, for 405 replies) is read from the
+    descriptor set here: `descriptor_set` when it is a file on this machine, else the one
+    `make gen` builds (the same protos as the image's).
     """
     if descriptor_set is None:
         descriptor_set = DESCRIPTOR_SET if files_dir is None else files_dir / DESCRIPTOR_SET.name
+    local = descriptor_set if isinstance(descriptor_set, Path) else DESCRIPTOR_SET
+    surface = rest_surface(local) if local.is_file() else {}
     transcoded = [name for service in clusters for name in SERVICES.get(service, [])]
     http_filters = [
+        _request_id_sanitizer(),
+        _edge_guard(local if local.is_file() else None),
+        _health_check(list(clusters)),
         {
             # A caller must never choose its own principal: drop any it sent before
-            # jwt_authn writes the verified one.
+            # jwt_authn writes the verified one. Keep the real method for the access log.
             "name": "envoy.filters.http.header_mutation",
             "typed_config": _typed(
                 "envoy.extensions.filters.http.header_mutation.v3.HeaderMutation",
-                mutations={"request_mutations": [{"remove": PRINCIPAL_HEADER}]},
+                mutations={
+                    "request_mutations": [
+                        {"remove": PRINCIPAL_HEADER},
+                        {
+                            "append": {
+                                "header": {
+                                    "key": ORIGINAL_METHOD_HEADER,
+                                    "value": "%REQ(:METHOD)%",
+                                },
+                                "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+                            }
+                        },
+                    ]
+                },
             ),
         },
+        {"name": "envoy.filters.http.cors", "typed_config": _typed(CORS_FILTER)},
         {
             "name": "envoy.filters.http.jwt_authn",
             "typed_config": _jwt_authn(issuer, audience, "gateway_self"),
@@ -510,7 +1014,7 @@ def render_config(
                     log_format={
                         "json_format": {
                             "time": "%START_TIME%",
-                            "method": "%REQ(:METHOD)%",
+                            "method": f"%REQ({ORIGINAL_METHOD_HEADER.upper()}?:METHOD)%",
                             "path": "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
                             "status": "%RESPONSE_CODE%",
                             "grpc_status": "%GRPC_STATUS%",
@@ -526,13 +1030,23 @@ def render_config(
         route_config={
             "name": "keel",
             "virtual_hosts": [
-                {"name": "keel", "domains": ["*"], "routes": _routes(clusters, files_dir)}
+                {
+                    "name": "keel",
+                    "domains": ["*"],
+                    "routes": _routes(clusters, files_dir, surface),
+                    "typed_per_filter_config": {
+                        "envoy.filters.http.cors": _cors_policy(cors_origins)
+                    },
+                }
             ],
             "max_direct_response_body_size_bytes": MAX_STATIC_BYTES,
+            # The last route names NO_ROUTE_CLUSTER, which must stay undefined.
+            "validate_clusters": False,
         },
         http_filters=http_filters,
         local_reply_config=_local_reply_config(),
         request_timeout="30s",
+        max_request_headers_kb=CODEC_HEADER_KB,
     )
     all_clusters = [
         _cluster(
@@ -550,6 +1064,8 @@ def render_config(
     self_address = listen_host if self_host is None else self_host
     all_clusters.append(_cluster("gateway_self", self_address, listen_port, grpc=False))
     return {
+        # Envoy's own log lines as JSON too, like the access log and every service's log.
+        "application_log_config": {"log_format": {"json_format": APPLICATION_LOG_FORMAT}},
         "admin": {
             "address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}
         },
@@ -591,6 +1107,7 @@ def render(
     cluster_type: ClusterType = "STATIC",
     dns_refresh_rate: str = "5s",
     self_host: str | None = None,
+    cors_origins: Sequence[str] | None = None,
 ) -> Path:
     """Write the gateway config to `out_path` and return it (see render_config)."""
     config = render_config(
@@ -604,6 +1121,7 @@ def render(
         cluster_type=cluster_type,
         dns_refresh_rate=dns_refresh_rate,
         self_host=self_host,
+        cors_origins=cors_origins,
     )
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(config, indent=2) + "\n")
@@ -622,13 +1140,27 @@ def main() -> None:
         metavar="NAME=HOST:PORT",
         help="e.g. identity=127.0.0.1:50051",
     )
+    parser.add_argument(
+        "--cors-origin",
+        action="append",
+        default=None,
+        metavar="ORIGIN",
+        help="an origin browsers may call from, e.g. https://app.example.com (default: localhost)",
+    )
     args = parser.parse_args()
     clusters = {}
     for spec in args.cluster:
         name, _, address = spec.partition("=")
         host, _, port = address.rpartition(":")
         clusters[name] = (host, int(port))
-    print(render(args.out, listen_port=args.port, admin_port=args.admin_port, clusters=clusters))
+    out = render(
+        args.out,
+        listen_port=args.port,
+        admin_port=args.admin_port,
+        clusters=clusters,
+        cors_origins=args.cors_origin,
+    )
+    print(out)
 
 
 if __name__ == "__main__":

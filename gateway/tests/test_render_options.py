@@ -30,7 +30,9 @@ def _static_bodies(config: dict[str, Any]) -> dict[str, Any]:
     hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
     routes = hcm["route_config"]["virtual_hosts"][0]["routes"]
     return {
-        r["match"]["path"]: r["direct_response"]["body"] for r in routes if "direct_response" in r
+        r["match"]["path"]: r["direct_response"]["body"]
+        for r in routes
+        if "direct_response" in r and "path" in r["match"]
     }
 
 
