@@ -28,7 +28,7 @@ from identity.events.relay import run_relay
 from identity.storage.retention import RetentionPolicy, run_retention
 from identity.storage.signing_keys import SqlSigningKeyStore
 from identity.storage.uow import SqlUnitOfWork
-from identity.throttle import NoThrottle, RedisLoginThrottle, ThrottlePolicy
+from identity.throttle import NoThrottle, RedisLoginThrottle
 from identity.transport.api_keys import ApiKeyServicer
 from identity.transport.auth import AuthServicer
 from identity.transport.errors import ERROR_MAP
@@ -90,14 +90,7 @@ async def build(config: IdentityConfig, overrides: Overrides | None = None) -> S
         if throttle is None and config.redis_url:
             redis = Redis.from_url(config.redis_url)
             closers.append(redis.aclose)
-            throttle = RedisLoginThrottle(
-                redis,
-                ThrottlePolicy(
-                    account_limit=config.login_max_failures_per_account,
-                    address_limit=config.login_max_failures_per_address,
-                    window_seconds=config.login_failure_window_seconds,
-                ),
-            )
+            throttle = RedisLoginThrottle(redis, config.login_throttle)
         handlers = build_handlers(
             uow=lambda: SqlUnitOfWork(engine),
             hasher=overrides.hasher or Argon2Hasher(config.argon2),
@@ -127,7 +120,8 @@ async def build(config: IdentityConfig, overrides: Overrides | None = None) -> S
         service_names=SERVICE_NAMES,
         error_map=ERROR_MAP,
         background=background,
-        closers=[*closers, engine.dispose],
+        # Failed-login audit entries still being written go in before the engine closes.
+        closers=[*closers, handlers.login.settled, engine.dispose],
         readiness=[functools.partial(ping, engine)],
         public_methods=PUBLIC_METHODS,
         metrics=metrics,

@@ -73,3 +73,13 @@ async def test_relay_declares_the_replicated_stream(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(relay, "OutboxRelay", _Relay)
     await relay.run_relay(object(), "nats://127.0.0.1:4222", StreamSettings(replicas=3))  # type: ignore[arg-type]
     assert [(s.name, s.subjects, s.replicas) for s in declared] == [("IDENTITY", ["identity.>"], 3)]
+
+
+def test_config_reads_the_login_throttle(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", DATABASE_URL)
+    monkeypatch.setenv("LOGIN_FREE_FAILURES", "3")
+
+    config = IdentityConfig.from_env()
+
+    assert config.login_throttle.free_failures == 3
+    assert config.login_throttle.max_delay_seconds == 900
