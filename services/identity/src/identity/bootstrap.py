@@ -31,6 +31,7 @@ from identity.storage.uow import SqlUnitOfWork
 from identity.throttle import NoThrottle, RedisLoginThrottle
 from identity.transport.api_keys import ApiKeyServicer
 from identity.transport.auth import AuthServicer
+from identity.transport.client_address import ClientAddress
 from identity.transport.errors import ERROR_MAP
 from identity.transport.operations import AdminServicer, AuditServicer
 from identity.transport.organizations import OrganizationServicer
@@ -116,7 +117,7 @@ async def build(config: IdentityConfig, overrides: Overrides | None = None) -> S
         )
     return ServiceSpec(
         name=SERVICE,
-        servicers=servicers(handlers, clock),
+        servicers=servicers(handlers, clock, ClientAddress(config.trusted_proxies)),
         service_names=SERVICE_NAMES,
         error_map=ERROR_MAP,
         background=background,
@@ -128,14 +129,19 @@ async def build(config: IdentityConfig, overrides: Overrides | None = None) -> S
     )
 
 
-def servicers(handlers: Handlers, clock: Clock) -> list[tuple[Callable[..., None], object]]:
+def servicers(
+    handlers: Handlers, clock: Clock, client_address: ClientAddress | None = None
+) -> list[tuple[Callable[..., None], object]]:
     return [
         (
             organization_service_pb2_grpc.add_OrganizationServiceServicer_to_server,
             OrganizationServicer(handlers),
         ),
         (user_service_pb2_grpc.add_UserServiceServicer_to_server, UserServicer(handlers)),
-        (auth_service_pb2_grpc.add_AuthServiceServicer_to_server, AuthServicer(handlers)),
+        (
+            auth_service_pb2_grpc.add_AuthServiceServicer_to_server,
+            AuthServicer(handlers, client_address or ClientAddress()),
+        ),
         (
             api_key_service_pb2_grpc.add_ApiKeyServiceServicer_to_server,
             ApiKeyServicer(handlers, clock),

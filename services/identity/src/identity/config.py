@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 
 from identity.crypto.passwords import Argon2Params
 from identity.throttle import ThrottlePolicy
+from identity.transport.client_address import DEFAULT_TRUSTED_PROXIES, parse_networks
 from keel_runtime.events import StreamSettings
-from keel_runtime.settings import env_int, env_str, env_url
+from keel_runtime.settings import SettingsError, env_int, env_str, env_url
 
 
 def _optional_url(name: str, schemes: tuple[str, ...]) -> str | None:
@@ -27,6 +28,16 @@ def _throttle_policy() -> ThrottlePolicy:
         address_limit=env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", d.address_limit, min=1),
         window_seconds=env_int("LOGIN_FAILURE_WINDOW_SECONDS", d.window_seconds, min=1),
     )
+
+
+def _trusted_proxies() -> tuple[str, ...]:
+    raw = env_str("TRUSTED_PROXIES", ",".join(DEFAULT_TRUSTED_PROXIES))
+    values = tuple(v.strip() for v in raw.split(",") if v.strip())
+    try:
+        parse_networks(values)
+    except ValueError as bad:
+        raise SettingsError([f"TRUSTED_PROXIES: {bad}"]) from None
+    return values
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,9 @@ class IdentityConfig:
     """``LOGIN_FREE_FAILURES``, ``LOGIN_FIRST_DELAY_SECONDS``, ``LOGIN_MAX_DELAY_SECONDS``,
     ``LOGIN_MAX_FAILURES_PER_ACCOUNT``, ``LOGIN_MAX_FAILURES_PER_ADDRESS``,
     ``LOGIN_FAILURE_WINDOW_SECONDS`` (see the README, "Login")."""
+    trusted_proxies: tuple[str, ...] = DEFAULT_TRUSTED_PROXIES
+    """Peers (addresses or networks, ``TRUSTED_PROXIES``, comma-separated) whose
+    ``x-envoy-external-address`` / ``x-forwarded-for`` name the client: the gateway."""
     log_level: str = "INFO"
 
     @classmethod
@@ -79,5 +93,6 @@ class IdentityConfig:
                 parallelism=env_int("ARGON2_PARALLELISM", default.parallelism, min=1),
             ),
             login_throttle=_throttle_policy(),
+            trusted_proxies=_trusted_proxies(),
             log_level=env_str("LOG_LEVEL", "INFO"),
         )

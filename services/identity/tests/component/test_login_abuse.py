@@ -256,3 +256,29 @@ async def test_unknown_emails_are_throttled_like_known_ones(channel: grpc.aio.Ch
 
     assert known_outcomes == unknown_outcomes
     assert known_outcomes[-1] == "RESOURCE_EXHAUSTED/TOO_MANY_LOGIN_ATTEMPTS"
+
+
+class TestUntrustedCaller:
+    """The service port reached directly, by a caller that is not the gateway."""
+
+    @pytest.fixture
+    def config(self, migrated_database_url: str, redis_url: str) -> IdentityConfig:
+        return dataclasses.replace(
+            IdentityConfig(database_url=migrated_database_url),
+            redis_url=redis_url,
+            trusted_proxies=("192.0.2.10/32",),  # the gateway lives elsewhere
+        )
+
+    async def test_a_forged_client_address_does_not_escape_throttling(
+        self, channel: grpc.aio.Channel
+    ) -> None:
+        email = f"owner-{uuid.uuid4().hex}@example.com"
+        await sign_up(channel, email, VICTIM_PASSWORD)
+
+        # A new forged address on every guess: each would be a fresh throttle key if trusted.
+        outcomes = [
+            outcome(await login(channel, email, f"guess {n}", address=fresh_address()))
+            for n in range(6)
+        ]
+
+        assert outcomes[-1] == "RESOURCE_EXHAUSTED/TOO_MANY_LOGIN_ATTEMPTS"

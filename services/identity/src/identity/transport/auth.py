@@ -16,13 +16,15 @@ from identity.app import commands
 from identity.app.handlers import Handlers
 from identity.domain.errors import TooManyLoginAttempts
 from identity.transport import mapping
-from identity.transport.calls import Context, actor, client_address
+from identity.transport.calls import Context, actor
+from identity.transport.client_address import ClientAddress
 from keel_runtime.interceptors.status import error_domain, rich_status
 
 
 class AuthServicer(auth_service_pb2_grpc.AuthServiceServicer):  # type: ignore[misc]
-    def __init__(self, handlers: Handlers) -> None:
+    def __init__(self, handlers: Handlers, client_address: ClientAddress) -> None:
         self._h = handlers
+        self._client_address = client_address
 
     async def Login(
         self, request: auth_service_pb2.LoginRequest, context: Context
@@ -33,7 +35,7 @@ class AuthServicer(auth_service_pb2_grpc.AuthServiceServicer):  # type: ignore[m
                     email=request.email,
                     password=request.password,
                     organization_id=request.organization_id,
-                    client_address=client_address(context),
+                    client_address=self._client_address.of(context),
                 )
             )
         except TooManyLoginAttempts as refused:
