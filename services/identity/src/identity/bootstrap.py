@@ -28,9 +28,10 @@ from identity.events.relay import run_relay
 from identity.storage.retention import RetentionPolicy, run_retention
 from identity.storage.signing_keys import SqlSigningKeyStore
 from identity.storage.uow import SqlUnitOfWork
-from identity.throttle import NoThrottle, RedisLoginThrottle, ThrottlePolicy
+from identity.throttle import NoThrottle, RedisLoginThrottle
 from identity.transport.api_keys import ApiKeyServicer
 from identity.transport.auth import AuthServicer
+from identity.transport.client_address import ClientAddress
 from identity.transport.errors import ERROR_MAP
 from identity.transport.operations import AdminServicer, AuditServicer
 from identity.transport.organizations import OrganizationServicer
@@ -91,14 +92,7 @@ async def build(config: IdentityConfig, overrides: Overrides | None = None) -> S
         if throttle is None and config.redis_url:
             redis = Redis.from_url(config.redis_url)
             closers.append(redis.aclose)
-            throttle = RedisLoginThrottle(
-                redis,
-                ThrottlePolicy(
-                    account_limit=config.login_max_failures_per_account,
-                    address_limit=config.login_max_failures_per_address,
-                    window_seconds=config.login_failure_window_seconds,
-                ),
-            )
+            throttle = RedisLoginThrottle(redis, config.login_throttle)
         handlers = build_handlers(
             uow=lambda: SqlUnitOfWork(engine),
             hasher=overrides.hasher or Argon2Hasher(config.argon2),
@@ -126,11 +120,12 @@ async def build(config: IdentityConfig, overrides: Overrides | None = None) -> S
         closers.append(nats.drain)
     return ServiceSpec(
         name=SERVICE,
-        servicers=servicers(handlers, clock),
+        servicers=servicers(handlers, clock, ClientAddress(config.trusted_proxies)),
         service_names=SERVICE_NAMES,
         error_map=ERROR_MAP,
         background=background,
-        closers=[*closers, engine.dispose],
+        # Failed-login audit entries still being written go in before the engine closes.
+        closers=[*closers, handlers.login.settled, engine.dispose],
         database=engine,
         nats=nats,
         public_methods=PUBLIC_METHODS,
@@ -138,14 +133,19 @@ async def build(config: IdentityConfig, overrides: Overrides | None = None) -> S
     )
 
 
-def servicers(handlers: Handlers, clock: Clock) -> list[tuple[Callable[..., None], object]]:
+def servicers(
+    handlers: Handlers, clock: Clock, client_address: ClientAddress | None = None
+) -> list[tuple[Callable[..., None], object]]:
     return [
         (
             organization_service_pb2_grpc.add_OrganizationServiceServicer_to_server,
             OrganizationServicer(handlers),
         ),
         (user_service_pb2_grpc.add_UserServiceServicer_to_server, UserServicer(handlers)),
-        (auth_service_pb2_grpc.add_AuthServiceServicer_to_server, AuthServicer(handlers)),
+        (
+            auth_service_pb2_grpc.add_AuthServiceServicer_to_server,
+            AuthServicer(handlers, client_address or ClientAddress()),
+        ),
         (
             api_key_service_pb2_grpc.add_ApiKeyServiceServicer_to_server,
             ApiKeyServicer(handlers, clock),

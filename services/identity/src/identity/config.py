@@ -6,14 +6,38 @@ import os
 from dataclasses import dataclass, field
 
 from identity.crypto.passwords import Argon2Params
+from identity.throttle import ThrottlePolicy
+from identity.transport.client_address import DEFAULT_TRUSTED_PROXIES, parse_networks
 from keel_runtime.events import StreamSettings
-from keel_runtime.settings import env_int, env_str, env_url
+from keel_runtime.settings import SettingsError, env_int, env_str, env_url
 
 
 def _optional_url(name: str, schemes: tuple[str, ...]) -> str | None:
     if not os.environ.get(name, "").strip():
         return None
     return str(env_url(name, schemes=schemes))
+
+
+def _throttle_policy() -> ThrottlePolicy:
+    d = ThrottlePolicy()
+    return ThrottlePolicy(
+        free_failures=env_int("LOGIN_FREE_FAILURES", d.free_failures, min=1),
+        first_delay_seconds=env_int("LOGIN_FIRST_DELAY_SECONDS", d.first_delay_seconds, min=1),
+        max_delay_seconds=env_int("LOGIN_MAX_DELAY_SECONDS", d.max_delay_seconds, min=1),
+        account_limit=env_int("LOGIN_MAX_FAILURES_PER_ACCOUNT", d.account_limit, min=1),
+        address_limit=env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", d.address_limit, min=1),
+        window_seconds=env_int("LOGIN_FAILURE_WINDOW_SECONDS", d.window_seconds, min=1),
+    )
+
+
+def _trusted_proxies() -> tuple[str, ...]:
+    raw = env_str("TRUSTED_PROXIES", ",".join(DEFAULT_TRUSTED_PROXIES))
+    values = tuple(v.strip() for v in raw.split(",") if v.strip())
+    try:
+        parse_networks(values)
+    except ValueError as bad:
+        raise SettingsError([f"TRUSTED_PROXIES: {bad}"]) from None
+    return values
 
 
 @dataclass(frozen=True)
@@ -40,12 +64,13 @@ class IdentityConfig:
     """Encrypts private signing keys at rest (``SIGNING_KEY_PASSPHRASE``)."""
     argon2: Argon2Params = field(default_factory=Argon2Params)
     """``ARGON2_TIME_COST``, ``ARGON2_MEMORY_KIB``, ``ARGON2_PARALLELISM``."""
-    login_max_failures_per_account: int = 5
-    """Failed logins per account within the window before it is locked out."""
-    login_max_failures_per_address: int = 50
-    """Failed logins per client address within the window."""
-    login_failure_window_seconds: int = 900
-    """Lockout window (``LOGIN_FAILURE_WINDOW_SECONDS``)."""
+    login_throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
+    """``LOGIN_FREE_FAILURES``, ``LOGIN_FIRST_DELAY_SECONDS``, ``LOGIN_MAX_DELAY_SECONDS``,
+    ``LOGIN_MAX_FAILURES_PER_ACCOUNT``, ``LOGIN_MAX_FAILURES_PER_ADDRESS``,
+    ``LOGIN_FAILURE_WINDOW_SECONDS`` (see the README, "Login")."""
+    trusted_proxies: tuple[str, ...] = DEFAULT_TRUSTED_PROXIES
+    """Peers (addresses or networks, ``TRUSTED_PROXIES``, comma-separated) whose
+    ``x-envoy-external-address`` / ``x-forwarded-for`` name the client: the gateway."""
     log_level: str = "INFO"
 
     @classmethod
@@ -67,8 +92,7 @@ class IdentityConfig:
                 memory_cost_kib=env_int("ARGON2_MEMORY_KIB", default.memory_cost_kib, min=8),
                 parallelism=env_int("ARGON2_PARALLELISM", default.parallelism, min=1),
             ),
-            login_max_failures_per_account=env_int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5, min=1),
-            login_max_failures_per_address=env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 50, min=1),
-            login_failure_window_seconds=env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900, min=1),
+            login_throttle=_throttle_policy(),
+            trusted_proxies=_trusted_proxies(),
             log_level=env_str("LOG_LEVEL", "INFO"),
         )

@@ -1,4 +1,4 @@
-"""Login throttling over gRPC with Redis: a locked account answers RESOURCE_EXHAUSTED."""
+"""Login throttling over gRPC with Redis: an address that must wait answers RESOURCE_EXHAUSTED."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from keel.identity.v1 import (
 )
 
 from identity.config import IdentityConfig
+from identity.throttle import ThrottlePolicy
 
 
 @pytest.fixture
@@ -22,11 +23,13 @@ def config(migrated_database_url: str, redis_url: str) -> IdentityConfig:
     return dataclasses.replace(
         IdentityConfig(database_url=migrated_database_url),
         redis_url=redis_url,
-        login_max_failures_per_account=2,
+        login_throttle=ThrottlePolicy(free_failures=2),
     )
 
 
-async def test_account_locks_after_repeated_failures(channel: grpc.aio.Channel) -> None:
+async def test_address_waits_after_repeated_failures_on_an_account(
+    channel: grpc.aio.Channel,
+) -> None:
     email = f"{uuid.uuid4().hex}@example.com"
     await organization_service_pb2_grpc.OrganizationServiceStub(channel).CreateOrganization(
         organization_service_pb2.CreateOrganizationRequest(

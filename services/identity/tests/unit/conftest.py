@@ -322,14 +322,14 @@ class MemoryKeyStore:
 
 class RecordingThrottle(NoThrottle):
     def __init__(self) -> None:
-        self.failures: list[tuple[str, str]] = []
+        self.admitted: list[tuple[str, str]] = []
         self.successes: list[tuple[str, str]] = []
 
-    async def failed(self, email: str, address: str) -> None:
-        self.failures.append((email, address))
+    async def admit(self, account: str, address: str) -> None:
+        self.admitted.append((account, address))
 
-    async def succeeded(self, email: str, address: str) -> None:
-        self.successes.append((email, address))
+    async def succeeded(self, account: str, address: str) -> None:
+        self.successes.append((account, address))
 
 
 @dataclass

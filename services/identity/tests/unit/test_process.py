@@ -12,7 +12,7 @@ from identity import __main__ as entry
 from identity.config import IdentityConfig
 from identity.events import relay
 from keel_runtime.events import StreamSettings
-from keel_runtime.settings import load
+from keel_runtime.settings import SettingsError, load
 
 DATABASE_URL = "postgresql://db/keel_identity"
 
@@ -65,3 +65,23 @@ async def test_relay_declares_the_replicated_stream(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(relay, "OutboxRelay", _Relay)
     await relay.run_relay(object(), object(), StreamSettings(replicas=3))  # type: ignore[arg-type]
     assert [(s.name, s.subjects, s.replicas) for s in declared] == [("IDENTITY", ["identity.>"], 3)]
+
+
+def test_config_refuses_a_malformed_trusted_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", DATABASE_URL)
+    monkeypatch.setenv("TRUSTED_PROXIES", "10.0.0.0/8, gateway.local")
+
+    with pytest.raises(SettingsError, match=r"TRUSTED_PROXIES.*gateway\.local"):
+        IdentityConfig.from_env()
+
+
+def test_config_reads_the_login_throttle(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", DATABASE_URL)
+    monkeypatch.setenv("LOGIN_FREE_FAILURES", "3")
+    monkeypatch.setenv("TRUSTED_PROXIES", "10.0.0.0/8,::1")
+
+    config = IdentityConfig.from_env()
+
+    assert config.login_throttle.free_failures == 3
+    assert config.login_throttle.max_delay_seconds == 900
+    assert config.trusted_proxies == ("10.0.0.0/8", "::1")

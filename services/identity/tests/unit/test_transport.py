@@ -9,7 +9,7 @@ from identity.bootstrap import PUBLIC_METHODS, SERVICE_NAMES, servicers
 from identity.clock import SystemClock
 from identity.domain.roles import Role
 from identity.transport import mapping
-from identity.transport.calls import peer_host
+from identity.transport.client_address import ClientAddress, peer_host
 
 
 def test_every_rpc_is_implemented(world) -> None:
@@ -43,3 +43,27 @@ def test_peer_host_drops_the_port() -> None:
     assert peer_host("ipv4:10.1.2.3:45678") == "10.1.2.3"
     assert peer_host("ipv6:%5B::1%5D:45678") == "::1"
     assert peer_host("unix:/tmp/socket") == "unix:/tmp/socket"
+
+
+class FakeCall:
+    def __init__(self, peer: str, **headers: str) -> None:
+        self._peer = peer
+        self._headers = tuple((k.replace("_", "-"), v) for k, v in headers.items())
+
+    def peer(self) -> str:
+        return self._peer
+
+    def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
+        return self._headers
+
+
+def test_forwarded_client_address_counts_only_from_a_trusted_proxy() -> None:
+    addresses = ClientAddress(("10.0.0.0/8", "::1"))
+    forged = {"x_envoy_external_address": "203.0.113.9", "x_forwarded_for": "203.0.113.8"}
+
+    assert addresses.of(FakeCall("ipv4:10.1.2.3:4000", **forged)) == "203.0.113.9"
+    assert addresses.of(FakeCall("ipv6:%5B::1%5D:4000", x_forwarded_for="a, 203.0.113.7")) == (
+        "203.0.113.7"
+    )
+    assert addresses.of(FakeCall("ipv4:192.0.2.1:4000", **forged)) == "192.0.2.1"
+    assert addresses.of(FakeCall("unix:/tmp/socket", **forged)) == "unix:/tmp/socket"

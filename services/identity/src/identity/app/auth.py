@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,14 +33,24 @@ from identity.domain.errors import (
     AuthenticationFailed,
     InvalidCredentials,
     InvalidRefreshToken,
-    OrganizationRequired,
     RefreshTokenReused,
 )
 from identity.domain.model import RefreshToken, User, normalize_email
 from identity.domain.roles import Role, require_any, require_service
 
+log = logging.getLogger(__name__)
+
 
 class LoginHandler:
+    """Verifies the password of exactly one account, the one the request targets.
+
+    An email may belong to several organizations (emails are unique per organization),
+    and anyone can add a user with any email to their own. So a login names its
+    organization, or targets the email's first registered account: never the set of
+    accounts with that email, whose passwords would answer for each other (an oracle, a
+    failure counter reset by another account's success, and a cost that grows with it).
+    """
+
     def __init__(
         self,
         uow: UnitOfWorkFactory,
@@ -52,30 +64,28 @@ class LoginHandler:
         self._sessions = sessions
         self._throttle = throttle
         self._clock = clock
+        self._audit_writes: set[asyncio.Task[None]] = set()
 
     async def __call__(self, cmd: Login) -> TokenGrant:
         email = normalize_email(cmd.email)
-        await self._throttle.check(email, cmd.client_address)
         async with self._uow() as uow:
             candidates = await uow.users.find_by_email(email, cmd.organization_id or None)
-        # Verify outside any transaction: argon2 is slow on purpose. Unknown emails burn
-        # the same time, so timing does not tell which emails exist.
-        if not candidates:
+        # Oldest first: a later account under the same email cannot take the default.
+        target = candidates[0] if candidates else None
+        account = target.id if target else unknown_account(email, cmd.organization_id)
+        await self._throttle.admit(account, cmd.client_address)
+        # Verify outside any transaction: argon2 is slow on purpose. Without a target the
+        # dummy verify costs the same, so timing does not tell which emails exist.
+        if target is None:
             await self._hasher.burn(cmd.password)
-        matched = [
-            u for u in candidates if await self._hasher.verify(u.password_hash, cmd.password)
-        ]
-        # A deactivated account answers like a wrong password: its state is nobody's business.
-        active = [u for u in matched if u.is_active]
-        if not active:
-            await self._throttle.failed(email, cmd.client_address)
-            if candidates:
-                await self._record_failure(candidates[0], cmd.client_address)
             raise InvalidCredentials()
-        if len(active) > 1:
-            raise OrganizationRequired()
-        user = active[0]
-        await self._throttle.succeeded(email, cmd.client_address)
+        verified = await self._hasher.verify(target.password_hash, cmd.password)
+        # A deactivated account answers like a wrong password: its state is nobody's business.
+        if not (verified and target.is_active):
+            self._record_failure_later(target, cmd.client_address)
+            raise InvalidCredentials()
+        user = target
+        await self._throttle.succeeded(account, cmd.client_address)
         rehash = self._hasher.needs_rehash(user.password_hash)
         new_hash = await self._hasher.hash(cmd.password) if rehash else None
         async with self._uow() as uow:
@@ -98,8 +108,25 @@ class LoginHandler:
             await uow.commit()
         return grant
 
+    def _record_failure_later(self, user: User, address: str) -> None:
+        # Written after the reply: an insert only known accounts pay for would tell them
+        # apart from unknown emails by timing.
+        task = asyncio.create_task(self._record_failure(user, address))
+        self._audit_writes.add(task)
+        task.add_done_callback(self._audit_writes.discard)
+
+    async def settled(self) -> None:
+        """Waits for failed-login audit entries still being written (shutdown, tests)."""
+        await asyncio.gather(*self._audit_writes, return_exceptions=True)
+
     async def _record_failure(self, user: User, address: str) -> None:
         """Failed attempts on a known account go to its organization's audit log."""
+        try:
+            await self._append_failure(user, address)
+        except Exception:
+            log.warning("failed login not audited", exc_info=True)
+
+    async def _append_failure(self, user: User, address: str) -> None:
         async with self._uow() as uow:
             await uow.audit.append(
                 audit_trail.entry(
@@ -112,6 +139,12 @@ class LoginHandler:
                 )
             )
             await uow.commit()
+
+
+def unknown_account(email: str, organization_id: str) -> str:
+    """Throttle key of a login that targets no account: throttled like a real one, so the
+    throttle does not tell which emails exist."""
+    return "unknown:" + sha256_hex(f"{organization_id}|{email}")
 
 
 class RefreshTokenHandler:

@@ -68,13 +68,20 @@ class TokenService(Protocol):
 
 
 class LoginThrottle(Protocol):
-    async def check(self, email: str, address: str) -> None:
-        """Raise TooManyLoginAttempts while the account or the address is locked out."""
+    """Counts login attempts per targeted account and client address.
+
+    ``account`` is the targeted user's id (or a stand-in for a login that targets none),
+    never the email: accounts sharing an email never share a count.
+    """
+
+    async def admit(self, account: str, address: str) -> None:
+        """Raise TooManyLoginAttempts while this address must wait for this account;
+        otherwise count the attempt as a failure until ``succeeded`` says otherwise."""
         ...
 
-    async def failed(self, email: str, address: str) -> None: ...
-
-    async def succeeded(self, email: str, address: str) -> None: ...
+    async def succeeded(self, account: str, address: str) -> None:
+        """The admitted attempt logged in: forget its failures, for this account only."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -111,11 +111,6 @@ class WrongPassword(AccessDenied):
     default_message = "current password is wrong"
 
 
-class OrganizationRequired(PreconditionFailed):
-    reason = "ORGANIZATION_REQUIRED"
-    default_message = "this email belongs to several organizations: give organization_id"
-
-
 class UserDeactivated(PreconditionFailed):
     reason = "USER_DEACTIVATED"
     default_message = "user is deactivated"
@@ -149,3 +144,7 @@ class InvalidField(InvalidInput):
 class TooManyLoginAttempts(RateLimited):
     reason = "TOO_MANY_LOGIN_ATTEMPTS"
     default_message = "too many failed login attempts; try again later"
+
+    def __init__(self, retry_after_seconds: int, limit: str) -> None:
+        super().__init__(retry_after_seconds=str(retry_after_seconds), limit=limit)
+        self.retry_after_seconds = retry_after_seconds

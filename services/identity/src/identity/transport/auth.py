@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
+import grpc
 from google.api import httpbody_pb2
 from keel.identity.v1 import (
     auth_service_pb2,
@@ -12,25 +14,32 @@ from keel.identity.v1 import (
 
 from identity.app import commands
 from identity.app.handlers import Handlers
+from identity.domain.errors import TooManyLoginAttempts
 from identity.transport import mapping
-from identity.transport.calls import Context, actor, client_address
+from identity.transport.calls import Context, actor
+from identity.transport.client_address import ClientAddress
+from keel_runtime.interceptors.status import error_domain, rich_status
 
 
 class AuthServicer(auth_service_pb2_grpc.AuthServiceServicer):  # type: ignore[misc]
-    def __init__(self, handlers: Handlers) -> None:
+    def __init__(self, handlers: Handlers, client_address: ClientAddress) -> None:
         self._h = handlers
+        self._client_address = client_address
 
     async def Login(
         self, request: auth_service_pb2.LoginRequest, context: Context
     ) -> auth_service_pb2.LoginResponse:
-        grant = await self._h.login(
-            commands.Login(
-                email=request.email,
-                password=request.password,
-                organization_id=request.organization_id,
-                client_address=client_address(context),
+        try:
+            grant = await self._h.login(
+                commands.Login(
+                    email=request.email,
+                    password=request.password,
+                    organization_id=request.organization_id,
+                    client_address=self._client_address.of(context),
+                )
             )
-        )
+        except TooManyLoginAttempts as refused:
+            await context.abort_with_status(throttled_status(refused))
         return auth_service_pb2.LoginResponse(grant=mapping.token_grant(grant))
 
     async def RefreshToken(
@@ -79,3 +88,18 @@ class AuthServicer(auth_service_pb2_grpc.AuthServiceServicer):  # type: ignore[m
             commands.ExchangeApiKey(api_key=request.api_key)
         )
         return mapping.api_key_exchange(result)
+
+
+def throttled_status(refused: TooManyLoginAttempts) -> grpc.Status:
+    """RESOURCE_EXHAUSTED that says when to come back: google.rpc.RetryInfo in the status,
+    and ``retry-after`` (seconds) in the trailers for clients that read no details."""
+    status = rich_status(
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        refused.message,
+        reason=refused.reason,
+        domain=error_domain("identity"),
+        metadata=refused.metadata,
+        retry_delay=timedelta(seconds=refused.retry_after_seconds),
+    )
+    trailers = (*status.trailing_metadata, ("retry-after", str(refused.retry_after_seconds)))
+    return status._replace(trailing_metadata=trailers)
