@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -349,10 +350,22 @@ class Stack:
     # -- stop ----------------------------------------------------------------------------
 
     def stop(self) -> None:
-        """Supervisor first (no restarts while stopping), then everything in reverse order."""
+        """Supervisor first (no restarts while stopping), the gateway, then every service.
+
+        Services stop together: each drains for a moment after reporting NOT_SERVING
+        (GRPC_DRAIN_SECONDS), and one after another those waits would add up.
+        """
         self.supervisor.stop()
-        for name in reversed(list(self.processes)):
-            self._stop_one(name, self.processes[name])
+        if envoy := self.processes.pop("envoy", None):
+            self._stop_one("envoy", envoy)
+        stopping = [
+            threading.Thread(target=self._stop_one, args=(name, proc), name=f"stop-{name}")
+            for name, proc in reversed(list(self.processes.items()))
+        ]
+        for thread in stopping:
+            thread.start()
+        for thread in stopping:
+            thread.join()
         self.processes.clear()
         self.envoy = None
 
