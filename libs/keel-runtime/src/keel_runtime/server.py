@@ -260,7 +260,7 @@ async def start(spec: ServiceSpec, settings: ServerSettings) -> RunningServer:
     running = RunningServer(spec, server, port, health, readiness, metrics, endpoint)
     running._spawn(functools.partial(supervise, readiness.poll, name="readiness"), "readiness")
     if spec.database is not None:
-        pruning = functools.partial(run_pruning, spec.database, settings.retention)
+        pruning = functools.partial(run_pruning, spec.database, settings.retention, metrics=metrics)
         running._spawn(functools.partial(supervise, pruning, name="pruning"), "pruning")
     for factory in spec.background:
         running._spawn(functools.partial(supervise, factory), task_name(factory))

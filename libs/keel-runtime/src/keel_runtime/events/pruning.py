@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -12,6 +11,8 @@ from sqlalchemy import Delete, delete, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from keel_runtime.events.tables import INBOX, OUTBOX
+from keel_runtime.metrics import NO_METRICS, Metrics
+from keel_runtime.periodic import run_periodically
 from keel_runtime.settings import RetentionSettings
 
 log = logging.getLogger(__name__)
@@ -75,8 +76,13 @@ async def prune_events(engine: AsyncEngine, retention: RetentionSettings) -> dic
     return pruned
 
 
-async def run_pruning(engine: AsyncEngine, retention: RetentionSettings) -> None:
+async def run_pruning(
+    engine: AsyncEngine, retention: RetentionSettings, *, metrics: Metrics = NO_METRICS
+) -> None:
     """Prune now and then every ``retention.interval_seconds``, until cancelled."""
-    while True:
-        await prune_events(engine, retention)
-        await asyncio.sleep(retention.interval_seconds)
+    await run_periodically(
+        functools.partial(prune_events, engine, retention),
+        interval_s=retention.interval_seconds,
+        name="prune_events",
+        metrics=metrics,
+    )
