@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from keel_devstack.process import group_alive
@@ -88,3 +89,43 @@ def _children(parent: int) -> list[int]:
             if ppid == parent:
                 found.append(int(proc.name))
     return found
+
+
+def _wait_for_state(runner: subprocess.Popen[str], var: Path) -> dict[str, object]:
+    assert runner.stdout is not None
+    output: list[str] = []
+    for line in runner.stdout:
+        output.append(line)
+        if "stack.json" in line:
+            return dict(json.loads((var / "run" / "stack.json").read_text()))
+    raise AssertionError("the stack did not start:\n" + "".join(output))
+
+
+def test_two_checkouts_run_side_by_side(scratch: Path) -> None:
+    """Two stacks that prefer the same ports each get their own servers, never the other's."""
+    runners: list[subprocess.Popen[str]] = []
+    try:
+        states = []
+        for name in ("first", "second"):
+            var = scratch / name
+            runner = subprocess.Popen(
+                [sys.executable, "-c", RUNNER, str(var), str(STANDIN_DIR)],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            )  # fmt: skip
+            runners.append(runner)
+            states.append(_wait_for_state(runner, var))
+        first, second = states
+        for key in ("database_url", "nats_url", "redis_url"):
+            assert first[key] != second[key], key
+        assert first["services"] != second["services"]
+        # Each stack's PostgreSQL is its own: its data directory lies under that stack's var/.
+        for name, state in zip(("first", "second"), states, strict=True):
+            with psycopg.connect(str(state["database_url"])) as conn:
+                row = conn.execute("SHOW data_directory").fetchone()
+            assert row is not None and row[0].startswith(str(scratch / name)), row
+    finally:
+        for runner in runners:
+            if runner.poll() is None:
+                runner.send_signal(signal.SIGINT)
+                runner.communicate(timeout=30)
+    assert all(runner.returncode == 0 for runner in runners)
