@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ledger.domain.audit import LedgerReport, Violation
 from ledger.domain.chain import link
 from ledger.domain.model import Bucket, Entry, Side
+from ledger.storage.audit_history import check_transactions
 
 _SIGNED = "CASE e.side WHEN 'DEBIT' THEN e.amount ELSE -e.amount END"
 _ASSET = "(CAST(:asset AS text) = '' OR {col} = :asset)"
@@ -130,6 +131,7 @@ async def verify(conn: AsyncConnection, asset_code: str, now: datetime) -> Ledge
         for row in (await conn.execute(text(check), params)).all()
     ]
     violations += await _check_chains(conn, params)
+    violations += await check_transactions(conn, asset_code)
     accounts_checked = await conn.scalar(
         text(f"SELECT count(*) FROM accounts a WHERE {_ASSET.format(col='a.asset_code')}"), params
     )
