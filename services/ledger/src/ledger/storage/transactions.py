@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger.domain.audit import LedgerReport
 from ledger.domain.chain import ChainedEntry
+from ledger.domain.checkpoint import CheckpointKey
 from ledger.domain.model import Transaction, TransactionKind, TransactionState
 from ledger.storage import audit, rows
 from ledger.storage.hot import HotPath
@@ -113,6 +114,15 @@ class SqlTransactions:
         )
         return list((await self._conn.scalars(query)).all())
 
-    async def verify(self, asset_code: str, now: datetime) -> LedgerReport:
+    async def verify(
+        self,
+        asset_code: str,
+        now: datetime,
+        *,
+        key: CheckpointKey | None = None,
+        known_checkpoint: int = 0,
+    ) -> LedgerReport:
         await self._hot.flush()
-        return await audit.verify(self._conn, asset_code, now)
+        return await audit.verify(
+            self._conn, asset_code, now, key=key, known_checkpoint=known_checkpoint
+        )
