@@ -40,7 +40,10 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege';
     END IF;
     IF TG_OP = 'DELETE' THEN
-        -- Only an uncommitted claim of this very database transaction can be withdrawn.
+        -- Only an uncommitted claim of this very database transaction can be withdrawn
+        -- (xmin is its 32-bit xid). Recorded history cannot match even after xid
+        -- wraparound: every recorded transaction has entries, and their foreign key
+        -- refuses the DELETE anyway.
         IF OLD.xmin::text = (pg_current_xact_id()::text::numeric % 4294967296)::text THEN
             RETURN OLD;
         END IF;

@@ -59,6 +59,8 @@ class SqlTransactions:
         await self._hot.add_entries(entries_)
 
     async def discard(self, transaction_ids: Sequence[str]) -> None:
+        # The append-only trigger allows this only for rows this database transaction
+        # inserted (and has not committed): claims withdrawn, never history.
         await self._conn.execute(delete(transactions).where(transactions.c.id.in_(transaction_ids)))
 
     async def get(self, transaction_id: str, *, lock: bool = False) -> Transaction | None:
