@@ -23,10 +23,12 @@ from keel_runtime.events import (
 from keel_runtime.metrics import Metrics
 from keel_runtime.server import ServiceSpec
 from ledger.app.accounts import AccountHandlers
+from ledger.app.checkpoints import Checkpointer
 from ledger.app.group_commit import GroupCommitter
 from ledger.app.queries import QueryHandlers
 from ledger.app.transactions import TransactionHandlers
 from ledger.config import Config
+from ledger.domain.checkpoint import CheckpointKey
 from ledger.events.codec import encode
 from ledger.events.subscribers import open_wallet_subscription
 from ledger.storage.uow import SqlUnitOfWork
@@ -66,6 +68,19 @@ def expiry_sweeper(
     return run
 
 
+def checkpoint_key(config: Config) -> CheckpointKey:
+    """The configured checkpoint key, or a random one for this process (development only)."""
+    if config.checkpoint_key is not None:
+        return config.checkpoint_key
+    log.warning(
+        "LEDGER_CHECKPOINT_KEY is not set: checkpoints are MACed with a random key made for "
+        "this process only (a development default). They cannot be verified after a restart, "
+        "and anyone reading this process's memory holds the key. Set LEDGER_CHECKPOINT_KEY "
+        "(base64 of 32 random bytes, from a secret store) everywhere else."
+    )
+    return CheckpointKey.generate()
+
+
 async def build(
     config: Config, *, events: bool = True, relay_poll_interval: float = 0.2
 ) -> ServiceSpec:
@@ -82,10 +97,12 @@ async def build(
 
     accounts = AccountHandlers(unit_of_work, utcnow)
     transactions = TransactionHandlers(unit_of_work, utcnow)
-    queries = QueryHandlers(unit_of_work, utcnow)
+    checkpointer = Checkpointer(unit_of_work, utcnow, checkpoint_key(config))
+    queries = QueryHandlers(unit_of_work, utcnow, checkpointer)
 
     background: list[Callable[[], Awaitable[None]]] = [
-        expiry_sweeper(transactions, config.expiry_interval_s)
+        expiry_sweeper(transactions, config.expiry_interval_s),
+        checkpointer.periodic(config.checkpoint_interval_s),
     ]
     committer = None
     if config.group_commit_max > 1:

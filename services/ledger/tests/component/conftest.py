@@ -20,6 +20,7 @@ from keel_runtime.server import start
 from keel_runtime.settings import ServerSettings
 from ledger.bootstrap import build
 from ledger.config import Config
+from ledger.domain.checkpoint import CheckpointKey
 from ledger.storage.migrate import migrate
 
 
@@ -63,9 +64,23 @@ class Client:
 
 
 @pytest.fixture
-async def client(database_url: str, nats_url: str) -> AsyncIterator[Client]:
+def checkpoint_key() -> CheckpointKey:
+    """The server's checkpoint key, for tests that take or forge checkpoints."""
+    return CheckpointKey.generate()
+
+
+@pytest.fixture
+async def client(
+    database_url: str, nats_url: str, checkpoint_key: CheckpointKey
+) -> AsyncIterator[Client]:
     migrate(database_url)
-    spec = await build(Config(database_url=database_url, nats_url=nats_url), events=False)
+    config = Config(
+        database_url=database_url,
+        nats_url=nats_url,
+        checkpoint_key=checkpoint_key,
+        checkpoint_interval_s=3600,  # tests take the checkpoints they need themselves
+    )
+    spec = await build(config, events=False)
     server = await start(spec, ServerSettings(bind="127.0.0.1:0"))
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
     try:

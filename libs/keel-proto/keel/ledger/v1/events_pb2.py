@@ -22,28 +22,31 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from keel.ledger.v1 import resources_pb2 as keel_dot_ledger_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bkeel/ledger/v1/events.proto\x12\x0ekeel.ledger.v1\x1a\x1ekeel/ledger/v1/resources.proto\"9\n\rAccountOpened\x12(\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x17.keel.ledger.v1.Account\"E\n\x11TransactionPosted\x12\x30\n\x0btransaction\x18\x01 \x01(\x0b\x32\x1b.keel.ledger.v1.Transaction\"B\n\x0ePendingCreated\x12\x30\n\x0btransaction\x18\x01 \x01(\x0b\x32\x1b.keel.ledger.v1.Transaction\"{\n\rPendingPosted\x12\x38\n\x13pending_transaction\x18\x01 \x01(\x0b\x32\x1b.keel.ledger.v1.Transaction\x12\x30\n\x0btransaction\x18\x02 \x01(\x0b\x32\x1b.keel.ledger.v1.Transaction\"{\n\rPendingVoided\x12\x38\n\x13pending_transaction\x18\x01 \x01(\x0b\x32\x1b.keel.ledger.v1.Transaction\x12\x30\n\x0btransaction\x18\x02 \x01(\x0b\x32\x1b.keel.ledger.v1.Transaction\"|\n\x0ePendingExpired\x12\x38\n\x13pending_transaction\x18\x01 \x01(\x0b\x32\x1b.keel.ledger.v1.Transaction\x12\x30\n\x0btransaction\x18\x02 \x01(\x0b\x32\x1b.keel.ledger.v1.Transaction\"\x82\x01\n\x13TransactionReversed\x12\x39\n\x14reversed_transaction\x18\x01 \x01(\x0b\x32\x1b.keel.ledger.v1.Transaction\x12\x30\n\x0btransaction\x18\x02 \x01(\x0b\x32\x1b.keel.ledger.v1.Transactionb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bkeel/ledger/v1/events.proto\x12\x0ekeel.ledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ekeel/ledger/v1/resources.proto\"9\n\rAccountOpened\x12(\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x17.keel.ledger.v1.Account\"E\n\x11TransactionPosted\x12\x30\n\x0btransaction\x18\x01 \x01(\x0b\x32\x1b.keel.ledger.v1.Transaction\"B\n\x0ePendingCreated\x12\x30\n\x0btransaction\x18\x01 \x01(\x0b\x32\x1b.keel.ledger.v1.Transaction\"{\n\rPendingPosted\x12\x38\n\x13pending_transaction\x18\x01 \x01(\x0b\x32\x1b.keel.ledger.v1.Transaction\x12\x30\n\x0btransaction\x18\x02 \x01(\x0b\x32\x1b.keel.ledger.v1.Transaction\"{\n\rPendingVoided\x12\x38\n\x13pending_transaction\x18\x01 \x01(\x0b\x32\x1b.keel.ledger.v1.Transaction\x12\x30\n\x0btransaction\x18\x02 \x01(\x0b\x32\x1b.keel.ledger.v1.Transaction\"|\n\x0ePendingExpired\x12\x38\n\x13pending_transaction\x18\x01 \x01(\x0b\x32\x1b.keel.ledger.v1.Transaction\x12\x30\n\x0btransaction\x18\x02 \x01(\x0b\x32\x1b.keel.ledger.v1.Transaction\"\x82\x01\n\x13TransactionReversed\x12\x39\n\x14reversed_transaction\x18\x01 \x01(\x0b\x32\x1b.keel.ledger.v1.Transaction\x12\x30\n\x0btransaction\x18\x02 \x01(\x0b\x32\x1b.keel.ledger.v1.Transaction\"\xb7\x01\n\x12\x43heckpointRecorded\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12/\n\x0brecord_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\raccount_count\x18\x04 \x01(\x03\x12\x14\n\x0cheads_digest\x18\x05 \x01(\x0c\x12\x14\n\x0cprevious_mac\x18\x06 \x01(\x0c\x12\x0b\n\x03mac\x18\x07 \x01(\x0c\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'keel.ledger.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ACCOUNTOPENED']._serialized_start=79
-  _globals['_ACCOUNTOPENED']._serialized_end=136
-  _globals['_TRANSACTIONPOSTED']._serialized_start=138
-  _globals['_TRANSACTIONPOSTED']._serialized_end=207
-  _globals['_PENDINGCREATED']._serialized_start=209
-  _globals['_PENDINGCREATED']._serialized_end=275
-  _globals['_PENDINGPOSTED']._serialized_start=277
-  _globals['_PENDINGPOSTED']._serialized_end=400
-  _globals['_PENDINGVOIDED']._serialized_start=402
-  _globals['_PENDINGVOIDED']._serialized_end=525
-  _globals['_PENDINGEXPIRED']._serialized_start=527
-  _globals['_PENDINGEXPIRED']._serialized_end=651
-  _globals['_TRANSACTIONREVERSED']._serialized_start=654
-  _globals['_TRANSACTIONREVERSED']._serialized_end=784
+  _globals['_ACCOUNTOPENED']._serialized_start=112
+  _globals['_ACCOUNTOPENED']._serialized_end=169
+  _globals['_TRANSACTIONPOSTED']._serialized_start=171
+  _globals['_TRANSACTIONPOSTED']._serialized_end=240
+  _globals['_PENDINGCREATED']._serialized_start=242
+  _globals['_PENDINGCREATED']._serialized_end=308
+  _globals['_PENDINGPOSTED']._serialized_start=310
+  _globals['_PENDINGPOSTED']._serialized_end=433
+  _globals['_PENDINGVOIDED']._serialized_start=435
+  _globals['_PENDINGVOIDED']._serialized_end=558
+  _globals['_PENDINGEXPIRED']._serialized_start=560
+  _globals['_PENDINGEXPIRED']._serialized_end=684
+  _globals['_TRANSACTIONREVERSED']._serialized_start=687
+  _globals['_TRANSACTIONREVERSED']._serialized_end=817
+  _globals['_CHECKPOINTRECORDED']._serialized_start=820
+  _globals['_CHECKPOINTRECORDED']._serialized_end=1003
 # @@protoc_insertion_point(module_scope)

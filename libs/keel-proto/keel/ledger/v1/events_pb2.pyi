@@ -1,3 +1,6 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from keel.ledger.v1 import resources_pb2 as _resources_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -55,3 +58,21 @@ class TransactionReversed(_message.Message):
     reversed_transaction: _resources_pb2.Transaction
     transaction: _resources_pb2.Transaction
     def __init__(self, reversed_transaction: _Optional[_Union[_resources_pb2.Transaction, _Mapping]] = ..., transaction: _Optional[_Union[_resources_pb2.Transaction, _Mapping]] = ...) -> None: ...
+
+class CheckpointRecorded(_message.Message):
+    __slots__ = ("sequence", "key_id", "record_time", "account_count", "heads_digest", "previous_mac", "mac")
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    RECORD_TIME_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    HEADS_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_MAC_FIELD_NUMBER: _ClassVar[int]
+    MAC_FIELD_NUMBER: _ClassVar[int]
+    sequence: int
+    key_id: str
+    record_time: _timestamp_pb2.Timestamp
+    account_count: int
+    heads_digest: bytes
+    previous_mac: bytes
+    mac: bytes
+    def __init__(self, sequence: _Optional[int] = ..., key_id: _Optional[str] = ..., record_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., account_count: _Optional[int] = ..., heads_digest: _Optional[bytes] = ..., previous_mac: _Optional[bytes] = ..., mac: _Optional[bytes] = ...) -> None: ...

@@ -9,6 +9,7 @@ from typing import Protocol, Self
 
 from ledger.domain.audit import LedgerReport
 from ledger.domain.chain import ChainedEntry
+from ledger.domain.checkpoint import Checkpoint, CheckpointKey
 from ledger.domain.events import DomainEvent
 from ledger.domain.model import (
     Account,
@@ -105,7 +106,21 @@ class Transactions(Protocol):
     async def due_holds(self, now: datetime, limit: int) -> list[str]:
         """Ids of open holds whose expiry passed, locked, skipping ones locked elsewhere."""
 
-    async def verify(self, asset_code: str, now: datetime) -> LedgerReport: ...
+    async def verify(
+        self,
+        asset_code: str,
+        now: datetime,
+        *,
+        key: CheckpointKey | None = None,
+        known_checkpoint: int = 0,
+    ) -> LedgerReport:
+        """Check every invariant in one snapshot; with the checkpoint key, against the key's
+        checkpoints too, the last of which must be at least ``known_checkpoint``."""
+
+
+class Checkpoints(Protocol):
+    async def take(self, key: CheckpointKey, now: datetime) -> Checkpoint | None:
+        """MAC the chain heads that moved since the key's last checkpoint; None if none did."""
 
 
 class LedgerUnitOfWork(Protocol):
@@ -116,6 +131,9 @@ class LedgerUnitOfWork(Protocol):
 
     @property
     def transactions(self) -> Transactions: ...
+
+    @property
+    def checkpoints(self) -> Checkpoints: ...
 
     def record(self, *events: DomainEvent) -> None: ...
 

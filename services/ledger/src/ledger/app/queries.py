@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ledger.app import pagination
 from ledger.app.accounts import Page, visible_account
+from ledger.app.checkpoints import Checkpointer
 from ledger.app.ports import Clock, UnitOfWorkFactory
 from ledger.app.transactions import visible_transaction
 from ledger.domain import commands
@@ -12,9 +13,12 @@ from ledger.domain.model import Transaction
 
 
 class QueryHandlers:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory, clock: Clock, checkpointer: Checkpointer | None = None
+    ) -> None:
         self._uow = uow
         self._clock = clock
+        self._checkpointer = checkpointer
 
     async def get_transaction(self, query: commands.GetTransaction) -> Transaction:
         async with self._uow() as uow:
@@ -33,5 +37,12 @@ class QueryHandlers:
         return Page([tx for tx, _ in rows[:size]], token)
 
     async def verify(self, query: commands.VerifyLedger) -> LedgerReport:
+        if self._checkpointer is None:
+            async with self._uow() as uow:
+                return await uow.transactions.verify(query.asset_code, self._clock())
+        # Read before the snapshot opens: that checkpoint committed, so the snapshot has it.
+        known = self._checkpointer.last_sequence
         async with self._uow() as uow:
-            return await uow.transactions.verify(query.asset_code, self._clock())
+            return await uow.transactions.verify(
+                query.asset_code, self._clock(), key=self._checkpointer.key, known_checkpoint=known
+            )

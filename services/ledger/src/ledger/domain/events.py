@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ledger.domain.checkpoint import Checkpoint
 from ledger.domain.model import Account, Transaction
 
 
@@ -46,6 +47,11 @@ class TransactionReversed:
     transaction: Transaction
 
 
+@dataclass(frozen=True)
+class CheckpointRecorded:
+    checkpoint: Checkpoint
+
+
 DomainEvent = (
     AccountOpened
     | TransactionPosted
@@ -54,4 +60,5 @@ DomainEvent = (
     | PendingVoided
     | PendingExpired
     | TransactionReversed
+    | CheckpointRecorded
 )

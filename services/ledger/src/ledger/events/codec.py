@@ -7,6 +7,7 @@ from keel.ledger.v1 import events_pb2 as pb
 from keel_runtime.events import Envelope, new_event
 from ledger import contract
 from ledger.domain import events as ev
+from ledger.domain.checkpoint import Checkpoint
 
 SOURCE = "ledger"
 
@@ -15,6 +16,8 @@ def encode(event: ev.DomainEvent) -> Envelope:
     """The envelope (type = NATS subject ``ledger.<aggregate>.<event>``) of a domain event."""
     tx = contract.transaction_to_proto
     match event:
+        case ev.CheckpointRecorded(checkpoint):
+            return _checkpoint(checkpoint)
         case ev.AccountOpened(account):
             return new_event(
                 type="ledger.account.opened",
@@ -45,4 +48,23 @@ def encode(event: ev.DomainEvent) -> Envelope:
         subject=about.id,
         org_id=about.org_id,
         payload=payload,
+    )
+
+
+def _checkpoint(checkpoint: Checkpoint) -> Envelope:
+    """A checkpoint belongs to no organization: the envelope's org_id is empty."""
+    return new_event(
+        type="ledger.checkpoint.recorded",
+        source=SOURCE,
+        subject=f"{checkpoint.key_id}/{checkpoint.sequence}",
+        org_id="",
+        payload=pb.CheckpointRecorded(
+            sequence=checkpoint.sequence,
+            key_id=checkpoint.key_id,
+            record_time=contract.timestamp(checkpoint.taken_at),
+            account_count=len(checkpoint.heads),
+            heads_digest=checkpoint.heads_digest,
+            previous_mac=checkpoint.previous_mac,
+            mac=checkpoint.mac,
+        ),
     )

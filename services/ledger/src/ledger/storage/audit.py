@@ -9,7 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger.domain.audit import LedgerReport, Violation
 from ledger.domain.chain import link
+from ledger.domain.checkpoint import CheckpointKey, Vouched, vouched_heads
 from ledger.domain.model import Bucket, Entry, Side
+from ledger.storage.audit_history import check_transactions
+from ledger.storage.checkpoints import SqlCheckpoints
 
 _SIGNED = "CASE e.side WHEN 'DEBIT' THEN e.amount ELSE -e.amount END"
 _ASSET = "(CAST(:asset AS text) = '' OR {col} = :asset)"
@@ -84,8 +87,12 @@ _CHAIN_HEADS = f"""
 """
 
 
-async def _check_chains(conn: AsyncConnection, params: dict[str, str]) -> list[Violation]:
-    """Recompute every account's entry hash chain and compare it with the stored links."""
+async def _check_chains(
+    conn: AsyncConnection, params: dict[str, str], vouched: Vouched
+) -> list[Violation]:
+    """Recompute every account's entry hash chain and compare it with the stored links, and
+    with the heads the checkpoints vouch for (a chain recomputed from scratch by someone who
+    rewrote history matches its own links, not a MAC made with a key they lack)."""
     found: list[Violation] = []
     ends: dict[str, tuple[int, bytes]] = {}
     result = await conn.stream(text(_CHAIN_ENTRIES), params)
@@ -94,6 +101,15 @@ async def _check_chains(conn: AsyncConnection, params: dict[str, str]) -> list[V
         count, prev = ends.get(account_id, (0, b""))
         entry = Entry(account_id, row.asset_code, Side(row.side), Bucket(row.bucket), row.amount)
         digest = link(prev, count + 1, str(row.transaction_id), entry, row.created_at)
+        if vouched.get(account_id, {}).get(row.account_seq, digest) != digest:
+            found.append(
+                Violation(
+                    "CHECKPOINT_MISMATCH",
+                    row.asset_code,
+                    account_id,
+                    f"entry {row.account_seq} is not the one a checkpoint vouched for",
+                )
+            )
         if row.account_seq != count + 1 or bytes(row.hash) != digest:
             found.append(
                 Violation(
@@ -105,9 +121,20 @@ async def _check_chains(conn: AsyncConnection, params: dict[str, str]) -> list[V
             )
             digest = bytes(row.hash)  # report each break once, not every later link
         ends[account_id] = (row.account_seq, digest)
+    seen: set[str] = set()
     for account_id, asset_code, entry_count, head_hash in (
         await conn.execute(text(_CHAIN_HEADS), params)
     ).all():
+        seen.add(str(account_id))
+        if max(vouched.get(str(account_id), {0: b""})) > ends.get(str(account_id), (0, b""))[0]:
+            found.append(
+                Violation(
+                    "CHECKPOINT_MISMATCH",
+                    asset_code,
+                    str(account_id),
+                    "entries a checkpoint vouched for are gone",
+                )
+            )
         if ends.get(str(account_id), (0, b"")) != (entry_count, bytes(head_hash)):
             found.append(
                 Violation(
@@ -117,19 +144,40 @@ async def _check_chains(conn: AsyncConnection, params: dict[str, str]) -> list[V
                     "the balance row's chain end is not the last entry",
                 )
             )
+    if not params["asset"]:
+        found += [
+            Violation("CHECKPOINT_MISMATCH", "", account_id, "a checkpointed account is gone")
+            for account_id in sorted(set(vouched) - seen)
+        ]
     return found
 
 
-async def verify(conn: AsyncConnection, asset_code: str, now: datetime) -> LedgerReport:
-    """Check every invariant; must be the first statement of its transaction (snapshot)."""
+async def verify(
+    conn: AsyncConnection,
+    asset_code: str,
+    now: datetime,
+    *,
+    key: CheckpointKey | None = None,
+    known_checkpoint: int = 0,
+) -> LedgerReport:
+    """Check every invariant; must be the first statement of its transaction (snapshot).
+
+    With the checkpoint ``key``, the chains are also held to the key's checkpoints, the last
+    of which must be at least ``known_checkpoint``."""
     await conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
     params = {"asset": asset_code}
-    violations = [
+    violations: list[Violation] = []
+    vouched: Vouched = {}
+    if key is not None:
+        taken = await SqlCheckpoints(conn).load(key.key_id)
+        violations, vouched = vouched_heads(key, taken, known_checkpoint)
+    violations += [
         Violation(code=row[0], asset_code=row[1], account_id=row[2], detail=row[3] or "")
         for check in _CHECKS
         for row in (await conn.execute(text(check), params)).all()
     ]
-    violations += await _check_chains(conn, params)
+    violations += await _check_chains(conn, params, vouched)
+    violations += await check_transactions(conn, asset_code)
     accounts_checked = await conn.scalar(
         text(f"SELECT count(*) FROM accounts a WHERE {_ASSET.format(col='a.asset_code')}"), params
     )

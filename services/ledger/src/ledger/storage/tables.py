@@ -8,6 +8,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Identity,
     Index,
     LargeBinary,
@@ -142,6 +143,33 @@ entries = Table(
     Index("ix_entries_account_transaction", "account_id", "transaction_id"),
     Index("uq_entries_account_seq", "account_id", "account_seq", unique=True),
     Index("ix_entries_transaction", "transaction_id"),
+)
+
+# Checkpoints of the entry chains' heads, MACed with a key that is not in the database (see
+# ledger.domain.checkpoint). Append-only, like the history they vouch for.
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("key_id", Text, primary_key=True),
+    Column("sequence", BigInteger, primary_key=True),
+    Column("taken_at", DateTime(timezone=True), nullable=False),
+    Column("account_count", BigInteger, nullable=False),
+    Column("heads_digest", LargeBinary, nullable=False),
+    Column("previous_mac", LargeBinary, nullable=False),
+    Column("mac", LargeBinary, nullable=False),
+)
+
+# The heads a checkpoint records: only accounts whose chain moved since the key's previous
+# checkpoint (the key leads the primary key: an account's latest head under it is one probe).
+checkpoint_heads = Table(
+    "checkpoint_heads",
+    metadata,
+    Column("key_id", Text, primary_key=True),
+    Column("account_id", Uuid(as_uuid=False), ForeignKey("accounts.id"), primary_key=True),
+    Column("sequence", BigInteger, primary_key=True),
+    Column("entry_count", BigInteger, nullable=False),
+    Column("head_hash", LargeBinary, nullable=False),
+    ForeignKeyConstraint(["key_id", "sequence"], ["checkpoints.key_id", "checkpoints.sequence"]),
 )
 
 outbox = outbox_table(metadata)

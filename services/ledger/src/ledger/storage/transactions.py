@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger.domain.audit import LedgerReport
 from ledger.domain.chain import ChainedEntry
+from ledger.domain.checkpoint import CheckpointKey
 from ledger.domain.model import Transaction, TransactionKind, TransactionState
 from ledger.storage import audit, rows
 from ledger.storage.hot import HotPath
@@ -58,6 +59,8 @@ class SqlTransactions:
         await self._hot.add_entries(entries_)
 
     async def discard(self, transaction_ids: Sequence[str]) -> None:
+        # The append-only trigger allows this only for rows this database transaction
+        # inserted (and has not committed): claims withdrawn, never history.
         await self._conn.execute(delete(transactions).where(transactions.c.id.in_(transaction_ids)))
 
     async def get(self, transaction_id: str, *, lock: bool = False) -> Transaction | None:
@@ -113,6 +116,15 @@ class SqlTransactions:
         )
         return list((await self._conn.scalars(query)).all())
 
-    async def verify(self, asset_code: str, now: datetime) -> LedgerReport:
+    async def verify(
+        self,
+        asset_code: str,
+        now: datetime,
+        *,
+        key: CheckpointKey | None = None,
+        known_checkpoint: int = 0,
+    ) -> LedgerReport:
         await self._hot.flush()
-        return await audit.verify(self._conn, asset_code, now)
+        return await audit.verify(
+            self._conn, asset_code, now, key=key, known_checkpoint=known_checkpoint
+        )

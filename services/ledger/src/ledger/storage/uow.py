@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from keel_runtime.db import CommandUnitOfWork, JoinedUnitOfWork
 from ledger.domain.events import DomainEvent
 from ledger.storage.accounts import SqlAccounts
+from ledger.storage.checkpoints import SqlCheckpoints
 from ledger.storage.hot import HotPath
 from ledger.storage.transactions import SqlTransactions
 
@@ -16,6 +17,7 @@ class _Repositories:
 
     accounts: SqlAccounts
     transactions: SqlTransactions
+    checkpoints: SqlCheckpoints
     _hot: HotPath
 
     def bind_repositories(self, connection: AsyncConnection) -> None:
@@ -23,6 +25,7 @@ class _Repositories:
         self._hot = HotPath(connection)
         self.accounts = SqlAccounts(connection, self._hot)
         self.transactions = SqlTransactions(connection, self._hot)
+        self.checkpoints = SqlCheckpoints(connection)
 
 
 class SqlUnitOfWork(_Repositories, CommandUnitOfWork[DomainEvent]):
