@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -21,12 +21,13 @@ from keel_runtime.events import (
     ensure_stream,
 )
 from keel_runtime.metrics import Metrics
+from keel_runtime.periodic import run_periodically
 from keel_runtime.server import ServiceSpec
 from ledger.app.accounts import AccountHandlers
 from ledger.app.checkpoints import Checkpointer
 from ledger.app.group_commit import GroupCommitter
 from ledger.app.queries import QueryHandlers
-from ledger.app.transactions import TransactionHandlers
+from ledger.app.transactions import EXPIRY_BATCH, TransactionHandlers
 from ledger.config import Config
 from ledger.domain.checkpoint import CheckpointKey
 from ledger.events.codec import encode
@@ -48,24 +49,6 @@ SERVICE_NAMES = (
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def expiry_sweeper(
-    transactions: TransactionHandlers, interval_s: float
-) -> Callable[[], Awaitable[None]]:
-    """Release expired holds every ``interval_s`` (and at once while a full batch was due)."""
-
-    async def run() -> None:
-        while True:
-            try:
-                released = await transactions.expire_due()
-            except Exception:
-                log.exception("releasing expired holds failed")
-                released = 0
-            if released < 100:
-                await asyncio.sleep(interval_s)
-
-    return run
 
 
 def checkpoint_key(config: Config) -> CheckpointKey:
@@ -101,8 +84,23 @@ async def build(
     queries = QueryHandlers(unit_of_work, utcnow, checkpointer)
 
     background: list[Callable[[], Awaitable[None]]] = [
-        expiry_sweeper(transactions, config.expiry_interval_s),
-        checkpointer.periodic(config.checkpoint_interval_s),
+        # Released a full batch: more holds are due, so the next pass starts at once.
+        functools.partial(
+            run_periodically,
+            transactions.expire_due,
+            interval_s=config.expiry_interval_s,
+            name="expire_holds",
+            metrics=metrics,
+            again=lambda released: released >= EXPIRY_BATCH,
+        ),
+        # A failed checkpoint is retried at the next pass; the history it missed is still there.
+        functools.partial(
+            run_periodically,
+            checkpointer.take,
+            interval_s=config.checkpoint_interval_s,
+            name="checkpoint_chains",
+            metrics=metrics,
+        ),
     ]
     committer = None
     if config.group_commit_max > 1:

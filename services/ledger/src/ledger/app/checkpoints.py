@@ -6,9 +6,7 @@ after the last checkpoint is vouched for by the next one.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 
 from ledger.app.ports import Clock, UnitOfWorkFactory
 from ledger.domain import events as ev
@@ -41,17 +39,3 @@ class Checkpointer:
             checkpoint.key_id,
         )
         return checkpoint
-
-    def periodic(self, interval_s: float) -> Callable[[], Awaitable[None]]:
-        """Background task: a checkpoint at start, then every ``interval_s``."""
-
-        async def run() -> None:
-            while True:
-                try:
-                    await self.take()
-                except Exception:
-                    # The next round retries; the history it misses is still appended.
-                    log.exception("taking a checkpoint failed")
-                await asyncio.sleep(interval_s)
-
-        return run

@@ -31,6 +31,9 @@ from ledger.domain.rules import (
 # A hold resolution (post, void) answers with the resolving transaction and the hold.
 Resolution = tuple[Transaction, Transaction]
 
+# Holds one pass of the expiry sweeper releases at most.
+EXPIRY_BATCH = 100
+
 
 def _legs(postings: tuple[Posting, ...]) -> list[list[Any]]:
     return [[p.account_id, p.side, p.amount, p.asset_code] for p in postings]
@@ -173,7 +176,7 @@ class TransactionHandlers:
             await uow.commit()
         return resolution
 
-    async def expire_due(self, limit: int = 100) -> int:
+    async def expire_due(self, limit: int = EXPIRY_BATCH) -> int:
         """Release up to ``limit`` holds whose expiry passed (background sweeper).
 
         One hold per database transaction: each locks its balance rows in one sorted round,
