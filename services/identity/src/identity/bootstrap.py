@@ -25,7 +25,7 @@ from identity.config import IdentityConfig
 from identity.crypto.passwords import Argon2Hasher
 from identity.crypto.tokens import JwtTokenService
 from identity.events.relay import run_relay
-from identity.storage.retention import RetentionPolicy, run_retention
+from identity.storage.retention import RetentionPolicy, purge_now
 from identity.storage.signing_keys import SqlSigningKeyStore
 from identity.storage.uow import SqlUnitOfWork
 from identity.throttle import NoThrottle, RedisLoginThrottle
@@ -39,6 +39,7 @@ from identity.transport.users import UserServicer
 from keel_runtime.db import create_engine
 from keel_runtime.events import connect_nats
 from keel_runtime.metrics import Metrics
+from keel_runtime.periodic import run_periodically
 from keel_runtime.server import ServiceSpec
 
 SERVICE = "identity"
@@ -112,8 +113,15 @@ async def build(config: IdentityConfig, overrides: Overrides | None = None) -> S
         await engine.dispose()
         raise
     metrics = Metrics(SERVICE)
+    retention = RetentionPolicy()
     background: list[Callable[[], Awaitable[None]]] = [
-        functools.partial(run_retention, engine, clock, RetentionPolicy())
+        functools.partial(
+            run_periodically,
+            functools.partial(purge_now, engine, clock, retention),
+            interval_s=retention.interval.total_seconds(),
+            name="purge_expired",
+            metrics=metrics,
+        )
     ]
     if nats is not None:
         background.append(functools.partial(run_relay, engine, js, config.streams, metrics))

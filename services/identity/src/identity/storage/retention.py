@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -43,10 +42,8 @@ async def purge(engine: AsyncEngine, now: datetime, policy: RetentionPolicy) -> 
     return tokens.rowcount, keys.rowcount
 
 
-async def run_retention(engine: AsyncEngine, clock: Clock, policy: RetentionPolicy) -> None:
-    """Background task: purge every ``policy.interval`` until cancelled."""
-    while True:
-        tokens, keys = await purge(engine, clock.now(), policy)
-        if tokens or keys:
-            log.info("purged %d refresh tokens and %d request ids", tokens, keys)
-        await asyncio.sleep(policy.interval.total_seconds())
+async def purge_now(engine: AsyncEngine, clock: Clock, policy: RetentionPolicy) -> None:
+    """One pass of the retention job (run by keel_runtime.periodic)."""
+    tokens, keys = await purge(engine, clock.now(), policy)
+    if tokens or keys:
+        log.info("purged %d refresh tokens and %d request ids", tokens, keys)
