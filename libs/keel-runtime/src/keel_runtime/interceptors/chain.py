@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import time
 from collections.abc import Awaitable, Callable, Collection
 from contextvars import ContextVar
@@ -34,6 +35,7 @@ from keel_runtime.metrics import NO_METRICS, Metrics, RpcMetrics
 from keel_runtime.tls import peer_workload
 
 _OK = grpc.StatusCode.OK
+auth_log = logging.getLogger("keel.auth")
 
 # The call's metadata, as grpc.aio already converted it for intercept_service. Every RPC
 # runs in a task of its own, intercept_service right before the handler in that task, so a
@@ -68,7 +70,8 @@ class ChainedMethod:
 
     async def handle(self, request: Any, context: Any) -> Any:
         """One call through the chain; the numbered steps are those of ``server_interceptors``."""
-        # 1. Request context: request id, trace, principal. The request id is echoed in
+        # 1. Request context: request id, trace, principal (what the header claims, taken
+        # only if the peer's workload certificate allows it). The request id is echoed in
         # initial metadata, sent before the servicer runs: servicers must not send their own
         # (trailing metadata is theirs to use).
         metadata = _call_metadata.get()
@@ -100,6 +103,10 @@ class ChainedMethod:
                     # anonymous calls, are refused before input is looked at.
                     if refused is not None:
                         self.metrics.principal_refused(refused.reason, peer)
+                        auth_log.warning(
+                            "principal refused",
+                            extra={"reason": refused.reason, "peer_workload": peer or ""},
+                        )
                         raise refused
                     if principal is None and not self.public:
                         raise refusal(raw_principal)
@@ -133,14 +140,9 @@ class ChainedMethod:
             finally:
                 seconds = time.perf_counter() - started
                 self.rpc_metrics.record(code, seconds)
+                # Only a principal the call may act as: a refused one is the caller's claim.
                 log_access(
-                    self.method,
-                    self.infrastructure,
-                    code,
-                    seconds,
-                    request_id,
-                    principal or claimed,
-                    context,
+                    self.method, self.infrastructure, code, seconds, request_id, principal, context
                 )
 
 
