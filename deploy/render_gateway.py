@@ -28,6 +28,9 @@ AUDIENCE = "keel"
 ASSET_DIR = PurePosixPath("/etc/keel/gateway")
 # How often Envoy re-resolves the headless Services, so new pods get traffic quickly.
 DNS_REFRESH = "5s"
+# The gateway's workload certificate (cert-manager Secret keel-gateway-tls, mounted by
+# gateway.yaml): Envoy calls every service over mutual TLS with it.
+TLS_DIR = PurePosixPath("/etc/keel/tls")
 
 
 def upstream_host(service: str, namespace: str = NAMESPACE) -> str:
@@ -47,7 +50,8 @@ def _load_renderer() -> ModuleType:
 
 def render_config(namespace: str = NAMESPACE) -> dict[str, Any]:
     """gateway/render.py's config, pointed at in-cluster DNS names and image paths."""
-    config: dict[str, Any] = _load_renderer().render_config(
+    renderer = _load_renderer()
+    config: dict[str, Any] = renderer.render_config(
         listen_port=LISTEN_PORT,
         admin_port=ADMIN_PORT,
         clusters={name: (upstream_host(name, namespace), GRPC_PORT) for name in SERVICES},
@@ -61,6 +65,9 @@ def render_config(namespace: str = NAMESPACE) -> dict[str, Any]:
         # detection see each pod on its own.
         cluster_type="STRICT_DNS",
         dns_refresh_rate=DNS_REFRESH,
+        upstream_tls=renderer.UpstreamTls(
+            cert=str(TLS_DIR / "tls.crt"), key=str(TLS_DIR / "tls.key"), ca=str(TLS_DIR / "ca.crt")
+        ),
     )
     return config
 

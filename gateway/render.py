@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePath
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from google.api import annotations_pb2
 from google.protobuf import descriptor_pb2
@@ -307,6 +307,39 @@ def _health_check(clusters: Sequence[str]) -> dict[str, Any]:
     }
 
 
+class UpstreamTls(NamedTuple):
+    """Files of the gateway's workload certificate: Envoy calls every service over mutual TLS."""
+
+    cert: str
+    key: str
+    ca: str
+
+
+def _upstream_tls(service: str, tls: UpstreamTls) -> dict[str, Any]:
+    """Present the gateway's certificate; accept only `spiffe://keel/<service>` behind it."""
+    return {
+        "name": "envoy.transport_sockets.tls",
+        "typed_config": _typed(
+            "envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+            common_tls_context={
+                "tls_certificates": [
+                    {
+                        "certificate_chain": {"filename": tls.cert},
+                        "private_key": {"filename": tls.key},
+                    }
+                ],
+                "validation_context": {
+                    "trusted_ca": {"filename": tls.ca},
+                    "match_typed_subject_alt_names": [
+                        {"san_type": "URI", "matcher": {"exact": f"spiffe://keel/{service}"}}
+                    ],
+                },
+                "alpn_protocols": ["h2"],
+            },
+        ),
+    }
+
+
 def _cluster(
     name: str,
     host: str,
@@ -315,6 +348,7 @@ def _cluster(
     grpc: bool,
     cluster_type: ClusterType = "STATIC",
     dns_refresh_rate: str = "5s",
+    tls: UpstreamTls | None = None,
 ) -> dict[str, Any]:
     cluster: dict[str, Any] = {
         "name": name,
@@ -353,6 +387,9 @@ def _cluster(
         ]
         cluster["outlier_detection"] = {"consecutive_5xx": 5, "base_ejection_time": "10s"}
         cluster["common_lb_config"] = {"healthy_panic_threshold": {"value": 100}}
+        if tls is not None:
+            # Health checks ride the same transport socket, so they speak mTLS too.
+            cluster["transport_socket"] = _upstream_tls(name, tls)
     if cluster_type == "STRICT_DNS":
         # Every A record is an endpoint, so health checks and outlier detection see each
         # pod; re-resolved often so new pods get traffic quickly.
@@ -906,6 +943,7 @@ def render_config(
     dns_refresh_rate: str = "5s",
     self_host: str | None = None,
     cors_origins: Sequence[str] | None = None,
+    upstream_tls: UpstreamTls | None = None,
 ) -> dict[str, Any]:
     """The whole Envoy bootstrap for a gateway in front of `clusters` (service -> host, port).
 
@@ -921,6 +959,8 @@ def render_config(
     The REST surface (which methods each path takes, for 405 replies) is read from the
     descriptor set here: `descriptor_set` when it is a file on this machine, else the one
     `make gen` builds (the same protos as the image's).
+
+    With `upstream_tls` every service cluster is called over mutual TLS (see UpstreamTls).
     """
     if descriptor_set is None:
         descriptor_set = DESCRIPTOR_SET if files_dir is None else files_dir / DESCRIPTOR_SET.name
@@ -1056,6 +1096,7 @@ def render_config(
             grpc=True,
             cluster_type=cluster_type,
             dns_refresh_rate=dns_refresh_rate,
+            tls=upstream_tls,
         )
         for name, (host, port) in clusters.items()
     ]
@@ -1108,8 +1149,14 @@ def render(
     dns_refresh_rate: str = "5s",
     self_host: str | None = None,
     cors_origins: Sequence[str] | None = None,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+    tls_ca: str | None = None,
 ) -> Path:
     """Write the gateway config to `out_path` and return it (see render_config)."""
+    upstream_tls = (
+        UpstreamTls(tls_cert, tls_key, tls_ca) if tls_cert and tls_key and tls_ca else None
+    )
     config = render_config(
         listen_port=listen_port,
         admin_port=admin_port,
@@ -1122,6 +1169,7 @@ def render(
         dns_refresh_rate=dns_refresh_rate,
         self_host=self_host,
         cors_origins=cors_origins,
+        upstream_tls=upstream_tls,
     )
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(config, indent=2) + "\n")

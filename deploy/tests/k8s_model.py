@@ -252,27 +252,68 @@ def grpc_service_problems(manifests: list[Manifest], deployment: Manifest) -> li
             if target is None:
                 problems.append(f"{service.label}: targetPort matches no container port")
                 continue
-            for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-                grpc = main.get(probe, {}).get("grpc")
-                if grpc is None:
-                    problems.append(f"{deployment.label}: {probe} is not a gRPC probe")
-                elif grpc.get("port") != target:
-                    problems.append(
-                        f"{deployment.label}: {probe} port {grpc.get('port')} is not the "
-                        f"port {target} Service {service.name} targets"
-                    )
-                elif probe == "livenessProbe" and grpc.get("service") != "liveness":
-                    # The default health service is readiness: a broker outage would
-                    # restart every pod.
-                    problems.append(
-                        f"{deployment.label}: livenessProbe does not ask for the "
-                        "'liveness' health service"
-                    )
+    problems += _probe_problems(deployment, main)
+    problems += tls_problems(deployment, main)
     problems += _env_problems(deployment, main)
     problems += metrics_problems(manifests, deployment)
     problems += _migration_problems(deployment, main)
     problems += _shutdown_problems(deployment, main)
     problems += scaling_problems(manifests, deployment)
+    return problems
+
+
+def _probe_problems(deployment: Manifest, main: Doc) -> list[str]:
+    """gRPC probes on the plaintext health-only port (HEALTH_BIND): the main port requires a
+    client certificate, which the kubelet cannot present."""
+    problems = []
+    health = _port_number(main, "health")
+    bind = env_of(main).get("HEALTH_BIND", {}).get("value", "")
+    host, _, port = bind.rpartition(":")
+    if health is None or host != "0.0.0.0" or int(port or 0) != health:
+        problems.append(f"{deployment.label}: HEALTH_BIND {bind!r} is not 0.0.0.0:<health port>")
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        grpc = main.get(probe, {}).get("grpc")
+        if grpc is None:
+            problems.append(f"{deployment.label}: {probe} is not a gRPC probe")
+        elif grpc.get("port") != health:
+            problems.append(
+                f"{deployment.label}: {probe} port {grpc.get('port')} is not the health port"
+            )
+        elif probe == "livenessProbe" and grpc.get("service") != "liveness":
+            # The default health service is readiness: a broker outage would restart every pod.
+            problems.append(
+                f"{deployment.label}: livenessProbe does not ask for the 'liveness' health service"
+            )
+    return problems
+
+
+TLS_FILES = {"TLS_CERT_FILE": "tls.crt", "TLS_KEY_FILE": "tls.key", "TLS_CA_FILE": "ca.crt"}
+
+
+def tls_secret_mount(deployment: Manifest, container: Doc) -> tuple[str, str] | None:
+    """(mount path, Secret name) of the container's mounted ``keel-<name>-tls`` Secret."""
+    volumes = {v["name"]: v for v in pod_spec(deployment).get("volumes", [])}
+    for mount in container.get("volumeMounts", []):
+        secret = volumes.get(mount["name"], {}).get("secret", {}).get("secretName", "")
+        if secret.startswith("keel-") and secret.endswith("-tls"):
+            return mount["mountPath"], secret
+    return None
+
+
+def tls_problems(deployment: Manifest, main: Doc) -> list[str]:
+    """TLS_* name the files of this workload's own certificate Secret, mounted read-only."""
+    found = tls_secret_mount(deployment, main)
+    if found is None:
+        return [f"{deployment.label}: no keel-<workload>-tls Secret is mounted"]
+    path, secret = found
+    problems = []
+    if secret != f"keel-{deployment.name}-tls":
+        problems.append(f"{deployment.label}: mounts {secret}, not keel-{deployment.name}-tls")
+    env = env_of(main)
+    for variable, file in TLS_FILES.items():
+        value = env.get(variable, {}).get("value")
+        if value != f"{path}/{file}":
+            problems.append(f"{deployment.label}: {variable} {value!r} is not {path}/{file}")
     return problems
 
 

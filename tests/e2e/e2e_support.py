@@ -12,10 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import grpc
 import httpx
 import psycopg
+from keel.billing.v1 import subscription_service_pb2, subscription_service_pb2_grpc
 from keel.events.v1 import envelope_pb2
+from keel.identity.v1 import user_service_pb2, user_service_pb2_grpc
+from keel.items.v1 import item_service_pb2, item_service_pb2_grpc
+from keel.ledger.v1 import account_service_pb2, account_service_pb2_grpc
 
+from keel_devstack.stack import Endpoints
 from keel_runtime.context import Principal
 
 T = TypeVar("T")
@@ -219,8 +225,39 @@ def wait_subscription(client: httpx.Client, tenant: Tenant) -> Json:
     return wait_for(probe, "billing starting the default subscription")
 
 
-def service_metadata(subject: str, org_id: str = "") -> list[tuple[str, str]]:
-    """Principal metadata of an internal caller (kind `service`), as services send it."""
+def workload_credentials(mesh: Endpoints, workload: str) -> grpc.ChannelCredentials:
+    """Mutual TLS as ``workload`` (gateway, billing, operator...), with the mesh's files."""
+    tls_dir = Path(mesh.tls["dir"])
+    return grpc.ssl_channel_credentials(
+        (tls_dir / "ca.pem").read_bytes(),
+        (tls_dir / f"{workload}-key.pem").read_bytes(),
+        (tls_dir / f"{workload}.pem").read_bytes(),
+    )
+
+
+def workload_channel(mesh: Endpoints, service: str, workload: str) -> grpc.Channel:
+    """A channel to ``service`` presenting ``workload``'s certificate: every service requires
+    one, and believes a principal header only from the gateway and Keel services."""
+    return grpc.secure_channel(mesh.services[service], workload_credentials(mesh, workload))
+
+
+def gateway_channel(mesh: Endpoints, service: str) -> grpc.Channel:
+    """As Envoy calls ``service``: end-user principals forwarded from verified tokens."""
+    return workload_channel(mesh, service, "gateway")
+
+
+BILLING = "billing"
+"""Platform powers (funding accounts) until an operator credential exists: the tests act as
+the billing workload, whose certificate makes it the service principal ``billing``."""
+
+
+def service_channel(mesh: Endpoints, service: str) -> grpc.Channel:
+    return workload_channel(mesh, service, BILLING)
+
+
+def service_metadata(subject: str = BILLING, org_id: str = "") -> list[tuple[str, str]]:
+    """Principal metadata of an internal caller (kind `service`), as services send it; the
+    callee believes it only from the workload whose certificate names ``subject``."""
     principal = Principal(subject=subject, org_id=org_id, kind="service")
     return [("x-keel-principal", principal.to_header()), ("x-request-id", request_id())]
 
@@ -259,3 +296,24 @@ def count_rows(database_url: str, query: str, *args: Any) -> int:
         row = conn.execute(query, args).fetchone()
     assert row is not None
     return int(row[0])
+
+
+def protected_call(channel: grpc.Channel, service: str) -> Callable[..., Any]:
+    """One principal-only read per service, as a call taking `metadata`."""
+    if service == "identity":
+        users = user_service_pb2_grpc.UserServiceStub(channel)
+        return lambda **kw: users.GetCurrentUser(
+            user_service_pb2.GetCurrentUserRequest(), timeout=5, **kw
+        )
+    if service == "ledger":
+        accounts = account_service_pb2_grpc.AccountServiceStub(channel)
+        return lambda **kw: accounts.ListAccounts(
+            account_service_pb2.ListAccountsRequest(), timeout=5, **kw
+        )
+    if service == "items":
+        items = item_service_pb2_grpc.ItemServiceStub(channel)
+        return lambda **kw: items.ListItems(item_service_pb2.ListItemsRequest(), timeout=5, **kw)
+    subscriptions = subscription_service_pb2_grpc.SubscriptionServiceStub(channel)
+    return lambda **kw: subscriptions.ListSubscriptions(
+        subscription_service_pb2.ListSubscriptionsRequest(), timeout=5, **kw
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 
-import grpc
 import httpx
 import pytest
 from e2e_support import (
@@ -14,6 +13,7 @@ from e2e_support import (
     assert_status_error,
     get_json,
     request_id,
+    service_channel,
     service_metadata,
     wait_wallet,
 )
@@ -29,7 +29,6 @@ from keel_devstack.stack import Endpoints
 
 pytestmark = pytest.mark.e2e
 
-OPERATOR = "e2e-operator"
 PERMISSION_DENIED = 7
 FAILED_PRECONDITION = 9
 
@@ -57,7 +56,7 @@ def _available(gateway: httpx.Client, tenant: Tenant, account_id: str) -> int:
 
 def _operator_funding(mesh: Endpoints, tenant: Tenant) -> str:
     """A FUNDING account in the tenant's organization, opened by an internal operator tool."""
-    with grpc.insecure_channel(mesh.services["ledger"]) as channel:
+    with service_channel(mesh, "ledger") as channel:
         accounts = account_service_pb2_grpc.AccountServiceStub(channel)
         response = accounts.CreateAccount(
             account_service_pb2.CreateAccountRequest(
@@ -67,14 +66,14 @@ def _operator_funding(mesh: Endpoints, tenant: Tenant) -> str:
                 asset=resources_pb2.Asset(code="USD", scale=2),
                 balance_bound=resources_pb2.BALANCE_BOUND_NONE,
             ),
-            metadata=service_metadata(OPERATOR),
+            metadata=service_metadata(),
             timeout=5,
         )
     return str(response.account.account_id)
 
 
 def _operator_fund(mesh: Endpoints, source: str, dest: str, amount: int) -> None:
-    with grpc.insecure_channel(mesh.services["ledger"]) as channel:
+    with service_channel(mesh, "ledger") as channel:
         transactions = transaction_service_pb2_grpc.TransactionServiceStub(channel)
         transactions.CreateTransaction(
             transaction_service_pb2.CreateTransactionRequest(
@@ -94,7 +93,7 @@ def _operator_fund(mesh: Endpoints, source: str, dest: str, amount: int) -> None
                     ),
                 ],
             ),
-            metadata=service_metadata(OPERATOR),
+            metadata=service_metadata(),
             timeout=5,
         )
 

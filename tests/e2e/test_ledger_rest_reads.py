@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import uuid
 
-import grpc
 import httpx
 import pytest
-from e2e_support import Json, Tenant, assert_status_error, get_json, service_metadata, wait_wallet
+from e2e_support import (
+    Json,
+    Tenant,
+    assert_status_error,
+    get_json,
+    service_channel,
+    service_metadata,
+    wait_wallet,
+)
 from keel.ledger.v1 import (
     account_service_pb2,
     account_service_pb2_grpc,
@@ -21,15 +28,14 @@ from keel_devstack.stack import Endpoints
 
 pytestmark = pytest.mark.e2e
 
-OPERATOR = "e2e-operator"
 PLATFORM_ORG_ID = "00000000-0000-0000-0000-000000000000"
 
 
 def _fund(mesh: Endpoints, wallet: Json, amount: int) -> tuple[str, str]:
     """Fund the wallet from a fresh platform funding account: (funding id, transaction time)."""
     asset = resources_pb2.Asset(code=wallet["asset"]["code"], scale=wallet["asset"]["scale"])
-    metadata = service_metadata(OPERATOR)
-    with grpc.insecure_channel(mesh.services["ledger"]) as channel:
+    metadata = service_metadata()
+    with service_channel(mesh, "ledger") as channel:
         funding = (
             account_service_pb2_grpc.AccountServiceStub(channel)
             .CreateAccount(

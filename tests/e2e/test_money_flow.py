@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-import grpc
 import httpx
 import pytest
 from e2e_support import (
@@ -16,6 +15,7 @@ from e2e_support import (
     get_json,
     outbox_events,
     post_json,
+    service_channel,
     service_metadata,
     wait_for,
     wait_subscription,
@@ -37,7 +37,6 @@ pytestmark = pytest.mark.e2e
 METRIC = "items.confirmed"
 # Operators act as an internal service over gRPC; their funding accounts live in the
 # platform's organization (the nil UUID, where billing keeps its revenue accounts too).
-OPERATOR = "e2e-operator"
 PLATFORM_ORG_ID = "00000000-0000-0000-0000-000000000000"
 PAYMENT_FAILED = "billing.invoice.payment_failed"
 PAID = "billing.invoice.paid"
@@ -46,8 +45,8 @@ PAID = "billing.invoice.paid"
 def _fund(mesh: Endpoints, wallet: Json, amount: int) -> str:
     """Move `amount` minor units into the wallet from a fresh operator funding account."""
     asset = resources_pb2.Asset(code=wallet["asset"]["code"], scale=wallet["asset"]["scale"])
-    metadata = service_metadata(OPERATOR)
-    with grpc.insecure_channel(mesh.services["ledger"]) as channel:
+    metadata = service_metadata()
+    with service_channel(mesh, "ledger") as channel:
         accounts = account_service_pb2_grpc.AccountServiceStub(channel)
         funding = accounts.CreateAccount(
             account_service_pb2.CreateAccountRequest(

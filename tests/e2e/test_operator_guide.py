@@ -48,6 +48,7 @@ def test_every_command_of_the_guide_runs(mesh: Endpoints, tmp_path: Path) -> Non
     assert "keel.ledger.v1.AccountService/GetAccount" in out
     assert "keel_health_serving" in out
     assert "republished" in out
+    assert "may not assert a principal" in out  # the operator forging a principal
 
 
 def test_the_readme_walkthrough_runs(mesh: Endpoints, tmp_path: Path) -> None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-import grpc
 import httpx
 import pytest
-from e2e_support import Json, Tenant, access_log, request_id, wait_for
+from e2e_support import Json, Tenant, access_log, gateway_channel, request_id, wait_for
 from keel.billing.v1 import billing_overview_service_pb2 as overview_pb2
 from keel.billing.v1 import billing_overview_service_pb2_grpc as overview_grpc
 from keel.items.v1 import item_pb2, item_service_pb2, item_service_pb2_grpc
@@ -79,7 +78,7 @@ def test_owner_creates_an_item_and_reads_it_back(gateway: httpx.Client, tenant: 
 
 
 def test_item_over_grpc_with_the_principal(mesh: Endpoints, tenant: Tenant) -> None:
-    with grpc.insecure_channel(mesh.services["items"]) as channel:
+    with gateway_channel(mesh, "items") as channel:
         stub = item_service_pb2_grpc.ItemServiceStub(channel)
         metadata = [*tenant.principal_metadata(), ("x-request-id", request_id())]
         created = stub.CreateItem(
@@ -132,7 +131,7 @@ def test_billing_reads_the_wallet_from_ledger_propagating_request_id_and_princip
 
 def test_billing_overview_over_grpc(mesh: Endpoints, gateway: httpx.Client, tenant: Tenant) -> None:
     wallet = _wallet(gateway, tenant)
-    with grpc.insecure_channel(mesh.services["billing"]) as channel:
+    with gateway_channel(mesh, "billing") as channel:
         stub = overview_grpc.BillingOverviewServiceStub(channel)
         overview = stub.GetBillingOverview(
             overview_pb2.GetBillingOverviewRequest(),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,20 +21,18 @@ from e2e_support import (
     assert_status_error,
     b64url,
     b64url_json,
+    gateway_channel,
     jwt_part,
     new_email,
+    protected_call,
     request_id,
     sign_up,
     sign_up_body,
     wait_for,
 )
 from grpc_status import rpc_status
-from keel.billing.v1 import subscription_service_pb2, subscription_service_pb2_grpc
 from keel.events.v1 import envelope_pb2
 from keel.identity.v1 import events_pb2 as identity_events
-from keel.identity.v1 import user_service_pb2, user_service_pb2_grpc
-from keel.items.v1 import item_service_pb2, item_service_pb2_grpc
-from keel.ledger.v1 import account_service_pb2, account_service_pb2_grpc
 
 from keel_devstack.stack import JWT_AUDIENCE, JWT_ISSUER, Endpoints
 
@@ -207,34 +204,13 @@ def test_client_sent_principal_header_is_stripped(
     assert_status_error(other_org, http_status=other_org.status_code, code=code)
 
 
-def _protected_call(channel: grpc.Channel, service: str) -> Callable[..., Any]:
-    """One principal-only read per service, as a call taking `metadata`."""
-    if service == "identity":
-        users = user_service_pb2_grpc.UserServiceStub(channel)
-        return lambda **kw: users.GetCurrentUser(
-            user_service_pb2.GetCurrentUserRequest(), timeout=5, **kw
-        )
-    if service == "ledger":
-        accounts = account_service_pb2_grpc.AccountServiceStub(channel)
-        return lambda **kw: accounts.ListAccounts(
-            account_service_pb2.ListAccountsRequest(), timeout=5, **kw
-        )
-    if service == "items":
-        items = item_service_pb2_grpc.ItemServiceStub(channel)
-        return lambda **kw: items.ListItems(item_service_pb2.ListItemsRequest(), timeout=5, **kw)
-    subscriptions = subscription_service_pb2_grpc.SubscriptionServiceStub(channel)
-    return lambda **kw: subscriptions.ListSubscriptions(
-        subscription_service_pb2.ListSubscriptionsRequest(), timeout=5, **kw
-    )
-
-
 @pytest.mark.parametrize("service", ["identity", "ledger", "items", "billing"])
 def test_services_refuse_grpc_calls_without_a_principal(
     mesh: Endpoints, tenant: Tenant, service: str
 ) -> None:
     rid = request_id()
-    with grpc.insecure_channel(mesh.services[service]) as channel:
-        call = _protected_call(channel, service)
+    with gateway_channel(mesh, service) as channel:
+        call = protected_call(channel, service)
 
         with pytest.raises(grpc.RpcError) as refused:
             call(metadata=[("x-request-id", rid)])

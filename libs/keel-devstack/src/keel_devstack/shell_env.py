@@ -39,13 +39,18 @@ def read_state(path: Path) -> Mapping[str, Any]:
 
 
 def variables(state: Mapping[str, Any]) -> dict[str, str]:
-    """KEEL_GATEWAY, KEEL_<SERVICE> (host:port), KEEL_<SERVICE>_{METRICS,LOG,DATABASE_URL}..."""
+    """KEEL_GATEWAY, KEEL_<SERVICE> (host:port), KEEL_<SERVICE>_{METRICS,LOG,DATABASE_URL},
+    KEEL_CA_FILE, KEEL_OPERATOR_CERT, KEEL_OPERATOR_KEY..."""
     found = {
         "KEEL_GATEWAY": state.get("gateway_url") or "",
         "KEEL_ENVOY_ADMIN": state.get("envoy_admin_url") or "",
         "KEEL_NATS_URL": state.get("nats_url", ""),
         "KEEL_REDIS_URL": state.get("redis_url", ""),
         "KEEL_DATABASE_URL": state.get("database_url", ""),
+        # Every service requires mutual TLS: the operator's tools present this certificate.
+        "KEEL_CA_FILE": state.get("tls", {}).get("ca_file", ""),
+        "KEEL_OPERATOR_CERT": state.get("tls", {}).get("operator_cert", ""),
+        "KEEL_OPERATOR_KEY": state.get("tls", {}).get("operator_key", ""),
     }
     for name, target in sorted(state.get("services", {}).items()):
         found[f"KEEL_{name.upper()}"] = target

@@ -15,7 +15,7 @@ from types import ModuleType
 import psycopg
 from psycopg import sql
 
-from keel_devstack import gateway
+from keel_devstack import certs, gateway
 from keel_devstack.embedded import EmbeddedInfra
 from keel_devstack.envoy import Envoy, start_envoy
 from keel_devstack.health import wait_serving
@@ -51,6 +51,10 @@ class Endpoints:
     logs: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, str] = field(default_factory=dict)
     """Prometheus endpoint (host:port, path /metrics) per service name."""
+    tls: dict[str, str] = field(default_factory=dict)
+    """The mesh CA (``ca_file``), the operator's client certificate and key (``operator_cert``,
+    ``operator_key``) and the directory of every workload's files (``dir``, ``<workload>.pem``
+    and ``<workload>-key.pem``): every service requires mutual TLS."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
@@ -99,6 +103,7 @@ class Stack:
         self.envoy: Envoy | None = None
         self.endpoints: Endpoints | None = None
         self.first_curl: str | None = None
+        self.certs: certs.MeshCertificates | None = None
         self._start_failed = False
 
     @property
@@ -127,6 +132,9 @@ class Stack:
             if svc.database
         }
         self._create_databases(server_url)
+        # Fresh certificates on every start: nothing from an earlier run stays trusted.
+        self.certs = certs.issue(self.root / "tls")
+        operator = self.certs["operator"]
         targets = {svc.name: f"127.0.0.1:{self._port(svc.port)}" for svc in self.services}
         metrics = {
             svc.name: f"127.0.0.1:{self._port(svc.port and svc.port + METRICS_PORT_OFFSET)}"
@@ -139,6 +147,12 @@ class Stack:
             nats_url=nats_url,
             redis_url=redis_url,
             metrics=metrics,
+            tls={
+                "dir": str(self.certs.directory),
+                "ca_file": str(self.certs.ca_file),
+                "operator_cert": str(operator.cert_file),
+                "operator_key": str(operator.key_file),
+            },
         )
         self._supervise_infra()
         self._migrate()
@@ -195,6 +209,8 @@ class Stack:
             env["LEDGER_TARGET"] = self.endpoints.services["ledger"]
         if svc.name in self.endpoints.databases:
             env["DATABASE_URL"] = self.endpoints.databases[svc.name]
+        if self.certs is not None and svc.name in self.certs.workloads:
+            env.update(self.certs[svc.name].env())
         env.update(self.env_overrides)
         env.update(svc.env)
         if svc.path:
@@ -271,7 +287,7 @@ class Stack:
         supervisor would once it runs, and only a repeated failure stops the stack."""
         for attempt in range(1, START_ATTEMPTS + 1):
             try:
-                wait_serving(proc, target)
+                wait_serving(proc, target, tls=self._probe_tls(proc.name))
                 return
             except StartError as exc:
                 if proc.alive or attempt == START_ATTEMPTS:
@@ -279,6 +295,13 @@ class Stack:
                 first_line = str(exc).splitlines()[0]
                 print(f"  {first_line}; starting it again", file=sys.stderr, flush=True)
                 proc.start()
+
+    def _probe_tls(self, service: str) -> certs.WorkloadFiles | None:
+        """The readiness probe calls health as the operator's tools do, over mutual TLS
+        wherever the service was given a certificate."""
+        if self.certs is None or service not in self.certs.workloads:
+            return None
+        return self.certs["operator"]
 
     def _start_gateway(self) -> None:
         assert self.endpoints is not None
@@ -334,6 +357,7 @@ class Stack:
             clusters=clusters,
             issuer=JWT_ISSUER,
             audience=JWT_AUDIENCE,
+            tls=self.certs["gateway"] if self.certs is not None else None,
         )
 
     def _supervise_infra(self) -> None:

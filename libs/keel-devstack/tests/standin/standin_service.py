@@ -1,7 +1,7 @@
 """A stand-in service honouring the service process contract, for orchestration tests.
 
 `python -m standin_service migrate` creates a table in DATABASE_URL; without arguments it
-serves only gRPC health on GRPC_BIND until SIGTERM.
+serves only gRPC health on GRPC_BIND (mutual TLS when TLS_* are set) until SIGTERM.
 """
 
 from __future__ import annotations
@@ -25,7 +25,20 @@ async def serve() -> None:
     server = grpc.aio.server()
     servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
-    server.add_insecure_port(os.environ["GRPC_BIND"])
+    if os.environ.get("TLS_CERT_FILE"):
+        # Mutual TLS, as the runtime serves when the stack hands out certificates.
+        def read(name: str) -> bytes:
+            with open(os.environ[name], "rb") as file:
+                return file.read()
+
+        credentials = grpc.ssl_server_credentials(
+            [(read("TLS_KEY_FILE"), read("TLS_CERT_FILE"))],
+            root_certificates=read("TLS_CA_FILE"),
+            require_client_auth=True,
+        )
+        server.add_secure_port(os.environ["GRPC_BIND"], credentials)
+    else:
+        server.add_insecure_port(os.environ["GRPC_BIND"])
     await server.start()
     await servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     stop = asyncio.Event()

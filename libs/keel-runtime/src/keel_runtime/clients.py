@@ -8,6 +8,7 @@ from typing import Any
 import grpc
 
 from keel_runtime.context import outgoing_metadata
+from keel_runtime.tls import TlsSettings, channel_credentials
 
 
 def _with_context(details: Any) -> Any:
@@ -49,14 +50,41 @@ def context_interceptors() -> list[Any]:
     return [_UnaryUnary(), _UnaryStream(), _StreamUnary(), _StreamStream()]
 
 
-def insecure_channel(
-    target: str, *, options: Sequence[tuple[str, Any]] = (), max_message_bytes: int | None = None
+def channel(
+    target: str,
+    tls: TlsSettings | None,
+    *,
+    options: Sequence[tuple[str, Any]] = (),
+    max_message_bytes: int | None = None,
 ) -> Any:
-    """A grpc.aio channel forwarding ``outgoing_metadata()``; callers still pass ``timeout=``."""
+    """A channel to another Keel service: mutual TLS with this workload's certificate when
+    ``tls`` is given (the callee learns who calls from it), plaintext otherwise."""
+    if tls is None:
+        return insecure_channel(target, options=options, max_message_bytes=max_message_bytes)
+    return grpc.aio.secure_channel(
+        target,
+        channel_credentials(tls),
+        options=_options(options, max_message_bytes),
+        interceptors=context_interceptors(),
+    )
+
+
+def _options(
+    options: Sequence[tuple[str, Any]], max_message_bytes: int | None
+) -> list[tuple[str, Any]]:
     opts = list(options)
     if max_message_bytes is not None:
         opts += [
             ("grpc.max_send_message_length", max_message_bytes),
             ("grpc.max_receive_message_length", max_message_bytes),
         ]
-    return grpc.aio.insecure_channel(target, options=opts, interceptors=context_interceptors())
+    return opts
+
+
+def insecure_channel(
+    target: str, *, options: Sequence[tuple[str, Any]] = (), max_message_bytes: int | None = None
+) -> Any:
+    """A grpc.aio channel forwarding ``outgoing_metadata()``; callers still pass ``timeout=``."""
+    return grpc.aio.insecure_channel(
+        target, options=_options(options, max_message_bytes), interceptors=context_interceptors()
+    )

@@ -190,6 +190,12 @@ class Metrics:
             ("service", "job"),
             registry=r,
         )
+        self._principal_refused = Counter(
+            "keel_principal_refused",
+            "Calls refused UNAUTHENTICATED because the caller may not assert its principal.",
+            ("service", "reason", "peer"),
+            registry=r,
+        )
         self._serving = Gauge(
             "keel_health_serving",
             "1 while the server reports SERVING (all readiness probes pass), else 0.",
@@ -222,6 +228,10 @@ class Metrics:
     def serving(self) -> Gauge | NullSeries:
         return self._serving.labels(self.service)
 
+    def principal_refused(self, reason: str, peer: str | None) -> None:
+        """Count a refused principal; ``peer`` is a workload name (a few values) or none."""
+        self._principal_refused.labels(self.service, reason, peer or "none").inc()
+
     def render(self) -> bytes:
         """The registry in the Prometheus text format."""
         return generate_latest(self.registry)
@@ -250,6 +260,9 @@ class _NoMetrics(Metrics):
 
     def serving(self) -> Gauge | NullSeries:
         return NULL
+
+    def principal_refused(self, reason: str, peer: str | None) -> None:
+        return None
 
 
 NO_METRICS: Final[Metrics] = _NoMetrics()

@@ -31,6 +31,7 @@ from keel_runtime.interceptors import server_interceptors
 from keel_runtime.metrics import NO_METRICS, Metrics, MetricsEndpoint
 from keel_runtime.settings import ServerSettings
 from keel_runtime.supervisor import supervise, task_name
+from keel_runtime.tls import TlsSettings, server_credentials
 
 logger = logging.getLogger("keel.server")
 
@@ -82,8 +83,13 @@ class RunningServer:
         readiness: Readiness,
         metrics: Metrics = NO_METRICS,
         metrics_endpoint: MetricsEndpoint | None = None,
+        health_server: Any = None,
+        health_port: int | None = None,
     ) -> None:
         self.spec = spec
+        self.health_server = health_server
+        self.health_port = health_port
+        """The plaintext health-only listener's port (``HEALTH_BIND``), None when off."""
         self.metrics = metrics
         self.metrics_endpoint = metrics_endpoint
         self.server = server
@@ -128,6 +134,8 @@ class RunningServer:
             except TimeoutError:
                 pass
         await self.server.stop(grace)
+        if self.health_server is not None:
+            await self.health_server.stop(None)
         for task in self._tasks:
             task.cancel()
         if self._tasks:
@@ -171,7 +179,11 @@ def build_server(spec: ServiceSpec, settings: ServerSettings, metrics: Metrics =
     """A grpc.aio server with the interceptor chain and message/concurrency limits."""
     return grpc.aio.server(
         interceptors=server_interceptors(
-            spec.name, spec.error_map, spec.public_methods, metrics=metrics
+            spec.name,
+            spec.error_map,
+            spec.public_methods,
+            metrics=metrics,
+            mtls=settings.tls is not None,
         ),
         options=[
             ("grpc.max_send_message_length", settings.max_message_bytes),
@@ -236,8 +248,12 @@ async def start(spec: ServiceSpec, settings: ServerSettings) -> RunningServer:
         registrar,
     )
     endpoint: MetricsEndpoint | None = None
+    health_server: Any = None
+    health_port: int | None = None
     try:
-        port = _bind(server, settings.bind)
+        port = _bind(server, settings.bind, settings.tls)
+        if settings.health_bind is not None:
+            health_server, health_port = _health_listener(health, settings.health_bind)
         if settings.metrics_bind is not None:
             endpoint = await MetricsEndpoint.start(metrics, settings.metrics_bind)
         readiness = Readiness(
@@ -251,20 +267,33 @@ async def start(spec: ServiceSpec, settings: ServerSettings) -> RunningServer:
         await readiness.check()
         await health.set(LIVENESS, SERVING)
         await server.start()
+        if health_server is not None:
+            await health_server.start()
     except BaseException:
         await server.stop(None)
+        if health_server is not None:
+            await health_server.stop(None)
         if endpoint is not None:
             await endpoint.close()
         await _run_closers(spec.closers)
         raise
-    running = RunningServer(spec, server, port, health, readiness, metrics, endpoint)
+    running = RunningServer(
+        spec, server, port, health, readiness, metrics, endpoint, health_server, health_port
+    )
     running._spawn(functools.partial(supervise, readiness.poll, name="readiness"), "readiness")
     if spec.database is not None:
         pruning = functools.partial(run_pruning, spec.database, settings.retention, metrics=metrics)
         running._spawn(functools.partial(supervise, pruning, name="pruning"), "pruning")
     for factory in spec.background:
         running._spawn(functools.partial(supervise, factory), task_name(factory))
-    logger.info("serving", extra={"bind": settings.bind, "port": port})
+    if settings.tls is None:
+        logger.warning(
+            "PLAINTEXT: no TLS_CERT_FILE/TLS_KEY_FILE/TLS_CA_FILE given; callers are not"
+            " authenticated and no caller has a workload identity (service powers refused)."
+            " Only for tests and local experiments.",
+            extra={"bind": settings.bind},
+        )
+    logger.info("serving", extra={"bind": settings.bind, "port": port, "mtls": bool(settings.tls)})
     return running
 
 
@@ -285,14 +314,28 @@ def server_metrics(spec: ServiceSpec, settings: ServerSettings) -> Metrics:
     return Metrics(spec.name) if settings.metrics_bind is not None else NO_METRICS
 
 
-def _bind(server: Any, bind: str) -> int:
+def _bind(server: Any, bind: str, tls: TlsSettings | None = None) -> int:
     try:
-        port = int(server.add_insecure_port(bind))
+        if tls is None:
+            port = int(server.add_insecure_port(bind))
+        else:
+            port = int(server.add_secure_port(bind, server_credentials(tls)))
     except RuntimeError as exc:
         raise OSError(f"cannot listen on {bind}") from exc
     if port == 0:
         raise OSError(f"cannot listen on {bind}")
     return port
+
+
+def _health_listener(health: grpc_health.aio.HealthServicer, bind: str) -> tuple[Any, int]:
+    """A plaintext server with grpc.health.v1 only, sharing the main server's statuses.
+
+    For probes that cannot present a client certificate (the kubelet's gRPC probe): health
+    tells nothing secret, and nothing else is served here.
+    """
+    health_server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    health_pb2_grpc.add_HealthServicer_to_server(health, health_server)
+    return health_server, _bind(health_server, bind)
 
 
 async def serve(spec: ServiceSpec, settings: ServerSettings) -> None:

@@ -9,8 +9,11 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 from typing import Final, TypeVar
 from urllib.parse import urlsplit
+
+from keel_runtime.tls import TlsSettings
 
 T = TypeVar("T")
 
@@ -236,6 +239,12 @@ class ServerSettings:
     """``host:port`` of the Prometheus ``/metrics`` endpoint (``METRICS_BIND``); unset = off."""
     retention: RetentionSettings = RetentionSettings()
     """Outbox and inbox pruning of the service's database."""
+    tls: TlsSettings | None = None
+    """Mutual TLS (``TLS_CERT_FILE``, ``TLS_KEY_FILE``, ``TLS_CA_FILE``); unset = plaintext,
+    and then no caller has a workload identity (see ``keel_runtime.tls``)."""
+    health_bind: str | None = None
+    """``host:port`` of a plaintext listener serving grpc.health.v1 only (``HEALTH_BIND``),
+    for probes that cannot present a certificate (kubelet); unset = off."""
 
     @classmethod
     def from_env(cls) -> ServerSettings:
@@ -248,4 +257,25 @@ class ServerSettings:
             readiness_interval_seconds=env_float("GRPC_READINESS_INTERVAL_SECONDS", 5.0, min=0.01),
             metrics_bind=env_hostport("METRICS_BIND") if _raw("METRICS_BIND") else None,
             retention=RetentionSettings.from_env(),
+            tls=tls_from_env(),
+            health_bind=env_hostport("HEALTH_BIND") if _raw("HEALTH_BIND") else None,
         )
+
+
+TLS_VARIABLES = ("TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_CA_FILE")
+
+
+def tls_from_env() -> TlsSettings | None:
+    """All three TLS files, or None when none is set; one or two alone is an error."""
+    given = {name: _raw(name) for name in TLS_VARIABLES}
+    if not any(given.values()):
+        return None
+    paths: list[Path] = []
+    for name, value in given.items():
+        if value is None:
+            paths.append(_fail(name, "required when any of TLS_* is set", Path()))
+        elif not Path(value).is_file():
+            paths.append(_fail(name, f"no such file: {value}", Path(value)))
+        else:
+            paths.append(Path(value))
+    return TlsSettings(cert_file=paths[0], key_file=paths[1], ca_file=paths[2])

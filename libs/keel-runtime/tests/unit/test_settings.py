@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,7 @@ from keel_runtime.settings import (
     env_url,
     load,
 )
+from keel_runtime.tls import TlsSettings
 
 
 def test_server_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -39,6 +41,26 @@ def test_metrics_bind_is_off_unless_set(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("METRICS_BIND", "9464")
     with pytest.raises(SettingsError, match=r"^METRICS_BIND: expected host:port, got '9464'$"):
         ServerSettings.from_env()
+
+
+def test_tls_is_all_three_files_or_none(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("GRPC_BIND", "127.0.0.1:50051")
+    for name in ("TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_CA_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    assert ServerSettings.from_env().tls is None  # plaintext, and nobody is a workload
+    for name in ("cert", "key", "ca"):
+        (tmp_path / name).write_text("pem")
+    monkeypatch.setenv("TLS_CERT_FILE", str(tmp_path / "cert"))
+    with pytest.raises(SettingsError, match="TLS_KEY_FILE: required when any of TLS_"):
+        ServerSettings.from_env()
+    monkeypatch.setenv("TLS_KEY_FILE", str(tmp_path / "key"))
+    monkeypatch.setenv("TLS_CA_FILE", str(tmp_path / "missing"))
+    with pytest.raises(SettingsError, match="TLS_CA_FILE: no such file"):
+        ServerSettings.from_env()
+    monkeypatch.setenv("TLS_CA_FILE", str(tmp_path / "ca"))
+    assert ServerSettings.from_env().tls == TlsSettings(
+        tmp_path / "cert", tmp_path / "key", tmp_path / "ca"
+    )
 
 
 def test_bind_is_required(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -139,7 +139,8 @@ def service_spec(
 async def build(config: Config) -> ServiceSpec:
     """Everything billing runs; nothing connects at import time."""
     engine = db.create_engine(config.database_url)
-    channel = clients.insecure_channel(config.ledger_target)
+    # Its own certificate: ledger knows billing is calling from it, not from a header.
+    channel = clients.channel(config.ledger_target, config.server.tls)
     ledger = GrpcLedger(
         channel,
         timeout_s=config.ledger_timeout_s,

@@ -24,6 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from billing.bootstrap import build_handlers, service_spec
 from billing.storage.migrate import migrate
 from billing.transport.ledger_client import GrpcLedger
+from keel_devstack.certs import MeshCertificates
+from keel_devstack.routed_channel import RoutedChannel
 from keel_runtime import clients
 from keel_runtime.context import Principal
 from keel_runtime.db import create_engine
@@ -159,7 +161,10 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-async def _serve(engine: AsyncEngine, ledger_target: str) -> tuple[RunningServer, Any]:
+async def _serve(
+    engine: AsyncEngine, ledger_target: str, certs: MeshCertificates
+) -> tuple[RunningServer, Any]:
+    """Billing over mutual TLS as in the mesh (the fake ledger stays plaintext)."""
     channel = clients.insecure_channel(ledger_target)
     handlers = build_handlers(engine, GrpcLedger(channel, timeout_s=LEDGER_TIMEOUT_S))
 
@@ -167,28 +172,33 @@ async def _serve(engine: AsyncEngine, ledger_target: str) -> tuple[RunningServer
         await channel.close()
 
     running = await start(
-        service_spec(handlers, closers=[close_channel]), ServerSettings(bind="127.0.0.1:0")
+        service_spec(handlers, closers=[close_channel]),
+        ServerSettings(bind="127.0.0.1:0", tls=certs["billing"].tls),
     )
-    return running, grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
+    return running, RoutedChannel(f"127.0.0.1:{running.port}", certs)
 
 
 @pytest.fixture
-async def billing(engine: AsyncEngine, fake_ledger: FakeLedgerServer) -> AsyncIterator[Any]:
-    running, channel = await _serve(engine, fake_ledger.target)
+async def billing(
+    engine: AsyncEngine, fake_ledger: FakeLedgerServer, mesh_certs: MeshCertificates
+) -> AsyncIterator[Any]:
+    running, channel = await _serve(engine, fake_ledger.target, mesh_certs)
     yield channel
     await channel.close()
     await running.stop(0)
 
 
 @pytest.fixture
-async def billing_without_ledger(engine: AsyncEngine) -> AsyncIterator[Any]:
+async def billing_without_ledger(
+    engine: AsyncEngine, mesh_certs: MeshCertificates
+) -> AsyncIterator[Any]:
     """Billing pointed at a port nobody listens on."""
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead = f"127.0.0.1:{s.getsockname()[1]}"
-    running, channel = await _serve(engine, dead)
+    running, channel = await _serve(engine, dead, mesh_certs)
     yield channel
     await channel.close()
     await running.stop(0)

@@ -242,7 +242,7 @@ async def test_plans_are_created_by_operators_only(billing: Any) -> None:
     assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert error_info(raised.value).reason == "BILLING_PERMISSION_DENIED"
 
-    operator = (("x-keel-principal", Principal(subject="ops", kind="service").to_header()),)
+    operator = (("x-keel-principal", Principal(subject="identity", kind="service").to_header()),)
     created = (await stub.CreatePlan(request, metadata=operator)).plan
     assert created.state == plan_pb2.PLAN_STATE_ACTIVE
     assert created.prices[1].tiered.tiers[0].up_to == 100

@@ -24,7 +24,7 @@ from keel_runtime.context import Principal
 from .conftest import metadata
 from .test_server import error_info
 
-OPERATOR = (("x-keel-principal", Principal(subject="ops", kind="service").to_header()),)
+OPERATOR = (("x-keel-principal", Principal(subject="identity", kind="service").to_header()),)
 
 
 async def subscribe(billing: Any, plan_id: str, unit_amount_minor: int) -> tuple[str, str]:

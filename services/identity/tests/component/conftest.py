@@ -7,12 +7,13 @@ import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import grpc
 import pytest
 
 from identity.bootstrap import Overrides, build
 from identity.config import IdentityConfig
 from identity.crypto.passwords import Argon2Hasher, Argon2Params
+from keel_devstack.certs import MeshCertificates
+from keel_devstack.routed_channel import RoutedChannel
 from keel_runtime.server import RunningServer, start
 from keel_runtime.settings import ServerSettings
 
@@ -39,14 +40,22 @@ def config(migrated_database_url: str) -> IdentityConfig:
 
 
 @pytest.fixture
-async def server(config: IdentityConfig) -> AsyncIterator[RunningServer]:
+async def server(
+    config: IdentityConfig, mesh_certs: MeshCertificates
+) -> AsyncIterator[RunningServer]:
     spec = await build(config, Overrides(hasher=Argon2Hasher(FAST_ARGON2)))
-    running = await start(spec, ServerSettings(bind="127.0.0.1:0", grace_seconds=1))
+    settings = ServerSettings(bind="127.0.0.1:0", grace_seconds=1, tls=mesh_certs["identity"].tls)
+    running = await start(spec, settings)
     yield running
     await running.stop(1)
 
 
 @pytest.fixture
-async def channel(server: RunningServer) -> AsyncIterator[grpc.aio.Channel]:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+async def channel(server: RunningServer, mesh_certs: MeshCertificates) -> AsyncIterator[Any]:
+    """Over mutual TLS as in the mesh: user principals come through the gateway's
+    certificate, service principals through the named service's own."""
+    channel = RoutedChannel(f"127.0.0.1:{server.port}", mesh_certs)
+    try:
         yield channel
+    finally:
+        await channel.close()

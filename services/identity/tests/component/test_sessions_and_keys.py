@@ -28,7 +28,8 @@ from keel.identity.v1 import (
 )
 
 PASSWORD = "correct horse battery"
-GATEWAY = {"sub": "gateway", "org": "", "roles": [], "scope": "", "kind": "service"}
+# A Keel service: only its own certificate makes a service principal (RoutedChannel sends it).
+MESH_SERVICE = {"sub": "items", "org": "", "roles": [], "scope": "", "kind": "service"}
 
 
 def reason(error: grpc.aio.AioRpcError) -> str:
@@ -130,12 +131,12 @@ async def test_api_key_create_authenticate_introspect(
 
     authenticated = await auth.AuthenticateApiKey(
         auth_service_pb2.AuthenticateApiKeyRequest(api_key=created.secret),
-        metadata=as_principal(GATEWAY),
+        metadata=as_principal(MESH_SERVICE),
     )
     assert authenticated.principal.kind == "api_key"
     introspected = await auth.IntrospectToken(
         auth_service_pb2.IntrospectTokenRequest(token=authenticated.access_token),
-        metadata=as_principal(GATEWAY),
+        metadata=as_principal(MESH_SERVICE),
     )
     assert introspected.active
     assert introspected.principal.subject == created.api_key.api_key_id
@@ -150,7 +151,7 @@ async def test_api_key_create_authenticate_introspect(
     with pytest.raises(grpc.aio.AioRpcError) as revoked:
         await auth.AuthenticateApiKey(
             auth_service_pb2.AuthenticateApiKeyRequest(api_key=created.secret),
-            metadata=as_principal(GATEWAY),
+            metadata=as_principal(MESH_SERVICE),
         )
     assert reason(revoked.value) == "INVALID_API_KEY"
 
@@ -207,7 +208,7 @@ async def test_rotation_publishes_both_keys(channel: grpc.aio.Channel, as_princi
     before = json.loads((await auth.GetJwks(auth_service_pb2.GetJwksRequest())).data)
 
     rotated = await admin_service_pb2_grpc.AdminServiceStub(channel).RotateSigningKey(
-        admin_service_pb2.RotateSigningKeyRequest(), metadata=as_principal(GATEWAY)
+        admin_service_pb2.RotateSigningKeyRequest(), metadata=as_principal(MESH_SERVICE)
     )
 
     after = json.loads((await auth.GetJwks(auth_service_pb2.GetJwksRequest())).data)

@@ -8,7 +8,6 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
-import grpc
 import pytest
 from keel.ledger.v1 import (
     account_service_pb2_grpc,
@@ -16,6 +15,8 @@ from keel.ledger.v1 import (
     transaction_service_pb2_grpc,
 )
 
+from keel_devstack.certs import MeshCertificates
+from keel_devstack.routed_channel import RoutedChannel
 from keel_runtime.server import start
 from keel_runtime.settings import ServerSettings
 from ledger.bootstrap import build
@@ -34,7 +35,8 @@ def principal(
 ) -> str:
     """``x-keel-principal`` as the gateway forwards it: base64url(JSON claims)."""
     claims = {
-        "sub": subject or f"{kind}-{org_id[:8]}",
+        # A service principal is believed only from that service's certificate: billing's.
+        "sub": subject or ("billing" if kind == "service" else f"{kind}-{org_id[:8]}"),
         "org": org_id,
         "roles": list(roles),
         "kind": kind,
@@ -59,8 +61,8 @@ class Client:
 
     @property
     def service(self) -> list[tuple[str, str]]:
-        """An internal caller (e.g. an operator tool) acting in the org."""
-        return self.as_(self.org_id, roles=(), kind="service")
+        """An internal caller acting in the org: billing, whose certificate the call presents."""
+        return self.as_(self.org_id, roles=(), kind="service", subject="billing")
 
 
 @pytest.fixture
@@ -71,8 +73,10 @@ def checkpoint_key() -> CheckpointKey:
 
 @pytest.fixture
 async def client(
-    database_url: str, nats_url: str, checkpoint_key: CheckpointKey
+    database_url: str, nats_url: str, checkpoint_key: CheckpointKey, mesh_certs: MeshCertificates
 ) -> AsyncIterator[Client]:
+    """Over mutual TLS as in the mesh: user principals come through the gateway's
+    certificate, service principals through the named service's own."""
     migrate(database_url)
     config = Config(
         database_url=database_url,
@@ -81,8 +85,8 @@ async def client(
         checkpoint_interval_s=3600,  # tests take the checkpoints they need themselves
     )
     spec = await build(config, events=False)
-    server = await start(spec, ServerSettings(bind="127.0.0.1:0"))
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
+    server = await start(spec, ServerSettings(bind="127.0.0.1:0", tls=mesh_certs["ledger"].tls))
+    channel = RoutedChannel(f"127.0.0.1:{server.port}", mesh_certs)
     try:
         yield Client(
             account_service_pb2_grpc.AccountServiceStub(channel),

@@ -22,7 +22,7 @@ def service(client: Client, org_id: str, name: str) -> list[tuple[str, str]]:
 
 async def funded_wallet(client: Client, org_id: str, amount: int) -> tuple[str, str]:
     """A wallet of ``org_id`` holding ``amount``, and the funding account that paid it."""
-    operator = service(client, org_id, "operator")
+    operator = service(client, org_id, "items")
     member = client.as_(org_id)
     wallet = (
         await client.accounts.CreateAccount(
@@ -80,7 +80,7 @@ async def test_a_tenants_request_id_does_not_block_billing(client: Client) -> No
     assert mine_again.transaction.transaction_id == mine.transaction_id
     # Another service in the same organization has its own keys too.
     other = await client.transactions.CreateTransaction(
-        transfer(funding, wallet, 1, rid), metadata=service(client, client.org_id, "operator")
+        transfer(funding, wallet, 1, rid), metadata=service(client, client.org_id, "items")
     )
     assert other.transaction.transaction_id not in (mine.transaction_id, paid.transaction_id)
 
@@ -133,7 +133,7 @@ def open_request(kind: int, rid: str, **kw: object) -> acc.CreateAccountRequest:
 
 
 async def test_create_account_replays_by_request_id(client: Client) -> None:
-    operator = service(client, client.org_id, "operator")
+    operator = service(client, client.org_id, "items")
     request = open_request(res.ACCOUNT_KIND_FUNDING, "funding-usd", metadata={"desk": "eu"})
     first = (await client.accounts.CreateAccount(request, metadata=operator)).account
     again = (await client.accounts.CreateAccount(request, metadata=operator)).account

@@ -64,7 +64,11 @@ def run(env: Env) -> Outcome:
         if endpoints.gateway_url is None:
             raise RuntimeError("the mesh started without its gateway (gateway/render.py missing)")
         rest_url = endpoints.gateway_url + PATH
-        rounds = asyncio.run(_rounds(env, endpoints.services["identity"], rest_url))
+        # Direct calls present the gateway's certificate, as Envoy does: both sides pay for TLS.
+        assert stack.certs is not None
+        cert, key, ca = stack.certs["gateway"].tls.read()
+        credentials = grpc.ssl_channel_credentials(ca, key, cert)
+        rounds = asyncio.run(_rounds(env, endpoints.services["identity"], rest_url, credentials))
     finally:
         stack.stop()
         if not stack.failed:
@@ -75,10 +79,12 @@ def run(env: Env) -> Outcome:
     return Outcome([judge(NAME, spec, rounds) for spec in ROWS], notes)
 
 
-async def _rounds(env: Env, target: str, rest_url: str) -> list[Round]:
+async def _rounds(
+    env: Env, target: str, rest_url: str, credentials: grpc.ChannelCredentials
+) -> list[Round]:
     seconds = env.settings.seconds
     async with AsyncExitStack() as stack:
-        channel = await stack.enter_async_context(grpc.aio.insecure_channel(target))
+        channel = await stack.enter_async_context(grpc.aio.secure_channel(target, credentials))
         stub = auth_service_pb2_grpc.AuthServiceStub(channel)
         request = auth_service_pb2.GetJwksRequest()
         connections = [

@@ -81,8 +81,8 @@ async def server_process(kind: str) -> AsyncIterator[str]:
 
 
 def metadata() -> tuple[tuple[str, str], ...]:
-    """What a call from the gateway carries; the bare server ignores it."""
-    principal = Principal(subject="bench", org_id="bench", kind="service")
+    """What a call from the gateway carries (an end user); the bare server ignores it."""
+    principal = Principal(subject="bench", org_id="bench", kind="user")
     return (("x-keel-principal", principal.to_header()), ("x-request-id", "bench"))
 
 

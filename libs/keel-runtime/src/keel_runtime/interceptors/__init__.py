@@ -16,6 +16,7 @@ def server_interceptors(
     public_methods: Collection[str] = (),
     *,
     metrics: Metrics = NO_METRICS,
+    mtls: bool = False,
 ) -> list[ServerChain]:
     """The chain, as one grpc.aio interceptor whose steps run in this load-bearing order:
 
@@ -23,14 +24,15 @@ def server_interceptors(
        everything inside (logs, error details, outgoing calls) can see them.
     2. Access log and RPC metrics - outside error mapping, so they see the final status code.
     3. Error mapping - outside the refusals below, so they share its status format.
-    4. Principal - refuses anonymous calls before any input is looked at.
+    4. Principal - refuses a principal header from a peer that may not assert one (see
+       ``interceptors.principal``), then anonymous calls, before any input is looked at.
     5. Validation - protovalidate and text hygiene (no NUL in any string), right before
        the servicer.
 
     One interceptor rather than five: each grpc.aio layer costs a coroutine and a rebuilt
     method handler per call (see ``ServerChain``).
     """
-    return [ServerChain(service, error_map, public_methods, metrics=metrics)]
+    return [ServerChain(service, error_map, public_methods, metrics=metrics, mtls=mtls)]
 
 
 __all__ = [

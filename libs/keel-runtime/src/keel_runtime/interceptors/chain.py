@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import time
 from collections.abc import Awaitable, Callable, Collection
 from contextvars import ContextVar
@@ -13,10 +14,15 @@ from typing import Any
 import grpc
 
 from keel_runtime import context as ctx
-from keel_runtime.errors import ErrorMap
+from keel_runtime.errors import ErrorMap, Unauthenticated
 from keel_runtime.interceptors.access_log import log_access, status_code_of
 from keel_runtime.interceptors.error_mapping import ErrorMapper
-from keel_runtime.interceptors.principal import is_infrastructure, normalize_method, refusal
+from keel_runtime.interceptors.principal import (
+    authorize,
+    is_infrastructure,
+    normalize_method,
+    refusal,
+)
 from keel_runtime.interceptors.request_context import context_headers, principal_from_header
 from keel_runtime.interceptors.validation import (
     Refused,
@@ -26,8 +32,10 @@ from keel_runtime.interceptors.validation import (
     validated_stream,
 )
 from keel_runtime.metrics import NO_METRICS, Metrics, RpcMetrics
+from keel_runtime.tls import peer_workload
 
 _OK = grpc.StatusCode.OK
+auth_log = logging.getLogger("keel.auth")
 
 # The call's metadata, as grpc.aio already converted it for intercept_service. Every RPC
 # runs in a task of its own, intercept_service right before the handler in that task, so a
@@ -56,17 +64,28 @@ class ChainedMethod:
     response_streaming: bool
     rpc_metrics: RpcMetrics
     """This method's request counter and duration histogram, resolved once."""
+    metrics: Metrics
+    mtls: bool
+    """The server requires client certificates: callers have a workload identity."""
 
     async def handle(self, request: Any, context: Any) -> Any:
         """One call through the chain; the numbered steps are those of ``server_interceptors``."""
-        # 1. Request context: request id, trace, principal. The request id is echoed in
+        # 1. Request context: request id, trace, principal (what the header claims, taken
+        # only if the peer's workload certificate allows it). The request id is echoed in
         # initial metadata, sent before the servicer runs: servicers must not send their own
         # (trailing metadata is theirs to use).
         metadata = _call_metadata.get()
         headers = context_headers(context.invocation_metadata() if metadata is None else metadata)
         request_id = ctx.accept_request_id(headers.get(ctx.REQUEST_ID_HEADER))
         raw_principal = headers.get(ctx.PRINCIPAL_HEADER)
-        principal = principal_from_header(raw_principal)
+        claimed = principal_from_header(raw_principal)
+        peer = peer_workload(context) if self.mtls else None
+        authorized = authorize(claimed, raw_principal is not None, peer, mtls=self.mtls)
+        if isinstance(authorized, Unauthenticated):
+            refused: Unauthenticated | None = authorized
+            principal = None
+        else:
+            refused, principal = None, authorized
         with ctx.bound(
             request_id=request_id,
             traceparent=ctx.child_traceparent(headers.get(ctx.TRACEPARENT_HEADER)),
@@ -80,7 +99,15 @@ class ChainedMethod:
             try:
                 # 3. Error mapping: covers the refusals below and the servicer alike.
                 try:
-                    # 4. Principal: anonymous calls are refused before input is looked at.
+                    # 4. Principal: a header from a peer that may not assert it, then
+                    # anonymous calls, are refused before input is looked at.
+                    if refused is not None:
+                        self.metrics.principal_refused(refused.reason, peer)
+                        auth_log.warning(
+                            "principal refused",
+                            extra={"reason": refused.reason, "peer_workload": peer or ""},
+                        )
+                        raise refused
                     if principal is None and not self.public:
                         raise refusal(raw_principal)
                     # 5. Validation, right before the servicer.
@@ -113,6 +140,7 @@ class ChainedMethod:
             finally:
                 seconds = time.perf_counter() - started
                 self.rpc_metrics.record(code, seconds)
+                # Only a principal the call may act as: a refused one is the caller's claim.
                 log_access(
                     self.method, self.infrastructure, code, seconds, request_id, principal, context
                 )
@@ -134,9 +162,11 @@ class ServerChain(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         public_methods: Collection[str] = (),
         *,
         metrics: Metrics = NO_METRICS,
+        mtls: bool = False,
     ) -> None:
         self.errors = ErrorMapper(service, error_map)
         self.metrics = metrics
+        self.mtls = mtls
         self._public = frozenset(normalize_method(m) for m in public_methods)
         # method -> (the handler the server resolved, our wrapping of it). The resolved
         # handler is compared by identity, so a handler that changes is wrapped anew.
@@ -183,6 +213,8 @@ class ServerChain(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             request_streaming=request_streaming,
             response_streaming=response_streaming,
             rpc_metrics=self.metrics.rpc(method),
+            metrics=self.metrics,
+            mtls=self.mtls,
         )
         # A bound coroutine method: grpc.aio inspects the behaviour on every call to pick
         # its async path (and context.write for response streams); a partial would take

@@ -1,0 +1,133 @@
+"""Mutual TLS: who may call, and who may assert the principal a call acts for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from keel_devstack.certs import MeshCertificates
+from keel_runtime import context
+from keel_runtime.metrics import Metrics
+from keel_runtime.tls import channel_credentials
+
+from .test_auth import error_info
+
+SERVICE_FORGED = context.Principal(subject="billing", org_id="org-1", kind="service")
+
+
+def header(principal: context.Principal) -> tuple[tuple[str, str], ...]:
+    return ((context.PRINCIPAL_HEADER, principal.to_header()),)
+
+
+async def _echo(probe: Any, kit: Any, certs: MeshCertificates, workload: str, md: Any) -> Any:
+    creds = channel_credentials(certs[workload].tls)
+    async with grpc.aio.secure_channel(probe.target, creds) as channel:
+        echo = channel.unary_unary(
+            f"/{kit.SERVICE}/Echo",
+            request_serializer=kit.EchoRequest.SerializeToString,
+            response_deserializer=kit.EchoResponse.FromString,
+        )
+        return await echo(kit.valid_request(), metadata=md, timeout=5)
+
+
+async def _refused(probe: Any, kit: Any, certs: MeshCertificates, workload: str, md: Any) -> str:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await _echo(probe, kit, certs, workload, md)
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED, caught.value
+    return str(error_info(caught.value).reason)
+
+
+@pytest.fixture
+async def tls_probe(start_probe: Any, mesh_certs: MeshCertificates) -> Any:
+    return await start_probe(tls=mesh_certs["ledger"].tls, metrics=Metrics("probe"))
+
+
+async def test_plaintext_client_is_refused(tls_probe: Any, kit: Any) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await tls_probe.echo()(kit.valid_request(), metadata=kit.AUTH, timeout=5)
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert tls_probe.servicer.calls == []
+
+
+async def test_certificate_of_another_ca_is_refused(
+    tls_probe: Any, kit: Any, foreign_certs: MeshCertificates
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await _echo(tls_probe, kit, foreign_certs, "gateway", kit.AUTH)
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert tls_probe.servicer.calls == []
+
+
+async def test_gateway_forwards_users_but_never_a_service_principal(
+    tls_probe: Any, kit: Any, mesh_certs: MeshCertificates
+) -> None:
+    answer = await _echo(tls_probe, kit, mesh_certs, "gateway", kit.AUTH)
+    assert (answer.subject, answer.org_id) == ("user-1", "org-1")
+    reason = await _refused(tls_probe, kit, mesh_certs, "gateway", header(SERVICE_FORGED))
+    assert reason == "SERVICE_PRINCIPAL_UNVERIFIED"
+    assert tls_probe.servicer.calls == ["Echo"]
+
+
+async def test_a_peer_that_is_neither_gateway_nor_service_may_not_assert_a_principal(
+    tls_probe: Any, kit: Any, mesh_certs: MeshCertificates
+) -> None:
+    for md in (kit.AUTH, header(SERVICE_FORGED)):
+        reason = await _refused(tls_probe, kit, mesh_certs, "operator", md)
+        assert reason == "PRINCIPAL_FROM_UNTRUSTED_PEER"
+    assert tls_probe.servicer.calls == []
+    # Without a header the operator reaches what needs no principal, and nothing else.
+    assert await _refused(tls_probe, kit, mesh_certs, "operator", ()) == "PRINCIPAL_REQUIRED"
+    scrape = tls_probe.running.metrics.render().decode()
+    assert (
+        'keel_principal_refused_total{peer="operator",reason="PRINCIPAL_FROM_UNTRUSTED_PEER",'
+        'service="probe"} 2.0' in scrape
+    )
+
+
+async def test_service_principal_comes_from_the_certificate(
+    tls_probe: Any, kit: Any, mesh_certs: MeshCertificates
+) -> None:
+    # Without a header billing's certificate is the service principal "billing" ...
+    answer = await _echo(tls_probe, kit, mesh_certs, "billing", ())
+    assert (answer.subject, answer.org_id) == ("billing", "")
+    # ... acting for an organization it names, as itself only ...
+    answer = await _echo(tls_probe, kit, mesh_certs, "billing", header(SERVICE_FORGED))
+    assert (answer.subject, answer.org_id) == ("billing", "org-1")
+    # ... never as another service, and it may forward the user it acts for.
+    reason = await _refused(tls_probe, kit, mesh_certs, "items", header(SERVICE_FORGED))
+    assert reason == "SERVICE_PRINCIPAL_UNVERIFIED"
+    answer = await _echo(tls_probe, kit, mesh_certs, "items", kit.AUTH)
+    assert answer.subject == "user-1"
+
+
+async def test_without_tls_nobody_is_a_service(start_probe: Any, kit: Any) -> None:
+    probe = await start_probe()
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await probe.echo()(kit.valid_request(), metadata=header(SERVICE_FORGED), timeout=5)
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert error_info(caught.value).reason == "SERVICE_PRINCIPAL_UNVERIFIED"
+    answer = await probe.echo()(kit.valid_request(), metadata=kit.AUTH, timeout=5)
+    assert answer.subject == "user-1"
+
+
+async def test_health_only_listener_answers_probes_in_plaintext(
+    start_probe: Any, kit: Any, mesh_certs: MeshCertificates
+) -> None:
+    probe = await start_probe(tls=mesh_certs["ledger"].tls, health_bind="127.0.0.1:0")
+    assert probe.running.health_port
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{probe.running.health_port}") as channel:
+        reply = await health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=""), timeout=5
+        )
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        echo = channel.unary_unary(
+            f"/{kit.SERVICE}/Echo",
+            request_serializer=kit.EchoRequest.SerializeToString,
+            response_deserializer=kit.EchoResponse.FromString,
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await echo(kit.valid_request(), metadata=kit.AUTH, timeout=5)
+        assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
