@@ -28,6 +28,7 @@ from keel.identity.v1 import (
 from identity.bootstrap import Overrides, build
 from identity.config import IdentityConfig
 from identity.crypto.passwords import Argon2Hasher
+from keel_devstack.certs import MeshCertificates
 from keel_runtime.server import RunningServer, start
 from keel_runtime.settings import ServerSettings
 
@@ -62,9 +63,12 @@ def config(migrated_database_url: str, redis_url: str) -> IdentityConfig:
 
 
 @pytest.fixture
-async def server(config: IdentityConfig, hasher: CountingHasher) -> AsyncIterator[RunningServer]:
+async def server(
+    config: IdentityConfig, hasher: CountingHasher, mesh_certs: MeshCertificates
+) -> AsyncIterator[RunningServer]:
     spec = await build(config, Overrides(hasher=hasher))
-    running = await start(spec, ServerSettings(bind="127.0.0.1:0", grace_seconds=1))
+    settings = ServerSettings(bind="127.0.0.1:0", grace_seconds=1, tls=mesh_certs["identity"].tls)
+    running = await start(spec, settings)
     yield running
     await running.stop(1)
 
