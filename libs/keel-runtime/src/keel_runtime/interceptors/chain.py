@@ -96,6 +96,7 @@ class ChainedMethod:
             # 2. Access log and metrics: record the final status code, whatever happens inside.
             started = time.perf_counter()
             code = _OK
+            recorded = False
             try:
                 # 3. Error mapping: covers the refusals below and the servicer alike.
                 try:
@@ -124,12 +125,19 @@ class ChainedMethod:
                 except grpc.aio.AbortError:
                     raise  # the servicer already chose the status
                 except Exception as exc:
-                    await context.abort_with_status(self.errors.status_for(exc, self.method))
+                    status = self.errors.status_for(exc, self.method)
+                    # abort sends the status at once: record the call first, so whoever
+                    # reads the log after the reply finds the line there.
+                    code = status.code
+                    self._record(code, started, request_id, principal, context)
+                    recorded = True
+                    await context.abort_with_status(status)
                     result = None  # not reached: abort_with_status raises AbortError
                 code = status_code_of(context, _OK)
                 return result
             except grpc.aio.AbortError:
-                code = status_code_of(context, grpc.StatusCode.UNKNOWN)
+                if not recorded:
+                    code = status_code_of(context, grpc.StatusCode.UNKNOWN)
                 raise
             except asyncio.CancelledError:
                 code = grpc.StatusCode.CANCELLED
@@ -138,12 +146,22 @@ class ChainedMethod:
                 code = grpc.StatusCode.UNKNOWN
                 raise
             finally:
-                seconds = time.perf_counter() - started
-                self.rpc_metrics.record(code, seconds)
-                # Only a principal the call may act as: a refused one is the caller's claim.
-                log_access(
-                    self.method, self.infrastructure, code, seconds, request_id, principal, context
-                )
+                if not recorded:
+                    self._record(code, started, request_id, principal, context)
+
+    def _record(
+        self,
+        code: grpc.StatusCode,
+        started: float,
+        request_id: str,
+        principal: Any,
+        context: Any,
+    ) -> None:
+        """Metrics and the access-log line of one call (once, with its final code)."""
+        seconds = time.perf_counter() - started
+        self.rpc_metrics.record(code, seconds)
+        # Only a principal the call may act as: a refused one is the caller's claim.
+        log_access(self.method, self.infrastructure, code, seconds, request_id, principal, context)
 
 
 class ServerChain(grpc.aio.ServerInterceptor):  # type: ignore[misc]
