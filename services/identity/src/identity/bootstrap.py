@@ -50,13 +50,6 @@ SERVICE_NAMES = (
     "keel.identity.v1.AuditService",
     "keel.identity.v1.AdminService",
 )
-PUBLIC_METHODS = (
-    "/keel.identity.v1.OrganizationService/CreateOrganization",
-    "/keel.identity.v1.AuthService/Login",
-    "/keel.identity.v1.AuthService/RefreshToken",
-    "/keel.identity.v1.AuthService/GetJwks",
-    "/keel.identity.v1.AuthService/ExchangeApiKey",
-)
 # A retired key stays published until every token it signed has expired, plus skew.
 _RETIRED_KEY_MARGIN = timedelta(minutes=5)
 
@@ -128,7 +121,6 @@ async def build(config: IdentityConfig, overrides: Overrides | None = None) -> S
         closers=[*closers, handlers.login.settled, engine.dispose],
         database=engine,
         nats=nats,
-        public_methods=PUBLIC_METHODS,
         metrics=metrics,
     )
 
