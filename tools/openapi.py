@@ -326,7 +326,9 @@ def write(descriptor_set: Path = DESCRIPTOR_SET, out: Path = OUT) -> dict[str, A
     files = descriptor_pb2.FileDescriptorSet.FromString(descriptor_set.read_bytes()).file
     gateway = _gateway()
     services = [name for names in gateway.SERVICES.values() for name in names]
-    document = build_document(files, services=services, public_methods=gateway.PUBLIC_METHODS)
+    document = build_document(
+        files, services=services, public_methods=gateway.contract_access(descriptor_set).public
+    )
     data = render_json(document)
     if not out.is_file() or out.read_bytes() != data:
         out.parent.mkdir(parents=True, exist_ok=True)
