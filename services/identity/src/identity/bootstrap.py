@@ -78,6 +78,7 @@ async def build(config: IdentityConfig, overrides: Overrides | None = None) -> S
             audience=config.jwt_audience,
             retired_key_lifetime=access_ttl + _RETIRED_KEY_MARGIN,
             passphrase=(config.signing_key_passphrase or "").encode() or None,
+            publish_lead=timedelta(seconds=config.signing_key_publish_lead_seconds),
         )
         # Generates the first signing key on the very first start.
         await tokens.start()
