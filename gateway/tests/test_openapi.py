@@ -305,7 +305,17 @@ def test_document_bytes_are_deterministic(gateway_document: dict[str, Any]) -> N
     files = descriptor_pb2.FileDescriptorSet.FromString(openapi.DESCRIPTOR_SET.read_bytes()).file
     gateway = openapi._gateway()
     services = [name for names in gateway.SERVICES.values() for name in names]
+    contract = gateway.contract_access()
     again = openapi.build_document(
-        files, services=services, public_methods=gateway.contract_access().public
+        files, services=services, public_methods=contract.public, hidden_methods=contract.platform
     )
     assert openapi.render_json(again) == openapi.render_json(gateway_document)
+
+
+def test_platform_powers_are_not_in_the_public_document(gateway_document: dict[str, Any]) -> None:
+    methods = {
+        op["x-grpc-method"] for item in gateway_document["paths"].values() for op in item.values()
+    }
+    assert "/keel.billing.v1.PlanService/ListPlans" in methods
+    assert "/keel.billing.v1.PlanService/CreatePlan" not in methods
+    assert "/keel.billing.v1.PlanService/ArchivePlan" not in methods
