@@ -149,7 +149,7 @@ def check(access: MethodAccess, principal: Principal) -> None:
     if principal.kind == "api_key" and access.scopes.isdisjoint(principal.scopes):
         needed = " or ".join(sorted(access.scopes)) or "a platform credential"
         raise PermissionDenied(
-            f"this API key lacks the scope the method needs ({needed})",
+            f"this API key needs the {needed} scope",
             reason="SCOPE_REQUIRED",
             metadata={"required_scopes": " ".join(sorted(access.scopes))},
         )
