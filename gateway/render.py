@@ -17,6 +17,8 @@ from typing import Any, Literal, NamedTuple
 from google.api import annotations_pb2
 from google.protobuf import descriptor_pb2
 
+from keel_runtime.access import access_of
+
 HERE = Path(__file__).resolve().parent
 DESCRIPTOR_SET = HERE / "build" / "keel.pb"
 OPENAPI_DOCUMENT = HERE / "build" / "openapi.json"  # written by `make gen` (tools/openapi.py)
@@ -43,23 +45,6 @@ SERVICES: dict[str, list[str]] = {
     ],
 }
 
-# Methods callable without a token (sign-up, login, token refresh, API key exchange,
-# key discovery).
-PUBLIC_METHODS = (
-    "/keel.identity.v1.OrganizationService/CreateOrganization",
-    "/keel.identity.v1.AuthService/Login",
-    "/keel.identity.v1.AuthService/RefreshToken",
-    "/keel.identity.v1.AuthService/ExchangeApiKey",
-    "/keel.identity.v1.AuthService/GetJwks",
-)
-# Their REST spellings, as jwt_authn sees them (it runs before transcoding).
-PUBLIC_REST = (
-    ("POST", "/v1/organizations"),
-    ("POST", "/v1/sessions"),
-    ("POST", "/v1/sessions:refresh"),
-    ("POST", "/v1/sessions:exchangeApiKey"),
-    ("GET", "/.well-known/jwks.json"),
-)
 # Files Envoy answers itself (direct_response): path -> (file, content type). Envoy reads
 # them when it loads the config, so a regenerated document needs a gateway restart.
 STATIC_FILES = {
@@ -428,6 +413,44 @@ def _read(descriptor_set: Path) -> descriptor_pb2.FileDescriptorSet:
     return descriptor_pb2.FileDescriptorSet.FromString(descriptor_set.read_bytes())
 
 
+class ContractAccess(NamedTuple):
+    """What the contracts declare (``keel.auth.v1.access``) that the edge must know.
+
+    (A NamedTuple: the devstack loads this file without registering it as a module, which
+    dataclasses need.)
+    """
+
+    public: frozenset[str] = frozenset()
+    """Methods callable without a token (sign-up, login, refresh, key exchange, JWKS)."""
+    public_rest: frozenset[tuple[str, str]] = frozenset()
+    """Their REST spellings, as jwt_authn sees them (it runs before transcoding)."""
+    platform: frozenset[str] = frozenset()
+    """Methods of the platform alone: the public listener does not route them at all."""
+
+
+def contract_access(descriptor_set: Path = DESCRIPTOR_SET) -> ContractAccess:
+    """Public and platform methods of every Keel service, read from the descriptor set."""
+    public: set[str] = set()
+    public_rest: set[tuple[str, str]] = set()
+    platform: set[str] = set()
+    for file in _read(descriptor_set).file:
+        for service in file.service:
+            for method in service.method:
+                declared = access_of(method.options)
+                if declared is None:
+                    continue
+                full = f"/{file.package}.{service.name}/{method.name}"
+                if declared.platform:
+                    platform.add(full)
+                if declared.public:
+                    public.add(full)
+                    rule = method.options.Extensions[annotations_pb2.http]
+                    kind = rule.WhichOneof("pattern")
+                    if kind is not None and kind != "custom":
+                        public_rest.add((kind.upper(), getattr(rule, kind)))
+    return ContractAccess(frozenset(public), frozenset(public_rest), frozenset(platform))
+
+
 def rest_surface(descriptor_set: Path) -> dict[str, set[str]]:
     """Every REST path template the transcoder serves (of SERVICES) -> its HTTP methods."""
     surface: dict[str, set[str]] = {}
@@ -688,12 +711,31 @@ def _static_route(
     }
 
 
+def _unrouted(path: str) -> dict[str, Any]:
+    """A path the gateway answers 404 itself (JSON for REST, UNIMPLEMENTED for gRPC)."""
+    return {
+        "match": {"path": path},
+        "direct_response": {
+            "status": 404,
+            "body": {"inline_string": "this method is not served by the public gateway"},
+        },
+    }
+
+
 def _routes(
     clusters: Mapping[str, tuple[str, int]],
     files_dir: PurePath | None = None,
     surface: Mapping[str, set[str]] | None = None,
+    platform: frozenset[str] = frozenset(),
 ) -> list[dict[str, Any]]:
+    # First: platform powers are not routed at all, as native gRPC, under /ops/<service>/,
+    # or as REST (the transcoder rewrites the path to the gRPC one, matched again here).
     routes = [
+        _unrouted(prefix + method[1:])
+        for prefix in ["/", *(f"{OPS_PREFIX}{cluster}/" for cluster in clusters)]
+        for method in sorted(platform)
+    ]
+    routes += [
         _static_route(path, source, content_type, check=files_dir is None)
         for path, (source, content_type) in static_files(files_dir).items()
     ]
@@ -883,7 +925,9 @@ def _cors_policy(origins: Sequence[str] | None) -> dict[str, Any]:
     )
 
 
-def _jwt_authn(issuer: str, audience: str, jwks_cluster: str) -> dict[str, Any]:
+def _jwt_authn(
+    issuer: str, audience: str, jwks_cluster: str, contract: ContractAccess
+) -> dict[str, Any]:
     public_rules = [
         {
             "match": {
@@ -891,9 +935,9 @@ def _jwt_authn(issuer: str, audience: str, jwks_cluster: str) -> dict[str, Any]:
                 "headers": [{"name": ":method", "string_match": {"exact": method}}],
             },
         }
-        for method, path in PUBLIC_REST
+        for method, path in sorted(contract.public_rest)
     ]
-    public_rules += [{"match": {"path": path}} for path in PUBLIC_METHODS]
+    public_rules += [{"match": {"path": path}} for path in sorted(contract.public)]
     public_rules += [{"match": {"path": path, "headers": [_GET_OR_HEAD]}} for path in STATIC_FILES]
     public_rules += [
         {"match": {"prefix": f"{base}{service}"}}
@@ -966,6 +1010,7 @@ def render_config(
         descriptor_set = DESCRIPTOR_SET if files_dir is None else files_dir / DESCRIPTOR_SET.name
     local = descriptor_set if isinstance(descriptor_set, Path) else DESCRIPTOR_SET
     surface = rest_surface(local) if local.is_file() else {}
+    contract = contract_access(local) if local.is_file() else ContractAccess()
     transcoded = [name for service in clusters for name in SERVICES.get(service, [])]
     http_filters = [
         _request_id_sanitizer(),
@@ -996,7 +1041,7 @@ def render_config(
         {"name": "envoy.filters.http.cors", "typed_config": _typed(CORS_FILTER)},
         {
             "name": "envoy.filters.http.jwt_authn",
-            "typed_config": _jwt_authn(issuer, audience, "gateway_self"),
+            "typed_config": _jwt_authn(issuer, audience, "gateway_self", contract),
         },
         {
             "name": "envoy.filters.http.grpc_json_transcoder",
@@ -1073,7 +1118,7 @@ def render_config(
                 {
                     "name": "keel",
                     "domains": ["*"],
-                    "routes": _routes(clusters, files_dir, surface),
+                    "routes": _routes(clusters, files_dir, surface, contract.platform),
                     "typed_per_filter_config": {
                         "envoy.filters.http.cors": _cors_policy(cors_origins)
                     },

@@ -68,10 +68,16 @@ def bindings(rule: http_pb2.HttpRule) -> Iterator[Binding]:
 class Builder:
     """Operations for every http-bound method of the chosen services."""
 
-    def __init__(self, catalog: Catalog, public_methods: Collection[str]) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        public_methods: Collection[str],
+        hidden_methods: Collection[str] = (),
+    ) -> None:
         self.catalog = catalog
         self.schemas = Schemas(catalog)
         self.public = frozenset(public_methods)
+        self.hidden = frozenset(hidden_methods)
         self.paths: dict[str, dict[str, Any]] = {}
         self.tags: list[Schema] = []
 
@@ -83,6 +89,8 @@ class Builder:
         for method in service.method:
             if not method.options.HasExtension(annotations_pb2.http):
                 continue  # internal: no REST binding, so not part of the gateway's surface
+            if f"/{full_name}/{method.name}" in self.hidden:
+                continue  # a platform power: the gateway does not route it
             rule = method.options.Extensions[annotations_pb2.http]
             for index, binding in enumerate(bindings(rule)):
                 operation_id = f"{label}_{method.name}" + (f"_{index + 1}" if index else "")
@@ -257,12 +265,13 @@ def build_document(
     *,
     services: Collection[str] | None = None,
     public_methods: Collection[str] = (),
+    hidden_methods: Collection[str] = (),
     title: str = "Keel API",
     version: str = "v1",
 ) -> dict[str, Any]:
     """The OpenAPI document for `services` (full names; all with http rules when None)."""
     catalog = Catalog.load([*files, *_status_file(files)])
-    builder = Builder(catalog, public_methods)
+    builder = Builder(catalog, public_methods, hidden_methods)
     chosen = [(n, s) for n, s in catalog.services if services is None or n in services]
     short_names = Counter(service.name for _, service in chosen)
     for name, service in chosen:
@@ -326,7 +335,13 @@ def write(descriptor_set: Path = DESCRIPTOR_SET, out: Path = OUT) -> dict[str, A
     files = descriptor_pb2.FileDescriptorSet.FromString(descriptor_set.read_bytes()).file
     gateway = _gateway()
     services = [name for names in gateway.SERVICES.values() for name in names]
-    document = build_document(files, services=services, public_methods=gateway.PUBLIC_METHODS)
+    contract = gateway.contract_access(descriptor_set)
+    document = build_document(
+        files,
+        services=services,
+        public_methods=contract.public,
+        hidden_methods=contract.platform,
+    )
     data = render_json(document)
     if not out.is_file() or out.read_bytes() != data:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -296,13 +296,26 @@ def test_public_operations_are_exactly_the_gateways_public_routes(
     }
     # What the document calls public is what jwt_authn lets through without a token.
     gateway = openapi._gateway()
-    assert set(public.values()) == set(gateway.PUBLIC_METHODS)
-    assert set(public) == set(gateway.PUBLIC_REST)
+    contract = gateway.contract_access()
+    assert set(public.values()) == contract.public
+    assert set(public) == contract.public_rest
 
 
 def test_document_bytes_are_deterministic(gateway_document: dict[str, Any]) -> None:
     files = descriptor_pb2.FileDescriptorSet.FromString(openapi.DESCRIPTOR_SET.read_bytes()).file
     gateway = openapi._gateway()
     services = [name for names in gateway.SERVICES.values() for name in names]
-    again = openapi.build_document(files, services=services, public_methods=gateway.PUBLIC_METHODS)
+    contract = gateway.contract_access()
+    again = openapi.build_document(
+        files, services=services, public_methods=contract.public, hidden_methods=contract.platform
+    )
     assert openapi.render_json(again) == openapi.render_json(gateway_document)
+
+
+def test_platform_powers_are_not_in_the_public_document(gateway_document: dict[str, Any]) -> None:
+    methods = {
+        op["x-grpc-method"] for item in gateway_document["paths"].values() for op in item.values()
+    }
+    assert "/keel.billing.v1.PlanService/ListPlans" in methods
+    assert "/keel.billing.v1.PlanService/CreatePlan" not in methods
+    assert "/keel.billing.v1.PlanService/ArchivePlan" not in methods

@@ -32,7 +32,9 @@ def _static_bodies(config: dict[str, Any]) -> dict[str, Any]:
     return {
         r["match"]["path"]: r["direct_response"]["body"]
         for r in routes
-        if "direct_response" in r and "path" in r["match"]
+        if "direct_response" in r
+        and "path" in r["match"]
+        and "filename" in r["direct_response"]["body"]
     }
 
 
@@ -124,3 +126,31 @@ def test_envoy_accepts_a_dns_config_with_a_files_dir(tmp_path: Path) -> None:
         timeout=30,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+def test_platform_methods_are_answered_404_at_the_root_and_under_every_ops_prefix() -> None:
+    config = render.render_config(listen_port=8080, admin_port=9901, clusters=CLUSTERS)
+    listener = config["static_resources"]["listeners"][0]
+    hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    routes = hcm["route_config"]["virtual_hosts"][0]["routes"]
+    unrouted = {
+        r["match"]["path"]
+        for r in routes
+        if r.get("direct_response", {}).get("status") == 404 and "path" in r["match"]
+    }
+    rotate = "/keel.identity.v1.AdminService/RotateSigningKey"
+    assert rotate in unrouted and "/keel.billing.v1.PlanService/CreatePlan" in unrouted
+    assert {f"/ops/{name}{rotate}" for name in CLUSTERS} <= unrouted
+    # Before any route that forwards.
+    first_forwarding = next(i for i, r in enumerate(routes) if "route" in r)
+    assert all(
+        i < first_forwarding for i, r in enumerate(routes) if r["match"].get("path") in unrouted
+    )
+
+
+def test_jwt_authn_lets_exactly_the_contracts_public_methods_through() -> None:
+    contract = render.contract_access()
+    assert "/keel.identity.v1.AuthService/Login" in contract.public
+    assert ("POST", "/v1/sessions") in contract.public_rest
+    assert ("GET", "/.well-known/jwks.json") in contract.public_rest
+    assert "/keel.identity.v1.AdminService/RotateSigningKey" in contract.platform

@@ -65,7 +65,7 @@ def test_api_key_is_exchanged_for_a_token_that_acts_within_its_scopes(
         json={"requestId": str(uuid.uuid4()), "url": "https://example.com/refused"},
         headers=as_key,
     )
-    assert_status_error(write, http_status=403, code=7, reason="ITEMS_PERMISSION_REQUIRED")
+    assert_status_error(write, http_status=403, code=7, reason="SCOPE_REQUIRED")
 
     # The exchange marks the key as used.
     keys = get_json(gateway, "/v1/apiKeys", tenant)["apiKeys"]

@@ -65,7 +65,8 @@ class ServiceSpec:
     """The service's NATS connection: the runtime probes it for readiness (connected and
     answering, so a frozen broker shows too)."""
     public_methods: Collection[str] = ()
-    """Full method names (``/pkg.Service/Method``) callable without a principal."""
+    """Further methods (``/pkg.Service/Method``) callable without a principal, for services
+    outside the Keel contracts (tests); Keel's own declare it in ``keel.auth.v1.access``."""
     metrics: Metrics | None = None
     """Shared with the service's relay and consumers; by default the server makes its own
     when ``ServerSettings.metrics_bind`` is set, and records nothing otherwise."""

@@ -51,13 +51,6 @@ SERVICE_NAMES = (
     "keel.identity.v1.AuditService",
     "keel.identity.v1.AdminService",
 )
-PUBLIC_METHODS = (
-    "/keel.identity.v1.OrganizationService/CreateOrganization",
-    "/keel.identity.v1.AuthService/Login",
-    "/keel.identity.v1.AuthService/RefreshToken",
-    "/keel.identity.v1.AuthService/GetJwks",
-    "/keel.identity.v1.AuthService/ExchangeApiKey",
-)
 # A retired key stays published until every token it signed has expired, plus skew.
 _RETIRED_KEY_MARGIN = timedelta(minutes=5)
 
@@ -86,6 +79,7 @@ async def build(config: IdentityConfig, overrides: Overrides | None = None) -> S
             audience=config.jwt_audience,
             retired_key_lifetime=access_ttl + _RETIRED_KEY_MARGIN,
             passphrase=(config.signing_key_passphrase or "").encode() or None,
+            publish_lead=timedelta(seconds=config.signing_key_publish_lead_seconds),
         )
         # Generates the first signing key on the very first start.
         await tokens.start()
@@ -136,7 +130,6 @@ async def build(config: IdentityConfig, overrides: Overrides | None = None) -> S
         closers=[*closers, handlers.login.settled, engine.dispose],
         database=engine,
         nats=nats,
-        public_methods=PUBLIC_METHODS,
         metrics=metrics,
     )
 

@@ -62,6 +62,10 @@ class IdentityConfig:
     """Window in which a spent refresh token is a lost response, not theft."""
     signing_key_passphrase: str | None = None
     """Encrypts private signing keys at rest (``SIGNING_KEY_PASSPHRASE``)."""
+    signing_key_publish_lead_seconds: int = 90
+    """How long a rotated-in key is in the JWKS before it signs
+    (``SIGNING_KEY_PUBLISH_LEAD_SECONDS``): longer than any verifier caches the JWKS
+    (the gateway: 60 s)."""
     argon2: Argon2Params = field(default_factory=Argon2Params)
     """``ARGON2_TIME_COST``, ``ARGON2_MEMORY_KIB``, ``ARGON2_PARALLELISM``."""
     login_throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
@@ -87,6 +91,9 @@ class IdentityConfig:
             refresh_token_ttl_seconds=env_int("REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600, min=60),
             refresh_grace_seconds=env_int("REFRESH_GRACE_SECONDS", 10, min=0, max=300),
             signing_key_passphrase=env_str("SIGNING_KEY_PASSPHRASE", "") or None,
+            signing_key_publish_lead_seconds=env_int(
+                "SIGNING_KEY_PUBLISH_LEAD_SECONDS", 90, min=0, max=86400
+            ),
             argon2=Argon2Params(
                 time_cost=env_int("ARGON2_TIME_COST", default.time_cost, min=1),
                 memory_cost_kib=env_int("ARGON2_MEMORY_KIB", default.memory_cost_kib, min=8),

@@ -272,3 +272,35 @@ async def test_api_key_exchange_is_public_and_refuses_dead_keys(
     with pytest.raises(grpc.aio.AioRpcError) as empty:
         await auth.ExchangeApiKey(auth_service_pb2.ExchangeApiKeyRequest(api_key=""))
     assert empty.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+@pytest.mark.parametrize(
+    ("scope", "says"),
+    [
+        ("billing:admin", "platform scope"),
+        ("identity:admin", "platform scope"),
+        ("billing:everything", "unknown"),
+        ("read", "unknown"),
+    ],
+)
+async def test_api_keys_carry_only_declared_tenant_scopes(
+    channel: grpc.aio.Channel, as_principal, scope: str, says: str
+) -> None:
+    orgs = organization_service_pb2_grpc.OrganizationServiceStub(channel)
+    await orgs.CreateOrganization(sign_up_request(str(uuid.uuid4())))
+    owner = as_principal(claims_of(await login(channel)))
+    keys = api_key_service_pb2_grpc.ApiKeyServiceStub(channel)
+
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await keys.CreateApiKey(
+            api_key_service_pb2.CreateApiKeyRequest(
+                display_name="escalate", scopes=["items:read", scope]
+            ),
+            metadata=owner,
+        )
+
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert reason(refused.value) == "INVALID_SCOPE"
+    assert f"scope {scope!r}" in (refused.value.details() or "") and says in refused.value.details()
+    listed = await keys.ListApiKeys(api_key_service_pb2.ListApiKeysRequest(), metadata=owner)
+    assert list(listed.api_keys) == []

@@ -89,7 +89,9 @@ async def test_concurrent_refreshes_rotate_once(handlers) -> None:
 
 async def test_api_key_lifecycle(handlers) -> None:
     actor = await owner(handlers)
-    created = await handlers.create_api_key(CreateApiKey(actor, "ci", scopes=frozenset({"x"})))
+    created = await handlers.create_api_key(
+        CreateApiKey(actor, "ci", scopes=frozenset({"items:read"}))
+    )
 
     auth = await handlers.authenticate_api_key(AuthenticateApiKey(SERVICE, created.secret))
     assert auth.api_key.id == created.api_key.id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
@@ -15,7 +15,7 @@ import pytest
 from identity.app.handlers import Handlers, build_handlers
 from identity.app.ports import IdempotencyRace, IdempotencyRecord, ListQuery, Page
 from identity.app.sessions import SessionPolicy
-from identity.crypto.keys import SigningKey
+from identity.crypto.keys import SigningKey, signer_of
 from identity.crypto.passwords import Argon2Hasher, Argon2Params
 from identity.crypto.tokens import JwtTokenService
 from identity.domain.events import DomainEvent
@@ -301,23 +301,17 @@ class MemoryKeyStore:
         return key
 
     async def rotate(
-        self, make: Callable[[], SigningKey], now: datetime
+        self, make: Callable[[], SigningKey], now: datetime, lead: timedelta
     ) -> tuple[SigningKey, SigningKey | None]:
-        previous = next((k for k in self.keys if k.retired_at is None), None)
-        if previous is not None:
-            self.keys.remove(previous)
-            self.keys.append(
-                SigningKey(
-                    previous.kid,
-                    previous.private_key_pem,
-                    previous.public_jwk,
-                    previous.created_at,
-                    now,
-                )
-            )
+        live = [k for k in self.keys if k.retired_at is None]
+        current = signer_of(live, now, lead)
+        for key in live:
+            if key is not current:
+                self.keys.remove(key)
+                self.keys.append(replace(key, retired_at=now))
         key = make()
         self.keys.append(key)
-        return key, previous
+        return key, current
 
 
 class RecordingThrottle(NoThrottle):

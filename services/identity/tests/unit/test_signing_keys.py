@@ -10,7 +10,7 @@ import pytest
 from identity.app.commands import RotateSigningKey
 from identity.app.ports import AccessClaims
 from identity.crypto import keys
-from identity.crypto.tokens import JwtTokenService
+from identity.crypto.tokens import PUBLISH_LEAD, JwtTokenService
 from identity.domain.errors import InsufficientRole, InvalidAccessToken
 from identity.domain.model import Actor
 from identity.domain.roles import Role
@@ -19,40 +19,78 @@ SERVICE = Actor("ops", "", frozenset(), frozenset(), "service")
 
 
 def claims(world) -> AccessClaims:  # type: ignore[no-untyped-def]
-    now = world.clock.now()
+    now = datetime.now(UTC)  # jwt checks iat and exp against the real clock
     return AccessClaims(
         "u1", "o1", ("MEMBER",), ("read",), "user", now, now + timedelta(minutes=15), "j1"
     )
 
 
-async def test_rotation_keeps_old_tokens_verifiable(world) -> None:
+async def rotate(world):  # type: ignore[no-untyped-def]
+    # The fake clock stands still: keys made in one test would share a creation time.
+    world.clock.advance(seconds=1)
+    return await world.handlers.rotate_signing_key(RotateSigningKey(SERVICE))
+
+
+def kid(token: str) -> str:
+    return str(jwt.get_unverified_header(token)["kid"])
+
+
+async def published_kids(world) -> set[str]:  # type: ignore[no-untyped-def]
+    return {k["kid"] for k in (await world.handlers.get_jwks())["keys"]}
+
+
+async def test_a_new_key_is_published_before_it_signs(world) -> None:
     old_token = await world.tokens.sign(claims(world))
-    old_kid = jwt.get_unverified_header(old_token)["kid"]
 
-    rotation = await world.handlers.rotate_signing_key(RotateSigningKey(SERVICE))
+    rotation = await rotate(world)
 
-    assert rotation.retired_key_id == old_kid and rotation.active_key_id != old_kid
-    new_token = await world.tokens.sign(claims(world))
-    assert jwt.get_unverified_header(new_token)["kid"] == rotation.active_key_id
-    kids = {k["kid"] for k in (await world.handlers.get_jwks())["keys"]}
-    assert kids == {old_kid, rotation.active_key_id}
-    assert (await world.tokens.verify(old_token)).subject == "u1"
-    assert (await world.decode(new_token))["sub"] == "u1"
+    assert rotation.retired_key_id == kid(old_token) and rotation.active_key_id != kid(old_token)
+    assert rotation.active_from == world.clock.now() + PUBLISH_LEAD
+    # Published at once, but verifiers that cached the JWKS just before have not seen it:
+    # tokens issued right after the rotation are still signed with the key they know.
+    jwks_at_rotation = await published_kids(world)
+    assert jwks_at_rotation == {kid(old_token), rotation.active_key_id}
+    just_after = await world.tokens.sign(claims(world))
+    assert kid(just_after) == kid(old_token)
+
+    world.clock.advance(seconds=PUBLISH_LEAD.total_seconds())
+    later = await world.tokens.sign(claims(world))
+    assert kid(later) == rotation.active_key_id and kid(later) in jwks_at_rotation
+    for token in (old_token, just_after, later):
+        assert (await world.tokens.verify(token)).subject == "u1"
+    assert (await world.decode(later))["sub"] == "u1"
 
 
 async def test_retired_keys_leave_the_jwks_after_their_tokens_expired(world) -> None:
-    rotation = await world.handlers.rotate_signing_key(RotateSigningKey(SERVICE))
+    rotation = await rotate(world)
 
+    world.clock.advance(seconds=PUBLISH_LEAD.total_seconds())
     world.clock.advance(minutes=21)
-    kids = {k["kid"] for k in (await world.handlers.get_jwks())["keys"]}
-    assert kids == {rotation.active_key_id}
+    assert await published_kids(world) == {rotation.active_key_id}
 
 
-async def test_only_owners_or_services_rotate(world) -> None:
-    member = Actor("u", "o", frozenset({Role.ADMIN}), frozenset(), "user")
+async def test_the_jwks_never_holds_more_than_current_next_and_previous(world) -> None:
+    first = await world.tokens.sign(claims(world))
+    for _ in range(10):  # an operator hammering the button: the next key is replaced
+        await rotate(world)
+    assert len(await published_kids(world)) == 2
+    assert (await world.tokens.verify(first)).subject == "u1"
+
+    for _ in range(6):
+        before = await world.tokens.sign(claims(world))
+        await rotate(world)
+        after = await world.tokens.sign(claims(world))
+        world.clock.advance(seconds=PUBLISH_LEAD.total_seconds())
+        assert len(await published_kids(world)) <= 3
+        for token in (before, after):
+            assert (await world.tokens.verify(token)).subject == "u1"
+
+
+async def test_only_the_platform_rotates(world) -> None:
+    owner = Actor("u", "o", frozenset({Role.OWNER}), frozenset(), "user")
 
     with pytest.raises(InsufficientRole):
-        await world.handlers.rotate_signing_key(RotateSigningKey(member))
+        await world.handlers.rotate_signing_key(RotateSigningKey(owner))
 
 
 async def test_tokens_for_another_audience_are_rejected(world) -> None:

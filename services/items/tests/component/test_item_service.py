@@ -77,11 +77,11 @@ async def test_calls_without_principal_or_with_bad_input_are_refused(server: Ite
             S.CreateItemRequest(note="x"), metadata=principal(roles=("READ_ONLY",))
         )
     assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    reading_key = principal(sub="key-1", roles=(), kind="api_key", scope="items:read")
+    reading_key = principal(sub="key-1", roles=("MEMBER",), kind="api_key", scope="items:read")
     await server.items.ListItems(S.ListItemsRequest(), metadata=reading_key)
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await server.items.CreateItem(S.CreateItemRequest(note="x"), metadata=reading_key)
-    assert error_reason(raised.value) == "ITEMS_PERMISSION_REQUIRED"
+    assert error_reason(raised.value) == "SCOPE_REQUIRED"
 
 
 async def test_item_flow_enrich_edit_confirm(server: ItemsServer) -> None:

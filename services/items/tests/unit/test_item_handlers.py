@@ -105,11 +105,11 @@ async def test_readers_read_but_cannot_write(
         await handlers.discard_item(commands.ChangeState(reader, item.id))
 
 
-async def test_api_keys_need_an_items_scope(handlers: ItemHandlers) -> None:
+async def test_api_keys_need_a_role(handlers: ItemHandlers) -> None:
     bare = Actor(subject="key-1", org_id="org-a", kind="api_key")
     with pytest.raises(NotPermitted):
         await handlers.list_items(commands.ListItems(bare))
-    writer = Actor("key-2", "org-a", scopes=frozenset({"items:write"}), kind="api_key")
+    writer = Actor("key-2", "org-a", frozenset({"MEMBER"}), frozenset({"items:write"}), "api_key")
     await handlers.create_item(commands.CreateItem(writer, URL))
 
 

@@ -148,6 +148,10 @@ async def test_api_keys_need_ledger_scopes(accounts: AccountHandlers) -> None:
         await accounts.get_account(commands.GetAccount(bare, wallet.id))
     assert (await accounts.get_account(commands.GetAccount(reader, wallet.id))).id == wallet.id
     assert not reader.can_write and writer.can_write and writer.can_read
+    read_only = commands.Caller(
+        org_id=org, roles=frozenset({"READ_ONLY"}), is_api_key=True, scopes=writer.scopes
+    )
+    assert not read_only.can_write  # a key's roles limit its scopes
 
 
 async def test_batch_get_balances_is_all_or_nothing(accounts: AccountHandlers) -> None:

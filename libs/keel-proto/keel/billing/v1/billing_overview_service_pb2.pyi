@@ -1,4 +1,5 @@
 from google.api import annotations_pb2 as _annotations_pb2
+from keel.auth.v1 import options_pb2 as _options_pb2
 from keel.billing.v1 import money_pb2 as _money_pb2
 from keel.billing.v1 import subscription_pb2 as _subscription_pb2
 from google.protobuf import descriptor as _descriptor

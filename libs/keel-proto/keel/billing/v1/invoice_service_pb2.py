@@ -24,10 +24,11 @@ _sym_db = _symbol_database.Default()
 
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from keel.auth.v1 import options_pb2 as keel_dot_auth_dot_v1_dot_options__pb2
 from keel.billing.v1 import invoice_pb2 as keel_dot_billing_dot_v1_dot_invoice__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%keel/billing/v1/invoice_service.proto\x12\x0fkeel.billing.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1dkeel/billing/v1/invoice.proto\"\\\n\x19\x43loseBillingPeriodRequest\x12!\n\x0fsubscription_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1c\n\nrequest_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"G\n\x1a\x43loseBillingPeriodResponse\x12)\n\x07invoice\x18\x01 \x01(\x0b\x32\x18.keel.billing.v1.Invoice\"1\n\x11GetInvoiceRequest\x12\x1c\n\ninvoice_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"?\n\x12GetInvoiceResponse\x12)\n\x07invoice\x18\x01 \x01(\x0b\x32\x18.keel.billing.v1.Invoice\"\x80\x01\n\x13ListInvoicesRequest\x12\x1d\n\tpage_size\x18\x01 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xc8\x01(\x00\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x36\n\x05state\x18\x03 \x01(\x0e\x32\x1d.keel.billing.v1.InvoiceStateB\x08\xbaH\x05\x82\x01\x02\x10\x01\"[\n\x14ListInvoicesResponse\x12*\n\x08invoices\x18\x01 \x03(\x0b\x32\x18.keel.billing.v1.Invoice\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"1\n\x11PayInvoiceRequest\x12\x1c\n\ninvoice_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"?\n\x12PayInvoiceResponse\x12)\n\x07invoice\x18\x01 \x01(\x0b\x32\x18.keel.billing.v1.Invoice\"2\n\x12VoidInvoiceRequest\x12\x1c\n\ninvoice_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"@\n\x13VoidInvoiceResponse\x12)\n\x07invoice\x18\x01 \x01(\x0b\x32\x18.keel.billing.v1.Invoice2\xb7\x05\n\x0eInvoiceService\x12\xb0\x01\n\x12\x43loseBillingPeriod\x12*.keel.billing.v1.CloseBillingPeriodRequest\x1a+.keel.billing.v1.CloseBillingPeriodResponse\"A\x82\xd3\xe4\x93\x02;\"6/v1/subscriptions/{subscription_id}:closeBillingPeriod:\x01*\x12x\n\nGetInvoice\x12\".keel.billing.v1.GetInvoiceRequest\x1a#.keel.billing.v1.GetInvoiceResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/invoices/{invoice_id}\x12q\n\x0cListInvoices\x12$.keel.billing.v1.ListInvoicesRequest\x1a%.keel.billing.v1.ListInvoicesResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/invoices\x12\x7f\n\nPayInvoice\x12\".keel.billing.v1.PayInvoiceRequest\x1a#.keel.billing.v1.PayInvoiceResponse\"(\x82\xd3\xe4\x93\x02\"\"\x1d/v1/invoices/{invoice_id}:pay:\x01*\x12\x83\x01\n\x0bVoidInvoice\x12#.keel.billing.v1.VoidInvoiceRequest\x1a$.keel.billing.v1.VoidInvoiceResponse\")\x82\xd3\xe4\x93\x02#\"\x1e/v1/invoices/{invoice_id}:void:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%keel/billing/v1/invoice_service.proto\x12\x0fkeel.billing.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1akeel/auth/v1/options.proto\x1a\x1dkeel/billing/v1/invoice.proto\"\\\n\x19\x43loseBillingPeriodRequest\x12!\n\x0fsubscription_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1c\n\nrequest_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"G\n\x1a\x43loseBillingPeriodResponse\x12)\n\x07invoice\x18\x01 \x01(\x0b\x32\x18.keel.billing.v1.Invoice\"1\n\x11GetInvoiceRequest\x12\x1c\n\ninvoice_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"?\n\x12GetInvoiceResponse\x12)\n\x07invoice\x18\x01 \x01(\x0b\x32\x18.keel.billing.v1.Invoice\"\x80\x01\n\x13ListInvoicesRequest\x12\x1d\n\tpage_size\x18\x01 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xc8\x01(\x00\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x36\n\x05state\x18\x03 \x01(\x0e\x32\x1d.keel.billing.v1.InvoiceStateB\x08\xbaH\x05\x82\x01\x02\x10\x01\"[\n\x14ListInvoicesResponse\x12*\n\x08invoices\x18\x01 \x03(\x0b\x32\x18.keel.billing.v1.Invoice\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"1\n\x11PayInvoiceRequest\x12\x1c\n\ninvoice_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"?\n\x12PayInvoiceResponse\x12)\n\x07invoice\x18\x01 \x01(\x0b\x32\x18.keel.billing.v1.Invoice\"2\n\x12VoidInvoiceRequest\x12\x1c\n\ninvoice_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"@\n\x13VoidInvoiceResponse\x12)\n\x07invoice\x18\x01 \x01(\x0b\x32\x18.keel.billing.v1.Invoice2\xde\x05\n\x0eInvoiceService\x12\xb7\x01\n\x12\x43loseBillingPeriod\x12*.keel.billing.v1.CloseBillingPeriodRequest\x1a+.keel.billing.v1.CloseBillingPeriodResponse\"H\xc2\xf3\x18\x03\x1a\x01\x06\x82\xd3\xe4\x93\x02;\"6/v1/subscriptions/{subscription_id}:closeBillingPeriod:\x01*\x12\x80\x01\n\nGetInvoice\x12\".keel.billing.v1.GetInvoiceRequest\x1a#.keel.billing.v1.GetInvoiceResponse\")\xc2\xf3\x18\x04\x1a\x02\x05\x06\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/invoices/{invoice_id}\x12y\n\x0cListInvoices\x12$.keel.billing.v1.ListInvoicesRequest\x1a%.keel.billing.v1.ListInvoicesResponse\"\x1c\xc2\xf3\x18\x04\x1a\x02\x05\x06\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/invoices\x12\x86\x01\n\nPayInvoice\x12\".keel.billing.v1.PayInvoiceRequest\x1a#.keel.billing.v1.PayInvoiceResponse\"/\xc2\xf3\x18\x03\x1a\x01\x06\x82\xd3\xe4\x93\x02\"\"\x1d/v1/invoices/{invoice_id}:pay:\x01*\x12\x8a\x01\n\x0bVoidInvoice\x12#.keel.billing.v1.VoidInvoiceRequest\x1a$.keel.billing.v1.VoidInvoiceResponse\"0\xc2\xf3\x18\x03\x1a\x01\x06\x82\xd3\xe4\x93\x02#\"\x1e/v1/invoices/{invoice_id}:void:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -49,35 +50,35 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_VOIDINVOICEREQUEST'].fields_by_name['invoice_id']._loaded_options = None
   _globals['_VOIDINVOICEREQUEST'].fields_by_name['invoice_id']._serialized_options = b'\272H\005r\003\260\001\001'
   _globals['_INVOICESERVICE'].methods_by_name['CloseBillingPeriod']._loaded_options = None
-  _globals['_INVOICESERVICE'].methods_by_name['CloseBillingPeriod']._serialized_options = b'\202\323\344\223\002;\"6/v1/subscriptions/{subscription_id}:closeBillingPeriod:\001*'
+  _globals['_INVOICESERVICE'].methods_by_name['CloseBillingPeriod']._serialized_options = b'\302\363\030\003\032\001\006\202\323\344\223\002;\"6/v1/subscriptions/{subscription_id}:closeBillingPeriod:\001*'
   _globals['_INVOICESERVICE'].methods_by_name['GetInvoice']._loaded_options = None
-  _globals['_INVOICESERVICE'].methods_by_name['GetInvoice']._serialized_options = b'\202\323\344\223\002\033\022\031/v1/invoices/{invoice_id}'
+  _globals['_INVOICESERVICE'].methods_by_name['GetInvoice']._serialized_options = b'\302\363\030\004\032\002\005\006\202\323\344\223\002\033\022\031/v1/invoices/{invoice_id}'
   _globals['_INVOICESERVICE'].methods_by_name['ListInvoices']._loaded_options = None
-  _globals['_INVOICESERVICE'].methods_by_name['ListInvoices']._serialized_options = b'\202\323\344\223\002\016\022\014/v1/invoices'
+  _globals['_INVOICESERVICE'].methods_by_name['ListInvoices']._serialized_options = b'\302\363\030\004\032\002\005\006\202\323\344\223\002\016\022\014/v1/invoices'
   _globals['_INVOICESERVICE'].methods_by_name['PayInvoice']._loaded_options = None
-  _globals['_INVOICESERVICE'].methods_by_name['PayInvoice']._serialized_options = b'\202\323\344\223\002\"\"\035/v1/invoices/{invoice_id}:pay:\001*'
+  _globals['_INVOICESERVICE'].methods_by_name['PayInvoice']._serialized_options = b'\302\363\030\003\032\001\006\202\323\344\223\002\"\"\035/v1/invoices/{invoice_id}:pay:\001*'
   _globals['_INVOICESERVICE'].methods_by_name['VoidInvoice']._loaded_options = None
-  _globals['_INVOICESERVICE'].methods_by_name['VoidInvoice']._serialized_options = b'\202\323\344\223\002#\"\036/v1/invoices/{invoice_id}:void:\001*'
-  _globals['_CLOSEBILLINGPERIODREQUEST']._serialized_start=148
-  _globals['_CLOSEBILLINGPERIODREQUEST']._serialized_end=240
-  _globals['_CLOSEBILLINGPERIODRESPONSE']._serialized_start=242
-  _globals['_CLOSEBILLINGPERIODRESPONSE']._serialized_end=313
-  _globals['_GETINVOICEREQUEST']._serialized_start=315
-  _globals['_GETINVOICEREQUEST']._serialized_end=364
-  _globals['_GETINVOICERESPONSE']._serialized_start=366
-  _globals['_GETINVOICERESPONSE']._serialized_end=429
-  _globals['_LISTINVOICESREQUEST']._serialized_start=432
-  _globals['_LISTINVOICESREQUEST']._serialized_end=560
-  _globals['_LISTINVOICESRESPONSE']._serialized_start=562
-  _globals['_LISTINVOICESRESPONSE']._serialized_end=653
-  _globals['_PAYINVOICEREQUEST']._serialized_start=655
-  _globals['_PAYINVOICEREQUEST']._serialized_end=704
-  _globals['_PAYINVOICERESPONSE']._serialized_start=706
-  _globals['_PAYINVOICERESPONSE']._serialized_end=769
-  _globals['_VOIDINVOICEREQUEST']._serialized_start=771
-  _globals['_VOIDINVOICEREQUEST']._serialized_end=821
-  _globals['_VOIDINVOICERESPONSE']._serialized_start=823
-  _globals['_VOIDINVOICERESPONSE']._serialized_end=887
-  _globals['_INVOICESERVICE']._serialized_start=890
-  _globals['_INVOICESERVICE']._serialized_end=1585
+  _globals['_INVOICESERVICE'].methods_by_name['VoidInvoice']._serialized_options = b'\302\363\030\003\032\001\006\202\323\344\223\002#\"\036/v1/invoices/{invoice_id}:void:\001*'
+  _globals['_CLOSEBILLINGPERIODREQUEST']._serialized_start=176
+  _globals['_CLOSEBILLINGPERIODREQUEST']._serialized_end=268
+  _globals['_CLOSEBILLINGPERIODRESPONSE']._serialized_start=270
+  _globals['_CLOSEBILLINGPERIODRESPONSE']._serialized_end=341
+  _globals['_GETINVOICEREQUEST']._serialized_start=343
+  _globals['_GETINVOICEREQUEST']._serialized_end=392
+  _globals['_GETINVOICERESPONSE']._serialized_start=394
+  _globals['_GETINVOICERESPONSE']._serialized_end=457
+  _globals['_LISTINVOICESREQUEST']._serialized_start=460
+  _globals['_LISTINVOICESREQUEST']._serialized_end=588
+  _globals['_LISTINVOICESRESPONSE']._serialized_start=590
+  _globals['_LISTINVOICESRESPONSE']._serialized_end=681
+  _globals['_PAYINVOICEREQUEST']._serialized_start=683
+  _globals['_PAYINVOICEREQUEST']._serialized_end=732
+  _globals['_PAYINVOICERESPONSE']._serialized_start=734
+  _globals['_PAYINVOICERESPONSE']._serialized_end=797
+  _globals['_VOIDINVOICEREQUEST']._serialized_start=799
+  _globals['_VOIDINVOICEREQUEST']._serialized_end=849
+  _globals['_VOIDINVOICERESPONSE']._serialized_start=851
+  _globals['_VOIDINVOICERESPONSE']._serialized_end=915
+  _globals['_INVOICESERVICE']._serialized_start=918
+  _globals['_INVOICESERVICE']._serialized_end=1652
 # @@protoc_insertion_point(module_scope)

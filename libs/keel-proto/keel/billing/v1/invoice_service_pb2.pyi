@@ -1,5 +1,6 @@
 from buf.validate import validate_pb2 as _validate_pb2
 from google.api import annotations_pb2 as _annotations_pb2
+from keel.auth.v1 import options_pb2 as _options_pb2
 from keel.billing.v1 import invoice_pb2 as _invoice_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor

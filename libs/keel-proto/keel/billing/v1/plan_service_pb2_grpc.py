@@ -27,8 +27,8 @@ if _version_not_supported:
 
 class PlanServiceStub:
     """PlanService manages the plan catalogue. Reads are open to every authenticated
-    caller; CreatePlan and ArchivePlan are operator-only (service principals or the
-    `billing:admin` scope).
+    caller; CreatePlan and ArchivePlan change the catalogue every tenant shares: platform
+    only (the operator or a Keel service), never routed by the public gateway.
     """
 
     def __init__(self, channel):
@@ -61,8 +61,8 @@ class PlanServiceStub:
 
 class PlanServiceServicer:
     """PlanService manages the plan catalogue. Reads are open to every authenticated
-    caller; CreatePlan and ArchivePlan are operator-only (service principals or the
-    `billing:admin` scope).
+    caller; CreatePlan and ArchivePlan change the catalogue every tenant shares: platform
+    only (the operator or a Keel service), never routed by the public gateway.
     """
 
     def CreatePlan(self, request, context):
@@ -127,8 +127,8 @@ def add_PlanServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class PlanService:
     """PlanService manages the plan catalogue. Reads are open to every authenticated
-    caller; CreatePlan and ArchivePlan are operator-only (service principals or the
-    `billing:admin` scope).
+    caller; CreatePlan and ArchivePlan change the catalogue every tenant shares: platform
+    only (the operator or a Keel service), never routed by the public gateway.
     """
 
     @staticmethod

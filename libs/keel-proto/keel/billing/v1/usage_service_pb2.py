@@ -25,11 +25,12 @@ _sym_db = _symbol_database.Default()
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from keel.auth.v1 import options_pb2 as keel_dot_auth_dot_v1_dot_options__pb2
 from keel.billing.v1 import plan_pb2 as keel_dot_billing_dot_v1_dot_plan__pb2
 from keel.billing.v1 import usage_pb2 as keel_dot_billing_dot_v1_dot_usage__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#keel/billing/v1/usage_service.proto\x12\x0fkeel.billing.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1akeel/billing/v1/plan.proto\x1a\x1bkeel/billing/v1/usage.proto\"\xe1\x01\n\nUsageInput\x12@\n\x06metric\x18\x01 \x01(\tB0\xbaH-r+\x10\x01\x18\x64\x32%^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)*$\x12 \n\x08quantity\x18\x02 \x01(\x03\x42\x0e\xbaH\x0b\"\t\x18\x80\xa0\x94\xa5\x8d\x1d(\x00\x12\x1d\n\tdedup_key\x18\x03 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\x12.\n\nevent_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12 \n\x0e\x64istinct_value\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01\"H\n\x12RecordUsageRequest\x12\x32\n\x05usage\x18\x01 \x01(\x0b\x32\x1b.keel.billing.v1.UsageInputB\x06\xbaH\x03\xc8\x01\x01\"\\\n\x13RecordUsageResponse\x12\x32\n\x0cusage_record\x18\x01 \x01(\x0b\x32\x1c.keel.billing.v1.UsageRecord\x12\x11\n\tduplicate\x18\x02 \x01(\x08\"S\n\x17RecordUsageBatchRequest\x12\x38\n\x06usages\x18\x01 \x03(\x0b\x32\x1b.keel.billing.v1.UsageInputB\x0b\xbaH\x08\x92\x01\x05\x08\x01\x10\xe8\x07\"K\n\x18RecordUsageBatchResponse\x12\x16\n\x0erecorded_count\x18\x01 \x01(\x05\x12\x17\n\x0f\x64uplicate_count\x18\x02 \x01(\x05\"\xdb\x01\n\x16GetUsageSummaryRequest\x12!\n\x07metrics\x18\x01 \x03(\tB\x10\xbaH\r\x92\x01\n\x10\x32\"\x06r\x04\x10\x01\x18\x64\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12@\n\x0b\x61ggregation\x18\x04 \x01(\x0e\x32!.keel.billing.v1.UsageAggregationB\x08\xbaH\x05\x82\x01\x02\x10\x01\"\xa6\x01\n\x17GetUsageSummaryResponse\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\x07metrics\x18\x03 \x03(\x0b\x32\x1c.keel.billing.v1.MetricUsage2\x92\x03\n\x0cUsageService\x12u\n\x0bRecordUsage\x12#.keel.billing.v1.RecordUsageRequest\x1a$.keel.billing.v1.RecordUsageResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\"\x10/v1/usage:record:\x01*\x12\x89\x01\n\x10RecordUsageBatch\x12(.keel.billing.v1.RecordUsageBatchRequest\x1a).keel.billing.v1.RecordUsageBatchResponse\" \x82\xd3\xe4\x93\x02\x1a\"\x15/v1/usage:recordBatch:\x01*\x12\x7f\n\x0fGetUsageSummary\x12\'.keel.billing.v1.GetUsageSummaryRequest\x1a(.keel.billing.v1.GetUsageSummaryResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/usage/summaryb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#keel/billing/v1/usage_service.proto\x12\x0fkeel.billing.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1akeel/auth/v1/options.proto\x1a\x1akeel/billing/v1/plan.proto\x1a\x1bkeel/billing/v1/usage.proto\"\xe1\x01\n\nUsageInput\x12@\n\x06metric\x18\x01 \x01(\tB0\xbaH-r+\x10\x01\x18\x64\x32%^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)*$\x12 \n\x08quantity\x18\x02 \x01(\x03\x42\x0e\xbaH\x0b\"\t\x18\x80\xa0\x94\xa5\x8d\x1d(\x00\x12\x1d\n\tdedup_key\x18\x03 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\x12.\n\nevent_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12 \n\x0e\x64istinct_value\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01\"H\n\x12RecordUsageRequest\x12\x32\n\x05usage\x18\x01 \x01(\x0b\x32\x1b.keel.billing.v1.UsageInputB\x06\xbaH\x03\xc8\x01\x01\"\\\n\x13RecordUsageResponse\x12\x32\n\x0cusage_record\x18\x01 \x01(\x0b\x32\x1c.keel.billing.v1.UsageRecord\x12\x11\n\tduplicate\x18\x02 \x01(\x08\"S\n\x17RecordUsageBatchRequest\x12\x38\n\x06usages\x18\x01 \x03(\x0b\x32\x1b.keel.billing.v1.UsageInputB\x0b\xbaH\x08\x92\x01\x05\x08\x01\x10\xe8\x07\"K\n\x18RecordUsageBatchResponse\x12\x16\n\x0erecorded_count\x18\x01 \x01(\x05\x12\x17\n\x0f\x64uplicate_count\x18\x02 \x01(\x05\"\xdb\x01\n\x16GetUsageSummaryRequest\x12!\n\x07metrics\x18\x01 \x03(\tB\x10\xbaH\r\x92\x01\n\x10\x32\"\x06r\x04\x10\x01\x18\x64\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12@\n\x0b\x61ggregation\x18\x04 \x01(\x0e\x32!.keel.billing.v1.UsageAggregationB\x08\xbaH\x05\x82\x01\x02\x10\x01\"\xa6\x01\n\x17GetUsageSummaryResponse\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\x07metrics\x18\x03 \x03(\x0b\x32\x1c.keel.billing.v1.MetricUsage2\xa9\x03\n\x0cUsageService\x12|\n\x0bRecordUsage\x12#.keel.billing.v1.RecordUsageRequest\x1a$.keel.billing.v1.RecordUsageResponse\"\"\xc2\xf3\x18\x03\x1a\x01\x06\x82\xd3\xe4\x93\x02\x15\"\x10/v1/usage:record:\x01*\x12\x90\x01\n\x10RecordUsageBatch\x12(.keel.billing.v1.RecordUsageBatchRequest\x1a).keel.billing.v1.RecordUsageBatchResponse\"\'\xc2\xf3\x18\x03\x1a\x01\x06\x82\xd3\xe4\x93\x02\x1a\"\x15/v1/usage:recordBatch:\x01*\x12\x87\x01\n\x0fGetUsageSummary\x12\'.keel.billing.v1.GetUsageSummaryRequest\x1a(.keel.billing.v1.GetUsageSummaryResponse\"!\xc2\xf3\x18\x04\x1a\x02\x05\x06\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/usage/summaryb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -53,25 +54,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETUSAGESUMMARYREQUEST'].fields_by_name['aggregation']._loaded_options = None
   _globals['_GETUSAGESUMMARYREQUEST'].fields_by_name['aggregation']._serialized_options = b'\272H\005\202\001\002\020\001'
   _globals['_USAGESERVICE'].methods_by_name['RecordUsage']._loaded_options = None
-  _globals['_USAGESERVICE'].methods_by_name['RecordUsage']._serialized_options = b'\202\323\344\223\002\025\"\020/v1/usage:record:\001*'
+  _globals['_USAGESERVICE'].methods_by_name['RecordUsage']._serialized_options = b'\302\363\030\003\032\001\006\202\323\344\223\002\025\"\020/v1/usage:record:\001*'
   _globals['_USAGESERVICE'].methods_by_name['RecordUsageBatch']._loaded_options = None
-  _globals['_USAGESERVICE'].methods_by_name['RecordUsageBatch']._serialized_options = b'\202\323\344\223\002\032\"\025/v1/usage:recordBatch:\001*'
+  _globals['_USAGESERVICE'].methods_by_name['RecordUsageBatch']._serialized_options = b'\302\363\030\003\032\001\006\202\323\344\223\002\032\"\025/v1/usage:recordBatch:\001*'
   _globals['_USAGESERVICE'].methods_by_name['GetUsageSummary']._loaded_options = None
-  _globals['_USAGESERVICE'].methods_by_name['GetUsageSummary']._serialized_options = b'\202\323\344\223\002\023\022\021/v1/usage/summary'
-  _globals['_USAGEINPUT']._serialized_start=206
-  _globals['_USAGEINPUT']._serialized_end=431
-  _globals['_RECORDUSAGEREQUEST']._serialized_start=433
-  _globals['_RECORDUSAGEREQUEST']._serialized_end=505
-  _globals['_RECORDUSAGERESPONSE']._serialized_start=507
-  _globals['_RECORDUSAGERESPONSE']._serialized_end=599
-  _globals['_RECORDUSAGEBATCHREQUEST']._serialized_start=601
-  _globals['_RECORDUSAGEBATCHREQUEST']._serialized_end=684
-  _globals['_RECORDUSAGEBATCHRESPONSE']._serialized_start=686
-  _globals['_RECORDUSAGEBATCHRESPONSE']._serialized_end=761
-  _globals['_GETUSAGESUMMARYREQUEST']._serialized_start=764
-  _globals['_GETUSAGESUMMARYREQUEST']._serialized_end=983
-  _globals['_GETUSAGESUMMARYRESPONSE']._serialized_start=986
-  _globals['_GETUSAGESUMMARYRESPONSE']._serialized_end=1152
-  _globals['_USAGESERVICE']._serialized_start=1155
-  _globals['_USAGESERVICE']._serialized_end=1557
+  _globals['_USAGESERVICE'].methods_by_name['GetUsageSummary']._serialized_options = b'\302\363\030\004\032\002\005\006\202\323\344\223\002\023\022\021/v1/usage/summary'
+  _globals['_USAGEINPUT']._serialized_start=234
+  _globals['_USAGEINPUT']._serialized_end=459
+  _globals['_RECORDUSAGEREQUEST']._serialized_start=461
+  _globals['_RECORDUSAGEREQUEST']._serialized_end=533
+  _globals['_RECORDUSAGERESPONSE']._serialized_start=535
+  _globals['_RECORDUSAGERESPONSE']._serialized_end=627
+  _globals['_RECORDUSAGEBATCHREQUEST']._serialized_start=629
+  _globals['_RECORDUSAGEBATCHREQUEST']._serialized_end=712
+  _globals['_RECORDUSAGEBATCHRESPONSE']._serialized_start=714
+  _globals['_RECORDUSAGEBATCHRESPONSE']._serialized_end=789
+  _globals['_GETUSAGESUMMARYREQUEST']._serialized_start=792
+  _globals['_GETUSAGESUMMARYREQUEST']._serialized_end=1011
+  _globals['_GETUSAGESUMMARYRESPONSE']._serialized_start=1014
+  _globals['_GETUSAGESUMMARYRESPONSE']._serialized_end=1180
+  _globals['_USAGESERVICE']._serialized_start=1183
+  _globals['_USAGESERVICE']._serialized_end=1608
 # @@protoc_insertion_point(module_scope)

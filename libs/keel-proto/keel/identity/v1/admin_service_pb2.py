@@ -23,19 +23,22 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from keel.auth.v1 import options_pb2 as keel_dot_auth_dot_v1_dot_options__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$keel/identity/v1/admin_service.proto\x12\x10keel.identity.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x19\n\x17RotateSigningKeyRequest\"\x89\x01\n\x18RotateSigningKeyResponse\x12\x15\n\ractive_key_id\x18\x01 \x01(\t\x12\x16\n\x0eretired_key_id\x18\x02 \x01(\t\x12>\n\x1aretired_key_unpublish_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2y\n\x0c\x41\x64minService\x12i\n\x10RotateSigningKey\x12).keel.identity.v1.RotateSigningKeyRequest\x1a*.keel.identity.v1.RotateSigningKeyResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$keel/identity/v1/admin_service.proto\x12\x10keel.identity.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1akeel/auth/v1/options.proto\"\x19\n\x17RotateSigningKeyRequest\"\xc3\x01\n\x18RotateSigningKeyResponse\x12\x15\n\ractive_key_id\x18\x01 \x01(\t\x12\x16\n\x0eretired_key_id\x18\x02 \x01(\t\x12>\n\x1aretired_key_unpublish_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x38\n\x14\x61\x63tive_key_sign_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\x81\x01\n\x0c\x41\x64minService\x12q\n\x10RotateSigningKey\x12).keel.identity.v1.RotateSigningKeyRequest\x1a*.keel.identity.v1.RotateSigningKeyResponse\"\x06\xc2\xf3\x18\x02\x10\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'keel.identity.v1.admin_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ROTATESIGNINGKEYREQUEST']._serialized_start=91
-  _globals['_ROTATESIGNINGKEYREQUEST']._serialized_end=116
-  _globals['_ROTATESIGNINGKEYRESPONSE']._serialized_start=119
-  _globals['_ROTATESIGNINGKEYRESPONSE']._serialized_end=256
-  _globals['_ADMINSERVICE']._serialized_start=258
-  _globals['_ADMINSERVICE']._serialized_end=379
+  _globals['_ADMINSERVICE'].methods_by_name['RotateSigningKey']._loaded_options = None
+  _globals['_ADMINSERVICE'].methods_by_name['RotateSigningKey']._serialized_options = b'\302\363\030\002\020\001'
+  _globals['_ROTATESIGNINGKEYREQUEST']._serialized_start=119
+  _globals['_ROTATESIGNINGKEYREQUEST']._serialized_end=144
+  _globals['_ROTATESIGNINGKEYRESPONSE']._serialized_start=147
+  _globals['_ROTATESIGNINGKEYRESPONSE']._serialized_end=342
+  _globals['_ADMINSERVICE']._serialized_start=345
+  _globals['_ADMINSERVICE']._serialized_end=474
 # @@protoc_insertion_point(module_scope)

@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class AdminServiceStub:
-    """AdminService holds operator actions. Internal: no HTTP route; service principals or OWNER.
+    """AdminService holds operator actions. Platform only (the operator or a Keel service);
+    never routed by the public gateway.
     """
 
     def __init__(self, channel):
@@ -43,12 +44,14 @@ class AdminServiceStub:
 
 
 class AdminServiceServicer:
-    """AdminService holds operator actions. Internal: no HTTP route; service principals or OWNER.
+    """AdminService holds operator actions. Platform only (the operator or a Keel service);
+    never routed by the public gateway.
     """
 
     def RotateSigningKey(self, request, context):
-        """Creates a new signing key and makes it the active one. The previous key stays
-        published in the JWKS until the tokens it signed have expired.
+        """Publishes a new signing key in the JWKS; it signs tokens once every verifier has had
+        time to fetch it. The key it replaces stays published until its tokens have expired.
+        The JWKS holds at most the current, the next and the previous key.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -71,7 +74,8 @@ def add_AdminServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class AdminService:
-    """AdminService holds operator actions. Internal: no HTTP route; service principals or OWNER.
+    """AdminService holds operator actions. Platform only (the operator or a Keel service);
+    never routed by the public gateway.
     """
 
     @staticmethod

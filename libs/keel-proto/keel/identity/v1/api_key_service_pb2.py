@@ -25,10 +25,11 @@ _sym_db = _symbol_database.Default()
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from keel.auth.v1 import options_pb2 as keel_dot_auth_dot_v1_dot_options__pb2
 from keel.identity.v1 import resources_pb2 as keel_dot_identity_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&keel/identity/v1/api_key_service.proto\x12\x10keel.identity.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a keel/identity/v1/resources.proto\"\xe3\x01\n\x13\x43reateApiKeyRequest\x12\x1f\n\nrequest_id\x18\x01 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\x12 \n\x0c\x64isplay_name\x18\x02 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\x12 \n\x06scopes\x18\x03 \x03(\tB\x10\xbaH\r\x92\x01\n\x10@\"\x06r\x04\x10\x01\x18\x64\x12\x36\n\x05roles\x18\x04 \x03(\x0e\x32\x16.keel.identity.v1.RoleB\x0f\xbaH\x0c\x92\x01\t\"\x07\x82\x01\x04\x10\x01 \x00\x12/\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Q\n\x14\x43reateApiKeyResponse\x12)\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x18.keel.identity.v1.ApiKey\x12\x0e\n\x06secret\x18\x02 \x01(\t\"h\n\x12ListApiKeysRequest\x12\x1d\n\tpage_size\x18\x01 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\x1c\n\npage_token\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04\x12\x15\n\rshow_inactive\x18\x03 \x01(\x08\"Z\n\x13ListApiKeysResponse\x12*\n\x08\x61pi_keys\x18\x01 \x03(\x0b\x32\x18.keel.identity.v1.ApiKey\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"3\n\x13RevokeApiKeyRequest\x12\x1c\n\napi_key_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"A\n\x14RevokeApiKeyResponse\x12)\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x18.keel.identity.v1.ApiKey2\x83\x03\n\rApiKeyService\x12u\n\x0c\x43reateApiKey\x12%.keel.identity.v1.CreateApiKeyRequest\x1a&.keel.identity.v1.CreateApiKeyResponse\"\x16\x82\xd3\xe4\x93\x02\x10\"\x0b/v1/apiKeys:\x01*\x12o\n\x0bListApiKeys\x12$.keel.identity.v1.ListApiKeysRequest\x1a%.keel.identity.v1.ListApiKeysResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/apiKeys\x12\x89\x01\n\x0cRevokeApiKey\x12%.keel.identity.v1.RevokeApiKeyRequest\x1a&.keel.identity.v1.RevokeApiKeyResponse\"*\x82\xd3\xe4\x93\x02$\"\x1f/v1/apiKeys/{api_key_id}:revoke:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&keel/identity/v1/api_key_service.proto\x12\x10keel.identity.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1akeel/auth/v1/options.proto\x1a keel/identity/v1/resources.proto\"\xe3\x01\n\x13\x43reateApiKeyRequest\x12\x1f\n\nrequest_id\x18\x01 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\x12 \n\x0c\x64isplay_name\x18\x02 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\x12 \n\x06scopes\x18\x03 \x03(\tB\x10\xbaH\r\x92\x01\n\x10@\"\x06r\x04\x10\x01\x18\x64\x12\x36\n\x05roles\x18\x04 \x03(\x0e\x32\x16.keel.identity.v1.RoleB\x0f\xbaH\x0c\x92\x01\t\"\x07\x82\x01\x04\x10\x01 \x00\x12/\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Q\n\x14\x43reateApiKeyResponse\x12)\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x18.keel.identity.v1.ApiKey\x12\x0e\n\x06secret\x18\x02 \x01(\t\"h\n\x12ListApiKeysRequest\x12\x1d\n\tpage_size\x18\x01 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\x1c\n\npage_token\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04\x12\x15\n\rshow_inactive\x18\x03 \x01(\x08\"Z\n\x13ListApiKeysResponse\x12*\n\x08\x61pi_keys\x18\x01 \x03(\x0b\x32\x18.keel.identity.v1.ApiKey\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"3\n\x13RevokeApiKeyRequest\x12\x1c\n\napi_key_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"A\n\x14RevokeApiKeyResponse\x12)\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x18.keel.identity.v1.ApiKey2\x99\x03\n\rApiKeyService\x12|\n\x0c\x43reateApiKey\x12%.keel.identity.v1.CreateApiKeyRequest\x1a&.keel.identity.v1.CreateApiKeyResponse\"\x1d\xc2\xf3\x18\x03\x1a\x01\x08\x82\xd3\xe4\x93\x02\x10\"\x0b/v1/apiKeys:\x01*\x12w\n\x0bListApiKeys\x12$.keel.identity.v1.ListApiKeysRequest\x1a%.keel.identity.v1.ListApiKeysResponse\"\x1b\xc2\xf3\x18\x04\x1a\x02\x07\x08\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/apiKeys\x12\x90\x01\n\x0cRevokeApiKey\x12%.keel.identity.v1.RevokeApiKeyRequest\x1a&.keel.identity.v1.RevokeApiKeyResponse\"1\xc2\xf3\x18\x03\x1a\x01\x08\x82\xd3\xe4\x93\x02$\"\x1f/v1/apiKeys/{api_key_id}:revoke:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -50,23 +51,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REVOKEAPIKEYREQUEST'].fields_by_name['api_key_id']._loaded_options = None
   _globals['_REVOKEAPIKEYREQUEST'].fields_by_name['api_key_id']._serialized_options = b'\272H\005r\003\260\001\001'
   _globals['_APIKEYSERVICE'].methods_by_name['CreateApiKey']._loaded_options = None
-  _globals['_APIKEYSERVICE'].methods_by_name['CreateApiKey']._serialized_options = b'\202\323\344\223\002\020\"\013/v1/apiKeys:\001*'
+  _globals['_APIKEYSERVICE'].methods_by_name['CreateApiKey']._serialized_options = b'\302\363\030\003\032\001\010\202\323\344\223\002\020\"\013/v1/apiKeys:\001*'
   _globals['_APIKEYSERVICE'].methods_by_name['ListApiKeys']._loaded_options = None
-  _globals['_APIKEYSERVICE'].methods_by_name['ListApiKeys']._serialized_options = b'\202\323\344\223\002\r\022\013/v1/apiKeys'
+  _globals['_APIKEYSERVICE'].methods_by_name['ListApiKeys']._serialized_options = b'\302\363\030\004\032\002\007\010\202\323\344\223\002\r\022\013/v1/apiKeys'
   _globals['_APIKEYSERVICE'].methods_by_name['RevokeApiKey']._loaded_options = None
-  _globals['_APIKEYSERVICE'].methods_by_name['RevokeApiKey']._serialized_options = b'\202\323\344\223\002$\"\037/v1/apiKeys/{api_key_id}:revoke:\001*'
-  _globals['_CREATEAPIKEYREQUEST']._serialized_start=187
-  _globals['_CREATEAPIKEYREQUEST']._serialized_end=414
-  _globals['_CREATEAPIKEYRESPONSE']._serialized_start=416
-  _globals['_CREATEAPIKEYRESPONSE']._serialized_end=497
-  _globals['_LISTAPIKEYSREQUEST']._serialized_start=499
-  _globals['_LISTAPIKEYSREQUEST']._serialized_end=603
-  _globals['_LISTAPIKEYSRESPONSE']._serialized_start=605
-  _globals['_LISTAPIKEYSRESPONSE']._serialized_end=695
-  _globals['_REVOKEAPIKEYREQUEST']._serialized_start=697
-  _globals['_REVOKEAPIKEYREQUEST']._serialized_end=748
-  _globals['_REVOKEAPIKEYRESPONSE']._serialized_start=750
-  _globals['_REVOKEAPIKEYRESPONSE']._serialized_end=815
-  _globals['_APIKEYSERVICE']._serialized_start=818
-  _globals['_APIKEYSERVICE']._serialized_end=1205
+  _globals['_APIKEYSERVICE'].methods_by_name['RevokeApiKey']._serialized_options = b'\302\363\030\003\032\001\010\202\323\344\223\002$\"\037/v1/apiKeys/{api_key_id}:revoke:\001*'
+  _globals['_CREATEAPIKEYREQUEST']._serialized_start=215
+  _globals['_CREATEAPIKEYREQUEST']._serialized_end=442
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_start=444
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_end=525
+  _globals['_LISTAPIKEYSREQUEST']._serialized_start=527
+  _globals['_LISTAPIKEYSREQUEST']._serialized_end=631
+  _globals['_LISTAPIKEYSRESPONSE']._serialized_start=633
+  _globals['_LISTAPIKEYSRESPONSE']._serialized_end=723
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_start=725
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_end=776
+  _globals['_REVOKEAPIKEYRESPONSE']._serialized_start=778
+  _globals['_REVOKEAPIKEYRESPONSE']._serialized_end=843
+  _globals['_APIKEYSERVICE']._serialized_start=846
+  _globals['_APIKEYSERVICE']._serialized_end=1255
 # @@protoc_insertion_point(module_scope)

@@ -24,10 +24,11 @@ _sym_db = _symbol_database.Default()
 
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from keel.auth.v1 import options_pb2 as keel_dot_auth_dot_v1_dot_options__pb2
 from keel.identity.v1 import resources_pb2 as keel_dot_identity_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$keel/identity/v1/audit_service.proto\x12\x10keel.identity.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a keel/identity/v1/resources.proto\"\x87\x01\n\x16ListAuditEventsRequest\x12\x1d\n\tpage_size\x18\x01 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\x1c\n\npage_token\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04\x12\x17\n\x06\x61\x63tion\x18\x03 \x01(\tB\x07\xbaH\x04r\x02\x18\x64\x12\x17\n\x05\x61\x63tor\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01\"f\n\x17ListAuditEventsResponse\x12\x32\n\x0c\x61udit_events\x18\x01 \x03(\x0b\x32\x1c.keel.identity.v1.AuditEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\x8f\x01\n\x0c\x41uditService\x12\x7f\n\x0fListAuditEvents\x12(.keel.identity.v1.ListAuditEventsRequest\x1a).keel.identity.v1.ListAuditEventsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/auditEventsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$keel/identity/v1/audit_service.proto\x12\x10keel.identity.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1akeel/auth/v1/options.proto\x1a keel/identity/v1/resources.proto\"\x87\x01\n\x16ListAuditEventsRequest\x12\x1d\n\tpage_size\x18\x01 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\x1c\n\npage_token\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04\x12\x17\n\x06\x61\x63tion\x18\x03 \x01(\tB\x07\xbaH\x04r\x02\x18\x64\x12\x17\n\x05\x61\x63tor\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01\"f\n\x17ListAuditEventsResponse\x12\x32\n\x0c\x61udit_events\x18\x01 \x03(\x0b\x32\x1c.keel.identity.v1.AuditEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\x98\x01\n\x0c\x41uditService\x12\x87\x01\n\x0fListAuditEvents\x12(.keel.identity.v1.ListAuditEventsRequest\x1a).keel.identity.v1.ListAuditEventsResponse\"\x1f\xc2\xf3\x18\x04\x1a\x02\x07\x08\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/auditEventsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,11 +44,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTAUDITEVENTSREQUEST'].fields_by_name['actor']._loaded_options = None
   _globals['_LISTAUDITEVENTSREQUEST'].fields_by_name['actor']._serialized_options = b'\272H\005r\003\030\310\001'
   _globals['_AUDITSERVICE'].methods_by_name['ListAuditEvents']._loaded_options = None
-  _globals['_AUDITSERVICE'].methods_by_name['ListAuditEvents']._serialized_options = b'\202\323\344\223\002\021\022\017/v1/auditEvents'
-  _globals['_LISTAUDITEVENTSREQUEST']._serialized_start=152
-  _globals['_LISTAUDITEVENTSREQUEST']._serialized_end=287
-  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_start=289
-  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_end=391
-  _globals['_AUDITSERVICE']._serialized_start=394
-  _globals['_AUDITSERVICE']._serialized_end=537
+  _globals['_AUDITSERVICE'].methods_by_name['ListAuditEvents']._serialized_options = b'\302\363\030\004\032\002\007\010\202\323\344\223\002\021\022\017/v1/auditEvents'
+  _globals['_LISTAUDITEVENTSREQUEST']._serialized_start=180
+  _globals['_LISTAUDITEVENTSREQUEST']._serialized_end=315
+  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_start=317
+  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_end=419
+  _globals['_AUDITSERVICE']._serialized_start=422
+  _globals['_AUDITSERVICE']._serialized_end=574
 # @@protoc_insertion_point(module_scope)

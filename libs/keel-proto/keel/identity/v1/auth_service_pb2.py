@@ -26,10 +26,11 @@ from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from keel.auth.v1 import options_pb2 as keel_dot_auth_dot_v1_dot_options__pb2
 from keel.identity.v1 import resources_pb2 as keel_dot_identity_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#keel/identity/v1/auth_service.proto\x12\x10keel.identity.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a keel/identity/v1/resources.proto\"m\n\x0cLoginRequest\x12\x19\n\x05\x65mail\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xc0\x02\x12\x1c\n\x08password\x18\x02 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x02\x12$\n\x0forganization_id\x18\x03 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\"\x88\x02\n\nTokenGrant\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x12\n\ntoken_type\x18\x02 \x01(\t\x12\x12\n\nexpires_in\x18\x03 \x01(\x05\x12<\n\x18\x61\x63\x63\x65ss_token_expire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rrefresh_token\x18\x05 \x01(\t\x12=\n\x19refresh_token_expire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07user_id\x18\x07 \x01(\t\x12\x17\n\x0forganization_id\x18\x08 \x01(\t\"<\n\rLoginResponse\x12+\n\x05grant\x18\x01 \x01(\x0b\x32\x1c.keel.identity.v1.TokenGrant\"8\n\x13RefreshTokenRequest\x12!\n\rrefresh_token\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x04\"C\n\x14RefreshTokenResponse\x12+\n\x05grant\x18\x01 \x01(\x0b\x32\x1c.keel.identity.v1.TokenGrant\"2\n\rLogoutRequest\x12!\n\rrefresh_token\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x04\"\x10\n\x0eLogoutResponse\"\x10\n\x0eGetJwksRequest\"3\n\x16IntrospectTokenRequest\x12\x19\n\x05token\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80@\"\x9c\x01\n\x17IntrospectTokenResponse\x12\x0e\n\x06\x61\x63tive\x18\x01 \x01(\x08\x12.\n\tprincipal\x18\x02 \x01(\x0b\x32\x1b.keel.identity.v1.Principal\x12/\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08token_id\x18\x04 \x01(\t\"8\n\x19\x41uthenticateApiKeyRequest\x12\x1b\n\x07\x61pi_key\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x04\"\xa0\x01\n\x1a\x41uthenticateApiKeyResponse\x12.\n\tprincipal\x18\x01 \x01(\x0b\x32\x1b.keel.identity.v1.Principal\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\x12<\n\x18\x61\x63\x63\x65ss_token_expire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"4\n\x15\x45xchangeApiKeyRequest\x12\x1b\n\x07\x61pi_key\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x04\"\xd1\x01\n\x16\x45xchangeApiKeyResponse\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x12\n\ntoken_type\x18\x02 \x01(\t\x12\x12\n\nexpires_in\x18\x03 \x01(\x05\x12<\n\x18\x61\x63\x63\x65ss_token_expire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\napi_key_id\x18\x05 \x01(\t\x12\x17\n\x0forganization_id\x18\x06 \x01(\t\x12\x0e\n\x06scopes\x18\x07 \x03(\t2\xa7\x06\n\x0b\x41uthService\x12\x61\n\x05Login\x12\x1e.keel.identity.v1.LoginRequest\x1a\x1f.keel.identity.v1.LoginResponse\"\x17\x82\xd3\xe4\x93\x02\x11\"\x0c/v1/sessions:\x01*\x12~\n\x0cRefreshToken\x12%.keel.identity.v1.RefreshTokenRequest\x1a&.keel.identity.v1.RefreshTokenResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x14/v1/sessions:refresh:\x01*\x12k\n\x06Logout\x12\x1f.keel.identity.v1.LogoutRequest\x1a .keel.identity.v1.LogoutResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\"\x13/v1/sessions:logout:\x01*\x12\x61\n\x07GetJwks\x12 .keel.identity.v1.GetJwksRequest\x1a\x14.google.api.HttpBody\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/.well-known/jwks.json\x12\x66\n\x0fIntrospectToken\x12(.keel.identity.v1.IntrospectTokenRequest\x1a).keel.identity.v1.IntrospectTokenResponse\x12o\n\x12\x41uthenticateApiKey\x12+.keel.identity.v1.AuthenticateApiKeyRequest\x1a,.keel.identity.v1.AuthenticateApiKeyResponse\x12\x8b\x01\n\x0e\x45xchangeApiKey\x12\'.keel.identity.v1.ExchangeApiKeyRequest\x1a(.keel.identity.v1.ExchangeApiKeyResponse\"&\x82\xd3\xe4\x93\x02 \"\x1b/v1/sessions:exchangeApiKey:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#keel/identity/v1/auth_service.proto\x12\x10keel.identity.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1akeel/auth/v1/options.proto\x1a keel/identity/v1/resources.proto\"m\n\x0cLoginRequest\x12\x19\n\x05\x65mail\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xc0\x02\x12\x1c\n\x08password\x18\x02 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x02\x12$\n\x0forganization_id\x18\x03 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\"\x88\x02\n\nTokenGrant\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x12\n\ntoken_type\x18\x02 \x01(\t\x12\x12\n\nexpires_in\x18\x03 \x01(\x05\x12<\n\x18\x61\x63\x63\x65ss_token_expire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rrefresh_token\x18\x05 \x01(\t\x12=\n\x19refresh_token_expire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07user_id\x18\x07 \x01(\t\x12\x17\n\x0forganization_id\x18\x08 \x01(\t\"<\n\rLoginResponse\x12+\n\x05grant\x18\x01 \x01(\x0b\x32\x1c.keel.identity.v1.TokenGrant\"8\n\x13RefreshTokenRequest\x12!\n\rrefresh_token\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x04\"C\n\x14RefreshTokenResponse\x12+\n\x05grant\x18\x01 \x01(\x0b\x32\x1c.keel.identity.v1.TokenGrant\"2\n\rLogoutRequest\x12!\n\rrefresh_token\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x04\"\x10\n\x0eLogoutResponse\"\x10\n\x0eGetJwksRequest\"3\n\x16IntrospectTokenRequest\x12\x19\n\x05token\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80@\"\x9c\x01\n\x17IntrospectTokenResponse\x12\x0e\n\x06\x61\x63tive\x18\x01 \x01(\x08\x12.\n\tprincipal\x18\x02 \x01(\x0b\x32\x1b.keel.identity.v1.Principal\x12/\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08token_id\x18\x04 \x01(\t\"8\n\x19\x41uthenticateApiKeyRequest\x12\x1b\n\x07\x61pi_key\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x04\"\xa0\x01\n\x1a\x41uthenticateApiKeyResponse\x12.\n\tprincipal\x18\x01 \x01(\x0b\x32\x1b.keel.identity.v1.Principal\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\x12<\n\x18\x61\x63\x63\x65ss_token_expire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"4\n\x15\x45xchangeApiKeyRequest\x12\x1b\n\x07\x61pi_key\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x04\"\xd1\x01\n\x16\x45xchangeApiKeyResponse\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x12\n\ntoken_type\x18\x02 \x01(\t\x12\x12\n\nexpires_in\x18\x03 \x01(\x05\x12<\n\x18\x61\x63\x63\x65ss_token_expire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\napi_key_id\x18\x05 \x01(\t\x12\x17\n\x0forganization_id\x18\x06 \x01(\t\x12\x0e\n\x06scopes\x18\x07 \x03(\t2\xd7\x06\n\x0b\x41uthService\x12g\n\x05Login\x12\x1e.keel.identity.v1.LoginRequest\x1a\x1f.keel.identity.v1.LoginResponse\"\x1d\xc2\xf3\x18\x02\x08\x01\x82\xd3\xe4\x93\x02\x11\"\x0c/v1/sessions:\x01*\x12\x84\x01\n\x0cRefreshToken\x12%.keel.identity.v1.RefreshTokenRequest\x1a&.keel.identity.v1.RefreshTokenResponse\"%\xc2\xf3\x18\x02\x08\x01\x82\xd3\xe4\x93\x02\x19\"\x14/v1/sessions:refresh:\x01*\x12r\n\x06Logout\x12\x1f.keel.identity.v1.LogoutRequest\x1a .keel.identity.v1.LogoutResponse\"%\xc2\xf3\x18\x03\x1a\x01\x08\x82\xd3\xe4\x93\x02\x18\"\x13/v1/sessions:logout:\x01*\x12g\n\x07GetJwks\x12 .keel.identity.v1.GetJwksRequest\x1a\x14.google.api.HttpBody\"$\xc2\xf3\x18\x02\x08\x01\x82\xd3\xe4\x93\x02\x18\x12\x16/.well-known/jwks.json\x12n\n\x0fIntrospectToken\x12(.keel.identity.v1.IntrospectTokenRequest\x1a).keel.identity.v1.IntrospectTokenResponse\"\x06\xc2\xf3\x18\x02\x10\x01\x12w\n\x12\x41uthenticateApiKey\x12+.keel.identity.v1.AuthenticateApiKeyRequest\x1a,.keel.identity.v1.AuthenticateApiKeyResponse\"\x06\xc2\xf3\x18\x02\x10\x01\x12\x91\x01\n\x0e\x45xchangeApiKey\x12\'.keel.identity.v1.ExchangeApiKeyRequest\x1a(.keel.identity.v1.ExchangeApiKeyResponse\",\xc2\xf3\x18\x02\x08\x01\x82\xd3\xe4\x93\x02 \"\x1b/v1/sessions:exchangeApiKey:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -53,43 +54,47 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EXCHANGEAPIKEYREQUEST'].fields_by_name['api_key']._loaded_options = None
   _globals['_EXCHANGEAPIKEYREQUEST'].fields_by_name['api_key']._serialized_options = b'\272H\007r\005\020\001\030\200\004'
   _globals['_AUTHSERVICE'].methods_by_name['Login']._loaded_options = None
-  _globals['_AUTHSERVICE'].methods_by_name['Login']._serialized_options = b'\202\323\344\223\002\021\"\014/v1/sessions:\001*'
+  _globals['_AUTHSERVICE'].methods_by_name['Login']._serialized_options = b'\302\363\030\002\010\001\202\323\344\223\002\021\"\014/v1/sessions:\001*'
   _globals['_AUTHSERVICE'].methods_by_name['RefreshToken']._loaded_options = None
-  _globals['_AUTHSERVICE'].methods_by_name['RefreshToken']._serialized_options = b'\202\323\344\223\002\031\"\024/v1/sessions:refresh:\001*'
+  _globals['_AUTHSERVICE'].methods_by_name['RefreshToken']._serialized_options = b'\302\363\030\002\010\001\202\323\344\223\002\031\"\024/v1/sessions:refresh:\001*'
   _globals['_AUTHSERVICE'].methods_by_name['Logout']._loaded_options = None
-  _globals['_AUTHSERVICE'].methods_by_name['Logout']._serialized_options = b'\202\323\344\223\002\030\"\023/v1/sessions:logout:\001*'
+  _globals['_AUTHSERVICE'].methods_by_name['Logout']._serialized_options = b'\302\363\030\003\032\001\010\202\323\344\223\002\030\"\023/v1/sessions:logout:\001*'
   _globals['_AUTHSERVICE'].methods_by_name['GetJwks']._loaded_options = None
-  _globals['_AUTHSERVICE'].methods_by_name['GetJwks']._serialized_options = b'\202\323\344\223\002\030\022\026/.well-known/jwks.json'
+  _globals['_AUTHSERVICE'].methods_by_name['GetJwks']._serialized_options = b'\302\363\030\002\010\001\202\323\344\223\002\030\022\026/.well-known/jwks.json'
+  _globals['_AUTHSERVICE'].methods_by_name['IntrospectToken']._loaded_options = None
+  _globals['_AUTHSERVICE'].methods_by_name['IntrospectToken']._serialized_options = b'\302\363\030\002\020\001'
+  _globals['_AUTHSERVICE'].methods_by_name['AuthenticateApiKey']._loaded_options = None
+  _globals['_AUTHSERVICE'].methods_by_name['AuthenticateApiKey']._serialized_options = b'\302\363\030\002\020\001'
   _globals['_AUTHSERVICE'].methods_by_name['ExchangeApiKey']._loaded_options = None
-  _globals['_AUTHSERVICE'].methods_by_name['ExchangeApiKey']._serialized_options = b'\202\323\344\223\002 \"\033/v1/sessions:exchangeApiKey:\001*'
-  _globals['_LOGINREQUEST']._serialized_start=210
-  _globals['_LOGINREQUEST']._serialized_end=319
-  _globals['_TOKENGRANT']._serialized_start=322
-  _globals['_TOKENGRANT']._serialized_end=586
-  _globals['_LOGINRESPONSE']._serialized_start=588
-  _globals['_LOGINRESPONSE']._serialized_end=648
-  _globals['_REFRESHTOKENREQUEST']._serialized_start=650
-  _globals['_REFRESHTOKENREQUEST']._serialized_end=706
-  _globals['_REFRESHTOKENRESPONSE']._serialized_start=708
-  _globals['_REFRESHTOKENRESPONSE']._serialized_end=775
-  _globals['_LOGOUTREQUEST']._serialized_start=777
-  _globals['_LOGOUTREQUEST']._serialized_end=827
-  _globals['_LOGOUTRESPONSE']._serialized_start=829
-  _globals['_LOGOUTRESPONSE']._serialized_end=845
-  _globals['_GETJWKSREQUEST']._serialized_start=847
-  _globals['_GETJWKSREQUEST']._serialized_end=863
-  _globals['_INTROSPECTTOKENREQUEST']._serialized_start=865
-  _globals['_INTROSPECTTOKENREQUEST']._serialized_end=916
-  _globals['_INTROSPECTTOKENRESPONSE']._serialized_start=919
-  _globals['_INTROSPECTTOKENRESPONSE']._serialized_end=1075
-  _globals['_AUTHENTICATEAPIKEYREQUEST']._serialized_start=1077
-  _globals['_AUTHENTICATEAPIKEYREQUEST']._serialized_end=1133
-  _globals['_AUTHENTICATEAPIKEYRESPONSE']._serialized_start=1136
-  _globals['_AUTHENTICATEAPIKEYRESPONSE']._serialized_end=1296
-  _globals['_EXCHANGEAPIKEYREQUEST']._serialized_start=1298
-  _globals['_EXCHANGEAPIKEYREQUEST']._serialized_end=1350
-  _globals['_EXCHANGEAPIKEYRESPONSE']._serialized_start=1353
-  _globals['_EXCHANGEAPIKEYRESPONSE']._serialized_end=1562
-  _globals['_AUTHSERVICE']._serialized_start=1565
-  _globals['_AUTHSERVICE']._serialized_end=2372
+  _globals['_AUTHSERVICE'].methods_by_name['ExchangeApiKey']._serialized_options = b'\302\363\030\002\010\001\202\323\344\223\002 \"\033/v1/sessions:exchangeApiKey:\001*'
+  _globals['_LOGINREQUEST']._serialized_start=238
+  _globals['_LOGINREQUEST']._serialized_end=347
+  _globals['_TOKENGRANT']._serialized_start=350
+  _globals['_TOKENGRANT']._serialized_end=614
+  _globals['_LOGINRESPONSE']._serialized_start=616
+  _globals['_LOGINRESPONSE']._serialized_end=676
+  _globals['_REFRESHTOKENREQUEST']._serialized_start=678
+  _globals['_REFRESHTOKENREQUEST']._serialized_end=734
+  _globals['_REFRESHTOKENRESPONSE']._serialized_start=736
+  _globals['_REFRESHTOKENRESPONSE']._serialized_end=803
+  _globals['_LOGOUTREQUEST']._serialized_start=805
+  _globals['_LOGOUTREQUEST']._serialized_end=855
+  _globals['_LOGOUTRESPONSE']._serialized_start=857
+  _globals['_LOGOUTRESPONSE']._serialized_end=873
+  _globals['_GETJWKSREQUEST']._serialized_start=875
+  _globals['_GETJWKSREQUEST']._serialized_end=891
+  _globals['_INTROSPECTTOKENREQUEST']._serialized_start=893
+  _globals['_INTROSPECTTOKENREQUEST']._serialized_end=944
+  _globals['_INTROSPECTTOKENRESPONSE']._serialized_start=947
+  _globals['_INTROSPECTTOKENRESPONSE']._serialized_end=1103
+  _globals['_AUTHENTICATEAPIKEYREQUEST']._serialized_start=1105
+  _globals['_AUTHENTICATEAPIKEYREQUEST']._serialized_end=1161
+  _globals['_AUTHENTICATEAPIKEYRESPONSE']._serialized_start=1164
+  _globals['_AUTHENTICATEAPIKEYRESPONSE']._serialized_end=1324
+  _globals['_EXCHANGEAPIKEYREQUEST']._serialized_start=1326
+  _globals['_EXCHANGEAPIKEYREQUEST']._serialized_end=1378
+  _globals['_EXCHANGEAPIKEYRESPONSE']._serialized_start=1381
+  _globals['_EXCHANGEAPIKEYRESPONSE']._serialized_end=1590
+  _globals['_AUTHSERVICE']._serialized_start=1593
+  _globals['_AUTHSERVICE']._serialized_end=2448
 # @@protoc_insertion_point(module_scope)

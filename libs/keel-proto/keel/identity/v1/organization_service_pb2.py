@@ -25,10 +25,11 @@ _sym_db = _symbol_database.Default()
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
+from keel.auth.v1 import options_pb2 as keel_dot_auth_dot_v1_dot_options__pb2
 from keel.identity.v1 import resources_pb2 as keel_dot_identity_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+keel/identity/v1/organization_service.proto\x12\x10keel.identity.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a keel/identity/v1/resources.proto\"\xf9\x01\n\x19\x43reateOrganizationRequest\x12\x1f\n\nrequest_id\x18\x01 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\x12 \n\x0c\x64isplay_name\x18\x02 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\x12.\n\x10\x64\x65\x66\x61ult_currency\x18\x03 \x01(\tB\x14\xbaH\x11r\x0c\x32\n^[A-Z]{3}$\xd8\x01\x01\x12\x1f\n\x0bowner_email\x18\x04 \x01(\tB\n\xbaH\x07r\x05\x18\xc0\x02`\x01\x12\"\n\x0eowner_password\x18\x05 \x01(\tB\n\xbaH\x07r\x05\x10\x08\x18\x80\x02\x12$\n\x12owner_display_name\x18\x06 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01\"y\n\x1a\x43reateOrganizationResponse\x12\x34\n\x0corganization\x18\x01 \x01(\x0b\x32\x1e.keel.identity.v1.Organization\x12%\n\x05owner\x18\x02 \x01(\x0b\x32\x16.keel.identity.v1.User\";\n\x16GetOrganizationRequest\x12!\n\x0forganization_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"O\n\x17GetOrganizationResponse\x12\x34\n\x0corganization\x18\x01 \x01(\x0b\x32\x1e.keel.identity.v1.Organization\"\x92\x01\n\x19UpdateOrganizationRequest\x12<\n\x0corganization\x18\x01 \x01(\x0b\x32\x1e.keel.identity.v1.OrganizationB\x06\xbaH\x03\xc8\x01\x01\x12\x37\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01\"R\n\x1aUpdateOrganizationResponse\x12\x34\n\x0corganization\x18\x01 \x01(\x0b\x32\x1e.keel.identity.v1.Organization2\xf5\x03\n\x13OrganizationService\x12\x8d\x01\n\x12\x43reateOrganization\x12+.keel.identity.v1.CreateOrganizationRequest\x1a,.keel.identity.v1.CreateOrganizationResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\"\x11/v1/organizations:\x01*\x12\x93\x01\n\x0fGetOrganization\x12(.keel.identity.v1.GetOrganizationRequest\x1a).keel.identity.v1.GetOrganizationResponse\"+\x82\xd3\xe4\x93\x02%\x12#/v1/organizations/{organization_id}\x12\xb7\x01\n\x12UpdateOrganization\x12+.keel.identity.v1.UpdateOrganizationRequest\x1a,.keel.identity.v1.UpdateOrganizationResponse\"F\x82\xd3\xe4\x93\x02@20/v1/organizations/{organization.organization_id}:\x0corganizationb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+keel/identity/v1/organization_service.proto\x12\x10keel.identity.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1akeel/auth/v1/options.proto\x1a keel/identity/v1/resources.proto\"\xf9\x01\n\x19\x43reateOrganizationRequest\x12\x1f\n\nrequest_id\x18\x01 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\x12 \n\x0c\x64isplay_name\x18\x02 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\x12.\n\x10\x64\x65\x66\x61ult_currency\x18\x03 \x01(\tB\x14\xbaH\x11r\x0c\x32\n^[A-Z]{3}$\xd8\x01\x01\x12\x1f\n\x0bowner_email\x18\x04 \x01(\tB\n\xbaH\x07r\x05\x18\xc0\x02`\x01\x12\"\n\x0eowner_password\x18\x05 \x01(\tB\n\xbaH\x07r\x05\x10\x08\x18\x80\x02\x12$\n\x12owner_display_name\x18\x06 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01\"y\n\x1a\x43reateOrganizationResponse\x12\x34\n\x0corganization\x18\x01 \x01(\x0b\x32\x1e.keel.identity.v1.Organization\x12%\n\x05owner\x18\x02 \x01(\x0b\x32\x16.keel.identity.v1.User\";\n\x16GetOrganizationRequest\x12!\n\x0forganization_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"O\n\x17GetOrganizationResponse\x12\x34\n\x0corganization\x18\x01 \x01(\x0b\x32\x1e.keel.identity.v1.Organization\"\x92\x01\n\x19UpdateOrganizationRequest\x12<\n\x0corganization\x18\x01 \x01(\x0b\x32\x1e.keel.identity.v1.OrganizationB\x06\xbaH\x03\xc8\x01\x01\x12\x37\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01\"R\n\x1aUpdateOrganizationResponse\x12\x34\n\x0corganization\x18\x01 \x01(\x0b\x32\x1e.keel.identity.v1.Organization2\x8a\x04\n\x13OrganizationService\x12\x93\x01\n\x12\x43reateOrganization\x12+.keel.identity.v1.CreateOrganizationRequest\x1a,.keel.identity.v1.CreateOrganizationResponse\"\"\xc2\xf3\x18\x02\x08\x01\x82\xd3\xe4\x93\x02\x16\"\x11/v1/organizations:\x01*\x12\x9b\x01\n\x0fGetOrganization\x12(.keel.identity.v1.GetOrganizationRequest\x1a).keel.identity.v1.GetOrganizationResponse\"3\xc2\xf3\x18\x04\x1a\x02\x07\x08\x82\xd3\xe4\x93\x02%\x12#/v1/organizations/{organization_id}\x12\xbe\x01\n\x12UpdateOrganization\x12+.keel.identity.v1.UpdateOrganizationRequest\x1a,.keel.identity.v1.UpdateOrganizationResponse\"M\xc2\xf3\x18\x03\x1a\x01\x08\x82\xd3\xe4\x93\x02@20/v1/organizations/{organization.organization_id}:\x0corganizationb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -54,23 +55,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_UPDATEORGANIZATIONREQUEST'].fields_by_name['update_mask']._loaded_options = None
   _globals['_UPDATEORGANIZATIONREQUEST'].fields_by_name['update_mask']._serialized_options = b'\272H\003\310\001\001'
   _globals['_ORGANIZATIONSERVICE'].methods_by_name['CreateOrganization']._loaded_options = None
-  _globals['_ORGANIZATIONSERVICE'].methods_by_name['CreateOrganization']._serialized_options = b'\202\323\344\223\002\026\"\021/v1/organizations:\001*'
+  _globals['_ORGANIZATIONSERVICE'].methods_by_name['CreateOrganization']._serialized_options = b'\302\363\030\002\010\001\202\323\344\223\002\026\"\021/v1/organizations:\001*'
   _globals['_ORGANIZATIONSERVICE'].methods_by_name['GetOrganization']._loaded_options = None
-  _globals['_ORGANIZATIONSERVICE'].methods_by_name['GetOrganization']._serialized_options = b'\202\323\344\223\002%\022#/v1/organizations/{organization_id}'
+  _globals['_ORGANIZATIONSERVICE'].methods_by_name['GetOrganization']._serialized_options = b'\302\363\030\004\032\002\007\010\202\323\344\223\002%\022#/v1/organizations/{organization_id}'
   _globals['_ORGANIZATIONSERVICE'].methods_by_name['UpdateOrganization']._loaded_options = None
-  _globals['_ORGANIZATIONSERVICE'].methods_by_name['UpdateOrganization']._serialized_options = b'\202\323\344\223\002@20/v1/organizations/{organization.organization_id}:\014organization'
-  _globals['_CREATEORGANIZATIONREQUEST']._serialized_start=193
-  _globals['_CREATEORGANIZATIONREQUEST']._serialized_end=442
-  _globals['_CREATEORGANIZATIONRESPONSE']._serialized_start=444
-  _globals['_CREATEORGANIZATIONRESPONSE']._serialized_end=565
-  _globals['_GETORGANIZATIONREQUEST']._serialized_start=567
-  _globals['_GETORGANIZATIONREQUEST']._serialized_end=626
-  _globals['_GETORGANIZATIONRESPONSE']._serialized_start=628
-  _globals['_GETORGANIZATIONRESPONSE']._serialized_end=707
-  _globals['_UPDATEORGANIZATIONREQUEST']._serialized_start=710
-  _globals['_UPDATEORGANIZATIONREQUEST']._serialized_end=856
-  _globals['_UPDATEORGANIZATIONRESPONSE']._serialized_start=858
-  _globals['_UPDATEORGANIZATIONRESPONSE']._serialized_end=940
-  _globals['_ORGANIZATIONSERVICE']._serialized_start=943
-  _globals['_ORGANIZATIONSERVICE']._serialized_end=1444
+  _globals['_ORGANIZATIONSERVICE'].methods_by_name['UpdateOrganization']._serialized_options = b'\302\363\030\003\032\001\010\202\323\344\223\002@20/v1/organizations/{organization.organization_id}:\014organization'
+  _globals['_CREATEORGANIZATIONREQUEST']._serialized_start=221
+  _globals['_CREATEORGANIZATIONREQUEST']._serialized_end=470
+  _globals['_CREATEORGANIZATIONRESPONSE']._serialized_start=472
+  _globals['_CREATEORGANIZATIONRESPONSE']._serialized_end=593
+  _globals['_GETORGANIZATIONREQUEST']._serialized_start=595
+  _globals['_GETORGANIZATIONREQUEST']._serialized_end=654
+  _globals['_GETORGANIZATIONRESPONSE']._serialized_start=656
+  _globals['_GETORGANIZATIONRESPONSE']._serialized_end=735
+  _globals['_UPDATEORGANIZATIONREQUEST']._serialized_start=738
+  _globals['_UPDATEORGANIZATIONREQUEST']._serialized_end=884
+  _globals['_UPDATEORGANIZATIONRESPONSE']._serialized_start=886
+  _globals['_UPDATEORGANIZATIONRESPONSE']._serialized_end=968
+  _globals['_ORGANIZATIONSERVICE']._serialized_start=971
+  _globals['_ORGANIZATIONSERVICE']._serialized_end=1493
 # @@protoc_insertion_point(module_scope)

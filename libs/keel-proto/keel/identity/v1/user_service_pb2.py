@@ -25,10 +25,11 @@ _sym_db = _symbol_database.Default()
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
+from keel.auth.v1 import options_pb2 as keel_dot_auth_dot_v1_dot_options__pb2
 from keel.identity.v1 import resources_pb2 as keel_dot_identity_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#keel/identity/v1/user_service.proto\x12\x10keel.identity.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a keel/identity/v1/resources.proto\"\xcd\x01\n\x11\x43reateUserRequest\x12\x1f\n\nrequest_id\x18\x01 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\x12\x19\n\x05\x65mail\x18\x02 \x01(\tB\n\xbaH\x07r\x05\x18\xc0\x02`\x01\x12\x1e\n\x0c\x64isplay_name\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01\x12\x36\n\x05roles\x18\x04 \x03(\x0e\x32\x16.keel.identity.v1.RoleB\x0f\xbaH\x0c\x92\x01\t\"\x07\x82\x01\x04\x10\x01 \x00\x12$\n\x10initial_password\x18\x05 \x01(\tB\n\xbaH\x07r\x05\x10\x08\x18\x80\x02\":\n\x12\x43reateUserResponse\x12$\n\x04user\x18\x01 \x01(\x0b\x32\x16.keel.identity.v1.User\"+\n\x0eGetUserRequest\x12\x19\n\x07user_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"7\n\x0fGetUserResponse\x12$\n\x04user\x18\x01 \x01(\x0b\x32\x16.keel.identity.v1.User\"\x17\n\x15GetCurrentUserRequest\">\n\x16GetCurrentUserResponse\x12$\n\x04user\x18\x01 \x01(\x0b\x32\x16.keel.identity.v1.User\"i\n\x10ListUsersRequest\x12\x1d\n\tpage_size\x18\x01 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\x1c\n\npage_token\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04\x12\x18\n\x10show_deactivated\x18\x03 \x01(\x08\"S\n\x11ListUsersResponse\x12%\n\x05users\x18\x01 \x03(\x0b\x32\x16.keel.identity.v1.User\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"z\n\x11UpdateUserRequest\x12,\n\x04user\x18\x01 \x01(\x0b\x32\x16.keel.identity.v1.UserB\x06\xbaH\x03\xc8\x01\x01\x12\x37\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01\":\n\x12UpdateUserResponse\x12$\n\x04user\x18\x01 \x01(\x0b\x32\x16.keel.identity.v1.User\"2\n\x15\x44\x65\x61\x63tivateUserRequest\x12\x19\n\x07user_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\">\n\x16\x44\x65\x61\x63tivateUserResponse\x12$\n\x04user\x18\x01 \x01(\x0b\x32\x16.keel.identity.v1.User\"_\n\x15\x43hangePasswordRequest\x12$\n\x10\x63urrent_password\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x02\x12 \n\x0cnew_password\x18\x02 \x01(\tB\n\xbaH\x07r\x05\x10\x08\x18\x80\x02\"\x18\n\x16\x43hangePasswordResponse2\xed\x06\n\x0bUserService\x12m\n\nCreateUser\x12#.keel.identity.v1.CreateUserRequest\x1a$.keel.identity.v1.CreateUserResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\"\t/v1/users:\x01*\x12k\n\x07GetUser\x12 .keel.identity.v1.GetUserRequest\x1a!.keel.identity.v1.GetUserResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/users/{user_id}\x12y\n\x0eGetCurrentUser\x12\'.keel.identity.v1.GetCurrentUserRequest\x1a(.keel.identity.v1.GetCurrentUserResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/users/me\x12g\n\tListUsers\x12\".keel.identity.v1.ListUsersRequest\x1a#.keel.identity.v1.ListUsersResponse\"\x11\x82\xd3\xe4\x93\x02\x0b\x12\t/v1/users\x12\x7f\n\nUpdateUser\x12#.keel.identity.v1.UpdateUserRequest\x1a$.keel.identity.v1.UpdateUserResponse\"&\x82\xd3\xe4\x93\x02 2\x18/v1/users/{user.user_id}:\x04user\x12\x8e\x01\n\x0e\x44\x65\x61\x63tivateUser\x12\'.keel.identity.v1.DeactivateUserRequest\x1a(.keel.identity.v1.DeactivateUserResponse\")\x82\xd3\xe4\x93\x02#\"\x1e/v1/users/{user_id}:deactivate:\x01*\x12\x8b\x01\n\x0e\x43hangePassword\x12\'.keel.identity.v1.ChangePasswordRequest\x1a(.keel.identity.v1.ChangePasswordResponse\"&\x82\xd3\xe4\x93\x02 \"\x1b/v1/users/me:changePassword:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#keel/identity/v1/user_service.proto\x12\x10keel.identity.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1akeel/auth/v1/options.proto\x1a keel/identity/v1/resources.proto\"\xcd\x01\n\x11\x43reateUserRequest\x12\x1f\n\nrequest_id\x18\x01 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\x12\x19\n\x05\x65mail\x18\x02 \x01(\tB\n\xbaH\x07r\x05\x18\xc0\x02`\x01\x12\x1e\n\x0c\x64isplay_name\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01\x12\x36\n\x05roles\x18\x04 \x03(\x0e\x32\x16.keel.identity.v1.RoleB\x0f\xbaH\x0c\x92\x01\t\"\x07\x82\x01\x04\x10\x01 \x00\x12$\n\x10initial_password\x18\x05 \x01(\tB\n\xbaH\x07r\x05\x10\x08\x18\x80\x02\":\n\x12\x43reateUserResponse\x12$\n\x04user\x18\x01 \x01(\x0b\x32\x16.keel.identity.v1.User\"+\n\x0eGetUserRequest\x12\x19\n\x07user_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"7\n\x0fGetUserResponse\x12$\n\x04user\x18\x01 \x01(\x0b\x32\x16.keel.identity.v1.User\"\x17\n\x15GetCurrentUserRequest\">\n\x16GetCurrentUserResponse\x12$\n\x04user\x18\x01 \x01(\x0b\x32\x16.keel.identity.v1.User\"i\n\x10ListUsersRequest\x12\x1d\n\tpage_size\x18\x01 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\x1c\n\npage_token\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04\x12\x18\n\x10show_deactivated\x18\x03 \x01(\x08\"S\n\x11ListUsersResponse\x12%\n\x05users\x18\x01 \x03(\x0b\x32\x16.keel.identity.v1.User\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"z\n\x11UpdateUserRequest\x12,\n\x04user\x18\x01 \x01(\x0b\x32\x16.keel.identity.v1.UserB\x06\xbaH\x03\xc8\x01\x01\x12\x37\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01\":\n\x12UpdateUserResponse\x12$\n\x04user\x18\x01 \x01(\x0b\x32\x16.keel.identity.v1.User\"2\n\x15\x44\x65\x61\x63tivateUserRequest\x12\x19\n\x07user_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\">\n\x16\x44\x65\x61\x63tivateUserResponse\x12$\n\x04user\x18\x01 \x01(\x0b\x32\x16.keel.identity.v1.User\"_\n\x15\x43hangePasswordRequest\x12$\n\x10\x63urrent_password\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x02\x12 \n\x0cnew_password\x18\x02 \x01(\tB\n\xbaH\x07r\x05\x10\x08\x18\x80\x02\"\x18\n\x16\x43hangePasswordResponse2\xa3\x07\n\x0bUserService\x12t\n\nCreateUser\x12#.keel.identity.v1.CreateUserRequest\x1a$.keel.identity.v1.CreateUserResponse\"\x1b\xc2\xf3\x18\x03\x1a\x01\x08\x82\xd3\xe4\x93\x02\x0e\"\t/v1/users:\x01*\x12s\n\x07GetUser\x12 .keel.identity.v1.GetUserRequest\x1a!.keel.identity.v1.GetUserResponse\"#\xc2\xf3\x18\x04\x1a\x02\x07\x08\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/users/{user_id}\x12\x81\x01\n\x0eGetCurrentUser\x12\'.keel.identity.v1.GetCurrentUserRequest\x1a(.keel.identity.v1.GetCurrentUserResponse\"\x1c\xc2\xf3\x18\x04\x1a\x02\x07\x08\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/users/me\x12o\n\tListUsers\x12\".keel.identity.v1.ListUsersRequest\x1a#.keel.identity.v1.ListUsersResponse\"\x19\xc2\xf3\x18\x04\x1a\x02\x07\x08\x82\xd3\xe4\x93\x02\x0b\x12\t/v1/users\x12\x86\x01\n\nUpdateUser\x12#.keel.identity.v1.UpdateUserRequest\x1a$.keel.identity.v1.UpdateUserResponse\"-\xc2\xf3\x18\x03\x1a\x01\x08\x82\xd3\xe4\x93\x02 2\x18/v1/users/{user.user_id}:\x04user\x12\x95\x01\n\x0e\x44\x65\x61\x63tivateUser\x12\'.keel.identity.v1.DeactivateUserRequest\x1a(.keel.identity.v1.DeactivateUserResponse\"0\xc2\xf3\x18\x03\x1a\x01\x08\x82\xd3\xe4\x93\x02#\"\x1e/v1/users/{user_id}:deactivate:\x01*\x12\x92\x01\n\x0e\x43hangePassword\x12\'.keel.identity.v1.ChangePasswordRequest\x1a(.keel.identity.v1.ChangePasswordResponse\"-\xc2\xf3\x18\x03\x1a\x01\x08\x82\xd3\xe4\x93\x02 \"\x1b/v1/users/me:changePassword:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -62,47 +63,47 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CHANGEPASSWORDREQUEST'].fields_by_name['new_password']._loaded_options = None
   _globals['_CHANGEPASSWORDREQUEST'].fields_by_name['new_password']._serialized_options = b'\272H\007r\005\020\010\030\200\002'
   _globals['_USERSERVICE'].methods_by_name['CreateUser']._loaded_options = None
-  _globals['_USERSERVICE'].methods_by_name['CreateUser']._serialized_options = b'\202\323\344\223\002\016\"\t/v1/users:\001*'
+  _globals['_USERSERVICE'].methods_by_name['CreateUser']._serialized_options = b'\302\363\030\003\032\001\010\202\323\344\223\002\016\"\t/v1/users:\001*'
   _globals['_USERSERVICE'].methods_by_name['GetUser']._loaded_options = None
-  _globals['_USERSERVICE'].methods_by_name['GetUser']._serialized_options = b'\202\323\344\223\002\025\022\023/v1/users/{user_id}'
+  _globals['_USERSERVICE'].methods_by_name['GetUser']._serialized_options = b'\302\363\030\004\032\002\007\010\202\323\344\223\002\025\022\023/v1/users/{user_id}'
   _globals['_USERSERVICE'].methods_by_name['GetCurrentUser']._loaded_options = None
-  _globals['_USERSERVICE'].methods_by_name['GetCurrentUser']._serialized_options = b'\202\323\344\223\002\016\022\014/v1/users/me'
+  _globals['_USERSERVICE'].methods_by_name['GetCurrentUser']._serialized_options = b'\302\363\030\004\032\002\007\010\202\323\344\223\002\016\022\014/v1/users/me'
   _globals['_USERSERVICE'].methods_by_name['ListUsers']._loaded_options = None
-  _globals['_USERSERVICE'].methods_by_name['ListUsers']._serialized_options = b'\202\323\344\223\002\013\022\t/v1/users'
+  _globals['_USERSERVICE'].methods_by_name['ListUsers']._serialized_options = b'\302\363\030\004\032\002\007\010\202\323\344\223\002\013\022\t/v1/users'
   _globals['_USERSERVICE'].methods_by_name['UpdateUser']._loaded_options = None
-  _globals['_USERSERVICE'].methods_by_name['UpdateUser']._serialized_options = b'\202\323\344\223\002 2\030/v1/users/{user.user_id}:\004user'
+  _globals['_USERSERVICE'].methods_by_name['UpdateUser']._serialized_options = b'\302\363\030\003\032\001\010\202\323\344\223\002 2\030/v1/users/{user.user_id}:\004user'
   _globals['_USERSERVICE'].methods_by_name['DeactivateUser']._loaded_options = None
-  _globals['_USERSERVICE'].methods_by_name['DeactivateUser']._serialized_options = b'\202\323\344\223\002#\"\036/v1/users/{user_id}:deactivate:\001*'
+  _globals['_USERSERVICE'].methods_by_name['DeactivateUser']._serialized_options = b'\302\363\030\003\032\001\010\202\323\344\223\002#\"\036/v1/users/{user_id}:deactivate:\001*'
   _globals['_USERSERVICE'].methods_by_name['ChangePassword']._loaded_options = None
-  _globals['_USERSERVICE'].methods_by_name['ChangePassword']._serialized_options = b'\202\323\344\223\002 \"\033/v1/users/me:changePassword:\001*'
-  _globals['_CREATEUSERREQUEST']._serialized_start=185
-  _globals['_CREATEUSERREQUEST']._serialized_end=390
-  _globals['_CREATEUSERRESPONSE']._serialized_start=392
-  _globals['_CREATEUSERRESPONSE']._serialized_end=450
-  _globals['_GETUSERREQUEST']._serialized_start=452
-  _globals['_GETUSERREQUEST']._serialized_end=495
-  _globals['_GETUSERRESPONSE']._serialized_start=497
-  _globals['_GETUSERRESPONSE']._serialized_end=552
-  _globals['_GETCURRENTUSERREQUEST']._serialized_start=554
-  _globals['_GETCURRENTUSERREQUEST']._serialized_end=577
-  _globals['_GETCURRENTUSERRESPONSE']._serialized_start=579
-  _globals['_GETCURRENTUSERRESPONSE']._serialized_end=641
-  _globals['_LISTUSERSREQUEST']._serialized_start=643
-  _globals['_LISTUSERSREQUEST']._serialized_end=748
-  _globals['_LISTUSERSRESPONSE']._serialized_start=750
-  _globals['_LISTUSERSRESPONSE']._serialized_end=833
-  _globals['_UPDATEUSERREQUEST']._serialized_start=835
-  _globals['_UPDATEUSERREQUEST']._serialized_end=957
-  _globals['_UPDATEUSERRESPONSE']._serialized_start=959
-  _globals['_UPDATEUSERRESPONSE']._serialized_end=1017
-  _globals['_DEACTIVATEUSERREQUEST']._serialized_start=1019
-  _globals['_DEACTIVATEUSERREQUEST']._serialized_end=1069
-  _globals['_DEACTIVATEUSERRESPONSE']._serialized_start=1071
-  _globals['_DEACTIVATEUSERRESPONSE']._serialized_end=1133
-  _globals['_CHANGEPASSWORDREQUEST']._serialized_start=1135
-  _globals['_CHANGEPASSWORDREQUEST']._serialized_end=1230
-  _globals['_CHANGEPASSWORDRESPONSE']._serialized_start=1232
-  _globals['_CHANGEPASSWORDRESPONSE']._serialized_end=1256
-  _globals['_USERSERVICE']._serialized_start=1259
-  _globals['_USERSERVICE']._serialized_end=2136
+  _globals['_USERSERVICE'].methods_by_name['ChangePassword']._serialized_options = b'\302\363\030\003\032\001\010\202\323\344\223\002 \"\033/v1/users/me:changePassword:\001*'
+  _globals['_CREATEUSERREQUEST']._serialized_start=213
+  _globals['_CREATEUSERREQUEST']._serialized_end=418
+  _globals['_CREATEUSERRESPONSE']._serialized_start=420
+  _globals['_CREATEUSERRESPONSE']._serialized_end=478
+  _globals['_GETUSERREQUEST']._serialized_start=480
+  _globals['_GETUSERREQUEST']._serialized_end=523
+  _globals['_GETUSERRESPONSE']._serialized_start=525
+  _globals['_GETUSERRESPONSE']._serialized_end=580
+  _globals['_GETCURRENTUSERREQUEST']._serialized_start=582
+  _globals['_GETCURRENTUSERREQUEST']._serialized_end=605
+  _globals['_GETCURRENTUSERRESPONSE']._serialized_start=607
+  _globals['_GETCURRENTUSERRESPONSE']._serialized_end=669
+  _globals['_LISTUSERSREQUEST']._serialized_start=671
+  _globals['_LISTUSERSREQUEST']._serialized_end=776
+  _globals['_LISTUSERSRESPONSE']._serialized_start=778
+  _globals['_LISTUSERSRESPONSE']._serialized_end=861
+  _globals['_UPDATEUSERREQUEST']._serialized_start=863
+  _globals['_UPDATEUSERREQUEST']._serialized_end=985
+  _globals['_UPDATEUSERRESPONSE']._serialized_start=987
+  _globals['_UPDATEUSERRESPONSE']._serialized_end=1045
+  _globals['_DEACTIVATEUSERREQUEST']._serialized_start=1047
+  _globals['_DEACTIVATEUSERREQUEST']._serialized_end=1097
+  _globals['_DEACTIVATEUSERRESPONSE']._serialized_start=1099
+  _globals['_DEACTIVATEUSERRESPONSE']._serialized_end=1161
+  _globals['_CHANGEPASSWORDREQUEST']._serialized_start=1163
+  _globals['_CHANGEPASSWORDREQUEST']._serialized_end=1258
+  _globals['_CHANGEPASSWORDRESPONSE']._serialized_start=1260
+  _globals['_CHANGEPASSWORDRESPONSE']._serialized_end=1284
+  _globals['_USERSERVICE']._serialized_start=1287
+  _globals['_USERSERVICE']._serialized_end=2218
 # @@protoc_insertion_point(module_scope)

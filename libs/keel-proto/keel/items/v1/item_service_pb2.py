@@ -25,10 +25,11 @@ _sym_db = _symbol_database.Default()
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
+from keel.auth.v1 import options_pb2 as keel_dot_auth_dot_v1_dot_options__pb2
 from keel.items.v1 import item_pb2 as keel_dot_items_dot_v1_dot_item__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n keel/items/v1/item_service.proto\x12\rkeel.items.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x18keel/items/v1/item.proto\"\x8e\x01\n\x11\x43reateItemRequest\x12*\n\x03url\x18\x01 \x01(\tB\x1b\xbaH\x18r\x16\x18\x80\x10\x32\x0e^(?i)https?://\x88\x01\x01H\x00\x12\x1b\n\x04note\x18\x02 \x01(\tB\x0b\xbaH\x08r\x06\x10\x01\x18\xa0\x9c\x01H\x00\x12\x1f\n\nrequest_id\x18\x03 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\x42\x0f\n\x06source\x12\x05\xbaH\x02\x08\x01\"7\n\x12\x43reateItemResponse\x12!\n\x04item\x18\x01 \x01(\x0b\x32\x13.keel.items.v1.Item\"+\n\x0eGetItemRequest\x12\x19\n\x07item_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"4\n\x0fGetItemResponse\x12!\n\x04item\x18\x01 \x01(\x0b\x32\x13.keel.items.v1.Item\"\xba\x01\n\x10ListItemsRequest\x12\x1c\n\tpage_size\x18\x01 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00\x12\x1c\n\npage_token\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x08\x12;\n\ncollection\x18\x03 \x01(\x0e\x32\x1d.keel.items.v1.ItemCollectionB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12\x14\n\x03tag\x18\x04 \x01(\tB\x07\xbaH\x04r\x02\x18(\x12\x17\n\x05query\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01\"P\n\x11ListItemsResponse\x12\"\n\x05items\x18\x01 \x03(\x0b\x32\x13.keel.items.v1.Item\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"o\n\x11UpdateItemRequest\x12)\n\x04item\x18\x01 \x01(\x0b\x32\x13.keel.items.v1.ItemB\x06\xbaH\x03\xc8\x01\x01\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"7\n\x12UpdateItemResponse\x12!\n\x04item\x18\x01 \x01(\x0b\x32\x13.keel.items.v1.Item\"/\n\x12\x43onfirmItemRequest\x12\x19\n\x07item_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"8\n\x13\x43onfirmItemResponse\x12!\n\x04item\x18\x01 \x01(\x0b\x32\x13.keel.items.v1.Item\"/\n\x12\x44iscardItemRequest\x12\x19\n\x07item_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"8\n\x13\x44iscardItemResponse\x12!\n\x04item\x18\x01 \x01(\x0b\x32\x13.keel.items.v1.Item\"3\n\x16RetryEnrichmentRequest\x12\x19\n\x07item_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"<\n\x17RetryEnrichmentResponse\x12!\n\x04item\x18\x01 \x01(\x0b\x32\x13.keel.items.v1.Item*\x8a\x01\n\x0eItemCollection\x12\x1f\n\x1bITEM_COLLECTION_UNSPECIFIED\x10\x00\x12\x1b\n\x17ITEM_COLLECTION_PENDING\x10\x01\x12\x1b\n\x17ITEM_COLLECTION_LIBRARY\x10\x02\x12\x1d\n\x19ITEM_COLLECTION_DISCARDED\x10\x03\x32\xc5\x06\n\x0bItemService\x12g\n\nCreateItem\x12 .keel.items.v1.CreateItemRequest\x1a!.keel.items.v1.CreateItemResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\"\t/v1/items:\x01*\x12\x65\n\x07GetItem\x12\x1d.keel.items.v1.GetItemRequest\x1a\x1e.keel.items.v1.GetItemResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/items/{item_id}\x12\x61\n\tListItems\x12\x1f.keel.items.v1.ListItemsRequest\x1a .keel.items.v1.ListItemsResponse\"\x11\x82\xd3\xe4\x93\x02\x0b\x12\t/v1/items\x12t\n\nUpdateItem\x12 .keel.items.v1.UpdateItemRequest\x1a!.keel.items.v1.UpdateItemResponse\"!\x82\xd3\xe4\x93\x02\x1b\x32\x13/v1/items/{item.id}:\x04item\x12|\n\x0b\x43onfirmItem\x12!.keel.items.v1.ConfirmItemRequest\x1a\".keel.items.v1.ConfirmItemResponse\"&\x82\xd3\xe4\x93\x02 \"\x1b/v1/items/{item_id}:confirm:\x01*\x12|\n\x0b\x44iscardItem\x12!.keel.items.v1.DiscardItemRequest\x1a\".keel.items.v1.DiscardItemResponse\"&\x82\xd3\xe4\x93\x02 \"\x1b/v1/items/{item_id}:discard:\x01*\x12\x90\x01\n\x0fRetryEnrichment\x12%.keel.items.v1.RetryEnrichmentRequest\x1a&.keel.items.v1.RetryEnrichmentResponse\".\x82\xd3\xe4\x93\x02(\"#/v1/items/{item_id}:retryEnrichment:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n keel/items/v1/item_service.proto\x12\rkeel.items.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1akeel/auth/v1/options.proto\x1a\x18keel/items/v1/item.proto\"\x8e\x01\n\x11\x43reateItemRequest\x12*\n\x03url\x18\x01 \x01(\tB\x1b\xbaH\x18r\x16\x18\x80\x10\x32\x0e^(?i)https?://\x88\x01\x01H\x00\x12\x1b\n\x04note\x18\x02 \x01(\tB\x0b\xbaH\x08r\x06\x10\x01\x18\xa0\x9c\x01H\x00\x12\x1f\n\nrequest_id\x18\x03 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\x42\x0f\n\x06source\x12\x05\xbaH\x02\x08\x01\"7\n\x12\x43reateItemResponse\x12!\n\x04item\x18\x01 \x01(\x0b\x32\x13.keel.items.v1.Item\"+\n\x0eGetItemRequest\x12\x19\n\x07item_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"4\n\x0fGetItemResponse\x12!\n\x04item\x18\x01 \x01(\x0b\x32\x13.keel.items.v1.Item\"\xba\x01\n\x10ListItemsRequest\x12\x1c\n\tpage_size\x18\x01 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00\x12\x1c\n\npage_token\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x08\x12;\n\ncollection\x18\x03 \x01(\x0e\x32\x1d.keel.items.v1.ItemCollectionB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12\x14\n\x03tag\x18\x04 \x01(\tB\x07\xbaH\x04r\x02\x18(\x12\x17\n\x05query\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01\"P\n\x11ListItemsResponse\x12\"\n\x05items\x18\x01 \x03(\x0b\x32\x13.keel.items.v1.Item\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"o\n\x11UpdateItemRequest\x12)\n\x04item\x18\x01 \x01(\x0b\x32\x13.keel.items.v1.ItemB\x06\xbaH\x03\xc8\x01\x01\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"7\n\x12UpdateItemResponse\x12!\n\x04item\x18\x01 \x01(\x0b\x32\x13.keel.items.v1.Item\"/\n\x12\x43onfirmItemRequest\x12\x19\n\x07item_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"8\n\x13\x43onfirmItemResponse\x12!\n\x04item\x18\x01 \x01(\x0b\x32\x13.keel.items.v1.Item\"/\n\x12\x44iscardItemRequest\x12\x19\n\x07item_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"8\n\x13\x44iscardItemResponse\x12!\n\x04item\x18\x01 \x01(\x0b\x32\x13.keel.items.v1.Item\"3\n\x16RetryEnrichmentRequest\x12\x19\n\x07item_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"<\n\x17RetryEnrichmentResponse\x12!\n\x04item\x18\x01 \x01(\x0b\x32\x13.keel.items.v1.Item*\x8a\x01\n\x0eItemCollection\x12\x1f\n\x1bITEM_COLLECTION_UNSPECIFIED\x10\x00\x12\x1b\n\x17ITEM_COLLECTION_PENDING\x10\x01\x12\x1b\n\x17ITEM_COLLECTION_LIBRARY\x10\x02\x12\x1d\n\x19ITEM_COLLECTION_DISCARDED\x10\x03\x32\xfa\x06\n\x0bItemService\x12n\n\nCreateItem\x12 .keel.items.v1.CreateItemRequest\x1a!.keel.items.v1.CreateItemResponse\"\x1b\xc2\xf3\x18\x03\x1a\x01\x02\x82\xd3\xe4\x93\x02\x0e\"\t/v1/items:\x01*\x12m\n\x07GetItem\x12\x1d.keel.items.v1.GetItemRequest\x1a\x1e.keel.items.v1.GetItemResponse\"#\xc2\xf3\x18\x04\x1a\x02\x01\x02\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/items/{item_id}\x12i\n\tListItems\x12\x1f.keel.items.v1.ListItemsRequest\x1a .keel.items.v1.ListItemsResponse\"\x19\xc2\xf3\x18\x04\x1a\x02\x01\x02\x82\xd3\xe4\x93\x02\x0b\x12\t/v1/items\x12{\n\nUpdateItem\x12 .keel.items.v1.UpdateItemRequest\x1a!.keel.items.v1.UpdateItemResponse\"(\xc2\xf3\x18\x03\x1a\x01\x02\x82\xd3\xe4\x93\x02\x1b\x32\x13/v1/items/{item.id}:\x04item\x12\x83\x01\n\x0b\x43onfirmItem\x12!.keel.items.v1.ConfirmItemRequest\x1a\".keel.items.v1.ConfirmItemResponse\"-\xc2\xf3\x18\x03\x1a\x01\x02\x82\xd3\xe4\x93\x02 \"\x1b/v1/items/{item_id}:confirm:\x01*\x12\x83\x01\n\x0b\x44iscardItem\x12!.keel.items.v1.DiscardItemRequest\x1a\".keel.items.v1.DiscardItemResponse\"-\xc2\xf3\x18\x03\x1a\x01\x02\x82\xd3\xe4\x93\x02 \"\x1b/v1/items/{item_id}:discard:\x01*\x12\x97\x01\n\x0fRetryEnrichment\x12%.keel.items.v1.RetryEnrichmentRequest\x1a&.keel.items.v1.RetryEnrichmentResponse\"5\xc2\xf3\x18\x03\x1a\x01\x02\x82\xd3\xe4\x93\x02(\"#/v1/items/{item_id}:retryEnrichment:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -64,49 +65,49 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RETRYENRICHMENTREQUEST'].fields_by_name['item_id']._loaded_options = None
   _globals['_RETRYENRICHMENTREQUEST'].fields_by_name['item_id']._serialized_options = b'\272H\005r\003\260\001\001'
   _globals['_ITEMSERVICE'].methods_by_name['CreateItem']._loaded_options = None
-  _globals['_ITEMSERVICE'].methods_by_name['CreateItem']._serialized_options = b'\202\323\344\223\002\016\"\t/v1/items:\001*'
+  _globals['_ITEMSERVICE'].methods_by_name['CreateItem']._serialized_options = b'\302\363\030\003\032\001\002\202\323\344\223\002\016\"\t/v1/items:\001*'
   _globals['_ITEMSERVICE'].methods_by_name['GetItem']._loaded_options = None
-  _globals['_ITEMSERVICE'].methods_by_name['GetItem']._serialized_options = b'\202\323\344\223\002\025\022\023/v1/items/{item_id}'
+  _globals['_ITEMSERVICE'].methods_by_name['GetItem']._serialized_options = b'\302\363\030\004\032\002\001\002\202\323\344\223\002\025\022\023/v1/items/{item_id}'
   _globals['_ITEMSERVICE'].methods_by_name['ListItems']._loaded_options = None
-  _globals['_ITEMSERVICE'].methods_by_name['ListItems']._serialized_options = b'\202\323\344\223\002\013\022\t/v1/items'
+  _globals['_ITEMSERVICE'].methods_by_name['ListItems']._serialized_options = b'\302\363\030\004\032\002\001\002\202\323\344\223\002\013\022\t/v1/items'
   _globals['_ITEMSERVICE'].methods_by_name['UpdateItem']._loaded_options = None
-  _globals['_ITEMSERVICE'].methods_by_name['UpdateItem']._serialized_options = b'\202\323\344\223\002\0332\023/v1/items/{item.id}:\004item'
+  _globals['_ITEMSERVICE'].methods_by_name['UpdateItem']._serialized_options = b'\302\363\030\003\032\001\002\202\323\344\223\002\0332\023/v1/items/{item.id}:\004item'
   _globals['_ITEMSERVICE'].methods_by_name['ConfirmItem']._loaded_options = None
-  _globals['_ITEMSERVICE'].methods_by_name['ConfirmItem']._serialized_options = b'\202\323\344\223\002 \"\033/v1/items/{item_id}:confirm:\001*'
+  _globals['_ITEMSERVICE'].methods_by_name['ConfirmItem']._serialized_options = b'\302\363\030\003\032\001\002\202\323\344\223\002 \"\033/v1/items/{item_id}:confirm:\001*'
   _globals['_ITEMSERVICE'].methods_by_name['DiscardItem']._loaded_options = None
-  _globals['_ITEMSERVICE'].methods_by_name['DiscardItem']._serialized_options = b'\202\323\344\223\002 \"\033/v1/items/{item_id}:discard:\001*'
+  _globals['_ITEMSERVICE'].methods_by_name['DiscardItem']._serialized_options = b'\302\363\030\003\032\001\002\202\323\344\223\002 \"\033/v1/items/{item_id}:discard:\001*'
   _globals['_ITEMSERVICE'].methods_by_name['RetryEnrichment']._loaded_options = None
-  _globals['_ITEMSERVICE'].methods_by_name['RetryEnrichment']._serialized_options = b'\202\323\344\223\002(\"#/v1/items/{item_id}:retryEnrichment:\001*'
-  _globals['_ITEMCOLLECTION']._serialized_start=1242
-  _globals['_ITEMCOLLECTION']._serialized_end=1380
-  _globals['_CREATEITEMREQUEST']._serialized_start=171
-  _globals['_CREATEITEMREQUEST']._serialized_end=313
-  _globals['_CREATEITEMRESPONSE']._serialized_start=315
-  _globals['_CREATEITEMRESPONSE']._serialized_end=370
-  _globals['_GETITEMREQUEST']._serialized_start=372
-  _globals['_GETITEMREQUEST']._serialized_end=415
-  _globals['_GETITEMRESPONSE']._serialized_start=417
-  _globals['_GETITEMRESPONSE']._serialized_end=469
-  _globals['_LISTITEMSREQUEST']._serialized_start=472
-  _globals['_LISTITEMSREQUEST']._serialized_end=658
-  _globals['_LISTITEMSRESPONSE']._serialized_start=660
-  _globals['_LISTITEMSRESPONSE']._serialized_end=740
-  _globals['_UPDATEITEMREQUEST']._serialized_start=742
-  _globals['_UPDATEITEMREQUEST']._serialized_end=853
-  _globals['_UPDATEITEMRESPONSE']._serialized_start=855
-  _globals['_UPDATEITEMRESPONSE']._serialized_end=910
-  _globals['_CONFIRMITEMREQUEST']._serialized_start=912
-  _globals['_CONFIRMITEMREQUEST']._serialized_end=959
-  _globals['_CONFIRMITEMRESPONSE']._serialized_start=961
-  _globals['_CONFIRMITEMRESPONSE']._serialized_end=1017
-  _globals['_DISCARDITEMREQUEST']._serialized_start=1019
-  _globals['_DISCARDITEMREQUEST']._serialized_end=1066
-  _globals['_DISCARDITEMRESPONSE']._serialized_start=1068
-  _globals['_DISCARDITEMRESPONSE']._serialized_end=1124
-  _globals['_RETRYENRICHMENTREQUEST']._serialized_start=1126
-  _globals['_RETRYENRICHMENTREQUEST']._serialized_end=1177
-  _globals['_RETRYENRICHMENTRESPONSE']._serialized_start=1179
-  _globals['_RETRYENRICHMENTRESPONSE']._serialized_end=1239
-  _globals['_ITEMSERVICE']._serialized_start=1383
-  _globals['_ITEMSERVICE']._serialized_end=2220
+  _globals['_ITEMSERVICE'].methods_by_name['RetryEnrichment']._serialized_options = b'\302\363\030\003\032\001\002\202\323\344\223\002(\"#/v1/items/{item_id}:retryEnrichment:\001*'
+  _globals['_ITEMCOLLECTION']._serialized_start=1270
+  _globals['_ITEMCOLLECTION']._serialized_end=1408
+  _globals['_CREATEITEMREQUEST']._serialized_start=199
+  _globals['_CREATEITEMREQUEST']._serialized_end=341
+  _globals['_CREATEITEMRESPONSE']._serialized_start=343
+  _globals['_CREATEITEMRESPONSE']._serialized_end=398
+  _globals['_GETITEMREQUEST']._serialized_start=400
+  _globals['_GETITEMREQUEST']._serialized_end=443
+  _globals['_GETITEMRESPONSE']._serialized_start=445
+  _globals['_GETITEMRESPONSE']._serialized_end=497
+  _globals['_LISTITEMSREQUEST']._serialized_start=500
+  _globals['_LISTITEMSREQUEST']._serialized_end=686
+  _globals['_LISTITEMSRESPONSE']._serialized_start=688
+  _globals['_LISTITEMSRESPONSE']._serialized_end=768
+  _globals['_UPDATEITEMREQUEST']._serialized_start=770
+  _globals['_UPDATEITEMREQUEST']._serialized_end=881
+  _globals['_UPDATEITEMRESPONSE']._serialized_start=883
+  _globals['_UPDATEITEMRESPONSE']._serialized_end=938
+  _globals['_CONFIRMITEMREQUEST']._serialized_start=940
+  _globals['_CONFIRMITEMREQUEST']._serialized_end=987
+  _globals['_CONFIRMITEMRESPONSE']._serialized_start=989
+  _globals['_CONFIRMITEMRESPONSE']._serialized_end=1045
+  _globals['_DISCARDITEMREQUEST']._serialized_start=1047
+  _globals['_DISCARDITEMREQUEST']._serialized_end=1094
+  _globals['_DISCARDITEMRESPONSE']._serialized_start=1096
+  _globals['_DISCARDITEMRESPONSE']._serialized_end=1152
+  _globals['_RETRYENRICHMENTREQUEST']._serialized_start=1154
+  _globals['_RETRYENRICHMENTREQUEST']._serialized_end=1205
+  _globals['_RETRYENRICHMENTRESPONSE']._serialized_start=1207
+  _globals['_RETRYENRICHMENTRESPONSE']._serialized_end=1267
+  _globals['_ITEMSERVICE']._serialized_start=1411
+  _globals['_ITEMSERVICE']._serialized_end=2301
 # @@protoc_insertion_point(module_scope)

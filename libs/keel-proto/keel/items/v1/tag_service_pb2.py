@@ -24,10 +24,11 @@ _sym_db = _symbol_database.Default()
 
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from keel.auth.v1 import options_pb2 as keel_dot_auth_dot_v1_dot_options__pb2
 from keel.items.v1 import tag_pb2 as keel_dot_items_dot_v1_dot_tag__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fkeel/items/v1/tag_service.proto\x12\rkeel.items.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x17keel/items/v1/tag.proto\"N\n\x0fListTagsRequest\x12\x1d\n\tpage_size\x18\x01 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xf4\x03(\x00\x12\x1c\n\npage_token\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x08\"M\n\x10ListTagsResponse\x12 \n\x04tags\x18\x01 \x03(\x0b\x32\x12.keel.items.v1.Tag\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"+\n\x10\x43reateTagRequest\x12\x17\n\x04name\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18(\"4\n\x11\x43reateTagResponse\x12\x1f\n\x03tag\x18\x01 \x01(\x0b\x32\x12.keel.items.v1.Tag\"I\n\x10RenameTagRequest\x12\x18\n\x06tag_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1b\n\x08new_name\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18(\"4\n\x11RenameTagResponse\x12\x1f\n\x03tag\x18\x01 \x01(\x0b\x32\x12.keel.items.v1.Tag\",\n\x10\x44\x65leteTagRequest\x12\x18\n\x06tag_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"\x13\n\x11\x44\x65leteTagResponse2\xb0\x03\n\nTagService\x12]\n\x08ListTags\x12\x1e.keel.items.v1.ListTagsRequest\x1a\x1f.keel.items.v1.ListTagsResponse\"\x10\x82\xd3\xe4\x93\x02\n\x12\x08/v1/tags\x12\x63\n\tCreateTag\x12\x1f.keel.items.v1.CreateTagRequest\x1a .keel.items.v1.CreateTagResponse\"\x13\x82\xd3\xe4\x93\x02\r\"\x08/v1/tags:\x01*\x12s\n\tRenameTag\x12\x1f.keel.items.v1.RenameTagRequest\x1a .keel.items.v1.RenameTagResponse\"#\x82\xd3\xe4\x93\x02\x1d\"\x18/v1/tags/{tag_id}:rename:\x01*\x12i\n\tDeleteTag\x12\x1f.keel.items.v1.DeleteTagRequest\x1a .keel.items.v1.DeleteTagResponse\"\x19\x82\xd3\xe4\x93\x02\x13*\x11/v1/tags/{tag_id}b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fkeel/items/v1/tag_service.proto\x12\rkeel.items.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1akeel/auth/v1/options.proto\x1a\x17keel/items/v1/tag.proto\"N\n\x0fListTagsRequest\x12\x1d\n\tpage_size\x18\x01 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xf4\x03(\x00\x12\x1c\n\npage_token\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x08\"M\n\x10ListTagsResponse\x12 \n\x04tags\x18\x01 \x03(\x0b\x32\x12.keel.items.v1.Tag\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"+\n\x10\x43reateTagRequest\x12\x17\n\x04name\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18(\"4\n\x11\x43reateTagResponse\x12\x1f\n\x03tag\x18\x01 \x01(\x0b\x32\x12.keel.items.v1.Tag\"I\n\x10RenameTagRequest\x12\x18\n\x06tag_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1b\n\x08new_name\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18(\"4\n\x11RenameTagResponse\x12\x1f\n\x03tag\x18\x01 \x01(\x0b\x32\x12.keel.items.v1.Tag\",\n\x10\x44\x65leteTagRequest\x12\x18\n\x06tag_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"\x13\n\x11\x44\x65leteTagResponse2\xcd\x03\n\nTagService\x12\x65\n\x08ListTags\x12\x1e.keel.items.v1.ListTagsRequest\x1a\x1f.keel.items.v1.ListTagsResponse\"\x18\xc2\xf3\x18\x04\x1a\x02\x01\x02\x82\xd3\xe4\x93\x02\n\x12\x08/v1/tags\x12j\n\tCreateTag\x12\x1f.keel.items.v1.CreateTagRequest\x1a .keel.items.v1.CreateTagResponse\"\x1a\xc2\xf3\x18\x03\x1a\x01\x02\x82\xd3\xe4\x93\x02\r\"\x08/v1/tags:\x01*\x12z\n\tRenameTag\x12\x1f.keel.items.v1.RenameTagRequest\x1a .keel.items.v1.RenameTagResponse\"*\xc2\xf3\x18\x03\x1a\x01\x02\x82\xd3\xe4\x93\x02\x1d\"\x18/v1/tags/{tag_id}:rename:\x01*\x12p\n\tDeleteTag\x12\x1f.keel.items.v1.DeleteTagRequest\x1a .keel.items.v1.DeleteTagResponse\" \xc2\xf3\x18\x03\x1a\x01\x02\x82\xd3\xe4\x93\x02\x13*\x11/v1/tags/{tag_id}b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -47,29 +48,29 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DELETETAGREQUEST'].fields_by_name['tag_id']._loaded_options = None
   _globals['_DELETETAGREQUEST'].fields_by_name['tag_id']._serialized_options = b'\272H\005r\003\260\001\001'
   _globals['_TAGSERVICE'].methods_by_name['ListTags']._loaded_options = None
-  _globals['_TAGSERVICE'].methods_by_name['ListTags']._serialized_options = b'\202\323\344\223\002\n\022\010/v1/tags'
+  _globals['_TAGSERVICE'].methods_by_name['ListTags']._serialized_options = b'\302\363\030\004\032\002\001\002\202\323\344\223\002\n\022\010/v1/tags'
   _globals['_TAGSERVICE'].methods_by_name['CreateTag']._loaded_options = None
-  _globals['_TAGSERVICE'].methods_by_name['CreateTag']._serialized_options = b'\202\323\344\223\002\r\"\010/v1/tags:\001*'
+  _globals['_TAGSERVICE'].methods_by_name['CreateTag']._serialized_options = b'\302\363\030\003\032\001\002\202\323\344\223\002\r\"\010/v1/tags:\001*'
   _globals['_TAGSERVICE'].methods_by_name['RenameTag']._loaded_options = None
-  _globals['_TAGSERVICE'].methods_by_name['RenameTag']._serialized_options = b'\202\323\344\223\002\035\"\030/v1/tags/{tag_id}:rename:\001*'
+  _globals['_TAGSERVICE'].methods_by_name['RenameTag']._serialized_options = b'\302\363\030\003\032\001\002\202\323\344\223\002\035\"\030/v1/tags/{tag_id}:rename:\001*'
   _globals['_TAGSERVICE'].methods_by_name['DeleteTag']._loaded_options = None
-  _globals['_TAGSERVICE'].methods_by_name['DeleteTag']._serialized_options = b'\202\323\344\223\002\023*\021/v1/tags/{tag_id}'
-  _globals['_LISTTAGSREQUEST']._serialized_start=134
-  _globals['_LISTTAGSREQUEST']._serialized_end=212
-  _globals['_LISTTAGSRESPONSE']._serialized_start=214
-  _globals['_LISTTAGSRESPONSE']._serialized_end=291
-  _globals['_CREATETAGREQUEST']._serialized_start=293
-  _globals['_CREATETAGREQUEST']._serialized_end=336
-  _globals['_CREATETAGRESPONSE']._serialized_start=338
-  _globals['_CREATETAGRESPONSE']._serialized_end=390
-  _globals['_RENAMETAGREQUEST']._serialized_start=392
-  _globals['_RENAMETAGREQUEST']._serialized_end=465
-  _globals['_RENAMETAGRESPONSE']._serialized_start=467
-  _globals['_RENAMETAGRESPONSE']._serialized_end=519
-  _globals['_DELETETAGREQUEST']._serialized_start=521
-  _globals['_DELETETAGREQUEST']._serialized_end=565
-  _globals['_DELETETAGRESPONSE']._serialized_start=567
-  _globals['_DELETETAGRESPONSE']._serialized_end=586
-  _globals['_TAGSERVICE']._serialized_start=589
-  _globals['_TAGSERVICE']._serialized_end=1021
+  _globals['_TAGSERVICE'].methods_by_name['DeleteTag']._serialized_options = b'\302\363\030\003\032\001\002\202\323\344\223\002\023*\021/v1/tags/{tag_id}'
+  _globals['_LISTTAGSREQUEST']._serialized_start=162
+  _globals['_LISTTAGSREQUEST']._serialized_end=240
+  _globals['_LISTTAGSRESPONSE']._serialized_start=242
+  _globals['_LISTTAGSRESPONSE']._serialized_end=319
+  _globals['_CREATETAGREQUEST']._serialized_start=321
+  _globals['_CREATETAGREQUEST']._serialized_end=364
+  _globals['_CREATETAGRESPONSE']._serialized_start=366
+  _globals['_CREATETAGRESPONSE']._serialized_end=418
+  _globals['_RENAMETAGREQUEST']._serialized_start=420
+  _globals['_RENAMETAGREQUEST']._serialized_end=493
+  _globals['_RENAMETAGRESPONSE']._serialized_start=495
+  _globals['_RENAMETAGRESPONSE']._serialized_end=547
+  _globals['_DELETETAGREQUEST']._serialized_start=549
+  _globals['_DELETETAGREQUEST']._serialized_end=593
+  _globals['_DELETETAGRESPONSE']._serialized_start=595
+  _globals['_DELETETAGRESPONSE']._serialized_end=614
+  _globals['_TAGSERVICE']._serialized_start=617
+  _globals['_TAGSERVICE']._serialized_end=1078
 # @@protoc_insertion_point(module_scope)

@@ -24,9 +24,10 @@ _sym_db = _symbol_database.Default()
 
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from keel.auth.v1 import options_pb2 as keel_dot_auth_dot_v1_dot_options__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)keel/ledger/v1/ledger_admin_service.proto\x12\x0ekeel.ledger.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"K\n\x13VerifyLedgerRequest\x12\x34\n\nasset_code\x18\x01 \x01(\tB \xbaH\x1dr\x18\x32\x16^[A-Z][A-Z0-9_]{1,15}$\xd8\x01\x01\"W\n\x0fLedgerViolation\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x12\n\nasset_code\x18\x02 \x01(\t\x12\x12\n\naccount_id\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\"\xbb\x01\n\x14VerifyLedgerResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x33\n\nviolations\x18\x02 \x03(\x0b\x32\x1f.keel.ledger.v1.LedgerViolation\x12\x18\n\x10\x61\x63\x63ounts_checked\x18\x03 \x01(\x03\x12\x17\n\x0f\x65ntries_checked\x18\x04 \x01(\x03\x12/\n\x0bverify_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2o\n\x12LedgerAdminService\x12Y\n\x0cVerifyLedger\x12#.keel.ledger.v1.VerifyLedgerRequest\x1a$.keel.ledger.v1.VerifyLedgerResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)keel/ledger/v1/ledger_admin_service.proto\x12\x0ekeel.ledger.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1akeel/auth/v1/options.proto\"K\n\x13VerifyLedgerRequest\x12\x34\n\nasset_code\x18\x01 \x01(\tB \xbaH\x1dr\x18\x32\x16^[A-Z][A-Z0-9_]{1,15}$\xd8\x01\x01\"W\n\x0fLedgerViolation\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x12\n\nasset_code\x18\x02 \x01(\t\x12\x12\n\naccount_id\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\"\xbb\x01\n\x14VerifyLedgerResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x33\n\nviolations\x18\x02 \x03(\x0b\x32\x1f.keel.ledger.v1.LedgerViolation\x12\x18\n\x10\x61\x63\x63ounts_checked\x18\x03 \x01(\x03\x12\x17\n\x0f\x65ntries_checked\x18\x04 \x01(\x03\x12/\n\x0bverify_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2w\n\x12LedgerAdminService\x12\x61\n\x0cVerifyLedger\x12#.keel.ledger.v1.VerifyLedgerRequest\x1a$.keel.ledger.v1.VerifyLedgerResponse\"\x06\xc2\xf3\x18\x02\x10\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,12 +36,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_VERIFYLEDGERREQUEST'].fields_by_name['asset_code']._loaded_options = None
   _globals['_VERIFYLEDGERREQUEST'].fields_by_name['asset_code']._serialized_options = b'\272H\035r\0302\026^[A-Z][A-Z0-9_]{1,15}$\330\001\001'
-  _globals['_VERIFYLEDGERREQUEST']._serialized_start=123
-  _globals['_VERIFYLEDGERREQUEST']._serialized_end=198
-  _globals['_LEDGERVIOLATION']._serialized_start=200
-  _globals['_LEDGERVIOLATION']._serialized_end=287
-  _globals['_VERIFYLEDGERRESPONSE']._serialized_start=290
-  _globals['_VERIFYLEDGERRESPONSE']._serialized_end=477
-  _globals['_LEDGERADMINSERVICE']._serialized_start=479
-  _globals['_LEDGERADMINSERVICE']._serialized_end=590
+  _globals['_LEDGERADMINSERVICE'].methods_by_name['VerifyLedger']._loaded_options = None
+  _globals['_LEDGERADMINSERVICE'].methods_by_name['VerifyLedger']._serialized_options = b'\302\363\030\002\020\001'
+  _globals['_VERIFYLEDGERREQUEST']._serialized_start=151
+  _globals['_VERIFYLEDGERREQUEST']._serialized_end=226
+  _globals['_LEDGERVIOLATION']._serialized_start=228
+  _globals['_LEDGERVIOLATION']._serialized_end=315
+  _globals['_VERIFYLEDGERRESPONSE']._serialized_start=318
+  _globals['_VERIFYLEDGERRESPONSE']._serialized_end=505
+  _globals['_LEDGERADMINSERVICE']._serialized_start=507
+  _globals['_LEDGERADMINSERVICE']._serialized_end=626
 # @@protoc_insertion_point(module_scope)

@@ -26,10 +26,11 @@ from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from keel.auth.v1 import options_pb2 as keel_dot_auth_dot_v1_dot_options__pb2
 from keel.ledger.v1 import resources_pb2 as keel_dot_ledger_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(keel/ledger/v1/transaction_service.proto\x12\x0ekeel.ledger.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ekeel/ledger/v1/resources.proto\"\x85\x01\n\x0ePendingOptions\x12\x31\n\x0b\x65xpire_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x12\x32\n\x03ttl\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationB\x08\xbaH\x05\xaa\x01\x02*\x00H\x00\x42\x0c\n\nexpiration\"\xb6\x02\n\x18\x43reateTransactionRequest\x12\x1e\n\nrequest_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01\x12\x35\n\x08postings\x18\x02 \x03(\x0b\x32\x17.keel.ledger.v1.PostingB\n\xbaH\x07\x92\x01\x04\x08\x02\x10@\x12\x61\n\x08metadata\x18\x03 \x03(\x0b\x32\x36.keel.ledger.v1.CreateTransactionRequest.MetadataEntryB\x17\xbaH\x14\x9a\x01\x11\x10 \"\x06r\x04\x10\x01\x18@*\x05r\x03\x18\x80\x04\x12/\n\x07pending\x18\x04 \x01(\x0b\x32\x1e.keel.ledger.v1.PendingOptions\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"M\n\x19\x43reateTransactionResponse\x12\x30\n\x0btransaction\x18\x01 \x01(\x0b\x32\x1b.keel.ledger.v1.Transaction\"\x93\x02\n\x1dPostPendingTransactionRequest\x12 \n\x0etransaction_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1e\n\nrequest_id\x18\x02 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01\x12\x17\n\x06\x61mount\x18\x03 \x01(\x03\x42\x07\xbaH\x04\"\x02(\x00\x12\x66\n\x08metadata\x18\x04 \x03(\x0b\x32;.keel.ledger.v1.PostPendingTransactionRequest.MetadataEntryB\x17\xbaH\x14\x9a\x01\x11\x10 \"\x06r\x04\x10\x01\x18@*\x05r\x03\x18\x80\x04\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x8c\x01\n\x1ePostPendingTransactionResponse\x12\x30\n\x0btransaction\x18\x01 \x01(\x0b\x32\x1b.keel.ledger.v1.Transaction\x12\x38\n\x13pending_transaction\x18\x02 \x01(\x0b\x32\x1b.keel.ledger.v1.Transaction\"\xfa\x01\n\x1dVoidPendingTransactionRequest\x12 \n\x0etransaction_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1e\n\nrequest_id\x18\x02 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01\x12\x66\n\x08metadata\x18\x03 \x03(\x0b\x32;.keel.ledger.v1.VoidPendingTransactionRequest.MetadataEntryB\x17\xbaH\x14\x9a\x01\x11\x10 \"\x06r\x04\x10\x01\x18@*\x05r\x03\x18\x80\x04\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x8c\x01\n\x1eVoidPendingTransactionResponse\x12\x30\n\x0btransaction\x18\x01 \x01(\x0b\x32\x1b.keel.ledger.v1.Transaction\x12\x38\n\x13pending_transaction\x18\x02 \x01(\x0b\x32\x1b.keel.ledger.v1.Transaction\"\xf2\x01\n\x19ReverseTransactionRequest\x12 \n\x0etransaction_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1e\n\nrequest_id\x18\x02 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01\x12\x62\n\x08metadata\x18\x03 \x03(\x0b\x32\x37.keel.ledger.v1.ReverseTransactionRequest.MetadataEntryB\x17\xbaH\x14\x9a\x01\x11\x10 \"\x06r\x04\x10\x01\x18@*\x05r\x03\x18\x80\x04\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"N\n\x1aReverseTransactionResponse\x12\x30\n\x0btransaction\x18\x01 \x01(\x0b\x32\x1b.keel.ledger.v1.Transaction\"9\n\x15GetTransactionRequest\x12 \n\x0etransaction_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"J\n\x16GetTransactionResponse\x12\x30\n\x0btransaction\x18\x01 \x01(\x0b\x32\x1b.keel.ledger.v1.Transaction\"\xd2\x01\n\x17ListTransactionsRequest\x12\x1c\n\naccount_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1d\n\tpage_size\x18\x04 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xf4\x03(\x00\x12\x1c\n\npage_token\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04\"f\n\x18ListTransactionsResponse\x12\x31\n\x0ctransactions\x18\x01 \x03(\x0b\x32\x1b.keel.ledger.v1.Transaction\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"h\n\x1d\x43reateTransactionBatchRequest\x12G\n\x08requests\x18\x01 \x03(\x0b\x32(.keel.ledger.v1.CreateTransactionRequestB\x0b\xbaH\x08\x92\x01\x05\x08\x01\x10\xf4\x03\"S\n\x1e\x43reateTransactionBatchResponse\x12\x31\n\x0ctransactions\x18\x01 \x03(\x0b\x32\x1b.keel.ledger.v1.Transaction2\xe2\x08\n\x12TransactionService\x12\x85\x01\n\x11\x43reateTransaction\x12(.keel.ledger.v1.CreateTransactionRequest\x1a).keel.ledger.v1.CreateTransactionResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\"\x10/v1/transactions:\x01*\x12\xaa\x01\n\x16PostPendingTransaction\x12-.keel.ledger.v1.PostPendingTransactionRequest\x1a..keel.ledger.v1.PostPendingTransactionResponse\"1\x82\xd3\xe4\x93\x02+\"&/v1/transactions/{transaction_id}:post:\x01*\x12\xaa\x01\n\x16VoidPendingTransaction\x12-.keel.ledger.v1.VoidPendingTransactionRequest\x1a..keel.ledger.v1.VoidPendingTransactionResponse\"1\x82\xd3\xe4\x93\x02+\"&/v1/transactions/{transaction_id}:void:\x01*\x12\xa1\x01\n\x12ReverseTransaction\x12).keel.ledger.v1.ReverseTransactionRequest\x1a*.keel.ledger.v1.ReverseTransactionResponse\"4\x82\xd3\xe4\x93\x02.\")/v1/transactions/{transaction_id}:reverse:\x01*\x12\x8a\x01\n\x0eGetTransaction\x12%.keel.ledger.v1.GetTransactionRequest\x1a&.keel.ledger.v1.GetTransactionResponse\")\x82\xd3\xe4\x93\x02#\x12!/v1/transactions/{transaction_id}\x12\x95\x01\n\x10ListTransactions\x12\'.keel.ledger.v1.ListTransactionsRequest\x1a(.keel.ledger.v1.ListTransactionsResponse\".\x82\xd3\xe4\x93\x02(\x12&/v1/accounts/{account_id}/transactions\x12\xa0\x01\n\x16\x43reateTransactionBatch\x12-.keel.ledger.v1.CreateTransactionBatchRequest\x1a..keel.ledger.v1.CreateTransactionBatchResponse\"\'\x82\xd3\xe4\x93\x02!\"\x1c/v1/transactions:batchCreate:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(keel/ledger/v1/transaction_service.proto\x12\x0ekeel.ledger.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1akeel/auth/v1/options.proto\x1a\x1ekeel/ledger/v1/resources.proto\"\x85\x01\n\x0ePendingOptions\x12\x31\n\x0b\x65xpire_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x12\x32\n\x03ttl\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationB\x08\xbaH\x05\xaa\x01\x02*\x00H\x00\x42\x0c\n\nexpiration\"\xb6\x02\n\x18\x43reateTransactionRequest\x12\x1e\n\nrequest_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01\x12\x35\n\x08postings\x18\x02 \x03(\x0b\x32\x17.keel.ledger.v1.PostingB\n\xbaH\x07\x92\x01\x04\x08\x02\x10@\x12\x61\n\x08metadata\x18\x03 \x03(\x0b\x32\x36.keel.ledger.v1.CreateTransactionRequest.MetadataEntryB\x17\xbaH\x14\x9a\x01\x11\x10 \"\x06r\x04\x10\x01\x18@*\x05r\x03\x18\x80\x04\x12/\n\x07pending\x18\x04 \x01(\x0b\x32\x1e.keel.ledger.v1.PendingOptions\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"M\n\x19\x43reateTransactionResponse\x12\x30\n\x0btransaction\x18\x01 \x01(\x0b\x32\x1b.keel.ledger.v1.Transaction\"\x93\x02\n\x1dPostPendingTransactionRequest\x12 \n\x0etransaction_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1e\n\nrequest_id\x18\x02 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01\x12\x17\n\x06\x61mount\x18\x03 \x01(\x03\x42\x07\xbaH\x04\"\x02(\x00\x12\x66\n\x08metadata\x18\x04 \x03(\x0b\x32;.keel.ledger.v1.PostPendingTransactionRequest.MetadataEntryB\x17\xbaH\x14\x9a\x01\x11\x10 \"\x06r\x04\x10\x01\x18@*\x05r\x03\x18\x80\x04\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x8c\x01\n\x1ePostPendingTransactionResponse\x12\x30\n\x0btransaction\x18\x01 \x01(\x0b\x32\x1b.keel.ledger.v1.Transaction\x12\x38\n\x13pending_transaction\x18\x02 \x01(\x0b\x32\x1b.keel.ledger.v1.Transaction\"\xfa\x01\n\x1dVoidPendingTransactionRequest\x12 \n\x0etransaction_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1e\n\nrequest_id\x18\x02 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01\x12\x66\n\x08metadata\x18\x03 \x03(\x0b\x32;.keel.ledger.v1.VoidPendingTransactionRequest.MetadataEntryB\x17\xbaH\x14\x9a\x01\x11\x10 \"\x06r\x04\x10\x01\x18@*\x05r\x03\x18\x80\x04\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x8c\x01\n\x1eVoidPendingTransactionResponse\x12\x30\n\x0btransaction\x18\x01 \x01(\x0b\x32\x1b.keel.ledger.v1.Transaction\x12\x38\n\x13pending_transaction\x18\x02 \x01(\x0b\x32\x1b.keel.ledger.v1.Transaction\"\xf2\x01\n\x19ReverseTransactionRequest\x12 \n\x0etransaction_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1e\n\nrequest_id\x18\x02 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01\x12\x62\n\x08metadata\x18\x03 \x03(\x0b\x32\x37.keel.ledger.v1.ReverseTransactionRequest.MetadataEntryB\x17\xbaH\x14\x9a\x01\x11\x10 \"\x06r\x04\x10\x01\x18@*\x05r\x03\x18\x80\x04\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"N\n\x1aReverseTransactionResponse\x12\x30\n\x0btransaction\x18\x01 \x01(\x0b\x32\x1b.keel.ledger.v1.Transaction\"9\n\x15GetTransactionRequest\x12 \n\x0etransaction_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"J\n\x16GetTransactionResponse\x12\x30\n\x0btransaction\x18\x01 \x01(\x0b\x32\x1b.keel.ledger.v1.Transaction\"\xd2\x01\n\x17ListTransactionsRequest\x12\x1c\n\naccount_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1d\n\tpage_size\x18\x04 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xf4\x03(\x00\x12\x1c\n\npage_token\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04\"f\n\x18ListTransactionsResponse\x12\x31\n\x0ctransactions\x18\x01 \x03(\x0b\x32\x1b.keel.ledger.v1.Transaction\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"h\n\x1d\x43reateTransactionBatchRequest\x12G\n\x08requests\x18\x01 \x03(\x0b\x32(.keel.ledger.v1.CreateTransactionRequestB\x0b\xbaH\x08\x92\x01\x05\x08\x01\x10\xf4\x03\"S\n\x1e\x43reateTransactionBatchResponse\x12\x31\n\x0ctransactions\x18\x01 \x03(\x0b\x32\x1b.keel.ledger.v1.Transaction2\x95\t\n\x12TransactionService\x12\x8c\x01\n\x11\x43reateTransaction\x12(.keel.ledger.v1.CreateTransactionRequest\x1a).keel.ledger.v1.CreateTransactionResponse\"\"\xc2\xf3\x18\x03\x1a\x01\x04\x82\xd3\xe4\x93\x02\x15\"\x10/v1/transactions:\x01*\x12\xb1\x01\n\x16PostPendingTransaction\x12-.keel.ledger.v1.PostPendingTransactionRequest\x1a..keel.ledger.v1.PostPendingTransactionResponse\"8\xc2\xf3\x18\x03\x1a\x01\x04\x82\xd3\xe4\x93\x02+\"&/v1/transactions/{transaction_id}:post:\x01*\x12\xb1\x01\n\x16VoidPendingTransaction\x12-.keel.ledger.v1.VoidPendingTransactionRequest\x1a..keel.ledger.v1.VoidPendingTransactionResponse\"8\xc2\xf3\x18\x03\x1a\x01\x04\x82\xd3\xe4\x93\x02+\"&/v1/transactions/{transaction_id}:void:\x01*\x12\xa8\x01\n\x12ReverseTransaction\x12).keel.ledger.v1.ReverseTransactionRequest\x1a*.keel.ledger.v1.ReverseTransactionResponse\";\xc2\xf3\x18\x03\x1a\x01\x04\x82\xd3\xe4\x93\x02.\")/v1/transactions/{transaction_id}:reverse:\x01*\x12\x92\x01\n\x0eGetTransaction\x12%.keel.ledger.v1.GetTransactionRequest\x1a&.keel.ledger.v1.GetTransactionResponse\"1\xc2\xf3\x18\x04\x1a\x02\x03\x04\x82\xd3\xe4\x93\x02#\x12!/v1/transactions/{transaction_id}\x12\x9d\x01\n\x10ListTransactions\x12\'.keel.ledger.v1.ListTransactionsRequest\x1a(.keel.ledger.v1.ListTransactionsResponse\"6\xc2\xf3\x18\x04\x1a\x02\x03\x04\x82\xd3\xe4\x93\x02(\x12&/v1/accounts/{account_id}/transactions\x12\xa7\x01\n\x16\x43reateTransactionBatch\x12-.keel.ledger.v1.CreateTransactionBatchRequest\x1a..keel.ledger.v1.CreateTransactionBatchResponse\".\xc2\xf3\x18\x03\x1a\x01\x04\x82\xd3\xe4\x93\x02!\"\x1c/v1/transactions:batchCreate:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -83,57 +84,57 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATETRANSACTIONBATCHREQUEST'].fields_by_name['requests']._loaded_options = None
   _globals['_CREATETRANSACTIONBATCHREQUEST'].fields_by_name['requests']._serialized_options = b'\272H\010\222\001\005\010\001\020\364\003'
   _globals['_TRANSACTIONSERVICE'].methods_by_name['CreateTransaction']._loaded_options = None
-  _globals['_TRANSACTIONSERVICE'].methods_by_name['CreateTransaction']._serialized_options = b'\202\323\344\223\002\025\"\020/v1/transactions:\001*'
+  _globals['_TRANSACTIONSERVICE'].methods_by_name['CreateTransaction']._serialized_options = b'\302\363\030\003\032\001\004\202\323\344\223\002\025\"\020/v1/transactions:\001*'
   _globals['_TRANSACTIONSERVICE'].methods_by_name['PostPendingTransaction']._loaded_options = None
-  _globals['_TRANSACTIONSERVICE'].methods_by_name['PostPendingTransaction']._serialized_options = b'\202\323\344\223\002+\"&/v1/transactions/{transaction_id}:post:\001*'
+  _globals['_TRANSACTIONSERVICE'].methods_by_name['PostPendingTransaction']._serialized_options = b'\302\363\030\003\032\001\004\202\323\344\223\002+\"&/v1/transactions/{transaction_id}:post:\001*'
   _globals['_TRANSACTIONSERVICE'].methods_by_name['VoidPendingTransaction']._loaded_options = None
-  _globals['_TRANSACTIONSERVICE'].methods_by_name['VoidPendingTransaction']._serialized_options = b'\202\323\344\223\002+\"&/v1/transactions/{transaction_id}:void:\001*'
+  _globals['_TRANSACTIONSERVICE'].methods_by_name['VoidPendingTransaction']._serialized_options = b'\302\363\030\003\032\001\004\202\323\344\223\002+\"&/v1/transactions/{transaction_id}:void:\001*'
   _globals['_TRANSACTIONSERVICE'].methods_by_name['ReverseTransaction']._loaded_options = None
-  _globals['_TRANSACTIONSERVICE'].methods_by_name['ReverseTransaction']._serialized_options = b'\202\323\344\223\002.\")/v1/transactions/{transaction_id}:reverse:\001*'
+  _globals['_TRANSACTIONSERVICE'].methods_by_name['ReverseTransaction']._serialized_options = b'\302\363\030\003\032\001\004\202\323\344\223\002.\")/v1/transactions/{transaction_id}:reverse:\001*'
   _globals['_TRANSACTIONSERVICE'].methods_by_name['GetTransaction']._loaded_options = None
-  _globals['_TRANSACTIONSERVICE'].methods_by_name['GetTransaction']._serialized_options = b'\202\323\344\223\002#\022!/v1/transactions/{transaction_id}'
+  _globals['_TRANSACTIONSERVICE'].methods_by_name['GetTransaction']._serialized_options = b'\302\363\030\004\032\002\003\004\202\323\344\223\002#\022!/v1/transactions/{transaction_id}'
   _globals['_TRANSACTIONSERVICE'].methods_by_name['ListTransactions']._loaded_options = None
-  _globals['_TRANSACTIONSERVICE'].methods_by_name['ListTransactions']._serialized_options = b'\202\323\344\223\002(\022&/v1/accounts/{account_id}/transactions'
+  _globals['_TRANSACTIONSERVICE'].methods_by_name['ListTransactions']._serialized_options = b'\302\363\030\004\032\002\003\004\202\323\344\223\002(\022&/v1/accounts/{account_id}/transactions'
   _globals['_TRANSACTIONSERVICE'].methods_by_name['CreateTransactionBatch']._loaded_options = None
-  _globals['_TRANSACTIONSERVICE'].methods_by_name['CreateTransactionBatch']._serialized_options = b'\202\323\344\223\002!\"\034/v1/transactions:batchCreate:\001*'
-  _globals['_PENDINGOPTIONS']._serialized_start=217
-  _globals['_PENDINGOPTIONS']._serialized_end=350
-  _globals['_CREATETRANSACTIONREQUEST']._serialized_start=353
-  _globals['_CREATETRANSACTIONREQUEST']._serialized_end=663
-  _globals['_CREATETRANSACTIONREQUEST_METADATAENTRY']._serialized_start=616
-  _globals['_CREATETRANSACTIONREQUEST_METADATAENTRY']._serialized_end=663
-  _globals['_CREATETRANSACTIONRESPONSE']._serialized_start=665
-  _globals['_CREATETRANSACTIONRESPONSE']._serialized_end=742
-  _globals['_POSTPENDINGTRANSACTIONREQUEST']._serialized_start=745
-  _globals['_POSTPENDINGTRANSACTIONREQUEST']._serialized_end=1020
-  _globals['_POSTPENDINGTRANSACTIONREQUEST_METADATAENTRY']._serialized_start=616
-  _globals['_POSTPENDINGTRANSACTIONREQUEST_METADATAENTRY']._serialized_end=663
-  _globals['_POSTPENDINGTRANSACTIONRESPONSE']._serialized_start=1023
-  _globals['_POSTPENDINGTRANSACTIONRESPONSE']._serialized_end=1163
-  _globals['_VOIDPENDINGTRANSACTIONREQUEST']._serialized_start=1166
-  _globals['_VOIDPENDINGTRANSACTIONREQUEST']._serialized_end=1416
-  _globals['_VOIDPENDINGTRANSACTIONREQUEST_METADATAENTRY']._serialized_start=616
-  _globals['_VOIDPENDINGTRANSACTIONREQUEST_METADATAENTRY']._serialized_end=663
-  _globals['_VOIDPENDINGTRANSACTIONRESPONSE']._serialized_start=1419
-  _globals['_VOIDPENDINGTRANSACTIONRESPONSE']._serialized_end=1559
-  _globals['_REVERSETRANSACTIONREQUEST']._serialized_start=1562
-  _globals['_REVERSETRANSACTIONREQUEST']._serialized_end=1804
-  _globals['_REVERSETRANSACTIONREQUEST_METADATAENTRY']._serialized_start=616
-  _globals['_REVERSETRANSACTIONREQUEST_METADATAENTRY']._serialized_end=663
-  _globals['_REVERSETRANSACTIONRESPONSE']._serialized_start=1806
-  _globals['_REVERSETRANSACTIONRESPONSE']._serialized_end=1884
-  _globals['_GETTRANSACTIONREQUEST']._serialized_start=1886
-  _globals['_GETTRANSACTIONREQUEST']._serialized_end=1943
-  _globals['_GETTRANSACTIONRESPONSE']._serialized_start=1945
-  _globals['_GETTRANSACTIONRESPONSE']._serialized_end=2019
-  _globals['_LISTTRANSACTIONSREQUEST']._serialized_start=2022
-  _globals['_LISTTRANSACTIONSREQUEST']._serialized_end=2232
-  _globals['_LISTTRANSACTIONSRESPONSE']._serialized_start=2234
-  _globals['_LISTTRANSACTIONSRESPONSE']._serialized_end=2336
-  _globals['_CREATETRANSACTIONBATCHREQUEST']._serialized_start=2338
-  _globals['_CREATETRANSACTIONBATCHREQUEST']._serialized_end=2442
-  _globals['_CREATETRANSACTIONBATCHRESPONSE']._serialized_start=2444
-  _globals['_CREATETRANSACTIONBATCHRESPONSE']._serialized_end=2527
-  _globals['_TRANSACTIONSERVICE']._serialized_start=2530
-  _globals['_TRANSACTIONSERVICE']._serialized_end=3652
+  _globals['_TRANSACTIONSERVICE'].methods_by_name['CreateTransactionBatch']._serialized_options = b'\302\363\030\003\032\001\004\202\323\344\223\002!\"\034/v1/transactions:batchCreate:\001*'
+  _globals['_PENDINGOPTIONS']._serialized_start=245
+  _globals['_PENDINGOPTIONS']._serialized_end=378
+  _globals['_CREATETRANSACTIONREQUEST']._serialized_start=381
+  _globals['_CREATETRANSACTIONREQUEST']._serialized_end=691
+  _globals['_CREATETRANSACTIONREQUEST_METADATAENTRY']._serialized_start=644
+  _globals['_CREATETRANSACTIONREQUEST_METADATAENTRY']._serialized_end=691
+  _globals['_CREATETRANSACTIONRESPONSE']._serialized_start=693
+  _globals['_CREATETRANSACTIONRESPONSE']._serialized_end=770
+  _globals['_POSTPENDINGTRANSACTIONREQUEST']._serialized_start=773
+  _globals['_POSTPENDINGTRANSACTIONREQUEST']._serialized_end=1048
+  _globals['_POSTPENDINGTRANSACTIONREQUEST_METADATAENTRY']._serialized_start=644
+  _globals['_POSTPENDINGTRANSACTIONREQUEST_METADATAENTRY']._serialized_end=691
+  _globals['_POSTPENDINGTRANSACTIONRESPONSE']._serialized_start=1051
+  _globals['_POSTPENDINGTRANSACTIONRESPONSE']._serialized_end=1191
+  _globals['_VOIDPENDINGTRANSACTIONREQUEST']._serialized_start=1194
+  _globals['_VOIDPENDINGTRANSACTIONREQUEST']._serialized_end=1444
+  _globals['_VOIDPENDINGTRANSACTIONREQUEST_METADATAENTRY']._serialized_start=644
+  _globals['_VOIDPENDINGTRANSACTIONREQUEST_METADATAENTRY']._serialized_end=691
+  _globals['_VOIDPENDINGTRANSACTIONRESPONSE']._serialized_start=1447
+  _globals['_VOIDPENDINGTRANSACTIONRESPONSE']._serialized_end=1587
+  _globals['_REVERSETRANSACTIONREQUEST']._serialized_start=1590
+  _globals['_REVERSETRANSACTIONREQUEST']._serialized_end=1832
+  _globals['_REVERSETRANSACTIONREQUEST_METADATAENTRY']._serialized_start=644
+  _globals['_REVERSETRANSACTIONREQUEST_METADATAENTRY']._serialized_end=691
+  _globals['_REVERSETRANSACTIONRESPONSE']._serialized_start=1834
+  _globals['_REVERSETRANSACTIONRESPONSE']._serialized_end=1912
+  _globals['_GETTRANSACTIONREQUEST']._serialized_start=1914
+  _globals['_GETTRANSACTIONREQUEST']._serialized_end=1971
+  _globals['_GETTRANSACTIONRESPONSE']._serialized_start=1973
+  _globals['_GETTRANSACTIONRESPONSE']._serialized_end=2047
+  _globals['_LISTTRANSACTIONSREQUEST']._serialized_start=2050
+  _globals['_LISTTRANSACTIONSREQUEST']._serialized_end=2260
+  _globals['_LISTTRANSACTIONSRESPONSE']._serialized_start=2262
+  _globals['_LISTTRANSACTIONSRESPONSE']._serialized_end=2364
+  _globals['_CREATETRANSACTIONBATCHREQUEST']._serialized_start=2366
+  _globals['_CREATETRANSACTIONBATCHREQUEST']._serialized_end=2470
+  _globals['_CREATETRANSACTIONBATCHRESPONSE']._serialized_start=2472
+  _globals['_CREATETRANSACTIONBATCHRESPONSE']._serialized_end=2555
+  _globals['_TRANSACTIONSERVICE']._serialized_start=2558
+  _globals['_TRANSACTIONSERVICE']._serialized_end=3731
 # @@protoc_insertion_point(module_scope)

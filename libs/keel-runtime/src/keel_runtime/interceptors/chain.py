@@ -13,6 +13,7 @@ from typing import Any
 
 import grpc
 
+from keel_runtime import access as acl
 from keel_runtime import context as ctx
 from keel_runtime.errors import ErrorMap, Unauthenticated
 from keel_runtime.interceptors.access_log import log_access, status_code_of
@@ -57,6 +58,8 @@ class ChainedMethod:
     errors: ErrorMapper
     public: bool
     """Callable without a principal: infrastructure or a declared public method."""
+    access: acl.MethodAccess
+    """What the contract declares: platform only, or the API-key scopes that reach it."""
     validated: bool
     """Requests go through protovalidate and text hygiene (not health and reflection)."""
     infrastructure: bool
@@ -101,7 +104,8 @@ class ChainedMethod:
                 # 3. Error mapping: covers the refusals below and the servicer alike.
                 try:
                     # 4. Principal: a header from a peer that may not assert it, then
-                    # anonymous calls, are refused before input is looked at.
+                    # anonymous calls, are refused before input is looked at; then what the
+                    # contracts say this principal may call (scopes, platform-only methods).
                     if refused is not None:
                         self.metrics.principal_refused(refused.reason, peer)
                         auth_log.warning(
@@ -109,8 +113,11 @@ class ChainedMethod:
                             extra={"reason": refused.reason, "peer_workload": peer or ""},
                         )
                         raise refused
-                    if principal is None and not self.public:
-                        raise refusal(raw_principal)
+                    if principal is None:
+                        if not self.public:
+                            raise refusal(raw_principal)
+                    elif not self.public:
+                        acl.check(self.access, principal)
                     # 5. Validation, right before the servicer.
                     if self.validated:
                         if self.request_streaming:
@@ -185,7 +192,9 @@ class ServerChain(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         self.errors = ErrorMapper(service, error_map)
         self.metrics = metrics
         self.mtls = mtls
-        self._public = frozenset(normalize_method(m) for m in public_methods)
+        # Public methods come from the contracts; ``public_methods`` adds methods of
+        # services outside them (test protos).
+        self._public = acl.public_methods() | {normalize_method(m) for m in public_methods}
         # method -> (the handler the server resolved, our wrapping of it). The resolved
         # handler is compared by identity, so a handler that changes is wrapped anew.
         # Keys are only methods some handler accepted, a set fixed by the services.
@@ -226,6 +235,7 @@ class ServerChain(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             inner=inner,
             errors=self.errors,
             public=infrastructure or method in self._public,
+            access=acl.method_access(method),
             validated=not infrastructure,
             infrastructure=infrastructure,
             request_streaming=request_streaming,

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from billing.domain.errors import NotAllowed
 
 BILLING_MANAGER_ROLES = frozenset({"OWNER", "ADMIN", "BILLING"})
-OPERATOR_SCOPE = "billing:admin"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,9 +28,11 @@ class Caller:
         return self.org_id
 
     def require_operator(self) -> None:
-        """Catalogue changes: internal services or the billing:admin scope."""
-        if not (self.is_service or OPERATOR_SCOPE in self.scopes):
-            raise NotAllowed("operators only", required_scope=OPERATOR_SCOPE)
+        """Catalogue changes: the platform only (the catalogue is every tenant's); no tenant
+        role, API key or scope reaches them. The server chain refuses them first
+        (``keel.auth.v1.access`` platform methods); this keeps the rule in the domain."""
+        if not self.is_service:
+            raise NotAllowed("only the platform operator or a Keel service changes plans")
 
     def require_billing_manager(self) -> str:
         """Subscription, invoice and webhook changes: OWNER, ADMIN or BILLING (or a service)."""

@@ -6,6 +6,7 @@ import hmac
 import secrets
 import string
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -38,10 +39,12 @@ from identity.domain.errors import (
     ApiKeyNotFound,
     InvalidApiKey,
     InvalidField,
+    InvalidScope,
     RequestIdReused,
 )
 from identity.domain.model import ApiKey, ApiKeyState, check_display_name
 from identity.domain.roles import USER_ADMINS, Role, check_grant, require_any, require_service
+from keel_runtime import access
 
 KEY_PREFIX = "keel_"
 _ALPHABET = string.digits + string.ascii_letters
@@ -87,6 +90,25 @@ def parse_key(key: str) -> str | None:
     return unchecked[: len(KEY_PREFIX) + _ID_LEN]
 
 
+def check_scopes(scopes: Iterable[str]) -> None:
+    """Only the tenant scopes the contracts declare; platform powers are never delegated."""
+    vocabulary = access.vocabulary()
+    for scope in sorted(scopes):
+        if scope in vocabulary.platform:
+            raise InvalidScope(
+                f"scope {scope!r} is a platform scope: no API key may carry it",
+                field="scopes",
+                scope=scope,
+            )
+        if scope not in vocabulary.tenant:
+            raise InvalidScope(
+                f"scope {scope!r} is unknown; API keys carry "
+                + ", ".join(sorted(vocabulary.tenant)),
+                field="scopes",
+                scope=scope,
+            )
+
+
 @dataclass(frozen=True)
 class NewApiKey:
     api_key: ApiKey
@@ -99,6 +121,7 @@ class CreateApiKeyHandler:
         self._clock = clock
 
     async def __call__(self, cmd: CreateApiKey) -> NewApiKey:
+        check_scopes(cmd.scopes)
         roles = cmd.roles or frozenset({Role.MEMBER})
         # The same rule as granting roles to a user: admins grant all but OWNER.
         check_grant(cmd.actor.roles, roles)

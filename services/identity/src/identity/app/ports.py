@@ -51,6 +51,8 @@ class KeyRotation:
     active_key_id: str
     retired_key_id: str | None
     retired_key_unpublish_at: datetime | None
+    active_from: datetime | None = None
+    """When the new key starts signing; it is in the JWKS from the rotation on."""
 
 
 class TokenService(Protocol):

@@ -1,4 +1,5 @@
-"""Access tokens: EdDSA JWTs signed with the active key; JWKS of active + recently retired keys."""
+"""Access tokens: EdDSA JWTs signed with the current key; a JWKS of the current, next and
+previous keys (see ``identity.crypto.keys.published``)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ from identity.domain.errors import InvalidAccessToken
 ALGORITHM = "EdDSA"
 # Tolerated clock skew between identity and the services that check its tokens.
 LEEWAY_SECONDS = 30
+# How long a new key is published before it signs: above the gateway's JWKS cache (60 s)
+# and identity's own key cache (30 s), so every verifier knows it before meeting a token.
+PUBLISH_LEAD = timedelta(seconds=90)
 
 
 class KeyStore(Protocol):
@@ -24,7 +28,9 @@ class KeyStore(Protocol):
 
     async def ensure_active(self, make: Any) -> SigningKey: ...
 
-    async def rotate(self, make: Any, now: datetime) -> tuple[SigningKey, SigningKey | None]: ...
+    async def rotate(
+        self, make: Any, now: datetime, lead: timedelta
+    ) -> tuple[SigningKey, SigningKey | None]: ...
 
 
 class JwtTokenService:
@@ -41,6 +47,7 @@ class JwtTokenService:
         retired_key_lifetime: timedelta,
         passphrase: bytes | None = None,
         cache_ttl: timedelta = timedelta(seconds=30),
+        publish_lead: timedelta = PUBLISH_LEAD,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -49,6 +56,7 @@ class JwtTokenService:
         self._retired_key_lifetime = retired_key_lifetime
         self._passphrase = passphrase
         self._cache_ttl = cache_ttl.total_seconds()
+        self._lead = publish_lead
         self._keys: list[SigningKey] = []
         self._loaded_at = float("-inf")
         self._private: dict[str, Ed25519PrivateKey] = {}
@@ -72,11 +80,17 @@ class JwtTokenService:
         return self._keys
 
     async def _active(self) -> SigningKey:
-        for key in await self._current():
-            if key.retired_at is None:
-                return key
-        await self.start()
-        return next(k for k in self._keys if k.retired_at is None)
+        key = keys.signer_of(await self._current(), self._clock.now(), self._lead)
+        if key is None:
+            await self.start()
+            key = keys.signer_of(self._keys, self._clock.now(), self._lead)
+            assert key is not None  # start() made one
+        return key
+
+    async def _published(self) -> list[SigningKey]:
+        return keys.published(
+            await self._current(), self._clock.now(), self._lead, self._retired_key_lifetime
+        )
 
     def _private_key(self, key: SigningKey) -> Ed25519PrivateKey:
         if key.kid not in self._private:
@@ -102,12 +116,12 @@ class JwtTokenService:
         )
 
     async def _public_key(self, kid: str) -> SigningKey | None:
-        for key in await self._current():
+        for key in await self._published():
             if key.kid == kid:
                 return key
         # Unknown kid: maybe another replica just rotated. Re-read once, then give up.
         await self._reload()
-        return next((k for k in self._keys if k.kid == kid), None)
+        return next((k for k in await self._published() if k.kid == kid), None)
 
     async def verify(self, token: str) -> AccessClaims:
         try:
@@ -138,14 +152,18 @@ class JwtTokenService:
         )
 
     async def jwks(self) -> dict[str, Any]:
-        return {"keys": [key.public_jwk for key in await self._current()]}
+        return {"keys": [key.public_jwk for key in await self._published()]}
 
     async def rotate(self) -> KeyRotation:
         now = self._clock.now()
-        new, retired = await self._store.rotate(self._make, now)
+        new, replaced = await self._store.rotate(self._make, now, self._lead)
         await self._reload()
         return KeyRotation(
             active_key_id=new.kid,
-            retired_key_id=retired.kid if retired else None,
-            retired_key_unpublish_at=now + self._retired_key_lifetime if retired else None,
+            retired_key_id=replaced.kid if replaced else None,
+            # The replaced key signs until the new one is due, then its tokens expire.
+            retired_key_unpublish_at=(
+                now + self._lead + self._retired_key_lifetime if replaced else None
+            ),
+            active_from=now + self._lead,
         )

@@ -141,6 +141,13 @@ class InvalidField(InvalidInput):
     default_message = "a field has an invalid value"
 
 
+class InvalidScope(InvalidInput):
+    """An API key asked for a scope outside the tenant vocabulary of the contracts."""
+
+    reason = "INVALID_SCOPE"
+    default_message = "scopes names a scope no API key may carry"
+
+
 class TooManyLoginAttempts(RateLimited):
     reason = "TOO_MANY_LOGIN_ATTEMPTS"
     default_message = "too many failed login attempts; try again later"

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from identity.crypto.keys import SigningKey
+from identity.crypto.keys import SigningKey, signer_of
 from identity.storage.tables import signing_keys
 
 # Any constant works; it only has to be the same in every identity replica.
@@ -55,21 +55,30 @@ class SqlSigningKeyStore:
             return key
 
     async def rotate(
-        self, make: Callable[[], SigningKey], now: datetime
+        self, make: Callable[[], SigningKey], now: datetime, lead: timedelta
     ) -> tuple[SigningKey, SigningKey | None]:
-        """Retire the active key and insert a new one; returns (new, retired)."""
+        """Publish a new key beside the one signing now; returns (new, the signing one).
+
+        Every other live key is retired: an older one has stopped signing, a newer one
+        (a rotation not yet due) never signed. So at most two keys are ever live.
+        """
         async with self._engine.begin() as conn:
             await self._lock(conn)
-            previous = await self._active(conn)
-            if previous is not None:
+            result = await conn.execute(
+                select(signing_keys).where(signing_keys.c.retired_at.is_(None))
+            )
+            live = [_key(r) for r in result]
+            current = signer_of(live, now, lead)
+            others = [k.kid for k in live if current is None or k.kid != current.kid]
+            if others:
                 await conn.execute(
                     update(signing_keys)
-                    .where(signing_keys.c.kid == previous.kid)
+                    .where(signing_keys.c.kid.in_(others))
                     .values(retired_at=now)
                 )
             key = make()
             await self._insert(conn, key)
-            return key, previous
+            return key, current
 
     @staticmethod
     async def _lock(conn: AsyncConnection) -> None:

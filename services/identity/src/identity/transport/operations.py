@@ -48,4 +48,5 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):  # type: ignor
             active_key_id=rotation.active_key_id,
             retired_key_id=rotation.retired_key_id or "",
             retired_key_unpublish_time=mapping.timestamp(rotation.retired_key_unpublish_at),
+            active_key_sign_time=mapping.timestamp(rotation.active_from),
         )

@@ -8,12 +8,14 @@ from items.domain.errors import NotPermitted
 
 # Roles (identity's RBAC) that may change items and tags; every member of the org may read.
 WRITER_ROLES = frozenset({"OWNER", "ADMIN", "MEMBER"})
-READ_SCOPES = frozenset({"items:read", "items:write"})
-WRITE_SCOPES = frozenset({"items:write"})
 
 
 @dataclass(frozen=True)
 class Actor:
+    """The caller. An API key's scopes were already checked against the method by the server
+    chain (keel_runtime.access, from the contracts); its roles must allow the call here too,
+    so a key gets the intersection of both."""
+
     subject: str
     org_id: str
     roles: frozenset[str] = frozenset()
@@ -23,29 +25,15 @@ class Actor:
     def _has_role(self, allowed: frozenset[str]) -> bool:
         return any(role.upper() in allowed for role in self.roles)
 
-    def _limited_by_scopes(self) -> bool:
-        # An API key that names scopes is limited to them, whatever role it also carries:
-        # a key made for reading must not write because its owner's role could.
-        return self.kind == "api_key" and bool(self.scopes)
-
     def require_read(self) -> None:
-        if self._limited_by_scopes():
-            if self.scopes & READ_SCOPES:
-                return
-            raise NotPermitted("reading items needs the items:read scope", subject=self.subject)
-        # Users read by org membership; API keys and services need an items scope or a role.
-        if self.kind == "user" or self.roles or self.scopes & READ_SCOPES:
+        """Users read by organization membership, API keys by any role, services always."""
+        if self.kind in ("user", "service") or self.roles:
             return
-        raise NotPermitted("reading items needs the items:read scope", subject=self.subject)
+        raise NotPermitted("reading items needs a role in the organization", subject=self.subject)
 
     def require_write(self) -> None:
-        if self._limited_by_scopes():
-            if self.scopes & WRITE_SCOPES:
-                return
-            raise NotPermitted("changing items needs the items:write scope", subject=self.subject)
-        if self._has_role(WRITER_ROLES) or self.scopes & WRITE_SCOPES:
+        if self.kind == "service" or self._has_role(WRITER_ROLES):
             return
         raise NotPermitted(
-            "changing items needs the OWNER, ADMIN or MEMBER role or the items:write scope",
-            subject=self.subject,
+            "changing items needs the OWNER, ADMIN or MEMBER role", subject=self.subject
         )

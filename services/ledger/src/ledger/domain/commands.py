@@ -52,7 +52,10 @@ class Caller:
     @property
     def can_write(self) -> bool:
         if self.is_api_key:
-            return WRITE_SCOPE in self.scopes
+            # The intersection: the scope, and the key's roles (when it carries any).
+            return WRITE_SCOPE in self.scopes and (
+                not self.roles or bool(self.roles & WRITER_ROLES)
+            )
         return self.is_service or bool(self.roles & WRITER_ROLES) or WRITE_SCOPE in self.scopes
 
 
