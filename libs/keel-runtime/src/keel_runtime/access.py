@@ -120,10 +120,11 @@ def platform_methods() -> frozenset[str]:
 def is_platform(principal: Principal) -> bool:
     """Is the caller the platform (the operator or a Keel service) rather than a tenant?
 
-    The one place that answers it: today a ``service`` principal, tomorrow the caller's
-    workload certificate (``spiffe://keel/<service>``, ``spiffe://keel/operator``).
+    The one place that answers it. Both kinds come only from a verified workload
+    certificate (``spiffe://keel/<service>``, ``spiffe://keel/operator``), never from a
+    header (see ``keel_runtime.interceptors.principal.authorize``).
     """
-    return principal.kind == "service"
+    return principal.kind in ("service", "operator")
 
 
 def require_platform(principal: Principal) -> None:

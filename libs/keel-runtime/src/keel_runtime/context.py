@@ -18,7 +18,7 @@ TRACEPARENT_HEADER = "traceparent"
 TRACESTATE_HEADER = "tracestate"
 PRINCIPAL_HEADER = "x-keel-principal"
 
-PRINCIPAL_KINDS = frozenset({"user", "service", "api_key"})
+PRINCIPAL_KINDS = frozenset({"user", "service", "api_key", "operator"})
 
 _request_id: ContextVar[str] = ContextVar("keel_request_id", default="")
 _traceparent: ContextVar[str | None] = ContextVar("keel_traceparent", default=None)

@@ -20,6 +20,7 @@ logger = logging.getLogger("keel.tls")
 
 SPIFFE_PREFIX = "spiffe://keel/"
 GATEWAY_WORKLOAD = "gateway"
+OPERATOR_WORKLOAD = "operator"
 SERVICE_WORKLOADS = frozenset({"identity", "ledger", "items", "billing"})
 """Keel services: they may act on behalf of a user, and are service principals themselves."""
 

@@ -78,13 +78,21 @@ async def test_a_peer_that_is_neither_gateway_nor_service_may_not_assert_a_princ
         reason = await _refused(tls_probe, kit, mesh_certs, "operator", md)
         assert reason == "PRINCIPAL_FROM_UNTRUSTED_PEER"
     assert tls_probe.servicer.calls == []
-    # Without a header the operator reaches what needs no principal, and nothing else.
-    assert await _refused(tls_probe, kit, mesh_certs, "operator", ()) == "PRINCIPAL_REQUIRED"
     scrape = tls_probe.running.metrics.render().decode()
     assert (
         'keel_principal_refused_total{peer="operator",reason="PRINCIPAL_FROM_UNTRUSTED_PEER",'
         'service="probe"} 2.0' in scrape
     )
+
+
+async def test_the_operator_certificate_is_the_platform_operator(
+    tls_probe: Any, kit: Any, mesh_certs: MeshCertificates
+) -> None:
+    # Without a header the operator's certificate acts as the operator, of no organization;
+    # a platform power asks exactly this of the caller (keel_runtime.access.is_platform).
+    answer = await _echo(tls_probe, kit, mesh_certs, "operator", ())
+    assert (answer.subject, answer.org_id) == ("operator", "")
+    assert tls_probe.servicer.calls == ["Echo"]
 
 
 async def test_service_principal_comes_from_the_certificate(

@@ -84,6 +84,7 @@ def test_no_tenant_principal_reaches_a_platform_method() -> None:
             access.check(rotate, tenant)
         assert refused.value.reason == "PLATFORM_REQUIRED"
     access.check(rotate, SERVICE)
+    access.check(rotate, Principal("operator", kind="operator"))
 
 
 def test_api_keys_need_a_scope_of_the_method_users_keep_their_roles() -> None:

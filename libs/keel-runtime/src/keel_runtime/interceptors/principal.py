@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from keel_runtime.context import Principal
 from keel_runtime.errors import Unauthenticated
-from keel_runtime.tls import GATEWAY_WORKLOAD, SERVICE_WORKLOADS
+from keel_runtime.tls import GATEWAY_WORKLOAD, OPERATOR_WORKLOAD, SERVICE_WORKLOADS
 
 # Infrastructure services every probe and operator tool must reach without credentials.
 INFRASTRUCTURE_PREFIXES = (
@@ -32,6 +32,7 @@ INFRASTRUCTURE_PREFIXES = (
 )
 
 SERVICE_KIND = "service"
+OPERATOR_KIND = "operator"
 UNTRUSTED_PEER = "PRINCIPAL_FROM_UNTRUSTED_PEER"
 """A principal header from a peer that may not assert one."""
 SERVICE_UNVERIFIED = "SERVICE_PRINCIPAL_UNVERIFIED"
@@ -84,7 +85,9 @@ def authorize(
             )
         return claimed
     if not has_header:
-        return None
+        # The operator's certificate is the platform operator, of no organization; any
+        # other peer without a header is anonymous.
+        return Principal(subject=peer, kind=OPERATOR_KIND) if peer == OPERATOR_WORKLOAD else None
     if peer == GATEWAY_WORKLOAD:
         if claimed is not None and claimed.kind == SERVICE_KIND:
             return Unauthenticated(
