@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing.app.invoices import InvoiceHandlers
 from billing.app.overview import OverviewHandlers
+from billing.app.payment_reconciler import PaymentReconciler
 from billing.app.period_closer import PeriodCloser
 from billing.app.plans import PlanHandlers
 from billing.app.ports import Clock, Ledger
@@ -170,6 +171,12 @@ async def build(config: Config) -> ServiceSpec:
         OutboxRelay(engine, js, metrics=metrics).run,
         dispatcher.run,
         functools.partial(closer.run, config.close_interval_s),
+        functools.partial(
+            PaymentReconciler(
+                sql_unit_of_work_factory(engine, utc_now), ledger, utc_now, metrics=metrics
+            ).run,
+            config.reconcile_interval_s,
+        ),
     ]
     for spec in subscriptions(handlers.subscriptions, handlers.usage, utc_now):
         # The producer owns its stream; declaring the same spec here only lets billing

@@ -29,6 +29,9 @@ class Config:
     close_interval_s: float = 30.0
     """How often ended billing periods are closed and collected
     (``BILLING_CLOSE_INTERVAL_SECONDS``)."""
+    reconcile_interval_s: float = 60.0
+    """How often invoice payments are reconciled with the ledger
+    (``BILLING_RECONCILE_INTERVAL_SECONDS``)."""
     streams: StreamSettings = field(default_factory=StreamSettings)
     """Replicas of the streams and DLQ billing declares (``NATS_STREAM_REPLICAS``)."""
     log_level: str = "INFO"
@@ -46,6 +49,9 @@ class Config:
                 platform_org_id=env_str("BILLING_PLATFORM_ORG_ID", DEFAULT_PLATFORM_ORG_ID),
                 close_interval_s=env_float(
                     "BILLING_CLOSE_INTERVAL_SECONDS", 30.0, min=0.1, max=86400.0
+                ),
+                reconcile_interval_s=env_float(
+                    "BILLING_RECONCILE_INTERVAL_SECONDS", 60.0, min=0.1, max=86400.0
                 ),
                 streams=StreamSettings.from_env(),
                 log_level=env_str("LOG_LEVEL", "INFO"),

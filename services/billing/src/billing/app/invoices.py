@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from billing.app import paging
 from billing.app.caller import Caller
@@ -106,6 +106,7 @@ class InvoiceHandlers:
         transaction_id = ""
         try:
             if invoice.total_minor > 0:
+                await self._begin_attempt(org_id, invoice_id)
                 wallet = await self._ledger.find_wallet(org_id, invoice.currency)
                 if wallet is None:
                     raise WalletNotFound(
@@ -126,6 +127,16 @@ class InvoiceHandlers:
             uow.record(InvoicePaid(paid))
             await uow.commit()
             return paid
+
+    async def _begin_attempt(self, org_id: str, invoice_id: str) -> None:
+        """Leave a trace before money may move: if billing dies between the ledger's answer
+        and the local commit, the payment reconciler finds the invoice by it."""
+        async with self._uow() as uow:
+            current = await _get(uow, org_id, invoice_id, for_update=True)
+            current.require_payable()
+            if current.payment_started_time is None:
+                await uow.invoices.save(replace(current, payment_started_time=self._clock()))
+                await uow.commit()
 
     async def _record_failure(self, org_id: str, invoice_id: str, reason: str) -> None:
         async with self._uow() as uow:

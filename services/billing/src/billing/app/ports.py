@@ -117,6 +117,14 @@ class InvoiceRepository(Protocol):
         before: tuple[datetime, str] | None,
         limit: int,
     ) -> list[Invoice]: ...
+    async def payments_started_before(self, cutoff: datetime, limit: int) -> Sequence[Invoice]:
+        """OPEN invoices (any organization) whose payment attempt began at or before `cutoff`."""
+        ...
+
+    async def paid_unchecked(self, limit: int) -> Sequence[Invoice]:
+        """PAID invoices (any organization) whose ledger transfer was not checked yet."""
+        ...
+
     async def final_of(self, subscription: Subscription) -> Invoice | None:
         """The final invoice of a subscription canceled now (None for any other)."""
         ...
@@ -246,4 +254,14 @@ class Ledger(Protocol):
         Idempotent on the invoice id; returns the ledger transaction id. Raises
         PaymentDeclined (e.g. INSUFFICIENT_FUNDS) or LedgerUnavailable.
         """
+        ...
+
+    async def find_payment(self, invoice: Invoice) -> str | None:
+        """The id of the ledger transaction that paid the invoice (by its request id), or
+        None when the ledger has none. Raises LedgerUnavailable."""
+        ...
+
+    async def payment_exists(self, invoice: Invoice) -> bool:
+        """Whether the invoice's recorded payment transaction exists in the ledger, posted,
+        under the invoice's request id. Raises LedgerUnavailable."""
         ...

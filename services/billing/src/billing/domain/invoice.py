@@ -52,6 +52,12 @@ class Invoice:
     payment_transaction_id: str = ""
     payment_attempts: int = 0
     last_payment_error: str = ""
+    payment_started_time: datetime | None = None
+    """When a payment attempt began (before the ledger call); cleared once settled."""
+    payment_checked_time: datetime | None = None
+    """When the reconciler found the paid invoice's transfer in the ledger (or flagged it)."""
+    reconciliation_issue: str = ""
+    """Set when the ledger disagrees with the invoice, e.g. LEDGER_TRANSFER_MISSING."""
     version: int = 0  # of the row this was read from; saving checks it
 
     @property
@@ -79,11 +85,17 @@ class Invoice:
             payment_transaction_id=transaction_id,
             payment_attempts=self.payment_attempts + 1,
             last_payment_error="",
+            payment_started_time=None,
         )
 
     def mark_payment_failed(self, reason: str) -> Invoice:
         self.require_payable()
-        return replace(self, payment_attempts=self.payment_attempts + 1, last_payment_error=reason)
+        return replace(
+            self,
+            payment_attempts=self.payment_attempts + 1,
+            last_payment_error=reason,
+            payment_started_time=None,
+        )
 
     def void(self, now: datetime) -> Invoice:
         if self.state is InvoiceState.VOID:

@@ -137,6 +137,11 @@ invoices = Table(
     Column("payment_attempts", Integer, nullable=False, server_default=text("0")),
     Column("last_payment_error", Text, nullable=False, server_default=text("''")),
     Column("version", Integer, nullable=False, server_default=text("0")),
+    # A payment attempt begun (set before the ledger call) and the ledger's confirmation of a
+    # paid invoice: what the payment reconciler works from.
+    _ts("payment_started_time", nullable=True),
+    _ts("payment_checked_time", nullable=True),
+    Column("reconciliation_issue", Text, nullable=False, server_default=text("''")),
     CheckConstraint("state IN ('open', 'paid', 'void')", name="state"),
     # One invoice per subscription period, whatever retries happen.
     UniqueConstraint("subscription_id", "period_start"),
