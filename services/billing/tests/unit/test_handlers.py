@@ -339,10 +339,16 @@ async def test_ledger_down_changes_nothing(
     invoice = await close(db, subs, invoices, usage, 130, clock)
     ledger.fund("org-1", 1000)
     ledger.down = True
-    commits = db.commits
+    commits, published = db.commits, len(db.published)
     with pytest.raises(errors.LedgerUnavailable):
         await invoices.pay(owner(), invoice.invoice_id)
-    assert db.commits == commits
+    # Only the attempt's mark (for the payment reconciler): no event, the invoice still open.
+    assert db.commits == commits + 1
+    assert len(db.published) == published
+    after = await invoices.get(owner(), invoice.invoice_id)
+    assert after.state is InvoiceState.OPEN
+    assert after.payment_attempts == 0
+    assert after.payment_started_time is not None
 
 
 async def test_zero_invoice_is_paid_without_the_ledger(
