@@ -183,6 +183,19 @@ def test_aggregations() -> None:
     assert aggregate(records, Aggregation.COUNT) == (4, 4)
     assert aggregate(records, Aggregation.MAX) == (7, 4)
     assert aggregate(records, Aggregation.UNIQUE_COUNT) == (2, 4)
+    assert aggregate(records, Aggregation.MIN) == (0, 4)
+    assert aggregate(records, Aggregation.AVG) == (3, 4)  # 12 / 4
+    assert aggregate([], Aggregation.AVG) == (0, 0)
+
+
+def test_latest_is_the_last_by_event_time_then_by_arrival() -> None:
+    later = NOW + timedelta(seconds=1)
+    records = [
+        UsageRecord("r1", "o1", "m", 4, "k1", later, NOW),
+        UsageRecord("r2", "o1", "m", 9, "k2", NOW, later),  # arrived last, happened first
+        UsageRecord("r3", "o1", "m", 6, "k3", later, later),  # same time as r1, arrived later
+    ]
+    assert aggregate(records, Aggregation.LATEST) == (6, 3)
 
 
 def test_webhook_signature_is_hmac_sha256_over_timestamp_and_body() -> None:

@@ -38,7 +38,7 @@ async def close_open_period(
         invoice_id=invoice_id,
         subscription=subscription,
         plan=plan,
-        quantities={m.metric: m.value for m in usage},
+        quantities={m.metric: m.priced_quantity for m in usage},
         adjustments=adjustments,
         now=now,
         final=final,

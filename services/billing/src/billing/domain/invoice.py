@@ -6,6 +6,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from fractions import Fraction
 
 from billing.domain.errors import InvoiceAlreadyPaid, InvoiceNotOpen
 from billing.domain.money import Money, check_int64
@@ -107,7 +108,7 @@ class Invoice:
 
 def price_period(
     plan: Plan,
-    quantities: Mapping[str, int],
+    quantities: Mapping[str, int | Fraction],
     adjustments: tuple[Adjustment, ...],
     *,
     fee_share: tuple[int, int] | None = None,
@@ -133,7 +134,8 @@ def price_period(
                 amount_minor=check_int64(price.amount_for(quantity), price.metric),
                 kind=LineKind.USAGE,
                 metric=price.metric,
-                quantity=quantity,
+                # An average shows rounded half to even; its amount was priced exactly.
+                quantity=round(quantity),
             )
         )
     lines.extend(
@@ -148,7 +150,7 @@ def issue_invoice(
     invoice_id: str,
     subscription: Subscription,
     plan: Plan,
-    quantities: Mapping[str, int],
+    quantities: Mapping[str, int | Fraction],
     adjustments: tuple[Adjustment, ...],
     now: datetime,
     final: bool = False,

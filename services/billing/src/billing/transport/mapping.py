@@ -42,6 +42,9 @@ _AGGREGATIONS = {
     plan_pb2.USAGE_AGGREGATION_COUNT: Aggregation.COUNT,
     plan_pb2.USAGE_AGGREGATION_MAX: Aggregation.MAX,
     plan_pb2.USAGE_AGGREGATION_UNIQUE_COUNT: Aggregation.UNIQUE_COUNT,
+    plan_pb2.USAGE_AGGREGATION_LATEST: Aggregation.LATEST,
+    plan_pb2.USAGE_AGGREGATION_MIN: Aggregation.MIN,
+    plan_pb2.USAGE_AGGREGATION_AVG: Aggregation.AVG,
 }
 _AGGREGATIONS_OUT = {v: k for k, v in _AGGREGATIONS.items()}
 _INTERVALS = {
