@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from billing.app import paging
 from billing.app.caller import Caller
@@ -17,10 +19,11 @@ from billing.domain.errors import (
     WalletNotFound,
 )
 from billing.domain.events import (
+    InvoiceMarkedUncollectible,
     InvoicePaid,
     InvoicePaymentFailed,
 )
-from billing.domain.invoice import Invoice, InvoiceState
+from billing.domain.invoice import DEFAULT_RETRY_SCHEDULE, Invoice, InvoiceState
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +36,19 @@ class InvoicePage:
 
 class InvoiceHandlers:
     def __init__(
-        self, uow: UnitOfWorkFactory, ledger: Ledger, clock: Clock, new_id: IdFactory
+        self,
+        uow: UnitOfWorkFactory,
+        ledger: Ledger,
+        clock: Clock,
+        new_id: IdFactory,
+        *,
+        retry_schedule: Sequence[timedelta] = DEFAULT_RETRY_SCHEDULE,
     ) -> None:
         self._uow = uow
         self._ledger = ledger
         self._clock = clock
         self._new_id = new_id
+        self._retry_schedule = tuple(retry_schedule)
 
     async def close_period(self, caller: Caller, subscription_id: str, request_id: str) -> Invoice:
         org_id = caller.require_billing_manager()
@@ -143,9 +153,11 @@ class InvoiceHandlers:
             current = await _get(uow, org_id, invoice_id, for_update=True)
             if current.state is not InvoiceState.OPEN:
                 return
-            failed = current.mark_payment_failed(reason)
+            failed = current.mark_payment_failed(reason, self._clock(), self._retry_schedule)
             await uow.invoices.save(failed)
             uow.record(InvoicePaymentFailed(failed, reason))
+            if failed.state is InvoiceState.UNCOLLECTIBLE:
+                uow.record(InvoiceMarkedUncollectible(failed))
             await uow.commit()
 
     async def void(self, caller: Caller, invoice_id: str) -> Invoice:

@@ -121,6 +121,10 @@ class InvoiceRepository(Protocol):
         """OPEN invoices (any organization) whose payment attempt began at or before `cutoff`."""
         ...
 
+    async def retries_due(self, now: datetime, limit: int) -> Sequence[Invoice]:
+        """OPEN invoices (any organization) whose next dunning attempt is due."""
+        ...
+
     async def paid_unchecked(self, limit: int) -> Sequence[Invoice]:
         """PAID invoices (any organization) whose ledger transfer was not checked yet."""
         ...

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from fractions import Fraction
 
 from billing.domain.errors import InvoiceAlreadyPaid, InvoiceNotOpen
@@ -19,6 +19,12 @@ class InvoiceState(enum.Enum):
     OPEN = "open"
     PAID = "paid"
     VOID = "void"
+    UNCOLLECTIBLE = "uncollectible"  # every scheduled payment attempt failed
+
+
+# Dunning (like Stripe's Smart Retries): after a failed collection, retry this long after
+# the first failure; when the last retry fails too, the invoice is UNCOLLECTIBLE.
+DEFAULT_RETRY_SCHEDULE = (timedelta(days=1), timedelta(days=3), timedelta(days=5))
 
 
 class LineKind(enum.Enum):
@@ -59,6 +65,9 @@ class Invoice:
     """When the reconciler found the paid invoice's transfer in the ledger (or flagged it)."""
     reconciliation_issue: str = ""
     """Set when the ledger disagrees with the invoice, e.g. LEDGER_TRANSFER_MISSING."""
+    first_payment_failure_time: datetime | None = None
+    next_payment_attempt_time: datetime | None = None
+    """When dunning tries to collect again; None when no attempt is scheduled."""
     version: int = 0  # of the row this was read from; saving checks it
 
     @property
@@ -70,7 +79,8 @@ class Invoice:
         return Money(self.currency, self.total_minor)
 
     def require_payable(self) -> None:
-        if self.state is not InvoiceState.OPEN:
+        # An uncollectible invoice may still be paid by hand (nothing retries it any more).
+        if self.state not in (InvoiceState.OPEN, InvoiceState.UNCOLLECTIBLE):
             raise InvoiceNotOpen("invoice is not open", invoice_id=self.invoice_id)
 
     def mark_paid(self, transaction_id: str, now: datetime) -> Invoice:
@@ -87,23 +97,42 @@ class Invoice:
             payment_attempts=self.payment_attempts + 1,
             last_payment_error="",
             payment_started_time=None,
+            next_payment_attempt_time=None,
         )
 
-    def mark_payment_failed(self, reason: str) -> Invoice:
+    def mark_payment_failed(
+        self,
+        reason: str,
+        now: datetime,
+        schedule: Sequence[timedelta] = DEFAULT_RETRY_SCHEDULE,
+    ) -> Invoice:
+        """Count a failed attempt and schedule the next one: `schedule[k]` after the first
+        failure for the k-th retry; past the last retry an open invoice is UNCOLLECTIBLE."""
         self.require_payable()
-        return replace(
+        first = self.first_payment_failure_time or now
+        earlier = self.payment_attempts  # failed attempts before this one
+        failed = replace(
             self,
             payment_attempts=self.payment_attempts + 1,
             last_payment_error=reason,
             payment_started_time=None,
+            first_payment_failure_time=first,
+            next_payment_attempt_time=None,
         )
+        if self.state is not InvoiceState.OPEN:
+            return failed
+        if earlier < len(schedule):
+            # Never earlier than now: a late retry (job down for a while) is not rushed twice.
+            retry_at = max(first + schedule[earlier], now)
+            return replace(failed, next_payment_attempt_time=retry_at)
+        return replace(failed, state=InvoiceState.UNCOLLECTIBLE)
 
     def void(self, now: datetime) -> Invoice:
         if self.state is InvoiceState.VOID:
             return self
         if self.state is InvoiceState.PAID:
             raise InvoiceAlreadyPaid("a paid invoice cannot be voided", invoice_id=self.invoice_id)
-        return replace(self, state=InvoiceState.VOID, void_time=now)
+        return replace(self, state=InvoiceState.VOID, void_time=now, next_payment_attempt_time=None)
 
 
 def price_period(

@@ -142,7 +142,10 @@ invoices = Table(
     _ts("payment_started_time", nullable=True),
     _ts("payment_checked_time", nullable=True),
     Column("reconciliation_issue", Text, nullable=False, server_default=text("''")),
-    CheckConstraint("state IN ('open', 'paid', 'void')", name="state"),
+    # Dunning: the first failed collection and the next automatic attempt.
+    _ts("first_payment_failure_time", nullable=True),
+    _ts("next_payment_attempt_time", nullable=True),
+    CheckConstraint("state IN ('open', 'paid', 'void', 'uncollectible')", name="state"),
     # One invoice per subscription period, whatever retries happen.
     UniqueConstraint("subscription_id", "period_start"),
     Index("ix_invoices_org_issued", "org_id", "issue_time"),

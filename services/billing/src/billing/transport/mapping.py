@@ -66,6 +66,7 @@ _INVOICE_STATES = {
     invoice_pb2.INVOICE_STATE_OPEN: InvoiceState.OPEN,
     invoice_pb2.INVOICE_STATE_PAID: InvoiceState.PAID,
     invoice_pb2.INVOICE_STATE_VOID: InvoiceState.VOID,
+    invoice_pb2.INVOICE_STATE_UNCOLLECTIBLE: InvoiceState.UNCOLLECTIBLE,
 }
 _INVOICE_STATES_OUT = {v: k for k, v in _INVOICE_STATES.items()}
 _LINE_KINDS_OUT = {
@@ -268,6 +269,7 @@ def invoice_to_proto(i: Invoice) -> invoice_pb2.Invoice:
         payment_transaction_id=i.payment_transaction_id,
         payment_attempts=i.payment_attempts,
         last_payment_error=i.last_payment_error,
+        next_payment_attempt_time=ts(i.next_payment_attempt_time),
     )
 
 

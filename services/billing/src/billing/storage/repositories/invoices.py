@@ -38,6 +38,8 @@ def _invoice(row: Row[Any]) -> Invoice:
         payment_started_time=row.payment_started_time,
         payment_checked_time=row.payment_checked_time,
         reconciliation_issue=row.reconciliation_issue,
+        first_payment_failure_time=row.first_payment_failure_time,
+        next_payment_attempt_time=row.next_payment_attempt_time,
         version=row.version,
     )
 
@@ -94,6 +96,8 @@ class InvoiceRepository:
                     payment_started_time=invoice.payment_started_time,
                     payment_checked_time=invoice.payment_checked_time,
                     reconciliation_issue=invoice.reconciliation_issue,
+                    first_payment_failure_time=invoice.first_payment_failure_time,
+                    next_payment_attempt_time=invoice.next_payment_attempt_time,
                     version=i.version + 1,
                 )
                 .returning(i.version)
@@ -140,6 +144,20 @@ class InvoiceRepository:
                 i.payment_started_time <= cutoff,
             )
             .order_by(i.payment_started_time)
+            .limit(limit)
+        )
+        return [_invoice(r) for r in await self._conn.execute(query)]
+
+    async def retries_due(self, now: datetime, limit: int) -> Sequence[Invoice]:
+        i = invoices.c
+        query = (
+            select(invoices)
+            .where(
+                i.state == InvoiceState.OPEN.value,
+                i.next_payment_attempt_time.is_not(None),
+                i.next_payment_attempt_time <= now,
+            )
+            .order_by(i.next_payment_attempt_time)
             .limit(limit)
         )
         return [_invoice(r) for r in await self._conn.execute(query)]
