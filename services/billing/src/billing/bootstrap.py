@@ -43,6 +43,7 @@ from billing.transport.plans import PlanServicer
 from billing.transport.subscriptions import SubscriptionServicer
 from billing.transport.usage import UsageServicer
 from billing.transport.webhook_sender import HttpWebhookSender
+from billing.transport.webhook_targets import WebhookTargets
 from billing.transport.webhooks import WebhookServicer
 from keel_runtime import clients, db
 from keel_runtime.events import Consumer, OutboxRelay, connect_nats, ensure_stream
@@ -85,6 +86,7 @@ def build_handlers(
     ids: Callable[[], str] = new_id,
     *,
     retry_schedule: Sequence[timedelta] = DEFAULT_RETRY_SCHEDULE,
+    webhook_targets: WebhookTargets | None = None,
 ) -> Handlers:
     uow = sql_unit_of_work_factory(engine, clock)
     return Handlers(
@@ -93,7 +95,8 @@ def build_handlers(
         usage=UsageHandlers(uow, clock, ids),
         invoices=InvoiceHandlers(uow, ledger, clock, ids, retry_schedule=retry_schedule),
         overview=OverviewHandlers(uow, ledger),
-        webhooks=WebhookHandlers(uow, clock, ids),
+        # No allowed hosts unless the operator names some: every private address refused.
+        webhooks=WebhookHandlers(uow, clock, ids, webhook_targets or WebhookTargets()),
     )
 
 
@@ -154,8 +157,11 @@ async def build(config: Config) -> ServiceSpec:
         revenue_account_id=config.revenue_account_id,
         platform_org_id=config.platform_org_id,
     )
-    handlers = build_handlers(engine, ledger, retry_schedule=config.dunning_schedule)
-    sender = HttpWebhookSender()
+    targets = WebhookTargets(config.webhook_allowed_hosts)
+    handlers = build_handlers(
+        engine, ledger, retry_schedule=config.dunning_schedule, webhook_targets=targets
+    )
+    sender = HttpWebhookSender(targets)
     metrics = Metrics(SERVICE)
     dispatcher = WebhookDispatcher(
         sql_unit_of_work_factory(engine, utc_now), sender, utc_now, metrics=metrics

@@ -75,6 +75,10 @@ class Config:
     default ``1d,3d,5d``); after the last the invoice is UNCOLLECTIBLE."""
     dunning_interval_s: float = 60.0
     """How often due retries are made (``BILLING_DUNNING_INTERVAL_SECONDS``)."""
+    webhook_allowed_hosts: tuple[str, ...] = ()
+    """Hosts webhooks may reach although they are (or resolve to) loopback or private
+    addresses, over plain http too (``WEBHOOK_ALLOWED_HOSTS``, comma-separated; local
+    development only). Empty: none."""
     streams: StreamSettings = field(default_factory=StreamSettings)
     """Replicas of the streams and DLQ billing declares (``NATS_STREAM_REPLICAS``)."""
     log_level: str = "INFO"
@@ -99,6 +103,9 @@ class Config:
                 dunning_schedule=_schedule_from_env("BILLING_DUNNING_SCHEDULE"),
                 dunning_interval_s=env_float(
                     "BILLING_DUNNING_INTERVAL_SECONDS", 60.0, min=0.1, max=86400.0
+                ),
+                webhook_allowed_hosts=tuple(
+                    h.strip() for h in env_str("WEBHOOK_ALLOWED_HOSTS", "").split(",") if h.strip()
                 ),
                 streams=StreamSettings.from_env(),
                 log_level=env_str("LOG_LEVEL", "INFO"),

@@ -1,4 +1,4 @@
-"""The dunning schedule setting."""
+"""Settings: the dunning schedule, the webhook allowlist."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from billing.config import parse_schedule
+from billing.config import Config, parse_schedule
 
 
 def test_schedule_parses_durations() -> None:
@@ -18,3 +18,14 @@ def test_schedule_parses_durations() -> None:
 def test_schedule_refuses_what_it_cannot_mean(text: str) -> None:
     with pytest.raises(ValueError):
         parse_schedule(text)
+
+
+def test_allowed_hosts_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRPC_BIND", "127.0.0.1:0")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@h/db")
+    monkeypatch.setenv("NATS_URL", "nats://h:4222")
+    monkeypatch.setenv("LEDGER_TARGET", "h:1")
+    monkeypatch.setenv("WEBHOOK_ALLOWED_HOSTS", " 127.0.0.1, localhost ,")
+    assert Config.from_env().webhook_allowed_hosts == ("127.0.0.1", "localhost")
+    monkeypatch.delenv("WEBHOOK_ALLOWED_HOSTS")
+    assert Config.from_env().webhook_allowed_hosts == ()

@@ -19,8 +19,18 @@ from billing.domain import events as ev
 from billing.domain.invoice import Invoice, InvoiceState, LineKind
 from billing.domain.plan import Interval
 from billing.domain.pricing import Aggregation, Flat, PerUnit, Price
+from billing.transport.webhook_targets import WebhookTargets
 
-from .conftest import FakeClock, FakeDatabase, FakeLedger, id_factory, member, operator, owner
+from .conftest import (
+    FakeClock,
+    FakeDatabase,
+    FakeLedger,
+    id_factory,
+    member,
+    operator,
+    owner,
+    public_dns,
+)
 
 
 @pytest.fixture
@@ -398,7 +408,7 @@ async def test_overview_reads_the_wallet(
 async def test_webhook_secret_is_shown_once(
     db: FakeDatabase, clock: FakeClock, ids: itertools.count[int]
 ) -> None:
-    hooks = WebhookHandlers(db.uow, clock, id_factory(ids))
+    hooks = WebhookHandlers(db.uow, clock, id_factory(ids), WebhookTargets(resolver=public_dns))
     key = rid()
     endpoint, secret = await hooks.create(
         owner(), url="https://x.example/h", event_types=[], description="", request_id=key

@@ -14,7 +14,7 @@ from billing.domain.plan import Plan
 from billing.domain.pricing import Aggregation
 from billing.domain.subscription import Adjustment, Subscription, SubscriptionState
 from billing.domain.usage import MetricUsage, UsageRecord
-from billing.domain.webhook import Delivery, WebhookEndpoint
+from billing.domain.webhook import Delivery, DeliveryRecord, WebhookEndpoint
 
 Clock = Callable[[], datetime]
 IdFactory = Callable[[], str]
@@ -163,10 +163,28 @@ class DeliveryRepository(Protocol):
         ...
 
     async def delivered(self, delivery_id: str, now: datetime) -> None: ...
+    async def list_for_endpoint(
+        self, endpoint_id: str, *, before: tuple[datetime, str] | None, limit: int
+    ) -> Sequence[DeliveryRecord]:
+        """An endpoint's deliveries, newest first."""
+        ...
+
+    async def redeliver(
+        self, endpoint_id: str, delivery_id: str, now: datetime
+    ) -> DeliveryRecord | None:
+        """Make the delivery due now with a fresh retry budget; None when not found."""
+        ...
+
     async def failed(
         self, delivery_id: str, error: str, retry_at: datetime | None, now: datetime
     ) -> None:
         """Record a failed attempt; `retry_at` None abandons the delivery."""
+        ...
+
+
+class WebhookTargets(Protocol):
+    async def check(self, url: str) -> None:
+        """Raise WebhookUrlRefused for a URL billing must not call (SSRF guard)."""
         ...
 
 

@@ -13,6 +13,7 @@ ERROR_MAP: ErrorMap = {
     e.UnsupportedCurrency: grpc.StatusCode.INVALID_ARGUMENT,
     e.InvalidPeriod: grpc.StatusCode.INVALID_ARGUMENT,
     e.InvalidPageToken: grpc.StatusCode.INVALID_ARGUMENT,
+    e.WebhookUrlRefused: grpc.StatusCode.INVALID_ARGUMENT,
     e.PlanAlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
     e.RequestIdReused: grpc.StatusCode.ALREADY_EXISTS,
     e.DedupKeyReused: grpc.StatusCode.ALREADY_EXISTS,

@@ -35,7 +35,7 @@ from billing.domain.pricing import (
 )
 from billing.domain.subscription import Subscription, SubscriptionState
 from billing.domain.usage import MetricUsage, UsageRecord
-from billing.domain.webhook import WebhookEndpoint
+from billing.domain.webhook import DeliveryRecord, DeliveryState, WebhookEndpoint
 
 _AGGREGATIONS = {
     plan_pb2.USAGE_AGGREGATION_SUM: Aggregation.SUM,
@@ -274,6 +274,30 @@ def invoice_to_proto(i: Invoice) -> invoice_pb2.Invoice:
 
 
 # --- webhooks and overview -------------------------------------------------------------
+
+
+_DELIVERY_STATES = {
+    DeliveryState.PENDING: webhook_pb2.WEBHOOK_DELIVERY_STATE_PENDING,
+    DeliveryState.DELIVERED: webhook_pb2.WEBHOOK_DELIVERY_STATE_DELIVERED,
+    DeliveryState.ABANDONED: webhook_pb2.WEBHOOK_DELIVERY_STATE_ABANDONED,
+}
+
+
+def delivery_to_proto(d: DeliveryRecord) -> webhook_pb2.WebhookDelivery:
+    pending = d.state is DeliveryState.PENDING
+    return webhook_pb2.WebhookDelivery(
+        delivery_id=d.delivery_id,
+        webhook_endpoint_id=d.endpoint_id,
+        event_id=d.event_id,
+        event_type=d.event_type,
+        state=_DELIVERY_STATES[d.state],
+        attempts=d.attempts,
+        last_error=d.last_error,
+        next_attempt_time=ts(d.next_attempt_time) if pending else None,
+        delivered_time=ts(d.delivered_time),
+        abandon_time=ts(d.abandon_time),
+        create_time=ts(d.create_time),
+    )
 
 
 def webhook_to_proto(w: WebhookEndpoint) -> webhook_pb2.WebhookEndpoint:
