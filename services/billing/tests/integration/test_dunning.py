@@ -46,7 +46,7 @@ class BrokenForOneOrg(FakeLedger):
         return await super().pay_invoice(invoice, wallet)  # type: ignore[arg-type]
 
 
-async def unpaid_invoice(handlers: Handlers, ledger: FakeLedger) -> Invoice:
+async def unpaid_invoice(handlers: Handlers, ledger: FakeLedger, clock: FakeClock) -> Invoice:
     """A fresh organization with an empty wallet, its first period closed and collected once."""
     ops = Caller(subject="ops", org_id="", kind="service")
     plan_id = f"p{uuid.uuid4().hex[:8]}"
@@ -57,6 +57,7 @@ async def unpaid_invoice(handlers: Handlers, ledger: FakeLedger) -> Invoice:
     org_id = str(uuid.uuid4())
     ledger.fund(org_id, 0)
     sub = await handlers.subscriptions.create(owner(org_id), plan_id, str(uuid.uuid4()))
+    clock.advance(timedelta(hours=1))  # a period of some length to close
     invoice = await handlers.invoices.close_period(
         owner(org_id), sub.subscription_id, str(uuid.uuid4())
     )
@@ -95,7 +96,8 @@ async def test_a_declined_invoice_is_retried_on_schedule_then_uncollectible(
     clock = FakeClock(t0)
     handlers = build_handlers(engine, ledger, clock)
     dunning = Dunning(sql_unit_of_work_factory(engine, clock), handlers.invoices, clock)
-    invoice = await unpaid_invoice(handlers, ledger)
+    invoice = await unpaid_invoice(handlers, ledger, clock)
+    t0 = clock()  # the first failed collection
     assert invoice.payment_attempts == 1
     assert invoice.next_payment_attempt_time == t0 + DAY
 
@@ -131,8 +133,8 @@ async def test_a_retry_that_succeeds_pays_and_stops_dunning(engine: AsyncEngine)
     clock = FakeClock(t0)
     handlers = build_handlers(engine, ledger, clock, retry_schedule=(timedelta(hours=2),))
     dunning = Dunning(sql_unit_of_work_factory(engine, clock), handlers.invoices, clock)
-    invoice = await unpaid_invoice(handlers, ledger)
-    assert invoice.next_payment_attempt_time == t0 + timedelta(hours=2)
+    invoice = await unpaid_invoice(handlers, ledger, clock)
+    assert invoice.next_payment_attempt_time == clock() + timedelta(hours=2)
 
     ledger.fund(invoice.org_id, FEE)
     clock.advance(timedelta(hours=2))
@@ -152,14 +154,15 @@ async def test_one_failing_invoice_does_not_stop_the_others(engine: AsyncEngine)
     clock = FakeClock(t0)
     handlers = build_handlers(engine, ledger, clock)
     dunning = Dunning(sql_unit_of_work_factory(engine, clock), handlers.invoices, clock)
-    broken, fine = [await unpaid_invoice(handlers, ledger) for _ in range(2)]
+    broken, fine = [await unpaid_invoice(handlers, ledger, clock) for _ in range(2)]
     ledger.broken = broken.org_id
 
     clock.advance(DAY)
     assert await dunning.retry_due() == 1  # the fine one; the broken one failed on its own
     retried = await handlers.invoices.get(owner(fine.org_id), fine.invoice_id)
     assert retried.payment_attempts == 2
-    assert retried.next_payment_attempt_time == t0 + 3 * DAY
+    assert fine.first_payment_failure_time is not None
+    assert retried.next_payment_attempt_time == fine.first_payment_failure_time + 3 * DAY
     stuck = await handlers.invoices.get(owner(broken.org_id), broken.invoice_id)
     assert stuck.state is InvoiceState.OPEN
     assert stuck.payment_attempts == 1  # leased, then tried again after the lease

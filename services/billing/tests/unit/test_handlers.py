@@ -280,13 +280,23 @@ async def test_close_period_prices_usage_and_advances(
 
 
 async def test_close_period_is_idempotent_on_request_id(
-    db: FakeDatabase, subs: SubscriptionHandlers, invoices: InvoiceHandlers
+    db: FakeDatabase, subs: SubscriptionHandlers, invoices: InvoiceHandlers, clock: FakeClock
 ) -> None:
     sub = await start(db, subs)
+    clock.advance(timedelta(hours=1))
     key = rid()
     first = await invoices.close_period(owner(), sub.subscription_id, key)
     assert await invoices.close_period(owner(), sub.subscription_id, key) == first
     assert len(db.state.invoices) == 1
+
+
+async def test_a_period_that_began_this_instant_cannot_be_closed(
+    db: FakeDatabase, subs: SubscriptionHandlers, invoices: InvoiceHandlers
+) -> None:
+    sub = await start(db, subs)
+    with pytest.raises(errors.BillingPeriodEmpty):
+        await invoices.close_period(owner(), sub.subscription_id, rid())
+    assert db.state.invoices == {}
 
 
 async def test_pay_moves_money_once(

@@ -13,6 +13,7 @@ from billing.app.closing import close_open_period
 from billing.app.fingerprint import fingerprint
 from billing.app.ports import Clock, IdFactory, Ledger, UnitOfWork, UnitOfWorkFactory
 from billing.domain.errors import (
+    BillingPeriodEmpty,
     InvoiceNotFound,
     PaymentDeclined,
     SubscriptionNotFound,
@@ -80,9 +81,15 @@ class InvoiceHandlers:
             final = await uow.invoices.final_of(subscription)
             if final is not None:
                 return final
-        invoice, _ = await close_open_period(
-            uow, subscription, invoice_id, self._clock(), final=False
-        )
+        now = self._clock()
+        if subscription.closing_end(now) <= subscription.current_period_start:
+            # An empty period: an invoice for it would charge a whole flat fee for nothing
+            # and start at the same instant as the next one (which could then never close).
+            raise BillingPeriodEmpty(
+                "the billing period began at this instant; there is nothing to close yet",
+                subscription_id=subscription_id,
+            )
+        invoice, _ = await close_open_period(uow, subscription, invoice_id, now, final=False)
         return invoice
 
     async def get(self, caller: Caller, invoice_id: str) -> Invoice:

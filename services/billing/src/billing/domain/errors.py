@@ -194,3 +194,9 @@ class WebhookUrlRefused(BillingError):
 
 class DeliveryNotFound(NotFound):
     reason = "WEBHOOK_DELIVERY_NOT_FOUND"
+
+
+class BillingPeriodEmpty(BillingError):
+    """The open period began at this very instant: there is nothing to close yet."""
+
+    reason = "BILLING_PERIOD_EMPTY"

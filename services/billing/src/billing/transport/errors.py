@@ -27,6 +27,7 @@ ERROR_MAP: ErrorMap = {
     e.CurrencyMismatch: grpc.StatusCode.FAILED_PRECONDITION,
     e.SamePlan: grpc.StatusCode.FAILED_PRECONDITION,
     e.InvoiceNotOpen: grpc.StatusCode.FAILED_PRECONDITION,
+    e.BillingPeriodEmpty: grpc.StatusCode.FAILED_PRECONDITION,
     e.InvoiceAlreadyPaid: grpc.StatusCode.FAILED_PRECONDITION,
     e.AmountOverflow: grpc.StatusCode.FAILED_PRECONDITION,
     e.PaymentDeclined: grpc.StatusCode.FAILED_PRECONDITION,
