@@ -28,12 +28,12 @@ def upgrade() -> None:
         "invoices",
         sa.Column("reconciliation_issue", sa.Text(), server_default=sa.text("''"), nullable=False),
     )
-    # What the reconciler scans: open invoices with an attempt, paid ones not yet checked.
+    # What the reconciler scans: unpaid invoices with an attempt, paid ones not yet checked.
     op.create_index(
         "ix_invoices_payment_started",
         "invoices",
         ["payment_started_time"],
-        postgresql_where=sa.text("state = 'open' AND payment_started_time IS NOT NULL"),
+        postgresql_where=sa.text("state <> 'paid' AND payment_started_time IS NOT NULL"),
     )
     op.create_index(
         "ix_invoices_paid_unchecked",

@@ -163,3 +163,25 @@ async def test_a_paid_invoice_without_its_ledger_transfer_is_flagged(
     fine = await handlers.invoices.get(owner(org_id), good.invoice_id)
     assert fine.reconciliation_issue == ""
     assert fine.payment_checked_time is not None
+
+
+async def test_a_payment_that_went_through_while_the_invoice_was_voided_marks_it_paid(
+    engine: AsyncEngine, ledger_channel: grpc.aio.Channel
+) -> None:
+    org_id = str(uuid.uuid4())
+    await funded_wallet(ledger_channel, org_id, 10_000)
+    crashing = build_handlers(engine, CrashAfterPaying(ledger_channel, timeout_s=5))
+    invoice = await open_invoice(crashing, org_id)
+    with pytest.raises(Crash):
+        await crashing.invoices.pay(owner(org_id), invoice.invoice_id)
+    voided = await crashing.invoices.void(owner(org_id), invoice.invoice_id)
+    assert voided.state is InvoiceState.VOID
+
+    ledger = GrpcLedger(ledger_channel, timeout_s=5)
+    reconciler = PaymentReconciler(
+        sql_unit_of_work_factory(engine, utc_now), ledger, utc_now, grace=timedelta(0)
+    )
+    assert await reconciler.reconcile() == 1
+    paid = await crashing.invoices.get(owner(org_id), invoice.invoice_id)
+    assert paid.state is InvoiceState.PAID  # the money moved: the invoice says so
+    assert await paid_events(engine, invoice.invoice_id) == 1

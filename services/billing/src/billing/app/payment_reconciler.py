@@ -1,10 +1,11 @@
 """Reconciles invoice payments with the ledger (a background task).
 
 Paying is two commits in two services: the ledger's transfer, then billing's "paid". When
-billing dies between them the money has moved and the invoice is still OPEN. Every payment
-attempt leaves `payment_started_time` on the invoice first, so this job can ask the ledger,
-a grace period later, whether the transfer exists: yes → the invoice is marked paid (with
-its event) exactly once, under the row lock; no → the attempt trace is cleared.
+billing dies between them the money has moved and the invoice is still OPEN (or was voided
+meanwhile). Every payment attempt leaves `payment_started_time` on the invoice first, so this
+job can ask the ledger, a grace period later, whether the transfer exists: yes → the invoice
+is marked paid (with its event) exactly once, under the row lock; no → the attempt trace is
+cleared.
 
 The reverse is checked too: each PAID invoice's transfer is looked up once; one the ledger
 does not know is flagged (`reconciliation_issue = LEDGER_TRANSFER_MISSING`, logged as an

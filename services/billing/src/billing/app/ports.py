@@ -118,7 +118,8 @@ class InvoiceRepository(Protocol):
         limit: int,
     ) -> list[Invoice]: ...
     async def payments_started_before(self, cutoff: datetime, limit: int) -> Sequence[Invoice]:
-        """OPEN invoices (any organization) whose payment attempt began at or before `cutoff`."""
+        """Unpaid invoices (any organization; open, void or uncollectible) whose payment
+        attempt began at or before `cutoff`."""
         ...
 
     async def retries_due(self, now: datetime, limit: int) -> Sequence[Invoice]:

@@ -139,7 +139,8 @@ class InvoiceRepository:
         query = (
             select(invoices)
             .where(
-                i.state == InvoiceState.OPEN.value,
+                # Voided (or given up on) while the payment went through: the money moved.
+                i.state != InvoiceState.PAID.value,
                 i.payment_started_time.is_not(None),
                 i.payment_started_time <= cutoff,
             )
