@@ -149,6 +149,22 @@ invoices = Table(
     # One invoice per subscription period, whatever retries happen.
     UniqueConstraint("subscription_id", "period_start"),
     Index("ix_invoices_org_issued", "org_id", "issue_time"),
+    # What the payment reconciler and the dunning job scan.
+    Index(
+        "ix_invoices_payment_started",
+        "payment_started_time",
+        postgresql_where=text("state <> 'paid' AND payment_started_time IS NOT NULL"),
+    ),
+    Index(
+        "ix_invoices_paid_unchecked",
+        "paid_time",
+        postgresql_where=text("state = 'paid' AND payment_checked_time IS NULL"),
+    ),
+    Index(
+        "ix_invoices_next_payment_attempt",
+        "next_payment_attempt_time",
+        postgresql_where=text("state = 'open' AND next_payment_attempt_time IS NOT NULL"),
+    ),
 )
 
 idempotency_keys = Table(
