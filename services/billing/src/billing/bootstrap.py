@@ -6,7 +6,7 @@ import functools
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from keel.billing.v1 import (
@@ -20,8 +20,10 @@ from keel.billing.v1 import (
 from nats.aio.client import Client as NatsClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from billing.app.dunning import Dunning
 from billing.app.invoices import InvoiceHandlers
 from billing.app.overview import OverviewHandlers
+from billing.app.payment_reconciler import PaymentReconciler
 from billing.app.period_closer import PeriodCloser
 from billing.app.plans import PlanHandlers
 from billing.app.ports import Clock, Ledger
@@ -30,6 +32,7 @@ from billing.app.usage import UsageHandlers
 from billing.app.webhook_delivery import WebhookDispatcher
 from billing.app.webhooks import WebhookHandlers
 from billing.config import Config
+from billing.domain.invoice import DEFAULT_RETRY_SCHEDULE
 from billing.events.subscribers import subscriptions
 from billing.storage.unit_of_work import sql_unit_of_work_factory
 from billing.transport.errors import ERROR_MAP
@@ -40,6 +43,7 @@ from billing.transport.plans import PlanServicer
 from billing.transport.subscriptions import SubscriptionServicer
 from billing.transport.usage import UsageServicer
 from billing.transport.webhook_sender import HttpWebhookSender
+from billing.transport.webhook_targets import WebhookTargets
 from billing.transport.webhooks import WebhookServicer
 from keel_runtime import clients, db
 from keel_runtime.events import Consumer, OutboxRelay, connect_nats, ensure_stream
@@ -76,16 +80,23 @@ class Handlers:
 
 
 def build_handlers(
-    engine: AsyncEngine, ledger: Ledger, clock: Clock = utc_now, ids: Callable[[], str] = new_id
+    engine: AsyncEngine,
+    ledger: Ledger,
+    clock: Clock = utc_now,
+    ids: Callable[[], str] = new_id,
+    *,
+    retry_schedule: Sequence[timedelta] = DEFAULT_RETRY_SCHEDULE,
+    webhook_targets: WebhookTargets | None = None,
 ) -> Handlers:
     uow = sql_unit_of_work_factory(engine, clock)
     return Handlers(
         plans=PlanHandlers(uow, clock),
         subscriptions=SubscriptionHandlers(uow, clock, ids),
         usage=UsageHandlers(uow, clock, ids),
-        invoices=InvoiceHandlers(uow, ledger, clock, ids),
+        invoices=InvoiceHandlers(uow, ledger, clock, ids, retry_schedule=retry_schedule),
         overview=OverviewHandlers(uow, ledger),
-        webhooks=WebhookHandlers(uow, clock, ids),
+        # No allowed hosts unless the operator names some: every private address refused.
+        webhooks=WebhookHandlers(uow, clock, ids, webhook_targets or WebhookTargets()),
     )
 
 
@@ -147,8 +158,11 @@ async def build(config: Config) -> ServiceSpec:
         revenue_account_id=config.revenue_account_id,
         platform_org_id=config.platform_org_id,
     )
-    handlers = build_handlers(engine, ledger)
-    sender = HttpWebhookSender()
+    targets = WebhookTargets(config.webhook_allowed_hosts)
+    handlers = build_handlers(
+        engine, ledger, retry_schedule=config.dunning_schedule, webhook_targets=targets
+    )
+    sender = HttpWebhookSender(targets)
     metrics = Metrics(SERVICE)
     dispatcher = WebhookDispatcher(
         sql_unit_of_work_factory(engine, utc_now), sender, utc_now, metrics=metrics
@@ -167,10 +181,20 @@ async def build(config: Config) -> ServiceSpec:
         new_id,
         metrics=metrics,
     )
+    dunning = Dunning(
+        sql_unit_of_work_factory(engine, utc_now), handlers.invoices, utc_now, metrics=metrics
+    )
     background: list[Callable[[], Awaitable[None]]] = [
         OutboxRelay(engine, js, metrics=metrics).run,
         dispatcher.run,
         functools.partial(closer.run, config.close_interval_s),
+        functools.partial(dunning.run, config.dunning_interval_s),
+        functools.partial(
+            PaymentReconciler(
+                sql_unit_of_work_factory(engine, utc_now), ledger, utc_now, metrics=metrics
+            ).run,
+            config.reconcile_interval_s,
+        ),
     ]
     for spec in subscriptions(handlers.subscriptions, handlers.usage, utc_now):
         # The producer owns its stream; declaring the same spec here only lets billing

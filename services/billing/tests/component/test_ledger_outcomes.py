@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import grpc
@@ -104,3 +105,34 @@ async def test_every_ledger_outcome_of_pay_invoice_is_mapped(
     del fake_ledger.state.failures["CreateTransaction"]
     paid = (await invoices.PayInvoice(pay, metadata=metadata(org_id))).invoice
     assert paid.state == invoice_pb2.INVOICE_STATE_PAID
+
+
+async def test_declines_schedule_retries_then_the_invoice_is_uncollectible(
+    billing: Any, fake_ledger: FakeLedgerServer
+) -> None:
+    org_id, invoice_id = await open_invoice(billing, "dunned")
+    fake_ledger.state.wallets[org_id] = ("acct-dunned", 0)
+    fake_ledger.state.failures["CreateTransaction"] = (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "INSUFFICIENT_FUNDS",
+    )
+    stub = invoice_service_pb2_grpc.InvoiceServiceStub(billing)
+    get = invoice_service_pb2.GetInvoiceRequest(invoice_id=invoice_id)
+    for attempt in range(1, 5):  # the first collection and the three retries of 1d, 3d, 5d
+        with pytest.raises(grpc.aio.AioRpcError):
+            await stub.PayInvoice(
+                invoice_service_pb2.PayInvoiceRequest(invoice_id=invoice_id),
+                metadata=metadata(org_id),
+            )
+        invoice = (await stub.GetInvoice(get, metadata=metadata(org_id))).invoice
+        assert invoice.payment_attempts == attempt
+        if attempt == 1:
+            first = invoice.next_payment_attempt_time.ToDatetime()
+            assert first - invoice.issue_time.ToDatetime() >= timedelta(days=1)
+    assert invoice.state == invoice_pb2.INVOICE_STATE_UNCOLLECTIBLE
+    assert not invoice.HasField("next_payment_attempt_time")
+    listed = await stub.ListInvoices(
+        invoice_service_pb2.ListInvoicesRequest(state=invoice_pb2.INVOICE_STATE_UNCOLLECTIBLE),
+        metadata=metadata(org_id),
+    )
+    assert [i.invoice_id for i in listed.invoices] == [invoice_id]

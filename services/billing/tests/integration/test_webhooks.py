@@ -20,9 +20,10 @@ from billing.events.subscribers import billing_event_handler
 from billing.storage.tables import webhook_deliveries
 from billing.storage.unit_of_work import sql_unit_of_work_factory
 from billing.transport.webhook_sender import HttpWebhookSender
+from billing.transport.webhook_targets import WebhookTargets
 from keel_runtime.events import Envelope, new_event
 
-from ..unit.conftest import FakeClock, FakeLedger
+from ..unit.conftest import PUBLIC_ADDRESS, FakeClock, FakeLedger, public_dns
 
 pytestmark = pytest.mark.integration
 
@@ -84,7 +85,10 @@ async def test_signed_delivery_with_a_retry(engine: AsyncEngine) -> None:
         received.append(request)
         return httpx.Response(500 if len(received) == 1 else 204)
 
-    sender = HttpWebhookSender(httpx.AsyncClient(transport=httpx.MockTransport(receiver)))
+    sender = HttpWebhookSender(
+        WebhookTargets(resolver=public_dns),
+        httpx.AsyncClient(transport=httpx.MockTransport(receiver)),
+    )
     dispatcher = WebhookDispatcher(sql_unit_of_work_factory(engine, clock), sender, clock)
     try:
         assert await dispatcher.dispatch_due() == 1
@@ -95,7 +99,10 @@ async def test_signed_delivery_with_a_retry(engine: AsyncEngine) -> None:
         await sender.close()
 
     request = received[-1]
-    assert str(request.url) == "https://hooks.example/all"
+    # Sent to the address checked, addressed to the endpoint's host.
+    assert str(request.url) == f"https://{PUBLIC_ADDRESS}/all"
+    assert request.headers["Host"] == "hooks.example"
+    assert request.extensions["sni_hostname"] == "hooks.example"
     timestamp, signature = (
         p.split("=", 1)[1] for p in request.headers["Keel-Signature"].split(",")
     )

@@ -516,3 +516,12 @@ def member(org_id: str = "org-1") -> Caller:
 
 def operator() -> Caller:
     return Caller(subject="ops", org_id="", kind="service")
+
+
+# A public address (documentation ranges are refused as not globally routable).
+PUBLIC_ADDRESS = "93.184.215.14"
+
+
+async def public_dns(host: str, port: int) -> list[str]:
+    """A resolver that answers every name with one public address."""
+    return [PUBLIC_ADDRESS]

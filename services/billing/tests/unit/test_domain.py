@@ -147,7 +147,7 @@ def test_invoice_state_machine() -> None:
     invoice = issue_invoice(
         invoice_id="i1", subscription=sub, plan=p, quantities={}, adjustments=(), now=NOW
     )
-    failed = invoice.mark_payment_failed("INSUFFICIENT_FUNDS")
+    failed = invoice.mark_payment_failed("INSUFFICIENT_FUNDS", NOW)
     assert failed.state is InvoiceState.OPEN and failed.payment_attempts == 1
     paid = failed.mark_paid("tx1", NOW)
     assert paid.state is InvoiceState.PAID and paid.last_payment_error == ""
@@ -155,7 +155,32 @@ def test_invoice_state_machine() -> None:
         paid.void(NOW)
     assert invoice.void(NOW).state is InvoiceState.VOID
     with pytest.raises(errors.InvoiceNotOpen):
-        invoice.void(NOW).mark_payment_failed("X")
+        invoice.void(NOW).mark_payment_failed("X", NOW)
+
+
+def test_failed_collections_are_retried_on_schedule_then_uncollectible() -> None:
+    p = plan()
+    sub = start_subscription(subscription_id="s1", org_id="o1", plan=p, now=NOW)
+    invoice = issue_invoice(
+        invoice_id="i1", subscription=sub, plan=p, quantities={}, adjustments=(), now=NOW
+    )
+    schedule = (timedelta(days=1), timedelta(days=3), timedelta(days=5))
+    retries = []
+    for day in (0, 1, 3, 5):
+        invoice = invoice.mark_payment_failed(
+            "INSUFFICIENT_FUNDS", NOW + timedelta(days=day), schedule
+        )
+        retries.append(invoice.next_payment_attempt_time)
+    # Counted from the first failure; none after the last retry.
+    assert retries == [NOW + timedelta(days=d) for d in (1, 3, 5)] + [None]
+    assert invoice.state is InvoiceState.UNCOLLECTIBLE
+    assert invoice.first_payment_failure_time == NOW
+    # A retry made late is never scheduled in the past.
+    late = issue_invoice(
+        invoice_id="i2", subscription=sub, plan=p, quantities={}, adjustments=(), now=NOW
+    ).mark_payment_failed("X", NOW, schedule)
+    late = late.mark_payment_failed("X", NOW + timedelta(days=4), schedule)
+    assert late.next_payment_attempt_time == NOW + timedelta(days=4)
 
 
 def test_amounts_beyond_int64_are_refused() -> None:
@@ -183,6 +208,19 @@ def test_aggregations() -> None:
     assert aggregate(records, Aggregation.COUNT) == (4, 4)
     assert aggregate(records, Aggregation.MAX) == (7, 4)
     assert aggregate(records, Aggregation.UNIQUE_COUNT) == (2, 4)
+    assert aggregate(records, Aggregation.MIN) == (0, 4)
+    assert aggregate(records, Aggregation.AVG) == (3, 4)  # 12 / 4
+    assert aggregate([], Aggregation.AVG) == (0, 0)
+
+
+def test_latest_is_the_last_by_event_time_then_by_arrival() -> None:
+    later = NOW + timedelta(seconds=1)
+    records = [
+        UsageRecord("r1", "o1", "m", 4, "k1", later, NOW),
+        UsageRecord("r2", "o1", "m", 9, "k2", NOW, later),  # arrived last, happened first
+        UsageRecord("r3", "o1", "m", 6, "k3", later, later),  # same time as r1, arrived later
+    ]
+    assert aggregate(records, Aggregation.LATEST) == (6, 3)
 
 
 def test_webhook_signature_is_hmac_sha256_over_timestamp_and_body() -> None:

@@ -19,8 +19,18 @@ from billing.domain import events as ev
 from billing.domain.invoice import Invoice, InvoiceState, LineKind
 from billing.domain.plan import Interval
 from billing.domain.pricing import Aggregation, Flat, PerUnit, Price
+from billing.transport.webhook_targets import WebhookTargets
 
-from .conftest import FakeClock, FakeDatabase, FakeLedger, id_factory, member, operator, owner
+from .conftest import (
+    FakeClock,
+    FakeDatabase,
+    FakeLedger,
+    id_factory,
+    member,
+    operator,
+    owner,
+    public_dns,
+)
 
 
 @pytest.fixture
@@ -270,13 +280,23 @@ async def test_close_period_prices_usage_and_advances(
 
 
 async def test_close_period_is_idempotent_on_request_id(
-    db: FakeDatabase, subs: SubscriptionHandlers, invoices: InvoiceHandlers
+    db: FakeDatabase, subs: SubscriptionHandlers, invoices: InvoiceHandlers, clock: FakeClock
 ) -> None:
     sub = await start(db, subs)
+    clock.advance(timedelta(hours=1))
     key = rid()
     first = await invoices.close_period(owner(), sub.subscription_id, key)
     assert await invoices.close_period(owner(), sub.subscription_id, key) == first
     assert len(db.state.invoices) == 1
+
+
+async def test_a_period_that_began_this_instant_cannot_be_closed(
+    db: FakeDatabase, subs: SubscriptionHandlers, invoices: InvoiceHandlers
+) -> None:
+    sub = await start(db, subs)
+    with pytest.raises(errors.BillingPeriodEmpty):
+        await invoices.close_period(owner(), sub.subscription_id, rid())
+    assert db.state.invoices == {}
 
 
 async def test_pay_moves_money_once(
@@ -339,10 +359,16 @@ async def test_ledger_down_changes_nothing(
     invoice = await close(db, subs, invoices, usage, 130, clock)
     ledger.fund("org-1", 1000)
     ledger.down = True
-    commits = db.commits
+    commits, published = db.commits, len(db.published)
     with pytest.raises(errors.LedgerUnavailable):
         await invoices.pay(owner(), invoice.invoice_id)
-    assert db.commits == commits
+    # Only the attempt's mark (for the payment reconciler): no event, the invoice still open.
+    assert db.commits == commits + 1
+    assert len(db.published) == published
+    after = await invoices.get(owner(), invoice.invoice_id)
+    assert after.state is InvoiceState.OPEN
+    assert after.payment_attempts == 0
+    assert after.payment_started_time is not None
 
 
 async def test_zero_invoice_is_paid_without_the_ledger(
@@ -392,7 +418,7 @@ async def test_overview_reads_the_wallet(
 async def test_webhook_secret_is_shown_once(
     db: FakeDatabase, clock: FakeClock, ids: itertools.count[int]
 ) -> None:
-    hooks = WebhookHandlers(db.uow, clock, id_factory(ids))
+    hooks = WebhookHandlers(db.uow, clock, id_factory(ids), WebhookTargets(resolver=public_dns))
     key = rid()
     endpoint, secret = await hooks.create(
         owner(), url="https://x.example/h", event_types=[], description="", request_id=key

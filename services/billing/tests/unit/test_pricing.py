@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import pytest
 
 from billing.domain.pricing import Flat, Package, PerUnit, Price, Tier, Tiered, TierMode
@@ -70,3 +72,25 @@ def test_tiers_apply_after_included_quantity() -> None:
 def test_large_quantities_stay_exact() -> None:
     big = 9_000_000_000_000
     assert price(PerUnit(1_000)).amount_for(big) == big * 1_000
+
+
+@pytest.mark.parametrize(
+    ("model", "average", "expected"),
+    [
+        # Exact, then one rounding half to even to a whole minor unit.
+        (PerUnit(1), Fraction(9, 2), 4),  # 4.5 -> 4
+        (PerUnit(1), Fraction(11, 2), 6),  # 5.5 -> 6
+        (PerUnit(3), Fraction(19, 4), 14),  # 14.25 -> 14
+        (PerUnit(3), Fraction(7, 3), 7),  # 7 exactly
+        # A started package is a package: 10.5 units of 10 is two.
+        (Package(10, 300), Fraction(21, 2), 600),
+        # Graduated: 100 x 10 + 200 + 0.5 x 5 = 1202.5 -> 1202.
+        (Tiered(TierMode.GRADUATED, TIERS), Fraction(201, 2), 1202),
+        # Volume: 100.5 units in the second bracket: 502.5 + 200 = 702.5 -> 702.
+        (Tiered(TierMode.VOLUME, TIERS), Fraction(201, 2), 702),
+    ],
+)
+def test_an_average_is_priced_exactly_and_rounded_half_to_even(
+    model: PerUnit | Package | Tiered, average: Fraction, expected: int
+) -> None:
+    assert price(model).amount_for(average) == expected

@@ -12,8 +12,9 @@ from billing.app.webhook_delivery import WebhookDispatcher, fan_out
 from billing.app.webhooks import WebhookHandlers
 from billing.domain.errors import DeliveryFailed
 from billing.domain.webhook import MAX_ATTEMPTS, retry_delay_s, wants
+from billing.transport.webhook_targets import WebhookTargets
 
-from .conftest import FakeClock, FakeDatabase, id_factory, owner
+from .conftest import FakeClock, FakeDatabase, id_factory, owner, public_dns
 
 
 class FakeSender:
@@ -41,7 +42,10 @@ def test_event_type_filter() -> None:
 
 async def endpoint(db: FakeDatabase, clock: FakeClock, event_types: list[str]) -> str:
     hooks = WebhookHandlers(
-        db.uow, clock, id_factory(itertools.count(100 + len(db.state.webhooks)))
+        db.uow,
+        clock,
+        id_factory(itertools.count(100 + len(db.state.webhooks))),
+        WebhookTargets(resolver=public_dns),
     )
     _, secret = await hooks.create(
         owner(),

@@ -1,3 +1,6 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from keel.billing.v1 import invoice_pb2 as _invoice_pb2
 from keel.billing.v1 import money_pb2 as _money_pb2
 from keel.billing.v1 import subscription_pb2 as _subscription_pb2
@@ -54,13 +57,21 @@ class InvoicePaid(_message.Message):
     def __init__(self, invoice_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., transaction_id: _Optional[str] = ...) -> None: ...
 
 class InvoicePaymentFailed(_message.Message):
-    __slots__ = ("invoice_id", "amount", "reason", "attempt")
+    __slots__ = ("invoice_id", "amount", "reason", "attempt", "next_attempt_time")
     INVOICE_ID_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    NEXT_ATTEMPT_TIME_FIELD_NUMBER: _ClassVar[int]
     invoice_id: str
     amount: _money_pb2.Money
     reason: str
     attempt: int
-    def __init__(self, invoice_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., reason: _Optional[str] = ..., attempt: _Optional[int] = ...) -> None: ...
+    next_attempt_time: _timestamp_pb2.Timestamp
+    def __init__(self, invoice_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., reason: _Optional[str] = ..., attempt: _Optional[int] = ..., next_attempt_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class InvoiceMarkedUncollectible(_message.Message):
+    __slots__ = ("invoice",)
+    INVOICE_FIELD_NUMBER: _ClassVar[int]
+    invoice: _invoice_pb2.Invoice
+    def __init__(self, invoice: _Optional[_Union[_invoice_pb2.Invoice, _Mapping]] = ...) -> None: ...

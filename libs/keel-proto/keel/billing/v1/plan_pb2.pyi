@@ -30,6 +30,9 @@ class UsageAggregation(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     USAGE_AGGREGATION_COUNT: _ClassVar[UsageAggregation]
     USAGE_AGGREGATION_MAX: _ClassVar[UsageAggregation]
     USAGE_AGGREGATION_UNIQUE_COUNT: _ClassVar[UsageAggregation]
+    USAGE_AGGREGATION_LATEST: _ClassVar[UsageAggregation]
+    USAGE_AGGREGATION_MIN: _ClassVar[UsageAggregation]
+    USAGE_AGGREGATION_AVG: _ClassVar[UsageAggregation]
 
 class TierMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -47,6 +50,9 @@ USAGE_AGGREGATION_SUM: UsageAggregation
 USAGE_AGGREGATION_COUNT: UsageAggregation
 USAGE_AGGREGATION_MAX: UsageAggregation
 USAGE_AGGREGATION_UNIQUE_COUNT: UsageAggregation
+USAGE_AGGREGATION_LATEST: UsageAggregation
+USAGE_AGGREGATION_MIN: UsageAggregation
+USAGE_AGGREGATION_AVG: UsageAggregation
 TIER_MODE_UNSPECIFIED: TierMode
 TIER_MODE_GRADUATED: TierMode
 TIER_MODE_VOLUME: TierMode

@@ -28,7 +28,7 @@ from keel.auth.v1 import options_pb2 as keel_dot_auth_dot_v1_dot_options__pb2
 from keel.billing.v1 import webhook_pb2 as keel_dot_billing_dot_v1_dot_webhook__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%keel/billing/v1/webhook_service.proto\x12\x0fkeel.billing.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1akeel/auth/v1/options.proto\x1a\x1dkeel/billing/v1/webhook.proto\"\x80\x01\n\x1c\x43reateWebhookEndpointRequest\x12\x42\n\x10webhook_endpoint\x18\x01 \x01(\x0b\x32 .keel.billing.v1.WebhookEndpointB\x06\xbaH\x03\xc8\x01\x01\x12\x1c\n\nrequest_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"s\n\x1d\x43reateWebhookEndpointResponse\x12:\n\x10webhook_endpoint\x18\x01 \x01(\x0b\x32 .keel.billing.v1.WebhookEndpoint\x12\x16\n\x0esigning_secret\x18\x02 \x01(\t\"P\n\x1bListWebhookEndpointsRequest\x12\x1d\n\tpage_size\x18\x01 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xc8\x01(\x00\x12\x12\n\npage_token\x18\x02 \x01(\t\"t\n\x1cListWebhookEndpointsResponse\x12;\n\x11webhook_endpoints\x18\x01 \x03(\x0b\x32 .keel.billing.v1.WebhookEndpoint\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"E\n\x1c\x44\x65leteWebhookEndpointRequest\x12%\n\x13webhook_endpoint_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"\x1f\n\x1d\x44\x65leteWebhookEndpointResponse2\x90\x04\n\x0eWebhookService\x12\xad\x01\n\x15\x43reateWebhookEndpoint\x12-.keel.billing.v1.CreateWebhookEndpointRequest\x1a..keel.billing.v1.CreateWebhookEndpointResponse\"5\xc2\xf3\x18\x03\x1a\x01\x06\x82\xd3\xe4\x93\x02(\"\x14/v1/webhookEndpoints:\x10webhook_endpoint\x12\x99\x01\n\x14ListWebhookEndpoints\x12,.keel.billing.v1.ListWebhookEndpointsRequest\x1a-.keel.billing.v1.ListWebhookEndpointsResponse\"$\xc2\xf3\x18\x04\x1a\x02\x05\x06\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/webhookEndpoints\x12\xb1\x01\n\x15\x44\x65leteWebhookEndpoint\x12-.keel.billing.v1.DeleteWebhookEndpointRequest\x1a..keel.billing.v1.DeleteWebhookEndpointResponse\"9\xc2\xf3\x18\x03\x1a\x01\x06\x82\xd3\xe4\x93\x02,**/v1/webhookEndpoints/{webhook_endpoint_id}b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%keel/billing/v1/webhook_service.proto\x12\x0fkeel.billing.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1akeel/auth/v1/options.proto\x1a\x1dkeel/billing/v1/webhook.proto\"\x80\x01\n\x1c\x43reateWebhookEndpointRequest\x12\x42\n\x10webhook_endpoint\x18\x01 \x01(\x0b\x32 .keel.billing.v1.WebhookEndpointB\x06\xbaH\x03\xc8\x01\x01\x12\x1c\n\nrequest_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"s\n\x1d\x43reateWebhookEndpointResponse\x12:\n\x10webhook_endpoint\x18\x01 \x01(\x0b\x32 .keel.billing.v1.WebhookEndpoint\x12\x16\n\x0esigning_secret\x18\x02 \x01(\t\"P\n\x1bListWebhookEndpointsRequest\x12\x1d\n\tpage_size\x18\x01 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xc8\x01(\x00\x12\x12\n\npage_token\x18\x02 \x01(\t\"t\n\x1cListWebhookEndpointsResponse\x12;\n\x11webhook_endpoints\x18\x01 \x03(\x0b\x32 .keel.billing.v1.WebhookEndpoint\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"E\n\x1c\x44\x65leteWebhookEndpointRequest\x12%\n\x13webhook_endpoint_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"\x1f\n\x1d\x44\x65leteWebhookEndpointResponse\"x\n\x1cListWebhookDeliveriesRequest\x12%\n\x13webhook_endpoint_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1d\n\tpage_size\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xc8\x01(\x00\x12\x12\n\npage_token\x18\x03 \x01(\t\"n\n\x1dListWebhookDeliveriesResponse\x12\x34\n\ndeliveries\x18\x01 \x03(\x0b\x32 .keel.billing.v1.WebhookDelivery\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"_\n\x17RedeliverWebhookRequest\x12%\n\x13webhook_endpoint_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1d\n\x0b\x64\x65livery_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"N\n\x18RedeliverWebhookResponse\x12\x32\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32 .keel.billing.v1.WebhookDelivery2\x8c\x07\n\x0eWebhookService\x12\xad\x01\n\x15\x43reateWebhookEndpoint\x12-.keel.billing.v1.CreateWebhookEndpointRequest\x1a..keel.billing.v1.CreateWebhookEndpointResponse\"5\xc2\xf3\x18\x03\x1a\x01\x06\x82\xd3\xe4\x93\x02(\"\x14/v1/webhookEndpoints:\x10webhook_endpoint\x12\x99\x01\n\x14ListWebhookEndpoints\x12,.keel.billing.v1.ListWebhookEndpointsRequest\x1a-.keel.billing.v1.ListWebhookEndpointsResponse\"$\xc2\xf3\x18\x04\x1a\x02\x05\x06\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/webhookEndpoints\x12\xb1\x01\n\x15\x44\x65leteWebhookEndpoint\x12-.keel.billing.v1.DeleteWebhookEndpointRequest\x1a..keel.billing.v1.DeleteWebhookEndpointResponse\"9\xc2\xf3\x18\x03\x1a\x01\x06\x82\xd3\xe4\x93\x02,**/v1/webhookEndpoints/{webhook_endpoint_id}\x12\xb5\x01\n\x15ListWebhookDeliveries\x12-.keel.billing.v1.ListWebhookDeliveriesRequest\x1a..keel.billing.v1.ListWebhookDeliveriesResponse\"=\x82\xd3\xe4\x93\x02\x37\x12\x35/v1/webhookEndpoints/{webhook_endpoint_id}/deliveries\x12\xc1\x01\n\x10RedeliverWebhook\x12(.keel.billing.v1.RedeliverWebhookRequest\x1a).keel.billing.v1.RedeliverWebhookResponse\"X\x82\xd3\xe4\x93\x02R\"M/v1/webhookEndpoints/{webhook_endpoint_id}/deliveries/{delivery_id}:redeliver:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,12 +43,24 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTWEBHOOKENDPOINTSREQUEST'].fields_by_name['page_size']._serialized_options = b'\272H\007\032\005\030\310\001(\000'
   _globals['_DELETEWEBHOOKENDPOINTREQUEST'].fields_by_name['webhook_endpoint_id']._loaded_options = None
   _globals['_DELETEWEBHOOKENDPOINTREQUEST'].fields_by_name['webhook_endpoint_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _globals['_LISTWEBHOOKDELIVERIESREQUEST'].fields_by_name['webhook_endpoint_id']._loaded_options = None
+  _globals['_LISTWEBHOOKDELIVERIESREQUEST'].fields_by_name['webhook_endpoint_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _globals['_LISTWEBHOOKDELIVERIESREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTWEBHOOKDELIVERIESREQUEST'].fields_by_name['page_size']._serialized_options = b'\272H\007\032\005\030\310\001(\000'
+  _globals['_REDELIVERWEBHOOKREQUEST'].fields_by_name['webhook_endpoint_id']._loaded_options = None
+  _globals['_REDELIVERWEBHOOKREQUEST'].fields_by_name['webhook_endpoint_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _globals['_REDELIVERWEBHOOKREQUEST'].fields_by_name['delivery_id']._loaded_options = None
+  _globals['_REDELIVERWEBHOOKREQUEST'].fields_by_name['delivery_id']._serialized_options = b'\272H\005r\003\260\001\001'
   _globals['_WEBHOOKSERVICE'].methods_by_name['CreateWebhookEndpoint']._loaded_options = None
   _globals['_WEBHOOKSERVICE'].methods_by_name['CreateWebhookEndpoint']._serialized_options = b'\302\363\030\003\032\001\006\202\323\344\223\002(\"\024/v1/webhookEndpoints:\020webhook_endpoint'
   _globals['_WEBHOOKSERVICE'].methods_by_name['ListWebhookEndpoints']._loaded_options = None
   _globals['_WEBHOOKSERVICE'].methods_by_name['ListWebhookEndpoints']._serialized_options = b'\302\363\030\004\032\002\005\006\202\323\344\223\002\026\022\024/v1/webhookEndpoints'
   _globals['_WEBHOOKSERVICE'].methods_by_name['DeleteWebhookEndpoint']._loaded_options = None
   _globals['_WEBHOOKSERVICE'].methods_by_name['DeleteWebhookEndpoint']._serialized_options = b'\302\363\030\003\032\001\006\202\323\344\223\002,**/v1/webhookEndpoints/{webhook_endpoint_id}'
+  _globals['_WEBHOOKSERVICE'].methods_by_name['ListWebhookDeliveries']._loaded_options = None
+  _globals['_WEBHOOKSERVICE'].methods_by_name['ListWebhookDeliveries']._serialized_options = b'\202\323\344\223\0027\0225/v1/webhookEndpoints/{webhook_endpoint_id}/deliveries'
+  _globals['_WEBHOOKSERVICE'].methods_by_name['RedeliverWebhook']._loaded_options = None
+  _globals['_WEBHOOKSERVICE'].methods_by_name['RedeliverWebhook']._serialized_options = b'\202\323\344\223\002R\"M/v1/webhookEndpoints/{webhook_endpoint_id}/deliveries/{delivery_id}:redeliver:\001*'
   _globals['_CREATEWEBHOOKENDPOINTREQUEST']._serialized_start=177
   _globals['_CREATEWEBHOOKENDPOINTREQUEST']._serialized_end=305
   _globals['_CREATEWEBHOOKENDPOINTRESPONSE']._serialized_start=307
@@ -61,6 +73,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DELETEWEBHOOKENDPOINTREQUEST']._serialized_end=693
   _globals['_DELETEWEBHOOKENDPOINTRESPONSE']._serialized_start=695
   _globals['_DELETEWEBHOOKENDPOINTRESPONSE']._serialized_end=726
-  _globals['_WEBHOOKSERVICE']._serialized_start=729
-  _globals['_WEBHOOKSERVICE']._serialized_end=1257
+  _globals['_LISTWEBHOOKDELIVERIESREQUEST']._serialized_start=728
+  _globals['_LISTWEBHOOKDELIVERIESREQUEST']._serialized_end=848
+  _globals['_LISTWEBHOOKDELIVERIESRESPONSE']._serialized_start=850
+  _globals['_LISTWEBHOOKDELIVERIESRESPONSE']._serialized_end=960
+  _globals['_REDELIVERWEBHOOKREQUEST']._serialized_start=962
+  _globals['_REDELIVERWEBHOOKREQUEST']._serialized_end=1057
+  _globals['_REDELIVERWEBHOOKRESPONSE']._serialized_start=1059
+  _globals['_REDELIVERWEBHOOKRESPONSE']._serialized_end=1137
+  _globals['_WEBHOOKSERVICE']._serialized_start=1140
+  _globals['_WEBHOOKSERVICE']._serialized_end=2048
 # @@protoc_insertion_point(module_scope)

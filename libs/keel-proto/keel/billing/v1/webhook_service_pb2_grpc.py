@@ -50,6 +50,16 @@ class WebhookServiceStub:
                 request_serializer=keel_dot_billing_dot_v1_dot_webhook__service__pb2.DeleteWebhookEndpointRequest.SerializeToString,
                 response_deserializer=keel_dot_billing_dot_v1_dot_webhook__service__pb2.DeleteWebhookEndpointResponse.FromString,
                 _registered_method=True)
+        self.ListWebhookDeliveries = channel.unary_unary(
+                '/keel.billing.v1.WebhookService/ListWebhookDeliveries',
+                request_serializer=keel_dot_billing_dot_v1_dot_webhook__service__pb2.ListWebhookDeliveriesRequest.SerializeToString,
+                response_deserializer=keel_dot_billing_dot_v1_dot_webhook__service__pb2.ListWebhookDeliveriesResponse.FromString,
+                _registered_method=True)
+        self.RedeliverWebhook = channel.unary_unary(
+                '/keel.billing.v1.WebhookService/RedeliverWebhook',
+                request_serializer=keel_dot_billing_dot_v1_dot_webhook__service__pb2.RedeliverWebhookRequest.SerializeToString,
+                response_deserializer=keel_dot_billing_dot_v1_dot_webhook__service__pb2.RedeliverWebhookResponse.FromString,
+                _registered_method=True)
 
 
 class WebhookServiceServicer:
@@ -77,6 +87,21 @@ class WebhookServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListWebhookDeliveries(self, request, context):
+        """Lists an endpoint's deliveries, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RedeliverWebhook(self, request, context):
+        """Sends a delivery again (delivered or abandoned ones too), as soon as possible and with
+        a fresh retry budget. Repeating the call only brings the next attempt forward.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WebhookServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -94,6 +119,16 @@ def add_WebhookServiceServicer_to_server(servicer, server):
                     servicer.DeleteWebhookEndpoint,
                     request_deserializer=keel_dot_billing_dot_v1_dot_webhook__service__pb2.DeleteWebhookEndpointRequest.FromString,
                     response_serializer=keel_dot_billing_dot_v1_dot_webhook__service__pb2.DeleteWebhookEndpointResponse.SerializeToString,
+            ),
+            'ListWebhookDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWebhookDeliveries,
+                    request_deserializer=keel_dot_billing_dot_v1_dot_webhook__service__pb2.ListWebhookDeliveriesRequest.FromString,
+                    response_serializer=keel_dot_billing_dot_v1_dot_webhook__service__pb2.ListWebhookDeliveriesResponse.SerializeToString,
+            ),
+            'RedeliverWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.RedeliverWebhook,
+                    request_deserializer=keel_dot_billing_dot_v1_dot_webhook__service__pb2.RedeliverWebhookRequest.FromString,
+                    response_serializer=keel_dot_billing_dot_v1_dot_webhook__service__pb2.RedeliverWebhookResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -178,6 +213,60 @@ class WebhookService:
             '/keel.billing.v1.WebhookService/DeleteWebhookEndpoint',
             keel_dot_billing_dot_v1_dot_webhook__service__pb2.DeleteWebhookEndpointRequest.SerializeToString,
             keel_dot_billing_dot_v1_dot_webhook__service__pb2.DeleteWebhookEndpointResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWebhookDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keel.billing.v1.WebhookService/ListWebhookDeliveries',
+            keel_dot_billing_dot_v1_dot_webhook__service__pb2.ListWebhookDeliveriesRequest.SerializeToString,
+            keel_dot_billing_dot_v1_dot_webhook__service__pb2.ListWebhookDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RedeliverWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keel.billing.v1.WebhookService/RedeliverWebhook',
+            keel_dot_billing_dot_v1_dot_webhook__service__pb2.RedeliverWebhookRequest.SerializeToString,
+            keel_dot_billing_dot_v1_dot_webhook__service__pb2.RedeliverWebhookResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from billing.app.ports import UnitOfWork
+from billing.app.ports import IdFactory, UnitOfWork
 from billing.domain.errors import PlanNotFound
 from billing.domain.events import InvoiceIssued, SubscriptionCanceled
 from billing.domain.invoice import Invoice, issue_invoice
@@ -38,7 +38,7 @@ async def close_open_period(
         invoice_id=invoice_id,
         subscription=subscription,
         plan=plan,
-        quantities={m.metric: m.value for m in usage},
+        quantities={m.metric: m.priced_quantity for m in usage},
         adjustments=adjustments,
         now=now,
         final=final,
@@ -54,3 +54,14 @@ async def close_open_period(
     if not after.active:
         uow.record(SubscriptionCanceled(after))
     return invoice, after
+
+
+async def close_ended_periods(
+    uow: UnitOfWork, subscription: Subscription, now: datetime, new_id: IdFactory
+) -> Subscription:
+    """Invoice every period of a subscription (locked by the caller) that ended before now,
+    as the period closer would have, so that a change made now never reaches back into them:
+    an ended period is billed on the plan in force at its end, with the usage of its time."""
+    while subscription.active and subscription.current_period_end <= now:
+        _, subscription = await close_open_period(uow, subscription, new_id(), now, final=False)
+    return subscription

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from billing.app import paging
 from billing.app.caller import Caller
@@ -11,16 +13,18 @@ from billing.app.closing import close_open_period
 from billing.app.fingerprint import fingerprint
 from billing.app.ports import Clock, IdFactory, Ledger, UnitOfWork, UnitOfWorkFactory
 from billing.domain.errors import (
+    BillingPeriodEmpty,
     InvoiceNotFound,
     PaymentDeclined,
     SubscriptionNotFound,
     WalletNotFound,
 )
 from billing.domain.events import (
+    InvoiceMarkedUncollectible,
     InvoicePaid,
     InvoicePaymentFailed,
 )
-from billing.domain.invoice import Invoice, InvoiceState
+from billing.domain.invoice import DEFAULT_RETRY_SCHEDULE, Invoice, InvoiceState
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +37,19 @@ class InvoicePage:
 
 class InvoiceHandlers:
     def __init__(
-        self, uow: UnitOfWorkFactory, ledger: Ledger, clock: Clock, new_id: IdFactory
+        self,
+        uow: UnitOfWorkFactory,
+        ledger: Ledger,
+        clock: Clock,
+        new_id: IdFactory,
+        *,
+        retry_schedule: Sequence[timedelta] = DEFAULT_RETRY_SCHEDULE,
     ) -> None:
         self._uow = uow
         self._ledger = ledger
         self._clock = clock
         self._new_id = new_id
+        self._retry_schedule = tuple(retry_schedule)
 
     async def close_period(self, caller: Caller, subscription_id: str, request_id: str) -> Invoice:
         org_id = caller.require_billing_manager()
@@ -70,9 +81,15 @@ class InvoiceHandlers:
             final = await uow.invoices.final_of(subscription)
             if final is not None:
                 return final
-        invoice, _ = await close_open_period(
-            uow, subscription, invoice_id, self._clock(), final=False
-        )
+        now = self._clock()
+        if subscription.closing_end(now) <= subscription.current_period_start:
+            # An empty period: an invoice for it would charge a whole flat fee for nothing
+            # and start at the same instant as the next one (which could then never close).
+            raise BillingPeriodEmpty(
+                "the billing period began at this instant; there is nothing to close yet",
+                subscription_id=subscription_id,
+            )
+        invoice, _ = await close_open_period(uow, subscription, invoice_id, now, final=False)
         return invoice
 
     async def get(self, caller: Caller, invoice_id: str) -> Invoice:
@@ -106,6 +123,7 @@ class InvoiceHandlers:
         transaction_id = ""
         try:
             if invoice.total_minor > 0:
+                await self._begin_attempt(org_id, invoice_id)
                 wallet = await self._ledger.find_wallet(org_id, invoice.currency)
                 if wallet is None:
                     raise WalletNotFound(
@@ -127,14 +145,26 @@ class InvoiceHandlers:
             await uow.commit()
             return paid
 
+    async def _begin_attempt(self, org_id: str, invoice_id: str) -> None:
+        """Leave a trace before money may move: if billing dies between the ledger's answer
+        and the local commit, the payment reconciler finds the invoice by it."""
+        async with self._uow() as uow:
+            current = await _get(uow, org_id, invoice_id, for_update=True)
+            current.require_payable()
+            if current.payment_started_time is None:
+                await uow.invoices.save(replace(current, payment_started_time=self._clock()))
+                await uow.commit()
+
     async def _record_failure(self, org_id: str, invoice_id: str, reason: str) -> None:
         async with self._uow() as uow:
             current = await _get(uow, org_id, invoice_id, for_update=True)
             if current.state is not InvoiceState.OPEN:
                 return
-            failed = current.mark_payment_failed(reason)
+            failed = current.mark_payment_failed(reason, self._clock(), self._retry_schedule)
             await uow.invoices.save(failed)
             uow.record(InvoicePaymentFailed(failed, reason))
+            if failed.state is InvoiceState.UNCOLLECTIBLE:
+                uow.record(InvoiceMarkedUncollectible(failed))
             await uow.commit()
 
     async def void(self, caller: Caller, invoice_id: str) -> Invoice:

@@ -14,7 +14,7 @@ from billing.domain.plan import Plan
 from billing.domain.pricing import Aggregation
 from billing.domain.subscription import Adjustment, Subscription, SubscriptionState
 from billing.domain.usage import MetricUsage, UsageRecord
-from billing.domain.webhook import Delivery, WebhookEndpoint
+from billing.domain.webhook import Delivery, DeliveryRecord, WebhookEndpoint
 
 Clock = Callable[[], datetime]
 IdFactory = Callable[[], str]
@@ -117,6 +117,19 @@ class InvoiceRepository(Protocol):
         before: tuple[datetime, str] | None,
         limit: int,
     ) -> list[Invoice]: ...
+    async def payments_started_before(self, cutoff: datetime, limit: int) -> Sequence[Invoice]:
+        """Unpaid invoices (any organization; open, void or uncollectible) whose payment
+        attempt began at or before `cutoff`."""
+        ...
+
+    async def retries_due(self, now: datetime, limit: int) -> Sequence[Invoice]:
+        """OPEN invoices (any organization) whose next dunning attempt is due."""
+        ...
+
+    async def paid_unchecked(self, limit: int) -> Sequence[Invoice]:
+        """PAID invoices (any organization) whose ledger transfer was not checked yet."""
+        ...
+
     async def final_of(self, subscription: Subscription) -> Invoice | None:
         """The final invoice of a subscription canceled now (None for any other)."""
         ...
@@ -151,10 +164,28 @@ class DeliveryRepository(Protocol):
         ...
 
     async def delivered(self, delivery_id: str, now: datetime) -> None: ...
+    async def list_for_endpoint(
+        self, endpoint_id: str, *, before: tuple[datetime, str] | None, limit: int
+    ) -> Sequence[DeliveryRecord]:
+        """An endpoint's deliveries, newest first."""
+        ...
+
+    async def redeliver(
+        self, endpoint_id: str, delivery_id: str, now: datetime
+    ) -> DeliveryRecord | None:
+        """Make the delivery due now with a fresh retry budget; None when not found."""
+        ...
+
     async def failed(
         self, delivery_id: str, error: str, retry_at: datetime | None, now: datetime
     ) -> None:
         """Record a failed attempt; `retry_at` None abandons the delivery."""
+        ...
+
+
+class WebhookTargets(Protocol):
+    async def check(self, url: str) -> None:
+        """Raise WebhookUrlRefused for a URL billing must not call (SSRF guard)."""
         ...
 
 
@@ -246,4 +277,14 @@ class Ledger(Protocol):
         Idempotent on the invoice id; returns the ledger transaction id. Raises
         PaymentDeclined (e.g. INSUFFICIENT_FUNDS) or LedgerUnavailable.
         """
+        ...
+
+    async def find_payment(self, invoice: Invoice) -> str | None:
+        """The id of the ledger transaction that paid the invoice (by its request id), or
+        None when the ledger has none. Raises LedgerUnavailable."""
+        ...
+
+    async def payment_exists(self, invoice: Invoice) -> bool:
+        """Whether the invoice's recorded payment transaction exists in the ledger, posted,
+        under the invoice's request id. Raises LedgerUnavailable."""
         ...

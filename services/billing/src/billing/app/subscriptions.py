@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from billing.app import paging
 from billing.app.caller import Caller
-from billing.app.closing import close_open_period
+from billing.app.closing import close_ended_periods, close_open_period
 from billing.app.fingerprint import fingerprint
 from billing.app.ports import Clock, IdFactory, UnitOfWork, UnitOfWorkFactory
 from billing.app.usage import check_open_period
@@ -125,6 +125,7 @@ class SubscriptionHandlers:
             new = await uow.plans.get(plan_id)
             if new is None:
                 raise PlanNotFound("plan not found", plan_id=plan_id)
+            current = await close_ended_periods(uow, current, self._clock(), self._new_id)
             changed, adjustments = current.change_plan(old, new, self._clock())
             # The open period is priced on the plan in force at its end: it must fit.
             await check_open_period(uow, current, new, self._clock(), adjustments=adjustments)
@@ -142,6 +143,9 @@ class SubscriptionHandlers:
         org_id = caller.require_billing_manager()
         async with self._uow() as uow:
             current = await _get(uow, org_id, subscription_id, for_update=True)
+            # Periods already over are invoiced as they stand: cancelling reaches no further
+            # back than the open period.
+            current = await close_ended_periods(uow, current, self._clock(), self._new_id)
             if current.active and not at_period_end:
                 # Usage to date and pending proration are billed now, on a final invoice.
                 _, canceled = await close_open_period(
@@ -151,6 +155,7 @@ class SubscriptionHandlers:
                 return canceled
             canceled = current.cancel(self._clock(), at_period_end=at_period_end)
             if canceled == current:
+                await uow.commit()  # keeps the invoices of periods that had ended, if any
                 return current
             canceled = await uow.subscriptions.save(canceled)
             if not canceled.active or canceled.cancel_at_period_end:

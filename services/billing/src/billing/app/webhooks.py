@@ -1,4 +1,5 @@
-"""Webhook endpoint commands and queries: create (secret shown once), list, delete."""
+"""Webhook endpoint commands and queries: create (secret shown once), list, delete; an
+endpoint's deliveries: list, redeliver."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from dataclasses import dataclass
 from billing.app import paging
 from billing.app.caller import Caller
 from billing.app.fingerprint import fingerprint
-from billing.app.ports import Clock, IdFactory, UnitOfWorkFactory
-from billing.domain.errors import WebhookEndpointNotFound
-from billing.domain.webhook import WebhookEndpoint
+from billing.app.ports import Clock, IdFactory, UnitOfWork, UnitOfWorkFactory, WebhookTargets
+from billing.domain.errors import DeliveryNotFound, WebhookEndpointNotFound
+from billing.domain.webhook import DeliveryRecord, WebhookEndpoint
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,11 +21,20 @@ class WebhookPage:
     next_page_token: str
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryPage:
+    deliveries: list[DeliveryRecord]
+    next_page_token: str
+
+
 class WebhookHandlers:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, new_id: IdFactory) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory, clock: Clock, new_id: IdFactory, targets: WebhookTargets
+    ) -> None:
         self._uow = uow
         self._clock = clock
         self._new_id = new_id
+        self._targets = targets
 
     async def create(
         self,
@@ -37,6 +47,7 @@ class WebhookHandlers:
     ) -> tuple[WebhookEndpoint, str]:
         """The endpoint and its signing secret ("" on a repeated request: shown once)."""
         org_id = caller.require_billing_manager()
+        await self._targets.check(url)  # before any row: a refused URL leaves nothing behind
         async with self._uow() as uow:
             endpoint_id = self._new_id()
             first = await uow.idempotency.claim(
@@ -81,3 +92,36 @@ class WebhookHandlers:
             if not await uow.webhooks.delete(org_id, endpoint_id):
                 raise WebhookEndpointNotFound("webhook endpoint not found", id=endpoint_id)
             await uow.commit()
+
+    async def list_deliveries(
+        self, caller: Caller, endpoint_id: str, *, page_size: int, page_token: str
+    ) -> DeliveryPage:
+        limit = paging.page_size(page_size)
+        before = paging.time_key(page_token)
+        async with self._uow() as uow:
+            await _endpoint(uow, caller.org(), endpoint_id)
+            rows = list(
+                await uow.deliveries.list_for_endpoint(endpoint_id, before=before, limit=limit + 1)
+            )
+        token = ""
+        if len(rows) > limit:
+            rows = rows[:limit]
+            token = paging.encode_time_key(rows[-1].create_time, rows[-1].delivery_id)
+        return DeliveryPage(rows, token)
+
+    async def redeliver(self, caller: Caller, endpoint_id: str, delivery_id: str) -> DeliveryRecord:
+        org_id = caller.require_billing_manager()
+        async with self._uow() as uow:
+            await _endpoint(uow, org_id, endpoint_id)
+            record = await uow.deliveries.redeliver(endpoint_id, delivery_id, self._clock())
+            if record is None:
+                raise DeliveryNotFound("webhook delivery not found", id=delivery_id)
+            await uow.commit()
+            return record
+
+
+async def _endpoint(uow: UnitOfWork, org_id: str, endpoint_id: str) -> WebhookEndpoint:
+    endpoint = await uow.webhooks.get(org_id, endpoint_id)
+    if endpoint is None:
+        raise WebhookEndpointNotFound("webhook endpoint not found", id=endpoint_id)
+    return endpoint

@@ -184,3 +184,19 @@ class DeliveryFailed(BillingError):
     """A webhook endpoint did not accept a delivery (retried later)."""
 
     reason = "WEBHOOK_DELIVERY_FAILED"
+
+
+class WebhookUrlRefused(BillingError):
+    """A webhook URL billing will not call: a non-public address, or plain http."""
+
+    reason = "WEBHOOK_URL_REFUSED"
+
+
+class DeliveryNotFound(NotFound):
+    reason = "WEBHOOK_DELIVERY_NOT_FOUND"
+
+
+class BillingPeriodEmpty(BillingError):
+    """The open period began at this very instant: there is nothing to close yet."""
+
+    reason = "BILLING_PERIOD_EMPTY"

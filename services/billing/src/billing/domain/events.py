@@ -48,6 +48,11 @@ class InvoicePaymentFailed:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class InvoiceMarkedUncollectible:
+    invoice: Invoice
+
+
 DomainEvent = (
     SubscriptionCreated
     | SubscriptionChanged
@@ -56,4 +61,5 @@ DomainEvent = (
     | InvoiceIssued
     | InvoicePaid
     | InvoicePaymentFailed
+    | InvoiceMarkedUncollectible
 )

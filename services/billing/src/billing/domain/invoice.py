@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
+from fractions import Fraction
 
 from billing.domain.errors import InvoiceAlreadyPaid, InvoiceNotOpen
 from billing.domain.money import Money, check_int64
@@ -18,6 +19,12 @@ class InvoiceState(enum.Enum):
     OPEN = "open"
     PAID = "paid"
     VOID = "void"
+    UNCOLLECTIBLE = "uncollectible"  # every scheduled payment attempt failed
+
+
+# Dunning (like Stripe's Smart Retries): after a failed collection, retry this long after
+# the first failure; when the last retry fails too, the invoice is UNCOLLECTIBLE.
+DEFAULT_RETRY_SCHEDULE = (timedelta(days=1), timedelta(days=3), timedelta(days=5))
 
 
 class LineKind(enum.Enum):
@@ -52,6 +59,15 @@ class Invoice:
     payment_transaction_id: str = ""
     payment_attempts: int = 0
     last_payment_error: str = ""
+    payment_started_time: datetime | None = None
+    """When a payment attempt began (before the ledger call); cleared once settled."""
+    payment_checked_time: datetime | None = None
+    """When the reconciler found the paid invoice's transfer in the ledger (or flagged it)."""
+    reconciliation_issue: str = ""
+    """Set when the ledger disagrees with the invoice, e.g. LEDGER_TRANSFER_MISSING."""
+    first_payment_failure_time: datetime | None = None
+    next_payment_attempt_time: datetime | None = None
+    """When dunning tries to collect again; None when no attempt is scheduled."""
     version: int = 0  # of the row this was read from; saving checks it
 
     @property
@@ -63,7 +79,8 @@ class Invoice:
         return Money(self.currency, self.total_minor)
 
     def require_payable(self) -> None:
-        if self.state is not InvoiceState.OPEN:
+        # An uncollectible invoice may still be paid by hand (nothing retries it any more).
+        if self.state not in (InvoiceState.OPEN, InvoiceState.UNCOLLECTIBLE):
             raise InvoiceNotOpen("invoice is not open", invoice_id=self.invoice_id)
 
     def mark_paid(self, transaction_id: str, now: datetime) -> Invoice:
@@ -79,23 +96,48 @@ class Invoice:
             payment_transaction_id=transaction_id,
             payment_attempts=self.payment_attempts + 1,
             last_payment_error="",
+            payment_started_time=None,
+            next_payment_attempt_time=None,
         )
 
-    def mark_payment_failed(self, reason: str) -> Invoice:
+    def mark_payment_failed(
+        self,
+        reason: str,
+        now: datetime,
+        schedule: Sequence[timedelta] = DEFAULT_RETRY_SCHEDULE,
+    ) -> Invoice:
+        """Count a failed attempt and schedule the next one: `schedule[k]` after the first
+        failure for the k-th retry; past the last retry an open invoice is UNCOLLECTIBLE."""
         self.require_payable()
-        return replace(self, payment_attempts=self.payment_attempts + 1, last_payment_error=reason)
+        first = self.first_payment_failure_time or now
+        earlier = self.payment_attempts  # failed attempts before this one
+        failed = replace(
+            self,
+            payment_attempts=self.payment_attempts + 1,
+            last_payment_error=reason,
+            payment_started_time=None,
+            first_payment_failure_time=first,
+            next_payment_attempt_time=None,
+        )
+        if self.state is not InvoiceState.OPEN:
+            return failed
+        if earlier < len(schedule):
+            # Never earlier than now: a late retry (job down for a while) is not rushed twice.
+            retry_at = max(first + schedule[earlier], now)
+            return replace(failed, next_payment_attempt_time=retry_at)
+        return replace(failed, state=InvoiceState.UNCOLLECTIBLE)
 
     def void(self, now: datetime) -> Invoice:
         if self.state is InvoiceState.VOID:
             return self
         if self.state is InvoiceState.PAID:
             raise InvoiceAlreadyPaid("a paid invoice cannot be voided", invoice_id=self.invoice_id)
-        return replace(self, state=InvoiceState.VOID, void_time=now)
+        return replace(self, state=InvoiceState.VOID, void_time=now, next_payment_attempt_time=None)
 
 
 def price_period(
     plan: Plan,
-    quantities: Mapping[str, int],
+    quantities: Mapping[str, int | Fraction],
     adjustments: tuple[Adjustment, ...],
     *,
     fee_share: tuple[int, int] | None = None,
@@ -121,7 +163,8 @@ def price_period(
                 amount_minor=check_int64(price.amount_for(quantity), price.metric),
                 kind=LineKind.USAGE,
                 metric=price.metric,
-                quantity=quantity,
+                # An average shows rounded half to even; its amount was priced exactly.
+                quantity=round(quantity),
             )
         )
     lines.extend(
@@ -136,7 +179,7 @@ def issue_invoice(
     invoice_id: str,
     subscription: Subscription,
     plan: Plan,
-    quantities: Mapping[str, int],
+    quantities: Mapping[str, int | Fraction],
     adjustments: tuple[Adjustment, ...],
     now: datetime,
     final: bool = False,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from fractions import Fraction
 
 
 class Aggregation(enum.Enum):
@@ -13,6 +14,9 @@ class Aggregation(enum.Enum):
     COUNT = "count"
     MAX = "max"
     UNIQUE_COUNT = "unique_count"
+    LATEST = "latest"  # quantity of the record with the latest event time
+    MIN = "min"
+    AVG = "avg"  # exact (a fraction); its amount is rounded half-even to a minor unit
 
 
 class TierMode(enum.Enum):
@@ -66,28 +70,32 @@ class Price:
     def is_flat_fee(self) -> bool:
         return isinstance(self.model, Flat)
 
-    def amount_for(self, quantity: int) -> int:
-        """Minor units owed for a period's aggregated quantity (the allowance is free)."""
+    def amount_for(self, quantity: int | Fraction) -> int:
+        """Minor units owed for a period's aggregated quantity (the allowance is free).
+
+        A fractional quantity (an average) is priced exactly, then rounded once, half to
+        even, to a whole minor unit.
+        """
         if isinstance(self.model, Flat):
             return self.model.amount_minor
         billable = max(0, quantity - self.included_quantity)
         if billable == 0:
             return 0
         if isinstance(self.model, PerUnit):
-            return billable * self.model.unit_amount_minor
+            return round(billable * self.model.unit_amount_minor)
         if isinstance(self.model, Package):
             packages = -(-billable // self.model.package_size)  # ceiling without floats
-            return packages * self.model.package_amount_minor
-        return _tiered_amount(self.model, billable)
+            return int(packages) * self.model.package_amount_minor
+        return round(_tiered_amount(self.model, billable))
 
 
-def _tiered_amount(price: Tiered, billable: int) -> int:
+def _tiered_amount(price: Tiered, billable: int | Fraction) -> int | Fraction:
     if price.mode is TierMode.VOLUME:
         for tier in price.tiers:
             if tier.up_to is None or billable <= tier.up_to:
                 return billable * tier.unit_amount_minor + tier.flat_amount_minor
         raise AssertionError("validated tiers always end unbounded")
-    total = 0
+    total: int | Fraction = 0
     lower = 0
     for tier in price.tiers:
         upper = billable if tier.up_to is None else min(billable, tier.up_to)

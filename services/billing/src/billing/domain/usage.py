@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from fractions import Fraction
 
 from billing.domain.errors import (
     AmountOverflow,
@@ -50,18 +51,38 @@ class MetricUsage:
     metric: str
     aggregation: Aggregation
     value: int
+    """The aggregated quantity; for AVG the average rounded half to even (for display)."""
     record_count: int
+    total: int = 0
+    """Sum of the quantities (what an exact average divides)."""
+
+    @property
+    def priced_quantity(self) -> int | Fraction:
+        """What the price applies to: the exact average for AVG, else `value`."""
+        if self.aggregation is Aggregation.AVG and self.record_count:
+            return Fraction(self.total, self.record_count)
+        return self.value
 
 
 def aggregate(records: Iterable[UsageRecord], aggregation: Aggregation) -> tuple[int, int]:
     """(value, record count) of records by `aggregation`; the reference the SQL must match."""
     items = list(records)
+    quantities = [r.quantity for r in items]
     if aggregation is Aggregation.SUM:
-        value = sum(r.quantity for r in items)
+        value = sum(quantities)
     elif aggregation is Aggregation.COUNT:
         value = len(items)
     elif aggregation is Aggregation.MAX:
-        value = max((r.quantity for r in items), default=0)
+        value = max(quantities, default=0)
+    elif aggregation is Aggregation.MIN:
+        value = min(quantities, default=0)
+    elif aggregation is Aggregation.LATEST:
+        latest = max(
+            items, key=lambda r: (r.event_time, r.record_time, r.usage_record_id), default=None
+        )
+        value = latest.quantity if latest else 0
+    elif aggregation is Aggregation.AVG:
+        value = round(Fraction(sum(quantities), len(items))) if items else 0
     else:
         value = len({r.distinct_value for r in items if r.distinct_value})
     return value, len(items)
@@ -82,7 +103,8 @@ def projected_value(current: int, aggregation: Aggregation, new: Sequence[UsageR
         return current + sum(r.quantity for r in new)
     if aggregation is Aggregation.COUNT:
         return current + len(new)
-    if aggregation is Aggregation.MAX:
+    if aggregation in (Aggregation.MAX, Aggregation.LATEST, Aggregation.MIN, Aggregation.AVG):
+        # Each of these is at most the largest single quantity of the period.
         return max([current, *(r.quantity for r in new)])
     return current + len({r.distinct_value for r in new if r.distinct_value})
 

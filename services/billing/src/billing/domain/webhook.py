@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import hmac
+import ipaddress
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -55,3 +57,52 @@ class Delivery:
     event_type: str
     body: bytes
     attempts: int
+
+
+class DeliveryState(enum.Enum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    ABANDONED = "abandoned"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    """A delivery as operators and endpoint owners see it (no body, no secret)."""
+
+    delivery_id: str
+    endpoint_id: str
+    event_id: str
+    event_type: str
+    attempts: int
+    last_error: str
+    next_attempt_time: datetime
+    delivered_time: datetime | None
+    abandon_time: datetime | None
+    create_time: datetime
+
+    @property
+    def state(self) -> DeliveryState:
+        if self.delivered_time is not None:
+            return DeliveryState.DELIVERED
+        if self.abandon_time is not None:
+            return DeliveryState.ABANDONED
+        return DeliveryState.PENDING
+
+
+def address_refusal(address: str) -> str:
+    """Why billing must not connect to this IP address ("" when it may): the guard against
+    webhooks aimed at billing's own network (SSRF)."""
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    for refused, why in (
+        (ip.is_unspecified, "unspecified"),
+        (ip.is_loopback, "loopback"),
+        (ip.is_link_local, "link-local"),  # 169.254.169.254: cloud metadata
+        (ip.is_multicast, "multicast"),
+        (ip.is_private, "private"),  # RFC 1918, fc00::/7 ...
+        (not ip.is_global, "not globally routable"),  # CGNAT, documentation, reserved ...
+    ):
+        if refused:
+            return why
+    return ""

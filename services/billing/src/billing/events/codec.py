@@ -8,6 +8,7 @@ from keel.billing.v1 import events_pb2
 from billing.domain.events import (
     DomainEvent,
     InvoiceIssued,
+    InvoiceMarkedUncollectible,
     InvoicePaid,
     InvoicePaymentFailed,
     SubscriptionCanceled,
@@ -19,6 +20,7 @@ from billing.transport.mapping import (
     invoice_to_proto,
     money_to_proto,
     subscription_to_proto,
+    ts,
     usage_record_to_proto,
 )
 from keel_runtime.events import Envelope, new_event
@@ -32,6 +34,7 @@ USAGE_RECORDED = "billing.usage.recorded"
 INVOICE_ISSUED = "billing.invoice.issued"
 INVOICE_PAID = "billing.invoice.paid"
 INVOICE_PAYMENT_FAILED = "billing.invoice.payment_failed"
+INVOICE_MARKED_UNCOLLECTIBLE = "billing.invoice.marked_uncollectible"
 
 
 def _encode(event: DomainEvent) -> tuple[str, str, str, Message]:
@@ -69,8 +72,12 @@ def _encode(event: DomainEvent) -> tuple[str, str, str, Message]:
                 amount=money_to_proto(i.total),
                 reason=reason,
                 attempt=i.payment_attempts,
+                next_attempt_time=ts(i.next_payment_attempt_time),
             )
             return INVOICE_PAYMENT_FAILED, i.invoice_id, i.org_id, payload
+        case InvoiceMarkedUncollectible(i):
+            payload = events_pb2.InvoiceMarkedUncollectible(invoice=invoice_to_proto(i))
+            return INVOICE_MARKED_UNCOLLECTIBLE, i.invoice_id, i.org_id, payload
     raise TypeError(f"no codec for {type(event).__name__}")
 
 

@@ -137,10 +137,34 @@ invoices = Table(
     Column("payment_attempts", Integer, nullable=False, server_default=text("0")),
     Column("last_payment_error", Text, nullable=False, server_default=text("''")),
     Column("version", Integer, nullable=False, server_default=text("0")),
-    CheckConstraint("state IN ('open', 'paid', 'void')", name="state"),
+    # A payment attempt begun (set before the ledger call) and the ledger's confirmation of a
+    # paid invoice: what the payment reconciler works from.
+    _ts("payment_started_time", nullable=True),
+    _ts("payment_checked_time", nullable=True),
+    Column("reconciliation_issue", Text, nullable=False, server_default=text("''")),
+    # Dunning: the first failed collection and the next automatic attempt.
+    _ts("first_payment_failure_time", nullable=True),
+    _ts("next_payment_attempt_time", nullable=True),
+    CheckConstraint("state IN ('open', 'paid', 'void', 'uncollectible')", name="state"),
     # One invoice per subscription period, whatever retries happen.
     UniqueConstraint("subscription_id", "period_start"),
     Index("ix_invoices_org_issued", "org_id", "issue_time"),
+    # What the payment reconciler and the dunning job scan.
+    Index(
+        "ix_invoices_payment_started",
+        "payment_started_time",
+        postgresql_where=text("state <> 'paid' AND payment_started_time IS NOT NULL"),
+    ),
+    Index(
+        "ix_invoices_paid_unchecked",
+        "paid_time",
+        postgresql_where=text("state = 'paid' AND payment_checked_time IS NULL"),
+    ),
+    Index(
+        "ix_invoices_next_payment_attempt",
+        "next_payment_attempt_time",
+        postgresql_where=text("state = 'open' AND next_payment_attempt_time IS NOT NULL"),
+    ),
 )
 
 idempotency_keys = Table(

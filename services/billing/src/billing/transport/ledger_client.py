@@ -9,9 +9,11 @@ the member's. Every call has a deadline; an unreachable ledger is LedgerUnavaila
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 import grpc
+from google.protobuf import timestamp_pb2
 from google.rpc import error_details_pb2, status_pb2
 from keel.ledger.v1 import (
     account_service_pb2,
@@ -46,6 +48,10 @@ _RETRYABLE = frozenset(
         grpc.StatusCode.RESOURCE_EXHAUSTED,
     }
 )
+# How far before the invoice's issue the reconciler looks for its payment (clock skew
+# between billing and the ledger), and how many pages of the wallet's history it reads.
+_LOOKBACK = timedelta(hours=1)
+_MAX_PAGES = 20
 _DENIED = frozenset({grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED})
 # A payment the ledger refused on its merits: the invoice stays open with the reason.
 _DECLINED = frozenset(
@@ -82,6 +88,11 @@ def ledger_error(error: grpc.aio.AioRpcError) -> BillingError:
         )
     log.error("unexpected ledger error", extra={"code": code.name, "details": error.details()})
     return LedgerFailed("the ledger failed to answer, retry later", ledger_code=code.name)
+
+
+def payment_request_id(invoice: Invoice) -> str:
+    """The ledger request id of an invoice's payment (scoped by the ledger to billing)."""
+    return f"invoice:{invoice.invoice_id}"
 
 
 def _service_metadata(org_id: str) -> tuple[tuple[str, str], ...]:
@@ -162,7 +173,7 @@ class GrpcLedger:
             response = await self._transactions.CreateTransaction(
                 transaction_service_pb2.CreateTransactionRequest(
                     # The ledger de-duplicates on it: a retried payment never charges twice.
-                    request_id=f"invoice:{invoice.invoice_id}",
+                    request_id=payment_request_id(invoice),
                     postings=[
                         resources_pb2.Posting(
                             account_id=wallet.account_id,
@@ -192,3 +203,56 @@ class GrpcLedger:
                 ) from exc
             raise ledger_error(exc) from exc
         return str(response.transaction.transaction_id)
+
+    async def find_payment(self, invoice: Invoice) -> str | None:
+        """Search the wallet's transactions since the invoice was issued for the payment's
+        request id (the ledger offers no lookup by request id)."""
+        wallet = await self.find_wallet(invoice.org_id, invoice.currency)
+        if wallet is None:
+            return None
+        start = timestamp_pb2.Timestamp()
+        start.FromDatetime(invoice.issue_time - _LOOKBACK)
+        wanted = payment_request_id(invoice)
+        token = ""
+        for _ in range(_MAX_PAGES):
+            try:
+                page = await self._transactions.ListTransactions(
+                    transaction_service_pb2.ListTransactionsRequest(
+                        account_id=wallet.account_id,
+                        start_time=start,
+                        page_size=500,
+                        page_token=token,
+                    ),
+                    timeout=self._timeout,
+                    metadata=_service_metadata(invoice.org_id),
+                )
+            except grpc.aio.AioRpcError as exc:
+                raise ledger_error(exc) from exc
+            for transaction in page.transactions:
+                if transaction.request_id == wanted and _moved_money(transaction):
+                    return str(transaction.transaction_id)
+            token = page.next_page_token
+            if not token:
+                return None
+        # Too busy a wallet to tell: an answer of "not paid" could charge twice later.
+        raise LedgerFailed("the wallet's history is too long to search", ledger_code="PAGES")
+
+    async def payment_exists(self, invoice: Invoice) -> bool:
+        try:
+            found = await self._transactions.GetTransaction(
+                transaction_service_pb2.GetTransactionRequest(
+                    transaction_id=invoice.payment_transaction_id
+                ),
+                timeout=self._timeout,
+                metadata=_service_metadata(invoice.org_id),
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                return False
+            raise ledger_error(exc) from exc
+        transaction = found.transaction
+        return transaction.request_id == payment_request_id(invoice) and _moved_money(transaction)
+
+
+def _moved_money(transaction: Any) -> bool:
+    return bool(transaction.state == resources_pb2.TRANSACTION_STATE_POSTED)

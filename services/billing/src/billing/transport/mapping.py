@@ -35,13 +35,16 @@ from billing.domain.pricing import (
 )
 from billing.domain.subscription import Subscription, SubscriptionState
 from billing.domain.usage import MetricUsage, UsageRecord
-from billing.domain.webhook import WebhookEndpoint
+from billing.domain.webhook import DeliveryRecord, DeliveryState, WebhookEndpoint
 
 _AGGREGATIONS = {
     plan_pb2.USAGE_AGGREGATION_SUM: Aggregation.SUM,
     plan_pb2.USAGE_AGGREGATION_COUNT: Aggregation.COUNT,
     plan_pb2.USAGE_AGGREGATION_MAX: Aggregation.MAX,
     plan_pb2.USAGE_AGGREGATION_UNIQUE_COUNT: Aggregation.UNIQUE_COUNT,
+    plan_pb2.USAGE_AGGREGATION_LATEST: Aggregation.LATEST,
+    plan_pb2.USAGE_AGGREGATION_MIN: Aggregation.MIN,
+    plan_pb2.USAGE_AGGREGATION_AVG: Aggregation.AVG,
 }
 _AGGREGATIONS_OUT = {v: k for k, v in _AGGREGATIONS.items()}
 _INTERVALS = {
@@ -63,6 +66,7 @@ _INVOICE_STATES = {
     invoice_pb2.INVOICE_STATE_OPEN: InvoiceState.OPEN,
     invoice_pb2.INVOICE_STATE_PAID: InvoiceState.PAID,
     invoice_pb2.INVOICE_STATE_VOID: InvoiceState.VOID,
+    invoice_pb2.INVOICE_STATE_UNCOLLECTIBLE: InvoiceState.UNCOLLECTIBLE,
 }
 _INVOICE_STATES_OUT = {v: k for k, v in _INVOICE_STATES.items()}
 _LINE_KINDS_OUT = {
@@ -265,10 +269,35 @@ def invoice_to_proto(i: Invoice) -> invoice_pb2.Invoice:
         payment_transaction_id=i.payment_transaction_id,
         payment_attempts=i.payment_attempts,
         last_payment_error=i.last_payment_error,
+        next_payment_attempt_time=ts(i.next_payment_attempt_time),
     )
 
 
 # --- webhooks and overview -------------------------------------------------------------
+
+
+_DELIVERY_STATES = {
+    DeliveryState.PENDING: webhook_pb2.WEBHOOK_DELIVERY_STATE_PENDING,
+    DeliveryState.DELIVERED: webhook_pb2.WEBHOOK_DELIVERY_STATE_DELIVERED,
+    DeliveryState.ABANDONED: webhook_pb2.WEBHOOK_DELIVERY_STATE_ABANDONED,
+}
+
+
+def delivery_to_proto(d: DeliveryRecord) -> webhook_pb2.WebhookDelivery:
+    pending = d.state is DeliveryState.PENDING
+    return webhook_pb2.WebhookDelivery(
+        delivery_id=d.delivery_id,
+        webhook_endpoint_id=d.endpoint_id,
+        event_id=d.event_id,
+        event_type=d.event_type,
+        state=_DELIVERY_STATES[d.state],
+        attempts=d.attempts,
+        last_error=d.last_error,
+        next_attempt_time=ts(d.next_attempt_time) if pending else None,
+        delivered_time=ts(d.delivered_time),
+        abandon_time=ts(d.abandon_time),
+        create_time=ts(d.create_time),
+    )
 
 
 def webhook_to_proto(w: WebhookEndpoint) -> webhook_pb2.WebhookEndpoint:

@@ -6,18 +6,40 @@ from collections.abc import Mapping
 
 import httpx
 
-from billing.domain.errors import DeliveryFailed
+from billing.domain.errors import DeliveryFailed, WebhookUrlRefused
+from billing.transport.webhook_targets import WebhookTargets
 
 
 class HttpWebhookSender:
-    """POSTs with a short timeout and no redirects: a receiver answers 2xx or it is retried."""
+    """POSTs with a short timeout and no redirects: a receiver answers 2xx or it is retried.
 
-    def __init__(self, client: httpx.AsyncClient | None = None, *, timeout_s: float = 5.0) -> None:
+    Each delivery connects to the address `targets` resolved and checked (never to the
+    name again), keeping the original host in the Host header and the TLS server name.
+    """
+
+    def __init__(
+        self,
+        targets: WebhookTargets,
+        client: httpx.AsyncClient | None = None,
+        *,
+        timeout_s: float = 5.0,
+    ) -> None:
+        self._targets = targets
         self._client = client or httpx.AsyncClient(timeout=timeout_s, follow_redirects=False)
 
     async def send(self, url: str, headers: Mapping[str, str], body: bytes) -> None:
         try:
-            response = await self._client.post(url, headers=dict(headers), content=body)
+            target = await self._targets.pin(url)
+        except WebhookUrlRefused as exc:
+            raise DeliveryFailed(f"{exc.reason}: {exc}") from exc
+        extensions = {"sni_hostname": target.server_name} if target.server_name else {}
+        try:
+            response = await self._client.post(
+                target.url,
+                headers={**headers, "Host": target.host_header},
+                content=body,
+                extensions=extensions,
+            )
         except httpx.HTTPError as exc:
             raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
         if not response.is_success:

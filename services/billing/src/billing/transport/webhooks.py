@@ -47,3 +47,25 @@ class WebhookServicer(webhook_service_pb2_grpc.WebhookServiceServicer):  # type:
     ) -> pb.DeleteWebhookEndpointResponse:
         await self._handlers.delete(current_caller(), request.webhook_endpoint_id)
         return pb.DeleteWebhookEndpointResponse()
+
+    async def ListWebhookDeliveries(
+        self, request: pb.ListWebhookDeliveriesRequest, context: Any
+    ) -> pb.ListWebhookDeliveriesResponse:
+        page = await self._handlers.list_deliveries(
+            current_caller(),
+            request.webhook_endpoint_id,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return pb.ListWebhookDeliveriesResponse(
+            deliveries=[mapping.delivery_to_proto(d) for d in page.deliveries],
+            next_page_token=page.next_page_token,
+        )
+
+    async def RedeliverWebhook(
+        self, request: pb.RedeliverWebhookRequest, context: Any
+    ) -> pb.RedeliverWebhookResponse:
+        record = await self._handlers.redeliver(
+            current_caller(), request.webhook_endpoint_id, request.delivery_id
+        )
+        return pb.RedeliverWebhookResponse(delivery=mapping.delivery_to_proto(record))

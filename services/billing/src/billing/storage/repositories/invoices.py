@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -34,6 +35,11 @@ def _invoice(row: Row[Any]) -> Invoice:
         payment_transaction_id=row.payment_transaction_id,
         payment_attempts=row.payment_attempts,
         last_payment_error=row.last_payment_error,
+        payment_started_time=row.payment_started_time,
+        payment_checked_time=row.payment_checked_time,
+        reconciliation_issue=row.reconciliation_issue,
+        first_payment_failure_time=row.first_payment_failure_time,
+        next_payment_attempt_time=row.next_payment_attempt_time,
         version=row.version,
     )
 
@@ -87,6 +93,11 @@ class InvoiceRepository:
                     payment_transaction_id=invoice.payment_transaction_id,
                     payment_attempts=invoice.payment_attempts,
                     last_payment_error=invoice.last_payment_error,
+                    payment_started_time=invoice.payment_started_time,
+                    payment_checked_time=invoice.payment_checked_time,
+                    reconciliation_issue=invoice.reconciliation_issue,
+                    first_payment_failure_time=invoice.first_payment_failure_time,
+                    next_payment_attempt_time=invoice.next_payment_attempt_time,
                     version=i.version + 1,
                 )
                 .returning(i.version)
@@ -121,6 +132,49 @@ class InvoiceRepository:
                     and_(invoices.c.issue_time == before[0], invoices.c.invoice_id < before[1]),
                 )
             )
+        return [_invoice(r) for r in await self._conn.execute(query)]
+
+    async def payments_started_before(self, cutoff: datetime, limit: int) -> Sequence[Invoice]:
+        i = invoices.c
+        query = (
+            select(invoices)
+            .where(
+                # Voided (or given up on) while the payment went through: the money moved.
+                i.state != InvoiceState.PAID.value,
+                i.payment_started_time.is_not(None),
+                i.payment_started_time <= cutoff,
+            )
+            .order_by(i.payment_started_time)
+            .limit(limit)
+        )
+        return [_invoice(r) for r in await self._conn.execute(query)]
+
+    async def retries_due(self, now: datetime, limit: int) -> Sequence[Invoice]:
+        i = invoices.c
+        query = (
+            select(invoices)
+            .where(
+                i.state == InvoiceState.OPEN.value,
+                i.next_payment_attempt_time.is_not(None),
+                i.next_payment_attempt_time <= now,
+            )
+            .order_by(i.next_payment_attempt_time)
+            .limit(limit)
+        )
+        return [_invoice(r) for r in await self._conn.execute(query)]
+
+    async def paid_unchecked(self, limit: int) -> Sequence[Invoice]:
+        i = invoices.c
+        query = (
+            select(invoices)
+            .where(
+                i.state == InvoiceState.PAID.value,
+                i.payment_checked_time.is_(None),
+                i.total_minor > 0,  # nothing moved for a zero invoice
+            )
+            .order_by(i.paid_time)
+            .limit(limit)
+        )
         return [_invoice(r) for r in await self._conn.execute(query)]
 
     async def final_of(self, subscription: Subscription) -> Invoice | None:

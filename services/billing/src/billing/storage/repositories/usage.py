@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import Row, func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.domain.pricing import Aggregation
@@ -87,7 +88,12 @@ class UsageRepository:
         fallback: Aggregation,
     ) -> list[MetricUsage]:
         u = usage_records.c
-        # All four aggregates in one pass; the metric's aggregation picks one.
+        # Every aggregate in one pass; the metric's aggregation picks one.
+        latest = func.array_agg(
+            aggregate_order_by(
+                u.quantity, u.event_time.desc(), u.record_time.desc(), u.usage_record_id.desc()
+            )
+        )[1]
         query = (
             select(
                 u.metric,
@@ -95,6 +101,8 @@ class UsageRepository:
                 func.count().label("count"),
                 func.coalesce(func.max(u.quantity), 0).label("max"),
                 func.count(func.distinct(func.nullif(u.distinct_value, ""))).label("unique_count"),
+                func.coalesce(func.min(u.quantity), 0).label("min"),
+                func.coalesce(latest, 0).label("latest"),
             )
             .where(u.org_id == org_id, u.event_time >= start, u.event_time < end)
             .group_by(u.metric)
@@ -109,6 +117,10 @@ class UsageRepository:
         for name in names:
             aggregation = aggregations.get(name, fallback)
             row = found.get(name)
-            value = int(row[aggregation.value]) if row else 0
-            out.append(MetricUsage(name, aggregation, value, int(row["count"]) if row else 0))
+            total, count = (int(row["sum"]), int(row["count"])) if row else (0, 0)
+            if aggregation is Aggregation.AVG:
+                value = round(Fraction(total, count)) if count else 0
+            else:
+                value = int(row[aggregation.value]) if row else 0
+            out.append(MetricUsage(name, aggregation, value, count, total))
         return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -9,7 +10,7 @@ from sqlalchemy import Row, and_, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from billing.domain.webhook import Delivery, WebhookEndpoint
+from billing.domain.webhook import Delivery, DeliveryRecord, WebhookEndpoint
 from billing.storage.ids import valid_uuid
 from billing.storage.tables import (
     webhook_deliveries,
@@ -87,6 +88,21 @@ class WebhookRepository:
                 )
             )
         return [_endpoint(r) for r in await self._conn.execute(query)]
+
+
+def _record(row: Row[Any]) -> DeliveryRecord:
+    return DeliveryRecord(
+        delivery_id=str(row.delivery_id),
+        endpoint_id=str(row.webhook_endpoint_id),
+        event_id=str(row.event_id),
+        event_type=row.event_type,
+        attempts=row.attempts,
+        last_error=row.last_error,
+        next_attempt_time=row.next_attempt_time,
+        delivered_time=row.delivered_time,
+        abandon_time=row.abandon_time,
+        create_time=row.create_time,
+    )
 
 
 class DeliveryRepository:
@@ -188,3 +204,44 @@ class DeliveryRepository:
         await self._conn.execute(
             update(webhook_deliveries).where(d.delivery_id == delivery_id).values(values)
         )
+
+    async def list_for_endpoint(
+        self, endpoint_id: str, *, before: tuple[datetime, str] | None, limit: int
+    ) -> Sequence[DeliveryRecord]:
+        d = webhook_deliveries.c
+        query = (
+            select(webhook_deliveries)
+            .where(d.webhook_endpoint_id == endpoint_id)
+            .order_by(d.create_time.desc(), d.delivery_id.desc())
+            .limit(limit)
+        )
+        if before is not None and valid_uuid(before[1]):
+            query = query.where(
+                or_(
+                    d.create_time < before[0],
+                    and_(d.create_time == before[0], d.delivery_id < before[1]),
+                )
+            )
+        return [_record(r) for r in await self._conn.execute(query)]
+
+    async def redeliver(
+        self, endpoint_id: str, delivery_id: str, now: datetime
+    ) -> DeliveryRecord | None:
+        if not valid_uuid(delivery_id):
+            return None
+        d = webhook_deliveries.c
+        row = (
+            await self._conn.execute(
+                update(webhook_deliveries)
+                .where(d.delivery_id == delivery_id, d.webhook_endpoint_id == endpoint_id)
+                .values(
+                    next_attempt_time=now,
+                    delivered_time=None,
+                    abandon_time=None,
+                    attempts=0,
+                    last_error="",
+                )
+                .returning(webhook_deliveries)
+            )
+        ).first()
+        return _record(row) if row else None

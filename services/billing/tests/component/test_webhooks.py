@@ -1,0 +1,127 @@
+"""Webhook endpoints and deliveries over the wire: refused targets, list, redeliver."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import grpc
+import pytest
+from keel.billing.v1 import events_pb2, webhook_pb2, webhook_service_pb2, webhook_service_pb2_grpc
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from billing.events.subscribers import billing_event_handler
+from billing.storage.tables import webhook_deliveries
+from keel_runtime.events import new_event
+
+from ..unit.conftest import FakeClock
+from .conftest import metadata
+from .test_server import error_info
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1/hook",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://192.168.0.10/hook",
+        "https://[fc00::1]/hook",
+        "https://224.0.0.1/hook",
+        "https://0.0.0.0/hook",
+        "https://localhost:8443/hook",
+        "http://hooks.example/hook",
+    ],
+)
+async def test_private_targets_are_refused_at_creation(billing: Any, url: str) -> None:
+    stub = webhook_service_pb2_grpc.WebhookServiceStub(billing)
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.CreateWebhookEndpoint(
+            webhook_service_pb2.CreateWebhookEndpointRequest(
+                webhook_endpoint=webhook_pb2.WebhookEndpoint(url=url),
+                request_id=str(uuid.uuid4()),
+            ),
+            metadata=metadata(str(uuid.uuid4())),
+        )
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_info(raised.value).reason == "WEBHOOK_URL_REFUSED"
+
+
+async def test_deliveries_are_listed_and_redelivered(billing: Any, engine: AsyncEngine) -> None:
+    org_id = str(uuid.uuid4())
+    stub = webhook_service_pb2_grpc.WebhookServiceStub(billing)
+    endpoint = (
+        await stub.CreateWebhookEndpoint(
+            webhook_service_pb2.CreateWebhookEndpointRequest(
+                webhook_endpoint=webhook_pb2.WebhookEndpoint(url="https://hooks.example/x"),
+                request_id=str(uuid.uuid4()),
+            ),
+            metadata=metadata(org_id),
+        )
+    ).webhook_endpoint
+    event = new_event(
+        type="billing.invoice.paid",
+        source="billing",
+        subject="inv-1",
+        org_id=org_id,
+        payload=events_pb2.InvoicePaid(invoice_id="inv-1", transaction_id="tx-1"),
+    )
+    async with engine.begin() as conn:
+        await billing_event_handler(FakeClock())(conn, event)
+
+    listed = await stub.ListWebhookDeliveries(
+        webhook_service_pb2.ListWebhookDeliveriesRequest(
+            webhook_endpoint_id=endpoint.webhook_endpoint_id
+        ),
+        metadata=metadata(org_id),
+    )
+    [delivery] = listed.deliveries
+    assert delivery.event_id == event.id
+    assert delivery.event_type == "billing.invoice.paid"
+    assert delivery.state == webhook_pb2.WEBHOOK_DELIVERY_STATE_PENDING
+    # Retries ran out.
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(webhook_deliveries).values(
+                attempts=12, last_error="HTTP 500", abandon_time=FakeClock()()
+            )
+        )
+    abandoned = (
+        await stub.ListWebhookDeliveries(
+            webhook_service_pb2.ListWebhookDeliveriesRequest(
+                webhook_endpoint_id=endpoint.webhook_endpoint_id
+            ),
+            metadata=metadata(org_id),
+        )
+    ).deliveries[0]
+    assert abandoned.state == webhook_pb2.WEBHOOK_DELIVERY_STATE_ABANDONED
+    assert abandoned.last_error == "HTTP 500" and abandoned.attempts == 12
+
+    redeliver = webhook_service_pb2.RedeliverWebhookRequest(
+        webhook_endpoint_id=endpoint.webhook_endpoint_id, delivery_id=delivery.delivery_id
+    )
+    again = (await stub.RedeliverWebhook(redeliver, metadata=metadata(org_id))).delivery
+    assert again.state == webhook_pb2.WEBHOOK_DELIVERY_STATE_PENDING
+    assert again.attempts == 0 and again.last_error == ""
+    assert again.HasField("next_attempt_time")
+
+    # Another organization sees neither the endpoint nor its deliveries.
+    other = metadata(str(uuid.uuid4()))
+    for call in (
+        stub.RedeliverWebhook(redeliver, metadata=other),
+        stub.ListWebhookDeliveries(
+            webhook_service_pb2.ListWebhookDeliveriesRequest(
+                webhook_endpoint_id=endpoint.webhook_endpoint_id
+            ),
+            metadata=other,
+        ),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await call
+        assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+    unknown = webhook_service_pb2.RedeliverWebhookRequest(
+        webhook_endpoint_id=endpoint.webhook_endpoint_id, delivery_id=str(uuid.uuid4())
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.RedeliverWebhook(unknown, metadata=metadata(org_id))
+    assert error_info(raised.value).reason == "WEBHOOK_DELIVERY_NOT_FOUND"
