@@ -48,6 +48,8 @@ def test_every_command_of_the_guide_runs(mesh: Endpoints, tmp_path: Path) -> Non
     assert "keel.ledger.v1.AccountService/GetAccount" in out
     assert "keel_health_serving" in out
     assert "republished" in out
+    # Without credentials NATS refuses the dead-letter command.
+    assert "Authorization Violation" in out and "refused: exit status 1" in out
 
 
 def test_the_readme_walkthrough_runs(mesh: Endpoints, tmp_path: Path) -> None:

@@ -27,12 +27,13 @@ def test_eval_exports_every_address(tmp_path: Path) -> None:
         redis_url="redis://127.0.0.1:16379/0",
         gateway_url="http://127.0.0.1:8081",
         metrics={"ledger": "127.0.0.1:51052"},
+        nats_operator_url="nats://operator:s3cret@127.0.0.1:14222",
     )
     state.write_text(endpoints.to_json())
     done = _bash(
         f'eval "$({ENV} --state {state})" && '
         'echo "$KEEL_GATEWAY $KEEL_IDENTITY $KEEL_LEDGER $KEEL_LEDGER_METRICS $KEEL_NATS_URL'
-        ' $KEEL_LEDGER_DATABASE_URL ${NATS_URL:-unset}"'
+        ' $KEEL_NATS_OPERATOR_URL $KEEL_LEDGER_DATABASE_URL ${NATS_URL:-unset}"'
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [
@@ -41,6 +42,7 @@ def test_eval_exports_every_address(tmp_path: Path) -> None:
         "127.0.0.1:50052",
         "http://127.0.0.1:51052/metrics",
         "nats://127.0.0.1:14222",
+        "nats://operator:s3cret@127.0.0.1:14222",
         "postgresql://postgres@127.0.0.1:15432/keel_ledger",
         "unset",  # never NATS_URL: that would switch the next `make run` to these servers
     ]

@@ -75,7 +75,6 @@ def _consumer_api(stream: str, consumer: str) -> list[str]:
         f"$JS.ACK.{stream}.{consumer}.>",
         f"dlq.{consumer}",
         f"$KV.{BUCKET}.{consumer}.>",
-        f"{JS_API}.DIRECT.GET.KV_{BUCKET}.$KV.{BUCKET}.{consumer}.>",
     ]
 
 
@@ -87,6 +86,9 @@ def service_permissions(service: str) -> Permissions:
     if consumes:
         publish += _stream_api(DEAD_LETTER_STREAM.name, own=False)
         publish += _stream_api(f"KV_{BUCKET}", own=False)
+        # A key's read names the key in the request body, not the subject: this one permission
+        # lets a service read other consumers' attempt counts, never write them.
+        publish.append(f"{JS_API}.STREAM.MSG.GET.KV_{BUCKET}")
     for stream in sorted({c.stream for c in consumes} - {service.upper()}):
         publish += _stream_api(stream, own=False)
     for consumes_one in consumes:
