@@ -125,4 +125,5 @@ def render_authorization(passwords: Mapping[str, str]) -> str:
 
 
 def _quoted(subjects: tuple[str, ...]) -> str:
-    return "[" + ", ".join(f'"{subject}"' for subject in subjects) + "]"
+    # One subject a line: the rendered config is read (and reviewed) by people.
+    return "[\n" + "".join(f'          "{subject}"\n' for subject in subjects) + "        ]"
