@@ -92,7 +92,11 @@ class EmbeddedInfra:
         return self.nats_url_for(OPERATOR)
 
     def nats_url_for(self, user: str) -> str:
-        """``user``'s URL (a service name or ``operator``); an external NATS_URL as it is."""
+        """``user``'s URL (a service name or ``operator``); an external NATS_URL as it is.
+
+        A workload with no user in keel_runtime.events.accounts gets the bare address, which
+        the server refuses: it has no business on NATS.
+        """
         if url := os.environ.get("NATS_URL"):
             return url
         if self.nats is None:
@@ -101,7 +105,7 @@ class EmbeddedInfra:
                 "nats",
                 lambda port: start_nats(self.root / "nats", port=port, log_path=self._log("nats")),
             )
-        return self.nats.url_for(user)
+        return self.nats.url_for(user) if user in self.nats.passwords else self.nats.url
 
     def _on_a_free_port(self, name: str, start: Callable[[int], T]) -> T:
         """Start a server on a free port, again on another one if a program took it first.
