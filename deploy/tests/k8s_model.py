@@ -497,7 +497,7 @@ def address_problems(manifests: list[Manifest], where: str, host: str, port: int
 
 def split_url(url: str) -> tuple[str, int]:
     rest = url.partition("://")[2] or url
-    hostport = rest.split("/", 1)[0]
+    hostport = rest.split("/", 1)[0].rpartition("@")[2]  # without user:password@
     host, _, port = hostport.rpartition(":")
     return host, int(port)
 
@@ -534,4 +534,66 @@ def nats_problems(conf: str, statefulset: Manifest) -> list[str]:
     }
     if routes != wanted:
         problems.append(f"nats.conf: routes {sorted(routes)} are not {sorted(wanted)}")
+    return problems
+
+
+# -- NATS users -------------------------------------------------------------------------------
+
+
+def dev_literals(secret: str) -> dict[str, str]:
+    """The dev overlay's secretGenerator `secret` as kustomize builds it: key -> value, one
+    surrounding pair of double quotes removed from each value (kustomize does that)."""
+    generators = load_yaml(OVERLAYS / "dev" / "kustomization.yaml")["secretGenerator"]
+    for generator in generators:
+        if generator["name"] == secret:
+            found = {}
+            for literal in generator["literals"]:
+                key, _, value = literal.partition("=")
+                if len(value) >= 2 and value[0] == value[-1] == '"':
+                    value = value[1:-1]
+                found[key] = value
+            return found
+    raise AssertionError(f"the dev overlay generates no Secret {secret}")
+
+
+def nats_dev_hashes() -> dict[str, str]:
+    """The NATS servers' environment in the dev overlay: each user's hash variable."""
+    import render_nats
+
+    from keel_runtime.events.accounts import users
+
+    hashes = dev_literals(render_nats.USERS_SECRET)
+    return {render_nats.hash_variable(user): hashes[user] for user in users()}
+
+
+def nats_user_problems(statefulset: Manifest, deployments: list[Manifest]) -> list[str]:
+    """The servers read every user's hash from keel-nats-users; each service connects as
+    itself with the password of its own Secret."""
+    import render_nats
+
+    from keel_runtime.events.accounts import SERVICES, users
+
+    problems = []
+    env = env_of(pod_spec(statefulset)["containers"][0])
+    for user in users():
+        variable = render_nats.hash_variable(user)
+        ref = env.get(variable, {}).get("valueFrom", {}).get("secretKeyRef", {})
+        if ref != {"name": render_nats.USERS_SECRET, "key": user}:
+            problems.append(f"{statefulset.label}: {variable} is not {user} of keel-nats-users")
+    for deployment in deployments:
+        service = deployment.name
+        if service not in SERVICES:
+            continue
+        main = pod_spec(deployment)["containers"][0]
+        env = env_of(main)
+        url = env.get("NATS_URL", {}).get("value", "")
+        if not url.startswith(f"nats://{service}:$(NATS_PASSWORD)@"):
+            problems.append(f"{deployment.label}: NATS_URL does not connect as {service}")
+        ref = env.get("NATS_PASSWORD", {}).get("valueFrom", {}).get("secretKeyRef", {})
+        if ref != {"name": render_nats.client_secret(service), "key": "password"}:
+            wanted = render_nats.client_secret(service)
+            problems.append(f"{deployment.label}: NATS_PASSWORD is not from {wanted}")
+        names = [item["name"] for item in main.get("env", [])]
+        if "NATS_PASSWORD" in names and names.index("NATS_PASSWORD") > names.index("NATS_URL"):
+            problems.append(f"{deployment.label}: NATS_PASSWORD must come before NATS_URL")
     return problems

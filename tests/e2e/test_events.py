@@ -115,7 +115,7 @@ async def test_redelivered_organization_created_changes_nothing(
     subscription = _wait_subscription(gateway, tenant)
     payload, headers, event_id = _organization_created(mesh, tenant.org_id)
 
-    nc = await nats.connect(mesh.nats_url)
+    nc = await nats.connect(mesh.nats_operator_url)
     try:
         js = nc.jetstream()
         # The relay published with Nats-Msg-Id = event id: the broker drops a same-id repeat.

@@ -132,7 +132,7 @@ def test_confirmed_item_is_one_unit_of_usage_however_often_delivered(
     replay = Envelope()
     replay.CopyFrom(event.envelope)
     replay.id = str(uuid.uuid4())
-    asyncio.run(_redeliver(mesh.nats_url, event, replay))
+    asyncio.run(_redeliver(mesh.nats_operator_url, event, replay))
 
     _assert_one_unit(gateway, tenant)
     billing = mesh.databases["billing"]

@@ -49,6 +49,8 @@ def test_every_command_of_the_guide_runs(mesh: Endpoints, tmp_path: Path) -> Non
     assert "keel_health_serving" in out
     assert "republished" in out
     assert "may not assert a principal" in out  # the operator forging a principal
+    # Without credentials NATS refuses the dead-letter command.
+    assert "Authorization Violation" in out and "refused: exit status 1" in out
 
 
 def test_the_readme_walkthrough_runs(mesh: Endpoints, tmp_path: Path) -> None:

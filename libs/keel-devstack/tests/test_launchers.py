@@ -63,11 +63,13 @@ def test_redis_answers_and_stops_cleanly(scratch: Path) -> None:
 async def test_nats_has_jetstream_with_always_sync(scratch: Path) -> None:
     server = start_nats(scratch / "nats")
     try:
-        nc = await nats.connect(server.url)
+        nc = await nats.connect(server.operator_url)
         info = await nc.jetstream().account_info()
         await nc.drain()
         assert info.limits is not None  # an account answer means JetStream is on
-        assert "sync_interval: always" in (scratch / "nats" / "nats.conf").read_text()
+        config = scratch / "nats" / "nats.conf"
+        assert "sync_interval: always" in config.read_text()
+        assert config.stat().st_mode & 0o777 == 0o600  # bcrypt hashes: owner only
     finally:
         server.stop()
     assert server.process.pid is not None and not group_alive(server.process.pid)

@@ -54,6 +54,9 @@ def _check_run(runner: subprocess.Popen[str], var: Path, sig: signal.Signals) ->
             break
     state_file = var / "run" / "stack.json"
     state = json.loads(state_file.read_text())
+    # The operator's NATS password is in it (the summary shows only the bare address).
+    assert state_file.stat().st_mode & 0o777 == 0o600
+    assert state["nats_operator_url"].startswith("nats://operator:")
     pids = _children(runner.pid)
     assert len(pids) == 4, pids  # postgres, redis, nats, standin
     # A second run in the same checkout refuses, and leaves the running stack's state alone.
@@ -74,6 +77,7 @@ def _check_run(runner: subprocess.Popen[str], var: Path, sig: signal.Signals) ->
     assert oct(Path(state["tls"]["dir"]).stat().st_mode & 0o777) == oct(0o700)
     assert oct(Path(state["tls"]["operator_key"]).stat().st_mode & 0o777) == oct(0o600)
     assert "stopped postgres" in text and "stopped." in text
+    assert state["nats_operator_url"] not in text
     assert not state_file.exists()
     assert not any(group_alive(pid) for pid in pids)
     assert (var / "log" / "standin.log").exists()

@@ -29,13 +29,14 @@ def test_eval_exports_every_address(tmp_path: Path) -> None:
         metrics={"ledger": "127.0.0.1:51052"},
         tls={"ca_file": "/v/tls/ca.pem", "operator_cert": "/v/tls/operator.pem",
              "operator_key": "/v/tls/operator-key.pem", "dir": "/v/tls"},
+        nats_operator_url="nats://operator:s3cret@127.0.0.1:14222",
     )  # fmt: skip
     state.write_text(endpoints.to_json())
     done = _bash(
         f'eval "$({ENV} --state {state})" && '
         'echo "$KEEL_GATEWAY $KEEL_IDENTITY $KEEL_LEDGER $KEEL_LEDGER_METRICS $KEEL_NATS_URL'
         " $KEEL_LEDGER_DATABASE_URL ${NATS_URL:-unset}"
-        ' $KEEL_CA_FILE $KEEL_OPERATOR_CERT $KEEL_OPERATOR_KEY"'
+        ' $KEEL_CA_FILE $KEEL_OPERATOR_CERT $KEEL_OPERATOR_KEY $KEEL_NATS_OPERATOR_URL"'
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [
@@ -49,6 +50,7 @@ def test_eval_exports_every_address(tmp_path: Path) -> None:
         "/v/tls/ca.pem",  # buf curl / grpcurl against the services, which require mutual TLS
         "/v/tls/operator.pem",
         "/v/tls/operator-key.pem",
+        "nats://operator:s3cret@127.0.0.1:14222",  # the dead-letter and replay commands
     ]
 
 

@@ -80,6 +80,9 @@ def run_stack(
     try:
         endpoints = stack.start()
         state.parent.mkdir(parents=True, exist_ok=True)
+        # Owner-only: it holds the operator's NATS password (and database URLs).
+        state.unlink(missing_ok=True)
+        state.touch(mode=0o600)
         state.write_text(endpoints.to_json())
         wrote_state = True
         progress.say(summary(stack, endpoints, var, infra))

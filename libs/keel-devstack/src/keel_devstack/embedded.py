@@ -15,6 +15,7 @@ from keel_devstack.ports import free_port, is_free
 from keel_devstack.postgres import Postgres, start_postgres
 from keel_devstack.process import START_ATTEMPTS, StartError, install_signal_handlers
 from keel_devstack.redis import Redis, start_redis
+from keel_runtime.events.accounts import OPERATOR
 
 T = TypeVar("T")
 
@@ -87,6 +88,15 @@ class EmbeddedInfra:
         return self.redis.url
 
     def nats_url(self) -> str:
+        """The operator's URL (every permission): the tests' and the operator commands'."""
+        return self.nats_url_for(OPERATOR)
+
+    def nats_url_for(self, user: str) -> str:
+        """``user``'s URL (a service name or ``operator``); an external NATS_URL as it is.
+
+        A workload with no user in keel_runtime.events.accounts gets the bare address, which
+        the server refuses: it has no business on NATS.
+        """
         if url := os.environ.get("NATS_URL"):
             return url
         if self.nats is None:
@@ -95,7 +105,7 @@ class EmbeddedInfra:
                 "nats",
                 lambda port: start_nats(self.root / "nats", port=port, log_path=self._log("nats")),
             )
-        return self.nats.url
+        return self.nats.url_for(user) if user in self.nats.passwords else self.nats.url
 
     def _on_a_free_port(self, name: str, start: Callable[[int], T]) -> T:
         """Start a server on a free port, again on another one if a program took it first.

@@ -45,6 +45,8 @@ def variables(state: Mapping[str, Any]) -> dict[str, str]:
         "KEEL_GATEWAY": state.get("gateway_url") or "",
         "KEEL_ENVOY_ADMIN": state.get("envoy_admin_url") or "",
         "KEEL_NATS_URL": state.get("nats_url", ""),
+        # With the operator's credentials: for the replay and dead-letter commands.
+        "KEEL_NATS_OPERATOR_URL": state.get("nats_operator_url", ""),
         "KEEL_REDIS_URL": state.get("redis_url", ""),
         "KEEL_DATABASE_URL": state.get("database_url", ""),
         # Every service requires mutual TLS: the operator's tools present this certificate.

@@ -45,8 +45,11 @@ class Endpoints:
     """Server admin URL; each service's own database is in `databases`."""
     databases: dict[str, str]
     nats_url: str
+    """The NATS server's address, without credentials (anonymous clients are refused)."""
     redis_url: str
     gateway_url: str | None = None
+    nats_operator_url: str = ""
+    """NATS URL with the operator's credentials (replay, dead letters, tests)."""
     envoy_admin_url: str | None = None
     logs: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, str] = field(default_factory=dict)
@@ -125,7 +128,7 @@ class Stack:
         self._check_modules()
         server_url = self._step("postgres", self.infra.postgres_url)
         redis_url = self._step("redis", self.infra.redis_url)
-        nats_url = self._step("nats", self.infra.nats_url)
+        nats_operator_url = self._step("nats", self.infra.nats_url)
         databases = {
             svc.name: database_url_for(server_url, svc.database)
             for svc in self.services
@@ -144,7 +147,8 @@ class Stack:
             services=targets,
             database_url=server_url,
             databases=databases,
-            nats_url=nats_url,
+            nats_url=self.infra.nats.url if self.infra.nats else nats_operator_url,
+            nats_operator_url=nats_operator_url,
             redis_url=redis_url,
             metrics=metrics,
             tls={
@@ -198,7 +202,8 @@ class Stack:
         env.update(
             GRPC_BIND=self.endpoints.services[svc.name],
             METRICS_BIND=self.endpoints.metrics[svc.name],
-            NATS_URL=self.endpoints.nats_url,
+            # Each service's own NATS user: it publishes only its own events (accounts.py).
+            NATS_URL=self.infra.nats_url_for(svc.name),
             REDIS_URL=self.endpoints.redis_url,
             LOG_LEVEL=os.environ.get("LOG_LEVEL", "INFO"),
             JWT_ISSUER=JWT_ISSUER,

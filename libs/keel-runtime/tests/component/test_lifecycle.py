@@ -65,7 +65,7 @@ async def test_readiness_follows_a_frozen_or_stopped_nats_and_liveness_does_not(
     broker = start_nats(tmp_path / "nats")
     pid = broker.process.pid
     assert pid is not None
-    nc, _ = await connect_nats(broker.url, name="health-test")
+    nc, _ = await connect_nats(broker.operator_url, name="health-test")
     try:
         probe = await start_probe(nats=nc, readiness_interval_seconds=1.0)
         assert await status_of(probe.channel, "") == SERVING

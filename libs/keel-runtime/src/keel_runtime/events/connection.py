@@ -1,17 +1,50 @@
-"""NATS connections with JetStream: long-lived (reconnecting forever) or one-shot (failing fast)."""
+"""NATS connections with JetStream: long-lived (reconnecting forever) or one-shot (failing fast).
+
+Credentials travel in the URL (``nats://billing:<password>@nats:4222``), like DATABASE_URL's;
+the user also names the inbox prefix its replies arrive on (see ``accounts``). Nothing here
+logs or raises a URL with its password: use ``redact_url``.
+"""
 
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
-from nats.aio.client import Client
+from nats.aio.client import DEFAULT_INBOX_PREFIX, Client
 from nats.js import JetStreamContext
+
+from keel_runtime.events.accounts import inbox_prefix
 
 log = logging.getLogger(__name__)
 
 
 def _servers(url: str) -> list[str]:
     return [server.strip() for server in url.split(",") if server.strip()]
+
+
+def _user(url: str) -> str | None:
+    for server in _servers(url):
+        if user := urlsplit(server).username:
+            return user
+    return None
+
+
+def _inbox_prefix(url: str) -> str | bytes:
+    user = _user(url)
+    return inbox_prefix(user) if user else DEFAULT_INBOX_PREFIX
+
+
+def redact_url(url: str) -> str:
+    """``url`` without passwords, for logs and error messages."""
+    shown = []
+    for server in _servers(url):
+        parts = urlsplit(server)
+        if parts.password is None:
+            shown.append(server)
+            continue
+        host = parts.netloc.rsplit("@", 1)[1]
+        shown.append(parts._replace(netloc=f"{parts.username}:***@{host}").geturl())
+    return ",".join(shown)
 
 
 async def connect_nats(
@@ -29,12 +62,14 @@ async def connect_nats(
             log.warning("nats disconnected")
 
     async def on_reconnected() -> None:
-        url = nc.connected_url
-        log.info("nats reconnected to %s", url.netloc if url else "?")
+        # Host and port only: the URL's user info holds the password.
+        now = nc.connected_url
+        log.info("nats reconnected to %s", f"{now.hostname}:{now.port}" if now else "?")
 
     await nc.connect(
         servers=_servers(url),
         name=name,
+        inbox_prefix=_inbox_prefix(url),
         connect_timeout=connect_timeout_s,
         max_reconnect_attempts=-1,
         error_cb=on_error,
@@ -61,6 +96,7 @@ async def connect_nats_once(
     await nc.connect(
         servers=_servers(url),
         name=name,
+        inbox_prefix=_inbox_prefix(url),
         connect_timeout=timeout_s,
         allow_reconnect=False,
         max_reconnect_attempts=1,

@@ -4,8 +4,9 @@
     python -m keel_runtime.events.dead_letters_cli redeliver (--seq N ... | --consumer NAME | --all)
         [--dry-run]
 
-``NATS_URL`` is the broker (or pass ``--nats-url``). Exit status: 0 done, 1 something failed
-(each failure printed to stderr), 2 bad usage.
+``NATS_URL`` is the broker with the operator's credentials (``nats://operator:<pw>@host:port``;
+better in the environment than in ``--nats-url``, which ``ps`` shows). Exit status: 0 done,
+1 something failed (each failure printed to stderr), 2 bad usage.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 
 from nats.js import JetStreamContext
 
-from keel_runtime.events.connection import connect_nats_once
+from keel_runtime.events.connection import connect_nats_once, redact_url
 from keel_runtime.events.dead_letters import (
     DeadLetter,
     DeadLetterError,
@@ -139,7 +140,8 @@ async def run(argv: Sequence[str] | None = None) -> int:
         nc, js = await connect_nats_once(args.nats_url, name="dead-letters")
     except Exception as exc:
         print(
-            f"error: cannot connect to NATS at {args.nats_url}: {_describe(exc)}", file=sys.stderr
+            f"error: cannot connect to NATS at {redact_url(args.nats_url)}: {_describe(exc)}",
+            file=sys.stderr,
         )
         return 1
     try:

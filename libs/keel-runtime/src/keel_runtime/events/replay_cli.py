@@ -2,9 +2,9 @@
 
     python -m keel_runtime.events.replay_cli --since 2026-11-22T10:00Z [--until ...] [--id ...]
 
-``DATABASE_URL`` is the producing service's database and ``NATS_URL`` the broker (or pass
-``--database-url`` / ``--nats-url``). Exit status: 0 done, 1 NATS unreachable (one line on
-stderr), 2 bad usage.
+``DATABASE_URL`` is the producing service's database and ``NATS_URL`` the broker with the
+operator's credentials (or pass ``--database-url`` / ``--nats-url``). Exit status: 0 done,
+1 NATS unreachable (one line on stderr), 2 bad usage.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from keel_runtime.db import create_engine
-from keel_runtime.events.connection import connect_nats_once
+from keel_runtime.events.connection import connect_nats_once, redact_url
 from keel_runtime.events.relay import ReplayResult, replay
 
 
@@ -49,7 +49,8 @@ async def _replay(args: argparse.Namespace) -> int:
         nc, js = await connect_nats_once(args.nats_url, name="outbox-replay")
     except Exception as exc:
         print(
-            f"error: cannot connect to NATS at {args.nats_url}: {_describe(exc)}", file=sys.stderr
+            f"error: cannot connect to NATS at {redact_url(args.nats_url)}: {_describe(exc)}",
+            file=sys.stderr,
         )
         return 1
     engine = create_engine(args.database_url, pool_size=1)
