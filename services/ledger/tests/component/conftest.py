@@ -16,11 +16,13 @@ from keel.ledger.v1 import (
     transaction_service_pb2_grpc,
 )
 
+from keel_runtime.migrations import migrate_and_grant
 from keel_runtime.server import start
 from keel_runtime.settings import ServerSettings
 from ledger.bootstrap import build
 from ledger.config import Config
-from ledger.storage.migrate import migrate
+from ledger.storage.migrate import MIGRATIONS_DIR, RUNTIME_GRANTS
+from ledger.storage.tables import metadata
 
 
 def principal(
@@ -63,9 +65,13 @@ class Client:
 
 
 @pytest.fixture
-async def client(database_url: str, nats_url: str) -> AsyncIterator[Client]:
-    migrate(database_url)
-    spec = await build(Config(database_url=database_url, nats_url=nats_url), events=False)
+async def client(
+    database_url: str, runtime_database_url: str, nats_url: str
+) -> AsyncIterator[Client]:
+    # Migrated as the owner; the service runs as the runtime role.
+    migrate_and_grant(database_url, runtime_database_url, MIGRATIONS_DIR, metadata, RUNTIME_GRANTS)
+    config = Config(database_url=runtime_database_url, nats_url=nats_url)
+    spec = await build(config, events=False)
     server = await start(spec, ServerSettings(bind="127.0.0.1:0"))
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
     try:
