@@ -345,11 +345,12 @@ def _admits_monitoring(manifests: list[Manifest], labels: Mapping[str, str], mai
 MIGRATION_ENV = {
     "MIGRATION_DATABASE_URL",
     "DATABASE_URL",
+    "DATA_ENCRYPTION_KEYS",
     "LOG_LEVEL",
     "PYTHONDONTWRITEBYTECODE",
 }
 """All a migrate init container needs: the owner's URL (it migrates), the runtime role's
-(it grants that role) and the log level."""
+(it grants that role), the data keys (it reseals secrets) and the log level."""
 # Only the migration holds the owner's password; the server has no such variable.
 MIGRATION_ONLY_ENV = {"MIGRATION_DATABASE_URL"}
 

@@ -398,6 +398,7 @@ def test_each_service_owns_its_database_and_serves_as_its_runtime_role(service: 
     for container in containers(deployment):
         # Every container logs in as the runtime role; only `migrate` also as the owner.
         assert _secret_of(container, "DATABASE_URL") == runtime_secret, container["name"]
+        assert _secret_of(container, "DATA_ENCRYPTION_KEYS") == "keel-data-keys"
         if container["name"] == "migrate":
             assert _secret_of(container, "MIGRATION_DATABASE_URL") == owner_secret
         else:

@@ -8,6 +8,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from keel_devstack.datakeys import data_keys
 from keel_devstack.roles import (
     Login,
     drop_roles,
@@ -16,6 +17,7 @@ from keel_devstack.roles import (
     login_url,
     roles_for,
 )
+from keel_runtime.sealing import Keyring
 
 
 def test_passwords_are_generated_once_into_a_private_file(scratch: Path) -> None:
@@ -25,6 +27,14 @@ def test_passwords_are_generated_once_into_a_private_file(scratch: Path) -> None
     assert first.owner.password != first.runtime.password
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert roles_for("keel_items", path) == first  # the next run reuses them
+
+
+def test_the_data_key_is_generated_once_into_a_private_file(scratch: Path) -> None:
+    path = scratch / "secrets" / "data-keys"
+    value = data_keys(path)
+    assert Keyring.parse(value).current_id
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert data_keys(path) == value
 
 
 def test_roles_log_in_with_their_password_only(

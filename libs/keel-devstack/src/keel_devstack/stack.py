@@ -12,6 +12,7 @@ from pathlib import Path
 from types import ModuleType
 
 from keel_devstack import gateway
+from keel_devstack.datakeys import data_keys
 from keel_devstack.embedded import EmbeddedInfra
 from keel_devstack.envoy import Envoy, start_envoy
 from keel_devstack.health import wait_serving
@@ -199,6 +200,7 @@ class Stack:
             env["LEDGER_TARGET"] = self.endpoints.services["ledger"]
         if svc.name in self.endpoints.databases:
             env["DATABASE_URL"] = self._database_url(svc)  # the runtime role: rows only
+            env["DATA_ENCRYPTION_KEYS"] = data_keys(self.root / "secrets" / "data-keys")
         env.update(self.env_overrides)
         env.update(svc.env)
         if svc.path:

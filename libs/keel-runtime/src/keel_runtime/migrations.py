@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -32,9 +33,10 @@ from alembic import command
 from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
 from psycopg import sql
-from sqlalchemy import Connection, MetaData, make_url, pool, text
+from sqlalchemy import Connection, MetaData, create_engine, make_url, pool, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from keel_runtime import sealing
 from keel_runtime.db import TENANT_SETTING, async_url, new_metadata
 from keel_runtime.events.tables import Xid8, inbox_table, outbox_table
 
@@ -47,6 +49,8 @@ def _config(database_url: str, script_location: str | Path, metadata: MetaData |
     config.attributes["target_metadata"] = metadata
     return config
 
+
+log = logging.getLogger(__name__)
 
 # Every replica runs its migrations at start; one transaction-scoped advisory lock makes
 # them take turns, so the later ones find the schema at head instead of racing the DDL.
@@ -348,7 +352,28 @@ def migrate_command(
     run_migrations(owner_url, script_location, metadata)
     if runtime_role:
         grant_runtime(owner_url, runtime_role, grants)
+    if metadata is not None:
+        reseal_secrets(owner_url, metadata)
     return 0
+
+
+def reseal_secrets(database_url: str, metadata: MetaData) -> None:
+    """Seal every secret column's values with the newest data key (after a rotation, or
+    values written before the column was sealed). Only with configured keys: an ephemeral
+    key would make them unreadable after this process."""
+    if not sealing.sealed_columns(metadata):
+        return
+    if not os.environ.get(sealing.KEYS_VARIABLE, "").strip():
+        log.warning("%s is not set: secrets at rest not resealed", sealing.KEYS_VARIABLE)
+        return
+    engine = create_engine(make_url(async_url(database_url)), poolclass=pool.NullPool)
+    try:
+        with engine.begin() as connection:
+            count = sealing.reseal(connection, metadata)
+    finally:
+        engine.dispose()
+    if count:
+        log.info("resealed %d secret(s) with the newest data key", count)
 
 
 def runtime_role_for(owner_url: str, runtime_url: str) -> str | None:
