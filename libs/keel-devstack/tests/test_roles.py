@@ -68,3 +68,32 @@ def test_roles_log_in_with_their_password_only(
         with psycopg.connect(postgres_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         drop_roles(postgres_url, roles)
+
+
+def test_a_database_made_before_the_roles_is_handed_over_to_the_owner(
+    postgres_url: str, scratch: Path, unique_name: str
+) -> None:
+    roles = roles_for(f"t{unique_name}", scratch / "roles.json")
+    ensure_roles(postgres_url, roles)
+    database = f"legacy_{unique_name}"
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{database}"')
+    try:
+        # What an earlier `make run` left: objects the superuser created.
+        legacy = login_url(postgres_url, database, roles.owner).replace(
+            f"{roles.owner.role}:{roles.owner.password}@", "postgres@"
+        )
+        with psycopg.connect(legacy, autocommit=True) as conn:
+            conn.execute("CREATE TABLE widgets (id serial PRIMARY KEY)")
+            conn.execute("CREATE SEQUENCE loose_counter")
+            conn.execute("CREATE FUNCTION answer() RETURNS int LANGUAGE sql AS 'SELECT 42'")
+        ensure_database(postgres_url, database, roles.owner.role)
+        ensure_database(postgres_url, database, roles.owner.role)  # idempotent
+        with psycopg.connect(login_url(postgres_url, database, roles.owner)) as conn:
+            conn.execute("ALTER TABLE widgets ADD COLUMN name text")
+            conn.execute("ALTER SEQUENCE loose_counter RESTART")
+            conn.execute("ALTER FUNCTION answer() RENAME TO answer_v2")
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        drop_roles(postgres_url, roles)

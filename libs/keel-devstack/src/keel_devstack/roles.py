@@ -106,6 +106,45 @@ def ensure_database(admin_url: str, database: str, owner: str, *, template: str 
                     sql.Identifier(database), sql.Identifier(owner)
                 )
             )
+            _hand_over_objects(login_admin(admin_url, database), owner)
+
+
+# What a `make run` cluster made before the roles existed holds: objects the superuser
+# created. The owner role must own them to migrate further.
+_FOREIGN_OBJECTS = """
+SELECT 'TABLE', c.oid::regclass::text FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+   AND c.relowner <> %(owner)s::regrole
+UNION ALL
+SELECT 'SEQUENCE', c.oid::regclass::text FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = 'public' AND c.relkind = 'S' AND c.relowner <> %(owner)s::regrole
+   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i'))
+UNION ALL
+SELECT 'FUNCTION', p.oid::regprocedure::text FROM pg_proc p
+  JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE n.nspname = 'public' AND p.proowner <> %(owner)s::regrole
+"""
+
+
+def _hand_over_objects(database_admin_url: str, owner: str) -> None:
+    """Give ``owner`` every table, sequence and function of schema public (idempotent)."""
+    with psycopg.connect(database_admin_url, autocommit=True) as conn:
+        for kind, name in conn.execute(_FOREIGN_OBJECTS, {"owner": owner}).fetchall():
+            # Names come from the catalog's own quoting (regclass/regprocedure text).
+            conn.execute(
+                sql.SQL("ALTER {} {} OWNER TO {}").format(
+                    sql.SQL(kind), sql.SQL(name), sql.Identifier(owner)
+                )
+            )
+
+
+def login_admin(admin_url: str, database: str) -> str:
+    """``admin_url`` for ``database``, as the same (administrative) user."""
+    base, _, rest = admin_url.rpartition("/")
+    _, sep, query = rest.partition("?")
+    return f"{base}/{database}{sep}{query}"
 
 
 def drop_roles(admin_url: str, roles: ServiceRoles) -> None:
