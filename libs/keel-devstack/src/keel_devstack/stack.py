@@ -49,6 +49,8 @@ class Endpoints:
     logs: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, str] = field(default_factory=dict)
     """Prometheus endpoint (host:port, path /metrics) per service name."""
+    secrets: str = ""
+    """Directory of the generated database role passwords and data key (0600 files)."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
@@ -139,6 +141,7 @@ class Stack:
             nats_url=nats_url,
             redis_url=redis_url,
             metrics=metrics,
+            secrets=str(self._secrets_dir),
         )
         self._supervise_infra()
         self._migrate()
@@ -169,13 +172,17 @@ class Stack:
 
     def _create_databases(self, server_url: str) -> None:
         """Per service: its owner and runtime roles, and its database owned by the owner."""
-        passwords = self.root / "secrets" / "postgres-roles.json"
+        passwords = self._secrets_dir / "postgres-roles.json"
         for svc in self.services:
             if svc.database:
                 roles = roles_for(f"keel_{svc.name}", passwords)
                 ensure_roles(server_url, roles)
                 ensure_database(server_url, svc.database, roles.owner.role)
                 self.roles[svc.name] = roles
+
+    @property
+    def _secrets_dir(self) -> Path:
+        return self.root / "secrets"
 
     def _database_url(self, svc: ServiceDef, *, owner: bool = False) -> str:
         assert self.endpoints is not None and svc.database
@@ -200,7 +207,7 @@ class Stack:
             env["LEDGER_TARGET"] = self.endpoints.services["ledger"]
         if svc.name in self.endpoints.databases:
             env["DATABASE_URL"] = self._database_url(svc)  # the runtime role: rows only
-            env["DATA_ENCRYPTION_KEYS"] = data_keys(self.root / "secrets" / "data-keys")
+            env["DATA_ENCRYPTION_KEYS"] = data_keys(self._secrets_dir / "data-keys")
         env.update(self.env_overrides)
         env.update(svc.env)
         if svc.path:
