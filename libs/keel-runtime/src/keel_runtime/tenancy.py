@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from psycopg import AsyncPipeline, sql
+from psycopg import sql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from keel_runtime.context import current_principal
@@ -55,15 +55,9 @@ async def set_tenant(connection: AsyncConnection, org_id: str) -> None:
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
-    # In a pipeline, the driver's implicit BEGIN and the SET travel in one round trip: the
-    # transaction costs no more round trips than before it had an organization.
-    statement = _SET_LOCAL.format(sql.Literal(org_id))
-    if not _PIPELINES:  # a libpq older than 14
-        await driver.execute(statement)
-        return
-    async with driver.pipeline():
-        await driver.execute(statement)
+    # One round trip more per transaction: the driver sends its implicit BEGIN first and
+    # waits for the answer (a pipeline does not merge them; a protocol trace shows it).
+    await driver.execute(_SET_LOCAL.format(sql.Literal(org_id)))
 
 
-_PIPELINES = AsyncPipeline.is_supported()
 _SET_LOCAL = sql.SQL(f"SET LOCAL {TENANT_SETTING} TO {{}}")
