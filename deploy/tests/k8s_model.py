@@ -383,8 +383,17 @@ def _admits_monitoring(manifests: list[Manifest], labels: Mapping[str, str], mai
     return False
 
 
-MIGRATION_ENV = {"DATABASE_URL", "LOG_LEVEL", "PYTHONDONTWRITEBYTECODE"}
-"""All a migrate init container needs: every service migrates with DATABASE_URL alone."""
+MIGRATION_ENV = {
+    "MIGRATION_DATABASE_URL",
+    "DATABASE_URL",
+    "DATA_ENCRYPTION_KEYS",
+    "LOG_LEVEL",
+    "PYTHONDONTWRITEBYTECODE",
+}
+"""All a migrate init container needs: the owner's URL (it migrates), the runtime role's
+(it grants that role), the data keys (it reseals secrets) and the log level."""
+# Only the migration holds the owner's password; the server has no such variable.
+MIGRATION_ONLY_ENV = {"MIGRATION_DATABASE_URL"}
 
 
 def stream_replicas_problems(manifests: list[Manifest], deployment: Manifest) -> list[str]:
@@ -424,7 +433,7 @@ def _migration_problems(deployment: Manifest, main: Doc) -> list[str]:
             problems.append(f"{deployment.label}: migration image differs from the server's")
         server_env = env_of(main)
         for name, entry in env_of(init).items():
-            if server_env.get(name) != entry:
+            if name not in MIGRATION_ONLY_ENV and server_env.get(name) != entry:
                 problems.append(f"{deployment.label}: migration {name} differs from the server's")
     return problems
 

@@ -447,8 +447,7 @@ def _databases() -> dict[str, tuple[str, str]]:
     assert cluster is not None
     spec = cluster.doc["spec"]
     initdb = spec["bootstrap"]["initdb"]
-    secrets = {initdb["owner"]: initdb["secret"]["name"]}
-    secrets |= {r["name"]: r["passwordSecret"]["name"] for r in spec["managed"]["roles"]}
+    secrets = _role_secrets()
     found = {initdb["database"]: (initdb["owner"], secrets[initdb["owner"]])}
     for database in by_kind(BASE_MANIFESTS, "Database"):
         db = database.doc["spec"]
@@ -459,26 +458,61 @@ def _databases() -> dict[str, tuple[str, str]]:
     return found
 
 
+def _role_secrets() -> dict[str, str]:
+    """Role name -> Secret holding its password."""
+    cluster = find(BASE_MANIFESTS, "Cluster", "keel-pg")
+    assert cluster is not None
+    spec = cluster.doc["spec"]
+    initdb = spec["bootstrap"]["initdb"]
+    secrets = {initdb["owner"]: initdb["secret"]["name"]}
+    secrets |= {r["name"]: r["passwordSecret"]["name"] for r in spec["managed"]["roles"]}
+    return secrets
+
+
+def _secret_of(container: dict[str, Any], variable: str) -> str:
+    return str(env_of(container)[variable]["valueFrom"]["secretKeyRef"]["name"])
+
+
 @pytest.mark.parametrize("service", SERVICES)
-def test_each_service_owns_its_database_and_reads_its_url_from_that_secret(service: str) -> None:
-    owner, secret = _databases()[f"keel_{service}"]
+def test_each_service_owns_its_database_and_serves_as_its_runtime_role(service: str) -> None:
+    owner, owner_secret = _databases()[f"keel_{service}"]
     assert owner == service
+    runtime_secret = _role_secrets()[f"{service}_runtime"]
     deployment = find(BASE_MANIFESTS, "Deployment", service)
     assert deployment is not None
     for container in containers(deployment):
-        ref = env_of(container)["DATABASE_URL"]["valueFrom"]["secretKeyRef"]
-        assert ref["name"] == secret, container["name"]
+        # Every container logs in as the runtime role; only `migrate` also as the owner.
+        assert _secret_of(container, "DATABASE_URL") == runtime_secret, container["name"]
+        assert _secret_of(container, "DATA_ENCRYPTION_KEYS") == "keel-data-keys"
+        if container["name"] == "migrate":
+            assert _secret_of(container, "MIGRATION_DATABASE_URL") == owner_secret
+        else:
+            assert "MIGRATION_DATABASE_URL" not in env_of(container), container["name"]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_runtime_roles_can_neither_own_nor_bypass(service: str) -> None:
+    cluster = find(BASE_MANIFESTS, "Cluster", "keel-pg")
+    assert cluster is not None
+    [role] = [
+        r for r in cluster.doc["spec"]["managed"]["roles"] if r["name"] == f"{service}_runtime"
+    ]
+    assert role["login"] is True
+    for attribute in ("inherit", "superuser", "createdb", "createrole", "bypassrls"):
+        assert role[attribute] is False, attribute
 
 
 def test_dev_secrets_match_roles_and_the_operator_service() -> None:
     generators = load_yaml(OVERLAYS / "dev" / "kustomization.yaml")["secretGenerator"]
     secrets = {g["name"]: dict(item.split("=", 1) for item in g["literals"]) for g in generators}
-    for database, (owner, secret) in _databases().items():
+    databases = {f"keel_{svc}": f"keel_{svc}" for svc in SERVICES}
+    for role, secret in _role_secrets().items():
         values = secrets[secret]
-        assert values["username"] == owner
+        assert values["username"] == role
+        database = databases[f"keel_{role.removesuffix('_runtime')}"]
         # CloudNativePG's read-write Service is <cluster>-rw.
         assert values["uri"] == (
-            f"postgresql://{owner}:{values['password']}"
+            f"postgresql://{role}:{values['password']}"
             f"@keel-pg-rw.keel.svc.cluster.local:5432/{database}"
         )
 
@@ -490,7 +524,7 @@ def test_every_secret_the_manifests_use_is_documented_and_provided_in_dev() -> N
             for entry in container.get("env", []):
                 if ref := entry.get("valueFrom", {}).get("secretKeyRef"):
                     names.add(ref["name"])
-    names |= {secret for _, secret in _databases().values()}
+    names |= set(_role_secrets().values())
     readme = (DEPLOY / "README.md").read_text()
     dev = {g["name"] for g in load_yaml(OVERLAYS / "dev" / "kustomization.yaml")["secretGenerator"]}
     assert {n for n in names if f"`{n}`" not in readme} == set()

@@ -34,7 +34,9 @@ from grpc_status import rpc_status
 from keel.events.v1 import envelope_pb2
 from keel.identity.v1 import events_pb2 as identity_events
 
+from keel_devstack.datakeys import data_keys
 from keel_devstack.stack import JWT_AUDIENCE, JWT_ISSUER, Endpoints
+from keel_runtime.sealing import Keyring
 
 pytestmark = pytest.mark.e2e
 
@@ -232,9 +234,13 @@ def _identity_signing_key(mesh: Endpoints, kid: str) -> Ed25519PrivateKey:
             "SELECT private_key_pem FROM signing_keys WHERE kid = %s", (kid,)
         ).fetchone()
     assert row is not None, f"signing key {kid} not in identity's database"
-    if "ENCRYPTED" in row[0]:
+    # Sealed at rest: only the data key the stack generated opens it.
+    assert "PRIVATE KEY" not in row[0]
+    ring = Keyring.parse(data_keys(Path(mesh.secrets) / "data-keys"))
+    pem = ring.open(row[0], "identity.signing_keys.private_key_pem")
+    if "ENCRYPTED" in pem:
         pytest.skip("identity's signing keys are encrypted at rest here")
-    key = serialization.load_pem_private_key(row[0].encode(), password=None)
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
     assert isinstance(key, Ed25519PrivateKey)
     return key
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from sqlalchemy import make_url
 
 from identity.bootstrap import Overrides, build
 from identity.config import IdentityConfig
@@ -17,7 +18,7 @@ from identity.crypto.passwords import Argon2Hasher
 from identity.storage.tables import metadata
 from keel_devstack.stack import repo_root
 from keel_runtime.logging import JsonFormatter
-from keel_runtime.migrations import run_migrations_async
+from keel_runtime.migrations import grant_runtime, run_migrations_async
 from keel_runtime.server import start
 from keel_runtime.settings import ServerSettings
 
@@ -32,9 +33,11 @@ MIGRATIONS = "services/identity/migrations"
 
 
 @pytest.fixture
-async def identity_db(database_url: str) -> str:
+async def identity_db(database_url: str, runtime_database_url: str) -> str:
+    """Migrated by the owner role; identity runs as the runtime role."""
     await run_migrations_async(database_url, repo_root() / MIGRATIONS, metadata)
-    return database_url
+    grant_runtime(database_url, make_url(runtime_database_url).username or "")
+    return runtime_database_url
 
 
 @pytest.fixture

@@ -58,9 +58,10 @@ def error_lines(log: io.StringIO, request_id: str) -> list[dict[str, Any]]:
 
 
 async def test_driver_error_logs_neither_parameters_nor_quoted_values(
-    identity: Identity, service_log: io.StringIO
+    identity: Identity, service_log: io.StringIO, database_url: str
 ) -> None:
-    with psycopg.connect(identity.database_url, autocommit=True) as conn:
+    # The trigger is DDL: the tables' owner installs it, not the runtime role identity uses.
+    with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(REFUSE_USERS)
     secret_name = f"sk_live_{secrets.token_hex(8)}"
     password = f"pw-{secrets.token_hex(8)}"

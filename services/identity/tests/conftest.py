@@ -1,4 +1,8 @@
-"""Migrated identity databases, copied per test from a template migrated once per session."""
+"""Migrated identity databases, copied per test from a template migrated once per session.
+
+The template is migrated by the owner role, which grants the runtime role its privileges;
+the tests (and the servers they start) connect as the runtime role, as the service does.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +15,10 @@ import pytest
 from psycopg import sql
 
 from identity.storage.tables import metadata
-from keel_runtime.migrations import run_migrations
+from keel_devstack.roles import ServiceRoles, login_url
+from keel_runtime.migrations import migrate_and_grant
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
-
-
-def _url_for(postgres_url: str, name: str) -> str:
-    base, _, _ = postgres_url.rpartition("/")
-    return f"{base}/{name}"
 
 
 def _drop(postgres_url: str, name: str) -> None:
@@ -28,14 +28,28 @@ def _drop(postgres_url: str, name: str) -> None:
         )
 
 
+def _create(postgres_url: str, name: str, owner: str, template: str | None = None) -> None:
+    statement = sql.SQL("CREATE DATABASE {} OWNER {}").format(
+        sql.Identifier(name), sql.Identifier(owner)
+    )
+    if template:
+        statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(statement)
+
+
 @pytest.fixture(scope="session")
-def identity_template(postgres_url: str) -> Iterator[str]:
+def identity_template(postgres_url: str, database_roles: ServiceRoles) -> Iterator[str]:
     """A database at the migrations' head; copying it is much cheaper than migrating."""
     name = f"identity_template_{secrets.token_hex(4)}"
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    _create(postgres_url, name, database_roles.owner.role)
     try:
-        run_migrations(_url_for(postgres_url, name), MIGRATIONS, metadata)
+        migrate_and_grant(
+            login_url(postgres_url, name, database_roles.owner),
+            login_url(postgres_url, name, database_roles.runtime),
+            MIGRATIONS,
+            metadata,
+        )
         yield name
     finally:
         _drop(postgres_url, name)
@@ -43,16 +57,12 @@ def identity_template(postgres_url: str) -> Iterator[str]:
 
 @pytest.fixture
 def migrated_database_url(
-    postgres_url: str, identity_template: str, unique_name: str
+    postgres_url: str, database_roles: ServiceRoles, identity_template: str, unique_name: str
 ) -> Iterator[str]:
+    """A migrated database of its own, as the runtime role."""
     name = f"test_identity_{unique_name}"
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(identity_template)
-            )
-        )
+    _create(postgres_url, name, database_roles.owner.role, identity_template)
     try:
-        yield _url_for(postgres_url, name)
+        yield login_url(postgres_url, name, database_roles.runtime)
     finally:
         _drop(postgres_url, name)

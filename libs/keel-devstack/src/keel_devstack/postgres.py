@@ -92,6 +92,7 @@ def start_postgres(
             cluster = cache.cluster_for(data_dir, user)
     if not (cluster / "PG_VERSION").exists():
         _initdb(install / "bin", cluster, user)
+    _write_hba(cluster)
     port = port or free_port()
     settings = {
         "port": str(port),
@@ -146,6 +147,20 @@ def _initdb(bin_path: Path, cluster: Path, user: str | None) -> None:
         raise StartError(f"initdb failed: {error}") from error
     if done.returncode != 0:
         raise StartError(f"initdb failed:\n{done.stdout}\n{done.stderr}")
+
+
+# Only the devstack's own administration (the superuser, on loopback) is trusted; every
+# service role proves its password with SCRAM. Rewritten at each start, so a cluster made
+# before roles existed is tightened too.
+HBA = """\
+# TYPE  DATABASE  USER      ADDRESS       METHOD
+host    all       postgres  127.0.0.1/32  trust
+host    all       all       127.0.0.1/32  scram-sha-256
+"""
+
+
+def _write_hba(cluster: Path) -> None:
+    (cluster / "pg_hba.conf").write_text(HBA)
 
 
 def reachable(path: Path, user: str) -> bool:

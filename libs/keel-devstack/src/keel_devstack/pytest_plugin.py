@@ -4,7 +4,11 @@ Fixture contract (used by every test suite in the repo):
 
 - ``postgres_url`` (session): admin URL of a PostgreSQL server (``postgresql://.../postgres``).
 - ``redis_url`` (session), ``nats_url`` (session): server URLs.
-- ``database_url`` (function): a fresh, empty database for one test, dropped afterwards.
+- ``database_roles`` (session): an owner and a runtime role (SCRAM passwords, kept in a
+  0600 file of the session's temporary directory).
+- ``database_url`` (function): a fresh, empty database for one test, owned by the owner
+  role (the URL logs in as it: run migrations with it), dropped afterwards.
+- ``runtime_database_url`` (function): the same database as the runtime role (serve with it).
 - ``unique_name`` (function): a short random lowercase token for stream/subject/consumer names.
 - ``mesh`` (session): the whole local stack (services + gateway), as ``make run`` starts it.
 - ``mesh_certs`` (session): a session CA and a certificate per workload (``keel_devstack.certs``),
@@ -33,7 +37,8 @@ from keel_devstack import certs
 from keel_devstack.embedded import EmbeddedInfra
 from keel_devstack.process import StartError
 from keel_devstack.progress import Progress
-from keel_devstack.stack import Endpoints, Stack, database_url_for
+from keel_devstack.roles import ServiceRoles, drop_roles, ensure_roles, login_url, roles_for
+from keel_devstack.stack import Endpoints, Stack
 
 
 @pytest.fixture(scope="session")
@@ -79,10 +84,27 @@ def unique_name() -> str:
     return "t" + secrets.token_hex(6)
 
 
+@pytest.fixture(scope="session")
+def database_roles(postgres_url: str) -> Iterator[ServiceRoles]:
+    """The owner and runtime roles every test database is made for."""
+    home = Path(tempfile.mkdtemp(prefix="keel-roles-"))
+    roles = roles_for("t" + secrets.token_hex(4), home / "roles.json")
+    ensure_roles(postgres_url, roles)
+    try:
+        yield roles
+    finally:
+        drop_roles(postgres_url, roles)
+        shutil.rmtree(home, ignore_errors=True)
+
+
 @pytest.fixture
-def database_url(keel_infra: EmbeddedInfra, postgres_url: str, unique_name: str) -> Iterator[str]:
+def database_name(
+    keel_infra: EmbeddedInfra, postgres_url: str, database_roles: ServiceRoles, unique_name: str
+) -> Iterator[str]:
     name = f"test_{unique_name}"
-    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    create = sql.SQL("CREATE DATABASE {} OWNER {}").format(
+        sql.Identifier(name), sql.Identifier(database_roles.owner.role)
+    )
     if keel_infra.postgres_embedded:
         # Our own server runs without fsync, so FILE_COPY's checkpoints cost nothing and
         # it skips writing the template into WAL.
@@ -90,12 +112,24 @@ def database_url(keel_infra: EmbeddedInfra, postgres_url: str, unique_name: str)
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute(create)
     try:
-        yield database_url_for(postgres_url, name)
+        yield name
     finally:
         with psycopg.connect(postgres_url, autocommit=True) as conn:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+@pytest.fixture
+def database_url(postgres_url: str, database_name: str, database_roles: ServiceRoles) -> str:
+    return login_url(postgres_url, database_name, database_roles.owner)
+
+
+@pytest.fixture
+def runtime_database_url(
+    postgres_url: str, database_name: str, database_roles: ServiceRoles
+) -> str:
+    return login_url(postgres_url, database_name, database_roles.runtime)
 
 
 @pytest.fixture(scope="session")

@@ -12,16 +12,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import ModuleType
 
-import psycopg
-from psycopg import sql
-
 from keel_devstack import certs, gateway
+from keel_devstack.datakeys import data_keys
 from keel_devstack.embedded import EmbeddedInfra
 from keel_devstack.envoy import Envoy, start_envoy
 from keel_devstack.health import wait_serving
 from keel_devstack.ports import free_port, is_free
 from keel_devstack.process import START_ATTEMPTS, ManagedProcess, StartError
 from keel_devstack.progress import Progress
+from keel_devstack.roles import ServiceRoles, ensure_database, ensure_roles, login_url, roles_for
 from keel_devstack.services import SERVICES, ServiceDef, in_start_order
 from keel_devstack.supervisor import Supervisor
 
@@ -58,6 +57,8 @@ class Endpoints:
     """The mesh CA (``ca_file``), the operator's client certificate and key (``operator_cert``,
     ``operator_key``) and the directory of every workload's files (``dir``, ``<workload>.pem``
     and ``<workload>-key.pem``): every service requires mutual TLS."""
+    secrets: str = ""
+    """Directory of the generated database role passwords and data key (0600 files)."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
@@ -108,6 +109,8 @@ class Stack:
         self.first_curl: str | None = None
         self.certs: certs.MeshCertificates | None = None
         self._start_failed = False
+        self.roles: dict[str, ServiceRoles] = {}
+        """Each service's owner (migrates) and runtime (serves) database roles."""
 
     @property
     def failed(self) -> bool:
@@ -157,6 +160,7 @@ class Stack:
                 "operator_cert": str(operator.cert_file),
                 "operator_key": str(operator.key_file),
             },
+            secrets=str(self._secrets_dir),
         )
         self._supervise_infra()
         self._migrate()
@@ -186,15 +190,24 @@ class Stack:
             )
 
     def _create_databases(self, server_url: str) -> None:
-        wanted = [svc.database for svc in self.services if svc.database]
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            rows = conn.execute(
-                "SELECT datname FROM pg_database WHERE datname = ANY(%s)", (wanted,)
-            ).fetchall()
-            existing = {row[0] for row in rows}
-            for name in wanted:
-                if name not in existing:
-                    conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        """Per service: its owner and runtime roles, and its database owned by the owner."""
+        passwords = self._secrets_dir / "postgres-roles.json"
+        for svc in self.services:
+            if svc.database:
+                roles = roles_for(f"keel_{svc.name}", passwords)
+                ensure_roles(server_url, roles)
+                ensure_database(server_url, svc.database, roles.owner.role)
+                self.roles[svc.name] = roles
+
+    @property
+    def _secrets_dir(self) -> Path:
+        return self.root / "secrets"
+
+    def _database_url(self, svc: ServiceDef, *, owner: bool = False) -> str:
+        assert self.endpoints is not None and svc.database
+        roles = self.roles[svc.name]
+        login = roles.owner if owner else roles.runtime
+        return login_url(self.endpoints.database_url, svc.database, login)
 
     def _env(self, svc: ServiceDef) -> dict[str, str]:
         assert self.endpoints is not None
@@ -213,7 +226,8 @@ class Stack:
         if "ledger" in self.endpoints.services:
             env["LEDGER_TARGET"] = self.endpoints.services["ledger"]
         if svc.name in self.endpoints.databases:
-            env["DATABASE_URL"] = self.endpoints.databases[svc.name]
+            env["DATABASE_URL"] = self._database_url(svc)  # the runtime role: rows only
+            env["DATA_ENCRYPTION_KEYS"] = data_keys(self._secrets_dir / "data-keys")
         if self.certs is not None and svc.name in self.certs.workloads:
             env.update(self.certs[svc.name].env())
         env.update(self.env_overrides)
@@ -221,6 +235,10 @@ class Stack:
         if svc.path:
             env["PYTHONPATH"] = os.pathsep.join([*svc.path, env.get("PYTHONPATH", "")])
         return env
+
+    def _migration_env(self, svc: ServiceDef) -> dict[str, str]:
+        # Only the migration holds the owner's password.
+        return {**self._env(svc), "MIGRATION_DATABASE_URL": self._database_url(svc, owner=True)}
 
     def _migrate(self) -> None:
         """Run every service's migrations at once (they touch separate databases)."""
@@ -236,7 +254,11 @@ class Stack:
                     f"{svc.name} migrate",
                     svc.argv(sys.executable, "migrate"),
                     log_path=log_path,
-                    env=self._env(svc),
+                    # Only the migration holds the owner's password.
+                    env={
+                        **self._env(svc),
+                        "MIGRATION_DATABASE_URL": self._database_url(svc, owner=True),
+                    },
                 )
                 proc.start()
                 running.append(proc)

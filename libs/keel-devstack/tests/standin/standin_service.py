@@ -1,6 +1,7 @@
 """A stand-in service honouring the service process contract, for orchestration tests.
 
-`python -m standin_service migrate` creates a table in DATABASE_URL; without arguments it
+`python -m standin_service migrate` creates a table as the owner (MIGRATION_DATABASE_URL, as
+the stack passes it; DATABASE_URL, the runtime role's, cannot); without arguments it
 serves only gRPC health on GRPC_BIND (mutual TLS when TLS_* are set) until SIGTERM.
 """
 
@@ -17,7 +18,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 
 def migrate() -> None:
-    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
+    url = os.environ.get("MIGRATION_DATABASE_URL") or os.environ["DATABASE_URL"]
+    with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS standin_migrated (id int)")
 
 

@@ -16,6 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, c
 
 from keel_runtime.events.outbox import append, notify_committed
 
+# Re-exported: services reach tenancy through the unit of work's module.
+from keel_runtime.tenancy import TENANT_SETTING as TENANT_SETTING
+from keel_runtime.tenancy import acting_for as acting_for
+from keel_runtime.tenancy import current_tenant as current_tenant
+from keel_runtime.tenancy import set_tenant as set_tenant
+
 if TYPE_CHECKING:
     from keel.events.v1.envelope_pb2 import Envelope
 
@@ -79,10 +85,14 @@ class UnitOfWork:
     ``connection`` is Core access for hot paths; ``session`` is an ORM session joined to the
     same transaction (created on first use). Events given to ``publish()`` are written to the
     outbox inside ``commit()``, in the same transaction as the change that caused them.
+
+    The transaction acts for ``org_id`` when given, else for ``current_tenant()``: row-level
+    security shows it that organization's rows only.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, org_id: str | None = None) -> None:
         self.engine = engine
+        self.org_id = org_id
         self._connection: AsyncConnection | None = None
         self._session: AsyncSession | None = None
         self._events: list[Envelope] = []
@@ -92,6 +102,8 @@ class UnitOfWork:
         self._connection = await self.engine.connect()
         try:
             await self._connection.begin()
+            org_id = self.org_id if self.org_id is not None else current_tenant()
+            await set_tenant(self._connection, org_id)
         except BaseException:
             await self._connection.close()
             raise
@@ -172,8 +184,10 @@ class CommandUnitOfWork(Generic[E]):
     runs on entering, with the transaction's connection.
     """
 
-    def __init__(self, engine: AsyncEngine, encode: Callable[[E], Envelope]) -> None:
-        self._transaction = UnitOfWork(engine)
+    def __init__(
+        self, engine: AsyncEngine, encode: Callable[[E], Envelope], *, org_id: str | None = None
+    ) -> None:
+        self._transaction = UnitOfWork(engine, org_id=org_id)
         self._encode = encode
 
     def bind_repositories(self, connection: AsyncConnection) -> None:

@@ -8,23 +8,36 @@ A service's ``migrations/env.py`` is::
     run_env(metadata)
 
 and a migration creates the shared event tables with ``create_event_tables()``.
+
+Two roles per service database (see docs in deploy/README.md): the *owner* runs the
+migrations and owns the tables; the *runtime* role the service serves with only reads and
+writes rows (``grant_runtime``): it is not owner, so it cannot alter a table, disable its
+triggers or its row-level security. ``migrate_command`` is the ``python -m <svc> migrate``
+of every service.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from alembic import command
 from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
-from sqlalchemy import Connection, MetaData, pool, text
+from psycopg import sql
+from sqlalchemy import Connection, MetaData, create_engine, make_url, pool, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from keel_runtime.db import async_url, new_metadata
+from keel_runtime import sealing
+from keel_runtime.db import TENANT_SETTING, async_url, new_metadata
 from keel_runtime.events.tables import Xid8, inbox_table, outbox_table
 
 
@@ -36,6 +49,8 @@ def _config(database_url: str, script_location: str | Path, metadata: MetaData |
     config.attributes["target_metadata"] = metadata
     return config
 
+
+log = logging.getLogger(__name__)
 
 # Every replica runs its migrations at start; one transaction-scoped advisory lock makes
 # them take turns, so the later ones find the schema at head instead of racing the DDL.
@@ -162,3 +177,223 @@ def drop_event_tables() -> None:
     from alembic import op
 
     _event_metadata().drop_all(op.get_bind())
+
+
+# -- row-level security -------------------------------------------------------------------
+
+TENANT_POLICY = "tenant_isolation"
+
+
+def tenant_rls_statements(table: str, column: str = "org_id", type_: str = "uuid") -> list[str]:
+    """SQL that confines ``table`` to the organization of the transaction (``keel.org_id``).
+
+    FORCE applies the policy to the table's owner too; a transaction that set no
+    organization ('' or unset, hence NULL) sees and writes no row.
+    """
+    org = f"NULLIF(current_setting('{TENANT_SETTING}', true), '')::{type_}"
+    return [
+        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
+        f"CREATE POLICY {TENANT_POLICY} ON {table} USING ({column} = {org})"
+        f" WITH CHECK ({column} = {org})",
+    ]
+
+
+def enable_tenant_rls(table: str, column: str = "org_id", type_: str = "uuid") -> None:
+    """In a migration's ``upgrade()``: row-level security on a tenant-owned table."""
+    from alembic import op
+
+    for statement in tenant_rls_statements(table, column, type_):
+        op.execute(statement)
+
+
+def disable_tenant_rls(table: str) -> None:
+    """In a migration's ``downgrade()``: undo ``enable_tenant_rls``."""
+    from alembic import op
+
+    op.execute(f"DROP POLICY IF EXISTS {TENANT_POLICY} ON {table}")
+    op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
+    op.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
+
+
+# -- the runtime role ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeGrants:
+    """What a service's runtime role may do: rows of its tables, never their definition.
+
+    Every table gets SELECT, INSERT, UPDATE, DELETE unless listed: ``append_only`` tables
+    SELECT and INSERT, ``read_only`` ones SELECT. Granted anew after every upgrade (role
+    names belong to a deployment, not to the schema history), so a new table is covered.
+    """
+
+    append_only: tuple[str, ...] = ()
+    read_only: tuple[str, ...] = ()
+
+    def privileges(self, table: str) -> str:
+        if table in self.read_only:
+            return "SELECT"
+        if table in self.append_only:
+            return "SELECT, INSERT"
+        return "SELECT, INSERT, UPDATE, DELETE"
+
+
+def grant_statements(
+    role: str, database: str, tables: Sequence[str], grants: RuntimeGrants
+) -> list[sql.Composed]:
+    """The statements giving ``role`` exactly what the service needs in ``database``."""
+    who = sql.Identifier(role)
+    statements = [
+        # Nobody but the owner creates objects: the runtime role runs no DDL, even temporary.
+        sql.SQL("REVOKE CREATE ON SCHEMA public FROM PUBLIC").format(),
+        sql.SQL("REVOKE TEMPORARY ON DATABASE {} FROM PUBLIC").format(sql.Identifier(database)),
+        sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(database), who),
+        sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(who),
+        sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {}").format(who),
+    ]
+    for table in tables:
+        statements.append(
+            sql.SQL("REVOKE ALL ON {} FROM {}").format(sql.Identifier(table), who),
+        )
+        statements.append(
+            sql.SQL("GRANT {} ON {} TO {}").format(
+                sql.SQL(grants.privileges(table)), sql.Identifier(table), who
+            )
+        )
+    return statements
+
+
+def _tables(conn: psycopg.Connection[Any]) -> list[str]:
+    rows = conn.execute(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+        " AND tablename <> 'alembic_version' ORDER BY tablename"
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def grant_runtime(database_url: str, role: str, grants: RuntimeGrants = RuntimeGrants()) -> None:
+    """Give the runtime ``role`` its privileges on every table (as the owner)."""
+    with psycopg.connect(_plain_url(database_url), autocommit=True) as conn:
+        database = conn.execute("SELECT current_database()").fetchone()
+        assert database is not None
+        with conn.transaction():
+            for statement in grant_statements(role, database[0], _tables(conn), grants):
+                conn.execute(statement)
+
+
+def _plain_url(url: str) -> str:
+    """A libpq URL (psycopg.connect) from a SQLAlchemy-style one."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class MigrationRightsError(Exception):
+    """The migrating role lacks a right; the message says what an operator must apply."""
+
+
+def check_migration_rights(database_url: str, runtime_role: str | None) -> None:
+    """Raise ``MigrationRightsError`` with the SQL to apply when the migration cannot do its
+    work as the role of ``database_url``: create tables, and grant to ``runtime_role``."""
+    with psycopg.connect(_plain_url(database_url), autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT current_user, current_database(),"
+            " has_schema_privilege('public', 'CREATE'),"
+            " (SELECT rolname FROM pg_roles WHERE rolname = %s)",
+            (runtime_role or "",),
+        ).fetchone()
+    assert row is not None
+    user, database, can_create, runtime_exists = row
+    statements: list[str] = []
+    if not can_create:
+        statements.append(
+            f'ALTER DATABASE "{database}" OWNER TO "{user}";'
+            "  -- the migrating role owns the database and its schema objects"
+        )
+        statements.append(f'GRANT CREATE ON SCHEMA public TO "{user}";')
+    if runtime_role and not runtime_exists:
+        statements.append(
+            f'CREATE ROLE "{runtime_role}" LOGIN NOINHERIT NOSUPERUSER NOCREATEDB'
+            " NOCREATEROLE NOBYPASSRLS PASSWORD '<a generated secret>';"
+        )
+    if statements:
+        lines = "\n".join(f"  {s}" for s in statements)
+        raise MigrationRightsError(
+            f'role "{user}" lacks rights to migrate database "{database}".'
+            f" An operator must apply, as a superuser:\n{lines}\n"
+            "then run the migration again; it grants the runtime role its privileges itself."
+        )
+
+
+def migrate_command(
+    service: str,
+    script_location: str | Path,
+    metadata: MetaData | None,
+    grants: RuntimeGrants = RuntimeGrants(),
+) -> int:
+    """``python -m <service> migrate``: upgrade as the owner, then grant the runtime role.
+
+    ``MIGRATION_DATABASE_URL`` (the owner; default ``DATABASE_URL``) migrates;
+    ``DATABASE_RUNTIME_ROLE`` (default: the user of ``DATABASE_URL`` when the two URLs
+    differ) receives the runtime privileges.
+    """
+    from keel_runtime.settings import env_str, env_url, load
+
+    def read() -> tuple[str, str]:
+        runtime_url = env_url("DATABASE_URL", schemes=("postgresql", "postgres"))
+        return env_str("MIGRATION_DATABASE_URL", runtime_url), runtime_url
+
+    owner_url, runtime_url = load(read)
+    runtime_role = runtime_role_for(owner_url, runtime_url)
+    try:
+        check_migration_rights(owner_url, runtime_role)
+    except MigrationRightsError as exc:
+        print(f"{service} migrate: {exc}", file=sys.stderr)
+        return 1
+    run_migrations(owner_url, script_location, metadata)
+    if runtime_role:
+        grant_runtime(owner_url, runtime_role, grants)
+    if metadata is not None:
+        reseal_secrets(owner_url, metadata)
+    return 0
+
+
+def reseal_secrets(database_url: str, metadata: MetaData) -> None:
+    """Seal every secret column's values with the newest data key (after a rotation, or
+    values written before the column was sealed). Only with configured keys: an ephemeral
+    key would make them unreadable after this process."""
+    if not sealing.sealed_columns(metadata):
+        return
+    if not os.environ.get(sealing.KEYS_VARIABLE, "").strip():
+        log.warning("%s is not set: secrets at rest not resealed", sealing.KEYS_VARIABLE)
+        return
+    engine = create_engine(make_url(async_url(database_url)), poolclass=pool.NullPool)
+    try:
+        with engine.begin() as connection:
+            count = sealing.reseal(connection, metadata)
+    finally:
+        engine.dispose()
+    if count:
+        log.info("resealed %d secret(s) with the newest data key", count)
+
+
+def runtime_role_for(owner_url: str, runtime_url: str) -> str | None:
+    """DATABASE_RUNTIME_ROLE, else the runtime URL's user when it is not the owner's."""
+    if role := os.environ.get("DATABASE_RUNTIME_ROLE", "").strip():
+        return role
+    runtime_user = make_url(runtime_url).username
+    return runtime_user if runtime_user != make_url(owner_url).username else None
+
+
+def migrate_and_grant(
+    owner_url: str,
+    runtime_url: str,
+    script_location: str | Path,
+    metadata: MetaData | None = None,
+    grants: RuntimeGrants = RuntimeGrants(),
+) -> None:
+    """What ``migrate_command`` does, for fixtures: upgrade as the owner of ``owner_url``,
+    then grant the role of ``runtime_url`` its privileges."""
+    run_migrations(owner_url, script_location, metadata)
+    role = make_url(runtime_url).username
+    if role:
+        grant_runtime(owner_url, role, grants)

@@ -10,14 +10,15 @@ from billing.config import Config
 
 def main(argv: list[str]) -> int:
     from keel_runtime.logging import configure_logging
-    from keel_runtime.settings import env_str, env_url, load
+    from keel_runtime.settings import env_str
 
     if argv[1:2] == ["migrate"]:
-        from billing.storage.migrate import migrate
+        from billing.storage.migrate import MIGRATIONS
+        from billing.storage.tables import metadata
+        from keel_runtime.migrations import migrate_command
 
         configure_logging("billing", env_str("LOG_LEVEL", "INFO"))
-        migrate(load(lambda: env_url("DATABASE_URL", schemes=("postgresql", "postgres"))))
-        return 0
+        return migrate_command("billing", MIGRATIONS, metadata)
     if argv[1:]:
         print("usage: python -m billing [migrate]", file=sys.stderr)
         return 2

@@ -22,13 +22,15 @@ from keel.ledger.v1 import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing.bootstrap import build_handlers, service_spec
-from billing.storage.migrate import migrate
+from billing.storage.migrate import MIGRATIONS
+from billing.storage.tables import metadata as tables_metadata
 from billing.transport.ledger_client import GrpcLedger
 from keel_devstack.certs import MeshCertificates
 from keel_devstack.routed_channel import RoutedChannel
 from keel_runtime import clients
 from keel_runtime.context import Principal
 from keel_runtime.db import create_engine
+from keel_runtime.migrations import migrate_and_grant
 from keel_runtime.server import RunningServer, start
 from keel_runtime.settings import ServerSettings
 
@@ -154,9 +156,10 @@ async def fake_ledger() -> AsyncIterator[FakeLedgerServer]:
 
 
 @pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    migrate(database_url)
-    engine = create_engine(database_url, pool_size=4)
+async def engine(database_url: str, runtime_database_url: str) -> AsyncIterator[AsyncEngine]:
+    # Migrated as the owner; the service runs as the runtime role.
+    migrate_and_grant(database_url, runtime_database_url, MIGRATIONS, tables_metadata)
+    engine = create_engine(runtime_database_url, pool_size=4)
     yield engine
     await engine.dispose()
 

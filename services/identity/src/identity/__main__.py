@@ -10,9 +10,9 @@ from identity.bootstrap import SERVICE, build
 from identity.config import IdentityConfig
 from identity.storage.tables import metadata
 from keel_runtime.logging import configure_logging
-from keel_runtime.migrations import run_migrations
+from keel_runtime.migrations import migrate_command
 from keel_runtime.server import serve
-from keel_runtime.settings import ServerSettings, SettingsError, env_str, env_url, load
+from keel_runtime.settings import ServerSettings, SettingsError, env_str, load
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -25,10 +25,8 @@ def main(argv: list[str]) -> int:
     try:
         if argv[:1] == ["migrate"]:
             # Migrating needs the database only, not the rest of the serving configuration.
-            database_url = load(lambda: env_url("DATABASE_URL", schemes=("postgresql", "postgres")))
             configure_logging(SERVICE, env_str("LOG_LEVEL", "INFO"))
-            run_migrations(database_url, MIGRATIONS, metadata)
-            return 0
+            return migrate_command(SERVICE, MIGRATIONS, metadata)
         config = load(IdentityConfig.from_env)
         if argv:
             print(f"usage: python -m {SERVICE} [migrate]", file=sys.stderr)

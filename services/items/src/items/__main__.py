@@ -9,9 +9,9 @@ from items.bootstrap import MIGRATIONS, build
 from items.config import ItemsConfig
 from items.storage.tables import metadata
 from keel_runtime.logging import configure_logging
-from keel_runtime.migrations import run_migrations
+from keel_runtime.migrations import migrate_command
 from keel_runtime.server import serve
-from keel_runtime.settings import ServerSettings, env_str, env_url, load
+from keel_runtime.settings import ServerSettings, env_str, load
 
 USAGE = "usage: python -m items [serve|migrate]"
 
@@ -29,9 +29,7 @@ def main(argv: list[str]) -> int:
     if command == "migrate":
         # Migrating needs the database only, not NATS or the rest of the serving configuration.
         configure_logging("items", env_str("LOG_LEVEL", "INFO"))
-        database_url = load(lambda: env_url("DATABASE_URL", schemes=("postgresql", "postgres")))
-        run_migrations(database_url, MIGRATIONS, metadata)
-        return 0
+        return migrate_command("items", MIGRATIONS, metadata)
     config = load(ItemsConfig.from_env)
     configure_logging("items", config.log_level)
     asyncio.run(_serve(config))

@@ -16,6 +16,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from keel.items.v1 import item_service_pb2_grpc, tag_service_pb2_grpc
 from nats.js import JetStreamContext
+from sqlalchemy import make_url
 
 from items.bootstrap import MIGRATIONS, build
 from items.config import ItemsConfig
@@ -23,7 +24,7 @@ from items.domain.model import Enrichment, Source
 from items.enrichment.local import LocalProvider
 from items.storage.tables import metadata
 from keel_runtime.events import Envelope, connect_nats, decode
-from keel_runtime.migrations import run_migrations_async
+from keel_runtime.migrations import grant_runtime, run_migrations_async
 from keel_runtime.server import RunningServer, start
 from keel_runtime.settings import ServerSettings
 
@@ -86,10 +87,13 @@ class ItemsServer:
 
 
 @pytest.fixture
-async def server(database_url: str, nats_url: str, unique_name: str) -> AsyncIterator[ItemsServer]:
+async def server(
+    database_url: str, runtime_database_url: str, nats_url: str, unique_name: str
+) -> AsyncIterator[ItemsServer]:
     await run_migrations_async(database_url, MIGRATIONS, metadata)
+    grant_runtime(database_url, make_url(runtime_database_url).username or "")
     config = ItemsConfig(
-        database_url=database_url,
+        database_url=runtime_database_url,
         nats_url=nats_url,
         enrichment_max_attempts=2,
         enrichment_backoff_s=(0.05,),

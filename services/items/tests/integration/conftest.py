@@ -5,20 +5,23 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 
 import pytest
+from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from items.bootstrap import MIGRATIONS
 from items.events.codec import EventCodec
 from items.storage.tables import metadata
 from items.storage.uow import SqlUnitOfWork
-from keel_runtime.db import create_engine
-from keel_runtime.migrations import run_migrations_async
+from keel_runtime.db import create_engine, current_tenant
+from keel_runtime.migrations import grant_runtime, run_migrations_async
 
 
 @pytest.fixture
-async def migrated_url(database_url: str) -> str:
+async def migrated_url(database_url: str, runtime_database_url: str) -> str:
+    """Migrated as the owner; the service's connections log in as the runtime role."""
     await run_migrations_async(database_url, MIGRATIONS, metadata)
-    return database_url
+    grant_runtime(database_url, make_url(runtime_database_url).username or "")
+    return runtime_database_url
 
 
 @pytest.fixture
@@ -33,6 +36,11 @@ def codec(unique_name: str) -> EventCodec:
     return EventCodec(unique_name)
 
 
+# What a call's principal would be: tests call handlers and repositories directly, acting
+# for this organization unless they say ``acting_for`` another.
+DEFAULT_ORG = "org-a"
+
+
 @pytest.fixture
 def sql_uow(engine: AsyncEngine, codec: EventCodec) -> Callable[[], SqlUnitOfWork]:
-    return lambda: SqlUnitOfWork(engine, codec)
+    return lambda: SqlUnitOfWork(engine, codec, org_id=current_tenant() or DEFAULT_ORG)

@@ -19,6 +19,7 @@ from items.domain.model import ItemState, Source
 from items.events.codec import EventCodec
 from items.storage.tables import items, outbox
 from items.storage.uow import SqlUnitOfWork
+from keel_runtime.db import set_tenant
 from keel_runtime.events import decode, unpack
 
 pytestmark = pytest.mark.integration
@@ -29,7 +30,9 @@ URL = Source(url="https://example.com/postgres-full-text-search")
 
 
 async def count(engine: AsyncEngine, table: Any) -> int:
-    async with engine.connect() as conn:
+    """Rows of ``table`` MEMBER's organization sees (items are under row-level security)."""
+    async with engine.begin() as conn:
+        await set_tenant(conn, MEMBER.org_id)
         return int(await conn.scalar(select(func.count()).select_from(table)) or 0)
 
 
@@ -87,14 +90,16 @@ async def test_a_failure_before_commit_leaves_no_partial_write(
         def to_envelope(self, event: Any) -> Any:
             raise RuntimeError("cannot encode")
 
-    broken = ItemHandlers(lambda: SqlUnitOfWork(engine, BrokenCodec(codec.namespace)))
+    broken = ItemHandlers(
+        lambda: SqlUnitOfWork(engine, BrokenCodec(codec.namespace), org_id=MEMBER.org_id)
+    )
     with pytest.raises(RuntimeError, match="cannot encode"):
         await broken.create_item(commands.CreateItem(MEMBER, URL, REQUEST_ID))
     assert (await count(engine, items), await count(engine, outbox)) == (0, 0)
     # The request id is still free: the retry creates the item.
-    item = await ItemHandlers(lambda: SqlUnitOfWork(engine, codec)).create_item(
-        commands.CreateItem(MEMBER, URL, REQUEST_ID)
-    )
+    item = await ItemHandlers(
+        lambda: SqlUnitOfWork(engine, codec, org_id=MEMBER.org_id)
+    ).create_item(commands.CreateItem(MEMBER, URL, REQUEST_ID))
     assert item.state is ItemState.ENRICHING
 
 
@@ -102,7 +107,7 @@ async def test_confirm_creates_tags_and_emits_confirmed(
     handlers: ItemHandlers, engine: AsyncEngine, codec: EventCodec
 ) -> None:
     item = await handlers.create_item(commands.CreateItem(MEMBER, URL))
-    async with SqlUnitOfWork(engine, codec) as uow:
+    async with SqlUnitOfWork(engine, codec, org_id=MEMBER.org_id) as uow:
         loaded = await uow.items.get("org-a", item.id)
         assert loaded is not None
         loaded.state, loaded.tags = ItemState.READY_TO_CONFIRM, ("db", "search")
@@ -114,7 +119,7 @@ async def test_confirm_creates_tags_and_emits_confirmed(
         codec.subject("item.created"),
         codec.subject("item.confirmed"),
     ]
-    async with SqlUnitOfWork(engine, codec) as uow:
+    async with SqlUnitOfWork(engine, codec, org_id=MEMBER.org_id) as uow:
         tags = await uow.tags.list("org-a", after_name=None, limit=10)
     assert [(t.name, t.item_count) for t in tags] == [("db", 1), ("search", 1)]
 
@@ -123,7 +128,7 @@ async def test_concurrent_confirm_and_discard_one_wins(
     handlers: ItemHandlers, engine: AsyncEngine, codec: EventCodec
 ) -> None:
     item = await handlers.create_item(commands.CreateItem(MEMBER, URL))
-    async with SqlUnitOfWork(engine, codec) as uow:
+    async with SqlUnitOfWork(engine, codec, org_id=MEMBER.org_id) as uow:
         loaded = await uow.items.get("org-a", item.id)
         assert loaded is not None
         loaded.state = ItemState.READY_TO_CONFIRM

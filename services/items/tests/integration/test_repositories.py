@@ -1,4 +1,8 @@
-"""One repository suite, run against PostgreSQL and against the unit tests' in-memory fake."""
+"""One repository suite, run against PostgreSQL and against the unit tests' in-memory fake.
+
+A unit of work acts for one organization (row-level security on PostgreSQL): org-a unless
+the test says ``acting_for`` another.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import pytest
 
 from items.app.ports import ItemCursor, ItemQuery
 from items.domain.model import Item, ItemState, Source, Tag
+from keel_runtime.db import acting_for
 
 pytestmark = pytest.mark.integration
 
@@ -42,10 +47,14 @@ def new_item(
 
 
 async def add(uow: Callable[[], Any], *items: Item) -> None:
-    async with uow() as u:
-        for item in items:
-            assert await u.items.add(item)
-        await u.commit()
+    """Each item added by a unit of work acting for the item's organization."""
+    for org in dict.fromkeys(item.org_id for item in items):
+        with acting_for(org):
+            async with uow() as u:
+                for item in items:
+                    if item.org_id == org:
+                        assert await u.items.add(item)
+                await u.commit()
 
 
 async def test_add_get_round_trip_and_org_scope(uow: Callable[[], Any]) -> None:
@@ -62,9 +71,11 @@ async def test_add_refuses_a_used_request_id_per_org(uow: Callable[[], Any]) -> 
     await add(uow, new_item(request_id="r1"))
     async with uow() as u:
         assert not await u.items.add(new_item(request_id="r1"))
-        assert await u.items.add(new_item(org="org-b", request_id="r1"))
         assert await u.items.add(new_item())  # no request id: never a conflict
         assert await u.items.add(new_item())
+    with acting_for("org-b"):
+        async with uow() as u:
+            assert await u.items.add(new_item(org="org-b", request_id="r1"))
 
 
 async def test_uncommitted_work_is_rolled_back(uow: Callable[[], Any]) -> None:
@@ -120,9 +131,11 @@ async def test_replace_and_remove_tag(uow: Callable[[], Any]) -> None:
     async with uow() as u:
         assert (await u.items.get("org-a", a.id)).tags == ("new", "keep")
         assert (await u.items.get("org-a", b.id)).tags == ("new",)
-        assert (await u.items.get("org-b", other.id)).tags == ("old",)
         await u.items.remove_tag("org-a", "new")
         await u.commit()
+    with acting_for("org-b"):
+        async with uow() as u:
+            assert (await u.items.get("org-b", other.id)).tags == ("old",)
     async with uow() as u:
         assert (await u.items.get("org-a", a.id)).tags == ("keep",)
 
@@ -133,8 +146,11 @@ async def test_tags_ensure_add_rename_delete_list(uow: Callable[[], Any]) -> Non
         await u.tags.ensure("org-a", ["db", "pg"], T0)
         await u.tags.ensure("org-a", ["db"], T0)  # already there: no error, no duplicate
         assert not await u.tags.add(Tag(uuid4(), "org-a", "pg", T0))
-        assert await u.tags.add(Tag(uuid4(), "org-b", "pg", T0))
         await u.commit()
+    with acting_for("org-b"):
+        async with uow() as u:
+            assert await u.tags.add(Tag(uuid4(), "org-b", "pg", T0))
+            await u.commit()
     async with uow() as u:
         listed = await u.tags.list("org-a", after_name=None, limit=10)
         assert [(t.name, t.item_count) for t in listed] == [("db", 1), ("pg", 0)]

@@ -11,6 +11,7 @@ from sqlalchemy import MetaData
 from items import __main__ as entry
 from items import bootstrap
 from items.config import ItemsConfig
+from keel_runtime import migrations
 from keel_runtime.events import Consumer, StreamSettings
 from keel_runtime.settings import SettingsError, load
 
@@ -26,7 +27,11 @@ def test_migrate_needs_only_the_database(monkeypatch: pytest.MonkeyPatch) -> Non
     def run_migrations(url: str, script_location: Path, metadata: MetaData) -> None:
         calls.append((url, script_location))
 
-    monkeypatch.setattr(entry, "run_migrations", run_migrations)
+    # The migration runs in keel_runtime.migrations.migrate_command; no server is reached.
+    monkeypatch.setattr(migrations, "run_migrations", run_migrations)
+    monkeypatch.setattr(migrations, "check_migration_rights", lambda url, role: None)
+    for name in ("MIGRATION_DATABASE_URL", "DATA_ENCRYPTION_KEYS"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(entry, "configure_logging", lambda service, level: None)
     assert entry.main(["migrate"]) == 0
     assert calls == [(DATABASE_URL, bootstrap.MIGRATIONS)]

@@ -6,11 +6,13 @@ import asyncio
 import sys
 
 from keel_runtime.logging import configure_logging
+from keel_runtime.migrations import migrate_command
 from keel_runtime.server import serve
-from keel_runtime.settings import ServerSettings, env_str, env_url, load
+from keel_runtime.settings import ServerSettings, env_str, load
 from ledger.bootstrap import build
 from ledger.config import Config
-from ledger.storage.migrate import migrate
+from ledger.storage.migrate import MIGRATIONS_DIR, RUNTIME_GRANTS
+from ledger.storage.tables import metadata
 
 USAGE = "usage: python -m ledger [serve|migrate]"
 
@@ -27,8 +29,7 @@ def main(argv: list[str]) -> int:
     configure_logging("ledger", env_str("LOG_LEVEL", "INFO"))
     if command == "migrate":
         # Migrating needs the database only, not the rest of the serving configuration.
-        migrate(load(lambda: env_url("DATABASE_URL", schemes=("postgresql", "postgres"))))
-        return 0
+        return migrate_command("ledger", MIGRATIONS_DIR, metadata, RUNTIME_GRANTS)
     config = load(Config.from_env)
     settings = load(ServerSettings.from_env)
     asyncio.run(_serve(config, settings))

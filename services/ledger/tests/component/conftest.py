@@ -17,12 +17,14 @@ from keel.ledger.v1 import (
 
 from keel_devstack.certs import MeshCertificates
 from keel_devstack.routed_channel import RoutedChannel
+from keel_runtime.migrations import migrate_and_grant
 from keel_runtime.server import start
 from keel_runtime.settings import ServerSettings
 from ledger.bootstrap import build
 from ledger.config import Config
 from ledger.domain.checkpoint import CheckpointKey
-from ledger.storage.migrate import migrate
+from ledger.storage.migrate import MIGRATIONS_DIR, RUNTIME_GRANTS
+from ledger.storage.tables import metadata
 
 
 def principal(
@@ -73,13 +75,18 @@ def checkpoint_key() -> CheckpointKey:
 
 @pytest.fixture
 async def client(
-    database_url: str, nats_url: str, checkpoint_key: CheckpointKey, mesh_certs: MeshCertificates
+    database_url: str,
+    runtime_database_url: str,
+    nats_url: str,
+    checkpoint_key: CheckpointKey,
+    mesh_certs: MeshCertificates,
 ) -> AsyncIterator[Client]:
     """Over mutual TLS as in the mesh: user principals come through the gateway's
-    certificate, service principals through the named service's own."""
-    migrate(database_url)
+    certificate, service principals through the named service's own. Migrated as the
+    owner; the service runs as the runtime role."""
+    migrate_and_grant(database_url, runtime_database_url, MIGRATIONS_DIR, metadata, RUNTIME_GRANTS)
     config = Config(
-        database_url=database_url,
+        database_url=runtime_database_url,
         nats_url=nats_url,
         checkpoint_key=checkpoint_key,
         checkpoint_interval_s=3600,  # tests take the checkpoints they need themselves

@@ -9,11 +9,13 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from keel_runtime.db import create_engine
+from keel_runtime.migrations import migrate_and_grant
 from ledger.app.accounts import AccountHandlers
 from ledger.app.queries import QueryHandlers
 from ledger.app.transactions import TransactionHandlers
 from ledger.events.codec import encode
-from ledger.storage.migrate import migrate
+from ledger.storage.migrate import MIGRATIONS_DIR, RUNTIME_GRANTS
+from ledger.storage.tables import metadata
 from ledger.storage.uow import SqlUnitOfWork
 
 pytestmark = pytest.mark.integration
@@ -24,11 +26,20 @@ def utcnow() -> datetime:
 
 
 @pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    migrate(database_url)
-    engine = create_engine(database_url, pool_size=8)
+async def engine(database_url: str, runtime_database_url: str) -> AsyncIterator[AsyncEngine]:
+    # Migrated as the owner; the service runs as the runtime role.
+    migrate_and_grant(database_url, runtime_database_url, MIGRATIONS_DIR, metadata, RUNTIME_GRANTS)
+    engine = create_engine(runtime_database_url, pool_size=8)
     yield engine
     await engine.dispose()
+
+
+@pytest.fixture
+async def owner_engine(engine: AsyncEngine, database_url: str) -> AsyncIterator[AsyncEngine]:
+    """The tables' owner: someone with database access, beyond what the service can do."""
+    owner = create_engine(database_url, pool_size=2)
+    yield owner
+    await owner.dispose()
 
 
 @pytest.fixture

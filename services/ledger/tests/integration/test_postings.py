@@ -156,16 +156,40 @@ async def test_same_request_id_concurrently_posts_once(
     ["UPDATE entries SET amount = amount + 1", "DELETE FROM entries", "TRUNCATE entries CASCADE"],
 )
 async def test_entries_are_immutable(
-    engine: AsyncEngine, transactions: TransactionHandlers, caller: commands.Caller,
-    operator: commands.Caller, pair: tuple[Account, Account], statement: str,
+    engine: AsyncEngine, owner_engine: AsyncEngine, transactions: TransactionHandlers,
+    caller: commands.Caller, operator: commands.Caller, pair: tuple[Account, Account],
+    statement: str,
 ) -> None:  # fmt: skip
     wallet, funding = pair
     await transactions.create(transfer(operator, funding, wallet, 5, "one"))
+    # The service's runtime role holds no UPDATE/DELETE/TRUNCATE on entries at all...
     async with engine.connect() as conn:
+        with pytest.raises(DBAPIError, match="permission denied for table entries"):
+            await conn.execute(text(statement))
+    # ...and the trigger refuses even the tables' owner.
+    async with owner_engine.connect() as conn:
         with pytest.raises(DBAPIError, match="immutable"):
             await conn.execute(text(statement))
         await conn.rollback()
         assert await conn.scalar(text("SELECT count(*) FROM entries")) == 2
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "ALTER TABLE entries DISABLE TRIGGER entries_immutable",
+        "ALTER TABLE entries DISABLE TRIGGER ALL",
+        "DROP TRIGGER entries_immutable ON entries",
+        "ALTER TABLE transactions ADD COLUMN spy text",
+        "CREATE TABLE spy (id int)",
+    ],
+)
+async def test_the_runtime_role_can_neither_lift_the_trigger_nor_run_ddl(
+    engine: AsyncEngine, statement: str
+) -> None:
+    async with engine.connect() as conn:
+        with pytest.raises(DBAPIError, match=r"must be owner|permission denied"):
+            await conn.execute(text(statement))
 
 
 async def test_verify_catches_a_tampered_balance(
@@ -249,7 +273,7 @@ async def test_group_commit_never_overdraws(
 
 
 async def test_verify_catches_rewritten_history(
-    engine: AsyncEngine, transactions: TransactionHandlers, queries: QueryHandlers,
+    owner_engine: AsyncEngine, transactions: TransactionHandlers, queries: QueryHandlers,
     caller: commands.Caller,
     operator: commands.Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
@@ -257,8 +281,8 @@ async def test_verify_catches_rewritten_history(
     for i in range(3):
         await transactions.create(transfer(operator, funding, wallet, 5, f"t{i}"))
     assert (await queries.verify(commands.VerifyLedger())).ok
-    # What only someone able to switch the immutability trigger off could do.
-    async with engine.begin() as conn:
+    # What only someone able to switch the immutability trigger off (the owner) could do.
+    async with owner_engine.begin() as conn:
         await conn.execute(text("ALTER TABLE entries DISABLE TRIGGER entries_immutable"))
         await conn.execute(text("ALTER TABLE balances DISABLE TRIGGER balances_follow_entries"))
         await conn.execute(

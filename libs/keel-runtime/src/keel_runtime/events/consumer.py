@@ -24,6 +24,7 @@ from keel_runtime.events.streams import DEAD_LETTER_STREAM, StreamSpec, ensure_s
 from keel_runtime.events.tables import INBOX
 from keel_runtime.events.transient import is_transient
 from keel_runtime.metrics import NO_METRICS, Metrics
+from keel_runtime.tenancy import set_tenant
 
 log = logging.getLogger(__name__)
 
@@ -325,6 +326,8 @@ class Consumer:
         """True when the handler ran; False for an event this consumer had handled before."""
         sub = self.subscription
         async with self.engine.begin() as conn:
+            # A consumer acts for the organization the event belongs to (row-level security).
+            await set_tenant(conn, envelope.org_id)
             first = await conn.execute(
                 insert(INBOX)
                 .values(consumer=sub.consumer, event_id=uuid.UUID(envelope.id))

@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from keel_runtime.db import new_metadata
 from keel_runtime.events import inbox_table, outbox_table
+from keel_runtime.sealing import SealedText
 
 metadata = new_metadata()
 
@@ -190,7 +191,10 @@ webhook_endpoints = Table(
     Column("event_types", JSONB, nullable=False),
     Column("description", Text, nullable=False, server_default=text("''")),
     # Needed in clear to sign deliveries; the database is the service's own.
-    Column("signing_secret", Text, nullable=False),
+    # Sealed with DATA_ENCRYPTION_KEYS: the database never holds the secret in clear.
+    Column(
+        "signing_secret", SealedText("billing.webhook_endpoints.signing_secret"), nullable=False
+    ),
     _ts("create_time"),
     Index("ix_webhook_endpoints_org_created", "org_id", "create_time"),
 )

@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from keel_runtime.db import new_metadata
 from keel_runtime.events import inbox_table, outbox_table
+from keel_runtime.sealing import SealedText
 
 metadata = new_metadata()
 
@@ -121,8 +122,9 @@ signing_keys = Table(
     "signing_keys",
     metadata,
     Column("kid", Text, primary_key=True),
-    # PKCS#8 PEM, encrypted when SIGNING_KEY_PASSPHRASE is set.
-    Column("private_key_pem", Text, nullable=False),
+    # PKCS#8 PEM (encrypted when SIGNING_KEY_PASSPHRASE is set), sealed with
+    # DATA_ENCRYPTION_KEYS: the database never holds the private key in clear.
+    Column("private_key_pem", SealedText("identity.signing_keys.private_key_pem"), nullable=False),
     Column("public_jwk", JSONB, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("retired_at", DateTime(timezone=True)),

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from items.app.enrichment import EnrichItem
 from items.events.codec import ENRICHMENT_REQUESTED, ITEM_CREATED, EventCodec
 from items.storage.uow import ConnectionUnitOfWork
+from keel_runtime.db import set_tenant
 from keel_runtime.events import Envelope, Handler, Subscription
 
 # Deliveries beyond the last enrichment attempt: the attempt counter only moves once the
@@ -32,6 +33,8 @@ def _target(envelope: Envelope) -> tuple[str, UUID]:
 def enrichment_handler(enrich: EnrichItem, codec: EventCodec) -> Handler:
     async def handle(connection: AsyncConnection, envelope: Envelope) -> None:
         org_id, item_id = _target(envelope)
+        # The worker acts for the item's organization (row-level security).
+        await set_tenant(connection, org_id)
         # The consumer commits the effect together with its inbox row: a redelivered
         # event finds the row and never runs a second time.
         await enrich(ConnectionUnitOfWork(connection, codec), org_id, item_id)

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from items.domain.model import ItemState
 from items.storage.tables import items
+from keel_runtime.db import set_tenant
 
 
 class SqlAttemptCounter:
@@ -17,6 +18,7 @@ class SqlAttemptCounter:
 
     async def next_attempt(self, org_id: str, item_id: UUID) -> int:
         async with self._engine.begin() as conn:
+            await set_tenant(conn, org_id)  # the item's organization (row-level security)
             attempt = await conn.scalar(
                 update(items)
                 .where(

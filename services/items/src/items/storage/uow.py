@@ -22,10 +22,13 @@ class _Repositories:
 
 
 class SqlUnitOfWork(_Repositories, CommandUnitOfWork[DomainEvent]):
-    """A command's own transaction: rolls back unless committed."""
+    """A command's own transaction: rolls back unless committed; acts for ``org_id``, by
+    default the organization of the call's principal (row-level security)."""
 
-    def __init__(self, engine: AsyncEngine, codec: EventCodec) -> None:
-        super().__init__(engine, codec.to_envelope)
+    def __init__(
+        self, engine: AsyncEngine, codec: EventCodec, *, org_id: str | None = None
+    ) -> None:
+        super().__init__(engine, codec.to_envelope, org_id=org_id)
 
 
 class ConnectionUnitOfWork(_Repositories, JoinedUnitOfWork[DomainEvent]):
