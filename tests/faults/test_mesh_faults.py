@@ -40,27 +40,27 @@ pytestmark = [pytest.mark.faults, pytest.mark.e2e, pytest.mark.timeout(600)]
 Fault = Callable[[Stack, SignUpLoad], Awaitable[None]]
 
 # Sign-ups per case: a bounded load, 127.0.0.1 only.
-LOAD_COUNT = 40
+LOAD_COUNT = 150
 LOAD_SECONDS = 15.0
 
 
 async def _run_case(name: str, stack: Stack, fault: Fault) -> Outcome:
     endpoints = stack.endpoints
-    assert endpoints is not None and endpoints.gateway_url is not None
+    assert endpoints is not None
     await all_serving(stack)
     began = time.monotonic()
     nc, js = await connect_nats(endpoints.nats_url, name="faults")
     try:
         before = await last_seq(js, "IDENTITY")
         load = SignUpLoad(
-            endpoints.gateway_url,
+            endpoints.services["identity"],
             tag=f"faults-{re.sub('[^a-z0-9]+', '-', name)}-{uuid.uuid4().hex[:6]}",
             count=LOAD_COUNT,
             seconds=LOAD_SECONDS,
         )
         running = asyncio.create_task(load.run())
         try:
-            await load.until_acknowledged(3)
+            await load.until_acknowledged(LOAD_COUNT // 3)  # the fault hits a load in flight
             await fault(stack, load)
         finally:
             await running
