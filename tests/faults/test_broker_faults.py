@@ -6,6 +6,7 @@
   (``KEEL_FAULTS_BROKER_EVENTS`` / ``_PUBLISHERS`` change it), NATS killed with SIGKILL twice
   while they publish and two consumer instances consume. Every event must have exactly one
   effect.
+- Events dead-lettered while a peer their handler calls is away: redriven when it returns.
 - A poison event that kills its consumer process every time it is handled: it must end in
   the dead letters (class ``crash``), and every other event must have exactly one effect.
 """
@@ -17,6 +18,7 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -49,6 +51,8 @@ from keel_runtime.events import (
     outbox_table,
 )
 from keel_runtime.events.dead_letters import list_dead_letters
+from keel_runtime.events.failures import RedrivePolicy
+from keel_runtime.metrics import Metrics
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -306,6 +310,109 @@ async def test_a_poison_event_that_kills_its_consumer_ends_in_the_dead_letters(
     finally:
         supervisor.stop()
         worker.stop(timeout=2)
+        with contextlib.suppress(Exception):
+            await js.purge_stream(DEAD_LETTER_STREAM.name, subject=f"dlq.{consumer}")
+            await js.delete_stream(name)
+        await admin_nc.close()
+    outcome.seconds = time.monotonic() - began
+    record(outcome)
+    assert outcome.ok, "\n" + table([outcome])
+
+
+class PeerAway(Exception):
+    """What a handler raises when the peer it calls refuses: the application's own error."""
+
+
+async def test_events_dead_lettered_during_a_peer_outage_are_redriven_when_it_returns(
+    infra: Infra, effects_db: tuple[str, AsyncEngine], unique_name: str
+) -> None:
+    """A handler that calls a peer wraps the refused connection into its own error, so the
+    consumer dead-letters (class ``dependency``) instead of waiting. Once the peer listens
+    again, the consumer's redrive policy sends every one of them back: each has one effect."""
+    _, engine = effects_db
+    began = time.monotonic()
+    name = unique_name.upper()
+    consumer = f"{unique_name}-fees"
+    with socket.socket() as probe:  # nothing listens on it until the peer comes back
+        probe.bind(("127.0.0.1", 0))
+        peer_port = probe.getsockname()[1]
+
+    async def call_peer_then_record(conn: AsyncConnection, envelope: Envelope) -> None:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", peer_port)
+        except ConnectionRefusedError as exc:
+            raise PeerAway("the fee service refused the connection") from exc
+        writer.close()
+        await _record_effect(conn, envelope)
+
+    metrics = Metrics("faults")
+    sub = Subscription(
+        consumer=consumer,
+        stream=name,
+        filter_subject=f"{unique_name}.>",
+        handler=call_peer_then_record,
+        max_deliver=2,
+        backoff_s=(0.1,),
+        redrive=RedrivePolicy(delays_s=(5.0,), interval_s=0.5),
+    )
+    events = [_event(unique_name, n) for n in range(50)]
+    admin_nc, js = await connect_nats(infra.nats_url, name="faults-admin")
+    await ensure_stream(js, StreamSpec(name=name, subjects=[f"{unique_name}.>"]))
+    await ensure_stream(js, DEAD_LETTER_STREAM)
+    nc, consumer_js = await connect_nats(infra.nats_url, name=consumer)
+    running = asyncio.create_task(Consumer(engine, consumer_js, sub, metrics=metrics).run())
+    peer: asyncio.Server | None = None
+    try:
+        for envelope in events:
+            await _publish_until_acked(js, envelope)
+
+        def dead_lettered() -> float:
+            value = metrics.registry.get_sample_value(
+                "keel_consumer_messages_total",
+                {"service": "faults", "consumer": consumer, "outcome": "dead_lettered"},
+            )
+            return value or 0.0
+
+        # Every event dead-lettered once while the peer is away (a counter: some may be
+        # redriven, and fail again, before the last one gets there).
+        await until(lambda: dead_lettered() >= len(events), within=60)
+        classes = {x.error_class for x in await list_dead_letters(js, consumer=consumer)}
+        assert classes <= {"dependency"}, classes
+
+        async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.close()
+
+        peer = await asyncio.start_server(answer, "127.0.0.1", peer_port)
+
+        async def measure() -> Outcome:
+            effects, distinct = await _effects(engine)
+            left = await list_dead_letters(js, consumer=consumer)
+            redriven = metrics.registry.get_sample_value(
+                "keel_consumer_redrives_total",
+                {"service": "faults", "consumer": consumer, "outcome": "redriven"},
+            )
+            return Outcome(
+                case="peer outage dead-letters, redriven on return",
+                acknowledged=len(events),
+                present=len(events),
+                expected=len(events),
+                delivered=distinct,
+                lost=len(events) - distinct + len(left),
+                double_effects=effects - distinct,
+                notes=[
+                    f"{len(events)} dead-lettered (classes {sorted(map(str, classes))}), "
+                    f"{redriven or 0:.0f} redrives"
+                ],
+            )
+
+        outcome = await converge(measure, within=120)
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        if peer is not None:
+            peer.close()
+        await nc.close()
         with contextlib.suppress(Exception):
             await js.purge_stream(DEAD_LETTER_STREAM.name, subject=f"dlq.{consumer}")
             await js.delete_stream(name)
