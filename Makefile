@@ -54,6 +54,9 @@ run: gen ## Start the whole mesh locally (embedded PostgreSQL, Redis, NATS, Envo
 test: gen ## Run unit, integration and end-to-end tests against an embedded stack
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+faults: gen ## Fault suite: kills, freezes and outages under load; fails on any loss or double effect
+	@KEEL_FAULTS=1 $(BIN)/python -m pytest tests/faults -m faults -p no:cacheprovider $(PYTEST_ARGS)
+
 env: install ## Print a running stack's addresses as shell exports (eval the output)
 	@$(BIN)/python -m keel_devstack env
 
@@ -71,4 +74,4 @@ lock: ## Re-pin requirements.lock from the current .venv
 clean: ## Remove the virtualenv, build output and local state
 	rm -rf $(VENV) build var gateway/build
 
-.PHONY: help install gen check-gen lint typecheck breaking fmt run test env demo bench lock clean
+.PHONY: help install gen check-gen lint typecheck breaking fmt run test faults env demo bench lock clean

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -397,6 +398,27 @@ class Stack:
         path = gateway.descriptor_set(renderer)
         if path is not None and not path.exists():
             raise StartError(f"gateway descriptor set {path} is missing: run `make gen` first")
+
+    # -- faults --------------------------------------------------------------------------
+
+    def process(self, name: str) -> ManagedProcess:
+        """A component's process: a service, ``envoy``, or ``postgres``/``redis``/``nats``."""
+        if name in self.processes:
+            return self.processes[name]
+        server = getattr(self.infra, name, None) if name in INFRA_PORTS else None
+        if server is None:
+            raise KeyError(f"no component {name!r} in this stack")
+        process: ManagedProcess = server.process
+        return process
+
+    def signal(self, name: str, sig: signal.Signals) -> int:
+        """Send ``sig`` to a component's main process (fault tests: SIGKILL, SIGSTOP, SIGCONT)
+        and return its pid; the supervisor restarts what dies."""
+        pid = self.process(name).pid
+        if pid is None:
+            raise KeyError(f"{name} is not running")
+        os.kill(pid, sig)
+        return pid
 
     # -- stop ----------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ logger = logging.getLogger("keel.metrics")
 
 CONSUMER_OUTCOMES: Final = ("handled", "duplicate", "failed", "dead_lettered")
 JOB_OUTCOMES: Final = ("succeeded", "failed")
+REDRIVE_OUTCOMES: Final = ("redriven", "failed", "exhausted")
 
 # Unary RPCs of these services take ~1 ms to a few seconds (ledger postings, billing runs).
 RPC_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -102,6 +103,18 @@ class ConsumerMetrics:
         """Moved to the dead-letter subject (deliveries exhausted or undecodable)."""
 
 
+class RedriveMetrics:
+    """One consumer's redrive counters (``keel_runtime.events.redrive``)."""
+
+    def __init__(self, children: dict[str, Counter | NullSeries]) -> None:
+        self.redriven = children["redriven"]
+        """Dead letters sent back to their stream by the redrive policy."""
+        self.failed = children["failed"]
+        """Redrives that could not be published or removed (tried again on a later pass)."""
+        self.exhausted = children["exhausted"]
+        """Dead letters left for operators: their class qualifies, their redrives are spent."""
+
+
 class JobMetrics:
     """One periodic job's series (see ``keel_runtime.periodic``)."""
 
@@ -172,6 +185,14 @@ class Metrics:
             ("service", "consumer", "outcome"),
             registry=r,
         )
+        self._redrives = Counter(
+            "keel_consumer_redrives",
+            "Dead letters the redrive policy handled, by outcome: "
+            + "|".join(REDRIVE_OUTCOMES)
+            + ".",
+            ("service", "consumer", "outcome"),
+            registry=r,
+        )
         self._job_runs = Counter(
             "keel_job_runs",
             "Passes of a periodic job, by outcome: " + "|".join(JOB_OUTCOMES) + ".",
@@ -218,6 +239,11 @@ class Metrics:
             {o: self._consumed.labels(self.service, consumer, o) for o in CONSUMER_OUTCOMES}
         )
 
+    def redrive(self, consumer: str) -> RedriveMetrics:
+        return RedriveMetrics(
+            {o: self._redrives.labels(self.service, consumer, o) for o in REDRIVE_OUTCOMES}
+        )
+
     def job(self, job: str) -> JobMetrics:
         return JobMetrics(
             {o: self._job_runs.labels(self.service, job, o) for o in JOB_OUTCOMES},
@@ -252,6 +278,9 @@ class _NoMetrics(Metrics):
 
     def consumer(self, consumer: str) -> ConsumerMetrics:
         return ConsumerMetrics(dict.fromkeys(CONSUMER_OUTCOMES, NULL))
+
+    def redrive(self, consumer: str) -> RedriveMetrics:
+        return RedriveMetrics(dict.fromkeys(REDRIVE_OUTCOMES, NULL))
 
     def job(self, job: str) -> JobMetrics:
         return JobMetrics(

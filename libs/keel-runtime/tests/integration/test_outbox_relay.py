@@ -19,7 +19,14 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from keel_runtime.db import UnitOfWork
-from keel_runtime.events import OutboxRelay, StreamSpec, new_event, prune_outbox, replay
+from keel_runtime.events import (
+    OutboxRelay,
+    StreamSpec,
+    ensure_stream,
+    new_event,
+    prune_outbox,
+    replay,
+)
 from keel_runtime.events.relay import RELAY_LOCK_KEY
 from keel_runtime.events.tables import OUTBOX
 
@@ -260,6 +267,48 @@ async def test_rows_are_marked_only_after_their_puback(
     assert await prune_outbox(engine, older_than=timedelta(hours=1)) == 0
     assert await prune_outbox(engine, older_than=timedelta(0)) == 3
     assert await _unpublished(engine) == 1
+
+
+async def test_a_row_acknowledged_but_not_marked_is_not_published_again_past_the_window(
+    engine: AsyncEngine, js: JetStreamContext, unique_name: str
+) -> None:
+    # A stream whose duplicate window is short, so "past the window" takes a moment.
+    window = 0.2
+    stream = StreamSpec(
+        name=f"{unique_name.upper()}W", subjects=[f"{unique_name}.>"], duplicate_window_s=window
+    )
+    await ensure_stream(js, stream)
+    try:
+        ids = await _commit_events(engine, f"{unique_name}.thing.happened", 3)
+        async with engine.begin() as conn:
+            # The database goes away between the PubAcks and the marking.
+            await conn.execute(
+                text(
+                    "CREATE FUNCTION refuse_marking() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$ BEGIN RAISE EXCEPTION 'terminating connection' "
+                    "USING ERRCODE = '57P01'; END $$"
+                )
+            )
+            await conn.execute(
+                text(
+                    "CREATE TRIGGER refuse_marking BEFORE UPDATE ON outbox "
+                    "FOR EACH STATEMENT EXECUTE FUNCTION refuse_marking()"
+                )
+            )
+        relay = OutboxRelay(engine, js)
+        with pytest.raises(Exception, match="terminating connection"):
+            await relay.relay_once()
+        assert await _unpublished(engine) == 3
+        assert sorted(await _stream_ids(js, stream.name)) == sorted(ids)
+
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP TRIGGER refuse_marking ON outbox"))
+        await asyncio.sleep(window * 3)  # the database comes back after the duplicate window
+        await _relay_until(relay, 3)
+        assert await _unpublished(engine) == 0
+        assert sorted(await _stream_ids(js, stream.name)) == sorted(ids)  # one copy each
+    finally:
+        await js.delete_stream(stream.name)
 
 
 async def test_only_the_lock_holder_publishes(

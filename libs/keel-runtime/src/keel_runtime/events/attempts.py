@@ -17,6 +17,8 @@ from nats.js.api import KeyValueConfig
 from nats.js.errors import BucketNotFoundError, KeyNotFoundError
 from nats.js.kv import KeyValue
 
+from keel_runtime.events.failures import HANDLER
+
 BUCKET = "KEEL_CONSUMER_ATTEMPTS"
 RETENTION_S = 7 * 24 * 3600.0
 """Entries of events nobody settled (e.g. a deleted consumer) expire after this long."""
@@ -28,6 +30,8 @@ class Attempts:
     """Attempts that started and did not succeed (handler error or process death)."""
     last_error: str
     """Why the last of them failed, as far as it is known."""
+    error_class: str = HANDLER
+    """What kind of failure that was (``keel_runtime.events.failures``)."""
 
 
 class AttemptLog:
@@ -61,11 +65,19 @@ class AttemptLog:
         except KeyNotFoundError:
             return None
         data = json.loads(entry.value or b"{}")
-        return Attempts(failed=int(data["failed"]), last_error=str(data.get("last_error", "")))
+        return Attempts(
+            failed=int(data["failed"]),
+            last_error=str(data.get("last_error", "")),
+            error_class=str(data.get("error_class", HANDLER)),
+        )
 
     async def record(self, consumer: str, stream: str, seq: int, attempts: Attempts) -> None:
         kv = await self.ensure()
-        value = {"failed": attempts.failed, "last_error": attempts.last_error}
+        value = {
+            "failed": attempts.failed,
+            "last_error": attempts.last_error,
+            "error_class": attempts.error_class,
+        }
         await kv.put(self._key(consumer, stream, seq), json.dumps(value).encode())
 
     async def clear(self, consumer: str, stream: str, seq: int) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import nats.errors
 from nats.aio.msg import Msg
@@ -19,7 +19,21 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from keel_runtime import context
 from keel_runtime.events.attempts import AttemptLog, Attempts
 from keel_runtime.events.envelope import Envelope, EnvelopeError, decode
+from keel_runtime.events.failures import (
+    CRASH,
+    HEADER_DLQ_CONSUMER,
+    HEADER_DLQ_DELIVERIES,
+    HEADER_DLQ_ERROR,
+    HEADER_DLQ_ERROR_CLASS,
+    HEADER_DLQ_FAILED_ATTEMPTS,
+    HEADER_DLQ_STREAM,
+    HEADER_DLQ_SUBJECT,
+    UNDECODABLE,
+    RedrivePolicy,
+    error_class,
+)
 from keel_runtime.events.outbox import HEADER_MSG_ID
+from keel_runtime.events.redrive import Redriver
 from keel_runtime.events.streams import DEAD_LETTER_STREAM, StreamSpec, ensure_stream
 from keel_runtime.events.tables import INBOX
 from keel_runtime.events.transient import is_transient
@@ -29,14 +43,6 @@ from keel_runtime.tenancy import set_tenant
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncConnection, Envelope], Awaitable[None]]
-
-# Headers added to a dead-lettered message (the original headers are kept).
-HEADER_DLQ_ERROR = "Keel-Dlq-Error"
-HEADER_DLQ_CONSUMER = "Keel-Dlq-Consumer"
-HEADER_DLQ_STREAM = "Keel-Dlq-Stream"
-HEADER_DLQ_SUBJECT = "Keel-Dlq-Subject"
-HEADER_DLQ_DELIVERIES = "Keel-Dlq-Deliveries"
-HEADER_DLQ_FAILED_ATTEMPTS = "Keel-Dlq-Failed-Attempts"
 
 
 @dataclass
@@ -62,6 +68,9 @@ class Subscription:
     transient_backoff_s: Sequence[float] = (0.5, 1, 2, 5, 10, 30)
     """Pause between retries of a transient failure (the last value repeats, for as long as
     the dependency stays away)."""
+    redrive: RedrivePolicy | None = field(default_factory=RedrivePolicy)
+    """Which dead letters of this consumer go back by themselves once dependencies answer.
+    The default redrives only those a dependency outage caused; None turns it off."""
 
     def __post_init__(self) -> None:
         if self.max_deliver < 1:
@@ -140,6 +149,9 @@ class Consumer:
         self.dead_letter_stream = dead_letter_stream
         self.attempts = AttemptLog(js, replicas=dead_letter_stream.replicas)
         self.outcomes = metrics.consumer(subscription.consumer)
+        self.metrics = metrics
+        self.waiting_out_dependency = False
+        """True while a delivery is retried in place because a dependency is away."""
 
     async def ensure(self) -> None:
         """Create the durable consumer (and the dead-letter stream) if missing, or update it."""
@@ -166,6 +178,7 @@ class Consumer:
         sub = self.subscription
         await self.ensure()
         pull = await self.js.pull_subscribe_bind(durable=sub.consumer, stream=sub.stream)
+        redriving = self._start_redriver()
         try:
             while True:
                 try:
@@ -180,10 +193,27 @@ class Consumer:
                     continue
                 await self._handle_batch(msgs)
         finally:
+            if redriving is not None:
+                redriving.cancel()
             try:
                 await pull.unsubscribe()
             except Exception:
                 log.debug("consumer %s: unsubscribe failed", sub.consumer, exc_info=True)
+
+    def _start_redriver(self) -> asyncio.Task[None] | None:
+        policy = self.subscription.redrive
+        if policy is None:
+            return None
+        redriver = Redriver(
+            self.js,
+            self.subscription.consumer,
+            policy,
+            engine=self.engine,
+            dependency_away=lambda: self.waiting_out_dependency,
+            dead_letter_stream=self.dead_letter_stream.name,
+            metrics=self.metrics,
+        )
+        return asyncio.create_task(redriver.run(), name=f"redrive-{self.subscription.consumer}")
 
     async def _handle_batch(self, msgs: list[Msg]) -> None:
         unsettled = list(msgs)
@@ -234,7 +264,7 @@ class Consumer:
             envelope = decode(msg.data)
         except EnvelopeError as exc:
             log.error("consumer %s: dead-lettering undecodable message: %s", sub.consumer, exc)
-            await self._dead_letter(msg, str(exc), failed=1)
+            await self._dead_letter(msg, str(exc), failed=1, cause=UNDECODABLE)
             return
         attempt = await self._begin(msg, envelope)
         if attempt is None:
@@ -276,6 +306,7 @@ class Consumer:
         failed = previous.failed if previous is not None else 1
         if failed >= sub.max_deliver:
             error = previous.last_error if previous is not None else _died(deliveries - 1)
+            cause = previous.error_class if previous is not None else CRASH
             log.error(
                 "consumer %s: event %s (%s) failed %d attempts (%d deliveries); dead-lettering: %s",
                 sub.consumer,
@@ -285,11 +316,11 @@ class Consumer:
                 deliveries,
                 error,
             )
-            await self._dead_letter(msg, error, failed=failed)
+            await self._dead_letter(msg, error, failed=failed, cause=cause)
             return None
         # Written before the handler runs: if the process dies inside it, the next delivery
         # finds this attempt counted.
-        recorded = Attempts(failed=failed + 1, last_error=_died(deliveries))
+        recorded = Attempts(failed=failed + 1, last_error=_died(deliveries), error_class=CRASH)
         await self.attempts.record(*self._key(msg), recorded)
         return _Attempt(failed_before=failed, recorded=recorded, previous=previous)
 
@@ -304,10 +335,14 @@ class Consumer:
         retries = 0
         while True:
             try:
-                return await self._apply_once(envelope)
+                handled = await self._apply_once(envelope)
+                self.waiting_out_dependency = False
+                return handled
             except Exception as exc:
                 if not is_transient(exc):
+                    self.waiting_out_dependency = False
                     raise
+                self.waiting_out_dependency = True
                 retries += 1
                 delay = sub.transient_delay(retries)
                 log.warning(
@@ -370,6 +405,7 @@ class Consumer:
         deliveries = msg.metadata.num_delivered or 1
         failed = attempt.failed_before + 1
         error = f"{type(exc).__name__}: {exc}"
+        cause = error_class(exc)
         if failed >= sub.max_deliver:
             log.error(
                 "consumer %s: event %s (%s) failed attempt %d of %d; dead-lettering",
@@ -380,10 +416,11 @@ class Consumer:
                 sub.max_deliver,
                 exc_info=exc,
             )
-            await self._dead_letter(msg, error, failed=failed)
+            await self._dead_letter(msg, error, failed=failed, cause=cause)
             return
         await self.attempts.record(
-            *self._key(msg), Attempts(failed=failed, last_error=_header_value(error))
+            *self._key(msg),
+            Attempts(failed=failed, last_error=_header_value(error), error_class=cause),
         )
         delay = sub.retry_delay(failed)
         log.warning(
@@ -400,18 +437,25 @@ class Consumer:
         )
         await msg.nak(delay=delay)
 
-    async def _dead_letter(self, msg: Msg, error: str, *, failed: int) -> None:
+    async def _dead_letter(self, msg: Msg, error: str, *, failed: int, cause: str) -> None:
         """Copy the message (headers kept, history added) to the dead-letter subject, then term."""
         sub = self.subscription
         assert sub.dead_letter_subject is not None
         meta = msg.metadata
-        headers = dict(msg.headers or {})
+        headers = {
+            key: value
+            for key, value in (msg.headers or {}).items()
+            # A redelivered event carries the expectation it was republished with (its
+            # stream); kept, it would make the broker refuse the copy to the DLQ stream.
+            if not key.lower().startswith("nats-expected-")
+        }
         original_id = headers.get(HEADER_MSG_ID) or f"{meta.stream}:{meta.sequence.stream}"
         headers.update(
             {
                 # A retried dead-lettering of the same delivery stays one DLQ message.
                 HEADER_MSG_ID: f"{sub.consumer}:{original_id}",
                 HEADER_DLQ_ERROR: _header_value(error),
+                HEADER_DLQ_ERROR_CLASS: cause,
                 HEADER_DLQ_CONSUMER: sub.consumer,
                 HEADER_DLQ_STREAM: meta.stream,
                 HEADER_DLQ_SUBJECT: msg.subject,

@@ -10,15 +10,17 @@ from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
 from nats.js.errors import NotFoundError
 
-from keel_runtime.events.consumer import (
+from keel_runtime.events.envelope import Envelope, EnvelopeError, decode
+from keel_runtime.events.failures import (
     HEADER_DLQ_CONSUMER,
     HEADER_DLQ_DELIVERIES,
     HEADER_DLQ_ERROR,
+    HEADER_DLQ_ERROR_CLASS,
     HEADER_DLQ_FAILED_ATTEMPTS,
     HEADER_DLQ_STREAM,
     HEADER_DLQ_SUBJECT,
+    HEADER_REDRIVES,
 )
-from keel_runtime.events.envelope import Envelope, EnvelopeError, decode
 from keel_runtime.events.outbox import HEADER_MSG_ID
 from keel_runtime.events.streams import DEAD_LETTER_STREAM
 
@@ -29,6 +31,7 @@ _DLQ_HEADERS = frozenset(
     h.lower()
     for h in (
         HEADER_DLQ_ERROR,
+        HEADER_DLQ_ERROR_CLASS,
         HEADER_DLQ_CONSUMER,
         HEADER_DLQ_STREAM,
         HEADER_DLQ_SUBJECT,
@@ -100,6 +103,17 @@ class DeadLetter:
         return self._header(HEADER_DLQ_ERROR) or ""
 
     @property
+    def error_class(self) -> str | None:
+        """``dependency``, ``handler``, ``crash`` or ``undecodable``; None from older versions."""
+        return self._header(HEADER_DLQ_ERROR_CLASS)
+
+    @property
+    def redrives(self) -> int:
+        """Times the redrive policy has sent this event back already."""
+        value = self._header(HEADER_REDRIVES)
+        return int(value) if value and value.isdigit() else 0
+
+    @property
     def deliveries(self) -> int | None:
         value = self._header(HEADER_DLQ_DELIVERIES)
         return int(value) if value and value.isdigit() else None
@@ -113,8 +127,11 @@ class DeadLetter:
         event = self.envelope.id if self.envelope is not None else self._header(HEADER_MSG_ID)
         return f"{event or 'event'}:redelivery:{self.seq}"
 
-    def redelivery_headers(self) -> dict[str, str]:
-        """The original headers, without the dead-letter ones and with a new message id."""
+    def redelivery_headers(self, *, redrives: int | None = None) -> dict[str, str]:
+        """The original headers, without the dead-letter ones and with a new message id.
+
+        ``redrives`` (the redrive policy's count) replaces the event's count when given.
+        """
         headers = {
             key: value
             for key, value in self.headers.items()
@@ -123,6 +140,8 @@ class DeadLetter:
             if key.lower() not in _DLQ_HEADERS and not key.lower().startswith("nats-")
         }
         headers[HEADER_MSG_ID] = self.redelivery_id()
+        if redrives is not None:
+            headers[HEADER_REDRIVES] = str(redrives)
         return headers
 
 
@@ -207,8 +226,11 @@ async def redeliver(
     letter: DeadLetter,
     *,
     stream: str = DEAD_LETTER_STREAM.name,
+    redrives: int | None = None,
 ) -> Redelivery:
     """Republish the original bytes to the original subject, then delete the dead letter.
+
+    ``redrives``: the redrive policy's count to carry (operators' redeliveries keep it).
 
     The deletion follows the PubAck only, so a failure leaves the dead letter in place. The
     consumers' inbox makes the event a no-op for those that handled it already.
@@ -221,7 +243,7 @@ async def redeliver(
             subject,
             letter.data,
             stream=letter.original_stream,
-            headers=letter.redelivery_headers(),
+            headers=letter.redelivery_headers(redrives=redrives),
         )
     except Exception as exc:
         raise DeadLetterError(

@@ -30,7 +30,19 @@ from keel_runtime.events.dead_letters import (
     subject_of,
 )
 
-COLUMNS = ("SEQ", "TIME", "CONSUMER", "SUBJECT", "EVENT_ID", "TYPE", "ORG", "DELIVERIES", "ERROR")
+COLUMNS = (
+    "SEQ",
+    "TIME",
+    "CONSUMER",
+    "SUBJECT",
+    "EVENT_ID",
+    "TYPE",
+    "ORG",
+    "DELIVERIES",
+    "REDRIVES",
+    "CLASS",
+    "ERROR",
+)
 
 
 def _positive(value: str) -> int:
@@ -83,6 +95,8 @@ def _row(letter: DeadLetter) -> str:
             envelope.type if envelope else None,
             envelope.org_id if envelope else None,
             letter.deliveries,
+            letter.redrives,
+            letter.error_class,
             letter.error,
         )
     )

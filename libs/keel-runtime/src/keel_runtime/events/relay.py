@@ -16,7 +16,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 from sqlalchemy import Row, func, literal_column, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from keel_runtime.events.connection import connect_nats
 from keel_runtime.events.outbox import HEADER_MSG_ID, register_waker, unregister_waker
@@ -91,8 +91,12 @@ class OutboxRelay:
     """Background task publishing the outbox of one database.
 
     Run ``run()`` as a service background task. Rows are marked published only after their
-    PubAck; a crash in between re-publishes them, which JetStream drops as duplicates within
-    the stream's duplicate window.
+    PubAck. A row whose marking fails (the database went away after the PubAck) is
+    remembered and marked on a later pass without being published again, however long the
+    database stays away: a re-publish past the stream's duplicate window (2 minutes) would
+    be stored as a second copy. Only a relay process that dies between a PubAck and its
+    commit publishes such rows again (its successor knows nothing of them); within the
+    duplicate window JetStream drops them, after it consumers' inboxes do.
     """
 
     def __init__(
@@ -121,6 +125,8 @@ class OutboxRelay:
         # The backlog is counted when idle, at most this often, and only if metrics are on.
         self.backlog_interval = backlog_interval
         self._backlog_sampled = -math.inf
+        self._acked_unmarked: set[uuid.UUID] = set()
+        """Rows JetStream acknowledged whose ``published_at`` has not committed yet."""
 
     def wake(self) -> None:
         """Look at the outbox now rather than at the next poll."""
@@ -180,6 +186,11 @@ class OutboxRelay:
             pass
         self._wake.clear()
 
+    async def _mark(self, conn: AsyncConnection, ids: list[uuid.UUID]) -> None:
+        await conn.execute(
+            update(OUTBOX).where(OUTBOX.c.id.in_(ids)).values(published_at=func.now())
+        )
+
     async def relay_once(self) -> int:
         """Publish one batch of ready rows; returns how many were published and marked."""
         js = self._js
@@ -194,18 +205,23 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            acks = await _publish_rows(js, rows, publish_timeout=self.publish_timeout)
-            done: list[uuid.UUID] = []
+            # Rows the stream acknowledged on an earlier pass whose marking did not commit
+            # (the database went away in between) are marked without publishing them again:
+            # that retry could come after the duplicate window and put a second copy in the
+            # stream.
+            done = [row.id for row in rows if row.id in self._acked_unmarked]
+            pending = [row for row in rows if row.id not in self._acked_unmarked]
+            acks = await _publish_rows(js, pending, publish_timeout=self.publish_timeout)
             failed: list[tuple[uuid.UUID, BaseException]] = []
-            for row, ack in zip(rows, acks, strict=True):
+            for row, ack in zip(pending, acks, strict=True):
                 if isinstance(ack, PubAck):
                     done.append(row.id)
                 else:
                     failed.append((row.id, ack))
+            self._acked_unmarked.update(done)
             if done:
-                await conn.execute(
-                    update(OUTBOX).where(OUTBOX.c.id.in_(done)).values(published_at=func.now())
-                )
+                await self._mark(conn, done)
+        self._acked_unmarked.difference_update(done)
         self._metrics.published.inc(len(done))  # committed: counted once
         if failed:
             event_id, error = failed[0]

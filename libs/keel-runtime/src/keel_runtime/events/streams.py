@@ -21,7 +21,9 @@ class StreamSpec:
     subjects: list[str] = field(default_factory=list)
     """Subjects captured, e.g. ``["ledger.>"]``."""
     duplicate_window_s: float = 120
-    """De-duplication window on ``Nats-Msg-Id``; must cover the relay's retry horizon."""
+    """De-duplication window on ``Nats-Msg-Id``. The relay never re-publishes a row the
+    stream acknowledged (it remembers rows whose marking failed); this window covers a relay
+    that died between a PubAck and its commit and is back within it."""
     replicas: int = 1
     """3 in production clusters."""
     max_age_s: float | None = None
