@@ -9,7 +9,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from keel_devstack.bench import chart, proc
+from keel_devstack.bench import chart, proc, profile
 from keel_devstack.bench.latency import percentile
 from keel_devstack.bench.measure import Outcome, Settings, absolute, verdict
 from keel_devstack.bench.report import append_history, table, write_json
@@ -61,3 +61,17 @@ def test_each_run_is_kept_and_charted(tmp_path: Path) -> None:
     assert "<=50.0 ms" in table([row], {})
     png = chart.draw(history, tmp_path / "history.png")
     assert png is not None and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_profile_summary_shares_add_up_by_innermost_code() -> None:
+    collapsed = (
+        "run (asyncio/events.py:80);execute (psycopg/cursor_async.py:10) 30\n"
+        "run (asyncio/events.py:80);intercept (keel_runtime/server.py:5);"
+        "dumps (json/encoder.py:1) 10\n"
+        "run (asyncio/events.py:80);handle (ledger/app/transactions.py:9) 60\n"
+    )
+    text = profile.summarize(collapsed)
+    assert "100 samples" in text
+    assert " 60.0%  ledger service code" in text
+    assert " 30.0%  psycopg" in text
+    assert "100.0%  run (asyncio/events.py:80)" in text  # on every stack

@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     progress = Progress(sys.stderr)
     infra = EmbeddedInfra()
-    env = Env(infra=infra, settings=settings, say=progress.say)
+    output = args.output or repo_root() / "var" / "bench" / "latest.json"
+    env = Env(infra=infra, settings=settings, say=progress.say, output_dir=output.parent)
     started, began, before = datetime.now(UTC), time.monotonic(), steal.sample()
     outcomes: dict[str, Outcome] = {}
     errors: dict[str, str] = {}
@@ -100,7 +101,6 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(sections, dict):
             errors.update({f"{name} {part}": str(why) for part, why in sections.items()})
     rows = [row for outcome in outcomes.values() for row in outcome.rows]
-    output = args.output or repo_root() / "var" / "bench" / "latest.json"
     write_json(
         output,
         settings=settings,

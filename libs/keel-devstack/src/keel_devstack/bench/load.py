@@ -1,24 +1,26 @@
 """Load from several client processes, so the client is never what limits the server.
 
-Each process opens its workload (channels, connections, a first call), then all start at
-the same wall-clock instant and stop ``seconds`` later. The parent reads the servers' CPU
-over exactly that window; the clients report their own CPU beside it.
+Each process opens its workload (channels, connections, a first call) and says so; once all
+are ready the parent reads the servers' CPU and lets them go, and reads it again when the
+last call in flight has ended. Clients report their own CPU for the same window.
 """
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import queue
 import time
-from collections.abc import Mapping
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from keel_devstack.bench.proc import CpuMeter
 from keel_devstack.bench.workloads import WORKLOADS, Args
 
-SETUP_SECONDS = 2.0
-"""Time given to every process to open its workload before the common start."""
+READY_TIMEOUT = 120.0
+"""Opening a workload can take long on a loaded machine (refresh logs in first)."""
 
 
 @dataclass(frozen=True)
@@ -29,8 +31,6 @@ class Result:
     seconds: float
     client_cpu_s: float
     server_cpu_s: dict[str, float]
-    late_processes: int = 0
-    """Processes that opened their workload after the common start (their window is shorter)."""
 
     @property
     def per_s(self) -> float:
@@ -47,30 +47,32 @@ class Result:
 
 
 def _child(
-    kind: str, args: Args, slots: int, start_at: float, seconds: float
-) -> tuple[int, float, bool]:
-    return asyncio.run(_closed_loop(kind, args, slots, start_at, seconds))
+    kind: str, args: Args, slots: int, seconds: float, ready: Any, go: Any
+) -> tuple[int, float, float]:
+    return asyncio.run(_closed_loop(kind, args, slots, seconds, ready, go))
 
 
 async def _closed_loop(
-    kind: str, args: Args, slots: int, start_at: float, seconds: float
-) -> tuple[int, float, bool]:
+    kind: str, args: Args, slots: int, seconds: float, ready: Any, go: Any
+) -> tuple[int, float, float]:
+    """Operations, client CPU-seconds and wall seconds until the last call in flight ended."""
     step, stack = await WORKLOADS[kind](args, slots)
     async with stack:
         await step()  # the first call pays for connecting, outside the window
-        late = time.time() > start_at
-        await asyncio.sleep(max(0.0, start_at - time.time()))
-        cpu0, count = time.process_time(), 0
-        stop = start_at + seconds
+        ready.put(True)
+        if not await asyncio.to_thread(go.wait, READY_TIMEOUT):
+            raise TimeoutError("the load never started")
+        cpu0, count, began = time.process_time(), 0, time.monotonic()
+        stop = began + seconds
 
         async def caller() -> None:
             nonlocal count
-            while time.time() < stop:
+            while time.monotonic() < stop:
                 done = await step()  # not `count += await …`: that reads count first
                 count += done
 
         await asyncio.gather(*(caller() for _ in range(slots)))
-        return count, time.process_time() - cpu0, late
+        return count, time.process_time() - cpu0, time.monotonic() - began
 
 
 def _warm() -> None:
@@ -84,11 +86,13 @@ class LoadPool:
         self.processes = processes
         context = multiprocessing.get_context("spawn")
         self._pool = ProcessPoolExecutor(max_workers=processes, mp_context=context)
+        self._manager = context.Manager()
         for future in [self._pool.submit(_warm) for _ in range(processes)]:
             future.result()
 
     def close(self) -> None:
         self._pool.shutdown(cancel_futures=True)
+        self._manager.shutdown()
 
     def __enter__(self) -> LoadPool:
         return self
@@ -105,26 +109,45 @@ class LoadPool:
         seconds: float,
         meter: CpuMeter,
         processes: int | None = None,
+        on_start: Callable[[], object] | None = None,
     ) -> Result:
         """``slots`` concurrent callers in each of ``processes`` client processes."""
         count = processes or self.processes
-        start_at = time.time() + SETUP_SECONDS
+        ready, go = self._manager.Queue(), self._manager.Event()
         futures = [
-            self._pool.submit(_child, kind, dict(args), slots, start_at, seconds)
+            self._pool.submit(_child, kind, dict(args), slots, seconds, ready, go)
             for _ in range(count)
         ]
-        time.sleep(max(0.0, start_at - time.time()))
+        _wait_ready(ready, futures)
         meter.start()
-        time.sleep(max(0.0, start_at + seconds - time.time()))
-        server = meter.stop()
+        go.set()
+        if on_start is not None:
+            on_start()
+        # Until the last call in flight has ended: long calls (a batch) would otherwise be
+        # counted without the server time they took.
         done = [f.result() for f in futures]
+        server = meter.stop()
         return Result(
             ops=sum(d[0] for d in done),
-            seconds=seconds,
+            seconds=max(d[2] for d in done),
             client_cpu_s=sum(d[1] for d in done),
             server_cpu_s=server,
-            late_processes=sum(bool(d[2]) for d in done),
         )
+
+
+def _wait_ready(ready: Any, futures: list[Future[tuple[int, float, float]]]) -> None:
+    """Every process ready, or the error of one that failed to open its workload."""
+    waiting, deadline = len(futures), time.monotonic() + READY_TIMEOUT
+    while waiting:
+        for future in futures:
+            if future.done() and (error := future.exception()) is not None:
+                raise error
+        try:
+            ready.get(timeout=0.2)
+            waiting -= 1
+        except queue.Empty:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"load processes not ready in {READY_TIMEOUT:g}s") from None
 
 
 def rates(name: str, result: Result) -> Mapping[str, float]:

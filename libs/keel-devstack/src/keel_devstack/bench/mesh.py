@@ -24,13 +24,14 @@ from pathlib import Path
 import grpc
 from keel.identity.v1 import auth_service_pb2, auth_service_pb2_grpc
 
-from keel_devstack.bench import fixtures, latency, tokens
+from keel_devstack.bench import fixtures, latency, profile, tokens
 from keel_devstack.bench.env import Env, scratch_database
 from keel_devstack.bench.grpc_server import LOG_LEVEL_VARIABLE
 from keel_devstack.bench.load import LoadPool, Result, rates
 from keel_devstack.bench.measure import Outcome, Rates, Row, RowSpec, absolute, interleave, judge
 from keel_devstack.bench.proc import CpuMeter, Server, tree_rss_bytes
 from keel_devstack.bench.workloads import HOT_ACCOUNTS
+from keel_devstack.process import START_ATTEMPTS, StartError
 from keel_devstack.progress import Progress
 from keel_devstack.stack import Endpoints, Stack
 
@@ -159,21 +160,30 @@ def _new_stack(env: Env, root: Path) -> Stack:
     )
 
 
+def _started(env: Env, root: Path) -> tuple[Stack, Endpoints, float]:
+    """A started stack and its start time. Ports are picked free but other programs on a
+    shared machine may take one first: then the whole stack starts again on new ports."""
+    for attempt in range(1, START_ATTEMPTS + 1):
+        stack = _new_stack(env, root)
+        began = time.monotonic()
+        try:
+            endpoints = stack.start()  # stops what it started when it fails
+        except StartError as exc:
+            if attempt == START_ATTEMPTS:
+                raise
+            env.say(f"    stack did not start ({str(exc).splitlines()[0]}); again on new ports")
+            continue
+        return stack, endpoints, time.monotonic() - began
+    raise AssertionError("unreachable")
+
+
 def run(env: Env) -> Outcome:
     root = Path(tempfile.mkdtemp(prefix="keel-bench-mesh-"))
     # A first start creates databases and compiles bytecode; the second is the warm start.
-    first = _new_stack(env, root)
-    began = time.monotonic()
+    first, _, cold = _started(env, root)
+    first.stop()
+    stack, endpoints, warm = _started(env, root)
     try:
-        first.start()
-    finally:
-        first.stop()
-    cold = time.monotonic() - began
-    stack = _new_stack(env, root)
-    began = time.monotonic()
-    try:
-        endpoints = stack.start()
-        warm = time.monotonic() - began
         with LoadPool(CLIENT_PROCESSES) as pool:
             mesh = Mesh(env, stack, endpoints, pool)
             rows, notes = _measure(mesh, warm)
@@ -330,6 +340,7 @@ def _postings(mesh: Mesh, accounts: list[str]) -> list[Row]:
                 )
             )
             if not hot:
+                _profile_ledger(mesh, Load("post_grpc", grpc_args, 8, ("ledger", "postgres")))
                 rows.append(
                     absolute(
                         NAME,
@@ -342,6 +353,34 @@ def _postings(mesh: Mesh, accounts: list[str]) -> list[Row]:
                     )
                 )
     return rows
+
+
+def _profile_ledger(mesh: Mesh, load: Load) -> None:
+    """One more P3 window with py-spy on the ledger server, saved beside the results."""
+    env, out_dir = mesh.env, mesh.env.output_dir
+    if out_dir is None:
+        return
+    seconds = max(3.0, env.settings.seconds)
+    name = "profile-ledger-p3"
+    env.say(f"  profiling ledger under P3 load for {seconds:g}s (py-spy)")
+    samplers: list[subprocess.Popen[bytes]] = []
+
+    def sample() -> None:
+        samplers.extend(profile.start(mesh.servers["ledger"].pid, seconds, out_dir, name))
+
+    result = mesh.pool.run(
+        load.kind,
+        load.args,
+        slots=load.slots,
+        seconds=seconds,
+        meter=mesh.meter(load.servers),
+        on_start=sample,
+    )
+    summary = profile.finish(samplers, out_dir, name)
+    env.say(
+        f"    {result.per_s:,.0f} postings/s while sampled;"
+        f" {summary if summary else 'py-spy not available: no profile'}"
+    )
 
 
 def _sessions(mesh: Mesh, tenant: fixtures.Tenant) -> list[Row]:

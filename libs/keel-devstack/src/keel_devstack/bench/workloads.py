@@ -197,8 +197,9 @@ async def refresh(args: Args, slots: int) -> Opened:
     stub = auth_service_pb2_grpc.AuthServiceStub(await _channel(stack, args["target"]))
     login_request = auth_service_pb2.LoginRequest(email=args["email"], password=args["password"])
     tokens = asyncio.Queue[str]()
-    for _ in range(slots):
-        tokens.put_nowait((await stub.Login(login_request)).grant.refresh_token)
+    grants = await asyncio.gather(*(stub.Login(login_request) for _ in range(slots)))
+    for reply in grants:
+        tokens.put_nowait(reply.grant.refresh_token)
 
     async def step() -> int:
         token = await tokens.get()
