@@ -74,4 +74,5 @@ def test_profile_summary_shares_add_up_by_innermost_code() -> None:
     assert "100 samples" in text
     assert " 60.0%  ledger service code" in text
     assert " 30.0%  psycopg" in text
-    assert "100.0%  run (asyncio/events.py:80)" in text  # on every stack
+    assert "run (asyncio/events.py:80)" not in text  # under every sample: plumbing
+    assert " 10.0%  intercept (keel_runtime/server.py:5)" in text

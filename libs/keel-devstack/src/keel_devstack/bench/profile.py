@@ -98,6 +98,19 @@ def summarize(collapsed: str) -> str:
         return "no samples (the server was idle, or py-spy could not read it)\n"
     lines = [f"{total} samples of the server's busy threads at {RATE}/s", "", "innermost code:"]
     lines += [f"  {100 * n / total:5.1f}%  {label}" for label, n in leaf.most_common()]
+    heaviest = [(f, n) for f, n in inclusive.most_common() if not _plumbing(f)][:TOP]
     lines += ["", f"heaviest {TOP} functions (share of samples they are on the stack of):"]
-    lines += [f"  {100 * n / total:5.1f}%  {frame}" for frame, n in inclusive.most_common(TOP)]
+    lines += [f"  {100 * n / total:5.1f}%  {frame}" for frame, n in heaviest]
+    ours = [(f, n) for f, n in inclusive.most_common() if _ours(f)][:TOP]
+    lines += ["", "Keel code (ledger, keel_runtime) on the stack:"]
+    lines += [f"  {100 * n / total:5.1f}%  {frame}" for frame, n in ours]
     return "\n".join(lines) + "\n"
+
+
+def _plumbing(frame: str) -> bool:
+    """Frames under every sample (the event loop, the entry point) say nothing."""
+    return any(p in frame for p in ("asyncio/", "<frozen", "__main__.py", "(selectors.py"))
+
+
+def _ours(frame: str) -> bool:
+    return ("ledger/" in frame or "keel_runtime/" in frame) and "__main__.py" not in frame
