@@ -63,8 +63,8 @@ env: install ## Print a running stack's addresses as shell exports (eval the out
 demo: install ## Walk the sign-up/login/event slice against a running `make run`
 	@$(BIN)/python -m keel_devstack.demo
 
-bench: gen ## Benchmarks (ratios against an in-run baseline)
-	@$(BIN)/python -m keel_devstack.bench
+bench: gen ## Benchmarks P1-P7 through the servers (QUICK=1: a smoke run; BENCH_ARGS=--only mesh)
+	@$(BIN)/python -m keel_devstack.bench $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 lock: ## Re-pin requirements.lock from the current .venv
 	@{ echo "# Pinned runtime, dev and embedded-server dependencies (pip freeze of a clean install)."; \

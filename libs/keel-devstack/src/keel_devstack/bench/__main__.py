@@ -10,10 +10,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from keel_devstack.bench import gateway, grpc_unary, ledger, relay, steal
+from keel_devstack.bench import chart, grpc_unary, ledger, mesh, relay, steal
 from keel_devstack.bench.env import Env
 from keel_devstack.bench.measure import Outcome, Settings
-from keel_devstack.bench.report import legend, table, write_json
+from keel_devstack.bench.report import append_history, legend, table, write_json
 from keel_devstack.embedded import EmbeddedInfra
 from keel_devstack.progress import Progress
 from keel_devstack.stack import repo_root
@@ -23,7 +23,7 @@ BENCHMARKS: dict[str, Callable[[Env], Outcome]] = {
     relay.NAME: relay.run,
     grpc_unary.NAME: grpc_unary.run,
     # Last: it starts the whole mesh, whose background work would disturb the others.
-    gateway.NAME: gateway.run,
+    mesh.NAME: mesh.run,
 }
 
 
@@ -36,7 +36,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help=f"run only these (repeatable or comma-separated): {', '.join(BENCHMARKS)}",
     )
     parser.add_argument("--quick", action="store_true", help="2 short rounds each (a smoke run)")
-    parser.add_argument("--strict", action="store_true", help="exit 1 when a row is WARN")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a row is MISS")
     parser.add_argument("--rounds", type=int, default=None, help="rounds per benchmark")
     parser.add_argument("--seconds", type=float, default=None, help="seconds per measurement")
     parser.add_argument(
@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     progress = Progress(sys.stderr)
     infra = EmbeddedInfra()
-    env = Env(infra=infra, settings=settings, say=progress.say)
+    output = args.output or repo_root() / "var" / "bench" / "latest.json"
+    env = Env(infra=infra, settings=settings, say=progress.say, output_dir=output.parent)
     started, began, before = datetime.now(UTC), time.monotonic(), steal.sample()
     outcomes: dict[str, Outcome] = {}
     errors: dict[str, str] = {}
@@ -95,8 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         infra.close()
     total_steal = steal.percent(before, steal.sample())
+    for name, outcome in outcomes.items():  # sections that failed inside a benchmark
+        sections = outcome.notes.get("errors")
+        if isinstance(sections, dict):
+            errors.update({f"{name} {part}": str(why) for part, why in sections.items()})
     rows = [row for outcome in outcomes.values() for row in outcome.rows]
-    output = args.output or repo_root() / "var" / "bench" / "latest.json"
     write_json(
         output,
         settings=settings,
@@ -105,12 +109,20 @@ def main(argv: list[str] | None = None) -> int:
         started=started,
         steal_pct=total_steal,
     )
+    history = output.parent / "history.jsonl"
+    append_history(history, output)
+    png = chart.draw(history, output.parent / "history.png")
     print()
     print(table(rows, errors))
     print()
     print(legend(rows))
     stolen = "n/a" if total_steal is None else f"{total_steal:.1f}%"
-    print(f"\n{time.monotonic() - began:.0f}s, CPU steal over the run {stolen}; wrote {output}")
+    load = steal.load_average()
+    print(
+        f"\n{time.monotonic() - began:.0f}s, CPU steal over the run {stolen},"
+        f" load average at the end {load if load is not None else 'n/a'};"
+        f" wrote {output}, {history}" + (f", {png}" if png else " (no chart: matplotlib missing)")
+    )
     if errors:
         return 1
     if args.strict and any(row.verdict != "PASS" for row in rows):

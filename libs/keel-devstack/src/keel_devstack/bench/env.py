@@ -6,6 +6,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 from psycopg import sql
@@ -21,6 +22,8 @@ class Env:
     """Embedded servers, or DATABASE_URL / NATS_URL / REDIS_URL when set."""
     settings: Settings
     say: Say
+    output_dir: Path | None = None
+    """Where results go (var/bench): profiles are saved beside them."""
 
 
 def token() -> str:

@@ -50,11 +50,12 @@ class Connection:
 
 
 @asynccontextmanager
-async def connect(url: str) -> AsyncIterator[Connection]:
+async def connect(url: str, headers: dict[str, str] | None = None) -> AsyncIterator[Connection]:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     reader, writer = await asyncio.open_connection(host, port)
-    request = f"GET {parts.path or '/'} HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode()
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+    request = f"GET {parts.path or '/'} HTTP/1.1\r\nHost: {parts.netloc}\r\n{extra}\r\n".encode()
     try:
         yield Connection(reader, writer, request)
     finally:

@@ -84,7 +84,9 @@ async def interleave(
 
 
 def _brief(r: Round) -> str:
-    rates = ", ".join(f"{k} {v:,.0f}/s" for k, v in {**r.baseline, **r.subject}.items())
+    rates = ", ".join(
+        f"{k} {v:,.0f}/s" for k, v in {**r.baseline, **r.subject}.items() if "[" not in k
+    )
     stolen = "n/a" if r.steal_pct is None else f"{r.steal_pct:.1f}%"
     load = "" if r.load_1m is None else f", load {r.load_1m:.1f}"
     return f"{rates}; steal {stolen}{load}{' (contaminated)' if r.contaminated else ''}"
@@ -121,6 +123,66 @@ class Row:
     reruns: int
     verdict: str
     rounds: list[dict[str, float | bool | None]] = field(default_factory=list)
+    unit: str = "x"
+    """"x" for a ratio; otherwise ``ratio`` holds an absolute figure in this unit."""
+    lower_is_better: bool = False
+    cpu: dict[str, float] = field(default_factory=dict)
+    """CPU-seconds per 1,000 operations: server and client, subject and baseline side."""
+    load_1m: float | None = None
+
+
+CPU_SUFFIXES = {"server": " [server cpu-s/1k]", "client": " [client cpu-s/1k]"}
+
+
+def verdict(value: float, target: float, lower_is_better: bool = False) -> str:
+    met = value <= target if lower_is_better else value >= target
+    return "PASS" if met else "MISS"
+
+
+def _cpu(kept: Sequence[Round], spec: RowSpec) -> dict[str, float]:
+    """Medians of the CPU figures a round recorded next to its rates (load.rates)."""
+    found: dict[str, float] = {}
+    for side, key, measured in (
+        ("subject", spec.subject_key, [r.subject for r in kept]),
+        ("baseline", spec.baseline_key, [r.baseline for r in kept]),
+    ):
+        for who, suffix in CPU_SUFFIXES.items():
+            values = [m[key + suffix] for m in measured if key + suffix in m]
+            if values:
+                found[f"{who} {side}"] = statistics.median(values)
+    return found
+
+
+def absolute(
+    benchmark: str,
+    name: str,
+    value: float,
+    *,
+    target: float,
+    unit: str,
+    why: str,
+    lower_is_better: bool = False,
+    cpu: dict[str, float] | None = None,
+) -> Row:
+    """A row judged on a figure of its own (latency, memory, a rate per core), not a ratio."""
+    return Row(
+        benchmark=benchmark,
+        name=name,
+        baseline="",
+        subject=name,
+        baseline_per_s=0.0,
+        subject_per_s=value,
+        ratio=value,
+        target=target,
+        why=why,
+        steal_pct=None,
+        contaminated_rounds=0,
+        reruns=0,
+        verdict=verdict(value, target, lower_is_better),
+        unit=unit,
+        lower_is_better=lower_is_better,
+        cpu=dict(cpu or {}),
+    )
 
 
 def judge(benchmark: str, spec: RowSpec, rounds: Sequence[Round]) -> Row:
@@ -144,7 +206,7 @@ def judge(benchmark: str, spec: RowSpec, rounds: Sequence[Round]) -> Row:
         steal_pct=max(stolen) if stolen else None,
         contaminated_rounds=sum(r.contaminated for r in rounds),
         reruns=sum(r.repeat for r in rounds),
-        verdict="PASS" if ratio >= spec.target else "WARN",
+        verdict=verdict(ratio, spec.target),
         rounds=[
             {
                 "baseline_per_s": r.baseline[spec.baseline_key],
@@ -157,6 +219,8 @@ def judge(benchmark: str, spec: RowSpec, rounds: Sequence[Round]) -> Row:
             }
             for r in rounds
         ],
+        cpu=_cpu(kept, spec),
+        load_1m=max((r.load_1m for r in kept if r.load_1m is not None), default=None),
     )
 
 

@@ -36,7 +36,7 @@ SUBJECT = f"OutboxRelay, batch {BATCH}"
 
 ROWS = (
     RowSpec(
-        "relay: outbox -> JetStream",
+        "P4 relay: outbox -> JetStream",
         BASELINE,
         SUBJECT,
         target=0.5,

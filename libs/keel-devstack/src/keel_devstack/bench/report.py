@@ -13,20 +13,50 @@ from pathlib import Path
 
 from keel_devstack.bench.measure import Outcome, Row, Settings
 
-HEADERS = ("benchmark", "baseline/s", "subject/s", "ratio", "target", "steal %", "")
+HEADERS = (
+    "row",
+    "baseline/s",
+    "subject/s",
+    "value",
+    "target",
+    "srv cpu-s/1k",
+    "cli cpu-s/1k",
+    "steal %",
+    "load",
+    "",
+)
+
+
+def _figure(value: float, unit: str) -> str:
+    if unit == "x":
+        return f"{value:.2f}x"
+    return f"{value:,.0f}{unit}" if abs(value) >= 100 else f"{value:,.1f}{unit}"
+
+
+def _cpu(row: Row, who: str) -> str:
+    """Subject side, then the baseline's in parentheses when there is one."""
+    subject = row.cpu.get(f"{who} subject")
+    baseline = row.cpu.get(f"{who} baseline")
+    if subject is None:
+        return ""
+    return f"{subject:.2f}" + (f" ({baseline:.2f})" if baseline is not None else "")
 
 
 def _cells(row: Row) -> tuple[str, ...]:
-    stolen = "n/a" if row.steal_pct is None else f"{row.steal_pct:.1f}"
+    stolen = "" if row.steal_pct is None else f"{row.steal_pct:.1f}"
     if row.reruns:
         stolen += f" ({row.reruns} rerun)"
+    ratio = row.unit == "x"
     return (
         row.name,
-        f"{row.baseline_per_s:,.0f}",
-        f"{row.subject_per_s:,.0f}",
-        f"{row.ratio:.2f}x",
-        f">={row.target:g}x",
+        f"{row.baseline_per_s:,.0f}" if ratio else "",
+        f"{row.subject_per_s:,.0f}" if ratio else "",
+        _figure(row.ratio, row.unit),
+        ("<=" if row.lower_is_better else ">=") + _figure(row.target, row.unit),
+        _cpu(row, "server"),
+        _cpu(row, "client"),
         stolen,
+        "" if row.load_1m is None else f"{row.load_1m:.1f}",
         row.verdict,
     )
 
@@ -48,8 +78,16 @@ def table(rows: Sequence[Row], errors: Mapping[str, str]) -> str:
 
 
 def legend(rows: Sequence[Row]) -> str:
-    """What each ratio compares, so a WARN can be read without the source."""
-    return "\n".join(f"  {r.name}: {r.subject} vs {r.baseline}; {r.why}" for r in rows)
+    """What each row compares, so a MISS can be read without the source."""
+    lines = [
+        "  cpu-s/1k: CPU-seconds per 1,000 operations from /proc, subject (baseline);"
+        " srv = the servers the row names, cli = the load-generating client processes",
+        "  load: 1-minute load average during the rounds (other work on the machine)",
+    ]
+    for r in rows:
+        compared = f"{r.subject} vs {r.baseline}; " if r.baseline else ""
+        lines.append(f"  {r.name}: {compared}{r.why}")
+    return "\n".join(lines)
 
 
 def write_json(
@@ -79,3 +117,10 @@ def write_json(
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(document, indent=2, default=str) + "\n")
     tmp.replace(path)
+
+
+def append_history(history: Path, latest: Path) -> None:
+    """One line per run (the whole latest.json), so runs can be compared and charted."""
+    document = json.loads(latest.read_text())
+    with history.open("a") as out:
+        out.write(json.dumps(document, separators=(",", ":"), default=str) + "\n")
