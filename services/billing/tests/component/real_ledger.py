@@ -17,6 +17,7 @@ from keel.ledger.v1 import (
 )
 from psycopg import sql
 
+from keel_devstack.certs import MeshCertificates
 from keel_devstack.stack import database_url_for
 from keel_runtime.context import Principal
 from keel_runtime.server import start
@@ -28,20 +29,24 @@ from ledger.storage.migrate import migrate
 PLATFORM_ORG_ID = "00000000-0000-0000-0000-000000000000"
 
 
-def as_service(org_id: str, subject: str = "billing-tests") -> tuple[tuple[str, str], ...]:
+def as_service(org_id: str, subject: str = "billing") -> tuple[tuple[str, str], ...]:
+    # Believed only over billing's own certificate (see ledger_channel in the tests).
     principal = Principal(subject=subject, org_id=org_id, kind="service")
     return (("x-keel-principal", principal.to_header()),)
 
 
 @pytest.fixture
-async def ledger_target(postgres_url: str, nats_url: str, unique_name: str) -> AsyncIterator[str]:
+async def ledger_target(
+    postgres_url: str, nats_url: str, unique_name: str, mesh_certs: MeshCertificates
+) -> AsyncIterator[str]:
+    """A ledger over mutual TLS, as in the mesh: billing reaches it with its certificate."""
     name = f"test_{unique_name}_ledger"
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = database_url_for(postgres_url, name)
     migrate(url)
     spec = await build(Config(database_url=url, nats_url=nats_url), events=False)
-    server = await start(spec, ServerSettings(bind="127.0.0.1:0"))
+    server = await start(spec, ServerSettings(bind="127.0.0.1:0", tls=mesh_certs["ledger"].tls))
     try:
         yield f"127.0.0.1:{server.port}"
     finally:

@@ -24,6 +24,8 @@ from billing.domain.pricing import Flat, Price
 from billing.storage.tables import invoices, outbox
 from billing.storage.unit_of_work import sql_unit_of_work_factory
 from billing.transport.ledger_client import GrpcLedger
+from keel_devstack.certs import MeshCertificates
+from keel_runtime import clients
 
 from .real_ledger import funded_wallet, ledger_target  # noqa: F401  (fixture)
 
@@ -41,8 +43,11 @@ class CrashAfterPaying(GrpcLedger):
 
 
 @pytest.fixture
-async def ledger_channel(ledger_target: str) -> AsyncIterator[grpc.aio.Channel]:  # noqa: F811
-    channel = grpc.aio.insecure_channel(ledger_target)
+async def ledger_channel(
+    ledger_target: str,  # noqa: F811
+    mesh_certs: MeshCertificates,
+) -> AsyncIterator[grpc.aio.Channel]:
+    channel = clients.channel(ledger_target, mesh_certs["billing"].tls)
     yield channel
     await channel.close()
 
