@@ -727,6 +727,7 @@ def _routes(
     files_dir: PurePath | None = None,
     surface: Mapping[str, set[str]] | None = None,
     platform: frozenset[str] = frozenset(),
+    rate_limit_scale: float = 1.0,
 ) -> list[dict[str, Any]]:
     # First: platform powers are not routed at all, as native gRPC, under /ops/<service>/,
     # or as REST (the transcoder rewrites the path to the gRPC one, matched again here).
@@ -739,7 +740,8 @@ def _routes(
         _static_route(path, source, content_type, check=files_dir is None)
         for path, (source, content_type) in static_files(files_dir).items()
     ]
-    for path, per_minute in RATE_LIMITS.items():
+    for path, base_per_minute in RATE_LIMITS.items():
+        per_minute = max(1, round(base_per_minute * rate_limit_scale))
         service = path.split("/")[1]
         cluster = next((name for name, names in SERVICES.items() if service in names), "")
         if cluster not in clusters:
@@ -988,6 +990,7 @@ def render_config(
     self_host: str | None = None,
     cors_origins: Sequence[str] | None = None,
     upstream_tls: UpstreamTls | None = None,
+    rate_limit_scale: float = 1.0,
 ) -> dict[str, Any]:
     """The whole Envoy bootstrap for a gateway in front of `clusters` (service -> host, port).
 
@@ -1005,6 +1008,8 @@ def render_config(
     `make gen` builds (the same protos as the image's).
 
     With `upstream_tls` every service cluster is called over mutual TLS (see UpstreamTls).
+    `rate_limit_scale` multiplies every RATE_LIMITS entry (a test mesh signing up hundreds
+    of tenants a minute raises them; the limits stay in force).
     """
     if descriptor_set is None:
         descriptor_set = DESCRIPTOR_SET if files_dir is None else files_dir / DESCRIPTOR_SET.name
@@ -1118,7 +1123,9 @@ def render_config(
                 {
                     "name": "keel",
                     "domains": ["*"],
-                    "routes": _routes(clusters, files_dir, surface, contract.platform),
+                    "routes": _routes(
+                        clusters, files_dir, surface, contract.platform, rate_limit_scale
+                    ),
                     "typed_per_filter_config": {
                         "envoy.filters.http.cors": _cors_policy(cors_origins)
                     },
@@ -1197,6 +1204,7 @@ def render(
     tls_cert: str | None = None,
     tls_key: str | None = None,
     tls_ca: str | None = None,
+    rate_limit_scale: float = 1.0,
 ) -> Path:
     """Write the gateway config to `out_path` and return it (see render_config)."""
     upstream_tls = (
@@ -1215,6 +1223,7 @@ def render(
         self_host=self_host,
         cors_origins=cors_origins,
         upstream_tls=upstream_tls,
+        rate_limit_scale=rate_limit_scale,
     )
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(config, indent=2) + "\n")

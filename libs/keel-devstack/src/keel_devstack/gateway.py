@@ -7,6 +7,7 @@ import inspect
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from keel_devstack.certs import WorkloadFiles
 
@@ -37,15 +38,17 @@ def render(
     issuer: str,
     audience: str,
     tls: WorkloadFiles | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Call the renderer, passing issuer/audience/TLS files only if it takes them."""
+    """Call the renderer, passing issuer/audience/TLS files and `options` only if it takes
+    them."""
     params = inspect.signature(module.render).parameters
     tls_files = (
         {"tls_cert": str(tls.cert_file), "tls_key": str(tls.key_file), "tls_ca": str(tls.ca_file)}
         if tls is not None
         else {}
     )
-    offered = {"issuer": issuer, "audience": audience, **tls_files}
+    offered = {"issuer": issuer, "audience": audience, **tls_files, **(options or {})}
     extra = {key: value for key, value in offered.items() if key in params}
     module.render(
         out_path, listen_port=listen_port, admin_port=admin_port, clusters=clusters, **extra

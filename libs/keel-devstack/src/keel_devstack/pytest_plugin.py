@@ -38,7 +38,9 @@ from keel_devstack.embedded import EmbeddedInfra
 from keel_devstack.process import StartError
 from keel_devstack.progress import Progress
 from keel_devstack.roles import ServiceRoles, drop_roles, ensure_roles, login_url, roles_for
-from keel_devstack.stack import Endpoints, Stack
+from keel_devstack.stack import Endpoints, Stack, database_url_for
+
+MESH_RATE_LIMIT_SCALE = 50
 
 
 @pytest.fixture(scope="session")
@@ -126,6 +128,12 @@ def database_url(postgres_url: str, database_name: str, database_roles: ServiceR
 
 
 @pytest.fixture
+def admin_database_url(postgres_url: str, database_name: str) -> str:
+    """The test database as its administrator (a superuser): who tamper tests play."""
+    return database_url_for(postgres_url, database_name)
+
+
+@pytest.fixture
 def runtime_database_url(
     postgres_url: str, database_name: str, database_roles: ServiceRoles
 ) -> str:
@@ -153,6 +161,8 @@ def mesh(keel_infra: EmbeddedInfra) -> Iterator[Endpoints]:
         preferred_ports=False,
         progress=Progress(sys.stderr, prefix="[mesh] "),
         env_overrides={"LOG_LEVEL": os.environ.get("KEEL_MESH_LOG_LEVEL", "INFO")},
+        # The suite signs up a tenant per test, far beyond the 60 a minute real clients get.
+        gateway_options={"rate_limit_scale": MESH_RATE_LIMIT_SCALE},
     )
     try:
         yield stack.start()

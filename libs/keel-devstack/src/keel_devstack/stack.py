@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from keel_devstack import certs, gateway
 from keel_devstack.datakeys import data_keys
@@ -91,6 +92,7 @@ class Stack:
         preferred_ports: bool = True,
         progress: Progress | None = None,
         env_overrides: Mapping[str, str] | None = None,
+        gateway_options: Mapping[str, Any] | None = None,
         gateway_root: Path | None = None,
         supervise_in_thread: bool = True,
     ) -> None:
@@ -101,6 +103,8 @@ class Stack:
         self.preferred_ports = preferred_ports
         self.progress = progress or Progress()
         self.env_overrides = dict(env_overrides or {})
+        # Extra keyword arguments for gateway/render.py's render() (those it accepts).
+        self.gateway_options = dict(gateway_options or {})
         self.gateway_root = gateway_root if gateway_root is not None else repo_root()
         self.supervisor = Supervisor(self.progress.say)
         self._supervise_in_thread = supervise_in_thread
@@ -386,6 +390,7 @@ class Stack:
             issuer=JWT_ISSUER,
             audience=JWT_AUDIENCE,
             tls=self.certs["gateway"] if self.certs is not None else None,
+            options=self.gateway_options,
         )
 
     def _supervise_infra(self) -> None:

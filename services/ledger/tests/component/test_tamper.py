@@ -58,10 +58,10 @@ def codes(report: adm.VerifyLedgerResponse) -> set[tuple[str, str]]:
     return {(v.code, v.account_id) for v in report.violations}
 
 
-async def test_a_rewritten_balance_is_reported(client: Client, database_url: str) -> None:
+async def test_a_rewritten_balance_is_reported(client: Client, admin_database_url: str) -> None:
     wallet, revenue, _ = await wallet_paying_revenue(client)
     assert (await verify(client)).ok
-    with psycopg.connect(database_url) as conn:
+    with psycopg.connect(admin_database_url) as conn:
         conn.execute("SET LOCAL session_replication_role = replica")
         for account, credits in ((wallet, 1000 + 90), (revenue, 60)):
             conn.execute(
@@ -72,9 +72,9 @@ async def test_a_rewritten_balance_is_reported(client: Client, database_url: str
     assert {("BALANCE_MISMATCH", wallet), ("BALANCE_MISMATCH", revenue)} <= codes(report)
 
 
-async def test_rewritten_postings_are_reported(client: Client, database_url: str) -> None:
+async def test_rewritten_postings_are_reported(client: Client, admin_database_url: str) -> None:
     _, _, payment = await wallet_paying_revenue(client)
-    with psycopg.connect(database_url) as conn:
+    with psycopg.connect(admin_database_url) as conn:
         conn.execute("SET LOCAL session_replication_role = replica")
         conn.execute(
             "UPDATE transactions SET postings = jsonb_set(jsonb_set(postings,"
@@ -87,11 +87,11 @@ async def test_rewritten_postings_are_reported(client: Client, database_url: str
     assert payment in report.violations[0].detail
 
 
-def rewrite_payment(database_url: str, payment_id: str, amount: int) -> None:
+def rewrite_payment(admin_database_url: str, payment_id: str, amount: int) -> None:
     """The attack of a database administrator: with the triggers off, change the payment's
     amount in its postings and entries, recompute the sha256 chain of every account it
     touched and their heads, and make the balances add up."""
-    with psycopg.connect(database_url) as conn:
+    with psycopg.connect(admin_database_url) as conn:
         conn.execute("SET LOCAL session_replication_role = replica")
         conn.execute(
             "UPDATE entries SET amount = %s WHERE transaction_id = %s", (amount, payment_id)
@@ -126,9 +126,9 @@ def rewrite_payment(database_url: str, payment_id: str, amount: int) -> None:
             )
 
 
-async def take_checkpoint(database_url: str, key: CheckpointKey) -> Checkpoint | None:
+async def take_checkpoint(admin_database_url: str, key: CheckpointKey) -> Checkpoint | None:
     """One round of the server's periodic checkpoint job, with the server's key."""
-    engine = create_engine(database_url, pool_size=1)
+    engine = create_engine(admin_database_url, pool_size=1)
     try:
         checkpointer = Checkpointer(lambda: SqlUnitOfWork(engine, encode), utcnow, key)
         return await checkpointer.take()
@@ -136,10 +136,10 @@ async def take_checkpoint(database_url: str, key: CheckpointKey) -> Checkpoint |
         await engine.dispose()
 
 
-def checkpointed(database_url: str) -> set[str]:
+def checkpointed(admin_database_url: str) -> set[str]:
     """Accounts whose current chain head a checkpoint records (the server's own periodic
     round may have taken it, with the same key: either will do)."""
-    with psycopg.connect(database_url) as conn:
+    with psycopg.connect(admin_database_url) as conn:
         rows = conn.execute(
             "SELECT b.account_id::text FROM balances b JOIN checkpoint_heads h"
             " ON h.account_id = b.account_id AND h.entry_count = b.entry_count"
@@ -156,14 +156,14 @@ async def available(client: Client, account_id: str) -> int:
 
 
 async def test_a_recomputed_chain_is_caught_by_the_checkpoint(
-    client: Client, database_url: str, checkpoint_key: CheckpointKey
+    client: Client, admin_database_url: str, checkpoint_key: CheckpointKey
 ) -> None:
     wallet, revenue, payment = await wallet_paying_revenue(client)
-    await take_checkpoint(database_url, checkpoint_key)
-    assert checkpointed(database_url) >= {wallet, revenue}
+    await take_checkpoint(admin_database_url, checkpoint_key)
+    assert checkpointed(admin_database_url) >= {wallet, revenue}
     assert (await verify(client)).ok
 
-    rewrite_payment(database_url, payment, 60)
+    rewrite_payment(admin_database_url, payment, 60)
 
     # The rewrite holds together on its own: balances 940/60, chains and heads consistent...
     assert (await available(client, wallet), await available(client, revenue)) == (940, 60)
@@ -174,13 +174,13 @@ async def test_a_recomputed_chain_is_caught_by_the_checkpoint(
 
 
 async def test_a_forged_checkpoint_is_caught(
-    client: Client, database_url: str, checkpoint_key: CheckpointKey
+    client: Client, admin_database_url: str, checkpoint_key: CheckpointKey
 ) -> None:
     _, _, payment = await wallet_paying_revenue(client)
-    await take_checkpoint(database_url, checkpoint_key)
-    rewrite_payment(database_url, payment, 60)
+    await take_checkpoint(admin_database_url, checkpoint_key)
+    rewrite_payment(admin_database_url, payment, 60)
     # The administrator also makes the checkpointed heads match the rewritten chains.
-    with psycopg.connect(database_url) as conn:
+    with psycopg.connect(admin_database_url) as conn:
         conn.execute("SET LOCAL session_replication_role = replica")
         conn.execute(
             "UPDATE checkpoint_heads h SET head_hash = b.head_hash, entry_count = b.entry_count"
@@ -190,4 +190,4 @@ async def test_a_forged_checkpoint_is_caught(
     assert not report.ok
     assert [v.code for v in report.violations] == ["CHECKPOINT_FORGED"]
     # And the next checkpoint does not vouch for the forged heads.
-    assert await take_checkpoint(database_url, checkpoint_key) is None
+    assert await take_checkpoint(admin_database_url, checkpoint_key) is None

@@ -8,12 +8,14 @@ reports it.
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from keel_runtime.db import create_engine
 from ledger.app.accounts import AccountHandlers
 from ledger.app.queries import QueryHandlers
 from ledger.app.transactions import TransactionHandlers
@@ -23,6 +25,16 @@ from ledger.domain.model import Account, AccountKind, Asset, Posting, Side, Tran
 pytestmark = pytest.mark.integration
 
 D, C = Side.DEBIT, Side.CREDIT
+
+
+@pytest.fixture
+async def engine(engine: AsyncEngine, admin_database_url: str) -> AsyncIterator[AsyncEngine]:
+    """Here every statement runs as the database administrator (a superuser), whom the
+    triggers still bind and who alone can switch them off: the attacker these tests play.
+    (Requesting ``engine`` migrates the database as the conftest's fixture does.)"""
+    dba = create_engine(admin_database_url, pool_size=4)
+    yield dba
+    await dba.dispose()
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ and held against by VerifyLedger."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from keel_runtime.db import create_engine
 from keel_runtime.events import decode, unpack
 from ledger.app.accounts import AccountHandlers
 from ledger.app.checkpoints import Checkpointer
@@ -22,6 +24,16 @@ from ledger.domain.checkpoint import CheckpointKey
 from ledger.domain.model import Account, AccountKind, Asset, Posting, Side
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def engine(engine: AsyncEngine, admin_database_url: str) -> AsyncIterator[AsyncEngine]:
+    """Here every statement runs as the database administrator (a superuser), whom the
+    triggers still bind and who alone can switch them off: the attacker these tests play.
+    (Requesting ``engine`` migrates the database as the conftest's fixture does.)"""
+    dba = create_engine(admin_database_url, pool_size=4)
+    yield dba
+    await dba.dispose()
 
 
 def utcnow() -> datetime:
