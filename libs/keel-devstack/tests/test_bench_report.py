@@ -1,4 +1,4 @@
-"""The benchmark harness's arithmetic and records (no figure is asserted: no timing here)."""
+"""The benchmark harness's arithmetic, records and clients (no figure is asserted: no timing)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,23 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from keel_devstack.bench import chart, proc, profile
+import pytest
+from grpc_health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
+
+from keel_devstack.bench import chart, fixtures, grpc_server, proc, profile, workloads
 from keel_devstack.bench.latency import percentile
 from keel_devstack.bench.measure import Outcome, Settings, absolute, verdict
 from keel_devstack.bench.report import append_history, table, write_json
+from keel_devstack.certs import MeshCertificates
+from keel_runtime.context import PRINCIPAL_HEADER, Principal
+from keel_runtime.server import ServiceSpec, start
+from keel_runtime.settings import ServerSettings
 
 
 def test_verdicts_read_the_target_in_the_right_direction() -> None:
@@ -76,3 +86,53 @@ def test_profile_summary_shares_add_up_by_innermost_code() -> None:
     assert " 30.0%  psycopg" in text
     assert "run (asyncio/events.py:80)" not in text  # under every sample: plumbing
     assert " 10.0%  intercept (keel_runtime/server.py:5)" in text
+
+
+@pytest.fixture
+async def mutual_tls_ping(mesh_certs: MeshCertificates) -> AsyncIterator[str]:
+    """The bench's one-method server through the runtime's chain, as ledger runs: mutual TLS."""
+    spec = ServiceSpec(
+        name="bench",
+        servicers=[(grpc_server.add_handler, None)],
+        service_names=[grpc_server.SERVICE],
+    )
+    running = await start(spec, ServerSettings(bind="127.0.0.1:0", tls=mesh_certs["ledger"].tls))
+    try:
+        yield f"127.0.0.1:{running.port}"
+    finally:
+        await running.stop(0)
+
+
+def _ping(channel: Any) -> Any:
+    return channel.unary_unary(
+        grpc_server.METHOD,
+        request_serializer=HealthCheckRequest.SerializeToString,
+        response_deserializer=HealthCheckResponse.FromString,
+    )
+
+
+async def test_the_bench_service_principal_is_one_the_mesh_believes(
+    mutual_tls_ping: str, mesh_certs: MeshCertificates
+) -> None:
+    # P3 posts as a Keel service: its principal must be backed by that service's certificate.
+    async with fixtures.mesh_channel(mutual_tls_ping, mesh_certs) as channel:
+        reply = await _ping(channel)(HealthCheckRequest(), metadata=fixtures.service_metadata())
+    assert reply.status == HealthCheckResponse.SERVING
+
+
+USER = Principal(subject="bench-user", org_id="00000000-0000-0000-0000-0000000000b1")
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [[(PRINCIPAL_HEADER, USER.to_header())], fixtures.service_metadata()],
+    ids=["user", "service"],
+)
+async def test_load_clients_call_over_mutual_tls_as_their_principal(
+    mutual_tls_ping: str, mesh_certs: MeshCertificates, metadata: list[tuple[str, str]]
+) -> None:
+    args = {"target": mutual_tls_ping, "certs": mesh_certs, "metadata": metadata}
+    async with AsyncExitStack() as stack:
+        channel = await workloads.grpc_channel(stack, args)
+        reply = await _ping(channel)(HealthCheckRequest(), metadata=metadata)
+    assert reply.status == HealthCheckResponse.SERVING

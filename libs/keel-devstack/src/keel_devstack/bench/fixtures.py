@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import grpc
 import psycopg
 from keel.identity.v1 import (
     auth_service_pb2,
@@ -16,12 +17,16 @@ from keel.identity.v1 import (
 )
 from keel.ledger.v1 import account_service_pb2, account_service_pb2_grpc, resources_pb2
 
-from keel_runtime.context import Principal
+from keel_devstack.certs import MeshCertificates
+from keel_devstack.routed_channel import RoutedChannel
+from keel_runtime.context import PRINCIPAL_HEADER, Principal
 
 PASSWORD = "bench correct horse battery"
 PLATFORM_ORG_ID = "00000000-0000-0000-0000-000000000000"
 CREATE_CONCURRENCY = 16
 WAIT_SECONDS = 30.0
+SERVICE = "billing"
+"""The Keel service the bench acts as on the platform's books, as billing posts to them."""
 
 
 @dataclass(frozen=True)
@@ -33,12 +38,24 @@ class Tenant:
     @property
     def metadata(self) -> list[tuple[str, str]]:
         """What the gateway forwards: the verified token's payload, base64url JSON."""
-        return [("x-keel-principal", self.access_token.split(".")[1])]
+        return [(PRINCIPAL_HEADER, self.access_token.split(".")[1])]
 
 
 def service_metadata() -> list[tuple[str, str]]:
-    principal = Principal(subject="bench", org_id="", kind="service")
-    return [("x-keel-principal", principal.to_header())]
+    """The service principal SERVICE: believed only over SERVICE's own certificate."""
+    principal = Principal(subject=SERVICE, org_id="", kind="service")
+    return [(PRINCIPAL_HEADER, principal.to_header())]
+
+
+@asynccontextmanager
+async def mesh_channel(target: str, certs: MeshCertificates) -> AsyncIterator[RoutedChannel]:
+    """Mutual TLS as the mesh requires: each call goes with the certificate its principal
+    needs (the gateway's for end users and public methods, a service's for itself)."""
+    channel = RoutedChannel(target, certs)
+    try:
+        yield channel
+    finally:
+        await channel.close()
 
 
 def sign_up_request(email: str) -> organization_service_pb2.CreateOrganizationRequest:
@@ -51,9 +68,9 @@ def sign_up_request(email: str) -> organization_service_pb2.CreateOrganizationRe
     )
 
 
-async def sign_up(identity: str) -> Tenant:
+async def sign_up(identity: str, certs: MeshCertificates) -> Tenant:
     email = f"bench-{uuid.uuid4().hex[:12]}@bench.keel.test"
-    async with grpc.aio.insecure_channel(identity) as channel:
+    async with mesh_channel(identity, certs) as channel:
         orgs = organization_service_pb2_grpc.OrganizationServiceStub(channel)
         created = await orgs.CreateOrganization(sign_up_request(email), timeout=30)
         auth = auth_service_pb2_grpc.AuthServiceStub(channel)
@@ -62,9 +79,9 @@ async def sign_up(identity: str) -> Tenant:
     return Tenant(created.organization.organization_id, email, grant.access_token)
 
 
-async def wallet(ledger: str, tenant: Tenant) -> str:
+async def wallet(ledger: str, certs: MeshCertificates, tenant: Tenant) -> str:
     """The tenant's wallet, opened by ledger from the sign-up event."""
-    async with grpc.aio.insecure_channel(ledger) as channel:
+    async with mesh_channel(ledger, certs) as channel:
         stub = account_service_pb2_grpc.AccountServiceStub(channel)
         request = account_service_pb2.ListAccountsRequest(kind=resources_pb2.ACCOUNT_KIND_WALLET)
         for _ in range(int(WAIT_SECONDS * 10)):
@@ -75,9 +92,9 @@ async def wallet(ledger: str, tenant: Tenant) -> str:
     raise TimeoutError(f"ledger opened no wallet for {tenant.org_id} in {WAIT_SECONDS:g}s")
 
 
-async def ledger_accounts(ledger: str, count: int) -> list[str]:
-    """Unbounded platform FUNDING accounts in USD, as an operator opens them."""
-    async with grpc.aio.insecure_channel(ledger) as channel:
+async def ledger_accounts(ledger: str, certs: MeshCertificates, count: int) -> list[str]:
+    """Unbounded platform FUNDING accounts in USD, as a Keel service opens them."""
+    async with mesh_channel(ledger, certs) as channel:
         stub = account_service_pb2_grpc.AccountServiceStub(channel)
         md = service_metadata()
         gate = asyncio.Semaphore(CREATE_CONCURRENCY)

@@ -14,11 +14,11 @@ import statistics
 import time
 from dataclasses import dataclass
 
-import grpc
 import psycopg
 from keel.identity.v1 import organization_service_pb2, organization_service_pb2_grpc
 
-from keel_devstack.bench.fixtures import sign_up_request
+from keel_devstack.bench.fixtures import mesh_channel, sign_up_request
+from keel_devstack.certs import MeshCertificates
 
 WAIT_SECONDS = 60.0
 
@@ -44,11 +44,13 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-async def _send(identity: str, rate: float, seconds: float) -> tuple[list[str], int]:
+async def _send(
+    identity: str, certs: MeshCertificates, rate: float, seconds: float
+) -> tuple[list[str], int]:
     count = max(1, int(rate * seconds))
     emails = [f"lat-{n}-{time.time_ns()}@bench.keel.test" for n in range(count)]
     late = 0
-    async with grpc.aio.insecure_channel(identity) as channel:
+    async with mesh_channel(identity, certs) as channel:
         stub = organization_service_pb2_grpc.OrganizationServiceStub(channel)
 
         async def sign_up(email: str) -> organization_service_pb2.CreateOrganizationResponse:
@@ -72,9 +74,14 @@ def _times(url: str, query: str, org_ids: list[str]) -> dict[str, float]:
 
 
 def measure(
-    identity: str, identity_db: str, ledger_db: str, rate: float, seconds: float
+    identity: str,
+    certs: MeshCertificates,
+    identity_db: str,
+    ledger_db: str,
+    rate: float,
+    seconds: float,
 ) -> Latency:
-    org_ids, late = asyncio.run(_send(identity, rate, seconds))
+    org_ids, late = asyncio.run(_send(identity, certs, rate, seconds))
     committed = _times(
         identity_db, "SELECT id, created_at FROM organizations WHERE id = ANY(%s::uuid[])", org_ids
     )

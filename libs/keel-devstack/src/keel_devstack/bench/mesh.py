@@ -3,6 +3,10 @@
 Load comes from client processes (load.LoadPool); every figure carries the servers' CPU per
 1,000 operations read from /proc, and the clients' beside it. Targets are the performance
 goals of the project (docs: "Performance, measured end to end").
+
+Clients reach the services over mutual TLS with the stack's certificates, as Envoy and the
+services do: the gateway's for end users and public methods, billing's for the platform's
+books. The baselines (the bare echo server, raw psycopg) stay as they were, in plaintext.
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import grpc
 from keel.identity.v1 import auth_service_pb2, auth_service_pb2_grpc
 
 from keel_devstack.bench import fixtures, latency, profile, tokens
@@ -31,6 +34,7 @@ from keel_devstack.bench.load import LoadPool, Result, rates
 from keel_devstack.bench.measure import Outcome, Rates, Row, RowSpec, absolute, interleave, judge
 from keel_devstack.bench.proc import CpuMeter, Server, tree_rss_bytes
 from keel_devstack.bench.workloads import HOT_ACCOUNTS
+from keel_devstack.certs import MeshCertificates
 from keel_devstack.process import START_ATTEMPTS, StartError
 from keel_devstack.progress import Progress
 from keel_devstack.stack import Endpoints, Stack
@@ -61,6 +65,9 @@ class Mesh:
 
     def __init__(self, env: Env, stack: Stack, endpoints: Endpoints, pool: LoadPool) -> None:
         self.env, self.stack, self.endpoints, self.pool = env, stack, endpoints, pool
+        if stack.certs is None:
+            raise RuntimeError("the stack started without mesh certificates")
+        self.certs: MeshCertificates = stack.certs
         self.servers: dict[str, Server] = {
             name: Server(proc.pid) for name, proc in stack.processes.items() if proc.pid
         }
@@ -198,7 +205,7 @@ def run(env: Env) -> Outcome:
 
 
 def _measure(mesh: Mesh, warm_start: float) -> tuple[list[Row], dict[str, object]]:
-    env, ep = mesh.env, mesh.endpoints
+    env, ep, certs = mesh.env, mesh.endpoints, mesh.certs
     rows = _memory_rows(mesh)
     rows.append(
         absolute(
@@ -213,10 +220,10 @@ def _measure(mesh: Mesh, warm_start: float) -> tuple[list[Row], dict[str, object
     )
     notes: dict[str, object] = {"client_processes": CLIENT_PROCESSES}
     env.say("  fixtures: a tenant, its wallet, ledger accounts")
-    tenant = asyncio.run(fixtures.sign_up(ep.services["identity"]))
-    wallet = asyncio.run(fixtures.wallet(ep.services["ledger"], tenant))
+    tenant = asyncio.run(fixtures.sign_up(ep.services["identity"], certs))
+    wallet = asyncio.run(fixtures.wallet(ep.services["ledger"], certs, tenant))
     count = QUICK_ACCOUNTS if env.settings.quick else ACCOUNTS
-    accounts = asyncio.run(fixtures.ledger_accounts(ep.services["ledger"], count))
+    accounts = asyncio.run(fixtures.ledger_accounts(ep.services["ledger"], certs, count))
     notes["accounts"] = count
 
     env.say("  P1 GetAccount vs bare echo:")
@@ -224,6 +231,7 @@ def _measure(mesh: Mesh, warm_start: float) -> tuple[list[Row], dict[str, object
         mesh.servers["echo"] = Server(echo_pid)
         read = {
             "target": ep.services["ledger"],
+            "certs": certs,
             "account_ids": [wallet],
             "metadata": tenant.metadata,
         }
@@ -321,6 +329,7 @@ def _postings(mesh: Mesh, accounts: list[str]) -> list[Row]:
             env.say(f"  P3 postings over {label}:")
             grpc_args = {
                 "target": ep.services["ledger"],
+                "certs": mesh.certs,
                 "account_ids": accounts,
                 "metadata": fixtures.service_metadata(),
                 "hot": hot,
@@ -387,6 +396,7 @@ def _sessions(mesh: Mesh, tenant: fixtures.Tenant) -> list[Row]:
     env, ep = mesh.env, mesh.endpoints
     creds = {
         "target": ep.services["identity"],
+        "certs": mesh.certs,
         "email": tenant.email,
         "password": fixtures.PASSWORD,
     }
@@ -410,7 +420,7 @@ def _sessions(mesh: Mesh, tenant: fixtures.Tenant) -> list[Row]:
             )
         )
     env.say("  P5 token verification (in process):")
-    jwks = asyncio.run(_jwks(ep.services["identity"]))
+    jwks = asyncio.run(_jwks(ep.services["identity"], mesh.certs))
     per_core = statistics.median(
         tokens.verifications_per_cpu_second(tenant.access_token, jwks, env.settings.seconds)
         for _ in range(env.settings.rounds)
@@ -428,15 +438,15 @@ def _sessions(mesh: Mesh, tenant: fixtures.Tenant) -> list[Row]:
     return rows
 
 
-async def _jwks(identity: str) -> bytes:
-    async with grpc.aio.insecure_channel(identity) as channel:
+async def _jwks(identity: str, certs: MeshCertificates) -> bytes:
+    async with fixtures.mesh_channel(identity, certs) as channel:
         stub = auth_service_pb2_grpc.AuthServiceStub(channel)
         return bytes((await stub.GetJwks(auth_service_pb2.GetJwksRequest())).data)
 
 
 def _usage(mesh: Mesh, tenant: fixtures.Tenant) -> list[Row]:
     env, ep = mesh.env, mesh.endpoints
-    args = {"target": ep.services["billing"], "metadata": tenant.metadata}
+    args = {"target": ep.services["billing"], "certs": mesh.certs, "metadata": tenant.metadata}
     rows = []
     for kind, slots, label in (("usage", 16, "single"), ("usage_batch", 2, "batch of 100")):
         env.say(f"  P6 usage ingestion, {label}:")
@@ -462,7 +472,12 @@ def _event_latency(mesh: Mesh, notes: dict[str, object]) -> list[Row]:
     rate, seconds = (5.0, 2.0) if env.settings.quick else (20.0, 5.0)
     env.say(f"  P4 sign-up -> wallet latency at {rate:g}/s for {seconds:g}s:")
     found = latency.measure(
-        ep.services["identity"], ep.databases["identity"], ep.databases["ledger"], rate, seconds
+        ep.services["identity"],
+        mesh.certs,
+        ep.databases["identity"],
+        ep.databases["ledger"],
+        rate,
+        seconds,
     )
     notes["event_latency"] = asdict(found)
     env.say(f"    p50 {found.p50_ms:.1f} ms, p99 {found.p99_ms:.1f} ms over {found.events}")

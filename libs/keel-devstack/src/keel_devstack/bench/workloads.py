@@ -2,6 +2,8 @@
 
 Every workload is ``async def name(args, slots) -> (step, close)``; ``args`` is plain data
 (it crosses a process boundary), ``slots`` the number of concurrent callers in the process.
+A gRPC workload given ``certs`` (the stack's MeshCertificates) calls over mutual TLS, as the
+workload its principal needs; without them (the bare echo server) in plaintext.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from keel.ledger.v1 import (
 
 from keel_devstack.bench import http1
 from keel_devstack.bench.grpc_server import METHOD
+from keel_devstack.routed_channel import RoutedChannel
 
 Args = Mapping[str, Any]
 Step = Callable[[], Awaitable[int]]
@@ -43,14 +46,22 @@ def _metadata(args: Args) -> tuple[tuple[str, str], ...]:
     return tuple((k, v) for k, v in args.get("metadata", ()))
 
 
-async def _channel(stack: AsyncExitStack, target: str) -> grpc.aio.Channel:
-    return await stack.enter_async_context(grpc.aio.insecure_channel(target))
+async def grpc_channel(stack: AsyncExitStack, args: Args) -> grpc.aio.Channel:
+    """A channel to ``args["target"]``, closed with ``stack``: mutual TLS given ``certs``."""
+    if args.get("certs") is None:
+        return await stack.enter_async_context(grpc.aio.insecure_channel(args["target"]))
+    # Every call of a workload has the same principal: the certificate is chosen once and
+    # the calls go on a plain secure channel, with no routing per call.
+    routed = RoutedChannel(args["target"], args["certs"])
+    stack.push_async_callback(routed.close)
+    channel: grpc.aio.Channel = routed.channel(routed.workload_for(_metadata(args)))
+    return channel
 
 
 async def echo(args: Args, slots: int) -> Opened:
     """The bare grpc.aio server's one method: what a server costs doing nothing."""
     stack = AsyncExitStack()
-    channel = await _channel(stack, args["target"])
+    channel = await grpc_channel(stack, args)
     call = channel.unary_unary(
         METHOD,
         request_serializer=HealthCheckRequest.SerializeToString,
@@ -67,7 +78,7 @@ async def echo(args: Args, slots: int) -> Opened:
 
 async def get_account(args: Args, slots: int) -> Opened:
     stack = AsyncExitStack()
-    stub = account_service_pb2_grpc.AccountServiceStub(await _channel(stack, args["target"]))
+    stub = account_service_pb2_grpc.AccountServiceStub(await grpc_channel(stack, args))
     ids, md = itertools.cycle(args["account_ids"]), _metadata(args)
 
     async def step() -> int:
@@ -106,7 +117,7 @@ def _pair(ids: list[str], hot: bool) -> list[str]:
 async def post_grpc(args: Args, slots: int) -> Opened:
     """CreateTransaction: one posting (debit one account, credit another) per call."""
     stack = AsyncExitStack()
-    channel = await _channel(stack, args["target"])
+    channel = await grpc_channel(stack, args)
     stub = transaction_service_pb2_grpc.TransactionServiceStub(channel)
     ids, hot, md = list(args["account_ids"]), bool(args["hot"]), _metadata(args)
 
@@ -181,7 +192,7 @@ async def post_raw(args: Args, slots: int) -> Opened:
 
 async def login(args: Args, slots: int) -> Opened:
     stack = AsyncExitStack()
-    stub = auth_service_pb2_grpc.AuthServiceStub(await _channel(stack, args["target"]))
+    stub = auth_service_pb2_grpc.AuthServiceStub(await grpc_channel(stack, args))
     request = auth_service_pb2.LoginRequest(email=args["email"], password=args["password"])
 
     async def step() -> int:
@@ -194,7 +205,7 @@ async def login(args: Args, slots: int) -> Opened:
 async def refresh(args: Args, slots: int) -> Opened:
     """Each caller rotates its own refresh token, as a client keeping a session does."""
     stack = AsyncExitStack()
-    stub = auth_service_pb2_grpc.AuthServiceStub(await _channel(stack, args["target"]))
+    stub = auth_service_pb2_grpc.AuthServiceStub(await grpc_channel(stack, args))
     login_request = auth_service_pb2.LoginRequest(email=args["email"], password=args["password"])
     tokens = asyncio.Queue[str]()
     grants = await asyncio.gather(*(stub.Login(login_request) for _ in range(slots)))
@@ -217,7 +228,7 @@ def _usage(key: str) -> usage_service_pb2.UsageInput:
 async def usage(args: Args, slots: int) -> Opened:
     """RecordUsage, one event per call; every tenth repeats a key (a retried delivery)."""
     stack = AsyncExitStack()
-    stub = usage_service_pb2_grpc.UsageServiceStub(await _channel(stack, args["target"]))
+    stub = usage_service_pb2_grpc.UsageServiceStub(await grpc_channel(stack, args))
     md, seen = _metadata(args), list[str]()
 
     async def step() -> int:
@@ -232,7 +243,7 @@ async def usage(args: Args, slots: int) -> Opened:
 async def usage_batch(args: Args, slots: int) -> Opened:
     """RecordUsageBatch of USAGE_BATCH events; a tenth of each batch repeats earlier keys."""
     stack = AsyncExitStack()
-    stub = usage_service_pb2_grpc.UsageServiceStub(await _channel(stack, args["target"]))
+    stub = usage_service_pb2_grpc.UsageServiceStub(await grpc_channel(stack, args))
     md, previous = _metadata(args), list[str]()
 
     async def step() -> int:
