@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
-import grpc
 import httpx
 import pytest
-from e2e_support import Tenant, jwt_part, service_metadata
+from e2e_support import Tenant, gateway_channel, jwt_part, service_channel, workload_channel
 from keel.identity.v1 import (
     admin_service_pb2,
     admin_service_pb2_grpc,
@@ -21,13 +20,11 @@ pytestmark = pytest.mark.e2e
 
 
 def _rotate(mesh: Endpoints) -> admin_service_pb2.RotateSigningKeyResponse:
-    """As the platform (a service principal, straight to identity: never via the gateway)."""
-    with grpc.insecure_channel(mesh.services["identity"]) as channel:
+    """As the platform operator: its certificate, straight to identity, never via the gateway."""
+    with workload_channel(mesh, "identity", "operator") as channel:
         stub = admin_service_pb2_grpc.AdminServiceStub(channel)
         rotated: admin_service_pb2.RotateSigningKeyResponse = stub.RotateSigningKey(
-            admin_service_pb2.RotateSigningKeyRequest(),
-            metadata=service_metadata("operator"),
-            timeout=10,
+            admin_service_pb2.RotateSigningKeyRequest(), timeout=10
         )
     return rotated
 
@@ -42,12 +39,11 @@ def _login(gateway: httpx.Client, tenant: Tenant) -> str:
 
 
 def _introspect(mesh: Endpoints, token: str) -> bool:
-    with grpc.insecure_channel(mesh.services["identity"]) as channel:
+    # A platform method: as a Keel service (billing's certificate) would ask it.
+    with service_channel(mesh, "identity") as channel:
         stub = auth_service_pb2_grpc.AuthServiceStub(channel)
         answer = stub.IntrospectToken(
-            auth_service_pb2.IntrospectTokenRequest(token=token),
-            metadata=service_metadata("gateway"),
-            timeout=10,
+            auth_service_pb2.IntrospectTokenRequest(token=token), timeout=10
         )
     return bool(answer.active)
 
@@ -79,7 +75,7 @@ def test_the_jwks_holds_at_most_the_current_next_and_previous_keys(
 ) -> None:
     for _ in range(5):
         _rotate(mesh)
-    with grpc.insecure_channel(mesh.services["identity"]) as channel:
+    with gateway_channel(mesh, "identity") as channel:
         jwks = json.loads(
             auth_service_pb2_grpc.AuthServiceStub(channel)
             .GetJwks(auth_service_pb2.GetJwksRequest(), timeout=10)

@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from keel_runtime import context
+from keel_runtime.db import create_engine
 from keel_runtime.events import decode, unpack
 from ledger.app.accounts import AccountHandlers
 from ledger.app.group_commit import GroupCommitter
@@ -193,18 +194,23 @@ async def test_the_runtime_role_can_neither_lift_the_trigger_nor_run_ddl(
 
 
 async def test_verify_catches_a_tampered_balance(
-    engine: AsyncEngine, transactions: TransactionHandlers, queries: QueryHandlers,
+    admin_database_url: str, transactions: TransactionHandlers, queries: QueryHandlers,
     caller: commands.Caller,
     operator: commands.Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
     await transactions.create(transfer(operator, funding, wallet, 5, "one"))
-    async with engine.begin() as conn:
-        # Past the triggers (refused otherwise: see test_append_only).
-        await conn.execute(text("SET LOCAL session_replication_role = replica"))
-        await conn.execute(
-            text("UPDATE balances SET credits_posted = 6 WHERE account_id = :a"), {"a": wallet.id}
-        )
+    dba = create_engine(admin_database_url, pool_size=1)  # only a superuser passes triggers
+    try:
+        async with dba.begin() as conn:
+            # Past the triggers (refused otherwise: see test_append_only).
+            await conn.execute(text("SET LOCAL session_replication_role = replica"))
+            await conn.execute(
+                text("UPDATE balances SET credits_posted = 6 WHERE account_id = :a"),
+                {"a": wallet.id},
+            )
+    finally:
+        await dba.dispose()
     report = await queries.verify(commands.VerifyLedger(asset_code="USD"))
     assert [v.code for v in report.violations] == ["BALANCE_MISMATCH"]
     assert report.violations[0].account_id == wallet.id

@@ -9,6 +9,10 @@ from billing.domain.errors import NotAllowed
 BILLING_MANAGER_ROLES = frozenset({"OWNER", "ADMIN", "BILLING"})
 
 
+# Principal kinds that are the platform rather than a tenant (see keel_runtime.access).
+PLATFORM_KINDS = frozenset({"service", "operator"})
+
+
 @dataclass(frozen=True, slots=True)
 class Caller:
     subject: str
@@ -21,6 +25,11 @@ class Caller:
     def is_service(self) -> bool:
         return self.kind == "service"
 
+    @property
+    def is_platform(self) -> bool:
+        """A Keel service or the operator: both proven by a workload certificate only."""
+        return self.kind in PLATFORM_KINDS
+
     def org(self) -> str:
         """The caller's organization; tenant-scoped operations need one."""
         if not self.org_id:
@@ -31,7 +40,7 @@ class Caller:
         """Catalogue changes: the platform only (the catalogue is every tenant's); no tenant
         role, API key or scope reaches them. The server chain refuses them first
         (``keel.auth.v1.access`` platform methods); this keeps the rule in the domain."""
-        if not self.is_service:
+        if not self.is_platform:
             raise NotAllowed("only the platform operator or a Keel service changes plans")
 
     def require_billing_manager(self) -> str:

@@ -60,6 +60,10 @@ def check_grant(granter: Iterable[Role], granted: Iterable[Role]) -> None:
 
 
 def require_service(kind: str) -> None:
-    """Mesh-internal methods answer only to services, never to users or API keys."""
-    if kind != "service":
-        raise InsufficientRole("only services may call this method", required="service")
+    """Mesh-internal and platform methods answer only to the platform (a Keel service or the
+    operator, both proven by a workload certificate), never to users or API keys."""
+    if kind not in ("service", "operator"):
+        raise InsufficientRole(
+            "only the platform (a Keel service or the operator) may call this method",
+            required="service",
+        )
