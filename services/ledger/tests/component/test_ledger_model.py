@@ -36,7 +36,7 @@ from keel.ledger.v1 import transaction_service_pb2 as txs
 
 from .conftest import Client
 
-SEQUENCES = 10
+SEQUENCES = 16
 STEPS = 25
 ASSET = "USD"
 D, C = "debit", "credit"
@@ -248,6 +248,10 @@ class Run:
             self.model.accounts.append(ModelAccount(bound, overdraft))
         self.steps.append(f"accounts {[(a.bound, a.overdraft) for a in self.model.accounts]}")
 
+    def judge(self, expected: set[str], got: str | None) -> None:
+        self.steps.append(f"  -> {got or 'accepted'}")
+        check_refusal(expected, got)
+
     def next_request_id(self) -> str:
         self.requests += 1
         return f"model-{self.requests}"
@@ -286,7 +290,7 @@ class Run:
                 self.request(legs, pending, request_id), metadata=self.md
             )
         )
-        check_refusal(expected, got)
+        self.judge(expected, got)
         if got is None:
             self.model.txs[-1].real_id = response.transaction.transaction_id
             self.model.claimed[request_id] = ((legs, pending), len(self.model.txs) - 1)
@@ -307,7 +311,7 @@ class Run:
                 self.request(legs, pending, request_id), metadata=self.md
             )
         )
-        check_refusal({"REQUEST_ID_REUSED"} if changed else set(), got)
+        self.judge({"REQUEST_ID_REUSED"} if changed else set(), got)
         if got is None:
             assert response.transaction.transaction_id == self.model.txs[index].real_id
 
@@ -338,7 +342,7 @@ class Run:
         response, got = await outcome(
             self.client.transactions.PostPendingTransaction(request, metadata=self.md)
         )
-        check_refusal(expected, got)
+        self.judge(expected, got)
         if got is None:
             self.model.txs[-1].real_id = response.transaction.transaction_id
 
@@ -354,7 +358,7 @@ class Run:
         response, got = await outcome(
             self.client.transactions.VoidPendingTransaction(request, metadata=self.md)
         )
-        check_refusal(expected, got)
+        self.judge(expected, got)
         if got is None:
             self.model.txs[-1].real_id = response.transaction.transaction_id
 
@@ -371,7 +375,7 @@ class Run:
         response, got = await outcome(
             self.client.transactions.ReverseTransaction(request, metadata=self.md)
         )
-        check_refusal(expected, got)
+        self.judge(expected, got)
         if got is None:
             self.model.txs[-1].real_id = response.transaction.transaction_id
 
@@ -391,7 +395,7 @@ class Run:
                 metadata=self.md,
             )
         )
-        check_refusal(expected, got)
+        self.judge(expected, got)
         if got is None:
             first = len(self.model.txs) - len(requests)
             for k, (real, legs, rid) in enumerate(
