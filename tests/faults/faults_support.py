@@ -133,6 +133,8 @@ class SignUpLoad:
 
     identity: str
     """gRPC target of identity."""
+    credentials: grpc.ChannelCredentials
+    """The mesh requires mutual TLS: a workload certificate (sign-up is public: any will do)."""
     tag: str
     count: int = 120
     seconds: float = 15.0
@@ -144,7 +146,7 @@ class SignUpLoad:
 
     async def run(self) -> None:
         deadline = time.monotonic() + self.seconds
-        async with grpc.aio.insecure_channel(self.identity) as channel:
+        async with grpc.aio.secure_channel(self.identity, self.credentials) as channel:
             stub = organization_service_pb2_grpc.OrganizationServiceStub(channel)
             await asyncio.gather(*(self._worker(stub, deadline) for _ in range(self.workers)))
 
@@ -314,8 +316,19 @@ def sign_up_outcome(
     )
 
 
-def _serving(target: str) -> bool:
-    with grpc.insecure_channel(target) as channel:
+def workload_credentials(stack: Stack, workload: str) -> grpc.ChannelCredentials:
+    """Channel credentials presenting ``workload``'s certificate of the stack's mesh CA."""
+    assert stack.endpoints is not None
+    tls_dir = Path(stack.endpoints.tls["dir"])
+    return grpc.ssl_channel_credentials(
+        (tls_dir / "ca.pem").read_bytes(),
+        (tls_dir / f"{workload}-key.pem").read_bytes(),
+        (tls_dir / f"{workload}.pem").read_bytes(),
+    )
+
+
+def _serving(target: str, credentials: grpc.ChannelCredentials) -> bool:
+    with grpc.secure_channel(target, credentials) as channel:
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(service=""), timeout=1.0
@@ -328,9 +341,10 @@ def _serving(target: str) -> bool:
 async def all_serving(stack: Stack, within: float = 120.0) -> None:
     """Every service back to SERVING (restarted by the supervisor if the fault killed it)."""
     assert stack.endpoints is not None
+    operator = workload_credentials(stack, "operator")
     async with asyncio.timeout(within):
         for target in stack.endpoints.services.values():
             while True:
-                if await asyncio.to_thread(_serving, target):
+                if await asyncio.to_thread(_serving, target, operator):
                     break
                 await asyncio.sleep(0.2)

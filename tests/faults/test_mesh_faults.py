@@ -30,6 +30,7 @@ from faults_support import (
     sign_up_outcome,
     stream_copies,
     table,
+    workload_credentials,
 )
 
 from keel_devstack.stack import Stack
@@ -49,11 +50,12 @@ async def _run_case(name: str, stack: Stack, fault: Fault) -> Outcome:
     assert endpoints is not None
     await all_serving(stack)
     began = time.monotonic()
-    nc, js = await connect_nats(endpoints.nats_url, name="faults")
+    nc, js = await connect_nats(endpoints.nats_operator_url or endpoints.nats_url, name="faults")
     try:
         before = await last_seq(js, "IDENTITY")
         load = SignUpLoad(
             endpoints.services["identity"],
+            workload_credentials(stack, "gateway"),
             tag=f"faults-{re.sub('[^a-z0-9]+', '-', name)}-{uuid.uuid4().hex[:6]}",
             count=LOAD_COUNT,
             seconds=LOAD_SECONDS,

@@ -22,7 +22,16 @@ import grpc
 import httpx
 import psycopg
 import pytest
-from faults_support import PASSWORD, Outcome, all_serving, record, sign_up_body, table, until
+from faults_support import (
+    PASSWORD,
+    Outcome,
+    all_serving,
+    record,
+    sign_up_body,
+    table,
+    until,
+    workload_credentials,
+)
 from keel.ledger.v1 import (
     account_service_pb2,
     account_service_pb2_grpc,
@@ -82,7 +91,13 @@ class Tenant:
                 await asyncio.sleep(0.2)
         self.wallet = wallets[0]
         assert stack.endpoints is not None
-        await asyncio.to_thread(_fund, stack.endpoints.services["ledger"], self.wallet, FUNDS)
+        await asyncio.to_thread(
+            _fund,
+            stack.endpoints.services["ledger"],
+            workload_credentials(stack, "billing"),
+            self.wallet,
+            FUNDS,
+        )
         usage = {"metric": "items.confirmed", "quantity": str(USAGE), "dedupKey": "faults-1"}
         await self._json("POST", "/v1/usage:record", {"usage": usage})
         path = f"/v1/subscriptions/{subscriptions[0]['subscriptionId']}:closeBillingPeriod"
@@ -106,12 +121,13 @@ class Tenant:
             await asyncio.sleep(0.25)
 
 
-def _fund(ledger: str, wallet: Json, amount: int) -> None:
-    """Move ``amount`` into the wallet from a fresh operator funding account."""
+def _fund(ledger: str, credentials: grpc.ChannelCredentials, wallet: Json, amount: int) -> None:
+    """Move ``amount`` into the wallet from a fresh funding account, as the platform: a
+    service principal, believed only over that service's own certificate (billing's)."""
     asset = resources_pb2.Asset(code=wallet["asset"]["code"], scale=wallet["asset"]["scale"])
-    principal = Principal(subject="faults-operator", org_id="", kind="service")
+    principal = Principal(subject="billing", org_id="", kind="service")
     metadata = [("x-keel-principal", principal.to_header())]
-    with grpc.insecure_channel(ledger) as channel:
+    with grpc.secure_channel(ledger, credentials) as channel:
         funding = (
             account_service_pb2_grpc.AccountServiceStub(channel)
             .CreateAccount(
