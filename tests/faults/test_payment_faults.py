@@ -226,7 +226,8 @@ async def _payments_case(stack: Stack, killed: str) -> None:
         seconds=time.monotonic() - began,
         notes=[
             f"{len(paid)} paid, {len(debited)} wallets debited once, "
-            f"{sum(charges.values())} ledger charges; no reconciler on this branch"
+            f"{sum(charges.values())} ledger charges (an abandoned payment is the reconciler's:"
+            " billing/tests/component/test_payment_reconciler.py)"
         ],
     )
     record(outcome)
