@@ -3,34 +3,22 @@
 from __future__ import annotations
 
 import uuid
-import warnings
 
 import psycopg
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import Connection
-from sqlalchemy.exc import SAWarning
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from keel_runtime.migrations import run_migrations
+from keel_runtime.testing import schema_drift
 from ledger.storage.migrate import MIGRATIONS_DIR
 from ledger.storage.tables import metadata
 
 pytestmark = pytest.mark.integration
 
 
-def _diff(connection: Connection) -> list[object]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
-    with warnings.catch_warnings():
-        # Reflection does not know the outbox's xid8 column type; it is the runtime's table.
-        warnings.simplefilter("ignore", SAWarning)
-        return list(compare_metadata(context, metadata))
-
-
 async def test_schema_matches_tables(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
-        assert await conn.run_sync(_diff) == []
+        assert await conn.run_sync(schema_drift, metadata) == []
 
 
 def test_request_scopes_of_existing_transactions(database_url: str) -> None:
