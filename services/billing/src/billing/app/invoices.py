@@ -123,7 +123,8 @@ class InvoiceHandlers:
         transaction_id = ""
         try:
             if invoice.total_minor > 0:
-                await self._begin_attempt(org_id, invoice_id)
+                if (already := await self._begin_attempt(org_id, invoice_id)) is not None:
+                    return already  # a concurrent retry paid it since we read it
                 wallet = await self._ledger.find_wallet(org_id, invoice.currency)
                 if wallet is None:
                     raise WalletNotFound(
@@ -145,15 +146,19 @@ class InvoiceHandlers:
             await uow.commit()
             return paid
 
-    async def _begin_attempt(self, org_id: str, invoice_id: str) -> None:
+    async def _begin_attempt(self, org_id: str, invoice_id: str) -> Invoice | None:
         """Leave a trace before money may move: if billing dies between the ledger's answer
-        and the local commit, the payment reconciler finds the invoice by it."""
+        and the local commit, the payment reconciler finds the invoice by it. Returns the
+        invoice when a concurrent payment already settled it (nothing left to do)."""
         async with self._uow() as uow:
             current = await _get(uow, org_id, invoice_id, for_update=True)
+            if current.state is InvoiceState.PAID:
+                return current
             current.require_payable()
             if current.payment_started_time is None:
                 await uow.invoices.save(replace(current, payment_started_time=self._clock()))
                 await uow.commit()
+        return None
 
     async def _record_failure(self, org_id: str, invoice_id: str, reason: str) -> None:
         async with self._uow() as uow:
