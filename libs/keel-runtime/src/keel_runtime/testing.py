@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
+from types import ModuleType
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -94,3 +96,20 @@ async def assert_migrations_round_trip(
             assert left <= {"alembic_version"}, left
     finally:
         await engine.dispose()
+
+
+def rpc_coverage(test_file: Path, modules: Iterable[ModuleType]) -> tuple[set[str], set[str]]:
+    """The RPCs (``Service.Method``) of the contract ``modules``, and those no other
+    ``test_*.py`` beside ``test_file`` calls (a static check of the sources: an RPC only
+    fakes ever ran is how a broken one ships unseen)."""
+    sources = "".join(
+        path.read_text() for path in test_file.parent.glob("test_*.py") if path != test_file
+    )
+    methods = {
+        f"{service.name}.{method.name}"
+        for module in modules
+        for service in module.DESCRIPTOR.services_by_name.values()
+        for method in service.methods
+    }
+    uncalled = {m for m in methods if f".{m.split('.')[1]}(" not in sources}
+    return methods, uncalled

@@ -18,6 +18,8 @@ from keel.billing.v1 import (
     webhook_service_pb2,
 )
 
+from keel_runtime.testing import rpc_coverage
+
 FILES = (
     plan_service_pb2,
     subscription_service_pb2,
@@ -29,17 +31,6 @@ FILES = (
 
 
 def test_every_rpc_has_a_component_test() -> None:
-    sources = "".join(
-        path.read_text()
-        for path in Path(__file__).parent.glob("test_*.py")
-        if path != Path(__file__)
-    )
-    methods = {
-        f"{service.name}.{method.name}"
-        for module in FILES
-        for service in module.DESCRIPTOR.services_by_name.values()
-        for method in service.methods
-    }
-    uncalled = {m for m in methods if f".{m.split('.')[1]}(" not in sources}
+    methods, uncalled = rpc_coverage(Path(__file__), FILES)
     assert len(methods) >= 22
     assert uncalled == set()

@@ -11,21 +11,12 @@ from pathlib import Path
 
 from keel.ledger.v1 import account_service_pb2, ledger_admin_service_pb2, transaction_service_pb2
 
+from keel_runtime.testing import rpc_coverage
+
 FILES = (account_service_pb2, transaction_service_pb2, ledger_admin_service_pb2)
 
 
 def test_every_rpc_has_a_component_test() -> None:
-    sources = "".join(
-        path.read_text()
-        for path in Path(__file__).parent.glob("test_*.py")
-        if path != Path(__file__)
-    )
-    methods = {
-        f"{service.name}.{method.name}"
-        for module in FILES
-        for service in module.DESCRIPTOR.services_by_name.values()
-        for method in service.methods
-    }
-    uncalled = {m for m in methods if f".{m.split('.')[1]}(" not in sources}
+    methods, uncalled = rpc_coverage(Path(__file__), FILES)
     assert len(methods) >= 14
     assert uncalled == set()
