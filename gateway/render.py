@@ -73,7 +73,7 @@ RATE_LIMITS = {
 MAX_REQUEST_BYTES = 1 << 20
 # Services take at most 8 KiB of metadata before refusing some requests at random (gRPC's
 # soft limit). Everything the gateway forwards must fit: the URL travels twice (as
-# x-envoy-original-path), the verified principal is added, the token is dropped.
+# x-envoy-original-path), and the token travels on for the service to verify again.
 MAX_URL_BYTES = 2048
 MAX_HEADER_BYTES = 4096
 # Envoy's codec counts the request line as a header: above this it answers 431 on its own,
@@ -102,7 +102,9 @@ FIRST_CURL = (
     'curl -s {gateway}/v1/organizations -d \'{{"displayName":"Acme",'
     '"ownerEmail":"owner@acme.test","ownerPassword":"correct horse battery"}}\''
 )
-PRINCIPAL_HEADER = "x-keel-principal"
+# The organization a platform caller acts for (keel_runtime.context): services believe it
+# only from a service or operator certificate; the gateway drops it anyway.
+ACTING_ORG_HEADER = "x-keel-org"
 # The gateway's own health: 200 only while every service cluster has a healthy host
 # (Envoy's active gRPC health checks decide), else 503.
 HEALTH_PATH = "/healthz"
@@ -955,8 +957,8 @@ def _jwt_authn(
                 "from_headers": [{"name": "Authorization", "value_prefix": "Bearer "}],
                 "from_params": [],
                 "from_cookies": [],
-                "forward": False,
-                "forward_payload_header": PRINCIPAL_HEADER,
+                # The token travels on: every service verifies it again (zero trust).
+                "forward": True,
                 "remote_jwks": {
                     "http_uri": {
                         "uri": "http://identity-jwks/.well-known/jwks.json",
@@ -1022,14 +1024,14 @@ def render_config(
         _edge_guard(local if local.is_file() else None),
         _health_check(list(clusters)),
         {
-            # A caller must never choose its own principal: drop any it sent before
-            # jwt_authn writes the verified one. Keep the real method for the access log.
+            # Only a platform workload names the organization it acts for: drop it from
+            # callers. Keep the real method for the access log.
             "name": "envoy.filters.http.header_mutation",
             "typed_config": _typed(
                 "envoy.extensions.filters.http.header_mutation.v3.HeaderMutation",
                 mutations={
                     "request_mutations": [
-                        {"remove": PRINCIPAL_HEADER},
+                        {"remove": ACTING_ORG_HEADER},
                         {
                             "append": {
                                 "header": {

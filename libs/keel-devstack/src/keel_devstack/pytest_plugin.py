@@ -11,6 +11,8 @@ Fixture contract (used by every test suite in the repo):
 - ``runtime_database_url`` (function): the same database as the runtime role (serve with it).
 - ``unique_name`` (function): a short random lowercase token for stream/subject/consumer names.
 - ``mesh`` (session): the whole local stack (services + gateway), as ``make run`` starts it.
+- ``token_issuer`` (session): signs access tokens as identity does, with a test key; a
+  component test's server verifies them once its spec's ``jwks`` is ``token_issuer.jwks``.
 - ``mesh_certs`` (session): a session CA and a certificate per workload (``keel_devstack.certs``),
   for component tests whose servers run mutual TLS; ``foreign_certs``: the same from another
   CA, which every server must refuse.
@@ -39,6 +41,7 @@ from keel_devstack.process import StartError
 from keel_devstack.progress import Progress
 from keel_devstack.roles import ServiceRoles, drop_roles, ensure_roles, login_url, roles_for
 from keel_devstack.stack import Endpoints, Stack, database_url_for
+from keel_runtime.testing import TokenIssuer
 
 MESH_RATE_LIMIT_SCALE = 50
 
@@ -138,6 +141,11 @@ def runtime_database_url(
     postgres_url: str, database_name: str, database_roles: ServiceRoles
 ) -> str:
     return login_url(postgres_url, database_name, database_roles.runtime)
+
+
+@pytest.fixture(scope="session")
+def token_issuer() -> TokenIssuer:
+    return TokenIssuer()
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,9 @@
 """A channel for component tests of a server that runs mutual TLS, as the mesh does.
 
-Over mutual TLS the server believes a principal header only from the workloads allowed to
-assert it (``keel_runtime.interceptors.principal``). A test wants to call as an end user one
-moment and as billing the next; this channel sends each call with the certificate that
-principal needs: the service a ``kind: service`` principal names, else the gateway's.
+A test wants to call as an end user one moment (an access token, through the gateway's
+certificate) and as billing the next (billing's certificate, no token); this channel sends
+each call with the certificate it asks for: ``as_workload("billing", org)`` in the call's
+metadata, else the gateway's. The marker itself is not sent.
 """
 
 from __future__ import annotations
@@ -14,10 +14,18 @@ from typing import Any
 import grpc
 
 from keel_devstack.certs import MeshCertificates
-from keel_runtime.context import PRINCIPAL_HEADER, Principal
+from keel_runtime.context import ACTING_ORG_HEADER
 from keel_runtime.tls import channel_credentials
 
 Metadata = Sequence[tuple[str, Any]] | None
+
+WORKLOAD_MARKER = "x-test-workload"
+
+
+def as_workload(workload: str, org_id: str = "") -> tuple[tuple[str, str], ...]:
+    """Metadata of a call made by ``workload`` itself (its certificate), for ``org_id``."""
+    marker = ((WORKLOAD_MARKER, workload),)
+    return (*marker, (ACTING_ORG_HEADER, org_id)) if org_id else marker
 
 
 class RoutedChannel:
@@ -28,17 +36,13 @@ class RoutedChannel:
         self._certs = certs
         self._channels: dict[str, Any] = {}
 
-    def workload_for(self, metadata: Metadata) -> str:
-        for key, value in metadata or ():
-            if key != PRINCIPAL_HEADER:
-                continue
-            try:
-                principal = Principal.from_header(value)
-            except ValueError:
-                break
-            if principal.kind == "service" and principal.subject in self._certs.workloads:
-                return principal.subject
-        return "gateway"
+    @staticmethod
+    def route(metadata: Metadata) -> tuple[str, Metadata]:
+        """The workload a call is made by, and the metadata to send (marker removed)."""
+        if not metadata:
+            return "gateway", metadata
+        workload = next((v for k, v in metadata if k == WORKLOAD_MARKER), "gateway")
+        return workload, [(k, v) for k, v in metadata if k != WORKLOAD_MARKER]
 
     def channel(self, workload: str) -> Any:
         """A plain secure channel presenting ``workload``'s certificate."""
@@ -49,9 +53,9 @@ class RoutedChannel:
 
     def _route(self, kind: str, method: str, *args: Any, **kwargs: Any) -> Any:
         def call(request: Any, *, metadata: Metadata = None, **call_kwargs: Any) -> Any:
-            channel = self.channel(self.workload_for(metadata))
-            multicallable = getattr(channel, kind)(method, *args, **kwargs)
-            return multicallable(request, metadata=metadata, **call_kwargs)
+            workload, sent = self.route(metadata)
+            multicallable = getattr(self.channel(workload), kind)(method, *args, **kwargs)
+            return multicallable(request, metadata=sent, **call_kwargs)
 
         return call
 

@@ -230,6 +230,9 @@ class Stack:
         )
         if "ledger" in self.endpoints.services:
             env["LEDGER_TARGET"] = self.endpoints.services["ledger"]
+        if "identity" in self.endpoints.services and svc.name != "identity":
+            # Where every other service reads identity's keys to verify access tokens.
+            env["IDENTITY_TARGET"] = self.endpoints.services["identity"]
         if svc.name in self.endpoints.databases:
             env["DATABASE_URL"] = self._database_url(svc)  # the runtime role: rows only
             env["DATA_ENCRYPTION_KEYS"] = data_keys(self._secrets_dir / "data-keys")

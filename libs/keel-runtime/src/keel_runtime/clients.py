@@ -1,4 +1,10 @@
-"""Outgoing gRPC channels that forward the request context (request id, trace, principal)."""
+"""Outgoing gRPC channels that forward the request context (request id, trace, principal).
+
+Inside a call made for a user, the user's access token travels on, and the next service
+verifies it again; the calling service itself is proven by its certificate. A call made
+``as_service(org)`` acts as the calling service for that organization instead, with no
+user's token, even inside a user's call.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,13 @@ from typing import Any
 
 import grpc
 
-from keel_runtime.context import outgoing_metadata
+from keel_runtime.context import ACTING_ORG_HEADER, AUTHORIZATION_HEADER, outgoing_metadata
 from keel_runtime.tls import TlsSettings, channel_credentials
+
+
+def as_service(org_id: str) -> tuple[tuple[str, str], ...]:
+    """Call metadata: act as this service (its certificate) for ``org_id``, not as the user."""
+    return ((ACTING_ORG_HEADER, org_id),)
 
 
 def _with_context(details: Any) -> Any:
@@ -16,9 +27,11 @@ def _with_context(details: Any) -> Any:
     if not extra:
         return details
     metadata = grpc.aio.Metadata(*(details.metadata or ()))
+    as_itself = ACTING_ORG_HEADER in metadata
     for key, value in extra:
-        # A value the caller set explicitly wins over the ambient context.
-        if key not in metadata:
+        # A value the caller set explicitly wins over the ambient context, and a call made
+        # as the service carries no user's token.
+        if key not in metadata and not (as_itself and key == AUTHORIZATION_HEADER):
             metadata.add(key, value)
     return grpc.aio.ClientCallDetails(
         details.method, details.timeout, metadata, details.credentials, details.wait_for_ready

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 import secrets
 from contextvars import ContextVar, Token
@@ -16,7 +13,11 @@ from keel_runtime.errors import Unauthenticated
 REQUEST_ID_HEADER = "x-request-id"
 TRACEPARENT_HEADER = "traceparent"
 TRACESTATE_HEADER = "tracestate"
-PRINCIPAL_HEADER = "x-keel-principal"
+AUTHORIZATION_HEADER = "authorization"
+ACTING_ORG_HEADER = "x-keel-org"
+"""The organization a platform caller (a Keel service, the operator) acts for. Believed only
+with a service or operator certificate: the platform may act for any organization, so
+naming one grants nothing; it tells the callee whose rows the call is about."""
 
 PRINCIPAL_KINDS = frozenset({"user", "service", "api_key", "operator"})
 
@@ -32,74 +33,24 @@ _TRACEPARENT_RE = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling, as asserted by the gateway (verified JWT) or an internal caller."""
+    """Who is calling: an end user or API key proven by an access token the service verified
+    itself (``keel_runtime.tokens``), or a Keel service or the operator proven by its
+    workload certificate (``keel_runtime.interceptors.principal``)."""
 
     subject: str
     org_id: str = ""
     roles: frozenset[str] = field(default_factory=frozenset)
     scopes: frozenset[str] = field(default_factory=frozenset)
     kind: str = "user"
+    credential: str = field(default="", repr=False, compare=False)
+    """The access token that proved a user or API key; forwarded on internal calls made on
+    its behalf, so the next service verifies it again. Never logged."""
 
     def __post_init__(self) -> None:
         if not self.subject:
             raise ValueError("principal subject must not be empty")
         if self.kind not in PRINCIPAL_KINDS:
             raise ValueError(f"principal kind must be one of {sorted(PRINCIPAL_KINDS)}")
-
-    @classmethod
-    def from_header(cls, raw: str | bytes) -> Principal:
-        """Parse the ``x-keel-principal`` header; raises ValueError when malformed.
-
-        The gateway's jwt_authn forwards the verified token payload base64url-encoded,
-        and internal callers send the same; plain JSON is accepted for hand-made calls.
-        """
-        text = raw.decode() if isinstance(raw, bytes) else raw
-        text = text.strip()
-        if not text.startswith("{"):
-            try:
-                text = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
-            except (binascii.Error, UnicodeDecodeError) as exc:
-                raise ValueError("principal is neither JSON nor base64url JSON") from exc
-        try:
-            data: Any = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError("principal is not valid JSON") from exc
-        if not isinstance(data, dict):
-            raise ValueError("principal must be a JSON object")
-        sub, org, kind = data.get("sub"), data.get("org", ""), data.get("kind", "user")
-        if not isinstance(sub, str) or not isinstance(org, str) or not isinstance(kind, str):
-            raise ValueError("principal sub, org and kind must be strings")
-        # OAuth-style `scope` is one space-separated string; `scopes` a list.
-        scope = data.get("scope")
-        if isinstance(scope, str):
-            scopes = frozenset(scope.split())
-        else:
-            scopes = _string_set(data.get("scopes", []), "scopes")
-        return cls(
-            subject=sub,
-            org_id=org,
-            roles=_string_set(data.get("roles", []), "roles"),
-            scopes=scopes,
-            kind=kind,
-        )
-
-    def to_header(self) -> str:
-        """The ``x-keel-principal`` value: base64url JSON claims, as the gateway sends."""
-        claims = {
-            "sub": self.subject,
-            "org": self.org_id,
-            "roles": sorted(self.roles),
-            "scope": " ".join(sorted(self.scopes)),
-            "kind": self.kind,
-        }
-        encoded = base64.urlsafe_b64encode(json.dumps(claims, separators=(",", ":")).encode())
-        return encoded.decode().rstrip("=")
-
-
-def _string_set(value: object, name: str) -> frozenset[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError(f"principal {name} must be a list of strings")
-    return frozenset(value)
 
 
 def current_principal() -> Principal | None:
@@ -139,7 +90,11 @@ def outgoing_metadata() -> list[tuple[str, str]]:
         if ts := _tracestate.get():
             md.append((TRACESTATE_HEADER, ts))
     if principal := _principal.get():
-        md.append((PRINCIPAL_HEADER, principal.to_header()))
+        if principal.credential:
+            md.append((AUTHORIZATION_HEADER, f"Bearer {principal.credential}"))
+        elif principal.org_id:
+            # A platform caller: the callee knows who from the certificate; say for whom.
+            md.append((ACTING_ORG_HEADER, principal.org_id))
     return md
 
 

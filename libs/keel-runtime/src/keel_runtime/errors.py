@@ -41,6 +41,12 @@ class PermissionDenied(RuntimeRpcError):
     reason = "PERMISSION_DENIED"
 
 
+class DependencyUnavailable(RuntimeRpcError):
+    """Something the call needs from another service cannot be had now; worth a retry."""
+
+    reason = "DEPENDENCY_UNAVAILABLE"
+
+
 @dataclass(frozen=True, slots=True)
 class FieldViolation:
     """One invalid field: a dotted path such as ``owner.email`` and a human description."""
@@ -71,6 +77,7 @@ def _summary(violations: Sequence[FieldViolation]) -> str:
 RUNTIME_ERROR_MAP: ErrorMap = {
     Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    DependencyUnavailable: grpc.StatusCode.UNAVAILABLE,
     ValidationFailed: grpc.StatusCode.INVALID_ARGUMENT,
 }
 """Always in force; a service's own error map is layered on top."""

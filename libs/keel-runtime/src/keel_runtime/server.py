@@ -17,6 +17,7 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 from nats.aio.client import Client as Nats
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from keel_runtime import clients
 from keel_runtime.errors import ErrorMap
 from keel_runtime.events.pruning import run_pruning
 from keel_runtime.health import (
@@ -32,6 +33,7 @@ from keel_runtime.metrics import NO_METRICS, Metrics, MetricsEndpoint
 from keel_runtime.settings import ServerSettings
 from keel_runtime.supervisor import supervise, task_name
 from keel_runtime.tls import TlsSettings, server_credentials
+from keel_runtime.tokens import JwksSource, Revocations, TokenVerifier, identity_jwks
 
 logger = logging.getLogger("keel.server")
 
@@ -70,6 +72,11 @@ class ServiceSpec:
     metrics: Metrics | None = None
     """Shared with the service's relay and consumers; by default the server makes its own
     when ``ServerSettings.metrics_bind`` is set, and records nothing otherwise."""
+    jwks: JwksSource | None = None
+    """Where identity's signing keys are read to verify access tokens; by default identity's
+    ``AuthService.GetJwks`` at ``TokenSettings.identity_target`` (identity hands its own)."""
+    revocations: Revocations | None = None
+    """The deny set of revoked sessions, keys and users consulted for every token."""
 
 
 class RunningServer:
@@ -176,7 +183,12 @@ async def _run_closers(closers: Sequence[Callable[[], Awaitable[None]]]) -> None
             logger.exception("closer failed", extra={"closer": task_name(closer)})
 
 
-def build_server(spec: ServiceSpec, settings: ServerSettings, metrics: Metrics = NO_METRICS) -> Any:
+def build_server(
+    spec: ServiceSpec,
+    settings: ServerSettings,
+    metrics: Metrics = NO_METRICS,
+    tokens: TokenVerifier | None = None,
+) -> Any:
     """A grpc.aio server with the interceptor chain and message/concurrency limits."""
     return grpc.aio.server(
         interceptors=server_interceptors(
@@ -185,6 +197,7 @@ def build_server(spec: ServiceSpec, settings: ServerSettings, metrics: Metrics =
             spec.public_methods,
             metrics=metrics,
             mtls=settings.tls is not None,
+            tokens=tokens,
         ),
         options=[
             ("grpc.max_send_message_length", settings.max_message_bytes),
@@ -234,7 +247,11 @@ class GenericRegistrar:
 async def start(spec: ServiceSpec, settings: ServerSettings) -> RunningServer:
     """Build, bind and start the server, then start readiness polling and background tasks."""
     metrics = server_metrics(spec, settings)
-    server = build_server(spec, settings, metrics)
+    jwks, closers = key_source(spec, settings)
+    if closers:
+        spec.closers = [*spec.closers, *closers]
+    tokens = TokenVerifier(jwks, settings.tokens, revocations=spec.revocations)
+    server = build_server(spec, settings, metrics, tokens)
     registrar = GenericRegistrar(server)
     for add_servicer, servicer in spec.servicers:
         add_servicer(servicer, registrar)
@@ -296,6 +313,19 @@ async def start(spec: ServiceSpec, settings: ServerSettings) -> RunningServer:
         )
     logger.info("serving", extra={"bind": settings.bind, "port": port, "mtls": bool(settings.tls)})
     return running
+
+
+def key_source(
+    spec: ServiceSpec, settings: ServerSettings
+) -> tuple[JwksSource | None, list[Callable[[], Awaitable[None]]]]:
+    """Where the server reads identity's keys, and what to close on stop."""
+    if spec.jwks is not None:
+        return spec.jwks, []
+    target = settings.tokens.identity_target
+    if target is None:
+        return None, []
+    channel = clients.channel(target, settings.tls)
+    return identity_jwks(channel), [channel.close]
 
 
 def probes(spec: ServiceSpec) -> list[Probe]:

@@ -218,6 +218,40 @@ class RetentionSettings:
         )
 
 
+@dataclass(frozen=True)
+class TokenSettings:
+    """How access tokens are checked; issuer and audience match identity's."""
+
+    issuer: str = "keel-identity"
+    """Required ``iss`` (``JWT_ISSUER``)."""
+    audience: str = "keel"
+    """Required ``aud`` (``JWT_AUDIENCE``)."""
+    identity_target: str | None = None
+    """Identity's gRPC ``host:port``, where the JWKS is read (``IDENTITY_TARGET``); identity
+    itself, and tests, hand the server their own key source instead."""
+    leeway_seconds: int = 30
+    """Clock skew tolerated on ``exp``, ``nbf`` and ``iat`` (``JWT_LEEWAY_SECONDS``)."""
+    max_lifetime_seconds: int = 3600
+    """``exp - iat`` above this is refused, whoever signed it (``JWT_MAX_LIFETIME_SECONDS``)."""
+    keys_refresh_seconds: float = 300.0
+    """Known keys are re-read this often, so an unpublished key stops verifying."""
+    unknown_key_interval_seconds: float = 5.0
+    """At most one fetch per this interval for tokens naming a key not yet known: a flood of
+    made-up key ids costs identity one call per interval, not one per request."""
+
+    @classmethod
+    def from_env(cls) -> TokenSettings:
+        return cls(
+            issuer=env_str("JWT_ISSUER", cls.issuer),
+            audience=env_str("JWT_AUDIENCE", cls.audience),
+            identity_target=env_hostport("IDENTITY_TARGET") if _raw("IDENTITY_TARGET") else None,
+            leeway_seconds=env_int("JWT_LEEWAY_SECONDS", cls.leeway_seconds, min=0, max=300),
+            max_lifetime_seconds=env_int(
+                "JWT_MAX_LIFETIME_SECONDS", cls.max_lifetime_seconds, min=60, max=86_400
+            ),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class ServerSettings:
     """How the gRPC server listens and stops."""
@@ -245,6 +279,8 @@ class ServerSettings:
     health_bind: str | None = None
     """``host:port`` of a plaintext listener serving grpc.health.v1 only (``HEALTH_BIND``),
     for probes that cannot present a certificate (kubelet); unset = off."""
+    tokens: TokenSettings = TokenSettings()
+    """How end users' access tokens are verified (``keel_runtime.tokens``)."""
 
     @classmethod
     def from_env(cls) -> ServerSettings:
@@ -259,6 +295,7 @@ class ServerSettings:
             retention=RetentionSettings.from_env(),
             tls=tls_from_env(),
             health_bind=env_hostport("HEALTH_BIND") if _raw("HEALTH_BIND") else None,
+            tokens=TokenSettings.from_env(),
         )
 
 

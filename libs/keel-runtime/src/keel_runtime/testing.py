@@ -1,18 +1,26 @@
 """Test helpers for services built on the runtime: a consumer whose deliveries tests await,
-and the schema checks every service's migration tests share."""
+the schema checks every service's migration tests share, and access tokens signed as
+identity signs them."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
+import secrets
+import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from sqlalchemy import Connection, MetaData, inspect
@@ -23,6 +31,7 @@ from keel_runtime.db import create_engine
 from keel_runtime.events.consumer import Consumer, Subscription
 from keel_runtime.metrics import NO_METRICS, Metrics
 from keel_runtime.migrations import run_migrations_async
+from keel_runtime.settings import TokenSettings
 
 
 class ProbeConsumer(Consumer):
@@ -113,3 +122,81 @@ def rpc_coverage(test_file: Path, modules: Iterable[ModuleType]) -> tuple[set[st
     }
     uncalled = {m for m in methods if f".{m.split('.')[1]}(" not in sources}
     return methods, uncalled
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+class TokenIssuer:
+    """Signs access tokens as identity does (EdDSA, ``kid``, iss/aud/iat/exp), with a key of
+    its own: a server under test verifies them once given ``jwks`` as its key source
+    (``ServiceSpec.jwks``). Claims can be overridden to forge what an attacker would send."""
+
+    def __init__(self, settings: TokenSettings | None = None) -> None:
+        self.settings = settings if settings is not None else TokenSettings()
+        self.kid = f"test-{secrets.token_hex(4)}"
+        self._key = Ed25519PrivateKey.generate()
+
+    def public_jwk(self) -> dict[str, str]:
+        raw = self._key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return {"kty": "OKP", "crv": "Ed25519", "x": _b64(raw), "kid": self.kid, "alg": "EdDSA"}
+
+    async def jwks(self) -> Mapping[str, Any]:
+        return {"keys": [self.public_jwk()]}
+
+    def sign(self, claims: Mapping[str, Any], *, header: Mapping[str, Any] | None = None) -> str:
+        """A token over exactly ``claims`` (nothing added), signed with this issuer's key."""
+        head = {"alg": "EdDSA", "typ": "JWT", "kid": self.kid, **(header or {})}
+        signing_input = f"{_b64(json.dumps(head).encode())}.{_b64(json.dumps(claims).encode())}"
+        signature = self._key.sign(signing_input.encode())
+        return f"{signing_input}.{_b64(signature)}"
+
+    def token(
+        self,
+        org_id: str = "",
+        *,
+        subject: str = "",
+        roles: Sequence[str] = ("OWNER",),
+        scopes: Sequence[str] = (),
+        kind: str = "user",
+        session_id: str = "",
+        ttl_seconds: int = 900,
+        **overrides: Any,
+    ) -> str:
+        """A valid access token (unless ``overrides`` say otherwise, e.g. ``exp=...``)."""
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": self.settings.issuer,
+            "aud": self.settings.audience,
+            "sub": subject or f"{kind}-{org_id[:8] or 'none'}",
+            "org": org_id,
+            "roles": list(roles),
+            "scope": " ".join(scopes),
+            "kind": kind,
+            "iat": now,
+            "exp": now + ttl_seconds,
+            "jti": secrets.token_hex(8),
+        }
+        if session_id:
+            claims["sid"] = session_id
+        claims.update(overrides)
+        return self.sign({k: v for k, v in claims.items() if v is not None})
+
+    def metadata(self, org_id: str = "", **claims: Any) -> tuple[tuple[str, str], ...]:
+        """Call metadata carrying ``token(org_id, **claims)`` as the gateway forwards it."""
+        return (("authorization", f"Bearer {self.token(org_id, **claims)}"),)
+
+
+def merged_jwks(
+    *sources: Callable[[], Awaitable[Mapping[str, Any]]],
+) -> Callable[[], Awaitable[Mapping[str, Any]]]:
+    """One key source publishing the keys of all ``sources`` (identity's own and a test's)."""
+
+    async def fetch() -> Mapping[str, Any]:
+        keys: list[Any] = []
+        for source in sources:
+            keys += (await source()).get("keys", [])
+        return {"keys": keys}
+
+    return fetch

@@ -131,6 +131,8 @@ async def build(config: IdentityConfig, overrides: Overrides | None = None) -> S
         database=engine,
         nats=nats,
         metrics=metrics,
+        # Identity verifies access tokens against its own published keys, read in-process.
+        jwks=tokens.jwks,
     )
 
 

@@ -18,8 +18,7 @@ from keel.identity.v1 import (
 from keel.ledger.v1 import account_service_pb2, account_service_pb2_grpc, resources_pb2
 
 from keel_devstack.certs import MeshCertificates
-from keel_devstack.routed_channel import RoutedChannel
-from keel_runtime.context import PRINCIPAL_HEADER, Principal
+from keel_devstack.routed_channel import RoutedChannel, as_workload
 
 PASSWORD = "bench correct horse battery"
 PLATFORM_ORG_ID = "00000000-0000-0000-0000-000000000000"
@@ -37,14 +36,13 @@ class Tenant:
 
     @property
     def metadata(self) -> list[tuple[str, str]]:
-        """What the gateway forwards: the verified token's payload, base64url JSON."""
-        return [(PRINCIPAL_HEADER, self.access_token.split(".")[1])]
+        """What the gateway forwards: the user's access token, which the service verifies."""
+        return [("authorization", f"Bearer {self.access_token}")]
 
 
 def service_metadata() -> list[tuple[str, str]]:
-    """The service principal SERVICE: believed only over SERVICE's own certificate."""
-    principal = Principal(subject=SERVICE, org_id="", kind="service")
-    return [(PRINCIPAL_HEADER, principal.to_header())]
+    """The service principal SERVICE: its own certificate, no token."""
+    return list(as_workload(SERVICE))
 
 
 @asynccontextmanager

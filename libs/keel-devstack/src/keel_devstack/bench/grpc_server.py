@@ -18,6 +18,7 @@ from grpc_health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
 from keel_runtime.logging import configure_logging
 from keel_runtime.server import ServiceSpec, start
 from keel_runtime.settings import ServerSettings
+from keel_runtime.testing import TokenIssuer
 
 SERVICE = "keel.bench.v1.Bench"
 METHOD = f"/{SERVICE}/Ping"
@@ -48,6 +49,9 @@ def add_handler(servicer: object, server: Any) -> None:
 
 
 async def serve(kind: str) -> None:
+    # The client sends this token to both servers; the runtime verifies it as services do.
+    issuer = TokenIssuer()
+    token = issuer.token("bench", subject="bench", ttl_seconds=3600)
     if kind == "bare":
         server = grpc.aio.server()
         server.add_generic_rpc_handlers((handler(),))
@@ -58,11 +62,16 @@ async def serve(kind: str) -> None:
         # As a service runs: a JSON access-log line per call at INFO (stderr goes to /dev/null)
         # and Prometheus metrics on, as `make run` has them.
         configure_logging("bench", os.environ.get(LOG_LEVEL_VARIABLE, "INFO"))
-        spec = ServiceSpec(name="bench", servicers=[(add_handler, None)], service_names=[SERVICE])
+        spec = ServiceSpec(
+            name="bench",
+            servicers=[(add_handler, None)],
+            service_names=[SERVICE],
+            jwks=issuer.jwks,
+        )
         settings = ServerSettings(bind="127.0.0.1:0", metrics_bind="127.0.0.1:0")
         running = await start(spec, settings)
         port, stop = running.port, running.stop
-    print(f"PORT {port}", flush=True)
+    print(f"PORT {port} {token}", flush=True)
     await asyncio.to_thread(sys.stdin.read)
     await stop(0)
 

@@ -22,7 +22,6 @@ from keel_devstack.bench.measure import (
     interleave,
     judge,
 )
-from keel_runtime.context import Principal
 
 NAME = "grpc"
 CONCURRENCY = 16
@@ -54,8 +53,9 @@ def run(env: Env) -> Outcome:
 
 
 @asynccontextmanager
-async def server_process(kind: str) -> AsyncIterator[str]:
-    """A server in its own process (the client would otherwise share its one core)."""
+async def server_process(kind: str) -> AsyncIterator[tuple[str, str]]:
+    """A server in its own process (the client would otherwise share its one core): its
+    address, and an access token it accepts."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -70,7 +70,8 @@ async def server_process(kind: str) -> AsyncIterator[str]:
         line = await asyncio.wait_for(proc.stdout.readline(), timeout=30)
         if not line.startswith(b"PORT "):
             raise RuntimeError(f"{kind} bench server did not start (exit {proc.returncode})")
-        yield f"127.0.0.1:{int(line.split()[1])}"
+        _, port, token = line.decode().split()
+        yield f"127.0.0.1:{int(port)}", token
     finally:
         proc.stdin.close()  # its signal to stop
         try:
@@ -80,20 +81,20 @@ async def server_process(kind: str) -> AsyncIterator[str]:
             await proc.wait()
 
 
-def metadata() -> tuple[tuple[str, str], ...]:
-    """What a call from the gateway carries (an end user); the bare server ignores it."""
-    principal = Principal(subject="bench", org_id="bench", kind="user")
-    return (("x-keel-principal", principal.to_header()), ("x-request-id", "bench"))
+def metadata(token: str) -> tuple[tuple[str, str], ...]:
+    """What a call from the gateway carries (an end user's token); the bare server ignores it."""
+    return (("authorization", f"Bearer {token}"), ("x-request-id", "bench"))
 
 
-async def calls_per_second(target: str, seconds: float) -> float:
+async def calls_per_second(server: tuple[str, str], seconds: float) -> float:
+    target, token = server
     async with grpc.aio.insecure_channel(target) as channel:
         call = channel.unary_unary(
             METHOD,
             request_serializer=HealthCheckRequest.SerializeToString,
             response_deserializer=HealthCheckResponse.FromString,
         )
-        request, md = HealthCheckRequest(), metadata()
+        request, md = HealthCheckRequest(), metadata(token)
         await call(request, metadata=md)  # connect outside the timing
 
         async def once() -> int:

@@ -8,6 +8,7 @@ from keel_runtime.errors import ErrorMap
 from keel_runtime.interceptors.chain import ServerChain
 from keel_runtime.interceptors.error_mapping import ErrorMapper, ErrorMappingInterceptor
 from keel_runtime.metrics import NO_METRICS, Metrics
+from keel_runtime.tokens import TokenVerifier
 
 
 def server_interceptors(
@@ -17,6 +18,7 @@ def server_interceptors(
     *,
     metrics: Metrics = NO_METRICS,
     mtls: bool = False,
+    tokens: TokenVerifier | None = None,
 ) -> list[ServerChain]:
     """The chain, as one grpc.aio interceptor whose steps run in this load-bearing order:
 
@@ -24,15 +26,18 @@ def server_interceptors(
        everything inside (logs, error details, outgoing calls) can see them.
     2. Access log and RPC metrics - outside error mapping, so they see the final status code.
     3. Error mapping - outside the refusals below, so they share its status format.
-    4. Principal - refuses a principal header from a peer that may not assert one (see
-       ``interceptors.principal``), then anonymous calls, before any input is looked at.
+    4. Principal - refuses a credential that does not verify (an access token checked by
+       ``tokens``, a workload certificate; see ``interceptors.principal``), then anonymous
+       calls, before any input is looked at.
     5. Validation - protovalidate and text hygiene (no NUL in any string), right before
        the servicer.
 
     One interceptor rather than five: each grpc.aio layer costs a coroutine and a rebuilt
     method handler per call (see ``ServerChain``).
     """
-    return [ServerChain(service, error_map, public_methods, metrics=metrics, mtls=mtls)]
+    return [
+        ServerChain(service, error_map, public_methods, metrics=metrics, mtls=mtls, tokens=tokens)
+    ]
 
 
 __all__ = [

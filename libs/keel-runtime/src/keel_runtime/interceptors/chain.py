@@ -15,16 +15,16 @@ import grpc
 
 from keel_runtime import access as acl
 from keel_runtime import context as ctx
-from keel_runtime.errors import ErrorMap, Unauthenticated
+from keel_runtime.errors import ErrorMap, RuntimeRpcError
 from keel_runtime.interceptors.access_log import log_access, status_code_of
 from keel_runtime.interceptors.error_mapping import ErrorMapper
 from keel_runtime.interceptors.principal import (
-    authorize,
+    anonymous_refusal,
+    identify,
     is_infrastructure,
     normalize_method,
-    refusal,
 )
-from keel_runtime.interceptors.request_context import context_headers, principal_from_header
+from keel_runtime.interceptors.request_context import context_headers
 from keel_runtime.interceptors.validation import (
     Refused,
     check,
@@ -34,6 +34,7 @@ from keel_runtime.interceptors.validation import (
 )
 from keel_runtime.metrics import NO_METRICS, Metrics, RpcMetrics
 from keel_runtime.tls import peer_workload
+from keel_runtime.tokens import TokenVerifier, bearer_token
 
 _OK = grpc.StatusCode.OK
 auth_log = logging.getLogger("keel.auth")
@@ -70,25 +71,32 @@ class ChainedMethod:
     metrics: Metrics
     mtls: bool
     """The server requires client certificates: callers have a workload identity."""
+    tokens: TokenVerifier
+    """Verifies the end user's access token (shared by every method of the server)."""
 
     async def handle(self, request: Any, context: Any) -> Any:
         """One call through the chain; the numbered steps are those of ``server_interceptors``."""
-        # 1. Request context: request id, trace, principal (what the header claims, taken
-        # only if the peer's workload certificate allows it). The request id is echoed in
+        # 1. Request context: request id, trace, principal (from the access token this
+        # service verifies, or the peer's workload certificate). The request id is echoed in
         # initial metadata, sent before the servicer runs: servicers must not send their own
         # (trailing metadata is theirs to use).
         metadata = _call_metadata.get()
         headers = context_headers(context.invocation_metadata() if metadata is None else metadata)
         request_id = ctx.accept_request_id(headers.get(ctx.REQUEST_ID_HEADER))
-        raw_principal = headers.get(ctx.PRINCIPAL_HEADER)
-        claimed = principal_from_header(raw_principal)
+        token = bearer_token(headers.get(ctx.AUTHORIZATION_HEADER))
         peer = peer_workload(context) if self.mtls else None
-        authorized = authorize(claimed, raw_principal is not None, peer, mtls=self.mtls)
-        if isinstance(authorized, Unauthenticated):
-            refused: Unauthenticated | None = authorized
+        identified = await identify(
+            token,
+            headers.get(ctx.ACTING_ORG_HEADER),
+            peer,
+            mtls=self.mtls,
+            verifier=self.tokens,
+        )
+        if isinstance(identified, RuntimeRpcError):
+            refused: RuntimeRpcError | None = identified
             principal = None
         else:
-            refused, principal = None, authorized
+            refused, principal = None, identified
         with ctx.bound(
             request_id=request_id,
             traceparent=ctx.child_traceparent(headers.get(ctx.TRACEPARENT_HEADER)),
@@ -103,9 +111,9 @@ class ChainedMethod:
             try:
                 # 3. Error mapping: covers the refusals below and the servicer alike.
                 try:
-                    # 4. Principal: a header from a peer that may not assert it, then
-                    # anonymous calls, are refused before input is looked at; then what the
-                    # contracts say this principal may call (scopes, platform-only methods).
+                    # 4. Principal: a credential that does not verify, then anonymous
+                    # calls, are refused before input is looked at; then what the contracts
+                    # say this principal may call (scopes, platform-only methods).
                     if refused is not None:
                         self.metrics.principal_refused(refused.reason, peer)
                         auth_log.warning(
@@ -115,7 +123,7 @@ class ChainedMethod:
                         raise refused
                     if principal is None:
                         if not self.public:
-                            raise refusal(raw_principal)
+                            raise anonymous_refusal()
                     elif not self.public:
                         acl.check(self.access, principal)
                     # 5. Validation, right before the servicer.
@@ -188,10 +196,13 @@ class ServerChain(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         *,
         metrics: Metrics = NO_METRICS,
         mtls: bool = False,
+        tokens: TokenVerifier | None = None,
     ) -> None:
         self.errors = ErrorMapper(service, error_map)
         self.metrics = metrics
         self.mtls = mtls
+        # Without a source of identity's keys every token is refused (SIGNING_KEYS_UNAVAILABLE).
+        self.tokens = tokens if tokens is not None else TokenVerifier(None)
         # Public methods come from the contracts; ``public_methods`` adds methods of
         # services outside them (test protos).
         self._public = acl.public_methods() | {normalize_method(m) for m in public_methods}
@@ -243,6 +254,7 @@ class ServerChain(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             rpc_metrics=self.metrics.rpc(method),
             metrics=self.metrics,
             mtls=self.mtls,
+            tokens=self.tokens,
         )
         # A bound coroutine method: grpc.aio inspects the behaviour on every call to pick
         # its async path (and context.write for response streams); a partial would take

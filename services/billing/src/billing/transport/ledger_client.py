@@ -33,7 +33,8 @@ from billing.domain.errors import (
 )
 from billing.domain.invoice import Invoice
 from billing.domain.money import currency_scale
-from keel_runtime.context import PRINCIPAL_HEADER, Principal, current_principal
+from keel_runtime.clients import as_service
+from keel_runtime.context import current_principal
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +96,6 @@ def payment_request_id(invoice: Invoice) -> str:
     return f"invoice:{invoice.invoice_id}"
 
 
-def _service_metadata(org_id: str) -> tuple[tuple[str, str], ...]:
-    principal = Principal(subject=SERVICE_SUBJECT, org_id=org_id, kind="service")
-    return ((PRINCIPAL_HEADER, principal.to_header()),)
-
-
 class GrpcLedger:
     """The Ledger port over keel.ledger.v1 AccountService and TransactionService."""
 
@@ -122,7 +118,7 @@ class GrpcLedger:
             kind=resources_pb2.ACCOUNT_KIND_WALLET, asset_code=currency or "", page_size=1
         )
         # Inside an RPC the caller's principal travels on; background work acts as billing.
-        metadata = None if current_principal() else _service_metadata(org_id)
+        metadata = None if current_principal() else as_service(org_id)
         try:
             listed = await self._accounts.ListAccounts(
                 request, timeout=self._timeout, metadata=metadata
@@ -160,7 +156,7 @@ class GrpcLedger:
                 metadata={"owner": "billing"},
             ),
             timeout=self._timeout,
-            metadata=_service_metadata(self._platform_org_id),
+            metadata=as_service(self._platform_org_id),
         )
         account_id = str(response.account.account_id)
         self._revenue[currency] = account_id
@@ -191,7 +187,7 @@ class GrpcLedger:
                     metadata={"invoice_id": invoice.invoice_id, "source": SERVICE_SUBJECT},
                 ),
                 timeout=self._timeout,
-                metadata=_service_metadata(invoice.org_id),
+                metadata=as_service(invoice.org_id),
             )
         except grpc.aio.AioRpcError as exc:
             if exc.code() in _DECLINED:
@@ -224,7 +220,7 @@ class GrpcLedger:
                         page_token=token,
                     ),
                     timeout=self._timeout,
-                    metadata=_service_metadata(invoice.org_id),
+                    metadata=as_service(invoice.org_id),
                 )
             except grpc.aio.AioRpcError as exc:
                 raise ledger_error(exc) from exc
@@ -244,7 +240,7 @@ class GrpcLedger:
                     transaction_id=invoice.payment_transaction_id
                 ),
                 timeout=self._timeout,
-                metadata=_service_metadata(invoice.org_id),
+                metadata=as_service(invoice.org_id),
             )
         except grpc.aio.AioRpcError as exc:
             if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
