@@ -13,6 +13,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from keel_runtime import context
 from keel_runtime.server import RunningServer, ServiceSpec, start
 from keel_runtime.settings import ServerSettings
+from keel_runtime.testing import TokenIssuer
 
 PACKAGE = "keel_runtime_tests.v1"
 SERVICE = f"{PACKAGE}.ProbeService"
@@ -180,10 +181,15 @@ class Probe:
         )
 
 
+ISSUER = TokenIssuer()
+"""Signs the tests' access tokens; every probe server verifies them (its ``jwks``)."""
+# Valid for the longest lifetime a service accepts: the whole session, however slow.
+TOKEN = ISSUER.token("org-1", subject="user-1", roles=("admin",), ttl_seconds=3600)
+AUTH = (("authorization", f"Bearer {TOKEN}"),)
 PRINCIPAL = context.Principal(
-    subject="user-1", org_id="org-1", roles=frozenset({"admin"}), kind="user"
+    subject="user-1", org_id="org-1", roles=frozenset({"admin"}), kind="user", credential=TOKEN
 )
-AUTH = ((context.PRINCIPAL_HEADER, PRINCIPAL.to_header()),)
+"""What the servers make of AUTH; bound as the ambient principal, it forwards TOKEN."""
 
 StartProbe = Callable[..., Awaitable[Probe]]
 
@@ -199,6 +205,7 @@ async def start_probe() -> AsyncIterator[StartProbe]:
         settings_kw = {k: v for k, v in overrides.items() if k in settings_fields}
         spec_kw = {k: v for k, v in overrides.items() if k not in settings_fields}
         spec_kw.setdefault("public_methods", (f"/{SERVICE}/Public",))
+        spec_kw.setdefault("jwks", ISSUER.jwks)
         spec = ServiceSpec(
             name="probe",
             servicers=[(add_probe_servicer, servicer)],
@@ -226,6 +233,7 @@ class Kit:
     EchoResponse = EchoResponse
     ProbeServicer = ProbeServicer
     PRINCIPAL = PRINCIPAL
+    ISSUER = ISSUER
     AUTH = AUTH
     valid_request = staticmethod(valid_request)
     context_response = staticmethod(context_response)

@@ -1,4 +1,4 @@
-"""Principal extraction and refusal of anonymous calls (health and public methods exempt)."""
+"""The principal from a verified access token; anonymous calls refused (health, public exempt)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
 from keel_runtime import context
+from keel_runtime.metrics import Metrics
+from keel_runtime.testing import TokenIssuer
 
 
 def error_info(error: grpc.aio.AioRpcError) -> Any:
@@ -36,15 +38,30 @@ async def test_call_without_principal_is_unauthenticated_while_health_serves(
         assert response.status == health_pb2.HealthCheckResponse.SERVING
 
 
-async def test_malformed_principal_is_refused(start_probe: Any, kit: Any) -> None:
-    probe = await start_probe()
-    for raw in ("not json", '{"org": "o"}', '{"sub": "u", "kind": "robot"}', '["sub"]'):
+async def test_tokens_that_do_not_verify_are_refused_before_the_servicer(
+    start_probe: Any, kit: Any
+) -> None:
+    probe = await start_probe(metrics=Metrics("probe"))
+    forger = TokenIssuer()
+    cases = {
+        "Bearer not-a-jwt": "TOKEN_INVALID",
+        "Basic dXNlcjpwYXNz": "TOKEN_INVALID",
+        f"Bearer {forger.token('org-1')}": "TOKEN_INVALID",  # a key identity never published
+        f"Bearer {kit.ISSUER.token('org-1', exp=None)}": "TOKEN_INVALID",
+        f"Bearer {kit.ISSUER.token('org-1', kind='service')}": "TOKEN_INVALID",
+        f"Bearer {kit.ISSUER.token('org-1', ttl_seconds=-60)}": "TOKEN_EXPIRED",
+    }
+    for authorization, reason in cases.items():
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await probe.echo()(
-                kit.valid_request(), metadata=((context.PRINCIPAL_HEADER, raw),), timeout=5
+                kit.valid_request(), metadata=(("authorization", authorization),), timeout=5
             )
         assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
-        assert error_info(caught.value).reason == "PRINCIPAL_INVALID"
+        assert error_info(caught.value).reason == reason
+        assert authorization[7:] not in caught.value.details()  # the credential is never echoed
+    assert probe.servicer.calls == []
+    scrape = probe.running.metrics.render().decode()
+    assert 'keel_principal_refused_total{peer="none",reason="TOKEN_INVALID",' in scrape
 
 
 async def test_principal_reaches_the_servicer(start_probe: Any, kit: Any) -> None:
