@@ -20,9 +20,9 @@ from keel_devstack.bench.latency import percentile
 from keel_devstack.bench.measure import Outcome, Settings, absolute, verdict
 from keel_devstack.bench.report import append_history, table, write_json
 from keel_devstack.certs import MeshCertificates
-from keel_runtime.context import PRINCIPAL_HEADER, Principal
 from keel_runtime.server import ServiceSpec, start
 from keel_runtime.settings import ServerSettings
+from keel_runtime.testing import TokenIssuer
 
 
 def test_verdicts_read_the_target_in_the_right_direction() -> None:
@@ -89,12 +89,15 @@ def test_profile_summary_shares_add_up_by_innermost_code() -> None:
 
 
 @pytest.fixture
-async def mutual_tls_ping(mesh_certs: MeshCertificates) -> AsyncIterator[str]:
+async def mutual_tls_ping(
+    mesh_certs: MeshCertificates, token_issuer: TokenIssuer
+) -> AsyncIterator[str]:
     """The bench's one-method server through the runtime's chain, as ledger runs: mutual TLS."""
     spec = ServiceSpec(
         name="bench",
         servicers=[(grpc_server.add_handler, None)],
         service_names=[grpc_server.SERVICE],
+        jwks=token_issuer.jwks,
     )
     running = await start(spec, ServerSettings(bind="127.0.0.1:0", tls=mesh_certs["ledger"].tls))
     try:
@@ -120,19 +123,16 @@ async def test_the_bench_service_principal_is_one_the_mesh_believes(
     assert reply.status == HealthCheckResponse.SERVING
 
 
-USER = Principal(subject="bench-user", org_id="00000000-0000-0000-0000-0000000000b1")
-
-
-@pytest.mark.parametrize(
-    "metadata",
-    [[(PRINCIPAL_HEADER, USER.to_header())], fixtures.service_metadata()],
-    ids=["user", "service"],
-)
+@pytest.mark.parametrize("principal", ["user", "service"])
 async def test_load_clients_call_over_mutual_tls_as_their_principal(
-    mutual_tls_ping: str, mesh_certs: MeshCertificates, metadata: list[tuple[str, str]]
+    mutual_tls_ping: str, mesh_certs: MeshCertificates, token_issuer: TokenIssuer, principal: str
 ) -> None:
+    if principal == "user":
+        metadata = list(token_issuer.metadata("00000000-0000-0000-0000-0000000000b1"))
+    else:
+        metadata = fixtures.service_metadata()
     args = {"target": mutual_tls_ping, "certs": mesh_certs, "metadata": metadata}
     async with AsyncExitStack() as stack:
         channel = await workloads.grpc_channel(stack, args)
-        reply = await _ping(channel)(HealthCheckRequest(), metadata=metadata)
+        reply = await _ping(channel)(HealthCheckRequest(), metadata=workloads._metadata(args))
     assert reply.status == HealthCheckResponse.SERVING

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -16,35 +14,16 @@ from keel.ledger.v1 import (
 )
 
 from keel_devstack.certs import MeshCertificates
-from keel_devstack.routed_channel import RoutedChannel
+from keel_devstack.routed_channel import RoutedChannel, as_workload
 from keel_runtime.migrations import migrate_and_grant
 from keel_runtime.server import start
 from keel_runtime.settings import ServerSettings
+from keel_runtime.testing import TokenIssuer
 from ledger.bootstrap import build
 from ledger.config import Config
 from ledger.domain.checkpoint import CheckpointKey
 from ledger.storage.migrate import MIGRATIONS_DIR, RUNTIME_GRANTS
 from ledger.storage.tables import metadata
-
-
-def principal(
-    org_id: str,
-    *,
-    roles: Sequence[str] = ("OWNER",),
-    kind: str = "user",
-    scope: str = "",
-    subject: str = "",
-) -> str:
-    """``x-keel-principal`` as the gateway forwards it: base64url(JSON claims)."""
-    claims = {
-        # A service principal is believed only from that service's certificate: billing's.
-        "sub": subject or ("billing" if kind == "service" else f"{kind}-{org_id[:8]}"),
-        "org": org_id,
-        "roles": list(roles),
-        "kind": kind,
-        "scope": scope,
-    }
-    return base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
 
 
 @dataclass
@@ -53,9 +32,30 @@ class Client:
     transactions: transaction_service_pb2_grpc.TransactionServiceStub
     admin: ledger_admin_service_pb2_grpc.LedgerAdminServiceStub
     org_id: str
+    tokens: TokenIssuer
 
-    def as_(self, org_id: str, **kw: object) -> list[tuple[str, str]]:
-        return [("x-keel-principal", principal(org_id, **kw))]  # type: ignore[arg-type]
+    def as_(
+        self,
+        org_id: str,
+        *,
+        roles: Sequence[str] = ("OWNER",),
+        kind: str = "user",
+        scope: str = "",
+        subject: str = "",
+    ) -> list[tuple[str, str]]:
+        """A member or API key of ``org_id`` (an access token through the gateway), or a
+        Keel service acting for it (the service's own certificate, billing by default)."""
+        if kind == "service":
+            return list(as_workload(subject or "billing", org_id))
+        return list(
+            self.tokens.metadata(
+                org_id,
+                roles=roles,
+                kind=kind,
+                scopes=scope.split(),
+                subject=subject or f"{kind}-{org_id[:8]}",
+            )
+        )
 
     @property
     def md(self) -> list[tuple[str, str]]:
@@ -80,9 +80,10 @@ async def client(
     nats_url: str,
     checkpoint_key: CheckpointKey,
     mesh_certs: MeshCertificates,
+    token_issuer: TokenIssuer,
 ) -> AsyncIterator[Client]:
-    """Over mutual TLS as in the mesh: user principals come through the gateway's
-    certificate, service principals through the named service's own. Migrated as the
+    """Over mutual TLS as in the mesh: users' tokens come through the gateway's certificate,
+    service principals are the named service's own certificate. Migrated as the
     owner; the service runs as the runtime role."""
     migrate_and_grant(database_url, runtime_database_url, MIGRATIONS_DIR, metadata, RUNTIME_GRANTS)
     config = Config(
@@ -92,6 +93,7 @@ async def client(
         checkpoint_interval_s=3600,  # tests take the checkpoints they need themselves
     )
     spec = await build(config, events=False)
+    spec.jwks = token_issuer.jwks
     server = await start(spec, ServerSettings(bind="127.0.0.1:0", tls=mesh_certs["ledger"].tls))
     channel = RoutedChannel(f"127.0.0.1:{server.port}", mesh_certs)
     try:
@@ -100,6 +102,7 @@ async def client(
             transaction_service_pb2_grpc.TransactionServiceStub(channel),
             ledger_admin_service_pb2_grpc.LedgerAdminServiceStub(channel),
             str(uuid.uuid4()),
+            token_issuer,
         )
     finally:
         await channel.close()
