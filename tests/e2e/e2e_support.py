@@ -22,7 +22,7 @@ from keel.items.v1 import item_service_pb2, item_service_pb2_grpc
 from keel.ledger.v1 import account_service_pb2, account_service_pb2_grpc
 
 from keel_devstack.stack import Endpoints
-from keel_runtime.context import Principal
+from keel_runtime.context import ACTING_ORG_HEADER
 
 T = TypeVar("T")
 Json = dict[str, Any]
@@ -54,9 +54,10 @@ class Tenant:
     def claims(self) -> Json:
         return jwt_part(self.access_token, 1)
 
-    def principal_metadata(self) -> list[tuple[str, str]]:
-        """What the gateway forwards to services: base64url(JSON claims) of the verified token."""
-        return [("x-keel-principal", b64url_json(self.claims()))]
+    def token_metadata(self) -> list[tuple[str, str]]:
+        """What the gateway forwards to services: the owner's access token, which each
+        service verifies again."""
+        return [("authorization", f"Bearer {self.access_token}")]
 
 
 def new_email(label: str = "owner") -> str:
@@ -237,12 +238,12 @@ def workload_credentials(mesh: Endpoints, workload: str) -> grpc.ChannelCredenti
 
 def workload_channel(mesh: Endpoints, service: str, workload: str) -> grpc.Channel:
     """A channel to ``service`` presenting ``workload``'s certificate: every service requires
-    one, and believes a principal header only from the gateway and Keel services."""
+    one, and takes users' tokens only from the gateway and Keel services."""
     return grpc.secure_channel(mesh.services[service], workload_credentials(mesh, workload))
 
 
 def gateway_channel(mesh: Endpoints, service: str) -> grpc.Channel:
-    """As Envoy calls ``service``: end-user principals forwarded from verified tokens."""
+    """As Envoy calls ``service``: end users' access tokens forwarded."""
     return workload_channel(mesh, service, "gateway")
 
 
@@ -255,11 +256,11 @@ def service_channel(mesh: Endpoints, service: str) -> grpc.Channel:
     return workload_channel(mesh, service, BILLING)
 
 
-def service_metadata(subject: str = BILLING, org_id: str = "") -> list[tuple[str, str]]:
-    """Principal metadata of an internal caller (kind `service`), as services send it; the
-    callee believes it only from the workload whose certificate names ``subject``."""
-    principal = Principal(subject=subject, org_id=org_id, kind="service")
-    return [("x-keel-principal", principal.to_header()), ("x-request-id", request_id())]
+def service_metadata(org_id: str = "") -> list[tuple[str, str]]:
+    """Metadata of an internal caller acting as itself (no user's token) for ``org_id``: who
+    it is, the callee learns from its certificate (``service_channel``)."""
+    acting = [(ACTING_ORG_HEADER, org_id)] if org_id else []
+    return [*acting, ("x-request-id", request_id())]
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Every service port, tried as an attacker on the same host would: plaintext, a certificate
-of another CA, a valid certificate with a forged principal. Each is refused; the gateway's
-and billing's own certificates still work."""
+of another CA, a genuine certificate with a forged or misplaced token. Each is refused; the
+gateway's and billing's own certificates still work."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from grpc_status import rpc_status
 
 from keel_devstack.certs import issue
 from keel_devstack.stack import Endpoints
-from keel_runtime.context import Principal
+from keel_runtime.testing import TokenIssuer
 
 pytestmark = pytest.mark.e2e
 
@@ -47,7 +47,7 @@ def _refused(channel: grpc.Channel, service: str, metadata: list[tuple[str, str]
 @pytest.mark.parametrize("service", SERVICES)
 def test_plaintext_client_is_refused(mesh: Endpoints, tenant: Tenant, service: str) -> None:
     with grpc.insecure_channel(mesh.services[service]) as channel:
-        error = _refused(channel, service, tenant.principal_metadata())
+        error = _refused(channel, service, tenant.token_metadata())
     assert error.code() == grpc.StatusCode.UNAVAILABLE, error  # type: ignore[attr-defined]
 
 
@@ -63,44 +63,39 @@ def test_certificate_from_another_ca_is_refused(
             foreign.cert_file.read_bytes(),
         )
         with grpc.secure_channel(mesh.services[service], credentials) as channel:
-            error = _refused(channel, service, tenant.principal_metadata())
+            error = _refused(channel, service, tenant.token_metadata())
     assert error.code() == grpc.StatusCode.UNAVAILABLE, error  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_valid_certificate_with_a_forged_principal_is_refused(
-    mesh: Endpoints, gateway: httpx.Client, tenant: Tenant, service: str
-) -> None:
-    forged_service = service_metadata("billing", tenant.org_id)
-    # The operator's certificate is genuine, yet it may not speak for anyone.
+def test_a_genuine_certificate_is_no_user(mesh: Endpoints, tenant: Tenant, service: str) -> None:
+    # The operator's certificate is genuine, yet it never carries a user's token.
     with workload_channel(mesh, service, "operator") as channel:
-        for metadata in (tenant.principal_metadata(), forged_service):
-            error = _refused(channel, service, metadata)
-            assert error.code() == grpc.StatusCode.UNAUTHENTICATED  # type: ignore[attr-defined]
-            assert _reason(error) == "PRINCIPAL_FROM_UNTRUSTED_PEER"
-    # The gateway forwards end users, never a service principal.
+        error = _refused(channel, service, tenant.token_metadata())
+        assert error.code() == grpc.StatusCode.UNAUTHENTICATED  # type: ignore[attr-defined]
+        assert _reason(error) == "TOKEN_FROM_UNTRUSTED_PEER"
     with gateway_channel(mesh, service) as channel:
-        error = _refused(channel, service, forged_service)
+        # The tenant's own claims, signed with a key identity never published.
+        forged = TokenIssuer().sign(tenant.claims())
+        error = _refused(channel, service, [("authorization", f"Bearer {forged}")])
         assert error.code() == grpc.StatusCode.UNAUTHENTICATED  # type: ignore[attr-defined]
-        assert _reason(error) == "SERVICE_PRINCIPAL_UNVERIFIED"
-    # A service acts as itself only: items' certificate claiming to be billing.
-    with workload_channel(mesh, service, "items") as channel:
-        error = _refused(channel, service, forged_service)
+        assert _reason(error) == "TOKEN_INVALID"
+        # Naming an organization makes nobody a member of it.
+        error = _refused(channel, service, service_metadata(tenant.org_id))
         assert error.code() == grpc.StatusCode.UNAUTHENTICATED  # type: ignore[attr-defined]
-        assert _reason(error) == "SERVICE_PRINCIPAL_UNVERIFIED"
+        assert _reason(error) == "PRINCIPAL_REQUIRED"
 
 
 def test_refusals_are_counted(mesh: Endpoints, tenant: Tenant) -> None:
     with workload_channel(mesh, "ledger", "operator") as channel:
-        _refused(channel, "ledger", tenant.principal_metadata())
+        _refused(channel, "ledger", tenant.token_metadata())
     scrape = httpx.get(f"http://{mesh.metrics['ledger']}/metrics", timeout=5).text
-    series = 'keel_principal_refused_total{peer="operator",reason="PRINCIPAL_FROM_UNTRUSTED_PEER"'
+    series = 'keel_principal_refused_total{peer="operator",reason="TOKEN_FROM_UNTRUSTED_PEER"'
     assert f'{series},service="ledger"}}' in scrape, scrape
 
 
 def test_billing_certificate_is_the_service_principal(mesh: Endpoints, tenant: Tenant) -> None:
-    principal = Principal(subject="billing", org_id=tenant.org_id, kind="service")
     with workload_channel(mesh, "ledger", "billing") as channel:
         call = protected_call(channel, "ledger")
-        answer = call(metadata=[("x-keel-principal", principal.to_header())])
+        answer = call(metadata=service_metadata(tenant.org_id))
     assert answer is not None

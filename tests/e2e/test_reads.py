@@ -80,7 +80,7 @@ def test_owner_creates_an_item_and_reads_it_back(gateway: httpx.Client, tenant: 
 def test_item_over_grpc_with_the_principal(mesh: Endpoints, tenant: Tenant) -> None:
     with gateway_channel(mesh, "items") as channel:
         stub = item_service_pb2_grpc.ItemServiceStub(channel)
-        metadata = [*tenant.principal_metadata(), ("x-request-id", request_id())]
+        metadata = [*tenant.token_metadata(), ("x-request-id", request_id())]
         created = stub.CreateItem(
             item_service_pb2.CreateItemRequest(note="remember the milk"),
             metadata=metadata,
@@ -135,7 +135,7 @@ def test_billing_overview_over_grpc(mesh: Endpoints, gateway: httpx.Client, tena
         stub = overview_grpc.BillingOverviewServiceStub(channel)
         overview = stub.GetBillingOverview(
             overview_pb2.GetBillingOverviewRequest(),
-            metadata=[*tenant.principal_metadata(), ("x-request-id", request_id())],
+            metadata=[*tenant.token_metadata(), ("x-request-id", request_id())],
             timeout=5,
         ).overview
     assert overview.org_id == tenant.org_id

@@ -81,7 +81,7 @@ def test_items_refuses_nul_in_a_note(mesh: Endpoints, tenant: Tenant) -> None:
     with gateway_channel(mesh, "items") as channel:
         stub = item_service_pb2_grpc.ItemServiceStub(channel)
         request = item_service_pb2.CreateItemRequest(note=f"remember{NUL}this")
-        fields = _refused(stub.CreateItem, request, tenant.principal_metadata())
+        fields = _refused(stub.CreateItem, request, tenant.token_metadata())
     assert fields == {"note"}
 
 
@@ -123,7 +123,7 @@ def test_billing_refuses_nul_in_a_dedup_key(mesh: Endpoints, tenant: Tenant) -> 
                 metric="items.confirmed", quantity=1, dedup_key=f"once{NUL}only"
             )
         )
-        fields = _refused(stub.RecordUsage, request, tenant.principal_metadata())
+        fields = _refused(stub.RecordUsage, request, tenant.token_metadata())
     assert fields == {"usage.dedup_key"}
 
 

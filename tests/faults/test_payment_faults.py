@@ -41,7 +41,6 @@ from keel.ledger.v1 import (
 )
 
 from keel_devstack.stack import Stack
-from keel_runtime.context import Principal
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -122,11 +121,10 @@ class Tenant:
 
 
 def _fund(ledger: str, credentials: grpc.ChannelCredentials, wallet: Json, amount: int) -> None:
-    """Move ``amount`` into the wallet from a fresh funding account, as the platform: a
-    service principal, believed only over that service's own certificate (billing's)."""
+    """Move ``amount`` into the wallet from a fresh funding account, as the platform: the
+    service principal billing, which is its own certificate (``credentials``) and no token."""
     asset = resources_pb2.Asset(code=wallet["asset"]["code"], scale=wallet["asset"]["scale"])
-    principal = Principal(subject="billing", org_id="", kind="service")
-    metadata = [("x-keel-principal", principal.to_header())]
+    metadata: list[tuple[str, str]] = []
     with grpc.secure_channel(ledger, credentials) as channel:
         funding = (
             account_service_pb2_grpc.AccountServiceStub(channel)
