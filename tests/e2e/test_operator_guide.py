@@ -48,7 +48,7 @@ def test_every_command_of_the_guide_runs(mesh: Endpoints, tmp_path: Path) -> Non
     assert "keel.ledger.v1.AccountService/GetAccount" in out
     assert "keel_health_serving" in out
     assert "republished" in out
-    assert "may not assert a principal" in out  # the operator forging a principal
+    assert "may not present a user's token" in out  # the operator carrying a user's token
     # Without credentials NATS refuses the dead-letter command.
     assert "Authorization Violation" in out and "refused: exit status 1" in out
 
