@@ -87,7 +87,8 @@ class IdentityConfig:
             redis_url=_optional_url("REDIS_URL", ("redis", "rediss", "unix")),
             jwt_issuer=env_str("JWT_ISSUER", "keel-identity"),
             jwt_audience=env_str("JWT_AUDIENCE", "keel"),
-            access_token_ttl_seconds=env_int("ACCESS_TOKEN_TTL_SECONDS", 900, min=30, max=86400),
+            # Every service refuses a token living longer than an hour (TokenSettings).
+            access_token_ttl_seconds=env_int("ACCESS_TOKEN_TTL_SECONDS", 900, min=30, max=3600),
             refresh_token_ttl_seconds=env_int("REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600, min=60),
             refresh_grace_seconds=env_int("REFRESH_GRACE_SECONDS", 10, min=0, max=300),
             signing_key_passphrase=env_str("SIGNING_KEY_PASSPHRASE", "") or None,
