@@ -21,6 +21,7 @@ import base64
 import binascii
 import json
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -46,6 +47,9 @@ TOKEN_INVALID = "TOKEN_INVALID"
 TOKEN_EXPIRED = "TOKEN_EXPIRED"
 TOKEN_REVOKED = "TOKEN_REVOKED"
 KEYS_UNAVAILABLE = "SIGNING_KEYS_UNAVAILABLE"
+
+MAX_TIME = 1 << 40
+"""Seconds since the epoch beyond any real token (year ~36,000): refused, not overflowed."""
 
 CACHE_SIZE = 10_000
 """Verified tokens remembered; beyond it the oldest are forgotten (re-verified if seen)."""
@@ -240,7 +244,11 @@ def public_keys(document: Mapping[str, Any]) -> dict[str, Ed25519PublicKey]:
 
 
 def _is_time(value: object) -> TypeGuard[float]:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    # JSON numbers only, and finite: Python's json reads NaN and Infinity, which compare
+    # false with everything and would slip past every time check.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return math.isfinite(value) and abs(value) < MAX_TIME
 
 
 def _b64decode(part: str) -> bytes:

@@ -105,6 +105,10 @@ async def test_a_valid_token_is_the_principal_it_names(issuer: TokenIssuer, cloc
         {"iat": None},
         {"exp": "tomorrow"},
         {"iat": True},
+        {"exp": float("nan")},
+        {"exp": float("inf")},
+        {"iat": float("-inf")},
+        {"exp": 10**30},
         {"iat": int(NOW) + 3600, "exp": int(NOW) + 4000},  # issued an hour from now
         {"nbf": int(NOW) + 600},
         {"exp": int(NOW) + 2 * 86_400},  # longer than any token may live
