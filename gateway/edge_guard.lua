@@ -1,5 +1,6 @@
 -- The gateway's first look at a request (envoy.filters.http.lua), before authentication
--- and transcoding. gateway/render.py inlines this file after the settings line below.
+-- and transcoding, and its last look at the reply. gateway/render.py inlines this file
+-- after the settings line below.
 -- Every `respond` here becomes a JSON google.rpc.Status through local_reply_config.
 --
 --   MAX_URL, MAX_HEADERS  byte budgets (render.py says why)
@@ -91,4 +92,27 @@ function envoy_on_request(handle)
       entry .. ": invalid value (an object or a list) for a " .. MAP_FIELDS[field] .. " entry"
     )
   end
+end
+
+-- A service that refuses for now (429 throttled, 503 unavailable) says when to retry in a
+-- google.rpc.RetryInfo; the transcoder turns it into the JSON body and drops the gRPC
+-- trailers, so HTTP clients would not see it. Copy it into Retry-After (RFC 9110, whole
+-- seconds, rounded up). Only those small error bodies are read.
+local function retry_after(body)
+  local whole, fraction = body:match('"retryDelay"%s*:%s*"(%d+)%.?(%d*)s"')
+  if whole == nil then return nil end
+  local seconds = tonumber(whole)
+  if fraction ~= "" and tonumber(fraction) > 0 then seconds = seconds + 1 end
+  return math.max(seconds, 1)
+end
+
+function envoy_on_response(handle)
+  local headers = handle:headers()
+  local status = headers:get(":status")
+  if (status ~= "429" and status ~= "503") or headers:get("retry-after") then return end
+  local body = handle:body()
+  if body == nil then return end
+  local seconds = retry_after(body:getBytes(0, body:length()))
+  -- Waiting for the body ends the scope of the headers object taken before: ask again.
+  if seconds then handle:headers():add("retry-after", tostring(seconds)) end
 end

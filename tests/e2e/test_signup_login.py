@@ -285,3 +285,13 @@ def test_refresh_token_gives_a_new_grant(gateway: httpx.Client, tenant: Tenant) 
     assert jwt_part(grant["accessToken"], 1)["jti"] != tenant.claims()["jti"]
     me = gateway.get("/v1/users/me", headers={"authorization": f"Bearer {grant['accessToken']}"})
     assert me.status_code == 200, me.text
+
+
+def test_a_throttled_login_says_when_to_retry(gateway: httpx.Client, tenant: Tenant) -> None:
+    wrong = {"email": tenant.email, "password": "not the password", "organizationId": tenant.org_id}
+    answers = [gateway.post("/v1/sessions", json=wrong) for _ in range(6)]
+    assert [a.status_code for a in answers[:5]] == [401] * 5, [a.text for a in answers]
+    throttled = answers[5]
+    assert_status_error(throttled, http_status=429, code=8)
+    # HTTP clients read the wait from the header (RFC 9110), gRPC clients from RetryInfo.
+    assert 1 <= int(throttled.headers.get("retry-after", 0)) <= 900, throttled.text
