@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,13 +30,19 @@ from billing.transport.ledger_client import GrpcLedger
 from keel_devstack.certs import MeshCertificates
 from keel_devstack.routed_channel import RoutedChannel
 from keel_runtime import clients
-from keel_runtime.context import Principal
+from keel_runtime.context import ACTING_ORG_HEADER, AUTHORIZATION_HEADER
 from keel_runtime.db import create_engine
 from keel_runtime.migrations import migrate_and_grant
 from keel_runtime.server import RunningServer, start
 from keel_runtime.settings import ServerSettings
+from keel_runtime.testing import TokenIssuer
+from keel_runtime.tokens import JwksSource
 
 LEDGER_TIMEOUT_S = 1.5
+
+Metadata = tuple[tuple[str, str], ...]
+AsUser = Callable[..., Metadata]
+"""``as_user(org_id, roles=..., request_id=...)``: call metadata of a user of ``org_id``."""
 
 
 @dataclass
@@ -73,12 +81,15 @@ class LedgerState:
         await context.abort_with_status(rpc_status.to_status(status))
 
 
-def principal_of(metadata: dict[str, str]) -> Principal:
-    return Principal.from_header(metadata["x-keel-principal"])
-
-
 def _org(metadata: dict[str, str]) -> str:
-    return principal_of(metadata).org_id
+    """The organization billing called for: the user's whose token it forwarded, or the one
+    it names calling as itself. The fake trusts it; the real ledger verifies the token."""
+    authorization = metadata.get(AUTHORIZATION_HEADER)
+    if authorization is None:
+        return metadata[ACTING_ORG_HEADER]
+    payload = authorization.removeprefix("Bearer ").split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return str(claims["org"])
 
 
 class FakeAccounts(account_service_pb2_grpc.AccountServiceServicer):  # type: ignore[misc]
@@ -165,7 +176,7 @@ async def engine(database_url: str, runtime_database_url: str) -> AsyncIterator[
 
 
 async def _serve(
-    engine: AsyncEngine, ledger_target: str, certs: MeshCertificates
+    engine: AsyncEngine, ledger_target: str, certs: MeshCertificates, jwks: JwksSource
 ) -> tuple[RunningServer, Any]:
     """Billing over mutual TLS as in the mesh (the fake ledger stays plaintext)."""
     channel = clients.insecure_channel(ledger_target)
@@ -174,18 +185,20 @@ async def _serve(
     async def close_channel() -> None:
         await channel.close()
 
-    running = await start(
-        service_spec(handlers, closers=[close_channel]),
-        ServerSettings(bind="127.0.0.1:0", tls=certs["billing"].tls),
-    )
+    spec = service_spec(handlers, closers=[close_channel])
+    spec.jwks = jwks  # the test's tokens verify as identity's would
+    running = await start(spec, ServerSettings(bind="127.0.0.1:0", tls=certs["billing"].tls))
     return running, RoutedChannel(f"127.0.0.1:{running.port}", certs)
 
 
 @pytest.fixture
 async def billing(
-    engine: AsyncEngine, fake_ledger: FakeLedgerServer, mesh_certs: MeshCertificates
+    engine: AsyncEngine,
+    fake_ledger: FakeLedgerServer,
+    mesh_certs: MeshCertificates,
+    token_issuer: TokenIssuer,
 ) -> AsyncIterator[Any]:
-    running, channel = await _serve(engine, fake_ledger.target, mesh_certs)
+    running, channel = await _serve(engine, fake_ledger.target, mesh_certs, token_issuer.jwks)
     yield channel
     await channel.close()
     await running.stop(0)
@@ -193,7 +206,7 @@ async def billing(
 
 @pytest.fixture
 async def billing_without_ledger(
-    engine: AsyncEngine, mesh_certs: MeshCertificates
+    engine: AsyncEngine, mesh_certs: MeshCertificates, token_issuer: TokenIssuer
 ) -> AsyncIterator[Any]:
     """Billing pointed at a port nobody listens on."""
     import socket
@@ -201,17 +214,18 @@ async def billing_without_ledger(
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead = f"127.0.0.1:{s.getsockname()[1]}"
-    running, channel = await _serve(engine, dead, mesh_certs)
+    running, channel = await _serve(engine, dead, mesh_certs, token_issuer.jwks)
     yield channel
     await channel.close()
     await running.stop(0)
 
 
-def metadata(
-    org_id: str, *, roles: tuple[str, ...] = ("OWNER",), request_id: str = ""
-) -> tuple[tuple[str, str], ...]:
-    principal = Principal(subject="user-1", org_id=org_id, roles=frozenset(roles))
-    md = [("x-keel-principal", principal.to_header())]
-    if request_id:
-        md.append(("x-request-id", request_id))
-    return tuple(md)
+@pytest.fixture
+def as_user(token_issuer: TokenIssuer) -> AsUser:
+    def metadata(
+        org_id: str, *, roles: tuple[str, ...] = ("OWNER",), request_id: str = ""
+    ) -> Metadata:
+        md = token_issuer.metadata(org_id, subject="user-1", roles=roles)
+        return (*md, ("x-request-id", request_id)) if request_id else md
+
+    return metadata

@@ -19,9 +19,10 @@ from psycopg import sql
 
 from keel_devstack.certs import MeshCertificates
 from keel_devstack.stack import database_url_for
-from keel_runtime.context import Principal
+from keel_runtime.clients import as_service
 from keel_runtime.server import start
 from keel_runtime.settings import ServerSettings
+from keel_runtime.testing import TokenIssuer
 from ledger.bootstrap import build
 from ledger.config import Config
 from ledger.storage.migrate import migrate
@@ -29,23 +30,23 @@ from ledger.storage.migrate import migrate
 PLATFORM_ORG_ID = "00000000-0000-0000-0000-000000000000"
 
 
-def as_service(org_id: str, subject: str = "billing") -> tuple[tuple[str, str], ...]:
-    # Believed only over billing's own certificate (see ledger_channel in the tests).
-    principal = Principal(subject=subject, org_id=org_id, kind="service")
-    return (("x-keel-principal", principal.to_header()),)
-
-
 @pytest.fixture
 async def ledger_target(
-    postgres_url: str, nats_url: str, unique_name: str, mesh_certs: MeshCertificates
+    postgres_url: str,
+    nats_url: str,
+    unique_name: str,
+    mesh_certs: MeshCertificates,
+    token_issuer: TokenIssuer,
 ) -> AsyncIterator[str]:
-    """A ledger over mutual TLS, as in the mesh: billing reaches it with its certificate."""
+    """A ledger over mutual TLS, as in the mesh: billing reaches it with its certificate;
+    it verifies the test's access tokens (``token_issuer``) as it would identity's."""
     name = f"test_{unique_name}_ledger"
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = database_url_for(postgres_url, name)
     migrate(url)
     spec = await build(Config(database_url=url, nats_url=nats_url), events=False)
+    spec.jwks = token_issuer.jwks
     server = await start(spec, ServerSettings(bind="127.0.0.1:0", tls=mesh_certs["ledger"].tls))
     try:
         yield f"127.0.0.1:{server.port}"

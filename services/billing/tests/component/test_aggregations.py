@@ -18,7 +18,7 @@ from keel.billing.v1 import (
     usage_service_pb2_grpc,
 )
 
-from .conftest import metadata
+from .conftest import AsUser
 from .test_usage_limits import OPERATOR
 
 # (quantity, milliseconds after the period start), sent in this (not event-time) order.
@@ -40,7 +40,9 @@ EXPECTED = {
 }
 
 
-async def test_latest_min_and_avg_are_priced_as_computed_by_hand(billing: Any) -> None:
+async def test_latest_min_and_avg_are_priced_as_computed_by_hand(
+    billing: Any, as_user: AsUser
+) -> None:
     plan_id = f"agg{uuid.uuid4().hex[:8]}"
     await plan_service_pb2_grpc.PlanServiceStub(billing).CreatePlan(
         plan_service_pb2.CreatePlanRequest(
@@ -67,7 +69,7 @@ async def test_latest_min_and_avg_are_priced_as_computed_by_hand(billing: Any) -
             subscription_service_pb2.CreateSubscriptionRequest(
                 plan_id=plan_id, request_id=str(uuid.uuid4())
             ),
-            metadata=metadata(org_id),
+            metadata=as_user(org_id),
         )
     ).subscription
     start = subscription.current_period_start.ToDatetime()
@@ -80,7 +82,7 @@ async def test_latest_min_and_avg_are_priced_as_computed_by_hand(billing: Any) -
             usage.event_time.FromDatetime(start + timedelta(milliseconds=ms))
             usages.append(usage)
     await usage_service_pb2_grpc.UsageServiceStub(billing).RecordUsageBatch(
-        usage_service_pb2.RecordUsageBatchRequest(usages=usages), metadata=metadata(org_id)
+        usage_service_pb2.RecordUsageBatchRequest(usages=usages), metadata=as_user(org_id)
     )
 
     invoice = (
@@ -88,7 +90,7 @@ async def test_latest_min_and_avg_are_priced_as_computed_by_hand(billing: Any) -
             invoice_service_pb2.CloseBillingPeriodRequest(
                 subscription_id=subscription.subscription_id, request_id=str(uuid.uuid4())
             ),
-            metadata=metadata(org_id),
+            metadata=as_user(org_id),
         )
     ).invoice
 

@@ -14,23 +14,24 @@ from keel.billing.v1 import (
     usage_service_pb2_grpc,
 )
 
-from .conftest import metadata
+from .conftest import AsUser
 from .test_usage_limits import batch, subscribe
 
 
 async def test_cancel_now_issues_a_final_invoice_and_a_later_close_returns_it(
     billing: Any,
+    as_user: AsUser,
 ) -> None:
-    org_id, subscription_id = await subscribe(billing, "metered", 7)
+    org_id, subscription_id = await subscribe(billing, as_user, "metered", 7)
     usage = usage_service_pb2_grpc.UsageServiceStub(billing)
-    await usage.RecordUsageBatch(batch("u", 3, 2), metadata=metadata(org_id))
+    await usage.RecordUsageBatch(batch("u", 3, 2), metadata=as_user(org_id))
 
     canceled = (
         await subscription_service_pb2_grpc.SubscriptionServiceStub(billing).CancelSubscription(
             subscription_service_pb2.CancelSubscriptionRequest(
                 subscription_id=subscription_id, at_period_end=False
             ),
-            metadata=metadata(org_id),
+            metadata=as_user(org_id),
         )
     ).subscription
     assert canceled.state == subscription_pb2.SUBSCRIPTION_STATE_CANCELED
@@ -38,7 +39,7 @@ async def test_cancel_now_issues_a_final_invoice_and_a_later_close_returns_it(
     invoices = invoice_service_pb2_grpc.InvoiceServiceStub(billing)
     (final,) = (
         await invoices.ListInvoices(
-            invoice_service_pb2.ListInvoicesRequest(), metadata=metadata(org_id)
+            invoice_service_pb2.ListInvoicesRequest(), metadata=as_user(org_id)
         )
     ).invoices
     assert final.subscription_id == subscription_id
@@ -51,7 +52,7 @@ async def test_cancel_now_issues_a_final_invoice_and_a_later_close_returns_it(
             invoice_service_pb2.CloseBillingPeriodRequest(
                 subscription_id=subscription_id, request_id=str(uuid.uuid4())
             ),
-            metadata=metadata(org_id),
+            metadata=as_user(org_id),
         )
     ).invoice
     assert closed.invoice_id == final.invoice_id

@@ -21,7 +21,7 @@ from keel.billing.v1 import (
     webhook_service_pb2_grpc,
 )
 
-from .conftest import metadata
+from .conftest import AsUser
 from .test_ledger_outcomes import open_invoice
 from .test_server import error_info
 from .test_usage_limits import OPERATOR, subscribe
@@ -29,14 +29,15 @@ from .test_usage_limits import OPERATOR, subscribe
 
 async def test_archived_plans_leave_the_catalogue_and_take_no_subscriptions(
     billing: Any,
+    as_user: AsUser,
 ) -> None:
-    await subscribe(billing, "keep", 1)
-    await subscribe(billing, "retire", 1)
+    await subscribe(billing, as_user, "keep", 1)
+    await subscribe(billing, as_user, "retire", 1)
     plans = plan_service_pb2_grpc.PlanServiceStub(billing)
     with pytest.raises(grpc.aio.AioRpcError) as raised:  # a member may not
         await plans.ArchivePlan(
             plan_service_pb2.ArchivePlanRequest(plan_id="retire"),
-            metadata=metadata(str(uuid.uuid4()), roles=("MEMBER",)),
+            metadata=as_user(str(uuid.uuid4()), roles=("MEMBER",)),
         )
     assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
@@ -64,34 +65,36 @@ async def test_archived_plans_leave_the_catalogue_and_take_no_subscriptions(
             subscription_service_pb2.CreateSubscriptionRequest(
                 plan_id="retire", request_id=str(uuid.uuid4())
             ),
-            metadata=metadata(str(uuid.uuid4())),
+            metadata=as_user(str(uuid.uuid4())),
         )
     assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert error_info(raised.value).reason == "PLAN_ARCHIVED"
 
 
-async def test_a_voided_invoice_cannot_be_paid(billing: Any) -> None:
-    org_id, invoice_id = await open_invoice(billing, "voidable")
+async def test_a_voided_invoice_cannot_be_paid(billing: Any, as_user: AsUser) -> None:
+    org_id, invoice_id = await open_invoice(billing, as_user, "voidable")
     invoices = invoice_service_pb2_grpc.InvoiceServiceStub(billing)
     void = invoice_service_pb2.VoidInvoiceRequest(invoice_id=invoice_id)
-    voided = (await invoices.VoidInvoice(void, metadata=metadata(org_id))).invoice
+    voided = (await invoices.VoidInvoice(void, metadata=as_user(org_id))).invoice
     assert voided.state == invoice_pb2.INVOICE_STATE_VOID and voided.HasField("void_time")
-    again = (await invoices.VoidInvoice(void, metadata=metadata(org_id))).invoice
+    again = (await invoices.VoidInvoice(void, metadata=as_user(org_id))).invoice
     assert again.void_time == voided.void_time  # idempotent
 
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await invoices.PayInvoice(
             invoice_service_pb2.PayInvoiceRequest(invoice_id=invoice_id),
-            metadata=metadata(org_id),
+            metadata=as_user(org_id),
         )
     assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert error_info(raised.value).reason == "INVOICE_NOT_OPEN"
     with pytest.raises(grpc.aio.AioRpcError) as raised:  # another organization's invoice
-        await invoices.VoidInvoice(void, metadata=metadata(str(uuid.uuid4())))
+        await invoices.VoidInvoice(void, metadata=as_user(str(uuid.uuid4())))
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
 
 
-async def test_webhook_endpoints_are_listed_newest_first_and_deleted(billing: Any) -> None:
+async def test_webhook_endpoints_are_listed_newest_first_and_deleted(
+    billing: Any, as_user: AsUser
+) -> None:
     org_id = str(uuid.uuid4())
     hooks = webhook_service_pb2_grpc.WebhookServiceStub(billing)
     created = []
@@ -101,31 +104,31 @@ async def test_webhook_endpoints_are_listed_newest_first_and_deleted(billing: An
                 webhook_endpoint=webhook_pb2.WebhookEndpoint(url=f"https://hooks.example/{name}"),
                 request_id=str(uuid.uuid4()),
             ),
-            metadata=metadata(org_id),
+            metadata=as_user(org_id),
         )
         created.append(response.webhook_endpoint.webhook_endpoint_id)
 
     page = await hooks.ListWebhookEndpoints(
-        webhook_service_pb2.ListWebhookEndpointsRequest(page_size=1), metadata=metadata(org_id)
+        webhook_service_pb2.ListWebhookEndpointsRequest(page_size=1), metadata=as_user(org_id)
     )
     assert [e.webhook_endpoint_id for e in page.webhook_endpoints] == [created[1]]
     rest = await hooks.ListWebhookEndpoints(
         webhook_service_pb2.ListWebhookEndpointsRequest(
             page_size=1, page_token=page.next_page_token
         ),
-        metadata=metadata(org_id),
+        metadata=as_user(org_id),
     )
     assert [e.webhook_endpoint_id for e in rest.webhook_endpoints] == [created[0]]
 
     delete = webhook_service_pb2.DeleteWebhookEndpointRequest(webhook_endpoint_id=created[0])
     with pytest.raises(grpc.aio.AioRpcError) as raised:  # not another organization's to delete
-        await hooks.DeleteWebhookEndpoint(delete, metadata=metadata(str(uuid.uuid4())))
+        await hooks.DeleteWebhookEndpoint(delete, metadata=as_user(str(uuid.uuid4())))
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
-    await hooks.DeleteWebhookEndpoint(delete, metadata=metadata(org_id))
+    await hooks.DeleteWebhookEndpoint(delete, metadata=as_user(org_id))
     left = await hooks.ListWebhookEndpoints(
-        webhook_service_pb2.ListWebhookEndpointsRequest(), metadata=metadata(org_id)
+        webhook_service_pb2.ListWebhookEndpointsRequest(), metadata=as_user(org_id)
     )
     assert [e.webhook_endpoint_id for e in left.webhook_endpoints] == [created[1]]
     with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await hooks.DeleteWebhookEndpoint(delete, metadata=metadata(org_id))
+        await hooks.DeleteWebhookEndpoint(delete, metadata=as_user(org_id))
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND

@@ -17,15 +17,15 @@ from keel.billing.v1 import (
     usage_service_pb2_grpc,
 )
 
-from .conftest import FakeLedgerServer, metadata
+from .conftest import AsUser, FakeLedgerServer
 from .test_server import error_info
 from .test_usage_limits import batch, subscribe
 
 
 async def test_overview_without_ledger_permission_is_permission_denied(
-    billing: Any, fake_ledger: FakeLedgerServer
+    billing: Any, as_user: AsUser, fake_ledger: FakeLedgerServer
 ) -> None:
-    org_id, _ = await subscribe(billing, "plain", 1)
+    org_id, _ = await subscribe(billing, as_user, "plain", 1)
     fake_ledger.state.failures["ListAccounts"] = (
         grpc.StatusCode.PERMISSION_DENIED,
         "PERMISSION_DENIED",
@@ -34,23 +34,23 @@ async def test_overview_without_ledger_permission_is_permission_denied(
         await billing_overview_service_pb2_grpc.BillingOverviewServiceStub(
             billing
         ).GetBillingOverview(
-            billing_overview_service_pb2.GetBillingOverviewRequest(), metadata=metadata(org_id)
+            billing_overview_service_pb2.GetBillingOverviewRequest(), metadata=as_user(org_id)
         )
     assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert error_info(raised.value).reason == "LEDGER_PERMISSION_DENIED"
 
 
-async def open_invoice(billing: Any, plan_id: str) -> tuple[str, str]:
-    org_id, subscription_id = await subscribe(billing, plan_id, 5)
+async def open_invoice(billing: Any, as_user: AsUser, plan_id: str) -> tuple[str, str]:
+    org_id, subscription_id = await subscribe(billing, as_user, plan_id, 5)
     await usage_service_pb2_grpc.UsageServiceStub(billing).RecordUsageBatch(
-        batch("u", 2, 1), metadata=metadata(org_id)
+        batch("u", 2, 1), metadata=as_user(org_id)
     )
     invoice = (
         await invoice_service_pb2_grpc.InvoiceServiceStub(billing).CloseBillingPeriod(
             invoice_service_pb2.CloseBillingPeriodRequest(
                 subscription_id=subscription_id, request_id=str(uuid.uuid4())
             ),
-            metadata=metadata(org_id),
+            metadata=as_user(org_id),
         )
     ).invoice
     return org_id, invoice.invoice_id
@@ -86,31 +86,32 @@ async def open_invoice(billing: Any, plan_id: str) -> tuple[str, str]:
 )
 async def test_every_ledger_outcome_of_pay_invoice_is_mapped(
     billing: Any,
+    as_user: AsUser,
     fake_ledger: FakeLedgerServer,
     ledger_code: grpc.StatusCode,
     ledger_reason: str,
     code: str,
     reason: str,
 ) -> None:
-    org_id, invoice_id = await open_invoice(billing, f"p-{uuid.uuid4().hex[:8]}")
+    org_id, invoice_id = await open_invoice(billing, as_user, f"p-{uuid.uuid4().hex[:8]}")
     fake_ledger.state.wallets[org_id] = (str(uuid.uuid4()), 1_000)
     fake_ledger.state.failures["CreateTransaction"] = (ledger_code, ledger_reason)
     invoices = invoice_service_pb2_grpc.InvoiceServiceStub(billing)
     pay = invoice_service_pb2.PayInvoiceRequest(invoice_id=invoice_id)
     with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await invoices.PayInvoice(pay, metadata=metadata(org_id))
+        await invoices.PayInvoice(pay, metadata=as_user(org_id))
     assert (raised.value.code().name, error_info(raised.value).reason) == (code, reason)
 
     # The invoice stays open, and pays once the ledger accepts.
     del fake_ledger.state.failures["CreateTransaction"]
-    paid = (await invoices.PayInvoice(pay, metadata=metadata(org_id))).invoice
+    paid = (await invoices.PayInvoice(pay, metadata=as_user(org_id))).invoice
     assert paid.state == invoice_pb2.INVOICE_STATE_PAID
 
 
 async def test_declines_schedule_retries_then_the_invoice_is_uncollectible(
-    billing: Any, fake_ledger: FakeLedgerServer
+    billing: Any, as_user: AsUser, fake_ledger: FakeLedgerServer
 ) -> None:
-    org_id, invoice_id = await open_invoice(billing, "dunned")
+    org_id, invoice_id = await open_invoice(billing, as_user, "dunned")
     fake_ledger.state.wallets[org_id] = ("acct-dunned", 0)
     fake_ledger.state.failures["CreateTransaction"] = (
         grpc.StatusCode.FAILED_PRECONDITION,
@@ -122,9 +123,9 @@ async def test_declines_schedule_retries_then_the_invoice_is_uncollectible(
         with pytest.raises(grpc.aio.AioRpcError):
             await stub.PayInvoice(
                 invoice_service_pb2.PayInvoiceRequest(invoice_id=invoice_id),
-                metadata=metadata(org_id),
+                metadata=as_user(org_id),
             )
-        invoice = (await stub.GetInvoice(get, metadata=metadata(org_id))).invoice
+        invoice = (await stub.GetInvoice(get, metadata=as_user(org_id))).invoice
         assert invoice.payment_attempts == attempt
         if attempt == 1:
             first = invoice.next_payment_attempt_time.ToDatetime()
@@ -133,6 +134,6 @@ async def test_declines_schedule_retries_then_the_invoice_is_uncollectible(
     assert not invoice.HasField("next_payment_attempt_time")
     listed = await stub.ListInvoices(
         invoice_service_pb2.ListInvoicesRequest(state=invoice_pb2.INVOICE_STATE_UNCOLLECTIBLE),
-        metadata=metadata(org_id),
+        metadata=as_user(org_id),
     )
     assert [i.invoice_id for i in listed.invoices] == [invoice_id]

@@ -28,11 +28,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing.bootstrap import build_handlers, utc_now
 from billing.events.subscribers import organization_created_handler
-from keel_runtime.context import Principal
+from keel_devstack.routed_channel import as_workload
+from keel_runtime.context import ACTING_ORG_HEADER, AUTHORIZATION_HEADER
 from keel_runtime.events import new_event
+from keel_runtime.interceptors.principal import UNTRUSTED_PEER
+from keel_runtime.testing import TokenIssuer
+from keel_runtime.tokens import TOKEN_EXPIRED, TOKEN_INVALID
 
 from ..unit.conftest import FakeLedger
-from .conftest import LEDGER_TIMEOUT_S, FakeLedgerServer, metadata, principal_of
+from .conftest import LEDGER_TIMEOUT_S, AsUser, FakeLedgerServer
+
+ANONYMOUS = "PRINCIPAL_REQUIRED"
 
 
 def error_info(exc: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo:
@@ -64,30 +70,30 @@ async def sign_up(engine: AsyncEngine) -> str:
 
 
 async def test_get_and_list_subscriptions_are_scoped_to_the_callers_org(
-    engine: AsyncEngine, billing: Any
+    engine: AsyncEngine, billing: Any, as_user: AsUser
 ) -> None:
     org_id = await sign_up(engine)
     stub = subscription_service_pb2_grpc.SubscriptionServiceStub(billing)
     listed = await stub.ListSubscriptions(
-        subscription_service_pb2.ListSubscriptionsRequest(), metadata=metadata(org_id)
+        subscription_service_pb2.ListSubscriptionsRequest(), metadata=as_user(org_id)
     )
     (sub,) = listed.subscriptions
     assert sub.plan_id == "free" and sub.state == subscription_pb2.SUBSCRIPTION_STATE_ACTIVE
     got = await stub.GetSubscription(
         subscription_service_pb2.GetSubscriptionRequest(subscription_id=sub.subscription_id),
-        metadata=metadata(org_id),
+        metadata=as_user(org_id),
     )
     assert got.subscription == sub
 
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await stub.GetSubscription(
             subscription_service_pb2.GetSubscriptionRequest(subscription_id=sub.subscription_id),
-            metadata=metadata(str(uuid.uuid4())),
+            metadata=as_user(str(uuid.uuid4())),
         )
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
     assert error_info(raised.value).reason == "SUBSCRIPTION_NOT_FOUND"
     other = await stub.ListSubscriptions(
-        subscription_service_pb2.ListSubscriptionsRequest(), metadata=metadata(str(uuid.uuid4()))
+        subscription_service_pb2.ListSubscriptionsRequest(), metadata=as_user(str(uuid.uuid4()))
     )
     assert list(other.subscriptions) == []
 
@@ -99,41 +105,83 @@ async def test_calls_without_principal_are_unauthenticated(billing: Any) -> None
     assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
-async def test_invalid_input_is_invalid_argument(billing: Any) -> None:
+async def test_credentials_billing_cannot_verify_are_refused(
+    engine: AsyncEngine, billing: Any, as_user: AsUser, token_issuer: TokenIssuer
+) -> None:
+    org_id = await sign_up(engine)
+    stub = subscription_service_pb2_grpc.SubscriptionServiceStub(billing)
+    refused = {
+        "a token signed by another key": (TokenIssuer().metadata(org_id), TOKEN_INVALID),
+        "an expired token": (token_issuer.metadata(org_id, ttl_seconds=-120), TOKEN_EXPIRED),
+        "a user's token from the operator's certificate": (
+            (*as_workload("operator"), *as_user(org_id)),
+            UNTRUSTED_PEER,
+        ),
+        # The gateway's certificate is no platform caller: naming an organization is nothing.
+        "an organization named by the gateway": (((ACTING_ORG_HEADER, org_id),), ANONYMOUS),
+    }
+    for case, (metadata, reason) in refused.items():
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await stub.ListSubscriptions(
+                subscription_service_pb2.ListSubscriptionsRequest(), metadata=metadata
+            )
+        assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED, case
+        assert error_info(raised.value).reason == reason, case
+
+
+async def test_only_a_platform_caller_names_the_organization_it_acts_for(
+    engine: AsyncEngine, billing: Any, as_user: AsUser
+) -> None:
+    mine, theirs = await sign_up(engine), await sign_up(engine)
+    stub = subscription_service_pb2_grpc.SubscriptionServiceStub(billing)
+    request = subscription_service_pb2.ListSubscriptionsRequest()
+
+    # A user's organization is the one in its token, whatever else the call names.
+    as_user_naming_theirs = (*as_user(mine), (ACTING_ORG_HEADER, theirs))
+    listed = await stub.ListSubscriptions(request, metadata=as_user_naming_theirs)
+    assert [s.org_id for s in listed.subscriptions] == [mine]
+    # A Keel service (its certificate, no token) acts for the organization it names.
+    by_items = await stub.ListSubscriptions(request, metadata=as_workload("items", theirs))
+    assert [s.org_id for s in by_items.subscriptions] == [theirs]
+
+
+async def test_invalid_input_is_invalid_argument(billing: Any, as_user: AsUser) -> None:
     stub = subscription_service_pb2_grpc.SubscriptionServiceStub(billing)
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await stub.GetSubscription(
             subscription_service_pb2.GetSubscriptionRequest(subscription_id="nope"),
-            metadata=metadata(str(uuid.uuid4())),
+            metadata=as_user(str(uuid.uuid4())),
         )
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
-async def test_record_usage_reports_duplicates(engine: AsyncEngine, billing: Any) -> None:
+async def test_record_usage_reports_duplicates(
+    engine: AsyncEngine, billing: Any, as_user: AsUser
+) -> None:
     org_id = await sign_up(engine)
     stub = usage_service_pb2_grpc.UsageServiceStub(billing)
     request = usage_service_pb2.RecordUsageRequest(
         usage=usage_service_pb2.UsageInput(metric="items.confirmed", quantity=1, dedup_key="k1")
     )
-    first = await stub.RecordUsage(request, metadata=metadata(org_id))
-    again = await stub.RecordUsage(request, metadata=metadata(org_id))
+    first = await stub.RecordUsage(request, metadata=as_user(org_id))
+    again = await stub.RecordUsage(request, metadata=as_user(org_id))
     assert (first.duplicate, again.duplicate) == (False, True)
     assert again.usage_record.usage_record_id == first.usage_record.usage_record_id
     summary = await stub.GetUsageSummary(
-        usage_service_pb2.GetUsageSummaryRequest(), metadata=metadata(org_id)
+        usage_service_pb2.GetUsageSummaryRequest(), metadata=as_user(org_id)
     )
     assert [(m.metric, m.value) for m in summary.metrics] == [("items.confirmed", 1)]
 
 
 async def test_overview_reads_the_wallet_through_the_ledger(
-    engine: AsyncEngine, billing: Any, fake_ledger: FakeLedgerServer
+    engine: AsyncEngine, billing: Any, as_user: AsUser, fake_ledger: FakeLedgerServer
 ) -> None:
     org_id = await sign_up(engine)
     fake_ledger.state.wallets[org_id] = (str(uuid.uuid4()), 12_345)
     stub = billing_overview_service_pb2_grpc.BillingOverviewServiceStub(billing)
+    user = as_user(org_id, request_id="req-overview-1")
     response = await stub.GetBillingOverview(
-        billing_overview_service_pb2.GetBillingOverviewRequest(),
-        metadata=metadata(org_id, request_id="req-overview-1"),
+        billing_overview_service_pb2.GetBillingOverviewRequest(), metadata=user
     )
     overview = response.overview
     assert overview.subscription.plan_id == "free"
@@ -147,29 +195,30 @@ async def test_overview_reads_the_wallet_through_the_ledger(
     calls = fake_ledger.state.calls
     assert [c.method for c in calls] == ["ListAccounts", "GetBalance"]
     for call in calls:
-        # The caller's request id and principal travel on; every call has a deadline.
+        # The caller's request id and access token travel on (the ledger verifies the token
+        # again); every call has a deadline.
         assert call.metadata["x-request-id"] == "req-overview-1"
-        assert principal_of(call.metadata).org_id == org_id
+        assert call.metadata[AUTHORIZATION_HEADER] == dict(user)[AUTHORIZATION_HEADER]
         # Deadline clocks are coarse: allow a little slack above the configured timeout.
         assert call.time_remaining is not None and 0 < call.time_remaining <= LEDGER_TIMEOUT_S + 0.1
     assert calls[0].request.asset_code == "USD"
 
 
 async def test_ledger_down_is_unavailable_not_internal(
-    engine: AsyncEngine, billing_without_ledger: Any
+    engine: AsyncEngine, billing_without_ledger: Any, as_user: AsUser
 ) -> None:
     org_id = await sign_up(engine)
     stub = billing_overview_service_pb2_grpc.BillingOverviewServiceStub(billing_without_ledger)
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await stub.GetBillingOverview(
-            billing_overview_service_pb2.GetBillingOverviewRequest(), metadata=metadata(org_id)
+            billing_overview_service_pb2.GetBillingOverviewRequest(), metadata=as_user(org_id)
         )
     assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
     assert error_info(raised.value).reason == "LEDGER_UNAVAILABLE"
 
 
 async def test_pay_invoice_through_the_ledger_is_idempotent_on_the_invoice(
-    engine: AsyncEngine, billing: Any, fake_ledger: FakeLedgerServer
+    engine: AsyncEngine, billing: Any, as_user: AsUser, fake_ledger: FakeLedgerServer
 ) -> None:
     org_id = await sign_up(engine)
     usage = usage_service_pb2_grpc.UsageServiceStub(billing)
@@ -182,12 +231,12 @@ async def test_pay_invoice_through_the_ledger_is_idempotent_on_the_invoice(
                 for i in range(102)
             ]
         ),
-        metadata=metadata(org_id),
+        metadata=as_user(org_id),
     )
     subs = subscription_service_pb2_grpc.SubscriptionServiceStub(billing)
     (sub,) = (
         await subs.ListSubscriptions(
-            subscription_service_pb2.ListSubscriptionsRequest(), metadata=metadata(org_id)
+            subscription_service_pb2.ListSubscriptionsRequest(), metadata=as_user(org_id)
         )
     ).subscriptions
     invoices = invoice_service_pb2_grpc.InvoiceServiceStub(billing)
@@ -196,25 +245,26 @@ async def test_pay_invoice_through_the_ledger_is_idempotent_on_the_invoice(
             invoice_service_pb2.CloseBillingPeriodRequest(
                 subscription_id=sub.subscription_id, request_id=str(uuid.uuid4())
             ),
-            metadata=metadata(org_id),
+            metadata=as_user(org_id),
         )
     ).invoice
     assert invoice.total.amount_minor == 10 and invoice.state == invoice_pb2.INVOICE_STATE_OPEN
     fake_ledger.state.wallets[org_id] = (str(uuid.uuid4()), 1_000)
     pay = invoice_service_pb2.PayInvoiceRequest(invoice_id=invoice.invoice_id)
-    paid = (await invoices.PayInvoice(pay, metadata=metadata(org_id))).invoice
+    paid = (await invoices.PayInvoice(pay, metadata=as_user(org_id))).invoice
     assert paid.state == invoice_pb2.INVOICE_STATE_PAID and paid.payment_transaction_id
-    again = (await invoices.PayInvoice(pay, metadata=metadata(org_id))).invoice
+    again = (await invoices.PayInvoice(pay, metadata=as_user(org_id))).invoice
     assert again.payment_transaction_id == paid.payment_transaction_id
 
     (payment,) = [c for c in fake_ledger.state.calls if c.method == "CreateTransaction"]
     assert payment.request.request_id == f"invoice:{invoice.invoice_id}"
-    principal = principal_of(payment.metadata)
-    assert (principal.kind, principal.org_id) == ("service", org_id)
+    # Billing pays as itself (its certificate, no user's token), for the invoice's organization.
+    assert AUTHORIZATION_HEADER not in payment.metadata
+    assert payment.metadata[ACTING_ORG_HEADER] == org_id
     assert [p.amount for p in payment.request.postings] == [10, 10]
 
 
-async def test_plans_are_created_by_operators_only(billing: Any) -> None:
+async def test_plans_are_created_by_operators_only(billing: Any, as_user: AsUser) -> None:
     stub = plan_service_pb2_grpc.PlanServiceStub(billing)
     request = plan_service_pb2.CreatePlanRequest(
         plan_id="team",
@@ -238,12 +288,12 @@ async def test_plans_are_created_by_operators_only(billing: Any) -> None:
         ),
     )
     with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await stub.CreatePlan(request, metadata=metadata(str(uuid.uuid4())))
+        await stub.CreatePlan(request, metadata=as_user(str(uuid.uuid4())))
     assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
     # A platform method (keel.auth.v1.access): the server chain refuses every tenant.
     assert error_info(raised.value).reason == "PLATFORM_REQUIRED"
 
-    operator = (("x-keel-principal", Principal(subject="identity", kind="service").to_header()),)
+    operator = as_workload("operator")
     created = (await stub.CreatePlan(request, metadata=operator)).plan
     assert created.state == plan_pb2.PLAN_STATE_ACTIVE
     assert created.prices[1].tiered.tiers[0].up_to == 100

@@ -19,15 +19,18 @@ from keel.billing.v1 import (
     usage_service_pb2_grpc,
 )
 
-from keel_runtime.context import Principal
+from keel_devstack.routed_channel import as_workload
 
-from .conftest import metadata
+from .conftest import AsUser
 from .test_server import error_info
 
-OPERATOR = (("x-keel-principal", Principal(subject="identity", kind="service").to_header()),)
+OPERATOR = as_workload("operator")
+"""The platform operator: its certificate, no token (plans are the platform's)."""
 
 
-async def subscribe(billing: Any, plan_id: str, unit_amount_minor: int) -> tuple[str, str]:
+async def subscribe(
+    billing: Any, as_user: AsUser, plan_id: str, unit_amount_minor: int
+) -> tuple[str, str]:
     """A new organization on a per-unit plan of its own; (org id, subscription id)."""
     await plan_service_pb2_grpc.PlanServiceStub(billing).CreatePlan(
         plan_service_pb2.CreatePlanRequest(
@@ -51,7 +54,7 @@ async def subscribe(billing: Any, plan_id: str, unit_amount_minor: int) -> tuple
         subscription_service_pb2.CreateSubscriptionRequest(
             plan_id=plan_id, request_id=str(uuid.uuid4())
         ),
-        metadata=metadata(org_id),
+        metadata=as_user(org_id),
     )
     return org_id, sub.subscription.subscription_id
 
@@ -69,14 +72,15 @@ def batch(prefix: str, count: int, quantity: int) -> usage_service_pb2.RecordUsa
 
 async def test_usage_whose_price_would_overflow_is_refused_and_the_period_still_closes(
     billing: Any,
+    as_user: AsUser,
 ) -> None:
-    org_id, subscription_id = await subscribe(billing, "pricey", 10_000)
+    org_id, subscription_id = await subscribe(billing, as_user, "pricey", 10_000)
     usage = usage_service_pb2_grpc.UsageServiceStub(billing)
-    await usage.RecordUsageBatch(batch("ok", 10, 1_000), metadata=metadata(org_id))
+    await usage.RecordUsageBatch(batch("ok", 10, 1_000), metadata=as_user(org_id))
 
     # 1,000 events of 10^12 at 10,000 per unit: 10^19 minor units, past int64.
     with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await usage.RecordUsageBatch(batch("big", 1000, 10**12), metadata=metadata(org_id))
+        await usage.RecordUsageBatch(batch("big", 1000, 10**12), metadata=as_user(org_id))
     assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     info = error_info(raised.value)
     assert info.reason == "USAGE_LIMIT_EXCEEDED"
@@ -88,17 +92,17 @@ async def test_usage_whose_price_would_overflow_is_refused_and_the_period_still_
             invoice_service_pb2.CloseBillingPeriodRequest(
                 subscription_id=subscription_id, request_id=str(uuid.uuid4())
             ),
-            metadata=metadata(org_id),
+            metadata=as_user(org_id),
         )
     ).invoice
     assert invoice.total.amount_minor == 10 * 1_000 * 10_000
 
 
-async def test_a_periods_quantity_of_one_metric_is_bounded(billing: Any) -> None:
-    org_id, _ = await subscribe(billing, "cheap", 1)
+async def test_a_periods_quantity_of_one_metric_is_bounded(billing: Any, as_user: AsUser) -> None:
+    org_id, _ = await subscribe(billing, as_user, "cheap", 1)
     usage = usage_service_pb2_grpc.UsageServiceStub(billing)
     # Up to 10^15 units of a metric in one period is fine ...
-    recorded = await usage.RecordUsageBatch(batch("a", 1000, 10**12), metadata=metadata(org_id))
+    recorded = await usage.RecordUsageBatch(batch("a", 1000, 10**12), metadata=as_user(org_id))
     assert recorded.recorded_count == 1000
     # ... one more unit is not.
     with pytest.raises(grpc.aio.AioRpcError) as raised:
@@ -106,29 +110,30 @@ async def test_a_periods_quantity_of_one_metric_is_bounded(billing: Any) -> None
             usage_service_pb2.RecordUsageRequest(
                 usage=usage_service_pb2.UsageInput(metric="api.calls", quantity=1, dedup_key="b")
             ),
-            metadata=metadata(org_id),
+            metadata=as_user(org_id),
         )
     assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert error_info(raised.value).reason == "USAGE_LIMIT_EXCEEDED"
     summary = await usage.GetUsageSummary(
-        usage_service_pb2.GetUsageSummaryRequest(), metadata=metadata(org_id)
+        usage_service_pb2.GetUsageSummaryRequest(), metadata=as_user(org_id)
     )
     assert [(m.metric, m.value) for m in summary.metrics] == [("api.calls", 10**15)]
 
 
 async def test_a_plan_change_that_would_make_the_period_unpriceable_is_refused(
     billing: Any,
+    as_user: AsUser,
 ) -> None:
-    org_id, subscription_id = await subscribe(billing, "base", 1)
-    await subscribe(billing, "premium", 10_000)
+    org_id, subscription_id = await subscribe(billing, as_user, "base", 1)
+    await subscribe(billing, as_user, "premium", 10_000)
     usage = usage_service_pb2_grpc.UsageServiceStub(billing)
-    await usage.RecordUsageBatch(batch("a", 1000, 10**12), metadata=metadata(org_id))
+    await usage.RecordUsageBatch(batch("a", 1000, 10**12), metadata=as_user(org_id))
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await subscription_service_pb2_grpc.SubscriptionServiceStub(billing).ChangePlan(
             subscription_service_pb2.ChangePlanRequest(
                 subscription_id=subscription_id, plan_id="premium", request_id=str(uuid.uuid4())
             ),
-            metadata=metadata(org_id),
+            metadata=as_user(org_id),
         )
     assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert error_info(raised.value).reason == "USAGE_LIMIT_EXCEEDED"

@@ -18,7 +18,7 @@ from keel.billing.v1 import (
     usage_service_pb2_grpc,
 )
 
-from .conftest import metadata
+from .conftest import AsUser
 from .test_server import error_info
 
 
@@ -37,13 +37,13 @@ def record(
     return usage_service_pb2.RecordUsageRequest(usage=usage)
 
 
-async def subscribed(billing: Any) -> tuple[str, str]:
+async def subscribed(billing: Any, as_user: AsUser) -> tuple[str, str]:
     org_id = str(uuid.uuid4())
     sub = await subscription_service_pb2_grpc.SubscriptionServiceStub(billing).CreateSubscription(
         subscription_service_pb2.CreateSubscriptionRequest(
             plan_id="free", request_id=str(uuid.uuid4())
         ),
-        metadata=metadata(org_id),
+        metadata=as_user(org_id),
     )
     return org_id, sub.subscription.subscription_id
 
@@ -57,42 +57,48 @@ async def refused(call: Any) -> grpc.aio.AioRpcError:
 @pytest.mark.parametrize(
     "offset", [timedelta(days=400), timedelta(hours=1), -timedelta(days=5 * 365)]
 )
-async def test_usage_outside_the_time_window_is_invalid(billing: Any, offset: timedelta) -> None:
-    org_id, _ = await subscribed(billing)
+async def test_usage_outside_the_time_window_is_invalid(
+    billing: Any, as_user: AsUser, offset: timedelta
+) -> None:
+    org_id, _ = await subscribed(billing, as_user)
     usage = usage_service_pb2_grpc.UsageServiceStub(billing)
     error = await refused(
-        usage.RecordUsage(record("k", at=datetime.now(UTC) + offset), metadata=metadata(org_id))
+        usage.RecordUsage(record("k", at=datetime.now(UTC) + offset), metadata=as_user(org_id))
     )
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error_info(error).reason == "USAGE_TIME_OUT_OF_RANGE"
 
 
-async def test_late_usage_inside_an_invoiced_period_is_refused_not_dropped(billing: Any) -> None:
-    org_id, subscription_id = await subscribed(billing)
+async def test_late_usage_inside_an_invoiced_period_is_refused_not_dropped(
+    billing: Any, as_user: AsUser
+) -> None:
+    org_id, subscription_id = await subscribed(billing, as_user)
     usage = usage_service_pb2_grpc.UsageServiceStub(billing)
     before_close = datetime.now(UTC)
     await invoice_service_pb2_grpc.InvoiceServiceStub(billing).CloseBillingPeriod(
         invoice_service_pb2.CloseBillingPeriodRequest(
             subscription_id=subscription_id, request_id=str(uuid.uuid4())
         ),
-        metadata=metadata(org_id),
+        metadata=as_user(org_id),
     )
     error = await refused(
-        usage.RecordUsage(record("late", at=before_close), metadata=metadata(org_id))
+        usage.RecordUsage(record("late", at=before_close), metadata=as_user(org_id))
     )
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert error_info(error).reason == "USAGE_PERIOD_CLOSED"
     # Usage dated now lands in the open period as usual.
-    fresh = await usage.RecordUsage(record("now"), metadata=metadata(org_id))
+    fresh = await usage.RecordUsage(record("now"), metadata=as_user(org_id))
     assert not fresh.duplicate
 
 
-async def test_a_dedup_key_replayed_with_another_payload_is_refused(billing: Any) -> None:
-    org_id, _ = await subscribed(billing)
+async def test_a_dedup_key_replayed_with_another_payload_is_refused(
+    billing: Any, as_user: AsUser
+) -> None:
+    org_id, _ = await subscribed(billing, as_user)
     usage = usage_service_pb2_grpc.UsageServiceStub(billing)
     at = datetime.now(UTC)  # inside the open period, which started at subscribing
-    first = await usage.RecordUsage(record("k", quantity=3, at=at), metadata=metadata(org_id))
-    again = await usage.RecordUsage(record("k", quantity=3, at=at), metadata=metadata(org_id))
+    first = await usage.RecordUsage(record("k", quantity=3, at=at), metadata=as_user(org_id))
+    again = await usage.RecordUsage(record("k", quantity=3, at=at), metadata=as_user(org_id))
     assert (first.duplicate, again.duplicate) == (False, True)
     assert again.usage_record == first.usage_record
 
@@ -101,7 +107,7 @@ async def test_a_dedup_key_replayed_with_another_payload_is_refused(billing: Any
         record("k", quantity=3, at=at, metric="api.other"),
         record("k", quantity=3, at=at - timedelta(seconds=1)),
     ):
-        error = await refused(usage.RecordUsage(changed, metadata=metadata(org_id)))
+        error = await refused(usage.RecordUsage(changed, metadata=as_user(org_id)))
         assert error.code() == grpc.StatusCode.ALREADY_EXISTS
         info = error_info(error)
         assert (info.reason, info.metadata["dedup_key"]) == ("DEDUP_KEY_REUSED", "k")
@@ -109,8 +115,8 @@ async def test_a_dedup_key_replayed_with_another_payload_is_refused(billing: Any
     batch = usage_service_pb2.RecordUsageBatchRequest(
         usages=[record("b1").usage, record("k", quantity=9, at=at).usage]
     )
-    error = await refused(usage.RecordUsageBatch(batch, metadata=metadata(org_id)))
+    error = await refused(usage.RecordUsageBatch(batch, metadata=as_user(org_id)))
     assert error_info(error).reason == "DEDUP_KEY_REUSED"
     # The batch is refused as a whole: b1 was not recorded.
-    retried = await usage.RecordUsage(record("b1"), metadata=metadata(org_id))
+    retried = await usage.RecordUsage(record("b1"), metadata=as_user(org_id))
     assert not retried.duplicate

@@ -16,7 +16,7 @@ from billing.storage.tables import webhook_deliveries
 from keel_runtime.events import new_event
 
 from ..unit.conftest import FakeClock
-from .conftest import metadata
+from .conftest import AsUser
 from .test_server import error_info
 
 
@@ -33,7 +33,9 @@ from .test_server import error_info
         "http://hooks.example/hook",
     ],
 )
-async def test_private_targets_are_refused_at_creation(billing: Any, url: str) -> None:
+async def test_private_targets_are_refused_at_creation(
+    billing: Any, as_user: AsUser, url: str
+) -> None:
     stub = webhook_service_pb2_grpc.WebhookServiceStub(billing)
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await stub.CreateWebhookEndpoint(
@@ -41,13 +43,15 @@ async def test_private_targets_are_refused_at_creation(billing: Any, url: str) -
                 webhook_endpoint=webhook_pb2.WebhookEndpoint(url=url),
                 request_id=str(uuid.uuid4()),
             ),
-            metadata=metadata(str(uuid.uuid4())),
+            metadata=as_user(str(uuid.uuid4())),
         )
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error_info(raised.value).reason == "WEBHOOK_URL_REFUSED"
 
 
-async def test_deliveries_are_listed_and_redelivered(billing: Any, engine: AsyncEngine) -> None:
+async def test_deliveries_are_listed_and_redelivered(
+    billing: Any, as_user: AsUser, engine: AsyncEngine
+) -> None:
     org_id = str(uuid.uuid4())
     stub = webhook_service_pb2_grpc.WebhookServiceStub(billing)
     endpoint = (
@@ -56,7 +60,7 @@ async def test_deliveries_are_listed_and_redelivered(billing: Any, engine: Async
                 webhook_endpoint=webhook_pb2.WebhookEndpoint(url="https://hooks.example/x"),
                 request_id=str(uuid.uuid4()),
             ),
-            metadata=metadata(org_id),
+            metadata=as_user(org_id),
         )
     ).webhook_endpoint
     event = new_event(
@@ -73,7 +77,7 @@ async def test_deliveries_are_listed_and_redelivered(billing: Any, engine: Async
         webhook_service_pb2.ListWebhookDeliveriesRequest(
             webhook_endpoint_id=endpoint.webhook_endpoint_id
         ),
-        metadata=metadata(org_id),
+        metadata=as_user(org_id),
     )
     [delivery] = listed.deliveries
     assert delivery.event_id == event.id
@@ -91,7 +95,7 @@ async def test_deliveries_are_listed_and_redelivered(billing: Any, engine: Async
             webhook_service_pb2.ListWebhookDeliveriesRequest(
                 webhook_endpoint_id=endpoint.webhook_endpoint_id
             ),
-            metadata=metadata(org_id),
+            metadata=as_user(org_id),
         )
     ).deliveries[0]
     assert abandoned.state == webhook_pb2.WEBHOOK_DELIVERY_STATE_ABANDONED
@@ -100,13 +104,13 @@ async def test_deliveries_are_listed_and_redelivered(billing: Any, engine: Async
     redeliver = webhook_service_pb2.RedeliverWebhookRequest(
         webhook_endpoint_id=endpoint.webhook_endpoint_id, delivery_id=delivery.delivery_id
     )
-    again = (await stub.RedeliverWebhook(redeliver, metadata=metadata(org_id))).delivery
+    again = (await stub.RedeliverWebhook(redeliver, metadata=as_user(org_id))).delivery
     assert again.state == webhook_pb2.WEBHOOK_DELIVERY_STATE_PENDING
     assert again.attempts == 0 and again.last_error == ""
     assert again.HasField("next_attempt_time")
 
     # Another organization sees neither the endpoint nor its deliveries.
-    other = metadata(str(uuid.uuid4()))
+    other = as_user(str(uuid.uuid4()))
     for call in (
         stub.RedeliverWebhook(redeliver, metadata=other),
         stub.ListWebhookDeliveries(
@@ -123,5 +127,5 @@ async def test_deliveries_are_listed_and_redelivered(billing: Any, engine: Async
         webhook_endpoint_id=endpoint.webhook_endpoint_id, delivery_id=str(uuid.uuid4())
     )
     with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await stub.RedeliverWebhook(unknown, metadata=metadata(org_id))
+        await stub.RedeliverWebhook(unknown, metadata=as_user(org_id))
     assert error_info(raised.value).reason == "WEBHOOK_DELIVERY_NOT_FOUND"

@@ -12,7 +12,6 @@ import uuid
 from collections.abc import AsyncIterator
 
 import grpc
-import jwt
 import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
@@ -32,7 +31,7 @@ from keel_devstack.certs import MeshCertificates
 from keel_runtime.server import RunningServer, start
 from keel_runtime.settings import ServerSettings
 
-from .conftest import FAST_ARGON2, principal_metadata
+from .conftest import FAST_ARGON2, bearer
 
 VICTIM_PASSWORD = "victim's long passphrase"
 ATTACKER_PASSWORD = "attacker's own passphrase"
@@ -137,10 +136,9 @@ async def shared_email(channel: grpc.aio.Channel) -> tuple[str, str, str]:
     attacker_org = await sign_up(channel, attacker_email, ATTACKER_PASSWORD)
     grant = await login(channel, attacker_email, ATTACKER_PASSWORD, address=fresh_address())
     assert isinstance(grant, auth_service_pb2.LoginResponse)
-    claims = jwt.decode(grant.grant.access_token, options={"verify_signature": False})
     await user_service_pb2_grpc.UserServiceStub(channel).CreateUser(
         user_service_pb2.CreateUserRequest(email=email, initial_password=ATTACKER_PASSWORD),
-        metadata=principal_metadata(claims),
+        metadata=bearer(grant.grant.access_token),
     )
     return email, victim_org, attacker_org
 

@@ -27,9 +27,13 @@ from keel.identity.v1 import (
     user_service_pb2_grpc,
 )
 
+from keel_devstack.routed_channel import as_workload
+
+from .conftest import bearer
+
 PASSWORD = "correct horse battery"
-# A Keel service: only its own certificate makes a service principal (RoutedChannel sends it).
-MESH_SERVICE = {"sub": "items", "org": "", "roles": [], "scope": "", "kind": "service"}
+# A Keel service: its own certificate, no token, makes the service principal.
+MESH_SERVICE = as_workload("items")
 
 
 def reason(error: grpc.aio.AioRpcError) -> str:
@@ -87,7 +91,7 @@ async def test_sign_up_is_idempotent_on_request_id(channel: grpc.aio.Channel) ->
     assert reason(taken.value) == "EMAIL_TAKEN"
 
 
-async def test_refresh_then_logout(channel: grpc.aio.Channel, as_principal) -> None:
+async def test_refresh_then_logout(channel: grpc.aio.Channel) -> None:
     orgs = organization_service_pb2_grpc.OrganizationServiceStub(channel)
     await orgs.CreateOrganization(sign_up_request(str(uuid.uuid4())))
     auth = auth_service_pb2_grpc.AuthServiceStub(channel)
@@ -103,7 +107,7 @@ async def test_refresh_then_logout(channel: grpc.aio.Channel, as_principal) -> N
 
     await auth.Logout(
         auth_service_pb2.LogoutRequest(refresh_token=refreshed.refresh_token),
-        metadata=as_principal(claims_of(refreshed)),
+        metadata=bearer(refreshed.access_token),
     )
     with pytest.raises(grpc.aio.AioRpcError) as ended:
         await auth.RefreshToken(
@@ -113,12 +117,10 @@ async def test_refresh_then_logout(channel: grpc.aio.Channel, as_principal) -> N
     assert reason(ended.value) == "INVALID_REFRESH_TOKEN"
 
 
-async def test_api_key_create_authenticate_introspect(
-    channel: grpc.aio.Channel, as_principal
-) -> None:
+async def test_api_key_create_authenticate_introspect(channel: grpc.aio.Channel) -> None:
     orgs = organization_service_pb2_grpc.OrganizationServiceStub(channel)
     await orgs.CreateOrganization(sign_up_request(str(uuid.uuid4())))
-    owner = as_principal(claims_of(await login(channel)))
+    owner = bearer((await login(channel)).access_token)
     keys = api_key_service_pb2_grpc.ApiKeyServiceStub(channel)
     auth = auth_service_pb2_grpc.AuthServiceStub(channel)
 
@@ -131,12 +133,12 @@ async def test_api_key_create_authenticate_introspect(
 
     authenticated = await auth.AuthenticateApiKey(
         auth_service_pb2.AuthenticateApiKeyRequest(api_key=created.secret),
-        metadata=as_principal(MESH_SERVICE),
+        metadata=MESH_SERVICE,
     )
     assert authenticated.principal.kind == "api_key"
     introspected = await auth.IntrospectToken(
         auth_service_pb2.IntrospectTokenRequest(token=authenticated.access_token),
-        metadata=as_principal(MESH_SERVICE),
+        metadata=MESH_SERVICE,
     )
     assert introspected.active
     assert introspected.principal.subject == created.api_key.api_key_id
@@ -151,17 +153,15 @@ async def test_api_key_create_authenticate_introspect(
     with pytest.raises(grpc.aio.AioRpcError) as revoked:
         await auth.AuthenticateApiKey(
             auth_service_pb2.AuthenticateApiKeyRequest(api_key=created.secret),
-            metadata=as_principal(MESH_SERVICE),
+            metadata=MESH_SERVICE,
         )
     assert reason(revoked.value) == "INVALID_API_KEY"
 
 
-async def test_users_are_managed_within_the_organization(
-    channel: grpc.aio.Channel, as_principal
-) -> None:
+async def test_users_are_managed_within_the_organization(channel: grpc.aio.Channel) -> None:
     orgs = organization_service_pb2_grpc.OrganizationServiceStub(channel)
     created = await orgs.CreateOrganization(sign_up_request(str(uuid.uuid4())))
-    owner = as_principal(claims_of(await login(channel)))
+    owner = bearer((await login(channel)).access_token)
     users = user_service_pb2_grpc.UserServiceStub(channel)
 
     bob = await users.CreateUser(
@@ -203,12 +203,12 @@ async def test_health_reports_each_service(channel: grpc.aio.Channel) -> None:
         assert response.status == health_pb2.HealthCheckResponse.SERVING
 
 
-async def test_rotation_publishes_both_keys(channel: grpc.aio.Channel, as_principal) -> None:
+async def test_rotation_publishes_both_keys(channel: grpc.aio.Channel) -> None:
     auth = auth_service_pb2_grpc.AuthServiceStub(channel)
     before = json.loads((await auth.GetJwks(auth_service_pb2.GetJwksRequest())).data)
 
     rotated = await admin_service_pb2_grpc.AdminServiceStub(channel).RotateSigningKey(
-        admin_service_pb2.RotateSigningKeyRequest(), metadata=as_principal(MESH_SERVICE)
+        admin_service_pb2.RotateSigningKeyRequest(), metadata=MESH_SERVICE
     )
 
     after = json.loads((await auth.GetJwks(auth_service_pb2.GetJwksRequest())).data)
@@ -218,11 +218,11 @@ async def test_rotation_publishes_both_keys(channel: grpc.aio.Channel, as_princi
 
 
 async def test_api_key_exchange_is_public_and_refuses_dead_keys(
-    channel: grpc.aio.Channel, as_principal, migrated_database_url: str
+    channel: grpc.aio.Channel, migrated_database_url: str
 ) -> None:
     orgs = organization_service_pb2_grpc.OrganizationServiceStub(channel)
     await orgs.CreateOrganization(sign_up_request(str(uuid.uuid4())))
-    owner = as_principal(claims_of(await login(channel)))
+    owner = bearer((await login(channel)).access_token)
     keys = api_key_service_pb2_grpc.ApiKeyServiceStub(channel)
     auth = auth_service_pb2_grpc.AuthServiceStub(channel)
 
@@ -284,11 +284,11 @@ async def test_api_key_exchange_is_public_and_refuses_dead_keys(
     ],
 )
 async def test_api_keys_carry_only_declared_tenant_scopes(
-    channel: grpc.aio.Channel, as_principal, scope: str, says: str
+    channel: grpc.aio.Channel, scope: str, says: str
 ) -> None:
     orgs = organization_service_pb2_grpc.OrganizationServiceStub(channel)
     await orgs.CreateOrganization(sign_up_request(str(uuid.uuid4())))
-    owner = as_principal(claims_of(await login(channel)))
+    owner = bearer((await login(channel)).access_token)
     keys = api_key_service_pb2_grpc.ApiKeyServiceStub(channel)
 
     with pytest.raises(grpc.aio.AioRpcError) as refused:

@@ -19,6 +19,8 @@ from keel.identity.v1 import (
     user_service_pb2_grpc,
 )
 
+from .conftest import bearer
+
 PASSWORD = "correct horse battery"
 
 
@@ -36,7 +38,7 @@ async def sign_up(
     )
 
 
-async def test_sign_up_login_and_call_as_the_user(channel: grpc.aio.Channel, as_principal) -> None:
+async def test_sign_up_login_and_call_as_the_user(channel: grpc.aio.Channel) -> None:
     created = await sign_up(channel, "ada@example.com")
     auth = auth_service_pb2_grpc.AuthServiceStub(channel)
 
@@ -59,7 +61,7 @@ async def test_sign_up_login_and_call_as_the_user(channel: grpc.aio.Channel, as_
     assert claims["org"] == created.organization.organization_id
     assert claims["roles"] == ["OWNER"]
 
-    md = as_principal(claims)
+    md = bearer(login.grant.access_token)  # the gateway forwards it; identity verifies it
     users = user_service_pb2_grpc.UserServiceStub(channel)
     me = await users.GetCurrentUser(user_service_pb2.GetCurrentUserRequest(), metadata=md)
     assert me.user.user_id == created.owner.user_id

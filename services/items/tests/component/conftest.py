@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,20 +25,29 @@ from keel_runtime.events import Envelope, connect_nats, decode
 from keel_runtime.migrations import grant_runtime, run_migrations_async
 from keel_runtime.server import RunningServer, start
 from keel_runtime.settings import ServerSettings
+from keel_runtime.testing import TokenIssuer
+
+Metadata = tuple[tuple[str, str], ...]
+Principal = Callable[..., Metadata]
+"""``principal(org, sub, roles, kind=..., scope=...)``: call metadata carrying an access
+token for that user or API key, as the gateway forwards it."""
 
 
-def principal(
-    org: str = "org-a",
-    sub: str = "user-1",
-    roles: tuple[str, ...] = ("MEMBER",),
-    *,
-    kind: str = "user",
-    scope: str = "",
-) -> Any:
-    """Metadata as the gateway sends it: base64url(JSON claims)."""
-    claims = {"sub": sub, "org": org, "roles": list(roles), "kind": kind, "scope": scope}
-    encoded = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
-    return (("x-keel-principal", encoded),)
+@pytest.fixture
+def principal(token_issuer: TokenIssuer) -> Principal:
+    def metadata(
+        org: str = "org-a",
+        sub: str = "user-1",
+        roles: tuple[str, ...] = ("MEMBER",),
+        *,
+        kind: str = "user",
+        scope: str = "",
+    ) -> Metadata:
+        return token_issuer.metadata(
+            org, subject=sub, roles=roles, kind=kind, scopes=tuple(scope.split())
+        )
+
+    return metadata
 
 
 def error_reason(error: grpc.aio.AioRpcError) -> str:
@@ -76,6 +83,8 @@ class ItemsServer:
     tags: tag_service_pb2_grpc.TagServiceStub
     provider: GatedProvider
     events: asyncio.Queue[Envelope]
+    auth: Metadata
+    """A member of org-a, user-1: the caller of most tests."""
 
     async def next_event(self, type_suffix: str) -> Envelope:
         """The next published event whose type ends with ``type_suffix`` (others skipped)."""
@@ -88,7 +97,12 @@ class ItemsServer:
 
 @pytest.fixture
 async def server(
-    database_url: str, runtime_database_url: str, nats_url: str, unique_name: str
+    database_url: str,
+    runtime_database_url: str,
+    nats_url: str,
+    unique_name: str,
+    token_issuer: TokenIssuer,
+    principal: Principal,
 ) -> AsyncIterator[ItemsServer]:
     await run_migrations_async(database_url, MIGRATIONS, metadata)
     grant_runtime(database_url, make_url(runtime_database_url).username or "")
@@ -101,6 +115,7 @@ async def server(
     )
     provider = GatedProvider()
     spec = await build(config, provider=provider, relay_poll_interval=0.05)
+    spec.jwks = token_issuer.jwks  # the test's tokens verify as identity's would
     running = await start(spec, ServerSettings(bind="127.0.0.1:0", grace_seconds=1))
     # Watch everything the service publishes, to await events instead of polling.
     nc, js = await connect_nats(nats_url, name="items-component-tests")
@@ -119,6 +134,7 @@ async def server(
             tag_service_pb2_grpc.TagServiceStub(channel),
             provider,
             events,
+            principal(),
         )
     finally:
         provider.gate.set()
