@@ -11,6 +11,7 @@ import pytest
 
 from keel_runtime import tokens
 from keel_runtime.errors import DependencyUnavailable, Unauthenticated
+from keel_runtime.interceptors.principal import identify
 from keel_runtime.settings import TokenSettings
 from keel_runtime.testing import TokenIssuer
 
@@ -281,3 +282,15 @@ async def test_the_cache_of_verified_tokens_is_bounded(
     for n in range(10):
         await check.principal(token(issuer, jti=f"t{n}"))
     assert len(check._verified) == 3
+
+
+async def test_a_token_that_breaks_the_verifier_is_refused_not_an_internal_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Broken(tokens.TokenVerifier):
+        async def principal(self, token: str) -> Any:
+            raise ValueError("a bug in verification")
+
+    refused = await identify("a.b.c", None, "gateway", mtls=True, verifier=Broken(None))
+    assert isinstance(refused, Unauthenticated) and refused.reason == tokens.TOKEN_INVALID
+    assert "a.b.c" not in caplog.text

@@ -18,10 +18,14 @@ caller is a service or the operator.
 
 from __future__ import annotations
 
+import logging
+
 from keel_runtime.context import Principal
 from keel_runtime.errors import RuntimeRpcError, Unauthenticated
 from keel_runtime.tls import GATEWAY_WORKLOAD, OPERATOR_WORKLOAD, SERVICE_WORKLOADS
 from keel_runtime.tokens import TOKEN_INVALID, TokenVerifier
+
+logger = logging.getLogger("keel.auth")
 
 # Infrastructure services every probe and operator tool must reach without credentials.
 INFRASTRUCTURE_PREFIXES = (
@@ -86,3 +90,8 @@ async def identify(
         return await verifier.principal(token)
     except RuntimeRpcError as refused:
         return refused
+    except Exception:
+        # A token that breaks the verifier is refused like any other that does not verify
+        # (fail closed), and logged without the token for whoever fixes the verifier.
+        logger.exception("access token verification failed unexpectedly")
+        return Unauthenticated("the access token could not be verified", reason=TOKEN_INVALID)
