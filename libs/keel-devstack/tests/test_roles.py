@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import stat
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from keel_devstack.datakeys import data_keys
+from keel_devstack.datakeys import checkpoint_key, data_keys
 from keel_devstack.roles import (
     Login,
     drop_roles,
@@ -35,6 +36,14 @@ def test_the_data_key_is_generated_once_into_a_private_file(scratch: Path) -> No
     assert Keyring.parse(value).current_id
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert data_keys(path) == value
+
+
+def test_the_ledger_checkpoint_key_is_generated_once_into_a_private_file(scratch: Path) -> None:
+    path = scratch / "secrets" / "ledger-checkpoint-key"
+    value = checkpoint_key(path)
+    assert len(base64.b64decode(value, validate=True)) == 32  # what the ledger requires
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert checkpoint_key(path) == value  # the next run verifies this run's checkpoints
 
 
 def test_roles_log_in_with_their_password_only(

@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import Any
 
 from keel_devstack import certs, gateway
-from keel_devstack.datakeys import data_keys
+from keel_devstack.datakeys import checkpoint_key, data_keys
 from keel_devstack.embedded import EmbeddedInfra
 from keel_devstack.envoy import Envoy, start_envoy
 from keel_devstack.health import wait_serving
@@ -236,6 +236,11 @@ class Stack:
         if svc.name in self.endpoints.databases:
             env["DATABASE_URL"] = self._database_url(svc)  # the runtime role: rows only
             env["DATA_ENCRYPTION_KEYS"] = data_keys(self._secrets_dir / "data-keys")
+        if svc.name == "ledger":
+            # Outside the database, kept across runs: checkpoints verify after a restart.
+            env["LEDGER_CHECKPOINT_KEY"] = checkpoint_key(
+                self._secrets_dir / "ledger-checkpoint-key"
+            )
         if self.certs is not None and svc.name in self.certs.workloads:
             env.update(self.certs[svc.name].env())
         env.update(self.env_overrides)
