@@ -326,7 +326,7 @@ async def test_only_the_lock_holder_publishes(
 
 
 def test_event_ids_are_time_ordered_uuids() -> None:
-    from keel_runtime.events import uuid7
+    from keel_runtime.ids import uuid7
 
     first, second = uuid7(), uuid7()
     assert first.version == 7 and first.variant == uuid.RFC_4122

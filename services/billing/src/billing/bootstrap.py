@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -47,6 +46,7 @@ from billing.transport.webhook_targets import WebhookTargets
 from billing.transport.webhooks import WebhookServicer
 from keel_runtime import clients, db
 from keel_runtime.events import Consumer, OutboxRelay, connect_nats, ensure_stream
+from keel_runtime.ids import new_id
 from keel_runtime.metrics import Metrics
 from keel_runtime.server import ServiceSpec
 
@@ -63,10 +63,6 @@ SERVICE_NAMES = (
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
 
 
 @dataclass

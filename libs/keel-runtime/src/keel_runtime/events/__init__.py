@@ -2,7 +2,7 @@
 
 from keel_runtime.events.connection import connect_nats, connect_nats_once
 from keel_runtime.events.consumer import Consumer, Handler, Subscription
-from keel_runtime.events.envelope import Envelope, EnvelopeError, decode, new_event, unpack, uuid7
+from keel_runtime.events.envelope import Envelope, EnvelopeError, decode, new_event, unpack
 from keel_runtime.events.outbox import append
 from keel_runtime.events.pruning import prune_events, prune_inbox, prune_outbox, run_pruning
 from keel_runtime.events.relay import OutboxRelay, ReplayResult, replay
@@ -43,5 +43,4 @@ __all__ = [
     "run_pruning",
     "service_stream",
     "unpack",
-    "uuid7",
 ]

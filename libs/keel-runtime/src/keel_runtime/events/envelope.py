@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import time
 import uuid
 from typing import TypeVar
 
@@ -11,23 +9,15 @@ from google.protobuf.message import DecodeError, Message
 from keel.events.v1.envelope_pb2 import Envelope
 
 from keel_runtime import context
+from keel_runtime.ids import new_id
 
 M = TypeVar("M", bound=Message)
 
-__all__ = ["Envelope", "EnvelopeError", "decode", "new_event", "unpack", "uuid7"]
+__all__ = ["Envelope", "EnvelopeError", "decode", "new_event", "unpack"]
 
 
 class EnvelopeError(ValueError):
     """Bytes that are not a usable envelope (undecodable, or without a UUID id)."""
-
-
-def uuid7() -> uuid.UUID:
-    """A time-ordered UUID (RFC 9562 version 7): keeps the outbox primary key index compact."""
-    millis = time.time_ns() // 1_000_000
-    value = (millis & 0xFFFF_FFFF_FFFF) << 80 | int.from_bytes(os.urandom(10), "big")
-    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
-    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
-    return uuid.UUID(int=value)
 
 
 def new_event(
@@ -45,7 +35,7 @@ def new_event(
     the aggregate id. Request id and traceparent come from the current call context.
     """
     envelope = Envelope(
-        id=event_id or str(uuid7()),
+        id=event_id or new_id(),
         type=type,
         source=source,
         subject=subject,

@@ -30,7 +30,6 @@ from identity.app.support import (
     decode_page_token,
     encode_page_token,
     fingerprint,
-    new_id,
     page_size,
     sha256_hex,
 )
@@ -45,6 +44,7 @@ from identity.domain.errors import (
 from identity.domain.model import ApiKey, ApiKeyState, check_display_name
 from identity.domain.roles import USER_ADMINS, Role, check_grant, require_any, require_service
 from keel_runtime import access
+from keel_runtime.ids import new_id
 
 KEY_PREFIX = "keel_"
 _ALPHABET = string.digits + string.ascii_letters

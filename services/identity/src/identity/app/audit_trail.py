@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from identity.app.support import new_id
 from identity.domain.model import Actor, AuditEntry
+from keel_runtime.ids import new_id
 
 
 def entry(

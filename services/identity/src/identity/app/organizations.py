@@ -14,7 +14,7 @@ from identity.app.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from identity.app.support import fingerprint, new_id
+from identity.app.support import fingerprint
 from identity.domain import events
 from identity.domain.errors import (
     EmailTaken,
@@ -32,6 +32,7 @@ from identity.domain.model import (
     normalize_email,
 )
 from identity.domain.roles import USER_ADMINS, Role, require_any
+from keel_runtime.ids import new_id
 
 SIGN_UP_SCOPE = "sign_up"
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from identity.app.ports import AccessClaims, Clock, TokenService, UnitOfWork
-from identity.app.support import new_id, sha256_hex
+from identity.app.support import sha256_hex
 from identity.domain.model import RefreshToken, User
+from keel_runtime.ids import new_id
 
 REFRESH_TOKEN_PREFIX = "krt_"
 

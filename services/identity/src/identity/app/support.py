@@ -15,10 +15,6 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
 
 
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
 def sha256_hex(secret: str) -> str:
     """Hash of a high-entropy secret: a fast hash suffices, there is nothing to brute-force."""
     return hashlib.sha256(secret.encode()).hexdigest()

@@ -26,7 +26,6 @@ from identity.app.support import (
     decode_page_token,
     encode_page_token,
     fingerprint,
-    new_id,
     page_size,
 )
 from identity.domain import events
@@ -48,6 +47,7 @@ from identity.domain.model import (
     normalize_email,
 )
 from identity.domain.roles import USER_ADMINS, Role, check_grant, require_any
+from keel_runtime.ids import new_id
 
 
 def _user_id(actor: Actor) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from items.domain.errors import (
 )
 from items.domain.model import Item, ItemState
 from items.domain.tags import normalize_tag
+from keel_runtime.ids import uuid7
 
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
@@ -51,7 +51,7 @@ class ItemHandlers:
         uow: UnitOfWorkFactory,
         *,
         clock: Callable[[], datetime] = utc_now,
-        new_id: Callable[[], UUID] = uuid.uuid4,
+        new_id: Callable[[], UUID] = uuid7,
     ) -> None:
         self._uow = uow
         self._clock = clock

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +13,7 @@ from items.app.ports import UnitOfWork, UnitOfWorkFactory
 from items.domain.errors import TagAlreadyExists, TagNotFound
 from items.domain.model import Tag
 from items.domain.tags import normalize_tag
+from keel_runtime.ids import uuid7
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 500
@@ -31,7 +31,7 @@ class TagHandlers:
         uow: UnitOfWorkFactory,
         *,
         clock: Callable[[], datetime] = utc_now,
-        new_id: Callable[[], UUID] = uuid.uuid4,
+        new_id: Callable[[], UUID] = uuid7,
     ) -> None:
         self._uow = uow
         self._clock = clock

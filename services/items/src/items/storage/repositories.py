@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -16,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from items.app.ports import ItemQuery
 from items.domain.model import Item, ItemState, Source, Tag
 from items.storage.tables import items, tags
+from keel_runtime.ids import uuid7
 
 _ITEM_COLUMNS = [c for c in items.c if c.name != "search"]
 
@@ -158,7 +158,7 @@ class SqlTagRepository:
         if not names:
             return
         rows = [
-            {"id": uuid.uuid4(), "org_id": org_id, "name": name, "create_time": now}
+            {"id": uuid7(), "org_id": org_id, "name": name, "create_time": now}
             for name in sorted(set(names))  # a stable order avoids lock-order deadlocks
         ]
         await self._conn.execute(

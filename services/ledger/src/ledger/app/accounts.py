@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
+from keel_runtime.ids import new_id
 from ledger.app import pagination
-from ledger.app.ids import new_id
 from ledger.app.ports import Clock, LedgerUnitOfWork, UnitOfWorkFactory
 from ledger.domain import commands, errors
 from ledger.domain.assets import currency_asset

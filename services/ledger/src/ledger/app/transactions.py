@@ -7,9 +7,9 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from keel_runtime.ids import new_id
 from ledger.app import posting
 from ledger.app.accounts import require_reader
-from ledger.app.ids import new_id
 from ledger.app.ports import Clock, LedgerUnitOfWork, UnitOfWorkFactory
 from ledger.domain import commands, errors
 from ledger.domain import events as ev

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -19,6 +18,7 @@ from billing.storage.tables import (
     adjustments,
     subscriptions,
 )
+from keel_runtime.ids import new_id
 
 
 def _subscription_values(s: Subscription) -> dict[str, Any]:
@@ -181,7 +181,7 @@ class SubscriptionRepository:
             adjustments.insert(),
             [
                 {
-                    "adjustment_id": str(uuid.uuid4()),
+                    "adjustment_id": new_id(),
                     "subscription_id": subscription_id,
                     "description": a.description,
                     "amount_minor": a.amount_minor,
