@@ -409,3 +409,25 @@ def test_subscription_defaults() -> None:
     assert config.backoff is None
     with pytest.raises(ValueError):
         Subscription(consumer="c", stream="S", filter_subject="s.>", handler=handler, max_deliver=0)
+
+
+async def test_an_event_on_an_idle_consumer_is_handled_without_waiting_for_a_batch(
+    effects: AsyncEngine, js: JetStreamContext, stream: StreamSpec, unique_name: str
+) -> None:
+    # The consumer pulls batches of 16; a pull that held the first event until 15 more came
+    # or the pull expired (here 30 s) would make every event of a trickle wait that long.
+    calls: list[str] = []
+    sub = _subscription(unique_name, stream, _recording_handler(calls))
+    consumer = ProbeConsumer(effects, js, sub, fetch_timeout=30.0)
+    task = await _running(consumer)
+    try:
+        async with asyncio.timeout(10):
+            while (await js.consumer_info(sub.stream, sub.consumer)).num_waiting == 0:
+                await asyncio.sleep(0.02)  # until the consumer waits on the broker
+        envelope = _envelope(unique_name)
+        await js.publish(envelope.type, envelope.SerializeToString())
+        async with asyncio.timeout(10):  # far below the pull's 30 s
+            await consumer.deliveries(1)
+    finally:
+        await _stop(task)
+    assert calls == [envelope.id]
