@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from keel_runtime.errors import ErrorMap
 from keel_runtime.events.pruning import run_pruning
+from keel_runtime.events.revocation_feed import RevocationFeed
 from keel_runtime.health import (
     LIVENESS,
     SERVING,
@@ -70,6 +71,9 @@ class ServiceSpec:
     metrics: Metrics | None = None
     """Shared with the service's relay and consumers; by default the server makes its own
     when ``ServerSettings.metrics_bind`` is set, and records nothing otherwise."""
+    revocations: RevocationFeed | None = None
+    """The deny set of revoked tokens and the watch that fills it: started before the first
+    readiness check (which waits for its first load, within a grace) and run with the server."""
 
 
 class RunningServer:
@@ -251,6 +255,8 @@ async def start(spec: ServiceSpec, settings: ServerSettings) -> RunningServer:
     endpoint: MetricsEndpoint | None = None
     health_server: Any = None
     health_port: int | None = None
+    # Before the first readiness round, which waits for the deny set's first load.
+    feed = _start_revocation_feed(spec)
     try:
         port = _bind(server, settings.bind, settings.tls)
         if settings.health_bind is not None:
@@ -271,6 +277,8 @@ async def start(spec: ServiceSpec, settings: ServerSettings) -> RunningServer:
         if health_server is not None:
             await health_server.start()
     except BaseException:
+        if feed is not None:
+            feed.cancel()
         await server.stop(None)
         if health_server is not None:
             await health_server.stop(None)
@@ -281,6 +289,8 @@ async def start(spec: ServiceSpec, settings: ServerSettings) -> RunningServer:
     running = RunningServer(
         spec, server, port, health, readiness, metrics, endpoint, health_server, health_port
     )
+    if feed is not None:
+        running._tasks.append(feed)
     running._spawn(functools.partial(supervise, readiness.poll, name="readiness"), "readiness")
     if spec.database is not None:
         pruning = functools.partial(run_pruning, spec.database, settings.retention, metrics=metrics)
@@ -305,7 +315,17 @@ def probes(spec: ServiceSpec) -> list[Probe]:
         found.append(database_probe(spec.database))
     if spec.nats is not None:
         found.append(nats_probe(spec.nats))
+    if spec.revocations is not None:
+        found.append(spec.revocations.ready)
     return [*found, *spec.readiness]
+
+
+def _start_revocation_feed(spec: ServiceSpec) -> asyncio.Task[None] | None:
+    if spec.revocations is None:
+        return None
+    return asyncio.create_task(
+        supervise(spec.revocations.run, name="revocations"), name="revocations"
+    )
 
 
 def server_metrics(spec: ServiceSpec, settings: ServerSettings) -> Metrics:
