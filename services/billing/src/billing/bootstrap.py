@@ -47,6 +47,7 @@ from billing.transport.webhook_targets import WebhookTargets
 from billing.transport.webhooks import WebhookServicer
 from keel_runtime import clients, db
 from keel_runtime.events import Consumer, OutboxRelay, connect_nats, ensure_stream
+from keel_runtime.events.revocation_feed import RevocationFeed
 from keel_runtime.metrics import Metrics
 from keel_runtime.server import ServiceSpec
 
@@ -132,6 +133,7 @@ def service_spec(
     database: AsyncEngine | None = None,
     nats: NatsClient | None = None,
     metrics: Metrics | None = None,
+    revocations: RevocationFeed | None = None,
 ) -> ServiceSpec:
     return ServiceSpec(
         name=SERVICE,
@@ -144,6 +146,7 @@ def service_spec(
         database=database,
         nats=nats,
         metrics=metrics,
+        revocations=revocations,
     )
 
 
@@ -220,4 +223,5 @@ async def build(config: Config) -> ServiceSpec:
         database=engine,
         nats=nc,
         metrics=metrics,
+        revocations=RevocationFeed(js),
     )
