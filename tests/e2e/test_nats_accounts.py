@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from billing.events.subscribers import subscriptions as billing_subscriptions
+from identity.events.revocations import revocation_subscription
 from items.events.codec import EventCodec
 from items.events.worker import enrichment_subscriptions
 from keel_runtime.events import Subscription
@@ -26,7 +27,7 @@ def _consumes(subscriptions: list[Subscription]) -> set[Consumes]:
 
 def test_the_table_lists_exactly_the_consumers_each_service_runs() -> None:
     running = {
-        "identity": set(),
+        "identity": _consumes([revocation_subscription(UNUSED)]),
         "ledger": _consumes([open_wallet_subscription(UNUSED)]),
         "items": _consumes(
             enrichment_subscriptions(UNUSED, EventCodec(), max_attempts=3, backoff_s=(1,))

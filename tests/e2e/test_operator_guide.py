@@ -49,6 +49,7 @@ def test_every_command_of_the_guide_runs(mesh: Endpoints, tmp_path: Path) -> Non
     assert "keel_health_serving" in out
     assert "republished" in out
     assert "may not present a user's token" in out  # the operator carrying a user's token
+    assert "revoked; each is forgotten" in out  # the revocation bucket, as the services see it
     # Without credentials NATS refuses the dead-letter command.
     assert "Authorization Violation" in out and "refused: exit status 1" in out
 

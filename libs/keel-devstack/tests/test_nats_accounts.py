@@ -8,6 +8,7 @@ subscription's -ERR may come after the PONG of a flush).
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -16,7 +17,10 @@ import pytest
 from google.protobuf.wrappers_pb2 import StringValue
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
+from nats.js.errors import KeyNotFoundError
+from nats.js.kv import KeyValue
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from keel_devstack.nats import Nats, start_nats
@@ -34,6 +38,9 @@ from keel_runtime.events import (
 )
 from keel_runtime.events.accounts import OPERATOR, SERVICES, inbox_prefix, service_permissions
 from keel_runtime.events.dead_letters_cli import run as dead_letters
+from keel_runtime.events.revocation_bucket import ensure_bucket, record
+from keel_runtime.events.revocation_feed import RevocationFeed
+from keel_runtime.revocation import SESSION
 
 
 @pytest.fixture(scope="module")
@@ -156,6 +163,102 @@ def test_every_service_publishes_only_under_its_own_name() -> None:
             if not subject.startswith(("$JS.", "$KV.", "dlq."))
         ]
         assert event_subjects == [f"{service}.>"]
+
+
+@pytest.fixture
+async def revocations(server: Nats) -> AsyncIterator[KeyValue]:
+    """The real REVOCATIONS bucket, declared and written by identity with its own user."""
+    nc, js = await connect_nats_once(server.url_for("identity"), name="identity")
+    kv = await ensure_bucket(js, horizon_s=960)
+    yield kv
+    await nc.drain()
+
+
+async def test_identity_writes_revocations_and_every_service_watches_them(
+    server: Nats, revocations: KeyValue
+) -> None:
+    revoked_at = int(time.time())
+    assert await record(revocations, SESSION, "s-accounts", revoked_at) in (True, False)
+    for service in SERVICES:
+        session = await Session().connect(server, service)
+        feed = RevocationFeed(session.nc.jetstream(timeout=5))
+        task = asyncio.create_task(feed.run())
+        try:
+            await feed.wait_synced(10)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await session.nc.close()
+        assert feed.deny_set.refuses(
+            subject="u-1", kind="user", session_id="s-accounts", issued_at=revoked_at
+        ), service
+        assert session.errors == [], service
+
+
+async def test_a_service_watches_a_bucket_large_enough_for_flow_control(
+    server: Nats, operator: JetStreamContext, revocations: KeyValue
+) -> None:
+    """Past a few MB in flight the server waits for the watcher's flow-control answers
+    ($JS.FC...); without the right to send them the first load stalls, unseen."""
+    bulky = b"0" * 65_536  # decodes as a revocation at second 0: long expired, not kept
+    await asyncio.gather(*(revocations.put(f"session.fc-{n}", bulky) for n in range(48)))
+    items = await Session().connect(server, "items")
+    feed = RevocationFeed(items.nc.jetstream(timeout=5))
+    task = asyncio.create_task(feed.run())
+    try:
+        await feed.wait_synced(20)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await items.nc.close()
+        await operator.purge_stream("KV_REVOCATIONS", subject="$KV.REVOCATIONS.session.fc-*")
+    assert items.errors == []
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "$KV.REVOCATIONS.session.s-forged",  # put, and delete/purge (the same subject)
+        "$JS.API.STREAM.PURGE.KV_REVOCATIONS",
+        "$JS.API.STREAM.DELETE.KV_REVOCATIONS",
+        "$JS.API.STREAM.UPDATE.KV_REVOCATIONS",  # e.g. max_age 1 s
+        "$JS.API.STREAM.MSG.DELETE.KV_REVOCATIONS",
+    ],
+)
+async def test_a_service_cannot_change_the_revocation_bucket(
+    server: Nats, operator: JetStreamContext, revocations: KeyValue, subject: str
+) -> None:
+    before = (await operator.stream_info("KV_REVOCATIONS")).state
+    ledger = await Session().connect(server, "ledger")
+    try:
+        await ledger.nc.publish(subject, b"{}")
+        await ledger.nc.flush()
+        errors = await ledger.refused()
+    finally:
+        await ledger.nc.close()
+    assert errors == [f'nats: permissions violation for publish to "{subject.lower()}"']
+    after = (await operator.stream_info("KV_REVOCATIONS")).state
+    assert (after.messages, after.last_seq) == (before.messages, before.last_seq)
+
+
+async def test_a_service_cannot_put_into_the_revocation_bucket_through_the_kv_api(
+    server: Nats, operator: JetStreamContext, revocations: KeyValue
+) -> None:
+    """What an attacker holding billing's credentials would try: to revoke someone's
+    session (or, worse, lift a revocation by overwriting it with an old time)."""
+    billing = await Session().connect(server, "billing")
+    try:
+        kv = await billing.nc.jetstream(timeout=1).key_value("REVOCATIONS")
+        with pytest.raises(NatsTimeoutError):
+            await kv.put("session.s-victim", b"1")
+        errors = await billing.refused()
+    finally:
+        await billing.nc.close()
+    assert errors == [
+        'nats: permissions violation for publish to "$kv.revocations.session.s-victim"'
+    ]
+    with pytest.raises(KeyNotFoundError):
+        await (await operator.key_value("REVOCATIONS")).get("session.s-victim")
 
 
 @pytest.fixture

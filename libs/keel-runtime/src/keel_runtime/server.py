@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from keel_runtime import clients
 from keel_runtime.errors import ErrorMap
 from keel_runtime.events.pruning import run_pruning
+from keel_runtime.events.revocation_feed import RevocationFeed
 from keel_runtime.health import (
     LIVENESS,
     SERVING,
@@ -33,7 +34,7 @@ from keel_runtime.metrics import NO_METRICS, Metrics, MetricsEndpoint
 from keel_runtime.settings import ServerSettings
 from keel_runtime.supervisor import supervise, task_name
 from keel_runtime.tls import TlsSettings, server_credentials
-from keel_runtime.tokens import JwksSource, Revocations, TokenVerifier, identity_jwks
+from keel_runtime.tokens import JwksSource, TokenVerifier, identity_jwks
 
 logger = logging.getLogger("keel.server")
 
@@ -75,8 +76,10 @@ class ServiceSpec:
     jwks: JwksSource | None = None
     """Where identity's signing keys are read to verify access tokens; by default identity's
     ``AuthService.GetJwks`` at ``TokenSettings.identity_target`` (identity hands its own)."""
-    revocations: Revocations | None = None
-    """The deny set of revoked sessions, keys and users consulted for every token."""
+    revocations: RevocationFeed | None = None
+    """The deny set of revoked tokens, consulted for every token, and the watch that fills
+    it: started before the first readiness check (which waits for its first load, within a
+    grace) and run with the server."""
 
 
 class RunningServer:
@@ -250,7 +253,8 @@ async def start(spec: ServiceSpec, settings: ServerSettings) -> RunningServer:
     jwks, closers = key_source(spec, settings)
     if closers:
         spec.closers = [*spec.closers, *closers]
-    tokens = TokenVerifier(jwks, settings.tokens, revocations=spec.revocations)
+    deny_set = spec.revocations.deny_set if spec.revocations is not None else None
+    tokens = TokenVerifier(jwks, settings.tokens, revocations=deny_set)
     server = build_server(spec, settings, metrics, tokens)
     registrar = GenericRegistrar(server)
     for add_servicer, servicer in spec.servicers:
@@ -268,6 +272,8 @@ async def start(spec: ServiceSpec, settings: ServerSettings) -> RunningServer:
     endpoint: MetricsEndpoint | None = None
     health_server: Any = None
     health_port: int | None = None
+    # Before the first readiness round, which waits for the deny set's first load.
+    feed = _start_revocation_feed(spec)
     try:
         port = _bind(server, settings.bind, settings.tls)
         if settings.health_bind is not None:
@@ -288,6 +294,8 @@ async def start(spec: ServiceSpec, settings: ServerSettings) -> RunningServer:
         if health_server is not None:
             await health_server.start()
     except BaseException:
+        if feed is not None:
+            feed.cancel()
         await server.stop(None)
         if health_server is not None:
             await health_server.stop(None)
@@ -298,6 +306,8 @@ async def start(spec: ServiceSpec, settings: ServerSettings) -> RunningServer:
     running = RunningServer(
         spec, server, port, health, readiness, metrics, endpoint, health_server, health_port
     )
+    if feed is not None:
+        running._tasks.append(feed)
     running._spawn(functools.partial(supervise, readiness.poll, name="readiness"), "readiness")
     if spec.database is not None:
         pruning = functools.partial(run_pruning, spec.database, settings.retention, metrics=metrics)
@@ -335,7 +345,17 @@ def probes(spec: ServiceSpec) -> list[Probe]:
         found.append(database_probe(spec.database))
     if spec.nats is not None:
         found.append(nats_probe(spec.nats))
+    if spec.revocations is not None:
+        found.append(spec.revocations.ready)
     return [*found, *spec.readiness]
+
+
+def _start_revocation_feed(spec: ServiceSpec) -> asyncio.Task[None] | None:
+    if spec.revocations is None:
+        return None
+    return asyncio.create_task(
+        supervise(spec.revocations.run, name="revocations"), name="revocations"
+    )
 
 
 def server_metrics(spec: ServiceSpec, settings: ServerSettings) -> Metrics:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,10 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from keel_devstack.nats import start_nats
 from keel_runtime.events import connect_nats
+from keel_runtime.events.revocation_bucket import ensure_bucket, record
+from keel_runtime.events.revocation_feed import RevocationFeed
 from keel_runtime.health import LIVENESS
+from keel_runtime.revocation import SESSION
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -230,3 +234,29 @@ async def test_crashing_background_task_is_restarted_and_logged(
     [crash] = [r for r in caplog.records if r.name == "keel.background"]
     assert crash.levelname == "ERROR" and crash.exc_info is not None
     assert crash.__dict__["task"].endswith("consumer")
+
+
+async def test_the_deny_set_is_loaded_before_serving_and_watched_until_stop(
+    start_probe: Any, nats_url: str, unique_name: str
+) -> None:
+    nc, js = await connect_nats(nats_url, name="revocations-test")
+    bucket = f"REVOCATIONS_{unique_name.upper()}"
+    try:
+        kv = await ensure_bucket(js, horizon_s=960, bucket=bucket)
+        revoked_at = int(time.time())
+        await record(kv, SESSION, "s-1", revoked_at)
+        feed = RevocationFeed(js, bucket=bucket)
+        probe = await start_probe(nats=nc, revocations=feed, readiness_interval_seconds=5.0)
+        # The first readiness round, before the server took a call, waited for the load.
+        assert feed.synced
+        assert feed.deny_set.refuses(
+            subject="u-1", kind="user", session_id="s-1", issued_at=revoked_at
+        )
+        assert await status_of(probe.channel, "") == SERVING
+        watching = [t for t in asyncio.all_tasks() if t.get_name() == "revocations"]
+        assert len(watching) == 1
+        await probe.running.stop(1)
+        assert watching[0].done()
+    finally:
+        await js.delete_key_value(bucket)
+        await nc.close()

@@ -421,9 +421,11 @@ async def test_an_event_on_an_idle_consumer_is_handled_without_waiting_for_a_bat
     consumer = ProbeConsumer(effects, js, sub, fetch_timeout=30.0)
     task = await _running(consumer)
     try:
-        async with asyncio.timeout(10):
-            while (await js.consumer_info(sub.stream, sub.consumer)).num_waiting == 0:
-                await asyncio.sleep(0.02)  # until the consumer waits on the broker
+        async with asyncio.timeout(10):  # until the consumer waits on the broker
+            while True:
+                if (await js.consumer_info(sub.stream, sub.consumer)).num_waiting:
+                    break
+                await asyncio.sleep(0.02)
         envelope = _envelope(unique_name)
         await js.publish(envelope.type, envelope.SerializeToString())
         async with asyncio.timeout(10):  # far below the pull's 30 s

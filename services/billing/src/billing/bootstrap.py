@@ -46,6 +46,7 @@ from billing.transport.webhook_targets import WebhookTargets
 from billing.transport.webhooks import WebhookServicer
 from keel_runtime import clients, db
 from keel_runtime.events import Consumer, OutboxRelay, connect_nats, ensure_stream
+from keel_runtime.events.revocation_feed import RevocationFeed
 from keel_runtime.ids import new_id
 from keel_runtime.metrics import Metrics
 from keel_runtime.server import ServiceSpec
@@ -128,6 +129,7 @@ def service_spec(
     database: AsyncEngine | None = None,
     nats: NatsClient | None = None,
     metrics: Metrics | None = None,
+    revocations: RevocationFeed | None = None,
 ) -> ServiceSpec:
     return ServiceSpec(
         name=SERVICE,
@@ -140,6 +142,7 @@ def service_spec(
         database=database,
         nats=nats,
         metrics=metrics,
+        revocations=revocations,
     )
 
 
@@ -216,4 +219,5 @@ async def build(config: Config) -> ServiceSpec:
         database=engine,
         nats=nc,
         metrics=metrics,
+        revocations=RevocationFeed(js),
     )

@@ -25,6 +25,7 @@ from identity.config import IdentityConfig
 from identity.crypto.passwords import Argon2Hasher
 from identity.crypto.tokens import JwtTokenService
 from identity.events.relay import run_relay
+from identity.events.revocations import revocation_writer
 from identity.storage.retention import RetentionPolicy, purge_now
 from identity.storage.signing_keys import SqlSigningKeyStore
 from identity.storage.uow import SqlUnitOfWork
@@ -38,6 +39,7 @@ from identity.transport.organizations import OrganizationServicer
 from identity.transport.users import UserServicer
 from keel_runtime.db import create_engine
 from keel_runtime.events import connect_nats
+from keel_runtime.events.revocation_feed import RevocationFeed
 from keel_runtime.metrics import Metrics
 from keel_runtime.periodic import run_periodically
 from keel_runtime.server import ServiceSpec
@@ -69,7 +71,9 @@ async def build(config: IdentityConfig, overrides: Overrides | None = None) -> S
     overrides = overrides or Overrides()
     clock = overrides.clock or SystemClock()
     engine = create_engine(config.database_url)
+    metrics = Metrics(SERVICE)
     closers: list[Callable[[], Awaitable[None]]] = []
+    nats = None
     try:
         access_ttl = timedelta(seconds=config.access_token_ttl_seconds)
         tokens = JwtTokenService(
@@ -100,13 +104,16 @@ async def build(config: IdentityConfig, overrides: Overrides | None = None) -> S
                 refresh_grace=timedelta(seconds=config.refresh_grace_seconds),
             ),
         )
-        nats = None
         if config.nats_url:
             nats, js = await connect_nats(config.nats_url, name="identity")
+            writer = await revocation_writer(
+                engine, js, access_ttl=access_ttl, streams=config.streams, metrics=metrics
+            )
     except BaseException:
+        if nats is not None:
+            await nats.close()
         await engine.dispose()
         raise
-    metrics = Metrics(SERVICE)
     retention = RetentionPolicy()
     background: list[Callable[[], Awaitable[None]]] = [
         functools.partial(
@@ -119,6 +126,7 @@ async def build(config: IdentityConfig, overrides: Overrides | None = None) -> S
     ]
     if nats is not None:
         background.append(functools.partial(run_relay, engine, js, config.streams, metrics))
+        background.append(writer.run)
         closers.append(nats.drain)
     return ServiceSpec(
         name=SERVICE,
@@ -133,6 +141,7 @@ async def build(config: IdentityConfig, overrides: Overrides | None = None) -> S
         metrics=metrics,
         # Identity verifies access tokens against its own published keys, read in-process.
         jwks=tokens.jwks,
+        revocations=RevocationFeed(js) if nats is not None else None,
     )
 
 

@@ -159,10 +159,13 @@ class FakeRefreshTokens:
             if token.family_id == family_id:
                 token.revoked_at = token.revoked_at or at
 
-    async def revoke_user(self, user_id: str, at: datetime) -> None:
+    async def revoke_user(self, user_id: str, at: datetime) -> list[str]:
+        families = set()
         for token in self.s.refresh_tokens.values():
-            if token.user_id == user_id:
-                token.revoked_at = token.revoked_at or at
+            if token.user_id == user_id and token.revoked_at is None:
+                token.revoked_at = at
+                families.add(token.family_id)
+        return sorted(families)
 
 
 class FakeApiKeys:

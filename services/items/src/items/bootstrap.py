@@ -21,6 +21,7 @@ from items.transport.item_servicer import ItemServicer
 from items.transport.tag_servicer import TagServicer
 from keel_runtime import db
 from keel_runtime.events import Consumer, OutboxRelay, connect_nats, ensure_stream
+from keel_runtime.events.revocation_feed import RevocationFeed
 from keel_runtime.metrics import Metrics
 from keel_runtime.server import ServiceSpec
 
@@ -90,4 +91,5 @@ async def build(
         database=engine,
         nats=nc,
         metrics=metrics,
+        revocations=RevocationFeed(js),
     )

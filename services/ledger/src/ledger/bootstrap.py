@@ -20,6 +20,7 @@ from keel_runtime.events import (
     connect_nats,
     ensure_stream,
 )
+from keel_runtime.events.revocation_feed import RevocationFeed
 from keel_runtime.metrics import Metrics
 from keel_runtime.periodic import run_periodically
 from keel_runtime.server import ServiceSpec
@@ -108,6 +109,7 @@ async def build(
         background.append(committer.run)
     closers: list[Callable[[], Awaitable[None]]] = [engine.dispose]
     nats = None
+    revocations = None
     if events:
         try:
             nats, js = await connect_nats(config.nats_url, name="ledger")
@@ -128,6 +130,7 @@ async def build(
         )
         background += [relay.run, open_wallet.run]
         closers.insert(0, nats.drain)
+        revocations = RevocationFeed(js)
 
     return ServiceSpec(
         name="ledger",
@@ -152,4 +155,5 @@ async def build(
         database=engine,
         nats=nats,
         metrics=metrics,
+        revocations=revocations,
     )

@@ -3,12 +3,24 @@ import datetime
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from keel.identity.v1 import resources_pb2 as _resources_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class SessionRevocationReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SESSION_REVOCATION_REASON_UNSPECIFIED: _ClassVar[SessionRevocationReason]
+    SESSION_REVOCATION_REASON_LOGOUT: _ClassVar[SessionRevocationReason]
+    SESSION_REVOCATION_REASON_REFRESH_TOKEN_REUSED: _ClassVar[SessionRevocationReason]
+    SESSION_REVOCATION_REASON_PASSWORD_CHANGED: _ClassVar[SessionRevocationReason]
+SESSION_REVOCATION_REASON_UNSPECIFIED: SessionRevocationReason
+SESSION_REVOCATION_REASON_LOGOUT: SessionRevocationReason
+SESSION_REVOCATION_REASON_REFRESH_TOKEN_REUSED: SessionRevocationReason
+SESSION_REVOCATION_REASON_PASSWORD_CHANGED: SessionRevocationReason
 
 class OrganizationCreated(_message.Message):
     __slots__ = ("organization_id", "display_name", "owner_user_id", "default_currency", "create_time")
@@ -47,6 +59,20 @@ class UserDeactivated(_message.Message):
     organization_id: str
     deactivate_time: _timestamp_pb2.Timestamp
     def __init__(self, user_id: _Optional[str] = ..., organization_id: _Optional[str] = ..., deactivate_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class SessionRevoked(_message.Message):
+    __slots__ = ("session_id", "user_id", "organization_id", "revoke_time", "reason")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
+    REVOKE_TIME_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    user_id: str
+    organization_id: str
+    revoke_time: _timestamp_pb2.Timestamp
+    reason: SessionRevocationReason
+    def __init__(self, session_id: _Optional[str] = ..., user_id: _Optional[str] = ..., organization_id: _Optional[str] = ..., revoke_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[_Union[SessionRevocationReason, str]] = ...) -> None: ...
 
 class ApiKeyCreated(_message.Message):
     __slots__ = ("api_key_id", "organization_id", "prefix", "scopes", "creator_user_id", "create_time")

@@ -5,7 +5,9 @@ This table is the one place the permissions are written down; the embedded serve
 it. A service may publish only its own events (``<service>.>``) and manage only its own
 stream, its own durable consumers, their dead-letter subjects and their keys in the attempts
 bucket; it receives only replies on its own inbox prefix, so it never sees another service's
-pulled messages or JetStream answers. The operator (replay, dead-letter redrive, tests) may do
+pulled messages or JetStream answers. Every service may watch the revocation bucket (read
+only); identity alone declares and writes it (``keel_runtime.events.revocation_bucket``). The
+operator (replay, dead-letter redrive, tests) may do
 everything: redrive republishes any service's events and replay manages any stream.
 """
 
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 
 from keel_runtime.events.attempts import BUCKET
 from keel_runtime.events.streams import DEAD_LETTER_STREAM
+from keel_runtime.revocation import BUCKET as REVOCATIONS
 
 OPERATOR = "operator"
 """The platform operator's NATS user: the replay and dead-letter commands, and the tests."""
@@ -36,7 +39,7 @@ class Consumes:
 # Read from each service's events/subscribers.py (and items' enrichment worker); a test in
 # tests/contract compares this with the subscriptions the services build.
 SERVICES: Mapping[str, tuple[Consumes, ...]] = {
-    "identity": (),
+    "identity": (Consumes("IDENTITY", "identity-revocations"),),
     "ledger": (Consumes("IDENTITY", "ledger-open-wallet"),),
     "items": (Consumes("ITEMS", "items-enrich"), Consumes("ITEMS", "items-enrich-retry")),
     "billing": (
@@ -45,6 +48,10 @@ SERVICES: Mapping[str, tuple[Consumes, ...]] = {
         Consumes("BILLING", "billing-webhooks"),
     ),
 }
+
+
+REVOCATIONS_WRITER = "identity"
+"""The one service that declares and writes the revocation bucket."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,31 @@ def _consumer_api(stream: str, consumer: str) -> list[str]:
     ]
 
 
+def _revocation_watch_api() -> list[str]:
+    # What nats.py's key-value watch sends: the bucket's stream info, an ephemeral ordered
+    # push consumer (created without a name; info on it by its server-made name) delivering
+    # to the service's own inbox, and the flow-control answers that push consumer asks for.
+    # No write, purge, delete or config change: a service cannot lift a revocation.
+    stream = f"KV_{REVOCATIONS}"
+    return [
+        f"{JS_API}.STREAM.INFO.{stream}",
+        f"{JS_API}.CONSUMER.CREATE.{stream}",
+        f"{JS_API}.CONSUMER.INFO.{stream}.*",
+        f"$JS.FC.{stream}.>",
+    ]
+
+
+def _revocation_write_api() -> list[str]:
+    # Declares the bucket (create, then max_age/replicas updates) and compares-and-sets keys.
+    stream = f"KV_{REVOCATIONS}"
+    return [
+        f"{JS_API}.STREAM.CREATE.{stream}",
+        f"{JS_API}.STREAM.UPDATE.{stream}",
+        f"{JS_API}.STREAM.MSG.GET.{stream}",
+        f"$KV.{REVOCATIONS}.>",
+    ]
+
+
 def service_permissions(service: str) -> Permissions:
     """What ``service`` may publish and subscribe to; KeyError for a service not in the table."""
     consumes = SERVICES[service]
@@ -93,6 +125,9 @@ def service_permissions(service: str) -> Permissions:
         publish += _stream_api(stream, own=False)
     for consumes_one in consumes:
         publish += _consumer_api(consumes_one.stream, consumes_one.consumer)
+    publish += _revocation_watch_api()
+    if service == REVOCATIONS_WRITER:
+        publish += _revocation_write_api()
     return Permissions(publish=tuple(publish), subscribe=(f"{inbox_prefix(service)}.>",))
 
 

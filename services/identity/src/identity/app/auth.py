@@ -29,6 +29,7 @@ from identity.app.ports import (
 )
 from identity.app.sessions import REFRESH_TOKEN_PREFIX, SessionIssuer, TokenGrant
 from identity.app.support import sha256_hex
+from identity.domain import events
 from identity.domain.errors import (
     AuthenticationFailed,
     InvalidCredentials,
@@ -194,6 +195,15 @@ class RefreshTokenHandler:
             await uow.refresh_tokens.revoke(successor.token_hash, now)
             return
         await uow.refresh_tokens.revoke_family(token.family_id, now)
+        uow.record(
+            events.SessionRevoked(
+                token.family_id,
+                token.user_id,
+                token.organization_id,
+                events.SessionRevocationReason.REFRESH_TOKEN_REUSED,
+                now,
+            )
+        )
         await uow.audit.append(
             audit_trail.entry(
                 organization_id=token.organization_id,
@@ -221,6 +231,16 @@ class LogoutHandler:
                 raise InvalidRefreshToken()
             now = self._clock.now()
             await uow.refresh_tokens.revoke_family(token.family_id, now)
+            # Its access tokens too, in every service (through the revocation bucket).
+            uow.record(
+                events.SessionRevoked(
+                    token.family_id,
+                    token.user_id,
+                    token.organization_id,
+                    events.SessionRevocationReason.LOGOUT,
+                    now,
+                )
+            )
             await uow.audit.append(
                 audit_trail.entry(
                     organization_id=token.organization_id,

@@ -44,6 +44,9 @@ class AccessClaims:
     issued_at: datetime
     expires_at: datetime
     token_id: str
+    session_id: str = ""
+    """The session (refresh-token family) a user token belongs to, JWT ``sid``: revoking the
+    session refuses its tokens everywhere. Empty for API-key tokens."""
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,9 @@ class RefreshTokenRepository(Protocol):
 
     async def revoke_family(self, family_id: str, at: datetime) -> None: ...
 
-    async def revoke_user(self, user_id: str, at: datetime) -> None: ...
+    async def revoke_user(self, user_id: str, at: datetime) -> list[str]:
+        """Revoke every live refresh token of the user; the families (sessions) it ended."""
+        ...
 
 
 class ApiKeyRepository(Protocol):

@@ -53,6 +53,7 @@ class SessionIssuer:
         scopes: tuple[str, ...],
         kind: str,
         ttl: timedelta | None = None,
+        session_id: str = "",
     ) -> tuple[str, AccessClaims]:
         now = self._clock.now()
         claims = AccessClaims(
@@ -64,22 +65,29 @@ class SessionIssuer:
             issued_at=now,
             expires_at=now + (ttl or self.policy.access_ttl),
             token_id=new_id(),
+            session_id=session_id,
         )
         return await self._tokens.sign(claims), claims
 
     async def grant(self, uow: UnitOfWork, user: User, family_id: str | None = None) -> TokenGrant:
-        """Sign an access token and store a new refresh token (in ``uow``'s transaction)."""
+        """Sign an access token and store a new refresh token (in ``uow``'s transaction).
+
+        The refresh-token family is the session: the access token names it (``sid``), so
+        revoking the family refuses the access tokens it issued too.
+        """
+        session_id = family_id or new_id()
         token, claims = await self.access_token(
             subject=user.id,
             organization_id=user.organization_id,
             roles=tuple(sorted(user.roles)),
             scopes=tuple(sorted(user.scopes)),
             kind="user",
+            session_id=session_id,
         )
         secret = new_refresh_secret()
         refresh = RefreshToken(
             token_hash=sha256_hex(secret),
-            family_id=family_id or new_id(),
+            family_id=session_id,
             user_id=user.id,
             organization_id=user.organization_id,
             issued_at=claims.issued_at,

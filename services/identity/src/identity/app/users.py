@@ -274,8 +274,21 @@ class ChangePasswordHandler:
             user.password_hash = new_hash
             user.updated_at = now
             await uow.users.update(user)
-            # Other sessions may belong to whoever knew the old password.
-            await uow.refresh_tokens.revoke_user(user.id, now)
+            # Other sessions may belong to whoever knew the old password: they end now,
+            # their access tokens included.
+            ended = await uow.refresh_tokens.revoke_user(user.id, now)
+            uow.record(
+                *(
+                    events.SessionRevoked(
+                        session,
+                        user.id,
+                        user.organization_id,
+                        events.SessionRevocationReason.PASSWORD_CHANGED,
+                        now,
+                    )
+                    for session in ended
+                )
+            )
             await uow.audit.append(
                 audit_trail.entry(
                     organization_id=user.organization_id,

@@ -111,6 +111,8 @@ class JwtTokenService:
             "exp": int(claims.expires_at.timestamp()),
             "jti": claims.token_id,
         }
+        if claims.session_id:
+            payload["sid"] = claims.session_id
         return jwt.encode(
             payload, self._private_key(key), algorithm=ALGORITHM, headers={"kid": key.kid}
         )
@@ -149,6 +151,7 @@ class JwtTokenService:
             issued_at=datetime.fromtimestamp(data["iat"], UTC),
             expires_at=datetime.fromtimestamp(data["exp"], UTC),
             token_id=str(data["jti"]),
+            session_id=str(data.get("sid", "")),
         )
 
     async def jwks(self) -> dict[str, Any]:

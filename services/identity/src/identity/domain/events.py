@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 
 from identity.domain.roles import Role
 
@@ -33,6 +34,23 @@ class UserDeactivated:
     occurred_at: datetime
 
 
+class SessionRevocationReason(Enum):
+    LOGOUT = "LOGOUT"
+    REFRESH_TOKEN_REUSED = "REFRESH_TOKEN_REUSED"
+    PASSWORD_CHANGED = "PASSWORD_CHANGED"
+
+
+@dataclass(frozen=True)
+class SessionRevoked:
+    """A session (refresh-token family) ended early: its access tokens must stop too."""
+
+    session_id: str
+    user_id: str
+    organization_id: str
+    reason: SessionRevocationReason
+    occurred_at: datetime
+
+
 @dataclass(frozen=True)
 class ApiKeyCreated:
     api_key_id: str
@@ -50,4 +68,11 @@ class ApiKeyRevoked:
     occurred_at: datetime
 
 
-DomainEvent = OrganizationCreated | UserCreated | UserDeactivated | ApiKeyCreated | ApiKeyRevoked
+DomainEvent = (
+    OrganizationCreated
+    | UserCreated
+    | UserDeactivated
+    | SessionRevoked
+    | ApiKeyCreated
+    | ApiKeyRevoked
+)

@@ -16,6 +16,7 @@ SOURCE = "identity"
 ORGANIZATION_CREATED = "identity.organization.created"
 USER_CREATED = "identity.user.created"
 USER_DEACTIVATED = "identity.user.deactivated"
+SESSION_REVOKED = "identity.session.revoked"
 API_KEY_CREATED = "identity.api_key.created"
 API_KEY_REVOKED = "identity.api_key.revoked"
 
@@ -70,6 +71,22 @@ def to_envelope(event: events.DomainEvent) -> Envelope:
                     user_id=event.user_id,
                     organization_id=event.organization_id,
                     deactivate_time=timestamp(event.occurred_at),
+                ),
+            )
+        case events.SessionRevoked():
+            return new_event(
+                type=SESSION_REVOKED,
+                source=SOURCE,
+                subject=event.session_id,
+                org_id=event.organization_id,
+                payload=events_pb2.SessionRevoked(
+                    session_id=event.session_id,
+                    user_id=event.user_id,
+                    organization_id=event.organization_id,
+                    revoke_time=timestamp(event.occurred_at),
+                    reason=events_pb2.SessionRevocationReason.Value(
+                        f"SESSION_REVOCATION_REASON_{event.reason.value}"
+                    ),
                 ),
             )
         case events.ApiKeyCreated():

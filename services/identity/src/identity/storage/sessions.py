@@ -63,9 +63,11 @@ class SqlRefreshTokens:
             .values(revoked_at=at)
         )
 
-    async def revoke_user(self, user_id: str, at: datetime) -> None:
-        await self._c.execute(
+    async def revoke_user(self, user_id: str, at: datetime) -> list[str]:
+        revoked = await self._c.execute(
             update(refresh_tokens)
             .where(refresh_tokens.c.user_id == user_id, refresh_tokens.c.revoked_at.is_(None))
             .values(revoked_at=at)
+            .returning(refresh_tokens.c.family_id)
         )
+        return sorted({str(family) for family in revoked.scalars()})
