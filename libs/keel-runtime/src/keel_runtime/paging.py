@@ -13,6 +13,7 @@ import base64
 import binascii
 import hashlib
 import json
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,8 @@ from typing import Any
 from keel_runtime.errors import FieldViolation, ValidationFailed
 
 DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+"""At most this many rows a page, whatever is asked (the contracts may bound it lower)."""
 
 Cursor = Sequence[str | int]
 
@@ -33,9 +36,9 @@ class InvalidPageToken(ValidationFailed):
         super().__init__([FieldViolation("page_token", description)])
 
 
-def page_size(requested: int, *, maximum: int, default: int = DEFAULT_PAGE_SIZE) -> int:
-    """The page size to use: ``default`` for 0 (or less), at most ``maximum``."""
-    return default if requested <= 0 else min(requested, maximum)
+def page_size(requested: int) -> int:
+    """The page size to use: DEFAULT_PAGE_SIZE for 0 (or less), at most MAX_PAGE_SIZE."""
+    return DEFAULT_PAGE_SIZE if requested <= 0 else min(requested, MAX_PAGE_SIZE)
 
 
 def query_digest(*filters: object) -> str:
@@ -74,17 +77,24 @@ def decode(token: str, query: str, shape: Sequence[type]) -> list[Any] | None:
     return cursor
 
 
+def decode_int(token: str, query: str) -> int | None:
+    """The integer cursor (e.g. a sequence number) of ``token``; None for the first page."""
+    cursor = decode(token, query, (int,))
+    return None if cursor is None else int(cursor[0])
+
+
 def encode_time_key(when: datetime, row_id: str, query: str) -> str:
     """The token after a row of a list ordered by (create time, id)."""
     return encode([when.isoformat(), row_id], query)
 
 
 def decode_time_key(token: str, query: str) -> tuple[datetime, str] | None:
-    """The (create time, id) cursor of ``token``; None for the first page."""
+    """The (create time, id) cursor of ``token``; None for the first page. The id is a UUID
+    (``keel_runtime.ids``), checked here so an edited one never reaches a uuid column."""
     cursor = decode(token, query, (str, str))
     if cursor is None:
         return None
     try:
-        return datetime.fromisoformat(cursor[0]), cursor[1]
+        return datetime.fromisoformat(cursor[0]), str(uuid.UUID(cursor[1]))
     except ValueError:
         raise InvalidPageToken("is not a page token") from None

@@ -19,7 +19,9 @@ from billing.domain import events as ev
 from billing.domain.invoice import Invoice, InvoiceState, LineKind
 from billing.domain.plan import Interval
 from billing.domain.pricing import Aggregation, Flat, PerUnit, Price
+from billing.domain.subscription import SubscriptionState
 from billing.transport.webhook_targets import WebhookTargets
+from keel_runtime import paging
 
 from .conftest import (
     FakeClock,
@@ -125,8 +127,21 @@ async def test_list_paginates_newest_first(
 
 
 async def test_bad_page_token_is_invalid(subs: SubscriptionHandlers) -> None:
-    with pytest.raises(errors.InvalidPageToken):
+    with pytest.raises(paging.InvalidPageToken):
         await subs.list(owner(), state=None, page_size=0, page_token="!!!")
+
+
+async def test_a_page_token_pages_only_the_query_it_came_from(
+    clock: FakeClock, subs: SubscriptionHandlers
+) -> None:
+    for _ in range(3):
+        created = await subs.create(owner(), "free", rid())
+        await subs.cancel(owner(), created.subscription_id, at_period_end=False)
+        clock.advance(timedelta(seconds=1))
+    page = await subs.list(owner(), state=SubscriptionState.CANCELED, page_size=1, page_token="")
+    assert page.next_page_token
+    with pytest.raises(paging.InvalidPageToken):  # the same position of another listing
+        await subs.list(owner(), state=None, page_size=1, page_token=page.next_page_token)
 
 
 async def test_create_subscription_is_idempotent_on_request_id(

@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from identity.app.support import decode_page_token, encode_page_token
-from identity.domain.errors import ApiKeyNotActive, InsufficientRole, InvalidPageToken
+from identity.app.support import next_page_token, page_cursor
+from identity.domain.errors import ApiKeyNotActive, InsufficientRole
 from identity.domain.model import ApiKey, ApiKeyState, normalize_email
 from identity.domain.roles import Role, check_grant, scopes_for
+from keel_runtime import paging
 
 
 def test_only_owners_grant_owner() -> None:
@@ -32,12 +33,12 @@ def test_emails_compare_case_insensitively() -> None:
 
 def test_page_tokens_are_bound_to_their_listing() -> None:
     cursor = (datetime.now(UTC).isoformat(), "7d0f7c59-3f4c-4a57-9a54-6c7e6f1f5a8e")
-    token = encode_page_token(cursor, "users:org-1")
+    token = next_page_token(cursor, "users:org-1")
 
-    assert decode_page_token(token, "users:org-1") == cursor
+    assert page_cursor(token, "users:org-1") == cursor
     for bad in (token, "garbage", token[:-3]):
-        with pytest.raises(InvalidPageToken):
-            decode_page_token(bad, "users:org-2" if bad == token else "users:org-1")
+        with pytest.raises(paging.InvalidPageToken):
+            page_cursor(bad, "users:org-2" if bad == token else "users:org-1")
 
 
 def test_api_key_states() -> None:

@@ -13,7 +13,6 @@ from items.app.actor import Actor
 from items.app.items import ItemHandlers
 from items.domain import events
 from items.domain.errors import (
-    InvalidPageToken,
     InvalidStateTransition,
     InvalidUpdateMask,
     ItemNotEditable,
@@ -22,6 +21,7 @@ from items.domain.errors import (
     RequestIdReused,
 )
 from items.domain.model import ItemState, Source
+from keel_runtime import paging
 
 URL = Source(url="https://example.com/postgres-search")
 REQUEST_ID = "7b0c8f64-3f4b-4c59-9a55-3c1a2b9d4e10"
@@ -227,9 +227,9 @@ async def test_list_collections_tags_and_pages(
     )
     assert [i.id for i in second.items] == newest_first[2:3]
     assert second.next_page_token == ""
-    with pytest.raises(InvalidPageToken):
+    with pytest.raises(paging.InvalidPageToken):
         await handlers.list_items(
             commands.ListItems(member, collection="LIBRARY", page_token=first.next_page_token)
         )
-    with pytest.raises(InvalidPageToken):
+    with pytest.raises(paging.InvalidPageToken):
         await handlers.list_items(commands.ListItems(member, page_token="garbage!"))

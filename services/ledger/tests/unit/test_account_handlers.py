@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from keel_runtime import paging
 from ledger.app.accounts import AccountHandlers
 from ledger.domain import commands, errors
 from ledger.domain.events import AccountOpened
@@ -111,7 +112,7 @@ async def test_list_accounts_pages_and_filters(accounts: AccountHandlers) -> Non
     assert second.items == opened[2:] and second.next_page_token == ""
     eur = await accounts.list_accounts(commands.ListAccounts(owner(org), asset_code="EUR"))
     assert eur.items == [opened[1]]
-    with pytest.raises(errors.InvalidPageToken):
+    with pytest.raises(paging.InvalidPageToken):
         await accounts.list_accounts(
             commands.ListAccounts(owner(org), asset_code="EUR", page_token=first.next_page_token)
         )

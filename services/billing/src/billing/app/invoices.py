@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from billing.app import paging
 from billing.app.caller import Caller
 from billing.app.closing import close_open_period
 from billing.app.fingerprint import fingerprint
@@ -25,6 +24,7 @@ from billing.domain.events import (
     InvoicePaymentFailed,
 )
 from billing.domain.invoice import DEFAULT_RETRY_SCHEDULE, Invoice, InvoiceState
+from keel_runtime import paging
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,8 @@ class InvoiceHandlers:
         self, caller: Caller, *, state: InvoiceState | None, page_size: int, page_token: str
     ) -> InvoicePage:
         limit = paging.page_size(page_size)
-        before = paging.time_key(page_token)
+        query = paging.query_digest("ListInvoices", caller.org(), state)
+        before = paging.decode_time_key(page_token, query)
         async with self._uow() as uow:
             rows = await uow.invoices.list(
                 caller.org(), state=state, before=before, limit=limit + 1
@@ -108,7 +109,7 @@ class InvoiceHandlers:
         token = ""
         if len(rows) > limit:
             rows = rows[:limit]
-            token = paging.encode_time_key(rows[-1].issue_time, rows[-1].invoice_id)
+            token = paging.encode_time_key(rows[-1].issue_time, rows[-1].invoice_id, query)
         return InvoicePage(rows, token)
 
     async def pay(self, caller: Caller, invoice_id: str) -> Invoice:

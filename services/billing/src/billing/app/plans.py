@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from billing.app import paging
 from billing.app.caller import Caller
 from billing.app.ports import Clock, UnitOfWorkFactory
 from billing.domain.errors import PlanAlreadyExists, PlanNotFound
 from billing.domain.plan import Interval, Plan, new_plan
 from billing.domain.pricing import Price
+from keel_runtime import paging
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +60,8 @@ class PlanHandlers:
 
     async def list(self, *, page_size: int, page_token: str, show_archived: bool) -> PlanPage:
         limit = paging.page_size(page_size)
-        after = paging.decode(page_token, 1)
+        query = paging.query_digest("ListPlans", show_archived)
+        after = paging.decode(page_token, query, (str,))
         async with self._uow() as uow:
             plans = await uow.plans.list(
                 after=after[0] if after else "", limit=limit + 1, include_archived=show_archived
@@ -68,7 +69,7 @@ class PlanHandlers:
         token = ""
         if len(plans) > limit:
             plans = plans[:limit]
-            token = paging.encode([plans[-1].plan_id])
+            token = paging.encode([plans[-1].plan_id], query)
         return PlanPage(plans, token)
 
     async def archive(self, caller: Caller, plan_id: str) -> Plan:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from billing.app import paging
 from billing.app.caller import Caller
 from billing.app.closing import close_ended_periods, close_open_period
 from billing.app.fingerprint import fingerprint
@@ -19,6 +18,7 @@ from billing.domain.errors import (
 from billing.domain.events import SubscriptionCanceled, SubscriptionChanged, SubscriptionCreated
 from billing.domain.money import Money
 from billing.domain.subscription import Subscription, SubscriptionState, start_subscription
+from keel_runtime import paging
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +88,8 @@ class SubscriptionHandlers:
         page_token: str,
     ) -> Page:
         limit = paging.page_size(page_size)
-        before = paging.time_key(page_token)
+        query = paging.query_digest("ListSubscriptions", caller.org(), state)
+        before = paging.decode_time_key(page_token, query)
         async with self._uow() as uow:
             rows = await uow.subscriptions.list(
                 caller.org(), state=state, before=before, limit=limit + 1
@@ -96,7 +97,7 @@ class SubscriptionHandlers:
         token = ""
         if len(rows) > limit:
             rows = rows[:limit]
-            token = paging.encode_time_key(rows[-1].create_time, rows[-1].subscription_id)
+            token = paging.encode_time_key(rows[-1].create_time, rows[-1].subscription_id, query)
         return Page(rows, token)
 
     async def change_plan(

@@ -7,12 +7,12 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from billing.app import paging
 from billing.app.caller import Caller
 from billing.app.fingerprint import fingerprint
 from billing.app.ports import Clock, IdFactory, UnitOfWork, UnitOfWorkFactory, WebhookTargets
 from billing.domain.errors import DeliveryNotFound, WebhookEndpointNotFound
 from billing.domain.webhook import DeliveryRecord, WebhookEndpoint
+from keel_runtime import paging
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,13 +77,15 @@ class WebhookHandlers:
 
     async def list(self, caller: Caller, *, page_size: int, page_token: str) -> WebhookPage:
         limit = paging.page_size(page_size)
-        before = paging.time_key(page_token)
+        query = paging.query_digest("ListWebhookEndpoints", caller.org())
+        before = paging.decode_time_key(page_token, query)
         async with self._uow() as uow:
             rows = await uow.webhooks.list(caller.org(), before=before, limit=limit + 1)
         token = ""
         if len(rows) > limit:
             rows = rows[:limit]
-            token = paging.encode_time_key(rows[-1].create_time, rows[-1].webhook_endpoint_id)
+            last = rows[-1]
+            token = paging.encode_time_key(last.create_time, last.webhook_endpoint_id, query)
         return WebhookPage(rows, token)
 
     async def delete(self, caller: Caller, endpoint_id: str) -> None:
@@ -97,7 +99,8 @@ class WebhookHandlers:
         self, caller: Caller, endpoint_id: str, *, page_size: int, page_token: str
     ) -> DeliveryPage:
         limit = paging.page_size(page_size)
-        before = paging.time_key(page_token)
+        query = paging.query_digest("ListWebhookDeliveries", caller.org(), endpoint_id)
+        before = paging.decode_time_key(page_token, query)
         async with self._uow() as uow:
             await _endpoint(uow, caller.org(), endpoint_id)
             rows = list(
@@ -106,7 +109,7 @@ class WebhookHandlers:
         token = ""
         if len(rows) > limit:
             rows = rows[:limit]
-            token = paging.encode_time_key(rows[-1].create_time, rows[-1].delivery_id)
+            token = paging.encode_time_key(rows[-1].create_time, rows[-1].delivery_id, query)
         return DeliveryPage(rows, token)
 
     async def redeliver(self, caller: Caller, endpoint_id: str, delivery_id: str) -> DeliveryRecord:

@@ -170,10 +170,6 @@ class NotAllowed(BillingError):
     reason = "BILLING_PERMISSION_DENIED"
 
 
-class InvalidPageToken(BillingError):
-    reason = "INVALID_PAGE_TOKEN"
-
-
 class WalletNotFound(BillingError):
     """The organization has no ledger wallet in the invoice's currency."""
 

@@ -12,7 +12,6 @@ ERROR_MAP: ErrorMap = {
     e.InvalidPlan: grpc.StatusCode.INVALID_ARGUMENT,
     e.UnsupportedCurrency: grpc.StatusCode.INVALID_ARGUMENT,
     e.InvalidPeriod: grpc.StatusCode.INVALID_ARGUMENT,
-    e.InvalidPageToken: grpc.StatusCode.INVALID_ARGUMENT,
     e.WebhookUrlRefused: grpc.StatusCode.INVALID_ARGUMENT,
     e.PlanAlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
     e.RequestIdReused: grpc.StatusCode.ALREADY_EXISTS,

@@ -27,10 +27,9 @@ from identity.app.ports import (
 )
 from identity.app.sessions import SessionIssuer
 from identity.app.support import (
-    decode_page_token,
-    encode_page_token,
     fingerprint,
-    page_size,
+    next_page_token,
+    page_cursor,
     sha256_hex,
 )
 from identity.domain import events
@@ -43,7 +42,7 @@ from identity.domain.errors import (
 )
 from identity.domain.model import ApiKey, ApiKeyState, check_display_name
 from identity.domain.roles import USER_ADMINS, Role, check_grant, require_any, require_service
-from keel_runtime import access
+from keel_runtime import access, paging
 from keel_runtime.ids import new_id
 
 KEY_PREFIX = "keel_"
@@ -200,16 +199,16 @@ class ListApiKeysHandler:
 
     async def __call__(self, query: ListApiKeys) -> tuple[list[ApiKey], str]:
         require_any(query.actor.roles, USER_ADMINS)
-        scope = f"api_keys:{query.actor.organization_id}:{int(query.show_inactive)}"
+        scope = paging.query_digest("ListApiKeys", query.actor.organization_id, query.show_inactive)
         list_query = ListQuery(
-            limit=page_size(query.page_size),
-            after=decode_page_token(query.page_token, scope),
+            limit=paging.page_size(query.page_size),
+            after=page_cursor(query.page_token, scope),
             include_inactive=query.show_inactive,
             filters={"now": self._clock.now().isoformat()},
         )
         async with self._uow() as uow:
             page = await uow.api_keys.list(query.actor.organization_id, list_query)
-        return list(page.items), encode_page_token(page.next_cursor, scope)
+        return list(page.items), next_page_token(page.next_cursor, scope)
 
 
 class RevokeApiKeyHandler:

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
-import uuid
 from collections.abc import Mapping
-from datetime import datetime
 
-from identity.domain.errors import InvalidPageToken
-
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 100
+from keel_runtime import paging
 
 
 def sha256_hex(secret: str) -> str:
@@ -26,31 +20,11 @@ def fingerprint(payload: Mapping[str, object]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def page_size(requested: int) -> int:
-    if requested <= 0:
-        return DEFAULT_PAGE_SIZE
-    return min(requested, MAX_PAGE_SIZE)
+def page_cursor(token: str, query: str) -> tuple[str, str] | None:
+    """The (created_at, id) position a page token carries, as the repositories take it."""
+    key = paging.decode_time_key(token, query)
+    return None if key is None else (key[0].isoformat(), key[1])
 
 
-def encode_page_token(cursor: tuple[str, str] | None, scope: str) -> str:
-    """Opaque token bound to a listing scope, so it cannot be replayed on another list."""
-    if cursor is None:
-        return ""
-    raw = json.dumps({"a": list(cursor), "s": scope}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_page_token(token: str, scope: str) -> tuple[str, str] | None:
-    if not token:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        data = json.loads(raw)
-        after = data["a"]
-        if data["s"] != scope or len(after) != 2:
-            raise ValueError("scope mismatch")
-        # Checked here, so a tampered token is INVALID_ARGUMENT, never a database error.
-        datetime.fromisoformat(after[0])
-        return str(after[0]), str(uuid.UUID(after[1]))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InvalidPageToken() from exc
+def next_page_token(cursor: tuple[str, str] | None, query: str) -> str:
+    return paging.encode(list(cursor), query) if cursor is not None else ""

@@ -23,10 +23,9 @@ from identity.app.ports import (
     UnitOfWorkFactory,
 )
 from identity.app.support import (
-    decode_page_token,
-    encode_page_token,
     fingerprint,
-    page_size,
+    next_page_token,
+    page_cursor,
 )
 from identity.domain import events
 from identity.domain.errors import (
@@ -47,6 +46,7 @@ from identity.domain.model import (
     normalize_email,
 )
 from identity.domain.roles import USER_ADMINS, Role, check_grant, require_any
+from keel_runtime import paging
 from keel_runtime.ids import new_id
 
 
@@ -86,15 +86,17 @@ class ListUsersHandler:
         self._uow = uow
 
     async def __call__(self, query: ListUsers) -> tuple[list[User], str]:
-        scope = f"users:{query.actor.organization_id}:{int(query.show_deactivated)}"
+        scope = paging.query_digest(
+            "ListUsers", query.actor.organization_id, query.show_deactivated
+        )
         list_query = ListQuery(
-            limit=page_size(query.page_size),
-            after=decode_page_token(query.page_token, scope),
+            limit=paging.page_size(query.page_size),
+            after=page_cursor(query.page_token, scope),
             include_inactive=query.show_deactivated,
         )
         async with self._uow() as uow:
             page: Page[User] = await uow.users.list(query.actor.organization_id, list_query)
-        return list(page.items), encode_page_token(page.next_cursor, scope)
+        return list(page.items), next_page_token(page.next_cursor, scope)
 
 
 class CreateUserHandler:

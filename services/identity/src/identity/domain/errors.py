@@ -131,11 +131,6 @@ class InvalidUpdateMask(InvalidInput):
     default_message = "update_mask names a field that cannot be changed"
 
 
-class InvalidPageToken(InvalidInput):
-    reason = "INVALID_PAGE_TOKEN"
-    default_message = "page_token is invalid"
-
-
 class InvalidField(InvalidInput):
     reason = "INVALID_FIELD"
     default_message = "a field has an invalid value"

@@ -7,21 +7,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
-from items.app import commands, pagination
+from items.app import commands
 from items.app.actor import Actor
 from items.app.ports import ItemCursor, ItemQuery, UnitOfWork, UnitOfWorkFactory
 from items.domain.errors import (
-    InvalidPageToken,
     InvalidUpdateMask,
     ItemNotFound,
     RequestIdReused,
 )
 from items.domain.model import Item, ItemState
 from items.domain.tags import normalize_tag
+from keel_runtime import paging
 from keel_runtime.ids import uuid7
-
-DEFAULT_PAGE_SIZE = 25
-MAX_PAGE_SIZE = 100
 
 COLLECTIONS: dict[str, frozenset[ItemState]] = {
     "ALL": frozenset(ItemState) - {ItemState.DISCARDED},
@@ -96,15 +93,10 @@ class ItemHandlers:
         actor.require_read()
         tag = normalize_tag(query.tag) if query.tag else None
         text = query.query.strip() or None
-        fingerprint = pagination.query_fingerprint(actor.org_id, query.collection, tag, text)
-        after = None
-        if query.page_token:
-            cursor = pagination.decode(query.page_token, fingerprint)
-            try:
-                after = ItemCursor(datetime.fromisoformat(cursor["t"]), UUID(cursor["id"]))
-            except (KeyError, TypeError, ValueError) as exc:
-                raise InvalidPageToken("page_token is not valid") from exc
-        size = min(query.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        scope = paging.query_digest("ListItems", actor.org_id, query.collection, tag, text)
+        key = paging.decode_time_key(query.page_token, scope)
+        after = ItemCursor(key[0], UUID(key[1])) if key is not None else None
+        size = paging.page_size(query.page_size)
         item_query = ItemQuery(
             org_id=actor.org_id,
             states=COLLECTIONS[query.collection],
@@ -119,9 +111,7 @@ class ItemHandlers:
         if len(rows) > size:
             rows = rows[:size]
             last = rows[-1]
-            token = pagination.encode(
-                fingerprint, {"t": last.create_time.isoformat(), "id": str(last.id)}
-            )
+            token = paging.encode_time_key(last.create_time, str(last.id), scope)
         return ItemPage(rows, token)
 
     async def update_item(self, command: commands.UpdateItem) -> Item:

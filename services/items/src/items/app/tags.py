@@ -7,16 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from items.app import commands, pagination
+from items.app import commands
 from items.app.items import utc_now
 from items.app.ports import UnitOfWork, UnitOfWorkFactory
 from items.domain.errors import TagAlreadyExists, TagNotFound
 from items.domain.model import Tag
 from items.domain.tags import normalize_tag
+from keel_runtime import paging
 from keel_runtime.ids import uuid7
-
-DEFAULT_PAGE_SIZE = 100
-MAX_PAGE_SIZE = 500
 
 
 @dataclass(frozen=True)
@@ -40,17 +38,16 @@ class TagHandlers:
     async def list_tags(self, query: commands.ListTags) -> TagPage:
         actor = query.actor
         actor.require_read()
-        fingerprint = pagination.query_fingerprint(actor.org_id, "tags")
-        after = None
-        if query.page_token:
-            after = str(pagination.decode(query.page_token, fingerprint).get("name", ""))
-        size = min(query.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        scope = paging.query_digest("ListTags", actor.org_id)
+        cursor = paging.decode(query.page_token, scope, (str,))
+        after = cursor[0] if cursor is not None else None
+        size = paging.page_size(query.page_size)
         async with self._uow() as uow:
             rows = list(await uow.tags.list(actor.org_id, after_name=after, limit=size + 1))
         token = ""
         if len(rows) > size:
             rows = rows[:size]
-            token = pagination.encode(fingerprint, {"name": rows[-1].name})
+            token = paging.encode([rows[-1].name], scope)
         return TagPage(rows, token)
 
     async def create_tag(self, command: commands.CreateTag) -> Tag:

@@ -50,10 +50,6 @@ class InvalidUpdateMask(ItemsError):
     reason = "INVALID_UPDATE_MASK"
 
 
-class InvalidPageToken(ItemsError):
-    reason = "INVALID_PAGE_TOKEN"
-
-
 class NotPermitted(ItemsError):
     """The principal's roles or scopes do not allow the call."""
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
+from keel_runtime import paging
 from keel_runtime.ids import new_id
-from ledger.app import pagination
 from ledger.app.ports import Clock, LedgerUnitOfWork, UnitOfWorkFactory
 from ledger.domain import commands, errors
 from ledger.domain.assets import currency_asset
@@ -172,9 +172,9 @@ class AccountHandlers:
         if not query.caller.can_see(org_id):
             # Another organization's accounts simply do not exist for this caller.
             return Page([], "")
-        scope = f"accounts:{org_id}:{query.kind or ''}:{query.asset_code}"
-        after = pagination.decode(query.page_token, scope) or 0
-        size = pagination.page_size(query.page_size)
+        scope = paging.query_digest("ListAccounts", org_id, query.kind, query.asset_code)
+        after = paging.decode_int(query.page_token, scope) or 0
+        size = paging.page_size(query.page_size)
         async with self._uow() as uow:
             rows = await uow.accounts.page(
                 org_id,
@@ -183,7 +183,7 @@ class AccountHandlers:
                 after=after,
                 limit=size + 1,
             )
-        token = pagination.encode(rows[size - 1][1], scope) if len(rows) > size else ""
+        token = paging.encode([rows[size - 1][1]], scope) if len(rows) > size else ""
         return Page([account for account, _ in rows[:size]], token)
 
     async def get_balance(self, query: commands.GetBalance) -> BalanceView:
@@ -209,13 +209,13 @@ class AccountHandlers:
         return views
 
     async def list_entries(self, query: commands.ListAccountEntries) -> HistoryPage:
-        scope = f"entries:{query.account_id}"
-        after = pagination.decode(query.page_token, scope) or 0
-        size = pagination.page_size(query.page_size)
+        scope = paging.query_digest("ListAccountEntries", query.account_id)
+        after = paging.decode_int(query.page_token, scope) or 0
+        size = paging.page_size(query.page_size)
         async with self._uow() as uow:
             account = await visible_account(uow, query.caller, query.account_id)
             found = await uow.accounts.history(query.account_id, after=after, limit=size + 1)
-        token = pagination.encode(found[size - 1].sequence, scope) if len(found) > size else ""
+        token = paging.encode([found[size - 1].sequence], scope) if len(found) > size else ""
         return HistoryPage(found[:size], token, account)
 
 

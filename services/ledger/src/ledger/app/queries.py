@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ledger.app import pagination
+from keel_runtime import paging
 from ledger.app.accounts import Page, visible_account
 from ledger.app.checkpoints import Checkpointer
 from ledger.app.ports import Clock, UnitOfWorkFactory
@@ -25,15 +25,15 @@ class QueryHandlers:
             return await visible_transaction(uow, query.caller, query.transaction_id)
 
     async def list_transactions(self, query: commands.ListTransactions) -> Page[Transaction]:
-        scope = f"transactions:{query.account_id}:{query.start}:{query.end}"
-        before = pagination.decode(query.page_token, scope)
-        size = pagination.page_size(query.page_size)
+        scope = paging.query_digest("ListTransactions", query.account_id, query.start, query.end)
+        before = paging.decode_int(query.page_token, scope)
+        size = paging.page_size(query.page_size)
         async with self._uow() as uow:
             await visible_account(uow, query.caller, query.account_id)
             rows = await uow.transactions.page_for_account(
                 query.account_id, start=query.start, end=query.end, before=before, limit=size + 1
             )
-        token = pagination.encode(rows[size - 1][1], scope) if len(rows) > size else ""
+        token = paging.encode([rows[size - 1][1]], scope) if len(rows) > size else ""
         return Page([tx for tx, _ in rows[:size]], token)
 
     async def verify(self, query: commands.VerifyLedger) -> LedgerReport:

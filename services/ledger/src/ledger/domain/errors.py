@@ -46,10 +46,6 @@ class AssetMismatch(InvalidRequest):
     reason = "ASSET_MISMATCH"
 
 
-class InvalidPageToken(InvalidRequest):
-    reason = "INVALID_PAGE_TOKEN"
-
-
 class InvalidExpiry(InvalidRequest):
     reason = "INVALID_EXPIRY"
 
