@@ -124,6 +124,12 @@ class Forbidden(LedgerError):
     reason = "FORBIDDEN"
 
 
+class NoOrganization(Forbidden):
+    """The caller belongs to no organization and is not the platform."""
+
+    reason = "NO_ORGANIZATION"
+
+
 class RequiresService(Forbidden):
     """Only an internal service may do this: done by a customer it could create money."""
 

@@ -8,9 +8,8 @@ from keel.ledger.v1 import transaction_service_pb2 as txs
 
 from keel_runtime.access import is_platform, require_platform
 from keel_runtime.context import require_principal
-from keel_runtime.errors import PermissionDenied
 from ledger import contract
-from ledger.domain import commands
+from ledger.domain import commands, errors
 from ledger.domain.model import Asset
 
 # Request-id scope of internal callers that act for no organization.
@@ -22,7 +21,7 @@ def caller() -> commands.Caller:
     # The platform (the operator or a Keel service) may act for any organization.
     is_service = is_platform(principal)
     if not principal.org_id and not is_service:
-        raise PermissionDenied("the principal belongs to no organization", reason="NO_ORGANIZATION")
+        raise errors.NoOrganization("the principal belongs to no organization")
     return commands.Caller(
         org_id=principal.org_id or SERVICE_ORG,
         subject=principal.subject,
