@@ -96,7 +96,6 @@ async def mutual_tls_ping(
     spec = ServiceSpec(
         name="bench",
         servicers=[(grpc_server.add_handler, None)],
-        service_names=[grpc_server.SERVICE],
         jwks=token_issuer.jwks,
     )
     running = await start(spec, ServerSettings(bind="127.0.0.1:0", tls=mesh_certs["ledger"].tls))

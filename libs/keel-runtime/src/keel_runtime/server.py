@@ -52,8 +52,9 @@ class ServiceSpec:
     name: str
     """Short service name, e.g. ``ledger``; ErrorInfo domain is ``ledger.keel``."""
     servicers: Sequence[tuple[AddServicer, object]]
-    service_names: Sequence[str]
-    """Full proto service names, for health and reflection."""
+    service_names: Sequence[str] = ()
+    """Further full proto service names for health and reflection; the services the
+    servicers register are named already (from the generated code)."""
     error_map: ErrorMap = field(default_factory=dict)
     background: Sequence[Callable[[], Awaitable[None]]] = ()
     """Long-running tasks (outbox relay, consumers): supervised, cancelled on stop."""
@@ -224,13 +225,18 @@ class GenericRegistrar:
 
     def __init__(self, server: Any) -> None:
         self._server = server
-        self._generic_services: set[str] = set()
+        self._generic_services: dict[str, None] = {}  # an ordered set
+
+    @property
+    def services(self) -> list[str]:
+        """Full names of the services registered, in order: what health and reflection name."""
+        return list(self._generic_services)
 
     def add_generic_rpc_handlers(self, handlers: Sequence[grpc.GenericRpcHandler]) -> None:
         for handler in handlers:
             service_name = getattr(handler, "service_name", None)
             if callable(service_name):
-                self._generic_services.add(service_name())
+                self._generic_services[service_name()] = None
         self._server.add_generic_rpc_handlers(handlers)
 
     def add_registered_method_handlers(
@@ -259,13 +265,16 @@ async def start(spec: ServiceSpec, settings: ServerSettings) -> RunningServer:
     registrar = GenericRegistrar(server)
     for add_servicer, servicer in spec.servicers:
         add_servicer(servicer, registrar)
+    # Named by the generated code that registered them, never by a hand-kept list.
+    registered = registrar.services
+    service_names = [*registered, *(n for n in spec.service_names if n not in registered)]
     health = grpc_health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, registrar)
     # What reflection.enable_server_reflection does for a grpc.aio server (it picks the
     # servicer by the server's type, which the registrar is not).
     reflection_pb2_grpc.add_ServerReflectionServicer_to_server(
         reflection.aio.ReflectionServicer(
-            [*spec.service_names, grpc_health.SERVICE_NAME, reflection.SERVICE_NAME]
+            [*service_names, grpc_health.SERVICE_NAME, reflection.SERVICE_NAME]
         ),
         registrar,
     )
@@ -282,7 +291,7 @@ async def start(spec: ServiceSpec, settings: ServerSettings) -> RunningServer:
             endpoint = await MetricsEndpoint.start(metrics, settings.metrics_bind)
         readiness = Readiness(
             health,
-            spec.service_names,
+            service_names,
             probes(spec),
             interval=settings.readiness_interval_seconds,
             serving_gauge=metrics.serving(),

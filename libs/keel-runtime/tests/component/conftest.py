@@ -209,7 +209,6 @@ async def start_probe() -> AsyncIterator[StartProbe]:
         spec = ServiceSpec(
             name="probe",
             servicers=[(add_probe_servicer, servicer)],
-            service_names=[SERVICE],
             **spec_kw,
         )
         settings = ServerSettings(bind="127.0.0.1:0", grace_seconds=1.0, **settings_kw)

@@ -27,7 +27,7 @@ async def close_engine() -> None:
     logging.getLogger("probe").info("engine disposed")
 
 configure_logging("probe", "INFO")
-spec = ServiceSpec(name="probe", servicers=[], service_names=[], closers=[close_engine])
+spec = ServiceSpec(name="probe", servicers=[], closers=[close_engine])
 asyncio.run(serve(spec, load(ServerSettings.from_env)))
 """
 
@@ -95,13 +95,11 @@ async def test_bind_failure_raises_and_still_runs_closers() -> None:
     async def close() -> None:
         closed.append("closed")
 
-    first = await start(
-        ServiceSpec(name="a", servicers=[], service_names=[]), ServerSettings("127.0.0.1:0")
-    )
+    first = await start(ServiceSpec(name="a", servicers=[]), ServerSettings("127.0.0.1:0"))
     try:
         with pytest.raises(OSError, match="cannot listen on"):
             await start(
-                ServiceSpec(name="b", servicers=[], service_names=[], closers=[close]),
+                ServiceSpec(name="b", servicers=[], closers=[close]),
                 ServerSettings(f"127.0.0.1:{first.port}"),
             )
     finally:

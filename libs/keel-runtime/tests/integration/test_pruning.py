@@ -60,9 +60,7 @@ async def test_rows_older_than_the_horizon_are_pruned_on_schedule(engine: AsyncE
         bind="127.0.0.1:0",
         retention=RetentionSettings(outbox_seconds=hour, inbox_seconds=hour, interval_seconds=0.05),
     )
-    running = await start(
-        ServiceSpec(name="probe", servicers=[], service_names=[], database=engine), settings
-    )
+    running = await start(ServiceSpec(name="probe", servicers=[], database=engine), settings)
     try:
         async with asyncio.timeout(20):
             while True:

@@ -52,14 +52,6 @@ from keel_runtime.metrics import Metrics
 from keel_runtime.server import ServiceSpec
 
 SERVICE = "billing"
-SERVICE_NAMES = (
-    "keel.billing.v1.PlanService",
-    "keel.billing.v1.SubscriptionService",
-    "keel.billing.v1.UsageService",
-    "keel.billing.v1.InvoiceService",
-    "keel.billing.v1.WebhookService",
-    "keel.billing.v1.BillingOverviewService",
-)
 
 
 def utc_now() -> datetime:
@@ -134,7 +126,6 @@ def service_spec(
     return ServiceSpec(
         name=SERVICE,
         servicers=servicers(handlers),
-        service_names=SERVICE_NAMES,
         error_map=ERROR_MAP,
         background=background,
         closers=closers,

@@ -45,14 +45,6 @@ from keel_runtime.periodic import run_periodically
 from keel_runtime.server import ServiceSpec
 
 SERVICE = "identity"
-SERVICE_NAMES = (
-    "keel.identity.v1.OrganizationService",
-    "keel.identity.v1.UserService",
-    "keel.identity.v1.AuthService",
-    "keel.identity.v1.ApiKeyService",
-    "keel.identity.v1.AuditService",
-    "keel.identity.v1.AdminService",
-)
 # A retired key stays published until every token it signed has expired, plus skew.
 _RETIRED_KEY_MARGIN = timedelta(minutes=5)
 
@@ -131,7 +123,6 @@ async def build(config: IdentityConfig, overrides: Overrides | None = None) -> S
     return ServiceSpec(
         name=SERVICE,
         servicers=servicers(handlers, clock, ClientAddress(config.trusted_proxies)),
-        service_names=SERVICE_NAMES,
         error_map=ERROR_MAP,
         background=background,
         # Failed-login audit entries still being written go in before the engine closes.

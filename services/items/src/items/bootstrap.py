@@ -25,7 +25,6 @@ from keel_runtime.events.revocation_feed import RevocationFeed
 from keel_runtime.metrics import Metrics
 from keel_runtime.server import ServiceSpec
 
-SERVICE_NAMES = ("keel.items.v1.ItemService", "keel.items.v1.TagService")
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
@@ -84,7 +83,6 @@ async def build(
                 TagServicer(TagHandlers(unit_of_work)),
             ),
         ],
-        service_names=SERVICE_NAMES,
         error_map=ERROR_MAP,
         background=[relay.run, *(consumer.run for consumer in consumers)],
         closers=[nc.drain, engine.dispose],

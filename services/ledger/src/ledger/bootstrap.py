@@ -41,12 +41,6 @@ from ledger.transport.transactions import TransactionServicer
 
 log = logging.getLogger(__name__)
 
-SERVICE_NAMES = (
-    "keel.ledger.v1.AccountService",
-    "keel.ledger.v1.TransactionService",
-    "keel.ledger.v1.LedgerAdminService",
-)
-
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -148,7 +142,6 @@ async def build(
                 LedgerAdminServicer(queries),
             ),
         ],
-        service_names=SERVICE_NAMES,
         error_map=ERROR_MAP,
         background=background,
         closers=closers,

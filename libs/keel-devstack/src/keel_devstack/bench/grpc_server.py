@@ -65,7 +65,6 @@ async def serve(kind: str) -> None:
         spec = ServiceSpec(
             name="bench",
             servicers=[(add_handler, None)],
-            service_names=[SERVICE],
             jwks=issuer.jwks,
         )
         settings = ServerSettings(bind="127.0.0.1:0", metrics_bind="127.0.0.1:0")
