@@ -54,6 +54,9 @@ run: gen ## Start the whole mesh locally (embedded PostgreSQL, Redis, NATS, Envo
 test: gen ## Run unit, integration and end-to-end tests against an embedded stack
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+test-unit: gen ## Only the unit tests (no servers; seconds): `-m unit`
+	@$(BIN)/python -m pytest -m unit -q $(PYTEST_ARGS)
+
 faults: gen ## Fault suite: kills, freezes and outages under load; fails on any loss or double effect
 	@KEEL_FAULTS=1 $(BIN)/python -m pytest tests/faults -m faults -p no:cacheprovider $(PYTEST_ARGS)
 

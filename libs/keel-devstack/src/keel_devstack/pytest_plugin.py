@@ -181,3 +181,26 @@ def mesh(keel_infra: EmbeddedInfra) -> Iterator[Endpoints]:
             print(f"[mesh] logs kept in {root / 'log'}", file=sys.stderr)
         else:
             shutil.rmtree(root, ignore_errors=True)
+
+
+# Each test's kind follows from where it lives (services/<svc>/tests/unit/..., tests/e2e/...),
+# so `-m unit` or `-m "not e2e"` select without every module having to say it.
+KINDS_BY_DIRECTORY = {
+    "unit": "unit",
+    "component": "component",
+    "integration": "integration",
+    "e2e": "e2e",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "unit: no I/O; fakes of our own ports only")
+    config.addinivalue_line("markers", "component: one real server on 127.0.0.1:0")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for part in item.path.parts:
+            kind = KINDS_BY_DIRECTORY.get(part)
+            if kind is not None and item.get_closest_marker(kind) is None:
+                item.add_marker(kind)
