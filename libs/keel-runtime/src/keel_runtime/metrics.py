@@ -213,7 +213,7 @@ class Metrics:
         )
         self._principal_refused = Counter(
             "keel_principal_refused",
-            "Calls refused UNAUTHENTICATED because the caller may not assert its principal.",
+            "Calls refused UNAUTHENTICATED: no credential, or one that does not verify (reason).",
             ("service", "reason", "peer"),
             registry=r,
         )

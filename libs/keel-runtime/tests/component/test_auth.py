@@ -25,12 +25,14 @@ def error_info(error: grpc.aio.AioRpcError) -> Any:
 async def test_call_without_principal_is_unauthenticated_while_health_serves(
     start_probe: Any, kit: Any
 ) -> None:
-    probe = await start_probe()
+    probe = await start_probe(metrics=Metrics("probe"))
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await probe.echo()(kit.valid_request(), timeout=5)
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
     assert error_info(caught.value).reason == "PRINCIPAL_REQUIRED"
     assert probe.servicer.calls == []
+    scrape = probe.running.metrics.render().decode()
+    assert 'keel_principal_refused_total{peer="none",reason="PRINCIPAL_REQUIRED",' in scrape
 
     health = health_pb2_grpc.HealthStub(probe.channel)
     for service in ("", kit.SERVICE):

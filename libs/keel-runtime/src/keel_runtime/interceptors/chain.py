@@ -123,7 +123,9 @@ class ChainedMethod:
                         raise refused
                     if principal is None:
                         if not self.public:
-                            raise anonymous_refusal()
+                            refusal = anonymous_refusal()
+                            self.metrics.principal_refused(refusal.reason, peer)
+                            raise refusal
                     elif not self.public:
                         acl.check(self.access, principal)
                     # 5. Validation, right before the servicer.
