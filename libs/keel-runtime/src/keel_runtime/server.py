@@ -17,6 +17,7 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 from nats.aio.client import Client as Nats
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from keel_runtime import tracing
 from keel_runtime.errors import ErrorMap
 from keel_runtime.events.pruning import run_pruning
 from keel_runtime.health import (
@@ -29,9 +30,10 @@ from keel_runtime.health import (
 )
 from keel_runtime.interceptors import server_interceptors
 from keel_runtime.metrics import NO_METRICS, Metrics, MetricsEndpoint
-from keel_runtime.settings import ServerSettings
+from keel_runtime.settings import ServerSettings, load
 from keel_runtime.supervisor import supervise, task_name
 from keel_runtime.tls import TlsSettings, server_credentials
+from keel_runtime.tracing import TracingSettings
 
 logger = logging.getLogger("keel.server")
 
@@ -344,7 +346,18 @@ async def serve(spec: ServiceSpec, settings: ServerSettings) -> None:
 
     NOT_SERVING first, still taking calls for ``drain_seconds``, then in-flight calls get
     ``grace_seconds``. A second signal ends the drain window at once.
+
+    Traces: the process's spans go where ``TracingSettings`` (read from the environment
+    here) says, as ``spec.name``; nowhere when no exporter is configured.
     """
+    tracing.configure(spec.name, load(TracingSettings.from_env))
+    try:
+        await _serve(spec, settings)
+    finally:
+        tracing.shutdown()  # exports the spans still queued
+
+
+async def _serve(spec: ServiceSpec, settings: ServerSettings) -> None:
     running = await start(spec, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -32,13 +32,14 @@ from keel_runtime.events.failures import (
     RedrivePolicy,
     error_class,
 )
-from keel_runtime.events.outbox import HEADER_MSG_ID
+from keel_runtime.events.outbox import HEADER_MSG_ID, HEADER_TRACEPARENT
 from keel_runtime.events.redrive import Redriver
 from keel_runtime.events.streams import DEAD_LETTER_STREAM, StreamSpec, ensure_stream
 from keel_runtime.events.tables import INBOX
 from keel_runtime.events.transient import is_transient
 from keel_runtime.metrics import NO_METRICS, Metrics
 from keel_runtime.tenancy import set_tenant
+from keel_runtime.tracing import spans as tracing
 
 log = logging.getLogger(__name__)
 
@@ -266,9 +267,33 @@ class Consumer:
             log.error("consumer %s: dead-lettering undecodable message: %s", sub.consumer, exc)
             await self._dead_letter(msg, str(exc), failed=1, cause=UNDECODABLE)
             return
+        # The handling continues the causing request: its logs, its calls and the events it
+        # publishes carry the same request id and trace (while tracing, under this span).
+        span, traceparent = tracing.start_consume(
+            sub.consumer,
+            envelope.type,  # the subject it was published on
+            (msg.headers or {}).get(HEADER_TRACEPARENT) or envelope.traceparent,
+            envelope.id,
+            envelope.request_id,
+        )
+        outcome, error = "failed", None
+        try:
+            with context.bound(
+                request_id=context.accept_request_id(envelope.request_id),
+                traceparent=traceparent,
+            ):
+                outcome = await self._settle(msg, envelope)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            tracing.end_consume(span, outcome, error)
+
+    async def _settle(self, msg: Msg, envelope: Envelope) -> str:
+        """Attempt budget, inbox row + handler, ack; the outcome (``CONSUMER_OUTCOMES``)."""
         attempt = await self._begin(msg, envelope)
         if attempt is None:
-            return
+            return "dead_lettered"
         try:
             handled = await self._apply(envelope)
         except asyncio.CancelledError:
@@ -278,11 +303,14 @@ class Consumer:
         except Exception as exc:
             self.outcomes.failed.inc()
             await self._failed(msg, envelope, exc, attempt)
-            return
+            if attempt.failed_before + 1 >= self.subscription.max_deliver:
+                return "dead_lettered"
+            return "failed"
         (self.outcomes.handled if handled else self.outcomes.duplicate).inc()
         await msg.ack()
         if attempt.recorded is not None or attempt.previous is not None:
             await self._forget(msg)
+        return "handled" if handled else "duplicate"
 
     def _key(self, msg: Msg) -> tuple[str, str, int]:
         meta = msg.metadata
@@ -371,13 +399,7 @@ class Consumer:
             )
             if first.first() is None:
                 return False
-            # The handler continues the causing request: its logs and the events it
-            # publishes carry the same request id and trace.
-            with context.bound(
-                request_id=context.accept_request_id(envelope.request_id),
-                traceparent=context.child_traceparent(envelope.traceparent),
-            ):
-                await sub.handler(conn, envelope)
+            await sub.handler(conn, envelope)  # in the request context ``handle`` bound
         return True
 
     async def _restore(self, msg: Msg, attempt: _Attempt) -> None:
