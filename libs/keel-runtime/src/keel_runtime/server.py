@@ -29,7 +29,8 @@ from keel_runtime.health import (
     nats_probe,
 )
 from keel_runtime.interceptors import server_interceptors
-from keel_runtime.metrics import NO_METRICS, Metrics, MetricsEndpoint
+from keel_runtime.metrics import NO_METRICS, NULL, Metrics, MetricsEndpoint
+from keel_runtime.process_metrics import watch_event_loop
 from keel_runtime.settings import ServerSettings, load
 from keel_runtime.supervisor import supervise, task_name
 from keel_runtime.tls import TlsSettings, server_credentials
@@ -284,6 +285,11 @@ async def start(spec: ServiceSpec, settings: ServerSettings) -> RunningServer:
         spec, server, port, health, readiness, metrics, endpoint, health_server, health_port
     )
     running._spawn(functools.partial(supervise, readiness.poll, name="readiness"), "readiness")
+    # Process and runtime metrics: the pool and NATS client read at scrape, the loop sampled.
+    metrics.watch(database=spec.database, nats=spec.nats)
+    if (lag := metrics.loop_lag()) is not NULL:
+        watcher = functools.partial(watch_event_loop, lag)
+        running._spawn(functools.partial(supervise, watcher, name="event-loop"), "event-loop")
     if spec.database is not None:
         pruning = functools.partial(run_pruning, spec.database, settings.retention, metrics=metrics)
         running._spawn(functools.partial(supervise, pruning, name="pruning"), "pruning")

@@ -116,3 +116,41 @@ async def test_consumer_counts_each_outcome(
         for name in ("handled", "duplicate", "failed", "dead_lettered")
     }
     assert outcomes == {"handled": 1, "duplicate": 1, "failed": 2, "dead_lettered": 1}
+
+
+async def test_consumer_backlog_gauges_follow_the_servers_count(
+    engine: AsyncEngine, js: JetStreamContext, stream: StreamSpec, unique_name: str
+) -> None:
+    async def handler(conn: AsyncConnection, envelope: Envelope) -> None:
+        return None
+
+    metrics = Metrics("probe")
+    sub = Subscription(
+        consumer=unique_name, stream=stream.name, filter_subject=f"{unique_name}.>", handler=handler
+    )
+    consumer = ProbeConsumer(engine, js, sub, metrics=metrics)
+    await consumer.ensure()
+    for n in range(3):
+        event = _event(unique_name, str(n))
+        await js.publish(event.type, event.SerializeToString())
+
+    def backlog() -> tuple[float, float]:
+        return (
+            _value(metrics, "keel_consumer_pending_messages", consumer=unique_name),
+            _value(metrics, "keel_consumer_ack_pending_messages", consumer=unique_name),
+        )
+
+    await consumer.sample_backlog()
+    assert backlog() == (3, 0)  # none delivered yet
+    pull = await js.pull_subscribe_bind(durable=unique_name, stream=stream.name)
+    (taken,) = await pull.fetch(1, timeout=5)  # delivered, not acknowledged
+    await consumer.sample_backlog()
+    assert backlog() == (2, 1)
+    await consumer.handle(taken)
+    async with asyncio.timeout(10):  # the broker applies the ack in its own time
+        while True:
+            await consumer.sample_backlog()
+            if backlog()[1] == 0:
+                break
+            await asyncio.sleep(0.02)
+    assert backlog() == (2, 0)

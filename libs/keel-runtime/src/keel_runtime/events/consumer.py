@@ -37,7 +37,7 @@ from keel_runtime.events.redrive import Redriver
 from keel_runtime.events.streams import DEAD_LETTER_STREAM, StreamSpec, ensure_stream
 from keel_runtime.events.tables import INBOX
 from keel_runtime.events.transient import is_transient
-from keel_runtime.metrics import NO_METRICS, Metrics
+from keel_runtime.metrics import NO_METRICS, NULL, Metrics
 from keel_runtime.tenancy import set_tenant
 from keel_runtime.tracing import spans as tracing
 
@@ -141,6 +141,7 @@ class Consumer:
         fetch_timeout: float = 1.0,
         dead_letter_stream: StreamSpec = DEAD_LETTER_STREAM,
         metrics: Metrics = NO_METRICS,
+        backlog_interval_s: float = 15.0,
     ) -> None:
         self.engine = engine
         self.js = js
@@ -153,6 +154,8 @@ class Consumer:
         self.metrics = metrics
         self.waiting_out_dependency = False
         """True while a delivery is retried in place because a dependency is away."""
+        self.backlog_interval_s = backlog_interval_s
+        """How often the consumer's backlog gauges are read from the server (metrics on)."""
 
     async def ensure(self) -> None:
         """Create the durable consumer (and the dead-letter stream) if missing, or update it."""
@@ -180,6 +183,7 @@ class Consumer:
         await self.ensure()
         pull = await self.js.pull_subscribe_bind(durable=sub.consumer, stream=sub.stream)
         redriving = self._start_redriver()
+        sampling = self._start_backlog_sampler()
         try:
             while True:
                 try:
@@ -196,6 +200,8 @@ class Consumer:
         finally:
             if redriving is not None:
                 redriving.cancel()
+            if sampling is not None:
+                sampling.cancel()
             try:
                 await pull.unsubscribe()
             except Exception:
@@ -215,6 +221,31 @@ class Consumer:
             metrics=self.metrics,
         )
         return asyncio.create_task(redriver.run(), name=f"redrive-{self.subscription.consumer}")
+
+    def _start_backlog_sampler(self) -> asyncio.Task[None] | None:
+        if self.outcomes.pending is NULL:
+            return None  # metrics off
+        return asyncio.create_task(
+            self._sample_backlog(), name=f"backlog-{self.subscription.consumer}"
+        )
+
+    async def _sample_backlog(self) -> None:
+        """In a task of its own, so that a handler stuck on one event does not freeze the
+        figures that would show it."""
+        while True:
+            await self.sample_backlog()
+            await asyncio.sleep(self.backlog_interval_s)
+
+    async def sample_backlog(self) -> None:
+        """Set the backlog gauges from the server's count of this consumer's messages."""
+        sub = self.subscription
+        try:
+            info = await self.js.consumer_info(sub.stream, sub.consumer)
+        except Exception as exc:
+            log.debug("consumer %s: backlog not sampled: %r", sub.consumer, exc)
+            return
+        self.outcomes.pending.set(info.num_pending or 0)
+        self.outcomes.ack_pending.set(info.num_ack_pending or 0)
 
     async def _handle_batch(self, msgs: list[Msg]) -> None:
         unsettled = list(msgs)
