@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator
+from concurrent import futures
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
 from keel_runtime import clients, traces, tracing
 from keel_runtime.errors import PermissionDenied
 from keel_runtime.logging import JsonFormatter
+from keel_runtime.settings import load
 from keel_runtime.tracing.local import local_traces
 
 INCOMING = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -171,3 +174,42 @@ async def test_log_lines_inside_a_call_carry_its_trace_and_span_ids(
     (line,) = lines.lines
     assert line["msg"] == "inside the call"
     assert (line["trace_id"], line["span_id"]) == (span["trace_id"], span["span_id"])
+
+
+class _Collector(trace_service_pb2_grpc.TraceServiceServicer):  # type: ignore[misc]
+    """An OTLP/gRPC trace receiver that keeps what it is sent."""
+
+    def __init__(self) -> None:
+        self.requests: list[trace_service_pb2.ExportTraceServiceRequest] = []
+
+    def Export(self, request: Any, context: Any) -> Any:
+        self.requests.append(request)
+        return trace_service_pb2.ExportTraceServiceResponse()
+
+
+async def test_spans_go_by_otlp_when_an_endpoint_is_configured(
+    start_probe: Any, kit: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    collector = _Collector()
+    # A thread-pool server: the exporter calls it from its own thread while this loop waits.
+    receiver = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(collector, receiver)
+    port = receiver.add_insecure_port("127.0.0.1:0")
+    receiver.start()
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{port}")
+    try:
+        assert tracing.configure("probe", load(tracing.TracingSettings.from_env))
+        probe = await start_probe()
+        await probe.echo()(
+            kit.valid_request(), metadata=(("traceparent", INCOMING), *kit.AUTH), timeout=5
+        )
+        tracing.force_flush()
+    finally:
+        tracing.shutdown()
+        receiver.stop(None)
+    (resource_spans,) = [rs for r in collector.requests for rs in r.resource_spans]
+    resource = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+    assert resource["service.name"] == "probe"
+    (span,) = [s for scope in resource_spans.scope_spans for s in scope.spans]
+    assert span.name == f"{kit.SERVICE}/Echo"
+    assert span.trace_id.hex() == TRACE_ID and span.parent_span_id.hex() == INCOMING[36:52]

@@ -83,8 +83,19 @@ def _parent(traceparent: str | None, *, remote: bool) -> Context | None:
     return otel.set_span_in_context(NonRecordingSpan(parent))
 
 
+_last_local: tuple[str | None, Context | None] = (None, None)
+
+
 def _local_parent() -> Context | None:
-    return _parent(ctx.current_traceparent(), remote=False)
+    """The current request's span as a parent; a request's statements and calls share it,
+    so the last one is kept rather than parsed again."""
+    global _last_local
+    traceparent = ctx.current_traceparent()
+    seen, parent = _last_local
+    if traceparent != seen:
+        parent = _parent(traceparent, remote=False)
+        _last_local = (traceparent, parent)
+    return parent
 
 
 # -- RPCs ----------------------------------------------------------------------------------
@@ -120,9 +131,8 @@ def start_server(
         method.lstrip("/"),
         context=_parent(incoming, remote=True),
         kind=SpanKind.SERVER,
-        attributes=_rpc(method),
+        attributes={**_rpc(method), REQUEST_ID: request_id},
     )
-    span.set_attribute(REQUEST_ID, request_id)
     return span, traceparent_of(span)
 
 
@@ -153,12 +163,12 @@ def start_client(method: bytes | str) -> Span | None:
         name = raw.decode()
         if len(_call_names) < 4096:
             _call_names[raw] = name
-    span = tracer.start_span(
-        name.lstrip("/"), context=_local_parent(), kind=SpanKind.CLIENT, attributes=_rpc(name)
-    )
+    attributes: dict[str, str] = _rpc(name)
     if request_id := ctx.current_request_id():
-        span.set_attribute(REQUEST_ID, request_id)
-    return span
+        attributes = {**attributes, REQUEST_ID: request_id}
+    return tracer.start_span(
+        name.lstrip("/"), context=_local_parent(), kind=SpanKind.CLIENT, attributes=attributes
+    )
 
 
 # -- events --------------------------------------------------------------------------------

@@ -80,7 +80,6 @@ class TracedCursor(AsyncCursor[Any]):
 
     def _span(self, query: Any) -> Any:
         name, attributes = describe(_text(query, self))
-        span = spans.start_statement(name, attributes)
-        if span is not None:
-            span.set_attribute("db.namespace", self.connection.info.dbname)
-        return span
+        return spans.start_statement(
+            name, {**attributes, "db.namespace": self.connection.info.dbname}
+        )
