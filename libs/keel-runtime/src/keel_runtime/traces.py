@@ -27,9 +27,10 @@ from keel_runtime.tracing.spans import REQUEST_ID
 
 Span = dict[str, Any]
 
-SETTLE_SECONDS = 1.5
+SETTLE_SECONDS = 3.0
 """With --wait: once found, how long the trace must stay unchanged to count as complete
-(services write their spans every half second)."""
+(services write their spans every half second; a consumer may take a second or two to
+fetch the events the request caused)."""
 
 _KIND_LABELS = {
     "SERVER": "server",
