@@ -19,6 +19,8 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
+# Built once: json.dumps with options builds an encoder per call.
+_ENCODER = json.JSONEncoder(default=str, ensure_ascii=False, separators=(",", ":"))
 
 
 def span_record(span: ReadableSpan) -> dict[str, Any]:
@@ -53,10 +55,7 @@ class JsonLinesExporter(SpanExporter):
         self._file: IO[bytes] | None = None
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        data = b"".join(
-            json.dumps(span_record(span), separators=(",", ":"), default=str).encode() + b"\n"
-            for span in spans
-        )
+        data = "".join(_ENCODER.encode(span_record(span)) + "\n" for span in spans).encode()
         try:
             with self._lock:
                 out = self._open(len(data))
