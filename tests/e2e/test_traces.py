@@ -30,6 +30,7 @@ pytestmark = pytest.mark.e2e
 
 METRIC = "items.confirmed"
 FAILED = "billing.invoice.payment_failed"
+LEDGER = "keel.ledger.v1."
 Span = dict[str, Any]
 
 
@@ -52,11 +53,14 @@ def _spans_of(directory: Path, rid: str) -> list[Span]:
     return next(iter(found.values()), [])
 
 
-def _consumed(directory: Path, rid: str) -> list[Span] | None:
-    """The trace once the consumer's span of the published event is in it."""
+def _complete(directory: Path, rid: str) -> list[Span] | None:
+    """The trace once every service has written its part: the consumer's span of the event,
+    and the ledger's span of each call billing made (each service writes on its own clock)."""
     spans = _spans_of(directory, rid)
-    consumed = [s for s in spans if s["kind"] == "CONSUMER" and s["name"] == f"process {FAILED}"]
-    return spans if consumed else None
+    consumed = any(s["kind"] == "CONSUMER" and s["name"] == f"process {FAILED}" for s in spans)
+    calls = {s["span_id"] for s in spans if s["kind"] == "CLIENT" and s["name"].startswith(LEDGER)}
+    answered = {s["parent_id"] for s in spans if s["kind"] == "SERVER" and s["service"] == "ledger"}
+    return spans if consumed and calls and calls <= answered else None
 
 
 def test_a_rest_call_its_calls_and_its_events_are_one_trace(
@@ -73,7 +77,7 @@ def test_a_rest_call_its_calls_and_its_events_are_one_trace(
     )
     assert declined.status_code == 400, declined.text  # the wallet is empty
 
-    spans = wait_for(lambda: _consumed(directory, rid), f"the trace of {rid} reaching {FAILED}")
+    spans = wait_for(lambda: _complete(directory, rid), f"the whole trace of {rid}")
     by_id = {span["span_id"]: span for span in spans}
 
     def parent(span: Span) -> Span:
@@ -84,7 +88,7 @@ def test_a_rest_call_its_calls_and_its_events_are_one_trace(
     assert server["attributes"]["keel.request_id"] == rid
     assert server["attributes"]["rpc.grpc.status_code"] == 9  # FAILED_PRECONDITION
     # billing -> ledger: a client span in billing, the ledger's server span under it.
-    calls = [s for s in spans if s["kind"] == "CLIENT" and s["name"].startswith("keel.ledger.")]
+    calls = [s for s in spans if s["kind"] == "CLIENT" and s["name"].startswith(LEDGER)]
     assert calls and all(parent(call) is server for call in calls)
     served = [s for s in spans if s["kind"] == "SERVER" and s["service"] == "ledger"]
     assert {parent(s)["span_id"] for s in served} == {c["span_id"] for c in calls}
