@@ -66,6 +66,9 @@ env: install ## Print a running stack's addresses as shell exports (eval the out
 demo: install ## Walk the sign-up/login/event slice against a running `make run`
 	@$(BIN)/python -m keel_devstack.demo
 
+traces: install ## Print a request's trace from `make run`'s spans as a tree (ID=<request or trace id>)
+	@$(BIN)/python -m keel_runtime.traces --dir var/traces $(if $(ID),show "$(ID)" --wait 5,list)
+
 bench: gen ## Benchmarks P1-P7 through the servers (QUICK=1: a smoke run; BENCH_ARGS=--only mesh)
 	@$(BIN)/python -m keel_devstack.bench $(if $(QUICK),--quick) $(BENCH_ARGS)
 
@@ -77,4 +80,4 @@ lock: ## Re-pin requirements.lock from the current .venv
 clean: ## Remove the virtualenv, build output and local state
 	rm -rf $(VENV) build var gateway/build
 
-.PHONY: help install gen check-gen lint typecheck breaking fmt run test faults env demo bench lock clean
+.PHONY: help install gen check-gen lint typecheck breaking fmt run test faults env demo traces bench lock clean

@@ -22,7 +22,14 @@ BLOCK = re.compile(r"^```bash\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 def test_the_guide_has_commands_for_every_topic() -> None:
     text = GUIDE.read_text()
-    for heading in ("## Health", "## Metrics", "## Logs", "## Events", "## Migrations"):
+    for heading in (
+        "## Health",
+        "## Metrics",
+        "## Logs",
+        "## Traces",
+        "## Events",
+        "## Migrations",
+    ):
         section = text.split(heading, 1)[1].split("\n## ", 1)[0]
         assert BLOCK.search(section), f"{heading} shows no command"
 
@@ -50,6 +57,10 @@ def test_every_command_of_the_guide_runs(mesh: Endpoints, tmp_path: Path) -> Non
     assert "republished" in out
     assert "may not present a user's token" in out  # the operator carrying a user's token
     assert "revoked; each is forgotten" in out  # the revocation bucket, as the services see it
+    # The sign-up's trace: identity's call and the event it published (the consumers' spans
+    # follow; tests/e2e/test_traces.py waits for those).
+    assert re.search(r"identity +server +keel\.identity\.v1\.OrganizationService/", out), out
+    assert "publish identity.organization.created" in out
     # Without credentials NATS refuses the dead-letter command.
     assert "Authorization Violation" in out and "refused: exit status 1" in out
 

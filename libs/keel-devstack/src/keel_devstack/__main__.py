@@ -160,6 +160,10 @@ def summary(stack: Stack, endpoints: Endpoints, var: Path, infra: EmbeddedInfra)
     if endpoints.gateway_url:
         lines.append(f"  API docs: {endpoints.gateway_url}/docs")
     lines.append("  make demo   (in another terminal: sign-up, login, events, reads, errors)")
+    if endpoints.traces:
+        lines.append(
+            f"  make traces ID=<request id>   (a request's trace; spans in {endpoints.traces})"
+        )
     lines.append(f"  (endpoints in {var / 'run' / 'stack.json'})")
     return "\n".join(lines)
 

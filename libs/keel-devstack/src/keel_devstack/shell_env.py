@@ -40,7 +40,7 @@ def read_state(path: Path) -> Mapping[str, Any]:
 
 def variables(state: Mapping[str, Any]) -> dict[str, str]:
     """KEEL_GATEWAY, KEEL_<SERVICE> (host:port), KEEL_<SERVICE>_{METRICS,LOG,DATABASE_URL},
-    KEEL_CA_FILE, KEEL_OPERATOR_CERT, KEEL_OPERATOR_KEY..."""
+    KEEL_CA_FILE, KEEL_OPERATOR_CERT, KEEL_OPERATOR_KEY, KEEL_TRACES_DIR..."""
     found = {
         "KEEL_GATEWAY": state.get("gateway_url") or "",
         "KEEL_ENVOY_ADMIN": state.get("envoy_admin_url") or "",
@@ -53,6 +53,8 @@ def variables(state: Mapping[str, Any]) -> dict[str, str]:
         "KEEL_CA_FILE": state.get("tls", {}).get("ca_file", ""),
         "KEEL_OPERATOR_CERT": state.get("tls", {}).get("operator_cert", ""),
         "KEEL_OPERATOR_KEY": state.get("tls", {}).get("operator_key", ""),
+        # Where `python -m keel_runtime.traces` finds the services' spans.
+        "KEEL_TRACES_DIR": state.get("traces", ""),
     }
     for name, target in sorted(state.get("services", {}).items()):
         found[f"KEEL_{name.upper()}"] = target

@@ -34,6 +34,7 @@ ENVOY_ADMIN_PORT = 9901
 INFRA_PORTS = {"postgres": 15432, "redis": 16379, "nats": 14222}
 # A service's preferred /metrics port is its gRPC port plus this (identity 51051, ...).
 METRICS_PORT_OFFSET = 1000
+TRACES_VARIABLE = "KEEL_TRACES_FILE"
 
 
 @dataclass
@@ -61,6 +62,9 @@ class Endpoints:
     and ``<workload>-key.pem``): every service requires mutual TLS."""
     secrets: str = ""
     """Directory of the generated database role passwords and data key (0600 files)."""
+    traces: str = ""
+    """Directory of the services' span files (``<service>.jsonl``), read by
+    ``python -m keel_runtime.traces``; "" when the stack runs without them."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
@@ -98,6 +102,7 @@ class Stack:
     ) -> None:
         self.root = root
         self.log_dir = root / "log"
+        self.traces_dir = root / "traces"
         self.infra = infra
         self.services = in_start_order(tuple(services), only)
         self.preferred_ports = preferred_ports
@@ -166,6 +171,7 @@ class Stack:
                 "operator_key": str(operator.key_file),
             },
             secrets=str(self._secrets_dir),
+            traces=str(self.traces_dir) if TRACES_VARIABLE not in os.environ else "",
         )
         self._supervise_infra()
         self._migrate()
@@ -233,6 +239,9 @@ class Stack:
         if "identity" in self.endpoints.services and svc.name != "identity":
             # Where every other service reads identity's keys to verify access tokens.
             env["IDENTITY_TARGET"] = self.endpoints.services["identity"]
+        if TRACES_VARIABLE not in os.environ:
+            # Spans to a local file per service (set it, even empty, to choose otherwise).
+            env[TRACES_VARIABLE] = str(self.traces_dir / f"{svc.name}.jsonl")
         if svc.name in self.endpoints.databases:
             env["DATABASE_URL"] = self._database_url(svc)  # the runtime role: rows only
             env["DATA_ENCRYPTION_KEYS"] = data_keys(self._secrets_dir / "data-keys")

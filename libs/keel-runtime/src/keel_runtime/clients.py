@@ -8,13 +8,21 @@ user's token, even inside a user's call.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 import grpc
 
-from keel_runtime.context import ACTING_ORG_HEADER, AUTHORIZATION_HEADER, outgoing_metadata
+from keel_runtime.context import (
+    ACTING_ORG_HEADER,
+    AUTHORIZATION_HEADER,
+    TRACEPARENT_HEADER,
+    outgoing_metadata,
+)
 from keel_runtime.tls import TlsSettings, channel_credentials
+from keel_runtime.tracing import spans as tracing
 
 
 def as_service(org_id: str) -> tuple[tuple[str, str], ...]:
@@ -22,8 +30,12 @@ def as_service(org_id: str) -> tuple[tuple[str, str], ...]:
     return ((ACTING_ORG_HEADER, org_id),)
 
 
-def _with_context(details: Any) -> Any:
+def _with_context(details: Any, traceparent: str | None = None) -> Any:
     extra = outgoing_metadata()
+    if traceparent is not None:
+        # The call's own span is the callee's parent.
+        extra = [(k, v) for k, v in extra if k != TRACEPARENT_HEADER]
+        extra.append((TRACEPARENT_HEADER, traceparent))
     if not extra:
         return details
     metadata = grpc.aio.Metadata(*(details.metadata or ()))
@@ -38,25 +50,76 @@ def _with_context(details: Any) -> Any:
     )
 
 
+async def _call(continuation: Any, details: Any, request: Any, *, unary: bool = False) -> Any:
+    """Continue the call with the request context; while tracing, inside a client span that
+    ends with the call's final status."""
+    span = tracing.start_client(details.method)
+    if span is None:
+        return await continuation(_with_context(details), request)
+    try:
+        call = await continuation(_with_context(details, tracing.traceparent_of(span)), request)
+    except asyncio.CancelledError:
+        tracing.end_rpc(span, grpc.StatusCode.CANCELLED, server=False)
+        raise
+    except BaseException:
+        tracing.end_rpc(span, grpc.StatusCode.UNKNOWN, server=False)
+        raise
+    if not unary:
+        # The caller reads or writes the stream itself: the span ends when the call does.
+        call.add_done_callback(functools.partial(_ended, span))
+        return call
+    # A unary call: its reply is what the caller awaits anyway, so the span ends before the
+    # caller resumes.
+    try:
+        code = await call.code()
+    except asyncio.CancelledError:
+        call.cancel()  # the caller gave up on it
+        tracing.end_rpc(span, grpc.StatusCode.CANCELLED, server=False)
+        raise
+    tracing.end_rpc(span, code, server=False)
+    return call
+
+
+def _ended(span: Any, call: Any) -> None:
+    if call.cancelled():
+        tracing.end_rpc(span, grpc.StatusCode.CANCELLED, server=False)
+        return
+    # The call is done, so its status is there; reading it is a coroutine all the same.
+    task = asyncio.ensure_future(_end_with_status(span, call))
+    _ending.add(task)  # the loop holds tasks weakly
+    task.add_done_callback(_ending.discard)
+
+
+_ending: set[asyncio.Future[None]] = set()
+
+
+async def _end_with_status(span: Any, call: Any) -> None:
+    try:
+        code = await call.code()
+    except Exception:
+        code = grpc.StatusCode.UNKNOWN
+    tracing.end_rpc(span, code, server=False)
+
+
 # grpc.aio files an interceptor under the first call kind it matches, so one class per kind.
 class _UnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
     async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
-        return await continuation(_with_context(details), request)
+        return await _call(continuation, details, request, unary=True)
 
 
 class _UnaryStream(grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[misc]
     async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
-        return await continuation(_with_context(details), request)
+        return await _call(continuation, details, request)
 
 
 class _StreamUnary(grpc.aio.StreamUnaryClientInterceptor):  # type: ignore[misc]
     async def intercept_stream_unary(self, continuation: Any, details: Any, requests: Any) -> Any:
-        return await continuation(_with_context(details), requests)
+        return await _call(continuation, details, requests)
 
 
 class _StreamStream(grpc.aio.StreamStreamClientInterceptor):  # type: ignore[misc]
     async def intercept_stream_stream(self, continuation: Any, details: Any, requests: Any) -> Any:
-        return await continuation(_with_context(details), requests)
+        return await _call(continuation, details, requests)
 
 
 def context_interceptors() -> list[Any]:

@@ -21,6 +21,7 @@ from keel_runtime.tenancy import TENANT_SETTING as TENANT_SETTING
 from keel_runtime.tenancy import acting_for as acting_for
 from keel_runtime.tenancy import current_tenant as current_tenant
 from keel_runtime.tenancy import set_tenant as set_tenant
+from keel_runtime.tracing.statements import TracedCursor
 
 if TYPE_CHECKING:
     from keel.events.v1.envelope_pb2 import Envelope
@@ -65,6 +66,8 @@ def create_engine(url: str, *, pool_size: int = 8) -> AsyncEngine:
         pool_timeout=10,
         # Errors never carry bound parameters (passwords, hashes, secrets) into logs.
         hide_parameters=True,
+        # A span per statement while tracing (keel_runtime.tracing.statements).
+        connect_args={"cursor_factory": TracedCursor},
     )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from keel_runtime.context import current_request_id, current_trace_id
+from keel_runtime.context import current_request_id, current_traceparent
 
 # Attributes every LogRecord has; anything else was passed through ``extra=`` and is emitted.
 _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
@@ -46,7 +46,8 @@ def _is_secret(key: str) -> bool:
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ts, level, logger, msg, service, request context, extras."""
+    """One JSON object per line: ts, level, logger, msg, service, request context (request,
+    trace and span ids), extras."""
 
     def __init__(self, service: str) -> None:
         super().__init__()
@@ -85,8 +86,11 @@ class JsonFormatter(logging.Formatter):
         }
         if rid := current_request_id():
             entry["request_id"] = rid
-        if trace_id := current_trace_id():
-            entry["trace_id"] = trace_id
+        if traceparent := current_traceparent():
+            # The span the line was written in (the RPC's or the event's): with tracing on,
+            # the one `python -m keel_runtime.traces` shows.
+            entry["trace_id"] = traceparent[3:35]
+            entry["span_id"] = traceparent[36:52]
         return entry
 
     def format_fields(self, level: int, logger: str, msg: str, fields: dict[str, Any]) -> str:

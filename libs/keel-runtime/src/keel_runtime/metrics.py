@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Final
+from typing import Any, Final
 
 import grpc
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector
+
+from keel_runtime import process_metrics
 
 logger = logging.getLogger("keel.metrics")
 
@@ -90,9 +93,19 @@ class OutboxMetrics:
 
 
 class ConsumerMetrics:
-    """One consumer's outcome counters."""
+    """One consumer's outcome counters and backlog gauges."""
 
-    def __init__(self, children: dict[str, Counter | NullSeries]) -> None:
+    def __init__(
+        self,
+        children: dict[str, Counter | NullSeries],
+        pending: Gauge | NullSeries = NULL,
+        ack_pending: Gauge | NullSeries = NULL,
+    ) -> None:
+        self.pending = pending
+        """Messages on the consumer's subjects not yet delivered to it (sampled)."""
+        self.ack_pending = ack_pending
+        """Messages delivered and not yet acknowledged: in the handler, or waiting to be
+        redelivered (sampled)."""
         self.handled = children["handled"]
         """The handler ran and committed with its inbox row."""
         self.duplicate = children["duplicate"]
@@ -223,6 +236,30 @@ class Metrics:
             ("service",),
             registry=r,
         )
+        self._consumer_pending = Gauge(
+            "keel_consumer_pending_messages",
+            "Messages on a consumer's subjects not yet delivered to it (sampled): its lag.",
+            ("service", "consumer"),
+            registry=r,
+        )
+        self._consumer_ack_pending = Gauge(
+            "keel_consumer_ack_pending_messages",
+            "Messages delivered to a consumer and not yet acknowledged (sampled).",
+            ("service", "consumer"),
+            registry=r,
+        )
+        # Process and runtime: process_*, python_gc_*, the event loop, pool and NATS client.
+        for collector in process_metrics.process_collectors(service):
+            r.register(collector)
+        self._loop_lag = Histogram(
+            "keel_event_loop_lag_seconds",
+            "How late the event loop woke a sleeper (sampled every"
+            f" {process_metrics.LOOP_LAG_INTERVAL_S} s): time other work held the loop.",
+            ("service",),
+            buckets=process_metrics.LOOP_LAG_BUCKETS,
+            registry=r,
+        )
+        self._dependencies: list[Collector] = []
 
     def rpc(self, method: str) -> RpcMetrics:
         return RpcMetrics(self.service, method, self._requests, self._duration)
@@ -236,7 +273,9 @@ class Metrics:
 
     def consumer(self, consumer: str) -> ConsumerMetrics:
         return ConsumerMetrics(
-            {o: self._consumed.labels(self.service, consumer, o) for o in CONSUMER_OUTCOMES}
+            {o: self._consumed.labels(self.service, consumer, o) for o in CONSUMER_OUTCOMES},
+            self._consumer_pending.labels(self.service, consumer),
+            self._consumer_ack_pending.labels(self.service, consumer),
         )
 
     def redrive(self, consumer: str) -> RedriveMetrics:
@@ -253,6 +292,22 @@ class Metrics:
 
     def serving(self) -> Gauge | NullSeries:
         return self._serving.labels(self.service)
+
+    def loop_lag(self) -> Histogram | NullSeries:
+        return self._loop_lag.labels(self.service)
+
+    def watch(self, *, database: Any = None, nats: Any = None) -> None:
+        """Serve the pool gauges of ``database`` (an AsyncEngine) and the client figures of
+        ``nats`` (a connected client), read at each scrape; replaces earlier ones."""
+        for collector in self._dependencies:
+            self.registry.unregister(collector)
+        self._dependencies = []
+        if database is not None:
+            self._dependencies.append(process_metrics.DatabasePool(database, self.service))
+        if nats is not None:
+            self._dependencies.append(process_metrics.NatsClient(nats, self.service))
+        for collector in self._dependencies:
+            self.registry.register(collector)
 
     def principal_refused(self, reason: str, peer: str | None) -> None:
         """Count a refused principal; ``peer`` is a workload name (a few values) or none."""
@@ -289,6 +344,12 @@ class _NoMetrics(Metrics):
 
     def serving(self) -> Gauge | NullSeries:
         return NULL
+
+    def loop_lag(self) -> Histogram | NullSeries:
+        return NULL
+
+    def watch(self, *, database: Any = None, nats: Any = None) -> None:
+        return None
 
     def principal_refused(self, reason: str, peer: str | None) -> None:
         return None

@@ -17,7 +17,7 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 from nats.aio.client import Client as Nats
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from keel_runtime import clients
+from keel_runtime import clients, tracing
 from keel_runtime.errors import ErrorMap
 from keel_runtime.events.pruning import run_pruning
 from keel_runtime.events.revocation_feed import RevocationFeed
@@ -30,11 +30,13 @@ from keel_runtime.health import (
     nats_probe,
 )
 from keel_runtime.interceptors import server_interceptors
-from keel_runtime.metrics import NO_METRICS, Metrics, MetricsEndpoint
-from keel_runtime.settings import ServerSettings
+from keel_runtime.metrics import NO_METRICS, NULL, Metrics, MetricsEndpoint
+from keel_runtime.process_metrics import watch_event_loop
+from keel_runtime.settings import ServerSettings, load
 from keel_runtime.supervisor import supervise, task_name
 from keel_runtime.tls import TlsSettings, server_credentials
 from keel_runtime.tokens import JwksSource, TokenVerifier, identity_jwks
+from keel_runtime.tracing import TracingSettings
 
 logger = logging.getLogger("keel.server")
 
@@ -318,6 +320,11 @@ async def start(spec: ServiceSpec, settings: ServerSettings) -> RunningServer:
     if feed is not None:
         running._tasks.append(feed)
     running._spawn(functools.partial(supervise, readiness.poll, name="readiness"), "readiness")
+    # Process and runtime metrics: the pool and NATS client read at scrape, the loop sampled.
+    metrics.watch(database=spec.database, nats=spec.nats)
+    if (lag := metrics.loop_lag()) is not NULL:
+        watcher = functools.partial(watch_event_loop, lag)
+        running._spawn(functools.partial(supervise, watcher, name="event-loop"), "event-loop")
     if spec.database is not None:
         pruning = functools.partial(run_pruning, spec.database, settings.retention, metrics=metrics)
         running._spawn(functools.partial(supervise, pruning, name="pruning"), "pruning")
@@ -403,7 +410,18 @@ async def serve(spec: ServiceSpec, settings: ServerSettings) -> None:
 
     NOT_SERVING first, still taking calls for ``drain_seconds``, then in-flight calls get
     ``grace_seconds``. A second signal ends the drain window at once.
+
+    Traces: the process's spans go where ``TracingSettings`` (read from the environment
+    here) says, as ``spec.name``; nowhere when no exporter is configured.
     """
+    tracing.configure(spec.name, load(TracingSettings.from_env))
+    try:
+        await _serve(spec, settings)
+    finally:
+        tracing.shutdown()  # exports the spans still queued
+
+
+async def _serve(spec: ServiceSpec, settings: ServerSettings) -> None:
     running = await start(spec, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

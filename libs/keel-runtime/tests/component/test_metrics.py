@@ -9,6 +9,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from keel_runtime.db import create_engine, new_metadata
+from keel_runtime.events import connect_nats, inbox_table, outbox_table
 from keel_runtime.metrics import Metrics
 
 
@@ -101,3 +103,36 @@ async def test_stop_reports_not_serving_and_closes_the_endpoint(start_probe: Any
     async with httpx.AsyncClient() as client:
         with pytest.raises(httpx.ConnectError):
             await client.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+
+
+@pytest.mark.integration
+async def test_process_and_runtime_series_are_served(
+    start_probe: Any, database_url: str, nats_url: str
+) -> None:
+    engine = create_engine(database_url)
+    tables = new_metadata()
+    outbox_table(tables)  # what the runtime prunes in a service's database
+    inbox_table(tables)
+    async with engine.begin() as conn:
+        await conn.run_sync(tables.create_all)
+    nc, _ = await connect_nats(nats_url, name="probe")
+    probe = await start_probe(
+        metrics_bind="127.0.0.1:0", database=engine, nats=nc, closers=[nc.close, engine.dispose]
+    )
+    samples = await scrape(probe)
+
+    def value(name: str, **labels: str) -> float:
+        return samples[series(name, service="probe", **labels)]
+
+    assert value("process_cpu_seconds_total") > 0
+    assert value("process_resident_memory_bytes") > 0
+    assert value("process_open_fds") > 0
+    assert value("process_start_time_seconds") > 0
+    assert value("python_gc_collections_total", generation="0") >= 0
+    assert value("keel_event_loop_lag_seconds_count") >= 0  # sampled four times a second
+    assert value("keel_db_pool_size") == 8
+    assert 0 <= value("keel_db_pool_checked_out") <= 8  # pruning may hold one right now
+    assert value("keel_db_pool_checked_out") + value("keel_db_pool_idle") >= 1
+    assert value("keel_nats_connected") == 1
+    assert value("keel_nats_pending_bytes") >= 0
+    assert value("keel_nats_reconnects_total") == 0

@@ -116,3 +116,45 @@ async def test_consumer_counts_each_outcome(
         for name in ("handled", "duplicate", "failed", "dead_lettered")
     }
     assert outcomes == {"handled": 1, "duplicate": 1, "failed": 2, "dead_lettered": 1}
+
+
+async def test_consumer_backlog_gauges_follow_the_servers_count(
+    engine: AsyncEngine, js: JetStreamContext, stream: StreamSpec, unique_name: str
+) -> None:
+    async def handler(conn: AsyncConnection, envelope: Envelope) -> None:
+        return None
+
+    metrics = Metrics("probe")
+    sub = Subscription(
+        consumer=unique_name, stream=stream.name, filter_subject=f"{unique_name}.>", handler=handler
+    )
+    consumer = ProbeConsumer(engine, js, sub, metrics=metrics)
+    await consumer.ensure()
+    for n in range(3):
+        event = _event(unique_name, str(n))
+        await js.publish(event.type, event.SerializeToString())
+
+    def backlog() -> tuple[float, float]:
+        return (
+            _value(metrics, "keel_consumer_pending_messages", consumer=unique_name),
+            _value(metrics, "keel_consumer_ack_pending_messages", consumer=unique_name),
+        )
+
+    async def sampled(expected: tuple[int, int]) -> tuple[float, float]:
+        """Sample until the gauges show ``expected``: the broker updates a consumer's counts
+        a moment after a publish or an ack, and the gauges report what it says."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(10):
+                while True:
+                    await consumer.sample_backlog()
+                    if backlog() == expected:
+                        break
+                    await asyncio.sleep(0.02)
+        return backlog()
+
+    assert await sampled((3, 0)) == (3, 0)  # none delivered yet
+    pull = await js.pull_subscribe_bind(durable=unique_name, stream=stream.name)
+    (taken,) = await pull.fetch(1, timeout=5)  # delivered, not acknowledged
+    assert await sampled((2, 1)) == (2, 1)
+    await consumer.handle(taken)
+    assert await sampled((2, 0)) == (2, 0)

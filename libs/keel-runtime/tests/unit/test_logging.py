@@ -44,6 +44,22 @@ def test_request_context_is_attached() -> None:
     assert isinstance(entry["trace_id"], str) and len(entry["trace_id"]) == 32
 
 
+def test_lines_carry_the_trace_and_span_ids_of_the_span_they_are_written_in() -> None:
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    formatter = JsonFormatter("ledger")
+    with context.bound(request_id="r-7", traceparent=traceparent):
+        # Both ways a line is made: a record, and the access log's direct path.
+        lines = [
+            render(make_record()),
+            json.loads(formatter.format_fields(logging.INFO, "keel.access", "rpc", {})),
+        ]
+    for entry in lines:
+        assert entry["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
+        assert entry["span_id"] == "00f067aa0ba902b7"
+    outside = render(make_record())
+    assert "trace_id" not in outside and "span_id" not in outside
+
+
 def test_secret_extras_are_redacted() -> None:
     entry = render(make_record(authorization="Bearer abc", db_password="pw", api_key="k"))
     assert entry["authorization"] == entry["db_password"] == entry["api_key"] == "[redacted]"

@@ -26,6 +26,7 @@ class FakeMsg:
 
     data: bytes
     acks: list[str] = field(default_factory=list)
+    headers: dict[str, str] | None = None
     # A first delivery: the consumer looks no further into its failed-attempt records.
     metadata: Any = field(default_factory=lambda: SimpleNamespace(num_delivered=1))
 

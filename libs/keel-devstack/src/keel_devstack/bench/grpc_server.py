@@ -1,6 +1,9 @@
 """A one-method gRPC server for the unary benchmark, bare or through the runtime's chain.
 
-    python -m keel_devstack.bench.grpc_server bare|runtime
+    python -m keel_devstack.bench.grpc_server bare|runtime|traced
+
+``traced`` is ``runtime`` with tracing on: a span per call, exported to a temporary file as
+``make run``'s local sink does.
 
 Prints ``PORT <n>`` once serving and stops when its stdin closes (the benchmark ends).
 """
@@ -9,12 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import grpc
 from grpc_health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
 
+from keel_runtime import tracing
 from keel_runtime.logging import configure_logging
 from keel_runtime.server import ServiceSpec, start
 from keel_runtime.settings import ServerSettings
@@ -24,6 +31,7 @@ SERVICE = "keel.bench.v1.Bench"
 METHOD = f"/{SERVICE}/Ping"
 LOG_LEVEL_VARIABLE = "KEEL_BENCH_LOG_LEVEL"
 REPLY = HealthCheckResponse(status=HealthCheckResponse.SERVING)
+KINDS = ("bare", "runtime", "traced")
 
 
 async def ping(request: HealthCheckRequest, context: Any) -> HealthCheckResponse:
@@ -62,6 +70,9 @@ async def serve(kind: str) -> None:
         # As a service runs: a JSON access-log line per call at INFO (stderr goes to /dev/null)
         # and Prometheus metrics on, as `make run` has them.
         configure_logging("bench", os.environ.get(LOG_LEVEL_VARIABLE, "INFO"))
+        if kind == "traced":
+            spans = Path(tempfile.mkdtemp(prefix="keel-bench-traces-"))
+            tracing.configure("bench", tracing.TracingSettings(file=spans / "bench.jsonl"))
         spec = ServiceSpec(
             name="bench",
             servicers=[(add_handler, None)],
@@ -73,9 +84,12 @@ async def serve(kind: str) -> None:
     print(f"PORT {port} {token}", flush=True)
     await asyncio.to_thread(sys.stdin.read)
     await stop(0)
+    if kind == "traced":
+        tracing.shutdown()
+        shutil.rmtree(spans, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2 or sys.argv[1] not in ("bare", "runtime"):
-        sys.exit("usage: python -m keel_devstack.bench.grpc_server bare|runtime")
+    if len(sys.argv) != 2 or sys.argv[1] not in KINDS:
+        sys.exit(f"usage: python -m keel_devstack.bench.grpc_server {'|'.join(KINDS)}")
     asyncio.run(serve(sys.argv[1]))

@@ -14,6 +14,7 @@ from grpc_health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
 from keel_devstack.bench.env import Env
 from keel_devstack.bench.grpc_server import METHOD
 from keel_devstack.bench.measure import (
+    Measure,
     Outcome,
     Rates,
     Round,
@@ -29,6 +30,7 @@ WARMUP_SECONDS = 0.3
 
 BASELINE = "bare grpc.aio server"
 SUBJECT = "keel_runtime.server chain"
+TRACED = "keel_runtime.server chain, tracing on"
 
 ROWS = (
     RowSpec(
@@ -40,16 +42,25 @@ ROWS = (
         " costs a no-op call at most ~1.7x a bare server",
     ),
 )
+TRACING_ROW = RowSpec(
+    "grpc: the chain with tracing on vs off",
+    SUBJECT,
+    TRACED,
+    target=0.8,
+    why="a server span per call, exported to a file off the request path, costs a no-op"
+    " call at most a quarter more",
+)
 
 
 def run(env: Env) -> Outcome:
-    rounds = asyncio.run(_rounds(env))
+    chain, traced = asyncio.run(_rounds(env))
     notes: dict[str, object] = {
         "concurrency": CONCURRENCY,
         "method": METHOD,
         "servers": "one child process each; client in this process",
     }
-    return Outcome([judge(NAME, spec, rounds) for spec in ROWS], notes)
+    rows = [judge(NAME, spec, chain) for spec in ROWS] + [judge(NAME, TRACING_ROW, traced)]
+    return Outcome(rows, notes)
 
 
 @asynccontextmanager
@@ -104,17 +115,25 @@ async def calls_per_second(server: tuple[str, str], seconds: float) -> float:
         return await closed_loop(CONCURRENCY, seconds, once)
 
 
-async def _rounds(env: Env) -> list[Round]:
+async def _rounds(env: Env) -> tuple[list[Round], list[Round]]:
+    """Bare server vs the chain, then the chain vs the chain with tracing on."""
     async with AsyncExitStack() as stack:
         bare = await stack.enter_async_context(server_process("bare"))
         chained = await stack.enter_async_context(server_process("runtime"))
-        for target in (bare, chained):  # first calls pay for lazy setup on both sides
+        traced = await stack.enter_async_context(server_process("traced"))
+        for target in (bare, chained, traced):  # first calls pay for lazy setup on both sides
             await calls_per_second(target, WARMUP_SECONDS)
 
-        async def baseline() -> Rates:
-            return {BASELINE: await calls_per_second(bare, env.settings.seconds)}
+        def side(key: str, target: tuple[str, str]) -> Measure:
+            async def measure() -> Rates:
+                return {key: await calls_per_second(target, env.settings.seconds)}
 
-        async def subject() -> Rates:
-            return {SUBJECT: await calls_per_second(chained, env.settings.seconds)}
+            return measure
 
-        return await interleave(baseline, subject, env.settings, env.say)
+        chain = await interleave(
+            side(BASELINE, bare), side(SUBJECT, chained), env.settings, env.say
+        )
+        tracing = await interleave(
+            side(SUBJECT, chained), side(TRACED, traced), env.settings, env.say
+        )
+        return chain, tracing

@@ -32,13 +32,14 @@ from keel_runtime.events.failures import (
     RedrivePolicy,
     error_class,
 )
-from keel_runtime.events.outbox import HEADER_MSG_ID
+from keel_runtime.events.outbox import HEADER_MSG_ID, HEADER_TRACEPARENT
 from keel_runtime.events.redrive import Redriver
 from keel_runtime.events.streams import DEAD_LETTER_STREAM, StreamSpec, ensure_stream
 from keel_runtime.events.tables import INBOX
 from keel_runtime.events.transient import is_transient
-from keel_runtime.metrics import NO_METRICS, Metrics
+from keel_runtime.metrics import NO_METRICS, NULL, Metrics
 from keel_runtime.tenancy import set_tenant
+from keel_runtime.tracing import spans as tracing
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +141,7 @@ class Consumer:
         fetch_timeout: float = 1.0,
         dead_letter_stream: StreamSpec = DEAD_LETTER_STREAM,
         metrics: Metrics = NO_METRICS,
+        backlog_interval_s: float = 15.0,
     ) -> None:
         self.engine = engine
         self.js = js
@@ -152,6 +154,8 @@ class Consumer:
         self.metrics = metrics
         self.waiting_out_dependency = False
         """True while a delivery is retried in place because a dependency is away."""
+        self.backlog_interval_s = backlog_interval_s
+        """How often the consumer's backlog gauges are read from the server (metrics on)."""
 
     async def ensure(self) -> None:
         """Create the durable consumer (and the dead-letter stream) if missing, or update it."""
@@ -179,6 +183,7 @@ class Consumer:
         await self.ensure()
         pull = await self.js.pull_subscribe_bind(durable=sub.consumer, stream=sub.stream)
         redriving = self._start_redriver()
+        sampling = self._start_backlog_sampler()
         try:
             while True:
                 try:
@@ -195,6 +200,8 @@ class Consumer:
         finally:
             if redriving is not None:
                 redriving.cancel()
+            if sampling is not None:
+                sampling.cancel()
             try:
                 await pull.unsubscribe()
             except Exception:
@@ -214,6 +221,31 @@ class Consumer:
             metrics=self.metrics,
         )
         return asyncio.create_task(redriver.run(), name=f"redrive-{self.subscription.consumer}")
+
+    def _start_backlog_sampler(self) -> asyncio.Task[None] | None:
+        if self.outcomes.pending is NULL:
+            return None  # metrics off
+        return asyncio.create_task(
+            self._sample_backlog(), name=f"backlog-{self.subscription.consumer}"
+        )
+
+    async def _sample_backlog(self) -> None:
+        """In a task of its own, so that a handler stuck on one event does not freeze the
+        figures that would show it."""
+        while True:
+            await self.sample_backlog()
+            await asyncio.sleep(self.backlog_interval_s)
+
+    async def sample_backlog(self) -> None:
+        """Set the backlog gauges from the server's count of this consumer's messages."""
+        sub = self.subscription
+        try:
+            info = await self.js.consumer_info(sub.stream, sub.consumer)
+        except Exception as exc:
+            log.debug("consumer %s: backlog not sampled: %r", sub.consumer, exc)
+            return
+        self.outcomes.pending.set(info.num_pending or 0)
+        self.outcomes.ack_pending.set(info.num_ack_pending or 0)
 
     async def _handle_batch(self, msgs: list[Msg]) -> None:
         unsettled = list(msgs)
@@ -266,9 +298,33 @@ class Consumer:
             log.error("consumer %s: dead-lettering undecodable message: %s", sub.consumer, exc)
             await self._dead_letter(msg, str(exc), failed=1, cause=UNDECODABLE)
             return
+        # The handling continues the causing request: its logs, its calls and the events it
+        # publishes carry the same request id and trace (while tracing, under this span).
+        span, traceparent = tracing.start_consume(
+            sub.consumer,
+            envelope.type,  # the subject it was published on
+            (msg.headers or {}).get(HEADER_TRACEPARENT) or envelope.traceparent,
+            envelope.id,
+            envelope.request_id,
+        )
+        outcome, error = "failed", None
+        try:
+            with context.bound(
+                request_id=context.accept_request_id(envelope.request_id),
+                traceparent=traceparent,
+            ):
+                outcome = await self._settle(msg, envelope)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            tracing.end_consume(span, outcome, error)
+
+    async def _settle(self, msg: Msg, envelope: Envelope) -> str:
+        """Attempt budget, inbox row + handler, ack; the outcome (``CONSUMER_OUTCOMES``)."""
         attempt = await self._begin(msg, envelope)
         if attempt is None:
-            return
+            return "dead_lettered"
         try:
             handled = await self._apply(envelope)
         except asyncio.CancelledError:
@@ -278,11 +334,14 @@ class Consumer:
         except Exception as exc:
             self.outcomes.failed.inc()
             await self._failed(msg, envelope, exc, attempt)
-            return
+            if attempt.failed_before + 1 >= self.subscription.max_deliver:
+                return "dead_lettered"
+            return "failed"
         (self.outcomes.handled if handled else self.outcomes.duplicate).inc()
         await msg.ack()
         if attempt.recorded is not None or attempt.previous is not None:
             await self._forget(msg)
+        return "handled" if handled else "duplicate"
 
     def _key(self, msg: Msg) -> tuple[str, str, int]:
         meta = msg.metadata
@@ -371,13 +430,7 @@ class Consumer:
             )
             if first.first() is None:
                 return False
-            # The handler continues the causing request: its logs and the events it
-            # publishes carry the same request id and trace.
-            with context.bound(
-                request_id=context.accept_request_id(envelope.request_id),
-                traceparent=context.child_traceparent(envelope.traceparent),
-            ):
-                await sub.handler(conn, envelope)
+            await sub.handler(conn, envelope)  # in the request context ``handle`` bound
         return True
 
     async def _restore(self, msg: Msg, attempt: _Attempt) -> None:

@@ -7,7 +7,7 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Awaitable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,9 +19,15 @@ from sqlalchemy import Row, func, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from keel_runtime.events.connection import connect_nats
-from keel_runtime.events.outbox import HEADER_MSG_ID, register_waker, unregister_waker
+from keel_runtime.events.outbox import (
+    HEADER_MSG_ID,
+    HEADER_REQUEST_ID,
+    register_waker,
+    unregister_waker,
+)
 from keel_runtime.events.tables import OUTBOX, Xid8
 from keel_runtime.metrics import NO_METRICS, Metrics
+from keel_runtime.tracing import spans as tracing
 
 log = logging.getLogger(__name__)
 
@@ -68,21 +74,22 @@ def _headers(event_id: uuid.UUID, stored: Mapping[str, Any] | None) -> dict[str,
     return headers
 
 
+def _publish(js: JetStreamContext, row: Row[*tuple[Any, ...]], timeout: float) -> Awaitable[PubAck]:
+    headers = _headers(row.id, row.headers)
+    # Tracing on: a span per publish, whose traceparent the message carries instead of the
+    # request's, so the consumers' spans continue the trace under it.
+    span = tracing.start_publish(row.subject, headers, str(row.id), headers.get(HEADER_REQUEST_ID))
+    sending = js.publish(row.subject, row.payload, timeout=timeout, headers=headers)
+    return sending if span is None else tracing.published(span, sending)
+
+
 async def _publish_rows(
     js: JetStreamContext, rows: Sequence[Row[*tuple[Any, ...]]], *, publish_timeout: float
 ) -> list[PubAck | BaseException]:
     # All rows of a batch in flight at once: JetStream acks ~3x more per second than one by one,
     # and one connection keeps their order in the stream.
     return await asyncio.gather(
-        *(
-            js.publish(
-                row.subject,
-                row.payload,
-                timeout=publish_timeout,
-                headers=_headers(row.id, row.headers),
-            )
-            for row in rows
-        ),
+        *(_publish(js, row, publish_timeout) for row in rows),
         return_exceptions=True,
     )
 

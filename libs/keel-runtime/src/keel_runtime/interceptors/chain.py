@@ -35,6 +35,7 @@ from keel_runtime.interceptors.validation import (
 from keel_runtime.metrics import NO_METRICS, Metrics, RpcMetrics
 from keel_runtime.tls import peer_workload
 from keel_runtime.tokens import TokenVerifier, bearer_token
+from keel_runtime.tracing import spans as tracing
 
 _OK = grpc.StatusCode.OK
 auth_log = logging.getLogger("keel.auth")
@@ -97,9 +98,13 @@ class ChainedMethod:
             principal = None
         else:
             refused, principal = None, identified
+        # The call's span (tracing off: none) and the traceparent it runs under.
+        span, traceparent = tracing.start_server(
+            self.method, headers.get(ctx.TRACEPARENT_HEADER), request_id, self.infrastructure
+        )
         with ctx.bound(
             request_id=request_id,
-            traceparent=ctx.child_traceparent(headers.get(ctx.TRACEPARENT_HEADER)),
+            traceparent=traceparent,
             tracestate=headers.get(ctx.TRACESTATE_HEADER),
             principal=principal,
         ):
@@ -165,6 +170,7 @@ class ChainedMethod:
             finally:
                 if not recorded:
                     self._record(code, started, request_id, principal, context)
+                tracing.end_rpc(span, code)
 
     def _record(
         self,
