@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 
 from nats.js.errors import BucketNotFoundError
 
+from keel_runtime.events.cli_tls import add_tls_arguments, tls_of
 from keel_runtime.events.connection import connect_nats_once, redact_url
 from keel_runtime.events.revocation_bucket import read_all, stream_name
 from keel_runtime.revocation import BUCKET, KINDS
@@ -35,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--nats-url", default=os.environ.get("NATS_URL", "nats://127.0.0.1:4222"))
     parser.add_argument("--bucket", default=BUCKET, help=argparse.SUPPRESS)
+    add_tls_arguments(parser)
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="print the current entries, oldest first")
     listing.add_argument("--kind", choices=KINDS, help="only this kind")
@@ -47,9 +49,12 @@ def _time(epoch: float) -> str:
 
 async def run(argv: Sequence[str] | None = None) -> int:
     """The command in a running event loop; returns the exit status."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     try:
-        nc, js = await connect_nats_once(args.nats_url, name="revocations")
+        nc, js = await connect_nats_once(
+            args.nats_url, name="revocations", tls=tls_of(parser, args)
+        )
     except Exception as exc:
         print(
             f"error: cannot connect to NATS at {redact_url(args.nats_url)}: {exc!r}",
