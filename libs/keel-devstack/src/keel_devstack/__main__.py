@@ -62,7 +62,8 @@ def run_stack(
     var.mkdir(parents=True, exist_ok=True)
     state = var / "run" / "stack.json"
     progress = Progress()
-    infra = EmbeddedInfra(var, durable=True, log_dir=var / "log", ports=INFRA_PORTS)
+    # TLS: the stack's CA is made first, so NATS can take mutual TLS clients only.
+    infra = EmbeddedInfra(var, durable=True, log_dir=var / "log", ports=INFRA_PORTS, tls=True)
     # The supervisor polls on this (main) thread: processes it restarts keep the kernel's
     # parent-death signal, so even a SIGKILLed `make run` leaves nothing behind.
     stack = Stack(
