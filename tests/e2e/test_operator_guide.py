@@ -50,8 +50,10 @@ def test_every_command_of_the_guide_runs(mesh: Endpoints, tmp_path: Path) -> Non
     assert "republished" in out
     assert "may not present a user's token" in out  # the operator carrying a user's token
     assert "revoked; each is forgotten" in out  # the revocation bucket, as the services see it
-    # Without credentials NATS refuses the dead-letter command.
+    # Without a password NATS refuses the dead-letter command; without a certificate the
+    # command refuses to connect at all.
     assert "Authorization Violation" in out and "refused: exit status 1" in out
+    assert "tls:// but no client certificate is configured" in out
 
 
 def test_the_readme_walkthrough_runs(mesh: Endpoints, tmp_path: Path) -> None:
