@@ -126,8 +126,12 @@ def summary(stack: Stack, endpoints: Endpoints, var: Path, infra: EmbeddedInfra)
             return (name, url, "external (from the environment)")
         return (name, url, f"{data}, log {log / (name + '.log')}")
 
+    postgres_data = str(_postgres_data(infra, var))
+    if infra.postgres is not None and infra.postgres.tls_ca is None:
+        # The pgserver wheel's build has no OpenSSL (keel_devstack.postgres).
+        postgres_data += " (plaintext: this build has no TLS; KEEL_PG_BIN picks one with it)"
     rows = [
-        infra_row("postgres", endpoints.database_url, str(_postgres_data(infra, var))),
+        infra_row("postgres", endpoints.database_url, postgres_data),
         infra_row("redis", endpoints.redis_url, "in memory"),
         infra_row("nats", endpoints.nats_url, str(var / "nats" / "jetstream")),
     ]

@@ -30,8 +30,9 @@ class EmbeddedInfra:
 
     With ``tls`` (`make run`, the ``mesh`` fixture) the infrastructure has a CA of its own,
     issued under `root`/tls on first use with every workload's certificate (``certs``): a
-    stack on it uses that CA, and its NATS server takes mutual TLS clients only. Without it
-    (the session's servers shared by component and integration tests) NATS is plaintext.
+    stack on it uses that CA, its NATS server takes mutual TLS clients only, and PostgreSQL
+    TLS connections only where its build allows (``keel_devstack.postgres``). Without it
+    (the session's servers shared by component and integration tests) both are plaintext.
     """
 
     def __init__(
@@ -86,6 +87,7 @@ class EmbeddedInfra:
                     durable=self._durable,
                     port=port,
                     log_path=self._log("postgres"),
+                    tls=self.certs["postgres"] if self.certs is not None else None,
                 ),
             )
         return self.postgres.url
