@@ -67,7 +67,8 @@ class Postgres:
         base = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
         if self.tls_ca is None:
             return base
-        return f"{base}?sslmode=verify-full&sslrootcert={quote(str(self.tls_ca), safe='/')}"
+        # The path percent-encoded: code that splits a URL at its last "/" stays right.
+        return f"{base}?sslmode=verify-full&sslrootcert={quote(str(self.tls_ca), safe='')}"
 
     @property
     def relocated(self) -> bool:
