@@ -4,8 +4,10 @@
     python -m keel_runtime.events.dead_letters_cli redeliver (--seq N ... | --consumer NAME | --all)
         [--dry-run]
 
-``NATS_URL`` is the broker with the operator's credentials (``nats://operator:<pw>@host:port``;
-better in the environment than in ``--nats-url``, which ``ps`` shows). Exit status: 0 done,
+``NATS_URL`` is the broker with the operator's credentials (``tls://operator:<pw>@host:port``;
+better in the environment than in ``--nats-url``, which ``ps`` shows); a ``tls://`` broker
+also takes the operator's certificate (``--cacert``, ``--cert``, ``--key``, as curl's, or
+``TLS_CA_FILE``, ``TLS_CERT_FILE``, ``TLS_KEY_FILE``). Exit status: 0 done,
 1 something failed (each failure printed to stderr), 2 bad usage.
 """
 

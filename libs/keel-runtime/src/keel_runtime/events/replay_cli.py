@@ -3,7 +3,8 @@
     python -m keel_runtime.events.replay_cli --since 2026-11-22T10:00Z [--until ...] [--id ...]
 
 ``DATABASE_URL`` is the producing service's database and ``NATS_URL`` the broker with the
-operator's credentials (or pass ``--database-url`` / ``--nats-url``). Exit status: 0 done,
+operator's credentials (or pass ``--database-url`` / ``--nats-url``), a ``tls://`` one with the
+operator's certificate (``--cacert``, ``--cert``, ``--key`` or ``TLS_*``). Exit status: 0 done,
 1 NATS unreachable (one line on stderr), 2 bad usage.
 """
 

@@ -4,7 +4,8 @@
 
 Reads the ``REVOCATIONS`` bucket, which every service watches into its deny set; nothing is
 changed. ``NATS_URL`` is the broker with credentials allowed to watch it (the operator's, or
-any service's), better in the environment than in ``--nats-url``, which ``ps`` shows. Exit
+any service's), better in the environment than in ``--nats-url``, which ``ps`` shows; a
+``tls://`` one with a certificate (``--cacert``, ``--cert``, ``--key`` or ``TLS_*``). Exit
 status: 0 done, 1 something failed, 2 bad usage.
 """
 
