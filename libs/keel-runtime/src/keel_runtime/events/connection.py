@@ -33,6 +33,17 @@ TLS_SCHEME = "tls"
 PLAIN_SCHEME = "nats"
 
 
+class _QuietTlsClose(logging.Filter):
+    """asyncio warns on every close of a nats-py connection over TLS (the stream asks to stay
+    half-open, which TLS cannot); nothing is wrong, and operators' commands would print it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "eof_received() has no effect when using ssl" not in record.getMessage()
+
+
+logging.getLogger("asyncio").addFilter(_QuietTlsClose())
+
+
 class NatsTlsError(ValueError):
     """The URL and the TLS settings disagree: nothing was sent."""
 
