@@ -596,8 +596,10 @@ def nats_user_problems(statefulset: Manifest, deployments: list[Manifest]) -> li
         main = pod_spec(deployment)["containers"][0]
         env = env_of(main)
         url = env.get("NATS_URL", {}).get("value", "")
-        if not url.startswith(f"nats://{service}:$(NATS_PASSWORD)@"):
-            problems.append(f"{deployment.label}: NATS_URL does not connect as {service}")
+        if not url.startswith(f"tls://{service}:$(NATS_PASSWORD)@"):
+            problems.append(f"{deployment.label}: NATS_URL does not connect as {service} over TLS")
+        if not set(TLS_FILES) <= set(env):
+            problems.append(f"{deployment.label}: no certificate (TLS_*) to present to NATS")
         ref = env.get("NATS_PASSWORD", {}).get("valueFrom", {}).get("secretKeyRef", {})
         if ref != {"name": render_nats.client_secret(service), "key": "password"}:
             wanted = render_nats.client_secret(service)
@@ -605,4 +607,97 @@ def nats_user_problems(statefulset: Manifest, deployments: list[Manifest]) -> li
         names = [item["name"] for item in main.get("env", [])]
         if "NATS_PASSWORD" in names and names.index("NATS_PASSWORD") > names.index("NATS_URL"):
             problems.append(f"{deployment.label}: NATS_PASSWORD must come before NATS_URL")
+    return problems
+
+
+# -- transport security of NATS and PostgreSQL ------------------------------------------------
+
+NATS_TLS_SECRET = "keel-nats-tls"
+
+
+def _block(conf: str, name: str, indent: str = "") -> str | None:
+    found = re.search(rf"^{indent}{name}\s*\{{(?P<body>.*?)^{indent}\}}", conf, re.S | re.M)
+    return found["body"] if found else None
+
+
+def _setting(body: str, key: str) -> str | None:
+    found = re.search(rf"^\s*{key}\s*:\s*(\S+)\s*$", body, re.M)
+    return found[1] if found else None
+
+
+def nats_tls_problems(
+    conf: str, statefulset: Manifest, certificates: Mapping[str, Doc]
+) -> list[str]:
+    """Clients and routes speak mutual TLS with keel-nats-tls, clients handshake first, and
+    the certificate names the hosts clients and routes dial."""
+    problems = []
+    mounts = {
+        m["mountPath"]: m["name"]
+        for c in containers(statefulset)
+        for m in c.get("volumeMounts", [])
+    }
+    volumes = {
+        v["name"]: v.get("secret", {}).get("secretName") for v in pod_spec(statefulset)["volumes"]
+    }
+    cluster = _block(conf, "cluster")
+    for where, body, first in (
+        ("clients", _block(conf, "tls"), True),
+        ("routes", _block(cluster or "", "tls", r"\s+"), False),
+    ):
+        if body is None:
+            problems.append(f"nats.conf: no tls block for {where}")
+            continue
+        if _setting(body, "verify") != "true":
+            problems.append(f"nats.conf: {where} are not asked for a certificate (verify)")
+        if first and _setting(body, "handshake_first") != "true":
+            problems.append(f"nats.conf: {where} may be greeted in plaintext (handshake_first)")
+        for key in ("cert_file", "key_file", "ca_file"):
+            path = _setting(body, key) or ""
+            directory = path.rpartition("/")[0]
+            if volumes.get(mounts.get(directory, "")) != NATS_TLS_SECRET:
+                problems.append(f"nats.conf: {where} {key} {path!r} is not in {NATS_TLS_SECRET}")
+    spec = certificates.get("keel-nats", {}).get("spec", {})
+    if spec.get("secretName") != NATS_TLS_SECRET:
+        problems.append(f"Certificate keel-nats does not issue {NATS_TLS_SECRET}")
+    headless = statefulset.doc["spec"]["serviceName"]
+    wanted = {
+        f"{statefulset.name}.{NAMESPACE}.{CLUSTER_DOMAIN}",
+        f"*.{headless}.{NAMESPACE}.{CLUSTER_DOMAIN}",
+    }
+    if missing := sorted(wanted - set(spec.get("dnsNames", []))):
+        problems.append(f"Certificate keel-nats: dnsNames lack {missing}")
+    return problems
+
+
+PG_CA_SECRET = "keel-pg-ca"
+PG_CA_DIR = "/etc/keel/pg-ca"
+PG_TLS_QUERY = f"sslmode=verify-full&sslrootcert={PG_CA_DIR}/ca.crt"
+
+
+def postgres_tls_problems(cluster: Doc, deployments: list[Manifest]) -> list[str]:
+    """The cluster refuses plaintext and names the host services dial; every container that
+    reaches it mounts the cluster CA's certificate (and not its key) where the URLs read it."""
+    problems = []
+    spec = cluster["spec"]
+    if "hostnossl all all all reject" not in spec.get("postgresql", {}).get("pg_hba", []):
+        problems.append("Cluster: pg_hba does not refuse plaintext (hostnossl ... reject)")
+    host = f"{cluster['metadata']['name']}-rw.{NAMESPACE}.{CLUSTER_DOMAIN}"
+    if host not in spec.get("certificates", {}).get("serverAltDNSNames", []):
+        problems.append(f"Cluster: the server certificate does not name {host}")
+    for deployment in deployments:
+        volumes = {v["name"]: v.get("secret", {}) for v in pod_spec(deployment)["volumes"]}
+        for container in containers(deployment):
+            if "DATABASE_URL" not in env_of(container):
+                continue
+            mounted = {
+                m["mountPath"]: volumes.get(m["name"], {}) for m in container["volumeMounts"]
+            }
+            secret = mounted.get(PG_CA_DIR, {})
+            if secret.get("secretName") != PG_CA_SECRET or secret.get("items") != [
+                {"key": "ca.crt", "path": "ca.crt"}
+            ]:
+                problems.append(
+                    f"{deployment.label} {container['name']}: {PG_CA_DIR} is not ca.crt of"
+                    f" {PG_CA_SECRET} alone"
+                )
     return problems

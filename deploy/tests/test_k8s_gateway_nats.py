@@ -30,12 +30,16 @@ from k8s_model import (
     load_yaml,
     nats_dev_hashes,
     nats_problems,
+    nats_tls_problems,
     nats_user_problems,
     pod_spec,
 )
 
+from keel_devstack.certs import MeshCertificates, issue
 from keel_devstack.ports import free_port
+from keel_runtime.events import connect_nats_once
 from keel_runtime.events.accounts import users
+from keel_runtime.tls import client_ssl_context
 
 BASE_MANIFESTS = load_manifests(BASE)
 ENVOY_JSON = BASE / "gateway" / "envoy.json"
@@ -258,16 +262,55 @@ def _nats_server() -> Path:
     return binary
 
 
-def test_nats_server_accepts_the_config() -> None:
+NATS_TLS_DIR = "/etc/nats-tls/"
+
+
+def _with_certificates(conf: str, certs: MeshCertificates, directory: Path) -> Path:
+    """``conf`` in ``directory``, its certificate files those of ``certs``'s NATS server
+    (cert-manager's key names: tls.crt, tls.key, ca.crt)."""
+    files = certs["nats"]
+    for name, source in (
+        ("tls.crt", files.cert_file),
+        ("tls.key", files.key_file),
+        ("ca.crt", files.ca_file),
+    ):
+        (directory / name).write_bytes(source.read_bytes())
+    (directory / "accounts.conf").write_text(NATS_ACCOUNTS.read_text())
+    path = directory / "nats.conf"
+    path.write_text(conf.replace(NATS_TLS_DIR, f"{directory}/"))
+    return path
+
+
+def test_nats_server_accepts_the_config(tmp_path: Path) -> None:
     binary = _nats_server()
+    conf = _with_certificates(NATS_CONF.read_text(), issue(tmp_path / "ca"), tmp_path)
     result = subprocess.run(
-        [str(binary), "-t", "-c", str(NATS_CONF)],
+        [str(binary), "-t", "-c", str(conf)],
         capture_output=True,
         text=True,
         timeout=10,
         env={**os.environ, "POD_NAME": "nats-0", **nats_dev_hashes()},
     )
     assert result.returncode == 0, result.stderr
+
+
+def _certificates() -> dict[str, Any]:
+    return {m.name: m.doc for m in BASE_MANIFESTS if m.kind == "Certificate"}
+
+
+def test_nats_takes_mutual_tls_first_and_routes_verify_each_other() -> None:
+    assert NATS_TLS_DIR in NATS_CONF.read_text()
+    assert nats_tls_problems(NATS_CONF.read_text(), _nats(), _certificates()) == []
+
+
+def test_the_nats_tls_check_catches_a_plaintext_greeting_and_a_missing_name() -> None:
+    conf = NATS_CONF.read_text().replace("  handshake_first: true\n", "")
+    certificates = copy.deepcopy(_certificates())
+    certificates["keel-nats"]["spec"]["dnsNames"].remove("nats.keel.svc.cluster.local")
+    assert nats_tls_problems(conf, _nats(), certificates) == [
+        "nats.conf: clients may be greeted in plaintext (handshake_first)",
+        "Certificate keel-nats: dnsNames lack ['nats.keel.svc.cluster.local']",
+    ]
 
 
 def test_the_committed_nats_users_are_what_render_nats_renders_now() -> None:
@@ -289,9 +332,9 @@ def test_the_nats_user_check_catches_a_service_borrowing_another_users_credentia
     borrowed = copy.deepcopy(identity)
     for entry in pod_spec(borrowed)["containers"][0]["env"]:
         if entry["name"] == "NATS_URL":
-            entry["value"] = entry["value"].replace("nats://identity:", "nats://billing:")
+            entry["value"] = entry["value"].replace("tls://identity:", "tls://billing:")
     assert nats_user_problems(_nats(), [borrowed]) == [
-        f"{borrowed.label}: NATS_URL does not connect as identity"
+        f"{borrowed.label}: NATS_URL does not connect as identity over TLS"
     ]
 
 
@@ -304,26 +347,42 @@ def test_the_dev_overlay_hashes_match_the_dev_passwords() -> None:
         assert bcrypt.checkpw(password.encode(), quoted[1:-1].encode()), user
 
 
-async def test_the_deployed_accounts_refuse_anonymous_and_forged_publishes(
+def _client_tls_block() -> str:
+    match = re.search(r"^tls \{.*?^\}\n", NATS_CONF.read_text(), re.S | re.M)
+    assert match is not None
+    return match[0]
+
+
+async def test_the_deployed_nats_refuses_plaintext_anonymous_and_forged_publishes(
     tmp_path: Path,
 ) -> None:
-    """A real nats-server with accounts.conf and the dev overlay's hashes."""
+    """A real nats-server with the deployed client TLS block, accounts.conf and the dev
+    overlay's hashes; clients present certificates of a CA like the mesh's."""
     binary = _nats_server()
     port = free_port()
-    (tmp_path / "accounts.conf").write_text(NATS_ACCOUNTS.read_text())
-    (tmp_path / "nats.conf").write_text(f"listen: 127.0.0.1:{port}\ninclude ./accounts.conf\n")
+    certs = issue(tmp_path / "ca")
+    conf = f"listen: 127.0.0.1:{port}\ninclude ./accounts.conf\n{_client_tls_block()}"
+    config = _with_certificates(conf, certs, tmp_path)
     server = await asyncio.create_subprocess_exec(
         str(binary),
         "-c",
-        str(tmp_path / "nats.conf"),
+        str(config),
         env={**os.environ, **nats_dev_hashes()},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
         await _until_listening(port)
+        # Plaintext, even with a genuine password: the server waits for a TLS handshake and
+        # closes the connection on anything else.
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b'CONNECT {"user":"identity","pass":"dev-nats-identity"}\r\nPING\r\n')
+        async with asyncio.timeout(10):
+            answer = await reader.read()
+        writer.close()
+        assert b"INFO" not in answer and b"PONG" not in answer, answer
         with pytest.raises(nats.errors.Error, match=r"Authorization"):
-            await nats.connect(f"nats://127.0.0.1:{port}", allow_reconnect=False)
+            await connect_nats_once(f"tls://127.0.0.1:{port}", tls=certs["operator"].tls)
         errors: list[str] = []
         refused = asyncio.Event()
 
@@ -333,9 +392,11 @@ async def test_the_deployed_accounts_refuse_anonymous_and_forged_publishes(
 
         password = dev_literals(render_nats.client_secret("identity"))["password"]
         identity = await nats.connect(
-            f"nats://identity:{password}@127.0.0.1:{port}",
+            f"tls://identity:{password}@127.0.0.1:{port}",
             allow_reconnect=False,
             error_cb=record,
+            tls=client_ssl_context(certs["identity"].tls),
+            tls_handshake_first=True,
         )
         await identity.publish("items.item.confirmed", b"forged")
         async with asyncio.timeout(10):

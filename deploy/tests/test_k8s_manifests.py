@@ -13,6 +13,7 @@ from k8s_model import (
     DEPLOY,
     K8S,
     OVERLAYS,
+    PG_TLS_QUERY,
     SERVICES,
     Manifest,
     address_problems,
@@ -29,6 +30,7 @@ from k8s_model import (
     load_yaml,
     metrics_problems,
     pod_spec,
+    postgres_tls_problems,
     referenced_files,
     scaling_problems,
     split_url,
@@ -310,7 +312,7 @@ def test_jwt_settings_agree_with_the_gateway() -> None:
 
 # -- workload certificates (cert-manager) --------------------------------------------------
 
-WORKLOADS = (*SERVICES, "gateway", "operator")
+WORKLOADS = (*SERVICES, "gateway", "operator", "nats")
 # The cert-manager v1 fields we may use; the built-in schemas do not know these kinds.
 CERTIFICATE_SPEC_FIELDS = {
     "secretName", "commonName", "uris", "dnsNames", "ipAddresses", "duration", "renewBefore",
@@ -510,11 +512,33 @@ def test_dev_secrets_match_roles_and_the_operator_service() -> None:
         values = secrets[secret]
         assert values["username"] == role
         database = databases[f"keel_{role.removesuffix('_runtime')}"]
-        # CloudNativePG's read-write Service is <cluster>-rw.
+        # CloudNativePG's read-write Service is <cluster>-rw; TLS verified against its CA.
         assert values["uri"] == (
             f"postgresql://{role}:{values['password']}"
-            f"@keel-pg-rw.keel.svc.cluster.local:5432/{database}"
+            f"@keel-pg-rw.keel.svc.cluster.local:5432/{database}?{PG_TLS_QUERY}"
         )
+
+
+def test_postgres_refuses_plaintext_and_every_client_verifies_the_server() -> None:
+    cluster = find(BASE_MANIFESTS, "Cluster", "keel-pg")
+    assert cluster is not None
+    deployments = by_kind(BASE_MANIFESTS, "Deployment")
+    assert postgres_tls_problems(cluster.doc, deployments) == []
+
+
+def test_the_postgres_tls_check_catches_plaintext_and_an_unmounted_ca() -> None:
+    cluster = copy.deepcopy(find(BASE_MANIFESTS, "Cluster", "keel-pg")).doc  # type: ignore[union-attr]
+    cluster["spec"]["postgresql"]["pg_hba"] = []
+    items = copy.deepcopy(find(BASE_MANIFESTS, "Deployment", "items"))
+    assert items is not None
+    for volume in pod_spec(items)["volumes"]:
+        if volume["name"] == "pg-ca":
+            del volume["secret"]["items"]  # the CA's private key would be mounted too
+    assert postgres_tls_problems(cluster, [items]) == [
+        "Cluster: pg_hba does not refuse plaintext (hostnossl ... reject)",
+        f"{items.label} migrate: /etc/keel/pg-ca is not ca.crt of keel-pg-ca alone",
+        f"{items.label} items: /etc/keel/pg-ca is not ca.crt of keel-pg-ca alone",
+    ]
 
 
 def test_every_secret_the_manifests_use_is_documented_and_provided_in_dev() -> None:
@@ -538,4 +562,6 @@ def test_every_secret_the_manifests_use_is_documented_and_provided_in_dev() -> N
         for volume in pod_spec(workload).get("volumes", [])
         if "secret" in volume
     }
-    assert mounted <= issued | dev, mounted - issued - dev
+    # CloudNativePG makes <cluster>-ca (its CA; pods mount its ca.crt only).
+    made = {f"{m.name}-ca" for m in by_kind(BASE_MANIFESTS, "Cluster")}
+    assert mounted <= issued | dev | made, mounted - issued - dev - made

@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 import httpx
-import nats
 import psycopg
 import pytest
 from e2e_support import Json, Tenant, wait_for, wait_for_async
@@ -14,6 +13,7 @@ from keel.events.v1 import envelope_pb2
 from nats.js.api import ConsumerInfo
 
 from keel_devstack.stack import Endpoints
+from keel_runtime.events import connect_nats_once
 
 pytestmark = pytest.mark.e2e
 
@@ -115,7 +115,7 @@ async def test_redelivered_organization_created_changes_nothing(
     subscription = _wait_subscription(gateway, tenant)
     payload, headers, event_id = _organization_created(mesh, tenant.org_id)
 
-    nc = await nats.connect(mesh.nats_operator_url)
+    nc, _ = await connect_nats_once(mesh.nats_operator_url, tls=mesh.operator_tls())
     try:
         js = nc.jetstream()
         # The relay published with Nats-Msg-Id = event id: the broker drops a same-id repeat.

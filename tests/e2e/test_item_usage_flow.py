@@ -6,7 +6,6 @@ import asyncio
 import uuid
 
 import httpx
-import nats
 import pytest
 from e2e_support import (
     Json,
@@ -25,6 +24,7 @@ from keel.items.v1 import events_pb2 as items_events_pb2
 from nats.js.client import JetStreamContext
 
 from keel_devstack.stack import Endpoints
+from keel_runtime.events import connect_nats_once
 
 pytestmark = pytest.mark.e2e
 
@@ -88,10 +88,10 @@ async def _wait_billing_acked(js: JetStreamContext, stream: str, seq: int) -> No
     await wait_for_async(acked, f"billing's consumers {names} acking stream seq {seq}")
 
 
-async def _redeliver(nats_url: str, event: OutboxEvent, replay: Envelope) -> None:
+async def _redeliver(mesh: Endpoints, event: OutboxEvent, replay: Envelope) -> None:
     """Publish the confirmation again (new message id) and under a new event id; wait until
     billing's consumers have acknowledged both."""
-    nc = await nats.connect(nats_url)
+    nc, _ = await connect_nats_once(mesh.nats_operator_url, tls=mesh.operator_tls())
     try:
         js = nc.jetstream()
         same_id = await js.publish(
@@ -132,7 +132,7 @@ def test_confirmed_item_is_one_unit_of_usage_however_often_delivered(
     replay = Envelope()
     replay.CopyFrom(event.envelope)
     replay.id = str(uuid.uuid4())
-    asyncio.run(_redeliver(mesh.nats_operator_url, event, replay))
+    asyncio.run(_redeliver(mesh, event, replay))
 
     _assert_one_unit(gateway, tenant)
     billing = mesh.databases["billing"]

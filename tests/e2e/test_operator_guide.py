@@ -61,8 +61,10 @@ def test_every_command_of_the_guide_runs(mesh: Endpoints, tmp_path: Path) -> Non
     # follow; tests/e2e/test_traces.py waits for those).
     assert re.search(r"identity +server +keel\.identity\.v1\.OrganizationService/", out), out
     assert "publish identity.organization.created" in out
-    # Without credentials NATS refuses the dead-letter command.
+    # Without a password NATS refuses the dead-letter command; without a certificate the
+    # command refuses to connect at all.
     assert "Authorization Violation" in out and "refused: exit status 1" in out
+    assert "tls:// but no client certificate is configured" in out
 
 
 def test_the_readme_walkthrough_runs(mesh: Endpoints, tmp_path: Path) -> None:

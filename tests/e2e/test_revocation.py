@@ -6,12 +6,12 @@ from __future__ import annotations
 import functools
 
 import httpx
-import nats
 import pytest
 from e2e_support import Tenant, get_json, jwt_part, wait_for, wait_for_async
 from nats.js.errors import KeyNotFoundError
 
 from keel_devstack.stack import Endpoints
+from keel_runtime.events import connect_nats_once
 from keel_runtime.revocation import BUCKET, SESSION, bucket_key, decode_value
 
 pytestmark = pytest.mark.e2e
@@ -33,7 +33,8 @@ async def test_a_logout_reaches_the_revocation_bucket(
     sid = jwt_part(tenant.access_token, 1)["sid"]
     logout(gateway, tenant)
 
-    nc = await nats.connect(mesh.nats_operator_url)
+    # The mesh's NATS takes mutual TLS clients only: the operator's certificate and user.
+    nc, _ = await connect_nats_once(mesh.nats_operator_url, tls=mesh.operator_tls())
     try:
         kv = await nc.jetstream().key_value(BUCKET)
 

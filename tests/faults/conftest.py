@@ -64,7 +64,7 @@ def stack() -> Iterator[Stack]:
     infrastructure of the module's own."""
     root = Path(tempfile.mkdtemp(prefix="keel-faults-"))
     root.chmod(0o755)
-    infra = EmbeddedInfra(root / "infra", durable=True, log_dir=root / "log")
+    infra = EmbeddedInfra(root / "infra", durable=True, log_dir=root / "log", tls=True)
     stack = Stack(
         root,
         infra=infra,

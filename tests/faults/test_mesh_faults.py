@@ -50,7 +50,11 @@ async def _run_case(name: str, stack: Stack, fault: Fault) -> Outcome:
     assert endpoints is not None
     await all_serving(stack)
     began = time.monotonic()
-    nc, js = await connect_nats(endpoints.nats_operator_url or endpoints.nats_url, name="faults")
+    nc, js = await connect_nats(
+        endpoints.nats_operator_url or endpoints.nats_url,
+        name="faults",
+        tls=endpoints.operator_tls(),
+    )
     try:
         before = await last_seq(js, "IDENTITY")
         load = SignUpLoad(

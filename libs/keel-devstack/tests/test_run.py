@@ -56,7 +56,9 @@ def _check_run(runner: subprocess.Popen[str], var: Path, sig: signal.Signals) ->
     state = json.loads(state_file.read_text())
     # The operator's NATS password is in it (the summary shows only the bare address).
     assert state_file.stat().st_mode & 0o777 == 0o600
-    assert state["nats_operator_url"].startswith("nats://operator:")
+    # NATS takes mutual TLS clients only (certificates of the run's CA, in var/tls).
+    assert state["nats_operator_url"].startswith("tls://operator:")
+    assert state["nats_url"].startswith("tls://127.0.0.1:")
     pids = _children(runner.pid)
     assert len(pids) == 4, pids  # postgres, redis, nats, standin
     # A second run in the same checkout refuses, and leaves the running stack's state alone.

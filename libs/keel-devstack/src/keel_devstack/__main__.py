@@ -62,7 +62,8 @@ def run_stack(
     var.mkdir(parents=True, exist_ok=True)
     state = var / "run" / "stack.json"
     progress = Progress()
-    infra = EmbeddedInfra(var, durable=True, log_dir=var / "log", ports=INFRA_PORTS)
+    # TLS: the stack's CA is made first, so NATS can take mutual TLS clients only.
+    infra = EmbeddedInfra(var, durable=True, log_dir=var / "log", ports=INFRA_PORTS, tls=True)
     # The supervisor polls on this (main) thread: processes it restarts keep the kernel's
     # parent-death signal, so even a SIGKILLed `make run` leaves nothing behind.
     stack = Stack(
@@ -125,8 +126,12 @@ def summary(stack: Stack, endpoints: Endpoints, var: Path, infra: EmbeddedInfra)
             return (name, url, "external (from the environment)")
         return (name, url, f"{data}, log {log / (name + '.log')}")
 
+    postgres_data = str(_postgres_data(infra, var))
+    if infra.postgres is not None and infra.postgres.tls_ca is None:
+        # The pgserver wheel's build has no OpenSSL (keel_devstack.postgres).
+        postgres_data += " (plaintext: this build has no TLS; KEEL_PG_BIN picks one with it)"
     rows = [
-        infra_row("postgres", endpoints.database_url, str(_postgres_data(infra, var))),
+        infra_row("postgres", endpoints.database_url, postgres_data),
         infra_row("redis", endpoints.redis_url, "in memory"),
         infra_row("nats", endpoints.nats_url, str(var / "nats" / "jetstream")),
     ]

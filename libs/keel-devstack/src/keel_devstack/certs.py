@@ -24,8 +24,9 @@ from keel_runtime.tls import TlsSettings
 
 SPIFFE_TRUST_DOMAIN = "keel"
 SERVICE_WORKLOADS = ("identity", "ledger", "items", "billing")
-WORKLOADS = (*SERVICE_WORKLOADS, "gateway", "operator")
-"""Services (servers and clients), Envoy (a client of every service), the operator's tools."""
+WORKLOADS = (*SERVICE_WORKLOADS, "gateway", "operator", "nats", "postgres")
+"""Services (servers and clients), Envoy (a client of every service), the operator's tools,
+and the NATS and PostgreSQL servers of a stack that runs them over TLS."""
 VALIDITY = datetime.timedelta(hours=24)
 """Short on purpose: certificates are issued anew on every start."""
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
+from keel_devstack import certs
 from keel_devstack.nats import Nats, start_nats
 from keel_devstack.ports import free_port, is_free
 from keel_devstack.postgres import Postgres, start_postgres
@@ -26,6 +27,12 @@ class EmbeddedInfra:
     Each URL comes from the environment (DATABASE_URL, REDIS_URL, NATS_URL) when set;
     only the missing ones are embedded, under `root` (a temporary directory by default,
     removed on close).
+
+    With ``tls`` (`make run`, the ``mesh`` fixture) the infrastructure has a CA of its own,
+    issued under `root`/tls on first use with every workload's certificate (``certs``): a
+    stack on it uses that CA, its NATS server takes mutual TLS clients only, and PostgreSQL
+    TLS connections only where its build allows (``keel_devstack.postgres``). Without it
+    (the session's servers shared by component and integration tests) both are plaintext.
     """
 
     def __init__(
@@ -35,12 +42,15 @@ class EmbeddedInfra:
         durable: bool = False,
         log_dir: Path | None = None,
         ports: Mapping[str, int] | None = None,
+        tls: bool = False,
     ) -> None:
         self._root = root
         self._owns_root = root is None
         self._durable = durable
         self._log_dir = log_dir
         self._ports = dict(ports or {})
+        self._tls = tls
+        self._certs: certs.MeshCertificates | None = None
         self.postgres: Postgres | None = None
         self.redis: Redis | None = None
         self.nats: Nats | None = None
@@ -53,6 +63,13 @@ class EmbeddedInfra:
             self._root = Path(tempfile.mkdtemp(prefix="keel-devstack-"))
             self._root.chmod(0o755)
         return self._root
+
+    @property
+    def certs(self) -> certs.MeshCertificates | None:
+        """The stack's CA and workload certificates, issued anew on first use; None: no TLS."""
+        if self._tls and self._certs is None:
+            self._certs = certs.issue(self.root / "tls")
+        return self._certs
 
     @property
     def postgres_embedded(self) -> bool:
@@ -70,6 +87,7 @@ class EmbeddedInfra:
                     durable=self._durable,
                     port=port,
                     log_path=self._log("postgres"),
+                    tls=self.certs["postgres"] if self.certs is not None else None,
                 ),
             )
         return self.postgres.url
@@ -101,9 +119,12 @@ class EmbeddedInfra:
             return url
         if self.nats is None:
             install_signal_handlers()
+            server_tls = self.certs["nats"] if self.certs is not None else None
             self.nats = self._on_a_free_port(
                 "nats",
-                lambda port: start_nats(self.root / "nats", port=port, log_path=self._log("nats")),
+                lambda port: start_nats(
+                    self.root / "nats", port=port, log_path=self._log("nats"), tls=server_tls
+                ),
             )
         return self.nats.url_for(user) if user in self.nats.passwords else self.nats.url
 

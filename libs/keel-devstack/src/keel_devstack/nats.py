@@ -4,6 +4,11 @@ Every start makes new passwords for the users in keel_runtime.events.accounts (o
 and the operator, each with its subject permissions); clients without one are refused. The
 config holds only bcrypt hashes and is readable by its owner alone; the passwords stay in
 memory (and in `make run`'s var/run/stack.json, also owner-only).
+
+Given the stack's certificates (`make run`, the `mesh` fixture) the server takes TLS clients
+only, from the first byte (`handshake_first`: no plaintext greeting a client could be talked
+out of upgrading), and only those presenting a certificate of the stack's CA (`verify`); the
+passwords and subject permissions apply on top, so a client needs both.
 """
 
 from __future__ import annotations
@@ -12,15 +17,18 @@ import json
 import secrets
 import shutil
 import socket
+import ssl
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import bcrypt
 
+from keel_devstack.certs import WorkloadFiles
 from keel_devstack.ports import free_port
 from keel_devstack.process import ManagedProcess, StartError
 from keel_runtime.events.accounts import OPERATOR, render_authorization, users
+from keel_runtime.tls import client_ssl_context
 
 # The passwords are 256 random bits: bcrypt keeps the config from holding usable credentials,
 # not guessing slow, so a low cost keeps each connection's check cheap.
@@ -35,7 +43,19 @@ jetstream {{
   store_dir: "{store_dir}"
   sync_interval: always
 }}
-{authorization}"""
+{tls}{authorization}"""
+
+# Mutual TLS before anything else is said (keel_runtime.events.connection explains why).
+TLS_CONFIG = """\
+tls {{
+  cert_file: "{cert_file}"
+  key_file: "{key_file}"
+  ca_file: "{ca_file}"
+  verify: true
+  handshake_first: true
+  timeout: 2
+}}
+"""
 
 
 @dataclass
@@ -47,15 +67,21 @@ class Nats:
     process: ManagedProcess
     passwords: dict[str, str] = field(default_factory=dict, repr=False)
     """User -> password, for every user of keel_runtime.events.accounts."""
+    tls: WorkloadFiles | None = None
+    """The server's certificate, key and the CA its clients must come from; None: plaintext."""
+
+    @property
+    def scheme(self) -> str:
+        return "tls" if self.tls is not None else "nats"
 
     @property
     def url(self) -> str:
         """The server's address, without credentials: a client using it alone is refused."""
-        return f"nats://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def url_for(self, user: str) -> str:
         """``url`` with ``user``'s credentials (a service name, or ``operator``)."""
-        return f"nats://{user}:{self.passwords[user]}@127.0.0.1:{self.port}"
+        return f"{self.scheme}://{user}:{self.passwords[user]}@127.0.0.1:{self.port}"
 
     @property
     def operator_url(self) -> str:
@@ -76,9 +102,18 @@ def server_binary() -> Path:
 
 
 def start_nats(
-    data_dir: Path, *, port: int | None = None, log_path: Path | None = None, timeout: float = 15.0
+    data_dir: Path,
+    *,
+    port: int | None = None,
+    log_path: Path | None = None,
+    timeout: float = 15.0,
+    tls: WorkloadFiles | None = None,
 ) -> Nats:
-    """Write a config, start nats-server and wait until it greets with JetStream enabled."""
+    """Write a config, start nats-server and wait until it greets with JetStream enabled.
+
+    ``tls``: the server's certificate files (``keel_devstack.certs``); clients must then speak
+    TLS first and present a certificate of the same CA.
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     store_dir = data_dir / "jetstream"
@@ -86,14 +121,24 @@ def start_nats(
     passwords = {user: secrets.token_urlsafe(32) for user in users()}
     config.unlink(missing_ok=True)
     config.touch(mode=0o600)
+    tls_block = ""
+    if tls is not None:
+        tls_block = TLS_CONFIG.format(
+            cert_file=tls.cert_file, key_file=tls.key_file, ca_file=tls.ca_file
+        )
     config.write_text(
-        CONFIG.format(port=port, store_dir=store_dir, authorization=_authorization(passwords))
+        CONFIG.format(
+            port=port,
+            store_dir=store_dir,
+            tls=tls_block,
+            authorization=_authorization(passwords),
+        )
     )
     argv = [str(server_binary()), "-c", str(config)]
     process = ManagedProcess("nats", argv, log_path=log_path or data_dir / "nats.log")
     process.start()
-    process.wait_ready(lambda: jetstream_ready(port), timeout=timeout, ports=[port])
-    return Nats(port=port, store_dir=store_dir, process=process, passwords=passwords)
+    process.wait_ready(lambda: jetstream_ready(port, tls), timeout=timeout, ports=[port])
+    return Nats(port=port, store_dir=store_dir, process=process, passwords=passwords, tls=tls)
 
 
 def _authorization(passwords: dict[str, str]) -> str:
@@ -104,12 +149,22 @@ def _authorization(passwords: dict[str, str]) -> str:
     return render_authorization(hashed)
 
 
-def jetstream_ready(port: int) -> bool:
-    """The server sends INFO once it accepts clients; it lists JetStream when enabled."""
+def jetstream_ready(port: int, tls: WorkloadFiles | None = None) -> bool:
+    """The server sends INFO once it accepts clients; it lists JetStream when enabled.
+
+    A TLS server says nothing before the handshake; the probe presents the server's own
+    certificate, which the stack's CA signed for client use too.
+    """
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-            line = sock.makefile("rb").readline()
-    except OSError:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as raw:
+            if tls is None:
+                line = raw.makefile("rb").readline()
+            else:
+                with client_ssl_context(tls.tls).wrap_socket(
+                    raw, server_hostname="127.0.0.1"
+                ) as sock:
+                    line = sock.makefile("rb").readline()
+    except (OSError, ssl.SSLError):
         return False
     if not line.startswith(b"INFO "):
         return False

@@ -4,6 +4,14 @@ PostgreSQL refuses to run as root, so under root the server runs as an unprivile
 which must reach both its binaries and its data. A checkout in a private directory (mode
 700, e.g. /root/keel) hides both from it; then the binaries are copied once per version
 into a cache outside the checkout and the cluster lives beside them (see `PrivateCache`).
+
+TLS: given the stack's certificates (`make run`, the `mesh` fixture), a server built with
+OpenSSL runs with `ssl = on`, its certificate from the stack's CA, `pg_hba` admitting TLS
+connections only, and a URL that verifies it (`sslmode=verify-full`, the CA as
+`sslrootcert`). The `pgserver` wheel's build has no OpenSSL ("SSL is not supported by this
+build"), so by default the server stays plaintext on 127.0.0.1; `KEEL_PG_BIN` names the
+`bin/` of another installation to use instead (e.g. Debian's /usr/lib/postgresql/15/bin,
+built with OpenSSL; a cluster made by another major version must be removed first).
 """
 
 from __future__ import annotations
@@ -21,9 +29,11 @@ import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
 
+from keel_devstack.certs import WorkloadFiles
 from keel_devstack.ports import free_port
 from keel_devstack.process import ManagedProcess, StartError
 
@@ -47,10 +57,18 @@ class Postgres:
     # Where the cluster really is: data_dir/pgdata, or a private cache when the server
     # user cannot reach data_dir.
     cluster: Path
+    tls_ca: Path | None = None
+    """The CA that signed the server's certificate when it takes TLS connections only."""
 
     @property
     def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        """The administrator's URL; URLs made from it keep its query, so every client of a
+        TLS server verifies it."""
+        base = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        if self.tls_ca is None:
+            return base
+        # The path percent-encoded: code that splits a URL at its last "/" stays right.
+        return f"{base}?sslmode=verify-full&sslrootcert={quote(str(self.tls_ca), safe='')}"
 
     @property
     def relocated(self) -> bool:
@@ -69,6 +87,25 @@ def wheel_install() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall"
 
 
+def server_install() -> Path:
+    """The installation to run: ``KEEL_PG_BIN``'s parent when set, else the wheel's."""
+    if bin_dir := os.environ.get("KEEL_PG_BIN"):
+        return Path(bin_dir).resolve().parent
+    return wheel_install()
+
+
+def supports_tls(install: Path) -> bool:
+    """Whether this PostgreSQL was built with OpenSSL (pg_config lists its configure flags)."""
+    try:
+        done = subprocess.run(
+            [str(install / "bin" / "pg_config"), "--configure"],
+            capture_output=True, text=True, env=_env(), check=False,
+        )  # fmt: skip
+    except OSError:
+        return False
+    return "--with-openssl" in done.stdout or "--with-ssl=openssl" in done.stdout
+
+
 def start_postgres(
     data_dir: Path,
     *,
@@ -76,11 +113,18 @@ def start_postgres(
     durable: bool = False,
     log_path: Path | None = None,
     timeout: float = 30.0,
+    tls: WorkloadFiles | None = None,
 ) -> Postgres:
-    """Initialise `data_dir` if needed, start postgres on 127.0.0.1 and wait for SELECT 1."""
+    """Initialise `data_dir` if needed, start postgres on 127.0.0.1 and wait for SELECT 1.
+
+    ``tls``: the server's certificate files; used when this build has OpenSSL (module doc),
+    else the server stays plaintext (``Postgres.tls_ca`` None).
+    """
     data_dir = data_dir.resolve()
     user = _server_user()
-    install = wheel_install()
+    install = server_install()
+    if tls is not None and not supports_tls(install):
+        tls = None
     if not (install / "bin" / "postgres").is_file():
         raise StartError(f"no PostgreSQL server in {install}: reinstall the pgserver wheel")
     cluster = data_dir / "pgdata"
@@ -92,8 +136,9 @@ def start_postgres(
             cluster = cache.cluster_for(data_dir, user)
     if not (cluster / "PG_VERSION").exists():
         _initdb(install / "bin", cluster, user)
-    _write_hba(cluster)
+    _write_hba(cluster, tls=tls is not None)
     port = port or free_port()
+    tls_settings = _install_certificate(cluster, tls, user) if tls is not None else {}
     settings = {
         "port": str(port),
         "listen_addresses": "127.0.0.1",
@@ -102,6 +147,7 @@ def start_postgres(
         "max_connections": "300",
         "logging_collector": "off",
         **(DEV_SETTINGS if durable else FAST_SETTINGS),
+        **tls_settings,
     }
     argv = [str(install / "bin" / "postgres"), "-D", str(cluster)]
     for key, value in settings.items():
@@ -120,7 +166,13 @@ def start_postgres(
         before_start=lambda: _remove_stale_pid(cluster),
     )
     process.start()
-    server = Postgres(port=port, data_dir=data_dir, process=process, cluster=cluster)
+    server = Postgres(
+        port=port,
+        data_dir=data_dir,
+        process=process,
+        cluster=cluster,
+        tls_ca=tls.ca_file if tls is not None else None,
+    )
     process.wait_ready(lambda: answers(server.url), timeout=timeout, ports=[port])
     return server
 
@@ -159,8 +211,34 @@ host    all       all       127.0.0.1/32  scram-sha-256
 """
 
 
-def _write_hba(cluster: Path) -> None:
-    (cluster / "pg_hba.conf").write_text(HBA)
+# With TLS the same, over TLS only: a plaintext connection matches no line and is refused
+# before any password is asked for.
+HBA_TLS = """\
+# TYPE   DATABASE  USER      ADDRESS       METHOD
+hostssl  all       postgres  127.0.0.1/32  trust
+hostssl  all       all       127.0.0.1/32  scram-sha-256
+"""
+
+
+def _write_hba(cluster: Path, *, tls: bool = False) -> None:
+    (cluster / "pg_hba.conf").write_text(HBA_TLS if tls else HBA)
+
+
+def _install_certificate(cluster: Path, tls: WorkloadFiles, user: str | None) -> dict[str, str]:
+    """Copy the server's certificate and key into the cluster, owned by the server's user
+    (PostgreSQL refuses a key others can read), and return the settings that use them."""
+    for name, source, mode in (
+        ("server.crt", tls.cert_file, 0o644),
+        ("server.key", tls.key_file, 0o600),
+    ):
+        target = cluster / name
+        target.unlink(missing_ok=True)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        with os.fdopen(fd, "wb") as out:
+            out.write(source.read_bytes())
+        if user is not None:
+            shutil.chown(target, user)
+    return {"ssl": "on", "ssl_cert_file": "server.crt", "ssl_key_file": "server.key"}
 
 
 def reachable(path: Path, user: str) -> bool:

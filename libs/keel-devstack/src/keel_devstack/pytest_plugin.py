@@ -10,7 +10,10 @@ Fixture contract (used by every test suite in the repo):
   role (the URL logs in as it: run migrations with it), dropped afterwards.
 - ``runtime_database_url`` (function): the same database as the runtime role (serve with it).
 - ``unique_name`` (function): a short random lowercase token for stream/subject/consumer names.
-- ``mesh`` (session): the whole local stack (services + gateway), as ``make run`` starts it.
+- ``mesh`` (session): the whole local stack (services + gateway), as ``make run`` starts it,
+  on servers of its own: its NATS takes mutual TLS clients only (``tls://`` URLs; connect with
+  ``connect_nats(url, tls=mesh.operator_tls())``), while the session's servers above stay
+  plaintext for the component and integration tests.
 - ``token_issuer`` (session): signs access tokens as identity does, with a test key; a
   component test's server verifies them once its spec's ``jwks`` is ``token_issuer.jwks``.
 - ``mesh_certs`` (session): a session CA and a certificate per workload (``keel_devstack.certs``),
@@ -160,12 +163,17 @@ def foreign_certs(tmp_path_factory: pytest.TempPathFactory) -> certs.MeshCertifi
 
 
 @pytest.fixture(scope="session")
-def mesh(keel_infra: EmbeddedInfra) -> Iterator[Endpoints]:
-    """Every service and the gateway, started like `make run`; fails if one cannot start."""
+def mesh() -> Iterator[Endpoints]:
+    """Every service and the gateway, started like `make run`; fails if one cannot start.
+
+    Its servers are its own, with `make run`'s TLS: a NATS that refuses plaintext would
+    otherwise force every component test onto certificates it has no use for.
+    """
     root = Path(tempfile.mkdtemp(prefix="keel-mesh-"))
+    infra = EmbeddedInfra(tls=True, log_dir=root / "log")  # a temporary root, removed on close
     stack = Stack(
         root,
-        infra=keel_infra,
+        infra=infra,
         preferred_ports=False,
         progress=Progress(sys.stderr, prefix="[mesh] "),
         env_overrides={"LOG_LEVEL": os.environ.get("KEEL_MESH_LOG_LEVEL", "INFO")},
@@ -176,6 +184,7 @@ def mesh(keel_infra: EmbeddedInfra) -> Iterator[Endpoints]:
         yield stack.start()
     finally:
         stack.stop()
+        infra.close()
         # Logs stay when something failed (or KEEL_KEEP_LOGS is set); else nothing is left.
         if stack.failed or os.environ.get("KEEL_KEEP_LOGS"):
             print(f"[mesh] logs kept in {root / 'log'}", file=sys.stderr)

@@ -25,6 +25,7 @@ from keel_devstack.progress import Progress
 from keel_devstack.roles import ServiceRoles, ensure_database, ensure_roles, login_url, roles_for
 from keel_devstack.services import SERVICES, ServiceDef, in_start_order
 from keel_devstack.supervisor import Supervisor
+from keel_runtime.tls import TlsSettings
 
 JWT_ISSUER = "keel-identity"
 JWT_AUDIENCE = "keel"
@@ -47,7 +48,8 @@ class Endpoints:
     """Server admin URL; each service's own database is in `databases`."""
     databases: dict[str, str]
     nats_url: str
-    """The NATS server's address, without credentials (anonymous clients are refused)."""
+    """The NATS server's address, without credentials (anonymous clients are refused);
+    ``tls://`` when it takes mutual TLS clients only (then present ``operator_tls()``)."""
     redis_url: str
     gateway_url: str | None = None
     nats_operator_url: str = ""
@@ -68,6 +70,16 @@ class Endpoints:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
+
+    def operator_tls(self) -> TlsSettings | None:
+        """The operator's certificate as clients take it (NATS, gRPC); None without TLS."""
+        if not self.tls:
+            return None
+        return TlsSettings(
+            cert_file=Path(self.tls["operator_cert"]),
+            key_file=Path(self.tls["operator_key"]),
+            ca_file=Path(self.tls["ca_file"]),
+        )
 
 
 def repo_root() -> Path:
@@ -148,8 +160,9 @@ class Stack:
             if svc.database
         }
         self._create_databases(server_url)
-        # Fresh certificates on every start: nothing from an earlier run stays trusted.
-        self.certs = certs.issue(self.root / "tls")
+        # Fresh certificates on every start: nothing from an earlier run stays trusted. An
+        # infrastructure with TLS already made them: its NATS server's certificate is of them.
+        self.certs = self.infra.certs or certs.issue(self.root / "tls")
         operator = self.certs["operator"]
         targets = {svc.name: f"127.0.0.1:{self._port(svc.port)}" for svc in self.services}
         metrics = {

@@ -9,6 +9,7 @@ no caller has a workload identity, so nothing reserved to workloads can be reach
 from __future__ import annotations
 
 import logging
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,15 @@ def channel_credentials(tls: TlsSettings) -> grpc.ChannelCredentials:
     return grpc.ssl_channel_credentials(
         root_certificates=ca, private_key=key, certificate_chain=cert
     )
+
+
+def client_ssl_context(tls: TlsSettings) -> ssl.SSLContext:
+    """A TLS client context for the mesh's brokers (NATS): present this workload's
+    certificate, trust only servers the mesh CA signed, for the host name dialled."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(tls.ca_file))
+    context.load_cert_chain(certfile=str(tls.cert_file), keyfile=str(tls.key_file))
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
 
 
 def peer_workload(context: Any) -> str | None:

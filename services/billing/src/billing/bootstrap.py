@@ -158,7 +158,7 @@ async def build(config: Config) -> ServiceSpec:
         sql_unit_of_work_factory(engine, utc_now), sender, utc_now, metrics=metrics
     )
     try:
-        nc, js = await connect_nats(config.nats_url, name=SERVICE)
+        nc, js = await connect_nats(config.nats_url, name=SERVICE, tls=config.server.tls)
     except BaseException:
         await channel.close()
         await engine.dispose()

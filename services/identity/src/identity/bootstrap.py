@@ -97,7 +97,7 @@ async def build(config: IdentityConfig, overrides: Overrides | None = None) -> S
             ),
         )
         if config.nats_url:
-            nats, js = await connect_nats(config.nats_url, name="identity")
+            nats, js = await connect_nats(config.nats_url, name="identity", tls=config.tls)
             writer = await revocation_writer(
                 engine, js, access_ttl=access_ttl, streams=config.streams, metrics=metrics
             )

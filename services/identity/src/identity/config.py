@@ -9,7 +9,8 @@ from identity.crypto.passwords import Argon2Params
 from identity.throttle import ThrottlePolicy
 from identity.transport.client_address import DEFAULT_TRUSTED_PROXIES, parse_networks
 from keel_runtime.events import StreamSettings
-from keel_runtime.settings import SettingsError, env_int, env_str, env_url
+from keel_runtime.settings import SettingsError, env_int, env_str, env_url, tls_from_env
+from keel_runtime.tls import TlsSettings
 
 
 def _optional_url(name: str, schemes: tuple[str, ...]) -> str | None:
@@ -46,6 +47,9 @@ class IdentityConfig:
     """PostgreSQL database of identity (``DATABASE_URL``)."""
     nats_url: str | None = None
     """JetStream for the outbox relay (``NATS_URL``); without it events stay in the outbox."""
+    tls: TlsSettings | None = None
+    """This workload's certificate (``TLS_CERT_FILE``, ``TLS_KEY_FILE``, ``TLS_CA_FILE``), the
+    one its gRPC server uses; presented to a ``tls://`` NATS_URL (see keel_runtime.events)."""
     streams: StreamSettings = field(default_factory=StreamSettings)
     """Replicas of the streams identity declares (``NATS_STREAM_REPLICAS``)."""
     redis_url: str | None = None
@@ -83,6 +87,7 @@ class IdentityConfig:
         return cls(
             database_url=env_url("DATABASE_URL", schemes=("postgresql", "postgres")),
             nats_url=_optional_url("NATS_URL", ("nats", "tls")),
+            tls=tls_from_env(),
             streams=StreamSettings.from_env(),
             redis_url=_optional_url("REDIS_URL", ("redis", "rediss", "unix")),
             jwt_issuer=env_str("JWT_ISSUER", "keel-identity"),

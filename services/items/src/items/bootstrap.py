@@ -38,7 +38,7 @@ async def build(
     metrics = Metrics("items")
     engine = db.create_engine(config.database_url)
     try:
-        nc, js = await connect_nats(config.nats_url, name="items")
+        nc, js = await connect_nats(config.nats_url, name="items", tls=config.tls)
     except BaseException:
         await engine.dispose()
         raise

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from keel_runtime.events import StreamSettings
-from keel_runtime.settings import SettingsError, env_float, env_int, env_str, env_url
+from keel_runtime.settings import SettingsError, env_float, env_int, env_str, env_url, tls_from_env
+from keel_runtime.tls import TlsSettings
 
 
 def _delays(raw: str) -> tuple[float, ...]:
@@ -25,6 +26,9 @@ class ItemsConfig:
     """PostgreSQL URL of the keel_items database (``DATABASE_URL``)."""
     nats_url: str
     """NATS server(s) (``NATS_URL``)."""
+    tls: TlsSettings | None = None
+    """This workload's certificate (``TLS_CERT_FILE``, ``TLS_KEY_FILE``, ``TLS_CA_FILE``), the
+    one its gRPC server uses; presented to a ``tls://`` NATS_URL (see keel_runtime.events)."""
     streams: StreamSettings = field(default_factory=StreamSettings)
     """Replicas of the ITEMS stream and the DLQ (``NATS_STREAM_REPLICAS``)."""
     log_level: str = "INFO"
@@ -46,6 +50,7 @@ class ItemsConfig:
         return cls(
             database_url=env_url("DATABASE_URL", schemes=("postgresql", "postgres")),
             nats_url=env_url("NATS_URL", schemes=("nats", "tls")),
+            tls=tls_from_env(),
             streams=StreamSettings.from_env(),
             log_level=env_str("LOG_LEVEL", "INFO"),
             enrichment_provider=env_str("ITEMS_ENRICHMENT_PROVIDER", "local"),

@@ -106,7 +106,7 @@ async def build(
     revocations = None
     if events:
         try:
-            nats, js = await connect_nats(config.nats_url, name="ledger")
+            nats, js = await connect_nats(config.nats_url, name="ledger", tls=config.tls)
             await ensure_stream(js, config.streams.service_stream("ledger"))
             # The stream we consume; identity declares it too, whoever starts first creates it.
             await ensure_stream(js, config.streams.service_stream("identity"))

@@ -5,7 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from keel_runtime.events import StreamSettings
-from keel_runtime.settings import SettingsError, env_float, env_int, env_str, env_url, load
+from keel_runtime.settings import (
+    SettingsError,
+    env_float,
+    env_int,
+    env_str,
+    env_url,
+    load,
+    tls_from_env,
+)
+from keel_runtime.tls import TlsSettings
 from ledger.domain.checkpoint import CheckpointKey
 
 
@@ -15,6 +24,9 @@ class Config:
     """The ledger's own database (``DATABASE_URL``)."""
     nats_url: str
     """JetStream for the outbox relay and the sign-up consumer (``NATS_URL``)."""
+    tls: TlsSettings | None = None
+    """This workload's certificate (``TLS_CERT_FILE``, ``TLS_KEY_FILE``, ``TLS_CA_FILE``), the
+    one its gRPC server uses; presented to a ``tls://`` NATS_URL (see keel_runtime.events)."""
     streams: StreamSettings = field(default_factory=StreamSettings)
     """Replicas of the streams and DLQ the ledger declares (``NATS_STREAM_REPLICAS``)."""
     expiry_interval_s: float = 1.0
@@ -37,6 +49,7 @@ class Config:
             lambda: cls(
                 database_url=env_url("DATABASE_URL", schemes=("postgresql", "postgres")),
                 nats_url=env_url("NATS_URL", schemes=("nats", "tls")),
+                tls=tls_from_env(),
                 streams=StreamSettings.from_env(),
                 expiry_interval_s=env_float(
                     "LEDGER_EXPIRY_INTERVAL_SECONDS", 1.0, min=0.05, max=3600.0

@@ -4,8 +4,10 @@
     python -m keel_runtime.events.dead_letters_cli redeliver (--seq N ... | --consumer NAME | --all)
         [--dry-run]
 
-``NATS_URL`` is the broker with the operator's credentials (``nats://operator:<pw>@host:port``;
-better in the environment than in ``--nats-url``, which ``ps`` shows). Exit status: 0 done,
+``NATS_URL`` is the broker with the operator's credentials (``tls://operator:<pw>@host:port``;
+better in the environment than in ``--nats-url``, which ``ps`` shows); a ``tls://`` broker
+also takes the operator's certificate (``--cacert``, ``--cert``, ``--key``, as curl's, or
+``TLS_CA_FILE``, ``TLS_CERT_FILE``, ``TLS_KEY_FILE``). Exit status: 0 done,
 1 something failed (each failure printed to stderr), 2 bad usage.
 """
 
@@ -20,6 +22,7 @@ from collections.abc import Sequence
 
 from nats.js import JetStreamContext
 
+from keel_runtime.events.cli_tls import add_tls_arguments, tls_of
 from keel_runtime.events.connection import connect_nats_once, redact_url
 from keel_runtime.events.dead_letters import (
     DeadLetter,
@@ -58,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Inspect and redeliver events that consumers dead-lettered (stream DLQ).",
     )
     parser.add_argument("--nats-url", default=os.environ.get("NATS_URL", "nats://127.0.0.1:4222"))
+    add_tls_arguments(parser)
     commands = parser.add_subparsers(dest="command", required=True)
 
     listing = commands.add_parser("list", help="print dead letters, oldest first (nothing removed)")
@@ -149,9 +153,12 @@ async def _redeliver(js: JetStreamContext, args: argparse.Namespace) -> int:
 
 async def run(argv: Sequence[str] | None = None) -> int:
     """The command in a running event loop; returns the exit status."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     try:
-        nc, js = await connect_nats_once(args.nats_url, name="dead-letters")
+        nc, js = await connect_nats_once(
+            args.nats_url, name="dead-letters", tls=tls_of(parser, args)
+        )
     except Exception as exc:
         print(
             f"error: cannot connect to NATS at {redact_url(args.nats_url)}: {_describe(exc)}",

@@ -3,7 +3,8 @@
     python -m keel_runtime.events.replay_cli --since 2026-11-22T10:00Z [--until ...] [--id ...]
 
 ``DATABASE_URL`` is the producing service's database and ``NATS_URL`` the broker with the
-operator's credentials (or pass ``--database-url`` / ``--nats-url``). Exit status: 0 done,
+operator's credentials (or pass ``--database-url`` / ``--nats-url``), a ``tls://`` one with the
+operator's certificate (``--cacert``, ``--cert``, ``--key`` or ``TLS_*``). Exit status: 0 done,
 1 NATS unreachable (one line on stderr), 2 bad usage.
 """
 
@@ -18,8 +19,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from keel_runtime.db import create_engine
+from keel_runtime.events.cli_tls import add_tls_arguments, tls_of
 from keel_runtime.events.connection import connect_nats_once, redact_url
 from keel_runtime.events.relay import ReplayResult, replay
+from keel_runtime.tls import TlsSettings
 
 
 def _timestamp(value: str) -> datetime:
@@ -37,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--id", dest="ids", action="append", help="event id (repeatable)")
     parser.add_argument("--since", type=_timestamp, help="created at or after (ISO 8601)")
     parser.add_argument("--until", type=_timestamp, help="created before (ISO 8601)")
+    add_tls_arguments(parser)
     return parser
 
 
@@ -44,9 +48,9 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or repr(exc)
 
 
-async def _replay(args: argparse.Namespace) -> int:
+async def _replay(args: argparse.Namespace, tls: TlsSettings | None) -> int:
     try:
-        nc, js = await connect_nats_once(args.nats_url, name="outbox-replay")
+        nc, js = await connect_nats_once(args.nats_url, name="outbox-replay", tls=tls)
     except Exception as exc:
         print(
             f"error: cannot connect to NATS at {redact_url(args.nats_url)}: {_describe(exc)}",
@@ -73,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--database-url or DATABASE_URL is required")
     if not (args.ids or args.since or args.until):
         parser.error("give --id, --since or --until")
-    return asyncio.run(_replay(args))
+    return asyncio.run(_replay(args, tls_of(parser, args)))
 
 
 if __name__ == "__main__":

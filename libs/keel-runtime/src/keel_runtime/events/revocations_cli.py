@@ -4,7 +4,8 @@
 
 Reads the ``REVOCATIONS`` bucket, which every service watches into its deny set; nothing is
 changed. ``NATS_URL`` is the broker with credentials allowed to watch it (the operator's, or
-any service's), better in the environment than in ``--nats-url``, which ``ps`` shows. Exit
+any service's), better in the environment than in ``--nats-url``, which ``ps`` shows; a
+``tls://`` one with a certificate (``--cacert``, ``--cert``, ``--key`` or ``TLS_*``). Exit
 status: 0 done, 1 something failed, 2 bad usage.
 """
 
@@ -21,6 +22,7 @@ from datetime import UTC, datetime
 
 from nats.js.errors import BucketNotFoundError
 
+from keel_runtime.events.cli_tls import add_tls_arguments, tls_of
 from keel_runtime.events.connection import connect_nats_once, redact_url
 from keel_runtime.events.revocation_bucket import read_all, stream_name
 from keel_runtime.revocation import BUCKET, KINDS
@@ -35,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--nats-url", default=os.environ.get("NATS_URL", "nats://127.0.0.1:4222"))
     parser.add_argument("--bucket", default=BUCKET, help=argparse.SUPPRESS)
+    add_tls_arguments(parser)
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="print the current entries, oldest first")
     listing.add_argument("--kind", choices=KINDS, help="only this kind")
@@ -47,9 +50,12 @@ def _time(epoch: float) -> str:
 
 async def run(argv: Sequence[str] | None = None) -> int:
     """The command in a running event loop; returns the exit status."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     try:
-        nc, js = await connect_nats_once(args.nats_url, name="revocations")
+        nc, js = await connect_nats_once(
+            args.nats_url, name="revocations", tls=tls_of(parser, args)
+        )
     except Exception as exc:
         print(
             f"error: cannot connect to NATS at {redact_url(args.nats_url)}: {exc!r}",
