@@ -117,6 +117,12 @@ async def _redeliver(mesh: Endpoints, event: OutboxEvent, replay: Envelope) -> N
 def test_confirmed_item_is_one_unit_of_usage_however_often_delivered(
     gateway: httpx.Client, tenant: Tenant, mesh: Endpoints
 ) -> None:
+    # Sign-up starts the tenant's subscription through an event: usage is summarised only
+    # once it exists (under load the enrichment can finish first).
+    wait_for(
+        lambda: get_json(gateway, "/v1/subscriptions", tenant).get("subscriptions") or None,
+        "billing starting the new tenant's subscription",
+    )
     item = _ready_item(gateway, tenant)
     confirmed: Json = post_json(gateway, f"/v1/items/{item['id']}:confirm", tenant)["item"]
     assert confirmed["state"] == "ITEM_STATE_CONFIRMED", confirmed
