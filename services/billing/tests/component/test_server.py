@@ -30,6 +30,7 @@ from billing.bootstrap import build_handlers, utc_now
 from billing.events.subscribers import organization_created_handler
 from keel_runtime.context import Principal
 from keel_runtime.events import new_event
+from keel_runtime.tenancy import set_tenant
 
 from ..unit.conftest import FakeLedger
 from .conftest import LEDGER_TIMEOUT_S, FakeLedgerServer, metadata, principal_of
@@ -59,6 +60,7 @@ async def sign_up(engine: AsyncEngine) -> str:
         payload=identity_events.OrganizationCreated(organization_id=org_id),
     )
     async with engine.begin() as conn:
+        await set_tenant(conn, org_id)  # as the consumer does, from the event
         await handle(conn, event)
     return org_id
 
