@@ -221,11 +221,17 @@ def enable_tenant_rls(
         op.execute(statement)
 
 
-def child_rls_statements(table: str, column: str, parent: str, parent_key: str) -> list[str]:
+def child_rls_statements(
+    table: str, column: str, parent: str, parent_key: str, *, admit_platform: bool = False
+) -> list[str]:
     """SQL confining a table without an organization column to the rows whose parent row
     (``parent.parent_key = table.column``) the transaction may see: the parent's own policy
-    decides, so the child follows it, platform admission included."""
+    decides, so the child follows it. ``admit_platform`` (for a parent that admits it too)
+    lets a transaction acting for ``PLATFORM`` through without looking the parent up: the
+    lookup is a probe per row, on the ledger's posting path."""
     condition = f"EXISTS (SELECT 1 FROM {parent} p WHERE p.{parent_key} = {table}.{column})"
+    if admit_platform:
+        condition = f"current_setting('{TENANT_SETTING}', true) = '{PLATFORM}' OR {condition}"
     return [
         f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
         f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
@@ -233,12 +239,16 @@ def child_rls_statements(table: str, column: str, parent: str, parent_key: str) 
     ]
 
 
-def enable_child_rls(table: str, column: str, parent: str, parent_key: str) -> None:
+def enable_child_rls(
+    table: str, column: str, parent: str, parent_key: str, *, admit_platform: bool = False
+) -> None:
     """In a migration's ``upgrade()``: row-level security on a tenant-owned table that has
     no organization column, through its parent (see ``child_rls_statements``)."""
     from alembic import op
 
-    for statement in child_rls_statements(table, column, parent, parent_key):
+    for statement in child_rls_statements(
+        table, column, parent, parent_key, admit_platform=admit_platform
+    ):
         op.execute(statement)
 
 
