@@ -8,9 +8,9 @@ money from a tenant's wallet to the platform's revenue account. FORCEd, so the o
 it too.
 
 - ``accounts``: by ``org_id``.
-- ``transactions``: by ``org_id``, or when it moved money of an account the transaction may
-  see (a transfer a platform caller made into a tenant's wallet is the tenant's history too:
-  the same rule as the service's own visibility check).
+- ``transactions``: by ``org_id``, or when it has an entry the transaction may see, i.e. it
+  moved money of an account of the acting organization (a transfer a platform caller made
+  into a tenant's wallet is the tenant's history too: the service's own visibility rule).
 - ``balances`` and ``entries``: no organization column; by their account's policy.
 
 Not tenant-owned, hence without policies: ``assets`` (the shared table of asset scales),
@@ -40,14 +40,13 @@ down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# The account side is evaluated under the accounts policy (RLS applies inside policies too):
-# an entry of an account the transaction acts for. Only tried when the first two arms fail,
-# i.e. for another organization's transaction, through the entries' transaction index.
+# The last arm sees entries through their own policy (row-level security applies inside a
+# policy too), i.e. entries of accounts the transaction may see. It is tried only when the
+# first two fail (another organization's transaction), by the entries' transaction index.
 _TRANSACTION_VISIBLE = (
     "current_setting('keel.org_id', true) = '*'"
     " OR org_id = NULLIF(NULLIF(current_setting('keel.org_id', true), ''), '*')::uuid"
-    " OR EXISTS (SELECT 1 FROM entries e JOIN accounts a ON a.id = e.account_id"
-    " WHERE e.transaction_id = transactions.id)"
+    " OR EXISTS (SELECT 1 FROM entries e WHERE e.transaction_id = transactions.id)"
 )
 
 
@@ -59,8 +58,8 @@ def upgrade() -> None:
         f"CREATE POLICY {TENANT_POLICY} ON transactions"
         f" USING ({_TRANSACTION_VISIBLE}) WITH CHECK ({_TRANSACTION_VISIBLE})"
     )
-    enable_child_rls("balances", "account_id", "accounts", "id")
-    enable_child_rls("entries", "account_id", "accounts", "id")
+    enable_child_rls("balances", "account_id", "accounts", "id", admit_platform=True)
+    enable_child_rls("entries", "account_id", "accounts", "id", admit_platform=True)
 
 
 def downgrade() -> None:
