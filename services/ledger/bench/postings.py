@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 import psycopg
 from psycopg import sql
 
-from keel_runtime.db import create_engine
+from keel_runtime.db import PLATFORM, create_engine
 from ledger.app.accounts import AccountHandlers
 from ledger.app.group_commit import GroupCommitter
 from ledger.app.transactions import TransactionHandlers
@@ -66,8 +66,13 @@ async def run(workers: int, step: Callable[[], Awaitable[int]]) -> float:
 
 async def scenario(url: str, n_accounts: int) -> dict[str, float]:
     engine = create_engine(url, pool_size=8)
-    handlers = TransactionHandlers(lambda: SqlUnitOfWork(engine, encode), now)
-    accounts = AccountHandlers(lambda: SqlUnitOfWork(engine, encode), now)
+
+    def uow() -> SqlUnitOfWork:
+        # A Keel service posting: the platform's scope (row-level security admits it).
+        return SqlUnitOfWork(engine, encode, org_id=PLATFORM)
+
+    handlers = TransactionHandlers(uow, now)
+    accounts = AccountHandlers(uow, now)
     # Unbounded SUSPENSE accounts are the platform's: only internal services open and debit them.
     caller = commands.Caller(org_id=str(uuid.uuid4()), subject="bench", is_service=True)
     ids = [

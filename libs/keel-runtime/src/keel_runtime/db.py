@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, c
 from keel_runtime.events.outbox import append, notify_committed
 
 # Re-exported: services reach tenancy through the unit of work's module.
+from keel_runtime.tenancy import PLATFORM as PLATFORM
 from keel_runtime.tenancy import TENANT_SETTING as TENANT_SETTING
 from keel_runtime.tenancy import acting_for as acting_for
 from keel_runtime.tenancy import current_tenant as current_tenant
@@ -137,6 +138,12 @@ class UnitOfWork:
             raise RuntimeError("UnitOfWork used outside 'async with'")
         return self._connection
 
+    async def act_for(self, org_id: str) -> None:
+        """From here to the end of the transaction, act for ``org_id``: the organization a
+        lookup that runs before it is known (a SECURITY DEFINER function) has just found."""
+        await set_tenant(self.connection, org_id)
+        self.org_id = org_id
+
     @property
     def session(self) -> AsyncSession:
         if self._session is None:
@@ -217,6 +224,10 @@ class CommandUnitOfWork(Generic[E]):
         # Envelopes are built now, while the call's request id and trace context are current.
         self._transaction.publish(*(self._encode(event) for event in events))
 
+    async def act_for(self, org_id: str) -> None:
+        """Act for ``org_id`` for the rest of the transaction (see ``UnitOfWork.act_for``)."""
+        await self._transaction.act_for(org_id)
+
     async def commit(self) -> None:
         await self._transaction.commit()
 
@@ -252,6 +263,10 @@ class JoinedUnitOfWork(Generic[E]):
 
     def record(self, *events: E) -> None:
         self._events.extend(self._encode(event) for event in events)
+
+    async def act_for(self, org_id: str) -> None:
+        """Act for ``org_id`` for the rest of the owner's transaction."""
+        await set_tenant(self._connection, org_id)
 
     async def commit(self) -> None:
         events, self._events = self._events, []

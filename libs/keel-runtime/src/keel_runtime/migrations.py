@@ -37,7 +37,7 @@ from sqlalchemy import Connection, MetaData, create_engine, make_url, pool, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from keel_runtime import sealing
-from keel_runtime.db import TENANT_SETTING, async_url, new_metadata
+from keel_runtime.db import PLATFORM, TENANT_SETTING, async_url, new_metadata
 from keel_runtime.events.tables import Xid8, inbox_table, outbox_table
 
 
@@ -184,36 +184,152 @@ def drop_event_tables() -> None:
 TENANT_POLICY = "tenant_isolation"
 
 
-def tenant_rls_statements(table: str, column: str = "org_id", type_: str = "uuid") -> list[str]:
+def _acting_org(type_: str, *, admit_platform: bool = False) -> str:
+    setting = f"current_setting('{TENANT_SETTING}', true)"
+    if not admit_platform:
+        return f"NULLIF({setting}, '')::{type_}"
+    # '*' (tenancy.PLATFORM) must not reach the cast: it is no value of the column's type.
+    return f"NULLIF(NULLIF({setting}, ''), '{PLATFORM}')::{type_}"
+
+
+def tenant_rls_statements(
+    table: str, column: str = "org_id", type_: str = "uuid", *, admit_platform: bool = False
+) -> list[str]:
     """SQL that confines ``table`` to the organization of the transaction (``keel.org_id``).
 
     FORCE applies the policy to the table's owner too; a transaction that set no
-    organization ('' or unset, hence NULL) sees and writes no row.
+    organization ('' or unset, hence NULL) sees and writes no row. ``admit_platform`` also
+    lets a transaction acting for ``PLATFORM`` ('*') reach every row.
     """
-    org = f"NULLIF(current_setting('{TENANT_SETTING}', true), '')::{type_}"
+    condition = f"{column} = {_acting_org(type_, admit_platform=admit_platform)}"
+    if admit_platform:
+        condition = f"current_setting('{TENANT_SETTING}', true) = '{PLATFORM}' OR {condition}"
     return [
         f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
         f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
-        f"CREATE POLICY {TENANT_POLICY} ON {table} USING ({column} = {org})"
-        f" WITH CHECK ({column} = {org})",
+        f"CREATE POLICY {TENANT_POLICY} ON {table} USING ({condition}) WITH CHECK ({condition})",
     ]
 
 
-def enable_tenant_rls(table: str, column: str = "org_id", type_: str = "uuid") -> None:
+def enable_tenant_rls(
+    table: str, column: str = "org_id", type_: str = "uuid", *, admit_platform: bool = False
+) -> None:
     """In a migration's ``upgrade()``: row-level security on a tenant-owned table."""
     from alembic import op
 
-    for statement in tenant_rls_statements(table, column, type_):
+    for statement in tenant_rls_statements(table, column, type_, admit_platform=admit_platform):
+        op.execute(statement)
+
+
+def child_rls_statements(
+    table: str, column: str, parent: str, parent_key: str, *, admit_platform: bool = False
+) -> list[str]:
+    """SQL confining a table without an organization column to the rows whose parent row
+    (``parent.parent_key = table.column``) the transaction may see: the parent's own policy
+    decides, so the child follows it. ``admit_platform`` (for a parent that admits it too)
+    lets a transaction acting for ``PLATFORM`` through without looking the parent up: the
+    lookup is a probe per row, on the ledger's posting path."""
+    condition = f"EXISTS (SELECT 1 FROM {parent} p WHERE p.{parent_key} = {table}.{column})"
+    if admit_platform:
+        condition = f"current_setting('{TENANT_SETTING}', true) = '{PLATFORM}' OR {condition}"
+    return [
+        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
+        f"CREATE POLICY {TENANT_POLICY} ON {table} USING ({condition}) WITH CHECK ({condition})",
+    ]
+
+
+def enable_child_rls(
+    table: str, column: str, parent: str, parent_key: str, *, admit_platform: bool = False
+) -> None:
+    """In a migration's ``upgrade()``: row-level security on a tenant-owned table that has
+    no organization column, through its parent (see ``child_rls_statements``)."""
+    from alembic import op
+
+    for statement in child_rls_statements(
+        table, column, parent, parent_key, admit_platform=admit_platform
+    ):
         op.execute(statement)
 
 
 def disable_tenant_rls(table: str) -> None:
-    """In a migration's ``downgrade()``: undo ``enable_tenant_rls``."""
+    """In a migration's ``downgrade()``: undo ``enable_tenant_rls`` or ``enable_child_rls``
+    (and ``admit_cross_org_functions``)."""
     from alembic import op
 
+    for verb in _CROSS_ORG_COMMANDS:
+        op.execute(f"DROP POLICY IF EXISTS {_cross_org_policy(verb)} ON {table}")
     op.execute(f"DROP POLICY IF EXISTS {TENANT_POLICY} ON {table}")
     op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
     op.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
+
+
+# -- crossing organizations: SECURITY DEFINER functions -----------------------------------
+#
+# Some work runs before its organization is known (a login finds the account by email) or
+# for every organization in turn (a job finds what is due). It crosses organizations only
+# through functions the migrations create: SECURITY DEFINER, owned by the owner role, each
+# returning only what one job needs, executable by the runtime role alone. A policy admits
+# their queries: inside such a function current_user is the owner while session_user is
+# still the runtime role that called it. The runtime role can neither create a function
+# (no CREATE on any schema) nor become another role (it is a member of none), so it cannot
+# meet that condition by itself; the owner's own sessions (migrations) do not meet it
+# either, so FORCE still holds them to one organization.
+
+_CROSS_ORG_COMMANDS = ("SELECT", "UPDATE", "DELETE")
+
+
+def _cross_org_policy(verb: str) -> str:
+    return f"cross_org_functions_{verb.lower()}"
+
+
+def cross_org_policy_statements(table: str, *commands: str) -> list[str]:
+    """Policies letting the owner's SECURITY DEFINER functions run ``commands`` (SELECT,
+    UPDATE, DELETE) on every organization's rows of ``table``. An UPDATE or DELETE that
+    reads rows needs SELECT too."""
+    statements = []
+    for verb in commands or ("SELECT",):
+        if verb not in _CROSS_ORG_COMMANDS:
+            raise ValueError(f"cross-organization {verb} is not offered")
+        statements.append(
+            f"CREATE POLICY {_cross_org_policy(verb)} ON {table} FOR {verb}"
+            " USING (current_user <> session_user)"
+        )
+    return statements
+
+
+def admit_cross_org_functions(table: str, *commands: str) -> None:
+    """In a migration's ``upgrade()``: see ``cross_org_policy_statements``."""
+    from alembic import op
+
+    for statement in cross_org_policy_statements(table, *commands):
+        op.execute(statement)
+
+
+def cross_org_function_statements(signature: str, returns: str, body: str) -> list[str]:
+    """``CREATE FUNCTION signature RETURNS returns`` in SQL, SECURITY DEFINER with a fixed
+    search_path, executable by nobody until ``grant_runtime`` grants it to the runtime role
+    (PUBLIC would include every other service's roles)."""
+    return [
+        f"CREATE FUNCTION {signature} RETURNS {returns} LANGUAGE sql SECURITY DEFINER"
+        f" SET search_path = pg_catalog, public AS $body${body}$body$",
+        f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC",
+    ]
+
+
+def create_cross_org_function(signature: str, returns: str, body: str) -> None:
+    """In a migration's ``upgrade()``: see ``cross_org_function_statements``."""
+    from alembic import op
+
+    for statement in cross_org_function_statements(signature, returns, body):
+        op.execute(statement)
+
+
+def drop_cross_org_function(signature: str) -> None:
+    """In a migration's ``downgrade()``: undo ``create_cross_org_function``."""
+    from alembic import op
+
+    op.execute(f"DROP FUNCTION {signature}")
 
 
 # -- the runtime role ---------------------------------------------------------------------
@@ -240,9 +356,14 @@ class RuntimeGrants:
 
 
 def grant_statements(
-    role: str, database: str, tables: Sequence[str], grants: RuntimeGrants
+    role: str,
+    database: str,
+    tables: Sequence[str],
+    grants: RuntimeGrants,
+    functions: Sequence[str] = (),
 ) -> list[sql.Composed]:
-    """The statements giving ``role`` exactly what the service needs in ``database``."""
+    """The statements giving ``role`` exactly what the service needs in ``database``:
+    rows of ``tables``, and EXECUTE on ``functions`` (the cross-organization ones)."""
     who = sql.Identifier(role)
     statements = [
         # Nobody but the owner creates objects: the runtime role runs no DDL, even temporary.
@@ -261,6 +382,11 @@ def grant_statements(
                 sql.SQL(grants.privileges(table)), sql.Identifier(table), who
             )
         )
+    for function in functions:
+        # A regprocedure text (name and argument types), as the catalog quotes it.
+        statements.append(
+            sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(sql.SQL(function), who)
+        )
     return statements
 
 
@@ -272,13 +398,25 @@ def _tables(conn: psycopg.Connection[Any]) -> list[str]:
     return [row[0] for row in rows]
 
 
+def _cross_org_functions(conn: psycopg.Connection[Any]) -> list[str]:
+    rows = conn.execute(
+        "SELECT p.oid::regprocedure::text FROM pg_proc p"
+        " JOIN pg_namespace n ON n.oid = p.pronamespace"
+        " WHERE n.nspname = 'public' AND p.prosecdef ORDER BY 1"
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
 def grant_runtime(database_url: str, role: str, grants: RuntimeGrants = RuntimeGrants()) -> None:
-    """Give the runtime ``role`` its privileges on every table (as the owner)."""
+    """Give the runtime ``role`` its privileges on every table and cross-organization
+    function (as the owner)."""
     with psycopg.connect(_plain_url(database_url), autocommit=True) as conn:
         database = conn.execute("SELECT current_database()").fetchone()
         assert database is not None
         with conn.transaction():
-            for statement in grant_statements(role, database[0], _tables(conn), grants):
+            for statement in grant_statements(
+                role, database[0], _tables(conn), grants, _cross_org_functions(conn)
+            ):
                 conn.execute(statement)
 
 
@@ -369,11 +507,35 @@ def reseal_secrets(database_url: str, metadata: MetaData) -> None:
     engine = create_engine(make_url(async_url(database_url)), poolclass=pool.NullPool)
     try:
         with engine.begin() as connection:
+            lifted = _lift_forced_security(connection, sealing.sealed_columns(metadata))
             count = sealing.reseal(connection, metadata)
+            _restore_forced_security(connection, lifted)
     finally:
         engine.dispose()
     if count:
         log.info("resealed %d secret(s) with the newest data key", count)
+
+
+def _lift_forced_security(connection: Connection, columns: Sequence[tuple[Any, Any]]) -> list[str]:
+    """Let the owner reach every organization's secrets for the reseal: a table's owner is
+    exempt from row-level security unless it is FORCEd, so lift FORCE on the sealed tables
+    inside this transaction (a lock the service waits on briefly; FORCE is back at commit,
+    and a failure rolls the lifting back with everything else). Returns the tables lifted."""
+    lifted = []
+    for table in sorted({table.name for table, _ in columns}):
+        forced = connection.scalar(
+            text("SELECT relforcerowsecurity FROM pg_class WHERE oid = to_regclass(:t)"),
+            {"t": table},
+        )
+        if forced:
+            connection.execute(text(f'ALTER TABLE "{table}" NO FORCE ROW LEVEL SECURITY'))
+            lifted.append(table)
+    return lifted
+
+
+def _restore_forced_security(connection: Connection, tables: Sequence[str]) -> None:
+    for table in tables:
+        connection.execute(text(f'ALTER TABLE "{table}" FORCE ROW LEVEL SECURITY'))
 
 
 def runtime_role_for(owner_url: str, runtime_url: str) -> str | None:

@@ -6,6 +6,12 @@ keel_runtime.migrations.enable_tenant_rls). Each unit of work sets it with SET L
 the verified principal of the call, or from an explicit ``acting_for(org)`` around platform
 work (a periodic job, a consumer). Unset, it is '' and the policies let nothing through:
 forgetting it fails closed.
+
+``PLATFORM`` ('*') acts for every organization, but only where a table's policy admits it
+(``enable_tenant_rls(..., admit_platform=True)``): in the ledger, whose contract gives the
+platform (the operator, Keel services) every organization's books. No other policy lets
+it see a row. Work that must cross organizations in other services goes through SECURITY DEFINER
+functions instead (see keel_runtime.migrations.create_cross_org_function).
 """
 
 from __future__ import annotations
@@ -17,9 +23,12 @@ from contextvars import ContextVar
 from psycopg import sql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from keel_runtime.access import is_platform
 from keel_runtime.context import current_principal
 
 TENANT_SETTING = "keel.org_id"
+PLATFORM = "*"
+"""The value of ``keel.org_id`` acting for every organization (where a policy admits it)."""
 _acting_for: ContextVar[str | None] = ContextVar("keel_acting_for", default=None)
 
 
@@ -33,13 +42,22 @@ def acting_for(org_id: str) -> Iterator[None]:
         _acting_for.reset(token)
 
 
-def current_tenant() -> str:
-    """The organization units of work act for now: explicit, else the caller's; '' if none."""
+def current_tenant(*, platform: bool = False) -> str:
+    """The organization units of work act for now: explicit, else the caller's; '' if none.
+
+    With ``platform``, a platform caller (the operator or a Keel service, both proven by a
+    workload certificate) acts for ``PLATFORM`` rather than for the organization it names:
+    for a service whose platform callers work across organizations by contract (the ledger).
+    """
     explicit = _acting_for.get()
     if explicit is not None:
         return explicit
     principal = current_principal()
-    return principal.org_id if principal is not None else ""
+    if principal is None:
+        return ""
+    if platform and is_platform(principal):
+        return PLATFORM
+    return principal.org_id
 
 
 async def set_tenant(connection: AsyncConnection, org_id: str) -> None:

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from keel_runtime import context
 from keel_runtime.context import Principal
-from keel_runtime.db import UnitOfWork, acting_for
+from keel_runtime.db import PLATFORM, UnitOfWork, acting_for, current_tenant
 
 pytestmark = pytest.mark.integration
 
@@ -59,3 +59,25 @@ async def test_the_transaction_may_still_choose_its_isolation(engine: AsyncEngin
 async def test_a_nul_byte_is_refused(engine: AsyncEngine) -> None:
     with pytest.raises(ValueError, match="NUL"):
         await acting(engine, org_id="org\x00")
+
+
+async def test_a_platform_caller_acts_for_every_organization_where_the_service_asks() -> None:
+    operator = Principal(subject="operator", kind="operator")
+    billing = Principal(subject="billing", org_id="org-a", kind="service")
+    member = Principal(subject="u1", org_id="org-a")
+    for principal, expected in ((operator, PLATFORM), (billing, PLATFORM), (member, "org-a")):
+        with context.bound(principal=principal):
+            assert current_tenant(platform=True) == expected
+            assert current_tenant() == principal.org_id
+            with acting_for("org-b"):
+                assert current_tenant(platform=True) == "org-b"
+
+
+async def test_a_unit_of_work_can_narrow_to_the_organization_it_found(
+    engine: AsyncEngine,
+) -> None:
+    async with UnitOfWork(engine, org_id=PLATFORM) as uow:
+        assert await uow.connection.scalar(SETTING) == PLATFORM
+        await uow.act_for("org-found")
+        assert await uow.connection.scalar(SETTING) == "org-found"
+        assert uow.org_id == "org-found"

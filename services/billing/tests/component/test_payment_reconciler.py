@@ -26,7 +26,9 @@ from billing.storage.unit_of_work import sql_unit_of_work_factory
 from billing.transport.ledger_client import GrpcLedger
 from keel_devstack.certs import MeshCertificates
 from keel_runtime import clients
+from keel_runtime.tenancy import set_tenant
 
+from ..serving import serving
 from .real_ledger import funded_wallet, ledger_target  # noqa: F401  (fixture)
 
 FEE = 1_250
@@ -89,7 +91,7 @@ async def test_a_payment_whose_commit_was_lost_is_completed_exactly_once(
 ) -> None:
     org_id = str(uuid.uuid4())
     await funded_wallet(ledger_channel, org_id, 10_000)
-    crashing = build_handlers(engine, CrashAfterPaying(ledger_channel, timeout_s=5))
+    crashing = serving(build_handlers(engine, CrashAfterPaying(ledger_channel, timeout_s=5)))
     invoice = await open_invoice(crashing, org_id)
 
     with pytest.raises(Crash):
@@ -109,7 +111,7 @@ async def test_a_payment_whose_commit_was_lost_is_completed_exactly_once(
     assert paid.payment_transaction_id == await ledger.find_payment(paid)
     assert await paid_events(engine, invoice.invoice_id) == 1
     # A client retrying the payment now gets the paid invoice, not a second charge or event.
-    again = build_handlers(engine, ledger)
+    again = serving(build_handlers(engine, ledger))
     assert (await again.invoices.pay(owner(org_id), invoice.invoice_id)).state is InvoiceState.PAID
     assert (await ledger.find_wallet(org_id, "USD")).available_minor == 10_000 - FEE  # type: ignore[union-attr]
     assert await paid_events(engine, invoice.invoice_id) == 1
@@ -121,9 +123,10 @@ async def test_an_attempt_that_never_reached_the_ledger_is_cleared_not_paid(
     org_id = str(uuid.uuid4())
     await funded_wallet(ledger_channel, org_id, 10_000)
     ledger = GrpcLedger(ledger_channel, timeout_s=5)
-    handlers = build_handlers(engine, ledger)
+    handlers = serving(build_handlers(engine, ledger))
     invoice = await open_invoice(handlers, org_id)
     async with engine.begin() as conn:  # an attempt begun, then billing died before the ledger
+        await set_tenant(conn, org_id)
         await conn.execute(
             update(invoices)
             .where(invoices.c.invoice_id == invoice.invoice_id)
@@ -145,13 +148,14 @@ async def test_a_paid_invoice_without_its_ledger_transfer_is_flagged(
     org_id = str(uuid.uuid4())
     await funded_wallet(ledger_channel, org_id, 10_000)
     ledger = GrpcLedger(ledger_channel, timeout_s=5)
-    handlers = build_handlers(engine, ledger)
+    handlers = serving(build_handlers(engine, ledger))
     good = await open_invoice(handlers, org_id)
     await handlers.invoices.pay(owner(org_id), good.invoice_id)
     other_org = str(uuid.uuid4())
     await funded_wallet(ledger_channel, other_org, 10_000)
     bad = await open_invoice(handlers, other_org)
     async with engine.begin() as conn:  # marked paid with no money moved
+        await set_tenant(conn, other_org)
         await conn.execute(
             update(invoices)
             .where(invoices.c.invoice_id == bad.invoice_id)
@@ -175,7 +179,7 @@ async def test_a_payment_that_went_through_while_the_invoice_was_voided_marks_it
 ) -> None:
     org_id = str(uuid.uuid4())
     await funded_wallet(ledger_channel, org_id, 10_000)
-    crashing = build_handlers(engine, CrashAfterPaying(ledger_channel, timeout_s=5))
+    crashing = serving(build_handlers(engine, CrashAfterPaying(ledger_channel, timeout_s=5)))
     invoice = await open_invoice(crashing, org_id)
     with pytest.raises(Crash):
         await crashing.invoices.pay(owner(org_id), invoice.invoice_id)

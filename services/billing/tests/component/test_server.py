@@ -32,6 +32,7 @@ from keel_devstack.routed_channel import as_workload
 from keel_runtime.context import ACTING_ORG_HEADER, AUTHORIZATION_HEADER
 from keel_runtime.events import new_event
 from keel_runtime.interceptors.principal import UNTRUSTED_PEER
+from keel_runtime.tenancy import set_tenant
 from keel_runtime.testing import TokenIssuer
 from keel_runtime.tokens import TOKEN_EXPIRED, TOKEN_INVALID
 
@@ -65,6 +66,7 @@ async def sign_up(engine: AsyncEngine) -> str:
         payload=identity_events.OrganizationCreated(organization_id=org_id),
     )
     async with engine.begin() as conn:
+        await set_tenant(conn, org_id)  # as the consumer does, from the event
         await handle(conn, event)
     return org_id
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from billing.events.subscribers import billing_event_handler
 from billing.storage.tables import webhook_deliveries
 from keel_runtime.events import new_event
+from keel_runtime.tenancy import set_tenant
 
 from ..unit.conftest import FakeClock
 from .conftest import AsUser
@@ -71,6 +72,7 @@ async def test_deliveries_are_listed_and_redelivered(
         payload=events_pb2.InvoicePaid(invoice_id="inv-1", transaction_id="tx-1"),
     )
     async with engine.begin() as conn:
+        await set_tenant(conn, org_id)  # as the consumer does, from the event
         await billing_event_handler(FakeClock())(conn, event)
 
     listed = await stub.ListWebhookDeliveries(
@@ -85,6 +87,7 @@ async def test_deliveries_are_listed_and_redelivered(
     assert delivery.state == webhook_pb2.WEBHOOK_DELIVERY_STATE_PENDING
     # Retries ran out.
     async with engine.begin() as conn:
+        await set_tenant(conn, org_id)
         await conn.execute(
             update(webhook_deliveries).values(
                 attempts=12, last_error="HTTP 500", abandon_time=FakeClock()()

@@ -13,6 +13,7 @@ from billing.storage.tables import metadata as tables_metadata
 from keel_runtime.db import create_engine
 from keel_runtime.migrations import migrate_and_grant
 
+from ..serving import serving
 from ..unit.conftest import FakeLedger
 
 
@@ -31,5 +32,15 @@ def ledger() -> FakeLedger:
 
 
 @pytest.fixture
+async def admin_engine(admin_database_url: str) -> AsyncIterator[AsyncEngine]:
+    """The database's administrator (a superuser, exempt from row-level security): what the
+    database holds, every organization's rows, for assertions only."""
+    engine = create_engine(admin_database_url, pool_size=1)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
 def handlers(engine: AsyncEngine, ledger: FakeLedger) -> Handlers:
-    return build_handlers(engine, ledger)
+    # Called as the server calls them: the caller's principal bound (tests/serving.py).
+    return serving(build_handlers(engine, ledger))

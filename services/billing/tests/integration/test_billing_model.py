@@ -35,6 +35,7 @@ from billing.domain.plan import Interval
 from billing.domain.pricing import Flat, PerUnit, Price
 from billing.storage.unit_of_work import sql_unit_of_work_factory
 
+from ..serving import serving, unwrapped
 from ..unit.conftest import FakeClock, FakeLedger
 
 pytestmark = pytest.mark.integration
@@ -176,8 +177,10 @@ async def run_sequence(engine: AsyncEngine, seed: int) -> None:
 async def _run(engine: AsyncEngine, seed: int, steps: list[str]) -> None:
     rng = random.Random(seed)
     clock = FakeClock(datetime.now(UTC).replace(microsecond=0))
-    handlers = build_handlers(engine, FakeLedger(), clock)
-    closer = PeriodCloser(sql_unit_of_work_factory(engine, clock), handlers.invoices, clock, new_id)
+    handlers = serving(build_handlers(engine, FakeLedger(), clock))
+    closer = PeriodCloser(
+        sql_unit_of_work_factory(engine, clock), unwrapped(handlers.invoices), clock, new_id
+    )
     org_id = str(uuid.uuid4())
     plan = rng.choice(PLANS)
     sub = await handlers.subscriptions.create(owner(org_id), plan.plan_id, str(uuid.uuid4()))
@@ -270,7 +273,7 @@ async def test_billing_periods_follow_the_reference_model(engine: AsyncEngine) -
 
 
 def handlers_for(engine: AsyncEngine) -> Handlers:
-    return build_handlers(engine, FakeLedger())
+    return serving(build_handlers(engine, FakeLedger()))
 
 
 async def ended_period(engine: AsyncEngine) -> tuple[Handlers, FakeClock, str, str]:
@@ -278,7 +281,7 @@ async def ended_period(engine: AsyncEngine) -> tuple[Handlers, FakeClock, str, s
     and 4 more units since; (handlers, clock, org id, subscription id)."""
     await create_plans(engine)
     clock = FakeClock(datetime.now(UTC).replace(microsecond=0))
-    handlers = build_handlers(engine, FakeLedger(), clock)
+    handlers = serving(build_handlers(engine, FakeLedger(), clock))
     org_id = str(uuid.uuid4())
     sub = await handlers.subscriptions.create(owner(org_id), "model-a", str(uuid.uuid4()))
     await handlers.usage.record(owner(org_id), UsageInput(METRIC, 10, "in-period"))

@@ -23,6 +23,7 @@ from billing.domain.pricing import Flat, Price
 from billing.storage.tables import outbox
 from billing.storage.unit_of_work import sql_unit_of_work_factory
 
+from ..serving import serving, unwrapped
 from ..unit.conftest import FakeClock, FakeLedger
 
 pytestmark = pytest.mark.integration
@@ -67,7 +68,8 @@ async def unpaid_invoice(handlers: Handlers, ledger: FakeLedger, clock: FakeCloc
 
 
 async def events(engine: AsyncEngine, invoice_id: str) -> list[tuple[str, int]]:
-    """(event type, attempt) of the invoice's payment events, in order."""
+    """(event type, attempt) of the invoice's payment events, in order (the outbox holds
+    every organization's events, with no policy)."""
     async with engine.connect() as conn:
         rows = await conn.execute(
             select(outbox.c.subject, outbox.c.payload)
@@ -94,8 +96,8 @@ async def test_a_declined_invoice_is_retried_on_schedule_then_uncollectible(
     ledger = FakeLedger()
     t0 = datetime.now(UTC)
     clock = FakeClock(t0)
-    handlers = build_handlers(engine, ledger, clock)
-    dunning = Dunning(sql_unit_of_work_factory(engine, clock), handlers.invoices, clock)
+    handlers = serving(build_handlers(engine, ledger, clock))
+    dunning = Dunning(sql_unit_of_work_factory(engine, clock), unwrapped(handlers.invoices), clock)
     invoice = await unpaid_invoice(handlers, ledger, clock)
     t0 = clock()  # the first failed collection
     assert invoice.payment_attempts == 1
@@ -131,8 +133,8 @@ async def test_a_retry_that_succeeds_pays_and_stops_dunning(engine: AsyncEngine)
     ledger = FakeLedger()
     t0 = datetime.now(UTC)
     clock = FakeClock(t0)
-    handlers = build_handlers(engine, ledger, clock, retry_schedule=(timedelta(hours=2),))
-    dunning = Dunning(sql_unit_of_work_factory(engine, clock), handlers.invoices, clock)
+    handlers = serving(build_handlers(engine, ledger, clock, retry_schedule=(timedelta(hours=2),)))
+    dunning = Dunning(sql_unit_of_work_factory(engine, clock), unwrapped(handlers.invoices), clock)
     invoice = await unpaid_invoice(handlers, ledger, clock)
     assert invoice.next_payment_attempt_time == clock() + timedelta(hours=2)
 
@@ -152,8 +154,8 @@ async def test_one_failing_invoice_does_not_stop_the_others(engine: AsyncEngine)
     ledger = BrokenForOneOrg()
     t0 = datetime.now(UTC)
     clock = FakeClock(t0)
-    handlers = build_handlers(engine, ledger, clock)
-    dunning = Dunning(sql_unit_of_work_factory(engine, clock), handlers.invoices, clock)
+    handlers = serving(build_handlers(engine, ledger, clock))
+    dunning = Dunning(sql_unit_of_work_factory(engine, clock), unwrapped(handlers.invoices), clock)
     broken, fine = [await unpaid_invoice(handlers, ledger, clock) for _ in range(2)]
     ledger.broken = broken.org_id
 

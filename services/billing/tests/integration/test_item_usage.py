@@ -15,7 +15,10 @@ from billing.app.caller import Caller
 from billing.bootstrap import Handlers, utc_now
 from billing.events.subscribers import ITEMS_METRIC, item_confirmed_handler
 from billing.storage.tables import outbox, usage_records
-from keel_runtime.events import Envelope, new_event
+from keel_runtime.events import Envelope, Handler, new_event
+from keel_runtime.tenancy import set_tenant
+
+from ..serving import unwrapped
 
 pytestmark = pytest.mark.integration
 
@@ -32,16 +35,22 @@ def confirmed(org_id: str, item_id: str, at: datetime | None = None) -> Envelope
     )
 
 
+async def deliver(engine: AsyncEngine, handle: Handler, envelope: Envelope) -> None:
+    """As the consumer runs a handler: acting for the event's organization."""
+    async with engine.begin() as conn:
+        await set_tenant(conn, envelope.org_id)
+        await handle(conn, envelope)
+
+
 async def test_one_unit_per_confirmed_item(engine: AsyncEngine, handlers: Handlers) -> None:
-    handle = item_confirmed_handler(handlers.usage, utc_now)
+    handle = item_confirmed_handler(unwrapped(handlers.usage), utc_now)
     org_id, item_id = str(uuid.uuid4()), str(uuid.uuid4())
     # A redelivery past the inbox (new event id for the same confirmation) has no effect.
     for event in (confirmed(org_id, item_id), confirmed(org_id, item_id)):
-        async with engine.begin() as conn:
-            await handle(conn, event)
-    async with engine.begin() as conn:
-        await handle(conn, confirmed(org_id, str(uuid.uuid4())))
+        await deliver(engine, handle, event)
+    await deliver(engine, handle, confirmed(org_id, str(uuid.uuid4())))
     async with engine.connect() as conn:
+        await set_tenant(conn, org_id)
         usage = (
             await conn.execute(
                 select(usage_records.c.metric, func.sum(usage_records.c.quantity)).group_by(
@@ -57,7 +66,7 @@ async def test_one_unit_per_confirmed_item(engine: AsyncEngine, handlers: Handle
 async def test_an_item_confirmed_before_a_close_but_delivered_after_is_billed_next(
     engine: AsyncEngine, handlers: Handlers
 ) -> None:
-    handle = item_confirmed_handler(handlers.usage, utc_now)
+    handle = item_confirmed_handler(unwrapped(handlers.usage), utc_now)
     org_id = str(uuid.uuid4())
     owner = Caller(subject="u1", org_id=org_id, roles=frozenset({"OWNER"}))
     sub = await handlers.subscriptions.create(owner, "free", str(uuid.uuid4()))
@@ -65,8 +74,8 @@ async def test_an_item_confirmed_before_a_close_but_delivered_after_is_billed_ne
     first = await handlers.invoices.close_period(owner, sub.subscription_id, str(uuid.uuid4()))
     assert confirmed_at < first.period_end
 
-    async with engine.begin() as conn:  # the event arrives after the close
-        await handle(conn, confirmed(org_id, str(uuid.uuid4()), at=confirmed_at))
+    # The event arrives after the close.
+    await deliver(engine, handle, confirmed(org_id, str(uuid.uuid4()), at=confirmed_at))
     second = await handlers.invoices.close_period(owner, sub.subscription_id, str(uuid.uuid4()))
     (line,) = [x for x in second.lines if x.metric == ITEMS_METRIC]
     assert line.quantity == 1

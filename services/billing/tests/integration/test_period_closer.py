@@ -17,7 +17,9 @@ from billing.domain.pricing import Flat, Price
 from billing.storage.tables import usage_records
 from billing.storage.unit_of_work import sql_unit_of_work_factory
 from keel_runtime.metrics import Metrics
+from keel_runtime.tenancy import set_tenant
 
+from ..serving import serving, unwrapped
 from ..unit.conftest import FakeClock, FakeLedger
 
 pytestmark = pytest.mark.integration
@@ -31,7 +33,7 @@ async def test_one_failing_subscription_does_not_stop_the_others(
     engine: AsyncEngine, ledger: FakeLedger
 ) -> None:
     clock = FakeClock(datetime.now(UTC))
-    handlers = build_handlers(engine, ledger, clock)
+    handlers = serving(build_handlers(engine, ledger, clock))
     orgs = [str(uuid.uuid4()) for _ in range(3)]
     subs = [
         await handlers.subscriptions.create(owner(org), "free", str(uuid.uuid4())) for org in orgs
@@ -39,6 +41,7 @@ async def test_one_failing_subscription_does_not_stop_the_others(
     # Usage that cannot be priced in 64 bits, written straight into the table (what data
     # recorded before the ingestion bounds existed can hold). The first due subscription.
     async with engine.begin() as conn:
+        await set_tenant(conn, orgs[0])
         await conn.execute(
             usage_records.insert().values(
                 usage_record_id=new_id(),
@@ -52,7 +55,11 @@ async def test_one_failing_subscription_does_not_stop_the_others(
         )
     metrics = Metrics("billing")
     closer = PeriodCloser(
-        sql_unit_of_work_factory(engine, clock), handlers.invoices, clock, new_id, metrics=metrics
+        sql_unit_of_work_factory(engine, clock),
+        unwrapped(handlers.invoices),
+        clock,
+        new_id,
+        metrics=metrics,
     )
     clock.advance(timedelta(days=32))
 
@@ -76,7 +83,7 @@ async def test_cancel_now_bills_the_elapsed_share_of_fees_and_pending_proration(
     engine: AsyncEngine, ledger: FakeLedger
 ) -> None:
     clock = FakeClock(datetime(2026, 3, 1, tzinfo=UTC))  # a 31-day period
-    handlers = build_handlers(engine, ledger, clock)
+    handlers = serving(build_handlers(engine, ledger, clock))
     operator = Caller(subject="ops", org_id="", kind="service")
     for plan_id, fee in (("small", 3100), ("large", 6200)):
         await handlers.plans.create(

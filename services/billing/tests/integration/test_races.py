@@ -27,7 +27,9 @@ from billing.storage.tables import invoices, subscriptions
 from billing.storage.unit_of_work import sql_unit_of_work_factory
 from keel_runtime.db import create_engine
 from keel_runtime.metrics import Metrics
+from keel_runtime.tenancy import acting_for
 
+from ..serving import serving, unwrapped
 from ..unit.conftest import FakeClock, FakeLedger
 
 pytestmark = pytest.mark.integration
@@ -41,9 +43,10 @@ def owner(org_id: str) -> Caller:
 
 
 @pytest.fixture
-async def wide_engine(engine: AsyncEngine, database_url: str) -> AsyncIterator[AsyncEngine]:
-    """A pool as wide as the clients, so they really run at once (`engine` migrated)."""
-    wide = create_engine(database_url, pool_size=CLIENTS + 4)
+async def wide_engine(engine: AsyncEngine, runtime_database_url: str) -> AsyncIterator[AsyncEngine]:
+    """A pool as wide as the clients, so they really run at once (`engine` migrated); as
+    the runtime role, as the service runs."""
+    wide = create_engine(runtime_database_url, pool_size=CLIENTS + 4)
     yield wide
     await wide.dispose()
 
@@ -57,10 +60,10 @@ def failed_closes(metrics: Metrics) -> float:
 
 @pytest.mark.parametrize("action", ["change_plan", "cancel"])
 async def test_changes_racing_a_close_never_reopen_the_period(
-    wide_engine: AsyncEngine, action: str
+    wide_engine: AsyncEngine, admin_engine: AsyncEngine, action: str
 ) -> None:
     clock = FakeClock(datetime.now(UTC))
-    handlers = build_handlers(wide_engine, FakeLedger(), clock)
+    handlers = serving(build_handlers(wide_engine, FakeLedger(), clock))
     await handlers.plans.create(
         OPERATOR, CreatePlan("team", "Team", "USD", Interval.MONTH, (Price("", Flat(3000)),))
     )
@@ -71,7 +74,7 @@ async def test_changes_racing_a_close_never_reopen_the_period(
     metrics = Metrics("billing")
     closer = PeriodCloser(
         sql_unit_of_work_factory(wide_engine, clock),
-        handlers.invoices,
+        unwrapped(handlers.invoices),
         clock,
         new_id,
         metrics=metrics,
@@ -95,7 +98,7 @@ async def test_changes_racing_a_close_never_reopen_the_period(
     await closer.close_due()
     assert failed_closes(metrics) == 0
 
-    async with wide_engine.connect() as conn:
+    async with admin_engine.connect() as conn:  # every organization's rows
         rows = {
             str(r.subscription_id): r
             for r in await conn.execute(
@@ -107,18 +110,20 @@ async def test_changes_racing_a_close_never_reopen_the_period(
         # No period starts before the end of one already invoiced.
         assert rows[str(invoice.subscription_id)].current_period_start >= invoice.period_end
     assert len({(str(i.subscription_id), i.period_start) for i in billed}) == len(billed)
+    assert {str(i.subscription_id) for i in billed} == set(rows)  # every period was closed
 
 
 async def test_a_save_from_a_stale_read_is_refused(engine: AsyncEngine) -> None:
     clock = FakeClock(datetime.now(UTC))
-    handlers = build_handlers(engine, FakeLedger(), clock)
+    handlers = serving(build_handlers(engine, FakeLedger(), clock))
     org = str(uuid.uuid4())
     sub = await handlers.subscriptions.create(owner(org), "free", str(uuid.uuid4()))
     uow_factory = sql_unit_of_work_factory(engine, clock)
-    async with uow_factory() as uow:
-        stale = await uow.subscriptions.get(org, sub.subscription_id)
-    assert stale is not None
-    await handlers.subscriptions.cancel(owner(org), sub.subscription_id, at_period_end=True)
-    async with uow_factory() as uow:
-        with pytest.raises(errors.ConcurrentModification):
-            await uow.subscriptions.save(replace(stale, plan_id="free"))
+    with acting_for(org):
+        async with uow_factory() as uow:
+            stale = await uow.subscriptions.get(org, sub.subscription_id)
+        assert stale is not None
+        await handlers.subscriptions.cancel(owner(org), sub.subscription_id, at_period_end=True)
+        async with uow_factory() as uow:
+            with pytest.raises(errors.ConcurrentModification):
+                await uow.subscriptions.save(replace(stale, plan_id="free"))

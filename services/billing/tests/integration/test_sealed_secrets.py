@@ -17,6 +17,7 @@ from keel_runtime.sealing import KEYS_VARIABLE, Keyring, use_keyring
 from keel_runtime.sealing import keyring as current_keyring
 from keel_runtime.tenancy import set_tenant
 
+from ..serving import serving
 from ..unit.conftest import FakeLedger
 
 pytestmark = pytest.mark.integration
@@ -44,7 +45,7 @@ async def stored_secrets(engine: AsyncEngine, org_id: str) -> list[str]:
 
 
 async def create_endpoint(engine: AsyncEngine, org_id: str) -> str:
-    handlers = build_handlers(engine, FakeLedger())
+    handlers = serving(build_handlers(engine, FakeLedger()))
     owner = Caller(subject="u1", org_id=org_id, roles=frozenset({"OWNER"}))
     _, secret = await handlers.webhooks.create(
         owner, url="https://hooks.example/a", event_types=[], description="", request_id=""
@@ -73,16 +74,28 @@ async def test_rotation_keeps_old_rows_readable_and_reseal_moves_them_to_the_new
     database_url: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    org_id = str(uuid.uuid4())
-    secret = await create_endpoint(engine, org_id)
+    # Two organizations: the reseal (run by the owner, whom row-level security holds too)
+    # must reach every organization's rows.
+    secrets = {}
+    for _ in range(2):
+        org_id = str(uuid.uuid4())
+        secrets[org_id] = await create_endpoint(engine, org_id)
     # Rotate: the new key first, the old one kept.
     rotated = Keyring.parse(f"{SECOND.setting()},{FIRST.setting()}")
     use_keyring(rotated)
-    assert await read_secret(engine, org_id) == secret
+    for org_id, secret in secrets.items():
+        assert await read_secret(engine, org_id) == secret
     # `migrate` reseals what the newest key did not seal (as the owner role).
     monkeypatch.setenv(KEYS_VARIABLE, rotated.setting())
     reseal_secrets(database_url, metadata)
-    [stored] = await stored_secrets(engine, org_id)
-    assert stored.startswith("sealed:v1:second:")
     use_keyring(SECOND)  # the old key can now go
-    assert await read_secret(engine, org_id) == secret
+    for org_id, secret in secrets.items():
+        [stored] = await stored_secrets(engine, org_id)
+        assert stored.startswith("sealed:v1:second:")
+        assert await read_secret(engine, org_id) == secret
+    # FORCE is back on the table once the reseal is done.
+    async with engine.connect() as conn:
+        forced = await conn.scalar(
+            text("SELECT relforcerowsecurity FROM pg_class WHERE relname = 'webhook_endpoints'")
+        )
+    assert forced is True

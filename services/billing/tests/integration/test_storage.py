@@ -36,7 +36,9 @@ from billing.storage.unit_of_work import (
     SqlUnitOfWork,
     sql_unit_of_work_factory,
 )
+from keel_runtime.tenancy import acting_for, set_tenant
 
+from ..serving import serving, unwrapped
 from ..unit.conftest import FakeClock, FakeLedger
 
 pytestmark = pytest.mark.integration
@@ -54,11 +56,12 @@ OPERATOR = Caller(subject="ops", org_id="", kind="service")
 
 
 async def rows(engine: AsyncEngine, table) -> int:  # type: ignore[no-untyped-def]
+    """Rows of every organization (``engine``: the administrator's)."""
     async with engine.connect() as conn:
         return int((await conn.execute(select(func.count()).select_from(table))).scalar_one())
 
 
-async def test_usage_dedup_key_records_once(engine: AsyncEngine, handlers: Handlers) -> None:
+async def test_usage_dedup_key_records_once(admin_engine: AsyncEngine, handlers: Handlers) -> None:
     org = str(uuid.uuid4())
     first, dup = await handlers.usage.record(reporter(org), UsageInput("items.confirmed", 1, "k"))
     again, dup_again = await handlers.usage.record(
@@ -68,17 +71,19 @@ async def test_usage_dedup_key_records_once(engine: AsyncEngine, handlers: Handl
     assert again.usage_record_id == first.usage_record_id
     # Another organization may use the same key.
     await handlers.usage.record(reporter(str(uuid.uuid4())), UsageInput("items.confirmed", 1, "k"))
-    assert await rows(engine, usage_records) == 2
-    assert await rows(engine, outbox) == 2
+    assert await rows(admin_engine, usage_records) == 2
+    assert await rows(admin_engine, outbox) == 2
 
 
-async def test_concurrent_duplicates_record_once(engine: AsyncEngine, handlers: Handlers) -> None:
+async def test_concurrent_duplicates_record_once(
+    admin_engine: AsyncEngine, handlers: Handlers
+) -> None:
     org = str(uuid.uuid4())
     results = await asyncio.gather(
         *(handlers.usage.record(reporter(org), UsageInput("m", 1, "same")) for _ in range(5))
     )
     assert sorted(dup for _, dup in results) == [False, True, True, True, True]
-    assert await rows(engine, usage_records) == 1
+    assert await rows(admin_engine, usage_records) == 1
 
 
 async def test_batch_and_sql_aggregations(handlers: Handlers) -> None:
@@ -157,7 +162,7 @@ async def test_plans_round_trip_every_price_model(handlers: Handlers) -> None:
 
 async def test_invoice_cycle_with_proration(engine: AsyncEngine, ledger: FakeLedger) -> None:
     clock = FakeClock(datetime.now(UTC))
-    handlers = build_handlers(engine, ledger, clock)
+    handlers = serving(build_handlers(engine, ledger, clock))
     org = str(uuid.uuid4())
     await handlers.plans.create(
         OPERATOR,
@@ -197,21 +202,26 @@ async def test_invoice_cycle_with_proration(engine: AsyncEngine, ledger: FakeLed
         await handlers.invoices.get(owner(str(uuid.uuid4())), invoice.invoice_id)
 
 
-async def test_leaving_without_commit_rolls_back(engine: AsyncEngine) -> None:
+async def test_leaving_without_commit_rolls_back(
+    engine: AsyncEngine, admin_engine: AsyncEngine
+) -> None:
     org = str(uuid.uuid4())
-    async with SqlUnitOfWork(engine, utc_now) as uow:
-        now = utc_now()
-        await uow.usage.add_many([UsageRecord(new_id(), org, "m", 1, "k", now, now)])
-    assert await rows(engine, usage_records) == 0
+    with acting_for(org):
+        async with SqlUnitOfWork(engine, utc_now) as uow:
+            now = utc_now()
+            await uow.usage.add_many([UsageRecord(new_id(), org, "m", 1, "k", now, now)])
+    assert await rows(admin_engine, usage_records) == 0
 
 
 async def test_period_closer_against_postgres(engine: AsyncEngine, ledger: FakeLedger) -> None:
     clock = FakeClock(datetime.now(UTC))
-    handlers = build_handlers(engine, ledger, clock)
+    handlers = serving(build_handlers(engine, ledger, clock))
     org = str(uuid.uuid4())
     sub = await handlers.subscriptions.create(owner(org), "free", str(uuid.uuid4()))
     await handlers.subscriptions.cancel(owner(org), sub.subscription_id, at_period_end=True)
-    closer = PeriodCloser(sql_unit_of_work_factory(engine, clock), handlers.invoices, clock, new_id)
+    closer = PeriodCloser(
+        sql_unit_of_work_factory(engine, clock), unwrapped(handlers.invoices), clock, new_id
+    )
     assert await closer.close_due() == []
     clock.advance(timedelta(days=32))
     # Two closers at once (two replicas): the period is invoiced exactly once.
@@ -234,8 +244,10 @@ async def test_default_subscription_starts_under_a_generic_plan(
         uow = BoundUnitOfWork(conn, utc_now)
         orgs = [str(uuid.uuid4()) for _ in range(12)]
         for org in orgs:
+            await set_tenant(conn, org)  # as the consumer does, from each event's organization
             assert await handlers.subscriptions.start_default(uow, org) is not None
         # A second active subscription for the same organization is a quiet conflict.
+        await set_tenant(conn, orgs[0])
         first = await uow.subscriptions.get_active(orgs[0])
         assert first is not None
         again = replace(first, subscription_id=str(uuid.uuid4()))
@@ -246,7 +258,7 @@ async def test_change_plan_replayed_returns_the_first_answer(
     engine: AsyncEngine, ledger: FakeLedger
 ) -> None:
     clock = FakeClock(datetime.now(UTC))
-    handlers = build_handlers(engine, ledger, clock)
+    handlers = serving(build_handlers(engine, ledger, clock))
     await handlers.plans.create(
         OPERATOR, CreatePlan("crew", "Crew", "USD", Interval.MONTH, (Price("", Flat(3000)),))
     )

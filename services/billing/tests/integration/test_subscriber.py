@@ -16,6 +16,7 @@ from billing.events.subscribers import organization_created_handler
 from billing.storage.tables import outbox, subscriptions
 from keel_runtime.events import (
     Envelope,
+    Handler,
     StreamSpec,
     Subscription,
     connect_nats,
@@ -23,7 +24,10 @@ from keel_runtime.events import (
     new_event,
     unpack,
 )
+from keel_runtime.tenancy import set_tenant
 from keel_runtime.testing import ProbeConsumer
+
+from ..serving import unwrapped
 
 pytestmark = pytest.mark.integration
 
@@ -41,6 +45,7 @@ def org_created(org_id: str) -> Envelope:
 
 
 async def count(engine: AsyncEngine, table, org_id: str | None = None) -> int:  # type: ignore[no-untyped-def]
+    """Rows of every organization (``engine``: the administrator's)."""
     query = select(func.count()).select_from(table)
     if org_id is not None:
         query = query.where(table.c.org_id == org_id)
@@ -48,18 +53,24 @@ async def count(engine: AsyncEngine, table, org_id: str | None = None) -> int:  
         return int((await conn.execute(query)).scalar_one())
 
 
+async def deliver(engine: AsyncEngine, handle: Handler, envelope: Envelope) -> None:
+    """As the consumer runs a handler: acting for the event's organization."""
+    async with engine.begin() as conn:
+        await set_tenant(conn, envelope.org_id)
+        await handle(conn, envelope)
+
+
 async def test_handler_twice_starts_one_subscription(
-    engine: AsyncEngine, handlers: Handlers
+    engine: AsyncEngine, admin_engine: AsyncEngine, handlers: Handlers
 ) -> None:
-    handle = organization_created_handler(handlers.subscriptions, utc_now)
+    handle = organization_created_handler(unwrapped(handlers.subscriptions), utc_now)
     org_id = str(uuid.uuid4())
     # Two distinct events for one organization (a replay under a new id): the inbox cannot
     # help, the unique index on active subscriptions does.
     for _ in range(2):
-        async with engine.begin() as conn:
-            await handle(conn, org_created(org_id))
-    assert await count(engine, subscriptions, org_id) == 1
-    async with engine.connect() as conn:
+        await deliver(engine, handle, org_created(org_id))
+    assert await count(admin_engine, subscriptions, org_id) == 1
+    async with admin_engine.connect() as conn:
         rows = (await conn.execute(select(outbox.c.subject, outbox.c.payload))).all()
     assert [r.subject for r in rows] == ["billing.subscription.created"]
     created = unpack(Envelope.FromString(rows[0].payload), events_pb2.SubscriptionCreated)
@@ -67,22 +78,21 @@ async def test_handler_twice_starts_one_subscription(
 
 
 async def test_concurrent_starts_make_one_subscription(
-    engine: AsyncEngine, handlers: Handlers
+    engine: AsyncEngine, admin_engine: AsyncEngine, handlers: Handlers
 ) -> None:
-    handle = organization_created_handler(handlers.subscriptions, utc_now)
+    handle = organization_created_handler(unwrapped(handlers.subscriptions), utc_now)
     org_id = str(uuid.uuid4())
-
-    async def once() -> None:
-        async with engine.begin() as conn:
-            await handle(conn, org_created(org_id))
-
-    await asyncio.gather(*(once() for _ in range(4)))
-    assert await count(engine, subscriptions, org_id) == 1
-    assert await count(engine, outbox) == 1
+    await asyncio.gather(*(deliver(engine, handle, org_created(org_id)) for _ in range(4)))
+    assert await count(admin_engine, subscriptions, org_id) == 1
+    assert await count(admin_engine, outbox) == 1
 
 
 async def test_consumer_redelivery_has_no_second_effect(
-    engine: AsyncEngine, handlers: Handlers, nats_url: str, unique_name: str
+    engine: AsyncEngine,
+    admin_engine: AsyncEngine,
+    handlers: Handlers,
+    nats_url: str,
+    unique_name: str,
 ) -> None:
     nc, js = await connect_nats(nats_url)
     stream = unique_name.upper()
@@ -95,7 +105,7 @@ async def test_consumer_redelivery_has_no_second_effect(
             consumer=f"billing-start-subscription-{unique_name}",
             stream=stream,
             filter_subject=subject,
-            handler=organization_created_handler(handlers.subscriptions, utc_now),
+            handler=organization_created_handler(unwrapped(handlers.subscriptions), utc_now),
         ),
     )
     org_id = str(uuid.uuid4())
@@ -111,8 +121,8 @@ async def test_consumer_redelivery_has_no_second_effect(
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-        assert await count(engine, subscriptions, org_id) == 1
-        assert await count(engine, outbox) == 1
+        assert await count(admin_engine, subscriptions, org_id) == 1
+        assert await count(admin_engine, outbox) == 1
     finally:
         await js.delete_stream(stream)
         await nc.close()

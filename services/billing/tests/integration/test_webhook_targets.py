@@ -28,7 +28,9 @@ from billing.storage.unit_of_work import sql_unit_of_work_factory
 from billing.transport.webhook_sender import HttpWebhookSender
 from billing.transport.webhook_targets import WebhookTargets
 from keel_runtime.events import new_event
+from keel_runtime.tenancy import set_tenant
 
+from ..serving import serving
 from ..unit.conftest import PUBLIC_ADDRESS, FakeClock, FakeLedger
 
 pytestmark = pytest.mark.integration
@@ -88,7 +90,7 @@ async def deliver_one(
     """Create an endpoint (through `creating`), queue one event, dispatch once (through
     `sending`); (signing secret, delivery's last error)."""
     clock = FakeClock(datetime.now(UTC))
-    handlers = build_handlers(engine, FakeLedger(), clock, webhook_targets=creating)
+    handlers = serving(build_handlers(engine, FakeLedger(), clock, webhook_targets=creating))
     org_id = str(uuid.uuid4())
     owner = Caller(subject="u1", org_id=org_id, roles=frozenset({"OWNER"}))
     _, secret = await handlers.webhooks.create(
@@ -102,6 +104,7 @@ async def deliver_one(
         payload=events_pb2.InvoicePaid(invoice_id="inv-1", transaction_id="tx-1"),
     )
     async with engine.begin() as conn:
+        await set_tenant(conn, org_id)  # as the consumer does, from the event
         await billing_event_handler(clock)(conn, event)
     sender = HttpWebhookSender(sending)
     try:
@@ -114,6 +117,7 @@ async def deliver_one(
     finally:
         await sender.close()
     async with engine.connect() as conn:
+        await set_tenant(conn, org_id)
         row = (await conn.execute(select(webhook_deliveries.c.last_error))).one()
     return secret, str(row.last_error)
 
@@ -166,7 +170,7 @@ async def test_a_host_whose_dns_turns_to_loopback_is_never_contacted(
 async def test_without_the_allowlist_the_local_server_is_refused_at_creation(
     engine: AsyncEngine, local_server: LocalServer
 ) -> None:
-    handlers = build_handlers(engine, FakeLedger(), webhook_targets=WebhookTargets())
+    handlers = serving(build_handlers(engine, FakeLedger(), webhook_targets=WebhookTargets()))
     owner = Caller(subject="u1", org_id=str(uuid.uuid4()), roles=frozenset({"OWNER"}))
     for url in (
         f"https://127.0.0.1:{local_server.port}/hook",

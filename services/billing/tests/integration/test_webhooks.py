@@ -22,7 +22,9 @@ from billing.storage.unit_of_work import sql_unit_of_work_factory
 from billing.transport.webhook_sender import HttpWebhookSender
 from billing.transport.webhook_targets import WebhookTargets
 from keel_runtime.events import Envelope, new_event
+from keel_runtime.tenancy import set_tenant
 
+from ..serving import serving
 from ..unit.conftest import PUBLIC_ADDRESS, FakeClock, FakeLedger, public_dns
 
 pytestmark = pytest.mark.integration
@@ -39,14 +41,22 @@ def paid_event(org_id: str) -> Envelope:
 
 
 async def deliveries(engine: AsyncEngine) -> int:
+    """Deliveries of every organization (``engine``: the administrator's)."""
     async with engine.connect() as conn:
         query = select(func.count()).select_from(webhook_deliveries)
         return int((await conn.execute(query)).scalar_one())
 
 
-async def test_signed_delivery_with_a_retry(engine: AsyncEngine) -> None:
+async def deliver(engine: AsyncEngine, envelope: Envelope, clock: FakeClock) -> None:
+    """As the consumer runs the fan-out: acting for the event's organization."""
+    async with engine.begin() as conn:
+        await set_tenant(conn, envelope.org_id)
+        await billing_event_handler(clock)(conn, envelope)
+
+
+async def test_signed_delivery_with_a_retry(engine: AsyncEngine, admin_engine: AsyncEngine) -> None:
     clock = FakeClock(datetime.now(UTC))
-    handlers = build_handlers(engine, FakeLedger(), clock)
+    handlers = serving(build_handlers(engine, FakeLedger(), clock))
     org_id = str(uuid.uuid4())
     owner = Caller(subject="u1", org_id=org_id, roles=frozenset({"OWNER"}))
     _, secret = await handlers.webhooks.create(
@@ -72,18 +82,19 @@ async def test_signed_delivery_with_a_retry(engine: AsyncEngine) -> None:
         request_id=str(uuid.uuid4()),
     )
 
-    handle = billing_event_handler(clock)
     event = paid_event(org_id)
     for _ in range(2):  # a redelivery past the inbox queues nothing new
-        async with engine.begin() as conn:
-            await handle(conn, event)
-    assert await deliveries(engine) == 1
+        await deliver(engine, event, clock)
+    # Another organization's event: the dispatcher sends both organizations' deliveries.
+    await deliver(engine, paid_event(other.org_id), clock)
+    assert await deliveries(admin_engine) == 2
 
     received: list[httpx.Request] = []
 
     def receiver(request: httpx.Request) -> httpx.Response:
         received.append(request)
-        return httpx.Response(500 if len(received) == 1 else 204)
+        first_to_all = [r.url.path for r in received].count("/all") == 1
+        return httpx.Response(500 if request.url.path == "/all" and first_to_all else 204)
 
     sender = HttpWebhookSender(
         WebhookTargets(resolver=public_dns),
@@ -91,12 +102,13 @@ async def test_signed_delivery_with_a_retry(engine: AsyncEngine) -> None:
     )
     dispatcher = WebhookDispatcher(sql_unit_of_work_factory(engine, clock), sender, clock)
     try:
-        assert await dispatcher.dispatch_due() == 1
+        assert await dispatcher.dispatch_due() == 2
         assert await dispatcher.dispatch_due() == 0
         clock.advance(timedelta(seconds=10))
         assert await dispatcher.dispatch_due() == 1
     finally:
         await sender.close()
+    assert sorted(r.url.path for r in received) == ["/all", "/all", "/other"]
 
     request = received[-1]
     # Sent to the address checked, addressed to the endpoint's host.
@@ -111,12 +123,15 @@ async def test_signed_delivery_with_a_retry(engine: AsyncEngine) -> None:
     body = httpx.Response(200, content=request.content).json()
     assert body["type"] == "billing.invoice.paid" and body["data"]["invoiceId"] == "inv-1"
     async with engine.connect() as conn:
+        await set_tenant(conn, org_id)
         row = (await conn.execute(select(webhook_deliveries))).one()
     assert row.attempts == 2 and row.delivered_time is not None
 
 
-async def test_deleting_an_endpoint_drops_its_deliveries(engine: AsyncEngine) -> None:
-    handlers = build_handlers(engine, FakeLedger())
+async def test_deleting_an_endpoint_drops_its_deliveries(
+    engine: AsyncEngine, admin_engine: AsyncEngine
+) -> None:
+    handlers = serving(build_handlers(engine, FakeLedger()))
     org_id = str(uuid.uuid4())
     owner = Caller(subject="u1", org_id=org_id, roles=frozenset({"OWNER"}))
     endpoint, _ = await handlers.webhooks.create(
@@ -126,8 +141,7 @@ async def test_deleting_an_endpoint_drops_its_deliveries(engine: AsyncEngine) ->
         description="",
         request_id=str(uuid.uuid4()),
     )
-    async with engine.begin() as conn:
-        await billing_event_handler(FakeClock())(conn, paid_event(org_id))
-    assert await deliveries(engine) == 1
+    await deliver(engine, paid_event(org_id), FakeClock())
+    assert await deliveries(admin_engine) == 1
     await handlers.webhooks.delete(owner, endpoint.webhook_endpoint_id)
-    assert await deliveries(engine) == 0
+    assert await deliveries(admin_engine) == 0

@@ -348,12 +348,19 @@ class FakeDeliveries:
             count += 1
         return count
 
-    async def claim_due(self, now: datetime, limit: int, lease_s: float) -> list[Delivery]:
-        due = [
+    async def organizations_due(self, now: datetime, limit: int) -> list[str]:
+        # The fake keeps no organizations apart: everything due is one batch.
+        return [""] if self._due(now) else []
+
+    def _due(self, now: datetime) -> list[FakeDeliveryRow]:
+        return [
             r
             for r in self.s.deliveries.values()
             if r.delivered is None and r.abandoned is None and r.next_attempt <= now
-        ][:limit]
+        ]
+
+    async def claim_due(self, now: datetime, limit: int, lease_s: float) -> list[Delivery]:
+        due = self._due(now)[:limit]
         for r in due:
             r.next_attempt = now + timedelta(seconds=lease_s)
         return [r.delivery for r in due]

@@ -256,6 +256,8 @@ async def test_api_key_exchange_is_public_and_refuses_dead_keys(
     )
     expired = await create("expired")
     with psycopg.connect(migrated_database_url) as conn:
+        # The key's organization (row-level security shows the runtime role no other).
+        conn.execute("SELECT set_config('keel.org_id', %s, true)", (claims["org"],))
         conn.execute(
             "UPDATE api_keys SET expires_at = now() - interval '1 minute' WHERE id = %s",
             (expired.api_key.api_key_id,),

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from identity.app.handlers import Handlers, build_handlers
@@ -16,7 +17,10 @@ from identity.crypto.tokens import JwtTokenService
 from identity.storage.signing_keys import SqlSigningKeyStore
 from identity.storage.uow import SqlUnitOfWork
 from identity.throttle import NoThrottle
+from keel_devstack.roles import login_admin
 from keel_runtime.db import create_engine
+
+from ..serving import serving
 
 FAST_ARGON2 = Argon2Params(time_cost=1, memory_cost_kib=64, parallelism=1)
 
@@ -42,12 +46,25 @@ async def tokens(engine: AsyncEngine) -> JwtTokenService:
 
 
 @pytest.fixture
+async def admin_engine(postgres_url: str, migrated_database_url: str) -> AsyncIterator[AsyncEngine]:
+    """The database's administrator (a superuser, exempt from row-level security): what the
+    database holds, every organization's rows, for assertions only."""
+    database = make_url(migrated_database_url).database or ""
+    engine = create_engine(login_admin(postgres_url, database), pool_size=1)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
 def handlers(engine: AsyncEngine, tokens: JwtTokenService) -> Handlers:
-    return build_handlers(
-        uow=lambda: SqlUnitOfWork(engine),
-        hasher=Argon2Hasher(FAST_ARGON2),
-        tokens=tokens,
-        throttle=NoThrottle(),
-        clock=SystemClock(),
-        policy=SessionPolicy(),
+    # Called as the server calls them: the actor's principal bound (tests/serving.py).
+    return serving(
+        build_handlers(
+            uow=lambda: SqlUnitOfWork(engine),
+            hasher=Argon2Hasher(FAST_ARGON2),
+            tokens=tokens,
+            throttle=NoThrottle(),
+            clock=SystemClock(),
+            policy=SessionPolicy(),
+        )
     )

@@ -18,6 +18,7 @@ from identity.crypto.tokens import JwtTokenService
 from identity.storage.tables import users
 from identity.storage.uow import SqlUnitOfWork
 from identity.throttle import NoThrottle
+from keel_runtime.tenancy import set_tenant
 
 pytestmark = pytest.mark.integration
 
@@ -37,8 +38,9 @@ def handlers_with(engine: AsyncEngine, tokens: JwtTokenService, params: Argon2Pa
     )
 
 
-async def stored_hash(engine: AsyncEngine) -> str:
+async def stored_hash(engine: AsyncEngine, organization_id: str) -> str:
     async with engine.connect() as conn:
+        await set_tenant(conn, organization_id)
         return str((await conn.execute(select(users.c.password_hash))).scalar_one())
 
 
@@ -52,16 +54,17 @@ def test_default_parameters_meet_owasp_minimum() -> None:
 
 async def test_login_upgrades_a_hash_made_with_the_previous_parameters(engine, tokens) -> None:
     before = handlers_with(engine, tokens, PREVIOUS_DEFAULT)
-    await before.create_organization(
+    signed_up = await before.create_organization(
         CreateOrganization("Engines", "owner@example.com", PASSWORD, request_id=str(uuid.uuid4()))
     )
-    old = extract_parameters(await stored_hash(engine))
+    org = signed_up.organization.id
+    old = extract_parameters(await stored_hash(engine, org))
     assert (old.memory_cost, old.time_cost, old.parallelism) == (65536, 3, 4)
 
     now = handlers_with(engine, tokens, Argon2Params())
     await now.login(Login("owner@example.com", PASSWORD))
 
-    upgraded = await stored_hash(engine)
+    upgraded = await stored_hash(engine, org)
     params = extract_parameters(upgraded)
     default = Argon2Params()
     assert (params.memory_cost, params.time_cost, params.parallelism) != (65536, 3, 4)
@@ -72,4 +75,4 @@ async def test_login_upgrades_a_hash_made_with_the_previous_parameters(engine, t
     )
     # The upgraded hash still checks the same password, and is not replaced again.
     await now.login(Login("owner@example.com", PASSWORD))
-    assert await stored_hash(engine) == upgraded
+    assert await stored_hash(engine, org) == upgraded

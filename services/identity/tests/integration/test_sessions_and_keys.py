@@ -27,6 +27,7 @@ from identity.domain.roles import Role
 from identity.storage.retention import RetentionPolicy, purge
 from identity.storage.signing_keys import SqlSigningKeyStore
 from identity.storage.tables import refresh_tokens
+from keel_runtime.tenancy import set_tenant
 
 pytestmark = pytest.mark.integration
 
@@ -44,11 +45,12 @@ async def owner(handlers) -> Actor:  # type: ignore[no-untyped-def]
 
 
 async def test_refresh_rotation_and_reuse_detection(engine, handlers) -> None:
-    await owner(handlers)
+    actor = await owner(handlers)
     first = await handlers.login(Login("owner@example.com", PASSWORD))
     second = await handlers.refresh_token(RefreshSession(first.refresh_token))
     # Age the spent token past the grace window, as if the replay came a minute later.
     async with engine.begin() as conn:
+        await set_tenant(conn, actor.organization_id)
         await conn.execute(
             update(refresh_tokens)
             .where(refresh_tokens.c.used_at.is_not(None))
@@ -60,6 +62,7 @@ async def test_refresh_rotation_and_reuse_detection(engine, handlers) -> None:
     with pytest.raises(InvalidRefreshToken):
         await handlers.refresh_token(RefreshSession(second.refresh_token))
     async with engine.connect() as conn:
+        await set_tenant(conn, actor.organization_id)
         revoked = (await conn.execute(select(refresh_tokens.c.revoked_at))).scalars().all()
     assert len(revoked) == 2 and all(revoked)
 

@@ -15,6 +15,7 @@ from identity.app.commands import CreateOrganization, Login
 from identity.domain.errors import EmailTaken, InvalidCredentials
 from identity.storage.uow import SqlUnitOfWork
 from keel_runtime.context import bound
+from keel_runtime.tenancy import set_tenant
 
 from identity.storage.tables import (  # isort: skip
     audit_events,
@@ -39,6 +40,7 @@ def sign_up(email: str = "ada@example.com", request_id: str = "") -> CreateOrgan
 
 
 async def counts(engine) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
+    """Rows of every organization (``engine``: the administrator's)."""
     async with engine.connect() as conn:
         return (
             await conn.scalar(select(func.count()).select_from(organizations)),
@@ -47,11 +49,11 @@ async def counts(engine) -> tuple[int, int, int]:  # type: ignore[no-untyped-def
         )
 
 
-async def test_writes_organization_owner_and_outbox_event(engine, handlers) -> None:
+async def test_writes_organization_owner_and_outbox_event(engine, admin_engine, handlers) -> None:
     with bound(request_id="req-sign-up"):
         result = await handlers.create_organization(sign_up())
 
-    assert await counts(engine) == (1, 1, 2)
+    assert await counts(admin_engine) == (1, 1, 2)
     async with engine.connect() as conn:
         row = (
             await conn.execute(
@@ -70,7 +72,7 @@ async def test_writes_organization_owner_and_outbox_event(engine, handlers) -> N
     assert payload.default_currency == "EUR"
 
 
-async def test_failure_after_the_writes_leaves_nothing(engine, handlers, monkeypatch) -> None:
+async def test_failure_after_the_writes_leaves_nothing(admin_engine, handlers, monkeypatch) -> None:
     async def broken_commit(self: SqlUnitOfWork) -> None:
         raise RuntimeError("connection lost before commit")
 
@@ -78,29 +80,29 @@ async def test_failure_after_the_writes_leaves_nothing(engine, handlers, monkeyp
     with pytest.raises(RuntimeError):
         await handlers.create_organization(sign_up())
 
-    assert await counts(engine) == (0, 0, 0)
+    assert await counts(admin_engine) == (0, 0, 0)
 
 
-async def test_duplicate_email_rolls_back_the_idempotency_claim(engine, handlers) -> None:
+async def test_duplicate_email_rolls_back_the_idempotency_claim(admin_engine, handlers) -> None:
     await handlers.create_organization(sign_up())
     request_id = str(uuid.uuid4())
 
     with pytest.raises(EmailTaken):
         await handlers.create_organization(sign_up("ADA@example.com", request_id))
-    assert await counts(engine) == (1, 1, 2)
+    assert await counts(admin_engine) == (1, 1, 2)
     # The failed request id is free again: it was part of the rolled-back transaction.
     result = await handlers.create_organization(sign_up("grace@example.com", request_id))
     assert result.owner.email == "grace@example.com"
 
 
-async def test_concurrent_twins_create_one_organization(engine, handlers) -> None:
+async def test_concurrent_twins_create_one_organization(admin_engine, handlers) -> None:
     command = sign_up()
     first, second = await asyncio.gather(
         handlers.create_organization(command), handlers.create_organization(command)
     )
 
     assert first.organization.id == second.organization.id
-    assert await counts(engine) == (1, 1, 2)
+    assert await counts(admin_engine) == (1, 1, 2)
 
 
 async def test_login_against_stored_hash(handlers) -> None:
@@ -113,12 +115,14 @@ async def test_login_against_stored_hash(handlers) -> None:
 
 
 async def test_audit_log_is_append_only(engine, handlers) -> None:
-    await handlers.create_organization(sign_up())
+    result = await handlers.create_organization(sign_up())
 
     async with engine.connect() as conn:
+        await set_tenant(conn, result.organization.id)  # its rows, for the trigger to see
         assert await conn.scalar(select(func.count()).select_from(audit_events)) == 1
         with pytest.raises(DBAPIError, match="append-only"):
             await conn.execute(text("UPDATE audit_events SET action = 'forged'"))
         await conn.rollback()
+        await set_tenant(conn, result.organization.id)
         with pytest.raises(DBAPIError, match="append-only"):
             await conn.execute(text("DELETE FROM audit_events"))

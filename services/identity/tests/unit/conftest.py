@@ -113,6 +113,15 @@ class FakeUsers:
             and (organization_id is None or u.organization_id == organization_id)
         ]
 
+    async def login_target(self, email: str, organization_id: str | None) -> User | None:
+        found = sorted(
+            await self.find_by_email(email, organization_id), key=lambda u: (u.created_at, u.id)
+        )
+        return found[0] if found else None
+
+    async def email_registered(self, email: str) -> bool:
+        return bool(await self.find_by_email(email))
+
     async def lock_email(self, email: str) -> None:
         return None
 
@@ -142,6 +151,10 @@ class FakeRefreshTokens:
 
     async def add(self, token: RefreshToken) -> None:
         self.s.refresh_tokens[token.token_hash] = copy.deepcopy(token)
+
+    async def organization_of(self, token_hash: str) -> str | None:
+        token = self.s.refresh_tokens.get(token_hash)
+        return token.organization_id if token else None
 
     async def get_for_update(self, token_hash: str) -> RefreshToken | None:
         return copy.deepcopy(self.s.refresh_tokens.get(token_hash))
@@ -245,6 +258,7 @@ class FakeUnitOfWork:
     def __init__(self, db: FakeDatabase) -> None:
         self._db = db
         self.committed = False
+        self.acting_for = ""
 
     async def __aenter__(self) -> Self:
         self._work = copy.deepcopy(self._db.state)
@@ -267,6 +281,9 @@ class FakeUnitOfWork:
 
     def record(self, *events: DomainEvent) -> None:
         self._pending.extend(events)
+
+    async def act_for(self, organization_id: str) -> None:
+        self.acting_for = organization_id  # the fake has no row-level security: only noted
 
     async def commit(self) -> None:
         if self._db.fail_next_commit:

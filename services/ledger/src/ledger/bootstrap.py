@@ -28,6 +28,7 @@ from ledger.app.accounts import AccountHandlers
 from ledger.app.checkpoints import Checkpointer
 from ledger.app.group_commit import GroupCommitter
 from ledger.app.queries import QueryHandlers
+from ledger.app.tenancy import call_scope
 from ledger.app.transactions import EXPIRY_BATCH, TransactionHandlers
 from ledger.config import Config
 from ledger.domain.checkpoint import CheckpointKey
@@ -71,7 +72,7 @@ async def build(
     engine = db.create_engine(config.database_url)
 
     def unit_of_work() -> SqlUnitOfWork:
-        return SqlUnitOfWork(engine, encode)
+        return SqlUnitOfWork(engine, encode, org_id=call_scope())
 
     accounts = AccountHandlers(unit_of_work, utcnow)
     transactions = TransactionHandlers(unit_of_work, utcnow)

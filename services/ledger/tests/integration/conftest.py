@@ -6,12 +6,13 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from keel_runtime.db import create_engine
+from keel_runtime.db import PLATFORM, TENANT_SETTING, async_url, create_engine
 from keel_runtime.migrations import migrate_and_grant
 from ledger.app.accounts import AccountHandlers
 from ledger.app.queries import QueryHandlers
+from ledger.app.tenancy import call_scope
 from ledger.app.transactions import TransactionHandlers
 from ledger.events.codec import encode
 from ledger.storage.migrate import MIGRATIONS_DIR, RUNTIME_GRANTS
@@ -36,15 +37,36 @@ async def engine(database_url: str, runtime_database_url: str) -> AsyncIterator[
 
 @pytest.fixture
 async def owner_engine(engine: AsyncEngine, database_url: str) -> AsyncIterator[AsyncEngine]:
-    """The tables' owner: someone with database access, beyond what the service can do."""
-    owner = create_engine(database_url, pool_size=2)
+    """The tables' owner: someone with database access, beyond what the service can do.
+
+    Row-level security is FORCEd on the owner too; its sessions act for the platform (as
+    anyone with the owner's password could choose to), so they reach every row.
+    """
+    owner = create_async_engine(
+        async_url(database_url), connect_args={"options": f"-c {TENANT_SETTING}={PLATFORM}"}
+    )
     yield owner
     await owner.dispose()
 
 
 @pytest.fixture
 def uow(engine: AsyncEngine):  # type: ignore[no-untyped-def]
-    return lambda: SqlUnitOfWork(engine, encode)
+    # Tests call the handlers as the platform would (no principal is bound), unless they
+    # act for an organization (acting_for), as the row-level security tests do.
+    return lambda: SqlUnitOfWork(engine, encode, org_id=call_scope() or PLATFORM)
+
+
+@pytest.fixture
+def engine_uow(engine: AsyncEngine):  # type: ignore[no-untyped-def]
+    """The server's factory, without the tests' default: the caller's organization, the
+    platform for platform callers, what a job names; nothing otherwise."""
+    return lambda: SqlUnitOfWork(engine, encode, org_id=call_scope())
+
+
+@pytest.fixture
+def runtime_url(engine: AsyncEngine, runtime_database_url: str) -> str:
+    """The migrated database as the runtime role, for psycopg."""
+    return runtime_database_url
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from keel_runtime.events import Consumer, StreamSpec, connect_nats, ensure_stream, new_event
+from keel_runtime.tenancy import set_tenant
 from ledger.app.accounts import AccountHandlers
 from ledger.events.subscribers import open_wallet_subscription
 
@@ -51,6 +52,7 @@ def organization_created(org_id: str, currency: str = "EUR") -> Any:
 
 async def wallets(engine: AsyncEngine, org_id: str) -> list[Any]:
     async with engine.connect() as conn:
+        await set_tenant(conn, org_id)  # the organization's rows only (row-level security)
         result = await conn.execute(
             text("SELECT kind, asset_code, bound FROM accounts WHERE org_id = :o"), {"o": org_id}
         )

@@ -225,6 +225,7 @@ class FakeUnitOfWork:
     def __init__(self, db: FakeDatabase) -> None:
         self.db = db
         self.committed = False
+        self.acting_for = ""
 
     async def __aenter__(self) -> Self:
         self.state = copy.deepcopy(self.db.state)
@@ -243,6 +244,9 @@ class FakeUnitOfWork:
 
     def record(self, *events: DomainEvent) -> None:
         self.recorded.extend(events)
+
+    async def act_for(self, org_id: str) -> None:
+        self.acting_for = org_id  # the fake has no row-level security: only noted
 
     async def commit(self) -> None:
         self.state.events.extend(self.recorded)

@@ -21,6 +21,7 @@ from billing.domain.errors import PaymentDeclined, WalletNotFound
 from billing.domain.invoice import Invoice, InvoiceState
 from keel_runtime.metrics import NO_METRICS, Metrics
 from keel_runtime.periodic import Backoff, ItemRunner, run_periodically
+from keel_runtime.tenancy import acting_for
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +57,16 @@ class Dunning:
         return sum(1 for _, attempted in result.succeeded if attempted)
 
     async def _attempt(self, seen: Invoice) -> bool:
-        if not await self._lease(seen):
-            return False
-        caller = Caller(subject="billing", org_id=seen.org_id, kind="service")
-        try:
-            await self._invoices.pay(caller, seen.invoice_id)
-        except (PaymentDeclined, WalletNotFound) as exc:
-            # Recorded by pay(): the next attempt is scheduled, or the invoice is uncollectible.
-            log.info("dunning: invoice %s not paid: %s", seen.invoice_id, exc.reason)
+        # Found across organizations; worked on acting for the invoice's own.
+        with acting_for(seen.org_id):
+            if not await self._lease(seen):
+                return False
+            caller = Caller(subject="billing", org_id=seen.org_id, kind="service")
+            try:
+                await self._invoices.pay(caller, seen.invoice_id)
+            except (PaymentDeclined, WalletNotFound) as exc:
+                # Recorded by pay(): the next attempt is scheduled, or it is uncollectible.
+                log.info("dunning: invoice %s not paid: %s", seen.invoice_id, exc.reason)
         return True
 
     async def _lease(self, seen: Invoice) -> bool:

@@ -23,6 +23,7 @@ from billing.domain.events import InvoicePaid
 from billing.domain.invoice import Invoice, InvoiceState
 from keel_runtime.metrics import NO_METRICS, Metrics
 from keel_runtime.periodic import Backoff, ItemRunner, run_periodically
+from keel_runtime.tenancy import acting_for
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,11 @@ class PaymentReconciler:
         return sum(1 for _, done in completed.succeeded if done)
 
     async def _complete(self, seen: Invoice) -> bool:
+        # Found across organizations; settled acting for the invoice's own.
+        with acting_for(seen.org_id):
+            return await self._complete_for_org(seen)
+
+    async def _complete_for_org(self, seen: Invoice) -> bool:
         transaction_id = await self._ledger.find_payment(seen)
         async with self._uow() as uow:
             current = await uow.invoices.get(seen.org_id, seen.invoice_id, for_update=True)
@@ -98,6 +104,10 @@ class PaymentReconciler:
         return True
 
     async def _check(self, seen: Invoice) -> None:
+        with acting_for(seen.org_id):
+            await self._check_for_org(seen)
+
+    async def _check_for_org(self, seen: Invoice) -> None:
         exists = await self._ledger.payment_exists(seen)
         async with self._uow() as uow:
             current = await uow.invoices.get(seen.org_id, seen.invoice_id, for_update=True)

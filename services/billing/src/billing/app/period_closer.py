@@ -17,6 +17,7 @@ from billing.domain.errors import LedgerUnavailable, PaymentDeclined, WalletNotF
 from billing.domain.invoice import Invoice
 from keel_runtime.metrics import NO_METRICS, Metrics
 from keel_runtime.periodic import Backoff, ItemRunner, run_periodically
+from keel_runtime.tenancy import acting_for
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,11 @@ class PeriodCloser:
         self._metrics = metrics
 
     async def close_due(self) -> list[Invoice]:
-        """Close every ended period, one transaction each; failures are skipped, not raised."""
+        """Close every ended period, one transaction each; failures are skipped, not raised.
+
+        The ended periods come from a cross-organization lookup (organization and id); each
+        is closed acting for its organization.
+        """
         issued: list[Invoice] = []
         while True:
             async with self._uow() as uow:
@@ -75,20 +80,22 @@ class PeriodCloser:
 
     async def _close_one(self, due: tuple[str, str]) -> Invoice | None:
         org_id, subscription_id = due
-        async with self._uow() as uow:
-            if await uow.subscriptions.lock_due(subscription_id, self._clock()) is None:
-                return None  # closed meanwhile, or being closed by another replica
-            invoice = await self._invoices.close_period_in(
-                uow, org_id, subscription_id, self._new_id()
-            )
-            await uow.commit()
+        with acting_for(org_id):
+            async with self._uow() as uow:
+                if await uow.subscriptions.lock_due(subscription_id, self._clock()) is None:
+                    return None  # closed meanwhile, or being closed by another replica
+                invoice = await self._invoices.close_period_in(
+                    uow, org_id, subscription_id, self._new_id()
+                )
+                await uow.commit()
         return invoice
 
     async def collect(self, invoice: Invoice) -> None:
         """Try to pay a fresh invoice once; a failure is recorded and left for a retry."""
         caller = Caller(subject="billing", org_id=invoice.org_id, kind="service")
         try:
-            await self._invoices.pay(caller, invoice.invoice_id)
+            with acting_for(invoice.org_id):
+                await self._invoices.pay(caller, invoice.invoice_id)
         except (PaymentDeclined, WalletNotFound) as exc:
             log.info("invoice %s not paid: %s", invoice.invoice_id, exc.reason)
         except LedgerUnavailable:

@@ -159,8 +159,13 @@ class DeliveryRepository(Protocol):
         """One delivery per endpoint of the org that wants the event type (once per event)."""
         ...
 
+    async def organizations_due(self, now: datetime, limit: int) -> list[str]:
+        """The organizations with deliveries due, across organizations (oldest due first)."""
+        ...
+
     async def claim_due(self, now: datetime, limit: int, lease_s: float) -> list[Delivery]:
-        """Due deliveries, hidden from other dispatchers for `lease_s` seconds."""
+        """Due deliveries (of the organization acted for), hidden from other dispatchers
+        for `lease_s` seconds."""
         ...
 
     async def delivered(self, delivery_id: str, now: datetime) -> None: ...

@@ -10,6 +10,7 @@ from billing.domain.errors import DeliveryFailed
 from billing.domain.webhook import Delivery, retry_delay_s, signature_header
 from keel_runtime.metrics import NO_METRICS, Metrics
 from keel_runtime.periodic import Backoff, ItemRunner, run_periodically
+from keel_runtime.tenancy import acting_for
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +55,23 @@ class WebhookDispatcher:
         )
 
     async def dispatch_due(self) -> int:
-        """Send every delivery due now (one batch); returns how many were attempted."""
+        """Send the deliveries due now (a batch per organization); how many were attempted.
+
+        The organizations come from a cross-organization lookup (their ids alone); each
+        one's deliveries are claimed, sent and recorded acting for that organization.
+        """
+        now = self._clock()
         async with self._uow() as uow:
-            due = await uow.deliveries.claim_due(self._clock(), self._batch, self._lease_s)
-            await uow.commit()
-        await self._sending.run(due, self._attempt)
-        return len(due)
+            organizations = await uow.deliveries.organizations_due(now, self._batch)
+        attempted = 0
+        for org_id in organizations:
+            with acting_for(org_id):
+                async with self._uow() as uow:
+                    due = await uow.deliveries.claim_due(now, self._batch, self._lease_s)
+                    await uow.commit()
+                await self._sending.run(due, self._attempt)
+            attempted += len(due)
+        return attempted
 
     async def _attempt(self, delivery: Delivery) -> None:
         now = self._clock()

@@ -252,6 +252,8 @@ class ApiKeyVerifier:
         if prefix is None:
             raise InvalidApiKey()
         async with self._uow() as uow:
+            # Before the organization is known: the key with this prefix, found across
+            # organizations; once its secret checks out, the transaction acts for its own.
             key = await uow.api_keys.get_by_prefix(prefix)
             now = self._clock.now()
             valid = (
@@ -261,6 +263,7 @@ class ApiKeyVerifier:
             )
             if not valid or key is None:
                 raise InvalidApiKey()
+            await uow.act_for(key.organization_id)
             await uow.api_keys.touch(key.id, now)
             await uow.commit()
         return key

@@ -38,6 +38,7 @@ from identity.domain.errors import (
 )
 from identity.domain.model import RefreshToken, User, normalize_email
 from identity.domain.roles import require_service
+from keel_runtime.tenancy import acting_for
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +71,10 @@ class LoginHandler:
     async def __call__(self, cmd: Login) -> TokenGrant:
         email = normalize_email(cmd.email)
         async with self._uow() as uow:
-            candidates = await uow.users.find_by_email(email, cmd.organization_id or None)
-        # Oldest first: a later account under the same email cannot take the default.
-        target = candidates[0] if candidates else None
+            # Before the organization is known: the one account the login targets, found
+            # across organizations (oldest first: a later account under the same email
+            # cannot take the default).
+            target = await uow.users.login_target(email, cmd.organization_id or None)
         account = target.id if target else unknown_account(email, cmd.organization_id)
         await self._throttle.admit(account, cmd.client_address)
         # Verify outside any transaction: argon2 is slow on purpose. Without a target the
@@ -89,6 +91,10 @@ class LoginHandler:
         await self._throttle.succeeded(account, cmd.client_address)
         rehash = self._hasher.needs_rehash(user.password_hash)
         new_hash = await self._hasher.hash(cmd.password) if rehash else None
+        with acting_for(user.organization_id):
+            return await self._grant(user, new_hash, cmd.client_address)
+
+    async def _grant(self, user: User, new_hash: str | None, address: str) -> TokenGrant:
         async with self._uow() as uow:
             if new_hash is not None:
                 user.password_hash = new_hash
@@ -103,7 +109,7 @@ class LoginHandler:
                     at=self._clock.now(),
                     actor_subject=user.id,
                     actor_kind="user",
-                    address=cmd.client_address,
+                    address=address,
                 )
             )
             await uow.commit()
@@ -128,6 +134,10 @@ class LoginHandler:
             log.warning("failed login not audited", exc_info=True)
 
     async def _append_failure(self, user: User, address: str) -> None:
+        with acting_for(user.organization_id):
+            await self._append_failure_for_org(user, address)
+
+    async def _append_failure_for_org(self, user: User, address: str) -> None:
         async with self._uow() as uow:
             await uow.audit.append(
                 audit_trail.entry(
@@ -159,6 +169,12 @@ class RefreshTokenHandler:
             raise InvalidRefreshToken()
         token_hash = sha256_hex(cmd.refresh_token)
         async with self._uow() as uow:
+            # Before the organization is known: the presented token's, found by its hash
+            # across organizations; the rest of the transaction acts for it.
+            organization_id = await uow.refresh_tokens.organization_of(token_hash)
+            if organization_id is None:
+                raise InvalidRefreshToken()
+            await uow.act_for(organization_id)
             now = self._clock.now()
             token = await uow.refresh_tokens.get_for_update(token_hash)
             if token is None or token.revoked_at is not None or now >= token.expires_at:
@@ -317,8 +333,10 @@ class IntrospectTokenHandler:
         )
 
     async def _user_active(self, claims: AccessClaims) -> bool:
-        async with self._uow() as uow:
-            user = await uow.users.get(claims.organization_id, claims.subject)
+        # The caller is a Keel service; the token's organization is the one to look in.
+        with acting_for(claims.organization_id):
+            async with self._uow() as uow:
+                user = await uow.users.get(claims.organization_id, claims.subject)
         return user is not None and user.is_active
 
 

@@ -88,6 +88,8 @@ class CreateOrganizationHandler:
             if request_id:
                 record = await uow.idempotency.get(SIGN_UP_SCOPE, request_id)
                 if record is not None:
+                    # The organization the first attempt made is the one to read.
+                    await uow.act_for(record.result["organization_id"])
                     return await self._replay(uow, record, p.digest, p.cmd.owner_password)
             now = self._clock.now()
             org = Organization(
@@ -107,6 +109,8 @@ class CreateOrganizationHandler:
                 created_at=now,
                 updated_at=now,
             )
+            # A sign-up runs before its organization exists: it acts for the new one.
+            await uow.act_for(org.id)
             if request_id:
                 # Claimed first: a concurrent twin waits on this key, then replays, instead
                 # of running into the email check below and failing with EMAIL_TAKEN.
@@ -120,7 +124,8 @@ class CreateOrganizationHandler:
                     )
                 )
             await uow.users.lock_email(p.email)
-            if await uow.users.find_by_email(p.email):
+            # Taken in any organization (a yes or no, from across organizations).
+            if await uow.users.email_registered(p.email):
                 raise EmailTaken(field="owner_email")
             await uow.organizations.add(org)
             await uow.users.add(owner)

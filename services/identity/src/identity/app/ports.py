@@ -129,6 +129,13 @@ class UserRepository(Protocol):
 
     async def find_by_email(self, email: str, organization_id: str | None = None) -> list[User]: ...
 
+    async def login_target(self, email: str, organization_id: str | None) -> User | None:
+        """Across organizations: the one account a login targets (the email's account in
+        the named organization, else its first registered one)."""
+
+    async def email_registered(self, email: str) -> bool:
+        """Across organizations: whether any account has this email."""
+
     async def lock_email(self, email: str) -> None:
         """Serialize concurrent registrations of one email until the transaction ends."""
         ...
@@ -142,6 +149,9 @@ class UserRepository(Protocol):
 
 class RefreshTokenRepository(Protocol):
     async def add(self, token: RefreshToken) -> None: ...
+
+    async def organization_of(self, token_hash: str) -> str | None:
+        """Across organizations: the organization of the token with this hash."""
 
     async def get_for_update(self, token_hash: str) -> RefreshToken | None: ...
 
@@ -161,7 +171,8 @@ class ApiKeyRepository(Protocol):
 
     async def get(self, organization_id: str, api_key_id: str) -> ApiKey | None: ...
 
-    async def get_by_prefix(self, prefix: str) -> ApiKey | None: ...
+    async def get_by_prefix(self, prefix: str) -> ApiKey | None:
+        """Across organizations: the key with this (unique, public) prefix."""
 
     async def update(self, key: ApiKey) -> None: ...
 
@@ -220,6 +231,10 @@ class UnitOfWork(Protocol):
     ) -> None: ...
 
     def record(self, *events: DomainEvent) -> None: ...
+
+    async def act_for(self, organization_id: str) -> None:
+        """Act for the organization (row-level security) for the rest of the transaction:
+        once a lookup across organizations has found whose the request is."""
 
     async def commit(self) -> None: ...
 

@@ -72,6 +72,24 @@ class SqlUsers:
         result = await self._c.execute(stmt.order_by(users.c.created_at, users.c.id))
         return [rows.user(r) for r in result]
 
+    # Across organizations, before the organization is known: the migration's SECURITY
+    # DEFINER functions (0002) return only the one row or fact asked for.
+
+    async def login_target(self, email: str, organization_id: str | None) -> User | None:
+        row = (
+            await self._c.execute(
+                text("SELECT * FROM identity_login_target(:email, :org)").columns(*users.c),
+                {"email": email, "org": organization_id or None},
+            )
+        ).first()
+        return rows.user(row) if row else None
+
+    async def email_registered(self, email: str) -> bool:
+        found = await self._c.scalar(
+            text("SELECT identity_email_registered(:email)"), {"email": email}
+        )
+        return bool(found)
+
     async def lock_email(self, email: str) -> None:
         # Transaction-scoped advisory lock: released at commit or rollback, never leaked.
         await self._c.execute(

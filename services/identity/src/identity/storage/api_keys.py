@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from identity.app.ports import ListQuery, Page
@@ -36,7 +36,10 @@ class SqlApiKeys:
         return rows.api_key(row) if row else None
 
     async def get_by_prefix(self, prefix: str) -> ApiKey | None:
-        row = (await self._c.execute(select(api_keys).where(api_keys.c.prefix == prefix))).first()
+        # Across organizations, before the organization is known: the migration's SECURITY
+        # DEFINER function (0002) returns the one key with this prefix.
+        query = text("SELECT * FROM identity_api_key(:prefix)").columns(*api_keys.c)
+        row = (await self._c.execute(query, {"prefix": prefix})).first()
         return rows.api_key(row) if row else None
 
     async def update(self, key: ApiKey) -> None:

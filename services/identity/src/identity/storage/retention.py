@@ -6,11 +6,11 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_
+from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from identity.app.ports import Clock
-from identity.storage.tables import idempotency_keys, refresh_tokens
+from identity.storage.tables import idempotency_keys
 
 log = logging.getLogger(__name__)
 
@@ -28,18 +28,16 @@ async def purge(engine: AsyncEngine, now: datetime, policy: RetentionPolicy) -> 
     """Delete what is past retention; returns (refresh tokens, request ids) deleted."""
     token_cutoff = now - policy.refresh_tokens
     async with engine.begin() as conn:
-        tokens = await conn.execute(
-            delete(refresh_tokens).where(
-                or_(
-                    refresh_tokens.c.expires_at < token_cutoff,
-                    refresh_tokens.c.revoked_at < token_cutoff,
-                )
-            )
+        # Refresh tokens are every organization's: the migration's SECURITY DEFINER function
+        # (0002) deletes those past retention, and nothing else, across organizations.
+        tokens = await conn.scalar(
+            text("SELECT identity_purge_refresh_tokens(:cutoff)"), {"cutoff": token_cutoff}
         )
+        # Request ids belong to no organization's policed rows (see the migration).
         keys = await conn.execute(
             delete(idempotency_keys).where(idempotency_keys.c.created_at < now - policy.request_ids)
         )
-    return tokens.rowcount, keys.rowcount
+    return int(tokens or 0), keys.rowcount
 
 
 async def purge_now(engine: AsyncEngine, clock: Clock, policy: RetentionPolicy) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from identity.domain.model import RefreshToken
@@ -30,6 +30,14 @@ class SqlRefreshTokens:
                 revoked_at=token.revoked_at,
             )
         )
+
+    async def organization_of(self, token_hash: str) -> str | None:
+        # Across organizations, before the organization is known: the migration's SECURITY
+        # DEFINER function (0002) answers for the token whose hash the caller presents.
+        found = await self._c.scalar(
+            text("SELECT identity_refresh_token_organization(:h)"), {"h": token_hash}
+        )
+        return str(found) if found else None
 
     async def get_for_update(self, token_hash: str) -> RefreshToken | None:
         # Row lock: two concurrent refreshes of one token cannot both rotate it.

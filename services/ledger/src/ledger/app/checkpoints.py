@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from keel_runtime.tenancy import PLATFORM, acting_for
 from ledger.app.ports import Clock, UnitOfWorkFactory
 from ledger.domain import events as ev
 from ledger.domain.checkpoint import Checkpoint, CheckpointKey
@@ -24,13 +25,17 @@ class Checkpointer:
         """The latest checkpoint this process took: VerifyLedger expects it in the database."""
 
     async def take(self) -> Checkpoint | None:
-        """Checkpoint the heads that moved since the last checkpoint (None if none did)."""
-        async with self._uow() as uow:
-            checkpoint = await uow.checkpoints.take(self.key, self._clock())
-            if checkpoint is None:
-                return None
-            uow.record(ev.CheckpointRecorded(checkpoint))
-            await uow.commit()
+        """Checkpoint the heads that moved since the last checkpoint (None if none did).
+
+        Platform work: one checkpoint covers the chains of every organization's accounts.
+        """
+        with acting_for(PLATFORM):
+            async with self._uow() as uow:
+                checkpoint = await uow.checkpoints.take(self.key, self._clock())
+                if checkpoint is None:
+                    return None
+                uow.record(ev.CheckpointRecorded(checkpoint))
+                await uow.commit()
         self.last_sequence = max(self.last_sequence, checkpoint.sequence)
         log.info(
             "checkpoint %d recorded (%d heads, key %s)",

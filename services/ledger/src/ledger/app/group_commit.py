@@ -13,7 +13,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from keel_runtime.tenancy import acting_for
 from ledger.app import posting
+from ledger.app.tenancy import call_scope
 from ledger.app.transactions import TransactionHandlers
 from ledger.domain import commands, errors
 from ledger.domain import events as ev
@@ -31,6 +33,9 @@ class _Request:
     future: asyncio.Future[Transaction]
     # The submitter's context (request id, trace): events recorded for it must carry them.
     context: contextvars.Context = field(default_factory=contextvars.copy_context)
+    # Whom the submitter acts for (row-level security): requests share a database
+    # transaction only with requests acting for the same.
+    scope: str = field(default_factory=call_scope)
 
 
 async def create_group(handlers: TransactionHandlers, items: Sequence[_Request]) -> list[Outcome]:
@@ -152,8 +157,17 @@ class GroupCommitter:
 
     async def _commit(self, group: list[_Request]) -> None:
         live = [r for r in group if not r.future.done()]  # a cancelled caller needs nothing
-        if not live:
-            return
+        # One database transaction per scope: row-level security confines each to the
+        # organization its requests act for (or to the platform's, for platform callers),
+        # so one tenant's request never shares a transaction that can see another's rows.
+        scopes: dict[str, list[_Request]] = {}
+        for request in live:
+            scopes.setdefault(request.scope, []).append(request)
+        for scope, requests in scopes.items():
+            with acting_for(scope):
+                await self._commit_scope(requests)
+
+    async def _commit_scope(self, live: list[_Request]) -> None:
         try:
             outcomes = await create_group(self._handlers, live)
         except Exception:

@@ -139,6 +139,9 @@ class LedgerUnitOfWork(Protocol):
 
     async def commit(self) -> None: ...
 
+    async def act_for(self, org_id: str) -> None:
+        """Act for ``org_id`` (row-level security) for the rest of the transaction."""
+
     async def __aenter__(self) -> Self: ...
 
     async def __aexit__(

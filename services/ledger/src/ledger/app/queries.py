@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from keel_runtime import paging
+from keel_runtime.tenancy import PLATFORM, acting_for
 from ledger.app.accounts import Page, visible_account
 from ledger.app.checkpoints import Checkpointer
 from ledger.app.ports import Clock, UnitOfWorkFactory
@@ -37,6 +38,12 @@ class QueryHandlers:
         return Page([tx for tx, _ in rows[:size]], token)
 
     async def verify(self, query: commands.VerifyLedger) -> LedgerReport:
+        # The audit reads the whole ledger: platform work, as the RPC is the platform's only
+        # (the transport refuses any other caller).
+        with acting_for(PLATFORM):
+            return await self._verify(query)
+
+    async def _verify(self, query: commands.VerifyLedger) -> LedgerReport:
         if self._checkpointer is None:
             async with self._uow() as uow:
                 return await uow.transactions.verify(query.asset_code, self._clock())

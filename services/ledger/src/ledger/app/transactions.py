@@ -8,9 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from keel_runtime.ids import new_id
+from keel_runtime.tenancy import PLATFORM, acting_for
 from ledger.app import posting
 from ledger.app.accounts import require_reader
 from ledger.app.ports import Clock, LedgerUnitOfWork, UnitOfWorkFactory
+from ledger.app.tenancy import maker_scope
 from ledger.domain import commands, errors
 from ledger.domain import events as ev
 from ledger.domain.model import (
@@ -180,29 +182,34 @@ class TransactionHandlers:
         """Release up to ``limit`` holds whose expiry passed (background sweeper).
 
         One hold per database transaction: each locks its balance rows in one sorted round,
-        as every other writer does, so the sweeper cannot deadlock with them.
+        as every other writer does, so the sweeper cannot deadlock with them. The due hold
+        is found acting for the platform (holds of every organization), then the release
+        acts for the hold's maker: its organization, or the platform for a hold a platform
+        caller made (which may span organizations).
         """
         now = self._clock()
         released = 0
         while released < limit:
-            async with self._uow() as uow:
-                due = await uow.transactions.due_holds(now, 1)
-                if not due:
-                    break
-                hold = await uow.transactions.get(due[0], lock=True)
-                assert hold is not None
-                system = commands.Caller(org_id=hold.org_id, subject="ledger", is_service=True)
-                await self._resolve(
-                    uow,
-                    system,
-                    hold,
-                    TransactionKind.EXPIRE_PENDING,
-                    (),
-                    request_id=f"expire:{hold.id}",
-                    metadata={},
-                    check_expiry=False,
-                )
-                await uow.commit()
+            with acting_for(PLATFORM):
+                async with self._uow() as uow:
+                    due = await uow.transactions.due_holds(now, 1)
+                    if not due:
+                        break
+                    hold = await uow.transactions.get(due[0], lock=True)
+                    assert hold is not None
+                    await uow.act_for(maker_scope(hold))
+                    system = commands.Caller(org_id=hold.org_id, subject="ledger", is_service=True)
+                    await self._resolve(
+                        uow,
+                        system,
+                        hold,
+                        TransactionKind.EXPIRE_PENDING,
+                        (),
+                        request_id=f"expire:{hold.id}",
+                        metadata={},
+                        check_expiry=False,
+                    )
+                    await uow.commit()
             released += 1
         return released
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, func, or_, select, update
+from sqlalchemy import Row, and_, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.domain.errors import ConcurrentModification
@@ -134,48 +134,25 @@ class InvoiceRepository:
             )
         return [_invoice(r) for r in await self._conn.execute(query)]
 
+    # Across organizations, for the payment jobs: the migration's SECURITY DEFINER functions
+    # (0006) are the only way; each invoice is then handled acting for its organization.
+
     async def payments_started_before(self, cutoff: datetime, limit: int) -> Sequence[Invoice]:
-        i = invoices.c
-        query = (
-            select(invoices)
-            .where(
-                # Voided (or given up on) while the payment went through: the money moved.
-                i.state != InvoiceState.PAID.value,
-                i.payment_started_time.is_not(None),
-                i.payment_started_time <= cutoff,
-            )
-            .order_by(i.payment_started_time)
-            .limit(limit)
+        return await self._across_organizations(
+            "billing_payments_started_before(:cutoff, :limit)", cutoff=cutoff, limit=limit
         )
-        return [_invoice(r) for r in await self._conn.execute(query)]
 
     async def retries_due(self, now: datetime, limit: int) -> Sequence[Invoice]:
-        i = invoices.c
-        query = (
-            select(invoices)
-            .where(
-                i.state == InvoiceState.OPEN.value,
-                i.next_payment_attempt_time.is_not(None),
-                i.next_payment_attempt_time <= now,
-            )
-            .order_by(i.next_payment_attempt_time)
-            .limit(limit)
+        return await self._across_organizations(
+            "billing_invoices_due_for_retry(:now, :limit)", now=now, limit=limit
         )
-        return [_invoice(r) for r in await self._conn.execute(query)]
 
     async def paid_unchecked(self, limit: int) -> Sequence[Invoice]:
-        i = invoices.c
-        query = (
-            select(invoices)
-            .where(
-                i.state == InvoiceState.PAID.value,
-                i.payment_checked_time.is_(None),
-                i.total_minor > 0,  # nothing moved for a zero invoice
-            )
-            .order_by(i.paid_time)
-            .limit(limit)
-        )
-        return [_invoice(r) for r in await self._conn.execute(query)]
+        return await self._across_organizations("billing_paid_unchecked(:limit)", limit=limit)
+
+    async def _across_organizations(self, call: str, **params: Any) -> Sequence[Invoice]:
+        query = text(f"SELECT * FROM {call}").columns(*invoices.c)
+        return [_invoice(r) for r in await self._conn.execute(query, params)]
 
     async def final_of(self, subscription: Subscription) -> Invoice | None:
         if subscription.cancel_time is None:

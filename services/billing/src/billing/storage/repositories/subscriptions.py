@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, or_, select, text, update
+from sqlalchemy import ARRAY, Row, Uuid, and_, bindparam, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -81,16 +81,15 @@ class SubscriptionRepository:
     async def list_due(
         self, now: datetime, *, limit: int, exclude: Sequence[str] = ()
     ) -> list[tuple[str, str]]:
-        s = subscriptions.c
-        query = (
-            select(s.org_id, s.subscription_id)
-            .where(s.state == "active", s.current_period_end <= now)
-            .order_by(s.current_period_end)
-            .limit(limit)
+        # Across organizations: the migration's SECURITY DEFINER function (0006) returns the
+        # organization and id of each ended period, nothing more.
+        query = text("SELECT org_id, subscription_id FROM billing_due_subscriptions(:n, :l, :x)")
+        skipped = [e for e in exclude if valid_uuid(e)]
+        rows = await self._conn.execute(
+            query.bindparams(bindparam("x", type_=ARRAY(Uuid(as_uuid=False)))),
+            {"n": now, "l": limit, "x": skipped},
         )
-        if exclude:
-            query = query.where(s.subscription_id.not_in(list(exclude)))
-        return [(row.org_id, str(row.subscription_id)) for row in await self._conn.execute(query)]
+        return [(row.org_id, str(row.subscription_id)) for row in rows]
 
     async def lock_due(self, subscription_id: str, now: datetime) -> Subscription | None:
         s = subscriptions.c

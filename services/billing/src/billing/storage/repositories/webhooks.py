@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, func, literal, or_, select, update
+from sqlalchemy import Row, and_, func, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -144,6 +144,15 @@ class DeliveryRepository:
             .returning(d.delivery_id)
         )
         return len(result.all())
+
+    async def organizations_due(self, now: datetime, limit: int) -> list[str]:
+        # Across organizations: the migration's SECURITY DEFINER function (0006) returns the
+        # organization ids alone; the claim then runs acting for each one.
+        rows = await self._conn.execute(
+            text("SELECT * FROM billing_organizations_with_due_deliveries(:now, :limit)"),
+            {"now": now, "limit": limit},
+        )
+        return [row[0] for row in rows]
 
     async def claim_due(self, now: datetime, limit: int, lease_s: float) -> list[Delivery]:
         d, w = webhook_deliveries.c, webhook_endpoints.c
