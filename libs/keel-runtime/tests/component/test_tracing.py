@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -123,7 +124,13 @@ async def test_the_final_status_code_is_on_the_span(
                 kit.valid_request(), metadata=(("x-request-id", code.name), *kit.AUTH), timeout=5
             )
         assert error.value.code() == code
-    by_request = {s["attributes"]["keel.request_id"]: s for s in spans()}
+    # An aborted call's status reaches the client before its span ends: wait for both.
+    async with asyncio.timeout(10):
+        while True:
+            by_request = {s["attributes"]["keel.request_id"]: s for s in spans()}
+            if {"PERMISSION_DENIED", "INTERNAL"} <= by_request.keys():
+                break
+            await asyncio.sleep(0.01)
     denied, internal = by_request["PERMISSION_DENIED"], by_request["INTERNAL"]
     assert denied["attributes"]["rpc.grpc.status_code"] == 7
     assert denied["status"] == "UNSET"  # the caller's mistake, not the server's
