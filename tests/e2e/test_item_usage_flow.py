@@ -19,6 +19,7 @@ from e2e_support import (
     post_json,
     wait_for,
     wait_for_async,
+    wait_subscription,
 )
 from keel.events.v1.envelope_pb2 import Envelope
 from keel.items.v1 import events_pb2 as items_events_pb2
@@ -121,6 +122,9 @@ def test_confirmed_item_is_one_unit_of_usage_however_often_delivered(
     confirmed: Json = post_json(gateway, f"/v1/items/{item['id']}:confirm", tenant)["item"]
     assert confirmed["state"] == "ITEM_STATE_CONFIRMED", confirmed
 
+    # "This period" is the subscription's: billing starts it from the sign-up event, on its
+    # own clock, and may not have when the item is ready.
+    wait_subscription(gateway, tenant)
     wait_for(lambda: _usage(gateway, tenant), "billing recording the confirmed item's usage")
     _assert_one_unit(gateway, tenant)
 
