@@ -31,6 +31,13 @@ DNS_REFRESH = "5s"
 # The gateway's workload certificate (cert-manager Secret keel-gateway-tls, mounted by
 # gateway.yaml): Envoy calls every service over mutual TLS with it.
 TLS_DIR = PurePosixPath("/etc/keel/tls")
+# Envoy's spans go by OTLP/gRPC to the OpenTelemetry collector the services export to when
+# their OTEL_EXPORTER_OTLP_ENDPOINT is set (deploy/README.md): an assumed Service
+# `otel-collector` in the namespace `monitoring`. Without one, Envoy drops its spans.
+OTLP_COLLECTOR = ("otel-collector.monitoring.svc.cluster.local", 4317)
+# The share of requests (without a caller's own decision) whose trace is recorded: the
+# gateway decides for the whole mesh, as the services sample by parent.
+TRACE_SAMPLING_PERCENT = 10.0
 
 
 def upstream_host(service: str, namespace: str = NAMESPACE) -> str:
@@ -67,6 +74,9 @@ def render_config(namespace: str = NAMESPACE) -> dict[str, Any]:
         dns_refresh_rate=DNS_REFRESH,
         upstream_tls=renderer.UpstreamTls(
             cert=str(TLS_DIR / "tls.crt"), key=str(TLS_DIR / "tls.key"), ca=str(TLS_DIR / "ca.crt")
+        ),
+        tracing=renderer.Tracing(
+            *OTLP_COLLECTOR, sampling_percent=TRACE_SAMPLING_PERCENT, cluster_type="STRICT_DNS"
         ),
     )
     return config

@@ -113,6 +113,16 @@ HEALTH_PATH = "/healthz"
 # cannot reach four services' reflection; a prefix per service can, and `buf curl
 # --reflect` asks the reflection service under the prefix of the URL it is given.
 OPS_PREFIX = "/ops/"
+# Envoy's own spans (see Tracing): the cluster its tracer exports to, the service name they
+# carry, and the attribute naming the request id (keel_runtime.tracing.REQUEST_ID), by which
+# `python -m keel_runtime.traces show <request id>` finds a trace.
+TRACE_CLUSTER = "otlp_collector"
+TRACE_SERVICE_NAME = "gateway"
+REQUEST_ID_ATTRIBUTE = "keel.request_id"
+# Envoy exports its buffered spans every TRACE_FLUSH_MS, or at once past TRACE_FLUSH_SPANS
+# (its defaults, 5 s and 5 spans, are slow to show a local trace and chatty under load).
+TRACE_FLUSH_MS = 500
+TRACE_FLUSH_SPANS = 200
 # spdlog flags: %j is the message escaped for JSON.
 APPLICATION_LOG_FORMAT = {
     "time": "%Y-%m-%dT%T.%eZ",
@@ -300,6 +310,91 @@ class UpstreamTls(NamedTuple):
     cert: str
     key: str
     ca: str
+
+
+class Tracing(NamedTuple):
+    """Envoy's spans: every request through the gateway gets a server span, exported by
+    OTLP/gRPC to a collector (``host``:``port``), whose context Envoy passes on in the W3C
+    ``traceparent`` header (the services continue it, keel_runtime.tracing).
+
+    A caller's valid ``traceparent`` is continued, its sampled flag included; of the other
+    requests ``sampling_percent`` are sampled (by trace id), and the services follow the
+    gateway's decision (their SDK samples by parent). A request not sampled still carries a
+    trace id, so its log lines correlate all the same. (A malformed ``traceparent`` makes
+    Envoy record no span at all: the service then starts the trace.)
+    """
+
+    host: str
+    port: int
+    sampling_percent: float = 100.0
+    cluster_type: ClusterType = "STATIC"
+
+
+def _sampler(percent: float) -> dict[str, Any]:
+    """The caller's decision when it sent one, else ``percent`` of trace ids (0.01 steps).
+
+    A sampler, not the connection manager's random_sampling: that one draws from the
+    request id, and never samples a caller's id that is not a UUID (see the request id
+    extension's use_request_id_for_trace_sampling).
+    """
+    if not 0.0 <= percent <= 100.0:
+        raise ValueError(f"sampling_percent {percent} is not in [0, 100]")
+    ratio = _typed(
+        "envoy.extensions.tracers.opentelemetry.samplers.v3.TraceIdRatioBasedSamplerConfig",
+        sampling_percentage={"numerator": round(percent * 100), "denominator": "TEN_THOUSAND"},
+    )
+    return {
+        "name": "envoy.tracers.opentelemetry.samplers.parent_based",
+        "typed_config": _typed(
+            "envoy.extensions.tracers.opentelemetry.samplers.v3.ParentBasedSamplerConfig",
+            wrapped_sampler={
+                "name": "envoy.tracers.opentelemetry.samplers.trace_id_ratio_based",
+                "typed_config": ratio,
+            },
+        ),
+    }
+
+
+def _tracing(tracing: Tracing) -> dict[str, Any]:
+    """The connection manager's tracing: the OpenTelemetry tracer, its sampler, the span's
+    name and request id."""
+    return {
+        "provider": {
+            "name": "envoy.tracers.opentelemetry",
+            "typed_config": _typed(
+                "envoy.config.trace.v3.OpenTelemetryConfig",
+                grpc_service={"envoy_grpc": {"cluster_name": TRACE_CLUSTER}, "timeout": "5s"},
+                service_name=TRACE_SERVICE_NAME,
+                sampler=_sampler(tracing.sampling_percent),
+            ),
+        },
+        # Formatted when the span ends, after transcoding: the gRPC method a call became
+        # (a bounded set of names), or the path Envoy answered itself; the method the
+        # caller used, not the transcoder's POST.
+        "operation": f"%REQ({ORIGINAL_METHOD_HEADER.upper()}?:METHOD)% %PATH(NQ:PATH)%",
+        # Also read at the end: the id the sanitizer settled on, as every hop logs it.
+        "custom_tags": [{"tag": REQUEST_ID_ATTRIBUTE, "request_header": {"name": "x-request-id"}}],
+    }
+
+
+def _trace_collector(tracing: Tracing, dns_refresh_rate: str) -> dict[str, Any]:
+    """The collector's cluster: plain HTTP/2 (OTLP/gRPC), no gRPC health checks (a
+    collector need not serve them)."""
+    cluster = _cluster(
+        TRACE_CLUSTER,
+        tracing.host,
+        tracing.port,
+        grpc=False,
+        cluster_type=tracing.cluster_type,
+        dns_refresh_rate=dns_refresh_rate,
+    )
+    cluster["typed_extension_protocol_options"] = {
+        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": _typed(
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+            explicit_http_config={"http2_protocol_options": {}},
+        )
+    }
+    return cluster
 
 
 def _upstream_tls(service: str, tls: UpstreamTls) -> dict[str, Any]:
@@ -993,6 +1088,7 @@ def render_config(
     cors_origins: Sequence[str] | None = None,
     upstream_tls: UpstreamTls | None = None,
     rate_limit_scale: float = 1.0,
+    tracing: Tracing | None = None,
 ) -> dict[str, Any]:
     """The whole Envoy bootstrap for a gateway in front of `clusters` (service -> host, port).
 
@@ -1012,6 +1108,8 @@ def render_config(
     With `upstream_tls` every service cluster is called over mutual TLS (see UpstreamTls).
     `rate_limit_scale` multiplies every RATE_LIMITS entry (a test mesh signing up hundreds
     of tenants a minute raises them; the limits stay in force).
+
+    With `tracing` every request gets a span, exported to its collector (see Tracing).
     """
     if descriptor_set is None:
         descriptor_set = DESCRIPTOR_SET if files_dir is None else files_dir / DESCRIPTOR_SET.name
@@ -1095,6 +1193,8 @@ def render_config(
             "typed_config": _typed(
                 "envoy.extensions.request_id.uuid.v3.UuidRequestIdConfig",
                 pack_trace_reason=False,
+                # Tracing samples by trace id (see _sampler), whatever the request id.
+                use_request_id_for_trace_sampling=False,
             )
         },
         always_set_request_id_in_response=True,
@@ -1114,6 +1214,7 @@ def render_config(
                             "request_id": "%REQ(X-REQUEST-ID)%",
                             "upstream": "%UPSTREAM_CLUSTER%",
                             "flags": "%RESPONSE_FLAGS%",
+                            **({"trace_id": "%TRACE_ID%"} if tracing is not None else {}),
                         }
                     },
                 ),
@@ -1142,6 +1243,8 @@ def render_config(
         request_timeout="30s",
         max_request_headers_kb=CODEC_HEADER_KB,
     )
+    if tracing is not None:
+        hcm["tracing"] = _tracing(tracing)
     all_clusters = [
         _cluster(
             name,
@@ -1158,7 +1261,23 @@ def render_config(
     # wildcard listen address (0.0.0.0) is no destination, hence `self_host`.
     self_address = listen_host if self_host is None else self_host
     all_clusters.append(_cluster("gateway_self", self_address, listen_port, grpc=False))
+    bootstrap: dict[str, Any] = {}
+    if tracing is not None:
+        all_clusters.append(_trace_collector(tracing, dns_refresh_rate))
+        bootstrap["layered_runtime"] = {
+            "layers": [
+                {
+                    "name": "keel",
+                    "static_layer": {
+                        "tracing.opentelemetry.flush_interval_ms": TRACE_FLUSH_MS,
+                        "tracing.opentelemetry.min_flush_spans": TRACE_FLUSH_SPANS,
+                    },
+                },
+                {"name": "admin", "admin_layer": {}},
+            ]
+        }
     return {
+        **bootstrap,
         # Envoy's own log lines as JSON too, like the access log and every service's log.
         "application_log_config": {"log_format": {"json_format": APPLICATION_LOG_FORMAT}},
         "admin": {
@@ -1207,8 +1326,12 @@ def render(
     tls_key: str | None = None,
     tls_ca: str | None = None,
     rate_limit_scale: float = 1.0,
+    trace_collector: tuple[str, int] | None = None,
 ) -> Path:
-    """Write the gateway config to `out_path` and return it (see render_config)."""
+    """Write the gateway config to `out_path` and return it (see render_config).
+
+    `trace_collector` (host, port) turns Envoy's spans on, every request sampled (see
+    Tracing)."""
     upstream_tls = (
         UpstreamTls(tls_cert, tls_key, tls_ca) if tls_cert and tls_key and tls_ca else None
     )
@@ -1226,6 +1349,7 @@ def render(
         cors_origins=cors_origins,
         upstream_tls=upstream_tls,
         rate_limit_scale=rate_limit_scale,
+        tracing=Tracing(*trace_collector) if trace_collector is not None else None,
     )
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(config, indent=2) + "\n")

@@ -24,6 +24,7 @@ from k8s_model import (
     DEPLOY,
     ROOT,
     address_problems,
+    containers,
     dev_literals,
     find,
     load_manifests,
@@ -104,7 +105,9 @@ def test_the_gateway_listens_where_its_service_points() -> None:
 def test_every_upstream_is_a_headless_service_of_a_grpc_deployment() -> None:
     config = json.loads(ENVOY_JSON.read_text())
     upstreams = {
-        name: target for name, target in _clusters(config).items() if target[0] != "127.0.0.1"
+        name: target
+        for name, target in _clusters(config).items()
+        if target[0] != "127.0.0.1" and target != render_gateway.OTLP_COLLECTOR
     }
     assert set(upstreams) == set(render_gateway.SERVICES)
     for name, (host, port) in upstreams.items():
@@ -113,6 +116,37 @@ def test_every_upstream_is_a_headless_service_of_a_grpc_deployment() -> None:
         assert service is not None
         assert service.doc["spec"].get("clusterIP") == "None", f"{service.label} is not headless"
         assert service.doc["spec"]["selector"] == {"app.kubernetes.io/name": name}
+
+
+def _hcm(config: dict[str, Any]) -> dict[str, Any]:
+    (listener,) = config["static_resources"]["listeners"]
+    hcm: dict[str, Any] = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    return hcm
+
+
+def test_the_gateway_sends_its_spans_where_the_services_are_told_to() -> None:
+    """Envoy's tracer exports to the collector deploy/README.md gives the services as
+    OTEL_EXPORTER_OTLP_ENDPOINT, sampling the documented share; its access log names the
+    trace."""
+    config = json.loads(ENVOY_JSON.read_text())
+    tracer = _hcm(config)["tracing"]["provider"]
+    cluster = tracer["typed_config"]["grpc_service"]["envoy_grpc"]["cluster_name"]
+    host, port = render_gateway.OTLP_COLLECTOR
+    assert _clusters(config)[cluster] == (host, port)
+    readme = (DEPLOY / "README.md").read_text()
+    assert f"OTEL_EXPORTER_OTLP_ENDPOINT=http://{host}:{port}" in readme
+    ratio = tracer["typed_config"]["sampler"]["typed_config"]["wrapped_sampler"]["typed_config"]
+    share = ratio["sampling_percentage"]
+    assert share == {"numerator": 1000, "denominator": "TEN_THOUSAND"}  # 10 %
+    assert f"{render_gateway.TRACE_SAMPLING_PERCENT:g} %" in readme
+    workloads = [m for m in BASE_MANIFESTS if m.kind in ("Deployment", "StatefulSet")]
+    for manifest in workloads:  # none sets it today; one that does names the same collector
+        for container in containers(manifest):
+            for variable in container.get("env", []):
+                if variable["name"] == "OTEL_EXPORTER_OTLP_ENDPOINT":
+                    assert variable["value"] == f"http://{host}:{port}", manifest.label
+    log_format = _hcm(config)["access_log"][0]["typed_config"]["log_format"]["json_format"]
+    assert log_format["trace_id"] == "%TRACE_ID%"
 
 
 def test_every_upstream_is_called_over_mutual_tls_with_the_gateway_certificate() -> None:

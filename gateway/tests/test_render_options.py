@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -154,3 +155,83 @@ def test_jwt_authn_lets_exactly_the_contracts_public_methods_through() -> None:
     assert ("POST", "/v1/sessions") in contract.public_rest
     assert ("GET", "/.well-known/jwks.json") in contract.public_rest
     assert "/keel.identity.v1.AdminService/RotateSigningKey" in contract.platform
+
+
+def _hcm(config: dict[str, Any]) -> dict[str, Any]:
+    listener = config["static_resources"]["listeners"][0]
+    hcm: dict[str, Any] = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    return hcm
+
+
+def _access_log_fields(config: dict[str, Any]) -> dict[str, str]:
+    fields: dict[str, str] = _hcm(config)["access_log"][0]["typed_config"]["log_format"][
+        "json_format"
+    ]
+    return fields
+
+
+def test_without_a_collector_envoy_records_no_spans() -> None:
+    config = render.render_config(listen_port=8080, admin_port=9901, clusters=CLUSTERS)
+    assert "tracing" not in _hcm(config)
+    assert render.TRACE_CLUSTER not in _clusters(config)
+    assert "layered_runtime" not in config
+    assert "trace_id" not in _access_log_fields(config)
+
+
+def test_with_a_collector_every_request_gets_a_span_exported_there() -> None:
+    tracing = render.Tracing("collector.example.internal", 4317, 12.5, cluster_type="STRICT_DNS")
+    config = render.render_config(
+        listen_port=8080, admin_port=9901, clusters=CLUSTERS, tracing=tracing
+    )
+    traced = _hcm(config)["tracing"]
+    tracer = traced["provider"]["typed_config"]
+    assert traced["provider"]["name"] == "envoy.tracers.opentelemetry"
+    assert tracer["service_name"] == render.TRACE_SERVICE_NAME == "gateway"
+    assert tracer["grpc_service"]["envoy_grpc"]["cluster_name"] == render.TRACE_CLUSTER
+    # The caller's decision first, else 12.5 % of trace ids.
+    sampler = tracer["sampler"]
+    assert sampler["name"] == "envoy.tracers.opentelemetry.samplers.parent_based"
+    ratio = sampler["typed_config"]["wrapped_sampler"]["typed_config"]["sampling_percentage"]
+    assert ratio == {"numerator": 1250, "denominator": "TEN_THOUSAND"}
+    # A caller's request id that is not a UUID is traced too: sampling is not drawn from it.
+    request_ids = _hcm(config)["request_id_extension"]["typed_config"]
+    assert request_ids["use_request_id_for_trace_sampling"] is False
+    assert traced["custom_tags"] == [
+        {"tag": "keel.request_id", "request_header": {"name": "x-request-id"}}
+    ]
+    assert _access_log_fields(config)["trace_id"] == "%TRACE_ID%"
+    # The collector: OTLP over plain HTTP/2, found by DNS, without gRPC health checks.
+    collector = _clusters(config)[render.TRACE_CLUSTER]
+    assert (collector["type"], _address(collector)) == ("STRICT_DNS", tracing.host)
+    options = collector["typed_extension_protocol_options"]
+    assert "http2_protocol_options" in str(options) and "health_checks" not in collector
+    assert "transport_socket" not in collector
+    layer = config["layered_runtime"]["layers"][0]["static_layer"]
+    assert layer["tracing.opentelemetry.flush_interval_ms"] == render.TRACE_FLUSH_MS
+
+
+@pytest.mark.parametrize("percent", [-1.0, 100.5])
+def test_a_sampling_share_outside_0_to_100_is_refused(percent: float) -> None:
+    with pytest.raises(ValueError, match="sampling_percent"):
+        render.render_config(
+            listen_port=8080,
+            admin_port=9901,
+            clusters=CLUSTERS,
+            tracing=render.Tracing("127.0.0.1", 4317, percent),
+        )
+
+
+def test_render_traces_every_request_to_a_local_collector(tmp_path: Path) -> None:
+    out = render.render(
+        tmp_path / "envoy.json",
+        listen_port=8080,
+        admin_port=9901,
+        clusters=CLUSTERS,
+        trace_collector=("127.0.0.1", 14317),
+    )
+    config = json.loads(out.read_text())
+    sampler = _hcm(config)["tracing"]["provider"]["typed_config"]["sampler"]
+    ratio = sampler["typed_config"]["wrapped_sampler"]["typed_config"]["sampling_percentage"]
+    assert ratio["numerator"] == 10_000
+    collector = _clusters(config)[render.TRACE_CLUSTER]
+    assert (collector["type"], _address(collector)) == ("STATIC", "127.0.0.1")

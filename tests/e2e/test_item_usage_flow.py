@@ -18,6 +18,7 @@ from e2e_support import (
     post_json,
     wait_for,
     wait_for_async,
+    wait_subscription,
 )
 from keel.events.v1.envelope_pb2 import Envelope
 from keel.items.v1 import events_pb2 as items_events_pb2
@@ -117,16 +118,13 @@ async def _redeliver(mesh: Endpoints, event: OutboxEvent, replay: Envelope) -> N
 def test_confirmed_item_is_one_unit_of_usage_however_often_delivered(
     gateway: httpx.Client, tenant: Tenant, mesh: Endpoints
 ) -> None:
-    # Sign-up starts the tenant's subscription through an event: usage is summarised only
-    # once it exists (under load the enrichment can finish first).
-    wait_for(
-        lambda: get_json(gateway, "/v1/subscriptions", tenant).get("subscriptions") or None,
-        "billing starting the new tenant's subscription",
-    )
     item = _ready_item(gateway, tenant)
     confirmed: Json = post_json(gateway, f"/v1/items/{item['id']}:confirm", tenant)["item"]
     assert confirmed["state"] == "ITEM_STATE_CONFIRMED", confirmed
 
+    # "This period" is the subscription's: billing starts it from the sign-up event, on its
+    # own clock, and may not have when the item is ready.
+    wait_subscription(gateway, tenant)
     wait_for(lambda: _usage(gateway, tenant), "billing recording the confirmed item's usage")
     _assert_one_unit(gateway, tenant)
 

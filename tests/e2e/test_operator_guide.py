@@ -57,8 +57,9 @@ def test_every_command_of_the_guide_runs(mesh: Endpoints, tmp_path: Path) -> Non
     assert "republished" in out
     assert "may not present a user's token" in out  # the operator carrying a user's token
     assert "revoked; each is forgotten" in out  # the revocation bucket, as the services see it
-    # The sign-up's trace: identity's call and the event it published (the consumers' spans
-    # follow; tests/e2e/test_traces.py waits for those).
+    # The sign-up's trace: the gateway's span, identity's call under it and the event it
+    # published (the consumers' spans follow; tests/e2e/test_traces.py waits for those).
+    assert re.search(r"gateway +server +POST /keel\.identity\.v1\.OrganizationService/", out), out
     assert re.search(r"identity +server +keel\.identity\.v1\.OrganizationService/", out), out
     assert "publish identity.organization.created" in out
     # Without a password NATS refuses the dead-letter command; without a certificate the

@@ -30,13 +30,15 @@ def test_eval_exports_every_address(tmp_path: Path) -> None:
         tls={"ca_file": "/v/tls/ca.pem", "operator_cert": "/v/tls/operator.pem",
              "operator_key": "/v/tls/operator-key.pem", "dir": "/v/tls"},
         nats_operator_url="nats://operator:s3cret@127.0.0.1:14222",
+        logs={"ledger": "/v/log/ledger.log", "trace-sink": "/v/log/trace-sink.log"},
     )  # fmt: skip
     state.write_text(endpoints.to_json())
     done = _bash(
         f'eval "$({ENV} --state {state})" && '
         'echo "$KEEL_GATEWAY $KEEL_IDENTITY $KEEL_LEDGER $KEEL_LEDGER_METRICS $KEEL_NATS_URL'
         " $KEEL_LEDGER_DATABASE_URL ${NATS_URL:-unset}"
-        ' $KEEL_CA_FILE $KEEL_OPERATOR_CERT $KEEL_OPERATOR_KEY $KEEL_NATS_OPERATOR_URL"'
+        " $KEEL_CA_FILE $KEEL_OPERATOR_CERT $KEEL_OPERATOR_KEY $KEEL_NATS_OPERATOR_URL"
+        ' $KEEL_LEDGER_LOG $KEEL_TRACE_SINK_LOG"'
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [
@@ -51,6 +53,8 @@ def test_eval_exports_every_address(tmp_path: Path) -> None:
         "/v/tls/operator.pem",
         "/v/tls/operator-key.pem",
         "nats://operator:s3cret@127.0.0.1:14222",  # the dead-letter and replay commands
+        "/v/log/ledger.log",
+        "/v/log/trace-sink.log",  # a name with a dash, as a shell variable
     ]
 
 

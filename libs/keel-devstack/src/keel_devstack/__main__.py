@@ -142,6 +142,11 @@ def summary(stack: Stack, endpoints: Endpoints, var: Path, infra: EmbeddedInfra)
     if endpoints.gateway_url:
         rows.append(("gateway", endpoints.gateway_url, f"log {log / 'envoy.log'}"))
         rows.append(("envoy admin", str(endpoints.envoy_admin_url), ""))
+    if endpoints.trace_sink:
+        spans = Path(endpoints.traces) / "envoy.jsonl"
+        rows.append(
+            ("trace sink", f"otlp {endpoints.trace_sink}", f"{spans}, log {log / 'trace-sink.log'}")
+        )
     rows.insert(0, ("component", "address", "data / log"))
     width = [max(len(row[i]) for row in rows) for i in range(2)]
     lines = [""] + [f"  {a:<{width[0]}}  {b:<{width[1]}}  {c}" for a, b, c in rows]

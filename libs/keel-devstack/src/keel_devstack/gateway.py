@@ -42,18 +42,22 @@ def render(
 ) -> Path:
     """Call the renderer, passing issuer/audience/TLS files and `options` only if it takes
     them."""
-    params = inspect.signature(module.render).parameters
     tls_files = (
         {"tls_cert": str(tls.cert_file), "tls_key": str(tls.key_file), "tls_ca": str(tls.ca_file)}
         if tls is not None
         else {}
     )
     offered = {"issuer": issuer, "audience": audience, **tls_files, **(options or {})}
-    extra = {key: value for key, value in offered.items() if key in params}
+    extra = {key: value for key, value in offered.items() if accepts(module, key)}
     module.render(
         out_path, listen_port=listen_port, admin_port=admin_port, clusters=clusters, **extra
     )
     return out_path
+
+
+def accepts(module: ModuleType, option: str) -> bool:
+    """Whether the renderer's render() takes `option`."""
+    return option in inspect.signature(module.render).parameters
 
 
 def first_curl(module: ModuleType | None, gateway_url: str) -> str:

@@ -63,8 +63,13 @@ def variables(state: Mapping[str, Any]) -> dict[str, str]:
     for name, url in sorted(state.get("databases", {}).items()):
         found[f"KEEL_{name.upper()}_DATABASE_URL"] = url
     for name, path in sorted(state.get("logs", {}).items()):
-        found[f"KEEL_{name.upper()}_LOG"] = path
+        found[f"KEEL_{_identifier(name)}_LOG"] = path
     return {key: value for key, value in found.items() if value}
+
+
+def _identifier(name: str) -> str:
+    """A component's name as part of a shell variable: `trace-sink` -> TRACE_SINK."""
+    return name.upper().replace("-", "_")
 
 
 def render(values: Mapping[str, str]) -> str:

@@ -25,6 +25,7 @@ from keel_devstack.progress import Progress
 from keel_devstack.roles import ServiceRoles, ensure_database, ensure_roles, login_url, roles_for
 from keel_devstack.services import SERVICES, ServiceDef, in_start_order
 from keel_devstack.supervisor import Supervisor
+from keel_devstack.trace_sink import TraceSink, start_trace_sink
 from keel_runtime.tls import TlsSettings
 
 JWT_ISSUER = "keel-identity"
@@ -36,6 +37,8 @@ INFRA_PORTS = {"postgres": 15432, "redis": 16379, "nats": 14222}
 # A service's preferred /metrics port is its gRPC port plus this (identity 51051, ...).
 METRICS_PORT_OFFSET = 1000
 TRACES_VARIABLE = "KEEL_TRACES_FILE"
+# Envoy's spans reach the trace files through a local OTLP/gRPC receiver (trace_sink).
+TRACE_SINK_PORT = 14317
 
 
 @dataclass
@@ -67,6 +70,9 @@ class Endpoints:
     traces: str = ""
     """Directory of the services' span files (``<service>.jsonl``), read by
     ``python -m keel_runtime.traces``; "" when the stack runs without them."""
+    trace_sink: str = ""
+    """host:port of the OTLP/gRPC receiver writing the gateway's spans to ``envoy.jsonl``
+    there; "" without trace files."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
@@ -127,6 +133,7 @@ class Stack:
         self._supervise_in_thread = supervise_in_thread
         self.processes: dict[str, ManagedProcess] = {}
         self.envoy: Envoy | None = None
+        self.trace_sink: TraceSink | None = None
         self.endpoints: Endpoints | None = None
         self.first_curl: str | None = None
         self.certs: certs.MeshCertificates | None = None
@@ -375,6 +382,7 @@ class Stack:
             )
             return
         self._check_descriptor(renderer)
+        self._start_trace_sink(renderer)
         self.progress.begin("envoy")
         began = time.monotonic()
         # Ports are free when chosen but another program may bind one before Envoy does:
@@ -420,8 +428,45 @@ class Stack:
             issuer=JWT_ISSUER,
             audience=JWT_AUDIENCE,
             tls=self.certs["gateway"] if self.certs is not None else None,
-            options=self.gateway_options,
+            options={**self._gateway_tracing(), **self.gateway_options},
         )
+
+    # -- the gateway's spans ---------------------------------------------------------------
+
+    def _start_trace_sink(self, renderer: ModuleType) -> None:
+        """The receiver of Envoy's spans when the services write trace files (and the
+        gateway's renderer can trace), supervised like the services. Its port is free when
+        chosen, but another program may bind it first: then it starts again on a port
+        chosen anew."""
+        assert self.endpoints is not None
+        if not self.endpoints.traces or not gateway.accepts(renderer, "trace_collector"):
+            return
+        directory = Path(self.endpoints.traces)
+        self.progress.begin("trace sink")
+        began = time.monotonic()
+        preferred = self.preferred_ports
+        for attempt in range(1, START_ATTEMPTS + 1):
+            port = free_port(TRACE_SINK_PORT if preferred else None)
+            try:
+                self.trace_sink = start_trace_sink(
+                    directory / "envoy.jsonl", port=port, log_path=self.log_dir / "trace-sink.log"
+                )
+                break
+            except StartError:
+                if attempt == START_ATTEMPTS or is_free(port):
+                    raise  # not a port lost to another program
+                preferred = False
+        assert self.trace_sink is not None
+        self.progress.done(f"ready in {time.monotonic() - began:.1f}s")
+        self.processes["trace-sink"] = self.trace_sink.process
+        self.supervisor.watch(self.trace_sink.process)
+        self.endpoints.trace_sink = f"127.0.0.1:{self.trace_sink.port}"
+
+    def _gateway_tracing(self) -> dict[str, Any]:
+        """gateway/render.py's options for Envoy's spans: to the receiver, when it runs."""
+        if self.trace_sink is None:
+            return {}
+        return {"trace_collector": ("127.0.0.1", self.trace_sink.port)}
 
     def _supervise_infra(self) -> None:
         """Embedded servers are restarted (and reaped) like services when they die."""
@@ -476,6 +521,7 @@ class Stack:
             thread.join()
         self.processes.clear()
         self.envoy = None
+        self.trace_sink = None
 
     def _stop_one(self, name: str, proc: ManagedProcess) -> None:
         began = time.monotonic()
