@@ -5,7 +5,8 @@
 ``traced`` is ``runtime`` with tracing on: a span per call, exported to a temporary file as
 ``make run``'s local sink does.
 
-Prints ``PORT <n>`` once serving and stops when its stdin closes (the benchmark ends).
+Prints ``PORT <n> <token> <tls dir or ->`` once serving and stops when its stdin closes (the
+benchmark ends).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import grpc
 from grpc_health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
 
+from keel_devstack import certs
 from keel_runtime import tracing
 from keel_runtime.logging import configure_logging
 from keel_runtime.server import ServiceSpec, start
@@ -60,6 +62,7 @@ async def serve(kind: str) -> None:
     # The client sends this token to both servers; the runtime verifies it as services do.
     issuer = TokenIssuer()
     token = issuer.token("bench", subject="bench", ttl_seconds=3600)
+    tls_dir: Path | None = None
     if kind == "bare":
         server = grpc.aio.server()
         server.add_generic_rpc_handlers((handler(),))
@@ -78,15 +81,22 @@ async def serve(kind: str) -> None:
             servicers=[(add_handler, None)],
             jwks=issuer.jwks,
         )
-        settings = ServerSettings(bind="127.0.0.1:0", metrics_bind="127.0.0.1:0")
+        # Mutual TLS as the mesh runs it: the client presents the gateway's certificate.
+        tls_dir = Path(tempfile.mkdtemp(prefix="keel-bench-tls-")) / "tls"
+        workloads = certs.issue(tls_dir)
+        settings = ServerSettings(
+            bind="127.0.0.1:0", metrics_bind="127.0.0.1:0", tls=workloads["ledger"].tls
+        )
         running = await start(spec, settings)
         port, stop = running.port, running.stop
-    print(f"PORT {port} {token}", flush=True)
+    print(f"PORT {port} {token} {tls_dir if kind != 'bare' else '-'}", flush=True)
     await asyncio.to_thread(sys.stdin.read)
     await stop(0)
     if kind == "traced":
         tracing.shutdown()
         shutil.rmtree(spans, ignore_errors=True)
+    if tls_dir is not None:
+        shutil.rmtree(tls_dir.parent, ignore_errors=True)
 
 
 if __name__ == "__main__":

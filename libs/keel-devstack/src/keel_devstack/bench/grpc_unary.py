@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 
 import grpc
 from grpc_health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
@@ -34,7 +35,7 @@ TRACED = "keel_runtime.server chain, tracing on"
 
 ROWS = (
     RowSpec(
-        "grpc: unary through the interceptor chain",
+        "grpc: unary through the interceptor chain (mutual TLS, token verified)",
         BASELINE,
         SUBJECT,
         target=0.6,
@@ -63,8 +64,12 @@ def run(env: Env) -> Outcome:
     return Outcome(rows, notes)
 
 
+Server = tuple[str, str, Path | None]
+"""A bench server's address, an access token it accepts, and its TLS files (None: plaintext)."""
+
+
 @asynccontextmanager
-async def server_process(kind: str) -> AsyncIterator[tuple[str, str]]:
+async def server_process(kind: str) -> AsyncIterator[Server]:
     """A server in its own process (the client would otherwise share its one core): its
     address, and an access token it accepts."""
     proc = await asyncio.create_subprocess_exec(
@@ -81,8 +86,8 @@ async def server_process(kind: str) -> AsyncIterator[tuple[str, str]]:
         line = await asyncio.wait_for(proc.stdout.readline(), timeout=30)
         if not line.startswith(b"PORT "):
             raise RuntimeError(f"{kind} bench server did not start (exit {proc.returncode})")
-        _, port, token = line.decode().split()
-        yield f"127.0.0.1:{int(port)}", token
+        _, port, token, tls = line.decode().split()
+        yield f"127.0.0.1:{int(port)}", token, (None if tls == "-" else Path(tls))
     finally:
         proc.stdin.close()  # its signal to stop
         try:
@@ -97,9 +102,20 @@ def metadata(token: str) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {token}"), ("x-request-id", "bench"))
 
 
-async def calls_per_second(server: tuple[str, str], seconds: float) -> float:
-    target, token = server
-    async with grpc.aio.insecure_channel(target) as channel:
+def _channel(target: str, tls: Path | None) -> grpc.aio.Channel:
+    if tls is None:
+        return grpc.aio.insecure_channel(target)
+    credentials = grpc.ssl_channel_credentials(
+        (tls / "ca.pem").read_bytes(),
+        (tls / "gateway-key.pem").read_bytes(),
+        (tls / "gateway.pem").read_bytes(),
+    )
+    return grpc.aio.secure_channel(target, credentials)
+
+
+async def calls_per_second(server: Server, seconds: float) -> float:
+    target, token, tls = server
+    async with _channel(target, tls) as channel:
         call = channel.unary_unary(
             METHOD,
             request_serializer=HealthCheckRequest.SerializeToString,
@@ -124,7 +140,7 @@ async def _rounds(env: Env) -> tuple[list[Round], list[Round]]:
         for target in (bare, chained, traced):  # first calls pay for lazy setup on both sides
             await calls_per_second(target, WARMUP_SECONDS)
 
-        def side(key: str, target: tuple[str, str]) -> Measure:
+        def side(key: str, target: Server) -> Measure:
             async def measure() -> Rates:
                 return {key: await calls_per_second(target, env.settings.seconds)}
 
