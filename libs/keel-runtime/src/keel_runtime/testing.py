@@ -15,6 +15,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import psycopg
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -200,3 +201,23 @@ def merged_jwks(
         return {"keys": keys}
 
     return fetch
+
+
+ROW_SECURITY_LIFTS = (
+    "ALTER TABLE {} NO FORCE ROW LEVEL SECURITY",
+    "ALTER TABLE {} DISABLE ROW LEVEL SECURITY",
+    "DROP POLICY tenant_isolation ON {}",
+    "CREATE POLICY spy ON {} USING (true)",
+)
+"""What a service's runtime role must be refused on a policed table (format with its name)."""
+
+
+def row_security_flags(database_url: str, tables: Iterable[str]) -> list[tuple[str, bool, bool]]:
+    """(table, row security on, forced) of each of ``tables``, sorted by name."""
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class"
+            " WHERE relname = ANY(%s) ORDER BY relname",
+            (sorted(tables),),
+        ).fetchall()
+    return [(str(name), bool(on), bool(forced)) for name, on, forced in rows]

@@ -40,6 +40,7 @@ from billing.storage.tables import (
 from billing.storage.unit_of_work import SqlUnitOfWork
 from keel_runtime.events import new_event
 from keel_runtime.tenancy import acting_for, set_tenant
+from keel_runtime.testing import ROW_SECURITY_LIFTS, row_security_flags
 
 from ..serving import serving
 from ..unit.conftest import FakeClock, FakeLedger
@@ -207,15 +208,7 @@ async def test_only_the_jobs_functions_cross_organizations(
 
 
 @pytest.mark.parametrize("table", sorted(POLICED))
-@pytest.mark.parametrize(
-    "statement",
-    [
-        "ALTER TABLE {} NO FORCE ROW LEVEL SECURITY",
-        "ALTER TABLE {} DISABLE ROW LEVEL SECURITY",
-        "DROP POLICY tenant_isolation ON {}",
-        "CREATE POLICY spy ON {} USING (true)",
-    ],
-)
+@pytest.mark.parametrize("statement", ROW_SECURITY_LIFTS)
 def test_the_runtime_role_cannot_lift_the_policies(
     engine: AsyncEngine, runtime_database_url: str, table: str, statement: str
 ) -> None:
@@ -249,10 +242,5 @@ def test_the_runtime_role_cannot_make_or_change_a_function(
 def test_the_policed_tables_force_row_level_security(
     engine: AsyncEngine, runtime_database_url: str
 ) -> None:
-    with psycopg.connect(runtime_database_url) as conn:
-        rows = conn.execute(
-            "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class"
-            " WHERE relname = ANY(%s) ORDER BY relname",
-            (sorted(POLICED),),
-        ).fetchall()
+    rows = row_security_flags(runtime_database_url, POLICED)
     assert rows == [(t, True, True) for t in sorted(POLICED)]

@@ -37,6 +37,7 @@ from identity.storage.retention import RetentionPolicy, purge
 from identity.storage.tables import api_keys, audit_events, organizations, refresh_tokens, users
 from identity.storage.uow import SqlUnitOfWork
 from keel_runtime.tenancy import acting_for
+from keel_runtime.testing import ROW_SECURITY_LIFTS, row_security_flags
 
 pytestmark = pytest.mark.integration
 
@@ -196,15 +197,7 @@ async def test_only_the_lookup_functions_cross_organizations(
 
 
 @pytest.mark.parametrize("table", sorted(POLICED))
-@pytest.mark.parametrize(
-    "statement",
-    [
-        "ALTER TABLE {} NO FORCE ROW LEVEL SECURITY",
-        "ALTER TABLE {} DISABLE ROW LEVEL SECURITY",
-        "DROP POLICY tenant_isolation ON {}",
-        "CREATE POLICY spy ON {} USING (true)",
-    ],
-)
+@pytest.mark.parametrize("statement", ROW_SECURITY_LIFTS)
 def test_the_runtime_role_cannot_lift_the_policies(
     migrated_database_url: str, table: str, statement: str
 ) -> None:
@@ -216,10 +209,5 @@ def test_the_runtime_role_cannot_lift_the_policies(
 
 
 def test_the_policed_tables_force_row_level_security(migrated_database_url: str) -> None:
-    with psycopg.connect(migrated_database_url) as conn:
-        rows = conn.execute(
-            "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class"
-            " WHERE relname = ANY(%s) ORDER BY relname",
-            (sorted(POLICED),),
-        ).fetchall()
+    rows = row_security_flags(migrated_database_url, POLICED)
     assert rows == [(t, True, True) for t in sorted(POLICED)]

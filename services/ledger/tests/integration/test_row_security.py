@@ -23,6 +23,7 @@ from sqlalchemy.exc import ProgrammingError
 from keel_runtime import context
 from keel_runtime.context import Principal
 from keel_runtime.db import PLATFORM, acting_for
+from keel_runtime.testing import ROW_SECURITY_LIFTS, row_security_flags
 from ledger.app.accounts import AccountHandlers
 from ledger.app.checkpoints import Checkpointer
 from ledger.app.group_commit import GroupCommitter
@@ -271,15 +272,7 @@ POLICED = ("accounts", "transactions", "balances", "entries")
 
 
 @pytest.mark.parametrize("table", POLICED)
-@pytest.mark.parametrize(
-    "statement",
-    [
-        "ALTER TABLE {} NO FORCE ROW LEVEL SECURITY",
-        "ALTER TABLE {} DISABLE ROW LEVEL SECURITY",
-        "DROP POLICY tenant_isolation ON {}",
-        "CREATE POLICY spy ON {} USING (true)",
-    ],
-)
+@pytest.mark.parametrize("statement", ROW_SECURITY_LIFTS)
 def test_the_runtime_role_cannot_lift_the_policies(
     runtime_url: str, table: str, statement: str
 ) -> None:
@@ -291,10 +284,5 @@ def test_the_runtime_role_cannot_lift_the_policies(
 
 
 def test_the_policed_tables_force_row_level_security(runtime_url: str) -> None:
-    with psycopg.connect(runtime_url) as conn:
-        rows = conn.execute(
-            "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class"
-            " WHERE relname = ANY(%s) ORDER BY relname",
-            (list(POLICED),),
-        ).fetchall()
+    rows = row_security_flags(runtime_url, POLICED)
     assert rows == [(t, True, True) for t in sorted(POLICED)]
