@@ -15,10 +15,9 @@ from sqlalchemy import make_url
 from identity.bootstrap import Overrides, build
 from identity.config import IdentityConfig
 from identity.crypto.passwords import Argon2Hasher
-from identity.storage.tables import metadata
-from keel_devstack.stack import repo_root
+from identity.storage.schema import SCHEMA
 from keel_runtime.logging import JsonFormatter
-from keel_runtime.migrations import grant_runtime, run_migrations_async
+from keel_runtime.migrations import grant_runtime
 from keel_runtime.server import start
 from keel_runtime.settings import ServerSettings
 
@@ -29,13 +28,11 @@ if HERE not in sys.path:
 
 from errors_support import FAST_ARGON2, Identity  # noqa: E402
 
-MIGRATIONS = "services/identity/migrations"
-
 
 @pytest.fixture
 async def identity_db(database_url: str, runtime_database_url: str) -> str:
     """Migrated by the owner role; identity runs as the runtime role."""
-    await run_migrations_async(database_url, repo_root() / MIGRATIONS, metadata)
+    await SCHEMA.migrate_async(database_url)
     grant_runtime(database_url, make_url(runtime_database_url).username or "")
     return runtime_database_url
 

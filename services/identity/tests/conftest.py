@@ -8,17 +8,13 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
 
-from identity.storage.tables import metadata
+from identity.storage.schema import SCHEMA
 from keel_devstack.roles import ServiceRoles, login_url
-from keel_runtime.migrations import migrate_and_grant
-
-MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
 
 def _drop(postgres_url: str, name: str) -> None:
@@ -44,11 +40,9 @@ def identity_template(postgres_url: str, database_roles: ServiceRoles) -> Iterat
     name = f"identity_template_{secrets.token_hex(4)}"
     _create(postgres_url, name, database_roles.owner.role)
     try:
-        migrate_and_grant(
+        SCHEMA.migrate_and_grant(
             login_url(postgres_url, name, database_roles.owner),
             login_url(postgres_url, name, database_roles.runtime),
-            MIGRATIONS,
-            metadata,
         )
         yield name
     finally:

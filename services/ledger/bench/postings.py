@@ -28,7 +28,7 @@ from ledger.app.transactions import TransactionHandlers
 from ledger.domain import commands
 from ledger.domain.model import AccountKind, Asset, Posting, Side
 from ledger.events.codec import encode
-from ledger.storage.migrate import migrate
+from ledger.storage.schema import SCHEMA
 from ledger.storage.uow import SqlUnitOfWork
 
 SECONDS = 4.0
@@ -123,7 +123,7 @@ async def main(admin_url: str) -> None:
         await conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = f"{admin_url.rpartition('/')[0]}/{name}"
     try:
-        migrate(url)
+        SCHEMA.migrate(url)
         print(f"baseline INSERT+COMMIT, 1 connection: {await baseline(url):,.0f}/s")
         for n_accounts in (1000, 10):
             for label, rate in (await scenario(url, n_accounts)).items():

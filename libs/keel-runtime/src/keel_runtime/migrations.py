@@ -462,12 +462,7 @@ def check_migration_rights(database_url: str, runtime_role: str | None) -> None:
         )
 
 
-def migrate_command(
-    service: str,
-    script_location: str | Path,
-    metadata: MetaData | None,
-    grants: RuntimeGrants = RuntimeGrants(),
-) -> int:
+def migrate_command(service: str, schema: Schema) -> int:
     """``python -m <service> migrate``: upgrade as the owner, then grant the runtime role.
 
     ``MIGRATION_DATABASE_URL`` (the owner; default ``DATABASE_URL``) migrates;
@@ -487,11 +482,10 @@ def migrate_command(
     except MigrationRightsError as exc:
         print(f"{service} migrate: {exc}", file=sys.stderr)
         return 1
-    run_migrations(owner_url, script_location, metadata)
+    schema.migrate(owner_url)
     if runtime_role:
-        grant_runtime(owner_url, runtime_role, grants)
-    if metadata is not None:
-        reseal_secrets(owner_url, metadata)
+        grant_runtime(owner_url, runtime_role, schema.grants)
+    reseal_secrets(owner_url, schema.metadata)
     return 0
 
 
@@ -544,6 +538,30 @@ def runtime_role_for(owner_url: str, runtime_url: str) -> str | None:
         return role
     runtime_user = make_url(runtime_url).username
     return runtime_user if runtime_user != make_url(owner_url).username else None
+
+
+@dataclass(frozen=True)
+class Schema:
+    """A service's database schema: where its migrations live, the tables they build, and
+    what its runtime role may do with them. One value per service (``storage/schema.py``),
+    read by ``python -m <svc> migrate`` and by the tests' fixtures alike."""
+
+    migrations: Path
+    """The Alembic script directory (``services/<svc>/migrations``)."""
+    metadata: MetaData
+    grants: RuntimeGrants = RuntimeGrants()
+
+    def migrate(self, database_url: str, revision: str = "head") -> None:
+        """Upgrade (or downgrade) to ``revision``, as the owner of ``database_url``."""
+        run_migrations(database_url, self.migrations, self.metadata, revision=revision)
+
+    async def migrate_async(self, database_url: str) -> None:
+        """``migrate`` from a running event loop (fixtures)."""
+        await run_migrations_async(database_url, self.migrations, self.metadata)
+
+    def migrate_and_grant(self, owner_url: str, runtime_url: str) -> None:
+        """Upgrade as the owner of ``owner_url``, then grant the role of ``runtime_url``."""
+        migrate_and_grant(owner_url, runtime_url, self.migrations, self.metadata, self.grants)
 
 
 def migrate_and_grant(

@@ -1,9 +1,8 @@
-"""Composition root: engine, NATS, ledger channel, handlers, servicers -> a ServiceSpec."""
+"""Composition root: billing's handlers, jobs, consumers and servicers on the runtime."""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,23 +15,23 @@ from keel.billing.v1 import (
     usage_service_pb2_grpc,
     webhook_service_pb2_grpc,
 )
-from nats.aio.client import Client as NatsClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from billing.app.dunning import Dunning
+from billing.app.dunning import DUNNING_JOB, Dunning
 from billing.app.invoices import InvoiceHandlers
 from billing.app.overview import OverviewHandlers
-from billing.app.payment_reconciler import PaymentReconciler
-from billing.app.period_closer import PeriodCloser
+from billing.app.payment_reconciler import COMPLETE_JOB, PaymentReconciler
+from billing.app.period_closer import CLOSE_JOB, PeriodCloser
 from billing.app.plans import PlanHandlers
 from billing.app.ports import Clock, Ledger
 from billing.app.subscriptions import SubscriptionHandlers
 from billing.app.usage import UsageHandlers
-from billing.app.webhook_delivery import WebhookDispatcher
+from billing.app.webhook_delivery import DELIVERY_JOB, WebhookDispatcher
 from billing.app.webhooks import WebhookHandlers
 from billing.config import Config
 from billing.domain.invoice import DEFAULT_RETRY_SCHEDULE
 from billing.events.subscribers import subscriptions
+from billing.storage.schema import SCHEMA
 from billing.storage.unit_of_work import sql_unit_of_work_factory
 from billing.transport.errors import ERROR_MAP
 from billing.transport.invoices import InvoiceServicer
@@ -44,12 +43,9 @@ from billing.transport.usage import UsageServicer
 from billing.transport.webhook_sender import HttpWebhookSender
 from billing.transport.webhook_targets import WebhookTargets
 from billing.transport.webhooks import WebhookServicer
-from keel_runtime import clients, db
-from keel_runtime.events import Consumer, OutboxRelay, connect_nats, ensure_stream
-from keel_runtime.events.revocation_feed import RevocationFeed
 from keel_runtime.ids import new_id
-from keel_runtime.metrics import Metrics
 from keel_runtime.server import ServiceSpec
+from keel_runtime.service import Assembly, ServiceDefinition
 
 SERVICE = "billing"
 
@@ -112,103 +108,43 @@ def servicers(handlers: Handlers) -> list[tuple[Callable[[Any, Any], None], obje
     ]
 
 
-def service_spec(
-    handlers: Handlers,
-    *,
-    background: Sequence[Callable[[], Awaitable[None]]] = (),
-    closers: Sequence[Callable[[], Awaitable[None]]] = (),
-    readiness: Sequence[Callable[[], Awaitable[bool]]] = (),
-    database: AsyncEngine | None = None,
-    nats: NatsClient | None = None,
-    metrics: Metrics | None = None,
-    revocations: RevocationFeed | None = None,
-) -> ServiceSpec:
-    return ServiceSpec(
-        name=SERVICE,
-        servicers=servicers(handlers),
-        error_map=ERROR_MAP,
-        background=background,
-        closers=closers,
-        readiness=readiness,
-        database=database,
-        nats=nats,
-        metrics=metrics,
-        revocations=revocations,
-    )
-
-
 async def build(config: Config) -> ServiceSpec:
     """Everything billing runs; nothing connects at import time."""
-    engine = db.create_engine(config.database_url)
-    # Its own certificate: ledger knows billing is calling from it, not from a header.
-    channel = clients.channel(config.ledger_target, config.server.tls)
-    ledger = GrpcLedger(
-        channel,
-        timeout_s=config.ledger_timeout_s,
-        revenue_account_id=config.revenue_account_id,
-        platform_org_id=config.platform_org_id,
-    )
-    targets = WebhookTargets(config.webhook_allowed_hosts)
-    handlers = build_handlers(
-        engine, ledger, retry_schedule=config.dunning_schedule, webhook_targets=targets
-    )
-    sender = HttpWebhookSender(targets)
-    metrics = Metrics(SERVICE)
-    dispatcher = WebhookDispatcher(
-        sql_unit_of_work_factory(engine, utc_now), sender, utc_now, metrics=metrics
-    )
-    try:
-        nc, js = await connect_nats(config.nats_url, name=SERVICE, tls=config.server.tls)
-    except BaseException:
-        await channel.close()
-        await engine.dispose()
-        raise
-    await ensure_stream(js, config.streams.service_stream(SERVICE))
-    closer = PeriodCloser(
-        sql_unit_of_work_factory(engine, utc_now),
-        handlers.invoices,
-        utc_now,
-        new_id,
-        metrics=metrics,
-    )
-    dunning = Dunning(
-        sql_unit_of_work_factory(engine, utc_now), handlers.invoices, utc_now, metrics=metrics
-    )
-    background: list[Callable[[], Awaitable[None]]] = [
-        OutboxRelay(engine, js, metrics=metrics).run,
-        dispatcher.run,
-        functools.partial(closer.run, config.close_interval_s),
-        functools.partial(dunning.run, config.dunning_interval_s),
-        functools.partial(
-            PaymentReconciler(
-                sql_unit_of_work_factory(engine, utc_now), ledger, utc_now, metrics=metrics
-            ).run,
-            config.reconcile_interval_s,
-        ),
-    ]
-    for spec in subscriptions(handlers.subscriptions, handlers.usage, utc_now):
-        # The producer owns its stream; declaring the same spec here only lets billing
-        # start first (ensure_stream is idempotent for an identical spec).
-        await ensure_stream(js, config.streams.service_stream(spec.stream.lower()))
-        background.append(
-            Consumer(
-                engine,
-                js,
-                spec,
-                dead_letter_stream=config.streams.dead_letter_stream(),
-                metrics=metrics,
-            ).run
+    async with Assembly(SERVICE, config) as service:
+        # Its own certificate: ledger knows billing is calling from it, not from a header.
+        ledger = GrpcLedger(
+            service.channel(config.ledger_target),
+            timeout_s=config.ledger_timeout_s,
+            revenue_account_id=config.revenue_account_id,
+            platform_org_id=config.platform_org_id,
         )
+        targets = WebhookTargets(config.webhook_allowed_hosts)
+        handlers = build_handlers(
+            service.engine, ledger, retry_schedule=config.dunning_schedule, webhook_targets=targets
+        )
+        unit_of_work = sql_unit_of_work_factory(service.engine, utc_now)
+        metrics = service.metrics
+        sender = HttpWebhookSender(targets)
+        service.close_with(sender.close)
+        dispatcher = WebhookDispatcher(unit_of_work, sender, utc_now, metrics=metrics)
+        # Pauses only when nothing was due: a busy queue is worked through at once.
+        service.every(
+            dispatcher.dispatch_due,
+            interval_s=1.0,
+            name=DELIVERY_JOB,
+            again=lambda attempted: attempted > 0,
+        )
+        closer = PeriodCloser(unit_of_work, handlers.invoices, utc_now, new_id, metrics=metrics)
+        service.every(closer.close_and_collect, interval_s=config.close_interval_s, name=CLOSE_JOB)
+        dunning = Dunning(unit_of_work, handlers.invoices, utc_now, metrics=metrics)
+        service.every(dunning.retry_due, interval_s=config.dunning_interval_s, name=DUNNING_JOB)
+        reconciler = PaymentReconciler(unit_of_work, ledger, utc_now, metrics=metrics)
+        service.every(
+            reconciler.reconcile, interval_s=config.reconcile_interval_s, name=COMPLETE_JOB
+        )
+        for subscription in subscriptions(handlers.subscriptions, handlers.usage, utc_now):
+            service.consume(subscription)
+        return service.spec(servicers(handlers), ERROR_MAP)
 
-    async def close_channel() -> None:
-        await channel.close()
 
-    return service_spec(
-        handlers,
-        background=background,
-        closers=[close_channel, sender.close, nc.drain, engine.dispose],
-        database=engine,
-        nats=nc,
-        metrics=metrics,
-        revocations=RevocationFeed(js),
-    )
+DEFINITION = ServiceDefinition(SERVICE, SCHEMA, Config.from_env, build)

@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from billing.domain.invoice import DEFAULT_RETRY_SCHEDULE
-from keel_runtime.events import StreamSettings
-from keel_runtime.settings import (
-    ServerSettings,
-    SettingsError,
-    env_float,
-    env_hostport,
-    env_str,
-    env_url,
-    load,
-)
+from keel_runtime.service import ServiceConfig
+from keel_runtime.settings import SettingsError, env_float, env_hostport, env_str, load
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -48,13 +40,8 @@ def _schedule_from_env(name: str) -> tuple[timedelta, ...]:
 DEFAULT_PLATFORM_ORG_ID = "00000000-0000-0000-0000-000000000000"
 
 
-@dataclass(frozen=True, slots=True)
-class Config:
-    server: ServerSettings
-    database_url: str
-    """Billing's own database (``DATABASE_URL``)."""
-    nats_url: str
-    """JetStream for the outbox relay and the consumers (``NATS_URL``)."""
+@dataclass(frozen=True, kw_only=True)
+class Config(ServiceConfig):
     ledger_target: str
     """Ledger gRPC ``host:port`` (``LEDGER_TARGET``)."""
     ledger_timeout_s: float = 2.0
@@ -79,17 +66,11 @@ class Config:
     """Hosts webhooks may reach although they are (or resolve to) loopback or private
     addresses, over plain http too (``WEBHOOK_ALLOWED_HOSTS``, comma-separated; local
     development only). Empty: none."""
-    streams: StreamSettings = field(default_factory=StreamSettings)
-    """Replicas of the streams and DLQ billing declares (``NATS_STREAM_REPLICAS``)."""
-    log_level: str = "INFO"
 
     @classmethod
     def from_env(cls) -> Config:
-        config: Config = load(
-            lambda: cls(
-                server=ServerSettings.from_env(),
-                database_url=env_url("DATABASE_URL", schemes=("postgresql", "postgres")),
-                nats_url=env_url("NATS_URL", schemes=("nats", "tls")),
+        return load(
+            lambda: cls.read_env(
                 ledger_target=env_hostport("LEDGER_TARGET"),
                 ledger_timeout_s=env_float("LEDGER_TIMEOUT_SECONDS", 2.0, min=0.05, max=60.0),
                 revenue_account_id=env_str("BILLING_REVENUE_ACCOUNT_ID", ""),
@@ -107,8 +88,5 @@ class Config:
                 webhook_allowed_hosts=tuple(
                     h.strip() for h in env_str("WEBHOOK_ALLOWED_HOSTS", "").split(",") if h.strip()
                 ),
-                streams=StreamSettings.from_env(),
-                log_level=env_str("LOG_LEVEL", "INFO"),
             )
         )
-        return config

@@ -23,17 +23,16 @@ from keel.ledger.v1 import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from billing.bootstrap import build_handlers, service_spec
-from billing.storage.migrate import MIGRATIONS
-from billing.storage.tables import metadata as tables_metadata
+from billing.bootstrap import SERVICE, build_handlers, servicers
+from billing.storage.schema import SCHEMA
+from billing.transport.errors import ERROR_MAP
 from billing.transport.ledger_client import GrpcLedger
 from keel_devstack.certs import MeshCertificates
 from keel_devstack.routed_channel import RoutedChannel
 from keel_runtime import clients
 from keel_runtime.context import ACTING_ORG_HEADER, AUTHORIZATION_HEADER
 from keel_runtime.db import create_engine
-from keel_runtime.migrations import migrate_and_grant
-from keel_runtime.server import RunningServer, start
+from keel_runtime.server import RunningServer, ServiceSpec, start
 from keel_runtime.settings import ServerSettings
 from keel_runtime.testing import TokenIssuer
 from keel_runtime.tokens import JwksSource
@@ -169,7 +168,7 @@ async def fake_ledger() -> AsyncIterator[FakeLedgerServer]:
 @pytest.fixture
 async def engine(database_url: str, runtime_database_url: str) -> AsyncIterator[AsyncEngine]:
     # Migrated as the owner; the service runs as the runtime role.
-    migrate_and_grant(database_url, runtime_database_url, MIGRATIONS, tables_metadata)
+    SCHEMA.migrate_and_grant(database_url, runtime_database_url)
     engine = create_engine(runtime_database_url, pool_size=4)
     yield engine
     await engine.dispose()
@@ -182,10 +181,8 @@ async def _serve(
     channel = clients.insecure_channel(ledger_target)
     handlers = build_handlers(engine, GrpcLedger(channel, timeout_s=LEDGER_TIMEOUT_S))
 
-    async def close_channel() -> None:
-        await channel.close()
-
-    spec = service_spec(handlers, closers=[close_channel])
+    # The servicers alone (no jobs, no events), against the fake ledger.
+    spec = ServiceSpec(SERVICE, servicers(handlers), error_map=ERROR_MAP, closers=[channel.close])
     spec.jwks = jwks  # the test's tokens verify as identity's would
     running = await start(spec, ServerSettings(bind="127.0.0.1:0", tls=certs["billing"].tls))
     return running, RoutedChannel(f"127.0.0.1:{running.port}", certs)

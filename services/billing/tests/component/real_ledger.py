@@ -25,7 +25,7 @@ from keel_runtime.settings import ServerSettings
 from keel_runtime.testing import TokenIssuer
 from ledger.bootstrap import build
 from ledger.config import Config
-from ledger.storage.migrate import migrate
+from ledger.storage.schema import SCHEMA
 
 PLATFORM_ORG_ID = "00000000-0000-0000-0000-000000000000"
 
@@ -44,8 +44,8 @@ async def ledger_target(
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = database_url_for(postgres_url, name)
-    migrate(url)
-    spec = await build(Config(database_url=url, nats_url=nats_url), events=False)
+    SCHEMA.migrate(url)
+    spec = await build(Config(database_url=url))  # no NATS: the gRPC surface alone
     spec.jwks = token_issuer.jwks
     server = await start(spec, ServerSettings(bind="127.0.0.1:0", tls=mesh_certs["ledger"].tls))
     try:

@@ -8,10 +8,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing.bootstrap import Handlers, build_handlers
-from billing.storage.migrate import MIGRATIONS
-from billing.storage.tables import metadata as tables_metadata
+from billing.storage.schema import SCHEMA
 from keel_runtime.db import create_engine
-from keel_runtime.migrations import migrate_and_grant
 
 from ..serving import serving
 from ..unit.conftest import FakeLedger
@@ -20,7 +18,7 @@ from ..unit.conftest import FakeLedger
 @pytest.fixture
 async def engine(database_url: str, runtime_database_url: str) -> AsyncIterator[AsyncEngine]:
     # Migrated as the owner; the service runs as the runtime role.
-    migrate_and_grant(database_url, runtime_database_url, MIGRATIONS, tables_metadata)
+    SCHEMA.migrate_and_grant(database_url, runtime_database_url)
     engine = create_engine(runtime_database_url, pool_size=4)
     yield engine
     await engine.dispose()

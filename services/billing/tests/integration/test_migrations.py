@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from billing.storage.schema import SCHEMA
 from billing.storage.tables import metadata
 from keel_runtime.testing import assert_migrations_round_trip
 
 pytestmark = pytest.mark.integration
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
-
 
 async def test_upgrade_matches_metadata_and_downgrade_unwinds(database_url: str) -> None:
     await assert_migrations_round_trip(
         database_url,
-        MIGRATIONS,
+        SCHEMA.migrations,
         metadata,
         {"plans", "subscriptions", "invoices", "webhook_deliveries", "outbox"},
     )

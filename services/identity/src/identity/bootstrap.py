@@ -1,9 +1,9 @@
-"""Composition root: engine, keys, Redis, handlers and servicers -> a runtime ServiceSpec."""
+"""Composition root: identity's keys, throttle, handlers and servicers on the runtime."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -24,9 +24,9 @@ from identity.clock import SystemClock
 from identity.config import IdentityConfig
 from identity.crypto.passwords import Argon2Hasher
 from identity.crypto.tokens import JwtTokenService
-from identity.events.relay import run_relay
-from identity.events.revocations import revocation_writer
+from identity.events.revocations import declare_revocations
 from identity.storage.retention import RetentionPolicy, purge_now
+from identity.storage.schema import SCHEMA
 from identity.storage.signing_keys import SqlSigningKeyStore
 from identity.storage.uow import SqlUnitOfWork
 from identity.throttle import NoThrottle, RedisLoginThrottle
@@ -37,12 +37,8 @@ from identity.transport.errors import ERROR_MAP
 from identity.transport.operations import AdminServicer, AuditServicer
 from identity.transport.organizations import OrganizationServicer
 from identity.transport.users import UserServicer
-from keel_runtime.db import create_engine
-from keel_runtime.events import connect_nats
-from keel_runtime.events.revocation_feed import RevocationFeed
-from keel_runtime.metrics import Metrics
-from keel_runtime.periodic import run_periodically
 from keel_runtime.server import ServiceSpec
+from keel_runtime.service import Assembly, ServiceDefinition
 
 SERVICE = "identity"
 # A retired key stays published until every token it signed has expired, plus skew.
@@ -62,11 +58,8 @@ async def build(config: IdentityConfig, overrides: Overrides | None = None) -> S
     """Everything identity needs, connected and ready; the runtime serves it."""
     overrides = overrides or Overrides()
     clock = overrides.clock or SystemClock()
-    engine = create_engine(config.database_url)
-    metrics = Metrics(SERVICE)
-    closers: list[Callable[[], Awaitable[None]]] = []
-    nats = None
-    try:
+    async with Assembly(SERVICE, config) as service:
+        engine = service.engine
         access_ttl = timedelta(seconds=config.access_token_ttl_seconds)
         tokens = JwtTokenService(
             SqlSigningKeyStore(engine),
@@ -82,7 +75,7 @@ async def build(config: IdentityConfig, overrides: Overrides | None = None) -> S
         throttle = overrides.throttle
         if throttle is None and config.redis_url:
             redis = Redis.from_url(config.redis_url)
-            closers.append(redis.aclose)
+            service.close_with(redis.aclose)
             throttle = RedisLoginThrottle(redis, config.login_throttle)
         handlers = build_handlers(
             uow=lambda: SqlUnitOfWork(engine),
@@ -96,44 +89,29 @@ async def build(config: IdentityConfig, overrides: Overrides | None = None) -> S
                 refresh_grace=timedelta(seconds=config.refresh_grace_seconds),
             ),
         )
-        if config.nats_url:
-            nats, js = await connect_nats(config.nats_url, name="identity", tls=config.tls)
-            writer = await revocation_writer(
-                engine, js, access_ttl=access_ttl, streams=config.streams, metrics=metrics
+        # Failed-login audit entries still being written go in before the engine closes.
+        service.close_with(handlers.login.settled)
+        if service.events:
+            service.consume(
+                await declare_revocations(
+                    service.jetstream, access_ttl=access_ttl, streams=config.streams
+                )
             )
-    except BaseException:
-        if nats is not None:
-            await nats.close()
-        await engine.dispose()
-        raise
-    retention = RetentionPolicy()
-    background: list[Callable[[], Awaitable[None]]] = [
-        functools.partial(
-            run_periodically,
+        retention = RetentionPolicy()
+        service.every(
             functools.partial(purge_now, engine, clock, retention),
             interval_s=retention.interval.total_seconds(),
             name="purge_expired",
-            metrics=metrics,
         )
-    ]
-    if nats is not None:
-        background.append(functools.partial(run_relay, engine, js, config.streams, metrics))
-        background.append(writer.run)
-        closers.append(nats.drain)
-    return ServiceSpec(
-        name=SERVICE,
-        servicers=servicers(handlers, clock, ClientAddress(config.trusted_proxies)),
-        error_map=ERROR_MAP,
-        background=background,
-        # Failed-login audit entries still being written go in before the engine closes.
-        closers=[*closers, handlers.login.settled, engine.dispose],
-        database=engine,
-        nats=nats,
-        metrics=metrics,
-        # Identity verifies access tokens against its own published keys, read in-process.
-        jwks=tokens.jwks,
-        revocations=RevocationFeed(js) if nats is not None else None,
-    )
+        return service.spec(
+            servicers(handlers, clock, ClientAddress(config.trusted_proxies)),
+            ERROR_MAP,
+            # Identity verifies access tokens against its own published keys, read in-process.
+            jwks=tokens.jwks,
+        )
+
+
+DEFINITION = ServiceDefinition(SERVICE, SCHEMA, IdentityConfig.from_env, build)
 
 
 def servicers(

@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 from identity.crypto.passwords import Argon2Params
 from identity.throttle import ThrottlePolicy
 from identity.transport.client_address import DEFAULT_TRUSTED_PROXIES, parse_networks
-from keel_runtime.events import StreamSettings
-from keel_runtime.settings import SettingsError, env_int, env_str, env_url, tls_from_env
-from keel_runtime.tls import TlsSettings
+from keel_runtime.service import ServiceConfig
+from keel_runtime.settings import SettingsError, env_int, env_str, env_url
 
 
 def _optional_url(name: str, schemes: tuple[str, ...]) -> str | None:
@@ -41,17 +40,10 @@ def _trusted_proxies() -> tuple[str, ...]:
     return values
 
 
-@dataclass(frozen=True)
-class IdentityConfig:
-    database_url: str
-    """PostgreSQL database of identity (``DATABASE_URL``)."""
-    nats_url: str | None = None
-    """JetStream for the outbox relay (``NATS_URL``); without it events stay in the outbox."""
-    tls: TlsSettings | None = None
-    """This workload's certificate (``TLS_CERT_FILE``, ``TLS_KEY_FILE``, ``TLS_CA_FILE``), the
-    one its gRPC server uses; presented to a ``tls://`` NATS_URL (see keel_runtime.events)."""
-    streams: StreamSettings = field(default_factory=StreamSettings)
-    """Replicas of the streams identity declares (``NATS_STREAM_REPLICAS``)."""
+@dataclass(frozen=True, kw_only=True)
+class IdentityConfig(ServiceConfig):
+    """Without ``nats_url`` events stay in the outbox (identity serves sign-in without them)."""
+
     redis_url: str | None = None
     """Redis for login throttling (``REDIS_URL``); without it logins are not throttled."""
     jwt_issuer: str = "keel-identity"
@@ -79,16 +71,12 @@ class IdentityConfig:
     trusted_proxies: tuple[str, ...] = DEFAULT_TRUSTED_PROXIES
     """Peers (addresses or networks, ``TRUSTED_PROXIES``, comma-separated) whose
     ``x-envoy-external-address`` / ``x-forwarded-for`` name the client: the gateway."""
-    log_level: str = "INFO"
 
     @classmethod
     def from_env(cls) -> IdentityConfig:
         default = Argon2Params()
-        return cls(
-            database_url=env_url("DATABASE_URL", schemes=("postgresql", "postgres")),
-            nats_url=_optional_url("NATS_URL", ("nats", "tls")),
-            tls=tls_from_env(),
-            streams=StreamSettings.from_env(),
+        return cls.read_env(
+            nats_required=False,
             redis_url=_optional_url("REDIS_URL", ("redis", "rediss", "unix")),
             jwt_issuer=env_str("JWT_ISSUER", "keel-identity"),
             jwt_audience=env_str("JWT_AUDIENCE", "keel"),
@@ -107,5 +95,4 @@ class IdentityConfig:
             ),
             login_throttle=_throttle_policy(),
             trusted_proxies=_trusted_proxies(),
-            log_level=env_str("LOG_LEVEL", "INFO"),
         )

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from identity.storage.schema import SCHEMA
 from identity.storage.tables import metadata
 from keel_runtime.testing import assert_migrations_round_trip
 
 pytestmark = pytest.mark.integration
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
-
 
 async def test_upgrade_matches_metadata_and_downgrade_unwinds(database_url: str) -> None:
     await assert_migrations_round_trip(
-        database_url, MIGRATIONS, metadata, {"organizations", "users", "outbox", "inbox"}
+        database_url, SCHEMA.migrations, metadata, {"organizations", "users", "outbox", "inbox"}
     )

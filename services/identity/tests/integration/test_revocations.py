@@ -33,11 +33,17 @@ from identity.app.commands import (
 from identity.app.handlers import Handlers
 from identity.domain.model import Actor
 from identity.domain.roles import Role
-from identity.events.revocations import revocation_writer
+from identity.events.codec import SOURCE
+from identity.events.revocations import declare_revocations
 from keel_devstack.nats import Nats, start_nats
-from keel_runtime.events import OutboxRelay, StreamSettings, connect_nats_once
+from keel_runtime.events import (
+    Consumer,
+    OutboxRelay,
+    StreamSettings,
+    connect_nats_once,
+    ensure_stream,
+)
 from keel_runtime.events.revocation_feed import RevocationFeed
-from keel_runtime.metrics import NO_METRICS
 from keel_runtime.revocation import Revocations
 
 pytestmark = pytest.mark.integration
@@ -80,13 +86,12 @@ async def service_feed(server: Nats, service: str) -> AsyncIterator[RevocationFe
 async def identity_events(server: Nats, engine: AsyncEngine) -> AsyncIterator[None]:
     """Identity's relay and revocation consumer, as identity runs them."""
     nc, js = await connect_nats_once(server.url_for("identity"), name="identity")
-    writer = await revocation_writer(
-        engine,
-        js,
-        access_ttl=timedelta(minutes=15),
-        streams=StreamSettings(),
-        metrics=NO_METRICS,
+    # What identity's runtime assembly does: its own stream, then the bucket and the consumer.
+    await ensure_stream(js, StreamSettings().service_stream(SOURCE))
+    subscription = await declare_revocations(
+        js, access_ttl=timedelta(minutes=15), streams=StreamSettings()
     )
+    writer = Consumer(engine, js, subscription)
     writer.fetch_timeout = 0.2
     relay = OutboxRelay(engine, js, poll_interval=0.05)
     try:

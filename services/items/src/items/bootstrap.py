@@ -1,8 +1,6 @@
-"""Composition root: engine, NATS, handlers, worker and servicers as one ServiceSpec."""
+"""Composition root: the items handlers, enrichment worker and servicers on the runtime."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from keel.items.v1 import item_service_pb2_grpc, tag_service_pb2_grpc
 
@@ -15,79 +13,50 @@ from items.enrichment import provider_named
 from items.events.codec import EventCodec
 from items.events.worker import enrichment_subscriptions
 from items.storage.attempts import SqlAttemptCounter
+from items.storage.schema import SCHEMA
 from items.storage.uow import SqlUnitOfWork
 from items.transport.errors import ERROR_MAP
 from items.transport.item_servicer import ItemServicer
 from items.transport.tag_servicer import TagServicer
-from keel_runtime import db
-from keel_runtime.events import Consumer, OutboxRelay, connect_nats, ensure_stream
-from keel_runtime.events.revocation_feed import RevocationFeed
-from keel_runtime.metrics import Metrics
 from keel_runtime.server import ServiceSpec
+from keel_runtime.service import Assembly, ServiceDefinition
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
-
-async def build(
-    config: ItemsConfig,
-    *,
-    provider: EnrichmentProvider | None = None,
-    relay_poll_interval: float = 0.2,
-) -> ServiceSpec:
-    """Connect to PostgreSQL and NATS and wire the service; nothing runs until started."""
-    metrics = Metrics("items")
-    engine = db.create_engine(config.database_url)
-    try:
-        nc, js = await connect_nats(config.nats_url, name="items", tls=config.tls)
-    except BaseException:
-        await engine.dispose()
-        raise
+async def build(config: ItemsConfig, *, provider: EnrichmentProvider | None = None) -> ServiceSpec:
+    """Wire the service; nothing runs until the server starts it."""
     codec = EventCodec(config.event_namespace)
-    await ensure_stream(js, config.streams.service_stream(codec.namespace))
+    async with Assembly("items", config, publishes=codec.namespace) as service:
+        engine = service.engine
 
-    def unit_of_work() -> SqlUnitOfWork:
-        return SqlUnitOfWork(engine, codec)
+        def unit_of_work() -> SqlUnitOfWork:
+            return SqlUnitOfWork(engine, codec)
 
-    enrich = EnrichItem(
-        provider or provider_named(config.enrichment_provider),
-        SqlAttemptCounter(engine),
-        max_attempts=config.enrichment_max_attempts,
-        timeout_s=config.enrichment_timeout_s,
-    )
-    consumers = [
-        Consumer(
-            engine,
-            js,
-            subscription,
-            dead_letter_stream=config.streams.dead_letter_stream(),
-            metrics=metrics,
+        enrich = EnrichItem(
+            provider or provider_named(config.enrichment_provider),
+            SqlAttemptCounter(engine),
+            max_attempts=config.enrichment_max_attempts,
+            timeout_s=config.enrichment_timeout_s,
         )
         for subscription in enrichment_subscriptions(
             enrich,
             codec,
             max_attempts=config.enrichment_max_attempts,
             backoff_s=config.enrichment_backoff_s,
+        ):
+            service.consume(subscription)
+        return service.spec(
+            [
+                (
+                    item_service_pb2_grpc.add_ItemServiceServicer_to_server,
+                    ItemServicer(ItemHandlers(unit_of_work)),
+                ),
+                (
+                    tag_service_pb2_grpc.add_TagServiceServicer_to_server,
+                    TagServicer(TagHandlers(unit_of_work)),
+                ),
+            ],
+            ERROR_MAP,
         )
-    ]
-    relay = OutboxRelay(engine, js, poll_interval=relay_poll_interval, metrics=metrics)
 
-    return ServiceSpec(
-        name="items",
-        servicers=[
-            (
-                item_service_pb2_grpc.add_ItemServiceServicer_to_server,
-                ItemServicer(ItemHandlers(unit_of_work)),
-            ),
-            (
-                tag_service_pb2_grpc.add_TagServiceServicer_to_server,
-                TagServicer(TagHandlers(unit_of_work)),
-            ),
-        ],
-        error_map=ERROR_MAP,
-        background=[relay.run, *(consumer.run for consumer in consumers)],
-        closers=[nc.drain, engine.dispose],
-        database=engine,
-        nats=nc,
-        metrics=metrics,
-        revocations=RevocationFeed(js),
-    )
+
+DEFINITION = ServiceDefinition("items", SCHEMA, ItemsConfig.from_env, build)

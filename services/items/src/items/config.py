@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from keel_runtime.events import StreamSettings
-from keel_runtime.settings import SettingsError, env_float, env_int, env_str, env_url, tls_from_env
-from keel_runtime.tls import TlsSettings
+from keel_runtime.service import ServiceConfig
+from keel_runtime.settings import SettingsError, env_float, env_int, env_str
 
 
 def _delays(raw: str) -> tuple[float, ...]:
@@ -20,19 +19,8 @@ def _delays(raw: str) -> tuple[float, ...]:
     return delays
 
 
-@dataclass(frozen=True)
-class ItemsConfig:
-    database_url: str
-    """PostgreSQL URL of the keel_items database (``DATABASE_URL``)."""
-    nats_url: str
-    """NATS server(s) (``NATS_URL``)."""
-    tls: TlsSettings | None = None
-    """This workload's certificate (``TLS_CERT_FILE``, ``TLS_KEY_FILE``, ``TLS_CA_FILE``), the
-    one its gRPC server uses; presented to a ``tls://`` NATS_URL (see keel_runtime.events)."""
-    streams: StreamSettings = field(default_factory=StreamSettings)
-    """Replicas of the ITEMS stream and the DLQ (``NATS_STREAM_REPLICAS``)."""
-    log_level: str = "INFO"
-    """``LOG_LEVEL``."""
+@dataclass(frozen=True, kw_only=True)
+class ItemsConfig(ServiceConfig):
     enrichment_provider: str = "local"
     """Provider name (``ITEMS_ENRICHMENT_PROVIDER``); ``local`` is deterministic and offline."""
     enrichment_max_attempts: int = 5
@@ -47,12 +35,7 @@ class ItemsConfig:
 
     @classmethod
     def from_env(cls) -> ItemsConfig:
-        return cls(
-            database_url=env_url("DATABASE_URL", schemes=("postgresql", "postgres")),
-            nats_url=env_url("NATS_URL", schemes=("nats", "tls")),
-            tls=tls_from_env(),
-            streams=StreamSettings.from_env(),
-            log_level=env_str("LOG_LEVEL", "INFO"),
+        return cls.read_env(
             enrichment_provider=env_str("ITEMS_ENRICHMENT_PROVIDER", "local"),
             enrichment_max_attempts=env_int("ITEMS_ENRICHMENT_MAX_ATTEMPTS", 5, min=1, max=50),
             enrichment_backoff_s=_delays(env_str("ITEMS_ENRICHMENT_BACKOFF_SECONDS", "1,5,30")),

@@ -16,13 +16,13 @@ from keel.items.v1 import item_service_pb2_grpc, tag_service_pb2_grpc
 from nats.js import JetStreamContext
 from sqlalchemy import make_url
 
-from items.bootstrap import MIGRATIONS, build
+from items.bootstrap import build
 from items.config import ItemsConfig
 from items.domain.model import Enrichment, Source
 from items.enrichment.local import LocalProvider
-from items.storage.tables import metadata
+from items.storage.schema import SCHEMA
 from keel_runtime.events import Envelope, connect_nats, decode
-from keel_runtime.migrations import grant_runtime, run_migrations_async
+from keel_runtime.migrations import grant_runtime
 from keel_runtime.server import RunningServer, start
 from keel_runtime.settings import ServerSettings
 from keel_runtime.testing import TokenIssuer
@@ -104,7 +104,7 @@ async def server(
     token_issuer: TokenIssuer,
     principal: Principal,
 ) -> AsyncIterator[ItemsServer]:
-    await run_migrations_async(database_url, MIGRATIONS, metadata)
+    await SCHEMA.migrate_async(database_url)
     grant_runtime(database_url, make_url(runtime_database_url).username or "")
     config = ItemsConfig(
         database_url=runtime_database_url,
@@ -112,9 +112,10 @@ async def server(
         enrichment_max_attempts=2,
         enrichment_backoff_s=(0.05,),
         event_namespace=unique_name,
+        outbox_poll_interval_s=0.05,
     )
     provider = GatedProvider()
-    spec = await build(config, provider=provider, relay_poll_interval=0.05)
+    spec = await build(config, provider=provider)
     spec.jwks = token_issuer.jwks  # the test's tokens verify as identity's would
     running = await start(spec, ServerSettings(bind="127.0.0.1:0", grace_seconds=1))
     # Watch everything the service publishes, to await events instead of polling.

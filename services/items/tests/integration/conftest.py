@@ -8,18 +8,17 @@ import pytest
 from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from items.bootstrap import MIGRATIONS
 from items.events.codec import EventCodec
-from items.storage.tables import metadata
+from items.storage.schema import SCHEMA
 from items.storage.uow import SqlUnitOfWork
 from keel_runtime.db import create_engine, current_tenant
-from keel_runtime.migrations import grant_runtime, run_migrations_async
+from keel_runtime.migrations import grant_runtime
 
 
 @pytest.fixture
 async def migrated_url(database_url: str, runtime_database_url: str) -> str:
     """Migrated as the owner; the service's connections log in as the runtime role."""
-    await run_migrations_async(database_url, MIGRATIONS, metadata)
+    await SCHEMA.migrate_async(database_url)
     grant_runtime(database_url, make_url(runtime_database_url).username or "")
     return runtime_database_url
 

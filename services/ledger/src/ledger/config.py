@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from keel_runtime.events import StreamSettings
-from keel_runtime.settings import (
-    SettingsError,
-    env_float,
-    env_int,
-    env_str,
-    env_url,
-    load,
-    tls_from_env,
-)
-from keel_runtime.tls import TlsSettings
+from keel_runtime.service import ServiceConfig
+from keel_runtime.settings import SettingsError, env_float, env_int, env_str, load
 from ledger.domain.checkpoint import CheckpointKey
 
 
-@dataclass(frozen=True, slots=True)
-class Config:
-    database_url: str
-    """The ledger's own database (``DATABASE_URL``)."""
-    nats_url: str
-    """JetStream for the outbox relay and the sign-up consumer (``NATS_URL``)."""
-    tls: TlsSettings | None = None
-    """This workload's certificate (``TLS_CERT_FILE``, ``TLS_KEY_FILE``, ``TLS_CA_FILE``), the
-    one its gRPC server uses; presented to a ``tls://`` NATS_URL (see keel_runtime.events)."""
-    streams: StreamSettings = field(default_factory=StreamSettings)
-    """Replicas of the streams and DLQ the ledger declares (``NATS_STREAM_REPLICAS``)."""
+@dataclass(frozen=True, kw_only=True)
+class Config(ServiceConfig):
     expiry_interval_s: float = 1.0
     """How often expired holds are released (``LEDGER_EXPIRY_INTERVAL_SECONDS``)."""
     group_commit_max: int = 64
@@ -40,17 +22,11 @@ class Config:
     development default (see the README)."""
     checkpoint_interval_s: float = 60.0
     """How often the chain heads are checkpointed (``LEDGER_CHECKPOINT_INTERVAL_SECONDS``)."""
-    log_level: str = "INFO"
-    """``LOG_LEVEL``."""
 
     @classmethod
     def from_env(cls) -> Config:
         return load(
-            lambda: cls(
-                database_url=env_url("DATABASE_URL", schemes=("postgresql", "postgres")),
-                nats_url=env_url("NATS_URL", schemes=("nats", "tls")),
-                tls=tls_from_env(),
-                streams=StreamSettings.from_env(),
+            lambda: cls.read_env(
                 expiry_interval_s=env_float(
                     "LEDGER_EXPIRY_INTERVAL_SECONDS", 1.0, min=0.05, max=3600.0
                 ),
@@ -59,7 +35,6 @@ class Config:
                 checkpoint_interval_s=env_float(
                     "LEDGER_CHECKPOINT_INTERVAL_SECONDS", 60.0, min=1.0, max=86400.0
                 ),
-                log_level=env_str("LOG_LEVEL", "INFO"),
             )
         )
 

@@ -15,15 +15,13 @@ from keel.ledger.v1 import (
 
 from keel_devstack.certs import MeshCertificates
 from keel_devstack.routed_channel import RoutedChannel, as_workload
-from keel_runtime.migrations import migrate_and_grant
 from keel_runtime.server import start
 from keel_runtime.settings import ServerSettings
 from keel_runtime.testing import TokenIssuer
 from ledger.bootstrap import build
 from ledger.config import Config
 from ledger.domain.checkpoint import CheckpointKey
-from ledger.storage.migrate import MIGRATIONS_DIR, RUNTIME_GRANTS
-from ledger.storage.tables import metadata
+from ledger.storage.schema import SCHEMA
 
 
 @dataclass
@@ -85,14 +83,13 @@ async def client(
     """Over mutual TLS as in the mesh: users' tokens come through the gateway's certificate,
     service principals are the named service's own certificate. Migrated as the
     owner; the service runs as the runtime role."""
-    migrate_and_grant(database_url, runtime_database_url, MIGRATIONS_DIR, metadata, RUNTIME_GRANTS)
+    SCHEMA.migrate_and_grant(database_url, runtime_database_url)
     config = Config(
         database_url=runtime_database_url,
-        nats_url=nats_url,
         checkpoint_key=checkpoint_key,
         checkpoint_interval_s=3600,  # tests take the checkpoints they need themselves
     )
-    spec = await build(config, events=False)
+    spec = await build(config)  # no NATS: the gRPC surface alone
     spec.jwks = token_issuer.jwks
     server = await start(spec, ServerSettings(bind="127.0.0.1:0", tls=mesh_certs["ledger"].tls))
     channel = RoutedChannel(f"127.0.0.1:{server.port}", mesh_certs)

@@ -9,14 +9,12 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from keel_runtime.db import PLATFORM, TENANT_SETTING, async_url, create_engine
-from keel_runtime.migrations import migrate_and_grant
 from ledger.app.accounts import AccountHandlers
 from ledger.app.queries import QueryHandlers
 from ledger.app.tenancy import call_scope
 from ledger.app.transactions import TransactionHandlers
 from ledger.events.codec import encode
-from ledger.storage.migrate import MIGRATIONS_DIR, RUNTIME_GRANTS
-from ledger.storage.tables import metadata
+from ledger.storage.schema import SCHEMA
 from ledger.storage.uow import SqlUnitOfWork
 
 pytestmark = pytest.mark.integration
@@ -29,7 +27,7 @@ def utcnow() -> datetime:
 @pytest.fixture
 async def engine(database_url: str, runtime_database_url: str) -> AsyncIterator[AsyncEngine]:
     # Migrated as the owner; the service runs as the runtime role.
-    migrate_and_grant(database_url, runtime_database_url, MIGRATIONS_DIR, metadata, RUNTIME_GRANTS)
+    SCHEMA.migrate_and_grant(database_url, runtime_database_url)
     engine = create_engine(runtime_database_url, pool_size=8)
     yield engine
     await engine.dispose()

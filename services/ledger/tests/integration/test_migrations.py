@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from keel_runtime.migrations import run_migrations
 from keel_runtime.testing import assert_migrations_round_trip, schema_drift
-from ledger.storage.migrate import MIGRATIONS_DIR
+from ledger.storage.schema import SCHEMA
 from ledger.storage.tables import metadata
 
 pytestmark = pytest.mark.integration
@@ -36,7 +36,7 @@ async def test_schema_matches_tables(engine: AsyncEngine) -> None:
 async def test_upgrade_matches_metadata_and_downgrade_unwinds(database_url: str) -> None:
     await assert_migrations_round_trip(
         database_url,
-        MIGRATIONS_DIR,
+        SCHEMA.migrations,
         metadata,
         {"accounts", "balances", "transactions", "entries", "checkpoints", "outbox"},
     )
@@ -44,7 +44,7 @@ async def test_upgrade_matches_metadata_and_downgrade_unwinds(database_url: str)
 
 def test_request_scopes_of_existing_transactions(database_url: str) -> None:
     """Rows written before request ids were scoped get the scope their creator has now."""
-    run_migrations(database_url, MIGRATIONS_DIR, metadata, revision="0002")
+    run_migrations(database_url, SCHEMA.migrations, metadata, revision="0002")
     org = str(uuid.uuid4())
     rows = {
         "member": ("STANDARD", "{}"),
@@ -59,7 +59,7 @@ def test_request_scopes_of_existing_transactions(database_url: str) -> None:
                 " VALUES (gen_random_uuid(), %s, %s, '', %s, 'POSTED', '[]', %s, now())",
                 (org, request_id, kind, meta),
             )
-    run_migrations(database_url, MIGRATIONS_DIR, metadata)
+    run_migrations(database_url, SCHEMA.migrations, metadata)
     with acting_for_org(database_url, org) as conn:
         scopes = dict(conn.execute("SELECT request_id, scope FROM transactions").fetchall())
     assert scopes == {
@@ -70,7 +70,7 @@ def test_request_scopes_of_existing_transactions(database_url: str) -> None:
 
 
 def test_request_scopes_of_existing_accounts(database_url: str) -> None:
-    run_migrations(database_url, MIGRATIONS_DIR, metadata, revision="0003")
+    run_migrations(database_url, SCHEMA.migrations, metadata, revision="0003")
     org = str(uuid.uuid4())
     rows = {"": "{}", "mine": "{}", "billing-revenue-USD": '{"owner": "billing"}'}
     with psycopg.connect(database_url, autocommit=True) as conn:
@@ -82,7 +82,7 @@ def test_request_scopes_of_existing_accounts(database_url: str) -> None:
                 " now())",
                 (org, meta, request_id),
             )
-    run_migrations(database_url, MIGRATIONS_DIR, metadata)
+    run_migrations(database_url, SCHEMA.migrations, metadata)
     with acting_for_org(database_url, org) as conn:
         scopes = dict(conn.execute("SELECT request_id, scope FROM accounts").fetchall())
     assert scopes == {

@@ -43,6 +43,9 @@ from keel_runtime.tracing import spans as tracing
 
 log = logging.getLogger(__name__)
 
+STREAM_WAIT_S = 0.5
+"""How often a consumer looks for a stream its producer has not declared yet."""
+
 Handler = Callable[[AsyncConnection, Envelope], Awaitable[None]]
 
 
@@ -177,9 +180,29 @@ class Consumer:
             log.info("consumer %s: updating its configuration", sub.consumer)
             await self.js.add_consumer(sub.stream, config=wanted)
 
+    async def await_stream(self) -> None:
+        """Wait until the subscribed stream exists: its producer declares it, no consumer does
+        (two declarations could disagree, and the last would win)."""
+        sub = self.subscription
+        waiting = False
+        while True:
+            try:
+                await self.js.stream_info(sub.stream)
+                return
+            except NotFoundError:
+                if not waiting:
+                    log.info(
+                        "consumer %s: waiting for stream %s, declared by its producer",
+                        sub.consumer,
+                        sub.stream,
+                    )
+                    waiting = True
+                await asyncio.sleep(STREAM_WAIT_S)
+
     async def run(self) -> None:
         """Fetch, handle, ack; until cancelled."""
         sub = self.subscription
+        await self.await_stream()
         await self.ensure()
         pull = await self.js.pull_subscribe_bind(durable=sub.consumer, stream=sub.stream)
         redriving = self._start_redriver()

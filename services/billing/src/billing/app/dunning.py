@@ -20,7 +20,7 @@ from billing.app.ports import Clock, UnitOfWorkFactory
 from billing.domain.errors import PaymentDeclined, WalletNotFound
 from billing.domain.invoice import Invoice, InvoiceState
 from keel_runtime.metrics import NO_METRICS, Metrics
-from keel_runtime.periodic import Backoff, ItemRunner, run_periodically
+from keel_runtime.periodic import Backoff, ItemRunner
 from keel_runtime.tenancy import acting_for
 
 log = logging.getLogger(__name__)
@@ -84,8 +84,3 @@ class Dunning:
             await uow.invoices.save(replace(current, next_payment_attempt_time=now + LEASE))
             await uow.commit()
         return True
-
-    async def run(self, interval_s: float = 60.0) -> None:
-        await run_periodically(
-            self.retry_due, interval_s=interval_s, name=DUNNING_JOB, metrics=self._metrics
-        )

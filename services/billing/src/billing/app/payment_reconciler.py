@@ -22,7 +22,7 @@ from billing.app.ports import Clock, Ledger, UnitOfWorkFactory
 from billing.domain.events import InvoicePaid
 from billing.domain.invoice import Invoice, InvoiceState
 from keel_runtime.metrics import NO_METRICS, Metrics
-from keel_runtime.periodic import Backoff, ItemRunner, run_periodically
+from keel_runtime.periodic import Backoff, ItemRunner
 from keel_runtime.tenancy import acting_for
 
 log = logging.getLogger(__name__)
@@ -126,8 +126,3 @@ class PaymentReconciler:
                 extra={"org_id": seen.org_id, "reason": TRANSFER_MISSING},
             )
             raise TransferMissing(seen.invoice_id)
-
-    async def run(self, interval_s: float = 60.0) -> None:
-        await run_periodically(
-            self.reconcile, interval_s=interval_s, name=COMPLETE_JOB, metrics=self._metrics
-        )

@@ -16,7 +16,7 @@ from billing.app.ports import Clock, IdFactory, UnitOfWorkFactory
 from billing.domain.errors import LedgerUnavailable, PaymentDeclined, WalletNotFound
 from billing.domain.invoice import Invoice
 from keel_runtime.metrics import NO_METRICS, Metrics
-from keel_runtime.periodic import Backoff, ItemRunner, run_periodically
+from keel_runtime.periodic import Backoff, ItemRunner
 from keel_runtime.tenancy import acting_for
 
 log = logging.getLogger(__name__)
@@ -106,8 +106,3 @@ class PeriodCloser:
         issued = await self.close_due()
         await self._collecting.run(issued, self.collect)
         return len(issued)
-
-    async def run(self, interval_s: float = 30.0) -> None:
-        await run_periodically(
-            self.close_and_collect, interval_s=interval_s, name=CLOSE_JOB, metrics=self._metrics
-        )

@@ -9,7 +9,7 @@ from billing.app.ports import Clock, UnitOfWork, UnitOfWorkFactory, WebhookSende
 from billing.domain.errors import DeliveryFailed
 from billing.domain.webhook import Delivery, retry_delay_s, signature_header
 from keel_runtime.metrics import NO_METRICS, Metrics
-from keel_runtime.periodic import Backoff, ItemRunner, run_periodically
+from keel_runtime.periodic import Backoff, ItemRunner
 from keel_runtime.tenancy import acting_for
 
 log = logging.getLogger(__name__)
@@ -98,13 +98,3 @@ class WebhookDispatcher:
         async with self._uow() as uow:
             await uow.deliveries.delivered(delivery.delivery_id, self._clock())
             await uow.commit()
-
-    async def run(self, idle_s: float = 1.0) -> None:
-        """Background task: dispatch until cancelled, pausing only when nothing is due."""
-        await run_periodically(
-            self.dispatch_due,
-            interval_s=idle_s,
-            name=DELIVERY_JOB,
-            metrics=self._metrics,
-            again=lambda attempted: attempted > 0,
-        )

@@ -17,20 +17,12 @@ from google.protobuf import timestamp_pb2
 from keel.identity.v1 import events_pb2
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from identity.crypto.tokens import LEEWAY_SECONDS
 from identity.events.codec import API_KEY_REVOKED, SESSION_REVOKED, SOURCE, USER_DEACTIVATED
-from keel_runtime.events import (
-    Consumer,
-    Envelope,
-    StreamSettings,
-    Subscription,
-    ensure_stream,
-    unpack,
-)
+from keel_runtime.events import Envelope, StreamSettings, Subscription, unpack
 from keel_runtime.events.revocation_bucket import ensure_bucket, record
-from keel_runtime.metrics import Metrics
 from keel_runtime.revocation import API_KEY, DEFAULT_SKEW_S, SESSION, USER
 
 CONSUMER = "identity-revocations"
@@ -72,24 +64,11 @@ def revocation_subscription(kv: KeyValue) -> Subscription:
     )
 
 
-async def revocation_writer(
-    engine: AsyncEngine,
-    js: JetStreamContext,
-    *,
-    access_ttl: timedelta,
-    streams: StreamSettings,
-    metrics: Metrics,
-) -> Consumer:
+async def declare_revocations(
+    js: JetStreamContext, *, access_ttl: timedelta, streams: StreamSettings
+) -> Subscription:
     """Declare the bucket (entries live as long as a token they refuse: the access-token
-    lifetime plus the largest skew a verifier allows) and build the consumer that fills it."""
+    lifetime plus the largest skew a verifier allows); the subscription that fills it."""
     horizon_s = access_ttl.total_seconds() + max(LEEWAY_SECONDS, DEFAULT_SKEW_S)
     kv = await ensure_bucket(js, horizon_s=horizon_s, replicas=streams.replicas)
-    # The stream it reads; the relay declares it too, whichever runs first.
-    await ensure_stream(js, streams.service_stream(SOURCE))
-    return Consumer(
-        engine,
-        js,
-        revocation_subscription(kv),
-        dead_letter_stream=streams.dead_letter_stream(),
-        metrics=metrics,
-    )
+    return revocation_subscription(kv)
