@@ -10,14 +10,13 @@ from pathlib import Path
 
 import grpc
 import pytest
-from sqlalchemy import make_url
 
 from identity.bootstrap import Overrides, build
 from identity.config import IdentityConfig
 from identity.crypto.passwords import Argon2Hasher
 from identity.storage.schema import SCHEMA
+from keel_devstack.pytest_plugin import MigratedTemplates
 from keel_runtime.logging import JsonFormatter
-from keel_runtime.migrations import grant_runtime
 from keel_runtime.server import start
 from keel_runtime.settings import ServerSettings
 
@@ -30,10 +29,13 @@ from errors_support import FAST_ARGON2, Identity  # noqa: E402
 
 
 @pytest.fixture
-async def identity_db(database_url: str, runtime_database_url: str) -> str:
-    """Migrated by the owner role; identity runs as the runtime role."""
-    await SCHEMA.migrate_async(database_url)
-    grant_runtime(database_url, make_url(runtime_database_url).username or "")
+def database_template(migrated_templates: MigratedTemplates) -> str:
+    return migrated_templates(SCHEMA)
+
+
+@pytest.fixture
+def identity_db(runtime_database_url: str) -> str:
+    """A copy of identity's migrated schema; identity runs as the runtime role."""
     return runtime_database_url
 
 

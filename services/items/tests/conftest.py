@@ -16,6 +16,8 @@ from items.app.ports import ItemQuery
 from items.domain.errors import EnrichmentError
 from items.domain.events import DomainEvent
 from items.domain.model import Enrichment, Item, ItemState, Source, Tag
+from items.storage.schema import SCHEMA
+from keel_devstack.pytest_plugin import MigratedTemplates
 
 
 class FakeItemRepository:
@@ -255,3 +257,9 @@ def reader() -> Actor:
 @pytest.fixture
 def outsider() -> Actor:
     return Actor(subject="user-9", org_id="org-b", roles=frozenset({"OWNER"}))
+
+
+@pytest.fixture
+def database_template(migrated_templates: MigratedTemplates) -> str:
+    """Each test's database is a copy of the items schema, migrated once per session."""
+    return migrated_templates(SCHEMA)

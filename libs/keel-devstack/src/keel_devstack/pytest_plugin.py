@@ -6,8 +6,12 @@ Fixture contract (used by every test suite in the repo):
 - ``redis_url`` (session), ``nats_url`` (session): server URLs.
 - ``database_roles`` (session): an owner and a runtime role (SCRAM passwords, kept in a
   0600 file of the session's temporary directory).
-- ``database_url`` (function): a fresh, empty database for one test, owned by the owner
-  role (the URL logs in as it: run migrations with it), dropped afterwards.
+- ``database_url`` (function): a fresh database for one test, owned by the owner role (the
+  URL logs in as it: run migrations with it), dropped afterwards. Empty, unless the suite's
+  conftest overrides ``database_template``: then a copy of that database.
+- ``migrated_templates`` (session): ``migrated_templates(SCHEMA)`` is a database migrated to
+  head with the runtime role's grants, made once per schema in a session; a service's
+  conftest returns it from ``database_template`` so each test copies it instead of migrating.
 - ``runtime_database_url`` (function): the same database as the runtime role (serve with it).
 - ``unique_name`` (function): a short random lowercase token for stream/subject/consumer names.
 - ``mesh`` (session): the whole local stack (services + gateway), as ``make run`` starts it,
@@ -44,6 +48,7 @@ from keel_devstack.process import StartError
 from keel_devstack.progress import Progress
 from keel_devstack.roles import ServiceRoles, drop_roles, ensure_roles, login_url, roles_for
 from keel_devstack.stack import Endpoints, Stack, database_url_for
+from keel_runtime.migrations import Schema, database_privileges
 from keel_runtime.testing import TokenIssuer
 
 MESH_RATE_LIMIT_SCALE = 50
@@ -105,27 +110,98 @@ def database_roles(postgres_url: str) -> Iterator[ServiceRoles]:
         shutil.rmtree(home, ignore_errors=True)
 
 
-@pytest.fixture
-def database_name(
-    keel_infra: EmbeddedInfra, postgres_url: str, database_roles: ServiceRoles, unique_name: str
-) -> Iterator[str]:
-    name = f"test_{unique_name}"
+class MigratedTemplates:
+    """Databases at a schema's head, one per schema, made on first use: copying one is far
+    cheaper than running the migrations again for every test."""
+
+    def __init__(self, postgres_url: str, roles: ServiceRoles) -> None:
+        self._postgres_url = postgres_url
+        self._roles = roles
+        self._made: dict[Path, str] = {}
+
+    def __call__(self, schema: Schema) -> str:
+        name = self._made.get(schema.migrations)
+        if name is None:
+            name = f"template_{schema.migrations.parent.name}_{secrets.token_hex(4)}"
+            _create_database(self._postgres_url, name, self._roles.owner.role)
+            schema.migrate_and_grant(
+                login_url(self._postgres_url, name, self._roles.owner),
+                login_url(self._postgres_url, name, self._roles.runtime),
+            )
+            self._made[schema.migrations] = name
+        return name
+
+    def drop(self) -> None:
+        for name in self._made.values():
+            _drop_database(self._postgres_url, name)
+
+
+def _create_database(
+    postgres_url: str, name: str, owner: str, template: str | None = None, *, fast: bool = False
+) -> None:
     create = sql.SQL("CREATE DATABASE {} OWNER {}").format(
-        sql.Identifier(name), sql.Identifier(database_roles.owner.role)
+        sql.Identifier(name), sql.Identifier(owner)
     )
-    if keel_infra.postgres_embedded:
+    if template is not None:
+        create += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+    if fast:
         # Our own server runs without fsync, so FILE_COPY's checkpoints cost nothing and
         # it skips writing the template into WAL.
         create += sql.SQL(" STRATEGY FILE_COPY")
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute(create)
+
+
+def _drop_database(postgres_url: str, name: str) -> None:
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@pytest.fixture(scope="session")
+def migrated_templates(
+    postgres_url: str, database_roles: ServiceRoles
+) -> Iterator[MigratedTemplates]:
+    templates = MigratedTemplates(postgres_url, database_roles)
+    try:
+        yield templates
+    finally:
+        templates.drop()
+
+
+@pytest.fixture
+def database_template() -> str | None:
+    """What each test database is a copy of: None, an empty database. A suite whose tests
+    want their service's schema overrides it with ``migrated_templates(SCHEMA)``."""
+    return None
+
+
+@pytest.fixture
+def database_name(
+    keel_infra: EmbeddedInfra,
+    postgres_url: str,
+    database_roles: ServiceRoles,
+    unique_name: str,
+    database_template: str | None,
+) -> Iterator[str]:
+    name = f"test_{unique_name}"
+    _create_database(
+        postgres_url,
+        name,
+        database_roles.owner.role,
+        database_template,
+        fast=keel_infra.postgres_embedded,
+    )
+    if database_template is not None:
+        # A copy has the template's tables and grants, not its database-level privileges.
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            for statement in database_privileges(database_roles.runtime.role, name):
+                conn.execute(statement)
     try:
         yield name
     finally:
-        with psycopg.connect(postgres_url, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+        _drop_database(postgres_url, name)
 
 
 @pytest.fixture

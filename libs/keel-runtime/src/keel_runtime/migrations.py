@@ -355,6 +355,18 @@ class RuntimeGrants:
         return "SELECT, INSERT, UPDATE, DELETE"
 
 
+def database_privileges(role: str, database: str) -> list[sql.Composed]:
+    """What ``role`` may do with ``database`` itself: connect, never create temporary
+    tables. Kept on the database, not in it, so a copy (``CREATE DATABASE ... TEMPLATE``,
+    a restore) needs them again."""
+    return [
+        sql.SQL("REVOKE TEMPORARY ON DATABASE {} FROM PUBLIC").format(sql.Identifier(database)),
+        sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+            sql.Identifier(database), sql.Identifier(role)
+        ),
+    ]
+
+
 def grant_statements(
     role: str,
     database: str,
@@ -368,8 +380,7 @@ def grant_statements(
     statements = [
         # Nobody but the owner creates objects: the runtime role runs no DDL, even temporary.
         sql.SQL("REVOKE CREATE ON SCHEMA public FROM PUBLIC").format(),
-        sql.SQL("REVOKE TEMPORARY ON DATABASE {} FROM PUBLIC").format(sql.Identifier(database)),
-        sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(database), who),
+        *database_privileges(role, database),
         sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(who),
         sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {}").format(who),
     ]

@@ -24,7 +24,6 @@ from keel.ledger.v1 import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing.bootstrap import SERVICE, build_handlers, servicers
-from billing.storage.schema import SCHEMA
 from billing.transport.errors import ERROR_MAP
 from billing.transport.ledger_client import GrpcLedger
 from keel_devstack.certs import MeshCertificates
@@ -166,9 +165,8 @@ async def fake_ledger() -> AsyncIterator[FakeLedgerServer]:
 
 
 @pytest.fixture
-async def engine(database_url: str, runtime_database_url: str) -> AsyncIterator[AsyncEngine]:
-    # Migrated as the owner; the service runs as the runtime role.
-    SCHEMA.migrate_and_grant(database_url, runtime_database_url)
+async def engine(runtime_database_url: str) -> AsyncIterator[AsyncEngine]:
+    # A copy of the migrated schema (tests/conftest.py); the service runs as the runtime role.
     engine = create_engine(runtime_database_url, pool_size=4)
     yield engine
     await engine.dispose()

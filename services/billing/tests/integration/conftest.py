@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing.bootstrap import Handlers, build_handlers
-from billing.storage.schema import SCHEMA
 from keel_runtime.db import create_engine
 
 from ..serving import serving
@@ -16,9 +15,8 @@ from ..unit.conftest import FakeLedger
 
 
 @pytest.fixture
-async def engine(database_url: str, runtime_database_url: str) -> AsyncIterator[AsyncEngine]:
-    # Migrated as the owner; the service runs as the runtime role.
-    SCHEMA.migrate_and_grant(database_url, runtime_database_url)
+async def engine(runtime_database_url: str) -> AsyncIterator[AsyncEngine]:
+    # A copy of the migrated schema (tests/conftest.py); the service runs as the runtime role.
     engine = create_engine(runtime_database_url, pool_size=4)
     yield engine
     await engine.dispose()

@@ -11,6 +11,12 @@ from keel_runtime.testing import assert_migrations_round_trip
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture
+def database_template() -> None:
+    """These tests run the migrations themselves, from an empty database."""
+    return None
+
+
 async def test_upgrade_matches_metadata_and_downgrade_unwinds(database_url: str) -> None:
     await assert_migrations_round_trip(
         database_url, SCHEMA.migrations, metadata, {"organizations", "users", "outbox", "inbox"}

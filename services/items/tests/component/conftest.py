@@ -14,15 +14,12 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from keel.items.v1 import item_service_pb2_grpc, tag_service_pb2_grpc
 from nats.js import JetStreamContext
-from sqlalchemy import make_url
 
 from items.bootstrap import build
 from items.config import ItemsConfig
 from items.domain.model import Enrichment, Source
 from items.enrichment.local import LocalProvider
-from items.storage.schema import SCHEMA
 from keel_runtime.events import Envelope, connect_nats, decode
-from keel_runtime.migrations import grant_runtime
 from keel_runtime.server import RunningServer, start
 from keel_runtime.settings import ServerSettings
 from keel_runtime.testing import TokenIssuer
@@ -97,15 +94,12 @@ class ItemsServer:
 
 @pytest.fixture
 async def server(
-    database_url: str,
     runtime_database_url: str,
     nats_url: str,
     unique_name: str,
     token_issuer: TokenIssuer,
     principal: Principal,
 ) -> AsyncIterator[ItemsServer]:
-    await SCHEMA.migrate_async(database_url)
-    grant_runtime(database_url, make_url(runtime_database_url).username or "")
     config = ItemsConfig(
         database_url=runtime_database_url,
         nats_url=nats_url,

@@ -5,21 +5,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from items.events.codec import EventCodec
-from items.storage.schema import SCHEMA
 from items.storage.uow import SqlUnitOfWork
 from keel_runtime.db import create_engine, current_tenant
-from keel_runtime.migrations import grant_runtime
 
 
 @pytest.fixture
-async def migrated_url(database_url: str, runtime_database_url: str) -> str:
-    """Migrated as the owner; the service's connections log in as the runtime role."""
-    await SCHEMA.migrate_async(database_url)
-    grant_runtime(database_url, make_url(runtime_database_url).username or "")
+def migrated_url(runtime_database_url: str) -> str:
+    """A copy of the migrated schema (tests/conftest.py), as the runtime role."""
     return runtime_database_url
 
 

@@ -21,7 +21,6 @@ from keel_runtime.testing import TokenIssuer
 from ledger.bootstrap import build
 from ledger.config import Config
 from ledger.domain.checkpoint import CheckpointKey
-from ledger.storage.schema import SCHEMA
 
 
 @dataclass
@@ -73,7 +72,6 @@ def checkpoint_key() -> CheckpointKey:
 
 @pytest.fixture
 async def client(
-    database_url: str,
     runtime_database_url: str,
     nats_url: str,
     checkpoint_key: CheckpointKey,
@@ -83,7 +81,6 @@ async def client(
     """Over mutual TLS as in the mesh: users' tokens come through the gateway's certificate,
     service principals are the named service's own certificate. Migrated as the
     owner; the service runs as the runtime role."""
-    SCHEMA.migrate_and_grant(database_url, runtime_database_url)
     config = Config(
         database_url=runtime_database_url,
         checkpoint_key=checkpoint_key,

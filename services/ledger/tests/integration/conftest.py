@@ -14,7 +14,6 @@ from ledger.app.queries import QueryHandlers
 from ledger.app.tenancy import call_scope
 from ledger.app.transactions import TransactionHandlers
 from ledger.events.codec import encode
-from ledger.storage.schema import SCHEMA
 from ledger.storage.uow import SqlUnitOfWork
 
 pytestmark = pytest.mark.integration
@@ -25,9 +24,8 @@ def utcnow() -> datetime:
 
 
 @pytest.fixture
-async def engine(database_url: str, runtime_database_url: str) -> AsyncIterator[AsyncEngine]:
-    # Migrated as the owner; the service runs as the runtime role.
-    SCHEMA.migrate_and_grant(database_url, runtime_database_url)
+async def engine(runtime_database_url: str) -> AsyncIterator[AsyncEngine]:
+    # A copy of the migrated schema (tests/conftest.py); the service runs as the runtime role.
     engine = create_engine(runtime_database_url, pool_size=8)
     yield engine
     await engine.dispose()

@@ -9,14 +9,20 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from keel_runtime.db import create_engine
 from keel_runtime.migrations import run_migrations
 from keel_runtime.testing import assert_migrations_round_trip, schema_drift
 from ledger.storage.schema import SCHEMA
 from ledger.storage.tables import metadata
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def database_template() -> None:
+    """These tests run the migrations themselves, from an empty database."""
+    return None
 
 
 @contextmanager
@@ -28,9 +34,14 @@ def acting_for_org(database_url: str, org: str) -> Iterator[psycopg.Connection[A
         yield conn
 
 
-async def test_schema_matches_tables(engine: AsyncEngine) -> None:
-    async with engine.connect() as conn:
-        assert await conn.run_sync(schema_drift, metadata) == []
+async def test_schema_matches_tables(database_url: str) -> None:
+    await SCHEMA.migrate_async(database_url)
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            assert await conn.run_sync(schema_drift, metadata) == []
+    finally:
+        await engine.dispose()
 
 
 async def test_upgrade_matches_metadata_and_downgrade_unwinds(database_url: str) -> None:
