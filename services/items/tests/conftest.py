@@ -11,11 +11,11 @@ from uuid import UUID
 
 import pytest
 
-from items.app.actor import Actor
 from items.app.ports import ItemQuery
 from items.domain.errors import EnrichmentError
 from items.domain.events import DomainEvent
 from items.domain.model import Enrichment, Item, ItemState, Source, Tag
+from keel_runtime.caller import Caller
 
 
 class FakeItemRepository:
@@ -243,15 +243,15 @@ def attempt_counter(fake_state: FakeState) -> FakeAttemptCounter:
 
 
 @pytest.fixture
-def member() -> Actor:
-    return Actor(subject="user-1", org_id="org-a", roles=frozenset({"MEMBER"}))
+def member() -> Caller:
+    return Caller(subject="user-1", org_id="org-a", roles=frozenset({"MEMBER"}))
 
 
 @pytest.fixture
-def reader() -> Actor:
-    return Actor(subject="user-2", org_id="org-a", roles=frozenset({"READ_ONLY"}))
+def reader() -> Caller:
+    return Caller(subject="user-2", org_id="org-a", roles=frozenset({"READ_ONLY"}))
 
 
 @pytest.fixture
-def outsider() -> Actor:
-    return Actor(subject="user-9", org_id="org-b", roles=frozenset({"OWNER"}))
+def outsider() -> Caller:
+    return Caller(subject="user-9", org_id="org-b", roles=frozenset({"OWNER"}))
