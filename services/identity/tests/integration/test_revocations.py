@@ -31,10 +31,10 @@ from identity.app.commands import (
     RevokeApiKey,
 )
 from identity.app.handlers import Handlers
-from identity.domain.model import Actor
 from identity.domain.roles import Role
 from identity.events.revocations import revocation_writer
 from keel_devstack.nats import Nats, start_nats
+from keel_runtime.caller import Caller
 from keel_runtime.events import OutboxRelay, StreamSettings, connect_nats_once
 from keel_runtime.events.revocation_feed import RevocationFeed
 from keel_runtime.metrics import NO_METRICS
@@ -120,7 +120,7 @@ async def test_logout_deactivation_and_key_revocation_reach_every_service(
     created = await handlers.create_organization(
         CreateOrganization("Engines", "ada@example.com", PASSWORD, request_id=str(uuid.uuid4()))
     )
-    owner = Actor(
+    owner = Caller(
         created.owner.id, created.organization.id, frozenset({Role.OWNER}), frozenset(), "user"
     )
     await handlers.create_user(CreateUser(owner, "bob@example.com", PASSWORD))
