@@ -1,5 +1,8 @@
 """The contracts hold each service's error reasons (keel.<service>.v1.ErrorReason): every
-reason a domain error can carry is declared there, and nothing declared there is stale."""
+reason a domain error can carry is declared there, and nothing declared there is stale.
+
+A reason no domain error gives any more stays in the enum, marked deprecated, so that its
+number is never reused (``buf breaking`` forbids deleting it); it must then be given by none."""
 
 from __future__ import annotations
 
@@ -24,11 +27,16 @@ def domain_reasons(service: str) -> dict[str, str]:
     return found
 
 
-def contract_reasons(service: str) -> set[str]:
+def contract_reasons(service: str, *, deprecated: bool = False) -> set[str]:
+    """The reasons the enum declares: the live ones, or with ``deprecated`` the retired ones."""
     enum: EnumDescriptor = importlib.import_module(
         f"keel.{service}.v1.error_reason_pb2"
     ).DESCRIPTOR.enum_types_by_name["ErrorReason"]
-    names = {value.name for value in enum.values if value.number != 0}
+    names = {
+        value.name
+        for value in enum.values
+        if value.number != 0 and value.GetOptions().deprecated == deprecated
+    }
     assert all(name.startswith(PREFIX) for name in names)
     return {name.removeprefix(PREFIX) for name in names}
 
@@ -45,3 +53,9 @@ def test_every_domain_error_reason_is_declared_in_the_contract(service: str) -> 
 def test_the_contract_declares_no_reason_the_service_never_gives(service: str) -> None:
     stale = contract_reasons(service) - set(domain_reasons(service))
     assert stale == set(), f"no error of {service} carries these any more"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_no_domain_error_gives_a_retired_reason(service: str) -> None:
+    revived = contract_reasons(service, deprecated=True) & set(domain_reasons(service))
+    assert revived == set(), "a deprecated reason is given again: un-deprecate it or rename"

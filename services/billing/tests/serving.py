@@ -10,29 +10,13 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import fields
 from typing import Any, TypeVar, cast
 
-from billing.app.caller import Caller
 from billing.bootstrap import Handlers
-from keel_runtime import context
-from keel_runtime.context import Principal
-
-
-@contextmanager
-def as_principal(caller: Caller) -> Iterator[None]:
-    """The caller's principal bound, as the principal interceptor binds it."""
-    principal = Principal(
-        subject=caller.subject,
-        org_id=caller.org_id,
-        roles=caller.roles,
-        scopes=caller.scopes,
-        kind=caller.kind,
-    )
-    with context.bound(principal=principal):
-        yield
+from keel_runtime.caller import Caller
+from keel_runtime.testing import calling_as
 
 
 class _AsServed:
@@ -54,7 +38,7 @@ def _bind_caller(method: Callable[..., Any]) -> Callable[..., Any]:
         caller = next((a for a in (*args, *kwargs.values()) if isinstance(a, Caller)), None)
         if caller is None:
             return await method(*args, **kwargs)
-        with as_principal(caller):
+        with calling_as(caller):
             return await method(*args, **kwargs)
 
     return call

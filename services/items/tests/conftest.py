@@ -11,13 +11,13 @@ from uuid import UUID
 
 import pytest
 
-from items.app.actor import Actor
 from items.app.ports import ItemQuery
 from items.domain.errors import EnrichmentError
 from items.domain.events import DomainEvent
 from items.domain.model import Enrichment, Item, ItemState, Source, Tag
 from items.storage.schema import SCHEMA
 from keel_devstack.pytest_plugin import MigratedTemplates
+from keel_runtime.caller import Caller
 
 
 class FakeItemRepository:
@@ -245,18 +245,18 @@ def attempt_counter(fake_state: FakeState) -> FakeAttemptCounter:
 
 
 @pytest.fixture
-def member() -> Actor:
-    return Actor(subject="user-1", org_id="org-a", roles=frozenset({"MEMBER"}))
+def member() -> Caller:
+    return Caller(subject="user-1", org_id="org-a", roles=frozenset({"MEMBER"}))
 
 
 @pytest.fixture
-def reader() -> Actor:
-    return Actor(subject="user-2", org_id="org-a", roles=frozenset({"READ_ONLY"}))
+def reader() -> Caller:
+    return Caller(subject="user-2", org_id="org-a", roles=frozenset({"READ_ONLY"}))
 
 
 @pytest.fixture
-def outsider() -> Actor:
-    return Actor(subject="user-9", org_id="org-b", roles=frozenset({"OWNER"}))
+def outsider() -> Caller:
+    return Caller(subject="user-9", org_id="org-b", roles=frozenset({"OWNER"}))
 
 
 @pytest.fixture

@@ -21,11 +21,12 @@ from datetime import UTC, datetime
 import psycopg
 from psycopg import sql
 
+from keel_runtime.caller import Caller
 from keel_runtime.db import PLATFORM, create_engine
+from ledger.app import commands
 from ledger.app.accounts import AccountHandlers
 from ledger.app.group_commit import GroupCommitter
 from ledger.app.transactions import TransactionHandlers
-from ledger.domain import commands
 from ledger.domain.model import AccountKind, Asset, Posting, Side
 from ledger.events.codec import encode
 from ledger.storage.schema import SCHEMA
@@ -74,7 +75,7 @@ async def scenario(url: str, n_accounts: int) -> dict[str, float]:
     handlers = TransactionHandlers(uow, now)
     accounts = AccountHandlers(uow, now)
     # Unbounded SUSPENSE accounts are the platform's: only internal services open and debit them.
-    caller = commands.Caller(org_id=str(uuid.uuid4()), subject="bench", is_service=True)
+    caller = Caller(subject="bench", org_id=str(uuid.uuid4()), kind="service")
     ids = [
         (
             await accounts.create_account(

@@ -18,8 +18,9 @@ from functools import cache
 from google.protobuf import descriptor, descriptor_pb2
 from keel.auth.v1 import options_pb2
 
-from keel_runtime.context import Principal
-from keel_runtime.errors import PermissionDenied
+from keel_runtime.caller import PLATFORM_REQUIRED, SCOPE_REQUIRED
+from keel_runtime.context import PLATFORM_KINDS, Principal
+from keel_runtime.errors import CallerRefused
 
 CONTRACTS_PACKAGE = "keel"
 
@@ -124,15 +125,15 @@ def is_platform(principal: Principal) -> bool:
     certificate (``spiffe://keel/<service>``, ``spiffe://keel/operator``), never from a
     header (see ``keel_runtime.interceptors.principal.authorize``).
     """
-    return principal.kind in ("service", "operator")
+    return principal.kind in PLATFORM_KINDS
 
 
 def require_platform(principal: Principal) -> None:
-    """Raise PermissionDenied unless the caller is the platform."""
+    """Raise CallerRefused unless the caller is the platform."""
     if not is_platform(principal):
-        raise PermissionDenied(
+        raise CallerRefused(
             "only the platform operator or a Keel service may call this method",
-            reason="PLATFORM_REQUIRED",
+            reason=PLATFORM_REQUIRED,
         )
 
 
@@ -149,8 +150,8 @@ def check(access: MethodAccess, principal: Principal) -> None:
         return
     if principal.kind == "api_key" and access.scopes.isdisjoint(principal.scopes):
         needed = " or ".join(sorted(access.scopes)) or "a platform credential"
-        raise PermissionDenied(
+        raise CallerRefused(
             f"this API key needs the {needed} scope",
-            reason="SCOPE_REQUIRED",
+            reason=SCOPE_REQUIRED,
             metadata={"required_scopes": " ".join(sorted(access.scopes))},
         )

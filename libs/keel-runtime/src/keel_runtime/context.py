@@ -20,6 +20,9 @@ with a service or operator certificate: the platform may act for any organizatio
 naming one grants nothing; it tells the callee whose rows the call is about."""
 
 PRINCIPAL_KINDS = frozenset({"user", "service", "api_key", "operator"})
+PLATFORM_KINDS = frozenset({"service", "operator"})
+"""The kinds that are the platform rather than a tenant; both proven only by a workload
+certificate (``keel_runtime.interceptors.principal``), never by a header or a token."""
 
 _request_id: ContextVar[str] = ContextVar("keel_request_id", default="")
 _traceparent: ContextVar[str | None] = ContextVar("keel_traceparent", default=None)

@@ -41,6 +41,12 @@ class PermissionDenied(RuntimeRpcError):
     reason = "PERMISSION_DENIED"
 
 
+class CallerRefused(PermissionDenied):
+    """The caller lacks what the operation needs: an organization, a role, a scope, being a
+    named Keel service or the platform (``keel_runtime.caller``). Every service refuses with
+    this one type; the reason says what was missing, the metadata what would have done."""
+
+
 class DependencyUnavailable(RuntimeRpcError):
     """Something the call needs from another service cannot be had now; worth a retry."""
 

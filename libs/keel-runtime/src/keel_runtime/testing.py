@@ -1,6 +1,6 @@
 """Test helpers for services built on the runtime: a consumer whose deliveries tests await,
-the schema checks every service's migration tests share, and access tokens signed as
-identity signs them."""
+the schema checks every service's migration tests share, access tokens signed as identity
+signs them, and callers bound as the server binds them."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import json
 import secrets
 import time
 import warnings
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -28,6 +29,8 @@ from sqlalchemy import Connection, MetaData, inspect
 from sqlalchemy.exc import SAWarning
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from keel_runtime import context
+from keel_runtime.caller import Caller
 from keel_runtime.db import create_engine
 from keel_runtime.events.consumer import Consumer, Subscription
 from keel_runtime.metrics import NO_METRICS, Metrics
@@ -123,6 +126,25 @@ def rpc_coverage(test_file: Path, modules: Iterable[ModuleType]) -> tuple[set[st
     }
     uncalled = {m for m in methods if f".{m.split('.')[1]}(" not in sources}
     return methods, uncalled
+
+
+def principal_of(caller: Caller) -> context.Principal:
+    """The verified principal ``caller`` is made from (``Caller.from_principal``'s inverse)."""
+    return context.Principal(
+        subject=caller.subject,
+        org_id=caller.org_id,
+        roles=caller.roles,
+        scopes=caller.scopes,
+        kind=caller.kind,
+    )
+
+
+@contextmanager
+def calling_as(caller: Caller) -> Iterator[None]:
+    """Code inside runs as ``caller``'s RPC would: its principal bound, so ``current_caller``
+    returns it and units of work act for its organization (row-level security)."""
+    with context.bound(principal=principal_of(caller)):
+        yield
 
 
 def _b64(data: bytes) -> str:

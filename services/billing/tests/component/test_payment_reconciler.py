@@ -14,7 +14,6 @@ from keel.events.v1 import envelope_pb2
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from billing.app.caller import Caller
 from billing.app.payment_reconciler import TRANSFER_MISSING, PaymentReconciler
 from billing.app.plans import CreatePlan
 from billing.bootstrap import Handlers, build_handlers, utc_now
@@ -26,6 +25,7 @@ from billing.storage.unit_of_work import sql_unit_of_work_factory
 from billing.transport.ledger_client import GrpcLedger
 from keel_devstack.certs import MeshCertificates
 from keel_runtime import clients
+from keel_runtime.caller import Caller
 from keel_runtime.tenancy import set_tenant
 
 from ..serving import serving

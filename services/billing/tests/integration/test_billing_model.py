@@ -25,7 +25,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from billing.app.caller import Caller
 from billing.app.period_closer import PeriodCloser
 from billing.app.plans import CreatePlan
 from billing.app.usage import UsageInput
@@ -34,6 +33,7 @@ from billing.domain.errors import BillingPeriodEmpty, SubscriptionNotActive
 from billing.domain.plan import Interval
 from billing.domain.pricing import Flat, PerUnit, Price
 from billing.storage.unit_of_work import sql_unit_of_work_factory
+from keel_runtime.caller import Caller
 
 from ..serving import serving, unwrapped
 from ..unit.conftest import FakeClock, FakeLedger

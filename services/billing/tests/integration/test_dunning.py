@@ -12,7 +12,6 @@ from keel.events.v1 import envelope_pb2
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from billing.app.caller import Caller
 from billing.app.dunning import Dunning
 from billing.app.plans import CreatePlan
 from billing.bootstrap import Handlers, build_handlers
@@ -22,6 +21,7 @@ from billing.domain.plan import Interval
 from billing.domain.pricing import Flat, Price
 from billing.storage.tables import outbox
 from billing.storage.unit_of_work import sql_unit_of_work_factory
+from keel_runtime.caller import Caller
 
 from ..serving import serving, unwrapped
 from ..unit.conftest import FakeClock, FakeLedger

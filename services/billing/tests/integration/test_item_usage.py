@@ -11,10 +11,10 @@ from keel.items.v1 import events_pb2 as items_events
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from billing.app.caller import Caller
 from billing.bootstrap import Handlers, utc_now
 from billing.events.subscribers import ITEMS_METRIC, item_confirmed_handler
 from billing.storage.tables import outbox, usage_records
+from keel_runtime.caller import Caller
 from keel_runtime.events import Envelope, Handler, new_event
 from keel_runtime.tenancy import set_tenant
 

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from billing.app.caller import Caller
 from billing.app.period_closer import PeriodCloser
 from billing.app.plans import CreatePlan
 from billing.bootstrap import build_handlers, new_id
@@ -16,6 +15,7 @@ from billing.domain.plan import Interval
 from billing.domain.pricing import Flat, Price
 from billing.storage.tables import usage_records
 from billing.storage.unit_of_work import sql_unit_of_work_factory
+from keel_runtime.caller import Caller
 from keel_runtime.metrics import Metrics
 from keel_runtime.tenancy import set_tenant
 

@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from billing.app.caller import Caller
 from billing.app.period_closer import CLOSE_JOB, PeriodCloser
 from billing.app.plans import CreatePlan
 from billing.bootstrap import build_handlers, new_id
@@ -25,6 +24,7 @@ from billing.domain.plan import Interval
 from billing.domain.pricing import Flat, Price
 from billing.storage.tables import invoices, subscriptions
 from billing.storage.unit_of_work import sql_unit_of_work_factory
+from keel_runtime.caller import Caller
 from keel_runtime.db import create_engine
 from keel_runtime.metrics import Metrics
 from keel_runtime.tenancy import acting_for

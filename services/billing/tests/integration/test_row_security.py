@@ -21,7 +21,6 @@ from sqlalchemy import Table, select, text
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from billing.app.caller import Caller
 from billing.app.plans import CreatePlan
 from billing.app.usage import UsageInput
 from billing.bootstrap import Handlers, build_handlers
@@ -38,6 +37,7 @@ from billing.storage.tables import (
     webhook_endpoints,
 )
 from billing.storage.unit_of_work import SqlUnitOfWork
+from keel_runtime.caller import Caller
 from keel_runtime.events import new_event
 from keel_runtime.tenancy import acting_for, set_tenant
 from keel_runtime.testing import ROW_SECURITY_LIFTS, row_security_flags

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from billing.app.caller import Caller
 from billing.bootstrap import build_handlers
 from billing.storage.tables import metadata, webhook_endpoints
+from keel_runtime.caller import Caller
 from keel_runtime.migrations import reseal_secrets
 from keel_runtime.sealing import KEYS_VARIABLE, Keyring, use_keyring
 from keel_runtime.sealing import keyring as current_keyring

@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from billing.app.caller import Caller
 from billing.app.period_closer import PeriodCloser
 from billing.app.plans import CreatePlan
 from billing.app.usage import UsageInput
@@ -36,6 +35,7 @@ from billing.storage.unit_of_work import (
     SqlUnitOfWork,
     sql_unit_of_work_factory,
 )
+from keel_runtime.caller import Caller
 from keel_runtime.tenancy import acting_for, set_tenant
 
 from ..serving import serving, unwrapped

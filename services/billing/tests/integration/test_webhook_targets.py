@@ -18,7 +18,6 @@ from keel.billing.v1 import events_pb2
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from billing.app.caller import Caller
 from billing.app.webhook_delivery import WebhookDispatcher
 from billing.bootstrap import build_handlers
 from billing.domain.errors import WebhookUrlRefused
@@ -27,6 +26,7 @@ from billing.storage.tables import webhook_deliveries
 from billing.storage.unit_of_work import sql_unit_of_work_factory
 from billing.transport.webhook_sender import HttpWebhookSender
 from billing.transport.webhook_targets import WebhookTargets
+from keel_runtime.caller import Caller
 from keel_runtime.events import new_event
 from keel_runtime.tenancy import set_tenant
 

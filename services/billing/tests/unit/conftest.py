@@ -12,7 +12,6 @@ from typing import Self
 
 import pytest
 
-from billing.app.caller import Caller
 from billing.app.ports import Wallet
 from billing.domain.errors import (
     ConcurrentModification,
@@ -27,6 +26,7 @@ from billing.domain.pricing import Aggregation, PerUnit, Price
 from billing.domain.subscription import Adjustment, Subscription, SubscriptionState
 from billing.domain.usage import MetricUsage, UsageRecord, aggregate
 from billing.domain.webhook import Delivery, WebhookEndpoint
+from keel_runtime.caller import Caller
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 

@@ -22,6 +22,7 @@ from billing.domain.pricing import Aggregation, Flat, PerUnit, Price
 from billing.domain.subscription import SubscriptionState
 from billing.transport.webhook_targets import WebhookTargets
 from keel_runtime import paging
+from keel_runtime.errors import CallerRefused
 
 from .conftest import (
     FakeClock,
@@ -157,7 +158,7 @@ async def test_create_subscription_is_idempotent_on_request_id(
 
 
 async def test_members_cannot_change_subscriptions(subs: SubscriptionHandlers) -> None:
-    with pytest.raises(errors.NotAllowed):
+    with pytest.raises(CallerRefused):
         await subs.create(member(), "free", rid())
 
 
@@ -187,7 +188,7 @@ async def test_cancel_emits_once(db: FakeDatabase, subs: SubscriptionHandlers) -
 
 
 async def test_create_plan_is_idempotent_and_operator_only(plans: PlanHandlers) -> None:
-    with pytest.raises(errors.NotAllowed):
+    with pytest.raises(CallerRefused):
         await plans.create(owner(), TEAM)
     first = await plans.create(operator(), TEAM)
     assert await plans.create(operator(), TEAM) == first
@@ -254,7 +255,7 @@ async def test_summary_without_subscription_needs_a_period(usage: UsageHandlers)
 
 
 def member_reporter():  # type: ignore[no-untyped-def]
-    from billing.app.caller import Caller
+    from keel_runtime.caller import Caller
 
     return Caller(subject="svc", org_id="org-1", kind="api_key")
 

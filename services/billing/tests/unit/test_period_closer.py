@@ -5,13 +5,13 @@ from __future__ import annotations
 import itertools
 from datetime import timedelta
 
-from billing.app.caller import Caller
 from billing.app.invoices import InvoiceHandlers
 from billing.app.period_closer import PeriodCloser
 from billing.app.subscriptions import SubscriptionHandlers
 from billing.app.usage import UsageHandlers, UsageInput
 from billing.domain import events as ev
 from billing.domain.invoice import InvoiceState
+from keel_runtime.caller import Caller
 
 from .conftest import FakeClock, FakeDatabase, FakeLedger, id_factory
 

@@ -35,7 +35,7 @@ from keel_runtime.tokens import TOKEN_EXPIRED, TOKEN_INVALID
 from .conftest import bearer
 
 PASSWORD = "correct horse battery"
-MEMBER_REFUSED = "PERMISSION_DENIED/INSUFFICIENT_ROLE"
+MEMBER_REFUSED = "PERMISSION_DENIED/ROLE_REQUIRED"
 """A member reading the audit log: authenticated, then refused for their role."""
 
 

@@ -31,11 +31,11 @@ from identity.app.commands import (
     RevokeApiKey,
 )
 from identity.app.handlers import Handlers
-from identity.domain.model import Actor
 from identity.domain.roles import Role
 from identity.events.codec import SOURCE
 from identity.events.revocations import declare_revocations
 from keel_devstack.nats import Nats, start_nats
+from keel_runtime.caller import Caller
 from keel_runtime.events import (
     Consumer,
     OutboxRelay,
@@ -125,7 +125,7 @@ async def test_logout_deactivation_and_key_revocation_reach_every_service(
     created = await handlers.create_organization(
         CreateOrganization("Engines", "ada@example.com", PASSWORD, request_id=str(uuid.uuid4()))
     )
-    owner = Actor(
+    owner = Caller(
         created.owner.id, created.organization.id, frozenset({Role.OWNER}), frozenset(), "user"
     )
     await handlers.create_user(CreateUser(owner, "bob@example.com", PASSWORD))

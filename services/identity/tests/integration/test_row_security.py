@@ -31,18 +31,18 @@ from identity.app.commands import (
 )
 from identity.app.handlers import Handlers
 from identity.domain.errors import EmailTaken
-from identity.domain.model import Actor
 from identity.domain.roles import Role
 from identity.storage.retention import RetentionPolicy, purge
 from identity.storage.tables import api_keys, audit_events, organizations, refresh_tokens, users
 from identity.storage.uow import SqlUnitOfWork
+from keel_runtime.caller import Caller
 from keel_runtime.tenancy import acting_for
 from keel_runtime.testing import ROW_SECURITY_LIFTS, row_security_flags
 
 pytestmark = pytest.mark.integration
 
 PASSWORD = "correct horse battery"
-SERVICE = Actor("gateway", "", frozenset(), frozenset(), "service")
+SERVICE = Caller("gateway", "", frozenset(), frozenset(), "service")
 POLICED: dict[str, Table] = {
     "organizations": organizations,
     "users": users,
@@ -56,7 +56,7 @@ POLICED: dict[str, Table] = {
 class Tenant:
     org: str
     email: str
-    owner: Actor
+    owner: Caller
     api_key_secret: str
     refresh_token: str
 
@@ -67,7 +67,7 @@ async def tenant(handlers: Handlers, email: str) -> Tenant:
         CreateOrganization("Engines", email, PASSWORD, request_id=str(uuid.uuid4()))
     )
     org = signed_up.organization.id
-    owner = Actor(signed_up.owner.id, org, frozenset({Role.OWNER}), frozenset(), "user")
+    owner = Caller(signed_up.owner.id, org, frozenset({Role.OWNER}), frozenset(), "user")
     grant = await handlers.login(Login(email, PASSWORD, organization_id=org))
     key = await handlers.create_api_key(CreateApiKey(owner, "ci", scopes=frozenset({"items:read"})))
     return Tenant(org, email, owner, key.secret, grant.refresh_token)

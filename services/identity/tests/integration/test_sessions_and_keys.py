@@ -22,24 +22,24 @@ from identity.app.commands import (
 )
 from identity.crypto import keys
 from identity.domain.errors import InvalidApiKey, InvalidRefreshToken, RefreshTokenReused
-from identity.domain.model import Actor
 from identity.domain.roles import Role
 from identity.storage.retention import RetentionPolicy, purge
 from identity.storage.signing_keys import SqlSigningKeyStore
 from identity.storage.tables import refresh_tokens
+from keel_runtime.caller import Caller
 from keel_runtime.tenancy import set_tenant
 
 pytestmark = pytest.mark.integration
 
 PASSWORD = "correct horse battery"
-SERVICE = Actor("gateway", "", frozenset(), frozenset(), "service")
+SERVICE = Caller("gateway", "", frozenset(), frozenset(), "service")
 
 
-async def owner(handlers) -> Actor:  # type: ignore[no-untyped-def]
+async def owner(handlers) -> Caller:  # type: ignore[no-untyped-def]
     result = await handlers.create_organization(
         CreateOrganization("Engines", "owner@example.com", PASSWORD, request_id=str(uuid.uuid4()))
     )
-    return Actor(
+    return Caller(
         result.owner.id, result.organization.id, frozenset({Role.OWNER}), frozenset(), "user"
     )
 
@@ -50,7 +50,7 @@ async def test_refresh_rotation_and_reuse_detection(engine, handlers) -> None:
     second = await handlers.refresh_token(RefreshSession(first.refresh_token))
     # Age the spent token past the grace window, as if the replay came a minute later.
     async with engine.begin() as conn:
-        await set_tenant(conn, actor.organization_id)
+        await set_tenant(conn, actor.org_id)
         await conn.execute(
             update(refresh_tokens)
             .where(refresh_tokens.c.used_at.is_not(None))
@@ -62,7 +62,7 @@ async def test_refresh_rotation_and_reuse_detection(engine, handlers) -> None:
     with pytest.raises(InvalidRefreshToken):
         await handlers.refresh_token(RefreshSession(second.refresh_token))
     async with engine.connect() as conn:
-        await set_tenant(conn, actor.organization_id)
+        await set_tenant(conn, actor.org_id)
         revoked = (await conn.execute(select(refresh_tokens.c.revoked_at))).scalars().all()
     assert len(revoked) == 2 and all(revoked)
 

@@ -15,17 +15,17 @@ from identity.app.commands import (
     RevokeApiKey,
 )
 from identity.domain.errors import InvalidApiKey
-from identity.domain.model import Actor
 from identity.domain.roles import Role
+from keel_runtime.caller import Caller
 
 
-async def owner_of_new_org(world) -> Actor:  # type: ignore[no-untyped-def]
+async def owner_of_new_org(world) -> Caller:  # type: ignore[no-untyped-def]
     result = await world.handlers.create_organization(
         CreateOrganization(
             "Engines", "owner@example.com", "correct horse battery", request_id=str(uuid.uuid4())
         )
     )
-    return Actor(
+    return Caller(
         result.owner.id, result.organization.id, frozenset({Role.OWNER}), frozenset(), "user"
     )
 
@@ -46,7 +46,7 @@ async def test_a_valid_key_buys_a_token_with_its_scopes_and_roles(world) -> None
 
     claims = await world.decode(exchanged.access_token)
     assert claims["kind"] == "api_key"
-    assert claims["sub"] == key.id and claims["org"] == owner.organization_id
+    assert claims["sub"] == key.id and claims["org"] == owner.org_id
     assert claims["scope"] == "items:read ledger:read"
     assert claims["roles"] == ["READ_ONLY"]
     assert exchanged.expires_in == int(API_KEY_TOKEN_TTL.total_seconds())

@@ -18,20 +18,21 @@ from identity.app.commands import (
     RevokeApiKey,
 )
 from identity.domain import events
-from identity.domain.errors import InsufficientRole, InvalidApiKey
-from identity.domain.model import Actor
+from identity.domain.errors import InvalidApiKey
 from identity.domain.roles import Role
+from keel_runtime.caller import Caller
+from keel_runtime.errors import CallerRefused
 
-SERVICE = Actor("gateway", "", frozenset(), frozenset(), "service")
+SERVICE = Caller("gateway", "", frozenset(), frozenset(), "service")
 
 
-async def owner_of_new_org(world) -> Actor:  # type: ignore[no-untyped-def]
+async def owner_of_new_org(world) -> Caller:  # type: ignore[no-untyped-def]
     result = await world.handlers.create_organization(
         CreateOrganization(
             "Engines", "owner@example.com", "correct horse battery", request_id=str(uuid.uuid4())
         )
     )
-    return Actor(
+    return Caller(
         result.owner.id, result.organization.id, frozenset({Role.OWNER}), frozenset(), "user"
     )
 
@@ -59,7 +60,7 @@ async def test_create_authenticate_and_revoke(world) -> None:
     auth = await world.handlers.authenticate_api_key(AuthenticateApiKey(SERVICE, created.secret))
     claims = await world.decode(auth.access_token)
     assert (claims["sub"], claims["kind"], claims["scope"]) == (key.id, "api_key", "items:write")
-    assert claims["org"] == owner.organization_id
+    assert claims["org"] == owner.org_id
     introspected = await world.handlers.introspect_token(IntrospectToken(SERVICE, created.secret))
     assert introspected.active and introspected.kind == "api_key"
 
@@ -86,9 +87,9 @@ async def test_expired_keys_do_not_authenticate(world) -> None:
 
 async def test_a_key_cannot_exceed_its_creators_roles(world) -> None:
     owner = await owner_of_new_org(world)
-    admin = Actor("a", owner.organization_id, frozenset({Role.ADMIN}), frozenset(), "user")
+    admin = Caller("a", owner.org_id, frozenset({Role.ADMIN}), frozenset(), "user")
 
-    with pytest.raises(InsufficientRole):
+    with pytest.raises(CallerRefused):
         await world.handlers.create_api_key(
             CreateApiKey(admin, "too much", roles=frozenset({Role.OWNER}))
         )
@@ -108,7 +109,7 @@ async def test_only_services_authenticate_keys(world) -> None:
     owner = await owner_of_new_org(world)
     created = await world.handlers.create_api_key(CreateApiKey(owner, "ci"))
 
-    with pytest.raises(InsufficientRole):
+    with pytest.raises(CallerRefused):
         await world.handlers.authenticate_api_key(AuthenticateApiKey(owner, created.secret))
-    with pytest.raises(InsufficientRole):
+    with pytest.raises(CallerRefused):
         await world.handlers.introspect_token(IntrospectToken(owner, created.secret))

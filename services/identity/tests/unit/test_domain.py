@@ -6,20 +6,26 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from identity.app.access import check_grant
 from identity.app.support import next_page_token, page_cursor
-from identity.domain.errors import ApiKeyNotActive, InsufficientRole
+from identity.domain.errors import ApiKeyNotActive
 from identity.domain.model import ApiKey, ApiKeyState, normalize_email
-from identity.domain.roles import Role, check_grant, scopes_for
+from identity.domain.roles import Role, scopes_for
 from keel_runtime import paging
+from keel_runtime.caller import Caller
+from keel_runtime.errors import CallerRefused
 
 
 def test_only_owners_grant_owner() -> None:
-    check_grant({Role.OWNER}, {Role.OWNER})
-    check_grant({Role.ADMIN}, {Role.MEMBER, Role.BILLING})
-    with pytest.raises(InsufficientRole):
-        check_grant({Role.ADMIN}, {Role.OWNER})
-    with pytest.raises(InsufficientRole):
-        check_grant({Role.MEMBER}, {Role.READ_ONLY})
+    def holding(*roles: Role) -> Caller:
+        return Caller("u", "o", frozenset(roles))
+
+    check_grant(holding(Role.OWNER), {Role.OWNER})
+    check_grant(holding(Role.ADMIN), {Role.MEMBER, Role.BILLING})
+    with pytest.raises(CallerRefused):
+        check_grant(holding(Role.ADMIN), {Role.OWNER})
+    with pytest.raises(CallerRefused):
+        check_grant(holding(Role.MEMBER), {Role.READ_ONLY})
 
 
 def test_scopes_follow_roles() -> None:

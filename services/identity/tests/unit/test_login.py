@@ -19,8 +19,8 @@ from identity.domain.errors import (
     InvalidRefreshToken,
     RefreshTokenReused,
 )
-from identity.domain.model import Actor
 from identity.domain.roles import Role
+from keel_runtime.caller import Caller
 
 PASSWORD = "correct horse battery"
 
@@ -76,7 +76,7 @@ async def test_wrong_password_and_unknown_email_fail_alike(world) -> None:
 async def test_current_user_comes_from_the_principal(world) -> None:
     result = await signed_up(world)
     owner = result.owner
-    actor = Actor(owner.id, owner.organization_id, frozenset({Role.OWNER}), frozenset(), "user")
+    actor = Caller(owner.id, owner.organization_id, frozenset({Role.OWNER}), frozenset(), "user")
 
     assert (await world.handlers.get_current_user(GetCurrentUser(actor))).email == owner.email
 

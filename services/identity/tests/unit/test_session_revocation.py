@@ -25,20 +25,20 @@ from identity.app.commands import (
 from identity.app.support import sha256_hex
 from identity.domain import events
 from identity.domain.errors import RefreshTokenReused
-from identity.domain.model import Actor
 from identity.domain.roles import Role
 from identity.events.codec import SESSION_REVOKED, to_envelope
+from keel_runtime.caller import Caller
 from keel_runtime.events import unpack
 
 PASSWORD = "correct horse battery"
 Reason = events.SessionRevocationReason
 
 
-async def owner_of_new_org(world) -> Actor:  # type: ignore[no-untyped-def]
+async def owner_of_new_org(world) -> Caller:  # type: ignore[no-untyped-def]
     result = await world.handlers.create_organization(
         CreateOrganization("Engines", "ada@example.com", PASSWORD, request_id=str(uuid.uuid4()))
     )
-    return Actor(
+    return Caller(
         result.owner.id, result.organization.id, frozenset({Role.OWNER}), frozenset(), "user"
     )
 
@@ -82,9 +82,7 @@ async def test_logout_revokes_the_session(world) -> None:
     await world.handlers.logout(Logout(owner, grant.refresh_token))
 
     assert revoked_sessions(world) == [
-        events.SessionRevoked(
-            sid, owner.subject, owner.organization_id, Reason.LOGOUT, world.clock.now()
-        )
+        events.SessionRevoked(sid, owner.subject, owner.org_id, Reason.LOGOUT, world.clock.now())
     ]
 
 
@@ -132,8 +130,8 @@ async def test_deactivation_and_key_revocation_record_what_the_deny_set_needs(wo
 
     now = world.clock.now()
     recorded = world.db.state.events
-    assert events.ApiKeyRevoked(key.api_key.id, owner.organization_id, now) in recorded
-    assert events.UserDeactivated(bob.id, owner.organization_id, now) in recorded
+    assert events.ApiKeyRevoked(key.api_key.id, owner.org_id, now) in recorded
+    assert events.UserDeactivated(bob.id, owner.org_id, now) in recorded
 
 
 def test_session_revoked_travels_as_its_own_event() -> None:

@@ -9,8 +9,8 @@ import pytest
 from identity.app.commands import CreateOrganization, GetOrganization
 from identity.domain import events
 from identity.domain.errors import EmailTaken, OrganizationNotFound, RequestIdReused
-from identity.domain.model import Actor
 from identity.domain.roles import Role
+from keel_runtime.caller import Caller
 
 
 def sign_up(email: str = "Ada@Example.com", **overrides: str) -> CreateOrganization:
@@ -100,7 +100,7 @@ async def test_failed_commit_leaves_nothing(world) -> None:
 async def test_get_organization_of_another_tenant_is_not_found(world) -> None:
     mine = (await world.handlers.create_organization(sign_up("a@example.com"))).organization
     theirs = (await world.handlers.create_organization(sign_up("b@example.com"))).organization
-    actor = Actor("u", mine.id, frozenset({Role.MEMBER}), frozenset(), "user")
+    actor = Caller("u", mine.id, frozenset({Role.MEMBER}), frozenset(), "user")
 
     assert (await world.handlers.get_organization(GetOrganization(actor, mine.id))).id == mine.id
     with pytest.raises(OrganizationNotFound):

@@ -11,11 +11,12 @@ from identity.app.commands import RotateSigningKey
 from identity.app.ports import AccessClaims
 from identity.crypto import keys
 from identity.crypto.tokens import PUBLISH_LEAD, JwtTokenService
-from identity.domain.errors import InsufficientRole, InvalidAccessToken
-from identity.domain.model import Actor
+from identity.domain.errors import InvalidAccessToken
 from identity.domain.roles import Role
+from keel_runtime.caller import Caller
+from keel_runtime.errors import CallerRefused
 
-SERVICE = Actor("ops", "", frozenset(), frozenset(), "service")
+SERVICE = Caller("ops", "", frozenset(), frozenset(), "service")
 
 
 def claims(world) -> AccessClaims:  # type: ignore[no-untyped-def]
@@ -87,9 +88,9 @@ async def test_the_jwks_never_holds_more_than_current_next_and_previous(world) -
 
 
 async def test_only_the_platform_rotates(world) -> None:
-    owner = Actor("u", "o", frozenset({Role.OWNER}), frozenset(), "user")
+    owner = Caller("u", "o", frozenset({Role.OWNER}), frozenset(), "user")
 
-    with pytest.raises(InsufficientRole):
+    with pytest.raises(CallerRefused):
         await world.handlers.rotate_signing_key(RotateSigningKey(owner))
 
 

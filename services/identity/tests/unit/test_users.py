@@ -19,29 +19,30 @@ from identity.app.commands import (
 from identity.domain import events
 from identity.domain.errors import (
     EmailTaken,
-    InsufficientRole,
     InvalidCredentials,
     InvalidUpdateMask,
     LastOwner,
     RequestIdReused,
     WrongPassword,
 )
-from identity.domain.model import Actor, UserState
+from identity.domain.model import UserState
 from identity.domain.roles import Role
+from keel_runtime.caller import Caller
+from keel_runtime.errors import CallerRefused
 
 PASSWORD = "correct horse battery"
 
 
-async def owner_of_new_org(world) -> Actor:  # type: ignore[no-untyped-def]
+async def owner_of_new_org(world) -> Caller:  # type: ignore[no-untyped-def]
     result = await world.handlers.create_organization(
         CreateOrganization("Engines", "owner@example.com", PASSWORD, request_id=str(uuid.uuid4()))
     )
-    return Actor(
+    return Caller(
         result.owner.id, result.organization.id, frozenset({Role.OWNER}), frozenset(), "user"
     )
 
 
-def invite(actor: Actor, email: str, *roles: Role, request_id: str = "") -> CreateUser:
+def invite(actor: Caller, email: str, *roles: Role, request_id: str = "") -> CreateUser:
     return CreateUser(actor, email, PASSWORD, roles=frozenset(roles), request_id=request_id)
 
 
@@ -77,12 +78,12 @@ async def test_invitation_is_idempotent_and_email_unique(world) -> None:
 
 async def test_members_cannot_invite_and_admins_cannot_make_owners(world) -> None:
     owner = await owner_of_new_org(world)
-    member = Actor("m", owner.organization_id, frozenset({Role.MEMBER}), frozenset(), "user")
-    admin = Actor("a", owner.organization_id, frozenset({Role.ADMIN}), frozenset(), "user")
+    member = Caller("m", owner.org_id, frozenset({Role.MEMBER}), frozenset(), "user")
+    admin = Caller("a", owner.org_id, frozenset({Role.ADMIN}), frozenset(), "user")
 
-    with pytest.raises(InsufficientRole):
+    with pytest.raises(CallerRefused):
         await world.handlers.create_user(invite(member, "x@example.com"))
-    with pytest.raises(InsufficientRole):
+    with pytest.raises(CallerRefused):
         await world.handlers.create_user(invite(admin, "y@example.com", Role.OWNER))
 
 
@@ -126,7 +127,7 @@ async def test_introspection_sees_deactivation(world) -> None:
     owner = await owner_of_new_org(world)
     await world.handlers.create_user(invite(owner, "bob@example.com"))
     grant = await world.handlers.login(Login("bob@example.com", PASSWORD))
-    service = Actor("gateway", "", frozenset(), frozenset(), "service")
+    service = Caller("gateway", "", frozenset(), frozenset(), "service")
     assert (
         await world.handlers.introspect_token(IntrospectToken(service, grant.access_token))
     ).active

@@ -12,19 +12,19 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from items.app import commands
-from items.app.actor import Actor
 from items.app.items import ItemHandlers
 from items.domain.errors import InvalidStateTransition, RequestIdReused
 from items.domain.model import ItemState, Source
 from items.events.codec import EventCodec
 from items.storage.tables import items, outbox
 from items.storage.uow import SqlUnitOfWork
+from keel_runtime.caller import Caller
 from keel_runtime.db import set_tenant
 from keel_runtime.events import decode, unpack
 
 pytestmark = pytest.mark.integration
 
-MEMBER = Actor(subject="user-1", org_id="org-a", roles=frozenset({"MEMBER"}))
+MEMBER = Caller(subject="user-1", org_id="org-a", roles=frozenset({"MEMBER"}))
 REQUEST_ID = "0b6c9f0e-5d4a-4f1e-8c1b-2a3d4e5f6a7b"
 URL = Source(url="https://example.com/postgres-full-text-search")
 

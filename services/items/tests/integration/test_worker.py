@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from items.app import commands
-from items.app.actor import Actor
 from items.app.enrichment import EnrichItem
 from items.app.items import ItemHandlers
 from items.domain.errors import EnrichmentError
@@ -22,12 +21,13 @@ from items.events.worker import enrichment_subscriptions
 from items.storage.attempts import SqlAttemptCounter
 from items.storage.tables import inbox, outbox
 from items.storage.uow import SqlUnitOfWork
+from keel_runtime.caller import Caller
 from keel_runtime.events import Envelope, connect_nats, decode, ensure_stream
 from keel_runtime.testing import ProbeConsumer
 
 pytestmark = pytest.mark.integration
 
-MEMBER = Actor(subject="user-1", org_id="org-a", roles=frozenset({"MEMBER"}))
+MEMBER = Caller(subject="user-1", org_id="org-a", roles=frozenset({"MEMBER"}))
 
 
 class CountingProvider:

@@ -10,11 +10,12 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from keel.items.v1 import events_pb2, item_pb2, item_service_pb2
 
 from items.domain import events
-from items.domain.errors import ItemNotFound, OrganizationRequired
+from items.domain.errors import ItemNotFound
 from items.domain.model import Item, ItemState, Source
 from items.events import codec
 from items.transport import mapping
 from keel_runtime.context import Principal
+from keel_runtime.errors import CallerRefused
 from keel_runtime.events import unpack
 
 ITEM = UUID("5f0c6f1e-7a53-4b4e-8f38-0d1e2f3a4b5c")
@@ -125,21 +126,21 @@ def test_every_domain_state_has_a_proto_state() -> None:
         assert item_pb2.ItemState.Value(f"ITEM_STATE_{state.value}") > 0
 
 
-def test_actor_needs_an_org() -> None:
-    with pytest.raises(OrganizationRequired):
-        mapping.actor(Principal(subject="svc", kind="service"))
-    actor = mapping.actor(Principal(subject="u", org_id="o", roles=frozenset({"OWNER"})))
-    assert (actor.subject, actor.org_id, actor.roles) == ("u", "o", frozenset({"OWNER"}))
+def test_a_caller_needs_an_org() -> None:
+    with pytest.raises(CallerRefused):
+        mapping.caller(Principal(subject="svc", kind="service"))
+    caller = mapping.caller(Principal(subject="u", org_id="o", roles=frozenset({"OWNER"})))
+    assert (caller.subject, caller.org_id, caller.roles) == ("u", "o", frozenset({"OWNER"}))
 
 
 def test_update_without_mask_uses_populated_fields() -> None:
-    actor = mapping.actor(Principal(subject="u", org_id="o"))
+    caller = mapping.caller(Principal(subject="u", org_id="o"))
     request = item_service_pb2.UpdateItemRequest(
         item=item_pb2.Item(id=str(ITEM), title="T", tags=["x"])
     )
-    assert mapping.update_item(request, actor).mask == ("title", "tags")
+    assert mapping.update_item(request, caller).mask == ("title", "tags")
     request.update_mask.CopyFrom(FieldMask(paths=["summary"]))
-    assert mapping.update_item(request, actor).mask == ("summary",)
+    assert mapping.update_item(request, caller).mask == ("summary",)
 
 
 def test_malformed_id_is_not_found() -> None:

@@ -9,16 +9,16 @@ from uuid import UUID
 import pytest
 
 from items.app import commands
-from items.app.actor import Actor
 from items.app.enrichment import EnrichItem
 from items.app.items import ItemHandlers
 from items.domain import events
 from items.domain.errors import EnrichmentError
 from items.domain.model import ItemState, Source
+from keel_runtime.caller import Caller
 
 
 @pytest.fixture
-async def item_id(fake_state: Any, clock: Any, ids: Callable[[], UUID], member: Actor) -> UUID:
+async def item_id(fake_state: Any, clock: Any, ids: Callable[[], UUID], member: Caller) -> UUID:
     handlers = ItemHandlers(fake_state.uow, clock=clock, new_id=ids)
     item = await handlers.create_item(
         commands.CreateItem(member, Source(url="https://a.example/x"))

@@ -9,7 +9,6 @@ from uuid import UUID
 import pytest
 
 from items.app import commands
-from items.app.actor import Actor
 from items.app.items import ItemHandlers
 from items.domain import events
 from items.domain.errors import (
@@ -17,11 +16,12 @@ from items.domain.errors import (
     InvalidUpdateMask,
     ItemNotEditable,
     ItemNotFound,
-    NotPermitted,
     RequestIdReused,
 )
 from items.domain.model import ItemState, Source
 from keel_runtime import paging
+from keel_runtime.caller import Caller
+from keel_runtime.errors import CallerRefused
 
 URL = Source(url="https://example.com/postgres-search")
 REQUEST_ID = "7b0c8f64-3f4b-4c59-9a55-3c1a2b9d4e10"
@@ -40,7 +40,7 @@ def set_state(fake_state: Any, item_id: UUID, state: ItemState, **fields: Any) -
 
 
 async def test_create_item_is_enriching_in_the_callers_org(
-    handlers: ItemHandlers, fake_state: Any, member: Actor
+    handlers: ItemHandlers, fake_state: Any, member: Caller
 ) -> None:
     item = await handlers.create_item(commands.CreateItem(member, URL, REQUEST_ID))
     assert (item.state, item.org_id, item.created_by) == (ItemState.ENRICHING, "org-a", "user-1")
@@ -49,7 +49,7 @@ async def test_create_item_is_enriching_in_the_callers_org(
 
 
 async def test_create_repeat_returns_first_item_without_second_event(
-    handlers: ItemHandlers, fake_state: Any, member: Actor
+    handlers: ItemHandlers, fake_state: Any, member: Caller
 ) -> None:
     first = await handlers.create_item(commands.CreateItem(member, URL, REQUEST_ID))
     again = await handlers.create_item(commands.CreateItem(member, URL, REQUEST_ID))
@@ -59,7 +59,7 @@ async def test_create_repeat_returns_first_item_without_second_event(
 
 
 async def test_create_repeat_with_other_payload_is_request_id_reused(
-    handlers: ItemHandlers, fake_state: Any, member: Actor
+    handlers: ItemHandlers, fake_state: Any, member: Caller
 ) -> None:
     first = await handlers.create_item(commands.CreateItem(member, URL, REQUEST_ID))
     with pytest.raises(RequestIdReused) as raised:
@@ -70,7 +70,7 @@ async def test_create_repeat_with_other_payload_is_request_id_reused(
 
 
 async def test_request_ids_are_scoped_per_org(
-    handlers: ItemHandlers, member: Actor, outsider: Actor
+    handlers: ItemHandlers, member: Caller, outsider: Caller
 ) -> None:
     a = await handlers.create_item(commands.CreateItem(member, URL, REQUEST_ID))
     b = await handlers.create_item(commands.CreateItem(outsider, URL, REQUEST_ID))
@@ -78,7 +78,7 @@ async def test_request_ids_are_scoped_per_org(
 
 
 async def test_create_without_request_id_always_creates(
-    handlers: ItemHandlers, fake_state: Any, member: Actor
+    handlers: ItemHandlers, fake_state: Any, member: Caller
 ) -> None:
     await handlers.create_item(commands.CreateItem(member, URL))
     await handlers.create_item(commands.CreateItem(member, URL))
@@ -86,7 +86,7 @@ async def test_create_without_request_id_always_creates(
 
 
 async def test_get_item_of_another_org_is_not_found(
-    handlers: ItemHandlers, member: Actor, outsider: Actor
+    handlers: ItemHandlers, member: Caller, outsider: Caller
 ) -> None:
     item = await handlers.create_item(commands.CreateItem(member, URL))
     assert (await handlers.get_item(member, item.id)).id == item.id
@@ -95,26 +95,26 @@ async def test_get_item_of_another_org_is_not_found(
 
 
 async def test_readers_read_but_cannot_write(
-    handlers: ItemHandlers, member: Actor, reader: Actor
+    handlers: ItemHandlers, member: Caller, reader: Caller
 ) -> None:
     item = await handlers.create_item(commands.CreateItem(member, URL))
     await handlers.get_item(reader, item.id)
-    with pytest.raises(NotPermitted):
+    with pytest.raises(CallerRefused):
         await handlers.create_item(commands.CreateItem(reader, URL))
-    with pytest.raises(NotPermitted):
+    with pytest.raises(CallerRefused):
         await handlers.discard_item(commands.ChangeState(reader, item.id))
 
 
 async def test_api_keys_need_a_role(handlers: ItemHandlers) -> None:
-    bare = Actor(subject="key-1", org_id="org-a", kind="api_key")
-    with pytest.raises(NotPermitted):
+    bare = Caller(subject="key-1", org_id="org-a", kind="api_key")
+    with pytest.raises(CallerRefused):
         await handlers.list_items(commands.ListItems(bare))
-    writer = Actor("key-2", "org-a", frozenset({"MEMBER"}), frozenset({"items:write"}), "api_key")
+    writer = Caller("key-2", "org-a", frozenset({"MEMBER"}), frozenset({"items:write"}), "api_key")
     await handlers.create_item(commands.CreateItem(writer, URL))
 
 
 async def test_confirm_creates_tags_and_records_confirmation(
-    handlers: ItemHandlers, fake_state: Any, member: Actor
+    handlers: ItemHandlers, fake_state: Any, member: Caller
 ) -> None:
     item = await handlers.create_item(commands.CreateItem(member, URL))
     set_state(fake_state, item.id, ItemState.READY_TO_CONFIRM, tags=("db", "search"))
@@ -129,7 +129,7 @@ async def test_confirm_creates_tags_and_records_confirmation(
     "state", [ItemState.ENRICHING, ItemState.FAILED, ItemState.CONFIRMED, ItemState.DISCARDED]
 )
 async def test_confirm_from_other_states_fails_without_writing(
-    handlers: ItemHandlers, fake_state: Any, member: Actor, state: ItemState
+    handlers: ItemHandlers, fake_state: Any, member: Caller, state: ItemState
 ) -> None:
     item = await handlers.create_item(commands.CreateItem(member, URL))
     set_state(fake_state, item.id, state, tags=("db",))
@@ -141,7 +141,7 @@ async def test_confirm_from_other_states_fails_without_writing(
     assert fake_state.tags == {}
 
 
-async def test_discard_and_retry(handlers: ItemHandlers, fake_state: Any, member: Actor) -> None:
+async def test_discard_and_retry(handlers: ItemHandlers, fake_state: Any, member: Caller) -> None:
     item = await handlers.create_item(commands.CreateItem(member, URL))
     with pytest.raises(InvalidStateTransition):
         await handlers.retry_enrichment(commands.ChangeState(member, item.id))
@@ -154,13 +154,13 @@ async def test_discard_and_retry(handlers: ItemHandlers, fake_state: Any, member
     assert isinstance(fake_state.published[-1], events.ItemDiscarded)
 
 
-async def test_change_of_unknown_item_is_not_found(handlers: ItemHandlers, member: Actor) -> None:
+async def test_change_of_unknown_item_is_not_found(handlers: ItemHandlers, member: Caller) -> None:
     with pytest.raises(ItemNotFound):
         await handlers.confirm_item(commands.ChangeState(member, UUID(int=99)))
 
 
 async def test_update_applies_only_masked_fields(
-    handlers: ItemHandlers, fake_state: Any, member: Actor
+    handlers: ItemHandlers, fake_state: Any, member: Caller
 ) -> None:
     item = await handlers.create_item(commands.CreateItem(member, URL))
     set_state(fake_state, item.id, ItemState.READY_TO_CONFIRM, title="Old", summary="Keep")
@@ -175,7 +175,7 @@ async def test_update_applies_only_masked_fields(
 
 
 async def test_update_of_library_item_creates_its_tags(
-    handlers: ItemHandlers, fake_state: Any, member: Actor
+    handlers: ItemHandlers, fake_state: Any, member: Caller
 ) -> None:
     item = await handlers.create_item(commands.CreateItem(member, URL))
     set_state(fake_state, item.id, ItemState.CONFIRMED)
@@ -185,7 +185,7 @@ async def test_update_of_library_item_creates_its_tags(
 
 @pytest.mark.parametrize("mask", [(), ("state",), ("*", "title")])
 async def test_update_rejects_bad_masks(
-    handlers: ItemHandlers, fake_state: Any, member: Actor, mask: tuple[str, ...]
+    handlers: ItemHandlers, fake_state: Any, member: Caller, mask: tuple[str, ...]
 ) -> None:
     item = await handlers.create_item(commands.CreateItem(member, URL))
     set_state(fake_state, item.id, ItemState.READY_TO_CONFIRM)
@@ -193,14 +193,14 @@ async def test_update_rejects_bad_masks(
         await handlers.update_item(commands.UpdateItem(member, item.id, mask, title="x"))
 
 
-async def test_update_while_enriching_is_refused(handlers: ItemHandlers, member: Actor) -> None:
+async def test_update_while_enriching_is_refused(handlers: ItemHandlers, member: Caller) -> None:
     item = await handlers.create_item(commands.CreateItem(member, URL))
     with pytest.raises(ItemNotEditable):
         await handlers.update_item(commands.UpdateItem(member, item.id, ("title",), title="x"))
 
 
 async def test_list_collections_tags_and_pages(
-    handlers: ItemHandlers, fake_state: Any, member: Actor, outsider: Actor
+    handlers: ItemHandlers, fake_state: Any, member: Caller, outsider: Caller
 ) -> None:
     created = [await handlers.create_item(commands.CreateItem(member, URL)) for _ in range(5)]
     await handlers.create_item(commands.CreateItem(outsider, URL))

@@ -9,11 +9,12 @@ from uuid import UUID
 import pytest
 
 from items.app import commands
-from items.app.actor import Actor
 from items.app.items import ItemHandlers
 from items.app.tags import TagHandlers
-from items.domain.errors import NotPermitted, TagAlreadyExists, TagNotFound
+from items.domain.errors import TagAlreadyExists, TagNotFound
 from items.domain.model import ItemState, Source
+from keel_runtime.caller import Caller
+from keel_runtime.errors import CallerRefused
 
 
 @pytest.fixture
@@ -21,7 +22,7 @@ def tags(fake_state: Any, clock: Any, ids: Callable[[], UUID]) -> TagHandlers:
     return TagHandlers(fake_state.uow, clock=clock, new_id=ids)
 
 
-async def test_create_normalizes_and_refuses_duplicates(tags: TagHandlers, member: Actor) -> None:
+async def test_create_normalizes_and_refuses_duplicates(tags: TagHandlers, member: Caller) -> None:
     tag = await tags.create_tag(commands.CreateTag(member, "Machine Learning"))
     assert tag.name == "machine-learning"
     with pytest.raises(TagAlreadyExists):
@@ -29,7 +30,7 @@ async def test_create_normalizes_and_refuses_duplicates(tags: TagHandlers, membe
 
 
 async def test_list_is_per_org_by_name_and_paged(
-    tags: TagHandlers, member: Actor, outsider: Actor
+    tags: TagHandlers, member: Caller, outsider: Caller
 ) -> None:
     for name in ["c", "a", "b"]:
         await tags.create_tag(commands.CreateTag(member, name))
@@ -43,7 +44,7 @@ async def test_list_is_per_org_by_name_and_paged(
 
 
 async def test_rename_and_delete_follow_items(
-    tags: TagHandlers, fake_state: Any, clock: Any, ids: Callable[[], UUID], member: Actor
+    tags: TagHandlers, fake_state: Any, clock: Any, ids: Callable[[], UUID], member: Caller
 ) -> None:
     items = ItemHandlers(fake_state.uow, clock=clock, new_id=ids)
     item = await items.create_item(commands.CreateItem(member, Source(note="n")))
@@ -65,14 +66,14 @@ async def test_rename_and_delete_follow_items(
 
 
 async def test_other_orgs_tags_are_not_found(
-    tags: TagHandlers, member: Actor, outsider: Actor
+    tags: TagHandlers, member: Caller, outsider: Caller
 ) -> None:
     tag = await tags.create_tag(commands.CreateTag(member, "x"))
     with pytest.raises(TagNotFound):
         await tags.rename_tag(commands.RenameTag(outsider, tag.id, "y"))
 
 
-async def test_readers_cannot_change_tags(tags: TagHandlers, reader: Actor) -> None:
-    with pytest.raises(NotPermitted):
+async def test_readers_cannot_change_tags(tags: TagHandlers, reader: Caller) -> None:
+    with pytest.raises(CallerRefused):
         await tags.create_tag(commands.CreateTag(reader, "x"))
     await tags.list_tags(commands.ListTags(reader))

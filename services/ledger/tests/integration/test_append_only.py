@@ -15,11 +15,12 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from keel_runtime.caller import Caller
 from keel_runtime.db import create_engine
+from ledger.app import commands
 from ledger.app.accounts import AccountHandlers
 from ledger.app.queries import QueryHandlers
 from ledger.app.transactions import TransactionHandlers
-from ledger.domain import commands
 from ledger.domain.model import Account, AccountKind, Asset, Posting, Side, Transaction
 
 pytestmark = pytest.mark.integration
@@ -38,12 +39,12 @@ async def engine(engine: AsyncEngine, admin_database_url: str) -> AsyncIterator[
 
 
 @pytest.fixture
-def operator() -> commands.Caller:
-    return commands.Caller(org_id=str(uuid.uuid4()), subject="operator", is_service=True)
+def operator() -> Caller:
+    return Caller(subject="operator", org_id=str(uuid.uuid4()), kind="operator")
 
 
 @pytest.fixture
-async def pair(accounts: AccountHandlers, operator: commands.Caller) -> tuple[Account, Account]:
+async def pair(accounts: AccountHandlers, operator: Caller) -> tuple[Account, Account]:
     wallet = await accounts.open_wallet(commands.OpenWallet(operator.org_id, "USD"))
     funding = await accounts.create_account(
         commands.CreateAccount(caller=operator, kind=AccountKind.FUNDING, asset=Asset("USD", 2))
@@ -52,7 +53,7 @@ async def pair(accounts: AccountHandlers, operator: commands.Caller) -> tuple[Ac
 
 
 def transfer(
-    caller: commands.Caller, source: Account, dest: Account, amount: int, rid: str, **kw: object
+    caller: Caller, source: Account, dest: Account, amount: int, rid: str, **kw: object
 ) -> commands.CreateTransaction:
     legs = (Posting(source.id, D, amount, "USD"), Posting(dest.id, C, amount, "USD"))
     return commands.CreateTransaction(caller=caller, request_id=rid, postings=legs, **kw)  # type: ignore[arg-type]
@@ -60,7 +61,7 @@ def transfer(
 
 @pytest.fixture
 async def funded(
-    transactions: TransactionHandlers, operator: commands.Caller, pair: tuple[Account, Account]
+    transactions: TransactionHandlers, operator: Caller, pair: tuple[Account, Account]
 ) -> Transaction:
     wallet, funding = pair
     return await transactions.create(transfer(operator, funding, wallet, 1000, "fund"))
@@ -135,7 +136,7 @@ async def test_a_posted_transaction_cannot_be_voided(
 async def test_a_resolved_hold_cannot_be_reopened_or_resolved_again(
     engine: AsyncEngine,
     transactions: TransactionHandlers,
-    operator: commands.Caller,
+    operator: Caller,
     pair: tuple[Account, Account],
     funded: Transaction,
 ) -> None:
@@ -180,7 +181,7 @@ async def test_verify_detects_a_rewritten_hold_state(
     engine: AsyncEngine,
     transactions: TransactionHandlers,
     queries: QueryHandlers,
-    operator: commands.Caller,
+    operator: Caller,
     pair: tuple[Account, Account],
     funded: Transaction,
 ) -> None:

@@ -13,13 +13,14 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from keel_runtime.caller import Caller
 from keel_runtime.db import create_engine
 from keel_runtime.events import decode, unpack
+from ledger.app import commands
 from ledger.app.accounts import AccountHandlers
 from ledger.app.checkpoints import Checkpointer
 from ledger.app.queries import QueryHandlers
 from ledger.app.transactions import TransactionHandlers
-from ledger.domain import commands
 from ledger.domain.checkpoint import CheckpointKey
 from ledger.domain.model import Account, AccountKind, Asset, Posting, Side
 
@@ -41,12 +42,12 @@ def utcnow() -> datetime:
 
 
 @pytest.fixture
-def operator() -> commands.Caller:
-    return commands.Caller(org_id=str(uuid.uuid4()), subject="operator", is_service=True)
+def operator() -> Caller:
+    return Caller(subject="operator", org_id=str(uuid.uuid4()), kind="operator")
 
 
 @pytest.fixture
-async def pair(accounts: AccountHandlers, operator: commands.Caller) -> tuple[Account, Account]:
+async def pair(accounts: AccountHandlers, operator: Caller) -> tuple[Account, Account]:
     wallet = await accounts.open_wallet(commands.OpenWallet(operator.org_id, "USD"))
     funding = await accounts.create_account(
         commands.CreateAccount(caller=operator, kind=AccountKind.FUNDING, asset=Asset("USD", 2))
@@ -66,7 +67,7 @@ def audited(uow, checkpointer: Checkpointer) -> QueryHandlers:  # type: ignore[n
 
 
 async def pay(
-    transactions: TransactionHandlers, operator: commands.Caller, source: Account,
+    transactions: TransactionHandlers, operator: Caller, source: Account,
     dest: Account, amount: int, rid: str,
 ) -> None:  # fmt: skip
     legs = (
@@ -85,7 +86,7 @@ async def codes(audited: QueryHandlers) -> list[str]:
 
 async def test_checkpoints_cover_what_moved_and_chain_onto_each_other(
     transactions: TransactionHandlers, checkpointer: Checkpointer, audited: QueryHandlers,
-    operator: commands.Caller, pair: tuple[Account, Account], accounts: AccountHandlers,
+    operator: Caller, pair: tuple[Account, Account], accounts: AccountHandlers,
 ) -> None:  # fmt: skip
     wallet, funding = pair
     assert await checkpointer.take() is None  # no history yet
@@ -110,7 +111,7 @@ async def test_checkpoints_cover_what_moved_and_chain_onto_each_other(
 
 async def test_a_checkpoint_is_published_through_the_outbox(
     engine: AsyncEngine, transactions: TransactionHandlers, checkpointer: Checkpointer,
-    operator: commands.Caller, pair: tuple[Account, Account],
+    operator: Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
     await pay(transactions, operator, funding, wallet, 100, "fund")
@@ -140,7 +141,7 @@ async def test_a_checkpoint_is_published_through_the_outbox(
 )
 async def test_checkpoints_are_append_only(
     engine: AsyncEngine, transactions: TransactionHandlers, checkpointer: Checkpointer,
-    operator: commands.Caller, pair: tuple[Account, Account], statement: str,
+    operator: Caller, pair: tuple[Account, Account], statement: str,
 ) -> None:  # fmt: skip
     wallet, funding = pair
     await pay(transactions, operator, funding, wallet, 100, "fund")
@@ -152,7 +153,7 @@ async def test_checkpoints_are_append_only(
 
 async def test_removed_checkpoints_are_reported(
     engine: AsyncEngine, transactions: TransactionHandlers, checkpointer: Checkpointer,
-    audited: QueryHandlers, operator: commands.Caller, pair: tuple[Account, Account],
+    audited: QueryHandlers, operator: Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
     for i in range(3):
@@ -178,7 +179,7 @@ async def test_removed_checkpoints_are_reported(
 
 async def test_a_new_key_starts_its_own_checkpoints(
     uow, transactions: TransactionHandlers, checkpointer: Checkpointer,  # type: ignore[no-untyped-def]
-    operator: commands.Caller, pair: tuple[Account, Account],
+    operator: Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
     await pay(transactions, operator, funding, wallet, 100, "fund")

@@ -13,13 +13,15 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from keel_runtime import context
+from keel_runtime.caller import Caller
 from keel_runtime.db import create_engine
 from keel_runtime.events import decode, unpack
+from ledger.app import commands
 from ledger.app.accounts import AccountHandlers
 from ledger.app.group_commit import GroupCommitter
 from ledger.app.queries import QueryHandlers
 from ledger.app.transactions import TransactionHandlers
-from ledger.domain import commands, errors
+from ledger.domain import errors
 from ledger.domain.model import Account, AccountKind, Asset, Posting, Side, TransactionState
 
 pytestmark = pytest.mark.integration
@@ -28,25 +30,25 @@ D, C = Side.DEBIT, Side.CREDIT
 
 
 def transfer(
-    caller: commands.Caller, source: Account, dest: Account, amount: int, rid: str, **kw: object
+    caller: Caller, source: Account, dest: Account, amount: int, rid: str, **kw: object
 ) -> commands.CreateTransaction:
     legs = (Posting(source.id, D, amount, "USD"), Posting(dest.id, C, amount, "USD"))
     return commands.CreateTransaction(caller=caller, request_id=rid, postings=legs, **kw)  # type: ignore[arg-type]
 
 
 @pytest.fixture
-def caller() -> commands.Caller:
-    return commands.Caller(org_id=str(uuid.uuid4()), subject="u", roles=frozenset({"OWNER"}))
+def caller() -> Caller:
+    return Caller(subject="u", org_id=str(uuid.uuid4()), roles=frozenset({"OWNER"}))
 
 
 @pytest.fixture
-def operator(caller: commands.Caller) -> commands.Caller:
+def operator(caller: Caller) -> Caller:
     """An internal service in the caller's org: it opens funding accounts and funds wallets."""
-    return commands.Caller(org_id=caller.org_id, subject="operator", is_service=True)
+    return Caller(subject="operator", org_id=caller.org_id, kind="operator")
 
 
 @pytest.fixture
-async def pair(accounts: AccountHandlers, operator: commands.Caller) -> tuple[Account, Account]:
+async def pair(accounts: AccountHandlers, operator: Caller) -> tuple[Account, Account]:
     wallet = await accounts.open_wallet(commands.OpenWallet(operator.org_id, "USD"))
     funding = await accounts.create_account(
         commands.CreateAccount(caller=operator, kind=AccountKind.FUNDING, asset=Asset("USD", 2))
@@ -56,8 +58,8 @@ async def pair(accounts: AccountHandlers, operator: commands.Caller) -> tuple[Ac
 
 async def test_posting_round_trip(
     accounts: AccountHandlers, transactions: TransactionHandlers, queries: QueryHandlers,
-    caller: commands.Caller,
-    operator: commands.Caller, pair: tuple[Account, Account],
+    caller: Caller,
+    operator: Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
     fund = await transactions.create(transfer(operator, funding, wallet, 1000, "fund"))
@@ -97,8 +99,8 @@ async def test_posting_round_trip(
 
 async def test_concurrent_spends_never_overdraw(
     accounts: AccountHandlers, transactions: TransactionHandlers, queries: QueryHandlers,
-    caller: commands.Caller,
-    operator: commands.Caller, pair: tuple[Account, Account],
+    caller: Caller,
+    operator: Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
     await transactions.create(transfer(operator, funding, wallet, 1000, "fund"))
@@ -119,7 +121,7 @@ async def test_concurrent_spends_never_overdraw(
 
 async def test_concurrent_crossing_transfers_do_not_deadlock(
     accounts: AccountHandlers, transactions: TransactionHandlers, queries: QueryHandlers,
-    operator: commands.Caller,
+    operator: Caller,
 ) -> None:  # fmt: skip
     made = [
         await accounts.create_account(
@@ -140,8 +142,8 @@ async def test_concurrent_crossing_transfers_do_not_deadlock(
 
 async def test_same_request_id_concurrently_posts_once(
     accounts: AccountHandlers, transactions: TransactionHandlers,
-    caller: commands.Caller,
-    operator: commands.Caller, pair: tuple[Account, Account],
+    caller: Caller,
+    operator: Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
     made = await asyncio.gather(
@@ -158,7 +160,7 @@ async def test_same_request_id_concurrently_posts_once(
 )
 async def test_entries_are_immutable(
     engine: AsyncEngine, owner_engine: AsyncEngine, transactions: TransactionHandlers,
-    caller: commands.Caller, operator: commands.Caller, pair: tuple[Account, Account],
+    caller: Caller, operator: Caller, pair: tuple[Account, Account],
     statement: str,
 ) -> None:  # fmt: skip
     wallet, funding = pair
@@ -195,8 +197,8 @@ async def test_the_runtime_role_can_neither_lift_the_trigger_nor_run_ddl(
 
 async def test_verify_catches_a_tampered_balance(
     admin_database_url: str, transactions: TransactionHandlers, queries: QueryHandlers,
-    caller: commands.Caller,
-    operator: commands.Caller, pair: tuple[Account, Account],
+    caller: Caller,
+    operator: Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
     await transactions.create(transfer(operator, funding, wallet, 5, "one"))
@@ -217,8 +219,8 @@ async def test_verify_catches_a_tampered_balance(
 
 
 async def test_outbox_holds_the_events(
-    engine: AsyncEngine, transactions: TransactionHandlers, caller: commands.Caller,
-    operator: commands.Caller, pair: tuple[Account, Account],
+    engine: AsyncEngine, transactions: TransactionHandlers, caller: Caller,
+    operator: Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
     await transactions.create(transfer(operator, funding, wallet, 5, "one"))
@@ -234,7 +236,7 @@ async def test_outbox_holds_the_events(
 
 
 async def test_a_refused_transaction_leaves_no_trace(
-    engine: AsyncEngine, transactions: TransactionHandlers, caller: commands.Caller,
+    engine: AsyncEngine, transactions: TransactionHandlers, caller: Caller,
     pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
@@ -253,8 +255,8 @@ async def test_a_refused_transaction_leaves_no_trace(
 
 async def test_group_commit_never_overdraws(
     accounts: AccountHandlers, transactions: TransactionHandlers, queries: QueryHandlers,
-    caller: commands.Caller,
-    operator: commands.Caller, pair: tuple[Account, Account],
+    caller: Caller,
+    operator: Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
     await transactions.create(transfer(operator, funding, wallet, 1000, "fund"))
@@ -280,8 +282,8 @@ async def test_group_commit_never_overdraws(
 
 async def test_verify_catches_rewritten_history(
     owner_engine: AsyncEngine, transactions: TransactionHandlers, queries: QueryHandlers,
-    caller: commands.Caller,
-    operator: commands.Caller, pair: tuple[Account, Account],
+    caller: Caller,
+    operator: Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
     for i in range(3):
@@ -309,8 +311,8 @@ async def test_verify_catches_rewritten_history(
 
 async def test_expired_holds_are_released_by_the_sweeper(
     uow, accounts: AccountHandlers, transactions: TransactionHandlers,  # type: ignore[no-untyped-def]
-    caller: commands.Caller,
-    operator: commands.Caller, pair: tuple[Account, Account],
+    caller: Caller,
+    operator: Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
     await transactions.create(transfer(operator, funding, wallet, 100, "fund"))
@@ -327,8 +329,8 @@ async def test_expired_holds_are_released_by_the_sweeper(
 
 
 async def test_events_carry_the_payload_and_request_id(
-    engine: AsyncEngine, transactions: TransactionHandlers, caller: commands.Caller,
-    operator: commands.Caller, pair: tuple[Account, Account],
+    engine: AsyncEngine, transactions: TransactionHandlers, caller: Caller,
+    operator: Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
     with context.bound(request_id="req-123", traceparent=None):

@@ -21,15 +21,17 @@ from sqlalchemy import select
 from sqlalchemy.exc import ProgrammingError
 
 from keel_runtime import context
+from keel_runtime.caller import Caller
 from keel_runtime.context import Principal
 from keel_runtime.db import PLATFORM, acting_for
 from keel_runtime.testing import ROW_SECURITY_LIFTS, row_security_flags
+from ledger.app import commands
 from ledger.app.accounts import AccountHandlers
 from ledger.app.checkpoints import Checkpointer
 from ledger.app.group_commit import GroupCommitter
 from ledger.app.queries import QueryHandlers
 from ledger.app.transactions import TransactionHandlers
-from ledger.domain import commands, errors
+from ledger.domain import errors
 from ledger.domain.checkpoint import CheckpointKey
 from ledger.domain.model import Account, AccountKind, Asset, Posting, Side, TransactionState
 from ledger.storage.tables import accounts as accounts_table
@@ -45,13 +47,13 @@ PLATFORM_ORG = "00000000-0000-0000-0000-000000000000"
 @dataclass(frozen=True)
 class Tenant:
     org: str
-    owner: commands.Caller
+    owner: Caller
     wallet: Account
     funding: Account  # in the tenant's organization, opened by a Keel service
 
 
 def transfer(
-    caller: commands.Caller, source: Account, dest: Account, amount: int, **kw: object
+    caller: Caller, source: Account, dest: Account, amount: int, **kw: object
 ) -> commands.CreateTransaction:
     legs = (
         Posting(source.id, Side.DEBIT, amount, "USD"),
@@ -60,8 +62,8 @@ def transfer(
     return commands.CreateTransaction(caller, uuid.uuid4().hex, legs, **kw)  # type: ignore[arg-type]
 
 
-def service(org: str) -> commands.Caller:
-    return commands.Caller(org_id=org, subject="billing", is_service=True)
+def service(org: str) -> Caller:
+    return Caller(subject="billing", org_id=org, kind="service")
 
 
 async def tenant(accounts: AccountHandlers, transactions: TransactionHandlers) -> Tenant:
@@ -72,7 +74,7 @@ async def tenant(accounts: AccountHandlers, transactions: TransactionHandlers) -
         commands.CreateAccount(service(org), AccountKind.FUNDING, Asset("USD", 2))
     )
     await transactions.create(transfer(service(org), funding, wallet, 1_000))
-    owner = commands.Caller(org_id=org, subject="owner", roles=frozenset({"OWNER"}))
+    owner = Caller(subject="owner", org_id=org, roles=frozenset({"OWNER"}))
     return Tenant(org, owner, wallet, funding)
 
 

@@ -7,21 +7,25 @@ import uuid
 import pytest
 
 from keel_runtime import paging
+from keel_runtime.caller import Caller
+from keel_runtime.errors import CallerRefused
+from ledger.app import commands
+from ledger.app.access import require_reader, require_writer
 from ledger.app.accounts import AccountHandlers
-from ledger.domain import commands, errors
+from ledger.domain import errors
 from ledger.domain.events import AccountOpened
 from ledger.domain.model import AccountKind, Asset, Balance, BalanceBound
 
 from .conftest import FakeDatabase
 
 
-def owner(org_id: str) -> commands.Caller:
-    return commands.Caller(org_id=org_id, subject="u1", roles=frozenset({"OWNER"}))
+def owner(org_id: str) -> Caller:
+    return Caller(subject="u1", org_id=org_id, roles=frozenset({"OWNER"}))
 
 
-def operator(org_id: str) -> commands.Caller:
+def operator(org_id: str) -> Caller:
     """An internal service acting in the org (the platform's books are opened by services)."""
-    return commands.Caller(org_id=org_id, subject="operator", is_service=True)
+    return Caller(subject="operator", org_id=org_id, kind="operator")
 
 
 async def test_open_wallet_twice_opens_one(db: FakeDatabase, accounts: AccountHandlers) -> None:
@@ -68,8 +72,8 @@ async def test_asset_scale_is_fixed_per_code(accounts: AccountHandlers) -> None:
 
 
 async def test_members_cannot_open_accounts(accounts: AccountHandlers) -> None:
-    member = commands.Caller(org_id=str(uuid.uuid4()), roles=frozenset({"MEMBER"}))
-    with pytest.raises(errors.Forbidden):
+    member = Caller(subject="u", org_id=str(uuid.uuid4()), roles=frozenset({"MEMBER"}))
+    with pytest.raises(CallerRefused):
         await accounts.create_account(
             commands.CreateAccount(caller=member, kind=AccountKind.REVENUE, asset=Asset("USD", 2))
         )
@@ -120,7 +124,7 @@ async def test_list_accounts_pages_and_filters(accounts: AccountHandlers) -> Non
 
 async def test_services_open_and_list_accounts_of_other_orgs(accounts: AccountHandlers) -> None:
     org = str(uuid.uuid4())
-    billing = commands.Caller(org_id=str(uuid.uuid4()), subject="billing", is_service=True)
+    billing = Caller(subject="billing", org_id=str(uuid.uuid4()), kind="service")
     command = commands.CreateAccount(
         caller=billing,
         kind=AccountKind.REVENUE,
@@ -142,17 +146,25 @@ async def test_services_open_and_list_accounts_of_other_orgs(accounts: AccountHa
 async def test_api_keys_need_ledger_scopes(accounts: AccountHandlers) -> None:
     org = str(uuid.uuid4())
     wallet = await accounts.open_wallet(commands.OpenWallet(org, "USD"))
-    bare = commands.Caller(org_id=org, is_api_key=True)
-    reader = commands.Caller(org_id=org, is_api_key=True, scopes=frozenset({"ledger:read"}))
-    writer = commands.Caller(org_id=org, is_api_key=True, scopes=frozenset({"ledger:write"}))
-    with pytest.raises(errors.Forbidden):
+    bare = Caller(subject="key", org_id=org, kind="api_key")
+    reader = Caller(subject="key", org_id=org, scopes=frozenset({"ledger:read"}), kind="api_key")
+    writer = Caller(subject="key", org_id=org, scopes=frozenset({"ledger:write"}), kind="api_key")
+    with pytest.raises(CallerRefused):
         await accounts.get_account(commands.GetAccount(bare, wallet.id))
     assert (await accounts.get_account(commands.GetAccount(reader, wallet.id))).id == wallet.id
-    assert not reader.can_write and writer.can_write and writer.can_read
-    read_only = commands.Caller(
-        org_id=org, roles=frozenset({"READ_ONLY"}), is_api_key=True, scopes=writer.scopes
+    with pytest.raises(CallerRefused):
+        require_writer(reader)
+    require_writer(writer)
+    require_reader(writer)
+    read_only = Caller(
+        subject="key",
+        org_id=org,
+        roles=frozenset({"READ_ONLY"}),
+        scopes=writer.scopes,
+        kind="api_key",
     )
-    assert not read_only.can_write  # a key's roles limit its scopes
+    with pytest.raises(CallerRefused):
+        require_writer(read_only)  # a key's roles limit its scopes
 
 
 async def test_batch_get_balances_is_all_or_nothing(accounts: AccountHandlers) -> None:

@@ -7,17 +7,20 @@ import uuid
 
 import pytest
 
+from keel_runtime.caller import Caller
+from keel_runtime.errors import CallerRefused
+from ledger.app import commands
 from ledger.app.accounts import AccountHandlers
 from ledger.app.group_commit import GroupCommitter
 from ledger.app.transactions import TransactionHandlers
-from ledger.domain import commands, errors
+from ledger.domain import errors
 from ledger.domain.model import Account, AccountKind, Asset, Posting, Side
 
 from .conftest import FakeDatabase
 
 
 def transfer(
-    caller: commands.Caller, a: Account, b: Account, amount: int, rid: str
+    caller: Caller, a: Account, b: Account, amount: int, rid: str
 ) -> commands.CreateTransaction:
     legs = (Posting(a.id, Side.DEBIT, amount, "USD"), Posting(b.id, Side.CREDIT, amount, "USD"))
     return commands.CreateTransaction(caller=caller, request_id=rid, postings=legs)
@@ -27,8 +30,8 @@ async def test_each_request_succeeds_or_fails_alone(
     db: FakeDatabase, accounts: AccountHandlers, transactions: TransactionHandlers
 ) -> None:
     org = str(uuid.uuid4())
-    owner = commands.Caller(org_id=org, roles=frozenset({"OWNER"}))
-    operator = commands.Caller(org_id=org, subject="operator", is_service=True)
+    owner = Caller(subject="u", org_id=org, roles=frozenset({"OWNER"}))
+    operator = Caller(subject="operator", org_id=org, kind="operator")
     wallet = await accounts.open_wallet(commands.OpenWallet(org, "USD"))
     funding = await accounts.create_account(
         commands.CreateAccount(caller=operator, kind=AccountKind.FUNDING, asset=Asset("USD", 2))
@@ -43,7 +46,11 @@ async def test_each_request_succeeds_or_fails_alone(
             transfer(operator, funding, wallet, 100, "fund"),  # same request: same transaction
             transfer(operator, funding, wallet, 7, "fund"),  # same id, other payload
             transfer(
-                commands.Caller(org_id=org, roles=frozenset({"MEMBER"})), funding, wallet, 1, "m"
+                Caller(subject="u", org_id=org, roles=frozenset({"MEMBER"})),
+                funding,
+                wallet,
+                1,
+                "m",
             ),
             transfer(owner, funding, wallet, 1_000, "mint"),  # a member may not mint
         ]
@@ -58,7 +65,7 @@ async def test_each_request_succeeds_or_fails_alone(
     assert isinstance(spend2, errors.InsufficientFunds)
     assert not isinstance(again, BaseException) and again.id == fund.id
     assert isinstance(reused, errors.RequestIdReused)
-    assert isinstance(member, errors.Forbidden)
+    assert isinstance(member, CallerRefused)
     assert isinstance(mint, errors.UnboundedDebitRequiresService)
     assert {t.request_id for t, _ in db.state.transactions.values()} == {"fund", "spend-1"}
     view = await accounts.get_balance(commands.GetBalance(owner, wallet.id))
@@ -67,7 +74,7 @@ async def test_each_request_succeeds_or_fails_alone(
 
 async def test_cancelled_worker_cancels_queued_requests(transactions: TransactionHandlers) -> None:
     committer = GroupCommitter(transactions, workers=1)
-    caller = commands.Caller(org_id=str(uuid.uuid4()), roles=frozenset({"OWNER"}))
+    caller = Caller(subject="u", org_id=str(uuid.uuid4()), roles=frozenset({"OWNER"}))
     legs = (
         Posting(str(uuid.uuid4()), Side.DEBIT, 1, "USD"),
         Posting(str(uuid.uuid4()), Side.CREDIT, 1, "USD"),
@@ -86,8 +93,8 @@ async def test_one_request_id_in_two_scopes_in_one_group(
 ) -> None:
     """A member and billing using ``invoice:1`` in one group: two transactions, not one."""
     org = str(uuid.uuid4())
-    owner = commands.Caller(org_id=org, roles=frozenset({"OWNER"}))
-    billing = commands.Caller(org_id=org, subject="billing", is_service=True)
+    owner = Caller(subject="u", org_id=org, roles=frozenset({"OWNER"}))
+    billing = Caller(subject="billing", org_id=org, kind="service")
     wallet = await accounts.open_wallet(commands.OpenWallet(org, "USD"))
     revenue = await accounts.create_account(
         commands.CreateAccount(caller=billing, kind=AccountKind.REVENUE, asset=Asset("USD", 2))

@@ -6,9 +6,11 @@ import uuid
 
 import pytest
 
+from keel_runtime.caller import Caller
+from ledger.app import commands
 from ledger.app.accounts import AccountHandlers
 from ledger.app.transactions import TransactionHandlers
-from ledger.domain import commands, errors
+from ledger.domain import errors
 from ledger.domain.model import Account, AccountKind, Asset, BalanceBound, Posting, Side
 from ledger.domain.permissions import CUSTOMER_KINDS, SYSTEM_KINDS
 
@@ -24,35 +26,35 @@ def org() -> str:
 
 
 @pytest.fixture
-def owner(org: str) -> commands.Caller:
-    return commands.Caller(org_id=org, subject="u", roles=frozenset({"OWNER"}))
+def owner(org: str) -> Caller:
+    return Caller(subject="u", org_id=org, roles=frozenset({"OWNER"}))
 
 
 @pytest.fixture
-def operator(org: str) -> commands.Caller:
-    return commands.Caller(org_id=org, subject="operator", is_service=True)
+def operator(org: str) -> Caller:
+    return Caller(subject="operator", org_id=org, kind="operator")
 
 
-def api_key(org: str) -> commands.Caller:
+def api_key(org: str) -> Caller:
     scopes = frozenset({"ledger:read", "ledger:write"})
-    return commands.Caller(org_id=org, subject="key", is_api_key=True, scopes=scopes)
+    return Caller(subject="key", org_id=org, scopes=scopes, kind="api_key")
 
 
-def admin(org: str) -> commands.Caller:
-    return commands.Caller(org_id=org, subject="admin", roles=frozenset({"ADMIN"}))
+def admin(org: str) -> Caller:
+    return Caller(subject="admin", org_id=org, roles=frozenset({"ADMIN"}))
 
 
-def customers(org: str) -> list[commands.Caller]:
+def customers(org: str) -> list[Caller]:
     """Every writer that is not an internal service: OWNER, ADMIN, an API key with ledger:write."""
     return [
-        commands.Caller(org_id=org, subject="owner", roles=frozenset({"OWNER"})),
+        Caller(subject="owner", org_id=org, roles=frozenset({"OWNER"})),
         admin(org),
         api_key(org),
     ]
 
 
 def transfer(
-    caller: commands.Caller, source: Account, dest: Account, amount: int, rid: str, **kw: object
+    caller: Caller, source: Account, dest: Account, amount: int, rid: str, **kw: object
 ) -> commands.CreateTransaction:
     code = source.asset.code
     legs = (
@@ -64,7 +66,7 @@ def transfer(
 
 async def open_as(
     accounts: AccountHandlers,
-    caller: commands.Caller,
+    caller: Caller,
     kind: AccountKind,
     bound: BalanceBound = BalanceBound.NONE,
     overdraft: int = 0,
@@ -113,22 +115,20 @@ async def test_customers_cannot_open_unbounded_wallets(
 
 
 async def test_customers_cannot_grant_themselves_an_overdraft(
-    accounts: AccountHandlers, owner: commands.Caller
+    accounts: AccountHandlers, owner: Caller
 ) -> None:
     with pytest.raises(errors.OverdraftRequiresService) as info:
         await open_as(accounts, owner, AccountKind.WALLET, BOUNDED, overdraft=500)
     assert info.value.reason == "OVERDRAFT_REQUIRES_SERVICE"
 
 
-async def test_customers_open_bounded_wallets(
-    accounts: AccountHandlers, owner: commands.Caller
-) -> None:
+async def test_customers_open_bounded_wallets(accounts: AccountHandlers, owner: Caller) -> None:
     eur = await open_as(accounts, owner, AccountKind.WALLET, BOUNDED, asset=Asset("EUR", 2))
     assert (eur.kind, eur.bound, eur.overdraft_limit) == (AccountKind.WALLET, BOUNDED, 0)
 
 
 async def test_services_open_system_and_unbounded_accounts(
-    accounts: AccountHandlers, operator: commands.Caller
+    accounts: AccountHandlers, operator: Caller
 ) -> None:
     for kind in sorted(SYSTEM_KINDS):
         opened = await open_as(accounts, operator, kind)
@@ -138,7 +138,7 @@ async def test_services_open_system_and_unbounded_accounts(
 
 
 async def test_a_repeat_does_not_hand_a_services_account_to_a_customer(
-    accounts: AccountHandlers, owner: commands.Caller, operator: commands.Caller
+    accounts: AccountHandlers, owner: Caller, operator: Caller
 ) -> None:
     await open_as(accounts, operator, AccountKind.FUNDING, rid="same")
     with pytest.raises(errors.SystemAccountRequiresService):
@@ -147,7 +147,7 @@ async def test_a_repeat_does_not_hand_a_services_account_to_a_customer(
 
 @pytest.fixture
 async def books(
-    accounts: AccountHandlers, org: str, operator: commands.Caller
+    accounts: AccountHandlers, org: str, operator: Caller
 ) -> tuple[Account, Account, Account]:
     """The org's wallet, and a funding and a credit-bounded account the operator opened in it."""
     wallet = await accounts.open_wallet(commands.OpenWallet(org, "USD"))
@@ -163,7 +163,7 @@ async def test_customers_cannot_debit_unbounded_accounts_into_their_wallet(
     accounts: AccountHandlers,
     transactions: TransactionHandlers,
     org: str,
-    owner: commands.Caller,
+    owner: Caller,
     books: tuple[Account, Account, Account],
 ) -> None:
     wallet, funding, receivable = books
@@ -190,8 +190,8 @@ async def test_customers_cannot_debit_unbounded_accounts_into_their_wallet(
 async def test_customers_spend_only_what_the_wallet_holds(
     accounts: AccountHandlers,
     transactions: TransactionHandlers,
-    owner: commands.Caller,
-    operator: commands.Caller,
+    owner: Caller,
+    operator: Caller,
     books: tuple[Account, Account, Account],
 ) -> None:
     wallet, funding, _ = books
@@ -208,8 +208,8 @@ async def test_customers_spend_only_what_the_wallet_holds(
 async def test_customers_spend_an_overdraft_a_service_granted(
     accounts: AccountHandlers,
     transactions: TransactionHandlers,
-    owner: commands.Caller,
-    operator: commands.Caller,
+    owner: Caller,
+    operator: Caller,
 ) -> None:
     eur = Asset("EUR", 2)
     credit_line = await open_as(accounts, operator, AccountKind.WALLET, BOUNDED, 50, eur)
@@ -222,8 +222,8 @@ async def test_customers_spend_an_overdraft_a_service_granted(
 async def test_customers_cannot_post_a_services_hold_out_of_funding(
     accounts: AccountHandlers,
     transactions: TransactionHandlers,
-    owner: commands.Caller,
-    operator: commands.Caller,
+    owner: Caller,
+    operator: Caller,
     books: tuple[Account, Account, Account],
 ) -> None:
     wallet, funding, _ = books
@@ -238,8 +238,8 @@ async def test_customers_cannot_post_a_services_hold_out_of_funding(
 
 async def test_customers_post_and_void_their_own_holds(
     transactions: TransactionHandlers,
-    owner: commands.Caller,
-    operator: commands.Caller,
+    owner: Caller,
+    operator: Caller,
     books: tuple[Account, Account, Account],
 ) -> None:
     wallet, funding, _ = books
@@ -254,8 +254,8 @@ async def test_customers_post_and_void_their_own_holds(
 async def test_customers_cannot_reverse_money_out_of_an_unbounded_account(
     accounts: AccountHandlers,
     transactions: TransactionHandlers,
-    owner: commands.Caller,
-    operator: commands.Caller,
+    owner: Caller,
+    operator: Caller,
     books: tuple[Account, Account, Account],
 ) -> None:
     wallet, funding, _ = books

@@ -7,10 +7,13 @@ from datetime import timedelta
 
 import pytest
 
+from keel_runtime.caller import Caller
+from keel_runtime.errors import CallerRefused
+from ledger.app import commands
 from ledger.app.accounts import AccountHandlers
 from ledger.app.queries import QueryHandlers
 from ledger.app.transactions import TransactionHandlers
-from ledger.domain import commands, errors
+from ledger.domain import errors
 from ledger.domain import events as ev
 from ledger.domain.model import (
     Account,
@@ -34,20 +37,18 @@ def org() -> str:
 
 
 @pytest.fixture
-def caller(org: str) -> commands.Caller:
-    return commands.Caller(org_id=org, subject="u", roles=frozenset({"ADMIN"}))
+def caller(org: str) -> Caller:
+    return Caller(subject="u", org_id=org, roles=frozenset({"ADMIN"}))
 
 
 @pytest.fixture
-def operator(org: str) -> commands.Caller:
+def operator(org: str) -> Caller:
     """An internal service acting in the org: it keeps the platform's books and funds wallets."""
-    return commands.Caller(org_id=org, subject="operator", is_service=True)
+    return Caller(subject="operator", org_id=org, kind="operator")
 
 
 @pytest.fixture
-async def pair(
-    accounts: AccountHandlers, org: str, operator: commands.Caller
-) -> tuple[Account, Account]:
+async def pair(accounts: AccountHandlers, org: str, operator: Caller) -> tuple[Account, Account]:
     wallet = await accounts.open_wallet(commands.OpenWallet(org, "USD"))
     funding = await accounts.create_account(
         commands.CreateAccount(caller=operator, kind=AccountKind.FUNDING, asset=Asset("USD", 2))
@@ -56,22 +57,20 @@ async def pair(
 
 
 def transfer(
-    caller: commands.Caller, source: Account, dest: Account, amount: int, rid: str, **kw: object
+    caller: Caller, source: Account, dest: Account, amount: int, rid: str, **kw: object
 ) -> commands.CreateTransaction:
     legs = (Posting(source.id, D, amount, "USD"), Posting(dest.id, C, amount, "USD"))
     return commands.CreateTransaction(caller=caller, request_id=rid, postings=legs, **kw)  # type: ignore[arg-type]
 
 
-async def balance(
-    accounts: AccountHandlers, caller: commands.Caller, account: Account
-) -> tuple[int, ...]:
+async def balance(accounts: AccountHandlers, caller: Caller, account: Account) -> tuple[int, ...]:
     b = (await accounts.get_balance(commands.GetBalance(caller, account.id))).balance
     return b.debits_posted, b.credits_posted, b.debits_pending, b.credits_pending
 
 
 async def test_fund_and_spend(
-    accounts: AccountHandlers, transactions: TransactionHandlers, caller: commands.Caller,
-    operator: commands.Caller, pair: tuple[Account, Account],
+    accounts: AccountHandlers, transactions: TransactionHandlers, caller: Caller,
+    operator: Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
     await transactions.create(transfer(operator, funding, wallet, 1000, "fund"))
@@ -83,8 +82,8 @@ async def test_fund_and_spend(
 
 
 async def test_repeat_returns_first_and_reuse_is_refused(
-    db: FakeDatabase, transactions: TransactionHandlers, caller: commands.Caller,
-    operator: commands.Caller, pair: tuple[Account, Account],
+    db: FakeDatabase, transactions: TransactionHandlers, caller: Caller,
+    operator: Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
     first = await transactions.create(transfer(operator, funding, wallet, 10, "r"))
@@ -97,7 +96,7 @@ async def test_repeat_returns_first_and_reuse_is_refused(
 
 
 async def test_failed_transaction_leaves_nothing(
-    db: FakeDatabase, transactions: TransactionHandlers, caller: commands.Caller,
+    db: FakeDatabase, transactions: TransactionHandlers, caller: Caller,
     pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
@@ -110,8 +109,8 @@ async def test_members_cannot_move_money(
     transactions: TransactionHandlers, org: str, pair: tuple[Account, Account]
 ) -> None:
     wallet, funding = pair
-    member = commands.Caller(org_id=org, roles=frozenset({"MEMBER"}))
-    with pytest.raises(errors.Forbidden):
+    member = Caller(subject="u", org_id=org, roles=frozenset({"MEMBER"}))
+    with pytest.raises(CallerRefused):
         await transactions.create(transfer(member, funding, wallet, 1, "m"))
 
 
@@ -119,14 +118,14 @@ async def test_other_orgs_accounts_cannot_be_posted_to(
     transactions: TransactionHandlers, pair: tuple[Account, Account]
 ) -> None:
     wallet, funding = pair
-    stranger = commands.Caller(org_id=str(uuid.uuid4()), roles=frozenset({"OWNER"}))
+    stranger = Caller(subject="u", org_id=str(uuid.uuid4()), roles=frozenset({"OWNER"}))
     with pytest.raises(errors.AccountNotFound):
         await transactions.create(transfer(stranger, funding, wallet, 1, "s"))
 
 
 async def test_hold_then_partial_post(
-    accounts: AccountHandlers, transactions: TransactionHandlers, caller: commands.Caller,
-    operator: commands.Caller, pair: tuple[Account, Account],
+    accounts: AccountHandlers, transactions: TransactionHandlers, caller: Caller,
+    operator: Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
     await transactions.create(transfer(operator, funding, wallet, 100, "fund"))
@@ -149,8 +148,8 @@ async def test_hold_then_partial_post(
 
 
 async def test_void_releases_the_hold(
-    accounts: AccountHandlers, transactions: TransactionHandlers, caller: commands.Caller,
-    operator: commands.Caller, pair: tuple[Account, Account],
+    accounts: AccountHandlers, transactions: TransactionHandlers, caller: Caller,
+    operator: Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
     await transactions.create(transfer(operator, funding, wallet, 100, "fund"))
@@ -162,8 +161,8 @@ async def test_void_releases_the_hold(
 
 async def test_expired_holds_are_released_and_cannot_be_posted(
     db: FakeDatabase, clock: FakeClock, accounts: AccountHandlers,
-    transactions: TransactionHandlers, caller: commands.Caller,
-    operator: commands.Caller, pair: tuple[Account, Account],
+    transactions: TransactionHandlers, caller: Caller,
+    operator: Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
     await transactions.create(transfer(operator, funding, wallet, 100, "fund"))
@@ -181,8 +180,8 @@ async def test_expired_holds_are_released_and_cannot_be_posted(
 
 
 async def test_reverse_once(
-    accounts: AccountHandlers, transactions: TransactionHandlers, caller: commands.Caller,
-    operator: commands.Caller, pair: tuple[Account, Account],
+    accounts: AccountHandlers, transactions: TransactionHandlers, caller: Caller,
+    operator: Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
     fund = await transactions.create(transfer(operator, funding, wallet, 100, "fund"))
@@ -199,8 +198,8 @@ async def test_reverse_once(
 
 
 async def test_batch_is_atomic(
-    db: FakeDatabase, transactions: TransactionHandlers, caller: commands.Caller,
-    operator: commands.Caller, pair: tuple[Account, Account],
+    db: FakeDatabase, transactions: TransactionHandlers, caller: Caller,
+    operator: Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
     good = transfer(operator, funding, wallet, 10, "b1")
@@ -218,8 +217,8 @@ async def test_batch_is_atomic(
 
 async def test_history_and_balance_as_of(
     clock: FakeClock, accounts: AccountHandlers, transactions: TransactionHandlers,
-    queries: QueryHandlers, caller: commands.Caller,
-    operator: commands.Caller, pair: tuple[Account, Account],
+    queries: QueryHandlers, caller: Caller,
+    operator: Caller, pair: tuple[Account, Account],
 ) -> None:  # fmt: skip
     wallet, funding = pair
     made = [
@@ -245,7 +244,7 @@ async def test_history_and_balance_as_of(
     assert report.ok
 
 
-async def test_bounded_account_kinds(accounts: AccountHandlers, operator: commands.Caller) -> None:
+async def test_bounded_account_kinds(accounts: AccountHandlers, operator: Caller) -> None:
     with pytest.raises(errors.InvalidBalanceBound):
         await accounts.create_account(
             commands.CreateAccount(
@@ -259,7 +258,7 @@ async def test_same_account_on_both_sides_is_refused_and_leaves_no_trace(
     db: FakeDatabase,
     transactions: TransactionHandlers,
     pair: tuple[Account, Account],
-    operator: commands.Caller,
+    operator: Caller,
 ) -> None:
     wallet, _ = pair
     legs = (Posting(wallet.id, D, 999_999, "USD"), Posting(wallet.id, C, 999_999, "USD"))

@@ -24,13 +24,17 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n keel/items/v1/error_reason.proto\x12\rkeel.items.v1*\x84\x04\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12\"\n\x1e\x45RROR_REASON_ENRICHMENT_FAILED\x10\x01\x12\x1f\n\x1b\x45RROR_REASON_INVALID_SOURCE\x10\x02\x12)\n%ERROR_REASON_INVALID_STATE_TRANSITION\x10\x03\x12!\n\x1d\x45RROR_REASON_INVALID_TAG_NAME\x10\x04\x12$\n ERROR_REASON_INVALID_UPDATE_MASK\x10\x05\x12\x1c\n\x18\x45RROR_REASON_ITEMS_ERROR\x10\x06\x12*\n&ERROR_REASON_ITEMS_PERMISSION_REQUIRED\x10\x07\x12\"\n\x1e\x45RROR_REASON_ITEM_NOT_EDITABLE\x10\x08\x12\x1f\n\x1b\x45RROR_REASON_ITEM_NOT_FOUND\x10\t\x12&\n\"ERROR_REASON_ORGANIZATION_REQUIRED\x10\n\x12\"\n\x1e\x45RROR_REASON_REQUEST_ID_REUSED\x10\x0b\x12#\n\x1f\x45RROR_REASON_TAG_ALREADY_EXISTS\x10\x0c\x12\x1e\n\x1a\x45RROR_REASON_TAG_NOT_FOUND\x10\rb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n keel/items/v1/error_reason.proto\x12\rkeel.items.v1*\x8c\x04\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12\"\n\x1e\x45RROR_REASON_ENRICHMENT_FAILED\x10\x01\x12\x1f\n\x1b\x45RROR_REASON_INVALID_SOURCE\x10\x02\x12)\n%ERROR_REASON_INVALID_STATE_TRANSITION\x10\x03\x12!\n\x1d\x45RROR_REASON_INVALID_TAG_NAME\x10\x04\x12$\n ERROR_REASON_INVALID_UPDATE_MASK\x10\x05\x12\x1c\n\x18\x45RROR_REASON_ITEMS_ERROR\x10\x06\x12.\n&ERROR_REASON_ITEMS_PERMISSION_REQUIRED\x10\x07\x1a\x02\x08\x01\x12\"\n\x1e\x45RROR_REASON_ITEM_NOT_EDITABLE\x10\x08\x12\x1f\n\x1b\x45RROR_REASON_ITEM_NOT_FOUND\x10\t\x12*\n\"ERROR_REASON_ORGANIZATION_REQUIRED\x10\n\x1a\x02\x08\x01\x12\"\n\x1e\x45RROR_REASON_REQUEST_ID_REUSED\x10\x0b\x12#\n\x1f\x45RROR_REASON_TAG_ALREADY_EXISTS\x10\x0c\x12\x1e\n\x1a\x45RROR_REASON_TAG_NOT_FOUND\x10\rb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'keel.items.v1.error_reason_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_ERRORREASON'].values_by_name["ERROR_REASON_ITEMS_PERMISSION_REQUIRED"]._loaded_options = None
+  _globals['_ERRORREASON'].values_by_name["ERROR_REASON_ITEMS_PERMISSION_REQUIRED"]._serialized_options = b'\010\001'
+  _globals['_ERRORREASON'].values_by_name["ERROR_REASON_ORGANIZATION_REQUIRED"]._loaded_options = None
+  _globals['_ERRORREASON'].values_by_name["ERROR_REASON_ORGANIZATION_REQUIRED"]._serialized_options = b'\010\001'
   _globals['_ERRORREASON']._serialized_start=52
-  _globals['_ERRORREASON']._serialized_end=568
+  _globals['_ERRORREASON']._serialized_end=576
 # @@protoc_insertion_point(module_scope)

@@ -14,11 +14,11 @@ import logging
 from dataclasses import replace
 from datetime import timedelta
 
-from billing.app.caller import Caller
 from billing.app.invoices import InvoiceHandlers
 from billing.app.ports import Clock, UnitOfWorkFactory
 from billing.domain.errors import PaymentDeclined, WalletNotFound
 from billing.domain.invoice import Invoice, InvoiceState
+from keel_runtime.caller import Caller
 from keel_runtime.metrics import NO_METRICS, Metrics
 from keel_runtime.periodic import Backoff, ItemRunner
 from keel_runtime.tenancy import acting_for

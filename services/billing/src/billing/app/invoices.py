@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from billing.app.caller import Caller
+from billing.app.access import require_billing_manager
 from billing.app.closing import close_open_period
 from billing.app.fingerprint import fingerprint
 from billing.app.ports import Clock, IdFactory, Ledger, UnitOfWork, UnitOfWorkFactory
@@ -25,6 +25,7 @@ from billing.domain.events import (
 )
 from billing.domain.invoice import DEFAULT_RETRY_SCHEDULE, Invoice, InvoiceState
 from keel_runtime import paging
+from keel_runtime.caller import Caller
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ class InvoiceHandlers:
         self._retry_schedule = tuple(retry_schedule)
 
     async def close_period(self, caller: Caller, subscription_id: str, request_id: str) -> Invoice:
-        org_id = caller.require_billing_manager()
+        org_id = require_billing_manager(caller)
         async with self._uow() as uow:
             invoice_id = self._new_id()
             first = await uow.idempotency.claim(
@@ -94,17 +95,17 @@ class InvoiceHandlers:
 
     async def get(self, caller: Caller, invoice_id: str) -> Invoice:
         async with self._uow() as uow:
-            return await _get(uow, caller.org(), invoice_id)
+            return await _get(uow, caller.require_org(), invoice_id)
 
     async def list(
         self, caller: Caller, *, state: InvoiceState | None, page_size: int, page_token: str
     ) -> InvoicePage:
         limit = paging.page_size(page_size)
-        query = paging.query_digest("ListInvoices", caller.org(), state)
+        query = paging.query_digest("ListInvoices", caller.require_org(), state)
         before = paging.decode_time_key(page_token, query)
         async with self._uow() as uow:
             rows = await uow.invoices.list(
-                caller.org(), state=state, before=before, limit=limit + 1
+                caller.require_org(), state=state, before=before, limit=limit + 1
             )
         token = ""
         if len(rows) > limit:
@@ -115,7 +116,7 @@ class InvoiceHandlers:
     async def pay(self, caller: Caller, invoice_id: str) -> Invoice:
         """Pay from the wallet. No transaction is held open across the ledger call; the
         ledger's idempotency on the invoice id makes a retry after any failure safe."""
-        org_id = caller.require_billing_manager()
+        org_id = require_billing_manager(caller)
         async with self._uow() as uow:
             invoice = await _get(uow, org_id, invoice_id)
         if invoice.state is InvoiceState.PAID:
@@ -174,7 +175,7 @@ class InvoiceHandlers:
             await uow.commit()
 
     async def void(self, caller: Caller, invoice_id: str) -> Invoice:
-        org_id = caller.require_billing_manager()
+        org_id = require_billing_manager(caller)
         async with self._uow() as uow:
             current = await _get(uow, org_id, invoice_id, for_update=True)
             voided = current.void(self._clock())

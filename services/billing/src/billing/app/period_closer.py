@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 
-from billing.app.caller import Caller
 from billing.app.invoices import InvoiceHandlers
 from billing.app.ports import Clock, IdFactory, UnitOfWorkFactory
 from billing.domain.errors import LedgerUnavailable, PaymentDeclined, WalletNotFound
 from billing.domain.invoice import Invoice
+from keel_runtime.caller import Caller
 from keel_runtime.metrics import NO_METRICS, Metrics
 from keel_runtime.periodic import Backoff, ItemRunner
 from keel_runtime.tenancy import acting_for

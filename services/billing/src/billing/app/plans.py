@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from billing.app.caller import Caller
 from billing.app.ports import Clock, UnitOfWorkFactory
 from billing.domain.errors import PlanAlreadyExists, PlanNotFound
 from billing.domain.plan import Interval, Plan, new_plan
 from billing.domain.pricing import Price
 from keel_runtime import paging
+from keel_runtime.caller import Caller
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +33,9 @@ class PlanHandlers:
         self._clock = clock
 
     async def create(self, caller: Caller, command: CreatePlan) -> Plan:
-        caller.require_operator()
+        # The catalogue is every tenant's: the platform's only, no tenant role or key. The
+        # server chain refuses tenants first (a platform method); this keeps the rule here.
+        caller.require_platform()
         plan = new_plan(
             plan_id=command.plan_id,
             display_name=command.display_name,
@@ -73,7 +75,7 @@ class PlanHandlers:
         return PlanPage(plans, token)
 
     async def archive(self, caller: Caller, plan_id: str) -> Plan:
-        caller.require_operator()
+        caller.require_platform()
         async with self._uow() as uow:
             plan = await uow.plans.get(plan_id)
             if plan is None:

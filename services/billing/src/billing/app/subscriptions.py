@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from billing.app.caller import Caller
+from billing.app.access import require_billing_manager
 from billing.app.closing import close_ended_periods, close_open_period
 from billing.app.fingerprint import fingerprint
 from billing.app.ports import Clock, IdFactory, UnitOfWork, UnitOfWorkFactory
@@ -19,6 +19,7 @@ from billing.domain.events import SubscriptionCanceled, SubscriptionChanged, Sub
 from billing.domain.money import Money
 from billing.domain.subscription import Subscription, SubscriptionState, start_subscription
 from keel_runtime import paging
+from keel_runtime.caller import Caller
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +54,7 @@ class SubscriptionHandlers:
         return subscription
 
     async def create(self, caller: Caller, plan_id: str, request_id: str) -> Subscription:
-        org_id = caller.require_billing_manager()
+        org_id = require_billing_manager(caller)
         async with self._uow() as uow:
             new_id = self._new_id()
             first = await uow.idempotency.claim(
@@ -77,7 +78,7 @@ class SubscriptionHandlers:
 
     async def get(self, caller: Caller, subscription_id: str) -> Subscription:
         async with self._uow() as uow:
-            return await _get(uow, caller.org(), subscription_id)
+            return await _get(uow, caller.require_org(), subscription_id)
 
     async def list(
         self,
@@ -88,11 +89,11 @@ class SubscriptionHandlers:
         page_token: str,
     ) -> Page:
         limit = paging.page_size(page_size)
-        query = paging.query_digest("ListSubscriptions", caller.org(), state)
+        query = paging.query_digest("ListSubscriptions", caller.require_org(), state)
         before = paging.decode_time_key(page_token, query)
         async with self._uow() as uow:
             rows = await uow.subscriptions.list(
-                caller.org(), state=state, before=before, limit=limit + 1
+                caller.require_org(), state=state, before=before, limit=limit + 1
             )
         token = ""
         if len(rows) > limit:
@@ -103,7 +104,7 @@ class SubscriptionHandlers:
     async def change_plan(
         self, caller: Caller, subscription_id: str, plan_id: str, request_id: str
     ) -> tuple[Subscription, Money]:
-        org_id = caller.require_billing_manager()
+        org_id = require_billing_manager(caller)
         async with self._uow() as uow:
             first = await uow.idempotency.claim(
                 org_id,
@@ -141,7 +142,7 @@ class SubscriptionHandlers:
     async def cancel(
         self, caller: Caller, subscription_id: str, *, at_period_end: bool
     ) -> Subscription:
-        org_id = caller.require_billing_manager()
+        org_id = require_billing_manager(caller)
         async with self._uow() as uow:
             current = await _get(uow, org_id, subscription_id, for_update=True)
             # Periods already over are invoiced as they stand: cancelling reaches no further

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from billing.app.caller import Caller
+from billing.app.access import require_usage_reporter
 from billing.app.ports import Clock, IdFactory, UnitOfWork, UnitOfWorkFactory
 from billing.domain.errors import (
     InvalidPeriod,
@@ -27,6 +27,7 @@ from billing.domain.usage import (
     check_period_bounds,
     check_same_payload,
 )
+from keel_runtime.caller import Caller
 
 
 class Late(enum.Enum):
@@ -120,7 +121,7 @@ class UsageHandlers:
 
     async def record(self, caller: Caller, usage: UsageInput) -> tuple[UsageRecord, bool]:
         """The record for the dedup key, and whether it had been recorded before."""
-        org_id = caller.require_usage_reporter()
+        org_id = require_usage_reporter(caller)
         async with self._uow() as uow:
             inserted = await self.record_in(uow, org_id, [usage])
             if inserted:
@@ -132,7 +133,7 @@ class UsageHandlers:
 
     async def record_batch(self, caller: Caller, usages: Sequence[UsageInput]) -> tuple[int, int]:
         """(recorded, duplicates); repeats of a key inside the batch count as duplicates."""
-        org_id = caller.require_usage_reporter()
+        org_id = require_usage_reporter(caller)
         async with self._uow() as uow:
             inserted = await self.record_in(uow, org_id, usages)
             await uow.commit()
@@ -147,7 +148,7 @@ class UsageHandlers:
         end: datetime | None,
         aggregation: Aggregation | None,
     ) -> UsageSummary:
-        org_id = caller.org()
+        org_id = caller.require_org()
         async with self._uow() as uow:
             aggregations: dict[str, Aggregation] = {}
             if start is None or end is None or aggregation is None:

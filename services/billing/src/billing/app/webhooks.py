@@ -7,12 +7,13 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from billing.app.caller import Caller
+from billing.app.access import require_billing_manager
 from billing.app.fingerprint import fingerprint
 from billing.app.ports import Clock, IdFactory, UnitOfWork, UnitOfWorkFactory, WebhookTargets
 from billing.domain.errors import DeliveryNotFound, WebhookEndpointNotFound
 from billing.domain.webhook import DeliveryRecord, WebhookEndpoint
 from keel_runtime import paging
+from keel_runtime.caller import Caller
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +47,7 @@ class WebhookHandlers:
         request_id: str,
     ) -> tuple[WebhookEndpoint, str]:
         """The endpoint and its signing secret ("" on a repeated request: shown once)."""
-        org_id = caller.require_billing_manager()
+        org_id = require_billing_manager(caller)
         await self._targets.check(url)  # before any row: a refused URL leaves nothing behind
         async with self._uow() as uow:
             endpoint_id = self._new_id()
@@ -77,10 +78,10 @@ class WebhookHandlers:
 
     async def list(self, caller: Caller, *, page_size: int, page_token: str) -> WebhookPage:
         limit = paging.page_size(page_size)
-        query = paging.query_digest("ListWebhookEndpoints", caller.org())
+        query = paging.query_digest("ListWebhookEndpoints", caller.require_org())
         before = paging.decode_time_key(page_token, query)
         async with self._uow() as uow:
-            rows = await uow.webhooks.list(caller.org(), before=before, limit=limit + 1)
+            rows = await uow.webhooks.list(caller.require_org(), before=before, limit=limit + 1)
         token = ""
         if len(rows) > limit:
             rows = rows[:limit]
@@ -89,7 +90,7 @@ class WebhookHandlers:
         return WebhookPage(rows, token)
 
     async def delete(self, caller: Caller, endpoint_id: str) -> None:
-        org_id = caller.require_billing_manager()
+        org_id = require_billing_manager(caller)
         async with self._uow() as uow:
             if not await uow.webhooks.delete(org_id, endpoint_id):
                 raise WebhookEndpointNotFound("webhook endpoint not found", id=endpoint_id)
@@ -99,10 +100,10 @@ class WebhookHandlers:
         self, caller: Caller, endpoint_id: str, *, page_size: int, page_token: str
     ) -> DeliveryPage:
         limit = paging.page_size(page_size)
-        query = paging.query_digest("ListWebhookDeliveries", caller.org(), endpoint_id)
+        query = paging.query_digest("ListWebhookDeliveries", caller.require_org(), endpoint_id)
         before = paging.decode_time_key(page_token, query)
         async with self._uow() as uow:
-            await _endpoint(uow, caller.org(), endpoint_id)
+            await _endpoint(uow, caller.require_org(), endpoint_id)
             rows = list(
                 await uow.deliveries.list_for_endpoint(endpoint_id, before=before, limit=limit + 1)
             )
@@ -113,7 +114,7 @@ class WebhookHandlers:
         return DeliveryPage(rows, token)
 
     async def redeliver(self, caller: Caller, endpoint_id: str, delivery_id: str) -> DeliveryRecord:
-        org_id = caller.require_billing_manager()
+        org_id = require_billing_manager(caller)
         async with self._uow() as uow:
             await _endpoint(uow, org_id, endpoint_id)
             record = await uow.deliveries.redeliver(endpoint_id, delivery_id, self._clock())

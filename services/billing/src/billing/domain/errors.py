@@ -164,12 +164,6 @@ class LedgerPermissionDenied(BillingError):
     reason = "LEDGER_PERMISSION_DENIED"
 
 
-class NotAllowed(BillingError):
-    """The caller is authenticated but lacks the role or scope the operation needs."""
-
-    reason = "BILLING_PERMISSION_DENIED"
-
-
 class WalletNotFound(BillingError):
     """The organization has no ledger wallet in the invoice's currency."""
 

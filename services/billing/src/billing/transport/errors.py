@@ -35,6 +35,5 @@ ERROR_MAP: ErrorMap = {
     e.WalletNotFound: grpc.StatusCode.FAILED_PRECONDITION,
     e.ConcurrentModification: grpc.StatusCode.ABORTED,
     e.LedgerUnavailable: grpc.StatusCode.UNAVAILABLE,
-    e.NotAllowed: grpc.StatusCode.PERMISSION_DENIED,
     e.LedgerPermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
 }

@@ -9,7 +9,7 @@ from keel.billing.v1 import invoice_service_pb2_grpc
 
 from billing.app.invoices import InvoiceHandlers
 from billing.transport import mapping
-from billing.transport.caller import current_caller
+from keel_runtime.caller import current_caller
 
 
 class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):  # type: ignore[misc]

@@ -9,7 +9,7 @@ from keel.billing.v1 import billing_overview_service_pb2_grpc
 
 from billing.app.overview import OverviewHandlers
 from billing.transport import mapping
-from billing.transport.caller import current_caller
+from keel_runtime.caller import current_caller
 
 
 class BillingOverviewServicer(billing_overview_service_pb2_grpc.BillingOverviewServiceServicer):  # type: ignore[misc]

@@ -9,7 +9,7 @@ from keel.billing.v1 import plan_service_pb2_grpc
 
 from billing.app.plans import PlanHandlers
 from billing.transport import mapping
-from billing.transport.caller import current_caller
+from keel_runtime.caller import current_caller
 
 
 class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):  # type: ignore[misc]

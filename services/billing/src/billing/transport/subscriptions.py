@@ -9,7 +9,7 @@ from keel.billing.v1 import subscription_service_pb2_grpc
 
 from billing.app.subscriptions import SubscriptionHandlers
 from billing.transport import mapping
-from billing.transport.caller import current_caller
+from keel_runtime.caller import current_caller
 
 
 class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServicer):  # type: ignore[misc]

@@ -9,7 +9,7 @@ from keel.billing.v1 import usage_service_pb2_grpc
 
 from billing.app.usage import UsageHandlers
 from billing.transport import mapping
-from billing.transport.caller import current_caller
+from keel_runtime.caller import current_caller
 
 
 class UsageServicer(usage_service_pb2_grpc.UsageServiceServicer):  # type: ignore[misc]

@@ -9,7 +9,7 @@ from keel.billing.v1 import webhook_service_pb2_grpc
 
 from billing.app.webhooks import WebhookHandlers
 from billing.transport import mapping
-from billing.transport.caller import current_caller
+from keel_runtime.caller import current_caller
 
 
 class WebhookServicer(webhook_service_pb2_grpc.WebhookServiceServicer):  # type: ignore[misc]

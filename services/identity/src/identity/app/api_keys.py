@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from identity.app import audit_trail
+from identity.app.access import check_grant
 from identity.app.commands import (
     AuthenticateApiKey,
     CreateApiKey,
@@ -41,7 +42,7 @@ from identity.domain.errors import (
     RequestIdReused,
 )
 from identity.domain.model import ApiKey, ApiKeyState, check_display_name
-from identity.domain.roles import USER_ADMINS, Role, check_grant, require_any, require_service
+from identity.domain.roles import USER_ADMINS, Role
 from keel_runtime import access, paging
 from keel_runtime.ids import new_id
 
@@ -123,7 +124,7 @@ class CreateApiKeyHandler:
         check_scopes(cmd.scopes)
         roles = cmd.roles or frozenset({Role.MEMBER})
         # The same rule as granting roles to a user: admins grant all but OWNER.
-        check_grant(cmd.actor.roles, roles)
+        check_grant(cmd.caller, roles)
         if cmd.expires_at is not None and cmd.expires_at <= self._clock.now():
             raise InvalidField("expire_time must be in the future", field="expire_time")
         name = check_display_name(cmd.display_name)
@@ -143,7 +144,7 @@ class CreateApiKeyHandler:
     async def _attempt(
         self, cmd: CreateApiKey, name: str, roles: frozenset[Role], digest: str
     ) -> NewApiKey:
-        org_id = cmd.actor.organization_id
+        org_id = cmd.caller.org_id
         scope = f"create_api_key:{org_id}"
         async with self._uow() as uow:
             if cmd.request_id:
@@ -165,7 +166,7 @@ class CreateApiKeyHandler:
                 secret_hash=sha256_hex(secret),
                 scopes=cmd.scopes,
                 roles=roles,
-                creator_user_id=cmd.actor.subject,
+                creator_user_id=cmd.caller.subject,
                 created_at=now,
                 expires_at=cmd.expires_at,
             )
@@ -181,7 +182,7 @@ class CreateApiKeyHandler:
                     target_type="api_key",
                     target_id=key.id,
                     at=now,
-                    actor=cmd.actor,
+                    caller=cmd.caller,
                     prefix=prefix,
                 )
             )
@@ -198,8 +199,8 @@ class ListApiKeysHandler:
         self._clock = clock
 
     async def __call__(self, query: ListApiKeys) -> tuple[list[ApiKey], str]:
-        require_any(query.actor.roles, USER_ADMINS)
-        scope = paging.query_digest("ListApiKeys", query.actor.organization_id, query.show_inactive)
+        query.caller.require_role(*USER_ADMINS)
+        scope = paging.query_digest("ListApiKeys", query.caller.org_id, query.show_inactive)
         list_query = ListQuery(
             limit=paging.page_size(query.page_size),
             after=page_cursor(query.page_token, scope),
@@ -207,7 +208,7 @@ class ListApiKeysHandler:
             filters={"now": self._clock.now().isoformat()},
         )
         async with self._uow() as uow:
-            page = await uow.api_keys.list(query.actor.organization_id, list_query)
+            page = await uow.api_keys.list(query.caller.org_id, list_query)
         return list(page.items), next_page_token(page.next_cursor, scope)
 
 
@@ -217,9 +218,9 @@ class RevokeApiKeyHandler:
         self._clock = clock
 
     async def __call__(self, cmd: RevokeApiKey) -> ApiKey:
-        require_any(cmd.actor.roles, USER_ADMINS)
+        cmd.caller.require_role(*USER_ADMINS)
         async with self._uow() as uow:
-            key = await uow.api_keys.get(cmd.actor.organization_id, cmd.api_key_id)
+            key = await uow.api_keys.get(cmd.caller.org_id, cmd.api_key_id)
             if key is None:
                 raise ApiKeyNotFound(api_key_id=cmd.api_key_id)
             now = self._clock.now()
@@ -232,7 +233,7 @@ class RevokeApiKeyHandler:
                     target_type="api_key",
                     target_id=key.id,
                     at=now,
-                    actor=cmd.actor,
+                    caller=cmd.caller,
                 )
             )
             uow.record(events.ApiKeyRevoked(key.id, key.organization_id, now))
@@ -286,7 +287,7 @@ class AuthenticateApiKeyHandler:
         self._sessions = sessions
 
     async def __call__(self, cmd: AuthenticateApiKey) -> ApiKeyAuthentication:
-        require_service(cmd.actor.kind)
+        cmd.caller.require_platform()
         return await self.exchange(ExchangeApiKey(api_key=cmd.api_key))
 
     async def exchange(self, cmd: ExchangeApiKey) -> ApiKeyAuthentication:

@@ -6,7 +6,7 @@ from identity.app.commands import ListAuditEvents
 from identity.app.ports import ListQuery, UnitOfWorkFactory
 from identity.app.support import next_page_token, page_cursor
 from identity.domain.model import AuditEntry
-from identity.domain.roles import AUDIT_READERS, require_any
+from identity.domain.roles import AUDIT_READERS
 from keel_runtime import paging
 
 
@@ -15,14 +15,14 @@ class ListAuditEventsHandler:
         self._uow = uow
 
     async def __call__(self, query: ListAuditEvents) -> tuple[list[AuditEntry], str]:
-        require_any(query.actor.roles, AUDIT_READERS)
+        query.caller.require_role(*AUDIT_READERS)
         filters = {k: v for k, v in (("action", query.action), ("actor", query.actor_filter)) if v}
-        scope = paging.query_digest("ListAuditEvents", query.actor.organization_id, filters)
+        scope = paging.query_digest("ListAuditEvents", query.caller.org_id, filters)
         list_query = ListQuery(
             limit=paging.page_size(query.page_size),
             after=page_cursor(query.page_token, scope),
             filters=filters,
         )
         async with self._uow() as uow:
-            page = await uow.audit.list(query.actor.organization_id, list_query)
+            page = await uow.audit.list(query.caller.org_id, list_query)
         return list(page.items), next_page_token(page.next_cursor, scope)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from identity.domain.model import Actor, AuditEntry
+from identity.domain.model import AuditEntry
+from keel_runtime.caller import Caller
 from keel_runtime.ids import new_id
 
 
@@ -15,7 +16,7 @@ def entry(
     target_type: str,
     target_id: str,
     at: datetime,
-    actor: Actor | None = None,
+    caller: Caller | None = None,
     actor_subject: str = "",
     actor_kind: str = "",
     **metadata: str,
@@ -24,8 +25,8 @@ def entry(
     return AuditEntry(
         id=new_id(),
         organization_id=organization_id,
-        actor=actor.subject if actor else actor_subject,
-        actor_kind=actor.kind if actor else (actor_kind or "anonymous"),
+        actor=caller.subject if caller else actor_subject,
+        actor_kind=caller.kind if caller else (actor_kind or "anonymous"),
         action=action,
         target_type=target_type,
         target_id=target_id,

@@ -37,7 +37,6 @@ from identity.domain.errors import (
     RefreshTokenReused,
 )
 from identity.domain.model import RefreshToken, User, normalize_email
-from identity.domain.roles import require_service
 from keel_runtime.tenancy import acting_for
 
 log = logging.getLogger(__name__)
@@ -243,7 +242,7 @@ class LogoutHandler:
         async with self._uow() as uow:
             token = await uow.refresh_tokens.get_for_update(sha256_hex(cmd.refresh_token))
             # Someone else's token is treated as unknown: logout must not reveal sessions.
-            if token is None or token.user_id != cmd.actor.subject:
+            if token is None or token.user_id != cmd.caller.subject:
                 raise InvalidRefreshToken()
             now = self._clock.now()
             await uow.refresh_tokens.revoke_family(token.family_id, now)
@@ -264,7 +263,7 @@ class LogoutHandler:
                     target_type="user",
                     target_id=token.user_id,
                     at=now,
-                    actor=cmd.actor,
+                    caller=cmd.caller,
                 )
             )
             await uow.commit()
@@ -301,7 +300,7 @@ class IntrospectTokenHandler:
         self._api_keys = api_keys
 
     async def __call__(self, cmd: IntrospectToken) -> Introspection:
-        require_service(cmd.actor.kind)
+        cmd.caller.require_platform()
         try:
             if cmd.token.startswith(KEY_PREFIX):
                 key = await self._api_keys.verify(cmd.token)
@@ -347,5 +346,5 @@ class RotateSigningKeyHandler:
     async def __call__(self, cmd: RotateSigningKey) -> KeyRotation:
         # The signing key is every tenant's: a platform power, never an OWNER's. The server
         # chain refuses tenants first (keel.auth.v1.access); this keeps the rule here too.
-        require_service(cmd.actor.kind)
+        cmd.caller.require_platform()
         return await self._tokens.rotate()

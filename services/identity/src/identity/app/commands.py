@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from identity.domain.model import Actor
 from identity.domain.roles import Role
+from keel_runtime.caller import Caller
 
 
 @dataclass(frozen=True)
@@ -21,13 +21,13 @@ class CreateOrganization:
 
 @dataclass(frozen=True)
 class GetOrganization:
-    actor: Actor
+    caller: Caller
     organization_id: str
 
 
 @dataclass(frozen=True)
 class UpdateOrganization:
-    actor: Actor
+    caller: Caller
     organization_id: str
     fields: frozenset[str]
     display_name: str = ""
@@ -49,24 +49,24 @@ class RefreshSession:
 
 @dataclass(frozen=True)
 class Logout:
-    actor: Actor
+    caller: Caller
     refresh_token: str
 
 
 @dataclass(frozen=True)
 class GetCurrentUser:
-    actor: Actor
+    caller: Caller
 
 
 @dataclass(frozen=True)
 class GetUser:
-    actor: Actor
+    caller: Caller
     user_id: str
 
 
 @dataclass(frozen=True)
 class ListUsers:
-    actor: Actor
+    caller: Caller
     page_size: int = 0
     page_token: str = ""
     show_deactivated: bool = False
@@ -74,7 +74,7 @@ class ListUsers:
 
 @dataclass(frozen=True)
 class CreateUser:
-    actor: Actor
+    caller: Caller
     email: str
     initial_password: str
     display_name: str = ""
@@ -84,7 +84,7 @@ class CreateUser:
 
 @dataclass(frozen=True)
 class UpdateUser:
-    actor: Actor
+    caller: Caller
     user_id: str
     fields: frozenset[str]
     display_name: str = ""
@@ -93,20 +93,20 @@ class UpdateUser:
 
 @dataclass(frozen=True)
 class DeactivateUser:
-    actor: Actor
+    caller: Caller
     user_id: str
 
 
 @dataclass(frozen=True)
 class ChangePassword:
-    actor: Actor
+    caller: Caller
     current_password: str
     new_password: str
 
 
 @dataclass(frozen=True)
 class CreateApiKey:
-    actor: Actor
+    caller: Caller
     display_name: str
     scopes: frozenset[str] = frozenset()
     roles: frozenset[Role] = frozenset()
@@ -116,7 +116,7 @@ class CreateApiKey:
 
 @dataclass(frozen=True)
 class ListApiKeys:
-    actor: Actor
+    caller: Caller
     page_size: int = 0
     page_token: str = ""
     show_inactive: bool = False
@@ -124,19 +124,19 @@ class ListApiKeys:
 
 @dataclass(frozen=True)
 class RevokeApiKey:
-    actor: Actor
+    caller: Caller
     api_key_id: str
 
 
 @dataclass(frozen=True)
 class IntrospectToken:
-    actor: Actor
+    caller: Caller
     token: str
 
 
 @dataclass(frozen=True)
 class AuthenticateApiKey:
-    actor: Actor
+    caller: Caller
     api_key: str
 
 
@@ -149,7 +149,7 @@ class ExchangeApiKey:
 
 @dataclass(frozen=True)
 class ListAuditEvents:
-    actor: Actor
+    caller: Caller
     page_size: int = 0
     page_token: str = ""
     action: str = ""
@@ -158,4 +158,4 @@ class ListAuditEvents:
 
 @dataclass(frozen=True)
 class RotateSigningKey:
-    actor: Actor
+    caller: Caller

@@ -31,7 +31,7 @@ from identity.domain.model import (
     default_display_name,
     normalize_email,
 )
-from identity.domain.roles import USER_ADMINS, Role, require_any
+from identity.domain.roles import USER_ADMINS, Role
 from keel_runtime.ids import new_id
 
 SIGN_UP_SCOPE = "sign_up"
@@ -179,7 +179,7 @@ class GetOrganizationHandler:
 
     async def __call__(self, query: GetOrganization) -> Organization:
         # Another tenant's organization is reported missing, not forbidden: ids don't leak.
-        if query.organization_id != query.actor.organization_id:
+        if query.organization_id != query.caller.org_id:
             raise OrganizationNotFound(organization_id=query.organization_id)
         async with self._uow() as uow:
             org = await uow.organizations.get(query.organization_id)
@@ -197,9 +197,9 @@ class UpdateOrganizationHandler:
         self._clock = clock
 
     async def __call__(self, cmd: UpdateOrganization) -> Organization:
-        if cmd.organization_id != cmd.actor.organization_id:
+        if cmd.organization_id != cmd.caller.org_id:
             raise OrganizationNotFound(organization_id=cmd.organization_id)
-        require_any(cmd.actor.roles, USER_ADMINS)
+        cmd.caller.require_role(*USER_ADMINS)
         unknown = cmd.fields - UPDATABLE_ORGANIZATION_FIELDS
         if unknown or not cmd.fields:
             raise InvalidUpdateMask(fields=",".join(sorted(unknown)))
@@ -220,7 +220,7 @@ class UpdateOrganizationHandler:
                     target_type="organization",
                     target_id=org.id,
                     at=org.updated_at,
-                    actor=cmd.actor,
+                    caller=cmd.caller,
                     fields=",".join(sorted(cmd.fields)),
                 )
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from identity.app import audit_trail
+from identity.app.access import calling_user, check_grant, require_user
 from identity.app.commands import (
     ChangePassword,
     CreateUser,
@@ -30,34 +31,26 @@ from identity.app.support import (
 from identity.domain import events
 from identity.domain.errors import (
     EmailTaken,
-    InsufficientRole,
     InvalidUpdateMask,
     LastOwner,
-    NotAuthenticated,
     RequestIdReused,
     UserNotFound,
     WrongPassword,
 )
 from identity.domain.model import (
-    Actor,
     User,
     check_display_name,
     default_display_name,
     normalize_email,
 )
-from identity.domain.roles import USER_ADMINS, Role, check_grant, require_any
+from identity.domain.roles import USER_ADMINS, Role
 from keel_runtime import paging
+from keel_runtime.caller import Caller
 from keel_runtime.ids import new_id
 
 
-def _user_id(actor: Actor) -> str:
-    if actor.user_id is None:
-        raise NotAuthenticated("this method needs a user principal")
-    return actor.user_id
-
-
-async def _load(uow: UnitOfWork, actor: Actor, user_id: str) -> User:
-    user = await uow.users.get(actor.organization_id, user_id)
+async def _load(uow: UnitOfWork, caller: Caller, user_id: str) -> User:
+    user = await uow.users.get(caller.org_id, user_id)
     if user is None:
         raise UserNotFound(user_id=user_id)
     return user
@@ -69,7 +62,7 @@ class GetCurrentUserHandler:
 
     async def __call__(self, query: GetCurrentUser) -> User:
         async with self._uow() as uow:
-            return await _load(uow, query.actor, _user_id(query.actor))
+            return await _load(uow, query.caller, require_user(query.caller))
 
 
 class GetUserHandler:
@@ -78,7 +71,7 @@ class GetUserHandler:
 
     async def __call__(self, query: GetUser) -> User:
         async with self._uow() as uow:
-            return await _load(uow, query.actor, query.user_id)
+            return await _load(uow, query.caller, query.user_id)
 
 
 class ListUsersHandler:
@@ -86,16 +79,14 @@ class ListUsersHandler:
         self._uow = uow
 
     async def __call__(self, query: ListUsers) -> tuple[list[User], str]:
-        scope = paging.query_digest(
-            "ListUsers", query.actor.organization_id, query.show_deactivated
-        )
+        scope = paging.query_digest("ListUsers", query.caller.org_id, query.show_deactivated)
         list_query = ListQuery(
             limit=paging.page_size(query.page_size),
             after=page_cursor(query.page_token, scope),
             include_inactive=query.show_deactivated,
         )
         async with self._uow() as uow:
-            page: Page[User] = await uow.users.list(query.actor.organization_id, list_query)
+            page: Page[User] = await uow.users.list(query.caller.org_id, list_query)
         return list(page.items), next_page_token(page.next_cursor, scope)
 
 
@@ -107,7 +98,7 @@ class CreateUserHandler:
 
     async def __call__(self, cmd: CreateUser) -> User:
         roles = cmd.roles or frozenset({Role.MEMBER})
-        check_grant(cmd.actor.roles, roles)
+        check_grant(cmd.caller, roles)
         email = normalize_email(cmd.email)
         name = check_display_name(cmd.display_name or default_display_name(email))
         digest = fingerprint({"email": email, "name": name, "roles": sorted(roles)})
@@ -126,7 +117,7 @@ class CreateUserHandler:
         digest: str,
         password_hash: str,
     ) -> User:
-        org_id = cmd.actor.organization_id
+        org_id = cmd.caller.org_id
         scope = f"create_user:{org_id}"
         async with self._uow() as uow:
             if cmd.request_id:
@@ -134,7 +125,7 @@ class CreateUserHandler:
                 if record is not None:
                     if record.fingerprint != digest:
                         raise RequestIdReused()
-                    return await _load(uow, cmd.actor, record.result["user_id"])
+                    return await _load(uow, cmd.caller, record.result["user_id"])
             now = self._clock.now()
             user = User(
                 id=new_id(),
@@ -162,7 +153,7 @@ class CreateUserHandler:
                     target_type="user",
                     target_id=user.id,
                     at=now,
-                    actor=cmd.actor,
+                    caller=cmd.caller,
                     roles=",".join(sorted(roles)),
                 )
             )
@@ -183,20 +174,20 @@ class UpdateUserHandler:
         unknown = cmd.fields - UPDATABLE_USER_FIELDS
         if unknown or not cmd.fields:
             raise InvalidUpdateMask(fields=",".join(sorted(unknown)))
-        is_self = cmd.actor.user_id == cmd.user_id
+        is_self = calling_user(cmd.caller) == cmd.user_id
         if "roles" in cmd.fields or not is_self:
-            require_any(cmd.actor.roles, USER_ADMINS)
+            cmd.caller.require_role(*USER_ADMINS)
         async with self._uow() as uow:
-            user = await _load(uow, cmd.actor, cmd.user_id)
+            user = await _load(uow, cmd.caller, cmd.user_id)
             if "display_name" in cmd.fields:
                 user.display_name = check_display_name(cmd.display_name)
             if "roles" in cmd.fields:
                 new_roles = cmd.roles or frozenset({Role.MEMBER})
                 # Adding or removing OWNER is an owner's decision.
                 if Role.OWNER in (new_roles ^ user.roles):
-                    check_grant(cmd.actor.roles, {Role.OWNER})
+                    check_grant(cmd.caller, {Role.OWNER})
                 else:
-                    check_grant(cmd.actor.roles, new_roles)
+                    check_grant(cmd.caller, new_roles)
                 if Role.OWNER in user.roles and Role.OWNER not in new_roles:
                     await _keep_an_owner(uow, user)
                 user.roles = new_roles
@@ -209,7 +200,7 @@ class UpdateUserHandler:
                     target_type="user",
                     target_id=user.id,
                     at=user.updated_at,
-                    actor=cmd.actor,
+                    caller=cmd.caller,
                     fields=",".join(sorted(cmd.fields)),
                 )
             )
@@ -228,12 +219,11 @@ class DeactivateUserHandler:
         self._clock = clock
 
     async def __call__(self, cmd: DeactivateUser) -> User:
-        require_any(cmd.actor.roles, USER_ADMINS)
+        cmd.caller.require_role(*USER_ADMINS)
         async with self._uow() as uow:
-            user = await _load(uow, cmd.actor, cmd.user_id)
+            user = await _load(uow, cmd.caller, cmd.user_id)
             if Role.OWNER in user.roles:
-                if Role.OWNER not in cmd.actor.roles:
-                    raise InsufficientRole("only an owner can deactivate an owner")
+                cmd.caller.require_role(Role.OWNER)  # only an owner deactivates an owner
                 await _keep_an_owner(uow, user)
             now = self._clock.now()
             user.deactivate(now)
@@ -247,7 +237,7 @@ class DeactivateUserHandler:
                     target_type="user",
                     target_id=user.id,
                     at=now,
-                    actor=cmd.actor,
+                    caller=cmd.caller,
                 )
             )
             uow.record(events.UserDeactivated(user.id, user.organization_id, now))
@@ -263,15 +253,15 @@ class ChangePasswordHandler:
         self._clock = clock
 
     async def __call__(self, cmd: ChangePassword) -> None:
-        user_id = _user_id(cmd.actor)
+        user_id = require_user(cmd.caller)
         async with self._uow() as uow:
-            user = await _load(uow, cmd.actor, user_id)
+            user = await _load(uow, cmd.caller, user_id)
         user.ensure_active()
         if not await self._hasher.verify(user.password_hash, cmd.current_password):
             raise WrongPassword()
         new_hash = await self._hasher.hash(cmd.new_password)
         async with self._uow() as uow:
-            user = await _load(uow, cmd.actor, user_id)
+            user = await _load(uow, cmd.caller, user_id)
             now = self._clock.now()
             user.password_hash = new_hash
             user.updated_at = now
@@ -298,7 +288,7 @@ class ChangePasswordHandler:
                     target_type="user",
                     target_id=user.id,
                     at=now,
-                    actor=cmd.actor,
+                    caller=cmd.caller,
                 )
             )
             await uow.commit()

@@ -101,11 +101,6 @@ class NotAuthenticated(AuthenticationFailed):
     default_message = "authentication required"
 
 
-class InsufficientRole(AccessDenied):
-    reason = "INSUFFICIENT_ROLE"
-    default_message = "the caller's roles do not allow this"
-
-
 class WrongPassword(AccessDenied):
     reason = "WRONG_PASSWORD"
     default_message = "current password is wrong"

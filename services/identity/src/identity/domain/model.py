@@ -154,18 +154,3 @@ class AuditEntry:
     request_id: str
     created_at: datetime
     metadata: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Actor:
-    """The authenticated caller of a command."""
-
-    subject: str
-    organization_id: str
-    roles: frozenset[Role]
-    scopes: frozenset[str]
-    kind: str  # "user" | "service" | "api_key"
-
-    @property
-    def user_id(self) -> str | None:
-        return self.subject if self.kind == "user" else None

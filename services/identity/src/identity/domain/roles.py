@@ -1,11 +1,9 @@
-"""Roles, the coarse scopes they grant, and who may do what."""
+"""Roles, the coarse scopes they grant, and the roles that manage people and read audits."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import StrEnum
-
-from identity.domain.errors import InsufficientRole
 
 
 class Role(StrEnum):
@@ -43,27 +41,3 @@ def parse_roles(names: Iterable[str]) -> frozenset[Role]:
     """Roles from their names, ignoring names this version does not know."""
     known = {r.value for r in Role}
     return frozenset(Role(n) for n in names if n in known)
-
-
-def require_any(held: Iterable[Role], allowed: frozenset[Role]) -> None:
-    """Raise InsufficientRole unless one of ``held`` is in ``allowed``."""
-    if allowed.isdisjoint(held):
-        raise InsufficientRole(required=",".join(sorted(allowed)))
-
-
-def check_grant(granter: Iterable[Role], granted: Iterable[Role]) -> None:
-    """Only an OWNER grants OWNER; ADMINs grant the rest."""
-    held = frozenset(granter)
-    require_any(held, USER_ADMINS)
-    if Role.OWNER in frozenset(granted) and Role.OWNER not in held:
-        raise InsufficientRole("only an owner can grant the OWNER role", required=Role.OWNER)
-
-
-def require_service(kind: str) -> None:
-    """Mesh-internal and platform methods answer only to the platform (a Keel service or the
-    operator, both proven by a workload certificate), never to users or API keys."""
-    if kind not in ("service", "operator"):
-        raise InsufficientRole(
-            "only the platform (a Keel service or the operator) may call this method",
-            required="service",
-        )

@@ -11,7 +11,8 @@ from identity.app import commands
 from identity.app.handlers import Handlers
 from identity.app.ports import Clock
 from identity.transport import mapping
-from identity.transport.calls import Context, actor
+from identity.transport.calls import Context
+from keel_runtime.caller import current_caller
 
 
 class ApiKeyServicer(api_key_service_pb2_grpc.ApiKeyServiceServicer):  # type: ignore[misc]
@@ -24,7 +25,7 @@ class ApiKeyServicer(api_key_service_pb2_grpc.ApiKeyServiceServicer):  # type: i
     ) -> api_key_service_pb2.CreateApiKeyResponse:
         result = await self._h.create_api_key(
             commands.CreateApiKey(
-                actor=actor(),
+                caller=current_caller(),
                 display_name=request.display_name,
                 scopes=frozenset(request.scopes),
                 roles=mapping.roles_from_proto(request.roles),
@@ -45,7 +46,7 @@ class ApiKeyServicer(api_key_service_pb2_grpc.ApiKeyServiceServicer):  # type: i
     ) -> api_key_service_pb2.ListApiKeysResponse:
         keys, token = await self._h.list_api_keys(
             commands.ListApiKeys(
-                actor=actor(),
+                caller=current_caller(),
                 page_size=request.page_size,
                 page_token=request.page_token,
                 show_inactive=request.show_inactive,
@@ -60,7 +61,7 @@ class ApiKeyServicer(api_key_service_pb2_grpc.ApiKeyServiceServicer):  # type: i
         self, request: api_key_service_pb2.RevokeApiKeyRequest, context: Context
     ) -> api_key_service_pb2.RevokeApiKeyResponse:
         key = await self._h.revoke_api_key(
-            commands.RevokeApiKey(actor=actor(), api_key_id=request.api_key_id)
+            commands.RevokeApiKey(caller=current_caller(), api_key_id=request.api_key_id)
         )
         return api_key_service_pb2.RevokeApiKeyResponse(
             api_key=mapping.api_key(key, self._clock.now())

@@ -16,8 +16,9 @@ from identity.app import commands
 from identity.app.handlers import Handlers
 from identity.domain.errors import TooManyLoginAttempts
 from identity.transport import mapping
-from identity.transport.calls import Context, actor
+from identity.transport.calls import Context
 from identity.transport.client_address import ClientAddress
+from keel_runtime.caller import current_caller
 from keel_runtime.interceptors.status import error_domain, rich_status
 
 
@@ -53,7 +54,9 @@ class AuthServicer(auth_service_pb2_grpc.AuthServiceServicer):  # type: ignore[m
     async def Logout(
         self, request: auth_service_pb2.LogoutRequest, context: Context
     ) -> auth_service_pb2.LogoutResponse:
-        await self._h.logout(commands.Logout(actor=actor(), refresh_token=request.refresh_token))
+        await self._h.logout(
+            commands.Logout(caller=current_caller(), refresh_token=request.refresh_token)
+        )
         return auth_service_pb2.LogoutResponse()
 
     async def GetJwks(
@@ -69,7 +72,7 @@ class AuthServicer(auth_service_pb2_grpc.AuthServiceServicer):  # type: ignore[m
         self, request: auth_service_pb2.IntrospectTokenRequest, context: Context
     ) -> auth_service_pb2.IntrospectTokenResponse:
         result = await self._h.introspect_token(
-            commands.IntrospectToken(actor=actor(), token=request.token)
+            commands.IntrospectToken(caller=current_caller(), token=request.token)
         )
         return mapping.introspection(result)
 
@@ -77,7 +80,7 @@ class AuthServicer(auth_service_pb2_grpc.AuthServiceServicer):  # type: ignore[m
         self, request: auth_service_pb2.AuthenticateApiKeyRequest, context: Context
     ) -> auth_service_pb2.AuthenticateApiKeyResponse:
         result = await self._h.authenticate_api_key(
-            commands.AuthenticateApiKey(actor=actor(), api_key=request.api_key)
+            commands.AuthenticateApiKey(caller=current_caller(), api_key=request.api_key)
         )
         return mapping.api_key_authentication(result)
 

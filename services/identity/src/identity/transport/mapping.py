@@ -12,7 +12,6 @@ from identity.app.api_keys import ApiKeyAuthentication
 from identity.app.auth import Introspection
 from identity.app.sessions import TokenGrant
 from identity.domain.model import (
-    Actor,
     ApiKey,
     ApiKeyState,
     AuditEntry,
@@ -21,7 +20,6 @@ from identity.domain.model import (
     UserState,
 )
 from identity.domain.roles import Role, parse_roles
-from keel_runtime.context import Principal
 
 
 def timestamp(at: datetime | None) -> timestamp_pb2.Timestamp | None:
@@ -43,16 +41,6 @@ def role_to_proto(role: Role) -> resources_pb2.Role.ValueType:
 def roles_from_proto(values: Iterable[int]) -> frozenset[Role]:
     names = (resources_pb2.Role.Name(v).removeprefix("ROLE_") for v in values if v)
     return parse_roles(names)
-
-
-def actor(principal: Principal) -> Actor:
-    return Actor(
-        subject=principal.subject,
-        organization_id=principal.org_id,
-        roles=parse_roles(principal.roles),
-        scopes=principal.scopes,
-        kind=principal.kind,
-    )
 
 
 def organization(org: Organization) -> resources_pb2.Organization:

@@ -12,7 +12,8 @@ from keel.identity.v1 import (
 from identity.app import commands
 from identity.app.handlers import Handlers
 from identity.transport import mapping
-from identity.transport.calls import Context, actor
+from identity.transport.calls import Context
+from keel_runtime.caller import current_caller
 
 
 class AuditServicer(audit_service_pb2_grpc.AuditServiceServicer):  # type: ignore[misc]
@@ -24,7 +25,7 @@ class AuditServicer(audit_service_pb2_grpc.AuditServiceServicer):  # type: ignor
     ) -> audit_service_pb2.ListAuditEventsResponse:
         entries, token = await self._h.list_audit_events(
             commands.ListAuditEvents(
-                actor=actor(),
+                caller=current_caller(),
                 page_size=request.page_size,
                 page_token=request.page_token,
                 action=request.action,
@@ -43,7 +44,9 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):  # type: ignor
     async def RotateSigningKey(
         self, request: admin_service_pb2.RotateSigningKeyRequest, context: Context
     ) -> admin_service_pb2.RotateSigningKeyResponse:
-        rotation = await self._h.rotate_signing_key(commands.RotateSigningKey(actor=actor()))
+        rotation = await self._h.rotate_signing_key(
+            commands.RotateSigningKey(caller=current_caller())
+        )
         return admin_service_pb2.RotateSigningKeyResponse(
             active_key_id=rotation.active_key_id,
             retired_key_id=rotation.retired_key_id or "",

@@ -10,7 +10,8 @@ from keel.identity.v1 import (
 from identity.app import commands
 from identity.app.handlers import Handlers
 from identity.transport import mapping
-from identity.transport.calls import Context, actor
+from identity.transport.calls import Context
+from keel_runtime.caller import current_caller
 
 
 class OrganizationServicer(organization_service_pb2_grpc.OrganizationServiceServicer):  # type: ignore[misc]
@@ -39,7 +40,9 @@ class OrganizationServicer(organization_service_pb2_grpc.OrganizationServiceServ
         self, request: organization_service_pb2.GetOrganizationRequest, context: Context
     ) -> organization_service_pb2.GetOrganizationResponse:
         org = await self._h.get_organization(
-            commands.GetOrganization(actor=actor(), organization_id=request.organization_id)
+            commands.GetOrganization(
+                caller=current_caller(), organization_id=request.organization_id
+            )
         )
         return organization_service_pb2.GetOrganizationResponse(
             organization=mapping.organization(org)
@@ -50,7 +53,7 @@ class OrganizationServicer(organization_service_pb2_grpc.OrganizationServiceServ
     ) -> organization_service_pb2.UpdateOrganizationResponse:
         org = await self._h.update_organization(
             commands.UpdateOrganization(
-                actor=actor(),
+                caller=current_caller(),
                 organization_id=request.organization.organization_id,
                 fields=frozenset(request.update_mask.paths),
                 display_name=request.organization.display_name,

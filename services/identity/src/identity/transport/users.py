@@ -10,7 +10,8 @@ from keel.identity.v1 import (
 from identity.app import commands
 from identity.app.handlers import Handlers
 from identity.transport import mapping
-from identity.transport.calls import Context, actor
+from identity.transport.calls import Context
+from keel_runtime.caller import current_caller
 
 
 class UserServicer(user_service_pb2_grpc.UserServiceServicer):  # type: ignore[misc]
@@ -22,7 +23,7 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):  # type: ignore[m
     ) -> user_service_pb2.CreateUserResponse:
         user = await self._h.create_user(
             commands.CreateUser(
-                actor=actor(),
+                caller=current_caller(),
                 email=request.email,
                 initial_password=request.initial_password,
                 display_name=request.display_name,
@@ -35,13 +36,15 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):  # type: ignore[m
     async def GetUser(
         self, request: user_service_pb2.GetUserRequest, context: Context
     ) -> user_service_pb2.GetUserResponse:
-        user = await self._h.get_user(commands.GetUser(actor=actor(), user_id=request.user_id))
+        user = await self._h.get_user(
+            commands.GetUser(caller=current_caller(), user_id=request.user_id)
+        )
         return user_service_pb2.GetUserResponse(user=mapping.user(user))
 
     async def GetCurrentUser(
         self, request: user_service_pb2.GetCurrentUserRequest, context: Context
     ) -> user_service_pb2.GetCurrentUserResponse:
-        user = await self._h.get_current_user(commands.GetCurrentUser(actor=actor()))
+        user = await self._h.get_current_user(commands.GetCurrentUser(caller=current_caller()))
         return user_service_pb2.GetCurrentUserResponse(user=mapping.user(user))
 
     async def ListUsers(
@@ -49,7 +52,7 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):  # type: ignore[m
     ) -> user_service_pb2.ListUsersResponse:
         users, token = await self._h.list_users(
             commands.ListUsers(
-                actor=actor(),
+                caller=current_caller(),
                 page_size=request.page_size,
                 page_token=request.page_token,
                 show_deactivated=request.show_deactivated,
@@ -64,7 +67,7 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):  # type: ignore[m
     ) -> user_service_pb2.UpdateUserResponse:
         user = await self._h.update_user(
             commands.UpdateUser(
-                actor=actor(),
+                caller=current_caller(),
                 user_id=request.user.user_id,
                 fields=frozenset(request.update_mask.paths),
                 display_name=request.user.display_name,
@@ -77,7 +80,7 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):  # type: ignore[m
         self, request: user_service_pb2.DeactivateUserRequest, context: Context
     ) -> user_service_pb2.DeactivateUserResponse:
         user = await self._h.deactivate_user(
-            commands.DeactivateUser(actor=actor(), user_id=request.user_id)
+            commands.DeactivateUser(caller=current_caller(), user_id=request.user_id)
         )
         return user_service_pb2.DeactivateUserResponse(user=mapping.user(user))
 
@@ -86,7 +89,7 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):  # type: ignore[m
     ) -> user_service_pb2.ChangePasswordResponse:
         await self._h.change_password(
             commands.ChangePassword(
-                actor=actor(),
+                caller=current_caller(),
                 current_password=request.current_password,
                 new_password=request.new_password,
             )

@@ -5,22 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from items.app.actor import Actor
 from items.domain.model import Source
+from keel_runtime.caller import Caller
 
 EDITABLE_FIELDS = ("title", "summary", "tags")
 
 
 @dataclass(frozen=True)
 class CreateItem:
-    actor: Actor
+    caller: Caller
     source: Source
     request_id: str | None = None
 
 
 @dataclass(frozen=True)
 class UpdateItem:
-    actor: Actor
+    caller: Caller
     item_id: UUID
     # Field names to change (from the update mask); values for the others are ignored.
     mask: tuple[str, ...]
@@ -33,13 +33,13 @@ class UpdateItem:
 class ChangeState:
     """Confirm, discard or retry one item."""
 
-    actor: Actor
+    caller: Caller
     item_id: UUID
 
 
 @dataclass(frozen=True)
 class ListItems:
-    actor: Actor
+    caller: Caller
     collection: str = "ALL"  # ALL (not discarded) | PENDING | LIBRARY | DISCARDED
     tag: str = ""
     query: str = ""
@@ -49,25 +49,25 @@ class ListItems:
 
 @dataclass(frozen=True)
 class CreateTag:
-    actor: Actor
+    caller: Caller
     name: str
 
 
 @dataclass(frozen=True)
 class RenameTag:
-    actor: Actor
+    caller: Caller
     tag_id: UUID
     new_name: str
 
 
 @dataclass(frozen=True)
 class DeleteTag:
-    actor: Actor
+    caller: Caller
     tag_id: UUID
 
 
 @dataclass(frozen=True)
 class ListTags:
-    actor: Actor
+    caller: Caller
     page_size: int = 0
     page_token: str = ""

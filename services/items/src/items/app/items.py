@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from items.app import commands
-from items.app.actor import Actor
+from items.app.access import require_read, require_write
 from items.app.ports import ItemCursor, ItemQuery, UnitOfWork, UnitOfWorkFactory
 from items.domain.errors import (
     InvalidUpdateMask,
@@ -18,6 +18,7 @@ from items.domain.errors import (
 from items.domain.model import Item, ItemState
 from items.domain.tags import normalize_tag
 from keel_runtime import paging
+from keel_runtime.caller import Caller
 from keel_runtime.ids import uuid7
 
 COLLECTIONS: dict[str, frozenset[ItemState]] = {
@@ -55,13 +56,13 @@ class ItemHandlers:
         self._new_id = new_id
 
     async def create_item(self, command: commands.CreateItem) -> Item:
-        actor = command.actor
-        actor.require_write()
+        caller = command.caller
+        require_write(caller)
         item = Item.create(
             item_id=self._new_id(),
-            org_id=actor.org_id,
+            org_id=caller.org_id,
             source=command.source,
-            created_by=actor.subject,
+            created_by=caller.subject,
             now=self._clock(),
             request_id=command.request_id or None,
         )
@@ -72,7 +73,7 @@ class ItemHandlers:
                 return item
             # Refused only when the request id was used before (perhaps by a concurrent
             # call that just committed).
-            first = await uow.items.get_by_request_id(actor.org_id, item.request_id or "")
+            first = await uow.items.get_by_request_id(caller.org_id, item.request_id or "")
         if first is None:
             raise RuntimeError("item insert refused without a stored request id")
         if first.request_fingerprint != item.request_fingerprint:
@@ -83,22 +84,22 @@ class ItemHandlers:
             )
         return first
 
-    async def get_item(self, actor: Actor, item_id: UUID) -> Item:
-        actor.require_read()
+    async def get_item(self, caller: Caller, item_id: UUID) -> Item:
+        require_read(caller)
         async with self._uow() as uow:
-            return await _load(uow, actor.org_id, item_id)
+            return await _load(uow, caller.org_id, item_id)
 
     async def list_items(self, query: commands.ListItems) -> ItemPage:
-        actor = query.actor
-        actor.require_read()
+        caller = query.caller
+        require_read(caller)
         tag = normalize_tag(query.tag) if query.tag else None
         text = query.query.strip() or None
-        scope = paging.query_digest("ListItems", actor.org_id, query.collection, tag, text)
+        scope = paging.query_digest("ListItems", caller.org_id, query.collection, tag, text)
         key = paging.decode_time_key(query.page_token, scope)
         after = ItemCursor(key[0], UUID(key[1])) if key is not None else None
         size = paging.page_size(query.page_size)
         item_query = ItemQuery(
-            org_id=actor.org_id,
+            org_id=caller.org_id,
             states=COLLECTIONS[query.collection],
             limit=size + 1,  # one extra row tells whether another page exists
             tag=tag,
@@ -115,10 +116,10 @@ class ItemHandlers:
         return ItemPage(rows, token)
 
     async def update_item(self, command: commands.UpdateItem) -> Item:
-        command.actor.require_write()
+        require_write(command.caller)
         fields = _resolve_mask(command.mask)
         async with self._uow() as uow:
-            item = await _load(uow, command.actor.org_id, command.item_id, for_update=True)
+            item = await _load(uow, command.caller.org_id, command.item_id, for_update=True)
             item.edit(
                 now=self._clock(),
                 title=command.title if "title" in fields else None,
@@ -134,28 +135,28 @@ class ItemHandlers:
 
     async def confirm_item(self, command: commands.ChangeState) -> Item:
         async def confirm(uow: UnitOfWork, item: Item, now: datetime) -> None:
-            item.confirm(actor=command.actor.subject, now=now)
+            item.confirm(actor=command.caller.subject, now=now)
             await uow.tags.ensure(item.org_id, item.tags, now)
 
         return await self._change(command, confirm)
 
     async def discard_item(self, command: commands.ChangeState) -> Item:
         async def discard(uow: UnitOfWork, item: Item, now: datetime) -> None:
-            item.discard(actor=command.actor.subject, now=now)
+            item.discard(actor=command.caller.subject, now=now)
 
         return await self._change(command, discard)
 
     async def retry_enrichment(self, command: commands.ChangeState) -> Item:
         async def retry(uow: UnitOfWork, item: Item, now: datetime) -> None:
-            item.retry_enrichment(actor=command.actor.subject, now=now)
+            item.retry_enrichment(actor=command.caller.subject, now=now)
 
         return await self._change(command, retry)
 
     async def _change(self, command: commands.ChangeState, change: _Change) -> Item:
-        command.actor.require_write()
+        require_write(command.caller)
         async with self._uow() as uow:
             # Locked, so a concurrent confirm and discard cannot both succeed.
-            item = await _load(uow, command.actor.org_id, command.item_id, for_update=True)
+            item = await _load(uow, command.caller.org_id, command.item_id, for_update=True)
             await change(uow, item, self._clock())
             await uow.items.save(item)
             uow.record(*item.pull_events())

@@ -8,6 +8,7 @@ from datetime import datetime
 from uuid import UUID
 
 from items.app import commands
+from items.app.access import require_read, require_write
 from items.app.items import utc_now
 from items.app.ports import UnitOfWork, UnitOfWorkFactory
 from items.domain.errors import TagAlreadyExists, TagNotFound
@@ -36,14 +37,14 @@ class TagHandlers:
         self._new_id = new_id
 
     async def list_tags(self, query: commands.ListTags) -> TagPage:
-        actor = query.actor
-        actor.require_read()
-        scope = paging.query_digest("ListTags", actor.org_id)
+        caller = query.caller
+        require_read(caller)
+        scope = paging.query_digest("ListTags", caller.org_id)
         cursor = paging.decode(query.page_token, scope, (str,))
         after = cursor[0] if cursor is not None else None
         size = paging.page_size(query.page_size)
         async with self._uow() as uow:
-            rows = list(await uow.tags.list(actor.org_id, after_name=after, limit=size + 1))
+            rows = list(await uow.tags.list(caller.org_id, after_name=after, limit=size + 1))
         token = ""
         if len(rows) > size:
             rows = rows[:size]
@@ -51,11 +52,11 @@ class TagHandlers:
         return TagPage(rows, token)
 
     async def create_tag(self, command: commands.CreateTag) -> Tag:
-        actor = command.actor
-        actor.require_write()
+        caller = command.caller
+        require_write(caller)
         tag = Tag(
             id=self._new_id(),
-            org_id=actor.org_id,
+            org_id=caller.org_id,
             name=normalize_tag(command.name),
             create_time=self._clock(),
         )
@@ -66,27 +67,27 @@ class TagHandlers:
         return tag
 
     async def rename_tag(self, command: commands.RenameTag) -> Tag:
-        actor = command.actor
-        actor.require_write()
+        caller = command.caller
+        require_write(caller)
         new_name = normalize_tag(command.new_name)
         async with self._uow() as uow:
-            tag = await _load(uow, actor.org_id, command.tag_id)
+            tag = await _load(uow, caller.org_id, command.tag_id)
             if tag.name == new_name:
                 return tag
             if not await uow.tags.rename(tag, new_name):
                 raise _taken(new_name)
-            await uow.items.replace_tag(actor.org_id, tag.name, new_name)
-            renamed = await _load(uow, actor.org_id, command.tag_id)
+            await uow.items.replace_tag(caller.org_id, tag.name, new_name)
+            renamed = await _load(uow, caller.org_id, command.tag_id)
             await uow.commit()
         return renamed
 
     async def delete_tag(self, command: commands.DeleteTag) -> None:
-        actor = command.actor
-        actor.require_write()
+        caller = command.caller
+        require_write(caller)
         async with self._uow() as uow:
-            tag = await _load(uow, actor.org_id, command.tag_id)
+            tag = await _load(uow, caller.org_id, command.tag_id)
             await uow.tags.delete(tag)
-            await uow.items.remove_tag(actor.org_id, tag.name)
+            await uow.items.remove_tag(caller.org_id, tag.name)
             await uow.commit()
 
 

@@ -50,19 +50,7 @@ class InvalidUpdateMask(ItemsError):
     reason = "INVALID_UPDATE_MASK"
 
 
-class NotPermitted(ItemsError):
-    """The principal's roles or scopes do not allow the call."""
-
-    reason = "ITEMS_PERMISSION_REQUIRED"
-
-
 class EnrichmentError(ItemsError):
     """A provider could not enrich an item (the worker retries, then fails the item)."""
 
     reason = "ENRICHMENT_FAILED"
-
-
-class OrganizationRequired(ItemsError):
-    """The principal names no organization, and every item belongs to one."""
-
-    reason = "ORGANIZATION_REQUIRED"

@@ -16,6 +16,4 @@ ERROR_MAP: dict[type[BaseException], grpc.StatusCode] = {
     errors.InvalidTagName: grpc.StatusCode.INVALID_ARGUMENT,
     errors.InvalidSource: grpc.StatusCode.INVALID_ARGUMENT,
     errors.InvalidUpdateMask: grpc.StatusCode.INVALID_ARGUMENT,
-    errors.NotPermitted: grpc.StatusCode.PERMISSION_DENIED,
-    errors.OrganizationRequired: grpc.StatusCode.PERMISSION_DENIED,
 }

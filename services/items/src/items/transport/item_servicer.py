@@ -6,14 +6,14 @@ import grpc
 from keel.items.v1 import item_service_pb2, item_service_pb2_grpc
 
 from items.app import commands
-from items.app.actor import Actor
 from items.app.items import ItemHandlers
 from items.transport import mapping
+from keel_runtime.caller import Caller
 from keel_runtime.context import require_principal
 
 
-def _actor() -> Actor:
-    return mapping.actor(require_principal())
+def _caller() -> Caller:
+    return mapping.caller(require_principal())
 
 
 class ItemServicer(item_service_pb2_grpc.ItemServiceServicer):  # type: ignore[misc]
@@ -23,19 +23,19 @@ class ItemServicer(item_service_pb2_grpc.ItemServiceServicer):  # type: ignore[m
     async def CreateItem(
         self, request: item_service_pb2.CreateItemRequest, context: grpc.aio.ServicerContext
     ) -> item_service_pb2.CreateItemResponse:
-        item = await self._handlers.create_item(mapping.create_item(request, _actor()))
+        item = await self._handlers.create_item(mapping.create_item(request, _caller()))
         return item_service_pb2.CreateItemResponse(item=mapping.item_to_proto(item))
 
     async def GetItem(
         self, request: item_service_pb2.GetItemRequest, context: grpc.aio.ServicerContext
     ) -> item_service_pb2.GetItemResponse:
-        item = await self._handlers.get_item(_actor(), mapping.item_id(request.item_id))
+        item = await self._handlers.get_item(_caller(), mapping.item_id(request.item_id))
         return item_service_pb2.GetItemResponse(item=mapping.item_to_proto(item))
 
     async def ListItems(
         self, request: item_service_pb2.ListItemsRequest, context: grpc.aio.ServicerContext
     ) -> item_service_pb2.ListItemsResponse:
-        page = await self._handlers.list_items(mapping.list_items(request, _actor()))
+        page = await self._handlers.list_items(mapping.list_items(request, _caller()))
         return item_service_pb2.ListItemsResponse(
             items=[mapping.item_to_proto(item) for item in page.items],
             next_page_token=page.next_page_token,
@@ -44,20 +44,20 @@ class ItemServicer(item_service_pb2_grpc.ItemServiceServicer):  # type: ignore[m
     async def UpdateItem(
         self, request: item_service_pb2.UpdateItemRequest, context: grpc.aio.ServicerContext
     ) -> item_service_pb2.UpdateItemResponse:
-        item = await self._handlers.update_item(mapping.update_item(request, _actor()))
+        item = await self._handlers.update_item(mapping.update_item(request, _caller()))
         return item_service_pb2.UpdateItemResponse(item=mapping.item_to_proto(item))
 
     async def ConfirmItem(
         self, request: item_service_pb2.ConfirmItemRequest, context: grpc.aio.ServicerContext
     ) -> item_service_pb2.ConfirmItemResponse:
-        command = commands.ChangeState(_actor(), mapping.item_id(request.item_id))
+        command = commands.ChangeState(_caller(), mapping.item_id(request.item_id))
         item = await self._handlers.confirm_item(command)
         return item_service_pb2.ConfirmItemResponse(item=mapping.item_to_proto(item))
 
     async def DiscardItem(
         self, request: item_service_pb2.DiscardItemRequest, context: grpc.aio.ServicerContext
     ) -> item_service_pb2.DiscardItemResponse:
-        command = commands.ChangeState(_actor(), mapping.item_id(request.item_id))
+        command = commands.ChangeState(_caller(), mapping.item_id(request.item_id))
         item = await self._handlers.discard_item(command)
         return item_service_pb2.DiscardItemResponse(item=mapping.item_to_proto(item))
 
@@ -66,6 +66,6 @@ class ItemServicer(item_service_pb2_grpc.ItemServiceServicer):  # type: ignore[m
         request: item_service_pb2.RetryEnrichmentRequest,
         context: grpc.aio.ServicerContext,
     ) -> item_service_pb2.RetryEnrichmentResponse:
-        command = commands.ChangeState(_actor(), mapping.item_id(request.item_id))
+        command = commands.ChangeState(_caller(), mapping.item_id(request.item_id))
         item = await self._handlers.retry_enrichment(command)
         return item_service_pb2.RetryEnrichmentResponse(item=mapping.item_to_proto(item))

@@ -9,9 +9,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from keel.items.v1 import item_pb2, item_service_pb2, tag_pb2, tag_service_pb2
 
 from items.app import commands
-from items.app.actor import Actor
-from items.domain.errors import ItemNotFound, OrganizationRequired, TagNotFound
+from items.domain.errors import ItemNotFound, TagNotFound
 from items.domain.model import Item, Source, Tag
+from keel_runtime.caller import Caller
 from keel_runtime.context import Principal
 
 _COLLECTIONS = {
@@ -22,16 +22,11 @@ _COLLECTIONS = {
 }
 
 
-def actor(principal: Principal) -> Actor:
-    if not principal.org_id:
-        raise OrganizationRequired("the caller's principal names no organization")
-    return Actor(
-        subject=principal.subject,
-        org_id=principal.org_id,
-        roles=principal.roles,
-        scopes=principal.scopes,
-        kind=principal.kind,
-    )
+def caller(principal: Principal) -> Caller:
+    """The caller of a call; every item and tag belongs to an organization, so it needs one."""
+    who = Caller.from_principal(principal)
+    who.require_org()
+    return who
 
 
 def item_id(value: str) -> UUID:
@@ -87,13 +82,13 @@ def tag_to_proto(tag: Tag) -> tag_pb2.Tag:
     )
 
 
-def create_item(request: item_service_pb2.CreateItemRequest, who: Actor) -> commands.CreateItem:
+def create_item(request: item_service_pb2.CreateItemRequest, who: Caller) -> commands.CreateItem:
     kind = request.WhichOneof("source")
     source = Source(url=request.url) if kind == "url" else Source(note=request.note)
-    return commands.CreateItem(actor=who, source=source, request_id=request.request_id or None)
+    return commands.CreateItem(caller=who, source=source, request_id=request.request_id or None)
 
 
-def update_item(request: item_service_pb2.UpdateItemRequest, who: Actor) -> commands.UpdateItem:
+def update_item(request: item_service_pb2.UpdateItemRequest, who: Caller) -> commands.UpdateItem:
     item = request.item
     mask = tuple(request.update_mask.paths)
     if not mask:
@@ -105,7 +100,7 @@ def update_item(request: item_service_pb2.UpdateItemRequest, who: Actor) -> comm
         }
         mask = tuple(name for name in commands.EDITABLE_FIELDS if populated[name])
     return commands.UpdateItem(
-        actor=who,
+        caller=who,
         item_id=item_id(item.id),
         mask=mask,
         title=item.title,
@@ -114,9 +109,9 @@ def update_item(request: item_service_pb2.UpdateItemRequest, who: Actor) -> comm
     )
 
 
-def list_items(request: item_service_pb2.ListItemsRequest, who: Actor) -> commands.ListItems:
+def list_items(request: item_service_pb2.ListItemsRequest, who: Caller) -> commands.ListItems:
     return commands.ListItems(
-        actor=who,
+        caller=who,
         collection=_COLLECTIONS.get(request.collection, "ALL"),
         tag=request.tag,
         query=request.query,
@@ -125,5 +120,5 @@ def list_items(request: item_service_pb2.ListItemsRequest, who: Actor) -> comman
     )
 
 
-def list_tags(request: tag_service_pb2.ListTagsRequest, who: Actor) -> commands.ListTags:
-    return commands.ListTags(actor=who, page_size=request.page_size, page_token=request.page_token)
+def list_tags(request: tag_service_pb2.ListTagsRequest, who: Caller) -> commands.ListTags:
+    return commands.ListTags(caller=who, page_size=request.page_size, page_token=request.page_token)

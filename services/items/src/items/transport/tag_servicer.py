@@ -6,14 +6,14 @@ import grpc
 from keel.items.v1 import tag_service_pb2, tag_service_pb2_grpc
 
 from items.app import commands
-from items.app.actor import Actor
 from items.app.tags import TagHandlers
 from items.transport import mapping
+from keel_runtime.caller import Caller
 from keel_runtime.context import require_principal
 
 
-def _actor() -> Actor:
-    return mapping.actor(require_principal())
+def _caller() -> Caller:
+    return mapping.caller(require_principal())
 
 
 class TagServicer(tag_service_pb2_grpc.TagServiceServicer):  # type: ignore[misc]
@@ -23,7 +23,7 @@ class TagServicer(tag_service_pb2_grpc.TagServiceServicer):  # type: ignore[misc
     async def ListTags(
         self, request: tag_service_pb2.ListTagsRequest, context: grpc.aio.ServicerContext
     ) -> tag_service_pb2.ListTagsResponse:
-        page = await self._handlers.list_tags(mapping.list_tags(request, _actor()))
+        page = await self._handlers.list_tags(mapping.list_tags(request, _caller()))
         return tag_service_pb2.ListTagsResponse(
             tags=[mapping.tag_to_proto(tag) for tag in page.tags],
             next_page_token=page.next_page_token,
@@ -32,13 +32,13 @@ class TagServicer(tag_service_pb2_grpc.TagServiceServicer):  # type: ignore[misc
     async def CreateTag(
         self, request: tag_service_pb2.CreateTagRequest, context: grpc.aio.ServicerContext
     ) -> tag_service_pb2.CreateTagResponse:
-        tag = await self._handlers.create_tag(commands.CreateTag(_actor(), request.name))
+        tag = await self._handlers.create_tag(commands.CreateTag(_caller(), request.name))
         return tag_service_pb2.CreateTagResponse(tag=mapping.tag_to_proto(tag))
 
     async def RenameTag(
         self, request: tag_service_pb2.RenameTagRequest, context: grpc.aio.ServicerContext
     ) -> tag_service_pb2.RenameTagResponse:
-        command = commands.RenameTag(_actor(), mapping.tag_id(request.tag_id), request.new_name)
+        command = commands.RenameTag(_caller(), mapping.tag_id(request.tag_id), request.new_name)
         tag = await self._handlers.rename_tag(command)
         return tag_service_pb2.RenameTagResponse(tag=mapping.tag_to_proto(tag))
 
@@ -46,6 +46,6 @@ class TagServicer(tag_service_pb2_grpc.TagServiceServicer):  # type: ignore[misc
         self, request: tag_service_pb2.DeleteTagRequest, context: grpc.aio.ServicerContext
     ) -> tag_service_pb2.DeleteTagResponse:
         await self._handlers.delete_tag(
-            commands.DeleteTag(_actor(), mapping.tag_id(request.tag_id))
+            commands.DeleteTag(_caller(), mapping.tag_id(request.tag_id))
         )
         return tag_service_pb2.DeleteTagResponse()

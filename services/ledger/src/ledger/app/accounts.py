@@ -7,9 +7,12 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 from keel_runtime import paging
+from keel_runtime.caller import Caller
 from keel_runtime.ids import new_id
+from ledger.app import commands
+from ledger.app.access import idempotency_scope, require_reader, require_writer, sees
 from ledger.app.ports import Clock, LedgerUnitOfWork, UnitOfWorkFactory
-from ledger.domain import commands, errors
+from ledger.domain import errors
 from ledger.domain.assets import currency_asset
 from ledger.domain.events import AccountOpened
 from ledger.domain.model import Account, AccountKind, Balance, BalanceBound, HistoryEntry
@@ -79,13 +82,15 @@ class AccountHandlers:
 
     async def create_account(self, command: commands.CreateAccount) -> Account:
         caller = command.caller
-        if not caller.can_write:
-            raise errors.Forbidden("opening accounts needs the OWNER or ADMIN role")
+        require_writer(caller)
         org_id = command.org_id or caller.org_id
-        if org_id != caller.org_id and not caller.is_service:
-            raise errors.Forbidden("only internal callers may open accounts for another org")
+        if org_id != caller.org_id:
+            # Only the platform opens accounts for another organization.
+            caller.require_platform()
         # Before the idempotent replay: a repeat must not hand a service's account to a member.
-        check_may_open(caller, command.kind, command.bound, command.overdraft_limit)
+        check_may_open(
+            command.kind, command.bound, command.overdraft_limit, by_platform=caller.is_platform
+        )
         if (
             command.overdraft_limit
             and command.bound is not BalanceBound.DEBITS_MUST_NOT_EXCEED_CREDITS
@@ -115,7 +120,7 @@ class AccountHandlers:
         )
         # Request ids are the caller's, as for transactions: a service opening an account
         # for an organization does not take that organization's own keys.
-        scope = caller.idempotency_scope_in(org_id) if command.request_id else ""
+        scope = idempotency_scope(caller, org_id) if command.request_id else ""
         async with self._uow() as uow:
             if command.request_id:
                 first = await self._repeat(uow, scope, command.request_id, digest)
@@ -169,7 +174,7 @@ class AccountHandlers:
     async def list_accounts(self, query: commands.ListAccounts) -> Page[Account]:
         require_reader(query.caller)
         org_id = query.org_id or query.caller.org_id
-        if not query.caller.can_see(org_id):
+        if not sees(query.caller, org_id):
             # Another organization's accounts simply do not exist for this caller.
             return Page([], "")
         scope = paging.query_digest("ListAccounts", org_id, query.kind, query.asset_code)
@@ -201,7 +206,7 @@ class AccountHandlers:
         views: list[BalanceView] = []
         for account_id in query.account_ids:
             pair = found.get(account_id)
-            if pair is None or not query.caller.can_see(pair[0].org_id):
+            if pair is None or not sees(query.caller, pair[0].org_id):
                 raise errors.AccountNotFound(
                     f"account {account_id} not found", account_id=account_id
                 )
@@ -219,19 +224,10 @@ class AccountHandlers:
         return HistoryPage(found[:size], token, account)
 
 
-async def visible_account(
-    uow: LedgerUnitOfWork, caller: commands.Caller, account_id: str
-) -> Account:
+async def visible_account(uow: LedgerUnitOfWork, caller: Caller, account_id: str) -> Account:
     """The account if the caller may see it; another org's account is simply not found."""
     require_reader(caller)
     account = await uow.accounts.get(account_id)
-    if account is None or not caller.can_see(account.org_id):
+    if account is None or not sees(caller, account.org_id):
         raise errors.AccountNotFound(f"account {account_id} not found", account_id=account_id)
     return account
-
-
-def require_reader(caller: commands.Caller) -> None:
-    if not caller.can_read:
-        raise errors.Forbidden(
-            f"reading the ledger needs scope {commands.READ_SCOPE} or {commands.WRITE_SCOPE}"
-        )

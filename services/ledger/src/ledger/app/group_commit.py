@@ -13,18 +13,20 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from keel_runtime.errors import CallerRefused
 from keel_runtime.tenancy import acting_for
-from ledger.app import posting
+from ledger.app import commands, posting
+from ledger.app.access import require_writer
 from ledger.app.tenancy import call_scope
 from ledger.app.transactions import TransactionHandlers
-from ledger.domain import commands, errors
+from ledger.domain import errors
 from ledger.domain import events as ev
 from ledger.domain.model import Transaction, TransactionKind
 from ledger.domain.rules import entries_for
 
 log = logging.getLogger(__name__)
 
-Outcome = Transaction | errors.LedgerError
+Outcome = Transaction | errors.LedgerError | CallerRefused
 
 
 @dataclass
@@ -45,10 +47,9 @@ async def create_group(handlers: TransactionHandlers, items: Sequence[_Request])
     fresh: dict[int, Transaction] = {}
     for i, item in enumerate(items):
         try:
-            if not item.command.caller.can_write:
-                raise errors.Forbidden("moving money needs the OWNER or ADMIN role")
+            require_writer(item.command.caller)
             fresh[i] = handlers.new_transaction(item.command, now)
-        except errors.LedgerError as exc:
+        except (errors.LedgerError, CallerRefused) as exc:
             outcomes[i] = exc
     # Two requests in one group with the same (scope, request id): the later one follows the
     # first, exactly as if it had arrived after it.

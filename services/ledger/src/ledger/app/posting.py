@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+from keel_runtime.caller import Caller
+from ledger.app.access import sees
 from ledger.app.ports import LedgerUnitOfWork
-from ledger.domain import commands, errors
+from ledger.domain import errors
 from ledger.domain.chain import ChainedEntry, link
 from ledger.domain.model import Balance, Entry, Side, Transaction
 from ledger.domain.permissions import check_may_debit
 from ledger.domain.rules import apply_entries
 
-Work = tuple[commands.Caller, Transaction, Sequence[Entry]]
+Work = tuple[Caller, Transaction, Sequence[Entry]]
 
 
 async def apply_each(
@@ -34,7 +36,7 @@ async def apply_each(
         try:
             for account_id in sorted({e.account_id for e in entries}):
                 pair = current.get(account_id)
-                if pair is None or not caller.can_see(pair[0].org_id):
+                if pair is None or not sees(caller, pair[0].org_id):
                     raise errors.AccountNotFound(
                         f"account {account_id} not found", account_id=account_id
                     )
@@ -42,7 +44,7 @@ async def apply_each(
                 # Growing an account's debits moves money out of it (a negative pending
                 # entry only releases a hold).
                 if entry.side is Side.DEBIT and entry.amount > 0:
-                    check_may_debit(caller, current[entry.account_id][0])
+                    check_may_debit(current[entry.account_id][0], by_platform=caller.is_platform)
             new = apply_entries(current, entries)
         except errors.LedgerError as exc:
             if atomic:
@@ -72,7 +74,7 @@ async def apply_each(
 
 async def post(
     uow: LedgerUnitOfWork,
-    caller: commands.Caller,
+    caller: Caller,
     batch: Sequence[tuple[Transaction, Sequence[Entry]]],
 ) -> None:
     """Apply the transactions' entries in order, all or nothing."""

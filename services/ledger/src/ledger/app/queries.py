@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from keel_runtime import paging
 from keel_runtime.tenancy import PLATFORM, acting_for
+from ledger.app import commands
 from ledger.app.accounts import Page, visible_account
 from ledger.app.checkpoints import Checkpointer
 from ledger.app.ports import Clock, UnitOfWorkFactory
 from ledger.app.transactions import visible_transaction
-from ledger.domain import commands
 from ledger.domain.audit import LedgerReport
 from ledger.domain.model import Transaction
 

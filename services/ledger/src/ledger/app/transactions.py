@@ -7,13 +7,14 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from keel_runtime.caller import Caller
 from keel_runtime.ids import new_id
 from keel_runtime.tenancy import PLATFORM, acting_for
-from ledger.app import posting
-from ledger.app.accounts import require_reader
+from ledger.app import commands, posting
+from ledger.app.access import idempotency_scope, require_reader, require_writer, sees
 from ledger.app.ports import Clock, LedgerUnitOfWork, UnitOfWorkFactory
 from ledger.app.tenancy import maker_scope
-from ledger.domain import commands, errors
+from ledger.domain import errors
 from ledger.domain import events as ev
 from ledger.domain.model import (
     Entry,
@@ -39,13 +40,6 @@ EXPIRY_BATCH = 100
 
 def _legs(postings: tuple[Posting, ...]) -> list[list[Any]]:
     return [[p.account_id, p.side, p.amount, p.asset_code] for p in postings]
-
-
-def _require_writer(caller: commands.Caller) -> None:
-    if not caller.can_write:
-        raise errors.Forbidden(
-            f"moving money needs the OWNER or ADMIN role, or scope {commands.WRITE_SCOPE}"
-        )
 
 
 async def _claim_all(
@@ -92,7 +86,7 @@ class TransactionHandlers:
             id=new_id(),
             org_id=command.caller.org_id,
             request_id=command.request_id,
-            scope=command.caller.idempotency_scope,
+            scope=idempotency_scope(command.caller),
             kind=TransactionKind.PENDING if command.pending else TransactionKind.STANDARD,
             state=TransactionState.PENDING if command.pending else TransactionState.POSTED,
             postings=command.postings,
@@ -119,7 +113,7 @@ class TransactionHandlers:
 
     async def create_batch(self, command: commands.CreateTransactionBatch) -> list[Transaction]:
         """Record the transactions in order in one database transaction (group commit)."""
-        _require_writer(command.caller)
+        require_writer(command.caller)
         request_ids = [item.request_id for item in command.items]
         if len(set(request_ids)) != len(request_ids):
             raise errors.InvalidRequest("request_id values in a batch must be unique")
@@ -145,7 +139,7 @@ class TransactionHandlers:
         return [results[request_id] for request_id in request_ids]
 
     async def post_pending(self, command: commands.PostPending) -> Resolution:
-        _require_writer(command.caller)
+        require_writer(command.caller)
         async with self._uow() as uow:
             hold = await self._hold(uow, command.caller, command.transaction_id)
             legs = partial_postings(hold.postings, command.amount)
@@ -163,7 +157,7 @@ class TransactionHandlers:
         return resolution
 
     async def void_pending(self, command: commands.VoidPending) -> Resolution:
-        _require_writer(command.caller)
+        require_writer(command.caller)
         async with self._uow() as uow:
             hold = await self._hold(uow, command.caller, command.transaction_id)
             resolution = await self._resolve(
@@ -198,7 +192,7 @@ class TransactionHandlers:
                     hold = await uow.transactions.get(due[0], lock=True)
                     assert hold is not None
                     await uow.act_for(maker_scope(hold))
-                    system = commands.Caller(org_id=hold.org_id, subject="ledger", is_service=True)
+                    system = Caller("ledger", hold.org_id, kind="service")
                     await self._resolve(
                         uow,
                         system,
@@ -214,7 +208,7 @@ class TransactionHandlers:
         return released
 
     async def reverse(self, command: commands.ReverseTransaction) -> Transaction:
-        _require_writer(command.caller)
+        require_writer(command.caller)
         async with self._uow() as uow:
             original = await uow.transactions.get(command.transaction_id, lock=True)
             if original is None or not await _visible(uow, command.caller, original):
@@ -254,7 +248,7 @@ class TransactionHandlers:
         return reversal
 
     async def _hold(
-        self, uow: LedgerUnitOfWork, caller: commands.Caller, transaction_id: str
+        self, uow: LedgerUnitOfWork, caller: Caller, transaction_id: str
     ) -> Transaction:
         # The hold row is locked first: concurrent resolutions of one hold queue here.
         hold = await uow.transactions.get(transaction_id, lock=True)
@@ -266,7 +260,7 @@ class TransactionHandlers:
 
     def _derived(
         self,
-        caller: commands.Caller,
+        caller: Caller,
         kind: TransactionKind,
         legs: tuple[Posting, ...],
         *,
@@ -279,7 +273,7 @@ class TransactionHandlers:
             id=new_id(),
             org_id=caller.org_id,
             request_id=request_id,
-            scope=caller.idempotency_scope,
+            scope=idempotency_scope(caller),
             kind=kind,
             state=TransactionState.POSTED,
             postings=legs,
@@ -295,7 +289,7 @@ class TransactionHandlers:
     async def _resolve(
         self,
         uow: LedgerUnitOfWork,
-        caller: commands.Caller,
+        caller: Caller,
         hold: Transaction,
         kind: TransactionKind,
         legs: tuple[Posting, ...],
@@ -345,19 +339,19 @@ class TransactionHandlers:
         return resolving, resolved
 
 
-async def _visible(uow: LedgerUnitOfWork, caller: commands.Caller, tx: Transaction) -> bool:
+async def _visible(uow: LedgerUnitOfWork, caller: Caller, tx: Transaction) -> bool:
     """A transaction is visible to its org and to any org whose accounts it touches."""
-    if caller.can_see(tx.org_id):
+    if sees(caller, tx.org_id):
         return True
     for account_id in sorted(tx.account_ids):
         account = await uow.accounts.get(account_id)
-        if account is not None and caller.can_see(account.org_id):
+        if account is not None and sees(caller, account.org_id):
             return True
     return False
 
 
 async def visible_transaction(
-    uow: LedgerUnitOfWork, caller: commands.Caller, transaction_id: str
+    uow: LedgerUnitOfWork, caller: Caller, transaction_id: str
 ) -> Transaction:
     require_reader(caller)
     tx = await uow.transactions.get(transaction_id)

@@ -119,15 +119,13 @@ class AlreadyReversed(PreconditionFailed):
 
 
 class Forbidden(LedgerError):
-    """The caller's roles do not allow the operation."""
+    """Root of what only the platform may do: done by a customer, it could create money.
+
+    (A caller lacking a role, a scope or an organization is refused by the runtime's caller
+    model, ``keel_runtime.caller``, before any of these.)
+    """
 
     reason = "FORBIDDEN"
-
-
-class NoOrganization(Forbidden):
-    """The caller belongs to no organization and is not the platform."""
-
-    reason = "NO_ORGANIZATION"
 
 
 class RequiresService(Forbidden):

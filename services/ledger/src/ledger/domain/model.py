@@ -131,7 +131,7 @@ class Transaction:
     reversed_id: str | None = None
     resolved_by_id: str | None = None
     fingerprint: str = field(default="", compare=False)
-    # Whose request_id it is (see Caller.idempotency_scope): request ids are unique per scope.
+    # Whose request_id it is (ledger.app.access.idempotency_scope): unique per scope.
     scope: str = field(default="", compare=False)
 
     @property

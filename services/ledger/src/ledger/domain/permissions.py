@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ledger.domain import errors
-from ledger.domain.commands import Caller
 from ledger.domain.model import Account, AccountKind, BalanceBound
 
 # Kinds a customer (user or API key) may open. An allow-list, so that a kind added to the
@@ -16,15 +15,15 @@ SPENDABLE_BOUND = BalanceBound.DEBITS_MUST_NOT_EXCEED_CREDITS
 
 
 def check_may_open(
-    caller: Caller, kind: AccountKind, bound: BalanceBound, overdraft_limit: int
+    kind: AccountKind, bound: BalanceBound, overdraft_limit: int, *, by_platform: bool
 ) -> None:
     """A customer opens only accounts it cannot spend below zero.
 
     Any other account (no bound, credit-bounded, an overdraft, a platform kind) could be the
-    debit side of a transfer into the customer's wallet with nothing behind it. Internal
-    services (`kind: service`: billing, operator tools) keep the platform's books.
+    debit side of a transfer into the customer's wallet with nothing behind it. The platform
+    (``by_platform``: Keel services such as billing, the operator) keeps the platform's books.
     """
-    if caller.is_service:
+    if by_platform:
         return
     if kind not in CUSTOMER_KINDS:
         raise errors.SystemAccountRequiresService(
@@ -43,14 +42,14 @@ def check_may_open(
         )
 
 
-def check_may_debit(caller: Caller, account: Account) -> None:
+def check_may_debit(account: Account, *, by_platform: bool) -> None:
     """A customer moves money only out of accounts whose debits are bounded by their credits.
 
     Checked on every entry that grows an account's debits (a transfer, a hold, posting a hold,
     a reversal), so accounts opened before this rule, or by a service in the customer's
     organization, cannot be drained into a wallet either.
     """
-    if caller.is_service or account.bound is SPENDABLE_BOUND:
+    if by_platform or account.bound is SPENDABLE_BOUND:
         return
     raise errors.UnboundedDebitRequiresService(
         f"account {account.id} is not bounded by its credits; only internal services debit it",

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from keel_runtime.events import Envelope, Subscription, unpack
 from ledger.app.accounts import AccountHandlers
-from ledger.domain.commands import OpenWallet
+from ledger.app.commands import OpenWallet
 from ledger.events.codec import encode
 from ledger.storage.uow import ConnectionUnitOfWork
 

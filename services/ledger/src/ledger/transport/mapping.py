@@ -2,34 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from keel.ledger.v1 import account_service_pb2 as acc
 from keel.ledger.v1 import ledger_admin_service_pb2 as adm
 from keel.ledger.v1 import transaction_service_pb2 as txs
 
-from keel_runtime.access import is_platform, require_platform
-from keel_runtime.context import require_principal
+from keel_runtime.caller import Caller, current_caller
 from ledger import contract
-from ledger.domain import commands, errors
+from ledger.app import commands
 from ledger.domain.model import Asset
 
 # Request-id scope of internal callers that act for no organization.
 SERVICE_ORG = "00000000-0000-0000-0000-000000000000"
 
 
-def caller() -> commands.Caller:
-    principal = require_principal()
-    # The platform (the operator or a Keel service) may act for any organization.
-    is_service = is_platform(principal)
-    if not principal.org_id and not is_service:
-        raise errors.NoOrganization("the principal belongs to no organization")
-    return commands.Caller(
-        org_id=principal.org_id or SERVICE_ORG,
-        subject=principal.subject,
-        roles=principal.roles,
-        is_service=is_service,
-        scopes=principal.scopes,
-        is_api_key=principal.kind == "api_key",
-    )
+def caller() -> Caller:
+    """The caller of this call: a tenant acts for its organization; the platform (the
+    operator or a Keel service) may act for any organization, or for none."""
+    who = current_caller()
+    if not who.is_platform:
+        who.require_org()
+    elif not who.org_id:
+        return replace(who, org_id=SERVICE_ORG)
+    return who
 
 
 def create_account(request: acc.CreateAccountRequest) -> commands.CreateAccount:
@@ -81,7 +77,7 @@ def list_account_entries(request: acc.ListAccountEntriesRequest) -> commands.Lis
 
 
 def create_transaction(
-    request: txs.CreateTransactionRequest, who: commands.Caller | None = None
+    request: txs.CreateTransactionRequest, who: Caller | None = None
 ) -> commands.CreateTransaction:
     pending = request.HasField("pending")
     expiration = request.pending.WhichOneof("expiration") if pending else None
@@ -147,5 +143,5 @@ def list_transactions(request: txs.ListTransactionsRequest) -> commands.ListTran
 def verify(request: adm.VerifyLedgerRequest) -> commands.VerifyLedger:
     # It reads every organization's accounts: a platform power (the server chain refuses
     # tenants first, from the contract; this keeps the rule beside the mapping).
-    require_platform(require_principal())
+    current_caller().require_platform()
     return commands.VerifyLedger(request.asset_code)

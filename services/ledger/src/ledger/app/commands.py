@@ -1,4 +1,4 @@
-"""Commands and queries the ledger handles, and the caller issuing them."""
+"""Commands and queries the ledger handles; those made for a call carry its caller."""
 
 from __future__ import annotations
 
@@ -6,57 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from keel_runtime.caller import Caller
 from ledger.domain.model import AccountKind, Asset, BalanceBound, Posting
-
-# Roles that may move money or open accounts in their own organization.
-WRITER_ROLES = frozenset({"OWNER", "ADMIN"})
-READ_SCOPE = "ledger:read"
-WRITE_SCOPE = "ledger:write"
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who issues a command: a member of one organization, an API key, or an internal service."""
-
-    org_id: str
-    subject: str = ""
-    roles: frozenset[str] = frozenset()
-    is_service: bool = False
-    scopes: frozenset[str] = frozenset()
-    is_api_key: bool = False
-
-    @property
-    def idempotency_scope(self) -> str:
-        """Whose request ids these are: the organization's, or one service's acting for it.
-
-        Members and API keys of an organization share its keys (a retry may come from
-        either); each internal service has its own, so a tenant's ``invoice:<id>`` never
-        collides with billing paying that invoice.
-        """
-        return self.idempotency_scope_in(self.org_id)
-
-    def idempotency_scope_in(self, org_id: str) -> str:
-        """The scope of request ids of acts for ``org_id`` (a service may act for another)."""
-        if self.is_service:
-            return f"org:{org_id}/service:{self.subject}"
-        return f"org:{org_id}"
-
-    def can_see(self, org_id: str) -> bool:
-        return self.is_service or org_id == self.org_id
-
-    @property
-    def can_read(self) -> bool:
-        # Every member may read; an API key only with a ledger scope.
-        return not self.is_api_key or bool(self.scopes & {READ_SCOPE, WRITE_SCOPE})
-
-    @property
-    def can_write(self) -> bool:
-        if self.is_api_key:
-            # The intersection: the scope, and the key's roles (when it carries any).
-            return WRITE_SCOPE in self.scopes and (
-                not self.roles or bool(self.roles & WRITER_ROLES)
-            )
-        return self.is_service or bool(self.roles & WRITER_ROLES) or WRITE_SCOPE in self.scopes
 
 
 @dataclass(frozen=True)
