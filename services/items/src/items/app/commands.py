@@ -51,6 +51,7 @@ class ListItems:
 class CreateTag:
     actor: Actor
     name: str
+    request_id: str | None = None
 
 
 @dataclass(frozen=True)
