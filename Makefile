@@ -40,8 +40,8 @@ lint: gen ## buf lint + buf format check + ruff check + ruff format check (mypy:
 typecheck: install ## mypy --strict on our code (generated code excluded)
 	@$(BIN)/mypy libs/keel-runtime/src libs/keel-devstack/src services/*/src
 
-breaking: gen ## buf breaking against the previous commit of main
-	@$(BIN)/python tools/breaking.py
+breaking: gen ## buf breaking (FILE) vs main (docs/contracts.md), never before protos/BREAKING_BASELINE; AGAINST=<ref>
+	@$(BIN)/python tools/breaking.py $(if $(AGAINST),--against "$(AGAINST)")
 
 fmt: install ## Format protos and Python
 	@$(BIN)/buf format -w

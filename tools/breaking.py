@@ -1,4 +1,4 @@
-"""`buf breaking` of protos/ against the previous commit (what `make breaking` runs)."""
+"""`buf breaking` of protos/ against the base breaking_base chooses (what `make breaking` runs)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+import breaking_base
 import protodeps
 
 ROOT = protodeps.ROOT
@@ -38,17 +39,26 @@ def build_image(workspace: Path, image: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--against", default="HEAD~1", help="git ref to compare with")
-    ref = parser.parse_args().against
-    if git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").returncode != 0:
-        print(f"breaking: no commit {ref}; nothing to compare against")
+    parser.add_argument(
+        "--against", default="", help="git ref to compare with (default: see breaking_base)"
+    )
+    against = parser.parse_args().against
+    if against:
+        commit = breaking_base.Git(ROOT).commit(against)
+        base = breaking_base.Base(commit, f"--against {against}" if commit else f"no {against}")
+    else:
+        base = breaking_base.choose(breaking_base.Git(ROOT))
+    if base.commit is None:
+        print(f"breaking: nothing to compare against ({base.reason}); passing")
         return 0
+    ref = base.commit
+    print(f"breaking: base {ref[:12]}, {base.reason}")
     protodeps.main()  # both sides import third-party protos from build/protodeps
     with tempfile.TemporaryDirectory() as tmp:
         before = Path(tmp) / "before"
         count = export_protos(ref, before)
         if count == 0:
-            print(f"breaking: no protos at {ref}; nothing to compare against")
+            print(f"breaking: no protos at {ref[:12]}; nothing to compare against")
             return 0
         # The old tree is checked against today's module layout and third-party protos.
         (before / "buf.yaml").write_bytes((ROOT / "buf.yaml").read_bytes())
@@ -56,7 +66,7 @@ def main() -> int:
         (before / "build" / "protodeps").symlink_to(protodeps.OUT, target_is_directory=True)
         build_image(before, Path(tmp) / "before.binpb")
         build_image(ROOT, Path(tmp) / "after.binpb")
-        print(f"breaking: comparing protos/ with {ref} ({count} protos there), rules FILE")
+        print(f"breaking: comparing protos/ with {ref[:12]} ({count} protos there), rules FILE")
         result = subprocess.run(
             [
                 protodeps.buf_binary(),

@@ -58,7 +58,7 @@ def test_api_key_is_exchanged_for_a_token_that_acts_within_its_scopes(
     as_key = {"authorization": f"Bearer {grant['accessToken']}"}
     listed = gateway.get("/v1/items", headers=as_key)
     assert listed.status_code == 200, listed.text
-    assert item["id"] in [i["id"] for i in listed.json().get("items", [])]
+    assert item["itemId"] in [i["itemId"] for i in listed.json().get("items", [])]
 
     write = gateway.post(
         "/v1/items",

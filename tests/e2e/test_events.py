@@ -53,7 +53,7 @@ def test_sign_up_opens_the_wallet_and_starts_the_default_subscription(
     gateway: httpx.Client, tenant: Tenant
 ) -> None:
     wallet = _wait_wallet(gateway, tenant)
-    assert wallet["orgId"] == tenant.org_id
+    assert wallet["organizationId"] == tenant.org_id
     assert wallet["asset"]["code"] == "USD"  # the organization's default currency
     balance = gateway.get(f"/v1/accounts/{wallet['accountId']}/balance", headers=tenant.auth)
     assert balance.status_code == 200, balance.text
@@ -62,7 +62,7 @@ def test_sign_up_opens_the_wallet_and_starts_the_default_subscription(
     assert {key: str(amounts[key]) for key in ZERO_AMOUNTS} == dict.fromkeys(ZERO_AMOUNTS, "0")
 
     subscription = _wait_subscription(gateway, tenant)
-    assert subscription["orgId"] == tenant.org_id
+    assert subscription["organizationId"] == tenant.org_id
     assert subscription["state"] == "SUBSCRIPTION_STATE_ACTIVE"
     assert subscription["planId"]
     got = gateway.get(f"/v1/subscriptions/{subscription['subscriptionId']}", headers=tenant.auth)

@@ -39,7 +39,7 @@ def _ready_item(gateway: httpx.Client, tenant: Tenant) -> Json:
     item: Json = post_json(gateway, "/v1/items", tenant, body)["item"]
 
     def enriched() -> Json | None:
-        current: Json = get_json(gateway, f"/v1/items/{item['id']}", tenant)["item"]
+        current: Json = get_json(gateway, f"/v1/items/{item['itemId']}", tenant)["item"]
         assert current["state"] != "ITEM_STATE_FAILED", current
         return current if current["state"] == "ITEM_STATE_READY_TO_CONFIRM" else None
 
@@ -119,7 +119,7 @@ def test_confirmed_item_is_one_unit_of_usage_however_often_delivered(
     gateway: httpx.Client, tenant: Tenant, mesh: Endpoints
 ) -> None:
     item = _ready_item(gateway, tenant)
-    confirmed: Json = post_json(gateway, f"/v1/items/{item['id']}:confirm", tenant)["item"]
+    confirmed: Json = post_json(gateway, f"/v1/items/{item['itemId']}:confirm", tenant)["item"]
     assert confirmed["state"] == "ITEM_STATE_CONFIRMED", confirmed
 
     # "This period" is the subscription's: billing starts it from the sign-up event, on its
@@ -129,7 +129,7 @@ def test_confirmed_item_is_one_unit_of_usage_however_often_delivered(
     _assert_one_unit(gateway, tenant)
 
     (event,) = wait_for(
-        lambda: _confirmations(mesh, item["id"]) or None, "items publishing the confirmation"
+        lambda: _confirmations(mesh, item["itemId"]) or None, "items publishing the confirmation"
     )
     assert event.envelope.org_id == tenant.org_id
     # The same event under a new event id too: only billing's dedup key can stop that one.
@@ -154,8 +154,8 @@ def test_confirmed_item_is_one_unit_of_usage_however_often_delivered(
         assert inbox == 1, f"billing's inbox holds {inbox} rows for event {event_id}"
 
     # Confirming again is a state error and changes nothing anywhere.
-    again = gateway.post(f"/v1/items/{item['id']}:confirm", json={}, headers=tenant.auth)
+    again = gateway.post(f"/v1/items/{item['itemId']}:confirm", json={}, headers=tenant.auth)
     assert_status_error(again, http_status=400, code=9, reason="INVALID_STATE_TRANSITION")
-    assert get_json(gateway, f"/v1/items/{item['id']}", tenant)["item"] == confirmed
-    assert len(_confirmations(mesh, item["id"], published=False)) == 1
+    assert get_json(gateway, f"/v1/items/{item['itemId']}", tenant)["item"] == confirmed
+    assert len(_confirmations(mesh, item["itemId"], published=False)) == 1
     _assert_one_unit(gateway, tenant)

@@ -61,7 +61,7 @@ def _operator_funding(mesh: Endpoints, tenant: Tenant) -> str:
         response = accounts.CreateAccount(
             account_service_pb2.CreateAccountRequest(
                 request_id=f"e2e-funding-{uuid.uuid4()}",
-                org_id=tenant.org_id,
+                organization_id=tenant.org_id,
                 kind=resources_pb2.ACCOUNT_KIND_FUNDING,
                 asset=resources_pb2.Asset(code="USD", scale=2),
                 balance_bound=resources_pb2.BALANCE_BOUND_NONE,

@@ -41,7 +41,7 @@ def _fund(mesh: Endpoints, wallet: Json, amount: int) -> tuple[str, str]:
             .CreateAccount(
                 account_service_pb2.CreateAccountRequest(
                     request_id=f"e2e-funding-{uuid.uuid4()}",
-                    org_id=PLATFORM_ORG_ID,
+                    organization_id=PLATFORM_ORG_ID,
                     kind=resources_pb2.ACCOUNT_KIND_FUNDING,
                     asset=asset,
                 ),

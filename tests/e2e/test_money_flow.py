@@ -51,7 +51,7 @@ def _fund(mesh: Endpoints, wallet: Json, amount: int) -> str:
         funding = accounts.CreateAccount(
             account_service_pb2.CreateAccountRequest(
                 request_id=f"e2e-funding-{uuid.uuid4()}",
-                org_id=PLATFORM_ORG_ID,
+                organization_id=PLATFORM_ORG_ID,
                 kind=resources_pb2.ACCOUNT_KIND_FUNDING,
                 asset=asset,
                 balance_bound=resources_pb2.BALANCE_BOUND_NONE,

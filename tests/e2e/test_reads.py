@@ -62,19 +62,21 @@ def test_owner_creates_an_item_and_reads_it_back(gateway: httpx.Client, tenant: 
     assert created.status_code == 200, created.text
     item = created.json()["item"]
     assert item["url"] == "https://example.com/e2e"
-    assert item["orgId"] == tenant.org_id
+    assert item["organizationId"] == tenant.org_id
     assert item["createdBy"] == tenant.user_id
     assert item["state"] in STATES_AFTER_CREATE
 
     again = gateway.post("/v1/items", json=body, headers=tenant.auth)
     assert again.status_code == 200, again.text
-    assert again.json()["item"]["id"] == item["id"], "a repeated requestId made a second item"
+    assert again.json()["item"]["itemId"] == item["itemId"], (
+        "a repeated requestId made a second item"
+    )
 
-    got = _get(gateway, f"/v1/items/{item['id']}", tenant)["item"]
-    assert got["id"] == item["id"]
+    got = _get(gateway, f"/v1/items/{item['itemId']}", tenant)["item"]
+    assert got["itemId"] == item["itemId"]
     assert got["state"] in STATES_AFTER_CREATE
     listed = _get(gateway, "/v1/items", tenant)["items"]
-    assert [entry["id"] for entry in listed] == [item["id"]]
+    assert [entry["itemId"] for entry in listed] == [item["itemId"]]
 
 
 def test_item_over_grpc_with_the_principal(mesh: Endpoints, tenant: Tenant) -> None:
@@ -86,12 +88,12 @@ def test_item_over_grpc_with_the_principal(mesh: Endpoints, tenant: Tenant) -> N
             metadata=metadata,
             timeout=5,
         ).item
-        assert created.org_id == tenant.org_id
+        assert created.organization_id == tenant.org_id
         assert created.note == "remember the milk"
         got = stub.GetItem(
-            item_service_pb2.GetItemRequest(item_id=created.id), metadata=metadata, timeout=5
+            item_service_pb2.GetItemRequest(item_id=created.item_id), metadata=metadata, timeout=5
         ).item
-    assert got.id == created.id
+    assert got.item_id == created.item_id
     assert item_pb2.ItemState.Name(got.state) in STATES_AFTER_CREATE
 
 
@@ -106,7 +108,7 @@ def test_billing_reads_the_wallet_from_ledger_propagating_request_id_and_princip
 
     assert response.status_code == 200, response.text
     overview = response.json()["overview"]
-    assert overview["orgId"] == tenant.org_id
+    assert overview["organizationId"] == tenant.org_id
     assert overview["walletAccountId"] == wallet["accountId"]
     assert overview["walletBalance"]["currency"] == wallet["asset"]["code"]
     assert str(overview["walletBalance"]["amountMinor"]) == "0"
@@ -138,6 +140,6 @@ def test_billing_overview_over_grpc(mesh: Endpoints, gateway: httpx.Client, tena
             metadata=[*tenant.token_metadata(), ("x-request-id", request_id())],
             timeout=5,
         ).overview
-    assert overview.org_id == tenant.org_id
+    assert overview.organization_id == tenant.org_id
     assert overview.wallet_account_id == wallet["accountId"]
     assert overview.wallet_balance.amount_minor == 0

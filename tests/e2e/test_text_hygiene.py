@@ -90,7 +90,7 @@ def test_ledger_refuses_nul_in_metadata_keys_and_values(mesh: Endpoints, tenant:
         accounts = account_service_pb2_grpc.AccountServiceStub(channel)
         request = account_service_pb2.CreateAccountRequest(
             request_id=f"e2e-nul-{uuid.uuid4()}",
-            org_id=tenant.org_id,
+            organization_id=tenant.org_id,
             kind=resources_pb2.ACCOUNT_KIND_FUNDING,
             asset=resources_pb2.Asset(code="USD", scale=2),
             balance_bound=resources_pb2.BALANCE_BOUND_NONE,

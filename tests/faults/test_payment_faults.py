@@ -131,7 +131,7 @@ def _fund(ledger: str, credentials: grpc.ChannelCredentials, wallet: Json, amoun
             .CreateAccount(
                 account_service_pb2.CreateAccountRequest(
                     request_id=f"faults-funding-{uuid.uuid4()}",
-                    org_id=PLATFORM_ORG_ID,
+                    organization_id=PLATFORM_ORG_ID,
                     kind=resources_pb2.ACCOUNT_KIND_FUNDING,
                     asset=asset,
                     balance_bound=resources_pb2.BALANCE_BOUND_NONE,

@@ -102,8 +102,16 @@ class FakeTagRepository:
                 tag_id = UUID(int=len(self._store) + 1)
                 self._store[tag_id] = Tag(tag_id, org_id, name, now)
 
+    def _requested(self, org_id: str, request_id: str) -> Tag | None:
+        return next(
+            (t for t in self._store.values() if (t.org_id, t.request_id) == (org_id, request_id)),
+            None,
+        )
+
     async def add(self, tag: Tag) -> bool:
         if self._named(tag.org_id, tag.name) is not None:
+            return False
+        if tag.request_id is not None and self._requested(tag.org_id, tag.request_id):
             return False
         self._store[tag.id] = tag
         return True
@@ -114,6 +122,10 @@ class FakeTagRepository:
 
     async def get_by_name(self, org_id: str, name: str) -> Tag | None:
         tag = self._named(org_id, name)
+        return self._counted(tag) if tag is not None else None
+
+    async def get_by_request_id(self, org_id: str, request_id: str) -> Tag | None:
+        tag = self._requested(org_id, request_id)
         return self._counted(tag) if tag is not None else None
 
     async def rename(self, tag: Tag, new_name: str) -> bool:

@@ -343,7 +343,7 @@ class Walk:
         reply = self.client.send("GET", "/v1/accounts", token=token)
         accounts = self.client.expect(reply, 200, "list accounts").get("accounts", [])
         wallets = [a for a in accounts if a.get("kind") == "ACCOUNT_KIND_WALLET"]
-        if len(wallets) != 1 or wallets[0].get("orgId") != self.result.org_id:
+        if len(wallets) != 1 or wallets[0].get("organizationId") != self.result.org_id:
             raise StepFailed(f"expected exactly one wallet of this organization, got {accounts}")
         account_id = wallets[0]["accountId"]
         reply = self.client.send("GET", f"/v1/accounts/{account_id}/balance", token=token)
@@ -370,7 +370,7 @@ class Walk:
         subscription_id = subscriptions[0]["subscriptionId"]
         reply = self.client.send("GET", f"/v1/subscriptions/{subscription_id}", token=token)
         got = self.client.expect(reply, 200, "get subscription").get("subscription", {})
-        if got.get("orgId") != self.result.org_id:
+        if got.get("organizationId") != self.result.org_id:
             raise StepFailed(f"subscription of another organization: {got}")
         self.result.subscription_id = subscription_id
 
@@ -389,13 +389,13 @@ class Walk:
         body = {"requestId": str(uuid.uuid4()), "url": "https://example.com/keel"}
         reply = self.client.send("POST", "/v1/items", body=body, token=token)
         item = self.client.expect(reply, 200, "create item").get("item", {})
-        if not item.get("id") or item.get("state") not in ITEM_STATES_AFTER_CREATE:
+        if not item.get("itemId") or item.get("state") not in ITEM_STATES_AFTER_CREATE:
             raise StepFailed(f"create item: unexpected item {item}")
-        reply = self.client.send("GET", f"/v1/items/{item['id']}", token=token)
+        reply = self.client.send("GET", f"/v1/items/{item['itemId']}", token=token)
         got = self.client.expect(reply, 200, "get item").get("item", {})
-        if got.get("id") != item["id"] or got.get("state") not in ITEM_STATES_AFTER_CREATE:
+        if got.get("itemId") != item["itemId"] or got.get("state") not in ITEM_STATES_AFTER_CREATE:
             raise StepFailed(f"get item: unexpected item {got}")
-        self.result.item_id = item["id"]
+        self.result.item_id = item["itemId"]
 
     def errors(self) -> None:
         self.step("Errors are JSON google.rpc.Status with ErrorInfo and the request id")

@@ -66,7 +66,7 @@ async def funded_wallet(channel: Any, org_id: str, amount: int) -> str:
         await accounts.CreateAccount(
             account_service_pb2.CreateAccountRequest(
                 request_id=f"wallet-{org_id}",
-                org_id=org_id,
+                organization_id=org_id,
                 kind=resources_pb2.ACCOUNT_KIND_WALLET,
                 asset=usd,
                 balance_bound=resources_pb2.BALANCE_BOUND_DEBITS_MUST_NOT_EXCEED_CREDITS,
@@ -78,7 +78,7 @@ async def funded_wallet(channel: Any, org_id: str, amount: int) -> str:
         await accounts.CreateAccount(
             account_service_pb2.CreateAccountRequest(
                 request_id=f"funding-{uuid.uuid4()}",
-                org_id=PLATFORM_ORG_ID,
+                organization_id=PLATFORM_ORG_ID,
                 kind=resources_pb2.ACCOUNT_KIND_FUNDING,
                 asset=usd,
                 balance_bound=resources_pb2.BALANCE_BOUND_NONE,

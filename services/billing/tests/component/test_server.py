@@ -141,10 +141,10 @@ async def test_only_a_platform_caller_names_the_organization_it_acts_for(
     # A user's organization is the one in its token, whatever else the call names.
     as_user_naming_theirs = (*as_user(mine), (ACTING_ORG_HEADER, theirs))
     listed = await stub.ListSubscriptions(request, metadata=as_user_naming_theirs)
-    assert [s.org_id for s in listed.subscriptions] == [mine]
+    assert [s.organization_id for s in listed.subscriptions] == [mine]
     # A Keel service (its certificate, no token) acts for the organization it names.
     by_items = await stub.ListSubscriptions(request, metadata=as_workload("items", theirs))
-    assert [s.org_id for s in by_items.subscriptions] == [theirs]
+    assert [s.organization_id for s in by_items.subscriptions] == [theirs]
 
 
 async def test_invalid_input_is_invalid_argument(billing: Any, as_user: AsUser) -> None:
@@ -306,4 +306,39 @@ async def test_plans_are_created_by_operators_only(billing: Any, as_user: AsUser
     bad = plan_service_pb2.CreatePlanRequest(plan_id="x", plan=plan_pb2.Plan(currency="usd"))
     with pytest.raises(grpc.aio.AioRpcError) as invalid:
         await stub.CreatePlan(bad, metadata=operator)
+    assert invalid.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_create_plan_is_idempotent_on_request_id(billing: Any) -> None:
+    stub = plan_service_pb2_grpc.PlanServiceStub(billing)
+    operator = as_workload("operator")
+    request_id = str(uuid.uuid4())
+    plan_id = f"pro-{uuid.uuid4().hex[:8]}"
+
+    def create(plan_id: str, amount_minor: int) -> plan_service_pb2.CreatePlanRequest:
+        plan = plan_pb2.Plan(
+            display_name="Pro",
+            currency="USD",
+            interval=plan_pb2.BILLING_INTERVAL_MONTH,
+            prices=[plan_pb2.Price(flat=plan_pb2.FlatPrice(amount_minor=amount_minor))],
+        )
+        return plan_service_pb2.CreatePlanRequest(plan_id=plan_id, plan=plan, request_id=request_id)
+
+    created = (await stub.CreatePlan(create(plan_id, 5000), metadata=operator)).plan
+    again = (await stub.CreatePlan(create(plan_id, 5000), metadata=operator)).plan
+    assert again == created
+    other_id = f"other-{uuid.uuid4().hex[:8]}"
+    for refused in (create(plan_id, 6000), create(other_id, 5000)):
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await stub.CreatePlan(refused, metadata=operator)
+        assert raised.value.code() == grpc.StatusCode.ALREADY_EXISTS
+        assert error_info(raised.value).reason == "REQUEST_ID_REUSED"
+    with pytest.raises(grpc.aio.AioRpcError) as missing:
+        await stub.GetPlan(plan_service_pb2.GetPlanRequest(plan_id=other_id), metadata=operator)
+    assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+
+    malformed = create(f"bad-{uuid.uuid4().hex[:8]}", 5000)
+    malformed.request_id = "not-a-uuid"
+    with pytest.raises(grpc.aio.AioRpcError) as invalid:
+        await stub.CreatePlan(malformed, metadata=operator)
     assert invalid.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -31,7 +31,9 @@ def confirmed(org_id: str, item_id: str, at: datetime | None = None) -> Envelope
         source="items",
         subject=item_id,
         org_id=org_id,
-        payload=items_events.ItemConfirmed(item_id=item_id, org_id=org_id, confirm_time=when),
+        payload=items_events.ItemConfirmed(
+            item_id=item_id, organization_id=org_id, confirm_time=when
+        ),
     )
 
 

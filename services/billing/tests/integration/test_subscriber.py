@@ -74,7 +74,7 @@ async def test_handler_twice_starts_one_subscription(
         rows = (await conn.execute(select(outbox.c.subject, outbox.c.payload))).all()
     assert [r.subject for r in rows] == ["billing.subscription.created"]
     created = unpack(Envelope.FromString(rows[0].payload), events_pb2.SubscriptionCreated)
-    assert created.subscription.org_id == org_id and created.subscription.plan_id == "free"
+    assert created.subscription.organization_id == org_id and created.subscription.plan_id == "free"
 
 
 async def test_concurrent_starts_make_one_subscription(

@@ -122,6 +122,7 @@ async def test_signed_delivery_with_a_retry(engine: AsyncEngine, admin_engine: A
     assert signature == mac.hexdigest()
     body = httpx.Response(200, content=request.content).json()
     assert body["type"] == "billing.invoice.paid" and body["data"]["invoiceId"] == "inv-1"
+    assert body["organization_id"] == org_id
     async with engine.connect() as conn:
         await set_tenant(conn, org_id)
         row = (await conn.execute(select(webhook_deliveries))).one()

@@ -57,6 +57,9 @@ class State:
     """What the fake database holds; copied per unit of work, kept only on commit."""
 
     plans: dict[str, Plan] = field(default_factory=dict)
+    plan_requests: dict[str, tuple[str, str]] = field(
+        default_factory=dict
+    )  # request -> (plan, fingerprint)
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     adjustments: list[tuple[str, Adjustment, str | None]] = field(default_factory=list)
     usage: dict[tuple[str, str], UsageRecord] = field(default_factory=dict)
@@ -77,11 +80,21 @@ class FakePlans:
     async def get_default(self) -> Plan | None:
         return next((p for p in self.s.plans.values() if p.is_default), None)
 
-    async def add(self, plan: Plan) -> bool:
-        if plan.plan_id in self.s.plans:
+    async def add(
+        self, plan: Plan, *, request_id: str | None = None, fingerprint: str | None = None
+    ) -> bool:
+        if plan.plan_id in self.s.plans or (request_id and request_id in self.s.plan_requests):
             return False
         self.s.plans[plan.plan_id] = plan
+        if request_id:
+            self.s.plan_requests[request_id] = (plan.plan_id, fingerprint or "")
         return True
+
+    async def get_by_request_id(self, request_id: str) -> tuple[Plan, str] | None:
+        if request_id not in self.s.plan_requests:
+            return None
+        plan_id, fingerprint = self.s.plan_requests[request_id]
+        return self.s.plans[plan_id], fingerprint
 
     async def save(self, plan: Plan) -> None:
         self.s.plans[plan.plan_id] = plan

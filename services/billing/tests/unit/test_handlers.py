@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import uuid
 from datetime import timedelta
@@ -194,6 +195,22 @@ async def test_create_plan_is_idempotent_and_operator_only(plans: PlanHandlers) 
     assert await plans.create(operator(), TEAM) == first
     with pytest.raises(errors.PlanAlreadyExists):
         await plans.create(operator(), CreatePlan("team", "Team", "EUR", Interval.MONTH, ()))
+
+
+async def test_create_plan_is_idempotent_on_request_id(plans: PlanHandlers) -> None:
+    request_id = rid()
+    first = await plans.create(operator(), dataclasses.replace(TEAM, request_id=request_id))
+    await plans.archive(operator(), "team")
+    # A retry returns the first plan as it is now.
+    again = await plans.create(operator(), dataclasses.replace(TEAM, request_id=request_id))
+    assert (again.plan_id, again.create_time, again.archived) == ("team", first.create_time, True)
+    # Another payload under the same request id is refused, even for a plan id still free.
+    other = CreatePlan("crew", "Crew", "USD", Interval.MONTH, (), request_id=request_id)
+    with pytest.raises(errors.RequestIdReused):
+        await plans.create(operator(), other)
+    assert await plans.get("team") == again
+    with pytest.raises(errors.PlanNotFound):
+        await plans.get("crew")
 
 
 async def test_archived_plans_leave_the_default_list(plans: PlanHandlers) -> None:

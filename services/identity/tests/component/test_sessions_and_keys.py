@@ -120,7 +120,8 @@ async def test_refresh_then_logout(channel: grpc.aio.Channel) -> None:
 async def test_api_key_create_authenticate_introspect(channel: grpc.aio.Channel) -> None:
     orgs = organization_service_pb2_grpc.OrganizationServiceStub(channel)
     await orgs.CreateOrganization(sign_up_request(str(uuid.uuid4())))
-    owner = bearer((await login(channel)).access_token)
+    grant = await login(channel)
+    owner = bearer(grant.access_token)
     keys = api_key_service_pb2_grpc.ApiKeyServiceStub(channel)
     auth = auth_service_pb2_grpc.AuthServiceStub(channel)
 
@@ -130,6 +131,7 @@ async def test_api_key_create_authenticate_introspect(channel: grpc.aio.Channel)
     )
     assert created.secret.startswith(created.api_key.prefix)
     assert created.api_key.state == resources_pb2.API_KEY_STATE_ACTIVE
+    assert created.api_key.created_by == claims_of(grant)["sub"]
 
     authenticated = await auth.AuthenticateApiKey(
         auth_service_pb2.AuthenticateApiKeyRequest(api_key=created.secret),

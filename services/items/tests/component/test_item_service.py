@@ -9,7 +9,7 @@ import grpc
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from keel.items.v1 import events_pb2, item_pb2, item_service_pb2, tag_service_pb2
+from keel.items.v1 import events_pb2, item_pb2, item_service_pb2, tag_pb2, tag_service_pb2
 
 from keel_runtime.context import ACTING_ORG_HEADER
 from keel_runtime.events import unpack
@@ -47,22 +47,24 @@ async def test_health_serves_both_services(server: ItemsServer) -> None:
 async def test_create_get_and_idempotency(server: ItemsServer, principal: Principal) -> None:
     request_id = str(uuid.uuid4())
     item = await create(server, request_id=request_id)
-    assert (item.state, item.org_id, item.created_by) == (
+    assert (item.state, item.organization_id, item.created_by) == (
         item_pb2.ITEM_STATE_ENRICHING,
         "org-a",
         "user-1",
     )
     again = await create(server, request_id=request_id)
-    assert again.id == item.id
+    assert again.item_id == item.item_id
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await create(server, request_id=request_id, note="something else")
     assert raised.value.code() == grpc.StatusCode.ALREADY_EXISTS
     assert error_reason(raised.value) == "REQUEST_ID_REUSED"
 
-    got = await server.items.GetItem(S.GetItemRequest(item_id=item.id), metadata=server.auth)
-    assert got.item.id == item.id
+    got = await server.items.GetItem(S.GetItemRequest(item_id=item.item_id), metadata=server.auth)
+    assert got.item.item_id == item.item_id
     with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await server.items.GetItem(S.GetItemRequest(item_id=item.id), metadata=principal("org-b"))
+        await server.items.GetItem(
+            S.GetItemRequest(item_id=item.item_id), metadata=principal("org-b")
+        )
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
     assert error_reason(raised.value) == "ITEM_NOT_FOUND"
 
@@ -110,14 +112,14 @@ async def test_a_user_cannot_name_another_organization(server: ItemsServer) -> N
     item = (
         await server.items.CreateItem(S.CreateItemRequest(note="mine"), metadata=elsewhere)
     ).item
-    assert item.org_id == "org-a"
+    assert item.organization_id == "org-a"
 
 
 async def test_item_flow_enrich_edit_confirm(server: ItemsServer) -> None:
     item = await create(server)
-    await wait_ready(server, item.id)
+    await wait_ready(server, item.item_id)
     ready = (
-        await server.items.GetItem(S.GetItemRequest(item_id=item.id), metadata=server.auth)
+        await server.items.GetItem(S.GetItemRequest(item_id=item.item_id), metadata=server.auth)
     ).item
     assert ready.state == item_pb2.ITEM_STATE_READY_TO_CONFIRM
     assert (ready.title, list(ready.tags)) == (
@@ -127,7 +129,7 @@ async def test_item_flow_enrich_edit_confirm(server: ItemsServer) -> None:
 
     edited = await server.items.UpdateItem(
         S.UpdateItemRequest(
-            item=item_pb2.Item(id=item.id, title="PG FTS", tags=["Postgres", "Search"]),
+            item=item_pb2.Item(item_id=item.item_id, title="PG FTS", tags=["Postgres", "Search"]),
             update_mask=FieldMask(paths=["title", "tags"]),
         ),
         metadata=server.auth,
@@ -135,15 +137,21 @@ async def test_item_flow_enrich_edit_confirm(server: ItemsServer) -> None:
     assert (edited.item.title, list(edited.item.tags)) == ("PG FTS", ["postgres", "search"])
 
     confirmed = await server.items.ConfirmItem(
-        S.ConfirmItemRequest(item_id=item.id), metadata=server.auth
+        S.ConfirmItemRequest(item_id=item.item_id), metadata=server.auth
     )
     assert confirmed.item.state == item_pb2.ITEM_STATE_CONFIRMED
     envelope = await server.next_event("item.confirmed")
     payload = unpack(envelope, events_pb2.ItemConfirmed)
-    assert (envelope.org_id, payload.org_id, payload.item_id) == ("org-a", "org-a", item.id)
+    assert (envelope.org_id, payload.organization_id, payload.item_id) == (
+        "org-a",
+        "org-a",
+        item.item_id,
+    )
 
     with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await server.items.ConfirmItem(S.ConfirmItemRequest(item_id=item.id), metadata=server.auth)
+        await server.items.ConfirmItem(
+            S.ConfirmItemRequest(item_id=item.item_id), metadata=server.auth
+        )
     assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert error_reason(raised.value) == "INVALID_STATE_TRANSITION"
 
@@ -151,7 +159,7 @@ async def test_item_flow_enrich_edit_confirm(server: ItemsServer) -> None:
         S.ListItemsRequest(collection=S.ITEM_COLLECTION_LIBRARY, tag="postgres"),
         metadata=server.auth,
     )
-    assert [i.id for i in library.items] == [item.id]
+    assert [i.item_id for i in library.items] == [item.item_id]
     tags = await server.tags.ListTags(tag_service_pb2.ListTagsRequest(), metadata=server.auth)
     assert [(t.name, t.item_count) for t in tags.tags] == [("postgres", 1), ("search", 1)]
 
@@ -160,11 +168,13 @@ async def test_confirm_while_enriching_is_a_failed_precondition(server: ItemsSer
     server.provider.gate.clear()
     item = await create(server, note="held back")
     with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await server.items.ConfirmItem(S.ConfirmItemRequest(item_id=item.id), metadata=server.auth)
+        await server.items.ConfirmItem(
+            S.ConfirmItemRequest(item_id=item.item_id), metadata=server.auth
+        )
     assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert error_reason(raised.value) == "INVALID_STATE_TRANSITION"
     discarded = await server.items.DiscardItem(
-        S.DiscardItemRequest(item_id=item.id), metadata=server.auth
+        S.DiscardItemRequest(item_id=item.item_id), metadata=server.auth
     )
     assert discarded.item.state == item_pb2.ITEM_STATE_DISCARDED
     server.provider.gate.set()  # the held delivery now finds a discarded item and does nothing
@@ -176,12 +186,12 @@ async def test_failed_enrichment_and_retry(server: ItemsServer) -> None:
     envelope = await server.next_event("enrichment.failed")
     assert unpack(envelope, events_pb2.EnrichmentFailed).attempts == 2
     failed = (
-        await server.items.GetItem(S.GetItemRequest(item_id=item.id), metadata=server.auth)
+        await server.items.GetItem(S.GetItemRequest(item_id=item.item_id), metadata=server.auth)
     ).item
     assert (failed.state, failed.enrichment_attempts) == (item_pb2.ITEM_STATE_FAILED, 2)
     assert failed.failure_reason == "host unreachable.invalid cannot be resolved"
     retried = await server.items.RetryEnrichment(
-        S.RetryEnrichmentRequest(item_id=item.id), metadata=server.auth
+        S.RetryEnrichmentRequest(item_id=item.item_id), metadata=server.auth
     )
     assert retried.item.state == item_pb2.ITEM_STATE_ENRICHING
     await server.next_event("enrichment.requested")
@@ -189,19 +199,21 @@ async def test_failed_enrichment_and_retry(server: ItemsServer) -> None:
 
 
 async def test_list_search_and_pages(server: ItemsServer) -> None:
-    ids = [(await create(server, note=f"Note number {n} about sourdough")).id for n in range(3)]
+    ids = [
+        (await create(server, note=f"Note number {n} about sourdough")).item_id for n in range(3)
+    ]
     other = await create(server, note="Unrelated text")
     page = await server.items.ListItems(
         S.ListItemsRequest(query="sourdough", page_size=2), metadata=server.auth
     )
-    assert [i.id for i in page.items] == ids[::-1][:2]
+    assert [i.item_id for i in page.items] == ids[::-1][:2]
     rest = await server.items.ListItems(
         S.ListItemsRequest(query="sourdough", page_size=2, page_token=page.next_page_token),
         metadata=server.auth,
     )
-    assert ([i.id for i in rest.items], rest.next_page_token) == ([ids[0]], "")
+    assert ([i.item_id for i in rest.items], rest.next_page_token) == ([ids[0]], "")
     everything = await server.items.ListItems(S.ListItemsRequest(), metadata=server.auth)
-    assert other.id in {i.id for i in everything.items}
+    assert other.item_id in {i.item_id for i in everything.items}
 
 
 async def test_tag_crud(server: ItemsServer) -> None:
@@ -217,15 +229,15 @@ async def test_tag_crud(server: ItemsServer) -> None:
         )
     assert raised.value.code() == grpc.StatusCode.ALREADY_EXISTS
     renamed = await server.tags.RenameTag(
-        tag_service_pb2.RenameTagRequest(tag_id=tag.id, new_name="later"), metadata=server.auth
+        tag_service_pb2.RenameTagRequest(tag_id=tag.tag_id, new_name="later"), metadata=server.auth
     )
     assert renamed.tag.name == "later"
     await server.tags.DeleteTag(
-        tag_service_pb2.DeleteTagRequest(tag_id=tag.id), metadata=server.auth
+        tag_service_pb2.DeleteTagRequest(tag_id=tag.tag_id), metadata=server.auth
     )
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await server.tags.DeleteTag(
-            tag_service_pb2.DeleteTagRequest(tag_id=tag.id), metadata=server.auth
+            tag_service_pb2.DeleteTagRequest(tag_id=tag.tag_id), metadata=server.auth
         )
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
 
@@ -242,3 +254,28 @@ async def test_every_rpc_is_implemented(server: ItemsServer) -> None:
                 await getattr(stub, method.name)(request, metadata=server.auth)
             except grpc.aio.AioRpcError as error:
                 assert error.code() != grpc.StatusCode.UNIMPLEMENTED, method.full_name
+
+
+async def test_create_tag_is_idempotent_on_request_id(server: ItemsServer) -> None:
+    request_id = str(uuid.uuid4())
+    suffix = uuid.uuid4().hex[:8]  # names of this test only, whatever else the org holds
+
+    async def create_tag(name: str) -> tag_pb2.Tag:
+        request = tag_service_pb2.CreateTagRequest(name=name, request_id=request_id)
+        return (await server.tags.CreateTag(request, metadata=server.auth)).tag
+
+    tag = await create_tag(f"Reading {suffix}")
+    again = await create_tag(f"Reading {suffix}")
+    assert (again.tag_id, again.name) == (tag.tag_id, f"reading-{suffix}")
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await create_tag(f"Other {suffix}")
+    assert raised.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert error_reason(raised.value) == "REQUEST_ID_REUSED"
+    listed = await server.tags.ListTags(tag_service_pb2.ListTagsRequest(), metadata=server.auth)
+    assert [t.tag_id for t in listed.tags if t.name.endswith(suffix)] == [tag.tag_id]
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await server.tags.CreateTag(
+            tag_service_pb2.CreateTagRequest(name="x", request_id="not-a-uuid"),
+            metadata=server.auth,
+        )
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -167,3 +167,22 @@ async def test_tags_ensure_add_rename_delete_list(uow: Callable[[], Any]) -> Non
         await u.commit()
     async with uow() as u:
         assert [t.name for t in await u.tags.list("org-a", after_name=None, limit=10)] == ["pg"]
+
+
+async def test_tags_remember_their_request_id_per_org(uow: Callable[[], Any]) -> None:
+    first = Tag(uuid4(), "org-a", "db", T0, request_id="r1", request_fingerprint="f1")
+    async with uow() as u:
+        assert await u.tags.add(first)
+        # The same request id under another name is refused like a taken name.
+        assert not await u.tags.add(Tag(uuid4(), "org-a", "pg", T0, request_id="r1"))
+        assert await u.tags.add(Tag(uuid4(), "org-a", "pg", T0))  # no request id: no conflict
+        await u.commit()
+    async with uow() as u:
+        found = await u.tags.get_by_request_id("org-a", "r1")
+        assert found is not None
+        assert (found.id, found.request_id, found.request_fingerprint) == (first.id, "r1", "f1")
+        assert await u.tags.get_by_request_id("org-a", "r2") is None
+    with acting_for("org-b"):
+        async with uow() as u:
+            assert await u.tags.get_by_request_id("org-b", "r1") is None
+            assert await u.tags.add(Tag(uuid4(), "org-b", "db", T0, request_id="r1"))

@@ -29,37 +29,46 @@ NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
             events.ItemCreated(ITEM, "org-a", "https://a.example", None, "u"),
             "items.item.created",
             events_pb2.ItemCreated(
-                item_id=str(ITEM), org_id="org-a", url="https://a.example", created_by="u"
+                item_id=str(ITEM), organization_id="org-a", url="https://a.example", created_by="u"
             ),
         ),
         (
             events.ItemCreated(ITEM, "org-a", None, "text", "u"),
             "items.item.created",
-            events_pb2.ItemCreated(item_id=str(ITEM), org_id="org-a", note="text", created_by="u"),
+            events_pb2.ItemCreated(
+                item_id=str(ITEM), organization_id="org-a", note="text", created_by="u"
+            ),
         ),
         (
             events.EnrichmentRequested(ITEM, "org-a", "u"),
             "items.enrichment.requested",
-            events_pb2.EnrichmentRequested(item_id=str(ITEM), org_id="org-a", requested_by="u"),
+            events_pb2.EnrichmentRequested(
+                item_id=str(ITEM), organization_id="org-a", requested_by="u"
+            ),
         ),
         (
             events.ItemEnriched(ITEM, "org-a", "T", "S", ("a",), 2),
             "items.item.enriched",
             events_pb2.ItemEnriched(
-                item_id=str(ITEM), org_id="org-a", title="T", summary="S", tags=["a"], attempts=2
+                item_id=str(ITEM),
+                organization_id="org-a",
+                title="T",
+                summary="S",
+                tags=["a"],
+                attempts=2,
             ),
         ),
         (
             events.EnrichmentFailed(ITEM, "org-a", "down", 5),
             "items.enrichment.failed",
             events_pb2.EnrichmentFailed(
-                item_id=str(ITEM), org_id="org-a", reason="down", attempts=5
+                item_id=str(ITEM), organization_id="org-a", reason="down", attempts=5
             ),
         ),
         (
             events.ItemDiscarded(ITEM, "org-a", "u"),
             "items.item.discarded",
-            events_pb2.ItemDiscarded(item_id=str(ITEM), org_id="org-a", discarded_by="u"),
+            events_pb2.ItemDiscarded(item_id=str(ITEM), organization_id="org-a", discarded_by="u"),
         ),
     ],
 )
@@ -78,7 +87,7 @@ def test_item_confirmed_carries_org_item_and_time() -> None:
     envelope = codec.EventCodec().to_envelope(events.ItemConfirmed(ITEM, "org-a", "u", ("x",), NOW))
     payload = unpack(envelope, events_pb2.ItemConfirmed)
     assert envelope.type == "items.item.confirmed"
-    assert (payload.item_id, payload.org_id, payload.confirmed_by, list(payload.tags)) == (
+    assert (payload.item_id, payload.organization_id, payload.confirmed_by, list(payload.tags)) == (
         str(ITEM),
         "org-a",
         "u",
@@ -112,6 +121,7 @@ def test_item_to_proto() -> None:
         confirm_time=NOW,
     )
     message = mapping.item_to_proto(item)
+    assert (message.item_id, message.organization_id) == (str(ITEM), "org-a")
     assert message.state == item_pb2.ITEM_STATE_CONFIRMED
     assert (message.WhichOneof("source"), message.note, list(message.tags)) == (
         "note",
@@ -136,7 +146,7 @@ def test_a_caller_needs_an_org() -> None:
 def test_update_without_mask_uses_populated_fields() -> None:
     caller = mapping.caller(Principal(subject="u", org_id="o"))
     request = item_service_pb2.UpdateItemRequest(
-        item=item_pb2.Item(id=str(ITEM), title="T", tags=["x"])
+        item=item_pb2.Item(item_id=str(ITEM), title="T", tags=["x"])
     )
     assert mapping.update_item(request, caller).mask == ("title", "tags")
     request.update_mask.CopyFrom(FieldMask(paths=["summary"]))

@@ -11,7 +11,7 @@ import pytest
 from items.app import commands
 from items.app.items import ItemHandlers
 from items.app.tags import TagHandlers
-from items.domain.errors import TagAlreadyExists, TagNotFound
+from items.domain.errors import RequestIdReused, TagAlreadyExists, TagNotFound
 from items.domain.model import ItemState, Source
 from keel_runtime.caller import Caller
 from keel_runtime.errors import CallerRefused
@@ -27,6 +27,20 @@ async def test_create_normalizes_and_refuses_duplicates(tags: TagHandlers, membe
     assert tag.name == "machine-learning"
     with pytest.raises(TagAlreadyExists):
         await tags.create_tag(commands.CreateTag(member, "machine_learning"))
+
+
+async def test_create_is_idempotent_on_request_id(tags: TagHandlers, member: Caller) -> None:
+    first = await tags.create_tag(commands.CreateTag(member, "Read Later", request_id="r1"))
+    # A retry (the same name, however spelled) returns the first tag, renamed or not.
+    await tags.rename_tag(commands.RenameTag(member, first.id, "later"))
+    again = await tags.create_tag(commands.CreateTag(member, "read_later", request_id="r1"))
+    assert (again.id, again.name) == (first.id, "later")
+    with pytest.raises(RequestIdReused) as refused:
+        await tags.create_tag(commands.CreateTag(member, "other", request_id="r1"))
+    assert refused.value.metadata == {"request_id": "r1", "tag_id": str(first.id)}
+    # Without a request id, a taken name is still TAG_ALREADY_EXISTS.
+    with pytest.raises(TagAlreadyExists):
+        await tags.create_tag(commands.CreateTag(member, "later"))
 
 
 async def test_list_is_per_org_by_name_and_paged(

@@ -67,7 +67,7 @@ def asset_to_proto(asset: Asset) -> pb.Asset:
 def account_to_proto(account: Account) -> pb.Account:
     return pb.Account(
         account_id=account.id,
-        org_id=account.org_id,
+        organization_id=account.org_id,
         kind=kind_to_proto(account.kind),
         asset=asset_to_proto(account.asset),
         balance_bound=bound_to_proto(account.bound),
@@ -134,7 +134,7 @@ def _tx_state(state: TransactionState) -> int:
 def transaction_to_proto(tx: Transaction) -> pb.Transaction:
     message = pb.Transaction(
         transaction_id=tx.id,
-        org_id=tx.org_id,
+        organization_id=tx.org_id,
         request_id=tx.request_id,
         kind=_tx_kind(tx.kind),
         state=_tx_state(tx.state),

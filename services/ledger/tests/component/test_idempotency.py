@@ -96,7 +96,10 @@ async def test_two_orgs_same_request_id_are_independent(client: Client) -> None:
         transfer(second_wallet, second_funding, 30, "spend"), metadata=client.as_(other_org)
     )
     assert a.transaction.transaction_id != b.transaction.transaction_id
-    assert (a.transaction.org_id, b.transaction.org_id) == (client.org_id, other_org)
+    assert (a.transaction.organization_id, b.transaction.organization_id) == (
+        client.org_id,
+        other_org,
+    )
 
 
 async def test_one_org_shares_its_keys_between_members_and_api_keys(client: Client) -> None:

@@ -73,7 +73,7 @@ async def test_accounts_are_scoped_to_the_callers_org(client: Client) -> None:
     got = await client.accounts.GetAccount(
         acc.GetAccountRequest(account_id=wallet.account_id), metadata=client.md
     )
-    assert got.account == wallet and wallet.org_id == client.org_id
+    assert got.account == wallet and wallet.organization_id == client.org_id
     listed = await client.accounts.ListAccounts(
         acc.ListAccountsRequest(kind=res.ACCOUNT_KIND_WALLET), metadata=client.md
     )

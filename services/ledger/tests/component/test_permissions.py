@@ -79,14 +79,18 @@ async def test_members_cannot_open_the_platforms_or_unbounded_accounts(client: C
 async def test_services_open_system_accounts_for_any_org(client: Client) -> None:
     for kind in SYSTEM_KINDS:
         opened = await open_account(client, kind, metadata=client.service)
-        assert (opened.kind, opened.org_id) == (kind, client.org_id)
+        assert (opened.kind, opened.organization_id) == (kind, client.org_id)
     # As billing does: its own principal in the platform org, opening revenue there.
     billing = client.as_(PLATFORM_ORG_ID, roles=(), kind="service")
     revenue = await client.accounts.CreateAccount(
-        create(res.ACCOUNT_KIND_REVENUE, request_id=f"rev-{uuid.uuid4()}", org_id=PLATFORM_ORG_ID),
+        create(
+            res.ACCOUNT_KIND_REVENUE,
+            request_id=f"rev-{uuid.uuid4()}",
+            organization_id=PLATFORM_ORG_ID,
+        ),
         metadata=billing,
     )
-    assert revenue.account.org_id == PLATFORM_ORG_ID
+    assert revenue.account.organization_id == PLATFORM_ORG_ID
 
 
 async def test_members_cannot_mint_into_their_wallet(client: Client) -> None:
@@ -140,7 +144,7 @@ async def test_billing_pays_from_a_wallet_into_platform_revenue(client: Client) 
     billing = client.as_(PLATFORM_ORG_ID, roles=(), kind="service")
     revenue = (
         await client.accounts.CreateAccount(
-            create(res.ACCOUNT_KIND_REVENUE, org_id=PLATFORM_ORG_ID), metadata=billing
+            create(res.ACCOUNT_KIND_REVENUE, organization_id=PLATFORM_ORG_ID), metadata=billing
         )
     ).account
     # Billing pays as itself for the invoice's organization (ledger_client.pay_invoice).

@@ -100,7 +100,7 @@ async def ledger_accounts(ledger: str, certs: MeshCertificates, count: int) -> l
         async def create() -> str:
             request = account_service_pb2.CreateAccountRequest(
                 request_id=f"bench-{uuid.uuid4()}",
-                org_id=PLATFORM_ORG_ID,
+                organization_id=PLATFORM_ORG_ID,
                 kind=resources_pb2.ACCOUNT_KIND_FUNDING,
                 asset=resources_pb2.Asset(code="USD", scale=2),
                 balance_bound=resources_pb2.BALANCE_BOUND_NONE,

@@ -20,15 +20,15 @@ class GetBillingOverviewResponse(_message.Message):
     def __init__(self, overview: _Optional[_Union[BillingOverview, _Mapping]] = ...) -> None: ...
 
 class BillingOverview(_message.Message):
-    __slots__ = ("org_id", "subscription", "wallet_account_id", "wallet_balance", "amount_due")
-    ORG_ID_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("organization_id", "subscription", "wallet_account_id", "wallet_balance", "amount_due")
+    ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
     SUBSCRIPTION_FIELD_NUMBER: _ClassVar[int]
     WALLET_ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     WALLET_BALANCE_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_DUE_FIELD_NUMBER: _ClassVar[int]
-    org_id: str
+    organization_id: str
     subscription: _subscription_pb2.Subscription
     wallet_account_id: str
     wallet_balance: _money_pb2.Money
     amount_due: _money_pb2.Money
-    def __init__(self, org_id: _Optional[str] = ..., subscription: _Optional[_Union[_subscription_pb2.Subscription, _Mapping]] = ..., wallet_account_id: _Optional[str] = ..., wallet_balance: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., amount_due: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+    def __init__(self, organization_id: _Optional[str] = ..., subscription: _Optional[_Union[_subscription_pb2.Subscription, _Mapping]] = ..., wallet_account_id: _Optional[str] = ..., wallet_balance: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., amount_due: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...

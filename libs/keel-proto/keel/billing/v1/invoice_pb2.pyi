@@ -36,9 +36,9 @@ INVOICE_LINE_KIND_USAGE: InvoiceLineKind
 INVOICE_LINE_KIND_PRORATION: InvoiceLineKind
 
 class Invoice(_message.Message):
-    __slots__ = ("invoice_id", "org_id", "subscription_id", "plan_id", "state", "period_start", "period_end", "lines", "total", "issue_time", "paid_time", "void_time", "payment_transaction_id", "payment_attempts", "last_payment_error", "next_payment_attempt_time")
+    __slots__ = ("invoice_id", "organization_id", "subscription_id", "plan_id", "state", "period_start", "period_end", "lines", "total", "issue_time", "paid_time", "void_time", "payment_transaction_id", "payment_attempts", "last_payment_error", "next_payment_attempt_time")
     INVOICE_ID_FIELD_NUMBER: _ClassVar[int]
-    ORG_ID_FIELD_NUMBER: _ClassVar[int]
+    ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
     SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
     PLAN_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -54,7 +54,7 @@ class Invoice(_message.Message):
     LAST_PAYMENT_ERROR_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAYMENT_ATTEMPT_TIME_FIELD_NUMBER: _ClassVar[int]
     invoice_id: str
-    org_id: str
+    organization_id: str
     subscription_id: str
     plan_id: str
     state: InvoiceState
@@ -69,7 +69,7 @@ class Invoice(_message.Message):
     payment_attempts: int
     last_payment_error: str
     next_payment_attempt_time: _timestamp_pb2.Timestamp
-    def __init__(self, invoice_id: _Optional[str] = ..., org_id: _Optional[str] = ..., subscription_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., state: _Optional[_Union[InvoiceState, str]] = ..., period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lines: _Optional[_Iterable[_Union[InvoiceLine, _Mapping]]] = ..., total: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., issue_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., paid_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., void_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., payment_transaction_id: _Optional[str] = ..., payment_attempts: _Optional[int] = ..., last_payment_error: _Optional[str] = ..., next_payment_attempt_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, invoice_id: _Optional[str] = ..., organization_id: _Optional[str] = ..., subscription_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., state: _Optional[_Union[InvoiceState, str]] = ..., period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lines: _Optional[_Iterable[_Union[InvoiceLine, _Mapping]]] = ..., total: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., issue_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., paid_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., void_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., payment_transaction_id: _Optional[str] = ..., payment_attempts: _Optional[int] = ..., last_payment_error: _Optional[str] = ..., next_payment_attempt_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class InvoiceLine(_message.Message):
     __slots__ = ("description", "metric", "quantity", "amount_minor", "kind")

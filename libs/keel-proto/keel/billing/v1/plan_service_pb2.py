@@ -28,7 +28,7 @@ from keel.auth.v1 import options_pb2 as keel_dot_auth_dot_v1_dot_options__pb2
 from keel.billing.v1 import plan_pb2 as keel_dot_billing_dot_v1_dot_plan__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"keel/billing/v1/plan_service.proto\x12\x0fkeel.billing.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1akeel/auth/v1/options.proto\x1a\x1akeel/billing/v1/plan.proto\"p\n\x11\x43reatePlanRequest\x12.\n\x07plan_id\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x18\x32\x16^[a-z][a-z0-9-]{1,62}$\x12+\n\x04plan\x18\x02 \x01(\x0b\x32\x15.keel.billing.v1.PlanB\x06\xbaH\x03\xc8\x01\x01\"9\n\x12\x43reatePlanResponse\x12#\n\x04plan\x18\x01 \x01(\x0b\x32\x15.keel.billing.v1.Plan\"*\n\x0eGetPlanRequest\x12\x18\n\x07plan_id\x18\x01 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\"6\n\x0fGetPlanResponse\x12#\n\x04plan\x18\x01 \x01(\x0b\x32\x15.keel.billing.v1.Plan\"\\\n\x10ListPlansRequest\x12\x1d\n\tpage_size\x18\x01 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xc8\x01(\x00\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x15\n\rshow_archived\x18\x03 \x01(\x08\"R\n\x11ListPlansResponse\x12$\n\x05plans\x18\x01 \x03(\x0b\x32\x15.keel.billing.v1.Plan\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\".\n\x12\x41rchivePlanRequest\x12\x18\n\x07plan_id\x18\x01 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\":\n\x13\x41rchivePlanResponse\x12#\n\x04plan\x18\x01 \x01(\x0b\x32\x15.keel.billing.v1.Plan2\xee\x03\n\x0bPlanService\x12t\n\nCreatePlan\x12\".keel.billing.v1.CreatePlanRequest\x1a#.keel.billing.v1.CreatePlanResponse\"\x1d\xc2\xf3\x18\x02\x10\x01\x82\xd3\xe4\x93\x02\x11\"\t/v1/plans:\x04plan\x12q\n\x07GetPlan\x12\x1f.keel.billing.v1.GetPlanRequest\x1a .keel.billing.v1.GetPlanResponse\"#\xc2\xf3\x18\x04\x1a\x02\x05\x06\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/plans/{plan_id}\x12m\n\tListPlans\x12!.keel.billing.v1.ListPlansRequest\x1a\".keel.billing.v1.ListPlansResponse\"\x19\xc2\xf3\x18\x04\x1a\x02\x05\x06\x82\xd3\xe4\x93\x02\x0b\x12\t/v1/plans\x12\x86\x01\n\x0b\x41rchivePlan\x12#.keel.billing.v1.ArchivePlanRequest\x1a$.keel.billing.v1.ArchivePlanResponse\",\xc2\xf3\x18\x02\x10\x01\x82\xd3\xe4\x93\x02 \"\x1b/v1/plans/{plan_id}:archive:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"keel/billing/v1/plan_service.proto\x12\x0fkeel.billing.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1akeel/auth/v1/options.proto\x1a\x1akeel/billing/v1/plan.proto\"\x91\x01\n\x11\x43reatePlanRequest\x12.\n\x07plan_id\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x18\x32\x16^[a-z][a-z0-9-]{1,62}$\x12+\n\x04plan\x18\x02 \x01(\x0b\x32\x15.keel.billing.v1.PlanB\x06\xbaH\x03\xc8\x01\x01\x12\x1f\n\nrequest_id\x18\x03 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\"9\n\x12\x43reatePlanResponse\x12#\n\x04plan\x18\x01 \x01(\x0b\x32\x15.keel.billing.v1.Plan\"*\n\x0eGetPlanRequest\x12\x18\n\x07plan_id\x18\x01 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\"6\n\x0fGetPlanResponse\x12#\n\x04plan\x18\x01 \x01(\x0b\x32\x15.keel.billing.v1.Plan\"\\\n\x10ListPlansRequest\x12\x1d\n\tpage_size\x18\x01 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xc8\x01(\x00\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x15\n\rshow_archived\x18\x03 \x01(\x08\"R\n\x11ListPlansResponse\x12$\n\x05plans\x18\x01 \x03(\x0b\x32\x15.keel.billing.v1.Plan\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\".\n\x12\x41rchivePlanRequest\x12\x18\n\x07plan_id\x18\x01 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\":\n\x13\x41rchivePlanResponse\x12#\n\x04plan\x18\x01 \x01(\x0b\x32\x15.keel.billing.v1.Plan2\xee\x03\n\x0bPlanService\x12t\n\nCreatePlan\x12\".keel.billing.v1.CreatePlanRequest\x1a#.keel.billing.v1.CreatePlanResponse\"\x1d\xc2\xf3\x18\x02\x10\x01\x82\xd3\xe4\x93\x02\x11\"\t/v1/plans:\x04plan\x12q\n\x07GetPlan\x12\x1f.keel.billing.v1.GetPlanRequest\x1a .keel.billing.v1.GetPlanResponse\"#\xc2\xf3\x18\x04\x1a\x02\x05\x06\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/plans/{plan_id}\x12m\n\tListPlans\x12!.keel.billing.v1.ListPlansRequest\x1a\".keel.billing.v1.ListPlansResponse\"\x19\xc2\xf3\x18\x04\x1a\x02\x05\x06\x82\xd3\xe4\x93\x02\x0b\x12\t/v1/plans\x12\x86\x01\n\x0b\x41rchivePlan\x12#.keel.billing.v1.ArchivePlanRequest\x1a$.keel.billing.v1.ArchivePlanResponse\",\xc2\xf3\x18\x02\x10\x01\x82\xd3\xe4\x93\x02 \"\x1b/v1/plans/{plan_id}:archive:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,6 +39,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATEPLANREQUEST'].fields_by_name['plan_id']._serialized_options = b'\272H\032r\0302\026^[a-z][a-z0-9-]{1,62}$'
   _globals['_CREATEPLANREQUEST'].fields_by_name['plan']._loaded_options = None
   _globals['_CREATEPLANREQUEST'].fields_by_name['plan']._serialized_options = b'\272H\003\310\001\001'
+  _globals['_CREATEPLANREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_CREATEPLANREQUEST'].fields_by_name['request_id']._serialized_options = b'\272H\010r\003\260\001\001\330\001\001'
   _globals['_GETPLANREQUEST'].fields_by_name['plan_id']._loaded_options = None
   _globals['_GETPLANREQUEST'].fields_by_name['plan_id']._serialized_options = b'\272H\004r\002\020\001'
   _globals['_LISTPLANSREQUEST'].fields_by_name['page_size']._loaded_options = None
@@ -53,22 +55,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PLANSERVICE'].methods_by_name['ListPlans']._serialized_options = b'\302\363\030\004\032\002\005\006\202\323\344\223\002\013\022\t/v1/plans'
   _globals['_PLANSERVICE'].methods_by_name['ArchivePlan']._loaded_options = None
   _globals['_PLANSERVICE'].methods_by_name['ArchivePlan']._serialized_options = b'\302\363\030\002\020\001\202\323\344\223\002 \"\033/v1/plans/{plan_id}:archive:\001*'
-  _globals['_CREATEPLANREQUEST']._serialized_start=170
-  _globals['_CREATEPLANREQUEST']._serialized_end=282
-  _globals['_CREATEPLANRESPONSE']._serialized_start=284
-  _globals['_CREATEPLANRESPONSE']._serialized_end=341
-  _globals['_GETPLANREQUEST']._serialized_start=343
-  _globals['_GETPLANREQUEST']._serialized_end=385
-  _globals['_GETPLANRESPONSE']._serialized_start=387
-  _globals['_GETPLANRESPONSE']._serialized_end=441
-  _globals['_LISTPLANSREQUEST']._serialized_start=443
-  _globals['_LISTPLANSREQUEST']._serialized_end=535
-  _globals['_LISTPLANSRESPONSE']._serialized_start=537
-  _globals['_LISTPLANSRESPONSE']._serialized_end=619
-  _globals['_ARCHIVEPLANREQUEST']._serialized_start=621
-  _globals['_ARCHIVEPLANREQUEST']._serialized_end=667
-  _globals['_ARCHIVEPLANRESPONSE']._serialized_start=669
-  _globals['_ARCHIVEPLANRESPONSE']._serialized_end=727
-  _globals['_PLANSERVICE']._serialized_start=730
-  _globals['_PLANSERVICE']._serialized_end=1224
+  _globals['_CREATEPLANREQUEST']._serialized_start=171
+  _globals['_CREATEPLANREQUEST']._serialized_end=316
+  _globals['_CREATEPLANRESPONSE']._serialized_start=318
+  _globals['_CREATEPLANRESPONSE']._serialized_end=375
+  _globals['_GETPLANREQUEST']._serialized_start=377
+  _globals['_GETPLANREQUEST']._serialized_end=419
+  _globals['_GETPLANRESPONSE']._serialized_start=421
+  _globals['_GETPLANRESPONSE']._serialized_end=475
+  _globals['_LISTPLANSREQUEST']._serialized_start=477
+  _globals['_LISTPLANSREQUEST']._serialized_end=569
+  _globals['_LISTPLANSRESPONSE']._serialized_start=571
+  _globals['_LISTPLANSRESPONSE']._serialized_end=653
+  _globals['_ARCHIVEPLANREQUEST']._serialized_start=655
+  _globals['_ARCHIVEPLANREQUEST']._serialized_end=701
+  _globals['_ARCHIVEPLANRESPONSE']._serialized_start=703
+  _globals['_ARCHIVEPLANRESPONSE']._serialized_end=761
+  _globals['_PLANSERVICE']._serialized_start=764
+  _globals['_PLANSERVICE']._serialized_end=1258
 # @@protoc_insertion_point(module_scope)

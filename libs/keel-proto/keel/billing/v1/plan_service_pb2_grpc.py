@@ -68,6 +68,8 @@ class PlanServiceServicer:
     def CreatePlan(self, request, context):
         """Creates a plan with a caller-chosen id. Repeating the same request returns the
         plan; the same id with different content is ALREADY_EXISTS (PLAN_ALREADY_EXISTS).
+        Idempotent on request_id too: a repeat returns the first plan, a repeat with a
+        different payload fails with ALREADY_EXISTS (reason REQUEST_ID_REUSED).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

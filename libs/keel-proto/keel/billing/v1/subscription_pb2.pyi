@@ -19,9 +19,9 @@ SUBSCRIPTION_STATE_ACTIVE: SubscriptionState
 SUBSCRIPTION_STATE_CANCELED: SubscriptionState
 
 class Subscription(_message.Message):
-    __slots__ = ("subscription_id", "org_id", "plan_id", "state", "current_period_start", "current_period_end", "create_time", "cancel_time", "cancel_at_period_end")
+    __slots__ = ("subscription_id", "organization_id", "plan_id", "state", "current_period_start", "current_period_end", "create_time", "cancel_time", "cancel_at_period_end")
     SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
-    ORG_ID_FIELD_NUMBER: _ClassVar[int]
+    ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
     PLAN_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     CURRENT_PERIOD_START_FIELD_NUMBER: _ClassVar[int]
@@ -30,7 +30,7 @@ class Subscription(_message.Message):
     CANCEL_TIME_FIELD_NUMBER: _ClassVar[int]
     CANCEL_AT_PERIOD_END_FIELD_NUMBER: _ClassVar[int]
     subscription_id: str
-    org_id: str
+    organization_id: str
     plan_id: str
     state: SubscriptionState
     current_period_start: _timestamp_pb2.Timestamp
@@ -38,4 +38,4 @@ class Subscription(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     cancel_time: _timestamp_pb2.Timestamp
     cancel_at_period_end: bool
-    def __init__(self, subscription_id: _Optional[str] = ..., org_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., state: _Optional[_Union[SubscriptionState, str]] = ..., current_period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_at_period_end: _Optional[bool] = ...) -> None: ...
+    def __init__(self, subscription_id: _Optional[str] = ..., organization_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., state: _Optional[_Union[SubscriptionState, str]] = ..., current_period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_at_period_end: _Optional[bool] = ...) -> None: ...

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from keel.billing.v1 import plan_pb2 as keel_dot_billing_dot_v1_dot_plan__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bkeel/billing/v1/usage.proto\x12\x0fkeel.billing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1akeel/billing/v1/plan.proto\"\xe4\x01\n\x0bUsageRecord\x12\x17\n\x0fusage_record_id\x18\x01 \x01(\t\x12\x0e\n\x06org_id\x18\x02 \x01(\t\x12\x0e\n\x06metric\x18\x03 \x01(\t\x12\x10\n\x08quantity\x18\x04 \x01(\x03\x12\x11\n\tdedup_key\x18\x05 \x01(\t\x12.\n\nevent_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x64istinct_value\x18\x07 \x01(\t\x12/\n\x0brecord_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"z\n\x0bMetricUsage\x12\x0e\n\x06metric\x18\x01 \x01(\t\x12\x36\n\x0b\x61ggregation\x18\x02 \x01(\x0e\x32!.keel.billing.v1.UsageAggregation\x12\r\n\x05value\x18\x03 \x01(\x03\x12\x14\n\x0crecord_count\x18\x04 \x01(\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bkeel/billing/v1/usage.proto\x12\x0fkeel.billing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1akeel/billing/v1/plan.proto\"\xed\x01\n\x0bUsageRecord\x12\x17\n\x0fusage_record_id\x18\x01 \x01(\t\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\x12\x0e\n\x06metric\x18\x03 \x01(\t\x12\x10\n\x08quantity\x18\x04 \x01(\x03\x12\x11\n\tdedup_key\x18\x05 \x01(\t\x12.\n\nevent_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x64istinct_value\x18\x07 \x01(\t\x12/\n\x0brecord_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"z\n\x0bMetricUsage\x12\x0e\n\x06metric\x18\x01 \x01(\t\x12\x36\n\x0b\x61ggregation\x18\x02 \x01(\x0e\x32!.keel.billing.v1.UsageAggregation\x12\r\n\x05value\x18\x03 \x01(\x03\x12\x14\n\x0crecord_count\x18\x04 \x01(\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,7 +34,7 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'keel.billing.v1.usage_pb2',
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_USAGERECORD']._serialized_start=110
-  _globals['_USAGERECORD']._serialized_end=338
-  _globals['_METRICUSAGE']._serialized_start=340
-  _globals['_METRICUSAGE']._serialized_end=462
+  _globals['_USAGERECORD']._serialized_end=347
+  _globals['_METRICUSAGE']._serialized_start=349
+  _globals['_METRICUSAGE']._serialized_end=471
 # @@protoc_insertion_point(module_scope)

@@ -10,9 +10,9 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class UsageRecord(_message.Message):
-    __slots__ = ("usage_record_id", "org_id", "metric", "quantity", "dedup_key", "event_time", "distinct_value", "record_time")
+    __slots__ = ("usage_record_id", "organization_id", "metric", "quantity", "dedup_key", "event_time", "distinct_value", "record_time")
     USAGE_RECORD_ID_FIELD_NUMBER: _ClassVar[int]
-    ORG_ID_FIELD_NUMBER: _ClassVar[int]
+    ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
     METRIC_FIELD_NUMBER: _ClassVar[int]
     QUANTITY_FIELD_NUMBER: _ClassVar[int]
     DEDUP_KEY_FIELD_NUMBER: _ClassVar[int]
@@ -20,14 +20,14 @@ class UsageRecord(_message.Message):
     DISTINCT_VALUE_FIELD_NUMBER: _ClassVar[int]
     RECORD_TIME_FIELD_NUMBER: _ClassVar[int]
     usage_record_id: str
-    org_id: str
+    organization_id: str
     metric: str
     quantity: int
     dedup_key: str
     event_time: _timestamp_pb2.Timestamp
     distinct_value: str
     record_time: _timestamp_pb2.Timestamp
-    def __init__(self, usage_record_id: _Optional[str] = ..., org_id: _Optional[str] = ..., metric: _Optional[str] = ..., quantity: _Optional[int] = ..., dedup_key: _Optional[str] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., distinct_value: _Optional[str] = ..., record_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, usage_record_id: _Optional[str] = ..., organization_id: _Optional[str] = ..., metric: _Optional[str] = ..., quantity: _Optional[int] = ..., dedup_key: _Optional[str] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., distinct_value: _Optional[str] = ..., record_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class MetricUsage(_message.Message):
     __slots__ = ("metric", "aggregation", "value", "record_count")

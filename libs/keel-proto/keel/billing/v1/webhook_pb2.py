@@ -26,7 +26,7 @@ from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dkeel/billing/v1/webhook.proto\x12\x0fkeel.billing.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe1\x01\n\x0fWebhookEndpoint\x12\x1b\n\x13webhook_endpoint_id\x18\x01 \x01(\t\x12\x0e\n\x06org_id\x18\x02 \x01(\t\x12$\n\x03url\x18\x03 \x01(\tB\x17\xbaH\x14r\x12\x18\xd0\x0f\x32\n^https?://\x88\x01\x01\x12+\n\x0b\x65vent_types\x18\x04 \x03(\tB\x16\xbaH\x13\x92\x01\x10\x10\x14\"\x0cr\n:\x08\x62illing.\x12\x1d\n\x0b\x64\x65scription\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\xf4\x03\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x93\x03\n\x0fWebhookDelivery\x12\x13\n\x0b\x64\x65livery_id\x18\x01 \x01(\t\x12\x1b\n\x13webhook_endpoint_id\x18\x02 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x03 \x01(\t\x12\x12\n\nevent_type\x18\x04 \x01(\t\x12\x34\n\x05state\x18\x05 \x01(\x0e\x32%.keel.billing.v1.WebhookDeliveryState\x12\x10\n\x08\x61ttempts\x18\x06 \x01(\x05\x12\x12\n\nlast_error\x18\x07 \x01(\t\x12\x35\n\x11next_attempt_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x64\x65livered_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x61\x62\x61ndon_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xae\x01\n\x14WebhookDeliveryState\x12&\n\"WEBHOOK_DELIVERY_STATE_UNSPECIFIED\x10\x00\x12\"\n\x1eWEBHOOK_DELIVERY_STATE_PENDING\x10\x01\x12$\n WEBHOOK_DELIVERY_STATE_DELIVERED\x10\x02\x12$\n WEBHOOK_DELIVERY_STATE_ABANDONED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dkeel/billing/v1/webhook.proto\x12\x0fkeel.billing.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xea\x01\n\x0fWebhookEndpoint\x12\x1b\n\x13webhook_endpoint_id\x18\x01 \x01(\t\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\x12$\n\x03url\x18\x03 \x01(\tB\x17\xbaH\x14r\x12\x18\xd0\x0f\x32\n^https?://\x88\x01\x01\x12+\n\x0b\x65vent_types\x18\x04 \x03(\tB\x16\xbaH\x13\x92\x01\x10\x10\x14\"\x0cr\n:\x08\x62illing.\x12\x1d\n\x0b\x64\x65scription\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\xf4\x03\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x93\x03\n\x0fWebhookDelivery\x12\x13\n\x0b\x64\x65livery_id\x18\x01 \x01(\t\x12\x1b\n\x13webhook_endpoint_id\x18\x02 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x03 \x01(\t\x12\x12\n\nevent_type\x18\x04 \x01(\t\x12\x34\n\x05state\x18\x05 \x01(\x0e\x32%.keel.billing.v1.WebhookDeliveryState\x12\x10\n\x08\x61ttempts\x18\x06 \x01(\x05\x12\x12\n\nlast_error\x18\x07 \x01(\t\x12\x35\n\x11next_attempt_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x64\x65livered_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x61\x62\x61ndon_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xae\x01\n\x14WebhookDeliveryState\x12&\n\"WEBHOOK_DELIVERY_STATE_UNSPECIFIED\x10\x00\x12\"\n\x1eWEBHOOK_DELIVERY_STATE_PENDING\x10\x01\x12$\n WEBHOOK_DELIVERY_STATE_DELIVERED\x10\x02\x12$\n WEBHOOK_DELIVERY_STATE_ABANDONED\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,10 +39,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WEBHOOKENDPOINT'].fields_by_name['event_types']._serialized_options = b'\272H\023\222\001\020\020\024\"\014r\n:\010billing.'
   _globals['_WEBHOOKENDPOINT'].fields_by_name['description']._loaded_options = None
   _globals['_WEBHOOKENDPOINT'].fields_by_name['description']._serialized_options = b'\272H\005r\003\030\364\003'
-  _globals['_WEBHOOKDELIVERYSTATE']._serialized_start=747
-  _globals['_WEBHOOKDELIVERYSTATE']._serialized_end=921
+  _globals['_WEBHOOKDELIVERYSTATE']._serialized_start=756
+  _globals['_WEBHOOKDELIVERYSTATE']._serialized_end=930
   _globals['_WEBHOOKENDPOINT']._serialized_start=113
-  _globals['_WEBHOOKENDPOINT']._serialized_end=338
-  _globals['_WEBHOOKDELIVERY']._serialized_start=341
-  _globals['_WEBHOOKDELIVERY']._serialized_end=744
+  _globals['_WEBHOOKENDPOINT']._serialized_end=347
+  _globals['_WEBHOOKDELIVERY']._serialized_start=350
+  _globals['_WEBHOOKDELIVERY']._serialized_end=753
 # @@protoc_insertion_point(module_scope)

@@ -23,20 +23,20 @@ WEBHOOK_DELIVERY_STATE_DELIVERED: WebhookDeliveryState
 WEBHOOK_DELIVERY_STATE_ABANDONED: WebhookDeliveryState
 
 class WebhookEndpoint(_message.Message):
-    __slots__ = ("webhook_endpoint_id", "org_id", "url", "event_types", "description", "create_time")
+    __slots__ = ("webhook_endpoint_id", "organization_id", "url", "event_types", "description", "create_time")
     WEBHOOK_ENDPOINT_ID_FIELD_NUMBER: _ClassVar[int]
-    ORG_ID_FIELD_NUMBER: _ClassVar[int]
+    ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
     URL_FIELD_NUMBER: _ClassVar[int]
     EVENT_TYPES_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     webhook_endpoint_id: str
-    org_id: str
+    organization_id: str
     url: str
     event_types: _containers.RepeatedScalarFieldContainer[str]
     description: str
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, webhook_endpoint_id: _Optional[str] = ..., org_id: _Optional[str] = ..., url: _Optional[str] = ..., event_types: _Optional[_Iterable[str]] = ..., description: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, webhook_endpoint_id: _Optional[str] = ..., organization_id: _Optional[str] = ..., url: _Optional[str] = ..., event_types: _Optional[_Iterable[str]] = ..., description: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class WebhookDelivery(_message.Message):
     __slots__ = ("delivery_id", "webhook_endpoint_id", "event_id", "event_type", "state", "attempts", "last_error", "next_attempt_time", "delivered_time", "abandon_time", "create_time")

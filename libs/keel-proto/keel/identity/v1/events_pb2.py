@@ -26,15 +26,15 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from keel.identity.v1 import resources_pb2 as keel_dot_identity_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dkeel/identity/v1/events.proto\x12\x10keel.identity.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a keel/identity/v1/resources.proto\"\xa6\x01\n\x13OrganizationCreated\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x15\n\rowner_user_id\x18\x03 \x01(\t\x12\x18\n\x10\x64\x65\x66\x61ult_currency\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9e\x01\n\x0bUserCreated\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12%\n\x05roles\x18\x04 \x03(\x0e\x32\x16.keel.identity.v1.Role\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"p\n\x0fUserDeactivated\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\x12\x33\n\x0f\x64\x65\x61\x63tivate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xba\x01\n\x0eSessionRevoked\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x17\n\x0forganization_id\x18\x03 \x01(\t\x12/\n\x0brevoke_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x39\n\x06reason\x18\x05 \x01(\x0e\x32).keel.identity.v1.SessionRevocationReason\"\xa6\x01\n\rApiKeyCreated\x12\x12\n\napi_key_id\x18\x01 \x01(\t\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\x12\x0e\n\x06prefix\x18\x03 \x01(\t\x12\x0e\n\x06scopes\x18\x04 \x03(\t\x12\x17\n\x0f\x63reator_user_id\x18\x05 \x01(\t\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"m\n\rApiKeyRevoked\x12\x12\n\napi_key_id\x18\x01 \x01(\t\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\x12/\n\x0brevoke_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xce\x01\n\x17SessionRevocationReason\x12)\n%SESSION_REVOCATION_REASON_UNSPECIFIED\x10\x00\x12$\n SESSION_REVOCATION_REASON_LOGOUT\x10\x01\x12\x32\n.SESSION_REVOCATION_REASON_REFRESH_TOKEN_REUSED\x10\x02\x12.\n*SESSION_REVOCATION_REASON_PASSWORD_CHANGED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dkeel/identity/v1/events.proto\x12\x10keel.identity.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a keel/identity/v1/resources.proto\"\xa6\x01\n\x13OrganizationCreated\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x15\n\rowner_user_id\x18\x03 \x01(\t\x12\x18\n\x10\x64\x65\x66\x61ult_currency\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9e\x01\n\x0bUserCreated\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12%\n\x05roles\x18\x04 \x03(\x0e\x32\x16.keel.identity.v1.Role\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"p\n\x0fUserDeactivated\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\x12\x33\n\x0f\x64\x65\x61\x63tivate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xba\x01\n\x0eSessionRevoked\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x17\n\x0forganization_id\x18\x03 \x01(\t\x12/\n\x0brevoke_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x39\n\x06reason\x18\x05 \x01(\x0e\x32).keel.identity.v1.SessionRevocationReason\"\xa1\x01\n\rApiKeyCreated\x12\x12\n\napi_key_id\x18\x01 \x01(\t\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\x12\x0e\n\x06prefix\x18\x03 \x01(\t\x12\x0e\n\x06scopes\x18\x04 \x03(\t\x12\x12\n\ncreated_by\x18\x05 \x01(\t\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"m\n\rApiKeyRevoked\x12\x12\n\napi_key_id\x18\x01 \x01(\t\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\x12/\n\x0brevoke_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xce\x01\n\x17SessionRevocationReason\x12)\n%SESSION_REVOCATION_REASON_UNSPECIFIED\x10\x00\x12$\n SESSION_REVOCATION_REASON_LOGOUT\x10\x01\x12\x32\n.SESSION_REVOCATION_REASON_REFRESH_TOKEN_REUSED\x10\x02\x12.\n*SESSION_REVOCATION_REASON_PASSWORD_CHANGED\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'keel.identity.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SESSIONREVOCATIONREASON']._serialized_start=1032
-  _globals['_SESSIONREVOCATIONREASON']._serialized_end=1238
+  _globals['_SESSIONREVOCATIONREASON']._serialized_start=1027
+  _globals['_SESSIONREVOCATIONREASON']._serialized_end=1233
   _globals['_ORGANIZATIONCREATED']._serialized_start=119
   _globals['_ORGANIZATIONCREATED']._serialized_end=285
   _globals['_USERCREATED']._serialized_start=288
@@ -44,7 +44,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SESSIONREVOKED']._serialized_start=563
   _globals['_SESSIONREVOKED']._serialized_end=749
   _globals['_APIKEYCREATED']._serialized_start=752
-  _globals['_APIKEYCREATED']._serialized_end=918
-  _globals['_APIKEYREVOKED']._serialized_start=920
-  _globals['_APIKEYREVOKED']._serialized_end=1029
+  _globals['_APIKEYCREATED']._serialized_end=913
+  _globals['_APIKEYREVOKED']._serialized_start=915
+  _globals['_APIKEYREVOKED']._serialized_end=1024
 # @@protoc_insertion_point(module_scope)

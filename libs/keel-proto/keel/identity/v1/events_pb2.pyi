@@ -75,20 +75,20 @@ class SessionRevoked(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., user_id: _Optional[str] = ..., organization_id: _Optional[str] = ..., revoke_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[_Union[SessionRevocationReason, str]] = ...) -> None: ...
 
 class ApiKeyCreated(_message.Message):
-    __slots__ = ("api_key_id", "organization_id", "prefix", "scopes", "creator_user_id", "create_time")
+    __slots__ = ("api_key_id", "organization_id", "prefix", "scopes", "created_by", "create_time")
     API_KEY_ID_FIELD_NUMBER: _ClassVar[int]
     ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
     PREFIX_FIELD_NUMBER: _ClassVar[int]
     SCOPES_FIELD_NUMBER: _ClassVar[int]
-    CREATOR_USER_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BY_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     api_key_id: str
     organization_id: str
     prefix: str
     scopes: _containers.RepeatedScalarFieldContainer[str]
-    creator_user_id: str
+    created_by: str
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, api_key_id: _Optional[str] = ..., organization_id: _Optional[str] = ..., prefix: _Optional[str] = ..., scopes: _Optional[_Iterable[str]] = ..., creator_user_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, api_key_id: _Optional[str] = ..., organization_id: _Optional[str] = ..., prefix: _Optional[str] = ..., scopes: _Optional[_Iterable[str]] = ..., created_by: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ApiKeyRevoked(_message.Message):
     __slots__ = ("api_key_id", "organization_id", "revoke_time")

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n keel/identity/v1/resources.proto\x12\x10keel.identity.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb9\x01\n\x0cOrganization\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x18\n\x10\x64\x65\x66\x61ult_currency\x18\x03 \x01(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8a\x02\n\x04User\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\x12%\n\x05roles\x18\x05 \x03(\x0e\x32\x16.keel.identity.v1.Role\x12*\n\x05state\x18\x06 \x01(\x0e\x32\x1b.keel.identity.v1.UserState\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa0\x03\n\x06\x41piKey\x12\x12\n\napi_key_id\x18\x01 \x01(\t\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x0e\n\x06prefix\x18\x04 \x01(\t\x12\x0e\n\x06scopes\x18\x05 \x03(\t\x12%\n\x05roles\x18\x06 \x03(\x0e\x32\x16.keel.identity.v1.Role\x12\x17\n\x0f\x63reator_user_id\x18\x07 \x01(\t\x12,\n\x05state\x18\x08 \x01(\x0e\x32\x1d.keel.identity.v1.ApiKeyState\x12/\n\x0b\x65xpire_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0elast_used_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"b\n\tPrincipal\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\x12\r\n\x05roles\x18\x03 \x03(\t\x12\x0e\n\x06scopes\x18\x04 \x03(\t\x12\x0c\n\x04kind\x18\x05 \x01(\t\"\xcc\x02\n\nAuditEvent\x12\x16\n\x0e\x61udit_event_id\x18\x01 \x01(\t\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x12\n\nactor_kind\x18\x04 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x05 \x01(\t\x12\x13\n\x0btarget_type\x18\x06 \x01(\t\x12\x11\n\ttarget_id\x18\x07 \x01(\t\x12\x12\n\nrequest_id\x18\x08 \x01(\t\x12<\n\x08metadata\x18\t \x03(\x0b\x32*.keel.identity.v1.AuditEvent.MetadataEntry\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*\x88\x01\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n\nROLE_OWNER\x10\x01\x12\x0e\n\nROLE_ADMIN\x10\x02\x12\x0f\n\x0bROLE_MEMBER\x10\x03\x12\x10\n\x0cROLE_BILLING\x10\x04\x12\x13\n\x0fROLE_COMPLIANCE\x10\x05\x12\x12\n\x0eROLE_READ_ONLY\x10\x06*Z\n\tUserState\x12\x1a\n\x16USER_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11USER_STATE_ACTIVE\x10\x01\x12\x1a\n\x16USER_STATE_DEACTIVATED\x10\x02*|\n\x0b\x41piKeyState\x12\x1d\n\x19\x41PI_KEY_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41PI_KEY_STATE_ACTIVE\x10\x01\x12\x19\n\x15\x41PI_KEY_STATE_REVOKED\x10\x02\x12\x19\n\x15\x41PI_KEY_STATE_EXPIRED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n keel/identity/v1/resources.proto\x12\x10keel.identity.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb9\x01\n\x0cOrganization\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x18\n\x10\x64\x65\x66\x61ult_currency\x18\x03 \x01(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8a\x02\n\x04User\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\x12%\n\x05roles\x18\x05 \x03(\x0e\x32\x16.keel.identity.v1.Role\x12*\n\x05state\x18\x06 \x01(\x0e\x32\x1b.keel.identity.v1.UserState\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9b\x03\n\x06\x41piKey\x12\x12\n\napi_key_id\x18\x01 \x01(\t\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x0e\n\x06prefix\x18\x04 \x01(\t\x12\x0e\n\x06scopes\x18\x05 \x03(\t\x12%\n\x05roles\x18\x06 \x03(\x0e\x32\x16.keel.identity.v1.Role\x12\x12\n\ncreated_by\x18\x07 \x01(\t\x12,\n\x05state\x18\x08 \x01(\x0e\x32\x1d.keel.identity.v1.ApiKeyState\x12/\n\x0b\x65xpire_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0elast_used_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"b\n\tPrincipal\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\x12\r\n\x05roles\x18\x03 \x03(\t\x12\x0e\n\x06scopes\x18\x04 \x03(\t\x12\x0c\n\x04kind\x18\x05 \x01(\t\"\xcc\x02\n\nAuditEvent\x12\x16\n\x0e\x61udit_event_id\x18\x01 \x01(\t\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x12\n\nactor_kind\x18\x04 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x05 \x01(\t\x12\x13\n\x0btarget_type\x18\x06 \x01(\t\x12\x11\n\ttarget_id\x18\x07 \x01(\t\x12\x12\n\nrequest_id\x18\x08 \x01(\t\x12<\n\x08metadata\x18\t \x03(\x0b\x32*.keel.identity.v1.AuditEvent.MetadataEntry\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*\x88\x01\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n\nROLE_OWNER\x10\x01\x12\x0e\n\nROLE_ADMIN\x10\x02\x12\x0f\n\x0bROLE_MEMBER\x10\x03\x12\x10\n\x0cROLE_BILLING\x10\x04\x12\x13\n\x0fROLE_COMPLIANCE\x10\x05\x12\x12\n\x0eROLE_READ_ONLY\x10\x06*Z\n\tUserState\x12\x1a\n\x16USER_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11USER_STATE_ACTIVE\x10\x01\x12\x1a\n\x16USER_STATE_DEACTIVATED\x10\x02*|\n\x0b\x41piKeyState\x12\x1d\n\x19\x41PI_KEY_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41PI_KEY_STATE_ACTIVE\x10\x01\x12\x19\n\x15\x41PI_KEY_STATE_REVOKED\x10\x02\x12\x19\n\x15\x41PI_KEY_STATE_EXPIRED\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,22 +34,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_AUDITEVENT_METADATAENTRY']._loaded_options = None
   _globals['_AUDITEVENT_METADATAENTRY']._serialized_options = b'8\001'
-  _globals['_ROLE']._serialized_start=1399
-  _globals['_ROLE']._serialized_end=1535
-  _globals['_USERSTATE']._serialized_start=1537
-  _globals['_USERSTATE']._serialized_end=1627
-  _globals['_APIKEYSTATE']._serialized_start=1629
-  _globals['_APIKEYSTATE']._serialized_end=1753
+  _globals['_ROLE']._serialized_start=1394
+  _globals['_ROLE']._serialized_end=1530
+  _globals['_USERSTATE']._serialized_start=1532
+  _globals['_USERSTATE']._serialized_end=1622
+  _globals['_APIKEYSTATE']._serialized_start=1624
+  _globals['_APIKEYSTATE']._serialized_end=1748
   _globals['_ORGANIZATION']._serialized_start=88
   _globals['_ORGANIZATION']._serialized_end=273
   _globals['_USER']._serialized_start=276
   _globals['_USER']._serialized_end=542
   _globals['_APIKEY']._serialized_start=545
-  _globals['_APIKEY']._serialized_end=961
-  _globals['_PRINCIPAL']._serialized_start=963
-  _globals['_PRINCIPAL']._serialized_end=1061
-  _globals['_AUDITEVENT']._serialized_start=1064
-  _globals['_AUDITEVENT']._serialized_end=1396
-  _globals['_AUDITEVENT_METADATAENTRY']._serialized_start=1349
-  _globals['_AUDITEVENT_METADATAENTRY']._serialized_end=1396
+  _globals['_APIKEY']._serialized_end=956
+  _globals['_PRINCIPAL']._serialized_start=958
+  _globals['_PRINCIPAL']._serialized_end=1056
+  _globals['_AUDITEVENT']._serialized_start=1059
+  _globals['_AUDITEVENT']._serialized_end=1391
+  _globals['_AUDITEVENT_METADATAENTRY']._serialized_start=1344
+  _globals['_AUDITEVENT_METADATAENTRY']._serialized_end=1391
 # @@protoc_insertion_point(module_scope)

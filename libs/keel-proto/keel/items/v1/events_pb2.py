@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1akeel/items/v1/events.proto\x12\rkeel.items.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"k\n\x0bItemCreated\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x0e\n\x06org_id\x18\x02 \x01(\t\x12\r\n\x03url\x18\x03 \x01(\tH\x00\x12\x0e\n\x04note\x18\x04 \x01(\tH\x00\x12\x12\n\ncreated_by\x18\x05 \x01(\tB\x08\n\x06source\"L\n\x13\x45nrichmentRequested\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x0e\n\x06org_id\x18\x02 \x01(\t\x12\x14\n\x0crequested_by\x18\x03 \x01(\t\"o\n\x0cItemEnriched\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x0e\n\x06org_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x0f\n\x07summary\x18\x04 \x01(\t\x12\x0c\n\x04tags\x18\x05 \x03(\t\x12\x10\n\x08\x61ttempts\x18\x06 \x01(\x05\"U\n\x10\x45nrichmentFailed\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x0e\n\x06org_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x04 \x01(\x05\"\x86\x01\n\rItemConfirmed\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x0e\n\x06org_id\x18\x02 \x01(\t\x12\x14\n\x0c\x63onfirmed_by\x18\x03 \x01(\t\x12\x0c\n\x04tags\x18\x04 \x03(\t\x12\x30\n\x0c\x63onfirm_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"F\n\rItemDiscarded\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x0e\n\x06org_id\x18\x02 \x01(\t\x12\x14\n\x0c\x64iscarded_by\x18\x03 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1akeel/items/v1/events.proto\x12\rkeel.items.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"t\n\x0bItemCreated\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\x12\r\n\x03url\x18\x03 \x01(\tH\x00\x12\x0e\n\x04note\x18\x04 \x01(\tH\x00\x12\x12\n\ncreated_by\x18\x05 \x01(\tB\x08\n\x06source\"U\n\x13\x45nrichmentRequested\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\x12\x14\n\x0crequested_by\x18\x03 \x01(\t\"x\n\x0cItemEnriched\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x0f\n\x07summary\x18\x04 \x01(\t\x12\x0c\n\x04tags\x18\x05 \x03(\t\x12\x10\n\x08\x61ttempts\x18\x06 \x01(\x05\"^\n\x10\x45nrichmentFailed\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x04 \x01(\x05\"\x8f\x01\n\rItemConfirmed\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\x12\x14\n\x0c\x63onfirmed_by\x18\x03 \x01(\t\x12\x0c\n\x04tags\x18\x04 \x03(\t\x12\x30\n\x0c\x63onfirm_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"O\n\rItemDiscarded\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\x12\x14\n\x0c\x64iscarded_by\x18\x03 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,15 +33,15 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'keel.items.v1.events_pb2', 
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ITEMCREATED']._serialized_start=78
-  _globals['_ITEMCREATED']._serialized_end=185
-  _globals['_ENRICHMENTREQUESTED']._serialized_start=187
-  _globals['_ENRICHMENTREQUESTED']._serialized_end=263
-  _globals['_ITEMENRICHED']._serialized_start=265
-  _globals['_ITEMENRICHED']._serialized_end=376
-  _globals['_ENRICHMENTFAILED']._serialized_start=378
-  _globals['_ENRICHMENTFAILED']._serialized_end=463
-  _globals['_ITEMCONFIRMED']._serialized_start=466
-  _globals['_ITEMCONFIRMED']._serialized_end=600
-  _globals['_ITEMDISCARDED']._serialized_start=602
-  _globals['_ITEMDISCARDED']._serialized_end=672
+  _globals['_ITEMCREATED']._serialized_end=194
+  _globals['_ENRICHMENTREQUESTED']._serialized_start=196
+  _globals['_ENRICHMENTREQUESTED']._serialized_end=281
+  _globals['_ITEMENRICHED']._serialized_start=283
+  _globals['_ITEMENRICHED']._serialized_end=403
+  _globals['_ENRICHMENTFAILED']._serialized_start=405
+  _globals['_ENRICHMENTFAILED']._serialized_end=499
+  _globals['_ITEMCONFIRMED']._serialized_start=502
+  _globals['_ITEMCONFIRMED']._serialized_end=645
+  _globals['_ITEMDISCARDED']._serialized_start=647
+  _globals['_ITEMDISCARDED']._serialized_end=726
 # @@protoc_insertion_point(module_scope)

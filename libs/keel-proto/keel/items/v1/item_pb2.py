@@ -26,15 +26,15 @@ from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18keel/items/v1/item.proto\x12\rkeel.items.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc9\x03\n\x04Item\x12\x14\n\x02id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x0e\n\x06org_id\x18\x02 \x01(\t\x12\x1a\n\x03url\x18\x03 \x01(\tB\x0b\xbaH\x08r\x06\x18\x80\x10\x88\x01\x01H\x00\x12\x1b\n\x04note\x18\x04 \x01(\tB\x0b\xbaH\x08r\x06\x10\x01\x18\xa0\x9c\x01H\x00\x12\'\n\x05state\x18\x05 \x01(\x0e\x32\x18.keel.items.v1.ItemState\x12\x17\n\x05title\x18\x06 \x01(\tB\x08\xbaH\x05r\x03\x18\xac\x02\x12\x19\n\x07summary\x18\x07 \x01(\tB\x08\xbaH\x05r\x03\x18\xa0\x1f\x12\x1e\n\x04tags\x18\x08 \x03(\tB\x10\xbaH\r\x92\x01\n\x10\x14\"\x06r\x04\x10\x01\x18(\x12\x1b\n\x13\x65nrichment_attempts\x18\t \x01(\x05\x12\x16\n\x0e\x66\x61ilure_reason\x18\n \x01(\t\x12\x12\n\ncreated_by\x18\x0b \x01(\t\x12/\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63onfirm_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x08\n\x06source*\xad\x01\n\tItemState\x12\x1a\n\x16ITEM_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14ITEM_STATE_ENRICHING\x10\x01\x12\x1f\n\x1bITEM_STATE_READY_TO_CONFIRM\x10\x02\x12\x18\n\x14ITEM_STATE_CONFIRMED\x10\x03\x12\x18\n\x14ITEM_STATE_DISCARDED\x10\x04\x12\x15\n\x11ITEM_STATE_FAILED\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18keel/items/v1/item.proto\x12\rkeel.items.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd7\x03\n\x04Item\x12\x19\n\x07item_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\x12\x1a\n\x03url\x18\x03 \x01(\tB\x0b\xbaH\x08r\x06\x18\x80\x10\x88\x01\x01H\x00\x12\x1b\n\x04note\x18\x04 \x01(\tB\x0b\xbaH\x08r\x06\x10\x01\x18\xa0\x9c\x01H\x00\x12\'\n\x05state\x18\x05 \x01(\x0e\x32\x18.keel.items.v1.ItemState\x12\x17\n\x05title\x18\x06 \x01(\tB\x08\xbaH\x05r\x03\x18\xac\x02\x12\x19\n\x07summary\x18\x07 \x01(\tB\x08\xbaH\x05r\x03\x18\xa0\x1f\x12\x1e\n\x04tags\x18\x08 \x03(\tB\x10\xbaH\r\x92\x01\n\x10\x14\"\x06r\x04\x10\x01\x18(\x12\x1b\n\x13\x65nrichment_attempts\x18\t \x01(\x05\x12\x16\n\x0e\x66\x61ilure_reason\x18\n \x01(\t\x12\x12\n\ncreated_by\x18\x0b \x01(\t\x12/\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63onfirm_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x08\n\x06source*\xad\x01\n\tItemState\x12\x1a\n\x16ITEM_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14ITEM_STATE_ENRICHING\x10\x01\x12\x1f\n\x1bITEM_STATE_READY_TO_CONFIRM\x10\x02\x12\x18\n\x14ITEM_STATE_CONFIRMED\x10\x03\x12\x18\n\x14ITEM_STATE_DISCARDED\x10\x04\x12\x15\n\x11ITEM_STATE_FAILED\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'keel.items.v1.item_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ITEM'].fields_by_name['id']._loaded_options = None
-  _globals['_ITEM'].fields_by_name['id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _globals['_ITEM'].fields_by_name['item_id']._loaded_options = None
+  _globals['_ITEM'].fields_by_name['item_id']._serialized_options = b'\272H\005r\003\260\001\001'
   _globals['_ITEM'].fields_by_name['url']._loaded_options = None
   _globals['_ITEM'].fields_by_name['url']._serialized_options = b'\272H\010r\006\030\200\020\210\001\001'
   _globals['_ITEM'].fields_by_name['note']._loaded_options = None
@@ -45,8 +45,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ITEM'].fields_by_name['summary']._serialized_options = b'\272H\005r\003\030\240\037'
   _globals['_ITEM'].fields_by_name['tags']._loaded_options = None
   _globals['_ITEM'].fields_by_name['tags']._serialized_options = b'\272H\r\222\001\n\020\024\"\006r\004\020\001\030('
-  _globals['_ITEMSTATE']._serialized_start=566
-  _globals['_ITEMSTATE']._serialized_end=739
+  _globals['_ITEMSTATE']._serialized_start=580
+  _globals['_ITEMSTATE']._serialized_end=753
   _globals['_ITEM']._serialized_start=106
-  _globals['_ITEM']._serialized_end=563
+  _globals['_ITEM']._serialized_end=577
 # @@protoc_insertion_point(module_scope)

@@ -27,9 +27,9 @@ ITEM_STATE_DISCARDED: ItemState
 ITEM_STATE_FAILED: ItemState
 
 class Item(_message.Message):
-    __slots__ = ("id", "org_id", "url", "note", "state", "title", "summary", "tags", "enrichment_attempts", "failure_reason", "created_by", "create_time", "update_time", "confirm_time")
-    ID_FIELD_NUMBER: _ClassVar[int]
-    ORG_ID_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("item_id", "organization_id", "url", "note", "state", "title", "summary", "tags", "enrichment_attempts", "failure_reason", "created_by", "create_time", "update_time", "confirm_time")
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
     URL_FIELD_NUMBER: _ClassVar[int]
     NOTE_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -42,8 +42,8 @@ class Item(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     CONFIRM_TIME_FIELD_NUMBER: _ClassVar[int]
-    id: str
-    org_id: str
+    item_id: str
+    organization_id: str
     url: str
     note: str
     state: ItemState
@@ -56,4 +56,4 @@ class Item(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
     confirm_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., org_id: _Optional[str] = ..., url: _Optional[str] = ..., note: _Optional[str] = ..., state: _Optional[_Union[ItemState, str]] = ..., title: _Optional[str] = ..., summary: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., enrichment_attempts: _Optional[int] = ..., failure_reason: _Optional[str] = ..., created_by: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirm_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, item_id: _Optional[str] = ..., organization_id: _Optional[str] = ..., url: _Optional[str] = ..., note: _Optional[str] = ..., state: _Optional[_Union[ItemState, str]] = ..., title: _Optional[str] = ..., summary: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., enrichment_attempts: _Optional[int] = ..., failure_reason: _Optional[str] = ..., created_by: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirm_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

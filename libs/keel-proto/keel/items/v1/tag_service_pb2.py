@@ -28,7 +28,7 @@ from keel.auth.v1 import options_pb2 as keel_dot_auth_dot_v1_dot_options__pb2
 from keel.items.v1 import tag_pb2 as keel_dot_items_dot_v1_dot_tag__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fkeel/items/v1/tag_service.proto\x12\rkeel.items.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1akeel/auth/v1/options.proto\x1a\x17keel/items/v1/tag.proto\"N\n\x0fListTagsRequest\x12\x1d\n\tpage_size\x18\x01 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xf4\x03(\x00\x12\x1c\n\npage_token\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x08\"M\n\x10ListTagsResponse\x12 \n\x04tags\x18\x01 \x03(\x0b\x32\x12.keel.items.v1.Tag\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"+\n\x10\x43reateTagRequest\x12\x17\n\x04name\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18(\"4\n\x11\x43reateTagResponse\x12\x1f\n\x03tag\x18\x01 \x01(\x0b\x32\x12.keel.items.v1.Tag\"I\n\x10RenameTagRequest\x12\x18\n\x06tag_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1b\n\x08new_name\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18(\"4\n\x11RenameTagResponse\x12\x1f\n\x03tag\x18\x01 \x01(\x0b\x32\x12.keel.items.v1.Tag\",\n\x10\x44\x65leteTagRequest\x12\x18\n\x06tag_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"\x13\n\x11\x44\x65leteTagResponse2\xcd\x03\n\nTagService\x12\x65\n\x08ListTags\x12\x1e.keel.items.v1.ListTagsRequest\x1a\x1f.keel.items.v1.ListTagsResponse\"\x18\xc2\xf3\x18\x04\x1a\x02\x01\x02\x82\xd3\xe4\x93\x02\n\x12\x08/v1/tags\x12j\n\tCreateTag\x12\x1f.keel.items.v1.CreateTagRequest\x1a .keel.items.v1.CreateTagResponse\"\x1a\xc2\xf3\x18\x03\x1a\x01\x02\x82\xd3\xe4\x93\x02\r\"\x08/v1/tags:\x01*\x12z\n\tRenameTag\x12\x1f.keel.items.v1.RenameTagRequest\x1a .keel.items.v1.RenameTagResponse\"*\xc2\xf3\x18\x03\x1a\x01\x02\x82\xd3\xe4\x93\x02\x1d\"\x18/v1/tags/{tag_id}:rename:\x01*\x12p\n\tDeleteTag\x12\x1f.keel.items.v1.DeleteTagRequest\x1a .keel.items.v1.DeleteTagResponse\" \xc2\xf3\x18\x03\x1a\x01\x02\x82\xd3\xe4\x93\x02\x13*\x11/v1/tags/{tag_id}b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fkeel/items/v1/tag_service.proto\x12\rkeel.items.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1akeel/auth/v1/options.proto\x1a\x17keel/items/v1/tag.proto\"N\n\x0fListTagsRequest\x12\x1d\n\tpage_size\x18\x01 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xf4\x03(\x00\x12\x1c\n\npage_token\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x08\"M\n\x10ListTagsResponse\x12 \n\x04tags\x18\x01 \x03(\x0b\x32\x12.keel.items.v1.Tag\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"L\n\x10\x43reateTagRequest\x12\x17\n\x04name\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18(\x12\x1f\n\nrequest_id\x18\x02 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\"4\n\x11\x43reateTagResponse\x12\x1f\n\x03tag\x18\x01 \x01(\x0b\x32\x12.keel.items.v1.Tag\"I\n\x10RenameTagRequest\x12\x18\n\x06tag_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1b\n\x08new_name\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18(\"4\n\x11RenameTagResponse\x12\x1f\n\x03tag\x18\x01 \x01(\x0b\x32\x12.keel.items.v1.Tag\",\n\x10\x44\x65leteTagRequest\x12\x18\n\x06tag_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"\x13\n\x11\x44\x65leteTagResponse2\xcd\x03\n\nTagService\x12\x65\n\x08ListTags\x12\x1e.keel.items.v1.ListTagsRequest\x1a\x1f.keel.items.v1.ListTagsResponse\"\x18\xc2\xf3\x18\x04\x1a\x02\x01\x02\x82\xd3\xe4\x93\x02\n\x12\x08/v1/tags\x12j\n\tCreateTag\x12\x1f.keel.items.v1.CreateTagRequest\x1a .keel.items.v1.CreateTagResponse\"\x1a\xc2\xf3\x18\x03\x1a\x01\x02\x82\xd3\xe4\x93\x02\r\"\x08/v1/tags:\x01*\x12z\n\tRenameTag\x12\x1f.keel.items.v1.RenameTagRequest\x1a .keel.items.v1.RenameTagResponse\"*\xc2\xf3\x18\x03\x1a\x01\x02\x82\xd3\xe4\x93\x02\x1d\"\x18/v1/tags/{tag_id}:rename:\x01*\x12p\n\tDeleteTag\x12\x1f.keel.items.v1.DeleteTagRequest\x1a .keel.items.v1.DeleteTagResponse\" \xc2\xf3\x18\x03\x1a\x01\x02\x82\xd3\xe4\x93\x02\x13*\x11/v1/tags/{tag_id}b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,6 +41,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTTAGSREQUEST'].fields_by_name['page_token']._serialized_options = b'\272H\005r\003\030\200\010'
   _globals['_CREATETAGREQUEST'].fields_by_name['name']._loaded_options = None
   _globals['_CREATETAGREQUEST'].fields_by_name['name']._serialized_options = b'\272H\006r\004\020\001\030('
+  _globals['_CREATETAGREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_CREATETAGREQUEST'].fields_by_name['request_id']._serialized_options = b'\272H\010r\003\260\001\001\330\001\001'
   _globals['_RENAMETAGREQUEST'].fields_by_name['tag_id']._loaded_options = None
   _globals['_RENAMETAGREQUEST'].fields_by_name['tag_id']._serialized_options = b'\272H\005r\003\260\001\001'
   _globals['_RENAMETAGREQUEST'].fields_by_name['new_name']._loaded_options = None
@@ -60,17 +62,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTTAGSRESPONSE']._serialized_start=242
   _globals['_LISTTAGSRESPONSE']._serialized_end=319
   _globals['_CREATETAGREQUEST']._serialized_start=321
-  _globals['_CREATETAGREQUEST']._serialized_end=364
-  _globals['_CREATETAGRESPONSE']._serialized_start=366
-  _globals['_CREATETAGRESPONSE']._serialized_end=418
-  _globals['_RENAMETAGREQUEST']._serialized_start=420
-  _globals['_RENAMETAGREQUEST']._serialized_end=493
-  _globals['_RENAMETAGRESPONSE']._serialized_start=495
-  _globals['_RENAMETAGRESPONSE']._serialized_end=547
-  _globals['_DELETETAGREQUEST']._serialized_start=549
-  _globals['_DELETETAGREQUEST']._serialized_end=593
-  _globals['_DELETETAGRESPONSE']._serialized_start=595
-  _globals['_DELETETAGRESPONSE']._serialized_end=614
-  _globals['_TAGSERVICE']._serialized_start=617
-  _globals['_TAGSERVICE']._serialized_end=1078
+  _globals['_CREATETAGREQUEST']._serialized_end=397
+  _globals['_CREATETAGRESPONSE']._serialized_start=399
+  _globals['_CREATETAGRESPONSE']._serialized_end=451
+  _globals['_RENAMETAGREQUEST']._serialized_start=453
+  _globals['_RENAMETAGREQUEST']._serialized_end=526
+  _globals['_RENAMETAGRESPONSE']._serialized_start=528
+  _globals['_RENAMETAGRESPONSE']._serialized_end=580
+  _globals['_DELETETAGREQUEST']._serialized_start=582
+  _globals['_DELETETAGREQUEST']._serialized_end=626
+  _globals['_DELETETAGRESPONSE']._serialized_start=628
+  _globals['_DELETETAGRESPONSE']._serialized_end=647
+  _globals['_TAGSERVICE']._serialized_start=650
+  _globals['_TAGSERVICE']._serialized_end=1111
 # @@protoc_insertion_point(module_scope)

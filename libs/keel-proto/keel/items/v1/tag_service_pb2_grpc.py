@@ -72,6 +72,8 @@ class TagServiceServicer:
 
     def CreateTag(self, request, context):
         """Creates a tag (ALREADY_EXISTS, reason TAG_ALREADY_EXISTS, if the name is taken).
+        Idempotent on request_id: a repeat returns the first tag, a repeat with a different
+        payload fails with ALREADY_EXISTS (reason REQUEST_ID_REUSED).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

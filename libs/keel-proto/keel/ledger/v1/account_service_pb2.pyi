@@ -14,7 +14,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CreateAccountRequest(_message.Message):
-    __slots__ = ("request_id", "org_id", "kind", "asset", "balance_bound", "overdraft_limit", "metadata")
+    __slots__ = ("request_id", "organization_id", "kind", "asset", "balance_bound", "overdraft_limit", "metadata")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -23,20 +23,20 @@ class CreateAccountRequest(_message.Message):
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
-    ORG_ID_FIELD_NUMBER: _ClassVar[int]
+    ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     ASSET_FIELD_NUMBER: _ClassVar[int]
     BALANCE_BOUND_FIELD_NUMBER: _ClassVar[int]
     OVERDRAFT_LIMIT_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     request_id: str
-    org_id: str
+    organization_id: str
     kind: _resources_pb2.AccountKind
     asset: _resources_pb2.Asset
     balance_bound: _resources_pb2.BalanceBound
     overdraft_limit: int
     metadata: _containers.ScalarMap[str, str]
-    def __init__(self, request_id: _Optional[str] = ..., org_id: _Optional[str] = ..., kind: _Optional[_Union[_resources_pb2.AccountKind, str]] = ..., asset: _Optional[_Union[_resources_pb2.Asset, _Mapping]] = ..., balance_bound: _Optional[_Union[_resources_pb2.BalanceBound, str]] = ..., overdraft_limit: _Optional[int] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., organization_id: _Optional[str] = ..., kind: _Optional[_Union[_resources_pb2.AccountKind, str]] = ..., asset: _Optional[_Union[_resources_pb2.Asset, _Mapping]] = ..., balance_bound: _Optional[_Union[_resources_pb2.BalanceBound, str]] = ..., overdraft_limit: _Optional[int] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class CreateAccountResponse(_message.Message):
     __slots__ = ("account",)
@@ -57,18 +57,18 @@ class GetAccountResponse(_message.Message):
     def __init__(self, account: _Optional[_Union[_resources_pb2.Account, _Mapping]] = ...) -> None: ...
 
 class ListAccountsRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "kind", "asset_code", "org_id")
+    __slots__ = ("page_size", "page_token", "kind", "asset_code", "organization_id")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     ASSET_CODE_FIELD_NUMBER: _ClassVar[int]
-    ORG_ID_FIELD_NUMBER: _ClassVar[int]
+    ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
     kind: _resources_pb2.AccountKind
     asset_code: str
-    org_id: str
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., kind: _Optional[_Union[_resources_pb2.AccountKind, str]] = ..., asset_code: _Optional[str] = ..., org_id: _Optional[str] = ...) -> None: ...
+    organization_id: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., kind: _Optional[_Union[_resources_pb2.AccountKind, str]] = ..., asset_code: _Optional[str] = ..., organization_id: _Optional[str] = ...) -> None: ...
 
 class ListAccountsResponse(_message.Message):
     __slots__ = ("accounts", "next_page_token")

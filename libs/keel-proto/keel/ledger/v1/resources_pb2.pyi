@@ -98,7 +98,7 @@ class Asset(_message.Message):
     def __init__(self, code: _Optional[str] = ..., scale: _Optional[int] = ...) -> None: ...
 
 class Account(_message.Message):
-    __slots__ = ("account_id", "org_id", "kind", "asset", "balance_bound", "overdraft_limit", "metadata", "create_time")
+    __slots__ = ("account_id", "organization_id", "kind", "asset", "balance_bound", "overdraft_limit", "metadata", "create_time")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -107,7 +107,7 @@ class Account(_message.Message):
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
-    ORG_ID_FIELD_NUMBER: _ClassVar[int]
+    ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     ASSET_FIELD_NUMBER: _ClassVar[int]
     BALANCE_BOUND_FIELD_NUMBER: _ClassVar[int]
@@ -115,14 +115,14 @@ class Account(_message.Message):
     METADATA_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     account_id: str
-    org_id: str
+    organization_id: str
     kind: AccountKind
     asset: Asset
     balance_bound: BalanceBound
     overdraft_limit: int
     metadata: _containers.ScalarMap[str, str]
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, account_id: _Optional[str] = ..., org_id: _Optional[str] = ..., kind: _Optional[_Union[AccountKind, str]] = ..., asset: _Optional[_Union[Asset, _Mapping]] = ..., balance_bound: _Optional[_Union[BalanceBound, str]] = ..., overdraft_limit: _Optional[int] = ..., metadata: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, account_id: _Optional[str] = ..., organization_id: _Optional[str] = ..., kind: _Optional[_Union[AccountKind, str]] = ..., asset: _Optional[_Union[Asset, _Mapping]] = ..., balance_bound: _Optional[_Union[BalanceBound, str]] = ..., overdraft_limit: _Optional[int] = ..., metadata: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Balance(_message.Message):
     __slots__ = ("account_id", "asset", "debits_posted", "credits_posted", "debits_pending", "credits_pending", "available", "as_of_time")
@@ -157,7 +157,7 @@ class Posting(_message.Message):
     def __init__(self, account_id: _Optional[str] = ..., side: _Optional[_Union[PostingSide, str]] = ..., amount: _Optional[int] = ..., asset_code: _Optional[str] = ...) -> None: ...
 
 class Transaction(_message.Message):
-    __slots__ = ("transaction_id", "org_id", "request_id", "kind", "state", "postings", "metadata", "pending_transaction_id", "reversed_transaction_id", "resolved_by_transaction_id", "create_time", "expire_time")
+    __slots__ = ("transaction_id", "organization_id", "request_id", "kind", "state", "postings", "metadata", "pending_transaction_id", "reversed_transaction_id", "resolved_by_transaction_id", "create_time", "expire_time")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -166,7 +166,7 @@ class Transaction(_message.Message):
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     TRANSACTION_ID_FIELD_NUMBER: _ClassVar[int]
-    ORG_ID_FIELD_NUMBER: _ClassVar[int]
+    ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -178,7 +178,7 @@ class Transaction(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
     transaction_id: str
-    org_id: str
+    organization_id: str
     request_id: str
     kind: TransactionKind
     state: TransactionState
@@ -189,7 +189,7 @@ class Transaction(_message.Message):
     resolved_by_transaction_id: str
     create_time: _timestamp_pb2.Timestamp
     expire_time: _timestamp_pb2.Timestamp
-    def __init__(self, transaction_id: _Optional[str] = ..., org_id: _Optional[str] = ..., request_id: _Optional[str] = ..., kind: _Optional[_Union[TransactionKind, str]] = ..., state: _Optional[_Union[TransactionState, str]] = ..., postings: _Optional[_Iterable[_Union[Posting, _Mapping]]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., pending_transaction_id: _Optional[str] = ..., reversed_transaction_id: _Optional[str] = ..., resolved_by_transaction_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, transaction_id: _Optional[str] = ..., organization_id: _Optional[str] = ..., request_id: _Optional[str] = ..., kind: _Optional[_Union[TransactionKind, str]] = ..., state: _Optional[_Union[TransactionState, str]] = ..., postings: _Optional[_Iterable[_Union[Posting, _Mapping]]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., pending_transaction_id: _Optional[str] = ..., reversed_transaction_id: _Optional[str] = ..., resolved_by_transaction_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Entry(_message.Message):
     __slots__ = ("account_id", "sequence", "transaction_id", "side", "bucket", "amount", "asset_code", "create_time", "balance")

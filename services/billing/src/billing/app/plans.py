@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from billing.app.fingerprint import fingerprint
 from billing.app.ports import Clock, UnitOfWorkFactory
-from billing.domain.errors import PlanAlreadyExists, PlanNotFound
+from billing.domain.errors import PlanAlreadyExists, PlanNotFound, RequestIdReused
 from billing.domain.plan import Interval, Plan, new_plan
 from billing.domain.pricing import Price
 from keel_runtime import paging
@@ -19,6 +20,13 @@ class CreatePlan:
     currency: str
     interval: Interval
     prices: tuple[Price, ...]
+    # Idempotency key (AIP-155); empty for none.
+    request_id: str = ""
+
+    def fingerprint(self) -> str:
+        """Identifies the payload, to tell a retry from a reused request id."""
+        terms = (self.plan_id, self.display_name, self.currency, self.interval.value)
+        return fingerprint("CreatePlan", *terms, [repr(p) for p in self.prices])
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,13 +52,24 @@ class PlanHandlers:
             prices=command.prices,
             now=self._clock(),
         )
+        request_id = command.request_id or None
+        payload = command.fingerprint() if request_id else None
         async with self._uow() as uow:
-            if await uow.plans.add(plan):
+            if await uow.plans.add(plan, request_id=request_id, fingerprint=payload):
                 await uow.commit()
                 return plan
+            first = await uow.plans.get_by_request_id(request_id) if request_id else None
             existing = await uow.plans.get(plan.plan_id)
+        if first is not None:
+            first_plan, first_payload = first
+            if first_payload != payload:
+                raise RequestIdReused(
+                    "request_id was used before with a different request",
+                    request_id=command.request_id,
+                )
+            return first_plan  # a retried create (its plan as it is now, archived or not)
         if existing is not None and existing.same_terms(plan):
-            return existing  # a retried create
+            return existing  # a retried create without a request id
         raise PlanAlreadyExists("a different plan with this id exists", plan_id=plan.plan_id)
 
     async def get(self, plan_id: str) -> Plan:

@@ -23,8 +23,15 @@ IdFactory = Callable[[], str]
 class PlanRepository(Protocol):
     async def get(self, plan_id: str) -> Plan | None: ...
     async def get_default(self) -> Plan | None: ...
-    async def add(self, plan: Plan) -> bool:
-        """Insert; False when the id exists already."""
+    async def add(
+        self, plan: Plan, *, request_id: str | None = None, fingerprint: str | None = None
+    ) -> bool:
+        """Insert, with the request id and payload fingerprint of its create (if any); False
+        when the plan id, or the request id, exists already."""
+        ...
+
+    async def get_by_request_id(self, request_id: str) -> tuple[Plan, str] | None:
+        """The plan created with this request id, and that request's fingerprint."""
         ...
 
     async def save(self, plan: Plan) -> None: ...

@@ -52,7 +52,9 @@ def item_confirmed_handler(handlers: UsageHandlers, clock: Clock) -> Handler:
         )
         # An item confirmed before its period closed (a late delivery) is still billed: in
         # the open period, rather than refused and dead-lettered.
-        await handlers.record_in(uow, event.org_id or envelope.org_id, [usage], late=Late.CARRY)
+        await handlers.record_in(
+            uow, event.organization_id or envelope.org_id, [usage], late=Late.CARRY
+        )
         await uow.commit()
 
     return handle
@@ -63,7 +65,7 @@ def webhook_body(envelope: Envelope) -> bytes:
     document = {
         "id": envelope.id,
         "type": envelope.type,
-        "org_id": envelope.org_id,
+        "organization_id": envelope.org_id,
         "occurred_at": envelope.occurred_at.ToJsonString(),
         "data": json_format.MessageToDict(envelope.payload),
     }

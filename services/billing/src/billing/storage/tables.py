@@ -43,6 +43,10 @@ plans = Table(
     Column("is_default", Boolean, nullable=False, server_default=text("false")),
     _ts("create_time"),
     _ts("archive_time", nullable=True),
+    # AIP-155: the request id the plan was created with (plans are global: one namespace),
+    # and the fingerprint of that request's payload.
+    Column("request_id", Text, nullable=True, unique=True),
+    Column("request_fingerprint", Text, nullable=True),
     # At most one default plan: new organizations start on it.
     Index("uq_plans_default", "is_default", unique=True, postgresql_where=text("is_default")),
 )

@@ -150,7 +150,7 @@ class GrpcLedger:
         response = await self._accounts.CreateAccount(
             account_service_pb2.CreateAccountRequest(
                 request_id=f"billing-revenue-{currency}",
-                org_id=self._platform_org_id,
+                organization_id=self._platform_org_id,
                 kind=resources_pb2.ACCOUNT_KIND_REVENUE,
                 asset=resources_pb2.Asset(code=currency, scale=currency_scale(currency)),
                 metadata={"owner": "billing"},

@@ -128,7 +128,7 @@ def _model(price: plan_pb2.Price) -> Model:
     )
 
 
-def create_plan_command(plan_id: str, plan: plan_pb2.Plan) -> CreatePlan:
+def create_plan_command(plan_id: str, plan: plan_pb2.Plan, request_id: str = "") -> CreatePlan:
     return CreatePlan(
         plan_id=plan_id,
         display_name=plan.display_name,
@@ -144,6 +144,7 @@ def create_plan_command(plan_id: str, plan: plan_pb2.Plan) -> CreatePlan:
             )
             for p in plan.prices
         ),
+        request_id=request_id,
     )
 
 
@@ -193,7 +194,7 @@ def plan_to_proto(plan: Plan) -> plan_pb2.Plan:
 def subscription_to_proto(s: Subscription) -> subscription_pb2.Subscription:
     return subscription_pb2.Subscription(
         subscription_id=s.subscription_id,
-        org_id=s.org_id,
+        organization_id=s.org_id,
         plan_id=s.plan_id,
         state=_SUB_STATES_OUT[s.state],
         current_period_start=ts(s.current_period_start),
@@ -220,7 +221,7 @@ def usage_input(m: usage_service_pb2.UsageInput) -> UsageInput:
 def usage_record_to_proto(r: UsageRecord) -> usage_pb2.UsageRecord:
     return usage_pb2.UsageRecord(
         usage_record_id=r.usage_record_id,
-        org_id=r.org_id,
+        organization_id=r.org_id,
         metric=r.metric,
         quantity=r.quantity,
         dedup_key=r.dedup_key,
@@ -255,7 +256,7 @@ def _line_to_proto(line: InvoiceLine) -> invoice_pb2.InvoiceLine:
 def invoice_to_proto(i: Invoice) -> invoice_pb2.Invoice:
     return invoice_pb2.Invoice(
         invoice_id=i.invoice_id,
-        org_id=i.org_id,
+        organization_id=i.org_id,
         subscription_id=i.subscription_id,
         plan_id=i.plan_id,
         state=_INVOICE_STATES_OUT[i.state],
@@ -303,7 +304,7 @@ def delivery_to_proto(d: DeliveryRecord) -> webhook_pb2.WebhookDelivery:
 def webhook_to_proto(w: WebhookEndpoint) -> webhook_pb2.WebhookEndpoint:
     return webhook_pb2.WebhookEndpoint(
         webhook_endpoint_id=w.webhook_endpoint_id,
-        org_id=w.org_id,
+        organization_id=w.org_id,
         url=w.url,
         event_types=list(w.event_types),
         description=w.description,
@@ -312,7 +313,7 @@ def webhook_to_proto(w: WebhookEndpoint) -> webhook_pb2.WebhookEndpoint:
 
 
 def overview_to_proto(o: Overview) -> billing_overview_service_pb2.BillingOverview:
-    out = billing_overview_service_pb2.BillingOverview(org_id=o.org_id)
+    out = billing_overview_service_pb2.BillingOverview(organization_id=o.org_id)
     if o.subscription is not None:
         out.subscription.CopyFrom(subscription_to_proto(o.subscription))
     if o.wallet is not None:

@@ -19,7 +19,7 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):  # type: ignore[m
     async def CreatePlan(
         self, request: pb.CreatePlanRequest, context: Any
     ) -> pb.CreatePlanResponse:
-        command = mapping.create_plan_command(request.plan_id, request.plan)
+        command = mapping.create_plan_command(request.plan_id, request.plan, request.request_id)
         plan = await self._handlers.create(current_caller(), command)
         return pb.CreatePlanResponse(plan=mapping.plan_to_proto(plan))
 

@@ -100,7 +100,7 @@ def to_envelope(event: events.DomainEvent) -> Envelope:
                     organization_id=event.organization_id,
                     prefix=event.prefix,
                     scopes=sorted(event.scopes),
-                    creator_user_id=event.creator_user_id,
+                    created_by=event.creator_user_id,
                     create_time=timestamp(event.occurred_at),
                 ),
             )

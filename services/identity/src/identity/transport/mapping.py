@@ -87,7 +87,7 @@ def api_key(k: ApiKey, now: datetime) -> resources_pb2.ApiKey:
         prefix=k.prefix,
         scopes=sorted(k.scopes),
         roles=[role_to_proto(r) for r in sorted(k.roles)],
-        creator_user_id=k.creator_user_id,
+        created_by=k.creator_user_id,
         state=_API_KEY_STATES[k.state(now)],
         expire_time=timestamp(k.expires_at),
         last_used_time=timestamp(k.last_used_at),

@@ -51,6 +51,7 @@ class ListItems:
 class CreateTag:
     caller: Caller
     name: str
+    request_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -56,11 +56,13 @@ class TagRepository(Protocol):
         """Create the tags that do not exist yet (concurrent callers are fine)."""
 
     async def add(self, tag: Tag) -> bool:
-        """Insert; False if the org already has a tag with that name."""
+        """Insert; False if the org already has a tag with that name or request id."""
 
     async def get(self, org_id: str, tag_id: UUID, *, for_update: bool = False) -> Tag | None: ...
 
     async def get_by_name(self, org_id: str, name: str) -> Tag | None: ...
+
+    async def get_by_request_id(self, org_id: str, request_id: str) -> Tag | None: ...
 
     async def rename(self, tag: Tag, new_name: str) -> bool:
         """False if the new name is taken."""

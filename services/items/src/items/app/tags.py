@@ -11,8 +11,8 @@ from items.app import commands
 from items.app.access import require_read, require_write
 from items.app.items import utc_now
 from items.app.ports import UnitOfWork, UnitOfWorkFactory
-from items.domain.errors import TagAlreadyExists, TagNotFound
-from items.domain.model import Tag
+from items.domain.errors import RequestIdReused, TagAlreadyExists, TagNotFound
+from items.domain.model import Tag, tag_request_fingerprint
 from items.domain.tags import normalize_tag
 from keel_runtime import paging
 from keel_runtime.ids import uuid7
@@ -54,17 +54,34 @@ class TagHandlers:
     async def create_tag(self, command: commands.CreateTag) -> Tag:
         caller = command.caller
         require_write(caller)
+        name = normalize_tag(command.name)
+        request_id = command.request_id or None
         tag = Tag(
             id=self._new_id(),
             org_id=caller.org_id,
-            name=normalize_tag(command.name),
+            name=name,
             create_time=self._clock(),
+            request_id=request_id,
+            request_fingerprint=tag_request_fingerprint(name) if request_id else None,
         )
         async with self._uow() as uow:
-            if not await uow.tags.add(tag):
-                raise _taken(tag.name)
-            await uow.commit()
-        return tag
+            if await uow.tags.add(tag):
+                await uow.commit()
+                return tag
+            # Refused: the request id was used before (perhaps by a concurrent call that
+            # just committed), or the name is taken.
+            first = (
+                await uow.tags.get_by_request_id(caller.org_id, request_id) if request_id else None
+            )
+        if first is None:
+            raise _taken(name)
+        if first.request_fingerprint != tag.request_fingerprint:
+            raise RequestIdReused(
+                f"request_id {request_id} was already used with a different payload",
+                request_id=request_id or "",
+                tag_id=str(first.id),
+            )
+        return first
 
     async def rename_tag(self, command: commands.RenameTag) -> Tag:
         caller = command.caller

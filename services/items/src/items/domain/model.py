@@ -200,3 +200,12 @@ class Tag:
     name: str
     create_time: datetime
     item_count: int = 0
+    # The request id it was created with, if any, and the fingerprint of that request:
+    # a retry of the create returns the tag, another payload under the same id is refused.
+    request_id: str | None = None
+    request_fingerprint: str | None = None
+
+
+def tag_request_fingerprint(name: str) -> str:
+    """Identifies the payload of a CreateTag (its normalized name)."""
+    return hashlib.sha256(f"tag\0{name}".encode()).hexdigest()

@@ -53,7 +53,9 @@ def _payload(event: events.DomainEvent) -> tuple[str, Message]:
     match event:
         case events.ItemCreated():
             created = events_pb2.ItemCreated(
-                item_id=str(event.item_id), org_id=event.org_id, created_by=event.created_by
+                item_id=str(event.item_id),
+                organization_id=event.org_id,
+                created_by=event.created_by,
             )
             if event.url is not None:
                 created.url = event.url
@@ -62,12 +64,14 @@ def _payload(event: events.DomainEvent) -> tuple[str, Message]:
             return ITEM_CREATED, created
         case events.EnrichmentRequested():
             return ENRICHMENT_REQUESTED, events_pb2.EnrichmentRequested(
-                item_id=str(event.item_id), org_id=event.org_id, requested_by=event.requested_by
+                item_id=str(event.item_id),
+                organization_id=event.org_id,
+                requested_by=event.requested_by,
             )
         case events.ItemEnriched():
             return ITEM_ENRICHED, events_pb2.ItemEnriched(
                 item_id=str(event.item_id),
-                org_id=event.org_id,
+                organization_id=event.org_id,
                 title=event.title,
                 summary=event.summary,
                 tags=list(event.tags),
@@ -76,7 +80,7 @@ def _payload(event: events.DomainEvent) -> tuple[str, Message]:
         case events.EnrichmentFailed():
             return ENRICHMENT_FAILED, events_pb2.EnrichmentFailed(
                 item_id=str(event.item_id),
-                org_id=event.org_id,
+                organization_id=event.org_id,
                 reason=event.reason,
                 attempts=event.attempts,
             )
@@ -85,13 +89,15 @@ def _payload(event: events.DomainEvent) -> tuple[str, Message]:
             confirm_time.FromDatetime(event.confirm_time)
             return ITEM_CONFIRMED, events_pb2.ItemConfirmed(
                 item_id=str(event.item_id),
-                org_id=event.org_id,
+                organization_id=event.org_id,
                 confirmed_by=event.confirmed_by,
                 tags=list(event.tags),
                 confirm_time=confirm_time,
             )
         case events.ItemDiscarded():
             return ITEM_DISCARDED, events_pb2.ItemDiscarded(
-                item_id=str(event.item_id), org_id=event.org_id, discarded_by=event.discarded_by
+                item_id=str(event.item_id),
+                organization_id=event.org_id,
+                discarded_by=event.discarded_by,
             )
     raise TypeError(f"no codec for {type(event).__name__}")  # pragma: no cover

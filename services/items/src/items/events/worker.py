@@ -26,7 +26,7 @@ def _target(envelope: Envelope) -> tuple[str, UUID]:
         if envelope.payload.Is(message_cls.DESCRIPTOR):
             message = message_cls()
             envelope.payload.Unpack(message)
-            return message.org_id, UUID(message.item_id)
+            return message.organization_id, UUID(message.item_id)
     raise TypeError(f"event {envelope.id} ({envelope.type}) does not request enrichment")
 
 

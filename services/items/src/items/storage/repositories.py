@@ -168,8 +168,17 @@ class SqlTagRepository:
     async def add(self, tag: Tag) -> bool:
         statement = (
             insert(tags)
-            .values(id=tag.id, org_id=tag.org_id, name=tag.name, create_time=tag.create_time)
-            .on_conflict_do_nothing(index_elements=["org_id", "name"])
+            .values(
+                id=tag.id,
+                org_id=tag.org_id,
+                name=tag.name,
+                create_time=tag.create_time,
+                request_id=tag.request_id,
+                request_fingerprint=tag.request_fingerprint,
+            )
+            # Either unique key (name, request id): a concurrent insert waits for the other
+            # transaction, then inserts nothing, so the caller can read the winner's tag.
+            .on_conflict_do_nothing()
             .returning(tags.c.id)
         )
         return (await self._conn.execute(statement)).first() is not None
@@ -183,6 +192,11 @@ class SqlTagRepository:
 
     async def get_by_name(self, org_id: str, name: str) -> Tag | None:
         statement = _tag_select().where(tags.c.org_id == org_id, tags.c.name == name)
+        row = (await self._conn.execute(statement)).first()
+        return _tag_from_row(row) if row is not None else None
+
+    async def get_by_request_id(self, org_id: str, request_id: str) -> Tag | None:
+        statement = _tag_select().where(tags.c.org_id == org_id, tags.c.request_id == request_id)
         row = (await self._conn.execute(statement)).first()
         return _tag_from_row(row) if row is not None else None
 
@@ -228,4 +242,6 @@ def _tag_from_row(row: Any) -> Tag:
         name=row.name,
         create_time=row.create_time,
         item_count=row.item_count,
+        request_id=row.request_id,
+        request_fingerprint=row.request_fingerprint,
     )

@@ -71,7 +71,11 @@ tags = Table(
     Column("org_id", Text, nullable=False),
     Column("name", Text, nullable=False),
     Column("create_time", DateTime(timezone=True), nullable=False),
+    Column("request_id", Text, nullable=True),
+    Column("request_fingerprint", Text, nullable=True),
     UniqueConstraint("org_id", "name"),
+    # AIP-155: a request id names one create per organization.
+    UniqueConstraint("org_id", "request_id"),
 )
 
 outbox = outbox_table(metadata)

@@ -52,8 +52,8 @@ def _timestamp(value: datetime) -> Timestamp:
 
 def item_to_proto(item: Item) -> item_pb2.Item:
     message = item_pb2.Item(
-        id=str(item.id),
-        org_id=item.org_id,
+        item_id=str(item.id),
+        organization_id=item.org_id,
         state=item_pb2.ItemState.Value(f"ITEM_STATE_{item.state.value}"),
         title=item.title,
         summary=item.summary,
@@ -75,7 +75,7 @@ def item_to_proto(item: Item) -> item_pb2.Item:
 
 def tag_to_proto(tag: Tag) -> tag_pb2.Tag:
     return tag_pb2.Tag(
-        id=str(tag.id),
+        tag_id=str(tag.id),
         name=tag.name,
         item_count=tag.item_count,
         create_time=_timestamp(tag.create_time),
@@ -101,7 +101,7 @@ def update_item(request: item_service_pb2.UpdateItemRequest, who: Caller) -> com
         mask = tuple(name for name in commands.EDITABLE_FIELDS if populated[name])
     return commands.UpdateItem(
         caller=who,
-        item_id=item_id(item.id),
+        item_id=item_id(item.item_id),
         mask=mask,
         title=item.title,
         summary=item.summary,
@@ -118,6 +118,10 @@ def list_items(request: item_service_pb2.ListItemsRequest, who: Caller) -> comma
         page_size=request.page_size,
         page_token=request.page_token,
     )
+
+
+def create_tag(request: tag_service_pb2.CreateTagRequest, who: Caller) -> commands.CreateTag:
+    return commands.CreateTag(caller=who, name=request.name, request_id=request.request_id or None)
 
 
 def list_tags(request: tag_service_pb2.ListTagsRequest, who: Caller) -> commands.ListTags:

@@ -32,7 +32,7 @@ class TagServicer(tag_service_pb2_grpc.TagServiceServicer):  # type: ignore[misc
     async def CreateTag(
         self, request: tag_service_pb2.CreateTagRequest, context: grpc.aio.ServicerContext
     ) -> tag_service_pb2.CreateTagResponse:
-        tag = await self._handlers.create_tag(commands.CreateTag(_caller(), request.name))
+        tag = await self._handlers.create_tag(mapping.create_tag(request, _caller()))
         return tag_service_pb2.CreateTagResponse(tag=mapping.tag_to_proto(tag))
 
     async def RenameTag(

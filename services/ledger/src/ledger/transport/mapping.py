@@ -39,7 +39,7 @@ def create_account(request: acc.CreateAccountRequest) -> commands.CreateAccount:
         overdraft_limit=request.overdraft_limit,
         metadata=dict(request.metadata),
         request_id=request.request_id,
-        org_id=request.org_id,
+        org_id=request.organization_id,
     )
 
 
@@ -54,7 +54,7 @@ def list_accounts(request: acc.ListAccountsRequest) -> commands.ListAccounts:
         asset_code=request.asset_code,
         page_size=request.page_size,
         page_token=request.page_token,
-        org_id=request.org_id,
+        org_id=request.organization_id,
     )
 
 

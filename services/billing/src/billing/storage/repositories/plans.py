@@ -38,7 +38,14 @@ class PlanRepository:
         row = (await self._conn.execute(select(plans).where(plans.c.is_default))).first()
         return self._from_row(row) if row else None
 
-    async def add(self, plan: Plan) -> bool:
+    async def get_by_request_id(self, request_id: str) -> tuple[Plan, str] | None:
+        query = select(plans).where(plans.c.request_id == request_id)
+        row = (await self._conn.execute(query)).first()
+        return (self._from_row(row), str(row.request_fingerprint)) if row else None
+
+    async def add(
+        self, plan: Plan, *, request_id: str | None = None, fingerprint: str | None = None
+    ) -> bool:
         result = await self._conn.execute(
             insert(plans)
             .values(
@@ -50,8 +57,12 @@ class PlanRepository:
                 is_default=plan.is_default,
                 create_time=plan.create_time,
                 archive_time=plan.archive_time,
+                request_id=request_id,
+                request_fingerprint=fingerprint,
             )
-            .on_conflict_do_nothing(index_elements=[plans.c.plan_id])
+            # Either key (plan id, request id): a concurrent create waits for the other
+            # transaction, then inserts nothing, so the caller can read the winner's plan.
+            .on_conflict_do_nothing()
             .returning(plans.c.plan_id)
         )
         return result.first() is not None
