@@ -17,7 +17,6 @@ from billing.domain.errors import (
     ConcurrentModification,
     LedgerUnavailable,
     PaymentDeclined,
-    RequestIdReused,
 )
 from billing.domain.events import DomainEvent
 from billing.domain.invoice import Invoice, InvoiceState
@@ -404,14 +403,12 @@ class FakeKeys:
 
     async def claim(
         self, org_id: str, request_id: str, operation: str, fingerprint: str, resource_id: str
-    ) -> str | None:
+    ) -> tuple[str, str] | None:
         first = self.s.keys.get((org_id, request_id))
         if first is None:
             self.s.keys[(org_id, request_id)] = (operation, fingerprint, resource_id)
             return None
-        if first[:2] != (operation, fingerprint):
-            raise RequestIdReused("reused")
-        return first[2]
+        return first[2], first[1]
 
     async def save_answer(self, org_id: str, request_id: str, answer: str) -> None:
         self.s.answers[(org_id, request_id)] = answer

@@ -171,14 +171,3 @@ def test_edit_only_after_enrichment_and_before_discard(state: ItemState) -> None
 def test_source_needs_exactly_one_usable_value(source: dict[str, str]) -> None:
     with pytest.raises(InvalidSource):
         Source(**source)
-
-
-def test_fingerprint_tells_payloads_apart() -> None:
-    assert (
-        Source(url="https://a.example").fingerprint()
-        == Source(url="https://a.example").fingerprint()
-    )
-    assert (
-        Source(url="https://a.example").fingerprint()
-        != Source(note="https://a.example").fingerprint()
-    )

@@ -9,8 +9,8 @@ from datetime import timedelta
 
 from billing.app.access import require_billing_manager
 from billing.app.closing import close_open_period
-from billing.app.fingerprint import fingerprint
 from billing.app.ports import Clock, IdFactory, Ledger, UnitOfWork, UnitOfWorkFactory
+from billing.app.request_ids import claim
 from billing.domain.errors import (
     BillingPeriodEmpty,
     InvoiceNotFound,
@@ -56,8 +56,13 @@ class InvoiceHandlers:
         org_id = require_billing_manager(caller)
         async with self._uow() as uow:
             invoice_id = self._new_id()
-            first = await uow.idempotency.claim(
-                org_id, request_id, "CloseBillingPeriod", fingerprint(subscription_id), invoice_id
+            first = await claim(
+                uow,
+                org_id,
+                request_id,
+                "CloseBillingPeriod",
+                {"subscription_id": subscription_id},
+                invoice_id,
             )
             if first is not None:
                 return await _get(uow, org_id, first)

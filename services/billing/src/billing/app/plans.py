@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from billing.app.fingerprint import fingerprint
 from billing.app.ports import Clock, UnitOfWorkFactory
-from billing.domain.errors import PlanAlreadyExists, PlanNotFound, RequestIdReused
+from billing.app.request_ids import reused
+from billing.domain.errors import PlanAlreadyExists, PlanNotFound
 from billing.domain.plan import Interval, Plan, new_plan
 from billing.domain.pricing import Price
 from keel_runtime import paging
 from keel_runtime.caller import Caller
+from keel_runtime.idempotency import fingerprint, replay
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,8 +26,15 @@ class CreatePlan:
 
     def fingerprint(self) -> str:
         """Identifies the payload, to tell a retry from a reused request id."""
-        terms = (self.plan_id, self.display_name, self.currency, self.interval.value)
-        return fingerprint("CreatePlan", *terms, [repr(p) for p in self.prices])
+        return fingerprint(
+            {
+                "plan_id": self.plan_id,
+                "display_name": self.display_name,
+                "currency": self.currency,
+                "interval": self.interval.value,
+                "prices": [repr(p) for p in self.prices],
+            }
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,13 +69,11 @@ class PlanHandlers:
             first = await uow.plans.get_by_request_id(request_id) if request_id else None
             existing = await uow.plans.get(plan.plan_id)
         if first is not None:
+            # A retried create: its plan as it is now, archived or not.
             first_plan, first_payload = first
-            if first_payload != payload:
-                raise RequestIdReused(
-                    "request_id was used before with a different request",
-                    request_id=command.request_id,
-                )
-            return first_plan  # a retried create (its plan as it is now, archived or not)
+            return replay(
+                first_plan, first_payload, payload or "", lambda _: reused(command.request_id)
+            )
         if existing is not None and existing.same_terms(plan):
             return existing  # a retried create without a request id
         raise PlanAlreadyExists("a different plan with this id exists", plan_id=plan.plan_id)

@@ -210,11 +210,9 @@ class WebhookSender(Protocol):
 class IdempotencyRepository(Protocol):
     async def claim(
         self, org_id: str, request_id: str, operation: str, fingerprint: str, resource_id: str
-    ) -> str | None:
-        """Record the key; None when new, else the first call's resource id.
-
-        Raises RequestIdReused when the key was used for another operation or payload.
-        """
+    ) -> tuple[str, str] | None:
+        """Record the key; None when new, else the first call's resource id and fingerprint
+        (the rule is the caller's: ``billing.app.request_ids``)."""
         ...
 
     async def resolve(self, org_id: str, request_id: str, resource_id: str) -> None:

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from billing.app.access import require_billing_manager
 from billing.app.closing import close_ended_periods, close_open_period
-from billing.app.fingerprint import fingerprint
 from billing.app.ports import Clock, IdFactory, UnitOfWork, UnitOfWorkFactory
+from billing.app.request_ids import claim
 from billing.app.usage import check_open_period
 from billing.domain.errors import (
     ActiveSubscriptionExists,
@@ -57,8 +57,8 @@ class SubscriptionHandlers:
         org_id = require_billing_manager(caller)
         async with self._uow() as uow:
             new_id = self._new_id()
-            first = await uow.idempotency.claim(
-                org_id, request_id, "CreateSubscription", fingerprint(plan_id), new_id
+            first = await claim(
+                uow, org_id, request_id, "CreateSubscription", {"plan_id": plan_id}, new_id
             )
             if first is not None:
                 return await _get(uow, org_id, first)
@@ -106,11 +106,12 @@ class SubscriptionHandlers:
     ) -> tuple[Subscription, Money]:
         org_id = require_billing_manager(caller)
         async with self._uow() as uow:
-            first = await uow.idempotency.claim(
+            first = await claim(
+                uow,
                 org_id,
                 request_id,
                 "ChangePlan",
-                fingerprint(subscription_id, plan_id),
+                {"subscription_id": subscription_id, "plan_id": plan_id},
                 subscription_id,
             )
             # Locked until commit: a period close (or another change) waits, and this change

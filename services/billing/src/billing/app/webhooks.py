@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from billing.app.access import require_billing_manager
-from billing.app.fingerprint import fingerprint
 from billing.app.ports import Clock, IdFactory, UnitOfWork, UnitOfWorkFactory, WebhookTargets
+from billing.app.request_ids import claim
 from billing.domain.errors import DeliveryNotFound, WebhookEndpointNotFound
 from billing.domain.webhook import DeliveryRecord, WebhookEndpoint
 from keel_runtime import paging
@@ -51,11 +51,12 @@ class WebhookHandlers:
         await self._targets.check(url)  # before any row: a refused URL leaves nothing behind
         async with self._uow() as uow:
             endpoint_id = self._new_id()
-            first = await uow.idempotency.claim(
+            first = await claim(
+                uow,
                 org_id,
                 request_id,
                 "CreateWebhookEndpoint",
-                fingerprint(url, sorted(event_types), description),
+                {"url": url, "event_types": sorted(event_types), "description": description},
                 endpoint_id,
             )
             if first is not None:

@@ -28,7 +28,6 @@ from identity.app.ports import (
 )
 from identity.app.sessions import SessionIssuer
 from identity.app.support import (
-    fingerprint,
     next_page_token,
     page_cursor,
     sha256_hex,
@@ -44,6 +43,7 @@ from identity.domain.errors import (
 from identity.domain.model import ApiKey, ApiKeyState, check_display_name
 from identity.domain.roles import USER_ADMINS, Role
 from keel_runtime import access, paging
+from keel_runtime.idempotency import fingerprint, replay
 from keel_runtime.ids import new_id
 
 KEY_PREFIX = "keel_"
@@ -150,8 +150,7 @@ class CreateApiKeyHandler:
             if cmd.request_id:
                 record = await uow.idempotency.get(scope, cmd.request_id)
                 if record is not None:
-                    if record.fingerprint != digest:
-                        raise RequestIdReused()
+                    replay(record, record.fingerprint, digest, _reused)
                     existing = await uow.api_keys.get(org_id, record.result["api_key_id"])
                     if existing is None:
                         raise ApiKeyNotFound()
@@ -303,3 +302,7 @@ class AuthenticateApiKeyHandler:
         )
         expires_in = int((claims.expires_at - claims.issued_at).total_seconds())
         return ApiKeyAuthentication(key, token, claims.expires_at, expires_in)
+
+
+def _reused(first: IdempotencyRecord) -> RequestIdReused:
+    return RequestIdReused()

@@ -14,7 +14,6 @@ from identity.app.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from identity.app.support import fingerprint
 from identity.domain import events
 from identity.domain.errors import (
     EmailTaken,
@@ -32,6 +31,7 @@ from identity.domain.model import (
     normalize_email,
 )
 from identity.domain.roles import USER_ADMINS, Role
+from keel_runtime.idempotency import fingerprint, replay
 from keel_runtime.ids import new_id
 
 SIGN_UP_SCOPE = "sign_up"
@@ -162,8 +162,7 @@ class CreateOrganizationHandler:
     async def _replay(
         self, uow: UnitOfWork, record: IdempotencyRecord, digest: str, password: str
     ) -> SignUp:
-        if record.fingerprint != digest:
-            raise RequestIdReused()
+        replay(record, record.fingerprint, digest, lambda first: RequestIdReused())
         org = await uow.organizations.get(record.result["organization_id"])
         owner = await uow.users.get(record.result["organization_id"], record.result["user_id"])
         if org is None or owner is None:

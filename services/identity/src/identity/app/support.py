@@ -1,10 +1,8 @@
-"""What the handlers share: ids, secret hashing, fingerprints and page tokens."""
+"""What the handlers share: secret hashing and page tokens."""
 
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Mapping
 
 from keel_runtime import paging
 
@@ -12,12 +10,6 @@ from keel_runtime import paging
 def sha256_hex(secret: str) -> str:
     """Hash of a high-entropy secret: a fast hash suffices, there is nothing to brute-force."""
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def fingerprint(payload: Mapping[str, object]) -> str:
-    """Stable digest of a request's meaningful fields, to spot a reused request id."""
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def page_cursor(token: str, query: str) -> tuple[str, str] | None:

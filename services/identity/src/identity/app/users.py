@@ -24,7 +24,6 @@ from identity.app.ports import (
     UnitOfWorkFactory,
 )
 from identity.app.support import (
-    fingerprint,
     next_page_token,
     page_cursor,
 )
@@ -46,6 +45,7 @@ from identity.domain.model import (
 from identity.domain.roles import USER_ADMINS, Role
 from keel_runtime import paging
 from keel_runtime.caller import Caller
+from keel_runtime.idempotency import fingerprint, replay
 from keel_runtime.ids import new_id
 
 
@@ -123,8 +123,7 @@ class CreateUserHandler:
             if cmd.request_id:
                 record = await uow.idempotency.get(scope, cmd.request_id)
                 if record is not None:
-                    if record.fingerprint != digest:
-                        raise RequestIdReused()
+                    replay(record, record.fingerprint, digest, _reused)
                     return await _load(uow, cmd.caller, record.result["user_id"])
             now = self._clock.now()
             user = User(
@@ -292,3 +291,7 @@ class ChangePasswordHandler:
                 )
             )
             await uow.commit()
+
+
+def _reused(first: IdempotencyRecord) -> RequestIdReused:
+    return RequestIdReused()

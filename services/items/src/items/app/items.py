@@ -19,6 +19,7 @@ from items.domain.model import Item, ItemState
 from items.domain.tags import normalize_tag
 from keel_runtime import paging
 from keel_runtime.caller import Caller
+from keel_runtime.idempotency import fingerprint, replay
 from keel_runtime.ids import uuid7
 
 COLLECTIONS: dict[str, frozenset[ItemState]] = {
@@ -58,13 +59,18 @@ class ItemHandlers:
     async def create_item(self, command: commands.CreateItem) -> Item:
         caller = command.caller
         require_write(caller)
+        request_id = command.request_id or None
+        source = command.source
         item = Item.create(
             item_id=self._new_id(),
             org_id=caller.org_id,
-            source=command.source,
+            source=source,
             created_by=caller.subject,
             now=self._clock(),
-            request_id=command.request_id or None,
+            request_id=request_id,
+            request_fingerprint=(
+                fingerprint({"url": source.url, "note": source.note}) if request_id else None
+            ),
         )
         async with self._uow() as uow:
             if await uow.items.add(item):
@@ -76,13 +82,16 @@ class ItemHandlers:
             first = await uow.items.get_by_request_id(caller.org_id, item.request_id or "")
         if first is None:
             raise RuntimeError("item insert refused without a stored request id")
-        if first.request_fingerprint != item.request_fingerprint:
-            raise RequestIdReused(
-                f"request_id {item.request_id} was already used with a different payload",
-                request_id=item.request_id or "",
+        return replay(
+            first,
+            first.request_fingerprint or "",
+            item.request_fingerprint or "",
+            lambda first: RequestIdReused(
+                f"request_id {request_id} was already used with a different payload",
+                request_id=request_id or "",
                 item_id=str(first.id),
-            )
-        return first
+            ),
+        )
 
     async def get_item(self, caller: Caller, item_id: UUID) -> Item:
         require_read(caller)

@@ -12,9 +12,10 @@ from items.app.access import require_read, require_write
 from items.app.items import utc_now
 from items.app.ports import UnitOfWork, UnitOfWorkFactory
 from items.domain.errors import RequestIdReused, TagAlreadyExists, TagNotFound
-from items.domain.model import Tag, tag_request_fingerprint
+from items.domain.model import Tag
 from items.domain.tags import normalize_tag
 from keel_runtime import paging
+from keel_runtime.idempotency import fingerprint, replay
 from keel_runtime.ids import uuid7
 
 
@@ -62,7 +63,7 @@ class TagHandlers:
             name=name,
             create_time=self._clock(),
             request_id=request_id,
-            request_fingerprint=tag_request_fingerprint(name) if request_id else None,
+            request_fingerprint=fingerprint({"name": name}) if request_id else None,
         )
         async with self._uow() as uow:
             if await uow.tags.add(tag):
@@ -75,13 +76,16 @@ class TagHandlers:
             )
         if first is None:
             raise _taken(name)
-        if first.request_fingerprint != tag.request_fingerprint:
-            raise RequestIdReused(
+        return replay(
+            first,
+            first.request_fingerprint or "",
+            tag.request_fingerprint or "",
+            lambda first: RequestIdReused(
                 f"request_id {request_id} was already used with a different payload",
                 request_id=request_id or "",
                 tag_id=str(first.id),
-            )
-        return first
+            ),
+        )
 
     async def rename_tag(self, command: commands.RenameTag) -> Tag:
         caller = command.caller

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
@@ -60,11 +59,6 @@ class Source:
     def text(self) -> str:
         return self.url if self.url is not None else (self.note or "")
 
-    def fingerprint(self) -> str:
-        """Identifies the payload of a create, to tell a retry from a reused request id."""
-        kind = "url" if self.url is not None else "note"
-        return hashlib.sha256(f"{kind}\0{self.text}".encode()).hexdigest()
-
 
 @dataclass(frozen=True)
 class Enrichment:
@@ -91,6 +85,9 @@ class Item:
     failure_reason: str = ""
     confirm_time: datetime | None = None
     request_id: str | None = None
+    request_fingerprint: str | None = None
+    """The fingerprint of the create that carried ``request_id``: a retry of it returns the
+    item, another payload under the same id is refused (keel_runtime.idempotency)."""
     events: list[DomainEvent] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
@@ -103,6 +100,7 @@ class Item:
         created_by: str,
         now: datetime,
         request_id: str | None = None,
+        request_fingerprint: str | None = None,
     ) -> Item:
         item = cls(
             id=item_id,
@@ -113,13 +111,10 @@ class Item:
             create_time=now,
             update_time=now,
             request_id=request_id,
+            request_fingerprint=request_fingerprint,
         )
         item.events.append(events.ItemCreated(item_id, org_id, source.url, source.note, created_by))
         return item
-
-    @property
-    def request_fingerprint(self) -> str:
-        return self.source.fingerprint()
 
     def _move(self, target: ItemState, now: datetime) -> None:
         if target not in TRANSITIONS[self.state]:
@@ -204,8 +199,3 @@ class Tag:
     # a retry of the create returns the tag, another payload under the same id is refused.
     request_id: str | None = None
     request_fingerprint: str | None = None
-
-
-def tag_request_fingerprint(name: str) -> str:
-    """Identifies the payload of a CreateTag (its normalized name)."""
-    return hashlib.sha256(f"tag\0{name}".encode()).hexdigest()

@@ -41,6 +41,7 @@ def _item_from_row(row: Any) -> Item:
         failure_reason=row.failure_reason,
         confirm_time=row.confirm_time,
         request_id=row.request_id,
+        request_fingerprint=row.request_fingerprint,
     )
 
 

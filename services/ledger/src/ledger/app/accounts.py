@@ -8,6 +8,7 @@ from typing import Generic, TypeVar
 
 from keel_runtime import paging
 from keel_runtime.caller import Caller
+from keel_runtime.idempotency import fingerprint, replay
 from keel_runtime.ids import new_id
 from ledger.app import commands
 from ledger.app.access import idempotency_scope, require_reader, require_writer, sees
@@ -17,7 +18,6 @@ from ledger.domain.assets import currency_asset
 from ledger.domain.events import AccountOpened
 from ledger.domain.model import Account, AccountKind, Balance, BalanceBound, HistoryEntry
 from ledger.domain.permissions import check_may_open
-from ledger.domain.rules import fingerprint
 
 T = TypeVar("T")
 
@@ -150,12 +150,7 @@ class AccountHandlers:
         if found is None:
             return None
         account, first_digest = found
-        if first_digest != digest:
-            raise errors.RequestIdReused(
-                f"request_id {request_id!r} was used with a different payload",
-                request_id=request_id,
-            )
-        return account
+        return replay(account, first_digest, digest, lambda first: _reused(request_id))
 
     @staticmethod
     async def _check_scale(uow: LedgerUnitOfWork, account: Account) -> None:
@@ -231,3 +226,9 @@ async def visible_account(uow: LedgerUnitOfWork, caller: Caller, account_id: str
     if account is None or not sees(caller, account.org_id):
         raise errors.AccountNotFound(f"account {account_id} not found", account_id=account_id)
     return account
+
+
+def _reused(request_id: str) -> errors.RequestIdReused:
+    return errors.RequestIdReused(
+        f"request_id {request_id!r} was used with a different payload", request_id=request_id
+    )

@@ -18,7 +18,7 @@ from keel_runtime.tenancy import acting_for
 from ledger.app import commands, posting
 from ledger.app.access import require_writer
 from ledger.app.tenancy import call_scope
-from ledger.app.transactions import TransactionHandlers
+from ledger.app.transactions import TransactionHandlers, reused
 from ledger.domain import errors
 from ledger.domain import events as ev
 from ledger.domain.model import Transaction, TransactionKind
@@ -69,7 +69,7 @@ async def create_group(handlers: TransactionHandlers, items: Sequence[_Request])
             if first is None:
                 new.append(i)
             elif first.fingerprint != fresh[i].fingerprint:
-                outcomes[i] = _reused(fresh[i])
+                outcomes[i] = reused(fresh[i])
             else:
                 outcomes[i] = first
         new.sort()
@@ -101,18 +101,11 @@ async def create_group(handlers: TransactionHandlers, items: Sequence[_Request])
             isinstance(first_outcome, Transaction)
             and first_outcome.fingerprint != fresh[i].fingerprint
         ):
-            outcomes[i] = _reused(fresh[i])
+            outcomes[i] = reused(fresh[i])
         else:
             outcomes[i] = first_outcome
     assert all(outcome is not None for outcome in outcomes)
     return [outcome for outcome in outcomes if outcome is not None]
-
-
-def _reused(tx: Transaction) -> errors.RequestIdReused:
-    return errors.RequestIdReused(
-        f"request_id {tx.request_id!r} was used with a different payload",
-        request_id=tx.request_id,
-    )
 
 
 class GroupCommitter:

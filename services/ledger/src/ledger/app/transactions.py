@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from keel_runtime.caller import Caller
+from keel_runtime.idempotency import fingerprint, replay
 from keel_runtime.ids import new_id
 from keel_runtime.tenancy import PLATFORM, acting_for
 from ledger.app import commands, posting
@@ -26,7 +28,6 @@ from ledger.domain.model import (
 from ledger.domain.rules import (
     check_balanced,
     entries_for,
-    fingerprint,
     partial_postings,
     reversal_postings,
 )
@@ -48,12 +49,18 @@ async def _claim_all(
     """Per transaction: None if new; the first result if its request id was seen."""
     firsts = await uow.transactions.claim(transactions)
     for transaction, first in zip(transactions, firsts, strict=True):
-        if first is not None and first.fingerprint != transaction.fingerprint:
-            raise errors.RequestIdReused(
-                f"request_id {transaction.request_id!r} was used with a different payload",
-                request_id=transaction.request_id,
-            )
+        if first is not None:
+            replay(first, first.fingerprint, transaction.fingerprint, partial(reused, transaction))
     return firsts
+
+
+def reused(transaction: Transaction, first: Transaction | None = None) -> errors.RequestIdReused:
+    """The refusal of ``transaction``'s request id, first used (by ``first``) with another
+    payload."""
+    return errors.RequestIdReused(
+        f"request_id {transaction.request_id!r} was used with a different payload",
+        request_id=transaction.request_id,
+    )
 
 
 async def _claim(uow: LedgerUnitOfWork, transaction: Transaction) -> Transaction | None:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
 
 from ledger.domain import errors
 from ledger.domain.model import (
@@ -164,9 +161,3 @@ def _check_bound(account: Account, balance: Balance, growth: Mapping[Side, int])
         raise errors.ExceedsDebits(
             f"credits on account {account.id} would exceed its debits", account_id=account.id
         )
-
-
-def fingerprint(payload: Mapping[str, Any]) -> str:
-    """A stable digest of a command's payload, to tell a repeat from a reuse of its request_id."""
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()

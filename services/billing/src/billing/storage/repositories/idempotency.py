@@ -8,7 +8,6 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from billing.domain.errors import RequestIdReused
 from billing.storage.tables import idempotency_keys
 
 
@@ -19,7 +18,7 @@ class IdempotencyRepository:
 
     async def claim(
         self, org_id: str, request_id: str, operation: str, fingerprint: str, resource_id: str
-    ) -> str | None:
+    ) -> tuple[str, str] | None:
         k = idempotency_keys.c
         inserted = await self._conn.execute(
             insert(idempotency_keys)
@@ -38,16 +37,12 @@ class IdempotencyRepository:
             return None
         row = (
             await self._conn.execute(
-                select(k.operation, k.fingerprint, k.resource_id).where(
+                select(k.fingerprint, k.resource_id).where(
                     k.org_id == org_id, k.request_id == request_id
                 )
             )
         ).one()
-        if row.operation != operation or row.fingerprint != fingerprint:
-            raise RequestIdReused(
-                "request_id was used before with a different request", request_id=request_id
-            )
-        return str(row.resource_id)
+        return str(row.resource_id), str(row.fingerprint)
 
     async def resolve(self, org_id: str, request_id: str, resource_id: str) -> None:
         k = idempotency_keys.c
