@@ -19,7 +19,7 @@ from items.domain.model import Item, ItemState
 from items.domain.tags import normalize_tag
 from keel_runtime import paging
 from keel_runtime.caller import Caller
-from keel_runtime.idempotency import fingerprint, replay
+from keel_runtime.idempotency import create_once, fingerprint
 from keel_runtime.ids import uuid7
 
 COLLECTIONS: dict[str, frozenset[ItemState]] = {
@@ -72,26 +72,30 @@ class ItemHandlers:
                 fingerprint({"url": source.url, "note": source.note}) if request_id else None
             ),
         )
-        async with self._uow() as uow:
-            if await uow.items.add(item):
+
+        async def insert() -> Item | None:
+            async with self._uow() as uow:
+                # Refused only when the request id was used before (perhaps by a concurrent
+                # call that has just committed).
+                if not await uow.items.add(item):
+                    return None
                 uow.record(*item.pull_events())
                 await uow.commit()
                 return item
-            # Refused only when the request id was used before (perhaps by a concurrent
-            # call that just committed).
-            first = await uow.items.get_by_request_id(caller.org_id, item.request_id or "")
-        if first is None:
-            raise RuntimeError("item insert refused without a stored request id")
-        return replay(
-            first,
-            first.request_fingerprint or "",
-            item.request_fingerprint or "",
-            lambda first: RequestIdReused(
+
+        async def first_use() -> tuple[Item, str] | None:
+            async with self._uow() as uow:
+                first = await uow.items.get_by_request_id(caller.org_id, request_id or "")
+            return None if first is None else (first, first.request_fingerprint or "")
+
+        def reused(first: Item) -> RequestIdReused:
+            return RequestIdReused(
                 f"request_id {request_id} was already used with a different payload",
                 request_id=request_id or "",
                 item_id=str(first.id),
-            ),
-        )
+            )
+
+        return await create_once(insert, first_use, item.request_fingerprint or "", reused)
 
     async def get_item(self, caller: Caller, item_id: UUID) -> Item:
         require_read(caller)
