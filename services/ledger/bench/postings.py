@@ -65,7 +65,15 @@ async def run(workers: int, step: Callable[[], Awaitable[int]]) -> float:
     return count / (time.monotonic() - started)
 
 
-async def scenario(url: str, n_accounts: int) -> dict[str, float]:
+ONE_PER_TX = "one per transaction, 8 concurrent"
+GROUP_COMMIT = "group commit, 64 concurrent"
+BATCH = "atomic batch of 50, 1 at a time"
+
+
+async def scenario(
+    url: str, n_accounts: int, only: tuple[str, ...] = (ONE_PER_TX, GROUP_COMMIT, BATCH)
+) -> dict[str, float]:
+    """Postings/s of each scenario in ``only`` (labels above), as ``url``'s role posts."""
     engine = create_engine(url, pool_size=8)
 
     def uow() -> SqlUnitOfWork:
@@ -106,12 +114,13 @@ async def scenario(url: str, n_accounts: int) -> dict[str, float]:
         await handlers.create_batch(commands.CreateTransactionBatch(caller, items))
         return len(items)
 
+    scenarios = {
+        ONE_PER_TX: (8, single),
+        GROUP_COMMIT: (64, grouped),
+        BATCH: (1, batch),
+    }
     try:
-        return {
-            "one per transaction, 8 concurrent": await run(8, single),
-            "group commit, 64 concurrent": await run(64, grouped),
-            "atomic batch of 50, 1 at a time": await run(1, batch),
-        }
+        return {label: await run(*scenarios[label]) for label in only}
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

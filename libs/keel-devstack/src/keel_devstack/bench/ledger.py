@@ -1,16 +1,25 @@
-"""Ledger postings/s (services/ledger/bench/postings.py) against raw psycopg INSERT+COMMIT."""
+"""Ledger postings/s (services/ledger/bench/postings.py) against raw psycopg INSERT+COMMIT.
+
+The ledger posts as its runtime role, as the service does: row-level security applies
+(a superuser, whom it does not bind, would hide its cost). What the policies cost is its
+own row: the same postings by a role with the same grants and BYPASSRLS, interleaved.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
+import secrets
 import uuid
-from contextlib import AsyncExitStack
+from collections.abc import Iterator
+from contextlib import AsyncExitStack, contextmanager
 from types import ModuleType
 
 import psycopg
+from psycopg import sql
+from sqlalchemy import make_url
 
-from keel_devstack.bench.env import Env, scratch_database, server_settings
+from keel_devstack.bench.env import Env, scratch_database, server_settings, token
 from keel_devstack.bench.measure import (
     Outcome,
     Rates,
@@ -21,6 +30,7 @@ from keel_devstack.bench.measure import (
     judge,
 )
 from keel_devstack.stack import repo_root
+from keel_runtime.migrations import grant_runtime
 
 NAME = "ledger"
 # Same concurrency and pool size as the ledger's one-posting-per-transaction scenario.
@@ -34,6 +44,7 @@ BASELINE = "INSERT+COMMIT, 8 connections"
 ONE_PER_TX = "one per transaction, 8 concurrent"
 GROUP_COMMIT = "group commit, 64 concurrent"
 BATCH = "atomic batch of 50, 1 at a time"
+BYPASSED = "one per transaction, row security bypassed"
 
 ROWS = (
     RowSpec(
@@ -57,6 +68,13 @@ ROWS = (
         target=0.5,
         why="50 postings share one commit; at least what group commit reaches",
     ),
+    RowSpec(
+        "ledger: row-level security cost",
+        BYPASSED,
+        ONE_PER_TX,
+        target=0.9,
+        why="policies on every tenant table and SET LOCAL per transaction: within 10 %",
+    ),
 )
 
 
@@ -76,14 +94,56 @@ def run(env: Env) -> Outcome:
     # Its scenarios run for `SECONDS` each; ours are shorter and repeated instead.
     vars(postings)["SECONDS"] = env.settings.seconds
     accounts = QUICK_ACCOUNTS if env.settings.quick else ACCOUNTS
-    with scratch_database(env, NAME) as url:
-        postings.migrate(url)
-        rounds = asyncio.run(_rounds(env, postings, url, accounts))
+    admin_url = env.infra.postgres_url()
+    with login_roles(admin_url) as (runtime, bypass), scratch_database(env, NAME) as url:
+        postings.SCHEMA.migrate(url)
+        for role in (runtime, bypass):
+            grant_runtime(url, role.username, postings.SCHEMA.grants)
+        as_runtime, as_bypass = (_as(url, role) for role in (runtime, bypass))
+        rounds = asyncio.run(_rounds(env, postings, url, as_runtime, as_bypass, accounts))
         notes: dict[str, object] = {"accounts": accounts, "postgres": server_settings(url)}
     return Outcome([judge(NAME, spec, rounds) for spec in ROWS], notes)
 
 
-async def _rounds(env: Env, postings: ModuleType, url: str, accounts: int) -> list[Round]:
+class Login:
+    def __init__(self, username: str, password: str) -> None:
+        self.username = username
+        self.password = password
+
+
+@contextmanager
+def login_roles(admin_url: str) -> Iterator[tuple[Login, Login]]:
+    """A runtime role as the service has (bound by row-level security), and one with the
+    same grants that bypasses it; dropped afterwards (after the database they hold rights in)."""
+    made = [Login(f"bench_{kind}_{token()}", secrets.token_hex(16)) for kind in ("rt", "bypass")]
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        for login, extra in zip(made, ("NOBYPASSRLS", "BYPASSRLS"), strict=True):
+            conn.execute(
+                sql.SQL("CREATE ROLE {} LOGIN {} PASSWORD {}").format(
+                    sql.Identifier(login.username), sql.SQL(extra), sql.Literal(login.password)
+                )
+            )
+    try:
+        yield made[0], made[1]
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            for login in made:
+                conn.execute(
+                    sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(login.username))
+                )
+
+
+def _as(url: str, login: Login) -> str:
+    return (
+        make_url(url)
+        .set(username=login.username, password=login.password)
+        .render_as_string(hide_password=False)
+    )
+
+
+async def _rounds(
+    env: Env, postings: ModuleType, url: str, as_runtime: str, as_bypass: str, accounts: int
+) -> list[Round]:
     async with AsyncExitStack() as stack:
         conns = [
             await stack.enter_async_context(await psycopg.AsyncConnection.connect(url))
@@ -106,10 +166,11 @@ async def _rounds(env: Env, postings: ModuleType, url: str, accounts: int) -> li
 
         async def baseline() -> Rates:
             rate = await closed_loop(CONNECTIONS, env.settings.seconds, insert_commit)
-            return {BASELINE: rate}
+            bypassed = await postings.scenario(as_bypass, accounts, only=(ONE_PER_TX,))
+            return {BASELINE: rate, BYPASSED: bypassed[ONE_PER_TX]}
 
         async def subject() -> Rates:
-            rates: dict[str, float] = await postings.scenario(url, accounts)
+            rates: dict[str, float] = await postings.scenario(as_runtime, accounts)
             return rates
 
         await closed_loop(CONNECTIONS, WARMUP_SECONDS, insert_commit)
