@@ -35,6 +35,11 @@ Locked = dict[str, tuple[Account, Balance]]
 # One row at least (LEFT JOIN ... ON true): the claimed ids ride on every row. The LATERAL
 # reference to `c` is what forces the order: without it the planner could run the locking
 # side first (as the build side of a hash join, say).
+# The locked rows are reached from the ids (unnest, then primary keys), not by filtering
+# balances with `= ANY(ids)`: psycopg prepares the statement, PostgreSQL soon plans it
+# generically (ids unknown), and the generic plan of `= ANY` scanned every account, then
+# probed balances once per account (row-level security's filters made the probe dearer):
+# a posting cost O(accounts). Driven from the ids, the plan is index lookups whatever it knows.
 _CLAIM_AND_LOCK = """
 WITH claimed AS (
     INSERT INTO transactions (id, org_id, request_id, scope, fingerprint, kind, state,
@@ -54,10 +59,11 @@ LEFT JOIN LATERAL (
            b.credits_pending, b.entry_count, b.head_hash,
            a.org_id::text, a.kind, a.asset_code, s.scale, a.bound, a.overdraft_limit,
            a.metadata, a.created_at
-    FROM balances AS b
+    FROM unnest(%b::uuid[]) AS wanted(id)
+    JOIN balances AS b ON b.account_id = wanted.id
     JOIN accounts AS a ON a.id = b.account_id
     JOIN assets AS s ON s.code = a.asset_code
-    WHERE b.account_id = ANY(%b::uuid[]) AND c.ids IS NOT NULL
+    WHERE c.ids IS NOT NULL
     ORDER BY b.account_id
     FOR UPDATE OF b
 ) AS l ON true
@@ -69,10 +75,10 @@ SELECT b.account_id::text, b.debits_posted, b.credits_posted, b.debits_pending,
        b.credits_pending, b.entry_count, b.head_hash,
        a.org_id::text, a.kind, a.asset_code, s.scale, a.bound, a.overdraft_limit, a.metadata,
        a.created_at
-FROM balances AS b
+FROM unnest(%b::uuid[]) AS wanted(id)
+JOIN balances AS b ON b.account_id = wanted.id
 JOIN accounts AS a ON a.id = b.account_id
 JOIN assets AS s ON s.code = a.asset_code
-WHERE b.account_id = ANY(%b::uuid[])
 ORDER BY b.account_id
 FOR UPDATE OF b
 """
