@@ -5,8 +5,8 @@ from __future__ import annotations
 from google.protobuf import descriptor_pool
 from keel.identity.v1 import resources_pb2
 
+from identity.adapters.clock import SystemClock
 from identity.bootstrap import servicers
-from identity.clock import SystemClock
 from identity.domain.roles import Role
 from identity.transport import mapping
 from identity.transport.client_address import ClientAddress, peer_host
