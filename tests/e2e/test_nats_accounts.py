@@ -13,7 +13,7 @@ from typing import Any
 from billing.events.subscribers import subscriptions as billing_subscriptions
 from identity.events.revocations import revocation_subscription
 from items.events.codec import EventCodec
-from items.events.worker import enrichment_subscriptions
+from items.events.subscribers import enrichment_subscriptions
 from keel_runtime.events import Subscription
 from keel_runtime.events.accounts import SERVICES, Consumes
 from ledger.events.subscribers import open_wallet_subscription

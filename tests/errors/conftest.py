@@ -11,9 +11,9 @@ from pathlib import Path
 import grpc
 import pytest
 
+from identity.adapters.crypto.passwords import Argon2Hasher
 from identity.bootstrap import Overrides, build
 from identity.config import IdentityConfig
-from identity.crypto.passwords import Argon2Hasher
 from identity.storage.schema import SCHEMA
 from keel_devstack.pytest_plugin import MigratedTemplates
 from keel_runtime.logging import JsonFormatter

@@ -10,7 +10,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from keel.identity.v1 import organization_service_pb2_grpc
 
-from identity.crypto.passwords import Argon2Params
+from identity.adapters.crypto.passwords import Argon2Params
 from keel_runtime.server import RunningServer
 
 FAST_ARGON2 = Argon2Params(time_cost=1, memory_cost_kib=64, parallelism=1)

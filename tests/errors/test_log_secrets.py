@@ -15,8 +15,8 @@ import pytest
 from errors_support import FAST_ARGON2, Identity
 from keel.identity.v1 import organization_service_pb2
 
+from identity.adapters.crypto.passwords import Argon2Hasher
 from identity.bootstrap import Overrides
-from identity.crypto.passwords import Argon2Hasher
 
 # The users table refuses every insert, quoting the row's values in its error (as a unique
 # violation's DETAIL does): the failing INSERT's parameters hold the password hash.

@@ -17,6 +17,9 @@ from keel.billing.v1 import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from billing.adapters.ledger_client import GrpcLedger
+from billing.adapters.webhook_sender import HttpWebhookSender
+from billing.adapters.webhook_targets import WebhookTargets
 from billing.app.dunning import DUNNING_JOB, Dunning
 from billing.app.invoices import InvoiceHandlers
 from billing.app.overview import OverviewHandlers
@@ -32,16 +35,13 @@ from billing.config import Config
 from billing.domain.invoice import DEFAULT_RETRY_SCHEDULE
 from billing.events.subscribers import subscriptions
 from billing.storage.schema import SCHEMA
-from billing.storage.unit_of_work import sql_unit_of_work_factory
+from billing.storage.uow import sql_unit_of_work_factory
 from billing.transport.errors import ERROR_MAP
 from billing.transport.invoices import InvoiceServicer
-from billing.transport.ledger_client import GrpcLedger
 from billing.transport.overview import BillingOverviewServicer
 from billing.transport.plans import PlanServicer
 from billing.transport.subscriptions import SubscriptionServicer
 from billing.transport.usage import UsageServicer
-from billing.transport.webhook_sender import HttpWebhookSender
-from billing.transport.webhook_targets import WebhookTargets
 from billing.transport.webhooks import WebhookServicer
 from keel_runtime.ids import new_id
 from keel_runtime.server import ServiceSpec

@@ -23,9 +23,9 @@ from keel.ledger.v1 import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from billing.adapters.ledger_client import GrpcLedger
 from billing.bootstrap import SERVICE, build_handlers, servicers
 from billing.transport.errors import ERROR_MAP
-from billing.transport.ledger_client import GrpcLedger
 from keel_devstack.certs import MeshCertificates
 from keel_devstack.routed_channel import RoutedChannel
 from keel_runtime import clients

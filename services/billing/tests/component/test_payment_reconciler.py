@@ -14,6 +14,7 @@ from keel.events.v1 import envelope_pb2
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from billing.adapters.ledger_client import GrpcLedger
 from billing.app.payment_reconciler import TRANSFER_MISSING, PaymentReconciler
 from billing.app.plans import CreatePlan
 from billing.bootstrap import Handlers, build_handlers, utc_now
@@ -21,8 +22,7 @@ from billing.domain.invoice import Invoice, InvoiceState
 from billing.domain.plan import Interval
 from billing.domain.pricing import Flat, Price
 from billing.storage.tables import invoices, outbox
-from billing.storage.unit_of_work import sql_unit_of_work_factory
-from billing.transport.ledger_client import GrpcLedger
+from billing.storage.uow import sql_unit_of_work_factory
 from keel_devstack.certs import MeshCertificates
 from keel_runtime import clients
 from keel_runtime.caller import Caller

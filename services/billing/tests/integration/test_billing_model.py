@@ -32,7 +32,7 @@ from billing.bootstrap import Handlers, build_handlers, new_id
 from billing.domain.errors import BillingPeriodEmpty, SubscriptionNotActive
 from billing.domain.plan import Interval
 from billing.domain.pricing import Flat, PerUnit, Price
-from billing.storage.unit_of_work import sql_unit_of_work_factory
+from billing.storage.uow import sql_unit_of_work_factory
 from keel_runtime.caller import Caller
 
 from ..serving import serving, unwrapped

@@ -20,7 +20,7 @@ from billing.domain.invoice import Invoice, InvoiceState
 from billing.domain.plan import Interval
 from billing.domain.pricing import Flat, Price
 from billing.storage.tables import outbox
-from billing.storage.unit_of_work import sql_unit_of_work_factory
+from billing.storage.uow import sql_unit_of_work_factory
 from keel_runtime.caller import Caller
 
 from ..serving import serving, unwrapped

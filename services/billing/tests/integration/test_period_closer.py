@@ -14,7 +14,7 @@ from billing.bootstrap import build_handlers, new_id
 from billing.domain.plan import Interval
 from billing.domain.pricing import Flat, Price
 from billing.storage.tables import usage_records
-from billing.storage.unit_of_work import sql_unit_of_work_factory
+from billing.storage.uow import sql_unit_of_work_factory
 from keel_runtime.caller import Caller
 from keel_runtime.metrics import Metrics
 from keel_runtime.tenancy import set_tenant

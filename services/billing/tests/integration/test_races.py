@@ -23,7 +23,7 @@ from billing.domain import errors
 from billing.domain.plan import Interval
 from billing.domain.pricing import Flat, Price
 from billing.storage.tables import invoices, subscriptions
-from billing.storage.unit_of_work import sql_unit_of_work_factory
+from billing.storage.uow import sql_unit_of_work_factory
 from keel_runtime.caller import Caller
 from keel_runtime.db import create_engine
 from keel_runtime.metrics import Metrics

@@ -36,7 +36,7 @@ from billing.storage.tables import (
     webhook_deliveries,
     webhook_endpoints,
 )
-from billing.storage.unit_of_work import SqlUnitOfWork
+from billing.storage.uow import SqlUnitOfWork
 from keel_runtime.caller import Caller
 from keel_runtime.events import new_event
 from keel_runtime.tenancy import acting_for, set_tenant

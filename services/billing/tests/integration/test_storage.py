@@ -30,7 +30,7 @@ from billing.domain.pricing import (
 )
 from billing.domain.usage import UsageRecord
 from billing.storage.tables import outbox, usage_records
-from billing.storage.unit_of_work import (
+from billing.storage.uow import (
     BoundUnitOfWork,
     SqlUnitOfWork,
     sql_unit_of_work_factory,

@@ -13,13 +13,13 @@ from keel.billing.v1 import events_pb2
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from billing.adapters.webhook_sender import HttpWebhookSender
+from billing.adapters.webhook_targets import WebhookTargets
 from billing.app.webhook_delivery import WebhookDispatcher
 from billing.bootstrap import build_handlers
 from billing.events.subscribers import billing_event_handler
 from billing.storage.tables import webhook_deliveries
-from billing.storage.unit_of_work import sql_unit_of_work_factory
-from billing.transport.webhook_sender import HttpWebhookSender
-from billing.transport.webhook_targets import WebhookTargets
+from billing.storage.uow import sql_unit_of_work_factory
 from keel_runtime.caller import Caller
 from keel_runtime.events import Envelope, new_event
 from keel_runtime.tenancy import set_tenant

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 
+from billing.adapters.webhook_targets import WebhookTargets
 from billing.app.invoices import InvoiceHandlers
 from billing.app.overview import OverviewHandlers
 from billing.app.plans import CreatePlan, PlanHandlers
@@ -21,7 +22,6 @@ from billing.domain.invoice import Invoice, InvoiceState, LineKind
 from billing.domain.plan import Interval
 from billing.domain.pricing import Aggregation, Flat, PerUnit, Price
 from billing.domain.subscription import SubscriptionState
-from billing.transport.webhook_targets import WebhookTargets
 from keel_runtime import paging
 from keel_runtime.errors import CallerRefused
 

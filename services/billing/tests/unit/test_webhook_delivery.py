@@ -8,11 +8,11 @@ import itertools
 from collections.abc import Mapping
 from datetime import timedelta
 
+from billing.adapters.webhook_targets import WebhookTargets
 from billing.app.webhook_delivery import WebhookDispatcher, fan_out
 from billing.app.webhooks import WebhookHandlers
 from billing.domain.errors import DeliveryFailed
 from billing.domain.webhook import MAX_ATTEMPTS, retry_delay_s, wants
-from billing.transport.webhook_targets import WebhookTargets
 
 from .conftest import FakeClock, FakeDatabase, id_factory, owner, public_dns
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from billing.adapters.webhook_targets import WebhookTargets
 from billing.domain.errors import WebhookUrlRefused
 from billing.domain.webhook import address_refusal
-from billing.transport.webhook_targets import WebhookTargets
 
 from .conftest import PUBLIC_ADDRESS, public_dns
 

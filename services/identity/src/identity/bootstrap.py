@@ -17,19 +17,19 @@ from keel.identity.v1 import (
 )
 from redis.asyncio import Redis
 
+from identity.adapters.clock import SystemClock
+from identity.adapters.crypto.passwords import Argon2Hasher
+from identity.adapters.crypto.tokens import JwtTokenService
+from identity.adapters.throttle import NoThrottle, RedisLoginThrottle
 from identity.app.handlers import Handlers, build_handlers
 from identity.app.ports import Clock, LoginThrottle, PasswordHasher
 from identity.app.sessions import SessionPolicy
-from identity.clock import SystemClock
 from identity.config import IdentityConfig
-from identity.crypto.passwords import Argon2Hasher
-from identity.crypto.tokens import JwtTokenService
 from identity.events.revocations import declare_revocations
 from identity.storage.retention import RetentionPolicy, purge_now
 from identity.storage.schema import SCHEMA
 from identity.storage.signing_keys import SqlSigningKeyStore
 from identity.storage.uow import SqlUnitOfWork
-from identity.throttle import NoThrottle, RedisLoginThrottle
 from identity.transport.api_keys import ApiKeyServicer
 from identity.transport.auth import AuthServicer
 from identity.transport.client_address import ClientAddress

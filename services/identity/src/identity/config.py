@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from identity.crypto.passwords import Argon2Params
-from identity.throttle import ThrottlePolicy
+from identity.adapters.crypto.passwords import Argon2Params
+from identity.adapters.throttle import ThrottlePolicy
 from identity.transport.client_address import DEFAULT_TRUSTED_PROXIES, parse_networks
 from keel_runtime.service import ServiceConfig
 from keel_runtime.settings import SettingsError, env_int, env_str, env_url

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from identity.adapters.crypto.passwords import Argon2Hasher, Argon2Params
 from identity.bootstrap import Overrides, build
 from identity.config import IdentityConfig
-from identity.crypto.passwords import Argon2Hasher, Argon2Params
 from keel_devstack.certs import MeshCertificates
 from keel_devstack.routed_channel import RoutedChannel
 from keel_runtime.server import RunningServer, ServiceSpec, start

@@ -24,9 +24,9 @@ from keel.identity.v1 import (
     user_service_pb2_grpc,
 )
 
+from identity.adapters.crypto.passwords import Argon2Hasher
 from identity.bootstrap import Overrides, build
 from identity.config import IdentityConfig
-from identity.crypto.passwords import Argon2Hasher
 from keel_devstack.certs import MeshCertificates
 from keel_runtime.server import RunningServer, start
 from keel_runtime.settings import ServerSettings

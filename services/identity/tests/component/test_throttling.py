@@ -14,8 +14,8 @@ from keel.identity.v1 import (
     organization_service_pb2_grpc,
 )
 
+from identity.adapters.throttle import ThrottlePolicy
 from identity.config import IdentityConfig
-from identity.throttle import ThrottlePolicy
 
 
 @pytest.fixture

@@ -9,14 +9,14 @@ import pytest
 from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from identity.adapters.clock import SystemClock
+from identity.adapters.crypto.passwords import Argon2Hasher, Argon2Params
+from identity.adapters.crypto.tokens import JwtTokenService
+from identity.adapters.throttle import NoThrottle
 from identity.app.handlers import Handlers, build_handlers
 from identity.app.sessions import SessionPolicy
-from identity.clock import SystemClock
-from identity.crypto.passwords import Argon2Hasher, Argon2Params
-from identity.crypto.tokens import JwtTokenService
 from identity.storage.signing_keys import SqlSigningKeyStore
 from identity.storage.uow import SqlUnitOfWork
-from identity.throttle import NoThrottle
 from keel_devstack.roles import login_admin
 from keel_runtime.db import create_engine
 

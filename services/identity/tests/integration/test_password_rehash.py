@@ -9,15 +9,15 @@ from argon2 import extract_parameters
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from identity.adapters.clock import SystemClock
+from identity.adapters.crypto.passwords import Argon2Hasher, Argon2Params
+from identity.adapters.crypto.tokens import JwtTokenService
+from identity.adapters.throttle import NoThrottle
 from identity.app.commands import CreateOrganization, Login
 from identity.app.handlers import build_handlers
 from identity.app.sessions import SessionPolicy
-from identity.clock import SystemClock
-from identity.crypto.passwords import Argon2Hasher, Argon2Params
-from identity.crypto.tokens import JwtTokenService
 from identity.storage.tables import users
 from identity.storage.uow import SqlUnitOfWork
-from identity.throttle import NoThrottle
 from keel_runtime.tenancy import set_tenant
 
 pytestmark = pytest.mark.integration

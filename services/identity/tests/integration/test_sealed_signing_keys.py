@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from identity.crypto.tokens import JwtTokenService
+from identity.adapters.crypto.tokens import JwtTokenService
 from identity.storage.signing_keys import SqlSigningKeyStore
 from keel_runtime.sealing import Keyring, SealingError, keyring, use_keyring
 

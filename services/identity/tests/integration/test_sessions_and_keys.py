@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
+from identity.adapters.crypto import keys
 from identity.app.commands import (
     AuthenticateApiKey,
     CreateApiKey,
@@ -20,7 +21,6 @@ from identity.app.commands import (
     RefreshSession,
     RevokeApiKey,
 )
-from identity.crypto import keys
 from identity.domain.errors import InvalidApiKey, InvalidRefreshToken, RefreshTokenReused
 from identity.domain.roles import Role
 from identity.storage.retention import RetentionPolicy, purge

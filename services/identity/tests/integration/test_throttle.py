@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
+from identity.adapters.throttle import RedisLoginThrottle, ThrottlePolicy
 from identity.domain.errors import TooManyLoginAttempts
-from identity.throttle import RedisLoginThrottle, ThrottlePolicy
 
 pytestmark = pytest.mark.integration
 

@@ -12,12 +12,13 @@ from typing import Any, Self
 import jwt
 import pytest
 
+from identity.adapters.crypto.keys import SigningKey, signer_of
+from identity.adapters.crypto.passwords import Argon2Hasher, Argon2Params
+from identity.adapters.crypto.tokens import JwtTokenService
+from identity.adapters.throttle import NoThrottle
 from identity.app.handlers import Handlers, build_handlers
 from identity.app.ports import IdempotencyRace, IdempotencyRecord, ListQuery, Page
 from identity.app.sessions import SessionPolicy
-from identity.crypto.keys import SigningKey, signer_of
-from identity.crypto.passwords import Argon2Hasher, Argon2Params
-from identity.crypto.tokens import JwtTokenService
 from identity.domain.events import DomainEvent
 from identity.domain.model import (
     ApiKey,
@@ -28,7 +29,6 @@ from identity.domain.model import (
     UserState,
 )
 from identity.domain.roles import Role
-from identity.throttle import NoThrottle
 
 ISSUER = "keel-identity-test"
 AUDIENCE = "keel-test"

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
+from identity.adapters.crypto import keys
+from identity.adapters.crypto.tokens import PUBLISH_LEAD, JwtTokenService
 from identity.app.commands import RotateSigningKey
 from identity.app.ports import AccessClaims
-from identity.crypto import keys
-from identity.crypto.tokens import PUBLISH_LEAD, JwtTokenService
 from identity.domain.errors import InvalidAccessToken
 from identity.domain.roles import Role
 from keel_runtime.caller import Caller

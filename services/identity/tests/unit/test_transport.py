@@ -5,10 +5,10 @@ from __future__ import annotations
 from google.protobuf import descriptor_pool
 from keel.identity.v1 import resources_pb2
 
+from identity.adapters.clock import SystemClock
 from identity.bootstrap import servicers
-from identity.clock import SystemClock
+from identity.contract import role_to_proto, roles_from_proto
 from identity.domain.roles import Role
-from identity.transport import mapping
 from identity.transport.client_address import ClientAddress, peer_host
 from keel_runtime import access
 
@@ -42,9 +42,9 @@ def test_the_contracts_declare_identitys_public_methods() -> None:
 
 
 def test_roles_round_trip_and_unknown_values_are_dropped() -> None:
-    values = [mapping.role_to_proto(r) for r in Role]
-    assert mapping.roles_from_proto(values) == frozenset(Role)
-    assert mapping.roles_from_proto([resources_pb2.ROLE_UNSPECIFIED]) == frozenset()
+    values = [role_to_proto(r) for r in Role]
+    assert roles_from_proto(values) == frozenset(Role)
+    assert roles_from_proto([resources_pb2.ROLE_UNSPECIFIED]) == frozenset()
 
 
 def test_peer_host_drops_the_port() -> None:

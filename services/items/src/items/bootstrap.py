@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from keel.items.v1 import item_service_pb2_grpc, tag_service_pb2_grpc
 
+from items.adapters.enrichment import provider_named
 from items.app.enrichment import EnrichItem
 from items.app.items import ItemHandlers
 from items.app.ports import EnrichmentProvider
 from items.app.tags import TagHandlers
 from items.config import ItemsConfig
-from items.enrichment import provider_named
 from items.events.codec import EventCodec
-from items.events.worker import enrichment_subscriptions
+from items.events.subscribers import enrichment_subscriptions
 from items.storage.attempts import SqlAttemptCounter
 from items.storage.schema import SCHEMA
 from items.storage.uow import SqlUnitOfWork
 from items.transport.errors import ERROR_MAP
-from items.transport.item_servicer import ItemServicer
-from items.transport.tag_servicer import TagServicer
+from items.transport.items import ItemServicer
+from items.transport.tags import TagServicer
 from keel_runtime.server import ServiceSpec
 from keel_runtime.service import Assembly, ServiceDefinition
 

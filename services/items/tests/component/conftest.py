@@ -15,10 +15,10 @@ from grpc_status import rpc_status
 from keel.items.v1 import item_service_pb2_grpc, tag_service_pb2_grpc
 from nats.js import JetStreamContext
 
+from items.adapters.enrichment.local import LocalProvider
 from items.bootstrap import build
 from items.config import ItemsConfig
 from items.domain.model import Enrichment, Source
-from items.enrichment.local import LocalProvider
 from keel_runtime.events import Envelope, connect_nats, decode
 from keel_runtime.server import RunningServer, start
 from keel_runtime.settings import ServerSettings

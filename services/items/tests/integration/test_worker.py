@@ -17,7 +17,7 @@ from items.app.items import ItemHandlers
 from items.domain.errors import EnrichmentError
 from items.domain.model import Enrichment, ItemState, Source
 from items.events.codec import EventCodec
-from items.events.worker import enrichment_subscriptions
+from items.events.subscribers import enrichment_subscriptions
 from items.storage.attempts import SqlAttemptCounter
 from items.storage.tables import inbox, outbox
 from items.storage.uow import SqlUnitOfWork

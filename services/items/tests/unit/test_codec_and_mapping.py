@@ -9,6 +9,7 @@ import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 from keel.items.v1 import events_pb2, item_pb2, item_service_pb2
 
+from items import contract
 from items.domain import events
 from items.domain.errors import ItemNotFound
 from items.domain.model import Item, ItemState, Source
@@ -120,7 +121,7 @@ def test_item_to_proto() -> None:
         tags=("a", "b"),
         confirm_time=NOW,
     )
-    message = mapping.item_to_proto(item)
+    message = contract.item_to_proto(item)
     assert (message.item_id, message.organization_id) == (str(ITEM), "org-a")
     assert message.state == item_pb2.ITEM_STATE_CONFIRMED
     assert (message.WhichOneof("source"), message.note, list(message.tags)) == (

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from items.adapters.enrichment import provider_named
+from items.adapters.enrichment.local import LocalProvider, keywords
 from items.domain.errors import EnrichmentError
 from items.domain.model import Enrichment, Source
-from items.enrichment import provider_named
-from items.enrichment.local import LocalProvider, keywords
 
 
 @pytest.mark.parametrize(

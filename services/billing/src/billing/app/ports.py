@@ -1,4 +1,4 @@
-"""Ports the application layer needs; storage and transport adapters implement them."""
+"""Ports the application layer needs; storage and the adapters implement them."""
 
 from __future__ import annotations
 

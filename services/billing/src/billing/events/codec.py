@@ -5,6 +5,13 @@ from __future__ import annotations
 from google.protobuf.message import Message
 from keel.billing.v1 import events_pb2
 
+from billing.contract import (
+    invoice_to_proto,
+    money_to_proto,
+    subscription_to_proto,
+    ts,
+    usage_record_to_proto,
+)
 from billing.domain.events import (
     DomainEvent,
     InvoiceIssued,
@@ -15,13 +22,6 @@ from billing.domain.events import (
     SubscriptionChanged,
     SubscriptionCreated,
     UsageRecorded,
-)
-from billing.transport.mapping import (
-    invoice_to_proto,
-    money_to_proto,
-    subscription_to_proto,
-    ts,
-    usage_record_to_proto,
 )
 from keel_runtime.events import Envelope, new_event
 

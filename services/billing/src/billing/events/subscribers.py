@@ -15,8 +15,8 @@ from billing.app.ports import Clock
 from billing.app.subscriptions import SubscriptionHandlers
 from billing.app.usage import Late, UsageHandlers, UsageInput
 from billing.app.webhook_delivery import fan_out
-from billing.storage.unit_of_work import BoundUnitOfWork
-from billing.transport.mapping import from_ts
+from billing.contract import from_ts
+from billing.storage.uow import BoundUnitOfWork
 from keel_runtime.events import Envelope, Handler, Subscription, unpack
 
 START_SUBSCRIPTION_CONSUMER = "billing-start-subscription"

@@ -7,8 +7,8 @@ from typing import Any
 from keel.billing.v1 import invoice_service_pb2 as pb
 from keel.billing.v1 import invoice_service_pb2_grpc
 
+from billing import contract
 from billing.app.invoices import InvoiceHandlers
-from billing.transport import mapping
 from keel_runtime.caller import current_caller
 
 
@@ -22,25 +22,25 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):  # type:
         invoice = await self._handlers.close_period(
             current_caller(), request.subscription_id, request.request_id
         )
-        return pb.CloseBillingPeriodResponse(invoice=mapping.invoice_to_proto(invoice))
+        return pb.CloseBillingPeriodResponse(invoice=contract.invoice_to_proto(invoice))
 
     async def GetInvoice(
         self, request: pb.GetInvoiceRequest, context: Any
     ) -> pb.GetInvoiceResponse:
         invoice = await self._handlers.get(current_caller(), request.invoice_id)
-        return pb.GetInvoiceResponse(invoice=mapping.invoice_to_proto(invoice))
+        return pb.GetInvoiceResponse(invoice=contract.invoice_to_proto(invoice))
 
     async def ListInvoices(
         self, request: pb.ListInvoicesRequest, context: Any
     ) -> pb.ListInvoicesResponse:
         page = await self._handlers.list(
             current_caller(),
-            state=mapping.invoice_state(request.state),
+            state=contract.invoice_state(request.state),
             page_size=request.page_size,
             page_token=request.page_token,
         )
         return pb.ListInvoicesResponse(
-            invoices=[mapping.invoice_to_proto(i) for i in page.invoices],
+            invoices=[contract.invoice_to_proto(i) for i in page.invoices],
             next_page_token=page.next_page_token,
         )
 
@@ -48,10 +48,10 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):  # type:
         self, request: pb.PayInvoiceRequest, context: Any
     ) -> pb.PayInvoiceResponse:
         invoice = await self._handlers.pay(current_caller(), request.invoice_id)
-        return pb.PayInvoiceResponse(invoice=mapping.invoice_to_proto(invoice))
+        return pb.PayInvoiceResponse(invoice=contract.invoice_to_proto(invoice))
 
     async def VoidInvoice(
         self, request: pb.VoidInvoiceRequest, context: Any
     ) -> pb.VoidInvoiceResponse:
         invoice = await self._handlers.void(current_caller(), request.invoice_id)
-        return pb.VoidInvoiceResponse(invoice=mapping.invoice_to_proto(invoice))
+        return pb.VoidInvoiceResponse(invoice=contract.invoice_to_proto(invoice))

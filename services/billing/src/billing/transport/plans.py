@@ -7,6 +7,7 @@ from typing import Any
 from keel.billing.v1 import plan_service_pb2 as pb
 from keel.billing.v1 import plan_service_pb2_grpc
 
+from billing import contract
 from billing.app.plans import PlanHandlers
 from billing.transport import mapping
 from keel_runtime.caller import current_caller
@@ -21,11 +22,11 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):  # type: ignore[m
     ) -> pb.CreatePlanResponse:
         command = mapping.create_plan_command(request.plan_id, request.plan, request.request_id)
         plan = await self._handlers.create(current_caller(), command)
-        return pb.CreatePlanResponse(plan=mapping.plan_to_proto(plan))
+        return pb.CreatePlanResponse(plan=contract.plan_to_proto(plan))
 
     async def GetPlan(self, request: pb.GetPlanRequest, context: Any) -> pb.GetPlanResponse:
         plan = await self._handlers.get(request.plan_id)
-        return pb.GetPlanResponse(plan=mapping.plan_to_proto(plan))
+        return pb.GetPlanResponse(plan=contract.plan_to_proto(plan))
 
     async def ListPlans(self, request: pb.ListPlansRequest, context: Any) -> pb.ListPlansResponse:
         page = await self._handlers.list(
@@ -34,7 +35,7 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):  # type: ignore[m
             show_archived=request.show_archived,
         )
         return pb.ListPlansResponse(
-            plans=[mapping.plan_to_proto(p) for p in page.plans],
+            plans=[contract.plan_to_proto(p) for p in page.plans],
             next_page_token=page.next_page_token,
         )
 
@@ -42,4 +43,4 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):  # type: ignore[m
         self, request: pb.ArchivePlanRequest, context: Any
     ) -> pb.ArchivePlanResponse:
         plan = await self._handlers.archive(current_caller(), request.plan_id)
-        return pb.ArchivePlanResponse(plan=mapping.plan_to_proto(plan))
+        return pb.ArchivePlanResponse(plan=contract.plan_to_proto(plan))

@@ -7,8 +7,8 @@ from typing import Any
 from keel.billing.v1 import subscription_service_pb2 as pb
 from keel.billing.v1 import subscription_service_pb2_grpc
 
+from billing import contract
 from billing.app.subscriptions import SubscriptionHandlers
-from billing.transport import mapping
 from keel_runtime.caller import current_caller
 
 
@@ -23,26 +23,26 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
             current_caller(), request.plan_id, request.request_id
         )
         return pb.CreateSubscriptionResponse(
-            subscription=mapping.subscription_to_proto(subscription)
+            subscription=contract.subscription_to_proto(subscription)
         )
 
     async def GetSubscription(
         self, request: pb.GetSubscriptionRequest, context: Any
     ) -> pb.GetSubscriptionResponse:
         subscription = await self._handlers.get(current_caller(), request.subscription_id)
-        return pb.GetSubscriptionResponse(subscription=mapping.subscription_to_proto(subscription))
+        return pb.GetSubscriptionResponse(subscription=contract.subscription_to_proto(subscription))
 
     async def ListSubscriptions(
         self, request: pb.ListSubscriptionsRequest, context: Any
     ) -> pb.ListSubscriptionsResponse:
         page = await self._handlers.list(
             current_caller(),
-            state=mapping.subscription_state(request.state),
+            state=contract.subscription_state(request.state),
             page_size=request.page_size,
             page_token=request.page_token,
         )
         return pb.ListSubscriptionsResponse(
-            subscriptions=[mapping.subscription_to_proto(s) for s in page.subscriptions],
+            subscriptions=[contract.subscription_to_proto(s) for s in page.subscriptions],
             next_page_token=page.next_page_token,
         )
 
@@ -53,8 +53,8 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
             current_caller(), request.subscription_id, request.plan_id, request.request_id
         )
         return pb.ChangePlanResponse(
-            subscription=mapping.subscription_to_proto(subscription),
-            proration=mapping.money_to_proto(proration),
+            subscription=contract.subscription_to_proto(subscription),
+            proration=contract.money_to_proto(proration),
         )
 
     async def CancelSubscription(
@@ -64,5 +64,5 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
             current_caller(), request.subscription_id, at_period_end=request.at_period_end
         )
         return pb.CancelSubscriptionResponse(
-            subscription=mapping.subscription_to_proto(subscription)
+            subscription=contract.subscription_to_proto(subscription)
         )

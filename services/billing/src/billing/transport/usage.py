@@ -7,6 +7,7 @@ from typing import Any
 from keel.billing.v1 import usage_service_pb2 as pb
 from keel.billing.v1 import usage_service_pb2_grpc
 
+from billing import contract
 from billing.app.usage import UsageHandlers
 from billing.transport import mapping
 from keel_runtime.caller import current_caller
@@ -23,7 +24,7 @@ class UsageServicer(usage_service_pb2_grpc.UsageServiceServicer):  # type: ignor
             current_caller(), mapping.usage_input(request.usage)
         )
         return pb.RecordUsageResponse(
-            usage_record=mapping.usage_record_to_proto(record), duplicate=duplicate
+            usage_record=contract.usage_record_to_proto(record), duplicate=duplicate
         )
 
     async def RecordUsageBatch(
@@ -40,12 +41,12 @@ class UsageServicer(usage_service_pb2_grpc.UsageServiceServicer):  # type: ignor
         summary = await self._handlers.summary(
             current_caller(),
             metrics=list(request.metrics),
-            start=mapping.from_ts(request.start_time) if request.HasField("start_time") else None,
-            end=mapping.from_ts(request.end_time) if request.HasField("end_time") else None,
-            aggregation=mapping.aggregation(request.aggregation),
+            start=contract.from_ts(request.start_time) if request.HasField("start_time") else None,
+            end=contract.from_ts(request.end_time) if request.HasField("end_time") else None,
+            aggregation=contract.aggregation(request.aggregation),
         )
         return pb.GetUsageSummaryResponse(
-            start_time=mapping.ts(summary.start),
-            end_time=mapping.ts(summary.end),
-            metrics=[mapping.metric_usage_to_proto(m) for m in summary.metrics],
+            start_time=contract.ts(summary.start),
+            end_time=contract.ts(summary.end),
+            metrics=[contract.metric_usage_to_proto(m) for m in summary.metrics],
         )

@@ -7,8 +7,8 @@ from typing import Any
 from keel.billing.v1 import webhook_service_pb2 as pb
 from keel.billing.v1 import webhook_service_pb2_grpc
 
+from billing import contract
 from billing.app.webhooks import WebhookHandlers
-from billing.transport import mapping
 from keel_runtime.caller import current_caller
 
 
@@ -28,7 +28,7 @@ class WebhookServicer(webhook_service_pb2_grpc.WebhookServiceServicer):  # type:
             request_id=request.request_id,
         )
         return pb.CreateWebhookEndpointResponse(
-            webhook_endpoint=mapping.webhook_to_proto(created), signing_secret=secret
+            webhook_endpoint=contract.webhook_to_proto(created), signing_secret=secret
         )
 
     async def ListWebhookEndpoints(
@@ -38,7 +38,7 @@ class WebhookServicer(webhook_service_pb2_grpc.WebhookServiceServicer):  # type:
             current_caller(), page_size=request.page_size, page_token=request.page_token
         )
         return pb.ListWebhookEndpointsResponse(
-            webhook_endpoints=[mapping.webhook_to_proto(w) for w in page.endpoints],
+            webhook_endpoints=[contract.webhook_to_proto(w) for w in page.endpoints],
             next_page_token=page.next_page_token,
         )
 
@@ -58,7 +58,7 @@ class WebhookServicer(webhook_service_pb2_grpc.WebhookServiceServicer):  # type:
             page_token=request.page_token,
         )
         return pb.ListWebhookDeliveriesResponse(
-            deliveries=[mapping.delivery_to_proto(d) for d in page.deliveries],
+            deliveries=[contract.delivery_to_proto(d) for d in page.deliveries],
             next_page_token=page.next_page_token,
         )
 
@@ -68,4 +68,4 @@ class WebhookServicer(webhook_service_pb2_grpc.WebhookServiceServicer):  # type:
         record = await self._handlers.redeliver(
             current_caller(), request.webhook_endpoint_id, request.delivery_id
         )
-        return pb.RedeliverWebhookResponse(delivery=mapping.delivery_to_proto(record))
+        return pb.RedeliverWebhookResponse(delivery=contract.delivery_to_proto(record))

@@ -16,12 +16,13 @@ class IdentityError(Exception):
         self.metadata: dict[str, str] = metadata
 
 
-# Categories: the transport maps these (by MRO) to gRPC status codes.
+# Categories, named alike in every service: transport/errors.py maps these (by MRO) to
+# gRPC status codes, never a concrete error.
 class NotFound(IdentityError):
     reason = "NOT_FOUND"
 
 
-class AlreadyExists(IdentityError):
+class Conflict(IdentityError):
     reason = "ALREADY_EXISTS"
 
 
@@ -29,7 +30,7 @@ class AuthenticationFailed(IdentityError):
     reason = "UNAUTHENTICATED"
 
 
-class AccessDenied(IdentityError):
+class Forbidden(IdentityError):
     reason = "PERMISSION_DENIED"
 
 
@@ -37,7 +38,7 @@ class PreconditionFailed(IdentityError):
     reason = "FAILED_PRECONDITION"
 
 
-class InvalidInput(IdentityError):
+class InvalidRequest(IdentityError):
     reason = "INVALID_ARGUMENT"
 
 
@@ -61,12 +62,12 @@ class ApiKeyNotFound(NotFound):
     default_message = "API key not found"
 
 
-class EmailTaken(AlreadyExists):
+class EmailTaken(Conflict):
     reason = "EMAIL_TAKEN"
     default_message = "email address is already registered"
 
 
-class RequestIdReused(AlreadyExists):
+class RequestIdReused(Conflict):
     reason = "REQUEST_ID_REUSED"
     default_message = "request_id was already used with a different request"
 
@@ -101,7 +102,7 @@ class NotAuthenticated(AuthenticationFailed):
     default_message = "authentication required"
 
 
-class WrongPassword(AccessDenied):
+class WrongPassword(Forbidden):
     reason = "WRONG_PASSWORD"
     default_message = "current password is wrong"
 
@@ -121,17 +122,17 @@ class ApiKeyNotActive(PreconditionFailed):
     default_message = "API key is already revoked or expired"
 
 
-class InvalidUpdateMask(InvalidInput):
+class InvalidUpdateMask(InvalidRequest):
     reason = "INVALID_UPDATE_MASK"
     default_message = "update_mask names a field that cannot be changed"
 
 
-class InvalidField(InvalidInput):
+class InvalidField(InvalidRequest):
     reason = "INVALID_FIELD"
     default_message = "a field has an invalid value"
 
 
-class InvalidScope(InvalidInput):
+class InvalidScope(InvalidRequest):
     """An API key asked for a scope outside the tenant vocabulary of the contracts."""
 
     reason = "INVALID_SCOPE"

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from google.protobuf import timestamp_pb2
 from keel.events.v1.envelope_pb2 import Envelope
-from keel.identity.v1 import events_pb2, resources_pb2
+from keel.identity.v1 import events_pb2
 
+from identity.contract import role_to_proto, timestamp
 from identity.domain import events
-from identity.domain.roles import Role
 from keel_runtime.events import new_event
 
 SOURCE = "identity"
@@ -19,16 +16,6 @@ USER_DEACTIVATED = "identity.user.deactivated"
 SESSION_REVOKED = "identity.session.revoked"
 API_KEY_CREATED = "identity.api_key.created"
 API_KEY_REVOKED = "identity.api_key.revoked"
-
-
-def timestamp(at: datetime) -> timestamp_pb2.Timestamp:
-    ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(at)
-    return ts
-
-
-def role_to_proto(role: Role) -> resources_pb2.Role.ValueType:
-    return resources_pb2.Role.Value(f"ROLE_{role.value}")
 
 
 def to_envelope(event: events.DomainEvent) -> Envelope:

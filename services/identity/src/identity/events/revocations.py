@@ -19,7 +19,7 @@ from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from identity.crypto.tokens import LEEWAY_SECONDS
+from identity.adapters.crypto.tokens import LEEWAY_SECONDS
 from identity.events.codec import API_KEY_REVOKED, SESSION_REVOKED, SOURCE, USER_DEACTIVATED
 from keel_runtime.events import Envelope, StreamSettings, Subscription, unpack
 from keel_runtime.events.revocation_bucket import ensure_bucket, record

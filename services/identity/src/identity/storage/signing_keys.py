@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from identity.crypto.keys import SigningKey, signer_of
+from identity.adapters.crypto.keys import SigningKey, signer_of
 from identity.storage.tables import signing_keys
 
 # Any constant works; it only has to be the same in every identity replica.

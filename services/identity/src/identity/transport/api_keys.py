@@ -7,10 +7,10 @@ from keel.identity.v1 import (
     api_key_service_pb2_grpc,
 )
 
+from identity import contract
 from identity.app import commands
 from identity.app.handlers import Handlers
 from identity.app.ports import Clock
-from identity.transport import mapping
 from identity.transport.calls import Context
 from keel_runtime.caller import current_caller
 
@@ -28,9 +28,9 @@ class ApiKeyServicer(api_key_service_pb2_grpc.ApiKeyServiceServicer):  # type: i
                 caller=current_caller(),
                 display_name=request.display_name,
                 scopes=frozenset(request.scopes),
-                roles=mapping.roles_from_proto(request.roles),
+                roles=contract.roles_from_proto(request.roles),
                 expires_at=(
-                    mapping.from_timestamp(request.expire_time)
+                    contract.from_timestamp(request.expire_time)
                     if request.HasField("expire_time")
                     else None
                 ),
@@ -38,7 +38,7 @@ class ApiKeyServicer(api_key_service_pb2_grpc.ApiKeyServiceServicer):  # type: i
             )
         )
         return api_key_service_pb2.CreateApiKeyResponse(
-            api_key=mapping.api_key(result.api_key, self._clock.now()), secret=result.secret
+            api_key=contract.api_key(result.api_key, self._clock.now()), secret=result.secret
         )
 
     async def ListApiKeys(
@@ -54,7 +54,7 @@ class ApiKeyServicer(api_key_service_pb2_grpc.ApiKeyServiceServicer):  # type: i
         )
         now = self._clock.now()
         return api_key_service_pb2.ListApiKeysResponse(
-            api_keys=[mapping.api_key(k, now) for k in keys], next_page_token=token
+            api_keys=[contract.api_key(k, now) for k in keys], next_page_token=token
         )
 
     async def RevokeApiKey(
@@ -64,5 +64,5 @@ class ApiKeyServicer(api_key_service_pb2_grpc.ApiKeyServiceServicer):  # type: i
             commands.RevokeApiKey(caller=current_caller(), api_key_id=request.api_key_id)
         )
         return api_key_service_pb2.RevokeApiKeyResponse(
-            api_key=mapping.api_key(key, self._clock.now())
+            api_key=contract.api_key(key, self._clock.now())
         )

@@ -1,4 +1,4 @@
-"""Domain error categories -> gRPC status codes (the runtime looks exceptions up by MRO)."""
+"""Identity error categories -> gRPC status codes; the runtime looks a raised error up by MRO."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from keel_runtime.errors import ErrorMap
 
 ERROR_MAP: ErrorMap = {
     errors.NotFound: grpc.StatusCode.NOT_FOUND,
-    errors.AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
-    errors.AuthenticationFailed: grpc.StatusCode.UNAUTHENTICATED,
-    errors.AccessDenied: grpc.StatusCode.PERMISSION_DENIED,
+    errors.InvalidRequest: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.Conflict: grpc.StatusCode.ALREADY_EXISTS,
     errors.PreconditionFailed: grpc.StatusCode.FAILED_PRECONDITION,
-    errors.InvalidInput: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.Forbidden: grpc.StatusCode.PERMISSION_DENIED,
+    errors.AuthenticationFailed: grpc.StatusCode.UNAUTHENTICATED,
     errors.RateLimited: grpc.StatusCode.RESOURCE_EXHAUSTED,
 }

@@ -9,9 +9,9 @@ from keel.identity.v1 import (
     audit_service_pb2_grpc,
 )
 
+from identity import contract
 from identity.app import commands
 from identity.app.handlers import Handlers
-from identity.transport import mapping
 from identity.transport.calls import Context
 from keel_runtime.caller import current_caller
 
@@ -33,7 +33,7 @@ class AuditServicer(audit_service_pb2_grpc.AuditServiceServicer):  # type: ignor
             )
         )
         return audit_service_pb2.ListAuditEventsResponse(
-            audit_events=[mapping.audit_event(e) for e in entries], next_page_token=token
+            audit_events=[contract.audit_event(e) for e in entries], next_page_token=token
         )
 
 
@@ -50,6 +50,6 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):  # type: ignor
         return admin_service_pb2.RotateSigningKeyResponse(
             active_key_id=rotation.active_key_id,
             retired_key_id=rotation.retired_key_id or "",
-            retired_key_unpublish_time=mapping.timestamp(rotation.retired_key_unpublish_at),
-            active_key_sign_time=mapping.timestamp(rotation.active_from),
+            retired_key_unpublish_time=contract.timestamp(rotation.retired_key_unpublish_at),
+            active_key_sign_time=contract.timestamp(rotation.active_from),
         )

@@ -7,9 +7,9 @@ from keel.identity.v1 import (
     organization_service_pb2_grpc,
 )
 
+from identity import contract
 from identity.app import commands
 from identity.app.handlers import Handlers
-from identity.transport import mapping
 from identity.transport.calls import Context
 from keel_runtime.caller import current_caller
 
@@ -32,8 +32,8 @@ class OrganizationServicer(organization_service_pb2_grpc.OrganizationServiceServ
             )
         )
         return organization_service_pb2.CreateOrganizationResponse(
-            organization=mapping.organization(result.organization),
-            owner=mapping.user(result.owner),
+            organization=contract.organization(result.organization),
+            owner=contract.user(result.owner),
         )
 
     async def GetOrganization(
@@ -45,7 +45,7 @@ class OrganizationServicer(organization_service_pb2_grpc.OrganizationServiceServ
             )
         )
         return organization_service_pb2.GetOrganizationResponse(
-            organization=mapping.organization(org)
+            organization=contract.organization(org)
         )
 
     async def UpdateOrganization(
@@ -61,5 +61,5 @@ class OrganizationServicer(organization_service_pb2_grpc.OrganizationServiceServ
             )
         )
         return organization_service_pb2.UpdateOrganizationResponse(
-            organization=mapping.organization(org)
+            organization=contract.organization(org)
         )

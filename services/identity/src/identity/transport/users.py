@@ -7,9 +7,9 @@ from keel.identity.v1 import (
     user_service_pb2_grpc,
 )
 
+from identity import contract
 from identity.app import commands
 from identity.app.handlers import Handlers
-from identity.transport import mapping
 from identity.transport.calls import Context
 from keel_runtime.caller import current_caller
 
@@ -27,11 +27,11 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):  # type: ignore[m
                 email=request.email,
                 initial_password=request.initial_password,
                 display_name=request.display_name,
-                roles=mapping.roles_from_proto(request.roles),
+                roles=contract.roles_from_proto(request.roles),
                 request_id=request.request_id,
             )
         )
-        return user_service_pb2.CreateUserResponse(user=mapping.user(user))
+        return user_service_pb2.CreateUserResponse(user=contract.user(user))
 
     async def GetUser(
         self, request: user_service_pb2.GetUserRequest, context: Context
@@ -39,13 +39,13 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):  # type: ignore[m
         user = await self._h.get_user(
             commands.GetUser(caller=current_caller(), user_id=request.user_id)
         )
-        return user_service_pb2.GetUserResponse(user=mapping.user(user))
+        return user_service_pb2.GetUserResponse(user=contract.user(user))
 
     async def GetCurrentUser(
         self, request: user_service_pb2.GetCurrentUserRequest, context: Context
     ) -> user_service_pb2.GetCurrentUserResponse:
         user = await self._h.get_current_user(commands.GetCurrentUser(caller=current_caller()))
-        return user_service_pb2.GetCurrentUserResponse(user=mapping.user(user))
+        return user_service_pb2.GetCurrentUserResponse(user=contract.user(user))
 
     async def ListUsers(
         self, request: user_service_pb2.ListUsersRequest, context: Context
@@ -59,7 +59,7 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):  # type: ignore[m
             )
         )
         return user_service_pb2.ListUsersResponse(
-            users=[mapping.user(u) for u in users], next_page_token=token
+            users=[contract.user(u) for u in users], next_page_token=token
         )
 
     async def UpdateUser(
@@ -71,10 +71,10 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):  # type: ignore[m
                 user_id=request.user.user_id,
                 fields=frozenset(request.update_mask.paths),
                 display_name=request.user.display_name,
-                roles=mapping.roles_from_proto(request.user.roles),
+                roles=contract.roles_from_proto(request.user.roles),
             )
         )
-        return user_service_pb2.UpdateUserResponse(user=mapping.user(user))
+        return user_service_pb2.UpdateUserResponse(user=contract.user(user))
 
     async def DeactivateUser(
         self, request: user_service_pb2.DeactivateUserRequest, context: Context
@@ -82,7 +82,7 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):  # type: ignore[m
         user = await self._h.deactivate_user(
             commands.DeactivateUser(caller=current_caller(), user_id=request.user_id)
         )
-        return user_service_pb2.DeactivateUserResponse(user=mapping.user(user))
+        return user_service_pb2.DeactivateUserResponse(user=contract.user(user))
 
     async def ChangePassword(
         self, request: user_service_pb2.ChangePasswordRequest, context: Context

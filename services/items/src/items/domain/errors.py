@@ -14,43 +14,65 @@ class ItemsError(Exception):
         self.metadata: dict[str, str] = metadata
 
 
-class ItemNotFound(ItemsError):
+# Categories, named alike in every service: transport/errors.py maps these (by MRO) to
+# gRPC status codes, never a concrete error. They are never raised themselves.
+class NotFound(ItemsError):
+    """The item or tag does not exist, or not for the caller's organization."""
+
+
+class InvalidRequest(ItemsError):
+    """The request is malformed in a way the contract's validation cannot express."""
+
+
+class Conflict(ItemsError):
+    """What the request would create exists already."""
+
+
+class PreconditionFailed(ItemsError):
+    """The request is well formed but the item's state does not allow it now."""
+
+
+class Unavailable(ItemsError):
+    """Something the service depends on failed; trying again later may succeed."""
+
+
+class ItemNotFound(NotFound):
     reason = "ITEM_NOT_FOUND"
 
 
-class TagNotFound(ItemsError):
+class TagNotFound(NotFound):
     reason = "TAG_NOT_FOUND"
 
 
-class InvalidStateTransition(ItemsError):
+class InvalidStateTransition(PreconditionFailed):
     reason = "INVALID_STATE_TRANSITION"
 
 
-class ItemNotEditable(ItemsError):
+class ItemNotEditable(PreconditionFailed):
     reason = "ITEM_NOT_EDITABLE"
 
 
-class RequestIdReused(ItemsError):
+class RequestIdReused(Conflict):
     reason = "REQUEST_ID_REUSED"
 
 
-class TagAlreadyExists(ItemsError):
+class TagAlreadyExists(Conflict):
     reason = "TAG_ALREADY_EXISTS"
 
 
-class InvalidTagName(ItemsError):
+class InvalidTagName(InvalidRequest):
     reason = "INVALID_TAG_NAME"
 
 
-class InvalidSource(ItemsError):
+class InvalidSource(InvalidRequest):
     reason = "INVALID_SOURCE"
 
 
-class InvalidUpdateMask(ItemsError):
+class InvalidUpdateMask(InvalidRequest):
     reason = "INVALID_UPDATE_MASK"
 
 
-class EnrichmentError(ItemsError):
+class EnrichmentError(Unavailable):
     """A provider could not enrich an item (the worker retries, then fails the item)."""
 
     reason = "ENRICHMENT_FAILED"

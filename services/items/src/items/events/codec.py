@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 from keel.events.v1.envelope_pb2 import Envelope
 from keel.items.v1 import events_pb2
 
+from items.contract import timestamp
 from items.domain import events
 from keel_runtime.events import StreamSpec, new_event, service_stream
 
@@ -85,14 +85,12 @@ def _payload(event: events.DomainEvent) -> tuple[str, Message]:
                 attempts=event.attempts,
             )
         case events.ItemConfirmed():
-            confirm_time = Timestamp()
-            confirm_time.FromDatetime(event.confirm_time)
             return ITEM_CONFIRMED, events_pb2.ItemConfirmed(
                 item_id=str(event.item_id),
                 organization_id=event.org_id,
                 confirmed_by=event.confirmed_by,
                 tags=list(event.tags),
-                confirm_time=confirm_time,
+                confirm_time=timestamp(event.confirm_time),
             )
         case events.ItemDiscarded():
             return ITEM_DISCARDED, events_pb2.ItemDiscarded(

@@ -1,19 +1,17 @@
-"""Domain error -> gRPC status code, for the runtime's error interceptor (MRO lookup)."""
+"""Items error categories -> gRPC status codes; the runtime looks a raised error up by MRO."""
 
 from __future__ import annotations
 
 import grpc
 
 from items.domain import errors
+from keel_runtime.errors import ErrorMap
 
-ERROR_MAP: dict[type[BaseException], grpc.StatusCode] = {
-    errors.ItemNotFound: grpc.StatusCode.NOT_FOUND,
-    errors.TagNotFound: grpc.StatusCode.NOT_FOUND,
-    errors.InvalidStateTransition: grpc.StatusCode.FAILED_PRECONDITION,
-    errors.ItemNotEditable: grpc.StatusCode.FAILED_PRECONDITION,
-    errors.RequestIdReused: grpc.StatusCode.ALREADY_EXISTS,
-    errors.TagAlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
-    errors.InvalidTagName: grpc.StatusCode.INVALID_ARGUMENT,
-    errors.InvalidSource: grpc.StatusCode.INVALID_ARGUMENT,
-    errors.InvalidUpdateMask: grpc.StatusCode.INVALID_ARGUMENT,
+ERROR_MAP: ErrorMap = {
+    errors.NotFound: grpc.StatusCode.NOT_FOUND,
+    errors.InvalidRequest: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.Conflict: grpc.StatusCode.ALREADY_EXISTS,
+    errors.PreconditionFailed: grpc.StatusCode.FAILED_PRECONDITION,
+    # Only the enrichment worker meets these (a provider failed); it retries them.
+    errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
 }

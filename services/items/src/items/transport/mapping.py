@@ -1,16 +1,14 @@
-"""Protobuf <-> commands and domain objects; no rules beyond translation."""
+"""Request messages -> commands; the caller from the principal. Resources: items.contract."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from uuid import UUID
 
-from google.protobuf.timestamp_pb2 import Timestamp
-from keel.items.v1 import item_pb2, item_service_pb2, tag_pb2, tag_service_pb2
+from keel.items.v1 import item_service_pb2, tag_service_pb2
 
 from items.app import commands
 from items.domain.errors import ItemNotFound, TagNotFound
-from items.domain.model import Item, Source, Tag
+from items.domain.model import Source
 from keel_runtime.caller import Caller
 from keel_runtime.context import Principal
 
@@ -42,44 +40,6 @@ def tag_id(value: str) -> UUID:
         return UUID(value)
     except ValueError:
         raise TagNotFound(f"tag {value!r} not found", tag_id=value) from None
-
-
-def _timestamp(value: datetime) -> Timestamp:
-    timestamp = Timestamp()
-    timestamp.FromDatetime(value)
-    return timestamp
-
-
-def item_to_proto(item: Item) -> item_pb2.Item:
-    message = item_pb2.Item(
-        item_id=str(item.id),
-        organization_id=item.org_id,
-        state=item_pb2.ItemState.Value(f"ITEM_STATE_{item.state.value}"),
-        title=item.title,
-        summary=item.summary,
-        tags=list(item.tags),
-        enrichment_attempts=item.enrichment_attempts,
-        failure_reason=item.failure_reason,
-        created_by=item.created_by,
-        create_time=_timestamp(item.create_time),
-        update_time=_timestamp(item.update_time),
-    )
-    if item.source.url is not None:
-        message.url = item.source.url
-    else:
-        message.note = item.source.note or ""
-    if item.confirm_time is not None:
-        message.confirm_time.CopyFrom(_timestamp(item.confirm_time))
-    return message
-
-
-def tag_to_proto(tag: Tag) -> tag_pb2.Tag:
-    return tag_pb2.Tag(
-        tag_id=str(tag.id),
-        name=tag.name,
-        item_count=tag.item_count,
-        create_time=_timestamp(tag.create_time),
-    )
 
 
 def create_item(request: item_service_pb2.CreateItemRequest, who: Caller) -> commands.CreateItem:

@@ -129,7 +129,11 @@ class Forbidden(LedgerError):
 
 
 class RequiresService(Forbidden):
-    """Only an internal service may do this: done by a customer it could create money."""
+    """Only an internal service may do this: done by a customer it could create money.
+
+    Customers asking for it (open the platform's books, open or debit an account not bounded
+    by its credits) are refused as Forbidden, not told of a failed precondition.
+    """
 
     reason = "REQUIRES_SERVICE"
 

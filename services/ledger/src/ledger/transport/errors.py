@@ -1,4 +1,4 @@
-"""Ledger domain errors -> gRPC status codes (the runtime's interceptor looks them up by MRO)."""
+"""Ledger error categories -> gRPC status codes; the runtime looks a raised error up by MRO."""
 
 from __future__ import annotations
 
@@ -13,7 +13,4 @@ ERROR_MAP: ErrorMap = {
     errors.Conflict: grpc.StatusCode.ALREADY_EXISTS,
     errors.PreconditionFailed: grpc.StatusCode.FAILED_PRECONDITION,
     errors.Forbidden: grpc.StatusCode.PERMISSION_DENIED,
-    # Customers asking for what only internal services may do (open the platform's books,
-    # open or debit an account not bounded by its credits): refused, not a failed precondition.
-    errors.RequiresService: grpc.StatusCode.PERMISSION_DENIED,
 }

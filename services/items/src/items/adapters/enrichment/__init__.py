@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from items.adapters.enrichment.local import LocalProvider
 from items.app.ports import EnrichmentProvider
-from items.enrichment.local import LocalProvider
 
 PROVIDERS: dict[str, type[LocalProvider]] = {LocalProvider.name: LocalProvider}
 

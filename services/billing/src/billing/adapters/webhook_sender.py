@@ -6,8 +6,8 @@ from collections.abc import Mapping
 
 import httpx
 
+from billing.adapters.webhook_targets import WebhookTargets
 from billing.domain.errors import DeliveryFailed, WebhookUrlRefused
-from billing.transport.webhook_targets import WebhookTargets
 
 
 class HttpWebhookSender:

@@ -1,4 +1,4 @@
-"""Enrichment worker: JetStream work-queue subscriptions feeding the EnrichItem command."""
+"""Subscribers: the enrichment worker's JetStream work-queue subscriptions feeding EnrichItem."""
 
 from __future__ import annotations
 

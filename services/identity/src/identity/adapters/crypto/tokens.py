@@ -1,5 +1,5 @@
 """Access tokens: EdDSA JWTs signed with the current key; a JWKS of the current, next and
-previous keys (see ``identity.crypto.keys.published``)."""
+previous keys (see ``identity.adapters.crypto.keys.published``)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any, Protocol
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from identity.adapters.crypto import keys
+from identity.adapters.crypto.keys import SigningKey
 from identity.app.ports import AccessClaims, Clock, KeyRotation
-from identity.crypto import keys
-from identity.crypto.keys import SigningKey
 from identity.domain.errors import InvalidAccessToken
 
 ALGORITHM = "EdDSA"

@@ -1,0 +1,1 @@
+"""Identity adapters: Redis login throttle, password hashing and token signing, the clock."""

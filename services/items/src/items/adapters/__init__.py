@@ -1,0 +1,1 @@
+"""Items adapters: the enrichment providers behind the EnrichmentProvider port."""
