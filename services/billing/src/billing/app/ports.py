@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
 from billing.domain.events import DomainEvent
 from billing.domain.invoice import Invoice, InvoiceState
@@ -15,6 +14,7 @@ from billing.domain.pricing import Aggregation
 from billing.domain.subscription import Adjustment, Subscription, SubscriptionState
 from billing.domain.usage import MetricUsage, UsageRecord
 from billing.domain.webhook import Delivery, DeliveryRecord, WebhookEndpoint
+from keel_runtime.ports import TransactionPort
 
 Clock = Callable[[], datetime]
 IdFactory = Callable[[], str]
@@ -228,7 +228,7 @@ class IdempotencyRepository(Protocol):
         ...
 
 
-class UnitOfWork(Protocol):
+class UnitOfWork(TransactionPort[DomainEvent], Protocol):
     """One transaction: repositories plus the events to publish when it commits."""
 
     # Read-only properties, so adapters may expose their concrete repository classes.
@@ -246,16 +246,6 @@ class UnitOfWork(Protocol):
     def idempotency(self) -> IdempotencyRepository: ...
     @property
     def deliveries(self) -> DeliveryRepository: ...
-
-    async def __aenter__(self) -> Self: ...
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-    def record(self, *events: DomainEvent) -> None: ...
-    async def commit(self) -> None: ...
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]

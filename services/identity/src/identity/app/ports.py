@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Generic, Protocol, Self, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from identity.domain.events import DomainEvent
 from identity.domain.model import ApiKey, AuditEntry, Organization, RefreshToken, User
+from keel_runtime.ports import TransactionPort
 
 T = TypeVar("T")
 
@@ -199,7 +199,7 @@ class AuditLog(Protocol):
     async def list(self, organization_id: str, query: ListQuery) -> Page[AuditEntry]: ...
 
 
-class UnitOfWork(Protocol):
+class UnitOfWork(TransactionPort[DomainEvent], Protocol):
     """One transaction; leaving without commit() rolls everything back."""
 
     # Read-only properties, so implementations may narrow the repository types.
@@ -221,22 +221,9 @@ class UnitOfWork(Protocol):
     @property
     def audit(self) -> AuditLog: ...
 
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    def record(self, *events: DomainEvent) -> None: ...
-
     async def act_for(self, organization_id: str) -> None:
         """Act for the organization (row-level security) for the rest of the transaction:
         once a lookup across organizations has found whose the request is."""
-
-    async def commit(self) -> None: ...
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 from uuid import UUID
 
 from items.domain.events import DomainEvent
 from items.domain.model import Enrichment, Item, ItemState, Source, Tag
+from keel_runtime.ports import TransactionPort
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class TagRepository(Protocol):
         """Tags by name with their library item counts."""
 
 
-class UnitOfWork(Protocol):
+class UnitOfWork(TransactionPort[DomainEvent], Protocol):
     """One transaction: repositories, plus events that leave through the outbox on commit."""
 
     @property
@@ -81,19 +81,6 @@ class UnitOfWork(Protocol):
 
     @property
     def tags(self) -> TagRepository: ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    def record(self, *events: DomainEvent) -> None: ...
-
-    async def commit(self) -> None: ...
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
+from keel_runtime.ports import TransactionPort
 from ledger.domain.audit import LedgerReport
 from ledger.domain.chain import ChainedEntry
 from ledger.domain.checkpoint import Checkpoint, CheckpointKey
@@ -123,7 +123,7 @@ class Checkpoints(Protocol):
         """MAC the chain heads that moved since the key's last checkpoint; None if none did."""
 
 
-class LedgerUnitOfWork(Protocol):
+class LedgerUnitOfWork(TransactionPort[DomainEvent], Protocol):
     """One database transaction; leaving without ``commit()`` rolls back."""
 
     @property
@@ -135,21 +135,8 @@ class LedgerUnitOfWork(Protocol):
     @property
     def checkpoints(self) -> Checkpoints: ...
 
-    def record(self, *events: DomainEvent) -> None: ...
-
-    async def commit(self) -> None: ...
-
     async def act_for(self, org_id: str) -> None:
         """Act for ``org_id`` (row-level security) for the rest of the transaction."""
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
 
 
 UnitOfWorkFactory = Callable[[], LedgerUnitOfWork]
