@@ -2,8 +2,8 @@
 
 In the server, the principal interceptor binds the verified principal before a handler
 runs, and the unit of work acts for its organization (row-level security). Tests that call
-handlers directly get the same through ``serving``: a call that names a ``Caller`` runs with
-that caller's principal bound.
+handlers directly get the same through ``serving``: a call whose command carries a ``Caller``
+(or that names one) runs with that caller's principal bound.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from keel_runtime.testing import calling_as
 
 
 class _AsServed:
-    """One handler object whose coroutine methods bind the principal of the Caller they get."""
+    """One handler object whose coroutine methods bind the principal of the Caller their
+    command carries."""
 
     def __init__(self, inner: object) -> None:
         self._inner = inner
@@ -35,13 +36,21 @@ class _AsServed:
 def _bind_caller(method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
     async def call(*args: Any, **kwargs: Any) -> Any:
-        caller = next((a for a in (*args, *kwargs.values()) if isinstance(a, Caller)), None)
+        caller = next(
+            (c for a in (*args, *kwargs.values()) if isinstance(c := _caller_of(a), Caller)),
+            None,
+        )
         if caller is None:
             return await method(*args, **kwargs)
         with calling_as(caller):
             return await method(*args, **kwargs)
 
     return call
+
+
+def _caller_of(argument: object) -> object:
+    """The argument itself if a Caller, else the caller a command carries (if any)."""
+    return argument if isinstance(argument, Caller) else getattr(argument, "caller", None)
 
 
 def serving(handlers: Handlers) -> Handlers:

@@ -9,6 +9,8 @@ run unbound, as they do in the server.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import fields
 from typing import Any, cast
@@ -19,22 +21,30 @@ from keel_runtime.testing import calling_as
 
 
 class _AsServed:
-    """One handler whose calls bind the principal of the command's caller."""
+    """One topic's handlers, whose calls bind the principal of the command's caller."""
 
-    def __init__(self, inner: Callable[..., Awaitable[Any]]) -> None:
+    def __init__(self, inner: object) -> None:
         self._inner = inner
 
-    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._inner, name)
+        if not inspect.iscoroutinefunction(attribute):
+            return attribute
+        return _bind_caller(attribute)
+
+
+def _bind_caller(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    @functools.wraps(method)
+    async def call(*args: Any, **kwargs: Any) -> Any:
         caller = next(
             (a.caller for a in args if isinstance(getattr(a, "caller", None), Caller)), None
         )
         if caller is None:
-            return await self._inner(*args, **kwargs)
+            return await method(*args, **kwargs)
         with calling_as(caller):
-            return await self._inner(*args, **kwargs)
+            return await method(*args, **kwargs)
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+    return call
 
 
 def serving(handlers: Handlers) -> Handlers:

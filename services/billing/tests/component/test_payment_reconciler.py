@@ -15,8 +15,15 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing.adapters.ledger_client import GrpcLedger
+from billing.app.commands import (
+    CloseBillingPeriod,
+    CreatePlan,
+    CreateSubscription,
+    GetInvoice,
+    PayInvoice,
+    VoidInvoice,
+)
 from billing.app.payment_reconciler import TRANSFER_MISSING, PaymentReconciler
-from billing.app.plans import CreatePlan
 from billing.bootstrap import Handlers, build_handlers, utc_now
 from billing.domain.invoice import Invoice, InvoiceState
 from billing.domain.plan import Interval
@@ -62,8 +69,8 @@ async def open_invoice(handlers: Handlers, org_id: str) -> Invoice:
     ops = Caller(subject="ops", org_id="", kind="service")
     plan_id = f"p{uuid.uuid4().hex[:8]}"
     await handlers.plans.create(
-        ops,
         CreatePlan(
+            ops,
             plan_id=plan_id,
             display_name="Flat",
             currency="USD",
@@ -71,9 +78,11 @@ async def open_invoice(handlers: Handlers, org_id: str) -> Invoice:
             prices=(Price(metric="", model=Flat(FEE)),),
         ),
     )
-    sub = await handlers.subscriptions.create(owner(org_id), plan_id, str(uuid.uuid4()))
+    sub = await handlers.subscriptions.create(
+        CreateSubscription(owner(org_id), plan_id, str(uuid.uuid4()))
+    )
     return await handlers.invoices.close_period(
-        owner(org_id), sub.subscription_id, str(uuid.uuid4())
+        CloseBillingPeriod(owner(org_id), sub.subscription_id, str(uuid.uuid4()))
     )
 
 
@@ -95,8 +104,8 @@ async def test_a_payment_whose_commit_was_lost_is_completed_exactly_once(
     invoice = await open_invoice(crashing, org_id)
 
     with pytest.raises(Crash):
-        await crashing.invoices.pay(owner(org_id), invoice.invoice_id)
-    stranded = await crashing.invoices.get(owner(org_id), invoice.invoice_id)
+        await crashing.invoices.pay(PayInvoice(owner(org_id), invoice.invoice_id))
+    stranded = await crashing.invoices.get(GetInvoice(owner(org_id), invoice.invoice_id))
     assert stranded.state is InvoiceState.OPEN  # the ledger was debited, billing never knew
 
     ledger = GrpcLedger(ledger_channel, timeout_s=5)
@@ -106,13 +115,15 @@ async def test_a_payment_whose_commit_was_lost_is_completed_exactly_once(
     assert await reconciler.reconcile() == 1
     assert await reconciler.reconcile() == 0  # nothing left, nothing twice
 
-    paid = await crashing.invoices.get(owner(org_id), invoice.invoice_id)
+    paid = await crashing.invoices.get(GetInvoice(owner(org_id), invoice.invoice_id))
     assert paid.state is InvoiceState.PAID
     assert paid.payment_transaction_id == await ledger.find_payment(paid)
     assert await paid_events(engine, invoice.invoice_id) == 1
     # A client retrying the payment now gets the paid invoice, not a second charge or event.
     again = serving(build_handlers(engine, ledger))
-    assert (await again.invoices.pay(owner(org_id), invoice.invoice_id)).state is InvoiceState.PAID
+    assert (
+        await again.invoices.pay(PayInvoice(owner(org_id), invoice.invoice_id))
+    ).state is InvoiceState.PAID
     assert (await ledger.find_wallet(org_id, "USD")).available_minor == 10_000 - FEE  # type: ignore[union-attr]
     assert await paid_events(engine, invoice.invoice_id) == 1
 
@@ -136,7 +147,7 @@ async def test_an_attempt_that_never_reached_the_ledger_is_cleared_not_paid(
         sql_unit_of_work_factory(engine, utc_now), ledger, utc_now, grace=timedelta(0)
     )
     assert await reconciler.reconcile() == 0
-    after = await handlers.invoices.get(owner(org_id), invoice.invoice_id)
+    after = await handlers.invoices.get(GetInvoice(owner(org_id), invoice.invoice_id))
     assert after.state is InvoiceState.OPEN
     assert after.payment_started_time is None
     assert await paid_events(engine, invoice.invoice_id) == 0
@@ -150,7 +161,7 @@ async def test_a_paid_invoice_without_its_ledger_transfer_is_flagged(
     ledger = GrpcLedger(ledger_channel, timeout_s=5)
     handlers = serving(build_handlers(engine, ledger))
     good = await open_invoice(handlers, org_id)
-    await handlers.invoices.pay(owner(org_id), good.invoice_id)
+    await handlers.invoices.pay(PayInvoice(owner(org_id), good.invoice_id))
     other_org = str(uuid.uuid4())
     await funded_wallet(ledger_channel, other_org, 10_000)
     bad = await open_invoice(handlers, other_org)
@@ -166,10 +177,10 @@ async def test_a_paid_invoice_without_its_ledger_transfer_is_flagged(
     )
     await reconciler.reconcile()
 
-    flagged = await handlers.invoices.get(owner(other_org), bad.invoice_id)
+    flagged = await handlers.invoices.get(GetInvoice(owner(other_org), bad.invoice_id))
     assert flagged.reconciliation_issue == TRANSFER_MISSING
     assert flagged.payment_checked_time is not None
-    fine = await handlers.invoices.get(owner(org_id), good.invoice_id)
+    fine = await handlers.invoices.get(GetInvoice(owner(org_id), good.invoice_id))
     assert fine.reconciliation_issue == ""
     assert fine.payment_checked_time is not None
 
@@ -182,8 +193,8 @@ async def test_a_payment_that_went_through_while_the_invoice_was_voided_marks_it
     crashing = serving(build_handlers(engine, CrashAfterPaying(ledger_channel, timeout_s=5)))
     invoice = await open_invoice(crashing, org_id)
     with pytest.raises(Crash):
-        await crashing.invoices.pay(owner(org_id), invoice.invoice_id)
-    voided = await crashing.invoices.void(owner(org_id), invoice.invoice_id)
+        await crashing.invoices.pay(PayInvoice(owner(org_id), invoice.invoice_id))
+    voided = await crashing.invoices.void(VoidInvoice(owner(org_id), invoice.invoice_id))
     assert voided.state is InvoiceState.VOID
 
     ledger = GrpcLedger(ledger_channel, timeout_s=5)
@@ -191,6 +202,6 @@ async def test_a_payment_that_went_through_while_the_invoice_was_voided_marks_it
         sql_unit_of_work_factory(engine, utc_now), ledger, utc_now, grace=timedelta(0)
     )
     assert await reconciler.reconcile() == 1
-    paid = await crashing.invoices.get(owner(org_id), invoice.invoice_id)
+    paid = await crashing.invoices.get(GetInvoice(owner(org_id), invoice.invoice_id))
     assert paid.state is InvoiceState.PAID  # the money moved: the invoice says so
     assert await paid_events(engine, invoice.invoice_id) == 1

@@ -25,9 +25,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from billing.app.commands import (
+    CancelSubscription,
+    ChangePlan,
+    CloseBillingPeriod,
+    CreatePlan,
+    CreateSubscription,
+    GetSubscription,
+    ListInvoices,
+    RecordUsage,
+    UsageInput,
+)
 from billing.app.period_closer import PeriodCloser
-from billing.app.plans import CreatePlan
-from billing.app.usage import UsageInput
 from billing.bootstrap import Handlers, build_handlers, new_id
 from billing.domain.errors import BillingPeriodEmpty, SubscriptionNotActive
 from billing.domain.plan import Interval
@@ -162,7 +171,9 @@ def owner(org_id: str) -> Caller:
 
 
 async def actual_invoices(handlers: Handlers, org_id: str) -> list[tuple[datetime, datetime, int]]:
-    page = await handlers.invoices.list(owner(org_id), state=None, page_size=200, page_token="")
+    page = await handlers.invoices.list(
+        ListInvoices(owner(org_id), state=None, page_size=200, page_token="")
+    )
     return sorted((i.period_start, i.period_end, i.total_minor) for i in page.invoices)
 
 
@@ -183,7 +194,9 @@ async def _run(engine: AsyncEngine, seed: int, steps: list[str]) -> None:
     )
     org_id = str(uuid.uuid4())
     plan = rng.choice(PLANS)
-    sub = await handlers.subscriptions.create(owner(org_id), plan.plan_id, str(uuid.uuid4()))
+    sub = await handlers.subscriptions.create(
+        CreateSubscription(owner(org_id), plan.plan_id, str(uuid.uuid4()))
+    )
     model = Model.start_on(plan, clock())
     for step in range(STEPS):
         op = rng.choices(
@@ -193,7 +206,9 @@ async def _run(engine: AsyncEngine, seed: int, steps: list[str]) -> None:
         now = clock()
         if op == "usage":
             quantity = rng.randint(0, 20)
-            await handlers.usage.record(owner(org_id), UsageInput(METRIC, quantity, f"k{step}"))
+            await handlers.usage.record(
+                RecordUsage(owner(org_id), UsageInput(METRIC, quantity, f"k{step}"))
+            )
             model.record(now, quantity)
             steps.append(f"usage {quantity}")
         elif op == "advance":
@@ -209,7 +224,7 @@ async def _run(engine: AsyncEngine, seed: int, steps: list[str]) -> None:
             await expect(
                 model.close_now(now),
                 handlers.invoices.close_period(
-                    owner(org_id), sub.subscription_id, str(uuid.uuid4())
+                    CloseBillingPeriod(owner(org_id), sub.subscription_id, str(uuid.uuid4()))
                 ),
             )
         elif op == "change":
@@ -218,25 +233,27 @@ async def _run(engine: AsyncEngine, seed: int, steps: list[str]) -> None:
             await expect(
                 model.change(now, new),
                 handlers.subscriptions.change_plan(
-                    owner(org_id), sub.subscription_id, new.plan_id, str(uuid.uuid4())
+                    ChangePlan(owner(org_id), sub.subscription_id, new.plan_id, str(uuid.uuid4()))
                 ),
             )
         elif op == "cancel_at_end":
             await handlers.subscriptions.cancel(
-                owner(org_id), sub.subscription_id, at_period_end=True
+                CancelSubscription(owner(org_id), sub.subscription_id, at_period_end=True)
             )
             model.cancel_at_period_end(now)
             steps.append("cancel at period end")
         else:
             await handlers.subscriptions.cancel(
-                owner(org_id), sub.subscription_id, at_period_end=False
+                CancelSubscription(owner(org_id), sub.subscription_id, at_period_end=False)
             )
             model.cancel_now(now)
             steps.append("cancel now")
 
         context = "the model disagrees"
         assert await actual_invoices(handlers, org_id) == model.invoices, context
-        current = await handlers.subscriptions.get(owner(org_id), sub.subscription_id)
+        current = await handlers.subscriptions.get(
+            GetSubscription(owner(org_id), sub.subscription_id)
+        )
         assert current.active == model.active, context
         if not model.active:
             return
@@ -251,8 +268,8 @@ async def create_plans(engine: AsyncEngine) -> None:
     ops = Caller(subject="ops", org_id="", kind="service")
     for plan in PLANS:
         await handlers_for(engine).plans.create(
-            ops,
             CreatePlan(
+                ops,
                 plan.plan_id,
                 plan.plan_id,
                 "USD",
@@ -283,10 +300,12 @@ async def ended_period(engine: AsyncEngine) -> tuple[Handlers, FakeClock, str, s
     clock = FakeClock(datetime.now(UTC).replace(microsecond=0))
     handlers = serving(build_handlers(engine, FakeLedger(), clock))
     org_id = str(uuid.uuid4())
-    sub = await handlers.subscriptions.create(owner(org_id), "model-a", str(uuid.uuid4()))
-    await handlers.usage.record(owner(org_id), UsageInput(METRIC, 10, "in-period"))
+    sub = await handlers.subscriptions.create(
+        CreateSubscription(owner(org_id), "model-a", str(uuid.uuid4()))
+    )
+    await handlers.usage.record(RecordUsage(owner(org_id), UsageInput(METRIC, 10, "in-period")))
     clock.now = sub.current_period_end + timedelta(minutes=30)
-    await handlers.usage.record(owner(org_id), UsageInput(METRIC, 4, "after-end"))
+    await handlers.usage.record(RecordUsage(owner(org_id), UsageInput(METRIC, 4, "after-end")))
     clock.advance(timedelta(minutes=30))
     return handlers, clock, org_id, sub.subscription_id
 
@@ -296,10 +315,12 @@ async def test_a_plan_change_after_the_period_ended_bills_that_period_on_the_old
 ) -> None:
     handlers, _, org_id, subscription_id = await ended_period(engine)
     _, proration = await handlers.subscriptions.change_plan(
-        owner(org_id), subscription_id, "model-b", str(uuid.uuid4())
+        ChangePlan(owner(org_id), subscription_id, "model-b", str(uuid.uuid4()))
     )
     [invoice] = (
-        await handlers.invoices.list(owner(org_id), state=None, page_size=10, page_token="")
+        await handlers.invoices.list(
+            ListInvoices(owner(org_id), state=None, page_size=10, page_token="")
+        )
     ).invoices
     assert invoice.plan_id == "model-a"
     assert invoice.total_minor == 1000 + (10 - 5) * 3  # A's fee and price, not B's
@@ -311,10 +332,14 @@ async def test_cancelling_after_the_period_ended_bills_the_usage_since(
     engine: AsyncEngine,
 ) -> None:
     handlers, _, org_id, subscription_id = await ended_period(engine)
-    await handlers.subscriptions.cancel(owner(org_id), subscription_id, at_period_end=False)
+    await handlers.subscriptions.cancel(
+        CancelSubscription(owner(org_id), subscription_id, at_period_end=False)
+    )
     invoices = sorted(
         (
-            await handlers.invoices.list(owner(org_id), state=None, page_size=10, page_token="")
+            await handlers.invoices.list(
+                ListInvoices(owner(org_id), state=None, page_size=10, page_token="")
+            )
         ).invoices,
         key=lambda i: i.period_start,
     )

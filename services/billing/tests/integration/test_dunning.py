@@ -12,8 +12,14 @@ from keel.events.v1 import envelope_pb2
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from billing.app.commands import (
+    CloseBillingPeriod,
+    CreatePlan,
+    CreateSubscription,
+    GetInvoice,
+    PayInvoice,
+)
 from billing.app.dunning import Dunning
-from billing.app.plans import CreatePlan
 from billing.bootstrap import Handlers, build_handlers
 from billing.domain.errors import PaymentDeclined
 from billing.domain.invoice import Invoice, InvoiceState
@@ -52,19 +58,22 @@ async def unpaid_invoice(handlers: Handlers, ledger: FakeLedger, clock: FakeCloc
     ops = Caller(subject="ops", org_id="", kind="service")
     plan_id = f"p{uuid.uuid4().hex[:8]}"
     await handlers.plans.create(
-        ops,
-        CreatePlan(plan_id, "Flat", "USD", Interval.MONTH, (Price(metric="", model=Flat(FEE)),)),
+        CreatePlan(
+            ops, plan_id, "Flat", "USD", Interval.MONTH, (Price(metric="", model=Flat(FEE)),)
+        ),
     )
     org_id = str(uuid.uuid4())
     ledger.fund(org_id, 0)
-    sub = await handlers.subscriptions.create(owner(org_id), plan_id, str(uuid.uuid4()))
+    sub = await handlers.subscriptions.create(
+        CreateSubscription(owner(org_id), plan_id, str(uuid.uuid4()))
+    )
     clock.advance(timedelta(hours=1))  # a period of some length to close
     invoice = await handlers.invoices.close_period(
-        owner(org_id), sub.subscription_id, str(uuid.uuid4())
+        CloseBillingPeriod(owner(org_id), sub.subscription_id, str(uuid.uuid4()))
     )
     with pytest.raises(PaymentDeclined):
-        await handlers.invoices.pay(owner(org_id), invoice.invoice_id)
-    return await handlers.invoices.get(owner(org_id), invoice.invoice_id)
+        await handlers.invoices.pay(PayInvoice(owner(org_id), invoice.invoice_id))
+    return await handlers.invoices.get(GetInvoice(owner(org_id), invoice.invoice_id))
 
 
 async def events(engine: AsyncEngine, invoice_id: str) -> list[tuple[str, int]]:
@@ -109,7 +118,7 @@ async def test_a_declined_invoice_is_retried_on_schedule_then_uncollectible(
         clock.now = t0 + due * DAY
         assert await dunning.retry_due() == 1
         assert await dunning.retry_due() == 0  # one attempt per due time
-    final = await handlers.invoices.get(owner(invoice.org_id), invoice.invoice_id)
+    final = await handlers.invoices.get(GetInvoice(owner(invoice.org_id), invoice.invoice_id))
     assert final.state is InvoiceState.UNCOLLECTIBLE
     assert final.payment_attempts == 4
     assert final.next_payment_attempt_time is None
@@ -125,7 +134,7 @@ async def test_a_declined_invoice_is_retried_on_schedule_then_uncollectible(
     ]
     # Nothing retries it any more, but it can still be paid by hand once funded.
     ledger.fund(invoice.org_id, FEE)
-    paid = await handlers.invoices.pay(owner(invoice.org_id), invoice.invoice_id)
+    paid = await handlers.invoices.pay(PayInvoice(owner(invoice.org_id), invoice.invoice_id))
     assert paid.state is InvoiceState.PAID
 
 
@@ -141,7 +150,7 @@ async def test_a_retry_that_succeeds_pays_and_stops_dunning(engine: AsyncEngine)
     ledger.fund(invoice.org_id, FEE)
     clock.advance(timedelta(hours=2))
     assert await dunning.retry_due() == 1
-    paid = await handlers.invoices.get(owner(invoice.org_id), invoice.invoice_id)
+    paid = await handlers.invoices.get(GetInvoice(owner(invoice.org_id), invoice.invoice_id))
     assert paid.state is InvoiceState.PAID
     assert paid.next_payment_attempt_time is None
     assert [e for e, _ in await events(engine, invoice.invoice_id)] == [
@@ -161,10 +170,10 @@ async def test_one_failing_invoice_does_not_stop_the_others(engine: AsyncEngine)
 
     clock.advance(DAY)
     assert await dunning.retry_due() == 1  # the fine one; the broken one failed on its own
-    retried = await handlers.invoices.get(owner(fine.org_id), fine.invoice_id)
+    retried = await handlers.invoices.get(GetInvoice(owner(fine.org_id), fine.invoice_id))
     assert retried.payment_attempts == 2
     assert fine.first_payment_failure_time is not None
     assert retried.next_payment_attempt_time == fine.first_payment_failure_time + 3 * DAY
-    stuck = await handlers.invoices.get(owner(broken.org_id), broken.invoice_id)
+    stuck = await handlers.invoices.get(GetInvoice(owner(broken.org_id), broken.invoice_id))
     assert stuck.state is InvoiceState.OPEN
     assert stuck.payment_attempts == 1  # leased, then tried again after the lease

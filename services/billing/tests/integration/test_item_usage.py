@@ -11,6 +11,10 @@ from keel.items.v1 import events_pb2 as items_events
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from billing.app.commands import (
+    CloseBillingPeriod,
+    CreateSubscription,
+)
 from billing.bootstrap import Handlers, utc_now
 from billing.events.subscribers import ITEMS_METRIC, item_confirmed_handler
 from billing.storage.tables import outbox, usage_records
@@ -71,13 +75,17 @@ async def test_an_item_confirmed_before_a_close_but_delivered_after_is_billed_ne
     handle = item_confirmed_handler(unwrapped(handlers.usage), utc_now)
     org_id = str(uuid.uuid4())
     owner = Caller(subject="u1", org_id=org_id, roles=frozenset({"OWNER"}))
-    sub = await handlers.subscriptions.create(owner, "free", str(uuid.uuid4()))
+    sub = await handlers.subscriptions.create(CreateSubscription(owner, "free", str(uuid.uuid4())))
     confirmed_at = datetime.now(UTC)
-    first = await handlers.invoices.close_period(owner, sub.subscription_id, str(uuid.uuid4()))
+    first = await handlers.invoices.close_period(
+        CloseBillingPeriod(owner, sub.subscription_id, str(uuid.uuid4()))
+    )
     assert confirmed_at < first.period_end
 
     # The event arrives after the close.
     await deliver(engine, handle, confirmed(org_id, str(uuid.uuid4()), at=confirmed_at))
-    second = await handlers.invoices.close_period(owner, sub.subscription_id, str(uuid.uuid4()))
+    second = await handlers.invoices.close_period(
+        CloseBillingPeriod(owner, sub.subscription_id, str(uuid.uuid4()))
+    )
     (line,) = [x for x in second.lines if x.metric == ITEMS_METRIC]
     assert line.quantity == 1

@@ -8,8 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from billing.app.commands import (
+    CancelSubscription,
+    ChangePlan,
+    CreatePlan,
+    CreateSubscription,
+    ListInvoices,
+)
 from billing.app.period_closer import PeriodCloser
-from billing.app.plans import CreatePlan
 from billing.bootstrap import build_handlers, new_id
 from billing.domain.plan import Interval
 from billing.domain.pricing import Flat, Price
@@ -36,7 +42,10 @@ async def test_one_failing_subscription_does_not_stop_the_others(
     handlers = serving(build_handlers(engine, ledger, clock))
     orgs = [str(uuid.uuid4()) for _ in range(3)]
     subs = [
-        await handlers.subscriptions.create(owner(org), "free", str(uuid.uuid4())) for org in orgs
+        await handlers.subscriptions.create(
+            CreateSubscription(owner(org), "free", str(uuid.uuid4()))
+        )
+        for org in orgs
     ]
     # Usage that cannot be priced in 64 bits, written straight into the table (what data
     # recorded before the ingestion bounds existed can hold). The first due subscription.
@@ -87,23 +96,27 @@ async def test_cancel_now_bills_the_elapsed_share_of_fees_and_pending_proration(
     operator = Caller(subject="ops", org_id="", kind="service")
     for plan_id, fee in (("small", 3100), ("large", 6200)):
         await handlers.plans.create(
-            operator, CreatePlan(plan_id, plan_id, "USD", Interval.MONTH, (Price("", Flat(fee)),))
+            CreatePlan(operator, plan_id, plan_id, "USD", Interval.MONTH, (Price("", Flat(fee)),))
         )
     org = str(uuid.uuid4())
-    sub = await handlers.subscriptions.create(owner(org), "small", str(uuid.uuid4()))
+    sub = await handlers.subscriptions.create(
+        CreateSubscription(owner(org), "small", str(uuid.uuid4()))
+    )
     clock.advance(timedelta(days=10))
     _, proration = await handlers.subscriptions.change_plan(
-        owner(org), sub.subscription_id, "large", str(uuid.uuid4())
+        ChangePlan(owner(org), sub.subscription_id, "large", str(uuid.uuid4()))
     )
     assert proration.amount_minor == 1000 - 2000  # 10/31 of each fee
     clock.advance(timedelta(days=5))
 
     canceled = await handlers.subscriptions.cancel(
-        owner(org), sub.subscription_id, at_period_end=False
+        CancelSubscription(owner(org), sub.subscription_id, at_period_end=False)
     )
 
     assert not canceled.active
-    listed = await handlers.invoices.list(owner(org), state=None, page_size=0, page_token="")
+    listed = await handlers.invoices.list(
+        ListInvoices(owner(org), state=None, page_size=0, page_token="")
+    )
     (final,) = listed.invoices
     assert (final.period_start, final.period_end) == (sub.current_period_start, clock())
     # 15 of 31 days of the plan in force (large), plus the plan change's proration.

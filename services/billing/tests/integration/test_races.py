@@ -16,8 +16,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from billing.app.commands import (
+    CancelSubscription,
+    ChangePlan,
+    CreatePlan,
+    CreateSubscription,
+)
 from billing.app.period_closer import CLOSE_JOB, PeriodCloser
-from billing.app.plans import CreatePlan
 from billing.bootstrap import build_handlers, new_id
 from billing.domain import errors
 from billing.domain.plan import Interval
@@ -65,11 +70,14 @@ async def test_changes_racing_a_close_never_reopen_the_period(
     clock = FakeClock(datetime.now(UTC))
     handlers = serving(build_handlers(wide_engine, FakeLedger(), clock))
     await handlers.plans.create(
-        OPERATOR, CreatePlan("team", "Team", "USD", Interval.MONTH, (Price("", Flat(3000)),))
+        CreatePlan(OPERATOR, "team", "Team", "USD", Interval.MONTH, (Price("", Flat(3000)),))
     )
     orgs = [str(uuid.uuid4()) for _ in range(CLIENTS)]
     subs = [
-        await handlers.subscriptions.create(owner(org), "free", str(uuid.uuid4())) for org in orgs
+        await handlers.subscriptions.create(
+            CreateSubscription(owner(org), "free", str(uuid.uuid4()))
+        )
+        for org in orgs
     ]
     metrics = Metrics("billing")
     closer = PeriodCloser(
@@ -84,10 +92,12 @@ async def test_changes_racing_a_close_never_reopen_the_period(
     async def client(org: str, subscription_id: str) -> None:
         if action == "change_plan":
             await handlers.subscriptions.change_plan(
-                owner(org), subscription_id, "team", str(uuid.uuid4())
+                ChangePlan(owner(org), subscription_id, "team", str(uuid.uuid4()))
             )
         else:
-            await handlers.subscriptions.cancel(owner(org), subscription_id, at_period_end=False)
+            await handlers.subscriptions.cancel(
+                CancelSubscription(owner(org), subscription_id, at_period_end=False)
+            )
 
     await asyncio.gather(
         closer.close_due(),
@@ -117,13 +127,17 @@ async def test_a_save_from_a_stale_read_is_refused(engine: AsyncEngine) -> None:
     clock = FakeClock(datetime.now(UTC))
     handlers = serving(build_handlers(engine, FakeLedger(), clock))
     org = str(uuid.uuid4())
-    sub = await handlers.subscriptions.create(owner(org), "free", str(uuid.uuid4()))
+    sub = await handlers.subscriptions.create(
+        CreateSubscription(owner(org), "free", str(uuid.uuid4()))
+    )
     uow_factory = sql_unit_of_work_factory(engine, clock)
     with acting_for(org):
         async with uow_factory() as uow:
             stale = await uow.subscriptions.get(org, sub.subscription_id)
         assert stale is not None
-        await handlers.subscriptions.cancel(owner(org), sub.subscription_id, at_period_end=True)
+        await handlers.subscriptions.cancel(
+            CancelSubscription(owner(org), sub.subscription_id, at_period_end=True)
+        )
         async with uow_factory() as uow:
             with pytest.raises(errors.ConcurrentModification):
                 await uow.subscriptions.save(replace(stale, plan_id="free"))

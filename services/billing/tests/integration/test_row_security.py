@@ -21,8 +21,15 @@ from sqlalchemy import Table, select, text
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from billing.app.plans import CreatePlan
-from billing.app.usage import UsageInput
+from billing.app.commands import (
+    ChangePlan,
+    CloseBillingPeriod,
+    CreatePlan,
+    CreateSubscription,
+    CreateWebhookEndpoint,
+    RecordUsage,
+    UsageInput,
+)
 from billing.bootstrap import Handlers, build_handlers
 from billing.domain.plan import Interval
 from billing.domain.pricing import Flat, Price
@@ -75,24 +82,32 @@ def owner(org_id: str) -> Caller:
 async def tenant(engine: AsyncEngine, handlers: Handlers, clock: FakeClock) -> Tenant:
     """A row in every policed table, for a new organization."""
     org = str(uuid.uuid4())
-    sub = await handlers.subscriptions.create(owner(org), "free", str(uuid.uuid4()))
-    await handlers.usage.record(owner(org), UsageInput("items.confirmed", 3, "k1"))
+    sub = await handlers.subscriptions.create(
+        CreateSubscription(owner(org), "free", str(uuid.uuid4()))
+    )
+    await handlers.usage.record(RecordUsage(owner(org), UsageInput("items.confirmed", 3, "k1")))
     clock.advance(timedelta(days=3))
-    await handlers.subscriptions.change_plan(  # a proration adjustment, pending
-        owner(org), sub.subscription_id, "team", str(uuid.uuid4())
+    await handlers.subscriptions.change_plan(
+        ChangePlan(  # a proration adjustment, pending
+            owner(org), sub.subscription_id, "team", str(uuid.uuid4())
+        )
     )
     invoice = await handlers.invoices.close_period(
-        owner(org), sub.subscription_id, str(uuid.uuid4())
+        CloseBillingPeriod(owner(org), sub.subscription_id, str(uuid.uuid4()))
     )
-    await handlers.subscriptions.change_plan(  # another, left pending
-        owner(org), sub.subscription_id, "free", str(uuid.uuid4())
+    await handlers.subscriptions.change_plan(
+        ChangePlan(  # another, left pending
+            owner(org), sub.subscription_id, "free", str(uuid.uuid4())
+        )
     )
     endpoint, _ = await handlers.webhooks.create(
-        owner(org),
-        url="https://hooks.example/a",
-        event_types=[],
-        description="",
-        request_id=str(uuid.uuid4()),
+        CreateWebhookEndpoint(
+            owner(org),
+            url="https://hooks.example/a",
+            event_types=[],
+            description="",
+            request_id=str(uuid.uuid4()),
+        )
     )
     event = new_event(
         type="billing.invoice.paid",
@@ -112,7 +127,7 @@ async def two(engine: AsyncEngine) -> tuple[Tenant, Tenant]:
     clock = FakeClock(datetime.now(UTC))
     handlers = serving(build_handlers(engine, FakeLedger(), clock))
     await handlers.plans.create(
-        OPERATOR, CreatePlan("team", "Team", "USD", Interval.MONTH, (Price("", Flat(3000)),))
+        CreatePlan(OPERATOR, "team", "Team", "USD", Interval.MONTH, (Price("", Flat(3000)),))
     )
     return await tenant(engine, handlers, clock), await tenant(engine, handlers, clock)
 
@@ -156,7 +171,9 @@ async def test_without_an_organization_nothing_is_visible_or_writable(
     assert set((await row_counts(engine, "")).values()) == {0}
     handlers = build_handlers(engine, FakeLedger())  # no principal bound
     with pytest.raises(ProgrammingError, match="row-level security"):
-        await handlers.subscriptions.create(owner(str(uuid.uuid4())), "free", "")
+        await handlers.subscriptions.create(
+            CreateSubscription(owner(str(uuid.uuid4())), "free", "")
+        )
 
 
 async def test_a_write_for_another_organization_is_refused(

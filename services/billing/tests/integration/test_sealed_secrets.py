@@ -9,6 +9,9 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from billing.app.commands import (
+    CreateWebhookEndpoint,
+)
 from billing.bootstrap import build_handlers
 from billing.storage.tables import metadata, webhook_endpoints
 from keel_runtime.caller import Caller
@@ -48,7 +51,9 @@ async def create_endpoint(engine: AsyncEngine, org_id: str) -> str:
     handlers = serving(build_handlers(engine, FakeLedger()))
     owner = Caller(subject="u1", org_id=org_id, roles=frozenset({"OWNER"}))
     _, secret = await handlers.webhooks.create(
-        owner, url="https://hooks.example/a", event_types=[], description="", request_id=""
+        CreateWebhookEndpoint(
+            owner, url="https://hooks.example/a", event_types=[], description="", request_id=""
+        )
     )
     return secret
 

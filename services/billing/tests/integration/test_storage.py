@@ -11,9 +11,24 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from billing.app.commands import (
+    CancelSubscription,
+    ChangePlan,
+    CloseBillingPeriod,
+    CreatePlan,
+    CreateSubscription,
+    GetInvoice,
+    GetPlan,
+    GetSubscription,
+    GetUsageSummary,
+    ListInvoices,
+    ListPlans,
+    PayInvoice,
+    RecordUsage,
+    RecordUsageBatch,
+    UsageInput,
+)
 from billing.app.period_closer import PeriodCloser
-from billing.app.plans import CreatePlan
-from billing.app.usage import UsageInput
 from billing.bootstrap import Handlers, build_handlers, new_id, utc_now
 from billing.domain import errors
 from billing.domain.invoice import InvoiceState, LineKind
@@ -63,14 +78,18 @@ async def rows(engine: AsyncEngine, table) -> int:  # type: ignore[no-untyped-de
 
 async def test_usage_dedup_key_records_once(admin_engine: AsyncEngine, handlers: Handlers) -> None:
     org = str(uuid.uuid4())
-    first, dup = await handlers.usage.record(reporter(org), UsageInput("items.confirmed", 1, "k"))
+    first, dup = await handlers.usage.record(
+        RecordUsage(reporter(org), UsageInput("items.confirmed", 1, "k"))
+    )
     again, dup_again = await handlers.usage.record(
-        reporter(org), UsageInput("items.confirmed", 1, "k")
+        RecordUsage(reporter(org), UsageInput("items.confirmed", 1, "k"))
     )
     assert (dup, dup_again) == (False, True)
     assert again.usage_record_id == first.usage_record_id
     # Another organization may use the same key.
-    await handlers.usage.record(reporter(str(uuid.uuid4())), UsageInput("items.confirmed", 1, "k"))
+    await handlers.usage.record(
+        RecordUsage(reporter(str(uuid.uuid4())), UsageInput("items.confirmed", 1, "k"))
+    )
     assert await rows(admin_engine, usage_records) == 2
     assert await rows(admin_engine, outbox) == 2
 
@@ -80,7 +99,10 @@ async def test_concurrent_duplicates_record_once(
 ) -> None:
     org = str(uuid.uuid4())
     results = await asyncio.gather(
-        *(handlers.usage.record(reporter(org), UsageInput("m", 1, "same")) for _ in range(5))
+        *(
+            handlers.usage.record(RecordUsage(reporter(org), UsageInput("m", 1, "same")))
+            for _ in range(5)
+        )
     )
     assert sorted(dup for _, dup in results) == [False, True, True, True, True]
     assert await rows(admin_engine, usage_records) == 1
@@ -95,7 +117,9 @@ async def test_batch_and_sql_aggregations(handlers: Handlers) -> None:
         for i, (q, d) in enumerate([(3, "a"), (7, "b"), (2, "a"), (0, "")])
     ]
     usages.append(UsageInput("api.calls", 100, "late", t0 + timedelta(days=25)))
-    recorded, dups = await handlers.usage.record_batch(reporter(org), [*usages, usages[0]])
+    recorded, dups = await handlers.usage.record_batch(
+        RecordUsageBatch(reporter(org), [*usages, usages[0]])
+    )
     assert (recorded, dups) == (5, 1)
     expected = {
         Aggregation.SUM: 12,
@@ -105,11 +129,13 @@ async def test_batch_and_sql_aggregations(handlers: Handlers) -> None:
     }
     for aggregation, value in expected.items():
         summary = await handlers.usage.summary(
-            reporter(org),
-            metrics=["api.calls", "absent"],
-            start=t0,
-            end=t0 + timedelta(days=20),
-            aggregation=aggregation,
+            GetUsageSummary(
+                reporter(org),
+                metrics=["api.calls", "absent"],
+                start=t0,
+                end=t0 + timedelta(days=20),
+                aggregation=aggregation,
+            )
         )
         assert [(m.metric, m.value, m.record_count) for m in summary.metrics] == [
             ("absent", 0, 0),
@@ -118,7 +144,7 @@ async def test_batch_and_sql_aggregations(handlers: Handlers) -> None:
 
 
 async def test_default_plan_is_seeded(handlers: Handlers) -> None:
-    plan = await handlers.plans.get("free")
+    plan = await handlers.plans.get(GetPlan(OPERATOR, "free"))
     assert plan.is_default and plan.currency == "USD"
     (price,) = plan.prices
     assert (price.metric, price.included_quantity, price.amount_for(101)) == (
@@ -130,6 +156,7 @@ async def test_default_plan_is_seeded(handlers: Handlers) -> None:
 
 async def test_plans_round_trip_every_price_model(handlers: Handlers) -> None:
     command = CreatePlan(
+        OPERATOR,
         plan_id="scale",
         display_name="Scale",
         currency="EUR",
@@ -146,16 +173,18 @@ async def test_plans_round_trip_every_price_model(handlers: Handlers) -> None:
             ),
         ),
     )
-    created = await handlers.plans.create(OPERATOR, command)
-    assert await handlers.plans.get("scale") == created
-    assert await handlers.plans.create(OPERATOR, command) == created
+    created = await handlers.plans.create(command)
+    assert await handlers.plans.get(GetPlan(OPERATOR, "scale")) == created
+    assert await handlers.plans.create(command) == created
     with pytest.raises(errors.PlanAlreadyExists):
         await handlers.plans.create(
-            OPERATOR, CreatePlan("scale", "Other", "EUR", Interval.YEAR, ())
+            CreatePlan(OPERATOR, "scale", "Other", "EUR", Interval.YEAR, ())
         )
-    page = await handlers.plans.list(page_size=1, page_token="", show_archived=False)
+    page = await handlers.plans.list(
+        ListPlans(OPERATOR, page_size=1, page_token="", show_archived=False)
+    )
     rest = await handlers.plans.list(
-        page_size=1, page_token=page.next_page_token, show_archived=False
+        ListPlans(OPERATOR, page_size=1, page_token=page.next_page_token, show_archived=False)
     )
     assert [p.plan_id for p in page.plans + rest.plans] == ["free", "scale"]
 
@@ -165,41 +194,51 @@ async def test_invoice_cycle_with_proration(engine: AsyncEngine, ledger: FakeLed
     handlers = serving(build_handlers(engine, ledger, clock))
     org = str(uuid.uuid4())
     await handlers.plans.create(
-        OPERATOR,
-        CreatePlan("team", "Team", "USD", Interval.MONTH, (Price("", Flat(3000)),)),
+        CreatePlan(OPERATOR, "team", "Team", "USD", Interval.MONTH, (Price("", Flat(3000)),)),
     )
-    sub = await handlers.subscriptions.create(owner(org), "free", str(uuid.uuid4()))
+    sub = await handlers.subscriptions.create(
+        CreateSubscription(owner(org), "free", str(uuid.uuid4()))
+    )
     await handlers.usage.record_batch(
-        reporter(org), [UsageInput("items.confirmed", 1, f"i{i}") for i in range(120)]
+        RecordUsageBatch(
+            reporter(org), [UsageInput("items.confirmed", 1, f"i{i}") for i in range(120)]
+        )
     )
     clock.advance(timedelta(days=10))
     changed, proration = await handlers.subscriptions.change_plan(
-        owner(org), sub.subscription_id, "team", str(uuid.uuid4())
+        ChangePlan(owner(org), sub.subscription_id, "team", str(uuid.uuid4()))
     )
     assert changed.plan_id == "team" and proration.amount_minor < 0
     clock.advance(timedelta(days=1))
     key = str(uuid.uuid4())
-    invoice = await handlers.invoices.close_period(owner(org), sub.subscription_id, key)
-    assert await handlers.invoices.close_period(owner(org), sub.subscription_id, key) == invoice
+    invoice = await handlers.invoices.close_period(
+        CloseBillingPeriod(owner(org), sub.subscription_id, key)
+    )
+    assert (
+        await handlers.invoices.close_period(
+            CloseBillingPeriod(owner(org), sub.subscription_id, key)
+        )
+        == invoice
+    )
     kinds = [line.kind for line in invoice.lines]
     assert kinds[0] is LineKind.FLAT and LineKind.PRORATION in kinds
     assert invoice.total_minor == 3000 + proration.amount_minor
 
     ledger.fund(org, 10)
     with pytest.raises(errors.PaymentDeclined):
-        await handlers.invoices.pay(owner(org), invoice.invoice_id)
-    failed = await handlers.invoices.get(owner(org), invoice.invoice_id)
+        await handlers.invoices.pay(PayInvoice(owner(org), invoice.invoice_id))
+    failed = await handlers.invoices.get(GetInvoice(owner(org), invoice.invoice_id))
     assert failed.state is InvoiceState.OPEN and failed.payment_attempts == 1
 
     ledger.fund(org, 10_000)
-    paid = await handlers.invoices.pay(owner(org), invoice.invoice_id)
+    paid = await handlers.invoices.pay(PayInvoice(owner(org), invoice.invoice_id))
     assert paid.state is InvoiceState.PAID and paid.payment_attempts == 2
     listed = await handlers.invoices.list(
-        owner(org), state=InvoiceState.PAID, page_size=0, page_token=""
+        ListInvoices(owner(org), state=InvoiceState.PAID, page_size=0, page_token="")
     )
     assert [i.invoice_id for i in listed.invoices] == [invoice.invoice_id]
     with pytest.raises(errors.InvoiceNotFound):
-        await handlers.invoices.get(owner(str(uuid.uuid4())), invoice.invoice_id)
+        await handlers.invoices.get(GetInvoice(owner(str(uuid.uuid4())), invoice.invoice_id))
 
 
 async def test_leaving_without_commit_rolls_back(
@@ -217,8 +256,12 @@ async def test_period_closer_against_postgres(engine: AsyncEngine, ledger: FakeL
     clock = FakeClock(datetime.now(UTC))
     handlers = serving(build_handlers(engine, ledger, clock))
     org = str(uuid.uuid4())
-    sub = await handlers.subscriptions.create(owner(org), "free", str(uuid.uuid4()))
-    await handlers.subscriptions.cancel(owner(org), sub.subscription_id, at_period_end=True)
+    sub = await handlers.subscriptions.create(
+        CreateSubscription(owner(org), "free", str(uuid.uuid4()))
+    )
+    await handlers.subscriptions.cancel(
+        CancelSubscription(owner(org), sub.subscription_id, at_period_end=True)
+    )
     closer = PeriodCloser(
         sql_unit_of_work_factory(engine, clock), unwrapped(handlers.invoices), clock, new_id
     )
@@ -228,7 +271,7 @@ async def test_period_closer_against_postgres(engine: AsyncEngine, ledger: FakeL
     first, second = await asyncio.gather(closer.close_due(), closer.close_due())
     (invoice,) = first + second
     assert invoice.subscription_id == sub.subscription_id
-    ended = await handlers.subscriptions.get(owner(org), sub.subscription_id)
+    ended = await handlers.subscriptions.get(GetSubscription(owner(org), sub.subscription_id))
     assert not ended.active  # canceled at the end of the period it was scheduled for
     assert await closer.close_due() == []
 
@@ -260,18 +303,20 @@ async def test_change_plan_replayed_returns_the_first_answer(
     clock = FakeClock(datetime.now(UTC))
     handlers = serving(build_handlers(engine, ledger, clock))
     await handlers.plans.create(
-        OPERATOR, CreatePlan("crew", "Crew", "USD", Interval.MONTH, (Price("", Flat(3000)),))
+        CreatePlan(OPERATOR, "crew", "Crew", "USD", Interval.MONTH, (Price("", Flat(3000)),))
     )
     org = str(uuid.uuid4())
-    sub = await handlers.subscriptions.create(owner(org), "free", str(uuid.uuid4()))
+    sub = await handlers.subscriptions.create(
+        CreateSubscription(owner(org), "free", str(uuid.uuid4()))
+    )
     clock.advance(timedelta(days=10))
     key = str(uuid.uuid4())
     _, proration = await handlers.subscriptions.change_plan(
-        owner(org), sub.subscription_id, "crew", key
+        ChangePlan(owner(org), sub.subscription_id, "crew", key)
     )
     assert proration.amount_minor < 0
     clock.advance(timedelta(days=1))
     again, replayed = await handlers.subscriptions.change_plan(
-        owner(org), sub.subscription_id, "crew", key
+        ChangePlan(owner(org), sub.subscription_id, "crew", key)
     )
     assert (again.plan_id, replayed) == ("crew", proration)

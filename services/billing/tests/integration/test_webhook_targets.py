@@ -20,6 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing.adapters.webhook_sender import HttpWebhookSender
 from billing.adapters.webhook_targets import WebhookTargets
+from billing.app.commands import (
+    CreateWebhookEndpoint,
+)
 from billing.app.webhook_delivery import WebhookDispatcher
 from billing.bootstrap import build_handlers
 from billing.domain.errors import WebhookUrlRefused
@@ -94,7 +97,9 @@ async def deliver_one(
     org_id = str(uuid.uuid4())
     owner = Caller(subject="u1", org_id=org_id, roles=frozenset({"OWNER"}))
     _, secret = await handlers.webhooks.create(
-        owner, url=url, event_types=[], description="", request_id=str(uuid.uuid4())
+        CreateWebhookEndpoint(
+            owner, url=url, event_types=[], description="", request_id=str(uuid.uuid4())
+        )
     )
     event = new_event(
         type="billing.invoice.paid",
@@ -179,6 +184,8 @@ async def test_without_the_allowlist_the_local_server_is_refused_at_creation(
     ):
         with pytest.raises(WebhookUrlRefused):
             await handlers.webhooks.create(
-                owner, url=url, event_types=[], description="", request_id=str(uuid.uuid4())
+                CreateWebhookEndpoint(
+                    owner, url=url, event_types=[], description="", request_id=str(uuid.uuid4())
+                )
             )
     assert local_server.received.connections == 0

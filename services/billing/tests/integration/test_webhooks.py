@@ -15,6 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing.adapters.webhook_sender import HttpWebhookSender
 from billing.adapters.webhook_targets import WebhookTargets
+from billing.app.commands import (
+    CreateWebhookEndpoint,
+    DeleteWebhookEndpoint,
+)
 from billing.app.webhook_delivery import WebhookDispatcher
 from billing.bootstrap import build_handlers
 from billing.events.subscribers import billing_event_handler
@@ -60,26 +64,32 @@ async def test_signed_delivery_with_a_retry(engine: AsyncEngine, admin_engine: A
     org_id = str(uuid.uuid4())
     owner = Caller(subject="u1", org_id=org_id, roles=frozenset({"OWNER"}))
     _, secret = await handlers.webhooks.create(
-        owner,
-        url="https://hooks.example/all",
-        event_types=[],
-        description="",
-        request_id=str(uuid.uuid4()),
+        CreateWebhookEndpoint(
+            owner,
+            url="https://hooks.example/all",
+            event_types=[],
+            description="",
+            request_id=str(uuid.uuid4()),
+        )
     )
     await handlers.webhooks.create(
-        owner,
-        url="https://hooks.example/usage",
-        event_types=["billing.usage.recorded"],
-        description="",
-        request_id=str(uuid.uuid4()),
+        CreateWebhookEndpoint(
+            owner,
+            url="https://hooks.example/usage",
+            event_types=["billing.usage.recorded"],
+            description="",
+            request_id=str(uuid.uuid4()),
+        )
     )
     other = Caller(subject="u2", org_id=str(uuid.uuid4()), roles=frozenset({"OWNER"}))
     await handlers.webhooks.create(
-        other,
-        url="https://hooks.example/other",
-        event_types=[],
-        description="",
-        request_id=str(uuid.uuid4()),
+        CreateWebhookEndpoint(
+            other,
+            url="https://hooks.example/other",
+            event_types=[],
+            description="",
+            request_id=str(uuid.uuid4()),
+        )
     )
 
     event = paid_event(org_id)
@@ -136,13 +146,15 @@ async def test_deleting_an_endpoint_drops_its_deliveries(
     org_id = str(uuid.uuid4())
     owner = Caller(subject="u1", org_id=org_id, roles=frozenset({"OWNER"}))
     endpoint, _ = await handlers.webhooks.create(
-        owner,
-        url="https://hooks.example/all",
-        event_types=[],
-        description="",
-        request_id=str(uuid.uuid4()),
+        CreateWebhookEndpoint(
+            owner,
+            url="https://hooks.example/all",
+            event_types=[],
+            description="",
+            request_id=str(uuid.uuid4()),
+        )
     )
     await deliver(engine, paid_event(org_id), FakeClock())
     assert await deliveries(admin_engine) == 1
-    await handlers.webhooks.delete(owner, endpoint.webhook_endpoint_id)
+    await handlers.webhooks.delete(DeleteWebhookEndpoint(owner, endpoint.webhook_endpoint_id))
     assert await deliveries(admin_engine) == 0

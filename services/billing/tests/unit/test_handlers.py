@@ -10,11 +10,34 @@ from datetime import timedelta
 import pytest
 
 from billing.adapters.webhook_targets import WebhookTargets
+from billing.app.commands import (
+    ArchivePlan,
+    CancelSubscription,
+    ChangePlan,
+    CloseBillingPeriod,
+    CreatePlan,
+    CreateSubscription,
+    CreateWebhookEndpoint,
+    DeleteWebhookEndpoint,
+    GetBillingOverview,
+    GetInvoice,
+    GetPlan,
+    GetSubscription,
+    GetUsageSummary,
+    ListPlans,
+    ListSubscriptions,
+    ListWebhookEndpoints,
+    PayInvoice,
+    RecordUsage,
+    RecordUsageBatch,
+    UsageInput,
+    VoidInvoice,
+)
 from billing.app.invoices import InvoiceHandlers
 from billing.app.overview import OverviewHandlers
-from billing.app.plans import CreatePlan, PlanHandlers
+from billing.app.plans import PlanHandlers
 from billing.app.subscriptions import SubscriptionHandlers
-from billing.app.usage import UsageHandlers, UsageInput
+from billing.app.usage import UsageHandlers
 from billing.app.webhooks import WebhookHandlers
 from billing.domain import errors
 from billing.domain import events as ev
@@ -71,6 +94,7 @@ def rid() -> str:
 
 
 TEAM = CreatePlan(
+    caller=operator(),
     plan_id="team",
     display_name="Team",
     currency="USD",
@@ -102,11 +126,11 @@ async def test_other_organizations_subscriptions_are_not_found(
     db: FakeDatabase, subs: SubscriptionHandlers
 ) -> None:
     sub = await start(db, subs)
-    assert (await subs.get(member(), sub.subscription_id)) == sub
+    assert (await subs.get(GetSubscription(member(), sub.subscription_id))) == sub
     with pytest.raises(errors.SubscriptionNotFound):
-        await subs.get(member("org-2"), sub.subscription_id)
+        await subs.get(GetSubscription(member("org-2"), sub.subscription_id))
     assert (
-        await subs.list(member("org-2"), state=None, page_size=0, page_token="")
+        await subs.list(ListSubscriptions(member("org-2"), state=None, page_size=0, page_token=""))
     ).subscriptions == []
 
 
@@ -115,52 +139,60 @@ async def test_list_paginates_newest_first(
 ) -> None:
     created = []
     for _ in range(3):
-        created.append(await subs.create(owner(), "free", rid()))
-        await subs.cancel(owner(), created[-1].subscription_id, at_period_end=False)
+        created.append(await subs.create(CreateSubscription(owner(), "free", rid())))
+        await subs.cancel(
+            CancelSubscription(owner(), created[-1].subscription_id, at_period_end=False)
+        )
         clock.advance(timedelta(seconds=1))
-    page = await subs.list(owner(), state=None, page_size=2, page_token="")
+    page = await subs.list(ListSubscriptions(owner(), state=None, page_size=2, page_token=""))
     assert [s.subscription_id for s in page.subscriptions] == [
         created[2].subscription_id,
         created[1].subscription_id,
     ]
-    rest = await subs.list(owner(), state=None, page_size=2, page_token=page.next_page_token)
+    rest = await subs.list(
+        ListSubscriptions(owner(), state=None, page_size=2, page_token=page.next_page_token)
+    )
     assert [s.subscription_id for s in rest.subscriptions] == [created[0].subscription_id]
     assert rest.next_page_token == ""
 
 
 async def test_bad_page_token_is_invalid(subs: SubscriptionHandlers) -> None:
     with pytest.raises(paging.InvalidPageToken):
-        await subs.list(owner(), state=None, page_size=0, page_token="!!!")
+        await subs.list(ListSubscriptions(owner(), state=None, page_size=0, page_token="!!!"))
 
 
 async def test_a_page_token_pages_only_the_query_it_came_from(
     clock: FakeClock, subs: SubscriptionHandlers
 ) -> None:
     for _ in range(3):
-        created = await subs.create(owner(), "free", rid())
-        await subs.cancel(owner(), created.subscription_id, at_period_end=False)
+        created = await subs.create(CreateSubscription(owner(), "free", rid()))
+        await subs.cancel(CancelSubscription(owner(), created.subscription_id, at_period_end=False))
         clock.advance(timedelta(seconds=1))
-    page = await subs.list(owner(), state=SubscriptionState.CANCELED, page_size=1, page_token="")
+    page = await subs.list(
+        ListSubscriptions(owner(), state=SubscriptionState.CANCELED, page_size=1, page_token="")
+    )
     assert page.next_page_token
     with pytest.raises(paging.InvalidPageToken):  # the same position of another listing
-        await subs.list(owner(), state=None, page_size=1, page_token=page.next_page_token)
+        await subs.list(
+            ListSubscriptions(owner(), state=None, page_size=1, page_token=page.next_page_token)
+        )
 
 
 async def test_create_subscription_is_idempotent_on_request_id(
     db: FakeDatabase, subs: SubscriptionHandlers
 ) -> None:
     key = rid()
-    first = await subs.create(owner(), "free", key)
-    assert await subs.create(owner(), "free", key) == first
+    first = await subs.create(CreateSubscription(owner(), "free", key))
+    assert await subs.create(CreateSubscription(owner(), "free", key)) == first
     with pytest.raises(errors.RequestIdReused):
-        await subs.create(owner(), "other", key)
+        await subs.create(CreateSubscription(owner(), "other", key))
     with pytest.raises(errors.ActiveSubscriptionExists):
-        await subs.create(owner(), "free", rid())
+        await subs.create(CreateSubscription(owner(), "free", rid()))
 
 
 async def test_members_cannot_change_subscriptions(subs: SubscriptionHandlers) -> None:
     with pytest.raises(CallerRefused):
-        await subs.create(member(), "free", rid())
+        await subs.create(CreateSubscription(member(), "free", rid()))
 
 
 async def test_change_plan_records_proration(
@@ -169,10 +201,12 @@ async def test_change_plan_records_proration(
     plans: PlanHandlers,
     clock: FakeClock,
 ) -> None:
-    await plans.create(operator(), TEAM)
+    await plans.create(TEAM)
     sub = await start(db, subs)
     clock.advance((sub.current_period_end - sub.current_period_start) / 2)
-    changed, proration = await subs.change_plan(owner(), sub.subscription_id, "team", rid())
+    changed, proration = await subs.change_plan(
+        ChangePlan(owner(), sub.subscription_id, "team", rid())
+    )
     assert changed.plan_id == "team"
     assert proration.amount_minor == -1500  # free has no flat fee; half of team's is credited
     assert isinstance(db.published[-1], ev.SubscriptionChanged)
@@ -180,8 +214,8 @@ async def test_change_plan_records_proration(
 
 async def test_cancel_emits_once(db: FakeDatabase, subs: SubscriptionHandlers) -> None:
     sub = await start(db, subs)
-    await subs.cancel(owner(), sub.subscription_id, at_period_end=False)
-    await subs.cancel(owner(), sub.subscription_id, at_period_end=False)
+    await subs.cancel(CancelSubscription(owner(), sub.subscription_id, at_period_end=False))
+    await subs.cancel(CancelSubscription(owner(), sub.subscription_id, at_period_end=False))
     assert [type(e) for e in db.published].count(ev.SubscriptionCanceled) == 1
 
 
@@ -190,40 +224,43 @@ async def test_cancel_emits_once(db: FakeDatabase, subs: SubscriptionHandlers) -
 
 async def test_create_plan_is_idempotent_and_operator_only(plans: PlanHandlers) -> None:
     with pytest.raises(CallerRefused):
-        await plans.create(owner(), TEAM)
-    first = await plans.create(operator(), TEAM)
-    assert await plans.create(operator(), TEAM) == first
+        await plans.create(dataclasses.replace(TEAM, caller=owner()))
+    first = await plans.create(TEAM)
+    assert await plans.create(TEAM) == first
     with pytest.raises(errors.PlanAlreadyExists):
-        await plans.create(operator(), CreatePlan("team", "Team", "EUR", Interval.MONTH, ()))
+        await plans.create(CreatePlan(operator(), "team", "Team", "EUR", Interval.MONTH, ()))
 
 
 async def test_create_plan_is_idempotent_on_request_id(plans: PlanHandlers) -> None:
     request_id = rid()
-    first = await plans.create(operator(), dataclasses.replace(TEAM, request_id=request_id))
-    await plans.archive(operator(), "team")
+    first = await plans.create(dataclasses.replace(TEAM, request_id=request_id))
+    await plans.archive(ArchivePlan(operator(), "team"))
     # A retry returns the first plan as it is now.
-    again = await plans.create(operator(), dataclasses.replace(TEAM, request_id=request_id))
+    again = await plans.create(dataclasses.replace(TEAM, request_id=request_id))
     assert (again.plan_id, again.create_time, again.archived) == ("team", first.create_time, True)
     # Another payload under the same request id is refused, even for a plan id still free.
-    other = CreatePlan("crew", "Crew", "USD", Interval.MONTH, (), request_id=request_id)
+    other = CreatePlan(operator(), "crew", "Crew", "USD", Interval.MONTH, (), request_id=request_id)
     with pytest.raises(errors.RequestIdReused):
-        await plans.create(operator(), other)
-    assert await plans.get("team") == again
+        await plans.create(other)
+    assert await plans.get(GetPlan(member(), "team")) == again
     with pytest.raises(errors.PlanNotFound):
-        await plans.get("crew")
+        await plans.get(GetPlan(member(), "crew"))
 
 
 async def test_archived_plans_leave_the_default_list(plans: PlanHandlers) -> None:
-    await plans.create(operator(), TEAM)
-    archived = await plans.archive(operator(), "team")
+    await plans.create(TEAM)
+    archived = await plans.archive(ArchivePlan(operator(), "team"))
     assert archived.archived
     assert [
-        p.plan_id for p in (await plans.list(page_size=0, page_token="", show_archived=False)).plans
+        p.plan_id
+        for p in (
+            await plans.list(ListPlans(member(), page_size=0, page_token="", show_archived=False))
+        ).plans
     ] == ["free"]
-    listed = await plans.list(page_size=1, page_token="", show_archived=True)
+    listed = await plans.list(ListPlans(member(), page_size=1, page_token="", show_archived=True))
     assert [p.plan_id for p in listed.plans] == ["free"] and listed.next_page_token
     with pytest.raises(errors.PlanNotFound):
-        await plans.get("nope")
+        await plans.get(GetPlan(member(), "nope"))
 
 
 # --- usage -----------------------------------------------------------------------------
@@ -232,18 +269,24 @@ async def test_archived_plans_leave_the_default_list(plans: PlanHandlers) -> Non
 async def test_record_usage_is_idempotent_on_dedup_key(
     db: FakeDatabase, usage: UsageHandlers
 ) -> None:
-    first, duplicate = await usage.record(member_reporter(), UsageInput("items.confirmed", 1, "k1"))
+    first, duplicate = await usage.record(
+        RecordUsage(member_reporter(), UsageInput("items.confirmed", 1, "k1"))
+    )
     assert not duplicate
-    again, duplicate = await usage.record(member_reporter(), UsageInput("items.confirmed", 1, "k1"))
+    again, duplicate = await usage.record(
+        RecordUsage(member_reporter(), UsageInput("items.confirmed", 1, "k1"))
+    )
     assert duplicate and again == first
     assert [type(e) for e in db.published] == [ev.UsageRecorded]
 
 
 async def test_batch_counts_duplicates(usage: UsageHandlers) -> None:
-    await usage.record(member_reporter(), UsageInput("m", 1, "a"))
+    await usage.record(RecordUsage(member_reporter(), UsageInput("m", 1, "a")))
     recorded, duplicates = await usage.record_batch(
-        member_reporter(),
-        [UsageInput("m", 1, "a"), UsageInput("m", 1, "b"), UsageInput("m", 1, "b")],
+        RecordUsageBatch(
+            member_reporter(),
+            [UsageInput("m", 1, "a"), UsageInput("m", 1, "b"), UsageInput("m", 1, "b")],
+        )
     )
     assert (recorded, duplicates) == (1, 2)
 
@@ -253,22 +296,36 @@ async def test_summary_defaults_to_current_period_and_plan_aggregation(
 ) -> None:
     await start(db, subs)
     for i in range(3):
-        await usage.record(member_reporter(), UsageInput("items.confirmed", 2, f"k{i}"))
-    await usage.record(member_reporter(), UsageInput("api.calls", 5, "c", distinct_value="u1"))
-    summary = await usage.summary(member(), metrics=[], start=None, end=None, aggregation=None)
+        await usage.record(
+            RecordUsage(member_reporter(), UsageInput("items.confirmed", 2, f"k{i}"))
+        )
+    await usage.record(
+        RecordUsage(member_reporter(), UsageInput("api.calls", 5, "c", distinct_value="u1"))
+    )
+    summary = await usage.summary(
+        GetUsageSummary(member(), metrics=[], start=None, end=None, aggregation=None)
+    )
     assert [(m.metric, m.aggregation, m.value, m.record_count) for m in summary.metrics] == [
         ("api.calls", Aggregation.SUM, 5, 1),
         ("items.confirmed", Aggregation.SUM, 6, 3),
     ]
     unique = await usage.summary(
-        member(), metrics=["api.calls"], start=None, end=None, aggregation=Aggregation.UNIQUE_COUNT
+        GetUsageSummary(
+            member(),
+            metrics=["api.calls"],
+            start=None,
+            end=None,
+            aggregation=Aggregation.UNIQUE_COUNT,
+        )
     )
     assert unique.metrics[0].value == 1
 
 
 async def test_summary_without_subscription_needs_a_period(usage: UsageHandlers) -> None:
     with pytest.raises(errors.NoActiveSubscription):
-        await usage.summary(member(), metrics=[], start=None, end=None, aggregation=None)
+        await usage.summary(
+            GetUsageSummary(member(), metrics=[], start=None, end=None, aggregation=None)
+        )
 
 
 def member_reporter():  # type: ignore[no-untyped-def]
@@ -291,10 +348,12 @@ async def close(
     sub = await start(db, subs)
     if units:
         await usage.record_batch(
-            member_reporter(), [UsageInput("items.confirmed", 1, f"k{i}") for i in range(units)]
+            RecordUsageBatch(
+                member_reporter(), [UsageInput("items.confirmed", 1, f"k{i}") for i in range(units)]
+            )
         )
     clock.advance(timedelta(days=1))
-    return await invoices.close_period(owner(), sub.subscription_id, rid())
+    return await invoices.close_period(CloseBillingPeriod(owner(), sub.subscription_id, rid()))
 
 
 async def test_close_period_prices_usage_and_advances(
@@ -318,8 +377,10 @@ async def test_close_period_is_idempotent_on_request_id(
     sub = await start(db, subs)
     clock.advance(timedelta(hours=1))
     key = rid()
-    first = await invoices.close_period(owner(), sub.subscription_id, key)
-    assert await invoices.close_period(owner(), sub.subscription_id, key) == first
+    first = await invoices.close_period(CloseBillingPeriod(owner(), sub.subscription_id, key))
+    assert (
+        await invoices.close_period(CloseBillingPeriod(owner(), sub.subscription_id, key)) == first
+    )
     assert len(db.state.invoices) == 1
 
 
@@ -328,7 +389,7 @@ async def test_a_period_that_began_this_instant_cannot_be_closed(
 ) -> None:
     sub = await start(db, subs)
     with pytest.raises(errors.BillingPeriodEmpty):
-        await invoices.close_period(owner(), sub.subscription_id, rid())
+        await invoices.close_period(CloseBillingPeriod(owner(), sub.subscription_id, rid()))
     assert db.state.invoices == {}
 
 
@@ -342,9 +403,9 @@ async def test_pay_moves_money_once(
 ) -> None:
     invoice = await close(db, subs, invoices, usage, 130, clock)
     ledger.fund("org-1", 1000)
-    paid = await invoices.pay(owner(), invoice.invoice_id)
+    paid = await invoices.pay(PayInvoice(owner(), invoice.invoice_id))
     assert paid.state is InvoiceState.PAID and paid.payment_transaction_id
-    assert await invoices.pay(owner(), invoice.invoice_id) == paid
+    assert await invoices.pay(PayInvoice(owner(), invoice.invoice_id)) == paid
     assert ledger.wallets["org-1"].available_minor == 850
     assert [type(e) for e in db.published].count(ev.InvoicePaid) == 1
 
@@ -360,9 +421,9 @@ async def test_short_funds_leave_the_invoice_open_and_emit_failure(
     invoice = await close(db, subs, invoices, usage, 130, clock)
     ledger.fund("org-1", 10)
     with pytest.raises(errors.PaymentDeclined) as raised:
-        await invoices.pay(owner(), invoice.invoice_id)
+        await invoices.pay(PayInvoice(owner(), invoice.invoice_id))
     assert raised.value.reason == "INSUFFICIENT_FUNDS"
-    stored = await invoices.get(owner(), invoice.invoice_id)
+    stored = await invoices.get(GetInvoice(owner(), invoice.invoice_id))
     assert stored.state is InvoiceState.OPEN and stored.last_payment_error == "INSUFFICIENT_FUNDS"
     failure = db.published[-1]
     assert isinstance(failure, ev.InvoicePaymentFailed) and failure.reason == "INSUFFICIENT_FUNDS"
@@ -377,7 +438,7 @@ async def test_no_wallet_is_a_payment_failure(
 ) -> None:
     invoice = await close(db, subs, invoices, usage, 101, clock)
     with pytest.raises(errors.WalletNotFound):
-        await invoices.pay(owner(), invoice.invoice_id)
+        await invoices.pay(PayInvoice(owner(), invoice.invoice_id))
     assert isinstance(db.published[-1], ev.InvoicePaymentFailed)
 
 
@@ -394,11 +455,11 @@ async def test_ledger_down_changes_nothing(
     ledger.down = True
     commits, published = db.commits, len(db.published)
     with pytest.raises(errors.LedgerUnavailable):
-        await invoices.pay(owner(), invoice.invoice_id)
+        await invoices.pay(PayInvoice(owner(), invoice.invoice_id))
     # Only the attempt's mark (for the payment reconciler): no event, the invoice still open.
     assert db.commits == commits + 1
     assert len(db.published) == published
-    after = await invoices.get(owner(), invoice.invoice_id)
+    after = await invoices.get(GetInvoice(owner(), invoice.invoice_id))
     assert after.state is InvoiceState.OPEN
     assert after.payment_attempts == 0
     assert after.payment_started_time is not None
@@ -413,7 +474,7 @@ async def test_zero_invoice_is_paid_without_the_ledger(
     clock: FakeClock,
 ) -> None:
     invoice = await close(db, subs, invoices, usage, 0, clock)
-    assert (await invoices.pay(owner(), invoice.invoice_id)).state is InvoiceState.PAID
+    assert (await invoices.pay(PayInvoice(owner(), invoice.invoice_id))).state is InvoiceState.PAID
     assert ledger.calls == 0
 
 
@@ -425,11 +486,13 @@ async def test_void_then_pay_is_refused(
     clock: FakeClock,
 ) -> None:
     invoice = await close(db, subs, invoices, usage, 130, clock)
-    assert (await invoices.void(owner(), invoice.invoice_id)).state is InvoiceState.VOID
+    assert (
+        await invoices.void(VoidInvoice(owner(), invoice.invoice_id))
+    ).state is InvoiceState.VOID
     with pytest.raises(errors.InvoiceNotOpen):
-        await invoices.pay(owner(), invoice.invoice_id)
+        await invoices.pay(PayInvoice(owner(), invoice.invoice_id))
     with pytest.raises(errors.InvoiceNotFound):
-        await invoices.get(owner("org-2"), invoice.invoice_id)
+        await invoices.get(GetInvoice(owner("org-2"), invoice.invoice_id))
 
 
 # --- overview and webhooks -------------------------------------------------------------
@@ -440,12 +503,12 @@ async def test_overview_reads_the_wallet(
 ) -> None:
     await start(db, subs)
     ledger.fund("org-1", 4200)
-    overview = await OverviewHandlers(db.uow, ledger).get(member())
+    overview = await OverviewHandlers(db.uow, ledger).get(GetBillingOverview(member()))
     assert overview.wallet is not None and overview.wallet.available_minor == 4200
     assert overview.subscription is not None and overview.amount_due is not None
     ledger.down = True
     with pytest.raises(errors.LedgerUnavailable):
-        await OverviewHandlers(db.uow, ledger).get(member())
+        await OverviewHandlers(db.uow, ledger).get(GetBillingOverview(member()))
 
 
 async def test_webhook_secret_is_shown_once(
@@ -454,14 +517,20 @@ async def test_webhook_secret_is_shown_once(
     hooks = WebhookHandlers(db.uow, clock, id_factory(ids), WebhookTargets(resolver=public_dns))
     key = rid()
     endpoint, secret = await hooks.create(
-        owner(), url="https://x.example/h", event_types=[], description="", request_id=key
+        CreateWebhookEndpoint(
+            owner(), url="https://x.example/h", event_types=[], description="", request_id=key
+        )
     )
     assert secret.startswith("whsec_")
     again, secret_again = await hooks.create(
-        owner(), url="https://x.example/h", event_types=[], description="", request_id=key
+        CreateWebhookEndpoint(
+            owner(), url="https://x.example/h", event_types=[], description="", request_id=key
+        )
     )
     assert again == endpoint and secret_again == ""
-    assert (await hooks.list(owner(), page_size=0, page_token="")).endpoints == [endpoint]
-    await hooks.delete(owner(), endpoint.webhook_endpoint_id)
+    assert (
+        await hooks.list(ListWebhookEndpoints(owner(), page_size=0, page_token=""))
+    ).endpoints == [endpoint]
+    await hooks.delete(DeleteWebhookEndpoint(owner(), endpoint.webhook_endpoint_id))
     with pytest.raises(errors.WebhookEndpointNotFound):
-        await hooks.delete(owner(), endpoint.webhook_endpoint_id)
+        await hooks.delete(DeleteWebhookEndpoint(owner(), endpoint.webhook_endpoint_id))

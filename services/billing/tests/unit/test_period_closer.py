@@ -5,10 +5,14 @@ from __future__ import annotations
 import itertools
 from datetime import timedelta
 
+from billing.app.commands import (
+    RecordUsageBatch,
+    UsageInput,
+)
 from billing.app.invoices import InvoiceHandlers
 from billing.app.period_closer import PeriodCloser
 from billing.app.subscriptions import SubscriptionHandlers
-from billing.app.usage import UsageHandlers, UsageInput
+from billing.app.usage import UsageHandlers
 from billing.domain import events as ev
 from billing.domain.invoice import InvoiceState
 from keel_runtime.caller import Caller
@@ -52,8 +56,10 @@ async def test_collect_swallows_declines(
         await subs.start_default(uow, "org-1")
         await uow.commit()
     await UsageHandlers(db.uow, clock, new_id).record_batch(
-        Caller(subject="svc", org_id="org-1", kind="service"),
-        [UsageInput("items.confirmed", 1, f"k{i}") for i in range(150)],
+        RecordUsageBatch(
+            Caller(subject="svc", org_id="org-1", kind="service"),
+            [UsageInput("items.confirmed", 1, f"k{i}") for i in range(150)],
+        )
     )
     clock.advance(timedelta(days=32))
     closer = PeriodCloser(db.uow, invoices, clock, new_id)

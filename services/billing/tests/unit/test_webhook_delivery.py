@@ -9,6 +9,9 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from billing.adapters.webhook_targets import WebhookTargets
+from billing.app.commands import (
+    CreateWebhookEndpoint,
+)
 from billing.app.webhook_delivery import WebhookDispatcher, fan_out
 from billing.app.webhooks import WebhookHandlers
 from billing.domain.errors import DeliveryFailed
@@ -48,11 +51,13 @@ async def endpoint(db: FakeDatabase, clock: FakeClock, event_types: list[str]) -
         WebhookTargets(resolver=public_dns),
     )
     _, secret = await hooks.create(
-        owner(),
-        url="https://hooks.example/x",
-        event_types=event_types,
-        description="",
-        request_id=f"r{len(db.state.webhooks)}",
+        CreateWebhookEndpoint(
+            owner(),
+            url="https://hooks.example/x",
+            event_types=event_types,
+            description="",
+            request_id=f"r{len(db.state.webhooks)}",
+        )
     )
     return secret
 

@@ -90,7 +90,7 @@ async def build(config: IdentityConfig, overrides: Overrides | None = None) -> S
             ),
         )
         # Failed-login audit entries still being written go in before the engine closes.
-        service.close_with(handlers.login.settled)
+        service.close_with(handlers.auth.settled)
         if service.events:
             service.consume(
                 await declare_revocations(

@@ -54,7 +54,7 @@ def test_default_parameters_meet_owasp_minimum() -> None:
 
 async def test_login_upgrades_a_hash_made_with_the_previous_parameters(engine, tokens) -> None:
     before = handlers_with(engine, tokens, PREVIOUS_DEFAULT)
-    signed_up = await before.create_organization(
+    signed_up = await before.organizations.create(
         CreateOrganization("Engines", "owner@example.com", PASSWORD, request_id=str(uuid.uuid4()))
     )
     org = signed_up.organization.id
@@ -62,7 +62,7 @@ async def test_login_upgrades_a_hash_made_with_the_previous_parameters(engine, t
     assert (old.memory_cost, old.time_cost, old.parallelism) == (65536, 3, 4)
 
     now = handlers_with(engine, tokens, Argon2Params())
-    await now.login(Login("owner@example.com", PASSWORD))
+    await now.auth.login(Login("owner@example.com", PASSWORD))
 
     upgraded = await stored_hash(engine, org)
     params = extract_parameters(upgraded)
@@ -74,5 +74,5 @@ async def test_login_upgrades_a_hash_made_with_the_previous_parameters(engine, t
         default.parallelism,
     )
     # The upgraded hash still checks the same password, and is not replaced again.
-    await now.login(Login("owner@example.com", PASSWORD))
+    await now.auth.login(Login("owner@example.com", PASSWORD))
     assert await stored_hash(engine, org) == upgraded

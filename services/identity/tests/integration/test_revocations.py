@@ -122,18 +122,18 @@ class Token:
 async def test_logout_deactivation_and_key_revocation_reach_every_service(
     server: Nats, engine: AsyncEngine, handlers: Handlers
 ) -> None:
-    created = await handlers.create_organization(
+    created = await handlers.organizations.create(
         CreateOrganization("Engines", "ada@example.com", PASSWORD, request_id=str(uuid.uuid4()))
     )
     owner = Caller(
         created.owner.id, created.organization.id, frozenset({Role.OWNER}), frozenset(), "user"
     )
-    await handlers.create_user(CreateUser(owner, "bob@example.com", PASSWORD))
-    session = await handlers.login(Login("ada@example.com", PASSWORD))
-    other_session = await handlers.login(Login("ada@example.com", PASSWORD))
-    bob = await handlers.login(Login("bob@example.com", PASSWORD))
-    key = await handlers.create_api_key(CreateApiKey(owner, "ci"))
-    exchanged = await handlers.authenticate_api_key.exchange(ExchangeApiKey(key.secret))
+    await handlers.users.create(CreateUser(owner, "bob@example.com", PASSWORD))
+    session = await handlers.auth.login(Login("ada@example.com", PASSWORD))
+    other_session = await handlers.auth.login(Login("ada@example.com", PASSWORD))
+    bob = await handlers.auth.login(Login("bob@example.com", PASSWORD))
+    key = await handlers.api_keys.create(CreateApiKey(owner, "ci"))
+    exchanged = await handlers.api_keys.exchange(ExchangeApiKey(key.secret))
     tokens = {
         "session": Token.of(session.access_token),
         "bob": Token.of(bob.access_token),
@@ -143,9 +143,9 @@ async def test_logout_deactivation_and_key_revocation_reach_every_service(
 
     async with identity_events(server, engine), service_feed(server, "ledger") as ledger:
         assert not any(t.refused_by(ledger.deny_set) for t in tokens.values())
-        await handlers.logout(Logout(owner, session.refresh_token))
-        await handlers.deactivate_user(DeactivateUser(owner, bob.user_id))
-        await handlers.revoke_api_key(RevokeApiKey(owner, key.api_key.id))
+        await handlers.auth.logout(Logout(owner, session.refresh_token))
+        await handlers.users.deactivate(DeactivateUser(owner, bob.user_id))
+        await handlers.api_keys.revoke(RevokeApiKey(owner, key.api_key.id))
         await ledger.wait_until(
             lambda deny: all(t.refused_by(deny) for t in tokens.values()), within_s=15
         )

@@ -63,13 +63,15 @@ class Tenant:
 
 async def tenant(handlers: Handlers, email: str) -> Tenant:
     """A signed-up organization whose owner logged in and made an API key."""
-    signed_up = await handlers.create_organization(
+    signed_up = await handlers.organizations.create(
         CreateOrganization("Engines", email, PASSWORD, request_id=str(uuid.uuid4()))
     )
     org = signed_up.organization.id
     owner = Caller(signed_up.owner.id, org, frozenset({Role.OWNER}), frozenset(), "user")
-    grant = await handlers.login(Login(email, PASSWORD, organization_id=org))
-    key = await handlers.create_api_key(CreateApiKey(owner, "ci", scopes=frozenset({"items:read"})))
+    grant = await handlers.auth.login(Login(email, PASSWORD, organization_id=org))
+    key = await handlers.api_keys.create(
+        CreateApiKey(owner, "ci", scopes=frozenset({"items:read"}))
+    )
     return Tenant(org, email, owner, key.secret, grant.refresh_token)
 
 
@@ -144,15 +146,15 @@ async def test_sign_in_paths_find_their_organization_across_organizations(
     # No principal for any of these: login, refresh, the API-key exchange and the mesh's
     # introspection each find the organization from what the caller presents.
     for t in two:
-        grant = await handlers.login(Login(t.email, PASSWORD))
+        grant = await handlers.auth.login(Login(t.email, PASSWORD))
         assert grant.organization_id == t.org
-        refreshed = await handlers.refresh_token(RefreshSession(t.refresh_token))
+        refreshed = await handlers.auth.refresh(RefreshSession(t.refresh_token))
         assert refreshed.organization_id == t.org
-        exchanged = await handlers.authenticate_api_key(
+        exchanged = await handlers.api_keys.authenticate(
             AuthenticateApiKey(SERVICE, t.api_key_secret)
         )
         assert exchanged.api_key.organization_id == t.org
-        seen = await handlers.introspect_token(IntrospectToken(SERVICE, grant.access_token))
+        seen = await handlers.auth.introspect(IntrospectToken(SERVICE, grant.access_token))
         assert (seen.active, seen.organization_id) == (True, t.org)
 
 
@@ -161,13 +163,13 @@ async def test_a_login_names_its_organization_among_accounts_of_one_email(
 ) -> None:
     a, b = two
     # The same email in b's organization, added by b's owner.
-    await handlers.create_user(CreateUser(b.owner, "a@example.com", "another password 1"))
-    default = await handlers.login(Login("a@example.com", PASSWORD))
+    await handlers.users.create(CreateUser(b.owner, "a@example.com", "another password 1"))
+    default = await handlers.auth.login(Login("a@example.com", PASSWORD))
     assert default.organization_id == a.org  # the email's first registered account
-    named = await handlers.login(Login("a@example.com", "another password 1", b.org))
+    named = await handlers.auth.login(Login("a@example.com", "another password 1", b.org))
     assert named.organization_id == b.org
     with pytest.raises(EmailTaken):  # a sign-up sees the email taken in any organization
-        await handlers.create_organization(
+        await handlers.organizations.create(
             CreateOrganization("Other", "a@example.com", PASSWORD, request_id="")
         )
 

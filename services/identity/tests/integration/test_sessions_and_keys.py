@@ -36,7 +36,7 @@ SERVICE = Caller("gateway", "", frozenset(), frozenset(), "service")
 
 
 async def owner(handlers) -> Caller:  # type: ignore[no-untyped-def]
-    result = await handlers.create_organization(
+    result = await handlers.organizations.create(
         CreateOrganization("Engines", "owner@example.com", PASSWORD, request_id=str(uuid.uuid4()))
     )
     return Caller(
@@ -46,8 +46,8 @@ async def owner(handlers) -> Caller:  # type: ignore[no-untyped-def]
 
 async def test_refresh_rotation_and_reuse_detection(engine, handlers) -> None:
     actor = await owner(handlers)
-    first = await handlers.login(Login("owner@example.com", PASSWORD))
-    second = await handlers.refresh_token(RefreshSession(first.refresh_token))
+    first = await handlers.auth.login(Login("owner@example.com", PASSWORD))
+    second = await handlers.auth.refresh(RefreshSession(first.refresh_token))
     # Age the spent token past the grace window, as if the replay came a minute later.
     async with engine.begin() as conn:
         await set_tenant(conn, actor.org_id)
@@ -58,9 +58,9 @@ async def test_refresh_rotation_and_reuse_detection(engine, handlers) -> None:
         )
 
     with pytest.raises(RefreshTokenReused):
-        await handlers.refresh_token(RefreshSession(first.refresh_token))
+        await handlers.auth.refresh(RefreshSession(first.refresh_token))
     with pytest.raises(InvalidRefreshToken):
-        await handlers.refresh_token(RefreshSession(second.refresh_token))
+        await handlers.auth.refresh(RefreshSession(second.refresh_token))
     async with engine.connect() as conn:
         await set_tenant(conn, actor.org_id)
         revoked = (await conn.execute(select(refresh_tokens.c.revoked_at))).scalars().all()
@@ -69,11 +69,11 @@ async def test_refresh_rotation_and_reuse_detection(engine, handlers) -> None:
 
 async def test_concurrent_refreshes_rotate_once(handlers) -> None:
     await owner(handlers)
-    grant = await handlers.login(Login("owner@example.com", PASSWORD))
+    grant = await handlers.auth.login(Login("owner@example.com", PASSWORD))
 
     results = await asyncio.gather(
-        handlers.refresh_token(RefreshSession(grant.refresh_token)),
-        handlers.refresh_token(RefreshSession(grant.refresh_token)),
+        handlers.auth.refresh(RefreshSession(grant.refresh_token)),
+        handlers.auth.refresh(RefreshSession(grant.refresh_token)),
         return_exceptions=True,
     )
     # The row lock serializes them: the second is a replay within the grace window,
@@ -83,7 +83,7 @@ async def test_concurrent_refreshes_rotate_once(handlers) -> None:
     outcomes = []
     for r in successes:
         try:
-            await handlers.refresh_token(RefreshSession(r.refresh_token))
+            await handlers.auth.refresh(RefreshSession(r.refresh_token))
             outcomes.append("ok")
         except InvalidRefreshToken:
             outcomes.append("revoked")
@@ -92,28 +92,28 @@ async def test_concurrent_refreshes_rotate_once(handlers) -> None:
 
 async def test_api_key_lifecycle(handlers) -> None:
     actor = await owner(handlers)
-    created = await handlers.create_api_key(
+    created = await handlers.api_keys.create(
         CreateApiKey(actor, "ci", scopes=frozenset({"items:read"}))
     )
 
-    auth = await handlers.authenticate_api_key(AuthenticateApiKey(SERVICE, created.secret))
+    auth = await handlers.api_keys.authenticate(AuthenticateApiKey(SERVICE, created.secret))
     assert auth.api_key.id == created.api_key.id
-    await handlers.revoke_api_key(RevokeApiKey(actor, created.api_key.id))
+    await handlers.api_keys.revoke(RevokeApiKey(actor, created.api_key.id))
     with pytest.raises(InvalidApiKey):
-        await handlers.authenticate_api_key(AuthenticateApiKey(SERVICE, created.secret))
+        await handlers.api_keys.authenticate(AuthenticateApiKey(SERVICE, created.secret))
 
 
 async def test_users_page_and_audit_trail(handlers) -> None:
     actor = await owner(handlers)
     for n in range(3):
-        await handlers.create_user(CreateUser(actor, f"u{n}@example.com", PASSWORD))
+        await handlers.users.create(CreateUser(actor, f"u{n}@example.com", PASSWORD))
 
-    page, token = await handlers.list_users(ListUsers(actor, page_size=2))
-    rest, end = await handlers.list_users(ListUsers(actor, page_size=2, page_token=token))
+    page, token = await handlers.users.list(ListUsers(actor, page_size=2))
+    rest, end = await handlers.users.list(ListUsers(actor, page_size=2, page_token=token))
     assert len(page) == 2 and len(rest) == 2 and not end
     assert len({u.id for u in page + rest}) == 4
 
-    events, _ = await handlers.list_audit_events(ListAuditEvents(actor, action="user.created"))
+    events, _ = await handlers.audit.list(ListAuditEvents(actor, action="user.created"))
     assert len(events) == 3 and all(e.actor == actor.subject for e in events)
 
 
@@ -130,8 +130,8 @@ async def test_first_start_creates_exactly_one_key(engine) -> None:
 
 async def test_retention_purges_old_sessions_and_request_ids(engine, handlers) -> None:
     await owner(handlers)
-    grant = await handlers.login(Login("owner@example.com", PASSWORD))
-    await handlers.refresh_token(RefreshSession(grant.refresh_token))
+    grant = await handlers.auth.login(Login("owner@example.com", PASSWORD))
+    await handlers.auth.refresh(RefreshSession(grant.refresh_token))
 
     policy = RetentionPolicy()
     assert await purge(engine, datetime.now(UTC), policy) == (0, 0)

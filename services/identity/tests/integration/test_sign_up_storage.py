@@ -51,7 +51,7 @@ async def counts(engine) -> tuple[int, int, int]:  # type: ignore[no-untyped-def
 
 async def test_writes_organization_owner_and_outbox_event(engine, admin_engine, handlers) -> None:
     with bound(request_id="req-sign-up"):
-        result = await handlers.create_organization(sign_up())
+        result = await handlers.organizations.create(sign_up())
 
     assert await counts(admin_engine) == (1, 1, 2)
     async with engine.connect() as conn:
@@ -78,27 +78,27 @@ async def test_failure_after_the_writes_leaves_nothing(admin_engine, handlers, m
 
     monkeypatch.setattr(SqlUnitOfWork, "commit", broken_commit)
     with pytest.raises(RuntimeError):
-        await handlers.create_organization(sign_up())
+        await handlers.organizations.create(sign_up())
 
     assert await counts(admin_engine) == (0, 0, 0)
 
 
 async def test_duplicate_email_rolls_back_the_idempotency_claim(admin_engine, handlers) -> None:
-    await handlers.create_organization(sign_up())
+    await handlers.organizations.create(sign_up())
     request_id = str(uuid.uuid4())
 
     with pytest.raises(EmailTaken):
-        await handlers.create_organization(sign_up("ADA@example.com", request_id))
+        await handlers.organizations.create(sign_up("ADA@example.com", request_id))
     assert await counts(admin_engine) == (1, 1, 2)
     # The failed request id is free again: it was part of the rolled-back transaction.
-    result = await handlers.create_organization(sign_up("grace@example.com", request_id))
+    result = await handlers.organizations.create(sign_up("grace@example.com", request_id))
     assert result.owner.email == "grace@example.com"
 
 
 async def test_concurrent_twins_create_one_organization(admin_engine, handlers) -> None:
     command = sign_up()
     first, second = await asyncio.gather(
-        handlers.create_organization(command), handlers.create_organization(command)
+        handlers.organizations.create(command), handlers.organizations.create(command)
     )
 
     assert first.organization.id == second.organization.id
@@ -106,16 +106,16 @@ async def test_concurrent_twins_create_one_organization(admin_engine, handlers) 
 
 
 async def test_login_against_stored_hash(handlers) -> None:
-    await handlers.create_organization(sign_up())
+    await handlers.organizations.create(sign_up())
 
-    grant = await handlers.login(Login("ada@example.com", PASSWORD))
+    grant = await handlers.auth.login(Login("ada@example.com", PASSWORD))
     assert grant.access_token.count(".") == 2
     with pytest.raises(InvalidCredentials):
-        await handlers.login(Login("ada@example.com", "wrong password"))
+        await handlers.auth.login(Login("ada@example.com", "wrong password"))
 
 
 async def test_audit_log_is_append_only(engine, handlers) -> None:
-    result = await handlers.create_organization(sign_up())
+    result = await handlers.organizations.create(sign_up())
 
     async with engine.connect() as conn:
         await set_tenant(conn, result.organization.id)  # its rows, for the trigger to see

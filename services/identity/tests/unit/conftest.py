@@ -357,7 +357,7 @@ class World:
 
     async def decode(self, token: str) -> dict[str, Any]:
         """Verify a token the way a relying party does: against the published JWKS only."""
-        key_set = jwt.PyJWKSet.from_dict(await self.handlers.get_jwks())
+        key_set = jwt.PyJWKSet.from_dict(await self.handlers.auth.jwks())
         kid = jwt.get_unverified_header(token)["kid"]
         key = next(k for k in key_set.keys if k.key_id == kid)
         claims: dict[str, Any] = jwt.decode(

@@ -20,7 +20,7 @@ from keel_runtime.caller import Caller
 
 
 async def owner_of_new_org(world) -> Caller:  # type: ignore[no-untyped-def]
-    result = await world.handlers.create_organization(
+    result = await world.handlers.organizations.create(
         CreateOrganization(
             "Engines", "owner@example.com", "correct horse battery", request_id=str(uuid.uuid4())
         )
@@ -32,7 +32,7 @@ async def owner_of_new_org(world) -> Caller:  # type: ignore[no-untyped-def]
 
 async def test_a_valid_key_buys_a_token_with_its_scopes_and_roles(world) -> None:
     owner = await owner_of_new_org(world)
-    created = await world.handlers.create_api_key(
+    created = await world.handlers.api_keys.create(
         CreateApiKey(
             owner,
             "reader",
@@ -42,7 +42,7 @@ async def test_a_valid_key_buys_a_token_with_its_scopes_and_roles(world) -> None
     )
     key = created.api_key
 
-    exchanged = await world.handlers.authenticate_api_key.exchange(ExchangeApiKey(created.secret))
+    exchanged = await world.handlers.api_keys.exchange(ExchangeApiKey(created.secret))
 
     claims = await world.decode(exchanged.access_token)
     assert claims["kind"] == "api_key"
@@ -56,9 +56,9 @@ async def test_a_valid_key_buys_a_token_with_its_scopes_and_roles(world) -> None
 
 async def test_revoked_expired_unknown_and_garbage_keys_fail_alike(world) -> None:
     owner = await owner_of_new_org(world)
-    revoked = await world.handlers.create_api_key(CreateApiKey(owner, "revoked"))
-    await world.handlers.revoke_api_key(RevokeApiKey(owner, revoked.api_key.id))
-    expiring = await world.handlers.create_api_key(
+    revoked = await world.handlers.api_keys.create(CreateApiKey(owner, "revoked"))
+    await world.handlers.api_keys.revoke(RevokeApiKey(owner, revoked.api_key.id))
+    expiring = await world.handlers.api_keys.create(
         CreateApiKey(owner, "expiring", expires_at=world.clock.now() + timedelta(minutes=1))
     )
     world.clock.advance(minutes=2)
@@ -70,7 +70,7 @@ async def test_revoked_expired_unknown_and_garbage_keys_fail_alike(world) -> Non
     messages = set()
     for presented in (revoked.secret, expiring.secret, unknown, tampered, "garbage"):
         with pytest.raises(InvalidApiKey) as refused:
-            await world.handlers.authenticate_api_key.exchange(ExchangeApiKey(presented))
+            await world.handlers.api_keys.exchange(ExchangeApiKey(presented))
         assert refused.value.reason == "INVALID_API_KEY"
         messages.add(refused.value.message)
     # One message for every cause: the answer must not tell which keys exist.

@@ -27,7 +27,7 @@ SERVICE = Caller("gateway", "", frozenset(), frozenset(), "service")
 
 
 async def owner_of_new_org(world) -> Caller:  # type: ignore[no-untyped-def]
-    result = await world.handlers.create_organization(
+    result = await world.handlers.organizations.create(
         CreateOrganization(
             "Engines", "owner@example.com", "correct horse battery", request_id=str(uuid.uuid4())
         )
@@ -49,7 +49,7 @@ def test_keys_carry_a_checksum() -> None:
 
 async def test_create_authenticate_and_revoke(world) -> None:
     owner = await owner_of_new_org(world)
-    created = await world.handlers.create_api_key(
+    created = await world.handlers.api_keys.create(
         CreateApiKey(owner, "ci", scopes=frozenset({"items:write"}))
     )
     key = created.api_key
@@ -57,32 +57,32 @@ async def test_create_authenticate_and_revoke(world) -> None:
     assert created.secret.startswith(key.prefix)
     assert isinstance(world.db.state.events[-1], events.ApiKeyCreated)
 
-    auth = await world.handlers.authenticate_api_key(AuthenticateApiKey(SERVICE, created.secret))
+    auth = await world.handlers.api_keys.authenticate(AuthenticateApiKey(SERVICE, created.secret))
     claims = await world.decode(auth.access_token)
     assert (claims["sub"], claims["kind"], claims["scope"]) == (key.id, "api_key", "items:write")
     assert claims["org"] == owner.org_id
-    introspected = await world.handlers.introspect_token(IntrospectToken(SERVICE, created.secret))
+    introspected = await world.handlers.auth.introspect(IntrospectToken(SERVICE, created.secret))
     assert introspected.active and introspected.kind == "api_key"
 
-    await world.handlers.revoke_api_key(RevokeApiKey(owner, key.id))
+    await world.handlers.api_keys.revoke(RevokeApiKey(owner, key.id))
     with pytest.raises(InvalidApiKey):
-        await world.handlers.authenticate_api_key(AuthenticateApiKey(SERVICE, created.secret))
+        await world.handlers.api_keys.authenticate(AuthenticateApiKey(SERVICE, created.secret))
     assert not (
-        await world.handlers.introspect_token(IntrospectToken(SERVICE, created.secret))
+        await world.handlers.auth.introspect(IntrospectToken(SERVICE, created.secret))
     ).active
-    listed, _ = await world.handlers.list_api_keys(ListApiKeys(owner))
+    listed, _ = await world.handlers.api_keys.list(ListApiKeys(owner))
     assert listed == []
 
 
 async def test_expired_keys_do_not_authenticate(world) -> None:
     owner = await owner_of_new_org(world)
-    created = await world.handlers.create_api_key(
+    created = await world.handlers.api_keys.create(
         CreateApiKey(owner, "short", expires_at=world.clock.now() + timedelta(minutes=1))
     )
 
     world.clock.advance(minutes=2)
     with pytest.raises(InvalidApiKey):
-        await world.handlers.authenticate_api_key(AuthenticateApiKey(SERVICE, created.secret))
+        await world.handlers.api_keys.authenticate(AuthenticateApiKey(SERVICE, created.secret))
 
 
 async def test_a_key_cannot_exceed_its_creators_roles(world) -> None:
@@ -90,26 +90,26 @@ async def test_a_key_cannot_exceed_its_creators_roles(world) -> None:
     admin = Caller("a", owner.org_id, frozenset({Role.ADMIN}), frozenset(), "user")
 
     with pytest.raises(CallerRefused):
-        await world.handlers.create_api_key(
+        await world.handlers.api_keys.create(
             CreateApiKey(admin, "too much", roles=frozenset({Role.OWNER}))
         )
 
 
 async def test_introspection_of_access_tokens(world) -> None:
     await owner_of_new_org(world)
-    grant = await world.handlers.login(Login("owner@example.com", "correct horse battery"))
+    grant = await world.handlers.auth.login(Login("owner@example.com", "correct horse battery"))
 
-    active = await world.handlers.introspect_token(IntrospectToken(SERVICE, grant.access_token))
+    active = await world.handlers.auth.introspect(IntrospectToken(SERVICE, grant.access_token))
     assert active.active and active.subject == grant.user_id and active.roles == ("OWNER",)
     forged = grant.access_token[:-4] + "AAAA"
-    assert not (await world.handlers.introspect_token(IntrospectToken(SERVICE, forged))).active
+    assert not (await world.handlers.auth.introspect(IntrospectToken(SERVICE, forged))).active
 
 
 async def test_only_services_authenticate_keys(world) -> None:
     owner = await owner_of_new_org(world)
-    created = await world.handlers.create_api_key(CreateApiKey(owner, "ci"))
+    created = await world.handlers.api_keys.create(CreateApiKey(owner, "ci"))
 
     with pytest.raises(CallerRefused):
-        await world.handlers.authenticate_api_key(AuthenticateApiKey(owner, created.secret))
+        await world.handlers.api_keys.authenticate(AuthenticateApiKey(owner, created.secret))
     with pytest.raises(CallerRefused):
-        await world.handlers.introspect_token(IntrospectToken(owner, created.secret))
+        await world.handlers.auth.introspect(IntrospectToken(owner, created.secret))

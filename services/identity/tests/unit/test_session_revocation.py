@@ -35,7 +35,7 @@ Reason = events.SessionRevocationReason
 
 
 async def owner_of_new_org(world) -> Caller:  # type: ignore[no-untyped-def]
-    result = await world.handlers.create_organization(
+    result = await world.handlers.organizations.create(
         CreateOrganization("Engines", "ada@example.com", PASSWORD, request_id=str(uuid.uuid4()))
     )
     return Caller(
@@ -54,21 +54,21 @@ def family_of(world, refresh_token: str) -> str:  # type: ignore[no-untyped-def]
 
 async def test_access_tokens_name_their_session_which_refreshing_keeps(world) -> None:
     await owner_of_new_org(world)
-    first = await world.handlers.login(Login("ada@example.com", PASSWORD))
+    first = await world.handlers.auth.login(Login("ada@example.com", PASSWORD))
     claims = await world.decode(first.access_token)
     assert claims["sid"] == family_of(world, first.refresh_token)
 
-    refreshed = await world.handlers.refresh_token(RefreshSession(first.refresh_token))
+    refreshed = await world.handlers.auth.refresh(RefreshSession(first.refresh_token))
     assert (await world.decode(refreshed.access_token))["sid"] == claims["sid"]
 
-    other = await world.handlers.login(Login("ada@example.com", PASSWORD))
+    other = await world.handlers.auth.login(Login("ada@example.com", PASSWORD))
     assert (await world.decode(other.access_token))["sid"] != claims["sid"]
 
 
 async def test_api_key_tokens_have_no_session_and_name_the_key(world) -> None:
     owner = await owner_of_new_org(world)
-    created = await world.handlers.create_api_key(CreateApiKey(owner, "ci"))
-    exchanged = await world.handlers.authenticate_api_key.exchange(ExchangeApiKey(created.secret))
+    created = await world.handlers.api_keys.create(CreateApiKey(owner, "ci"))
+    exchanged = await world.handlers.api_keys.exchange(ExchangeApiKey(created.secret))
     claims = await world.decode(exchanged.access_token)
     assert (claims["kind"], claims["sub"]) == ("api_key", created.api_key.id)
     assert "sid" not in claims
@@ -76,10 +76,10 @@ async def test_api_key_tokens_have_no_session_and_name_the_key(world) -> None:
 
 async def test_logout_revokes_the_session(world) -> None:
     owner = await owner_of_new_org(world)
-    grant = await world.handlers.login(Login("ada@example.com", PASSWORD))
+    grant = await world.handlers.auth.login(Login("ada@example.com", PASSWORD))
     sid = (await world.decode(grant.access_token))["sid"]
 
-    await world.handlers.logout(Logout(owner, grant.refresh_token))
+    await world.handlers.auth.logout(Logout(owner, grant.refresh_token))
 
     assert revoked_sessions(world) == [
         events.SessionRevoked(sid, owner.subject, owner.org_id, Reason.LOGOUT, world.clock.now())
@@ -88,32 +88,34 @@ async def test_logout_revokes_the_session(world) -> None:
 
 async def test_refresh_token_reuse_revokes_the_session(world) -> None:
     await owner_of_new_org(world)
-    first = await world.handlers.login(Login("ada@example.com", PASSWORD))
+    first = await world.handlers.auth.login(Login("ada@example.com", PASSWORD))
     sid = (await world.decode(first.access_token))["sid"]
-    await world.handlers.refresh_token(RefreshSession(first.refresh_token))
+    await world.handlers.auth.refresh(RefreshSession(first.refresh_token))
 
     world.clock.advance(seconds=2)  # within the grace: a lost response, nothing revoked
-    retried = await world.handlers.refresh_token(RefreshSession(first.refresh_token))
+    retried = await world.handlers.auth.refresh(RefreshSession(first.refresh_token))
     assert revoked_sessions(world) == []
     # Read, not verified: the test clock runs ahead of the verifier's.
     assert jwt.decode(retried.access_token, options={"verify_signature": False})["sid"] == sid
 
     world.clock.advance(seconds=60)  # a replay: the thief's and the owner's tokens end
     with pytest.raises(RefreshTokenReused):
-        await world.handlers.refresh_token(RefreshSession(first.refresh_token))
+        await world.handlers.auth.refresh(RefreshSession(first.refresh_token))
     [revoked] = revoked_sessions(world)
     assert (revoked.session_id, revoked.reason) == (sid, Reason.REFRESH_TOKEN_REUSED)
 
 
 async def test_a_password_change_revokes_every_live_session(world) -> None:
     owner = await owner_of_new_org(world)
-    laptop = await world.handlers.login(Login("ada@example.com", PASSWORD))
-    phone = await world.handlers.login(Login("ada@example.com", PASSWORD))
-    gone = await world.handlers.login(Login("ada@example.com", PASSWORD))
-    await world.handlers.logout(Logout(owner, gone.refresh_token))
+    laptop = await world.handlers.auth.login(Login("ada@example.com", PASSWORD))
+    phone = await world.handlers.auth.login(Login("ada@example.com", PASSWORD))
+    gone = await world.handlers.auth.login(Login("ada@example.com", PASSWORD))
+    await world.handlers.auth.logout(Logout(owner, gone.refresh_token))
     sids = {(await world.decode(g.access_token))["sid"] for g in (laptop, phone)}
 
-    await world.handlers.change_password(ChangePassword(owner, PASSWORD, "brand new password"))
+    await world.handlers.users.change_password(
+        ChangePassword(owner, PASSWORD, "brand new password")
+    )
 
     changed = [e for e in revoked_sessions(world) if e.reason is Reason.PASSWORD_CHANGED]
     assert {e.session_id for e in changed} == sids
@@ -121,12 +123,12 @@ async def test_a_password_change_revokes_every_live_session(world) -> None:
 
 async def test_deactivation_and_key_revocation_record_what_the_deny_set_needs(world) -> None:
     owner = await owner_of_new_org(world)
-    bob = await world.handlers.create_user(
+    bob = await world.handlers.users.create(
         CreateUser(owner, "bob@example.com", PASSWORD, roles=frozenset({Role.ADMIN}))
     )
-    key = await world.handlers.create_api_key(CreateApiKey(owner, "ci"))
-    await world.handlers.revoke_api_key(RevokeApiKey(owner, key.api_key.id))
-    await world.handlers.deactivate_user(DeactivateUser(owner, bob.id))
+    key = await world.handlers.api_keys.create(CreateApiKey(owner, "ci"))
+    await world.handlers.api_keys.revoke(RevokeApiKey(owner, key.api_key.id))
+    await world.handlers.users.deactivate(DeactivateUser(owner, bob.id))
 
     now = world.clock.now()
     recorded = world.db.state.events

@@ -25,7 +25,7 @@ def sign_up(email: str = "Ada@Example.com", **overrides: str) -> CreateOrganizat
 
 
 async def test_creates_organization_owner_and_events(world) -> None:
-    result = await world.handlers.create_organization(sign_up())
+    result = await world.handlers.organizations.create(sign_up())
 
     org, owner = result.organization, result.owner
     assert org.default_currency == "USD"
@@ -48,8 +48,8 @@ async def test_creates_organization_owner_and_events(world) -> None:
 
 async def test_repeat_returns_first_result_without_new_writes(world) -> None:
     command = sign_up()
-    first = await world.handlers.create_organization(command)
-    again = await world.handlers.create_organization(command)
+    first = await world.handlers.organizations.create(command)
+    again = await world.handlers.organizations.create(command)
 
     assert again.organization.id == first.organization.id
     assert again.owner.id == first.owner.id
@@ -59,10 +59,10 @@ async def test_repeat_returns_first_result_without_new_writes(world) -> None:
 
 async def test_repeat_with_other_payload_is_request_id_reused(world) -> None:
     command = sign_up()
-    await world.handlers.create_organization(command)
+    await world.handlers.organizations.create(command)
 
     with pytest.raises(RequestIdReused) as caught:
-        await world.handlers.create_organization(
+        await world.handlers.organizations.create(
             sign_up(request_id=command.request_id, display_name="Other")
         )
     assert caught.value.reason == "REQUEST_ID_REUSED"
@@ -70,19 +70,19 @@ async def test_repeat_with_other_payload_is_request_id_reused(world) -> None:
 
 async def test_repeat_with_other_password_is_request_id_reused(world) -> None:
     command = sign_up()
-    await world.handlers.create_organization(command)
+    await world.handlers.organizations.create(command)
 
     with pytest.raises(RequestIdReused):
-        await world.handlers.create_organization(
+        await world.handlers.organizations.create(
             sign_up(request_id=command.request_id, owner_password="another password")
         )
 
 
 async def test_email_already_registered_is_taken(world) -> None:
-    await world.handlers.create_organization(sign_up("ada@example.com"))
+    await world.handlers.organizations.create(sign_up("ada@example.com"))
 
     with pytest.raises(EmailTaken) as caught:
-        await world.handlers.create_organization(sign_up(" ADA@example.com "))
+        await world.handlers.organizations.create(sign_up(" ADA@example.com "))
     assert caught.value.reason == "EMAIL_TAKEN"
     assert len(world.db.state.organizations) == 1
 
@@ -91,17 +91,17 @@ async def test_failed_commit_leaves_nothing(world) -> None:
     world.db.fail_next_commit = True
 
     with pytest.raises(RuntimeError):
-        await world.handlers.create_organization(sign_up())
+        await world.handlers.organizations.create(sign_up())
     state = world.db.state
     assert not state.organizations and not state.users and not state.events
     assert not state.idempotency
 
 
 async def test_get_organization_of_another_tenant_is_not_found(world) -> None:
-    mine = (await world.handlers.create_organization(sign_up("a@example.com"))).organization
-    theirs = (await world.handlers.create_organization(sign_up("b@example.com"))).organization
+    mine = (await world.handlers.organizations.create(sign_up("a@example.com"))).organization
+    theirs = (await world.handlers.organizations.create(sign_up("b@example.com"))).organization
     actor = Caller("u", mine.id, frozenset({Role.MEMBER}), frozenset(), "user")
 
-    assert (await world.handlers.get_organization(GetOrganization(actor, mine.id))).id == mine.id
+    assert (await world.handlers.organizations.get(GetOrganization(actor, mine.id))).id == mine.id
     with pytest.raises(OrganizationNotFound):
-        await world.handlers.get_organization(GetOrganization(actor, theirs.id))
+        await world.handlers.organizations.get(GetOrganization(actor, theirs.id))

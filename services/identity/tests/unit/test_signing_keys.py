@@ -29,7 +29,7 @@ def claims(world) -> AccessClaims:  # type: ignore[no-untyped-def]
 async def rotate(world):  # type: ignore[no-untyped-def]
     # The fake clock stands still: keys made in one test would share a creation time.
     world.clock.advance(seconds=1)
-    return await world.handlers.rotate_signing_key(RotateSigningKey(SERVICE))
+    return await world.handlers.auth.rotate_signing_key(RotateSigningKey(SERVICE))
 
 
 def kid(token: str) -> str:
@@ -37,7 +37,7 @@ def kid(token: str) -> str:
 
 
 async def published_kids(world) -> set[str]:  # type: ignore[no-untyped-def]
-    return {k["kid"] for k in (await world.handlers.get_jwks())["keys"]}
+    return {k["kid"] for k in (await world.handlers.auth.jwks())["keys"]}
 
 
 async def test_a_new_key_is_published_before_it_signs(world) -> None:
@@ -91,7 +91,7 @@ async def test_only_the_platform_rotates(world) -> None:
     owner = Caller("u", "o", frozenset({Role.OWNER}), frozenset(), "user")
 
     with pytest.raises(CallerRefused):
-        await world.handlers.rotate_signing_key(RotateSigningKey(owner))
+        await world.handlers.auth.rotate_signing_key(RotateSigningKey(owner))
 
 
 async def test_tokens_for_another_audience_are_rejected(world) -> None:
@@ -113,7 +113,7 @@ async def test_algorithm_confusion_is_rejected(world) -> None:
     kid = jwt.get_unverified_header(token)["kid"]
     payload = jwt.decode(token, options={"verify_signature": False})
     # HMAC "signed" with the public key, the classic confusion attack.
-    public_x = next(k["x"] for k in (await world.handlers.get_jwks())["keys"] if k["kid"] == kid)
+    public_x = next(k["x"] for k in (await world.handlers.auth.jwks())["keys"] if k["kid"] == kid)
     forged = jwt.encode(payload, public_x.ljust(32, "="), algorithm="HS256", headers={"kid": kid})
 
     with pytest.raises(InvalidAccessToken):

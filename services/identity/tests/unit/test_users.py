@@ -34,7 +34,7 @@ PASSWORD = "correct horse battery"
 
 
 async def owner_of_new_org(world) -> Caller:  # type: ignore[no-untyped-def]
-    result = await world.handlers.create_organization(
+    result = await world.handlers.organizations.create(
         CreateOrganization("Engines", "owner@example.com", PASSWORD, request_id=str(uuid.uuid4()))
     )
     return Caller(
@@ -49,31 +49,31 @@ def invite(actor: Caller, email: str, *roles: Role, request_id: str = "") -> Cre
 async def test_owner_invites_a_member_who_can_log_in(world) -> None:
     owner = await owner_of_new_org(world)
 
-    user = await world.handlers.create_user(invite(owner, "Bob@Example.com"))
+    user = await world.handlers.users.create(invite(owner, "Bob@Example.com"))
 
     assert user.roles == {Role.MEMBER} and user.email == "bob@example.com"
     assert isinstance(world.db.state.events[-1], events.UserCreated)
-    grant = await world.handlers.login(Login("bob@example.com", PASSWORD))
+    grant = await world.handlers.auth.login(Login("bob@example.com", PASSWORD))
     assert grant.user_id == user.id
 
 
 async def test_invitation_is_idempotent_and_email_unique(world) -> None:
     owner = await owner_of_new_org(world)
     request_id = str(uuid.uuid4())
-    first = await world.handlers.create_user(
+    first = await world.handlers.users.create(
         invite(owner, "bob@example.com", request_id=request_id)
     )
 
-    again = await world.handlers.create_user(
+    again = await world.handlers.users.create(
         invite(owner, "bob@example.com", request_id=request_id)
     )
     assert again.id == first.id
     with pytest.raises(RequestIdReused):
-        await world.handlers.create_user(
+        await world.handlers.users.create(
             invite(owner, "bob@example.com", Role.ADMIN, request_id=request_id)
         )
     with pytest.raises(EmailTaken):
-        await world.handlers.create_user(invite(owner, "bob@example.com"))
+        await world.handlers.users.create(invite(owner, "bob@example.com"))
 
 
 async def test_members_cannot_invite_and_admins_cannot_make_owners(world) -> None:
@@ -82,35 +82,35 @@ async def test_members_cannot_invite_and_admins_cannot_make_owners(world) -> Non
     admin = Caller("a", owner.org_id, frozenset({Role.ADMIN}), frozenset(), "user")
 
     with pytest.raises(CallerRefused):
-        await world.handlers.create_user(invite(member, "x@example.com"))
+        await world.handlers.users.create(invite(member, "x@example.com"))
     with pytest.raises(CallerRefused):
-        await world.handlers.create_user(invite(admin, "y@example.com", Role.OWNER))
+        await world.handlers.users.create(invite(admin, "y@example.com", Role.OWNER))
 
 
 async def test_the_last_owner_cannot_be_demoted_or_deactivated(world) -> None:
     owner = await owner_of_new_org(world)
 
     with pytest.raises(LastOwner):
-        await world.handlers.update_user(
+        await world.handlers.users.update(
             UpdateUser(owner, owner.subject, frozenset({"roles"}), roles=frozenset({Role.ADMIN}))
         )
     with pytest.raises(LastOwner):
-        await world.handlers.deactivate_user(DeactivateUser(owner, owner.subject))
+        await world.handlers.users.deactivate(DeactivateUser(owner, owner.subject))
 
 
 async def test_update_rejects_unknown_mask_paths(world) -> None:
     owner = await owner_of_new_org(world)
 
     with pytest.raises(InvalidUpdateMask):
-        await world.handlers.update_user(UpdateUser(owner, owner.subject, frozenset({"email"})))
+        await world.handlers.users.update(UpdateUser(owner, owner.subject, frozenset({"email"})))
 
 
 async def test_deactivation_ends_sessions_and_logins(world) -> None:
     owner = await owner_of_new_org(world)
-    bob = await world.handlers.create_user(invite(owner, "bob@example.com"))
-    await world.handlers.login(Login("bob@example.com", PASSWORD))
+    bob = await world.handlers.users.create(invite(owner, "bob@example.com"))
+    await world.handlers.auth.login(Login("bob@example.com", PASSWORD))
 
-    deactivated = await world.handlers.deactivate_user(DeactivateUser(owner, bob.id))
+    deactivated = await world.handlers.users.deactivate(DeactivateUser(owner, bob.id))
 
     assert deactivated.state is UserState.DEACTIVATED
     assert all(
@@ -120,21 +120,21 @@ async def test_deactivation_ends_sessions_and_logins(world) -> None:
     )
     assert isinstance(world.db.state.events[-1], events.UserDeactivated)
     with pytest.raises(InvalidCredentials):
-        await world.handlers.login(Login("bob@example.com", PASSWORD))
+        await world.handlers.auth.login(Login("bob@example.com", PASSWORD))
 
 
 async def test_introspection_sees_deactivation(world) -> None:
     owner = await owner_of_new_org(world)
-    await world.handlers.create_user(invite(owner, "bob@example.com"))
-    grant = await world.handlers.login(Login("bob@example.com", PASSWORD))
+    await world.handlers.users.create(invite(owner, "bob@example.com"))
+    grant = await world.handlers.auth.login(Login("bob@example.com", PASSWORD))
     service = Caller("gateway", "", frozenset(), frozenset(), "service")
     assert (
-        await world.handlers.introspect_token(IntrospectToken(service, grant.access_token))
+        await world.handlers.auth.introspect(IntrospectToken(service, grant.access_token))
     ).active
 
-    await world.handlers.deactivate_user(DeactivateUser(owner, grant.user_id))
+    await world.handlers.users.deactivate(DeactivateUser(owner, grant.user_id))
 
-    result = await world.handlers.introspect_token(IntrospectToken(service, grant.access_token))
+    result = await world.handlers.auth.introspect(IntrospectToken(service, grant.access_token))
     assert not result.active
 
 
@@ -142,10 +142,10 @@ async def test_list_users_pages_in_creation_order(world) -> None:
     owner = await owner_of_new_org(world)
     for n in range(4):
         world.clock.advance(seconds=1)
-        await world.handlers.create_user(invite(owner, f"user{n}@example.com"))
+        await world.handlers.users.create(invite(owner, f"user{n}@example.com"))
 
-    first, token = await world.handlers.list_users(ListUsers(owner, page_size=3))
-    second, last = await world.handlers.list_users(ListUsers(owner, page_size=3, page_token=token))
+    first, token = await world.handlers.users.list(ListUsers(owner, page_size=3))
+    second, last = await world.handlers.users.list(ListUsers(owner, page_size=3, page_token=token))
 
     emails = [u.email for u in first + second]
     assert emails == ["owner@example.com"] + [f"user{n}@example.com" for n in range(4)]
@@ -156,9 +156,13 @@ async def test_change_password_needs_the_current_one(world) -> None:
     owner = await owner_of_new_org(world)
 
     with pytest.raises(WrongPassword):
-        await world.handlers.change_password(ChangePassword(owner, "wrong", "brand new password"))
-    await world.handlers.change_password(ChangePassword(owner, PASSWORD, "brand new password"))
+        await world.handlers.users.change_password(
+            ChangePassword(owner, "wrong", "brand new password")
+        )
+    await world.handlers.users.change_password(
+        ChangePassword(owner, PASSWORD, "brand new password")
+    )
 
-    assert await world.handlers.login(Login("owner@example.com", "brand new password"))
+    assert await world.handlers.auth.login(Login("owner@example.com", "brand new password"))
     with pytest.raises(InvalidCredentials):
-        await world.handlers.login(Login("owner@example.com", PASSWORD))
+        await world.handlers.auth.login(Login("owner@example.com", PASSWORD))

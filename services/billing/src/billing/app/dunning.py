@@ -14,6 +14,7 @@ import logging
 from dataclasses import replace
 from datetime import timedelta
 
+from billing.app.commands import PayInvoice
 from billing.app.invoices import InvoiceHandlers
 from billing.app.ports import Clock, UnitOfWorkFactory
 from billing.domain.errors import PaymentDeclined, WalletNotFound
@@ -63,7 +64,7 @@ class Dunning:
                 return False
             caller = Caller(subject="billing", org_id=seen.org_id, kind="service")
             try:
-                await self._invoices.pay(caller, seen.invoice_id)
+                await self._invoices.pay(PayInvoice(caller, seen.invoice_id))
             except (PaymentDeclined, WalletNotFound) as exc:
                 # Recorded by pay(): the next attempt is scheduled, or it is uncollectible.
                 log.info("dunning: invoice %s not paid: %s", seen.invoice_id, exc.reason)

@@ -9,6 +9,13 @@ from datetime import timedelta
 
 from billing.app.access import require_billing_manager
 from billing.app.closing import close_open_period
+from billing.app.commands import (
+    CloseBillingPeriod,
+    GetInvoice,
+    ListInvoices,
+    PayInvoice,
+    VoidInvoice,
+)
 from billing.app.ports import Clock, IdFactory, Ledger, UnitOfWork, UnitOfWorkFactory
 from billing.app.request_ids import claim
 from billing.domain.errors import (
@@ -25,7 +32,6 @@ from billing.domain.events import (
 )
 from billing.domain.invoice import DEFAULT_RETRY_SCHEDULE, Invoice, InvoiceState
 from keel_runtime import paging
-from keel_runtime.caller import Caller
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +58,9 @@ class InvoiceHandlers:
         self._new_id = new_id
         self._retry_schedule = tuple(retry_schedule)
 
-    async def close_period(self, caller: Caller, subscription_id: str, request_id: str) -> Invoice:
-        org_id = require_billing_manager(caller)
+    async def close_period(self, command: CloseBillingPeriod) -> Invoice:
+        org_id = require_billing_manager(command.caller)
+        subscription_id, request_id = command.subscription_id, command.request_id
         async with self._uow() as uow:
             invoice_id = self._new_id()
             first = await claim(
@@ -98,30 +105,28 @@ class InvoiceHandlers:
         invoice, _ = await close_open_period(uow, subscription, invoice_id, now, final=False)
         return invoice
 
-    async def get(self, caller: Caller, invoice_id: str) -> Invoice:
+    async def get(self, query: GetInvoice) -> Invoice:
         async with self._uow() as uow:
-            return await _get(uow, caller.require_org(), invoice_id)
+            return await _get(uow, query.caller.require_org(), query.invoice_id)
 
-    async def list(
-        self, caller: Caller, *, state: InvoiceState | None, page_size: int, page_token: str
-    ) -> InvoicePage:
-        limit = paging.page_size(page_size)
-        query = paging.query_digest("ListInvoices", caller.require_org(), state)
-        before = paging.decode_time_key(page_token, query)
+    async def list(self, query: ListInvoices) -> InvoicePage:
+        limit = paging.page_size(query.page_size)
+        org_id, state = query.caller.require_org(), query.state
+        digest = paging.query_digest("ListInvoices", org_id, state)
+        before = paging.decode_time_key(query.page_token, digest)
         async with self._uow() as uow:
-            rows = await uow.invoices.list(
-                caller.require_org(), state=state, before=before, limit=limit + 1
-            )
+            rows = await uow.invoices.list(org_id, state=state, before=before, limit=limit + 1)
         token = ""
         if len(rows) > limit:
             rows = rows[:limit]
-            token = paging.encode_time_key(rows[-1].issue_time, rows[-1].invoice_id, query)
+            token = paging.encode_time_key(rows[-1].issue_time, rows[-1].invoice_id, digest)
         return InvoicePage(rows, token)
 
-    async def pay(self, caller: Caller, invoice_id: str) -> Invoice:
+    async def pay(self, command: PayInvoice) -> Invoice:
         """Pay from the wallet. No transaction is held open across the ledger call; the
         ledger's idempotency on the invoice id makes a retry after any failure safe."""
-        org_id = require_billing_manager(caller)
+        org_id = require_billing_manager(command.caller)
+        invoice_id = command.invoice_id
         async with self._uow() as uow:
             invoice = await _get(uow, org_id, invoice_id)
         if invoice.state is InvoiceState.PAID:
@@ -179,10 +184,10 @@ class InvoiceHandlers:
                 uow.record(InvoiceMarkedUncollectible(failed))
             await uow.commit()
 
-    async def void(self, caller: Caller, invoice_id: str) -> Invoice:
-        org_id = require_billing_manager(caller)
+    async def void(self, command: VoidInvoice) -> Invoice:
+        org_id = require_billing_manager(command.caller)
         async with self._uow() as uow:
-            current = await _get(uow, org_id, invoice_id, for_update=True)
+            current = await _get(uow, org_id, command.invoice_id, for_update=True)
             voided = current.void(self._clock())
             if voided is not current:
                 voided = await uow.invoices.save(voided)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from billing.app.commands import GetBillingOverview
 from billing.app.ports import Ledger, UnitOfWorkFactory, Wallet
 from billing.domain.money import Money
 from billing.domain.subscription import Subscription
-from keel_runtime.caller import Caller
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,8 +23,8 @@ class OverviewHandlers:
         self._uow = uow
         self._ledger = ledger
 
-    async def get(self, caller: Caller) -> Overview:
-        org_id = caller.require_org()
+    async def get(self, query: GetBillingOverview) -> Overview:
+        org_id = query.caller.require_org()
         async with self._uow() as uow:
             subscription = await uow.subscriptions.get_active(org_id)
             plan = await uow.plans.get(subscription.plan_id) if subscription else None

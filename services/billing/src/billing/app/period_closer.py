@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from billing.app.commands import PayInvoice
 from billing.app.invoices import InvoiceHandlers
 from billing.app.ports import Clock, IdFactory, UnitOfWorkFactory
 from billing.domain.errors import LedgerUnavailable, PaymentDeclined, WalletNotFound
@@ -95,7 +96,7 @@ class PeriodCloser:
         caller = Caller(subject="billing", org_id=invoice.org_id, kind="service")
         try:
             with acting_for(invoice.org_id):
-                await self._invoices.pay(caller, invoice.invoice_id)
+                await self._invoices.pay(PayInvoice(caller, invoice.invoice_id))
         except (PaymentDeclined, WalletNotFound) as exc:
             log.info("invoice %s not paid: %s", invoice.invoice_id, exc.reason)
         except LedgerUnavailable:

@@ -4,37 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from billing.app.commands import ArchivePlan, CreatePlan, GetPlan, ListPlans
 from billing.app.ports import Clock, UnitOfWorkFactory
 from billing.app.request_ids import reused
 from billing.domain.errors import PlanAlreadyExists, PlanNotFound
-from billing.domain.plan import Interval, Plan, new_plan
-from billing.domain.pricing import Price
+from billing.domain.plan import Plan, new_plan
 from keel_runtime import paging
-from keel_runtime.caller import Caller
-from keel_runtime.idempotency import fingerprint, replay
-
-
-@dataclass(frozen=True, slots=True)
-class CreatePlan:
-    plan_id: str
-    display_name: str
-    currency: str
-    interval: Interval
-    prices: tuple[Price, ...]
-    # Idempotency key (AIP-155); empty for none.
-    request_id: str = ""
-
-    def fingerprint(self) -> str:
-        """Identifies the payload, to tell a retry from a reused request id."""
-        return fingerprint(
-            {
-                "plan_id": self.plan_id,
-                "display_name": self.display_name,
-                "currency": self.currency,
-                "interval": self.interval.value,
-                "prices": [repr(p) for p in self.prices],
-            }
-        )
+from keel_runtime.idempotency import replay
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +24,10 @@ class PlanHandlers:
         self._uow = uow
         self._clock = clock
 
-    async def create(self, caller: Caller, command: CreatePlan) -> Plan:
+    async def create(self, command: CreatePlan) -> Plan:
         # The catalogue is every tenant's: the platform's only, no tenant role or key. The
         # server chain refuses tenants first (a platform method); this keeps the rule here.
-        caller.require_platform()
+        command.caller.require_platform()
         plan = new_plan(
             plan_id=command.plan_id,
             display_name=command.display_name,
@@ -78,17 +54,20 @@ class PlanHandlers:
             return existing  # a retried create without a request id
         raise PlanAlreadyExists("a different plan with this id exists", plan_id=plan.plan_id)
 
-    async def get(self, plan_id: str) -> Plan:
+    async def get(self, query: GetPlan) -> Plan:
+        # The catalogue is public to every caller: no check on query.caller.
+        plan_id = query.plan_id
         async with self._uow() as uow:
             plan = await uow.plans.get(plan_id)
         if plan is None:
             raise PlanNotFound("plan not found", plan_id=plan_id)
         return plan
 
-    async def list(self, *, page_size: int, page_token: str, show_archived: bool) -> PlanPage:
-        limit = paging.page_size(page_size)
-        query = paging.query_digest("ListPlans", show_archived)
-        after = paging.decode(page_token, query, (str,))
+    async def list(self, query: ListPlans) -> PlanPage:
+        limit = paging.page_size(query.page_size)
+        show_archived = query.show_archived
+        digest = paging.query_digest("ListPlans", show_archived)
+        after = paging.decode(query.page_token, digest, (str,))
         async with self._uow() as uow:
             plans = await uow.plans.list(
                 after=after[0] if after else "", limit=limit + 1, include_archived=show_archived
@@ -96,11 +75,12 @@ class PlanHandlers:
         token = ""
         if len(plans) > limit:
             plans = plans[:limit]
-            token = paging.encode([plans[-1].plan_id], query)
+            token = paging.encode([plans[-1].plan_id], digest)
         return PlanPage(plans, token)
 
-    async def archive(self, caller: Caller, plan_id: str) -> Plan:
-        caller.require_platform()
+    async def archive(self, command: ArchivePlan) -> Plan:
+        command.caller.require_platform()
+        plan_id = command.plan_id
         async with self._uow() as uow:
             plan = await uow.plans.get(plan_id)
             if plan is None:

@@ -6,6 +6,13 @@ from dataclasses import dataclass
 
 from billing.app.access import require_billing_manager
 from billing.app.closing import close_ended_periods, close_open_period
+from billing.app.commands import (
+    CancelSubscription,
+    ChangePlan,
+    CreateSubscription,
+    GetSubscription,
+    ListSubscriptions,
+)
 from billing.app.ports import Clock, IdFactory, UnitOfWork, UnitOfWorkFactory
 from billing.app.request_ids import claim
 from billing.app.usage import check_open_period
@@ -17,9 +24,8 @@ from billing.domain.errors import (
 )
 from billing.domain.events import SubscriptionCanceled, SubscriptionChanged, SubscriptionCreated
 from billing.domain.money import Money
-from billing.domain.subscription import Subscription, SubscriptionState, start_subscription
+from billing.domain.subscription import Subscription, start_subscription
 from keel_runtime import paging
-from keel_runtime.caller import Caller
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +59,9 @@ class SubscriptionHandlers:
         uow.record(SubscriptionCreated(subscription))
         return subscription
 
-    async def create(self, caller: Caller, plan_id: str, request_id: str) -> Subscription:
-        org_id = require_billing_manager(caller)
+    async def create(self, command: CreateSubscription) -> Subscription:
+        org_id = require_billing_manager(command.caller)
+        plan_id, request_id = command.plan_id, command.request_id
         async with self._uow() as uow:
             new_id = self._new_id()
             first = await claim(
@@ -76,35 +83,27 @@ class SubscriptionHandlers:
             await uow.commit()
             return subscription
 
-    async def get(self, caller: Caller, subscription_id: str) -> Subscription:
+    async def get(self, query: GetSubscription) -> Subscription:
         async with self._uow() as uow:
-            return await _get(uow, caller.require_org(), subscription_id)
+            return await _get(uow, query.caller.require_org(), query.subscription_id)
 
-    async def list(
-        self,
-        caller: Caller,
-        *,
-        state: SubscriptionState | None,
-        page_size: int,
-        page_token: str,
-    ) -> Page:
-        limit = paging.page_size(page_size)
-        query = paging.query_digest("ListSubscriptions", caller.require_org(), state)
-        before = paging.decode_time_key(page_token, query)
+    async def list(self, query: ListSubscriptions) -> Page:
+        limit = paging.page_size(query.page_size)
+        org_id, state = query.caller.require_org(), query.state
+        digest = paging.query_digest("ListSubscriptions", org_id, state)
+        before = paging.decode_time_key(query.page_token, digest)
         async with self._uow() as uow:
-            rows = await uow.subscriptions.list(
-                caller.require_org(), state=state, before=before, limit=limit + 1
-            )
+            rows = await uow.subscriptions.list(org_id, state=state, before=before, limit=limit + 1)
         token = ""
         if len(rows) > limit:
             rows = rows[:limit]
-            token = paging.encode_time_key(rows[-1].create_time, rows[-1].subscription_id, query)
+            token = paging.encode_time_key(rows[-1].create_time, rows[-1].subscription_id, digest)
         return Page(rows, token)
 
-    async def change_plan(
-        self, caller: Caller, subscription_id: str, plan_id: str, request_id: str
-    ) -> tuple[Subscription, Money]:
-        org_id = require_billing_manager(caller)
+    async def change_plan(self, command: ChangePlan) -> tuple[Subscription, Money]:
+        org_id = require_billing_manager(command.caller)
+        subscription_id, plan_id = command.subscription_id, command.plan_id
+        request_id = command.request_id
         async with self._uow() as uow:
             first = await claim(
                 uow,
@@ -140,10 +139,9 @@ class SubscriptionHandlers:
             await uow.commit()
             return changed, proration
 
-    async def cancel(
-        self, caller: Caller, subscription_id: str, *, at_period_end: bool
-    ) -> Subscription:
-        org_id = require_billing_manager(caller)
+    async def cancel(self, command: CancelSubscription) -> Subscription:
+        org_id = require_billing_manager(command.caller)
+        subscription_id, at_period_end = command.subscription_id, command.at_period_end
         async with self._uow() as uow:
             current = await _get(uow, org_id, subscription_id, for_update=True)
             # Periods already over are invoiced as they stand: cancelling reaches no further

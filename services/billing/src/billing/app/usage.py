@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from billing.app.access import require_usage_reporter
+from billing.app.commands import GetUsageSummary, RecordUsage, RecordUsageBatch, UsageInput
 from billing.app.ports import Clock, IdFactory, UnitOfWork, UnitOfWorkFactory
 from billing.domain.errors import (
     InvalidPeriod,
@@ -27,7 +28,6 @@ from billing.domain.usage import (
     check_period_bounds,
     check_same_payload,
 )
-from keel_runtime.caller import Caller
 
 
 class Late(enum.Enum):
@@ -35,15 +35,6 @@ class Late(enum.Enum):
 
     REFUSE = "refuse"  # callers of the API are told (and may fix the time)
     CARRY = "carry"  # other services' events are billed in the open period, dated now
-
-
-@dataclass(frozen=True, slots=True)
-class UsageInput:
-    metric: str
-    quantity: int
-    dedup_key: str
-    event_time: datetime | None = None
-    distinct_value: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,9 +110,10 @@ class UsageHandlers:
         uow.record(*(UsageRecorded(r) for r in inserted))
         return inserted
 
-    async def record(self, caller: Caller, usage: UsageInput) -> tuple[UsageRecord, bool]:
+    async def record(self, command: RecordUsage) -> tuple[UsageRecord, bool]:
         """The record for the dedup key, and whether it had been recorded before."""
-        org_id = require_usage_reporter(caller)
+        org_id = require_usage_reporter(command.caller)
+        usage = command.usage
         async with self._uow() as uow:
             inserted = await self.record_in(uow, org_id, [usage])
             if inserted:
@@ -131,24 +123,18 @@ class UsageHandlers:
         assert existing is not None, "a conflicting row exists once the insert skipped it"
         return existing, True
 
-    async def record_batch(self, caller: Caller, usages: Sequence[UsageInput]) -> tuple[int, int]:
+    async def record_batch(self, command: RecordUsageBatch) -> tuple[int, int]:
         """(recorded, duplicates); repeats of a key inside the batch count as duplicates."""
-        org_id = require_usage_reporter(caller)
+        org_id = require_usage_reporter(command.caller)
+        usages = command.usages
         async with self._uow() as uow:
             inserted = await self.record_in(uow, org_id, usages)
             await uow.commit()
         return len(inserted), len(usages) - len(inserted)
 
-    async def summary(
-        self,
-        caller: Caller,
-        *,
-        metrics: Sequence[str],
-        start: datetime | None,
-        end: datetime | None,
-        aggregation: Aggregation | None,
-    ) -> UsageSummary:
-        org_id = caller.require_org()
+    async def summary(self, query: GetUsageSummary) -> UsageSummary:
+        org_id = query.caller.require_org()
+        start, end, aggregation = query.start, query.end, query.aggregation
         async with self._uow() as uow:
             aggregations: dict[str, Aggregation] = {}
             if start is None or end is None or aggregation is None:
@@ -172,7 +158,7 @@ class UsageHandlers:
                 org_id,
                 start,
                 end,
-                metrics=metrics,
+                metrics=query.metrics,
                 aggregations=aggregations,
                 fallback=aggregation or Aggregation.SUM,
             )

@@ -4,16 +4,21 @@ endpoint's deliveries: list, redeliver."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from billing.app.access import require_billing_manager
+from billing.app.commands import (
+    CreateWebhookEndpoint,
+    DeleteWebhookEndpoint,
+    ListWebhookDeliveries,
+    ListWebhookEndpoints,
+    RedeliverWebhook,
+)
 from billing.app.ports import Clock, IdFactory, UnitOfWork, UnitOfWorkFactory, WebhookTargets
 from billing.app.request_ids import claim
 from billing.domain.errors import DeliveryNotFound, WebhookEndpointNotFound
 from billing.domain.webhook import DeliveryRecord, WebhookEndpoint
 from keel_runtime import paging
-from keel_runtime.caller import Caller
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,17 +42,11 @@ class WebhookHandlers:
         self._new_id = new_id
         self._targets = targets
 
-    async def create(
-        self,
-        caller: Caller,
-        *,
-        url: str,
-        event_types: Sequence[str],
-        description: str,
-        request_id: str,
-    ) -> tuple[WebhookEndpoint, str]:
+    async def create(self, command: CreateWebhookEndpoint) -> tuple[WebhookEndpoint, str]:
         """The endpoint and its signing secret ("" on a repeated request: shown once)."""
-        org_id = require_billing_manager(caller)
+        org_id = require_billing_manager(command.caller)
+        url, event_types = command.url, command.event_types
+        description, request_id = command.description, command.request_id
         await self._targets.check(url)  # before any row: a refused URL leaves nothing behind
         async with self._uow() as uow:
             endpoint_id = self._new_id()
@@ -77,45 +76,47 @@ class WebhookHandlers:
             await uow.commit()
             return endpoint, secret
 
-    async def list(self, caller: Caller, *, page_size: int, page_token: str) -> WebhookPage:
-        limit = paging.page_size(page_size)
-        query = paging.query_digest("ListWebhookEndpoints", caller.require_org())
-        before = paging.decode_time_key(page_token, query)
+    async def list(self, query: ListWebhookEndpoints) -> WebhookPage:
+        limit = paging.page_size(query.page_size)
+        org_id = query.caller.require_org()
+        digest = paging.query_digest("ListWebhookEndpoints", org_id)
+        before = paging.decode_time_key(query.page_token, digest)
         async with self._uow() as uow:
-            rows = await uow.webhooks.list(caller.require_org(), before=before, limit=limit + 1)
+            rows = await uow.webhooks.list(org_id, before=before, limit=limit + 1)
         token = ""
         if len(rows) > limit:
             rows = rows[:limit]
             last = rows[-1]
-            token = paging.encode_time_key(last.create_time, last.webhook_endpoint_id, query)
+            token = paging.encode_time_key(last.create_time, last.webhook_endpoint_id, digest)
         return WebhookPage(rows, token)
 
-    async def delete(self, caller: Caller, endpoint_id: str) -> None:
-        org_id = require_billing_manager(caller)
+    async def delete(self, command: DeleteWebhookEndpoint) -> None:
+        org_id = require_billing_manager(command.caller)
+        endpoint_id = command.webhook_endpoint_id
         async with self._uow() as uow:
             if not await uow.webhooks.delete(org_id, endpoint_id):
                 raise WebhookEndpointNotFound("webhook endpoint not found", id=endpoint_id)
             await uow.commit()
 
-    async def list_deliveries(
-        self, caller: Caller, endpoint_id: str, *, page_size: int, page_token: str
-    ) -> DeliveryPage:
-        limit = paging.page_size(page_size)
-        query = paging.query_digest("ListWebhookDeliveries", caller.require_org(), endpoint_id)
-        before = paging.decode_time_key(page_token, query)
+    async def list_deliveries(self, query: ListWebhookDeliveries) -> DeliveryPage:
+        limit = paging.page_size(query.page_size)
+        org_id, endpoint_id = query.caller.require_org(), query.webhook_endpoint_id
+        digest = paging.query_digest("ListWebhookDeliveries", org_id, endpoint_id)
+        before = paging.decode_time_key(query.page_token, digest)
         async with self._uow() as uow:
-            await _endpoint(uow, caller.require_org(), endpoint_id)
+            await _endpoint(uow, org_id, endpoint_id)
             rows = list(
                 await uow.deliveries.list_for_endpoint(endpoint_id, before=before, limit=limit + 1)
             )
         token = ""
         if len(rows) > limit:
             rows = rows[:limit]
-            token = paging.encode_time_key(rows[-1].create_time, rows[-1].delivery_id, query)
+            token = paging.encode_time_key(rows[-1].create_time, rows[-1].delivery_id, digest)
         return DeliveryPage(rows, token)
 
-    async def redeliver(self, caller: Caller, endpoint_id: str, delivery_id: str) -> DeliveryRecord:
-        org_id = require_billing_manager(caller)
+    async def redeliver(self, command: RedeliverWebhook) -> DeliveryRecord:
+        org_id = require_billing_manager(command.caller)
+        endpoint_id, delivery_id = command.webhook_endpoint_id, command.delivery_id
         async with self._uow() as uow:
             await _endpoint(uow, org_id, endpoint_id)
             record = await uow.deliveries.redeliver(endpoint_id, delivery_id, self._clock())

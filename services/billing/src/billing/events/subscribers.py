@@ -11,9 +11,10 @@ from keel.identity.v1 import events_pb2 as identity_events
 from keel.items.v1 import events_pb2 as items_events
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from billing.app.commands import UsageInput
 from billing.app.ports import Clock
 from billing.app.subscriptions import SubscriptionHandlers
-from billing.app.usage import Late, UsageHandlers, UsageInput
+from billing.app.usage import Late, UsageHandlers
 from billing.app.webhook_delivery import fan_out
 from billing.contract import from_ts
 from billing.storage.uow import BoundUnitOfWork

@@ -1,40 +1,238 @@
-"""Request messages -> handler inputs, and the overview response; resources: billing.contract."""
+"""Request messages -> commands (with the call's caller), and the overview response;
+resources: billing.contract."""
 
 from __future__ import annotations
 
-from keel.billing.v1 import billing_overview_service_pb2, money_pb2, plan_pb2, usage_service_pb2
-
-from billing.app.overview import Overview
-from billing.app.plans import CreatePlan
-from billing.app.usage import UsageInput
-from billing.contract import (
-    from_ts,
-    interval_from_proto,
-    money_to_proto,
-    price_from_proto,
-    subscription_to_proto,
+from keel.billing.v1 import (
+    billing_overview_service_pb2,
+    invoice_service_pb2,
+    money_pb2,
+    plan_service_pb2,
+    subscription_service_pb2,
+    usage_service_pb2,
+    webhook_service_pb2,
 )
 
+from billing.app import commands as c
+from billing.app.overview import Overview
+from billing.contract import (
+    aggregation,
+    from_ts,
+    interval_from_proto,
+    invoice_state,
+    money_to_proto,
+    price_from_proto,
+    subscription_state,
+    subscription_to_proto,
+)
+from keel_runtime.caller import Caller
 
-def create_plan_command(plan_id: str, plan: plan_pb2.Plan, request_id: str = "") -> CreatePlan:
-    return CreatePlan(
-        plan_id=plan_id,
+# Plans.
+
+
+def create_plan_command(
+    request: plan_service_pb2.CreatePlanRequest, caller: Caller
+) -> c.CreatePlan:
+    plan = request.plan
+    return c.CreatePlan(
+        caller=caller,
+        plan_id=request.plan_id,
         display_name=plan.display_name,
         currency=plan.currency,
         interval=interval_from_proto(plan.interval),
         prices=tuple(price_from_proto(p) for p in plan.prices),
-        request_id=request_id,
+        request_id=request.request_id,
     )
 
 
-def usage_input(m: usage_service_pb2.UsageInput) -> UsageInput:
-    return UsageInput(
+def get_plan_query(request: plan_service_pb2.GetPlanRequest, caller: Caller) -> c.GetPlan:
+    return c.GetPlan(caller, request.plan_id)
+
+
+def list_plans_query(request: plan_service_pb2.ListPlansRequest, caller: Caller) -> c.ListPlans:
+    return c.ListPlans(
+        caller,
+        show_archived=request.show_archived,
+        page_size=request.page_size,
+        page_token=request.page_token,
+    )
+
+
+def archive_plan_command(
+    request: plan_service_pb2.ArchivePlanRequest, caller: Caller
+) -> c.ArchivePlan:
+    return c.ArchivePlan(caller, request.plan_id)
+
+
+# Subscriptions.
+
+
+def create_subscription_command(
+    request: subscription_service_pb2.CreateSubscriptionRequest, caller: Caller
+) -> c.CreateSubscription:
+    return c.CreateSubscription(caller, request.plan_id, request.request_id)
+
+
+def get_subscription_query(
+    request: subscription_service_pb2.GetSubscriptionRequest, caller: Caller
+) -> c.GetSubscription:
+    return c.GetSubscription(caller, request.subscription_id)
+
+
+def list_subscriptions_query(
+    request: subscription_service_pb2.ListSubscriptionsRequest, caller: Caller
+) -> c.ListSubscriptions:
+    return c.ListSubscriptions(
+        caller,
+        state=subscription_state(request.state),
+        page_size=request.page_size,
+        page_token=request.page_token,
+    )
+
+
+def change_plan_command(
+    request: subscription_service_pb2.ChangePlanRequest, caller: Caller
+) -> c.ChangePlan:
+    return c.ChangePlan(caller, request.subscription_id, request.plan_id, request.request_id)
+
+
+def cancel_subscription_command(
+    request: subscription_service_pb2.CancelSubscriptionRequest, caller: Caller
+) -> c.CancelSubscription:
+    return c.CancelSubscription(
+        caller, request.subscription_id, at_period_end=request.at_period_end
+    )
+
+
+# Invoices.
+
+
+def close_billing_period_command(
+    request: invoice_service_pb2.CloseBillingPeriodRequest, caller: Caller
+) -> c.CloseBillingPeriod:
+    return c.CloseBillingPeriod(caller, request.subscription_id, request.request_id)
+
+
+def get_invoice_query(
+    request: invoice_service_pb2.GetInvoiceRequest, caller: Caller
+) -> c.GetInvoice:
+    return c.GetInvoice(caller, request.invoice_id)
+
+
+def list_invoices_query(
+    request: invoice_service_pb2.ListInvoicesRequest, caller: Caller
+) -> c.ListInvoices:
+    return c.ListInvoices(
+        caller,
+        state=invoice_state(request.state),
+        page_size=request.page_size,
+        page_token=request.page_token,
+    )
+
+
+def pay_invoice_command(
+    request: invoice_service_pb2.PayInvoiceRequest, caller: Caller
+) -> c.PayInvoice:
+    return c.PayInvoice(caller, request.invoice_id)
+
+
+def void_invoice_command(
+    request: invoice_service_pb2.VoidInvoiceRequest, caller: Caller
+) -> c.VoidInvoice:
+    return c.VoidInvoice(caller, request.invoice_id)
+
+
+# Usage.
+
+
+def usage_input(m: usage_service_pb2.UsageInput) -> c.UsageInput:
+    return c.UsageInput(
         metric=m.metric,
         quantity=m.quantity,
         dedup_key=m.dedup_key,
         event_time=from_ts(m.event_time) if m.HasField("event_time") else None,
         distinct_value=m.distinct_value,
     )
+
+
+def record_usage_command(
+    request: usage_service_pb2.RecordUsageRequest, caller: Caller
+) -> c.RecordUsage:
+    return c.RecordUsage(caller, usage_input(request.usage))
+
+
+def record_usage_batch_command(
+    request: usage_service_pb2.RecordUsageBatchRequest, caller: Caller
+) -> c.RecordUsageBatch:
+    return c.RecordUsageBatch(caller, tuple(usage_input(u) for u in request.usages))
+
+
+def usage_summary_query(
+    request: usage_service_pb2.GetUsageSummaryRequest, caller: Caller
+) -> c.GetUsageSummary:
+    return c.GetUsageSummary(
+        caller,
+        metrics=tuple(request.metrics),
+        start=from_ts(request.start_time) if request.HasField("start_time") else None,
+        end=from_ts(request.end_time) if request.HasField("end_time") else None,
+        aggregation=aggregation(request.aggregation),
+    )
+
+
+# Webhooks.
+
+
+def create_webhook_endpoint_command(
+    request: webhook_service_pb2.CreateWebhookEndpointRequest, caller: Caller
+) -> c.CreateWebhookEndpoint:
+    endpoint = request.webhook_endpoint
+    return c.CreateWebhookEndpoint(
+        caller,
+        url=endpoint.url,
+        event_types=tuple(endpoint.event_types),
+        description=endpoint.description,
+        request_id=request.request_id,
+    )
+
+
+def list_webhook_endpoints_query(
+    request: webhook_service_pb2.ListWebhookEndpointsRequest, caller: Caller
+) -> c.ListWebhookEndpoints:
+    return c.ListWebhookEndpoints(
+        caller, page_size=request.page_size, page_token=request.page_token
+    )
+
+
+def delete_webhook_endpoint_command(
+    request: webhook_service_pb2.DeleteWebhookEndpointRequest, caller: Caller
+) -> c.DeleteWebhookEndpoint:
+    return c.DeleteWebhookEndpoint(caller, request.webhook_endpoint_id)
+
+
+def list_webhook_deliveries_query(
+    request: webhook_service_pb2.ListWebhookDeliveriesRequest, caller: Caller
+) -> c.ListWebhookDeliveries:
+    return c.ListWebhookDeliveries(
+        caller,
+        request.webhook_endpoint_id,
+        page_size=request.page_size,
+        page_token=request.page_token,
+    )
+
+
+def redeliver_webhook_command(
+    request: webhook_service_pb2.RedeliverWebhookRequest, caller: Caller
+) -> c.RedeliverWebhook:
+    return c.RedeliverWebhook(caller, request.webhook_endpoint_id, request.delivery_id)
+
+
+# The overview.
+
+
+def billing_overview_query(
+    request: billing_overview_service_pb2.GetBillingOverviewRequest, caller: Caller
+) -> c.GetBillingOverview:
+    return c.GetBillingOverview(caller)
 
 
 def overview_to_proto(o: Overview) -> billing_overview_service_pb2.BillingOverview:

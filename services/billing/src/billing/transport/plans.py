@@ -20,20 +20,15 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):  # type: ignore[m
     async def CreatePlan(
         self, request: pb.CreatePlanRequest, context: Any
     ) -> pb.CreatePlanResponse:
-        command = mapping.create_plan_command(request.plan_id, request.plan, request.request_id)
-        plan = await self._handlers.create(current_caller(), command)
+        plan = await self._handlers.create(mapping.create_plan_command(request, current_caller()))
         return pb.CreatePlanResponse(plan=contract.plan_to_proto(plan))
 
     async def GetPlan(self, request: pb.GetPlanRequest, context: Any) -> pb.GetPlanResponse:
-        plan = await self._handlers.get(request.plan_id)
+        plan = await self._handlers.get(mapping.get_plan_query(request, current_caller()))
         return pb.GetPlanResponse(plan=contract.plan_to_proto(plan))
 
     async def ListPlans(self, request: pb.ListPlansRequest, context: Any) -> pb.ListPlansResponse:
-        page = await self._handlers.list(
-            page_size=request.page_size,
-            page_token=request.page_token,
-            show_archived=request.show_archived,
-        )
+        page = await self._handlers.list(mapping.list_plans_query(request, current_caller()))
         return pb.ListPlansResponse(
             plans=[contract.plan_to_proto(p) for p in page.plans],
             next_page_token=page.next_page_token,
@@ -42,5 +37,5 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):  # type: ignore[m
     async def ArchivePlan(
         self, request: pb.ArchivePlanRequest, context: Any
     ) -> pb.ArchivePlanResponse:
-        plan = await self._handlers.archive(current_caller(), request.plan_id)
+        plan = await self._handlers.archive(mapping.archive_plan_command(request, current_caller()))
         return pb.ArchivePlanResponse(plan=contract.plan_to_proto(plan))

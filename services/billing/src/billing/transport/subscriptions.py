@@ -9,6 +9,7 @@ from keel.billing.v1 import subscription_service_pb2_grpc
 
 from billing import contract
 from billing.app.subscriptions import SubscriptionHandlers
+from billing.transport import mapping
 from keel_runtime.caller import current_caller
 
 
@@ -20,7 +21,7 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
         self, request: pb.CreateSubscriptionRequest, context: Any
     ) -> pb.CreateSubscriptionResponse:
         subscription = await self._handlers.create(
-            current_caller(), request.plan_id, request.request_id
+            mapping.create_subscription_command(request, current_caller())
         )
         return pb.CreateSubscriptionResponse(
             subscription=contract.subscription_to_proto(subscription)
@@ -29,17 +30,16 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
     async def GetSubscription(
         self, request: pb.GetSubscriptionRequest, context: Any
     ) -> pb.GetSubscriptionResponse:
-        subscription = await self._handlers.get(current_caller(), request.subscription_id)
+        subscription = await self._handlers.get(
+            mapping.get_subscription_query(request, current_caller())
+        )
         return pb.GetSubscriptionResponse(subscription=contract.subscription_to_proto(subscription))
 
     async def ListSubscriptions(
         self, request: pb.ListSubscriptionsRequest, context: Any
     ) -> pb.ListSubscriptionsResponse:
         page = await self._handlers.list(
-            current_caller(),
-            state=contract.subscription_state(request.state),
-            page_size=request.page_size,
-            page_token=request.page_token,
+            mapping.list_subscriptions_query(request, current_caller())
         )
         return pb.ListSubscriptionsResponse(
             subscriptions=[contract.subscription_to_proto(s) for s in page.subscriptions],
@@ -50,7 +50,7 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
         self, request: pb.ChangePlanRequest, context: Any
     ) -> pb.ChangePlanResponse:
         subscription, proration = await self._handlers.change_plan(
-            current_caller(), request.subscription_id, request.plan_id, request.request_id
+            mapping.change_plan_command(request, current_caller())
         )
         return pb.ChangePlanResponse(
             subscription=contract.subscription_to_proto(subscription),
@@ -61,7 +61,7 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
         self, request: pb.CancelSubscriptionRequest, context: Any
     ) -> pb.CancelSubscriptionResponse:
         subscription = await self._handlers.cancel(
-            current_caller(), request.subscription_id, at_period_end=request.at_period_end
+            mapping.cancel_subscription_command(request, current_caller())
         )
         return pb.CancelSubscriptionResponse(
             subscription=contract.subscription_to_proto(subscription)

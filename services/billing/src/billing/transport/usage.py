@@ -21,7 +21,7 @@ class UsageServicer(usage_service_pb2_grpc.UsageServiceServicer):  # type: ignor
         self, request: pb.RecordUsageRequest, context: Any
     ) -> pb.RecordUsageResponse:
         record, duplicate = await self._handlers.record(
-            current_caller(), mapping.usage_input(request.usage)
+            mapping.record_usage_command(request, current_caller())
         )
         return pb.RecordUsageResponse(
             usage_record=contract.usage_record_to_proto(record), duplicate=duplicate
@@ -31,7 +31,7 @@ class UsageServicer(usage_service_pb2_grpc.UsageServiceServicer):  # type: ignor
         self, request: pb.RecordUsageBatchRequest, context: Any
     ) -> pb.RecordUsageBatchResponse:
         recorded, duplicates = await self._handlers.record_batch(
-            current_caller(), [mapping.usage_input(u) for u in request.usages]
+            mapping.record_usage_batch_command(request, current_caller())
         )
         return pb.RecordUsageBatchResponse(recorded_count=recorded, duplicate_count=duplicates)
 
@@ -39,11 +39,7 @@ class UsageServicer(usage_service_pb2_grpc.UsageServiceServicer):  # type: ignor
         self, request: pb.GetUsageSummaryRequest, context: Any
     ) -> pb.GetUsageSummaryResponse:
         summary = await self._handlers.summary(
-            current_caller(),
-            metrics=list(request.metrics),
-            start=contract.from_ts(request.start_time) if request.HasField("start_time") else None,
-            end=contract.from_ts(request.end_time) if request.HasField("end_time") else None,
-            aggregation=contract.aggregation(request.aggregation),
+            mapping.usage_summary_query(request, current_caller())
         )
         return pb.GetUsageSummaryResponse(
             start_time=contract.ts(summary.start),

@@ -9,6 +9,7 @@ from keel.billing.v1 import webhook_service_pb2_grpc
 
 from billing import contract
 from billing.app.webhooks import WebhookHandlers
+from billing.transport import mapping
 from keel_runtime.caller import current_caller
 
 
@@ -19,13 +20,8 @@ class WebhookServicer(webhook_service_pb2_grpc.WebhookServiceServicer):  # type:
     async def CreateWebhookEndpoint(
         self, request: pb.CreateWebhookEndpointRequest, context: Any
     ) -> pb.CreateWebhookEndpointResponse:
-        endpoint = request.webhook_endpoint
         created, secret = await self._handlers.create(
-            current_caller(),
-            url=endpoint.url,
-            event_types=list(endpoint.event_types),
-            description=endpoint.description,
-            request_id=request.request_id,
+            mapping.create_webhook_endpoint_command(request, current_caller())
         )
         return pb.CreateWebhookEndpointResponse(
             webhook_endpoint=contract.webhook_to_proto(created), signing_secret=secret
@@ -35,7 +31,7 @@ class WebhookServicer(webhook_service_pb2_grpc.WebhookServiceServicer):  # type:
         self, request: pb.ListWebhookEndpointsRequest, context: Any
     ) -> pb.ListWebhookEndpointsResponse:
         page = await self._handlers.list(
-            current_caller(), page_size=request.page_size, page_token=request.page_token
+            mapping.list_webhook_endpoints_query(request, current_caller())
         )
         return pb.ListWebhookEndpointsResponse(
             webhook_endpoints=[contract.webhook_to_proto(w) for w in page.endpoints],
@@ -45,17 +41,16 @@ class WebhookServicer(webhook_service_pb2_grpc.WebhookServiceServicer):  # type:
     async def DeleteWebhookEndpoint(
         self, request: pb.DeleteWebhookEndpointRequest, context: Any
     ) -> pb.DeleteWebhookEndpointResponse:
-        await self._handlers.delete(current_caller(), request.webhook_endpoint_id)
+        await self._handlers.delete(
+            mapping.delete_webhook_endpoint_command(request, current_caller())
+        )
         return pb.DeleteWebhookEndpointResponse()
 
     async def ListWebhookDeliveries(
         self, request: pb.ListWebhookDeliveriesRequest, context: Any
     ) -> pb.ListWebhookDeliveriesResponse:
         page = await self._handlers.list_deliveries(
-            current_caller(),
-            request.webhook_endpoint_id,
-            page_size=request.page_size,
-            page_token=request.page_token,
+            mapping.list_webhook_deliveries_query(request, current_caller())
         )
         return pb.ListWebhookDeliveriesResponse(
             deliveries=[contract.delivery_to_proto(d) for d in page.deliveries],
@@ -66,6 +61,6 @@ class WebhookServicer(webhook_service_pb2_grpc.WebhookServiceServicer):  # type:
         self, request: pb.RedeliverWebhookRequest, context: Any
     ) -> pb.RedeliverWebhookResponse:
         record = await self._handlers.redeliver(
-            current_caller(), request.webhook_endpoint_id, request.delivery_id
+            mapping.redeliver_webhook_command(request, current_caller())
         )
         return pb.RedeliverWebhookResponse(delivery=contract.delivery_to_proto(record))

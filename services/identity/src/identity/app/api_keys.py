@@ -115,12 +115,60 @@ class NewApiKey:
     secret: str  # empty on an idempotent replay: the secret is never stored
 
 
-class CreateApiKeyHandler:
+class ApiKeyVerifier:
+    """Checks a presented key: format, checksum, stored hash, state; records the use."""
+
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
 
-    async def __call__(self, cmd: CreateApiKey) -> NewApiKey:
+    async def verify(self, presented: str) -> ApiKey:
+        prefix = parse_key(presented)
+        if prefix is None:
+            raise InvalidApiKey()
+        async with self._uow() as uow:
+            # Before the organization is known: the key with this prefix, found across
+            # organizations; once its secret checks out, the transaction acts for its own.
+            key = await uow.api_keys.get_by_prefix(prefix)
+            now = self._clock.now()
+            valid = (
+                key is not None
+                and hmac.compare_digest(key.secret_hash, sha256_hex(presented))
+                and key.state(now) is ApiKeyState.ACTIVE
+            )
+            if not valid or key is None:
+                raise InvalidApiKey()
+            await uow.act_for(key.organization_id)
+            await uow.api_keys.touch(key.id, now)
+            await uow.commit()
+        return key
+
+
+@dataclass(frozen=True)
+class ApiKeyAuthentication:
+    api_key: ApiKey
+    access_token: str
+    access_expires_at: datetime
+    expires_in: int
+
+
+class ApiKeyHandlers:
+    """API keys: create (secret shown once), list, revoke; authenticate and exchange."""
+
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        verifier: ApiKeyVerifier,
+        sessions: SessionIssuer,
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._verifier = verifier
+        self._sessions = sessions
+
+    async def create(self, cmd: CreateApiKey) -> NewApiKey:
         check_scopes(cmd.scopes)
         roles = cmd.roles or frozenset({Role.MEMBER})
         # The same rule as granting roles to a user: admins grant all but OWNER.
@@ -191,13 +239,7 @@ class CreateApiKeyHandler:
             await uow.commit()
             return NewApiKey(key, secret)
 
-
-class ListApiKeysHandler:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
-        self._uow = uow
-        self._clock = clock
-
-    async def __call__(self, query: ListApiKeys) -> tuple[list[ApiKey], str]:
+    async def list(self, query: ListApiKeys) -> tuple[list[ApiKey], str]:
         query.caller.require_role(*USER_ADMINS)
         scope = paging.query_digest("ListApiKeys", query.caller.org_id, query.show_inactive)
         list_query = ListQuery(
@@ -210,13 +252,7 @@ class ListApiKeysHandler:
             page = await uow.api_keys.list(query.caller.org_id, list_query)
         return list(page.items), next_page_token(page.next_cursor, scope)
 
-
-class RevokeApiKeyHandler:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
-        self._uow = uow
-        self._clock = clock
-
-    async def __call__(self, cmd: RevokeApiKey) -> ApiKey:
+    async def revoke(self, cmd: RevokeApiKey) -> ApiKey:
         cmd.caller.require_role(*USER_ADMINS)
         async with self._uow() as uow:
             key = await uow.api_keys.get(cmd.caller.org_id, cmd.api_key_id)
@@ -239,53 +275,10 @@ class RevokeApiKeyHandler:
             await uow.commit()
             return key
 
-
-class ApiKeyVerifier:
-    """Checks a presented key: format, checksum, stored hash, state; records the use."""
-
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
-        self._uow = uow
-        self._clock = clock
-
-    async def verify(self, presented: str) -> ApiKey:
-        prefix = parse_key(presented)
-        if prefix is None:
-            raise InvalidApiKey()
-        async with self._uow() as uow:
-            # Before the organization is known: the key with this prefix, found across
-            # organizations; once its secret checks out, the transaction acts for its own.
-            key = await uow.api_keys.get_by_prefix(prefix)
-            now = self._clock.now()
-            valid = (
-                key is not None
-                and hmac.compare_digest(key.secret_hash, sha256_hex(presented))
-                and key.state(now) is ApiKeyState.ACTIVE
-            )
-            if not valid or key is None:
-                raise InvalidApiKey()
-            await uow.act_for(key.organization_id)
-            await uow.api_keys.touch(key.id, now)
-            await uow.commit()
-        return key
-
-
-@dataclass(frozen=True)
-class ApiKeyAuthentication:
-    api_key: ApiKey
-    access_token: str
-    access_expires_at: datetime
-    expires_in: int
-
-
-class AuthenticateApiKeyHandler:
-    """Exchanges a key for a short-lived access token: for the mesh (service principals,
-    ``__call__``) and for external clients without any token (``exchange``, public)."""
-
-    def __init__(self, verifier: ApiKeyVerifier, sessions: SessionIssuer) -> None:
-        self._verifier = verifier
-        self._sessions = sessions
-
-    async def __call__(self, cmd: AuthenticateApiKey) -> ApiKeyAuthentication:
+    async def authenticate(self, cmd: AuthenticateApiKey) -> ApiKeyAuthentication:
+        """Exchanges a key for a short-lived access token: for the mesh (service principals,
+        ``__call__``) and for external clients without any token (``exchange``, public).
+        """
         cmd.caller.require_platform()
         return await self.exchange(ExchangeApiKey(api_key=cmd.api_key))
 

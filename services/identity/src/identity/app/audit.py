@@ -1,4 +1,4 @@
-"""Handler for reading the audit log."""
+"""Handlers for the audit log: list its events."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from identity.domain.roles import AUDIT_READERS
 from keel_runtime import paging
 
 
-class ListAuditEventsHandler:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+class AuditHandlers:
+    """The audit log: list."""
+
+    def __init__(self, *, uow: UnitOfWorkFactory) -> None:
         self._uow = uow
 
-    async def __call__(self, query: ListAuditEvents) -> tuple[list[AuditEntry], str]:
+    async def list(self, query: ListAuditEvents) -> tuple[list[AuditEntry], str]:
         query.caller.require_role(*AUDIT_READERS)
         filters = {k: v for k, v in (("action", query.action), ("actor", query.actor_filter)) if v}
         scope = paging.query_digest("ListAuditEvents", query.caller.org_id, filters)

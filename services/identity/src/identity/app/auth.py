@@ -42,23 +42,37 @@ from keel_runtime.tenancy import acting_for
 log = logging.getLogger(__name__)
 
 
-class LoginHandler:
-    """Verifies the password of exactly one account, the one the request targets.
+def unknown_account(email: str, organization_id: str) -> str:
+    """Throttle key of a login that targets no account: throttled like a real one, so the
+    throttle does not tell which emails exist."""
+    return "unknown:" + sha256_hex(f"{organization_id}|{email}")
 
-    An email may belong to several organizations (emails are unique per organization),
-    and anyone can add a user with any email to their own. So a login names its
-    organization, or targets the email's first registered account: never the set of
-    accounts with that email, whose passwords would answer for each other (an oracle, a
-    failure counter reset by another account's success, and a cost that grows with it).
-    """
+
+@dataclass(frozen=True)
+class Introspection:
+    active: bool
+    subject: str = ""
+    organization_id: str = ""
+    roles: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()
+    kind: str = ""
+    token_id: str = ""
+    expires_at: datetime | None = None
+
+
+class AuthHandlers:
+    """Sessions and tokens: login, refresh, logout, JWKS, introspection, key rotation."""
 
     def __init__(
         self,
+        *,
         uow: UnitOfWorkFactory,
         hasher: PasswordHasher,
         sessions: SessionIssuer,
         throttle: LoginThrottle,
         clock: Clock,
+        tokens: TokenService,
+        api_keys: ApiKeyVerifier,
     ) -> None:
         self._uow = uow
         self._hasher = hasher
@@ -66,8 +80,18 @@ class LoginHandler:
         self._throttle = throttle
         self._clock = clock
         self._audit_writes: set[asyncio.Task[None]] = set()
+        self._tokens = tokens
+        self._api_keys = api_keys
 
-    async def __call__(self, cmd: Login) -> TokenGrant:
+    async def login(self, cmd: Login) -> TokenGrant:
+        """Verifies the password of exactly one account, the one the request targets.
+
+        An email may belong to several organizations (emails are unique per organization),
+        and anyone can add a user with any email to their own. So a login names its
+        organization, or targets the email's first registered account: never the set of
+        accounts with that email, whose passwords would answer for each other (an oracle, a
+        failure counter reset by another account's success, and a cost that grows with it).
+        """
         email = normalize_email(cmd.email)
         async with self._uow() as uow:
             # Before the organization is known: the one account the login targets, found
@@ -150,20 +174,7 @@ class LoginHandler:
             )
             await uow.commit()
 
-
-def unknown_account(email: str, organization_id: str) -> str:
-    """Throttle key of a login that targets no account: throttled like a real one, so the
-    throttle does not tell which emails exist."""
-    return "unknown:" + sha256_hex(f"{organization_id}|{email}")
-
-
-class RefreshTokenHandler:
-    def __init__(self, uow: UnitOfWorkFactory, sessions: SessionIssuer, clock: Clock) -> None:
-        self._uow = uow
-        self._sessions = sessions
-        self._clock = clock
-
-    async def __call__(self, cmd: RefreshSession) -> TokenGrant:
+    async def refresh(self, cmd: RefreshSession) -> TokenGrant:
         if not cmd.refresh_token.startswith(REFRESH_TOKEN_PREFIX):
             raise InvalidRefreshToken()
         token_hash = sha256_hex(cmd.refresh_token)
@@ -232,13 +243,7 @@ class RefreshTokenHandler:
         await uow.commit()
         raise RefreshTokenReused()
 
-
-class LogoutHandler:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
-        self._uow = uow
-        self._clock = clock
-
-    async def __call__(self, cmd: Logout) -> None:
+    async def logout(self, cmd: Logout) -> None:
         async with self._uow() as uow:
             token = await uow.refresh_tokens.get_for_update(sha256_hex(cmd.refresh_token))
             # Someone else's token is treated as unknown: logout must not reveal sessions.
@@ -268,38 +273,11 @@ class LogoutHandler:
             )
             await uow.commit()
 
-
-class GetJwksHandler:
-    def __init__(self, tokens: TokenService) -> None:
-        self._tokens = tokens
-
-    async def __call__(self) -> dict[str, Any]:
+    async def jwks(self) -> dict[str, Any]:
         return await self._tokens.jwks()
 
-
-@dataclass(frozen=True)
-class Introspection:
-    active: bool
-    subject: str = ""
-    organization_id: str = ""
-    roles: tuple[str, ...] = ()
-    scopes: tuple[str, ...] = ()
-    kind: str = ""
-    token_id: str = ""
-    expires_at: datetime | None = None
-
-
-class IntrospectTokenHandler:
-    """Checks an access token, or an API key (recognised by its prefix), for the mesh."""
-
-    def __init__(
-        self, uow: UnitOfWorkFactory, tokens: TokenService, api_keys: ApiKeyVerifier
-    ) -> None:
-        self._uow = uow
-        self._tokens = tokens
-        self._api_keys = api_keys
-
-    async def __call__(self, cmd: IntrospectToken) -> Introspection:
+    async def introspect(self, cmd: IntrospectToken) -> Introspection:
+        """Checks an access token, or an API key (recognised by its prefix), for the mesh."""
         cmd.caller.require_platform()
         try:
             if cmd.token.startswith(KEY_PREFIX):
@@ -338,12 +316,7 @@ class IntrospectTokenHandler:
                 user = await uow.users.get(claims.organization_id, claims.subject)
         return user is not None and user.is_active
 
-
-class RotateSigningKeyHandler:
-    def __init__(self, tokens: TokenService) -> None:
-        self._tokens = tokens
-
-    async def __call__(self, cmd: RotateSigningKey) -> KeyRotation:
+    async def rotate_signing_key(self, cmd: RotateSigningKey) -> KeyRotation:
         # The signing key is every tenant's: a platform power, never an OWNER's. The server
         # chain refuses tenants first (keel.auth.v1.access); this keeps the rule here too.
         cmd.caller.require_platform()

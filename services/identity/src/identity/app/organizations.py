@@ -56,15 +56,19 @@ class _Prepared:
     password_hash: str
 
 
-class CreateOrganizationHandler:
-    """Sign-up: organization, owner and events in one transaction; idempotent on request_id."""
+UPDATABLE_ORGANIZATION_FIELDS = frozenset({"display_name", "default_currency"})
 
-    def __init__(self, uow: UnitOfWorkFactory, hasher: PasswordHasher, clock: Clock) -> None:
+
+class OrganizationHandlers:
+    """Organizations: sign-up, read and update."""
+
+    def __init__(self, *, uow: UnitOfWorkFactory, hasher: PasswordHasher, clock: Clock) -> None:
         self._uow = uow
         self._hasher = hasher
         self._clock = clock
 
-    async def __call__(self, cmd: CreateOrganization) -> SignUp:
+    async def create(self, cmd: CreateOrganization) -> SignUp:
+        """Sign-up: organization, owner and events in one transaction; idempotent on request_id."""
         email = normalize_email(cmd.owner_email)
         currency = check_currency(cmd.default_currency or DEFAULT_CURRENCY)
         display_name = check_display_name(cmd.display_name)
@@ -171,12 +175,7 @@ class CreateOrganizationHandler:
             raise RequestIdReused()
         return SignUp(organization=org, owner=owner)
 
-
-class GetOrganizationHandler:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
-        self._uow = uow
-
-    async def __call__(self, query: GetOrganization) -> Organization:
+    async def get(self, query: GetOrganization) -> Organization:
         # Another tenant's organization is reported missing, not forbidden: ids don't leak.
         if query.organization_id != query.caller.org_id:
             raise OrganizationNotFound(organization_id=query.organization_id)
@@ -186,16 +185,7 @@ class GetOrganizationHandler:
             raise OrganizationNotFound(organization_id=query.organization_id)
         return org
 
-
-UPDATABLE_ORGANIZATION_FIELDS = frozenset({"display_name", "default_currency"})
-
-
-class UpdateOrganizationHandler:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
-        self._uow = uow
-        self._clock = clock
-
-    async def __call__(self, cmd: UpdateOrganization) -> Organization:
+    async def update(self, cmd: UpdateOrganization) -> Organization:
         if cmd.organization_id != cmd.caller.org_id:
             raise OrganizationNotFound(organization_id=cmd.organization_id)
         cmd.caller.require_role(*USER_ADMINS)

@@ -56,29 +56,31 @@ async def _load(uow: UnitOfWork, caller: Caller, user_id: str) -> User:
     return user
 
 
-class GetCurrentUserHandler:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
-        self._uow = uow
+UPDATABLE_USER_FIELDS = frozenset({"display_name", "roles"})
 
-    async def __call__(self, query: GetCurrentUser) -> User:
+
+async def _keep_an_owner(uow: UnitOfWork, user: User) -> None:
+    if user.is_active and await uow.users.count_active_owners(user.organization_id) <= 1:
+        raise LastOwner()
+
+
+class UserHandlers:
+    """Users of an organization: read, list, create, update, deactivate, change password."""
+
+    def __init__(self, *, uow: UnitOfWorkFactory, hasher: PasswordHasher, clock: Clock) -> None:
+        self._uow = uow
+        self._hasher = hasher
+        self._clock = clock
+
+    async def get_current(self, query: GetCurrentUser) -> User:
         async with self._uow() as uow:
             return await _load(uow, query.caller, require_user(query.caller))
 
-
-class GetUserHandler:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
-        self._uow = uow
-
-    async def __call__(self, query: GetUser) -> User:
+    async def get(self, query: GetUser) -> User:
         async with self._uow() as uow:
             return await _load(uow, query.caller, query.user_id)
 
-
-class ListUsersHandler:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
-        self._uow = uow
-
-    async def __call__(self, query: ListUsers) -> tuple[list[User], str]:
+    async def list(self, query: ListUsers) -> tuple[list[User], str]:
         scope = paging.query_digest("ListUsers", query.caller.org_id, query.show_deactivated)
         list_query = ListQuery(
             limit=paging.page_size(query.page_size),
@@ -89,14 +91,7 @@ class ListUsersHandler:
             page: Page[User] = await uow.users.list(query.caller.org_id, list_query)
         return list(page.items), next_page_token(page.next_cursor, scope)
 
-
-class CreateUserHandler:
-    def __init__(self, uow: UnitOfWorkFactory, hasher: PasswordHasher, clock: Clock) -> None:
-        self._uow = uow
-        self._hasher = hasher
-        self._clock = clock
-
-    async def __call__(self, cmd: CreateUser) -> User:
+    async def create(self, cmd: CreateUser) -> User:
         roles = cmd.roles or frozenset({Role.MEMBER})
         check_grant(cmd.caller, roles)
         email = normalize_email(cmd.email)
@@ -160,16 +155,7 @@ class CreateUserHandler:
             await uow.commit()
             return user
 
-
-UPDATABLE_USER_FIELDS = frozenset({"display_name", "roles"})
-
-
-class UpdateUserHandler:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
-        self._uow = uow
-        self._clock = clock
-
-    async def __call__(self, cmd: UpdateUser) -> User:
+    async def update(self, cmd: UpdateUser) -> User:
         unknown = cmd.fields - UPDATABLE_USER_FIELDS
         if unknown or not cmd.fields:
             raise InvalidUpdateMask(fields=",".join(sorted(unknown)))
@@ -206,18 +192,7 @@ class UpdateUserHandler:
             await uow.commit()
             return user
 
-
-async def _keep_an_owner(uow: UnitOfWork, user: User) -> None:
-    if user.is_active and await uow.users.count_active_owners(user.organization_id) <= 1:
-        raise LastOwner()
-
-
-class DeactivateUserHandler:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
-        self._uow = uow
-        self._clock = clock
-
-    async def __call__(self, cmd: DeactivateUser) -> User:
+    async def deactivate(self, cmd: DeactivateUser) -> User:
         cmd.caller.require_role(*USER_ADMINS)
         async with self._uow() as uow:
             user = await _load(uow, cmd.caller, cmd.user_id)
@@ -244,14 +219,7 @@ class DeactivateUserHandler:
             await uow.commit()
             return user
 
-
-class ChangePasswordHandler:
-    def __init__(self, uow: UnitOfWorkFactory, hasher: PasswordHasher, clock: Clock) -> None:
-        self._uow = uow
-        self._hasher = hasher
-        self._clock = clock
-
-    async def __call__(self, cmd: ChangePassword) -> None:
+    async def change_password(self, cmd: ChangePassword) -> None:
         user_id = require_user(cmd.caller)
         async with self._uow() as uow:
             user = await _load(uow, cmd.caller, user_id)

@@ -8,9 +8,9 @@ from keel.identity.v1 import (
 )
 
 from identity import contract
-from identity.app import commands
 from identity.app.handlers import Handlers
 from identity.app.ports import Clock
+from identity.transport import mapping
 from identity.transport.calls import Context
 from keel_runtime.caller import current_caller
 
@@ -23,20 +23,7 @@ class ApiKeyServicer(api_key_service_pb2_grpc.ApiKeyServiceServicer):  # type: i
     async def CreateApiKey(
         self, request: api_key_service_pb2.CreateApiKeyRequest, context: Context
     ) -> api_key_service_pb2.CreateApiKeyResponse:
-        result = await self._h.create_api_key(
-            commands.CreateApiKey(
-                caller=current_caller(),
-                display_name=request.display_name,
-                scopes=frozenset(request.scopes),
-                roles=contract.roles_from_proto(request.roles),
-                expires_at=(
-                    contract.from_timestamp(request.expire_time)
-                    if request.HasField("expire_time")
-                    else None
-                ),
-                request_id=request.request_id,
-            )
-        )
+        result = await self._h.api_keys.create(mapping.create_api_key(request, current_caller()))
         return api_key_service_pb2.CreateApiKeyResponse(
             api_key=contract.api_key(result.api_key, self._clock.now()), secret=result.secret
         )
@@ -44,14 +31,7 @@ class ApiKeyServicer(api_key_service_pb2_grpc.ApiKeyServiceServicer):  # type: i
     async def ListApiKeys(
         self, request: api_key_service_pb2.ListApiKeysRequest, context: Context
     ) -> api_key_service_pb2.ListApiKeysResponse:
-        keys, token = await self._h.list_api_keys(
-            commands.ListApiKeys(
-                caller=current_caller(),
-                page_size=request.page_size,
-                page_token=request.page_token,
-                show_inactive=request.show_inactive,
-            )
-        )
+        keys, token = await self._h.api_keys.list(mapping.list_api_keys(request, current_caller()))
         now = self._clock.now()
         return api_key_service_pb2.ListApiKeysResponse(
             api_keys=[contract.api_key(k, now) for k in keys], next_page_token=token
@@ -60,9 +40,7 @@ class ApiKeyServicer(api_key_service_pb2_grpc.ApiKeyServiceServicer):  # type: i
     async def RevokeApiKey(
         self, request: api_key_service_pb2.RevokeApiKeyRequest, context: Context
     ) -> api_key_service_pb2.RevokeApiKeyResponse:
-        key = await self._h.revoke_api_key(
-            commands.RevokeApiKey(caller=current_caller(), api_key_id=request.api_key_id)
-        )
+        key = await self._h.api_keys.revoke(mapping.revoke_api_key(request, current_caller()))
         return api_key_service_pb2.RevokeApiKeyResponse(
             api_key=contract.api_key(key, self._clock.now())
         )

@@ -12,7 +12,6 @@ from keel.identity.v1 import (
     auth_service_pb2_grpc,
 )
 
-from identity.app import commands
 from identity.app.handlers import Handlers
 from identity.domain.errors import TooManyLoginAttempts
 from identity.transport import mapping
@@ -31,13 +30,8 @@ class AuthServicer(auth_service_pb2_grpc.AuthServiceServicer):  # type: ignore[m
         self, request: auth_service_pb2.LoginRequest, context: Context
     ) -> auth_service_pb2.LoginResponse:
         try:
-            grant = await self._h.login(
-                commands.Login(
-                    email=request.email,
-                    password=request.password,
-                    organization_id=request.organization_id,
-                    client_address=self._client_address.of(context),
-                )
+            grant = await self._h.auth.login(
+                mapping.login(request, self._client_address.of(context))
             )
         except TooManyLoginAttempts as refused:
             await context.abort_with_status(throttled_status(refused))
@@ -46,23 +40,19 @@ class AuthServicer(auth_service_pb2_grpc.AuthServiceServicer):  # type: ignore[m
     async def RefreshToken(
         self, request: auth_service_pb2.RefreshTokenRequest, context: Context
     ) -> auth_service_pb2.RefreshTokenResponse:
-        grant = await self._h.refresh_token(
-            commands.RefreshSession(refresh_token=request.refresh_token)
-        )
+        grant = await self._h.auth.refresh(mapping.refresh_session(request))
         return auth_service_pb2.RefreshTokenResponse(grant=mapping.token_grant(grant))
 
     async def Logout(
         self, request: auth_service_pb2.LogoutRequest, context: Context
     ) -> auth_service_pb2.LogoutResponse:
-        await self._h.logout(
-            commands.Logout(caller=current_caller(), refresh_token=request.refresh_token)
-        )
+        await self._h.auth.logout(mapping.logout(request, current_caller()))
         return auth_service_pb2.LogoutResponse()
 
     async def GetJwks(
         self, request: auth_service_pb2.GetJwksRequest, context: Context
     ) -> httpbody_pb2.HttpBody:
-        jwks = await self._h.get_jwks()
+        jwks = await self._h.auth.jwks()
         return httpbody_pb2.HttpBody(
             content_type="application/json",
             data=json.dumps(jwks, separators=(",", ":")).encode(),
@@ -71,25 +61,21 @@ class AuthServicer(auth_service_pb2_grpc.AuthServiceServicer):  # type: ignore[m
     async def IntrospectToken(
         self, request: auth_service_pb2.IntrospectTokenRequest, context: Context
     ) -> auth_service_pb2.IntrospectTokenResponse:
-        result = await self._h.introspect_token(
-            commands.IntrospectToken(caller=current_caller(), token=request.token)
-        )
+        result = await self._h.auth.introspect(mapping.introspect_token(request, current_caller()))
         return mapping.introspection(result)
 
     async def AuthenticateApiKey(
         self, request: auth_service_pb2.AuthenticateApiKeyRequest, context: Context
     ) -> auth_service_pb2.AuthenticateApiKeyResponse:
-        result = await self._h.authenticate_api_key(
-            commands.AuthenticateApiKey(caller=current_caller(), api_key=request.api_key)
+        result = await self._h.api_keys.authenticate(
+            mapping.authenticate_api_key(request, current_caller())
         )
         return mapping.api_key_authentication(result)
 
     async def ExchangeApiKey(
         self, request: auth_service_pb2.ExchangeApiKeyRequest, context: Context
     ) -> auth_service_pb2.ExchangeApiKeyResponse:
-        result = await self._h.authenticate_api_key.exchange(
-            commands.ExchangeApiKey(api_key=request.api_key)
-        )
+        result = await self._h.api_keys.exchange(mapping.exchange_api_key(request))
         return mapping.api_key_exchange(result)
 
 

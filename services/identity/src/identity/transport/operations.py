@@ -10,8 +10,8 @@ from keel.identity.v1 import (
 )
 
 from identity import contract
-from identity.app import commands
 from identity.app.handlers import Handlers
+from identity.transport import mapping
 from identity.transport.calls import Context
 from keel_runtime.caller import current_caller
 
@@ -23,14 +23,8 @@ class AuditServicer(audit_service_pb2_grpc.AuditServiceServicer):  # type: ignor
     async def ListAuditEvents(
         self, request: audit_service_pb2.ListAuditEventsRequest, context: Context
     ) -> audit_service_pb2.ListAuditEventsResponse:
-        entries, token = await self._h.list_audit_events(
-            commands.ListAuditEvents(
-                caller=current_caller(),
-                page_size=request.page_size,
-                page_token=request.page_token,
-                action=request.action,
-                actor_filter=request.actor,
-            )
+        entries, token = await self._h.audit.list(
+            mapping.list_audit_events(request, current_caller())
         )
         return audit_service_pb2.ListAuditEventsResponse(
             audit_events=[contract.audit_event(e) for e in entries], next_page_token=token
@@ -44,8 +38,8 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):  # type: ignor
     async def RotateSigningKey(
         self, request: admin_service_pb2.RotateSigningKeyRequest, context: Context
     ) -> admin_service_pb2.RotateSigningKeyResponse:
-        rotation = await self._h.rotate_signing_key(
-            commands.RotateSigningKey(caller=current_caller())
+        rotation = await self._h.auth.rotate_signing_key(
+            mapping.rotate_signing_key(request, current_caller())
         )
         return admin_service_pb2.RotateSigningKeyResponse(
             active_key_id=rotation.active_key_id,
