@@ -40,7 +40,7 @@ def test_create_plan_takes_the_plan_its_id_and_request_id() -> None:
             display_name="Team", currency="USD", interval=plan_pb2.BILLING_INTERVAL_YEAR
         ),
     )
-    command = mapping.create_plan_command(request, operator())
+    command = mapping.create_plan(request, operator())
     assert command == c.CreatePlan(operator(), "team", "Team", "USD", Interval.YEAR, (), "r-1")
 
 
@@ -48,35 +48,31 @@ def test_subscription_commands_carry_their_fields() -> None:
     change = subscription_service_pb2.ChangePlanRequest(
         subscription_id="s-1", plan_id="team", request_id="r-2"
     )
-    assert mapping.change_plan_command(change, owner()) == c.ChangePlan(
-        owner(), "s-1", "team", "r-2"
-    )
+    assert mapping.change_plan(change, owner()) == c.ChangePlan(owner(), "s-1", "team", "r-2")
     cancel = subscription_service_pb2.CancelSubscriptionRequest(
         subscription_id="s-1", at_period_end=True
     )
-    assert mapping.cancel_subscription_command(cancel, owner()) == c.CancelSubscription(
+    assert mapping.cancel_subscription(cancel, owner()) == c.CancelSubscription(
         owner(), "s-1", at_period_end=True
     )
 
 
 def test_an_unspecified_state_lists_every_state() -> None:
     every = subscription_service_pb2.ListSubscriptionsRequest(page_size=5, page_token="t")
-    assert mapping.list_subscriptions_query(every, owner()) == c.ListSubscriptions(
+    assert mapping.list_subscriptions(every, owner()) == c.ListSubscriptions(
         owner(), state=None, page_size=5, page_token="t"
     )
     active = subscription_service_pb2.ListSubscriptionsRequest(
         state=subscription_pb2.SUBSCRIPTION_STATE_ACTIVE
     )
-    assert mapping.list_subscriptions_query(active, owner()).state is SubscriptionState.ACTIVE
+    assert mapping.list_subscriptions(active, owner()).state is SubscriptionState.ACTIVE
 
 
 def test_usage_without_times_leaves_them_to_the_handler() -> None:
     usage = usage_service_pb2.UsageInput(metric="m", quantity=3, dedup_key="k")
-    recorded = mapping.record_usage_command(
-        usage_service_pb2.RecordUsageRequest(usage=usage), owner()
-    )
+    recorded = mapping.record_usage(usage_service_pb2.RecordUsageRequest(usage=usage), owner())
     assert recorded == c.RecordUsage(owner(), c.UsageInput("m", 3, "k", event_time=None))
-    summary = mapping.usage_summary_query(usage_service_pb2.GetUsageSummaryRequest(), owner())
+    summary = mapping.usage_summary(usage_service_pb2.GetUsageSummaryRequest(), owner())
     assert (summary.start, summary.end, summary.aggregation) == (None, None, None)
 
 
@@ -85,7 +81,7 @@ def test_usage_times_and_aggregation_are_kept() -> None:
         metric="m", quantity=1, dedup_key="k", event_time=ts(T0), distinct_value="u"
     )
     batch = usage_service_pb2.RecordUsageBatchRequest(usages=[usage, usage])
-    command = mapping.record_usage_batch_command(batch, owner())
+    command = mapping.record_usage_batch(batch, owner())
     assert command.usages == (c.UsageInput("m", 1, "k", T0, "u"),) * 2
     request = usage_service_pb2.GetUsageSummaryRequest(
         metrics=["m"],
@@ -93,7 +89,7 @@ def test_usage_times_and_aggregation_are_kept() -> None:
         end_time=ts(T0.replace(day=2)),
         aggregation=plan_pb2.USAGE_AGGREGATION_MAX,
     )
-    assert mapping.usage_summary_query(request, owner()) == c.GetUsageSummary(
+    assert mapping.usage_summary(request, owner()) == c.GetUsageSummary(
         owner(), ("m",), T0, T0.replace(day=2), Aggregation.MAX
     )
 
@@ -105,6 +101,6 @@ def test_webhook_endpoint_create_takes_the_endpoint_and_request_id() -> None:
             url="https://example.com/h", event_types=["a", "b"], description="d"
         ),
     )
-    assert mapping.create_webhook_endpoint_command(request, owner()) == c.CreateWebhookEndpoint(
+    assert mapping.create_webhook_endpoint(request, owner()) == c.CreateWebhookEndpoint(
         owner(), "https://example.com/h", ("a", "b"), "d", "r-3"
     )

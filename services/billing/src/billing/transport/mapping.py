@@ -30,9 +30,7 @@ from keel_runtime.caller import Caller
 # Plans.
 
 
-def create_plan_command(
-    request: plan_service_pb2.CreatePlanRequest, caller: Caller
-) -> c.CreatePlan:
+def create_plan(request: plan_service_pb2.CreatePlanRequest, caller: Caller) -> c.CreatePlan:
     plan = request.plan
     return c.CreatePlan(
         caller=caller,
@@ -45,11 +43,11 @@ def create_plan_command(
     )
 
 
-def get_plan_query(request: plan_service_pb2.GetPlanRequest, caller: Caller) -> c.GetPlan:
+def get_plan(request: plan_service_pb2.GetPlanRequest, caller: Caller) -> c.GetPlan:
     return c.GetPlan(caller, request.plan_id)
 
 
-def list_plans_query(request: plan_service_pb2.ListPlansRequest, caller: Caller) -> c.ListPlans:
+def list_plans(request: plan_service_pb2.ListPlansRequest, caller: Caller) -> c.ListPlans:
     return c.ListPlans(
         caller,
         show_archived=request.show_archived,
@@ -58,28 +56,26 @@ def list_plans_query(request: plan_service_pb2.ListPlansRequest, caller: Caller)
     )
 
 
-def archive_plan_command(
-    request: plan_service_pb2.ArchivePlanRequest, caller: Caller
-) -> c.ArchivePlan:
+def archive_plan(request: plan_service_pb2.ArchivePlanRequest, caller: Caller) -> c.ArchivePlan:
     return c.ArchivePlan(caller, request.plan_id)
 
 
 # Subscriptions.
 
 
-def create_subscription_command(
+def create_subscription(
     request: subscription_service_pb2.CreateSubscriptionRequest, caller: Caller
 ) -> c.CreateSubscription:
     return c.CreateSubscription(caller, request.plan_id, request.request_id)
 
 
-def get_subscription_query(
+def get_subscription(
     request: subscription_service_pb2.GetSubscriptionRequest, caller: Caller
 ) -> c.GetSubscription:
     return c.GetSubscription(caller, request.subscription_id)
 
 
-def list_subscriptions_query(
+def list_subscriptions(
     request: subscription_service_pb2.ListSubscriptionsRequest, caller: Caller
 ) -> c.ListSubscriptions:
     return c.ListSubscriptions(
@@ -90,13 +86,13 @@ def list_subscriptions_query(
     )
 
 
-def change_plan_command(
+def change_plan(
     request: subscription_service_pb2.ChangePlanRequest, caller: Caller
 ) -> c.ChangePlan:
     return c.ChangePlan(caller, request.subscription_id, request.plan_id, request.request_id)
 
 
-def cancel_subscription_command(
+def cancel_subscription(
     request: subscription_service_pb2.CancelSubscriptionRequest, caller: Caller
 ) -> c.CancelSubscription:
     return c.CancelSubscription(
@@ -107,19 +103,17 @@ def cancel_subscription_command(
 # Invoices.
 
 
-def close_billing_period_command(
+def close_billing_period(
     request: invoice_service_pb2.CloseBillingPeriodRequest, caller: Caller
 ) -> c.CloseBillingPeriod:
     return c.CloseBillingPeriod(caller, request.subscription_id, request.request_id)
 
 
-def get_invoice_query(
-    request: invoice_service_pb2.GetInvoiceRequest, caller: Caller
-) -> c.GetInvoice:
+def get_invoice(request: invoice_service_pb2.GetInvoiceRequest, caller: Caller) -> c.GetInvoice:
     return c.GetInvoice(caller, request.invoice_id)
 
 
-def list_invoices_query(
+def list_invoices(
     request: invoice_service_pb2.ListInvoicesRequest, caller: Caller
 ) -> c.ListInvoices:
     return c.ListInvoices(
@@ -130,15 +124,11 @@ def list_invoices_query(
     )
 
 
-def pay_invoice_command(
-    request: invoice_service_pb2.PayInvoiceRequest, caller: Caller
-) -> c.PayInvoice:
+def pay_invoice(request: invoice_service_pb2.PayInvoiceRequest, caller: Caller) -> c.PayInvoice:
     return c.PayInvoice(caller, request.invoice_id)
 
 
-def void_invoice_command(
-    request: invoice_service_pb2.VoidInvoiceRequest, caller: Caller
-) -> c.VoidInvoice:
+def void_invoice(request: invoice_service_pb2.VoidInvoiceRequest, caller: Caller) -> c.VoidInvoice:
     return c.VoidInvoice(caller, request.invoice_id)
 
 
@@ -155,19 +145,17 @@ def usage_input(m: usage_service_pb2.UsageInput) -> c.UsageInput:
     )
 
 
-def record_usage_command(
-    request: usage_service_pb2.RecordUsageRequest, caller: Caller
-) -> c.RecordUsage:
+def record_usage(request: usage_service_pb2.RecordUsageRequest, caller: Caller) -> c.RecordUsage:
     return c.RecordUsage(caller, usage_input(request.usage))
 
 
-def record_usage_batch_command(
+def record_usage_batch(
     request: usage_service_pb2.RecordUsageBatchRequest, caller: Caller
 ) -> c.RecordUsageBatch:
     return c.RecordUsageBatch(caller, tuple(usage_input(u) for u in request.usages))
 
 
-def usage_summary_query(
+def usage_summary(
     request: usage_service_pb2.GetUsageSummaryRequest, caller: Caller
 ) -> c.GetUsageSummary:
     return c.GetUsageSummary(
@@ -182,7 +170,7 @@ def usage_summary_query(
 # Webhooks.
 
 
-def create_webhook_endpoint_command(
+def create_webhook_endpoint(
     request: webhook_service_pb2.CreateWebhookEndpointRequest, caller: Caller
 ) -> c.CreateWebhookEndpoint:
     endpoint = request.webhook_endpoint
@@ -195,7 +183,7 @@ def create_webhook_endpoint_command(
     )
 
 
-def list_webhook_endpoints_query(
+def list_webhook_endpoints(
     request: webhook_service_pb2.ListWebhookEndpointsRequest, caller: Caller
 ) -> c.ListWebhookEndpoints:
     return c.ListWebhookEndpoints(
@@ -203,13 +191,13 @@ def list_webhook_endpoints_query(
     )
 
 
-def delete_webhook_endpoint_command(
+def delete_webhook_endpoint(
     request: webhook_service_pb2.DeleteWebhookEndpointRequest, caller: Caller
 ) -> c.DeleteWebhookEndpoint:
     return c.DeleteWebhookEndpoint(caller, request.webhook_endpoint_id)
 
 
-def list_webhook_deliveries_query(
+def list_webhook_deliveries(
     request: webhook_service_pb2.ListWebhookDeliveriesRequest, caller: Caller
 ) -> c.ListWebhookDeliveries:
     return c.ListWebhookDeliveries(
@@ -220,7 +208,7 @@ def list_webhook_deliveries_query(
     )
 
 
-def redeliver_webhook_command(
+def redeliver_webhook(
     request: webhook_service_pb2.RedeliverWebhookRequest, caller: Caller
 ) -> c.RedeliverWebhook:
     return c.RedeliverWebhook(caller, request.webhook_endpoint_id, request.delivery_id)
@@ -229,7 +217,7 @@ def redeliver_webhook_command(
 # The overview.
 
 
-def billing_overview_query(
+def billing_overview(
     request: billing_overview_service_pb2.GetBillingOverviewRequest, caller: Caller
 ) -> c.GetBillingOverview:
     return c.GetBillingOverview(caller)

@@ -19,7 +19,5 @@ class BillingOverviewServicer(billing_overview_service_pb2_grpc.BillingOverviewS
     async def GetBillingOverview(
         self, request: pb.GetBillingOverviewRequest, context: Any
     ) -> pb.GetBillingOverviewResponse:
-        overview = await self._handlers.get(
-            mapping.billing_overview_query(request, current_caller())
-        )
+        overview = await self._handlers.get(mapping.billing_overview(request, current_caller()))
         return pb.GetBillingOverviewResponse(overview=mapping.overview_to_proto(overview))

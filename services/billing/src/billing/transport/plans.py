@@ -20,15 +20,15 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):  # type: ignore[m
     async def CreatePlan(
         self, request: pb.CreatePlanRequest, context: Any
     ) -> pb.CreatePlanResponse:
-        plan = await self._handlers.create(mapping.create_plan_command(request, current_caller()))
+        plan = await self._handlers.create(mapping.create_plan(request, current_caller()))
         return pb.CreatePlanResponse(plan=contract.plan_to_proto(plan))
 
     async def GetPlan(self, request: pb.GetPlanRequest, context: Any) -> pb.GetPlanResponse:
-        plan = await self._handlers.get(mapping.get_plan_query(request, current_caller()))
+        plan = await self._handlers.get(mapping.get_plan(request, current_caller()))
         return pb.GetPlanResponse(plan=contract.plan_to_proto(plan))
 
     async def ListPlans(self, request: pb.ListPlansRequest, context: Any) -> pb.ListPlansResponse:
-        page = await self._handlers.list(mapping.list_plans_query(request, current_caller()))
+        page = await self._handlers.list(mapping.list_plans(request, current_caller()))
         return pb.ListPlansResponse(
             plans=[contract.plan_to_proto(p) for p in page.plans],
             next_page_token=page.next_page_token,
@@ -37,5 +37,5 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):  # type: ignore[m
     async def ArchivePlan(
         self, request: pb.ArchivePlanRequest, context: Any
     ) -> pb.ArchivePlanResponse:
-        plan = await self._handlers.archive(mapping.archive_plan_command(request, current_caller()))
+        plan = await self._handlers.archive(mapping.archive_plan(request, current_caller()))
         return pb.ArchivePlanResponse(plan=contract.plan_to_proto(plan))

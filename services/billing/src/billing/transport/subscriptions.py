@@ -21,7 +21,7 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
         self, request: pb.CreateSubscriptionRequest, context: Any
     ) -> pb.CreateSubscriptionResponse:
         subscription = await self._handlers.create(
-            mapping.create_subscription_command(request, current_caller())
+            mapping.create_subscription(request, current_caller())
         )
         return pb.CreateSubscriptionResponse(
             subscription=contract.subscription_to_proto(subscription)
@@ -30,17 +30,13 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
     async def GetSubscription(
         self, request: pb.GetSubscriptionRequest, context: Any
     ) -> pb.GetSubscriptionResponse:
-        subscription = await self._handlers.get(
-            mapping.get_subscription_query(request, current_caller())
-        )
+        subscription = await self._handlers.get(mapping.get_subscription(request, current_caller()))
         return pb.GetSubscriptionResponse(subscription=contract.subscription_to_proto(subscription))
 
     async def ListSubscriptions(
         self, request: pb.ListSubscriptionsRequest, context: Any
     ) -> pb.ListSubscriptionsResponse:
-        page = await self._handlers.list(
-            mapping.list_subscriptions_query(request, current_caller())
-        )
+        page = await self._handlers.list(mapping.list_subscriptions(request, current_caller()))
         return pb.ListSubscriptionsResponse(
             subscriptions=[contract.subscription_to_proto(s) for s in page.subscriptions],
             next_page_token=page.next_page_token,
@@ -50,7 +46,7 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
         self, request: pb.ChangePlanRequest, context: Any
     ) -> pb.ChangePlanResponse:
         subscription, proration = await self._handlers.change_plan(
-            mapping.change_plan_command(request, current_caller())
+            mapping.change_plan(request, current_caller())
         )
         return pb.ChangePlanResponse(
             subscription=contract.subscription_to_proto(subscription),
@@ -61,7 +57,7 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
         self, request: pb.CancelSubscriptionRequest, context: Any
     ) -> pb.CancelSubscriptionResponse:
         subscription = await self._handlers.cancel(
-            mapping.cancel_subscription_command(request, current_caller())
+            mapping.cancel_subscription(request, current_caller())
         )
         return pb.CancelSubscriptionResponse(
             subscription=contract.subscription_to_proto(subscription)

@@ -21,7 +21,7 @@ class UsageServicer(usage_service_pb2_grpc.UsageServiceServicer):  # type: ignor
         self, request: pb.RecordUsageRequest, context: Any
     ) -> pb.RecordUsageResponse:
         record, duplicate = await self._handlers.record(
-            mapping.record_usage_command(request, current_caller())
+            mapping.record_usage(request, current_caller())
         )
         return pb.RecordUsageResponse(
             usage_record=contract.usage_record_to_proto(record), duplicate=duplicate
@@ -31,16 +31,14 @@ class UsageServicer(usage_service_pb2_grpc.UsageServiceServicer):  # type: ignor
         self, request: pb.RecordUsageBatchRequest, context: Any
     ) -> pb.RecordUsageBatchResponse:
         recorded, duplicates = await self._handlers.record_batch(
-            mapping.record_usage_batch_command(request, current_caller())
+            mapping.record_usage_batch(request, current_caller())
         )
         return pb.RecordUsageBatchResponse(recorded_count=recorded, duplicate_count=duplicates)
 
     async def GetUsageSummary(
         self, request: pb.GetUsageSummaryRequest, context: Any
     ) -> pb.GetUsageSummaryResponse:
-        summary = await self._handlers.summary(
-            mapping.usage_summary_query(request, current_caller())
-        )
+        summary = await self._handlers.summary(mapping.usage_summary(request, current_caller()))
         return pb.GetUsageSummaryResponse(
             start_time=contract.ts(summary.start),
             end_time=contract.ts(summary.end),

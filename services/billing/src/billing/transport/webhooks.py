@@ -21,7 +21,7 @@ class WebhookServicer(webhook_service_pb2_grpc.WebhookServiceServicer):  # type:
         self, request: pb.CreateWebhookEndpointRequest, context: Any
     ) -> pb.CreateWebhookEndpointResponse:
         created, secret = await self._handlers.create(
-            mapping.create_webhook_endpoint_command(request, current_caller())
+            mapping.create_webhook_endpoint(request, current_caller())
         )
         return pb.CreateWebhookEndpointResponse(
             webhook_endpoint=contract.webhook_to_proto(created), signing_secret=secret
@@ -30,9 +30,7 @@ class WebhookServicer(webhook_service_pb2_grpc.WebhookServiceServicer):  # type:
     async def ListWebhookEndpoints(
         self, request: pb.ListWebhookEndpointsRequest, context: Any
     ) -> pb.ListWebhookEndpointsResponse:
-        page = await self._handlers.list(
-            mapping.list_webhook_endpoints_query(request, current_caller())
-        )
+        page = await self._handlers.list(mapping.list_webhook_endpoints(request, current_caller()))
         return pb.ListWebhookEndpointsResponse(
             webhook_endpoints=[contract.webhook_to_proto(w) for w in page.endpoints],
             next_page_token=page.next_page_token,
@@ -41,16 +39,14 @@ class WebhookServicer(webhook_service_pb2_grpc.WebhookServiceServicer):  # type:
     async def DeleteWebhookEndpoint(
         self, request: pb.DeleteWebhookEndpointRequest, context: Any
     ) -> pb.DeleteWebhookEndpointResponse:
-        await self._handlers.delete(
-            mapping.delete_webhook_endpoint_command(request, current_caller())
-        )
+        await self._handlers.delete(mapping.delete_webhook_endpoint(request, current_caller()))
         return pb.DeleteWebhookEndpointResponse()
 
     async def ListWebhookDeliveries(
         self, request: pb.ListWebhookDeliveriesRequest, context: Any
     ) -> pb.ListWebhookDeliveriesResponse:
         page = await self._handlers.list_deliveries(
-            mapping.list_webhook_deliveries_query(request, current_caller())
+            mapping.list_webhook_deliveries(request, current_caller())
         )
         return pb.ListWebhookDeliveriesResponse(
             deliveries=[contract.delivery_to_proto(d) for d in page.deliveries],
@@ -61,6 +57,6 @@ class WebhookServicer(webhook_service_pb2_grpc.WebhookServiceServicer):  # type:
         self, request: pb.RedeliverWebhookRequest, context: Any
     ) -> pb.RedeliverWebhookResponse:
         record = await self._handlers.redeliver(
-            mapping.redeliver_webhook_command(request, current_caller())
+            mapping.redeliver_webhook(request, current_caller())
         )
         return pb.RedeliverWebhookResponse(delivery=contract.delivery_to_proto(record))
