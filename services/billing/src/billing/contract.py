@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from google.protobuf.timestamp_pb2 import Timestamp
 from keel.billing.v1 import (
     invoice_pb2,
     money_pb2,
@@ -31,6 +28,7 @@ from billing.domain.pricing import (
 from billing.domain.subscription import Subscription, SubscriptionState
 from billing.domain.usage import MetricUsage, UsageRecord
 from billing.domain.webhook import DeliveryRecord, DeliveryState, WebhookEndpoint
+from keel_runtime.timestamps import timestamp
 
 _AGGREGATIONS = {
     plan_pb2.USAGE_AGGREGATION_SUM: Aggregation.SUM,
@@ -69,18 +67,6 @@ _LINE_KINDS_OUT = {
     LineKind.USAGE: invoice_pb2.INVOICE_LINE_KIND_USAGE,
     LineKind.PRORATION: invoice_pb2.INVOICE_LINE_KIND_PRORATION,
 }
-
-
-def ts(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    out = Timestamp()
-    out.FromDatetime(value)
-    return out
-
-
-def from_ts(message: Timestamp) -> datetime:
-    return message.ToDatetime(tzinfo=UTC)
 
 
 def aggregation(value: int) -> Aggregation | None:
@@ -171,8 +157,8 @@ def plan_to_proto(plan: Plan) -> plan_pb2.Plan:
         interval=_INTERVALS_OUT[plan.interval],
         prices=[_price_to_proto(p) for p in plan.prices],
         state=plan_pb2.PLAN_STATE_ARCHIVED if plan.archived else plan_pb2.PLAN_STATE_ACTIVE,
-        create_time=ts(plan.create_time),
-        archive_time=ts(plan.archive_time),
+        create_time=timestamp(plan.create_time),
+        archive_time=timestamp(plan.archive_time),
         is_default=plan.is_default,
     )
 
@@ -186,10 +172,10 @@ def subscription_to_proto(s: Subscription) -> subscription_pb2.Subscription:
         organization_id=s.org_id,
         plan_id=s.plan_id,
         state=_SUB_STATES_OUT[s.state],
-        current_period_start=ts(s.current_period_start),
-        current_period_end=ts(s.current_period_end),
-        create_time=ts(s.create_time),
-        cancel_time=ts(s.cancel_time),
+        current_period_start=timestamp(s.current_period_start),
+        current_period_end=timestamp(s.current_period_end),
+        create_time=timestamp(s.create_time),
+        cancel_time=timestamp(s.cancel_time),
         cancel_at_period_end=s.cancel_at_period_end,
     )
 
@@ -204,9 +190,9 @@ def usage_record_to_proto(r: UsageRecord) -> usage_pb2.UsageRecord:
         metric=r.metric,
         quantity=r.quantity,
         dedup_key=r.dedup_key,
-        event_time=ts(r.event_time),
+        event_time=timestamp(r.event_time),
         distinct_value=r.distinct_value,
-        record_time=ts(r.record_time),
+        record_time=timestamp(r.record_time),
     )
 
 
@@ -239,17 +225,17 @@ def invoice_to_proto(i: Invoice) -> invoice_pb2.Invoice:
         subscription_id=i.subscription_id,
         plan_id=i.plan_id,
         state=_INVOICE_STATES_OUT[i.state],
-        period_start=ts(i.period_start),
-        period_end=ts(i.period_end),
+        period_start=timestamp(i.period_start),
+        period_end=timestamp(i.period_end),
         lines=[_line_to_proto(line) for line in i.lines],
         total=money_to_proto(i.total),
-        issue_time=ts(i.issue_time),
-        paid_time=ts(i.paid_time),
-        void_time=ts(i.void_time),
+        issue_time=timestamp(i.issue_time),
+        paid_time=timestamp(i.paid_time),
+        void_time=timestamp(i.void_time),
         payment_transaction_id=i.payment_transaction_id,
         payment_attempts=i.payment_attempts,
         last_payment_error=i.last_payment_error,
-        next_payment_attempt_time=ts(i.next_payment_attempt_time),
+        next_payment_attempt_time=timestamp(i.next_payment_attempt_time),
     )
 
 
@@ -273,10 +259,10 @@ def delivery_to_proto(d: DeliveryRecord) -> webhook_pb2.WebhookDelivery:
         state=_DELIVERY_STATES[d.state],
         attempts=d.attempts,
         last_error=d.last_error,
-        next_attempt_time=ts(d.next_attempt_time) if pending else None,
-        delivered_time=ts(d.delivered_time),
-        abandon_time=ts(d.abandon_time),
-        create_time=ts(d.create_time),
+        next_attempt_time=timestamp(d.next_attempt_time) if pending else None,
+        delivered_time=timestamp(d.delivered_time),
+        abandon_time=timestamp(d.abandon_time),
+        create_time=timestamp(d.create_time),
     )
 
 
@@ -287,5 +273,5 @@ def webhook_to_proto(w: WebhookEndpoint) -> webhook_pb2.WebhookEndpoint:
         url=w.url,
         event_types=list(w.event_types),
         description=w.description,
-        create_time=ts(w.create_time),
+        create_time=timestamp(w.create_time),
     )

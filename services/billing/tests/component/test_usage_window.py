@@ -22,7 +22,7 @@ from .conftest import AsUser
 from .test_server import error_info
 
 
-def ts(value: datetime) -> Timestamp:
+def timestamp(value: datetime) -> Timestamp:
     stamp = Timestamp()
     stamp.FromDatetime(value)
     return stamp
@@ -33,7 +33,7 @@ def record(
 ) -> usage_service_pb2.RecordUsageRequest:
     usage = usage_service_pb2.UsageInput(metric=metric, quantity=quantity, dedup_key=dedup_key)
     if at is not None:
-        usage.event_time.CopyFrom(ts(at))
+        usage.event_time.CopyFrom(timestamp(at))
     return usage_service_pb2.RecordUsageRequest(usage=usage)
 
 

@@ -26,7 +26,7 @@ from .conftest import operator, owner
 T0 = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
 
 
-def ts(when: datetime) -> Timestamp:
+def timestamp(when: datetime) -> Timestamp:
     out = Timestamp()
     out.FromDatetime(when)
     return out
@@ -78,15 +78,15 @@ def test_usage_without_times_leaves_them_to_the_handler() -> None:
 
 def test_usage_times_and_aggregation_are_kept() -> None:
     usage = usage_service_pb2.UsageInput(
-        metric="m", quantity=1, dedup_key="k", event_time=ts(T0), distinct_value="u"
+        metric="m", quantity=1, dedup_key="k", event_time=timestamp(T0), distinct_value="u"
     )
     batch = usage_service_pb2.RecordUsageBatchRequest(usages=[usage, usage])
     command = mapping.record_usage_batch(batch, owner())
     assert command.usages == (c.UsageInput("m", 1, "k", T0, "u"),) * 2
     request = usage_service_pb2.GetUsageSummaryRequest(
         metrics=["m"],
-        start_time=ts(T0),
-        end_time=ts(T0.replace(day=2)),
+        start_time=timestamp(T0),
+        end_time=timestamp(T0.replace(day=2)),
         aggregation=plan_pb2.USAGE_AGGREGATION_MAX,
     )
     assert mapping.usage_summary(request, owner()) == c.GetUsageSummary(

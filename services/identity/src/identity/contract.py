@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 
-from google.protobuf import timestamp_pb2
 from keel.identity.v1 import resources_pb2
 
 from identity.domain.model import (
@@ -17,18 +16,7 @@ from identity.domain.model import (
     UserState,
 )
 from identity.domain.roles import Role, parse_roles
-
-
-def timestamp(at: datetime | None) -> timestamp_pb2.Timestamp | None:
-    if at is None:
-        return None
-    ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(at)
-    return ts
-
-
-def from_timestamp(ts: timestamp_pb2.Timestamp) -> datetime:
-    return ts.ToDatetime(tzinfo=UTC)
+from keel_runtime.timestamps import timestamp
 
 
 def role_to_proto(role: Role) -> resources_pb2.Role.ValueType:

@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from google.protobuf.timestamp_pb2 import Timestamp
 from keel.items.v1 import item_pb2, tag_pb2
 
 from items.domain.model import Item, Tag
-
-
-def timestamp(value: datetime) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(value)
-    return ts
+from keel_runtime.timestamps import timestamp
 
 
 def item_to_proto(item: Item) -> item_pb2.Item:

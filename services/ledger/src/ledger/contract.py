@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from keel.ledger.v1 import resources_pb2 as pb
 
+from keel_runtime.timestamps import timestamp
 from ledger.domain.model import (
     Account,
     AccountKind,
@@ -20,20 +20,6 @@ from ledger.domain.model import (
     TransactionKind,
     TransactionState,
 )
-
-
-def timestamp(value: datetime) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(value.astimezone(UTC))
-    return ts
-
-
-def from_timestamp(message: object, field: str) -> datetime | None:
-    """The field's datetime (UTC), or None when the message does not set it."""
-    if not message.HasField(field):  # type: ignore[attr-defined]
-        return None
-    value: Timestamp = getattr(message, field)
-    return value.ToDatetime(tzinfo=UTC)
 
 
 def kind_to_proto(kind: AccountKind) -> int:

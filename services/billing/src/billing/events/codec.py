@@ -9,7 +9,6 @@ from billing.contract import (
     invoice_to_proto,
     money_to_proto,
     subscription_to_proto,
-    ts,
     usage_record_to_proto,
 )
 from billing.domain.events import (
@@ -24,6 +23,7 @@ from billing.domain.events import (
     UsageRecorded,
 )
 from keel_runtime.events import Envelope, new_event
+from keel_runtime.timestamps import timestamp
 
 SOURCE = "billing"
 
@@ -72,7 +72,7 @@ def _encode(event: DomainEvent) -> tuple[str, str, str, Message]:
                 amount=money_to_proto(i.total),
                 reason=reason,
                 attempt=i.payment_attempts,
-                next_attempt_time=ts(i.next_payment_attempt_time),
+                next_attempt_time=timestamp(i.next_payment_attempt_time),
             )
             return INVOICE_PAYMENT_FAILED, i.invoice_id, i.org_id, payload
         case InvoiceMarkedUncollectible(i):

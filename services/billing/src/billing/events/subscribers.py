@@ -16,9 +16,9 @@ from billing.app.ports import Clock
 from billing.app.subscriptions import SubscriptionHandlers
 from billing.app.usage import Late, UsageHandlers
 from billing.app.webhook_delivery import fan_out
-from billing.contract import from_ts
 from billing.storage.uow import BoundUnitOfWork
 from keel_runtime.events import Envelope, Handler, Subscription, unpack
+from keel_runtime.timestamps import field_time
 
 START_SUBSCRIPTION_CONSUMER = "billing-start-subscription"
 ORGANIZATION_CREATED = "identity.organization.created"
@@ -49,7 +49,7 @@ def item_confirmed_handler(handlers: UsageHandlers, clock: Clock) -> Handler:
             quantity=1,
             # One unit per item, even if a replay carried the confirmation under a new id.
             dedup_key=f"{ITEM_CONFIRMED}:{event.item_id}",
-            event_time=from_ts(event.confirm_time) if event.HasField("confirm_time") else None,
+            event_time=field_time(event, "confirm_time"),
         )
         # An item confirmed before its period closed (a late delivery) is still billed: in
         # the open period, rather than refused and dead-lettered.

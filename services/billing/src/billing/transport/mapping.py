@@ -17,7 +17,6 @@ from billing.app import commands as c
 from billing.app.overview import Overview
 from billing.contract import (
     aggregation,
-    from_ts,
     interval_from_proto,
     invoice_state,
     money_to_proto,
@@ -26,6 +25,7 @@ from billing.contract import (
     subscription_to_proto,
 )
 from keel_runtime.caller import Caller
+from keel_runtime.timestamps import field_time
 
 # Plans.
 
@@ -140,7 +140,7 @@ def usage_input(m: usage_service_pb2.UsageInput) -> c.UsageInput:
         metric=m.metric,
         quantity=m.quantity,
         dedup_key=m.dedup_key,
-        event_time=from_ts(m.event_time) if m.HasField("event_time") else None,
+        event_time=field_time(m, "event_time"),
         distinct_value=m.distinct_value,
     )
 
@@ -161,8 +161,8 @@ def usage_summary(
     return c.GetUsageSummary(
         caller,
         metrics=tuple(request.metrics),
-        start=from_ts(request.start_time) if request.HasField("start_time") else None,
-        end=from_ts(request.end_time) if request.HasField("end_time") else None,
+        start=field_time(request, "start_time"),
+        end=field_time(request, "end_time"),
         aggregation=aggregation(request.aggregation),
     )
 

@@ -11,6 +11,7 @@ from billing import contract
 from billing.app.usage import UsageHandlers
 from billing.transport import mapping
 from keel_runtime.caller import current_caller
+from keel_runtime.timestamps import timestamp
 
 
 class UsageServicer(usage_service_pb2_grpc.UsageServiceServicer):  # type: ignore[misc]
@@ -40,7 +41,7 @@ class UsageServicer(usage_service_pb2_grpc.UsageServiceServicer):  # type: ignor
     ) -> pb.GetUsageSummaryResponse:
         summary = await self._handlers.summary(mapping.usage_summary(request, current_caller()))
         return pb.GetUsageSummaryResponse(
-            start_time=contract.ts(summary.start),
-            end_time=contract.ts(summary.end),
+            start_time=timestamp(summary.start),
+            end_time=timestamp(summary.end),
             metrics=[contract.metric_usage_to_proto(m) for m in summary.metrics],
         )

@@ -5,9 +5,10 @@ from __future__ import annotations
 from keel.events.v1.envelope_pb2 import Envelope
 from keel.identity.v1 import events_pb2
 
-from identity.contract import role_to_proto, timestamp
+from identity.contract import role_to_proto
 from identity.domain import events
 from keel_runtime.events import new_event
+from keel_runtime.timestamps import timestamp
 
 SOURCE = "identity"
 ORGANIZATION_CREATED = "identity.organization.created"

@@ -18,8 +18,8 @@ from identity.app import commands
 from identity.app.api_keys import ApiKeyAuthentication
 from identity.app.auth import Introspection
 from identity.app.sessions import TokenGrant
-from identity.contract import timestamp
 from keel_runtime.caller import Caller
+from keel_runtime.timestamps import field_time, timestamp
 
 
 def token_grant(g: TokenGrant) -> auth_service_pb2.TokenGrant:
@@ -211,11 +211,7 @@ def create_api_key(
         display_name=request.display_name,
         scopes=frozenset(request.scopes),
         roles=contract.roles_from_proto(request.roles),
-        expires_at=(
-            contract.from_timestamp(request.expire_time)
-            if request.HasField("expire_time")
-            else None
-        ),
+        expires_at=field_time(request, "expire_time"),
         request_id=request.request_id,
     )
 

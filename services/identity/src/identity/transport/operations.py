@@ -14,6 +14,7 @@ from identity.app.handlers import Handlers
 from identity.transport import mapping
 from identity.transport.calls import Context
 from keel_runtime.caller import current_caller
+from keel_runtime.timestamps import timestamp
 
 
 class AuditServicer(audit_service_pb2_grpc.AuditServiceServicer):  # type: ignore[misc]
@@ -44,6 +45,6 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):  # type: ignor
         return admin_service_pb2.RotateSigningKeyResponse(
             active_key_id=rotation.active_key_id,
             retired_key_id=rotation.retired_key_id or "",
-            retired_key_unpublish_time=contract.timestamp(rotation.retired_key_unpublish_at),
-            active_key_sign_time=contract.timestamp(rotation.active_from),
+            retired_key_unpublish_time=timestamp(rotation.retired_key_unpublish_at),
+            active_key_sign_time=timestamp(rotation.active_from),
         )

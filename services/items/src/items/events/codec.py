@@ -8,9 +8,9 @@ from google.protobuf.message import Message
 from keel.events.v1.envelope_pb2 import Envelope
 from keel.items.v1 import events_pb2
 
-from items.contract import timestamp
 from items.domain import events
 from keel_runtime.events import StreamSpec, new_event, service_stream
+from keel_runtime.timestamps import timestamp
 
 SOURCE = "items"
 NAMESPACE = "items"

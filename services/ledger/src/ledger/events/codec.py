@@ -5,6 +5,7 @@ from __future__ import annotations
 from keel.ledger.v1 import events_pb2 as pb
 
 from keel_runtime.events import Envelope, new_event
+from keel_runtime.timestamps import timestamp
 from ledger import contract
 from ledger.domain import events as ev
 from ledger.domain.checkpoint import Checkpoint
@@ -61,7 +62,7 @@ def _checkpoint(checkpoint: Checkpoint) -> Envelope:
         payload=pb.CheckpointRecorded(
             sequence=checkpoint.sequence,
             key_id=checkpoint.key_id,
-            record_time=contract.timestamp(checkpoint.taken_at),
+            record_time=timestamp(checkpoint.taken_at),
             account_count=len(checkpoint.heads),
             heads_digest=checkpoint.heads_digest,
             previous_mac=checkpoint.previous_mac,

@@ -7,8 +7,8 @@ from typing import Any
 from keel.ledger.v1 import ledger_admin_service_pb2 as pb
 from keel.ledger.v1 import ledger_admin_service_pb2_grpc
 
+from keel_runtime.timestamps import timestamp
 from ledger.app.queries import QueryHandlers
-from ledger.contract import timestamp
 from ledger.transport import mapping
 
 

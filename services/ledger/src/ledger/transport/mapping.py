@@ -9,6 +9,7 @@ from keel.ledger.v1 import ledger_admin_service_pb2 as adm
 from keel.ledger.v1 import transaction_service_pb2 as txs
 
 from keel_runtime.caller import Caller, current_caller
+from keel_runtime.timestamps import field_time
 from ledger import contract
 from ledger.app import commands
 from ledger.domain.model import Asset
@@ -59,14 +60,12 @@ def list_accounts(request: acc.ListAccountsRequest) -> commands.ListAccounts:
 
 
 def get_balance(request: acc.GetBalanceRequest) -> commands.GetBalance:
-    return commands.GetBalance(
-        caller(), request.account_id, contract.from_timestamp(request, "as_of_time")
-    )
+    return commands.GetBalance(caller(), request.account_id, field_time(request, "as_of_time"))
 
 
 def batch_get_balances(request: acc.BatchGetBalancesRequest) -> commands.BatchGetBalances:
     return commands.BatchGetBalances(
-        caller(), tuple(request.account_ids), contract.from_timestamp(request, "as_of_time")
+        caller(), tuple(request.account_ids), field_time(request, "as_of_time")
     )
 
 
@@ -88,9 +87,7 @@ def create_transaction(
         metadata=dict(request.metadata),
         pending=pending,
         expire_at=(
-            contract.from_timestamp(request.pending, "expire_time")
-            if expiration == "expire_time"
-            else None
+            field_time(request.pending, "expire_time") if expiration == "expire_time" else None
         ),
         ttl=request.pending.ttl.ToTimedelta() if expiration == "ttl" else None,
     )
@@ -133,8 +130,8 @@ def list_transactions(request: txs.ListTransactionsRequest) -> commands.ListTran
     return commands.ListTransactions(
         caller(),
         request.account_id,
-        start=contract.from_timestamp(request, "start_time"),
-        end=contract.from_timestamp(request, "end_time"),
+        start=field_time(request, "start_time"),
+        end=field_time(request, "end_time"),
         page_size=request.page_size,
         page_token=request.page_token,
     )
