@@ -175,6 +175,40 @@ async def test_record_usage_reports_duplicates(
     assert [(m.metric, m.value) for m in summary.metrics] == [("items.confirmed", 1)]
 
 
+def field_violations(exc: grpc.aio.AioRpcError) -> list[str]:
+    for key, value in exc.trailing_metadata() or ():
+        if key == "grpc-status-details-bin":
+            for detail in status_pb2.Status.FromString(value).details:
+                found = error_details_pb2.BadRequest()
+                if detail.Unpack(found):
+                    return [v.field for v in found.field_violations]
+    raise AssertionError("no BadRequest in the status")
+
+
+async def test_a_usage_time_outside_the_timestamp_range_names_its_field(
+    engine: AsyncEngine, billing: Any, as_user: AsUser
+) -> None:
+    """Over gRPC (no gateway parsing RFC 3339) any seconds reach billing: the event's field is
+    named, nothing of the batch is recorded."""
+    org_id = await sign_up(engine)
+    stub = usage_service_pb2_grpc.UsageServiceStub(billing)
+    fine = usage_service_pb2.UsageInput(metric="items.confirmed", quantity=1, dedup_key="k1")
+    beyond = usage_service_pb2.UsageInput(metric="items.confirmed", quantity=1, dedup_key="k2")
+    beyond.event_time.seconds = 10**12
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stub.RecordUsageBatch(
+            usage_service_pb2.RecordUsageBatchRequest(usages=[fine, beyond]),
+            metadata=as_user(org_id),
+        )
+    assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert error_info(refused.value).reason == "VALIDATION_FAILED"
+    assert field_violations(refused.value) == ["usages[1].event_time"]
+    summary = await stub.GetUsageSummary(
+        usage_service_pb2.GetUsageSummaryRequest(), metadata=as_user(org_id)
+    )
+    assert list(summary.metrics) == []
+
+
 async def test_overview_reads_the_wallet_through_the_ledger(
     engine: AsyncEngine, billing: Any, as_user: AsUser, fake_ledger: FakeLedgerServer
 ) -> None:

@@ -28,6 +28,16 @@ def error_info(exc: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo:
     raise AssertionError("no ErrorInfo in the status")
 
 
+def bad_request(exc: grpc.aio.AioRpcError) -> error_details_pb2.BadRequest:
+    status: status_pb2.Status | None = rpc_status.from_call(exc)  # type: ignore[arg-type]
+    assert status is not None
+    for detail in status.details:
+        found = error_details_pb2.BadRequest()
+        if detail.Unpack(found):
+            return found
+    raise AssertionError("no BadRequest in the status")
+
+
 async def open_account(
     client: Client,
     kind: int,

@@ -12,7 +12,7 @@ from keel.ledger.v1 import resources_pb2 as res
 from keel.ledger.v1 import transaction_service_pb2 as txs
 
 from .conftest import Client
-from .test_ledger_api import error_info, open_account, open_funding, transfer
+from .test_ledger_api import bad_request, error_info, open_account, open_funding, transfer
 
 BOUNDED = res.BALANCE_BOUND_DEBITS_MUST_NOT_EXCEED_CREDITS
 D, C = res.POSTING_SIDE_DEBIT, res.POSTING_SIDE_CREDIT
@@ -271,3 +271,21 @@ async def test_account_entries_with_running_balance(client: Client) -> None:
         )
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error_info(info.value).reason == "INVALID_PAGE_TOKEN"
+
+
+@pytest.mark.parametrize(
+    "as_of",
+    [Timestamp(seconds=10**12), Timestamp(seconds=-(10**12)), Timestamp(seconds=0, nanos=-5)],
+    ids=["after year 9999", "before year 1", "negative nanos"],
+)
+async def test_a_time_outside_the_timestamp_range_is_invalid_argument(
+    client: Client, as_of: Timestamp
+) -> None:
+    """A peer on the internal network is not held to the gateway's RFC 3339 parsing: any
+    seconds and nanos reach the service, which names the field instead of failing inside."""
+    wallet = await open_account(client, res.ACCOUNT_KIND_WALLET, BOUNDED)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await balance_at(client, wallet.account_id, as_of)
+    assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert error_info(refused.value).reason == "VALIDATION_FAILED"
+    assert [v.field for v in bad_request(refused.value).field_violations] == ["as_of_time"]

@@ -135,24 +135,27 @@ def void_invoice(request: invoice_service_pb2.VoidInvoiceRequest, caller: Caller
 # Usage.
 
 
-def usage_input(m: usage_service_pb2.UsageInput) -> c.UsageInput:
+def usage_input(m: usage_service_pb2.UsageInput, path: str) -> c.UsageInput:
+    """One usage event; ``path`` is where it stands in the request (``usage``, ``usages[2]``)."""
     return c.UsageInput(
         metric=m.metric,
         quantity=m.quantity,
         dedup_key=m.dedup_key,
-        event_time=field_time(m, "event_time"),
+        event_time=field_time(m, "event_time", path=f"{path}.event_time"),
         distinct_value=m.distinct_value,
     )
 
 
 def record_usage(request: usage_service_pb2.RecordUsageRequest, caller: Caller) -> c.RecordUsage:
-    return c.RecordUsage(caller, usage_input(request.usage))
+    return c.RecordUsage(caller, usage_input(request.usage, "usage"))
 
 
 def record_usage_batch(
     request: usage_service_pb2.RecordUsageBatchRequest, caller: Caller
 ) -> c.RecordUsageBatch:
-    return c.RecordUsageBatch(caller, tuple(usage_input(u) for u in request.usages))
+    return c.RecordUsageBatch(
+        caller, tuple(usage_input(u, f"usages[{i}]") for i, u in enumerate(request.usages))
+    )
 
 
 def usage_summary(

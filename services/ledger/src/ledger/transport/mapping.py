@@ -87,7 +87,9 @@ def create_transaction(
         metadata=dict(request.metadata),
         pending=pending,
         expire_at=(
-            field_time(request.pending, "expire_time") if expiration == "expire_time" else None
+            field_time(request.pending, "expire_time", path="pending.expire_time")
+            if expiration == "expire_time"
+            else None
         ),
         ttl=request.pending.ttl.ToTimedelta() if expiration == "ttl" else None,
     )
