@@ -16,6 +16,7 @@ from keel.identity.v1 import (
     organization_service_pb2_grpc,
 )
 from keel.ledger.v1 import account_service_pb2, account_service_pb2_grpc, resources_pb2
+from keel.type.v1 import asset_pb2
 
 from keel_devstack.certs import MeshCertificates
 from keel_devstack.routed_channel import RoutedChannel, as_workload
@@ -102,7 +103,7 @@ async def ledger_accounts(ledger: str, certs: MeshCertificates, count: int) -> l
                 request_id=f"bench-{uuid.uuid4()}",
                 organization_id=PLATFORM_ORG_ID,
                 kind=resources_pb2.ACCOUNT_KIND_FUNDING,
-                asset=resources_pb2.Asset(code="USD", scale=2),
+                asset=asset_pb2.Asset(code="USD", scale=2),
                 balance_bound=resources_pb2.BALANCE_BOUND_NONE,
             )
             async with gate:
