@@ -223,9 +223,38 @@ def _measure(mesh: Mesh, warm_start: float) -> tuple[list[Row], dict[str, object
     tenant = asyncio.run(fixtures.sign_up(ep.services["identity"], certs))
     wallet = asyncio.run(fixtures.wallet(ep.services["ledger"], certs, tenant))
     count = QUICK_ACCOUNTS if env.settings.quick else ACCOUNTS
-    accounts = asyncio.run(fixtures.ledger_accounts(ep.services["ledger"], certs, count))
+    accounts = (
+        asyncio.run(fixtures.ledger_accounts(ep.services["ledger"], certs, count))
+        if env.settings.wants("P3")
+        else []
+    )
     notes["accounts"] = count
+    rows += _reads(mesh, tenant, wallet)
+    errors: dict[str, str] = {}
+    sections: tuple[tuple[str, Callable[[], list[Row]]], ...] = (
+        ("P3", lambda: _postings(mesh, accounts)),
+        ("P5", lambda: _sessions(mesh, tenant)),
+        ("P6", lambda: _usage(mesh, tenant)),
+        ("P4", lambda: _event_latency(mesh, notes)),
+    )
+    for section, measure in sections:
+        if not env.settings.wants(section):
+            continue
+        try:
+            rows += measure()
+        except Exception as exc:  # one failed section must not hide the others' figures
+            traceback.print_exc()
+            errors[section] = f"{type(exc).__name__}: {exc}"[:300]
+    notes["errors"] = errors
+    return rows, notes
 
+
+def _reads(mesh: Mesh, tenant: fixtures.Tenant, wallet: str) -> list[Row]:
+    """P1 and P2: a read through the mesh, against a bare echo and through Envoy."""
+    env, ep, certs = mesh.env, mesh.endpoints, mesh.certs
+    rows: list[Row] = []
+    if not env.settings.wants("P1") and not env.settings.wants("P2"):
+        return rows
     env.say("  P1 GetAccount vs bare echo:")
     with echo_server() as (echo_target, echo_pid):
         mesh.servers["echo"] = Server(echo_pid)
@@ -270,21 +299,7 @@ def _measure(mesh: Mesh, warm_start: float) -> tuple[list[Row], dict[str, object
                 Load("get_account_rest", rest, 16, ("envoy", "trace-sink", "ledger", "postgres")),
             )
         )
-    errors: dict[str, str] = {}
-    sections: tuple[tuple[str, Callable[[], list[Row]]], ...] = (
-        ("P3", lambda: _postings(mesh, accounts)),
-        ("P5", lambda: _sessions(mesh, tenant)),
-        ("P6", lambda: _usage(mesh, tenant)),
-        ("P4", lambda: _event_latency(mesh, notes)),
-    )
-    for section, measure in sections:
-        try:
-            rows += measure()
-        except Exception as exc:  # one failed section must not hide the others' figures
-            traceback.print_exc()
-            errors[section] = f"{type(exc).__name__}: {exc}"[:300]
-    notes["errors"] = errors
-    return rows, notes
+    return rows
 
 
 def _memory_rows(mesh: Mesh) -> list[Row]:
