@@ -12,10 +12,16 @@ from typing import Any
 import psycopg
 import pytest
 
+from billing.domain.pricing import Aggregation
 from billing.storage.schema import SCHEMA
 from billing.storage.tables import metadata
+from billing.storage.uow import SqlUnitOfWork
+from keel_runtime.db import create_engine
 from keel_runtime.migrations import run_migrations
+from keel_runtime.tenancy import acting_for
 from keel_runtime.testing import assert_migrations_round_trip
+
+from ..unit.conftest import FakeClock
 
 pytestmark = pytest.mark.integration
 
@@ -81,15 +87,32 @@ async def test_existing_usage_is_folded_into_the_running_totals(database_url: st
                 )
     run_migrations(database_url, SCHEMA.migrations, metadata)
 
-    with acting_for_org(database_url, subscribed) as conn:
-        rows = conn.execute(
-            "SELECT metric, period_start, record_count, quantity_sum, unique_count,"
-            " latest_quantity FROM usage_aggregates ORDER BY period_start, metric"
-        ).fetchall()
-        values = conn.execute(
-            "SELECT period_start, distinct_value FROM usage_aggregate_values"
-            " ORDER BY period_start, distinct_value"
-        ).fetchall()
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        for org in (subscribed, unsubscribed):
+            with acting_for(org):
+                async with SqlUnitOfWork(engine, FakeClock()) as uow:
+                    for lo, hi in (
+                        (start, end),
+                        (start - timedelta(days=40), end + timedelta(days=40)),
+                    ):
+                        for aggregation in Aggregation:
+                            assert await uow.usage.summarize_aggregated(
+                                org, lo, hi, metrics=(), aggregations={}, fallback=aggregation
+                            ) == await uow.usage.summarize(
+                                org, lo, hi, metrics=(), aggregations={}, fallback=aggregation
+                            )
+        with acting_for_org(database_url, subscribed) as conn:
+            rows = conn.execute(
+                "SELECT metric, period_start, record_count, quantity_sum, unique_count,"
+                " latest_quantity FROM usage_aggregates ORDER BY period_start, metric"
+            ).fetchall()
+            values = conn.execute(
+                "SELECT period_start, distinct_value FROM usage_aggregate_values"
+                " ORDER BY period_start, distinct_value"
+            ).fetchall()
+    finally:
+        await engine.dispose()
     october, november = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC)
     # The open period's records under its start, those past its end under the end; older
     # ones under their month.
