@@ -228,3 +228,58 @@ async def test_the_bounds_and_the_open_period_summary_read_the_totals(
     ]
     with pytest.raises(errors.UsageLimitExceeded):
         await handlers.usage.record(RecordUsage(owner(org), UsageInput("calls", 1, "b", start)))
+
+
+async def test_an_early_close_splits_the_totals_of_usage_dated_past_it(
+    engine: AsyncEngine, admin_engine: AsyncEngine, handlers: Handlers, clock: FakeClock
+) -> None:
+    org, start, _, subscription_id = await subscribed(handlers)
+    clock.advance(timedelta(days=3))
+    closed_at = clock.now
+    before, ahead = closed_at - timedelta(hours=1), closed_at + timedelta(minutes=2)
+    await handlers.usage.record_batch(
+        RecordUsageBatch(
+            owner(org),
+            [
+                UsageInput("calls", 2, "before", before, "x"),
+                UsageInput("calls", 3, "ahead", ahead, "x"),  # a client's clock ahead
+                UsageInput("calls", 5, "at", closed_at, "y"),
+                UsageInput("seats", 1, "seat", before),
+            ],
+        )
+    )
+    invoice = await handlers.invoices.close_period(
+        CloseBillingPeriod(owner(org), subscription_id, str(uuid.uuid4()))
+    )
+    assert invoice.period_end == closed_at
+    async with admin_engine.connect() as conn:
+        rows = (
+            await conn.execute(select(usage_aggregates).where(usage_aggregates.c.org_id == org))
+        ).all()
+        values = (
+            await conn.execute(
+                select(
+                    usage_aggregate_values.c.period_start, usage_aggregate_values.c.distinct_value
+                ).where(usage_aggregate_values.c.org_id == org)
+            )
+        ).all()
+    # Each side of the close counted under its own period: the open one reads its totals.
+    assert {(r.metric, r.period_start, r.record_count, int(r.quantity_sum)) for r in rows} == {
+        ("calls", start, 1, 2),
+        ("calls", closed_at, 2, 8),
+        ("seats", start, 1, 1),
+    }
+    assert sorted((v.period_start, v.distinct_value) for v in values) == [
+        (start, "x"),
+        (closed_at, "x"),
+        (closed_at, "y"),
+    ]
+    summary = await handlers.usage.summary(GetUsageSummary(owner(org)))
+    assert (summary.start, [(m.metric, m.value, m.record_count) for m in summary.metrics]) == (
+        closed_at,
+        [("calls", 8, 2)],
+    )
+    for aggregation in Aggregation:
+        for lo, hi in ((start, closed_at), (closed_at, summary.end), (start, summary.end)):
+            totals, exact = await both_ways(engine, org, lo, hi, aggregation)
+            assert totals == exact, (aggregation, lo, hi)

@@ -200,6 +200,9 @@ class FakeUsage:
                 inserted.append(r)
         return inserted
 
+    async def split_totals(self, org_id: str, at: datetime, end: datetime) -> None:
+        return None  # no running totals here: summaries aggregate the records
+
     async def get_by_dedup_key(self, org_id: str, dedup_key: str) -> UsageRecord | None:
         return self.s.usage.get((org_id, dedup_key))
 

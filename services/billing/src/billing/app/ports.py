@@ -92,6 +92,11 @@ class UsageRepository(Protocol):
         running totals (under `period`) in the same transaction."""
         ...
 
+    async def split_totals(self, org_id: str, at: datetime, end: datetime) -> None:
+        """Fit the running totals to a period [at, end) opened by an early close, so that
+        its summaries read them (see the repository)."""
+        ...
+
     async def get_by_dedup_key(self, org_id: str, dedup_key: str) -> UsageRecord | None: ...
     async def get_by_dedup_keys(
         self, org_id: str, dedup_keys: Sequence[str]

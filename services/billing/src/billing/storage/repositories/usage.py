@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.domain.pricing import Aggregation
 from billing.domain.usage import MetricUsage, TallyPeriod, UsageRecord
-from billing.storage.tables import usage_aggregates, usage_records
+from billing.storage.tables import usage_aggregate_values, usage_aggregates, usage_records
 
 _LATEST = "ORDER BY event_time DESC, record_time DESC, usage_record_id DESC"
 _NEWER = (
@@ -111,6 +111,43 @@ def _usage(row: Row[Any]) -> UsageRecord:
     )
 
 
+# Rebuilds the totals of one metric from its records dated from :lo on, each record under
+# :before_key when dated before :at, else under :at, or :end from then on (the period after).
+_REBUILD_TOTALS = text(
+    f"""
+INSERT INTO usage_aggregates (
+    org_id, metric, period_start, record_count, quantity_sum, quantity_max, quantity_min,
+    unique_count, first_event_time, last_event_time, latest_event_time,
+    latest_record_time, latest_usage_record_id, latest_quantity
+)
+SELECT org_id, metric, period_start, count(*), sum(quantity), max(quantity), min(quantity),
+    count(DISTINCT NULLIF(distinct_value, '')), min(event_time), max(event_time),
+    (array_agg(event_time {_LATEST}))[1], (array_agg(record_time {_LATEST}))[1],
+    (array_agg(usage_record_id {_LATEST}))[1], (array_agg(quantity {_LATEST}))[1]
+FROM (
+    SELECT u.*, CASE WHEN u.event_time < :at THEN CAST(:before_key AS timestamptz)
+                     WHEN u.event_time < :end THEN CAST(:at AS timestamptz)
+                     ELSE CAST(:end AS timestamptz) END AS period_start
+    FROM usage_records u
+    WHERE u.org_id = :org_id AND u.metric = :metric AND u.event_time >= :lo
+) AS bucketed
+GROUP BY org_id, metric, period_start
+"""
+)
+_REBUILD_VALUES = text(
+    """
+INSERT INTO usage_aggregate_values (org_id, metric, period_start, distinct_value)
+SELECT DISTINCT org_id, metric,
+    CASE WHEN event_time < :at THEN CAST(:before_key AS timestamptz)
+         WHEN event_time < :end THEN CAST(:at AS timestamptz)
+         ELSE CAST(:end AS timestamptz) END,
+    distinct_value
+FROM usage_records
+WHERE org_id = :org_id AND metric = :metric AND event_time >= :lo AND distinct_value <> ''
+"""
+)
+
+
 class UsageRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
@@ -139,6 +176,56 @@ class UsageRepository:
         )
         inserted = {str(row.usage_record_id) for row in result}
         return [r for r in records if r.usage_record_id in inserted]
+
+    async def split_totals(self, org_id: str, at: datetime, end: datetime) -> None:
+        """Make the totals fit a period opened at `at` (ending at `end`) by an early close.
+
+        Usage dated past the close instant (a client's clock a little ahead) was counted
+        under the closed period: such a total straddles `at`, and summaries of the new
+        period would have to read the records until it closes. Each straddling metric's
+        totals are rebuilt from its records: every total reaching past `lo` is dropped, and
+        the records from `lo` on (the earliest event of those) are counted again on each
+        side of `at`. Called with the subscription locked, so no recorder races it.
+        """
+        a = usage_aggregates.c
+        straddling = await self._conn.execute(
+            select(a.metric, func.min(a.first_event_time))
+            .where(a.org_id == org_id, a.first_event_time < at, a.last_event_time >= at)
+            .group_by(a.metric)
+        )
+        for metric, lo in straddling.all():
+            mine = (a.org_id == org_id, a.metric == metric)
+            while True:  # every total with a record from `lo` on, and none left out
+                earliest = await self._conn.scalar(
+                    select(func.min(a.first_event_time)).where(*mine, a.last_event_time >= lo)
+                )
+                if earliest is None or earliest >= lo:
+                    break
+                lo = earliest
+            dropped = [
+                row.period_start
+                for row in await self._conn.execute(
+                    usage_aggregates.delete()
+                    .where(*mine, a.last_event_time >= lo)
+                    .returning(a.period_start)
+                )
+            ]
+            v = usage_aggregate_values.c
+            await self._conn.execute(
+                usage_aggregate_values.delete().where(
+                    v.org_id == org_id, v.metric == metric, v.period_start.in_(dropped)
+                )
+            )
+            params = {
+                "org_id": org_id,
+                "metric": metric,
+                "lo": lo,
+                "at": at,
+                "end": end,
+                "before_key": min(dropped),
+            }
+            await self._conn.execute(_REBUILD_TOTALS, params)
+            await self._conn.execute(_REBUILD_VALUES, params)
 
     async def get_by_dedup_key(self, org_id: str, dedup_key: str) -> UsageRecord | None:
         return (await self.get_by_dedup_keys(org_id, [dedup_key])).get(dedup_key)
