@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import psycopg
+from keel.billing.v1 import usage_service_pb2, usage_service_pb2_grpc
 from keel.identity.v1 import (
     auth_service_pb2,
     auth_service_pb2_grpc,
@@ -131,3 +132,27 @@ def raw_ledger(url: str, account_ids: list[str]) -> None:
             conn.execute(statement)
         with conn.cursor() as cur:
             cur.executemany("INSERT INTO raw_balances VALUES (%s, 0)", [(a,) for a in account_ids])
+
+
+async def usage_period(
+    billing: str, certs: MeshCertificates, tenant: Tenant, events: int, metric: str
+) -> None:
+    """`events` usage events of `metric` recorded in the tenant's open period (batches of
+    100, two at a time): what a period holds after a while of ingestion."""
+    async with mesh_channel(billing, certs) as channel:
+        stub = usage_service_pb2_grpc.UsageServiceStub(channel)
+        gate = asyncio.Semaphore(2)
+
+        async def batch(size: int) -> None:
+            usages = [
+                usage_service_pb2.UsageInput(metric=metric, quantity=1, dedup_key=uuid.uuid4().hex)
+                for _ in range(size)
+            ]
+            async with gate:
+                await stub.RecordUsageBatch(
+                    usage_service_pb2.RecordUsageBatchRequest(usages=usages),
+                    metadata=tenant.metadata,
+                    timeout=60,
+                )
+
+        await asyncio.gather(*(batch(min(100, events - n)) for n in range(0, events, 100)))

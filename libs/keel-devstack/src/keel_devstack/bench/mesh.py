@@ -27,7 +27,7 @@ from pathlib import Path
 
 from keel.identity.v1 import auth_service_pb2, auth_service_pb2_grpc
 
-from keel_devstack.bench import fixtures, latency, profile, tokens
+from keel_devstack.bench import fixtures, latency, profile, tokens, workloads
 from keel_devstack.bench.env import Env, scratch_database
 from keel_devstack.bench.grpc_server import LOG_LEVEL_VARIABLE
 from keel_devstack.bench.load import LoadPool, Result, rates
@@ -42,6 +42,8 @@ from keel_devstack.stack import Endpoints, Stack
 NAME = "mesh"
 CLIENT_PROCESSES = 2
 ACCOUNTS, QUICK_ACCOUNTS = 1000, 100
+USAGE_PERIOD, QUICK_USAGE_PERIOD = 20_000, 2_000
+"""Events recorded before the last P6 row, as a period fills up."""
 MB = 1024 * 1024
 THROTTLE_LIMITS = (
     "LOGIN_FREE_FAILURES",
@@ -223,9 +225,38 @@ def _measure(mesh: Mesh, warm_start: float) -> tuple[list[Row], dict[str, object
     tenant = asyncio.run(fixtures.sign_up(ep.services["identity"], certs))
     wallet = asyncio.run(fixtures.wallet(ep.services["ledger"], certs, tenant))
     count = QUICK_ACCOUNTS if env.settings.quick else ACCOUNTS
-    accounts = asyncio.run(fixtures.ledger_accounts(ep.services["ledger"], certs, count))
+    accounts = (
+        asyncio.run(fixtures.ledger_accounts(ep.services["ledger"], certs, count))
+        if env.settings.wants("P3")
+        else []
+    )
     notes["accounts"] = count
+    rows += _reads(mesh, tenant, wallet)
+    errors: dict[str, str] = {}
+    sections: tuple[tuple[str, Callable[[], list[Row]]], ...] = (
+        ("P3", lambda: _postings(mesh, accounts)),
+        ("P5", lambda: _sessions(mesh, tenant)),
+        ("P6", lambda: _usage(mesh, tenant)),
+        ("P4", lambda: _event_latency(mesh, notes)),
+    )
+    for section, measure in sections:
+        if not env.settings.wants(section):
+            continue
+        try:
+            rows += measure()
+        except Exception as exc:  # one failed section must not hide the others' figures
+            traceback.print_exc()
+            errors[section] = f"{type(exc).__name__}: {exc}"[:300]
+    notes["errors"] = errors
+    return rows, notes
 
+
+def _reads(mesh: Mesh, tenant: fixtures.Tenant, wallet: str) -> list[Row]:
+    """P1 and P2: a read through the mesh, against a bare echo and through Envoy."""
+    env, ep, certs = mesh.env, mesh.endpoints, mesh.certs
+    rows: list[Row] = []
+    if not env.settings.wants("P1") and not env.settings.wants("P2"):
+        return rows
     env.say("  P1 GetAccount vs bare echo:")
     with echo_server() as (echo_target, echo_pid):
         mesh.servers["echo"] = Server(echo_pid)
@@ -270,21 +301,7 @@ def _measure(mesh: Mesh, warm_start: float) -> tuple[list[Row], dict[str, object
                 Load("get_account_rest", rest, 16, ("envoy", "trace-sink", "ledger", "postgres")),
             )
         )
-    errors: dict[str, str] = {}
-    sections: tuple[tuple[str, Callable[[], list[Row]]], ...] = (
-        ("P3", lambda: _postings(mesh, accounts)),
-        ("P5", lambda: _sessions(mesh, tenant)),
-        ("P6", lambda: _usage(mesh, tenant)),
-        ("P4", lambda: _event_latency(mesh, notes)),
-    )
-    for section, measure in sections:
-        try:
-            rows += measure()
-        except Exception as exc:  # one failed section must not hide the others' figures
-            traceback.print_exc()
-            errors[section] = f"{type(exc).__name__}: {exc}"[:300]
-    notes["errors"] = errors
-    return rows, notes
+    return rows
 
 
 def _memory_rows(mesh: Mesh) -> list[Row]:
@@ -350,7 +367,13 @@ def _postings(mesh: Mesh, accounts: list[str]) -> list[Row]:
                 )
             )
             if not hot:
-                _profile_ledger(mesh, Load("post_grpc", grpc_args, 8, ("ledger", "postgres")))
+                _profile(
+                    mesh,
+                    "ledger",
+                    Load("post_grpc", grpc_args, 8, ("ledger", "postgres")),
+                    "profile-ledger-p3",
+                    "postings",
+                )
                 rows.append(
                     absolute(
                         NAME,
@@ -365,18 +388,17 @@ def _postings(mesh: Mesh, accounts: list[str]) -> list[Row]:
     return rows
 
 
-def _profile_ledger(mesh: Mesh, load: Load) -> None:
-    """One more P3 window with py-spy on the ledger server, saved beside the results."""
+def _profile(mesh: Mesh, server: str, load: Load, name: str, unit: str) -> None:
+    """One more window of `load` with py-spy on `server`, saved beside the results."""
     env, out_dir = mesh.env, mesh.env.output_dir
     if out_dir is None:
         return
     seconds = max(3.0, env.settings.seconds)
-    name = "profile-ledger-p3"
-    env.say(f"  profiling ledger under P3 load for {seconds:g}s (py-spy)")
+    env.say(f"  profiling {server} under {load.kind} load for {seconds:g}s (py-spy)")
     samplers: list[subprocess.Popen[bytes]] = []
 
     def sample() -> None:
-        samplers.extend(profile.start(mesh.servers["ledger"].pid, seconds, out_dir, name))
+        samplers.extend(profile.start(mesh.servers[server].pid, seconds, out_dir, name))
 
     result = mesh.pool.run(
         load.kind,
@@ -388,7 +410,7 @@ def _profile_ledger(mesh: Mesh, load: Load) -> None:
     )
     summary = profile.finish(samplers, out_dir, name)
     env.say(
-        f"    {result.per_s:,.0f} postings/s while sampled;"
+        f"    {result.per_s:,.0f} {unit}/s while sampled;"
         f" {summary if summary else 'py-spy not available: no profile'}"
     )
 
@@ -459,7 +481,8 @@ def _usage(mesh: Mesh, tenant: fixtures.Tenant) -> list[Row]:
     rows = []
     for kind, slots, label in (("usage", 16, "single"), ("usage_batch", 2, "batch of 100")):
         env.say(f"  P6 usage ingestion, {label}:")
-        results = mesh.repeated(Load(kind, args, slots, ("billing", "postgres")))
+        load = Load(kind, args, slots, ("billing", "postgres"))
+        results = mesh.repeated(load)
         rows.append(
             absolute(
                 NAME,
@@ -471,6 +494,28 @@ def _usage(mesh: Mesh, tenant: fixtures.Tenant) -> list[Row]:
                 cpu=_cpu_figures(results),
             )
         )
+        _profile(mesh, "billing", load, f"profile-billing-p6-{kind}", "events")
+    # What one event costs once the period holds many: flat if the bounds read running
+    # totals, growing with the period if they aggregate its records.
+    filled = QUICK_USAGE_PERIOD if env.settings.quick else USAGE_PERIOD
+    env.say(f"  P6 usage ingestion, single, {filled:,} more events in the period:")
+    asyncio.run(
+        fixtures.usage_period(
+            ep.services["billing"], mesh.certs, tenant, filled, workloads.USAGE_METRIC
+        )
+    )
+    results = mesh.repeated(Load("usage", args, 16, ("billing", "postgres")))
+    rows.append(
+        absolute(
+            NAME,
+            f"P6 usage events/s, single, {filled:,} more in the period",
+            statistics.median(r.per_s for r in results),
+            target=5000.0,
+            unit="/s",
+            why="as single, after a period's worth of events: the cost must not grow with it",
+            cpu=_cpu_figures(results),
+        )
+    )
     return rows
 
 
