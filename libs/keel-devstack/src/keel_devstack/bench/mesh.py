@@ -32,7 +32,7 @@ from keel_devstack.bench.env import Env, scratch_database
 from keel_devstack.bench.grpc_server import LOG_LEVEL_VARIABLE
 from keel_devstack.bench.load import LoadPool, Result, rates
 from keel_devstack.bench.measure import Outcome, Rates, Row, RowSpec, absolute, interleave, judge
-from keel_devstack.bench.proc import CpuMeter, Server, tree_rss_bytes
+from keel_devstack.bench.proc import CpuMeter, Server, tree_pss_bytes, tree_rss_bytes
 from keel_devstack.bench.workloads import HOT_ACCOUNTS
 from keel_devstack.certs import MeshCertificates
 from keel_devstack.process import START_ATTEMPTS, StartError
@@ -45,6 +45,7 @@ ACCOUNTS, QUICK_ACCOUNTS = 1000, 100
 USAGE_PERIOD, QUICK_USAGE_PERIOD = 20_000, 2_000
 """Events recorded before the last P6 row, as a period fills up."""
 MB = 1024 * 1024
+SERVICES = ("identity", "ledger", "items", "billing")
 THROTTLE_LIMITS = (
     "LOGIN_FREE_FAILURES",
     "LOGIN_MAX_FAILURES_PER_ACCOUNT",
@@ -208,7 +209,7 @@ def run(env: Env) -> Outcome:
 
 def _measure(mesh: Mesh, warm_start: float) -> tuple[list[Row], dict[str, object]]:
     env, ep, certs = mesh.env, mesh.endpoints, mesh.certs
-    rows = _memory_rows(mesh)
+    rows, pss = _memory_rows(mesh)
     rows.append(
         absolute(
             NAME,
@@ -220,7 +221,7 @@ def _measure(mesh: Mesh, warm_start: float) -> tuple[list[Row], dict[str, object
             why="migrations, four services, Envoy; infrastructure already running",
         )
     )
-    notes: dict[str, object] = {"client_processes": CLIENT_PROCESSES}
+    notes: dict[str, object] = {"client_processes": CLIENT_PROCESSES, "idle_pss_mb": pss}
     env.say("  fixtures: a tenant, its wallet, ledger accounts")
     tenant = asyncio.run(fixtures.sign_up(ep.services["identity"], certs))
     wallet = asyncio.run(fixtures.wallet(ep.services["ledger"], certs, tenant))
@@ -304,13 +305,16 @@ def _reads(mesh: Mesh, tenant: fixtures.Tenant, wallet: str) -> list[Row]:
     return rows
 
 
-def _memory_rows(mesh: Mesh) -> list[Row]:
+def _memory_rows(mesh: Mesh) -> tuple[list[Row], dict[str, float]]:
+    """The P7 rows (RSS, as judged) and each server's PSS beside them: RSS counts the pages
+    of libraries the services share in every one of them, PSS divides them among them."""
     time.sleep(1.0)  # let start-up work settle: idle means no requests yet
-    rows, total = [], 0
+    rows, total, pss = [], 0, {}
     for name, server in sorted(mesh.servers.items()):
         rss = tree_rss_bytes(server.pid) or 0
         total += rss
-        if name in ("identity", "ledger", "items", "billing"):
+        pss[name] = round((tree_pss_bytes(server.pid) or 0) / MB, 1)
+        if name in SERVICES:
             rows.append(
                 absolute(
                     NAME,
@@ -319,7 +323,7 @@ def _memory_rows(mesh: Mesh) -> list[Row]:
                     target=80.0,
                     unit=" MB",
                     lower_is_better=True,
-                    why="VmRSS from /proc after start, before any load",
+                    why=f"VmRSS from /proc after start, before any load (PSS {pss[name]:.0f} MB)",
                 )
             )
     rows.append(
@@ -334,7 +338,8 @@ def _memory_rows(mesh: Mesh) -> list[Row]:
             " shared pages counted in each process)",
         )
     )
-    return rows
+    pss["whole stack"] = round(sum(pss.values()), 1)
+    return rows, pss
 
 
 def _postings(mesh: Mesh, accounts: list[str]) -> list[Row]:
