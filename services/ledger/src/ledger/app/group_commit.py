@@ -2,7 +2,9 @@
 
 One posting per transaction pays a commit (an fsync) and a lock round per request; many
 per transaction pay them once (TigerBeetle batches for the same reason). Requests stay
-independent: one refused (insufficient funds, reused request id) fails alone.
+independent: one refused (insufficient funds, reused request id) fails alone. This module
+is the queue; a group is recorded by ``TransactionHandlers.create_group``, the one path every
+CreateTransaction takes (a create outside the queue is a group of one).
 """
 
 from __future__ import annotations

@@ -89,14 +89,6 @@ class TransactionHandlers:
         self._uow = uow
         self._clock = clock
 
-    @property
-    def uow(self) -> UnitOfWorkFactory:
-        return self._uow
-
-    @property
-    def clock(self) -> Clock:
-        return self._clock
-
     def new_transaction(self, command: commands.CreateTransaction, now: datetime) -> Transaction:
         """The transaction a create command asks for (validated, not yet recorded)."""
         check_balanced(command.postings)
@@ -169,6 +161,8 @@ class TransactionHandlers:
                 if atomic:
                     raise
                 outcomes[i] = exc
+        if not fresh:
+            return [outcome for outcome in outcomes if outcome is not None]
         # Two requests in one group with the same (scope, request id): the later one follows
         # the first, exactly as if it had arrived after it.
         leader: dict[tuple[str, str], int] = {}
