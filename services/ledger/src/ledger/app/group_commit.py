@@ -10,6 +10,7 @@ CreateTransaction takes (a create outside the queue is a group of one).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from dataclasses import dataclass, field
 
@@ -48,7 +49,9 @@ class GroupCommitter:
 
     async def create(self, command: commands.CreateTransaction) -> Transaction:
         future: asyncio.Future[Transaction] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Request(Submission(command), future))
+        # The caller's context goes with the request: a worker records it.
+        submission = Submission(command, contextvars.copy_context())
+        self._queue.put_nowait(_Request(submission, future))
         return await future
 
     async def run(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -77,11 +77,12 @@ Outcome = Transaction | errors.LedgerError | CallerRefused
 
 @dataclass(frozen=True)
 class Submission:
-    """A CreateTransaction request, with the context it arrived in: its events carry the
-    request id and trace found there."""
+    """A CreateTransaction request and, when it is recorded elsewhere (by the group
+    committer), the context it arrived in: its events carry the request id and trace found
+    there. None: the current context is the request's."""
 
     command: commands.CreateTransaction
-    context: contextvars.Context = field(default_factory=contextvars.copy_context)
+    context: contextvars.Context | None = None
 
 
 class TransactionHandlers:

@@ -1,6 +1,7 @@
 """Transaction repository (SQLAlchemy Core): reads, hold resolution, the audit.
 
-Claims and entries are written by the write path (``ledger.storage.hot``)."""
+Claims and entries are written by the write path (``ledger.storage.hot``).
+"""
 
 from __future__ import annotations
 
