@@ -1327,11 +1327,12 @@ def render(
     tls_ca: str | None = None,
     rate_limit_scale: float = 1.0,
     trace_collector: tuple[str, int] | None = None,
+    trace_sampling_percent: float = 100.0,
 ) -> Path:
     """Write the gateway config to `out_path` and return it (see render_config).
 
-    `trace_collector` (host, port) turns Envoy's spans on, every request sampled (see
-    Tracing)."""
+    `trace_collector` (host, port) turns Envoy's spans on, `trace_sampling_percent` of the
+    requests that bring no decision sampled (all of them by default; see Tracing)."""
     upstream_tls = (
         UpstreamTls(tls_cert, tls_key, tls_ca) if tls_cert and tls_key and tls_ca else None
     )
@@ -1349,7 +1350,11 @@ def render(
         cors_origins=cors_origins,
         upstream_tls=upstream_tls,
         rate_limit_scale=rate_limit_scale,
-        tracing=Tracing(*trace_collector) if trace_collector is not None else None,
+        tracing=(
+            Tracing(*trace_collector, sampling_percent=trace_sampling_percent)
+            if trace_collector is not None
+            else None
+        ),
     )
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(config, indent=2) + "\n")

@@ -151,6 +151,17 @@ def echo_server() -> Iterator[tuple[str, int]]:
             proc.wait()
 
 
+# Production's trace sampling (deploy/render_gateway.py): the gateway samples this share of
+# the requests that bring no decision, and the services follow their caller's decision, or
+# sample the same share of the traces they start. `make run` records every request instead;
+# what recording every span costs is the grpc benchmark's row, tracing on vs off.
+TRACE_SAMPLING_PERCENT = 10.0
+PRODUCTION_SAMPLER = {
+    "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+    "OTEL_TRACES_SAMPLER_ARG": f"{TRACE_SAMPLING_PERCENT / 100:g}",
+}
+
+
 def _new_stack(env: Env, root: Path) -> Stack:
     return Stack(
         root,
@@ -163,7 +174,9 @@ def _new_stack(env: Env, root: Path) -> Stack:
             # Every benchmark login comes from one address for one account, many at once:
             # attempts in flight count until they succeed, so the throttle would refuse them.
             **{name: "1000000" for name in THROTTLE_LIMITS},
+            **PRODUCTION_SAMPLER,
         },
+        gateway_options={"trace_sampling_percent": TRACE_SAMPLING_PERCENT},
     )
 
 
@@ -222,34 +235,23 @@ def _measure(mesh: Mesh, warm_start: float) -> tuple[list[Row], dict[str, object
     env.say("  fixtures: a tenant, its wallet, ledger accounts")
     tenant = asyncio.run(fixtures.sign_up(ep.services["identity"], certs))
     wallet = asyncio.run(fixtures.wallet(ep.services["ledger"], certs, tenant))
-    count = QUICK_ACCOUNTS if env.settings.quick else ACCOUNTS
-    accounts = asyncio.run(fixtures.ledger_accounts(ep.services["ledger"], certs, count))
-    notes["accounts"] = count
+    accounts: list[str] = []
+    if env.settings.measures("P3"):
+        count = QUICK_ACCOUNTS if env.settings.quick else ACCOUNTS
+        accounts = asyncio.run(fixtures.ledger_accounts(ep.services["ledger"], certs, count))
+        notes["accounts"] = count
 
-    env.say("  P1 GetAccount vs bare echo:")
-    with echo_server() as (echo_target, echo_pid):
-        mesh.servers["echo"] = Server(echo_pid)
-        read = {
-            "target": ep.services["ledger"],
-            "certs": certs,
-            "account_ids": [wallet],
-            "metadata": tenant.metadata,
-        }
-        grpc_read = Load("get_account", read, 16, ("ledger", "postgres"))
-        rows.append(
-            mesh.compare(
-                RowSpec(
-                    "P1 GetAccount (PostgreSQL) vs bare echo",
-                    "bare grpc.aio echo",
-                    "ledger GetAccount",
-                    target=0.7,
-                    why="a real read: interceptors, validation, one SELECT",
-                ),
-                Load("echo", {"target": echo_target}, 16, ("echo",)),
-                grpc_read,
-            )
-        )
-    if ep.gateway_url:
+    read = {
+        "target": ep.services["ledger"],
+        "certs": certs,
+        "account_ids": [wallet],
+        "metadata": tenant.metadata,
+    }
+    grpc_read = Load("get_account", read, 16, ("ledger", "postgres"))
+    if env.settings.measures("P1"):
+        rows.append(_read_vs_echo(mesh, grpc_read))
+        _profile_ledger(mesh, grpc_read, "p1", "reads")
+    if ep.gateway_url and env.settings.measures("P2"):
         env.say("  P2 REST via Envoy vs direct gRPC:")
         rest = {
             "gateway_url": ep.gateway_url,
@@ -278,6 +280,8 @@ def _measure(mesh: Mesh, warm_start: float) -> tuple[list[Row], dict[str, object
         ("P4", lambda: _event_latency(mesh, notes)),
     )
     for section, measure in sections:
+        if not env.settings.measures(section):
+            continue
         try:
             rows += measure()
         except Exception as exc:  # one failed section must not hide the others' figures
@@ -285,6 +289,23 @@ def _measure(mesh: Mesh, warm_start: float) -> tuple[list[Row], dict[str, object
             errors[section] = f"{type(exc).__name__}: {exc}"[:300]
     notes["errors"] = errors
     return rows, notes
+
+
+def _read_vs_echo(mesh: Mesh, grpc_read: Load) -> Row:
+    mesh.env.say("  P1 GetAccount vs bare echo:")
+    with echo_server() as (echo_target, echo_pid):
+        mesh.servers["echo"] = Server(echo_pid)
+        return mesh.compare(
+            RowSpec(
+                "P1 GetAccount (PostgreSQL) vs bare echo",
+                "bare grpc.aio echo",
+                "ledger GetAccount",
+                target=0.7,
+                why="a real read: interceptors, validation, one SELECT",
+            ),
+            Load("echo", {"target": echo_target}, 16, ("echo",)),
+            grpc_read,
+        )
 
 
 def _memory_rows(mesh: Mesh) -> list[Row]:
@@ -350,7 +371,8 @@ def _postings(mesh: Mesh, accounts: list[str]) -> list[Row]:
                 )
             )
             if not hot:
-                _profile_ledger(mesh, Load("post_grpc", grpc_args, 8, ("ledger", "postgres")))
+                posting = Load("post_grpc", grpc_args, 8, ("ledger", "postgres"))
+                _profile_ledger(mesh, posting, "p3", "postings")
                 rows.append(
                     absolute(
                         NAME,
@@ -365,14 +387,15 @@ def _postings(mesh: Mesh, accounts: list[str]) -> list[Row]:
     return rows
 
 
-def _profile_ledger(mesh: Mesh, load: Load) -> None:
-    """One more P3 window with py-spy on the ledger server, saved beside the results."""
+def _profile_ledger(mesh: Mesh, load: Load, row: str, what: str) -> None:
+    """One more window of a row's load with py-spy on the ledger server, saved beside the
+    results as ``profile-ledger-<row>``."""
     env, out_dir = mesh.env, mesh.env.output_dir
     if out_dir is None:
         return
     seconds = max(3.0, env.settings.seconds)
-    name = "profile-ledger-p3"
-    env.say(f"  profiling ledger under P3 load for {seconds:g}s (py-spy)")
+    name = f"profile-ledger-{row}"
+    env.say(f"  profiling ledger under {row.upper()} load for {seconds:g}s (py-spy)")
     samplers: list[subprocess.Popen[bytes]] = []
 
     def sample() -> None:
@@ -388,7 +411,7 @@ def _profile_ledger(mesh: Mesh, load: Load) -> None:
     )
     summary = profile.finish(samplers, out_dir, name)
     env.say(
-        f"    {result.per_s:,.0f} postings/s while sampled;"
+        f"    {result.per_s:,.0f} {what}/s while sampled;"
         f" {summary if summary else 'py-spy not available: no profile'}"
     )
 
