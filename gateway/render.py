@@ -113,6 +113,10 @@ HEALTH_PATH = "/healthz"
 # cannot reach four services' reflection; a prefix per service can, and `buf curl
 # --reflect` asks the reflection service under the prefix of the URL it is given.
 OPS_PREFIX = "/ops/"
+# Verified access tokens Envoy keeps (per worker), as the services keep theirs
+# (keel_runtime.tokens); a token is at most 4 KiB, so this bounds the cache at 4 MiB.
+JWT_CACHE_SIZE = 1000
+
 # Envoy's own spans (see Tracing): the cluster its tracer exports to, the service name they
 # carry, and the attribute naming the request id (keel_runtime.tracing.REQUEST_ID), by which
 # `python -m keel_runtime.traces show <request id>` finds a trace.
@@ -1065,6 +1069,9 @@ def _jwt_authn(
                     "retry_policy": {"num_retries": 3},
                 },
                 "clock_skew_seconds": 30,
+                # A token seen before is not verified again (its expiry still is): a client
+                # sends the same token with every request until it expires.
+                "jwt_cache_config": {"jwt_cache_size": JWT_CACHE_SIZE},
             }
         },
         rules=[*public_rules, {"match": {"prefix": "/"}, "requires": {"provider_name": "keel"}}],
