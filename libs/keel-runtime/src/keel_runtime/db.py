@@ -105,7 +105,8 @@ class UnitOfWork:
     read-only transaction acting for the organization, sent in one round trip with it
     (keel_runtime.tenancy.read_for), and nothing can be committed. For reads that need no
     single snapshot (each statement sees what was committed when it began, as in a READ
-    COMMITTED transaction) and take no locks.
+    COMMITTED transaction), take no locks and stream no results (a server-side cursor needs
+    a transaction).
     """
 
     def __init__(
