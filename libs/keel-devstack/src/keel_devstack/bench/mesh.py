@@ -258,6 +258,9 @@ def _measure(mesh: Mesh, warm_start: float) -> tuple[list[Row], dict[str, object
             "account_ids": [wallet],
             "access_token": tenant.access_token,
         }
+        rest_read = Load(
+            "get_account_rest", rest, 16, ("envoy", "trace-sink", "ledger", "postgres")
+        )
         rows.append(
             mesh.compare(
                 RowSpec(
@@ -269,9 +272,10 @@ def _measure(mesh: Mesh, warm_start: float) -> tuple[list[Row], dict[str, object
                 ),
                 grpc_read,
                 # The receiver writing Envoy's spans is part of the gateway's cost here.
-                Load("get_account_rest", rest, 16, ("envoy", "trace-sink", "ledger", "postgres")),
+                rest_read,
             )
         )
+        _profile_ledger(mesh, rest_read, "p2", "reads through Envoy")
     errors: dict[str, str] = {}
     sections: tuple[tuple[str, Callable[[], list[Row]]], ...] = (
         ("P3", lambda: _postings(mesh, accounts)),
