@@ -38,8 +38,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--rows",
         action="append",
-        metavar="ROW",
-        help="mesh rows to measure (repeatable or comma-separated, e.g. P1,P2); default all",
+        metavar="ID",
+        help="only these rows of the mesh benchmark (repeatable or comma-separated): P1..P6",
     )
     parser.add_argument("--quick", action="store_true", help="2 short rounds each (a smoke run)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a row is MISS")
@@ -81,9 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         seconds=args.seconds or (0.5 if args.quick else Settings.seconds),
         steal_limit_pct=args.steal_limit,
         quick=args.quick,
-        rows=frozenset(
-            r.strip().upper() for item in args.rows or () for r in item.split(",") if r.strip()
-        ),
+        rows=tuple(r.strip() for item in args.rows or () for r in item.split(",") if r.strip()),
     )
     progress = Progress(sys.stderr)
     infra = EmbeddedInfra()

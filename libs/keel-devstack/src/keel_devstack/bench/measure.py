@@ -26,10 +26,11 @@ class Settings:
     steal_limit_pct: float = 5.0
     """A round with more steal than this on either side is flagged and run again once."""
     quick: bool = False
-    rows: frozenset[str] = frozenset()
-    """The mesh rows to measure (``P1``...``P7``); empty: all of them."""
+    rows: tuple[str, ...] = ()
+    """Only the rows whose id is given (P1, P6...), when a benchmark's rows are separable;
+    empty: every row."""
 
-    def measures(self, row: str) -> bool:
+    def wants(self, row: str) -> bool:
         return not self.rows or row in self.rows
 
 
