@@ -113,6 +113,10 @@ HEALTH_PATH = "/healthz"
 # cannot reach four services' reflection; a prefix per service can, and `buf curl
 # --reflect` asks the reflection service under the prefix of the URL it is given.
 OPS_PREFIX = "/ops/"
+# Verified access tokens Envoy keeps (per worker), as the services keep theirs
+# (keel_runtime.tokens); a token is at most 4 KiB, so this bounds the cache at 4 MiB.
+JWT_CACHE_SIZE = 1000
+
 # Envoy's own spans (see Tracing): the cluster its tracer exports to, the service name they
 # carry, and the attribute naming the request id (keel_runtime.tracing.REQUEST_ID), by which
 # `python -m keel_runtime.traces show <request id>` finds a trace.
@@ -1065,6 +1069,9 @@ def _jwt_authn(
                     "retry_policy": {"num_retries": 3},
                 },
                 "clock_skew_seconds": 30,
+                # A token seen before is not verified again (its expiry still is): a client
+                # sends the same token with every request until it expires.
+                "jwt_cache_config": {"jwt_cache_size": JWT_CACHE_SIZE},
             }
         },
         rules=[*public_rules, {"match": {"prefix": "/"}, "requires": {"provider_name": "keel"}}],
@@ -1327,11 +1334,12 @@ def render(
     tls_ca: str | None = None,
     rate_limit_scale: float = 1.0,
     trace_collector: tuple[str, int] | None = None,
+    trace_sampling_percent: float = 100.0,
 ) -> Path:
     """Write the gateway config to `out_path` and return it (see render_config).
 
-    `trace_collector` (host, port) turns Envoy's spans on, every request sampled (see
-    Tracing)."""
+    `trace_collector` (host, port) turns Envoy's spans on, `trace_sampling_percent` of the
+    requests that bring no decision sampled (all of them by default; see Tracing)."""
     upstream_tls = (
         UpstreamTls(tls_cert, tls_key, tls_ca) if tls_cert and tls_key and tls_ca else None
     )
@@ -1349,7 +1357,11 @@ def render(
         cors_origins=cors_origins,
         upstream_tls=upstream_tls,
         rate_limit_scale=rate_limit_scale,
-        tracing=Tracing(*trace_collector) if trace_collector is not None else None,
+        tracing=(
+            Tracing(*trace_collector, sampling_percent=trace_sampling_percent)
+            if trace_collector is not None
+            else None
+        ),
     )
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(config, indent=2) + "\n")

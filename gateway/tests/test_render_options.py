@@ -235,3 +235,18 @@ def test_render_traces_every_request_to_a_local_collector(tmp_path: Path) -> Non
     assert ratio["numerator"] == 10_000
     collector = _clusters(config)[render.TRACE_CLUSTER]
     assert (collector["type"], _address(collector)) == ("STATIC", "127.0.0.1")
+
+
+def test_render_samples_the_share_it_is_given(tmp_path: Path) -> None:
+    out = render.render(
+        tmp_path / "envoy.json",
+        listen_port=8080,
+        admin_port=9901,
+        clusters=CLUSTERS,
+        trace_collector=("127.0.0.1", 14317),
+        trace_sampling_percent=10.0,
+    )
+    config = json.loads(out.read_text())
+    sampler = _hcm(config)["tracing"]["provider"]["typed_config"]["sampler"]
+    ratio = sampler["typed_config"]["wrapped_sampler"]["typed_config"]["sampling_percentage"]
+    assert (ratio["numerator"], ratio["denominator"]) == (1_000, "TEN_THOUSAND")

@@ -17,7 +17,8 @@ from grpc_health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
 
 from keel_devstack.bench import chart, fixtures, grpc_server, proc, profile, workloads
 from keel_devstack.bench.latency import percentile
-from keel_devstack.bench.measure import Outcome, Settings, absolute, verdict
+from keel_devstack.bench.load import Result, rates
+from keel_devstack.bench.measure import Outcome, Round, RowSpec, Settings, absolute, judge, verdict
 from keel_devstack.bench.report import append_history, table, write_json
 from keel_devstack.certs import MeshCertificates
 from keel_runtime.server import ServiceSpec, start
@@ -30,6 +31,19 @@ def test_verdicts_read_the_target_in_the_right_direction() -> None:
     assert verdict(0.9, 1.0) == "MISS"
     assert verdict(30.0, 50.0, lower_is_better=True) == "PASS"
     assert verdict(70.0, 50.0, lower_is_better=True) == "MISS"
+
+
+def test_a_row_keeps_each_servers_cpu_beside_their_sum() -> None:
+    spec = RowSpec("read", "echo", "read", target=0.7, why="")
+    base = Result(ops=1000, seconds=1.0, server_cpu_s={"echo": 0.2}, client_cpu_s=0.1)
+    subj = Result(
+        ops=1000, seconds=1.0, server_cpu_s={"ledger": 1.5, "postgres": 0.5}, client_cpu_s=0.1
+    )
+    row = judge("mesh", spec, [Round(1, rates("echo", base), rates("read", subj), None, False)])
+    assert row.cpu["server subject"] == pytest.approx(2.0)
+    assert row.cpu["server ledger subject"] == pytest.approx(1.5)
+    assert row.cpu["server postgres subject"] == pytest.approx(0.5)
+    assert row.cpu["server echo baseline"] == pytest.approx(0.2)
 
 
 def test_percentile_is_nearest_rank() -> None:

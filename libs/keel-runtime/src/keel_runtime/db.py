@@ -8,8 +8,9 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
+import psycopg
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
@@ -19,6 +20,7 @@ from keel_runtime.events.outbox import append, notify_committed
 # Re-exported: services reach tenancy through the unit of work's module.
 from keel_runtime.tenancy import PLATFORM as PLATFORM
 from keel_runtime.tenancy import TENANT_SETTING as TENANT_SETTING
+from keel_runtime.tenancy import ReadingCursor, driver_connection, read_for, stop_reading
 from keel_runtime.tenancy import acting_for as acting_for
 from keel_runtime.tenancy import current_tenant as current_tenant
 from keel_runtime.tenancy import set_tenant as set_tenant
@@ -56,6 +58,12 @@ def async_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+class StatementCursor(TracedCursor, ReadingCursor):
+    """The cursor of every connection: a span per statement while tracing, around the
+    statement as it is sent (with the organization it reads for, in a unit of work for
+    reads)."""
+
+
 def create_engine(url: str, *, pool_size: int = 8) -> AsyncEngine:
     """An async engine on psycopg 3 with a bounded pool."""
     # No pool_pre_ping: it costs a round trip per checkout on the hot path; SQLAlchemy
@@ -68,7 +76,7 @@ def create_engine(url: str, *, pool_size: int = 8) -> AsyncEngine:
         # Errors never carry bound parameters (passwords, hashes, secrets) into logs.
         hide_parameters=True,
         # A span per statement while tracing (keel_runtime.tracing.statements).
-        connect_args={"cursor_factory": TracedCursor},
+        connect_args={"cursor_factory": StatementCursor},
     )
 
 
@@ -92,12 +100,23 @@ class UnitOfWork:
 
     The transaction acts for ``org_id`` when given, else for ``current_tenant()``: row-level
     security shows it that organization's rows only.
+
+    With ``read_only`` there is no transaction around the work: each statement is its own
+    read-only transaction acting for the organization, sent in one round trip with it
+    (keel_runtime.tenancy.read_for), and nothing can be committed. For reads that need no
+    single snapshot (each statement sees what was committed when it began, as in a READ
+    COMMITTED transaction), take no locks and stream no results (a server-side cursor needs
+    a transaction).
     """
 
-    def __init__(self, engine: AsyncEngine, *, org_id: str | None = None) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, org_id: str | None = None, read_only: bool = False
+    ) -> None:
         self.engine = engine
         self.org_id = org_id
+        self.read_only = read_only
         self._connection: AsyncConnection | None = None
+        self._reading: psycopg.AsyncConnection[Any] | None = None
         self._session: AsyncSession | None = None
         self._events: list[Envelope] = []
         self.committed = False
@@ -105,9 +124,16 @@ class UnitOfWork:
     async def __aenter__(self) -> Self:
         self._connection = await self.engine.connect()
         try:
-            await self._connection.begin()
             org_id = self.org_id if self.org_id is not None else current_tenant()
-            await set_tenant(self._connection, org_id)
+            if self.read_only:
+                # Autocommit for this checkout only: the pool restores the default on return.
+                await self._connection.execution_options(isolation_level="AUTOCOMMIT")
+                driver = await driver_connection(self._connection)
+                read_for(driver, org_id)
+                self._reading = driver
+            else:
+                await self._connection.begin()
+                await set_tenant(self._connection, org_id)
         except BaseException:
             await self._connection.close()
             raise
@@ -121,6 +147,7 @@ class UnitOfWork:
     ) -> None:
         connection, self._connection = self._connection, None
         session, self._session = self._session, None
+        reading, self._reading = self._reading, None
         self._events.clear()
         if connection is None:
             return
@@ -130,6 +157,8 @@ class UnitOfWork:
             if connection.in_transaction():
                 await connection.rollback()
         finally:
+            if reading is not None:
+                stop_reading(reading)
             await connection.close()
 
     @property
@@ -141,7 +170,10 @@ class UnitOfWork:
     async def act_for(self, org_id: str) -> None:
         """From here to the end of the transaction, act for ``org_id``: the organization a
         lookup that runs before it is known (a SECURITY DEFINER function) has just found."""
-        await set_tenant(self.connection, org_id)
+        if self._reading is not None:
+            read_for(self._reading, org_id)  # the next statements; no round trip
+        else:
+            await set_tenant(self.connection, org_id)
         self.org_id = org_id
 
     @property
@@ -153,6 +185,8 @@ class UnitOfWork:
 
     def publish(self, *events: Envelope) -> None:
         """Queue events; ``commit()`` writes them to the outbox in this transaction."""
+        if self.read_only:
+            raise RuntimeError("a read-only unit of work publishes no events")
         self._events.extend(events)
 
     @property
@@ -160,6 +194,8 @@ class UnitOfWork:
         return tuple(self._events)
 
     async def commit(self) -> None:
+        if self.read_only:
+            raise RuntimeError("a read-only unit of work has nothing to commit")
         connection = self.connection
         if self._session is not None:
             await self._session.flush()
@@ -180,7 +216,8 @@ class UnitOfWork:
         self._events.clear()
         if self._session is not None:
             await self._session.rollback()
-        await self.connection.rollback()
+        if not self.read_only:
+            await self.connection.rollback()
 
     def __repr__(self) -> str:
         return f"UnitOfWork(committed={self.committed}, pending_events={len(self._events)})"
@@ -195,9 +232,14 @@ class CommandUnitOfWork(Generic[E]):
     """
 
     def __init__(
-        self, engine: AsyncEngine, encode: Callable[[E], Envelope], *, org_id: str | None = None
+        self,
+        engine: AsyncEngine,
+        encode: Callable[[E], Envelope],
+        *,
+        org_id: str | None = None,
+        read_only: bool = False,
     ) -> None:
-        self._transaction = UnitOfWork(engine, org_id=org_id)
+        self._transaction = UnitOfWork(engine, org_id=org_id, read_only=read_only)
         self._encode = encode
 
     def bind_repositories(self, connection: AsyncConnection) -> None:

@@ -7,6 +7,11 @@ the verified principal of the call, or from an explicit ``acting_for(org)`` arou
 work (a periodic job, a consumer). Unset, it is '' and the policies let nothing through:
 forgetting it fails closed.
 
+A read needs no transaction of its own: ``read_for`` makes each statement on a connection
+in autocommit its own read-only transaction acting for the organization, the setting sent
+in the same round trip as the statement (``ReadingCursor``). A read costs one round trip
+where BEGIN, SET LOCAL, the statement and the end of the transaction cost four.
+
 ``PLATFORM`` ('*') acts for every organization, but only where a table's policy admits it
 (``enable_tenant_rls(..., admit_platform=True)``): in the ledger, whose contract gives the
 platform (the operator, Keel services) every organization's books. No other policy lets
@@ -19,8 +24,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
+from weakref import WeakKeyDictionary
 
-from psycopg import sql
+import psycopg
+from psycopg import AsyncCursor, sql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from keel_runtime.access import is_platform
@@ -68,14 +76,70 @@ async def set_tenant(connection: AsyncConnection, org_id: str) -> None:
     SET takes no bind parameters, so the driver quotes the value as a literal; it runs on the
     driver's connection, where no placeholder syntax (``%s``, ``:name``) is interpreted.
     """
-    if "\x00" in org_id:
-        raise ValueError("an organization id cannot hold a NUL byte")
-    raw = await connection.get_raw_connection()
-    driver = raw.driver_connection
-    assert driver is not None
+    _check(org_id)
+    driver = await driver_connection(connection)
     # One round trip more per transaction: the driver sends its implicit BEGIN first and
     # waits for the answer (a pipeline does not merge them; a protocol trace shows it).
     await driver.execute(_SET_LOCAL.format(sql.Literal(org_id)))
 
 
 _SET_LOCAL = sql.SQL(f"SET LOCAL {TENANT_SETTING} TO {{}}")
+
+
+async def driver_connection(connection: AsyncConnection) -> psycopg.AsyncConnection[Any]:
+    """The psycopg connection under SQLAlchemy's."""
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    assert isinstance(driver, psycopg.AsyncConnection)
+    return driver
+
+
+def read_for(driver: psycopg.AsyncConnection[Any], org_id: str) -> None:
+    """From now on, each statement on ``driver`` runs in its own read-only transaction acting
+    for ``org_id``, until ``stop_reading``. The connection must be in autocommit: inside a
+    transaction the statements run as they are (that transaction's setting holds)."""
+    _check(org_id)
+    if not driver.autocommit:
+        raise RuntimeError("reads act for an organization per statement in autocommit only")
+    _reading[driver] = org_id
+
+
+def stop_reading(driver: psycopg.AsyncConnection[Any]) -> None:
+    """The connection's statements no longer act for an organization (before it is pooled)."""
+    _reading.pop(driver, None)
+
+
+class ReadingCursor(AsyncCursor[Any]):
+    """A cursor whose statements, on a connection ``read_for`` an organization, each run in
+    one transaction with that organization set and writes refused.
+
+    The setting goes in a pipeline with the statement: set_config(..., true) and the
+    statement run in the implicit transaction that lasts until the pipeline's Sync, where
+    the setting ends with it. ``transaction_read_only`` makes a write there an error, as a
+    read-only transaction's would be. One round trip: Parse/Bind/Execute of both, then Sync.
+    """
+
+    async def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        connection = self.connection
+        org_id = _reading.get(connection) if connection.autocommit else None
+        if org_id is None:
+            return await super().execute(query, params, **kwargs)
+        async with connection.pipeline():
+            # A plain cursor: this one holds the statement's results, and runs no prelude.
+            await AsyncCursor(connection).execute(_READ_PRELUDE, (org_id,))
+            await super().execute(query, params, **kwargs)
+        return self
+
+
+_reading: WeakKeyDictionary[psycopg.AsyncConnection[Any], str] = WeakKeyDictionary()
+"""The organization each connection reads for (see read_for)."""
+
+_READ_PRELUDE = (
+    f"SELECT set_config('{TENANT_SETTING}', %s, true),"
+    " set_config('transaction_read_only', 'on', true)"
+)
+
+
+def _check(org_id: str) -> None:
+    if "\x00" in org_id:
+        raise ValueError("an organization id cannot hold a NUL byte")

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import tempfile
+from typing import Any
+
 import pytest
+from psycopg import pq
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from keel_runtime import context
 from keel_runtime.context import Principal
-from keel_runtime.db import PLATFORM, UnitOfWork, acting_for, current_tenant
+from keel_runtime.db import PLATFORM, UnitOfWork, acting_for, create_engine, current_tenant
+from keel_runtime.tenancy import driver_connection
 
 pytestmark = pytest.mark.integration
 
 SETTING = text("SELECT current_setting('keel.org_id', true)")
 
 
-async def acting(engine: AsyncEngine, **kw: str) -> str | None:
+async def acting(engine: AsyncEngine, **kw: Any) -> str | None:
     async with UnitOfWork(engine, **kw) as uow:
         return await uow.connection.scalar(SETTING)
 
@@ -81,3 +87,67 @@ async def test_a_unit_of_work_can_narrow_to_the_organization_it_found(
         await uow.act_for("org-found")
         assert await uow.connection.scalar(SETTING) == "org-found"
         assert uow.org_id == "org-found"
+
+
+# -- reads: each statement its own read-only transaction acting for the organization ------
+
+
+async def test_every_statement_of_a_read_acts_for_its_organization(engine: AsyncEngine) -> None:
+    async with UnitOfWork(engine, org_id="org-a", read_only=True) as uow:
+        assert await uow.connection.scalar(SETTING) == "org-a"
+        assert await uow.connection.scalar(SETTING) == "org-a"  # not the first one only
+        await uow.act_for("org-found")
+        assert await uow.connection.scalar(SETTING) == "org-found"
+
+
+async def test_a_read_acts_for_the_callers_organization(engine: AsyncEngine) -> None:
+    with context.bound(principal=Principal(subject="u1", org_id="org-of-the-caller")):
+        assert await acting(engine, read_only=True) == "org-of-the-caller"
+    assert await acting(engine, read_only=True) == ""
+
+
+async def test_a_read_refuses_writes(engine: AsyncEngine) -> None:
+    async with UnitOfWork(engine, org_id="org-a", read_only=True) as uow:
+        with pytest.raises(DBAPIError, match="read-only transaction"):
+            await uow.connection.execute(text("CREATE TABLE read_wrote (id int)"))
+        with pytest.raises(RuntimeError, match="nothing to commit"):
+            await uow.commit()
+
+
+async def test_the_organization_of_a_read_ends_with_it(engine: AsyncEngine) -> None:
+    """The pooled connection goes back as it was: in a transaction, acting for nobody."""
+    single = create_engine(str(engine.url.render_as_string(hide_password=False)), pool_size=1)
+    try:
+        async with UnitOfWork(single, org_id="org-a", read_only=True) as uow:
+            assert await uow.connection.scalar(SETTING) == "org-a"
+        async with single.connect() as connection:
+            assert await connection.scalar(SETTING) in (None, "")
+            assert await connection.scalar(text("SHOW transaction_read_only")) == "off"
+            assert connection.in_transaction()
+            await connection.execute(text("CREATE TEMPORARY TABLE after_a_read (id int)"))
+    finally:
+        await single.dispose()
+
+
+async def test_a_read_is_one_round_trip_per_statement(engine: AsyncEngine) -> None:
+    """No BEGIN, SET LOCAL or COMMIT of its own: the setting rides with the statement."""
+    async with UnitOfWork(engine, org_id="org-a", read_only=True) as uow:
+        driver = await driver_connection(uow.connection)
+        with tempfile.TemporaryFile("w+") as trace:
+            driver.pgconn.trace(trace.fileno())
+            driver.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+            try:
+                await uow.connection.scalar(SETTING)
+                await uow.connection.scalar(SETTING)
+            finally:
+                driver.pgconn.untrace()
+            trace.seek(0)
+            # Lines of the libpq trace: direction, length, message type and its fields.
+            sent = [line.split("\t")[2].split()[0] for line in trace if line.startswith("F\t")]
+    assert sent.count("Sync") == 2
+    assert "Query" not in sent  # no BEGIN/COMMIT (psycopg sends them as simple queries)
+    assert [kind for kind in sent if kind in ("Execute", "Sync")] == [
+        "Execute",
+        "Execute",
+        "Sync",
+    ] * 2

@@ -11,10 +11,11 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanContext, SpanKind
 
-from keel_runtime import traces
+from keel_runtime import context, traces
 from keel_runtime.settings import load
-from keel_runtime.tracing import TracingSettings
+from keel_runtime.tracing import TracingSettings, spans
 from keel_runtime.tracing.file_sink import JsonLinesExporter
+from keel_runtime.tracing.local import local_traces
 from keel_runtime.tracing.statements import describe
 
 
@@ -32,6 +33,18 @@ def test_tracing_is_off_unless_an_exporter_is_configured(monkeypatch: pytest.Mon
 
     monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
     assert not load(TracingSettings.from_env).enabled
+
+
+@pytest.mark.parametrize(
+    ("flags", "statements_traced"), [("01", True), ("03", True), ("00", False), ("02", False)]
+)
+def test_statements_get_spans_only_in_a_sampled_trace(
+    tmp_path: Path, flags: str, statements_traced: bool
+) -> None:
+    """A trace not sampled records nothing below its root: no statement span is built."""
+    traceparent = f"00-{'a1' * 16}-{'b2' * 8}-{flags}"
+    with local_traces(tmp_path), context.bound(request_id="r", traceparent=traceparent):
+        assert spans.in_trace() is statements_traced
 
 
 @pytest.mark.parametrize(

@@ -31,6 +31,9 @@ async def build(config: ItemsConfig, *, provider: EnrichmentProvider | None = No
         def unit_of_work() -> SqlUnitOfWork:
             return SqlUnitOfWork(engine, codec)
 
+        def read() -> SqlUnitOfWork:
+            return SqlUnitOfWork(engine, codec, read_only=True)
+
         enrich = EnrichItem(
             provider or provider_named(config.enrichment_provider),
             SqlAttemptCounter(engine),
@@ -48,11 +51,11 @@ async def build(config: ItemsConfig, *, provider: EnrichmentProvider | None = No
             [
                 (
                     item_service_pb2_grpc.add_ItemServiceServicer_to_server,
-                    ItemServicer(ItemHandlers(unit_of_work)),
+                    ItemServicer(ItemHandlers(unit_of_work, reads=read)),
                 ),
                 (
                     tag_service_pb2_grpc.add_TagServiceServicer_to_server,
-                    TagServicer(TagHandlers(unit_of_work)),
+                    TagServicer(TagHandlers(unit_of_work, reads=read)),
                 ),
             ],
             ERROR_MAP,

@@ -38,3 +38,11 @@ DEFAULT_ORG = "org-a"
 @pytest.fixture
 def sql_uow(engine: AsyncEngine, codec: EventCodec) -> Callable[[], SqlUnitOfWork]:
     return lambda: SqlUnitOfWork(engine, codec, org_id=current_tenant() or DEFAULT_ORG)
+
+
+@pytest.fixture
+def sql_reads(engine: AsyncEngine, codec: EventCodec) -> Callable[[], SqlUnitOfWork]:
+    """Units of work for reads, as the server makes them (read_only)."""
+    return lambda: SqlUnitOfWork(
+        engine, codec, org_id=current_tenant() or DEFAULT_ORG, read_only=True
+    )

@@ -43,8 +43,10 @@ async def outbox_types(engine: AsyncEngine) -> list[str]:
 
 
 @pytest.fixture
-def handlers(sql_uow: Callable[[], SqlUnitOfWork]) -> ItemHandlers:
-    return ItemHandlers(sql_uow)
+def handlers(
+    sql_uow: Callable[[], SqlUnitOfWork], sql_reads: Callable[[], SqlUnitOfWork]
+) -> ItemHandlers:
+    return ItemHandlers(sql_uow, reads=sql_reads)  # as the server reads
 
 
 async def test_create_writes_item_and_event_together(

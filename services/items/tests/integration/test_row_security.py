@@ -49,12 +49,16 @@ async def seed(uow: Callable[[], SqlUnitOfWork]) -> dict[str, Item]:
     return seeded
 
 
+@pytest.mark.parametrize("reading", [False, True])
 async def test_a_query_without_its_org_filter_sees_only_the_acting_org(
     sql_uow: Callable[[], SqlUnitOfWork],
+    sql_reads: Callable[[], SqlUnitOfWork],
+    reading: bool,
 ) -> None:
+    # The same for a read, whose statements each run in a transaction of their own.
     seeded = await seed(sql_uow)
     with acting_for("org-a"):
-        async with sql_uow() as u:
+        async with (sql_reads if reading else sql_uow)() as u:
             # The repositories' own queries, with the org condition deliberately left out.
             seen_items = (await u._transaction.connection.execute(select(items.c.id))).all()
             seen_tags = (await u._transaction.connection.execute(select(tags.c.name))).all()

@@ -58,10 +58,13 @@ async def build(config: Config) -> ServiceSpec:
         def unit_of_work() -> SqlUnitOfWork:
             return SqlUnitOfWork(service.engine, encode, org_id=call_scope())
 
-        accounts = AccountHandlers(unit_of_work, utcnow)
+        def read() -> SqlUnitOfWork:
+            return SqlUnitOfWork(service.engine, encode, org_id=call_scope(), read_only=True)
+
+        accounts = AccountHandlers(unit_of_work, utcnow, reads=read)
         transactions = TransactionHandlers(unit_of_work, utcnow)
         checkpointer = Checkpointer(unit_of_work, utcnow, checkpoint_key(config))
-        queries = QueryHandlers(unit_of_work, utcnow, checkpointer)
+        queries = QueryHandlers(unit_of_work, utcnow, checkpointer, reads=read)
         # Released a full batch: more holds are due, so the next pass starts at once.
         service.every(
             transactions.expire_due,

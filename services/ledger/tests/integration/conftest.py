@@ -53,6 +53,13 @@ def uow(engine: AsyncEngine):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
+def reads(engine: AsyncEngine):  # type: ignore[no-untyped-def]
+    """Units of work for reads, as the server makes them: each statement its own read-only
+    transaction acting for the same organization as ``uow``'s."""
+    return lambda: SqlUnitOfWork(engine, encode, org_id=call_scope() or PLATFORM, read_only=True)
+
+
+@pytest.fixture
 def engine_uow(engine: AsyncEngine):  # type: ignore[no-untyped-def]
     """The server's factory, without the tests' default: the caller's organization, the
     platform for platform callers, what a job names; nothing otherwise."""
@@ -66,8 +73,8 @@ def runtime_url(engine: AsyncEngine, runtime_database_url: str) -> str:
 
 
 @pytest.fixture
-def accounts(uow) -> AccountHandlers:  # type: ignore[no-untyped-def]
-    return AccountHandlers(uow, utcnow)
+def accounts(uow, reads) -> AccountHandlers:  # type: ignore[no-untyped-def]
+    return AccountHandlers(uow, utcnow, reads=reads)
 
 
 @pytest.fixture
@@ -76,5 +83,5 @@ def transactions(uow) -> TransactionHandlers:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def queries(uow) -> QueryHandlers:  # type: ignore[no-untyped-def]
-    return QueryHandlers(uow, utcnow)
+def queries(uow, reads) -> QueryHandlers:  # type: ignore[no-untyped-def]
+    return QueryHandlers(uow, utcnow, reads=reads)

@@ -152,8 +152,12 @@ def _wait_ready(ready: Any, futures: list[Future[tuple[int, float, float]]]) -> 
 
 def rates(name: str, result: Result) -> Mapping[str, float]:
     """What a round records: the rate, and the CPU figures that explain it."""
-    return {
+    found = {
         name: result.per_s,
         f"{name} [server cpu-s/1k]": result.server_cpu_per_1k(),
         f"{name} [client cpu-s/1k]": result.client_cpu_per_1k,
     }
+    # Each server's own share (the ledger apart from PostgreSQL), in the results only.
+    for server in result.server_cpu_s:
+        found[f"{name} [server {server} cpu-s/1k]"] = result.server_cpu_per_1k(server)
+    return found

@@ -156,6 +156,17 @@ def _cpu(kept: Sequence[Round], spec: RowSpec) -> dict[str, float]:
             values = [m[key + suffix] for m in measured if key + suffix in m]
             if values:
                 found[f"{who} {side}"] = statistics.median(values)
+        # One server's share: "<key> [server <name> cpu-s/1k]" -> "server <name> <side>".
+        prefix, end = f"{key} [server ", " cpu-s/1k]"
+        names = {
+            k[len(prefix) : -len(end)]
+            for m in measured
+            for k in m
+            if k.startswith(prefix) and k.endswith(end) and len(k) > len(prefix) + len(end)
+        }
+        for server in sorted(names):
+            per_round = [m[f"{prefix}{server}{end}"] for m in measured]
+            found[f"server {server} {side}"] = statistics.median(per_round)
     return found
 
 

@@ -154,6 +154,17 @@ def echo_server() -> Iterator[tuple[str, int]]:
             proc.wait()
 
 
+# Production's trace sampling (deploy/render_gateway.py): the gateway samples this share of
+# the requests that bring no decision, and the services follow their caller's decision, or
+# sample the same share of the traces they start. `make run` records every request instead;
+# what recording every span costs is the grpc benchmark's row, tracing on vs off.
+TRACE_SAMPLING_PERCENT = 10.0
+PRODUCTION_SAMPLER = {
+    "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+    "OTEL_TRACES_SAMPLER_ARG": f"{TRACE_SAMPLING_PERCENT / 100:g}",
+}
+
+
 def _new_stack(env: Env, root: Path) -> Stack:
     return Stack(
         root,
@@ -166,7 +177,9 @@ def _new_stack(env: Env, root: Path) -> Stack:
             # Every benchmark login comes from one address for one account, many at once:
             # attempts in flight count until they succeed, so the throttle would refuse them.
             **{name: "1000000" for name in THROTTLE_LIMITS},
+            **PRODUCTION_SAMPLER,
         },
+        gateway_options={"trace_sampling_percent": TRACE_SAMPLING_PERCENT},
     )
 
 
@@ -253,41 +266,46 @@ def _measure(mesh: Mesh, warm_start: float) -> tuple[list[Row], dict[str, object
 
 
 def _reads(mesh: Mesh, tenant: fixtures.Tenant, wallet: str) -> list[Row]:
-    """P1 and P2: a read through the mesh, against a bare echo and through Envoy."""
+    """P1 and P2: a read through the mesh, against a bare echo and through Envoy; the
+    ledger's profile under each."""
     env, ep, certs = mesh.env, mesh.endpoints, mesh.certs
     rows: list[Row] = []
-    if not env.settings.wants("P1") and not env.settings.wants("P2"):
-        return rows
-    env.say("  P1 GetAccount vs bare echo:")
-    with echo_server() as (echo_target, echo_pid):
-        mesh.servers["echo"] = Server(echo_pid)
-        read = {
-            "target": ep.services["ledger"],
-            "certs": certs,
-            "account_ids": [wallet],
-            "metadata": tenant.metadata,
-        }
-        grpc_read = Load("get_account", read, 16, ("ledger", "postgres"))
-        rows.append(
-            mesh.compare(
-                RowSpec(
-                    "P1 GetAccount (PostgreSQL) vs bare echo",
-                    "bare grpc.aio echo",
-                    "ledger GetAccount",
-                    target=0.7,
-                    why="a real read: interceptors, validation, one SELECT",
-                ),
-                Load("echo", {"target": echo_target}, 16, ("echo",)),
-                grpc_read,
+    read = {
+        "target": ep.services["ledger"],
+        "certs": certs,
+        "account_ids": [wallet],
+        "metadata": tenant.metadata,
+    }
+    grpc_read = Load("get_account", read, 16, ("ledger", "postgres"))
+    if env.settings.wants("P1"):
+        env.say("  P1 GetAccount vs bare echo:")
+        with echo_server() as (echo_target, echo_pid):
+            mesh.servers["echo"] = Server(echo_pid)
+            rows.append(
+                mesh.compare(
+                    RowSpec(
+                        "P1 GetAccount (PostgreSQL) vs bare echo",
+                        "bare grpc.aio echo",
+                        "ledger GetAccount",
+                        target=0.7,
+                        why="a real read: interceptors, validation, one SELECT",
+                    ),
+                    Load("echo", {"target": echo_target}, 16, ("echo",)),
+                    grpc_read,
+                )
             )
-        )
-    if ep.gateway_url:
+        _profile(mesh, "ledger", grpc_read, "profile-ledger-p1", "reads")
+    if ep.gateway_url and env.settings.wants("P2"):
         env.say("  P2 REST via Envoy vs direct gRPC:")
         rest = {
             "gateway_url": ep.gateway_url,
             "account_ids": [wallet],
             "access_token": tenant.access_token,
         }
+        # The receiver writing Envoy's spans is part of the gateway's cost here.
+        rest_read = Load(
+            "get_account_rest", rest, 16, ("envoy", "trace-sink", "ledger", "postgres")
+        )
         rows.append(
             mesh.compare(
                 RowSpec(
@@ -298,10 +316,10 @@ def _reads(mesh: Mesh, tenant: fixtures.Tenant, wallet: str) -> list[Row]:
                     why="JWT check and JSON transcoding in Envoy",
                 ),
                 grpc_read,
-                # The receiver writing Envoy's spans is part of the gateway's cost here.
-                Load("get_account_rest", rest, 16, ("envoy", "trace-sink", "ledger", "postgres")),
+                rest_read,
             )
         )
+        _profile(mesh, "ledger", rest_read, "profile-ledger-p2", "reads through Envoy")
     return rows
 
 

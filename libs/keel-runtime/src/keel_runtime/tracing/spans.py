@@ -256,12 +256,29 @@ def end_consume(span: Span | None, outcome: str, error: BaseException | None = N
 
 
 def in_trace() -> bool:
-    """Tracing is on and a request or event is being handled: statements get spans.
+    """Tracing is on and a sampled request or event is being handled: statements get spans.
 
     Outside of one (the relay's and the consumers' polling, periodic jobs) they do not: a
-    trace per poll would bury the traces of requests.
+    trace per poll would bury the traces of requests. Nor in a trace not sampled (most of
+    them in production, which samples a share): nothing under it would be recorded, and
+    building spans that record nothing costs each statement for no span.
     """
-    return _tracer is not None and ctx.current_traceparent() is not None
+    if _tracer is None:
+        return False
+    traceparent = ctx.current_traceparent()
+    return traceparent is not None and _sampled(traceparent)
+
+
+def _sampled(traceparent: str) -> bool:
+    """The sampled bit of a version 00 traceparent's flags (anything else: let the sampler
+    decide)."""
+    if len(traceparent) != _TRACEPARENT_LENGTH:
+        return True
+    return traceparent[-1] in "13579bdfBDF"
+
+
+_TRACEPARENT_LENGTH = 55
+"""``00-<32 hex>-<16 hex>-<2 hex>``."""
 
 
 def start_statement(name: str, attributes: dict[str, str]) -> Span | None:

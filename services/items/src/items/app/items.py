@@ -49,10 +49,13 @@ class ItemHandlers:
         self,
         uow: UnitOfWorkFactory,
         *,
+        reads: UnitOfWorkFactory | None = None,
         clock: Callable[[], datetime] = utc_now,
         new_id: Callable[[], UUID] = uuid7,
     ) -> None:
         self._uow = uow
+        # Reads may go through units of work without a transaction of their own (read_only).
+        self._reads = reads or uow
         self._clock = clock
         self._new_id = new_id
 
@@ -99,7 +102,7 @@ class ItemHandlers:
 
     async def get_item(self, caller: Caller, item_id: UUID) -> Item:
         require_read(caller)
-        async with self._uow() as uow:
+        async with self._reads() as uow:
             return await _load(uow, caller.org_id, item_id)
 
     async def list_items(self, query: commands.ListItems) -> ItemPage:
@@ -119,7 +122,7 @@ class ItemHandlers:
             text=text,
             after=after,
         )
-        async with self._uow() as uow:
+        async with self._reads() as uow:
             rows = list(await uow.items.list(item_query))
         token = ""
         if len(rows) > size:

@@ -30,10 +30,13 @@ class TagHandlers:
         self,
         uow: UnitOfWorkFactory,
         *,
+        reads: UnitOfWorkFactory | None = None,
         clock: Callable[[], datetime] = utc_now,
         new_id: Callable[[], UUID] = uuid7,
     ) -> None:
         self._uow = uow
+        # Reads may go through units of work without a transaction of their own (read_only).
+        self._reads = reads or uow
         self._clock = clock
         self._new_id = new_id
 
@@ -44,7 +47,7 @@ class TagHandlers:
         cursor = paging.decode(query.page_token, scope, (str,))
         after = cursor[0] if cursor is not None else None
         size = paging.page_size(query.page_size)
-        async with self._uow() as uow:
+        async with self._reads() as uow:
             rows = list(await uow.tags.list(caller.org_id, after_name=after, limit=size + 1))
         token = ""
         if len(rows) > size:

@@ -26,9 +26,14 @@ class SqlUnitOfWork(_Repositories, CommandUnitOfWork[DomainEvent]):
     default the organization of the call's principal (row-level security)."""
 
     def __init__(
-        self, engine: AsyncEngine, codec: EventCodec, *, org_id: str | None = None
+        self,
+        engine: AsyncEngine,
+        codec: EventCodec,
+        *,
+        org_id: str | None = None,
+        read_only: bool = False,
     ) -> None:
-        super().__init__(engine, codec.to_envelope, org_id=org_id)
+        super().__init__(engine, codec.to_envelope, org_id=org_id, read_only=read_only)
 
 
 class ConnectionUnitOfWork(_Repositories, JoinedUnitOfWork[DomainEvent]):

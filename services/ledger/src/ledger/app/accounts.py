@@ -45,8 +45,12 @@ class BalanceView:
 
 
 class AccountHandlers:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory, clock: Clock, *, reads: UnitOfWorkFactory | None = None
+    ) -> None:
         self._uow = uow
+        # Reads may go through units of work without a transaction of their own (read_only).
+        self._reads = reads or uow
         self._clock = clock
 
     async def open_wallet_in(self, uow: LedgerUnitOfWork, command: commands.OpenWallet) -> Account:
@@ -163,7 +167,7 @@ class AccountHandlers:
             )
 
     async def get_account(self, query: commands.GetAccount) -> Account:
-        async with self._uow() as uow:
+        async with self._reads() as uow:
             return await visible_account(uow, query.caller, query.account_id)
 
     async def list_accounts(self, query: commands.ListAccounts) -> Page[Account]:
@@ -175,7 +179,7 @@ class AccountHandlers:
         scope = paging.query_digest("ListAccounts", org_id, query.kind, query.asset_code)
         after = paging.decode_int(query.page_token, scope) or 0
         size = paging.page_size(query.page_size)
-        async with self._uow() as uow:
+        async with self._reads() as uow:
             rows = await uow.accounts.page(
                 org_id,
                 kind=query.kind,
@@ -187,7 +191,7 @@ class AccountHandlers:
         return Page([account for account, _ in rows[:size]], token)
 
     async def get_balance(self, query: commands.GetBalance) -> BalanceView:
-        async with self._uow() as uow:
+        async with self._reads() as uow:
             account = await visible_account(uow, query.caller, query.account_id)
             balance = await uow.accounts.balance(account.id, query.as_of)
         return BalanceView(account, balance, query.as_of or self._clock())
@@ -195,7 +199,7 @@ class AccountHandlers:
     async def batch_get_balances(self, query: commands.BatchGetBalances) -> list[BalanceView]:
         """Several balances read at one instant; all or nothing (AIP-231)."""
         require_reader(query.caller)
-        async with self._uow() as uow:
+        async with self._reads() as uow:
             found = await uow.accounts.balances(query.account_ids, query.as_of)
         as_of = query.as_of or self._clock()
         views: list[BalanceView] = []
@@ -212,7 +216,7 @@ class AccountHandlers:
         scope = paging.query_digest("ListAccountEntries", query.account_id)
         after = paging.decode_int(query.page_token, scope) or 0
         size = paging.page_size(query.page_size)
-        async with self._uow() as uow:
+        async with self._reads() as uow:
             account = await visible_account(uow, query.caller, query.account_id)
             found = await uow.accounts.history(query.account_id, after=after, limit=size + 1)
         token = paging.encode([found[size - 1].sequence], scope) if len(found) > size else ""

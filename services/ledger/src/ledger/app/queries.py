@@ -15,21 +15,29 @@ from ledger.domain.model import Transaction
 
 class QueryHandlers:
     def __init__(
-        self, uow: UnitOfWorkFactory, clock: Clock, checkpointer: Checkpointer | None = None
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        checkpointer: Checkpointer | None = None,
+        *,
+        reads: UnitOfWorkFactory | None = None,
     ) -> None:
         self._uow = uow
+        # Reads may go through units of work without a transaction of their own (read_only);
+        # the audit keeps its transaction: it reads the whole ledger from one snapshot.
+        self._reads = reads or uow
         self._clock = clock
         self._checkpointer = checkpointer
 
     async def get_transaction(self, query: commands.GetTransaction) -> Transaction:
-        async with self._uow() as uow:
+        async with self._reads() as uow:
             return await visible_transaction(uow, query.caller, query.transaction_id)
 
     async def list_transactions(self, query: commands.ListTransactions) -> Page[Transaction]:
         scope = paging.query_digest("ListTransactions", query.account_id, query.start, query.end)
         before = paging.decode_int(query.page_token, scope)
         size = paging.page_size(query.page_size)
-        async with self._uow() as uow:
+        async with self._reads() as uow:
             await visible_account(uow, query.caller, query.account_id)
             rows = await uow.transactions.page_for_account(
                 query.account_id, start=query.start, end=query.end, before=before, limit=size + 1

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Label, case, cast, func, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Label,
+    Select,
+    bindparam,
+    case,
+    cast,
+    func,
+    select,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -15,6 +25,11 @@ from ledger.storage import rows
 from ledger.storage.tables import accounts, assets, balances, entries
 
 _ACCOUNT = select(accounts, assets.c.scale).join(assets, assets.c.code == accounts.c.asset_code)
+# Built once: the most frequent read (GetAccount) pays for no statement construction, and
+# SQLAlchemy keeps the statement's cache key on it.
+_BY_ID = _ACCOUNT.add_columns(accounts.c.fingerprint).where(
+    accounts.c.id == bindparam("account_id")
+)
 _BALANCE_COLUMNS = (
     balances.c.debits_posted,
     balances.c.credits_posted,
@@ -81,15 +96,16 @@ class SqlAccounts:
         return True
 
     async def _one(self, *where: ColumnElement[bool]) -> tuple[Account, str] | None:
-        row = (
-            (await self._conn.execute(_ACCOUNT.add_columns(accounts.c.fingerprint).where(*where)))
-            .mappings()
-            .first()
-        )
+        return await self._first(_ACCOUNT.add_columns(accounts.c.fingerprint).where(*where))
+
+    async def _first(
+        self, query: Select[Any], params: Mapping[str, Any] | None = None
+    ) -> tuple[Account, str] | None:
+        row = (await self._conn.execute(query, params)).mappings().first()
         return None if row is None else (rows.account(row, row["scale"]), row["fingerprint"])
 
     async def get(self, account_id: str) -> Account | None:
-        found = await self._one(accounts.c.id == account_id)
+        found = await self._first(_BY_ID, {"account_id": account_id})
         return found[0] if found else None
 
     async def by_request_id(self, scope: str, request_id: str) -> tuple[Account, str] | None:
