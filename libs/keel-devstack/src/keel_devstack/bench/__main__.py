@@ -37,6 +37,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--quick", action="store_true", help="2 short rounds each (a smoke run)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a row is MISS")
+    parser.add_argument(
+        "--sections",
+        metavar="P4,...",
+        default="",
+        help="mesh: run only these of P1-P6 (comma-separated); memory and start rows always",
+    )
     parser.add_argument("--rounds", type=int, default=None, help="rounds per benchmark")
     parser.add_argument("--seconds", type=float, default=None, help="seconds per measurement")
     parser.add_argument(
@@ -75,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         seconds=args.seconds or (0.5 if args.quick else Settings.seconds),
         steal_limit_pct=args.steal_limit,
         quick=args.quick,
+        sections=tuple(s.strip().upper() for s in args.sections.split(",") if s.strip()),
     )
     progress = Progress(sys.stderr)
     infra = EmbeddedInfra()

@@ -26,6 +26,11 @@ class Settings:
     steal_limit_pct: float = 5.0
     """A round with more steal than this on either side is flagged and run again once."""
     quick: bool = False
+    sections: tuple[str, ...] = ()
+    """Mesh sections to run (P1...P6); empty: all of them."""
+
+    def wants(self, section: str) -> bool:
+        return not self.sections or section in self.sections
 
 
 @dataclass
