@@ -18,7 +18,7 @@ from nats.js import JetStreamContext
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from keel_runtime.db import UnitOfWork
+from keel_runtime.db import UnitOfWork, create_engine
 from keel_runtime.events import (
     OutboxRelay,
     StreamSpec,
@@ -354,3 +354,103 @@ async def test_replay_command_fails_fast_on_an_unreachable_broker(database_url: 
     assert (
         stderr.decode().splitlines()[-1].startswith(f"error: cannot connect to NATS at {nats_url}")
     )
+
+
+async def _next_event_id(messages: asyncio.Queue[Msg]) -> str:
+    # Far inside the relay's poll interval in the tests below: only a wake-up gets it here.
+    async with asyncio.timeout(20):
+        msg = await messages.get()
+    return (msg.headers or {})["Nats-Msg-Id"]
+
+
+async def test_a_commit_from_another_process_wakes_the_relay_before_its_poll(
+    engine: AsyncEngine,
+    database_url: str,
+    js: JetStreamContext,
+    stream: StreamSpec,
+    unique_name: str,
+) -> None:
+    messages: asyncio.Queue[Msg] = asyncio.Queue()
+    watcher = await js.subscribe(f"{unique_name}.>", ordered_consumer=True, cb=messages.put)
+    # Another engine stands for another process: nothing in this one tells the relay.
+    writer = create_engine(database_url)
+    relay = asyncio.create_task(OutboxRelay(engine, js, poll_interval=60).run())
+    try:
+        # The first is found by the relay's first look; the second is committed after that
+        # look, while the relay waits out a poll interval the test would not outlast.
+        first = await _commit_events(writer, f"{unique_name}.thing.happened", 1)
+        assert await _next_event_id(messages) == first[0]
+        second = await _commit_events(writer, f"{unique_name}.thing.happened", 1)
+        assert await _next_event_id(messages) == second[0]
+    finally:
+        relay.cancel()
+        await asyncio.gather(relay, return_exceptions=True)
+        await watcher.unsubscribe()
+        await writer.dispose()
+
+
+async def test_a_row_whose_notification_was_missed_goes_out_at_the_next_poll(
+    engine: AsyncEngine, js: JetStreamContext, stream: StreamSpec, unique_name: str
+) -> None:
+    messages: asyncio.Queue[Msg] = asyncio.Queue()
+    watcher = await js.subscribe(f"{unique_name}.>", ordered_consumer=True, cb=messages.put)
+    relay = asyncio.create_task(OutboxRelay(engine, js, poll_interval=0.05).run())
+    try:
+        first = await _commit_events(engine, f"{unique_name}.thing.happened", 1)
+        assert await _next_event_id(messages) == first[0]
+        # A row written without the notification (the listening connection was down when
+        # it was sent): nothing wakes the relay, its poll finds the row.
+        event_id = uuid.uuid4()
+        async with engine.begin() as conn:
+            await conn.execute(
+                OUTBOX.insert().values(
+                    id=event_id,
+                    subject=f"{unique_name}.thing.happened",
+                    type="t",
+                    payload=b"",
+                    headers={},
+                )
+            )
+        assert await _next_event_id(messages) == str(event_id)
+    finally:
+        relay.cancel()
+        await asyncio.gather(relay, return_exceptions=True)
+        await watcher.unsubscribe()
+
+
+async def test_the_relay_listens_again_after_losing_its_connection(
+    engine: AsyncEngine,
+    database_url: str,
+    js: JetStreamContext,
+    stream: StreamSpec,
+    unique_name: str,
+) -> None:
+    messages: asyncio.Queue[Msg] = asyncio.Queue()
+    watcher = await js.subscribe(f"{unique_name}.>", ordered_consumer=True, cb=messages.put)
+    writer = create_engine(database_url)
+    relay = asyncio.create_task(
+        OutboxRelay(engine, js, poll_interval=60, max_error_backoff=0.1).run()
+    )
+    try:
+        first = await _commit_events(writer, f"{unique_name}.thing.happened", 1)
+        assert await _next_event_id(messages) == first[0]
+        # The relay's listening connection goes (a database restart, a network cut).
+        dropped = 0
+        async with asyncio.timeout(20):
+            while not dropped:  # once the relay has listened
+                async with engine.begin() as conn:
+                    dropped = await conn.scalar(
+                        text(
+                            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                            " WHERE datname = current_database() AND query = 'LISTEN keel_outbox'"
+                        )
+                    )
+                await asyncio.sleep(0.02)
+        assert dropped == 1
+        second = await _commit_events(writer, f"{unique_name}.thing.happened", 1)
+        assert await _next_event_id(messages) == second[0]
+    finally:
+        relay.cancel()
+        await asyncio.gather(relay, return_exceptions=True)
+        await watcher.unsubscribe()
+        await writer.dispose()

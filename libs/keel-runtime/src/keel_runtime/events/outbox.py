@@ -1,4 +1,5 @@
-"""Outbox writes (inside the command's transaction) and the in-process relay wake-up."""
+"""Outbox writes (inside the command's transaction) and the relay wake-ups: a notification
+delivered at commit to relays listening on the database, and a direct one in this process."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -23,6 +24,11 @@ HEADER_EVENT_TYPE = "Keel-Event-Type"
 HEADER_REQUEST_ID = "X-Request-Id"
 HEADER_TRACEPARENT = "traceparent"
 
+NOTIFY_CHANNEL = "keel_outbox"
+"""PostgreSQL channel on which a transaction that wrote outbox rows notifies at its commit
+(channels are per database: the relays of that database listen)."""
+_NOTIFY = text(f"NOTIFY {NOTIFY_CHANNEL}")
+
 
 def event_headers(envelope: Envelope) -> dict[str, str]:
     """Headers stored with an outbox row; the relay adds ``Nats-Msg-Id``."""
@@ -35,7 +41,8 @@ def event_headers(envelope: Envelope) -> dict[str, str]:
 
 
 async def append(connection: AsyncConnection, envelopes: Iterable[Envelope]) -> None:
-    """Insert envelopes into the outbox with the caller's transaction (one executemany)."""
+    """Insert envelopes into the outbox with the caller's transaction (one executemany), and
+    notify the database's relays, which PostgreSQL does at commit (never on a rollback)."""
     rows = [
         {
             "id": uuid.UUID(envelope.id),
@@ -49,6 +56,9 @@ async def append(connection: AsyncConnection, envelopes: Iterable[Envelope]) -> 
     ]
     if rows:
         await connection.execute(insert(OUTBOX), rows)
+        # A relay in another process (or a writer without an in-process relay, like an
+        # operator command) would otherwise wait for its next poll.
+        await connection.execute(_NOTIFY)
 
 
 # Relays running in this process, by engine: a commit with events wakes them at once

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
@@ -22,6 +23,7 @@ from keel_runtime.events.connection import connect_nats
 from keel_runtime.events.outbox import (
     HEADER_MSG_ID,
     HEADER_REQUEST_ID,
+    NOTIFY_CHANNEL,
     register_waker,
     unregister_waker,
 )
@@ -97,7 +99,11 @@ async def _publish_rows(
 class OutboxRelay:
     """Background task publishing the outbox of one database.
 
-    Run ``run()`` as a service background task. Rows are marked published only after their
+    Run ``run()`` as a service background task. It looks at the outbox when a transaction
+    that wrote to it commits: woken at once in this process, and by the notification every
+    outbox write sends (``NOTIFY keel_outbox``, delivered at commit) from any other; and
+    every ``poll_interval`` whatever happens, for a notification missed while the listening
+    connection was down. Rows are marked published only after their
     PubAck. A row whose marking fails (the database went away after the PubAck) is
     remembered and marked on a later pass without being published again, however long the
     database stays away: a re-publish past the stream's duplicate window (2 minutes) would
@@ -117,6 +123,7 @@ class OutboxRelay:
         max_error_backoff: float = 10.0,
         metrics: Metrics = NO_METRICS,
         backlog_interval: float = 5.0,
+        listen: bool = True,
     ) -> None:
         if batch < 1:
             raise ValueError("batch must be >= 1")
@@ -134,6 +141,8 @@ class OutboxRelay:
         self._backlog_sampled = -math.inf
         self._acked_unmarked: set[uuid.UUID] = set()
         """Rows JetStream acknowledged whose ``published_at`` has not committed yet."""
+        self.listen = listen
+        """Whether ``run()`` listens for the outbox writes' notifications."""
 
     def wake(self) -> None:
         """Look at the outbox now rather than at the next poll."""
@@ -146,6 +155,9 @@ class OutboxRelay:
             assert isinstance(self._nats, str)
             nc, self._js = await connect_nats(self._nats, name="outbox-relay")
         register_waker(self.engine, self._wake)
+        listening = (
+            asyncio.create_task(self._listen(), name="outbox-listen") if self.listen else None
+        )
         failures = 0
         try:
             while True:
@@ -166,8 +178,43 @@ class OutboxRelay:
                 await self._idle()
         finally:
             unregister_waker(self.engine, self._wake)
+            if listening is not None:
+                listening.cancel()
+                await asyncio.gather(listening, return_exceptions=True)
             if nc is not None:
                 await nc.drain()
+
+    async def _listen(self) -> None:
+        """Wake the relay on every notification of an outbox write; reconnect when the
+        connection goes, meanwhile the poll finds what was committed."""
+        url = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        failures = 0
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    if failures:
+                        log.info("outbox relay: listening for outbox writes again")
+                    failures = 0
+                    # Whatever committed before LISTEN took effect sent its notification to
+                    # nobody: one look now covers it.
+                    self._wake.set()
+                    async for _ in conn.notifies():
+                        self._wake.set()
+                    raise psycopg.OperationalError("the listening connection ended")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                delay = min(self.max_error_backoff, self.poll_interval * 2**failures)
+                log.warning(
+                    "outbox relay: not listening for outbox writes (%r); polling every %.1fs,"
+                    " listening again in %.1fs",
+                    exc,
+                    self.poll_interval,
+                    delay,
+                )
+                await asyncio.sleep(delay)
 
     async def _sample_backlog(self) -> None:
         if not self._metrics.enabled:
