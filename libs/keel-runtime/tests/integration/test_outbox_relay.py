@@ -9,6 +9,7 @@ import socket
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 import pytest
@@ -452,5 +453,61 @@ async def test_the_relay_listens_again_after_losing_its_connection(
     finally:
         relay.cancel()
         await asyncio.gather(relay, return_exceptions=True)
+        await watcher.unsubscribe()
+        await writer.dispose()
+
+
+class _CountingRelay(OutboxRelay):
+    """Tells how many passes have begun and which ones have ended with what result."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.begun = 0
+        self.ended: asyncio.Queue[tuple[int, int]] = asyncio.Queue()
+
+    async def relay_once(self) -> int:
+        self.begun += 1
+        number = self.begun
+        published = await super().relay_once()
+        self.ended.put_nowait((number, published))
+        return published
+
+    async def a_pass_begun_after(self, number: int) -> int:
+        async with asyncio.timeout(20):
+            while True:
+                ended, published = await self.ended.get()
+                if ended > number:
+                    return published
+
+
+async def test_a_row_held_back_goes_out_when_the_transaction_holding_it_ends(
+    engine: AsyncEngine,
+    database_url: str,
+    js: JetStreamContext,
+    stream: StreamSpec,
+    unique_name: str,
+) -> None:
+    messages: asyncio.Queue[Msg] = asyncio.Queue()
+    watcher = await js.subscribe(f"{unique_name}.>", ordered_consumer=True, cb=messages.put)
+    # Commits from another process: one notification each, no second wake-up in this one.
+    writer = create_engine(database_url)
+    relay = _CountingRelay(engine, js, poll_interval=60)
+    running = asyncio.create_task(relay.run())
+    try:
+        first = await _commit_events(writer, f"{unique_name}.thing.happened", 1)
+        assert await _next_event_id(messages) == first[0]
+        async with engine.connect() as older:
+            # An older transaction that writes no event: its commit notifies nobody.
+            await older.execute(text("SELECT pg_current_xact_id()"))
+            # Committed and notified while the older one runs: the relay's look finds it
+            # not ready, and the relay goes back to waiting.
+            before = relay.begun
+            held = await _commit_events(writer, f"{unique_name}.thing.happened", 1)
+            assert await relay.a_pass_begun_after(before) == 0
+            await older.commit()
+        assert await _next_event_id(messages) == held[0]
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
         await watcher.unsubscribe()
         await writer.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 import time
@@ -55,13 +56,22 @@ _HORIZON = literal_column(
     type_=Xid8(),
 )
 
-# Rows whose writing transaction is below the horizon: every transaction that could still
-# add a row with a smaller txid has ended, so the stream gets the rows in txid order and
-# nothing is passed over.
-_READY = select(OUTBOX.c.id, OUTBOX.c.subject, OUTBOX.c.payload, OUTBOX.c.headers).where(
-    OUTBOX.c.published_at.is_(None),
-    OUTBOX.c.txid < _HORIZON,
-)
+# Unpublished rows in txid order, each saying whether its writing transaction is below the
+# horizon: every transaction that could still add a row with a smaller txid has ended, so
+# the stream gets the rows in txid order and nothing is passed over. The ready rows come
+# first; a row after them is held back by a transaction still running.
+_PENDING = select(
+    OUTBOX.c.id,
+    OUTBOX.c.subject,
+    OUTBOX.c.payload,
+    OUTBOX.c.headers,
+    (OUTBOX.c.txid < _HORIZON).label("ready"),
+).where(OUTBOX.c.published_at.is_(None))
+
+HELD_BACK_RECHECK_S = 0.005
+"""First pause before looking again at rows held back by a running transaction, doubled up
+to the poll interval while they stay held: that transaction may commit without writing to
+the outbox, and then nothing notifies."""
 
 # For the backlog gauges: the partial index on unpublished rows keeps this small.
 _BACKLOG = select(
@@ -135,6 +145,8 @@ class OutboxRelay:
         self.max_error_backoff = max_error_backoff
         self._js: JetStreamContext | None = nats if isinstance(nats, JetStreamContext) else None
         self._wake = asyncio.Event()
+        self._held_back = False
+        """The last pass left rows behind a transaction still running."""
         self._metrics = metrics.outbox()
         # The backlog is counted when idle, at most this often, and only if metrics are on.
         self.backlog_interval = backlog_interval
@@ -159,6 +171,7 @@ class OutboxRelay:
             asyncio.create_task(self._listen(), name="outbox-listen") if self.listen else None
         )
         failures = 0
+        recheck = HELD_BACK_RECHECK_S
         try:
             while True:
                 try:
@@ -175,7 +188,12 @@ class OutboxRelay:
                 if published >= self.batch:
                     continue  # more are probably waiting
                 await self._sample_backlog()
-                await self._idle()
+                if self._held_back:
+                    await self._idle(min(recheck, self.poll_interval))
+                    recheck *= 2
+                else:
+                    recheck = HELD_BACK_RECHECK_S
+                    await self._idle(self.poll_interval)
         finally:
             unregister_waker(self.engine, self._wake)
             if listening is not None:
@@ -232,9 +250,9 @@ class OutboxRelay:
         self._metrics.unpublished.set(count)
         self._metrics.oldest_unpublished_age.set(float(age))
 
-    async def _idle(self) -> None:
+    async def _idle(self, seconds: float) -> None:
         try:
-            async with asyncio.timeout(self.poll_interval):
+            async with asyncio.timeout(seconds):
                 await self._wake.wait()
         except TimeoutError:
             pass
@@ -254,9 +272,11 @@ class OutboxRelay:
             locked = await conn.scalar(select(func.pg_try_advisory_xact_lock(RELAY_LOCK_KEY)))
             if not locked:
                 return 0  # another relay owns this database's outbox right now
-            rows = (
-                await conn.execute(_READY.order_by(OUTBOX.c.txid, OUTBOX.c.id).limit(self.batch))
+            unpublished = (
+                await conn.execute(_PENDING.order_by(OUTBOX.c.txid, OUTBOX.c.id).limit(self.batch))
             ).all()
+            rows = list(itertools.takewhile(lambda row: row.ready, unpublished))
+            self._held_back = len(rows) < len(unpublished)
             if not rows:
                 return 0
             # Rows the stream acknowledged on an earlier pass whose marking did not commit
