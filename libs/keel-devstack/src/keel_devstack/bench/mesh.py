@@ -501,6 +501,8 @@ def _event_latency(mesh: Mesh, notes: dict[str, object]) -> list[Row]:
         f"identity.organization.created committed in identity's outbox -> ledger wallet"
         f" committed; {found.events} events at {found.sent_per_s:,.0f}/s,"
         f" {found.late_sends} commits late (>50 ms behind schedule)"
+        + (f", {found.unfinished} not done in time (lower bound)" if found.unfinished else "")
+        + (f"; relay part p99 {found.relay_p99_ms:.0f} ms" if found.relay_p99_ms else "")
     )
     rows = [
         absolute(
@@ -540,5 +542,11 @@ def _event_latency(mesh: Mesh, notes: dict[str, object]) -> list[Row]:
 def _say_latency(env: Env, found: latency.Latency) -> None:
     env.say(
         f"    p50 {found.p50_ms:.1f} ms, p99 {found.p99_ms:.1f} ms, max {found.max_ms:.1f} ms"
-        f" over {found.events} at {found.sent_per_s:,.0f}/s ({found.late_sends} late)"
+        f" over {found.events} at {found.sent_per_s:,.0f}/s ({found.late_sends} late,"
+        f" {found.unfinished} unfinished)"
     )
+    if found.relay_p50_ms is not None and found.relay_p99_ms is not None:
+        env.say(
+            f"    of which commit -> relay pass: p50 {found.relay_p50_ms:.1f} ms,"
+            f" p99 {found.relay_p99_ms:.1f} ms"
+        )
