@@ -45,6 +45,8 @@ ACCOUNTS, QUICK_ACCOUNTS = 1000, 100
 MB = 1024 * 1024
 EVENT_RATE = 500.0
 """P4: events a second committed into a producer's outbox (the goal's rate)."""
+LOW_EVENT_RATE = 100.0
+"""P4: a lower rate beside it, to tell the event path's latency from a backlog's."""
 SIGN_UP_RATE = 20.0
 """P4: sign-ups a second; each hashes a password, two shared cores sustain few more."""
 THROTTLE_LIMITS = (
@@ -492,31 +494,7 @@ def _event_latency(mesh: Mesh, notes: dict[str, object]) -> list[Row]:
     env, ep = mesh.env, mesh.endpoints
     quick = env.settings.quick
     identity_db, ledger_db = ep.databases["identity"], ep.databases["ledger"]
-    rate, seconds = EVENT_RATE, (1.0 if quick else 5.0)
-    env.say(f"  P4 outbox commit -> wallet latency at {rate:g}/s for {seconds:g}s:")
-    found = latency.outbox_commits(identity_db, ledger_db, rate, seconds)
-    notes["event_latency"] = asdict(found)
-    _say_latency(env, found)
-    why = (
-        f"identity.organization.created committed in identity's outbox -> ledger wallet"
-        f" committed; {found.events} events at {found.sent_per_s:,.0f}/s,"
-        f" {found.late_sends} commits late (>50 ms behind schedule)"
-        + (f", {found.unfinished} not done in time (lower bound)" if found.unfinished else "")
-        + (f"; relay part p99 {found.relay_p99_ms:.0f} ms" if found.relay_p99_ms else "")
-    )
-    rows = [
-        absolute(
-            NAME,
-            f"P4 event latency {label}",
-            value,
-            target=50.0,
-            unit=" ms",
-            lower_is_better=True,
-            why=why,
-        )
-        for label, value in (("p50", found.p50_ms), ("p99", found.p99_ms))
-    ]
-    # Real sign-ups too, at what the password hash leaves room for on two shared cores.
+    # Real sign-ups first, on a quiet mesh, at what the password hash leaves room for.
     rate, seconds = (5.0, 2.0) if quick else (SIGN_UP_RATE, 5.0)
     env.say(f"  P4 sign-up -> wallet latency at {rate:g}/s for {seconds:g}s:")
     signed = latency.sign_ups(
@@ -524,7 +502,7 @@ def _event_latency(mesh: Mesh, notes: dict[str, object]) -> list[Row]:
     )
     notes["sign_up_latency"] = asdict(signed)
     _say_latency(env, signed)
-    rows.append(
+    rows = [
         absolute(
             NAME,
             f"P4 sign-up -> wallet p99 at {rate:g}/s",
@@ -535,7 +513,34 @@ def _event_latency(mesh: Mesh, notes: dict[str, object]) -> list[Row]:
             why=f"CreateOrganization (argon2 hash, ~30 ms of a core) -> ledger wallet;"
             f" p50 {signed.p50_ms:.0f} ms, {signed.late_sends} sends late",
         )
-    )
+    ]
+    # The goal's rate last: a backlog it leaves behind would disturb what follows.
+    seconds = 1.0 if quick else 5.0
+    for rate, labels in ((LOW_EVENT_RATE, ("p99",)), (EVENT_RATE, ("p50", "p99"))):
+        env.say(f"  P4 outbox commit -> wallet latency at {rate:g}/s for {seconds:g}s:")
+        found = latency.outbox_commits(identity_db, ledger_db, rate, seconds)
+        notes[f"event_latency_{rate:g}_per_s"] = asdict(found)
+        _say_latency(env, found)
+        why = (
+            f"identity.organization.created committed in identity's outbox -> ledger wallet"
+            f" committed; {found.events} events at {found.sent_per_s:,.0f}/s,"
+            f" {found.late_sends} commits late (>50 ms behind schedule)"
+            + (f", {found.unfinished} not done in time (lower bound)" if found.unfinished else "")
+            + (f"; relay part p99 {found.relay_p99_ms:.0f} ms" if found.relay_p99_ms else "")
+        )
+        suffix = "" if rate == EVENT_RATE else f" at {rate:g}/s"
+        rows += [
+            absolute(
+                NAME,
+                f"P4 event latency {label}{suffix}",
+                found.p50_ms if label == "p50" else found.p99_ms,
+                target=50.0,
+                unit=" ms",
+                lower_is_better=True,
+                why=why,
+            )
+            for label in labels
+        ]
     return rows
 
 
