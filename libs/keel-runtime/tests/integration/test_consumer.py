@@ -22,7 +22,6 @@ from keel_runtime.events import (
     Envelope,
     StreamSpec,
     Subscription,
-    decode,
     new_event,
     unpack,
 )
@@ -434,41 +433,3 @@ async def test_an_event_on_an_idle_consumer_is_handled_without_waiting_for_a_bat
     finally:
         await _stop(task)
     assert calls == [envelope.id]
-
-
-async def test_organizations_are_handled_side_by_side_and_each_one_in_order(
-    engine: AsyncEngine, js: JetStreamContext, stream: StreamSpec, unique_name: str
-) -> None:
-    release = asyncio.Event()
-    started: list[str] = []
-
-    async def handler(conn: AsyncConnection, envelope: Envelope) -> None:
-        value = unpack(envelope, StringValue).value
-        started.append(value)
-        if value == "a1":
-            await release.wait()  # the first event of organization a takes its time
-
-    for org, value in (("org-a", "a1"), ("org-a", "a2"), ("org-b", "b1")):
-        envelope = new_event(
-            type=f"{unique_name}.thing.happened",
-            source="test",
-            subject=value,
-            org_id=org,
-            payload=StringValue(value=value),
-        )
-        await js.publish(envelope.type, envelope.SerializeToString())
-    sub = _subscription(unique_name, stream, handler)
-    consumer = ProbeConsumer(engine, js, sub)
-    task = await _running(consumer)  # all three in its first fetch
-    try:
-        # Organization b does not wait behind a's slow event; a's second does.
-        (first,) = await consumer.deliveries(1)
-        assert unpack(decode(first.data), StringValue).value == "b1"
-        assert sorted(started) == ["a1", "b1"]
-        release.set()
-        rest = await consumer.deliveries(2)
-        assert [unpack(decode(m.data), StringValue).value for m in rest] == ["a1", "a2"]
-        await _settled(js, sub)
-    finally:
-        await _stop(task)
-    assert started.index("a1") < started.index("a2")

@@ -69,10 +69,6 @@ class Subscription:
     crashed consumer come back. Longer handlers are fine, the consumer sends heartbeats."""
     batch: int = 16
     """Messages per fetch."""
-    concurrency: int = 4
-    """Organizations whose events of one fetch are handled at once, each event in its own
-    transaction. One organization's events are handled one after the other, in stream
-    order; one slow organization holds up no other."""
     transient_backoff_s: Sequence[float] = (0.5, 1, 2, 5, 10, 30)
     """Pause between retries of a transient failure (the last value repeats, for as long as
     the dependency stays away)."""
@@ -83,8 +79,6 @@ class Subscription:
     def __post_init__(self) -> None:
         if self.max_deliver < 1:
             raise ValueError("max_deliver must be >= 1")
-        if self.concurrency < 1:
-            raise ValueError("concurrency must be >= 1")
         if not self.backoff_s or not self.transient_backoff_s:
             raise ValueError("backoff_s and transient_backoff_s need at least one delay")
         if self.dead_letter_subject is None:
@@ -280,34 +274,20 @@ class Consumer:
         unsettled = list(msgs)
         # Every message in hand stays ours while earlier ones (or a long handler) take time.
         heartbeat = asyncio.create_task(self._heartbeat(unsettled))
-        lanes = asyncio.Semaphore(self.subscription.concurrency)
         try:
-            await asyncio.gather(
-                *(
-                    self._handle_in_order(group, unsettled, lanes)
-                    for group in _by_organization(msgs)
-                )
-            )
-        except asyncio.CancelledError:
-            await self._release(unsettled)
-            raise
-        finally:
-            heartbeat.cancel()
-
-    async def _handle_in_order(
-        self, msgs: list[Msg], unsettled: list[Msg], lanes: asyncio.Semaphore
-    ) -> None:
-        async with lanes:
-            for msg in msgs:
+            while unsettled:
                 try:
-                    await self.handle(msg)
+                    await self.handle(unsettled[0])
                 except asyncio.CancelledError:
+                    await self._release(unsettled)
                     raise
                 except Exception:
                     # E.g. the ack could not be sent: the server redelivers, the inbox
                     # turns that into a no-op. The loop itself must keep running.
                     log.exception("consumer %s: delivery not settled", self.subscription.consumer)
-                unsettled.remove(msg)
+                unsettled.pop(0)
+        finally:
+            heartbeat.cancel()
 
     async def _heartbeat(self, msgs: list[Msg]) -> None:
         while True:
@@ -575,20 +555,6 @@ class Consumer:
         self.outcomes.dead_lettered.inc()
         await msg.term()
         await self._forget(msg)
-
-
-def _by_organization(msgs: list[Msg]) -> list[list[Msg]]:
-    """The messages grouped by the organization of their event, each group in stream order;
-    an undecodable one alone (it is dead-lettered without running a handler)."""
-    groups: dict[object, list[Msg]] = {}
-    for msg in msgs:
-        key: object
-        try:
-            key = decode(msg.data).org_id
-        except EnvelopeError:
-            key = id(msg)
-        groups.setdefault(key, []).append(msg)
-    return list(groups.values())
 
 
 def _died(delivery: int) -> str:
