@@ -26,6 +26,7 @@ from keel_runtime.events.outbox import (
     HEADER_REQUEST_ID,
     NOTIFY_CHANNEL,
     register_waker,
+    set_publishing,
     unregister_waker,
 )
 from keel_runtime.events.tables import OUTBOX, Xid8
@@ -145,6 +146,7 @@ class OutboxRelay:
         self.max_error_backoff = max_error_backoff
         self._js: JetStreamContext | None = nats if isinstance(nats, JetStreamContext) else None
         self._wake = asyncio.Event()
+        self._running = False
         self._held_back = False
         """The last pass left rows behind a transaction still running."""
         self._metrics = metrics.outbox()
@@ -167,6 +169,7 @@ class OutboxRelay:
             assert isinstance(self._nats, str)
             nc, self._js = await connect_nats(self._nats, name="outbox-relay")
         register_waker(self.engine, self._wake)
+        self._running = True
         listening = (
             asyncio.create_task(self._listen(), name="outbox-listen") if self.listen else None
         )
@@ -195,7 +198,9 @@ class OutboxRelay:
                     recheck = HELD_BACK_RECHECK_S
                     await self._idle(self.poll_interval)
         finally:
+            self._running = False
             unregister_waker(self.engine, self._wake)
+            set_publishing(self.engine, self._wake, False)
             if listening is not None:
                 listening.cancel()
                 await asyncio.gather(listening, return_exceptions=True)
@@ -270,6 +275,8 @@ class OutboxRelay:
             raise RuntimeError("relay_once() needs a JetStreamContext (or run())")
         async with self.engine.connect() as conn, conn.begin():
             locked = await conn.scalar(select(func.pg_try_advisory_xact_lock(RELAY_LOCK_KEY)))
+            if self._running:  # only a running relay is woken by this process's commits
+                set_publishing(self.engine, self._wake, bool(locked))
             if not locked:
                 return 0  # another relay owns this database's outbox right now
             unpublished = (
