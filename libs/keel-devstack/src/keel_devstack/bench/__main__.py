@@ -73,6 +73,11 @@ def selected(only: list[str] | None) -> list[str]:
     return [n for n in BENCHMARKS if n in names]
 
 
+def mesh_sections(text: str) -> tuple[str, ...]:
+    """``--sections`` as the mesh benchmark reads it: "p4, P3" -> ("P4", "P3")."""
+    return tuple(part.strip().upper() for part in text.split(",") if part.strip())
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     names = selected(args.only)
@@ -81,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         seconds=args.seconds or (0.5 if args.quick else Settings.seconds),
         steal_limit_pct=args.steal_limit,
         quick=args.quick,
-        sections=tuple(s.strip().upper() for s in args.sections.split(",") if s.strip()),
+        sections=mesh_sections(args.sections),
     )
     progress = Progress(sys.stderr)
     infra = EmbeddedInfra()
