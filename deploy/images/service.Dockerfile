@@ -5,6 +5,8 @@
 FROM python:3.11-slim
 ARG SERVICE
 ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# glibc's arena per thread keeps what each thread freed; two arenas bound the resident size.
+ENV MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY requirements.lock .
 RUN pip install --no-cache-dir -r requirements.lock

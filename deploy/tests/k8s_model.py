@@ -338,6 +338,10 @@ def _env_problems(deployment: Manifest, main: Doc) -> list[str]:
         problems.append(f"{deployment.label}: GRPC_BIND {bind!r} is not 0.0.0.0:<grpc port>")
     if "secretKeyRef" not in env.get("DATABASE_URL", {}).get("valueFrom", {}):
         problems.append(f"{deployment.label}: DATABASE_URL does not come from a Secret")
+    # Without it every thread's malloc arena keeps what the thread freed (argon2 buffers).
+    arenas = env.get("MALLOC_ARENA_MAX", {}).get("value")
+    if arenas != "2":
+        problems.append(f"{deployment.label}: MALLOC_ARENA_MAX {arenas!r} is not '2'")
     return problems
 
 

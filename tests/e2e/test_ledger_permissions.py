@@ -24,6 +24,7 @@ from keel.ledger.v1 import (
     transaction_service_pb2,
     transaction_service_pb2_grpc,
 )
+from keel.type.v1 import asset_pb2
 
 from keel_devstack.stack import Endpoints
 
@@ -63,7 +64,7 @@ def _operator_funding(mesh: Endpoints, tenant: Tenant) -> str:
                 request_id=f"e2e-funding-{uuid.uuid4()}",
                 organization_id=tenant.org_id,
                 kind=resources_pb2.ACCOUNT_KIND_FUNDING,
-                asset=resources_pb2.Asset(code="USD", scale=2),
+                asset=asset_pb2.Asset(code="USD", scale=2),
                 balance_bound=resources_pb2.BALANCE_BOUND_NONE,
             ),
             metadata=service_metadata(),

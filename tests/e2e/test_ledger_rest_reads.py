@@ -23,6 +23,7 @@ from keel.ledger.v1 import (
     transaction_service_pb2,
     transaction_service_pb2_grpc,
 )
+from keel.type.v1 import asset_pb2
 
 from keel_devstack.stack import Endpoints
 
@@ -33,7 +34,7 @@ PLATFORM_ORG_ID = "00000000-0000-0000-0000-000000000000"
 
 def _fund(mesh: Endpoints, wallet: Json, amount: int) -> tuple[str, str]:
     """Fund the wallet from a fresh platform funding account: (funding id, transaction time)."""
-    asset = resources_pb2.Asset(code=wallet["asset"]["code"], scale=wallet["asset"]["scale"])
+    asset = asset_pb2.Asset(code=wallet["asset"]["code"], scale=wallet["asset"]["scale"])
     metadata = service_metadata()
     with service_channel(mesh, "ledger") as channel:
         funding = (

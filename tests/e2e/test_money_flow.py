@@ -29,6 +29,7 @@ from keel.ledger.v1 import (
     transaction_service_pb2,
     transaction_service_pb2_grpc,
 )
+from keel.type.v1 import asset_pb2
 
 from keel_devstack.stack import Endpoints
 
@@ -44,7 +45,7 @@ PAID = "billing.invoice.paid"
 
 def _fund(mesh: Endpoints, wallet: Json, amount: int) -> str:
     """Move `amount` minor units into the wallet from a fresh operator funding account."""
-    asset = resources_pb2.Asset(code=wallet["asset"]["code"], scale=wallet["asset"]["scale"])
+    asset = asset_pb2.Asset(code=wallet["asset"]["code"], scale=wallet["asset"]["scale"])
     metadata = service_metadata()
     with service_channel(mesh, "ledger") as channel:
         accounts = account_service_pb2_grpc.AccountServiceStub(channel)
@@ -97,7 +98,7 @@ def _usage_price(gateway: httpx.Client, tenant: Tenant, plan_id: str) -> tuple[i
     (price,) = [p for p in plan["prices"] if p.get("metric") == METRIC]
     assert "perUnit" in price, f"the default plan no longer prices {METRIC} per unit: {price}"
     assert not [p for p in plan["prices"] if p is not price], plan  # no flat fee to add
-    return int(price.get("includedQuantity", 0)), int(price["perUnit"]["unitAmountMinor"])
+    return int(price.get("includedQuantity", 0)), int(price["perUnit"]["unitAmount"])
 
 
 def _record(gateway: httpx.Client, tenant: Tenant, quantity: int, key: str) -> Json:
@@ -175,14 +176,15 @@ def test_invoice_is_paid_from_the_funded_wallet_exactly_once(
     invoice = _close_period(gateway, tenant, subscription)
     expected = (130 - included) * unit
     assert expected == 150
-    assert invoice["total"]["currency"] == "USD"
-    assert int(invoice["total"]["amountMinor"]) == expected, invoice
+    # REST names of keel.type.v1.Money: the asset (code and scale) beside a plain amount.
+    assert invoice["total"]["asset"] == {"code": "USD", "scale": 2}, invoice
+    assert int(invoice["total"]["amount"]) == expected, invoice
     # The period closed: the subscription's next one starts where the invoice's ended.
     current = get_json(gateway, f"/v1/subscriptions/{subscription['subscriptionId']}", tenant)
     assert current["subscription"]["currentPeriodStart"] == invoice["periodEnd"], current
     (line,) = invoice["lines"]
     assert line["metric"] == METRIC, line
-    assert (int(line["quantity"]), int(line["amountMinor"])) == (130, expected), line
+    assert (int(line["quantity"]), int(line["amount"])) == (130, expected), line
 
     paid_response = _pay(gateway, tenant, invoice)
     assert paid_response.status_code == 200, paid_response.text
@@ -199,7 +201,7 @@ def test_invoice_is_paid_from_the_funded_wallet_exactly_once(
     assert _available(gateway, tenant, wallet) == 1_000 - expected
     assert _payments(mesh, invoice) == 1
     (event,) = _paid_events(mesh, invoice)
-    assert (event.transaction_id, event.amount.amount_minor) == (
+    assert (event.transaction_id, event.amount.amount) == (
         paid["paymentTransactionId"],
         expected,
     ), event
@@ -226,7 +228,7 @@ def test_payment_fails_on_an_empty_wallet_and_succeeds_once_funded(
     _record(gateway, tenant, included + 20, "e2e-usage-1")
     invoice = _close_period(gateway, tenant, subscription)
     expected = 20 * unit
-    assert int(invoice["total"]["amountMinor"]) == expected == 100, invoice
+    assert int(invoice["total"]["amount"]) == expected == 100, invoice
 
     declined = _pay(gateway, tenant, invoice)
     assert_status_error(declined, http_status=400, code=9, reason="INSUFFICIENT_FUNDS")
@@ -250,7 +252,7 @@ def test_payment_fails_on_an_empty_wallet_and_succeeds_once_funded(
     (failed,) = wait_for(failure_published, f"billing publishing {PAYMENT_FAILED}")
     assert failed.invoice_id == invoice["invoiceId"], failed
     assert (failed.reason, failed.attempt) == ("INSUFFICIENT_FUNDS", 1), failed
-    assert (failed.amount.currency, failed.amount.amount_minor) == ("USD", expected), failed
+    assert (failed.amount.asset.code, failed.amount.amount) == ("USD", expected), failed
 
     _fund(mesh, wallet, expected)
     # Two payments racing (a client retrying early) still charge once.

@@ -58,7 +58,7 @@ def test_a_tenant_owner_cannot_change_the_shared_plan_catalogue_over_rest(
 ) -> None:
     plan = {
         "planId": f"stolen-{uuid.uuid4().hex[:8]}",
-        "plan": {"displayName": "Free forever", "currency": "USD"},
+        "plan": {"displayName": "Free forever", "asset": {"code": "USD", "scale": 2}},
     }
     created = gateway.post("/v1/plans", json=plan, headers=tenant.auth)
     assert_status_error(created, http_status=404, code=5)

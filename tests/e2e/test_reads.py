@@ -110,8 +110,8 @@ def test_billing_reads_the_wallet_from_ledger_propagating_request_id_and_princip
     overview = response.json()["overview"]
     assert overview["organizationId"] == tenant.org_id
     assert overview["walletAccountId"] == wallet["accountId"]
-    assert overview["walletBalance"]["currency"] == wallet["asset"]["code"]
-    assert str(overview["walletBalance"]["amountMinor"]) == "0"
+    assert overview["walletBalance"]["asset"] == wallet["asset"]
+    assert str(overview["walletBalance"]["amount"]) == "0"
     assert overview["subscription"]["subscriptionId"] == subscription["subscriptionId"]
     # Ledger saw billing's call(s) under the caller's request id and principal.
     calls = wait_for(
@@ -142,4 +142,4 @@ def test_billing_overview_over_grpc(mesh: Endpoints, gateway: httpx.Client, tena
         ).overview
     assert overview.organization_id == tenant.org_id
     assert overview.wallet_account_id == wallet["accountId"]
-    assert overview.wallet_balance.amount_minor == 0
+    assert overview.wallet_balance.amount == 0

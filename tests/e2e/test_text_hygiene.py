@@ -34,6 +34,7 @@ from keel.ledger.v1 import (
     transaction_service_pb2,
     transaction_service_pb2_grpc,
 )
+from keel.type.v1 import asset_pb2
 
 from keel_devstack.stack import Endpoints
 
@@ -92,7 +93,7 @@ def test_ledger_refuses_nul_in_metadata_keys_and_values(mesh: Endpoints, tenant:
             request_id=f"e2e-nul-{uuid.uuid4()}",
             organization_id=tenant.org_id,
             kind=resources_pb2.ACCOUNT_KIND_FUNDING,
-            asset=resources_pb2.Asset(code="USD", scale=2),
+            asset=asset_pb2.Asset(code="USD", scale=2),
             balance_bound=resources_pb2.BALANCE_BOUND_NONE,
             metadata={"purpose": f"top{NUL}up", "fine": "value"},
         )

@@ -39,6 +39,7 @@ from keel.ledger.v1 import (
     transaction_service_pb2,
     transaction_service_pb2_grpc,
 )
+from keel.type.v1 import asset_pb2
 
 from keel_devstack.stack import Stack
 
@@ -102,7 +103,7 @@ class Tenant:
         path = f"/v1/subscriptions/{subscriptions[0]['subscriptionId']}:closeBillingPeriod"
         invoice = (await self._json("POST", path, {"requestId": str(uuid.uuid4())}))["invoice"]
         assert invoice["state"] == "INVOICE_STATE_OPEN", invoice
-        assert int(invoice["total"]["amountMinor"]) == 150, invoice
+        assert int(invoice["total"]["amount"]) == 150, invoice
         self.invoice_id = invoice["invoiceId"]
 
     async def pay(self, give_up: float) -> None:
@@ -123,7 +124,7 @@ class Tenant:
 def _fund(ledger: str, credentials: grpc.ChannelCredentials, wallet: Json, amount: int) -> None:
     """Move ``amount`` into the wallet from a fresh funding account, as the platform: the
     service principal billing, which is its own certificate (``credentials``) and no token."""
-    asset = resources_pb2.Asset(code=wallet["asset"]["code"], scale=wallet["asset"]["scale"])
+    asset = asset_pb2.Asset(code=wallet["asset"]["code"], scale=wallet["asset"]["scale"])
     metadata: list[tuple[str, str]] = []
     with grpc.secure_channel(ledger, credentials) as channel:
         funding = (

@@ -32,15 +32,6 @@ def test_verdicts_read_the_target_in_the_right_direction() -> None:
     assert verdict(70.0, 50.0, lower_is_better=True) == "MISS"
 
 
-def test_mesh_sections_are_chosen_by_name_and_all_by_default() -> None:
-    from keel_devstack.bench.__main__ import mesh_sections
-
-    chosen = Settings(sections=mesh_sections(" p4, P3,"))
-    assert chosen.sections == ("P4", "P3")
-    assert chosen.wants("P4") and chosen.wants("P3") and not chosen.wants("P1")
-    assert all(Settings(sections=mesh_sections("")).wants(s) for s in ("P1", "P4", "P6"))
-
-
 def test_percentile_is_nearest_rank() -> None:
     values = [float(n) for n in range(1, 101)]
     assert percentile(values, 50) == 50.0

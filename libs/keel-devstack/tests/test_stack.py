@@ -99,9 +99,16 @@ def gateway_stub(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def environment_of(pid: int | None) -> dict[str, str]:
+    assert pid is not None
+    entries = Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0")
+    return dict(entry.split("=", 1) for entry in entries if "=" in entry)
+
+
 def test_stack_starts_supervises_and_stops(
-    tmp_path: Path, keel_infra: EmbeddedInfra, gateway_stub: Path
+    tmp_path: Path, keel_infra: EmbeddedInfra, gateway_stub: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
     progress = Lines()
     stack = Stack(
         tmp_path,
@@ -116,6 +123,8 @@ def test_stack_starts_supervises_and_stops(
         assert list(endpoints.services) == ["alpha", "beta"]  # dependencies first
         for target in endpoints.services.values():
             assert check(target) == health_pb2.HealthCheckResponse.SERVING
+        for name in endpoints.services:
+            assert environment_of(stack.processes[name].pid).get("MALLOC_ARENA_MAX") == "2"
         with psycopg.connect(endpoints.databases["beta"]) as conn:
             conn.execute("SELECT count(*) FROM standin_migrated")
         assert endpoints.gateway_url is not None

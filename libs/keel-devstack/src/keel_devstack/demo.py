@@ -380,7 +380,7 @@ class Walk:
         overview = self.client.expect(reply, 200, "billing overview").get("overview", {})
         if overview.get("walletAccountId") != self.result.wallet_account_id:
             raise StepFailed(f"overview names another wallet: {overview}")
-        if str(overview.get("walletBalance", {}).get("amountMinor")) != "0":
+        if str(overview.get("walletBalance", {}).get("amount")) != "0":
             raise StepFailed(f"overview wallet balance is not zero: {overview}")
 
     def item(self) -> None:

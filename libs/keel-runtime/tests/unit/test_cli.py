@@ -3,6 +3,8 @@ are one line naming every variable at fault."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -81,3 +83,20 @@ def test_anything_else_is_a_usage_error(
 ) -> None:
     assert cli.main(DEFINITION, argv) == 2
     assert capsys.readouterr().err.strip() == "usage: python -m things [serve|migrate]"
+
+
+def test_what_serves_does_not_import_alembic() -> None:
+    """Alembic (with Mako, Pygments and its SQL dialects, ~9 MB resident) is for ``migrate``
+    only; a fresh interpreter shows what importing the serving side loads."""
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, keel_runtime.cli, keel_runtime.service, keel_runtime.server;"
+            " print(' '.join(sorted(sys.modules)))",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    assert [m for m in loaded if m.split(".")[0] in ("alembic", "mako", "pygments")] == []

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from keel.billing.v1 import (
     invoice_pb2,
-    money_pb2,
     plan_pb2,
     subscription_pb2,
     usage_pb2,
     webhook_pb2,
 )
+from keel.type.v1 import asset_pb2, money_pb2
 
+from billing.domain.errors import UnsupportedCurrency
 from billing.domain.invoice import Invoice, InvoiceLine, InvoiceState, LineKind
 from billing.domain.money import Money, currency_scale
 from billing.domain.plan import Interval, Plan
@@ -28,6 +29,7 @@ from billing.domain.pricing import (
 from billing.domain.subscription import Subscription, SubscriptionState
 from billing.domain.usage import MetricUsage, UsageRecord
 from billing.domain.webhook import DeliveryRecord, DeliveryState, WebhookEndpoint
+from keel_runtime.errors import FieldViolation, ValidationFailed
 from keel_runtime.timestamps import timestamp
 
 _AGGREGATIONS = {
@@ -81,12 +83,38 @@ def invoice_state(value: int) -> InvoiceState | None:
     return _INVOICE_STATES.get(value)
 
 
+# --- money ---------------------------------------------------------------------------
+# Billing counts in ISO 4217 currencies, stored as their code: on the wire a currency is a
+# keel.type.v1.Asset whose scale is the currency's own (`currency_scale`).
+
+
+def currency_to_proto(currency: str) -> asset_pb2.Asset:
+    return asset_pb2.Asset(code=currency, scale=currency_scale(currency))
+
+
+def currency_from_proto(asset: asset_pb2.Asset, *, path: str) -> str:
+    """The currency an asset names; ValidationFailed on `<path>.scale` when the scale is
+    not the currency's (a code billing does not support is the domain's UnsupportedCurrency)."""
+    code: str = asset.code
+    try:
+        scale = currency_scale(code)
+    except UnsupportedCurrency:
+        return code
+    if asset.scale != scale:
+        raise ValidationFailed(
+            [
+                FieldViolation(
+                    f"{path}.scale",
+                    f"{code} has {scale} decimal places, not {asset.scale}",
+                    rule="asset.currency_scale",
+                )
+            ]
+        )
+    return code
+
+
 def money_to_proto(money: Money) -> money_pb2.Money:
-    return money_pb2.Money(
-        currency=money.currency,
-        amount_minor=money.amount_minor,
-        scale=currency_scale(money.currency),
-    )
+    return money_pb2.Money(asset=currency_to_proto(money.currency), amount=money.amount_minor)
 
 
 # --- plans -------------------------------------------------------------------------------
@@ -95,15 +123,15 @@ def money_to_proto(money: Money) -> money_pb2.Money:
 def _model(price: plan_pb2.Price) -> Model:
     which = price.WhichOneof("model")
     if which == "flat":
-        return Flat(price.flat.amount_minor)
+        return Flat(price.flat.amount)
     if which == "per_unit":
-        return PerUnit(price.per_unit.unit_amount_minor)
+        return PerUnit(price.per_unit.unit_amount)
     if which == "package":
-        return Package(price.package.package_size, price.package.package_amount_minor)
+        return Package(price.package.package_size, price.package.package_amount)
     return Tiered(
         _TIER_MODES[price.tiered.mode],
         tuple(
-            Tier(t.up_to if t.HasField("up_to") else None, t.unit_amount_minor, t.flat_amount_minor)
+            Tier(t.up_to if t.HasField("up_to") else None, t.unit_amount, t.flat_amount)
             for t in price.tiered.tiers
         ),
     )
@@ -132,17 +160,17 @@ def _price_to_proto(price: Price) -> plan_pb2.Price:
     )
     model = price.model
     if isinstance(model, Flat):
-        out.flat.amount_minor = model.amount_minor
+        out.flat.amount = model.amount_minor
     elif isinstance(model, PerUnit):
-        out.per_unit.unit_amount_minor = model.unit_amount_minor
+        out.per_unit.unit_amount = model.unit_amount_minor
     elif isinstance(model, Package):
         out.package.package_size = model.package_size
-        out.package.package_amount_minor = model.package_amount_minor
+        out.package.package_amount = model.package_amount_minor
     else:
         out.tiered.mode = _TIER_MODES_OUT[model.mode]
         for tier in model.tiers:
             t = out.tiered.tiers.add(
-                unit_amount_minor=tier.unit_amount_minor, flat_amount_minor=tier.flat_amount_minor
+                unit_amount=tier.unit_amount_minor, flat_amount=tier.flat_amount_minor
             )
             if tier.up_to is not None:
                 t.up_to = tier.up_to
@@ -153,7 +181,7 @@ def plan_to_proto(plan: Plan) -> plan_pb2.Plan:
     return plan_pb2.Plan(
         plan_id=plan.plan_id,
         display_name=plan.display_name,
-        currency=plan.currency,
+        asset=currency_to_proto(plan.currency),
         interval=_INTERVALS_OUT[plan.interval],
         prices=[_price_to_proto(p) for p in plan.prices],
         state=plan_pb2.PLAN_STATE_ARCHIVED if plan.archived else plan_pb2.PLAN_STATE_ACTIVE,
@@ -213,7 +241,7 @@ def _line_to_proto(line: InvoiceLine) -> invoice_pb2.InvoiceLine:
         description=line.description,
         metric=line.metric,
         quantity=line.quantity,
-        amount_minor=line.amount_minor,
+        amount=line.amount_minor,
         kind=_LINE_KINDS_OUT[line.kind],
     )
 

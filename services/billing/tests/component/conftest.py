@@ -21,6 +21,7 @@ from keel.ledger.v1 import (
     transaction_service_pb2,
     transaction_service_pb2_grpc,
 )
+from keel.type.v1 import asset_pb2
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing.adapters.ledger_client import GrpcLedger
@@ -103,7 +104,7 @@ class FakeAccounts(account_service_pb2_grpc.AccountServiceServicer):  # type: ig
                 resources_pb2.Account(
                     account_id=wallet[0],
                     kind=resources_pb2.ACCOUNT_KIND_WALLET,
-                    asset=resources_pb2.Asset(code="USD", scale=2),
+                    asset=asset_pb2.Asset(code="USD", scale=2),
                 )
             )
         return account_service_pb2.ListAccountsResponse(accounts=accounts)
@@ -115,7 +116,7 @@ class FakeAccounts(account_service_pb2_grpc.AccountServiceServicer):  # type: ig
                 return account_service_pb2.GetBalanceResponse(
                     balance=resources_pb2.Balance(
                         account_id=account_id,
-                        asset=resources_pb2.Asset(code="USD", scale=2),
+                        asset=asset_pb2.Asset(code="USD", scale=2),
                         available=balance,
                     )
                 )

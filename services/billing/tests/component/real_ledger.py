@@ -15,6 +15,7 @@ from keel.ledger.v1 import (
     transaction_service_pb2,
     transaction_service_pb2_grpc,
 )
+from keel.type.v1 import asset_pb2
 from psycopg import sql
 
 from keel_devstack.certs import MeshCertificates
@@ -61,7 +62,7 @@ async def ledger_target(
 async def funded_wallet(channel: Any, org_id: str, amount: int) -> str:
     """Open the organization's USD wallet and move `amount` into it; the wallet id."""
     accounts = account_service_pb2_grpc.AccountServiceStub(channel)
-    usd = resources_pb2.Asset(code="USD", scale=2)
+    usd = asset_pb2.Asset(code="USD", scale=2)
     wallet = (
         await accounts.CreateAccount(
             account_service_pb2.CreateAccountRequest(

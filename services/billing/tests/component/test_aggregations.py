@@ -17,6 +17,7 @@ from keel.billing.v1 import (
     usage_service_pb2,
     usage_service_pb2_grpc,
 )
+from keel.type.v1 import asset_pb2
 
 from .conftest import AsUser
 from .test_usage_limits import OPERATOR
@@ -49,13 +50,13 @@ async def test_latest_min_and_avg_are_priced_as_computed_by_hand(
             plan_id=plan_id,
             plan=plan_pb2.Plan(
                 display_name="Aggregations",
-                currency="USD",
+                asset=asset_pb2.Asset(code="USD", scale=2),
                 interval=plan_pb2.BILLING_INTERVAL_MONTH,
                 prices=[
                     plan_pb2.Price(
                         metric=metric,
                         aggregation=aggregation,
-                        per_unit=plan_pb2.PerUnitPrice(unit_amount_minor=unit),
+                        per_unit=plan_pb2.PerUnitPrice(unit_amount=unit),
                     )
                     for metric, (aggregation, unit) in PRICES.items()
                 ],
@@ -94,6 +95,6 @@ async def test_latest_min_and_avg_are_priced_as_computed_by_hand(
         )
     ).invoice
 
-    lines = {line.metric: (line.quantity, line.amount_minor) for line in invoice.lines}
+    lines = {line.metric: (line.quantity, line.amount) for line in invoice.lines}
     assert lines == EXPECTED
-    assert invoice.total.amount_minor == sum(amount for _, amount in EXPECTED.values())
+    assert invoice.total.amount == sum(amount for _, amount in EXPECTED.values())

@@ -24,6 +24,7 @@ from keel.billing.v1 import (
     usage_service_pb2_grpc,
 )
 from keel.identity.v1 import events_pb2 as identity_events
+from keel.type.v1 import asset_pb2, money_pb2
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing.bootstrap import build_handlers, utc_now
@@ -221,12 +222,12 @@ async def test_overview_reads_the_wallet_through_the_ledger(
     )
     overview = response.overview
     assert overview.subscription.plan_id == "free"
-    assert (overview.wallet_balance.currency, overview.wallet_balance.amount_minor) == (
-        "USD",
-        12_345,
+    assert overview.wallet_balance == money_pb2.Money(
+        asset=asset_pb2.Asset(code="USD", scale=2), amount=12_345
     )
-    assert overview.wallet_balance.scale == 2
-    assert overview.amount_due.amount_minor == 0
+    assert overview.amount_due == money_pb2.Money(
+        asset=asset_pb2.Asset(code="USD", scale=2), amount=0
+    )
 
     calls = fake_ledger.state.calls
     assert [c.method for c in calls] == ["ListAccounts", "GetBalance"]
@@ -284,7 +285,7 @@ async def test_pay_invoice_through_the_ledger_is_idempotent_on_the_invoice(
             metadata=as_user(org_id),
         )
     ).invoice
-    assert invoice.total.amount_minor == 10 and invoice.state == invoice_pb2.INVOICE_STATE_OPEN
+    assert invoice.total.amount == 10 and invoice.state == invoice_pb2.INVOICE_STATE_OPEN
     fake_ledger.state.wallets[org_id] = (str(uuid.uuid4()), 1_000)
     pay = invoice_service_pb2.PayInvoiceRequest(invoice_id=invoice.invoice_id)
     paid = (await invoices.PayInvoice(pay, metadata=as_user(org_id))).invoice
@@ -306,17 +307,17 @@ async def test_plans_are_created_by_operators_only(billing: Any, as_user: AsUser
         plan_id="team",
         plan=plan_pb2.Plan(
             display_name="Team",
-            currency="USD",
+            asset=asset_pb2.Asset(code="USD", scale=2),
             interval=plan_pb2.BILLING_INTERVAL_MONTH,
             prices=[
-                plan_pb2.Price(flat=plan_pb2.FlatPrice(amount_minor=3000)),
+                plan_pb2.Price(flat=plan_pb2.FlatPrice(amount=3000)),
                 plan_pb2.Price(
                     metric="items.confirmed",
                     tiered=plan_pb2.TieredPrice(
                         mode=plan_pb2.TIER_MODE_GRADUATED,
                         tiers=[
-                            plan_pb2.Tier(up_to=100, unit_amount_minor=0),
-                            plan_pb2.Tier(unit_amount_minor=2),
+                            plan_pb2.Tier(up_to=100, unit_amount=0),
+                            plan_pb2.Tier(unit_amount=2),
                         ],
                     ),
                 ),
@@ -337,10 +338,21 @@ async def test_plans_are_created_by_operators_only(billing: Any, as_user: AsUser
     got = await stub.GetPlan(plan_service_pb2.GetPlanRequest(plan_id="team"), metadata=operator)
     assert got.plan == created
 
-    bad = plan_service_pb2.CreatePlanRequest(plan_id="x", plan=plan_pb2.Plan(currency="usd"))
-    with pytest.raises(grpc.aio.AioRpcError) as invalid:
-        await stub.CreatePlan(bad, metadata=operator)
-    assert invalid.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    # A plan's asset is a currency billing supports, at that currency's own scale.
+    for asset, field in (
+        (None, "plan.asset"),
+        (asset_pb2.Asset(code="usd", scale=2), "plan.asset.code"),
+        (asset_pb2.Asset(code="USD", scale=3), "plan.asset.scale"),
+        (asset_pb2.Asset(code="JPY", scale=2), "plan.asset.scale"),
+    ):
+        bad = plan_service_pb2.CreatePlanRequest(
+            plan_id="odd-asset",
+            plan=plan_pb2.Plan(asset=asset, interval=plan_pb2.BILLING_INTERVAL_MONTH),
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as invalid:
+            await stub.CreatePlan(bad, metadata=operator)
+        assert invalid.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert field_violations(invalid.value) == [field], asset
 
 
 async def test_create_plan_is_idempotent_on_request_id(billing: Any) -> None:
@@ -349,12 +361,12 @@ async def test_create_plan_is_idempotent_on_request_id(billing: Any) -> None:
     request_id = str(uuid.uuid4())
     plan_id = f"pro-{uuid.uuid4().hex[:8]}"
 
-    def create(plan_id: str, amount_minor: int) -> plan_service_pb2.CreatePlanRequest:
+    def create(plan_id: str, amount: int) -> plan_service_pb2.CreatePlanRequest:
         plan = plan_pb2.Plan(
             display_name="Pro",
-            currency="USD",
+            asset=asset_pb2.Asset(code="USD", scale=2),
             interval=plan_pb2.BILLING_INTERVAL_MONTH,
-            prices=[plan_pb2.Price(flat=plan_pb2.FlatPrice(amount_minor=amount_minor))],
+            prices=[plan_pb2.Price(flat=plan_pb2.FlatPrice(amount=amount))],
         )
         return plan_service_pb2.CreatePlanRequest(plan_id=plan_id, plan=plan, request_id=request_id)
 

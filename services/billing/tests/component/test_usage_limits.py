@@ -18,6 +18,7 @@ from keel.billing.v1 import (
     usage_service_pb2,
     usage_service_pb2_grpc,
 )
+from keel.type.v1 import asset_pb2
 
 from keel_devstack.routed_channel import as_workload
 
@@ -29,7 +30,7 @@ OPERATOR = as_workload("operator")
 
 
 async def subscribe(
-    billing: Any, as_user: AsUser, plan_id: str, unit_amount_minor: int
+    billing: Any, as_user: AsUser, plan_id: str, unit_amount: int
 ) -> tuple[str, str]:
     """A new organization on a per-unit plan of its own; (org id, subscription id)."""
     await plan_service_pb2_grpc.PlanServiceStub(billing).CreatePlan(
@@ -37,12 +38,12 @@ async def subscribe(
             plan_id=plan_id,
             plan=plan_pb2.Plan(
                 display_name=plan_id,
-                currency="USD",
+                asset=asset_pb2.Asset(code="USD", scale=2),
                 interval=plan_pb2.BILLING_INTERVAL_MONTH,
                 prices=[
                     plan_pb2.Price(
                         metric="api.calls",
-                        per_unit=plan_pb2.PerUnitPrice(unit_amount_minor=unit_amount_minor),
+                        per_unit=plan_pb2.PerUnitPrice(unit_amount=unit_amount),
                     )
                 ],
             ),
@@ -95,7 +96,7 @@ async def test_usage_whose_price_would_overflow_is_refused_and_the_period_still_
             metadata=as_user(org_id),
         )
     ).invoice
-    assert invoice.total.amount_minor == 10 * 1_000 * 10_000
+    assert invoice.total.amount == 10 * 1_000 * 10_000
 
 
 async def test_a_periods_quantity_of_one_metric_is_bounded(billing: Any, as_user: AsUser) -> None:

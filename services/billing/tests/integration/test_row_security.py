@@ -1,6 +1,6 @@
 """Tenant isolation held by PostgreSQL itself, as the runtime role billing serves with.
 
-Row-level security on every tenant-owned table (migration 0006): a query that forgot its
+Row-level security on every tenant-owned table (migrations 0006, 0008): a query that forgot its
 org filter still returns nothing of another organization, a write for another organization
 is refused, the jobs' cross-organization functions are the only way across, and the runtime
 role can neither switch the policies off nor change the schema. The jobs themselves are
@@ -39,6 +39,8 @@ from billing.storage.tables import (
     idempotency_keys,
     invoices,
     subscriptions,
+    usage_aggregate_values,
+    usage_aggregates,
     usage_records,
     webhook_deliveries,
     webhook_endpoints,
@@ -60,6 +62,8 @@ POLICED: dict[str, Table] = {
     "subscriptions": subscriptions,
     "adjustments": adjustments,
     "usage_records": usage_records,
+    "usage_aggregates": usage_aggregates,
+    "usage_aggregate_values": usage_aggregate_values,
     "invoices": invoices,
     "idempotency_keys": idempotency_keys,
     "webhook_endpoints": webhook_endpoints,
@@ -85,7 +89,9 @@ async def tenant(engine: AsyncEngine, handlers: Handlers, clock: FakeClock) -> T
     sub = await handlers.subscriptions.create(
         CreateSubscription(owner(org), "free", str(uuid.uuid4()))
     )
-    await handlers.usage.record(RecordUsage(owner(org), UsageInput("items.confirmed", 3, "k1")))
+    await handlers.usage.record(
+        RecordUsage(owner(org), UsageInput("items.confirmed", 3, "k1", distinct_value="i1"))
+    )
     clock.advance(timedelta(days=3))
     await handlers.subscriptions.change_plan(
         ChangePlan(  # a proration adjustment, pending

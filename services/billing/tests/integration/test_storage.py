@@ -43,8 +43,8 @@ from billing.domain.pricing import (
     Tiered,
     TierMode,
 )
-from billing.domain.usage import UsageRecord
-from billing.storage.tables import outbox, usage_records
+from billing.domain.usage import TallyPeriod, UsageRecord
+from billing.storage.tables import outbox, usage_aggregate_values, usage_aggregates, usage_records
 from billing.storage.uow import (
     BoundUnitOfWork,
     SqlUnitOfWork,
@@ -248,8 +248,10 @@ async def test_leaving_without_commit_rolls_back(
     with acting_for(org):
         async with SqlUnitOfWork(engine, utc_now) as uow:
             now = utc_now()
-            await uow.usage.add_many([UsageRecord(new_id(), org, "m", 1, "k", now, now)])
-    assert await rows(admin_engine, usage_records) == 0
+            record = UsageRecord(new_id(), org, "m", 1, "k", now, now, "v")
+            await uow.usage.add_many([record], TallyPeriod(now))
+    for table in (usage_records, usage_aggregates, usage_aggregate_values):
+        assert await rows(admin_engine, table) == 0
 
 
 async def test_period_closer_against_postgres(engine: AsyncEngine, ledger: FakeLedger) -> None:

@@ -23,7 +23,7 @@ from billing.domain.invoice import Invoice, InvoiceState
 from billing.domain.plan import Interval, Plan
 from billing.domain.pricing import Aggregation, PerUnit, Price
 from billing.domain.subscription import Adjustment, Subscription, SubscriptionState
-from billing.domain.usage import MetricUsage, UsageRecord, aggregate
+from billing.domain.usage import MetricUsage, TallyPeriod, UsageRecord, aggregate
 from billing.domain.webhook import Delivery, WebhookEndpoint
 from keel_runtime.caller import Caller
 
@@ -190,13 +190,18 @@ class FakeUsage:
     def __init__(self, s: State) -> None:
         self.s = s
 
-    async def add_many(self, records: Sequence[UsageRecord]) -> list[UsageRecord]:
+    async def add_many(
+        self, records: Sequence[UsageRecord], period: TallyPeriod
+    ) -> list[UsageRecord]:
         inserted = []
         for r in records:
             if (r.org_id, r.dedup_key) not in self.s.usage:
                 self.s.usage[(r.org_id, r.dedup_key)] = r
                 inserted.append(r)
         return inserted
+
+    async def split_totals(self, org_id: str, at: datetime, end: datetime) -> None:
+        return None  # no running totals here: summaries aggregate the records
 
     async def get_by_dedup_key(self, org_id: str, dedup_key: str) -> UsageRecord | None:
         return self.s.usage.get((org_id, dedup_key))
@@ -223,9 +228,12 @@ class FakeUsage:
         out = []
         for name in names:
             agg = aggregations.get(name, fallback)
-            value, count = aggregate([r for r in rows if r.metric == name], agg)
-            out.append(MetricUsage(name, agg, value, count))
+            mine = [r for r in rows if r.metric == name]
+            value, count = aggregate(mine, agg)
+            out.append(MetricUsage(name, agg, value, count, sum(r.quantity for r in mine)))
         return out
+
+    summarize_aggregated = summarize
 
 
 class FakeInvoices:

@@ -12,7 +12,7 @@ from billing.domain.periods import add_months, next_period_end, prorate
 from billing.domain.plan import Interval, new_plan
 from billing.domain.pricing import Aggregation, Flat, PerUnit, Price, Tier, Tiered, TierMode
 from billing.domain.subscription import SubscriptionState, start_subscription
-from billing.domain.usage import UsageRecord, aggregate
+from billing.domain.usage import TallyPeriod, UsageRecord, aggregate
 from billing.domain.webhook import signature_header
 
 NOW = datetime(2026, 1, 31, 12, 0, tzinfo=UTC)
@@ -229,3 +229,14 @@ def test_webhook_signature_is_hmac_sha256_over_timestamp_and_body() -> None:
         "t=1700000000,v1="
         + __import__("hmac").new(b"whsec_test", b'1700000000.{"a":1}', "sha256").hexdigest()
     )
+
+
+def test_usage_counts_under_its_period_or_the_next_when_dated_past_the_end() -> None:
+    end = NOW + timedelta(days=30)
+    period = TallyPeriod(NOW, end)
+    assert period.start_for(NOW) == NOW
+    assert period.start_for(end - timedelta(microseconds=1)) == NOW
+    assert period.start_for(end) == end
+    assert period.start_for(end + timedelta(minutes=3)) == end
+    # Without a subscription: one start for everything recorded.
+    assert TallyPeriod(NOW).start_for(end) == NOW

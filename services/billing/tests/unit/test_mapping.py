@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from keel.billing.v1 import (
     plan_pb2,
@@ -14,14 +15,18 @@ from keel.billing.v1 import (
     webhook_pb2,
     webhook_service_pb2,
 )
+from keel.type.v1 import asset_pb2
 
 from billing.app import commands as c
+from billing.contract import money_to_proto, plan_to_proto
+from billing.domain.money import Money
 from billing.domain.plan import Interval
 from billing.domain.pricing import Aggregation
 from billing.domain.subscription import SubscriptionState
 from billing.transport import mapping
+from keel_runtime.errors import ValidationFailed
 
-from .conftest import operator, owner
+from .conftest import FREE, operator, owner
 
 T0 = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
 
@@ -37,11 +42,41 @@ def test_create_plan_takes_the_plan_its_id_and_request_id() -> None:
         plan_id="team",
         request_id="r-1",
         plan=plan_pb2.Plan(
-            display_name="Team", currency="USD", interval=plan_pb2.BILLING_INTERVAL_YEAR
+            display_name="Team",
+            asset=asset_pb2.Asset(code="USD", scale=2),
+            interval=plan_pb2.BILLING_INTERVAL_YEAR,
         ),
     )
     command = mapping.create_plan(request, operator())
     assert command == c.CreatePlan(operator(), "team", "Team", "USD", Interval.YEAR, (), "r-1")
+
+
+def _plan_in(code: str, scale: int) -> plan_service_pb2.CreatePlanRequest:
+    return plan_service_pb2.CreatePlanRequest(
+        plan_id="team",
+        plan=plan_pb2.Plan(
+            asset=asset_pb2.Asset(code=code, scale=scale), interval=plan_pb2.BILLING_INTERVAL_YEAR
+        ),
+    )
+
+
+def test_a_plan_asset_is_a_currency_at_its_own_scale() -> None:
+    assert mapping.create_plan(_plan_in("JPY", 0), operator()).currency == "JPY"
+    assert mapping.create_plan(_plan_in("KWD", 3), operator()).currency == "KWD"
+    for code, scale in (("USD", 3), ("JPY", 2), ("KWD", 2)):
+        with pytest.raises(ValidationFailed) as raised:
+            mapping.create_plan(_plan_in(code, scale), operator())
+        assert [v.field for v in raised.value.violations] == ["plan.asset.scale"]
+    # A code billing does not bill in is the domain's to refuse (UNSUPPORTED_CURRENCY).
+    assert mapping.create_plan(_plan_in("CREDITS", 0), operator()).currency == "CREDITS"
+
+
+def test_amounts_go_out_with_the_currency_as_an_asset() -> None:
+    money = money_to_proto(Money("JPY", 1500))
+    assert (money.asset.code, money.asset.scale, money.amount) == ("JPY", 0, 1500)
+    plan = plan_to_proto(FREE)
+    assert (plan.asset.code, plan.asset.scale) == ("USD", 2)
+    assert plan.prices[0].per_unit.unit_amount == 5
 
 
 def test_subscription_commands_carry_their_fields() -> None:

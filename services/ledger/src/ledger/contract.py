@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from keel.ledger.v1 import resources_pb2 as pb
+from keel.type.v1 import asset_pb2
 
 from keel_runtime.timestamps import timestamp
 from ledger.domain.model import (
@@ -46,8 +47,8 @@ def side_from_proto(value: int) -> Side:
     return Side(pb.PostingSide.Name(value).removeprefix("POSTING_SIDE_"))
 
 
-def asset_to_proto(asset: Asset) -> pb.Asset:
-    return pb.Asset(code=asset.code, scale=asset.scale)
+def asset_to_proto(asset: Asset) -> asset_pb2.Asset:
+    return asset_pb2.Asset(code=asset.code, scale=asset.scale)
 
 
 def account_to_proto(account: Account) -> pb.Account:

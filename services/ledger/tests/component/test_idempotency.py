@@ -8,6 +8,7 @@ import grpc
 import pytest
 from keel.ledger.v1 import account_service_pb2 as acc
 from keel.ledger.v1 import resources_pb2 as res
+from keel.type.v1 import asset_pb2
 
 from .conftest import Client
 from .test_ledger_api import error_info, open_account, transfer
@@ -28,7 +29,7 @@ async def funded_wallet(client: Client, org_id: str, amount: int) -> tuple[str, 
         await client.accounts.CreateAccount(
             acc.CreateAccountRequest(
                 kind=res.ACCOUNT_KIND_WALLET,
-                asset=res.Asset(code="USD", scale=2),
+                asset=asset_pb2.Asset(code="USD", scale=2),
                 balance_bound=BOUNDED,
             ),
             metadata=member,
@@ -37,7 +38,7 @@ async def funded_wallet(client: Client, org_id: str, amount: int) -> tuple[str, 
     funding = (
         await client.accounts.CreateAccount(
             acc.CreateAccountRequest(
-                kind=res.ACCOUNT_KIND_FUNDING, asset=res.Asset(code="USD", scale=2)
+                kind=res.ACCOUNT_KIND_FUNDING, asset=asset_pb2.Asset(code="USD", scale=2)
             ),
             metadata=operator,
         )
@@ -129,7 +130,7 @@ def open_request(kind: int, rid: str, **kw: object) -> acc.CreateAccountRequest:
     return acc.CreateAccountRequest(
         request_id=rid,
         kind=kind,
-        asset=res.Asset(code="USD", scale=2),
+        asset=asset_pb2.Asset(code="USD", scale=2),
         balance_bound=bound,
         **kw,  # type: ignore[arg-type]
     )

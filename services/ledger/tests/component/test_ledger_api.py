@@ -12,6 +12,7 @@ from keel.ledger.v1 import account_service_pb2 as acc
 from keel.ledger.v1 import ledger_admin_service_pb2 as adm
 from keel.ledger.v1 import resources_pb2 as res
 from keel.ledger.v1 import transaction_service_pb2 as txs
+from keel.type.v1 import asset_pb2
 
 from .conftest import Client
 
@@ -49,7 +50,7 @@ async def open_account(
     response = await client.accounts.CreateAccount(
         acc.CreateAccountRequest(
             kind=kind,
-            asset=res.Asset(code="USD", scale=2),
+            asset=asset_pb2.Asset(code="USD", scale=2),
             balance_bound=bound,
             **kw,  # type: ignore[arg-type]
         ),
@@ -221,7 +222,7 @@ async def test_contract_validation_and_auth(client: Client) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await client.accounts.CreateAccount(
             acc.CreateAccountRequest(
-                kind=res.ACCOUNT_KIND_REVENUE, asset=res.Asset(code="USD", scale=2)
+                kind=res.ACCOUNT_KIND_REVENUE, asset=asset_pb2.Asset(code="USD", scale=2)
             ),
             metadata=client.as_(client.org_id, roles=("MEMBER",)),
         )

@@ -33,6 +33,7 @@ from grpc_status import rpc_status
 from keel.ledger.v1 import account_service_pb2 as acc
 from keel.ledger.v1 import resources_pb2 as res
 from keel.ledger.v1 import transaction_service_pb2 as txs
+from keel.type.v1 import asset_pb2
 
 from .conftest import Client
 
@@ -238,7 +239,7 @@ class Run:
                 acc.CreateAccountRequest(
                     request_id=str(uuid.uuid4()),
                     kind=kind,
-                    asset=res.Asset(code=ASSET, scale=2),
+                    asset=asset_pb2.Asset(code=ASSET, scale=2),
                     balance_bound=BOUND[bound],
                     overdraft_limit=overdraft,
                 ),

@@ -10,6 +10,7 @@ from keel.ledger.v1 import account_service_pb2 as acc
 from keel.ledger.v1 import ledger_admin_service_pb2 as adm
 from keel.ledger.v1 import resources_pb2 as res
 from keel.ledger.v1 import transaction_service_pb2 as txs
+from keel.type.v1 import asset_pb2
 
 from .conftest import Client
 from .test_ledger_api import error_info, open_account, open_funding, transfer
@@ -42,7 +43,7 @@ async def available(client: Client, account_id: str) -> int:
 def create(kind: int, bound: int = 0, overdraft: int = 0, **kw: str) -> acc.CreateAccountRequest:
     return acc.CreateAccountRequest(
         kind=kind,
-        asset=res.Asset(code="USD", scale=2),
+        asset=asset_pb2.Asset(code="USD", scale=2),
         balance_bound=bound,
         overdraft_limit=overdraft,
         **kw,

@@ -349,3 +349,33 @@ async def test_events_carry_the_payload_and_request_id(
     event = unpack(envelope, ledger_events.TransactionPosted)
     assert event.transaction.transaction_id == posted.id
     assert [p.amount for p in event.transaction.postings] == [5, 5]
+
+
+async def test_group_committed_events_carry_each_submitters_request_id(
+    engine: AsyncEngine, transactions: TransactionHandlers,
+    operator: Caller, pair: tuple[Account, Account],
+) -> None:  # fmt: skip
+    wallet, funding = pair
+    committer = GroupCommitter(transactions, max_group=16, workers=1)
+
+    async def submit(i: int) -> str:
+        with context.bound(request_id=f"req-{i}", traceparent=None):
+            return (await committer.create(transfer(operator, funding, wallet, 1, f"t{i}"))).id
+
+    # Queued before the worker starts: the worker takes them as one group.
+    submitted = [asyncio.create_task(submit(i)) for i in range(4)]
+    await asyncio.sleep(0)
+    worker = asyncio.create_task(committer.run())
+    try:
+        ids = await asyncio.gather(*submitted)
+    finally:
+        worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
+    async with engine.connect() as conn:
+        payloads = await conn.scalars(
+            text("SELECT payload FROM outbox WHERE subject = 'ledger.transaction.posted'")
+        )
+        envelopes = [decode(p) for p in payloads]
+    assert {e.subject: e.request_id for e in envelopes} == {
+        tx_id: f"req-{i}" for i, tx_id in enumerate(ids)
+    }

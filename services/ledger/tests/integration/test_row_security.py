@@ -108,7 +108,8 @@ async def test_a_query_without_its_org_filter_sees_only_the_acting_org(
             assert await u.accounts.get(b.wallet.id) is None
             assert await u.accounts.wallet(b.org, "USD") is None
             assert await u.accounts.history(b.wallet.id, after=0, limit=10) == []
-            assert await u.accounts.lock([b.wallet.id, b.funding.id]) == {}
+            claim = await u.postings.claim([], lock=[b.wallet.id, b.funding.id])
+            assert claim.locked == {}
     mine = {a.wallet.id, a.funding.id}
     assert seen == {"accounts": mine, "balances": mine, "entries": mine, "transactions": {a.org}}
 

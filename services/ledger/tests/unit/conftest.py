@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -13,6 +13,7 @@ from typing import Self
 import pytest
 
 from ledger.app.accounts import AccountHandlers
+from ledger.app.ports import Claim
 from ledger.app.queries import QueryHandlers
 from ledger.app.transactions import TransactionHandlers
 from ledger.domain.audit import LedgerReport, Violation
@@ -133,39 +134,11 @@ class FakeAccounts:
                 lines.append(HistoryEntry(running.entry_count, transaction_id, entry, at, running))
         return lines[:limit]
 
-    async def lock(self, account_ids: Sequence[str]) -> dict[str, tuple[Account, Balance]]:
-        return {
-            i: (self.s.accounts[i][0], self.s.balances[i])
-            for i in sorted(account_ids)
-            if i in self.s.accounts
-        }
-
-    async def save_balances(self, balances: Mapping[str, Balance]) -> None:
-        self.s.balances.update(balances)
-
 
 class FakeTransactions:
     def __init__(self, state: State, seq: itertools.count[int]) -> None:
         self.s = state
         self.seq = seq
-
-    async def claim(self, transactions: Sequence[Transaction]) -> list[Transaction | None]:
-        return [self._claim(t) for t in transactions]
-
-    def _claim(self, transaction: Transaction) -> Transaction | None:
-        assert transaction.scope, "every transaction is claimed in its caller's scope"
-        for tx, _ in self.s.transactions.values():
-            if tx.scope == transaction.scope and tx.request_id == transaction.request_id:
-                return tx
-        self.s.transactions[transaction.id] = (transaction, next(self.seq))
-        return None
-
-    async def add_entries(self, entries: Sequence[ChainedEntry]) -> None:
-        self.s.entries.extend((c.transaction_id, c.entry, c.created_at) for c in entries)
-
-    async def discard(self, transaction_ids: Sequence[str]) -> None:
-        for transaction_id in transaction_ids:
-            del self.s.transactions[transaction_id]
 
     async def get(self, transaction_id: str, *, lock: bool = False) -> Transaction | None:
         found = self.s.transactions.get(transaction_id)
@@ -221,6 +194,40 @@ class FakeTransactions:
         return LedgerReport(violations, len(self.s.accounts), len(self.s.entries), now)
 
 
+class FakePostings:
+    """The write path: claims and entries as PostgreSQL's ``SqlPostings`` writes them, and
+    its locks, which only read here (a fake unit of work runs alone)."""
+
+    def __init__(self, state: State, seq: itertools.count[int]) -> None:
+        self.s = state
+        self.seq = seq
+
+    async def claim(self, transactions: Sequence[Transaction], *, lock: Iterable[str]) -> Claim:
+        firsts = [self._claim(t) for t in transactions]
+        locked = {
+            i: (self.s.accounts[i][0], self.s.balances[i])
+            for i in sorted(set(lock))
+            if i in self.s.accounts
+        }
+        return Claim(firsts, locked)
+
+    def _claim(self, transaction: Transaction) -> Transaction | None:
+        assert transaction.scope, "every transaction is claimed in its caller's scope"
+        for tx, _ in self.s.transactions.values():
+            if tx.scope == transaction.scope and tx.request_id == transaction.request_id:
+                return tx
+        self.s.transactions[transaction.id] = (transaction, next(self.seq))
+        return None
+
+    async def write(self, balances: Mapping[str, Balance], entries: Sequence[ChainedEntry]) -> None:
+        self.s.balances.update(balances)
+        self.s.entries.extend((c.transaction_id, c.entry, c.created_at) for c in entries)
+
+    async def discard(self, transaction_ids: Sequence[str]) -> None:
+        for transaction_id in transaction_ids:
+            del self.s.transactions[transaction_id]
+
+
 class FakeUnitOfWork:
     def __init__(self, db: FakeDatabase) -> None:
         self.db = db
@@ -231,6 +238,7 @@ class FakeUnitOfWork:
         self.state = copy.deepcopy(self.db.state)
         self.accounts = FakeAccounts(self.state, self.db.seq)
         self.transactions = FakeTransactions(self.state, self.db.seq)
+        self.postings = FakePostings(self.state, self.db.seq)
         self.recorded: list[DomainEvent] = []
         return self
 

@@ -12,7 +12,7 @@ from keel_runtime.errors import CallerRefused
 from ledger.app import commands
 from ledger.app.accounts import AccountHandlers
 from ledger.app.queries import QueryHandlers
-from ledger.app.transactions import TransactionHandlers
+from ledger.app.transactions import Submission, TransactionHandlers
 from ledger.domain import errors
 from ledger.domain import events as ev
 from ledger.domain.model import (
@@ -269,3 +269,35 @@ async def test_same_account_on_both_sides_is_refused_and_leaves_no_trace(
             commands.CreateTransaction(operator, "self-hold", legs, pending=True)
         )
     assert db.state.transactions == {}
+
+
+async def test_a_create_a_batch_item_and_a_group_member_are_refused_alike(
+    transactions: TransactionHandlers,
+    db: FakeDatabase,
+    org: str,
+    caller: Caller,
+    operator: Caller,
+    pair: tuple[Account, Account],
+) -> None:
+    """One create path: a single create is a group of one, a batch an atomic group; each
+    refusal is the same error, with the same message, whichever way the request came."""
+    wallet, funding = pair
+    await transactions.create(transfer(operator, funding, wallet, 100, "fund"))
+    member = Caller(subject="m", org_id=org, roles=frozenset({"MEMBER"}))
+    refused = [
+        transfer(member, wallet, funding, 1, "member"),  # may not write
+        transfer(caller, funding, wallet, 1, "mint"),  # a tenant may not debit funding
+        transfer(caller, wallet, funding, 101, "overdraw"),  # only 100 there
+        transfer(operator, funding, wallet, 7, "fund"),  # request id used with 100
+    ]
+    for command in refused:
+        with pytest.raises((errors.LedgerError, CallerRefused)) as alone:
+            await transactions.create(command)
+        with pytest.raises((errors.LedgerError, CallerRefused)) as batched:
+            await transactions.create_batch(
+                commands.CreateTransactionBatch(command.caller, (command,))
+            )
+        (grouped,) = await transactions.create_group([Submission(command)])
+        assert type(alone.value) is type(batched.value) is type(grouped)
+        assert str(alone.value) == str(batched.value) == str(grouped)
+    assert len(db.state.transactions) == 1  # the funding alone was recorded

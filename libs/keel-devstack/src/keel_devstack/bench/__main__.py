@@ -35,14 +35,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         metavar="NAME",
         help=f"run only these (repeatable or comma-separated): {', '.join(BENCHMARKS)}",
     )
+    parser.add_argument(
+        "--rows",
+        action="append",
+        metavar="ID",
+        help="only these rows of the mesh benchmark (repeatable or comma-separated): P1..P6",
+    )
     parser.add_argument("--quick", action="store_true", help="2 short rounds each (a smoke run)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a row is MISS")
-    parser.add_argument(
-        "--sections",
-        metavar="P4,...",
-        default="",
-        help="mesh: run only these of P1-P6 (comma-separated); memory and start rows always",
-    )
     parser.add_argument("--rounds", type=int, default=None, help="rounds per benchmark")
     parser.add_argument("--seconds", type=float, default=None, help="seconds per measurement")
     parser.add_argument(
@@ -73,11 +73,6 @@ def selected(only: list[str] | None) -> list[str]:
     return [n for n in BENCHMARKS if n in names]
 
 
-def mesh_sections(text: str) -> tuple[str, ...]:
-    """``--sections`` as the mesh benchmark reads it: "p4, P3" -> ("P4", "P3")."""
-    return tuple(part.strip().upper() for part in text.split(",") if part.strip())
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     names = selected(args.only)
@@ -86,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         seconds=args.seconds or (0.5 if args.quick else Settings.seconds),
         steal_limit_pct=args.steal_limit,
         quick=args.quick,
-        sections=mesh_sections(args.sections),
+        rows=tuple(r.strip() for item in args.rows or () for r in item.split(",") if r.strip()),
     )
     progress = Progress(sys.stderr)
     infra = EmbeddedInfra()

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import psycopg
+from keel.billing.v1 import usage_service_pb2, usage_service_pb2_grpc
 from keel.identity.v1 import (
     auth_service_pb2,
     auth_service_pb2_grpc,
@@ -16,6 +17,7 @@ from keel.identity.v1 import (
     organization_service_pb2_grpc,
 )
 from keel.ledger.v1 import account_service_pb2, account_service_pb2_grpc, resources_pb2
+from keel.type.v1 import asset_pb2
 
 from keel_devstack.certs import MeshCertificates
 from keel_devstack.routed_channel import RoutedChannel, as_workload
@@ -102,7 +104,7 @@ async def ledger_accounts(ledger: str, certs: MeshCertificates, count: int) -> l
                 request_id=f"bench-{uuid.uuid4()}",
                 organization_id=PLATFORM_ORG_ID,
                 kind=resources_pb2.ACCOUNT_KIND_FUNDING,
-                asset=resources_pb2.Asset(code="USD", scale=2),
+                asset=asset_pb2.Asset(code="USD", scale=2),
                 balance_bound=resources_pb2.BALANCE_BOUND_NONE,
             )
             async with gate:
@@ -130,3 +132,27 @@ def raw_ledger(url: str, account_ids: list[str]) -> None:
             conn.execute(statement)
         with conn.cursor() as cur:
             cur.executemany("INSERT INTO raw_balances VALUES (%s, 0)", [(a,) for a in account_ids])
+
+
+async def usage_period(
+    billing: str, certs: MeshCertificates, tenant: Tenant, events: int, metric: str
+) -> None:
+    """`events` usage events of `metric` recorded in the tenant's open period (batches of
+    100, two at a time): what a period holds after a while of ingestion."""
+    async with mesh_channel(billing, certs) as channel:
+        stub = usage_service_pb2_grpc.UsageServiceStub(channel)
+        gate = asyncio.Semaphore(2)
+
+        async def batch(size: int) -> None:
+            usages = [
+                usage_service_pb2.UsageInput(metric=metric, quantity=1, dedup_key=uuid.uuid4().hex)
+                for _ in range(size)
+            ]
+            async with gate:
+                await stub.RecordUsageBatch(
+                    usage_service_pb2.RecordUsageBatchRequest(usages=usages),
+                    metadata=tenant.metadata,
+                    timeout=60,
+                )
+
+        await asyncio.gather(*(batch(min(100, events - n)) for n in range(0, events, 100)))

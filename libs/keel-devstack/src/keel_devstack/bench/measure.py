@@ -26,11 +26,12 @@ class Settings:
     steal_limit_pct: float = 5.0
     """A round with more steal than this on either side is flagged and run again once."""
     quick: bool = False
-    sections: tuple[str, ...] = ()
-    """Mesh sections to run (P1...P6); empty: all of them."""
+    rows: tuple[str, ...] = ()
+    """Only the rows whose id is given (P1, P6...), when a benchmark's rows are separable;
+    empty: every row."""
 
-    def wants(self, section: str) -> bool:
-        return not self.sections or section in self.sections
+    def wants(self, row: str) -> bool:
+        return not self.rows or row in self.rows
 
 
 @dataclass

@@ -27,12 +27,12 @@ from pathlib import Path
 
 from keel.identity.v1 import auth_service_pb2, auth_service_pb2_grpc
 
-from keel_devstack.bench import fixtures, latency, profile, tokens
+from keel_devstack.bench import fixtures, latency, profile, tokens, workloads
 from keel_devstack.bench.env import Env, scratch_database
 from keel_devstack.bench.grpc_server import LOG_LEVEL_VARIABLE
 from keel_devstack.bench.load import LoadPool, Result, rates
 from keel_devstack.bench.measure import Outcome, Rates, Row, RowSpec, absolute, interleave, judge
-from keel_devstack.bench.proc import CpuMeter, Server, tree_rss_bytes
+from keel_devstack.bench.proc import CpuMeter, Server, tree_pss_bytes, tree_rss_bytes
 from keel_devstack.bench.workloads import HOT_ACCOUNTS
 from keel_devstack.certs import MeshCertificates
 from keel_devstack.process import START_ATTEMPTS, StartError
@@ -42,7 +42,10 @@ from keel_devstack.stack import Endpoints, Stack
 NAME = "mesh"
 CLIENT_PROCESSES = 2
 ACCOUNTS, QUICK_ACCOUNTS = 1000, 100
+USAGE_PERIOD, QUICK_USAGE_PERIOD = 20_000, 2_000
+"""Events recorded before the last P6 row, as a period fills up."""
 MB = 1024 * 1024
+SERVICES = ("identity", "ledger", "items", "billing")
 EVENT_RATE = 500.0
 """P4: events a second committed into a producer's outbox (the goal's rate)."""
 LOW_EVENT_RATE = 100.0
@@ -212,7 +215,7 @@ def run(env: Env) -> Outcome:
 
 def _measure(mesh: Mesh, warm_start: float) -> tuple[list[Row], dict[str, object]]:
     env, ep, certs = mesh.env, mesh.endpoints, mesh.certs
-    rows = _memory_rows(mesh)
+    rows, pss = _memory_rows(mesh)
     rows.append(
         absolute(
             NAME,
@@ -224,18 +227,18 @@ def _measure(mesh: Mesh, warm_start: float) -> tuple[list[Row], dict[str, object
             why="migrations, four services, Envoy; infrastructure already running",
         )
     )
-    notes: dict[str, object] = {"client_processes": CLIENT_PROCESSES}
+    notes: dict[str, object] = {"client_processes": CLIENT_PROCESSES, "idle_pss_mb": pss}
     env.say("  fixtures: a tenant, its wallet, ledger accounts")
     tenant = asyncio.run(fixtures.sign_up(ep.services["identity"], certs))
     wallet = asyncio.run(fixtures.wallet(ep.services["ledger"], certs, tenant))
     count = QUICK_ACCOUNTS if env.settings.quick else ACCOUNTS
-    accounts = asyncio.run(fixtures.ledger_accounts(ep.services["ledger"], certs, count))
+    accounts = (
+        asyncio.run(fixtures.ledger_accounts(ep.services["ledger"], certs, count))
+        if env.settings.wants("P3")
+        else []
+    )
     notes["accounts"] = count
-
-    if env.settings.wants("P1"):
-        rows.append(_echo_comparison(mesh, tenant, wallet))
-    if ep.gateway_url and env.settings.wants("P2"):
-        rows.append(_rest_comparison(mesh, tenant, wallet))
+    rows += _reads(mesh, tenant, wallet)
     errors: dict[str, str] = {}
     sections: tuple[tuple[str, Callable[[], list[Row]]], ...] = (
         ("P3", lambda: _postings(mesh, accounts)),
@@ -255,61 +258,69 @@ def _measure(mesh: Mesh, warm_start: float) -> tuple[list[Row], dict[str, object
     return rows, notes
 
 
-def _grpc_read(mesh: Mesh, tenant: fixtures.Tenant, wallet: str) -> Load:
-    read = {
-        "target": mesh.endpoints.services["ledger"],
-        "certs": mesh.certs,
-        "account_ids": [wallet],
-        "metadata": tenant.metadata,
-    }
-    return Load("get_account", read, 16, ("ledger", "postgres"))
-
-
-def _echo_comparison(mesh: Mesh, tenant: fixtures.Tenant, wallet: str) -> Row:
-    mesh.env.say("  P1 GetAccount vs bare echo:")
+def _reads(mesh: Mesh, tenant: fixtures.Tenant, wallet: str) -> list[Row]:
+    """P1 and P2: a read through the mesh, against a bare echo and through Envoy."""
+    env, ep, certs = mesh.env, mesh.endpoints, mesh.certs
+    rows: list[Row] = []
+    if not env.settings.wants("P1") and not env.settings.wants("P2"):
+        return rows
+    env.say("  P1 GetAccount vs bare echo:")
     with echo_server() as (echo_target, echo_pid):
         mesh.servers["echo"] = Server(echo_pid)
-        return mesh.compare(
-            RowSpec(
-                "P1 GetAccount (PostgreSQL) vs bare echo",
-                "bare grpc.aio echo",
-                "ledger GetAccount",
-                target=0.7,
-                why="a real read: interceptors, validation, one SELECT",
-            ),
-            Load("echo", {"target": echo_target}, 16, ("echo",)),
-            _grpc_read(mesh, tenant, wallet),
+        read = {
+            "target": ep.services["ledger"],
+            "certs": certs,
+            "account_ids": [wallet],
+            "metadata": tenant.metadata,
+        }
+        grpc_read = Load("get_account", read, 16, ("ledger", "postgres"))
+        rows.append(
+            mesh.compare(
+                RowSpec(
+                    "P1 GetAccount (PostgreSQL) vs bare echo",
+                    "bare grpc.aio echo",
+                    "ledger GetAccount",
+                    target=0.7,
+                    why="a real read: interceptors, validation, one SELECT",
+                ),
+                Load("echo", {"target": echo_target}, 16, ("echo",)),
+                grpc_read,
+            )
         )
+    if ep.gateway_url:
+        env.say("  P2 REST via Envoy vs direct gRPC:")
+        rest = {
+            "gateway_url": ep.gateway_url,
+            "account_ids": [wallet],
+            "access_token": tenant.access_token,
+        }
+        rows.append(
+            mesh.compare(
+                RowSpec(
+                    "P2 GetAccount REST via Envoy vs gRPC",
+                    "ledger GetAccount",
+                    "GET /v1/accounts/{id} via Envoy",
+                    target=0.9,
+                    why="JWT check and JSON transcoding in Envoy",
+                ),
+                grpc_read,
+                # The receiver writing Envoy's spans is part of the gateway's cost here.
+                Load("get_account_rest", rest, 16, ("envoy", "trace-sink", "ledger", "postgres")),
+            )
+        )
+    return rows
 
 
-def _rest_comparison(mesh: Mesh, tenant: fixtures.Tenant, wallet: str) -> Row:
-    mesh.env.say("  P2 REST via Envoy vs direct gRPC:")
-    rest = {
-        "gateway_url": mesh.endpoints.gateway_url,
-        "account_ids": [wallet],
-        "access_token": tenant.access_token,
-    }
-    return mesh.compare(
-        RowSpec(
-            "P2 GetAccount REST via Envoy vs gRPC",
-            "ledger GetAccount",
-            "GET /v1/accounts/{id} via Envoy",
-            target=0.9,
-            why="JWT check and JSON transcoding in Envoy",
-        ),
-        _grpc_read(mesh, tenant, wallet),
-        # The receiver writing Envoy's spans is part of the gateway's cost here.
-        Load("get_account_rest", rest, 16, ("envoy", "trace-sink", "ledger", "postgres")),
-    )
-
-
-def _memory_rows(mesh: Mesh) -> list[Row]:
+def _memory_rows(mesh: Mesh) -> tuple[list[Row], dict[str, float]]:
+    """The P7 rows (RSS, as judged) and each server's PSS beside them: RSS counts the pages
+    of libraries the services share in every one of them, PSS divides them among them."""
     time.sleep(1.0)  # let start-up work settle: idle means no requests yet
-    rows, total = [], 0
+    rows, total, pss = [], 0, {}
     for name, server in sorted(mesh.servers.items()):
         rss = tree_rss_bytes(server.pid) or 0
         total += rss
-        if name in ("identity", "ledger", "items", "billing"):
+        pss[name] = round((tree_pss_bytes(server.pid) or 0) / MB, 1)
+        if name in SERVICES:
             rows.append(
                 absolute(
                     NAME,
@@ -318,7 +329,7 @@ def _memory_rows(mesh: Mesh) -> list[Row]:
                     target=80.0,
                     unit=" MB",
                     lower_is_better=True,
-                    why="VmRSS from /proc after start, before any load",
+                    why=f"VmRSS from /proc after start, before any load (PSS {pss[name]:.0f} MB)",
                 )
             )
     rows.append(
@@ -333,7 +344,8 @@ def _memory_rows(mesh: Mesh) -> list[Row]:
             " shared pages counted in each process)",
         )
     )
-    return rows
+    pss["whole stack"] = round(sum(pss.values()), 1)
+    return rows, pss
 
 
 def _postings(mesh: Mesh, accounts: list[str]) -> list[Row]:
@@ -366,7 +378,13 @@ def _postings(mesh: Mesh, accounts: list[str]) -> list[Row]:
                 )
             )
             if not hot:
-                _profile_ledger(mesh, Load("post_grpc", grpc_args, 8, ("ledger", "postgres")))
+                _profile(
+                    mesh,
+                    "ledger",
+                    Load("post_grpc", grpc_args, 8, ("ledger", "postgres")),
+                    "profile-ledger-p3",
+                    "postings",
+                )
                 rows.append(
                     absolute(
                         NAME,
@@ -381,18 +399,17 @@ def _postings(mesh: Mesh, accounts: list[str]) -> list[Row]:
     return rows
 
 
-def _profile_ledger(mesh: Mesh, load: Load) -> None:
-    """One more P3 window with py-spy on the ledger server, saved beside the results."""
+def _profile(mesh: Mesh, server: str, load: Load, name: str, unit: str) -> None:
+    """One more window of `load` with py-spy on `server`, saved beside the results."""
     env, out_dir = mesh.env, mesh.env.output_dir
     if out_dir is None:
         return
     seconds = max(3.0, env.settings.seconds)
-    name = "profile-ledger-p3"
-    env.say(f"  profiling ledger under P3 load for {seconds:g}s (py-spy)")
+    env.say(f"  profiling {server} under {load.kind} load for {seconds:g}s (py-spy)")
     samplers: list[subprocess.Popen[bytes]] = []
 
     def sample() -> None:
-        samplers.extend(profile.start(mesh.servers["ledger"].pid, seconds, out_dir, name))
+        samplers.extend(profile.start(mesh.servers[server].pid, seconds, out_dir, name))
 
     result = mesh.pool.run(
         load.kind,
@@ -404,7 +421,7 @@ def _profile_ledger(mesh: Mesh, load: Load) -> None:
     )
     summary = profile.finish(samplers, out_dir, name)
     env.say(
-        f"    {result.per_s:,.0f} postings/s while sampled;"
+        f"    {result.per_s:,.0f} {unit}/s while sampled;"
         f" {summary if summary else 'py-spy not available: no profile'}"
     )
 
@@ -475,7 +492,8 @@ def _usage(mesh: Mesh, tenant: fixtures.Tenant) -> list[Row]:
     rows = []
     for kind, slots, label in (("usage", 16, "single"), ("usage_batch", 2, "batch of 100")):
         env.say(f"  P6 usage ingestion, {label}:")
-        results = mesh.repeated(Load(kind, args, slots, ("billing", "postgres")))
+        load = Load(kind, args, slots, ("billing", "postgres"))
+        results = mesh.repeated(load)
         rows.append(
             absolute(
                 NAME,
@@ -487,6 +505,28 @@ def _usage(mesh: Mesh, tenant: fixtures.Tenant) -> list[Row]:
                 cpu=_cpu_figures(results),
             )
         )
+        _profile(mesh, "billing", load, f"profile-billing-p6-{kind}", "events")
+    # What one event costs once the period holds many: flat if the bounds read running
+    # totals, growing with the period if they aggregate its records.
+    filled = QUICK_USAGE_PERIOD if env.settings.quick else USAGE_PERIOD
+    env.say(f"  P6 usage ingestion, single, {filled:,} more events in the period:")
+    asyncio.run(
+        fixtures.usage_period(
+            ep.services["billing"], mesh.certs, tenant, filled, workloads.USAGE_METRIC
+        )
+    )
+    results = mesh.repeated(Load("usage", args, 16, ("billing", "postgres")))
+    rows.append(
+        absolute(
+            NAME,
+            f"P6 usage events/s, single, {filled:,} more in the period",
+            statistics.median(r.per_s for r in results),
+            target=5000.0,
+            unit="/s",
+            why="as single, after a period's worth of events: the cost must not grow with it",
+            cpu=_cpu_figures(results),
+        )
+    )
     return rows
 
 

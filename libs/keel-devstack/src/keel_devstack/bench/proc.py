@@ -71,6 +71,26 @@ def tree_rss_bytes(pid: int) -> int | None:
     return own + sum(rss_bytes(child) or 0 for child in children(pid))
 
 
+def pss_bytes(pid: int) -> int | None:
+    """Proportional set size now: each shared page divided among the processes mapping it.
+    The services share their libraries (gRPC, OpenSSL, Python), which RSS counts in each."""
+    try:
+        lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) * 1024
+    return None
+
+
+def tree_pss_bytes(pid: int) -> int | None:
+    own = pss_bytes(pid)
+    if own is None:
+        return None
+    return own + sum(pss_bytes(child) or 0 for child in children(pid))
+
+
 @dataclass(frozen=True)
 class Server:
     """A server process to account for; ``tree`` for a postmaster with its backends."""

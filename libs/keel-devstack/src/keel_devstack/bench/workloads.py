@@ -40,6 +40,7 @@ Workload = Callable[[Args, int], Awaitable[Opened]]
 
 HOT_ACCOUNTS = 10
 USAGE_BATCH = 100
+USAGE_METRIC = "bench.events"
 
 
 def _metadata(args: Args) -> tuple[tuple[str, str], ...]:
@@ -224,7 +225,7 @@ async def refresh(args: Args, slots: int) -> Opened:
 
 
 def _usage(key: str) -> usage_service_pb2.UsageInput:
-    return usage_service_pb2.UsageInput(metric="bench.events", quantity=1, dedup_key=key)
+    return usage_service_pb2.UsageInput(metric=USAGE_METRIC, quantity=1, dedup_key=key)
 
 
 async def usage(args: Args, slots: int) -> Opened:

@@ -24,11 +24,11 @@ _sym_db = _symbol_database.Default()
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from keel.auth.v1 import options_pb2 as keel_dot_auth_dot_v1_dot_options__pb2
-from keel.billing.v1 import money_pb2 as keel_dot_billing_dot_v1_dot_money__pb2
 from keel.billing.v1 import subscription_pb2 as keel_dot_billing_dot_v1_dot_subscription__pb2
+from keel.type.v1 import money_pb2 as keel_dot_type_dot_v1_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.keel/billing/v1/billing_overview_service.proto\x12\x0fkeel.billing.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1akeel/auth/v1/options.proto\x1a\x1bkeel/billing/v1/money.proto\x1a\"keel/billing/v1/subscription.proto\"\x1b\n\x19GetBillingOverviewRequest\"P\n\x1aGetBillingOverviewResponse\x12\x32\n\x08overview\x18\x01 \x01(\x0b\x32 .keel.billing.v1.BillingOverview\"\xd6\x01\n\x0f\x42illingOverview\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\x33\n\x0csubscription\x18\x02 \x01(\x0b\x32\x1d.keel.billing.v1.Subscription\x12\x19\n\x11wallet_account_id\x18\x03 \x01(\t\x12.\n\x0ewallet_balance\x18\x04 \x01(\x0b\x32\x16.keel.billing.v1.Money\x12*\n\namount_due\x18\x05 \x01(\x0b\x32\x16.keel.billing.v1.Money2\xae\x01\n\x16\x42illingOverviewService\x12\x93\x01\n\x12GetBillingOverview\x12*.keel.billing.v1.GetBillingOverviewRequest\x1a+.keel.billing.v1.GetBillingOverviewResponse\"$\xc2\xf3\x18\x04\x1a\x02\x05\x06\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/billing/overviewb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.keel/billing/v1/billing_overview_service.proto\x12\x0fkeel.billing.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1akeel/auth/v1/options.proto\x1a\"keel/billing/v1/subscription.proto\x1a\x18keel/type/v1/money.proto\"\x1b\n\x19GetBillingOverviewRequest\"P\n\x1aGetBillingOverviewResponse\x12\x32\n\x08overview\x18\x01 \x01(\x0b\x32 .keel.billing.v1.BillingOverview\"\xd0\x01\n\x0f\x42illingOverview\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\x33\n\x0csubscription\x18\x02 \x01(\x0b\x32\x1d.keel.billing.v1.Subscription\x12\x19\n\x11wallet_account_id\x18\x03 \x01(\t\x12+\n\x0ewallet_balance\x18\x04 \x01(\x0b\x32\x13.keel.type.v1.Money\x12\'\n\namount_due\x18\x05 \x01(\x0b\x32\x13.keel.type.v1.Money2\xae\x01\n\x16\x42illingOverviewService\x12\x93\x01\n\x12GetBillingOverview\x12*.keel.billing.v1.GetBillingOverviewRequest\x1a+.keel.billing.v1.GetBillingOverviewResponse\"$\xc2\xf3\x18\x04\x1a\x02\x05\x06\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/billing/overviewb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,12 +37,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_BILLINGOVERVIEWSERVICE'].methods_by_name['GetBillingOverview']._loaded_options = None
   _globals['_BILLINGOVERVIEWSERVICE'].methods_by_name['GetBillingOverview']._serialized_options = b'\302\363\030\004\032\002\005\006\202\323\344\223\002\026\022\024/v1/billing/overview'
-  _globals['_GETBILLINGOVERVIEWREQUEST']._serialized_start=190
-  _globals['_GETBILLINGOVERVIEWREQUEST']._serialized_end=217
-  _globals['_GETBILLINGOVERVIEWRESPONSE']._serialized_start=219
-  _globals['_GETBILLINGOVERVIEWRESPONSE']._serialized_end=299
-  _globals['_BILLINGOVERVIEW']._serialized_start=302
-  _globals['_BILLINGOVERVIEW']._serialized_end=516
-  _globals['_BILLINGOVERVIEWSERVICE']._serialized_start=519
-  _globals['_BILLINGOVERVIEWSERVICE']._serialized_end=693
+  _globals['_GETBILLINGOVERVIEWREQUEST']._serialized_start=187
+  _globals['_GETBILLINGOVERVIEWREQUEST']._serialized_end=214
+  _globals['_GETBILLINGOVERVIEWRESPONSE']._serialized_start=216
+  _globals['_GETBILLINGOVERVIEWRESPONSE']._serialized_end=296
+  _globals['_BILLINGOVERVIEW']._serialized_start=299
+  _globals['_BILLINGOVERVIEW']._serialized_end=507
+  _globals['_BILLINGOVERVIEWSERVICE']._serialized_start=510
+  _globals['_BILLINGOVERVIEWSERVICE']._serialized_end=684
 # @@protoc_insertion_point(module_scope)

@@ -24,32 +24,32 @@ _sym_db = _symbol_database.Default()
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from keel.billing.v1 import invoice_pb2 as keel_dot_billing_dot_v1_dot_invoice__pb2
-from keel.billing.v1 import money_pb2 as keel_dot_billing_dot_v1_dot_money__pb2
 from keel.billing.v1 import subscription_pb2 as keel_dot_billing_dot_v1_dot_subscription__pb2
 from keel.billing.v1 import usage_pb2 as keel_dot_billing_dot_v1_dot_usage__pb2
+from keel.type.v1 import money_pb2 as keel_dot_type_dot_v1_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ckeel/billing/v1/events.proto\x12\x0fkeel.billing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dkeel/billing/v1/invoice.proto\x1a\x1bkeel/billing/v1/money.proto\x1a\"keel/billing/v1/subscription.proto\x1a\x1bkeel/billing/v1/usage.proto\"J\n\x13SubscriptionCreated\x12\x33\n\x0csubscription\x18\x01 \x01(\x0b\x32\x1d.keel.billing.v1.Subscription\"\x8f\x01\n\x13SubscriptionChanged\x12\x33\n\x0csubscription\x18\x01 \x01(\x0b\x32\x1d.keel.billing.v1.Subscription\x12\x18\n\x10previous_plan_id\x18\x02 \x01(\t\x12)\n\tproration\x18\x03 \x01(\x0b\x32\x16.keel.billing.v1.Money\"K\n\x14SubscriptionCanceled\x12\x33\n\x0csubscription\x18\x01 \x01(\x0b\x32\x1d.keel.billing.v1.Subscription\"C\n\rUsageRecorded\x12\x32\n\x0cusage_record\x18\x01 \x01(\x0b\x32\x1c.keel.billing.v1.UsageRecord\":\n\rInvoiceIssued\x12)\n\x07invoice\x18\x01 \x01(\x0b\x32\x18.keel.billing.v1.Invoice\"a\n\x0bInvoicePaid\x12\x12\n\ninvoice_id\x18\x01 \x01(\t\x12&\n\x06\x61mount\x18\x02 \x01(\x0b\x32\x16.keel.billing.v1.Money\x12\x16\n\x0etransaction_id\x18\x03 \x01(\t\"\xaa\x01\n\x14InvoicePaymentFailed\x12\x12\n\ninvoice_id\x18\x01 \x01(\t\x12&\n\x06\x61mount\x18\x02 \x01(\x0b\x32\x16.keel.billing.v1.Money\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\x05\x12\x35\n\x11next_attempt_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"G\n\x1aInvoiceMarkedUncollectible\x12)\n\x07invoice\x18\x01 \x01(\x0b\x32\x18.keel.billing.v1.Invoiceb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ckeel/billing/v1/events.proto\x12\x0fkeel.billing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dkeel/billing/v1/invoice.proto\x1a\"keel/billing/v1/subscription.proto\x1a\x1bkeel/billing/v1/usage.proto\x1a\x18keel/type/v1/money.proto\"J\n\x13SubscriptionCreated\x12\x33\n\x0csubscription\x18\x01 \x01(\x0b\x32\x1d.keel.billing.v1.Subscription\"\x8c\x01\n\x13SubscriptionChanged\x12\x33\n\x0csubscription\x18\x01 \x01(\x0b\x32\x1d.keel.billing.v1.Subscription\x12\x18\n\x10previous_plan_id\x18\x02 \x01(\t\x12&\n\tproration\x18\x03 \x01(\x0b\x32\x13.keel.type.v1.Money\"K\n\x14SubscriptionCanceled\x12\x33\n\x0csubscription\x18\x01 \x01(\x0b\x32\x1d.keel.billing.v1.Subscription\"C\n\rUsageRecorded\x12\x32\n\x0cusage_record\x18\x01 \x01(\x0b\x32\x1c.keel.billing.v1.UsageRecord\":\n\rInvoiceIssued\x12)\n\x07invoice\x18\x01 \x01(\x0b\x32\x18.keel.billing.v1.Invoice\"^\n\x0bInvoicePaid\x12\x12\n\ninvoice_id\x18\x01 \x01(\t\x12#\n\x06\x61mount\x18\x02 \x01(\x0b\x32\x13.keel.type.v1.Money\x12\x16\n\x0etransaction_id\x18\x03 \x01(\t\"\xa7\x01\n\x14InvoicePaymentFailed\x12\x12\n\ninvoice_id\x18\x01 \x01(\t\x12#\n\x06\x61mount\x18\x02 \x01(\x0b\x32\x13.keel.type.v1.Money\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\x05\x12\x35\n\x11next_attempt_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"G\n\x1aInvoiceMarkedUncollectible\x12)\n\x07invoice\x18\x01 \x01(\x0b\x32\x18.keel.billing.v1.Invoiceb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'keel.billing.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SUBSCRIPTIONCREATED']._serialized_start=207
-  _globals['_SUBSCRIPTIONCREATED']._serialized_end=281
-  _globals['_SUBSCRIPTIONCHANGED']._serialized_start=284
-  _globals['_SUBSCRIPTIONCHANGED']._serialized_end=427
-  _globals['_SUBSCRIPTIONCANCELED']._serialized_start=429
-  _globals['_SUBSCRIPTIONCANCELED']._serialized_end=504
-  _globals['_USAGERECORDED']._serialized_start=506
-  _globals['_USAGERECORDED']._serialized_end=573
-  _globals['_INVOICEISSUED']._serialized_start=575
-  _globals['_INVOICEISSUED']._serialized_end=633
-  _globals['_INVOICEPAID']._serialized_start=635
-  _globals['_INVOICEPAID']._serialized_end=732
-  _globals['_INVOICEPAYMENTFAILED']._serialized_start=735
-  _globals['_INVOICEPAYMENTFAILED']._serialized_end=905
-  _globals['_INVOICEMARKEDUNCOLLECTIBLE']._serialized_start=907
-  _globals['_INVOICEMARKEDUNCOLLECTIBLE']._serialized_end=978
+  _globals['_SUBSCRIPTIONCREATED']._serialized_start=204
+  _globals['_SUBSCRIPTIONCREATED']._serialized_end=278
+  _globals['_SUBSCRIPTIONCHANGED']._serialized_start=281
+  _globals['_SUBSCRIPTIONCHANGED']._serialized_end=421
+  _globals['_SUBSCRIPTIONCANCELED']._serialized_start=423
+  _globals['_SUBSCRIPTIONCANCELED']._serialized_end=498
+  _globals['_USAGERECORDED']._serialized_start=500
+  _globals['_USAGERECORDED']._serialized_end=567
+  _globals['_INVOICEISSUED']._serialized_start=569
+  _globals['_INVOICEISSUED']._serialized_end=627
+  _globals['_INVOICEPAID']._serialized_start=629
+  _globals['_INVOICEPAID']._serialized_end=723
+  _globals['_INVOICEPAYMENTFAILED']._serialized_start=726
+  _globals['_INVOICEPAYMENTFAILED']._serialized_end=893
+  _globals['_INVOICEMARKEDUNCOLLECTIBLE']._serialized_start=895
+  _globals['_INVOICEMARKEDUNCOLLECTIBLE']._serialized_end=966
 # @@protoc_insertion_point(module_scope)

@@ -2,9 +2,9 @@ import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from keel.billing.v1 import invoice_pb2 as _invoice_pb2
-from keel.billing.v1 import money_pb2 as _money_pb2
 from keel.billing.v1 import subscription_pb2 as _subscription_pb2
 from keel.billing.v1 import usage_pb2 as _usage_pb2
+from keel.type.v1 import money_pb2 as _money_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Mapping as _Mapping

@@ -23,22 +23,22 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
-from keel.billing.v1 import money_pb2 as keel_dot_billing_dot_v1_dot_money__pb2
+from keel.type.v1 import money_pb2 as keel_dot_type_dot_v1_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dkeel/billing/v1/invoice.proto\x12\x0fkeel.billing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bkeel/billing/v1/money.proto\"\xe7\x04\n\x07Invoice\x12\x12\n\ninvoice_id\x18\x01 \x01(\t\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x03 \x01(\t\x12\x0f\n\x07plan_id\x18\x04 \x01(\t\x12,\n\x05state\x18\x05 \x01(\x0e\x32\x1d.keel.billing.v1.InvoiceState\x12\x30\n\x0cperiod_start\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nperiod_end\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x05lines\x18\x08 \x03(\x0b\x32\x1c.keel.billing.v1.InvoiceLine\x12%\n\x05total\x18\t \x01(\x0b\x32\x16.keel.billing.v1.Money\x12.\n\nissue_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tpaid_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tvoid_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1e\n\x16payment_transaction_id\x18\r \x01(\t\x12\x18\n\x10payment_attempts\x18\x0e \x01(\x05\x12\x1a\n\x12last_payment_error\x18\x0f \x01(\t\x12=\n\x19next_payment_attempt_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8a\x01\n\x0bInvoiceLine\x12\x13\n\x0b\x64\x65scription\x18\x01 \x01(\t\x12\x0e\n\x06metric\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x03\x12\x14\n\x0c\x61mount_minor\x18\x04 \x01(\x03\x12.\n\x04kind\x18\x05 \x01(\x0e\x32 .keel.billing.v1.InvoiceLineKind*\x96\x01\n\x0cInvoiceState\x12\x1d\n\x19INVOICE_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12INVOICE_STATE_OPEN\x10\x01\x12\x16\n\x12INVOICE_STATE_PAID\x10\x02\x12\x16\n\x12INVOICE_STATE_VOID\x10\x03\x12\x1f\n\x1bINVOICE_STATE_UNCOLLECTIBLE\x10\x04*\x8e\x01\n\x0fInvoiceLineKind\x12!\n\x1dINVOICE_LINE_KIND_UNSPECIFIED\x10\x00\x12\x1a\n\x16INVOICE_LINE_KIND_FLAT\x10\x01\x12\x1b\n\x17INVOICE_LINE_KIND_USAGE\x10\x02\x12\x1f\n\x1bINVOICE_LINE_KIND_PRORATION\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dkeel/billing/v1/invoice.proto\x12\x0fkeel.billing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18keel/type/v1/money.proto\"\xe4\x04\n\x07Invoice\x12\x12\n\ninvoice_id\x18\x01 \x01(\t\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x03 \x01(\t\x12\x0f\n\x07plan_id\x18\x04 \x01(\t\x12,\n\x05state\x18\x05 \x01(\x0e\x32\x1d.keel.billing.v1.InvoiceState\x12\x30\n\x0cperiod_start\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nperiod_end\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x05lines\x18\x08 \x03(\x0b\x32\x1c.keel.billing.v1.InvoiceLine\x12\"\n\x05total\x18\t \x01(\x0b\x32\x13.keel.type.v1.Money\x12.\n\nissue_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tpaid_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tvoid_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1e\n\x16payment_transaction_id\x18\r \x01(\t\x12\x18\n\x10payment_attempts\x18\x0e \x01(\x05\x12\x1a\n\x12last_payment_error\x18\x0f \x01(\t\x12=\n\x19next_payment_attempt_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x84\x01\n\x0bInvoiceLine\x12\x13\n\x0b\x64\x65scription\x18\x01 \x01(\t\x12\x0e\n\x06metric\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x03\x12\x0e\n\x06\x61mount\x18\x04 \x01(\x03\x12.\n\x04kind\x18\x05 \x01(\x0e\x32 .keel.billing.v1.InvoiceLineKind*\x96\x01\n\x0cInvoiceState\x12\x1d\n\x19INVOICE_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12INVOICE_STATE_OPEN\x10\x01\x12\x16\n\x12INVOICE_STATE_PAID\x10\x02\x12\x16\n\x12INVOICE_STATE_VOID\x10\x03\x12\x1f\n\x1bINVOICE_STATE_UNCOLLECTIBLE\x10\x04*\x8e\x01\n\x0fInvoiceLineKind\x12!\n\x1dINVOICE_LINE_KIND_UNSPECIFIED\x10\x00\x12\x1a\n\x16INVOICE_LINE_KIND_FLAT\x10\x01\x12\x1b\n\x17INVOICE_LINE_KIND_USAGE\x10\x02\x12\x1f\n\x1bINVOICE_LINE_KIND_PRORATION\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'keel.billing.v1.invoice_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_INVOICESTATE']._serialized_start=872
-  _globals['_INVOICESTATE']._serialized_end=1022
-  _globals['_INVOICELINEKIND']._serialized_start=1025
-  _globals['_INVOICELINEKIND']._serialized_end=1167
-  _globals['_INVOICE']._serialized_start=113
-  _globals['_INVOICE']._serialized_end=728
-  _globals['_INVOICELINE']._serialized_start=731
-  _globals['_INVOICELINE']._serialized_end=869
+  _globals['_INVOICESTATE']._serialized_start=860
+  _globals['_INVOICESTATE']._serialized_end=1010
+  _globals['_INVOICELINEKIND']._serialized_start=1013
+  _globals['_INVOICELINEKIND']._serialized_end=1155
+  _globals['_INVOICE']._serialized_start=110
+  _globals['_INVOICE']._serialized_end=722
+  _globals['_INVOICELINE']._serialized_start=725
+  _globals['_INVOICELINE']._serialized_end=857
 # @@protoc_insertion_point(module_scope)

@@ -1,7 +1,7 @@
 import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
-from keel.billing.v1 import money_pb2 as _money_pb2
+from keel.type.v1 import money_pb2 as _money_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -72,15 +72,15 @@ class Invoice(_message.Message):
     def __init__(self, invoice_id: _Optional[str] = ..., organization_id: _Optional[str] = ..., subscription_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., state: _Optional[_Union[InvoiceState, str]] = ..., period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lines: _Optional[_Iterable[_Union[InvoiceLine, _Mapping]]] = ..., total: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., issue_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., paid_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., void_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., payment_transaction_id: _Optional[str] = ..., payment_attempts: _Optional[int] = ..., last_payment_error: _Optional[str] = ..., next_payment_attempt_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class InvoiceLine(_message.Message):
-    __slots__ = ("description", "metric", "quantity", "amount_minor", "kind")
+    __slots__ = ("description", "metric", "quantity", "amount", "kind")
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     METRIC_FIELD_NUMBER: _ClassVar[int]
     QUANTITY_FIELD_NUMBER: _ClassVar[int]
-    AMOUNT_MINOR_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     description: str
     metric: str
     quantity: int
-    amount_minor: int
+    amount: int
     kind: InvoiceLineKind
-    def __init__(self, description: _Optional[str] = ..., metric: _Optional[str] = ..., quantity: _Optional[int] = ..., amount_minor: _Optional[int] = ..., kind: _Optional[_Union[InvoiceLineKind, str]] = ...) -> None: ...
+    def __init__(self, description: _Optional[str] = ..., metric: _Optional[str] = ..., quantity: _Optional[int] = ..., amount: _Optional[int] = ..., kind: _Optional[_Union[InvoiceLineKind, str]] = ...) -> None: ...

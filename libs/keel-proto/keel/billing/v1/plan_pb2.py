@@ -24,9 +24,10 @@ _sym_db = _symbol_database.Default()
 
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from keel.type.v1 import asset_pb2 as keel_dot_type_dot_v1_dot_asset__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1akeel/billing/v1/plan.proto\x12\x0fkeel.billing.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xef\x02\n\x04Plan\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12\x1d\n\x0c\x64isplay_name\x18\x02 \x01(\tB\x07\xbaH\x04r\x02\x18\x64\x12#\n\x08\x63urrency\x18\x03 \x01(\tB\x11\xbaH\x0er\x0c\x32\n^[A-Z]{3}$\x12>\n\x08interval\x18\x04 \x01(\x0e\x32 .keel.billing.v1.BillingIntervalB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\x12\x30\n\x06prices\x18\x05 \x03(\x0b\x32\x16.keel.billing.v1.PriceB\x08\xbaH\x05\x92\x01\x02\x10\x32\x12)\n\x05state\x18\x06 \x01(\x0e\x32\x1a.keel.billing.v1.PlanState\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x61rchive_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nis_default\x18\t \x01(\x08\"\x9e\x03\n\x05Price\x12?\n\x06metric\x18\x01 \x01(\tB/\xbaH,r*2(^([a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)*)?$\x12@\n\x0b\x61ggregation\x18\x02 \x01(\x0e\x32!.keel.billing.v1.UsageAggregationB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12\"\n\x11included_quantity\x18\x03 \x01(\x03\x42\x07\xbaH\x04\"\x02(\x00\x12\x1d\n\x0b\x64\x65scription\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01\x12*\n\x04\x66lat\x18\n \x01(\x0b\x32\x1a.keel.billing.v1.FlatPriceH\x00\x12\x31\n\x08per_unit\x18\x0b \x01(\x0b\x32\x1d.keel.billing.v1.PerUnitPriceH\x00\x12.\n\x06tiered\x18\x0c \x01(\x0b\x32\x1c.keel.billing.v1.TieredPriceH\x00\x12\x30\n\x07package\x18\r \x01(\x0b\x32\x1d.keel.billing.v1.PackagePriceH\x00\x42\x0e\n\x05model\x12\x05\xbaH\x02\x08\x01\"*\n\tFlatPrice\x12\x1d\n\x0c\x61mount_minor\x18\x01 \x01(\x03\x42\x07\xbaH\x04\"\x02(\x00\"2\n\x0cPerUnitPrice\x12\"\n\x11unit_amount_minor\x18\x01 \x01(\x03\x42\x07\xbaH\x04\"\x02(\x00\"t\n\x0bTieredPrice\x12\x33\n\x04mode\x18\x01 \x01(\x0e\x32\x19.keel.billing.v1.TierModeB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\x12\x30\n\x05tiers\x18\x02 \x03(\x0b\x32\x15.keel.billing.v1.TierB\n\xbaH\x07\x92\x01\x04\x08\x01\x10\x14\"u\n\x04Tier\x12\x1b\n\x05up_to\x18\x01 \x01(\x03\x42\x07\xbaH\x04\"\x02 \x00H\x00\x88\x01\x01\x12\"\n\x11unit_amount_minor\x18\x02 \x01(\x03\x42\x07\xbaH\x04\"\x02(\x00\x12\"\n\x11\x66lat_amount_minor\x18\x03 \x01(\x03\x42\x07\xbaH\x04\"\x02(\x00\x42\x08\n\x06_up_to\"T\n\x0cPackagePrice\x12\x1d\n\x0cpackage_size\x18\x01 \x01(\x03\x42\x07\xbaH\x04\"\x02 \x00\x12%\n\x14package_amount_minor\x18\x02 \x01(\x03\x42\x07\xbaH\x04\"\x02(\x00*j\n\x0f\x42illingInterval\x12 \n\x1c\x42ILLING_INTERVAL_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x42ILLING_INTERVAL_MONTH\x10\x01\x12\x19\n\x15\x42ILLING_INTERVAL_YEAR\x10\x02*W\n\tPlanState\x12\x1a\n\x16PLAN_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11PLAN_STATE_ACTIVE\x10\x01\x12\x17\n\x13PLAN_STATE_ARCHIVED\x10\x02*\x80\x02\n\x10UsageAggregation\x12!\n\x1dUSAGE_AGGREGATION_UNSPECIFIED\x10\x00\x12\x19\n\x15USAGE_AGGREGATION_SUM\x10\x01\x12\x1b\n\x17USAGE_AGGREGATION_COUNT\x10\x02\x12\x19\n\x15USAGE_AGGREGATION_MAX\x10\x03\x12\"\n\x1eUSAGE_AGGREGATION_UNIQUE_COUNT\x10\x04\x12\x1c\n\x18USAGE_AGGREGATION_LATEST\x10\x05\x12\x19\n\x15USAGE_AGGREGATION_MIN\x10\x06\x12\x19\n\x15USAGE_AGGREGATION_AVG\x10\x07*T\n\x08TierMode\x12\x19\n\x15TIER_MODE_UNSPECIFIED\x10\x00\x12\x17\n\x13TIER_MODE_GRADUATED\x10\x01\x12\x14\n\x10TIER_MODE_VOLUME\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1akeel/billing/v1/plan.proto\x12\x0fkeel.billing.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18keel/type/v1/asset.proto\"\xf6\x02\n\x04Plan\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12\x1d\n\x0c\x64isplay_name\x18\x02 \x01(\tB\x07\xbaH\x04r\x02\x18\x64\x12*\n\x05\x61sset\x18\x03 \x01(\x0b\x32\x13.keel.type.v1.AssetB\x06\xbaH\x03\xc8\x01\x01\x12>\n\x08interval\x18\x04 \x01(\x0e\x32 .keel.billing.v1.BillingIntervalB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\x12\x30\n\x06prices\x18\x05 \x03(\x0b\x32\x16.keel.billing.v1.PriceB\x08\xbaH\x05\x92\x01\x02\x10\x32\x12)\n\x05state\x18\x06 \x01(\x0e\x32\x1a.keel.billing.v1.PlanState\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x61rchive_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nis_default\x18\t \x01(\x08\"\x9e\x03\n\x05Price\x12?\n\x06metric\x18\x01 \x01(\tB/\xbaH,r*2(^([a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)*)?$\x12@\n\x0b\x61ggregation\x18\x02 \x01(\x0e\x32!.keel.billing.v1.UsageAggregationB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12\"\n\x11included_quantity\x18\x03 \x01(\x03\x42\x07\xbaH\x04\"\x02(\x00\x12\x1d\n\x0b\x64\x65scription\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01\x12*\n\x04\x66lat\x18\n \x01(\x0b\x32\x1a.keel.billing.v1.FlatPriceH\x00\x12\x31\n\x08per_unit\x18\x0b \x01(\x0b\x32\x1d.keel.billing.v1.PerUnitPriceH\x00\x12.\n\x06tiered\x18\x0c \x01(\x0b\x32\x1c.keel.billing.v1.TieredPriceH\x00\x12\x30\n\x07package\x18\r \x01(\x0b\x32\x1d.keel.billing.v1.PackagePriceH\x00\x42\x0e\n\x05model\x12\x05\xbaH\x02\x08\x01\"$\n\tFlatPrice\x12\x17\n\x06\x61mount\x18\x01 \x01(\x03\x42\x07\xbaH\x04\"\x02(\x00\",\n\x0cPerUnitPrice\x12\x1c\n\x0bunit_amount\x18\x01 \x01(\x03\x42\x07\xbaH\x04\"\x02(\x00\"t\n\x0bTieredPrice\x12\x33\n\x04mode\x18\x01 \x01(\x0e\x32\x19.keel.billing.v1.TierModeB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\x12\x30\n\x05tiers\x18\x02 \x03(\x0b\x32\x15.keel.billing.v1.TierB\n\xbaH\x07\x92\x01\x04\x08\x01\x10\x14\"i\n\x04Tier\x12\x1b\n\x05up_to\x18\x01 \x01(\x03\x42\x07\xbaH\x04\"\x02 \x00H\x00\x88\x01\x01\x12\x1c\n\x0bunit_amount\x18\x02 \x01(\x03\x42\x07\xbaH\x04\"\x02(\x00\x12\x1c\n\x0b\x66lat_amount\x18\x03 \x01(\x03\x42\x07\xbaH\x04\"\x02(\x00\x42\x08\n\x06_up_to\"N\n\x0cPackagePrice\x12\x1d\n\x0cpackage_size\x18\x01 \x01(\x03\x42\x07\xbaH\x04\"\x02 \x00\x12\x1f\n\x0epackage_amount\x18\x02 \x01(\x03\x42\x07\xbaH\x04\"\x02(\x00*j\n\x0f\x42illingInterval\x12 \n\x1c\x42ILLING_INTERVAL_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x42ILLING_INTERVAL_MONTH\x10\x01\x12\x19\n\x15\x42ILLING_INTERVAL_YEAR\x10\x02*W\n\tPlanState\x12\x1a\n\x16PLAN_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11PLAN_STATE_ACTIVE\x10\x01\x12\x17\n\x13PLAN_STATE_ARCHIVED\x10\x02*\x80\x02\n\x10UsageAggregation\x12!\n\x1dUSAGE_AGGREGATION_UNSPECIFIED\x10\x00\x12\x19\n\x15USAGE_AGGREGATION_SUM\x10\x01\x12\x1b\n\x17USAGE_AGGREGATION_COUNT\x10\x02\x12\x19\n\x15USAGE_AGGREGATION_MAX\x10\x03\x12\"\n\x1eUSAGE_AGGREGATION_UNIQUE_COUNT\x10\x04\x12\x1c\n\x18USAGE_AGGREGATION_LATEST\x10\x05\x12\x19\n\x15USAGE_AGGREGATION_MIN\x10\x06\x12\x19\n\x15USAGE_AGGREGATION_AVG\x10\x07*T\n\x08TierMode\x12\x19\n\x15TIER_MODE_UNSPECIFIED\x10\x00\x12\x17\n\x13TIER_MODE_GRADUATED\x10\x01\x12\x14\n\x10TIER_MODE_VOLUME\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,8 +36,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PLAN'].fields_by_name['display_name']._loaded_options = None
   _globals['_PLAN'].fields_by_name['display_name']._serialized_options = b'\272H\004r\002\030d'
-  _globals['_PLAN'].fields_by_name['currency']._loaded_options = None
-  _globals['_PLAN'].fields_by_name['currency']._serialized_options = b'\272H\016r\0142\n^[A-Z]{3}$'
+  _globals['_PLAN'].fields_by_name['asset']._loaded_options = None
+  _globals['_PLAN'].fields_by_name['asset']._serialized_options = b'\272H\003\310\001\001'
   _globals['_PLAN'].fields_by_name['interval']._loaded_options = None
   _globals['_PLAN'].fields_by_name['interval']._serialized_options = b'\272H\007\202\001\004\020\001 \000'
   _globals['_PLAN'].fields_by_name['prices']._loaded_options = None
@@ -51,44 +52,44 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PRICE'].fields_by_name['included_quantity']._serialized_options = b'\272H\004\"\002(\000'
   _globals['_PRICE'].fields_by_name['description']._loaded_options = None
   _globals['_PRICE'].fields_by_name['description']._serialized_options = b'\272H\005r\003\030\310\001'
-  _globals['_FLATPRICE'].fields_by_name['amount_minor']._loaded_options = None
-  _globals['_FLATPRICE'].fields_by_name['amount_minor']._serialized_options = b'\272H\004\"\002(\000'
-  _globals['_PERUNITPRICE'].fields_by_name['unit_amount_minor']._loaded_options = None
-  _globals['_PERUNITPRICE'].fields_by_name['unit_amount_minor']._serialized_options = b'\272H\004\"\002(\000'
+  _globals['_FLATPRICE'].fields_by_name['amount']._loaded_options = None
+  _globals['_FLATPRICE'].fields_by_name['amount']._serialized_options = b'\272H\004\"\002(\000'
+  _globals['_PERUNITPRICE'].fields_by_name['unit_amount']._loaded_options = None
+  _globals['_PERUNITPRICE'].fields_by_name['unit_amount']._serialized_options = b'\272H\004\"\002(\000'
   _globals['_TIEREDPRICE'].fields_by_name['mode']._loaded_options = None
   _globals['_TIEREDPRICE'].fields_by_name['mode']._serialized_options = b'\272H\007\202\001\004\020\001 \000'
   _globals['_TIEREDPRICE'].fields_by_name['tiers']._loaded_options = None
   _globals['_TIEREDPRICE'].fields_by_name['tiers']._serialized_options = b'\272H\007\222\001\004\010\001\020\024'
   _globals['_TIER'].fields_by_name['up_to']._loaded_options = None
   _globals['_TIER'].fields_by_name['up_to']._serialized_options = b'\272H\004\"\002 \000'
-  _globals['_TIER'].fields_by_name['unit_amount_minor']._loaded_options = None
-  _globals['_TIER'].fields_by_name['unit_amount_minor']._serialized_options = b'\272H\004\"\002(\000'
-  _globals['_TIER'].fields_by_name['flat_amount_minor']._loaded_options = None
-  _globals['_TIER'].fields_by_name['flat_amount_minor']._serialized_options = b'\272H\004\"\002(\000'
+  _globals['_TIER'].fields_by_name['unit_amount']._loaded_options = None
+  _globals['_TIER'].fields_by_name['unit_amount']._serialized_options = b'\272H\004\"\002(\000'
+  _globals['_TIER'].fields_by_name['flat_amount']._loaded_options = None
+  _globals['_TIER'].fields_by_name['flat_amount']._serialized_options = b'\272H\004\"\002(\000'
   _globals['_PACKAGEPRICE'].fields_by_name['package_size']._loaded_options = None
   _globals['_PACKAGEPRICE'].fields_by_name['package_size']._serialized_options = b'\272H\004\"\002 \000'
-  _globals['_PACKAGEPRICE'].fields_by_name['package_amount_minor']._loaded_options = None
-  _globals['_PACKAGEPRICE'].fields_by_name['package_amount_minor']._serialized_options = b'\272H\004\"\002(\000'
-  _globals['_BILLINGINTERVAL']._serialized_start=1315
-  _globals['_BILLINGINTERVAL']._serialized_end=1421
-  _globals['_PLANSTATE']._serialized_start=1423
-  _globals['_PLANSTATE']._serialized_end=1510
-  _globals['_USAGEAGGREGATION']._serialized_start=1513
-  _globals['_USAGEAGGREGATION']._serialized_end=1769
-  _globals['_TIERMODE']._serialized_start=1771
-  _globals['_TIERMODE']._serialized_end=1855
-  _globals['_PLAN']._serialized_start=110
-  _globals['_PLAN']._serialized_end=477
-  _globals['_PRICE']._serialized_start=480
-  _globals['_PRICE']._serialized_end=894
-  _globals['_FLATPRICE']._serialized_start=896
-  _globals['_FLATPRICE']._serialized_end=938
-  _globals['_PERUNITPRICE']._serialized_start=940
-  _globals['_PERUNITPRICE']._serialized_end=990
-  _globals['_TIEREDPRICE']._serialized_start=992
-  _globals['_TIEREDPRICE']._serialized_end=1108
-  _globals['_TIER']._serialized_start=1110
-  _globals['_TIER']._serialized_end=1227
-  _globals['_PACKAGEPRICE']._serialized_start=1229
-  _globals['_PACKAGEPRICE']._serialized_end=1313
+  _globals['_PACKAGEPRICE'].fields_by_name['package_amount']._loaded_options = None
+  _globals['_PACKAGEPRICE'].fields_by_name['package_amount']._serialized_options = b'\272H\004\"\002(\000'
+  _globals['_BILLINGINTERVAL']._serialized_start=1318
+  _globals['_BILLINGINTERVAL']._serialized_end=1424
+  _globals['_PLANSTATE']._serialized_start=1426
+  _globals['_PLANSTATE']._serialized_end=1513
+  _globals['_USAGEAGGREGATION']._serialized_start=1516
+  _globals['_USAGEAGGREGATION']._serialized_end=1772
+  _globals['_TIERMODE']._serialized_start=1774
+  _globals['_TIERMODE']._serialized_end=1858
+  _globals['_PLAN']._serialized_start=136
+  _globals['_PLAN']._serialized_end=510
+  _globals['_PRICE']._serialized_start=513
+  _globals['_PRICE']._serialized_end=927
+  _globals['_FLATPRICE']._serialized_start=929
+  _globals['_FLATPRICE']._serialized_end=965
+  _globals['_PERUNITPRICE']._serialized_start=967
+  _globals['_PERUNITPRICE']._serialized_end=1011
+  _globals['_TIEREDPRICE']._serialized_start=1013
+  _globals['_TIEREDPRICE']._serialized_end=1129
+  _globals['_TIER']._serialized_start=1131
+  _globals['_TIER']._serialized_end=1236
+  _globals['_PACKAGEPRICE']._serialized_start=1238
+  _globals['_PACKAGEPRICE']._serialized_end=1316
 # @@protoc_insertion_point(module_scope)

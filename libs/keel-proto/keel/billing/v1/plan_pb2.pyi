@@ -2,6 +2,7 @@ import datetime
 
 from buf.validate import validate_pb2 as _validate_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from keel.type.v1 import asset_pb2 as _asset_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -58,10 +59,10 @@ TIER_MODE_GRADUATED: TierMode
 TIER_MODE_VOLUME: TierMode
 
 class Plan(_message.Message):
-    __slots__ = ("plan_id", "display_name", "currency", "interval", "prices", "state", "create_time", "archive_time", "is_default")
+    __slots__ = ("plan_id", "display_name", "asset", "interval", "prices", "state", "create_time", "archive_time", "is_default")
     PLAN_ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
-    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    ASSET_FIELD_NUMBER: _ClassVar[int]
     INTERVAL_FIELD_NUMBER: _ClassVar[int]
     PRICES_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -70,14 +71,14 @@ class Plan(_message.Message):
     IS_DEFAULT_FIELD_NUMBER: _ClassVar[int]
     plan_id: str
     display_name: str
-    currency: str
+    asset: _asset_pb2.Asset
     interval: BillingInterval
     prices: _containers.RepeatedCompositeFieldContainer[Price]
     state: PlanState
     create_time: _timestamp_pb2.Timestamp
     archive_time: _timestamp_pb2.Timestamp
     is_default: bool
-    def __init__(self, plan_id: _Optional[str] = ..., display_name: _Optional[str] = ..., currency: _Optional[str] = ..., interval: _Optional[_Union[BillingInterval, str]] = ..., prices: _Optional[_Iterable[_Union[Price, _Mapping]]] = ..., state: _Optional[_Union[PlanState, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., archive_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., is_default: _Optional[bool] = ...) -> None: ...
+    def __init__(self, plan_id: _Optional[str] = ..., display_name: _Optional[str] = ..., asset: _Optional[_Union[_asset_pb2.Asset, _Mapping]] = ..., interval: _Optional[_Union[BillingInterval, str]] = ..., prices: _Optional[_Iterable[_Union[Price, _Mapping]]] = ..., state: _Optional[_Union[PlanState, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., archive_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., is_default: _Optional[bool] = ...) -> None: ...
 
 class Price(_message.Message):
     __slots__ = ("metric", "aggregation", "included_quantity", "description", "flat", "per_unit", "tiered", "package")
@@ -100,16 +101,16 @@ class Price(_message.Message):
     def __init__(self, metric: _Optional[str] = ..., aggregation: _Optional[_Union[UsageAggregation, str]] = ..., included_quantity: _Optional[int] = ..., description: _Optional[str] = ..., flat: _Optional[_Union[FlatPrice, _Mapping]] = ..., per_unit: _Optional[_Union[PerUnitPrice, _Mapping]] = ..., tiered: _Optional[_Union[TieredPrice, _Mapping]] = ..., package: _Optional[_Union[PackagePrice, _Mapping]] = ...) -> None: ...
 
 class FlatPrice(_message.Message):
-    __slots__ = ("amount_minor",)
-    AMOUNT_MINOR_FIELD_NUMBER: _ClassVar[int]
-    amount_minor: int
-    def __init__(self, amount_minor: _Optional[int] = ...) -> None: ...
+    __slots__ = ("amount",)
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    amount: int
+    def __init__(self, amount: _Optional[int] = ...) -> None: ...
 
 class PerUnitPrice(_message.Message):
-    __slots__ = ("unit_amount_minor",)
-    UNIT_AMOUNT_MINOR_FIELD_NUMBER: _ClassVar[int]
-    unit_amount_minor: int
-    def __init__(self, unit_amount_minor: _Optional[int] = ...) -> None: ...
+    __slots__ = ("unit_amount",)
+    UNIT_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    unit_amount: int
+    def __init__(self, unit_amount: _Optional[int] = ...) -> None: ...
 
 class TieredPrice(_message.Message):
     __slots__ = ("mode", "tiers")
@@ -120,19 +121,19 @@ class TieredPrice(_message.Message):
     def __init__(self, mode: _Optional[_Union[TierMode, str]] = ..., tiers: _Optional[_Iterable[_Union[Tier, _Mapping]]] = ...) -> None: ...
 
 class Tier(_message.Message):
-    __slots__ = ("up_to", "unit_amount_minor", "flat_amount_minor")
+    __slots__ = ("up_to", "unit_amount", "flat_amount")
     UP_TO_FIELD_NUMBER: _ClassVar[int]
-    UNIT_AMOUNT_MINOR_FIELD_NUMBER: _ClassVar[int]
-    FLAT_AMOUNT_MINOR_FIELD_NUMBER: _ClassVar[int]
+    UNIT_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    FLAT_AMOUNT_FIELD_NUMBER: _ClassVar[int]
     up_to: int
-    unit_amount_minor: int
-    flat_amount_minor: int
-    def __init__(self, up_to: _Optional[int] = ..., unit_amount_minor: _Optional[int] = ..., flat_amount_minor: _Optional[int] = ...) -> None: ...
+    unit_amount: int
+    flat_amount: int
+    def __init__(self, up_to: _Optional[int] = ..., unit_amount: _Optional[int] = ..., flat_amount: _Optional[int] = ...) -> None: ...
 
 class PackagePrice(_message.Message):
-    __slots__ = ("package_size", "package_amount_minor")
+    __slots__ = ("package_size", "package_amount")
     PACKAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
-    PACKAGE_AMOUNT_MINOR_FIELD_NUMBER: _ClassVar[int]
+    PACKAGE_AMOUNT_FIELD_NUMBER: _ClassVar[int]
     package_size: int
-    package_amount_minor: int
-    def __init__(self, package_size: _Optional[int] = ..., package_amount_minor: _Optional[int] = ...) -> None: ...
+    package_amount: int
+    def __init__(self, package_size: _Optional[int] = ..., package_amount: _Optional[int] = ...) -> None: ...

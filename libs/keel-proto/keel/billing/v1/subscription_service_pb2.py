@@ -25,11 +25,11 @@ _sym_db = _symbol_database.Default()
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from keel.auth.v1 import options_pb2 as keel_dot_auth_dot_v1_dot_options__pb2
-from keel.billing.v1 import money_pb2 as keel_dot_billing_dot_v1_dot_money__pb2
 from keel.billing.v1 import subscription_pb2 as keel_dot_billing_dot_v1_dot_subscription__pb2
+from keel.type.v1 import money_pb2 as keel_dot_type_dot_v1_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*keel/billing/v1/subscription_service.proto\x12\x0fkeel.billing.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1akeel/auth/v1/options.proto\x1a\x1bkeel/billing/v1/money.proto\x1a\"keel/billing/v1/subscription.proto\"S\n\x19\x43reateSubscriptionRequest\x12\x18\n\x07plan_id\x18\x01 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\x12\x1c\n\nrequest_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"Q\n\x1a\x43reateSubscriptionResponse\x12\x33\n\x0csubscription\x18\x01 \x01(\x0b\x32\x1d.keel.billing.v1.Subscription\";\n\x16GetSubscriptionRequest\x12!\n\x0fsubscription_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"N\n\x17GetSubscriptionResponse\x12\x33\n\x0csubscription\x18\x01 \x01(\x0b\x32\x1d.keel.billing.v1.Subscription\"\x8a\x01\n\x18ListSubscriptionsRequest\x12\x1d\n\tpage_size\x18\x01 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xc8\x01(\x00\x12\x12\n\npage_token\x18\x02 \x01(\t\x12;\n\x05state\x18\x03 \x01(\x0e\x32\".keel.billing.v1.SubscriptionStateB\x08\xbaH\x05\x82\x01\x02\x10\x01\"j\n\x19ListSubscriptionsResponse\x12\x34\n\rsubscriptions\x18\x01 \x03(\x0b\x32\x1d.keel.billing.v1.Subscription\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"n\n\x11\x43hangePlanRequest\x12!\n\x0fsubscription_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x18\n\x07plan_id\x18\x02 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\x12\x1c\n\nrequest_id\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"t\n\x12\x43hangePlanResponse\x12\x33\n\x0csubscription\x18\x01 \x01(\x0b\x32\x1d.keel.billing.v1.Subscription\x12)\n\tproration\x18\x02 \x01(\x0b\x32\x16.keel.billing.v1.Money\"U\n\x19\x43\x61ncelSubscriptionRequest\x12!\n\x0fsubscription_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x15\n\rat_period_end\x18\x02 \x01(\x08\"Q\n\x1a\x43\x61ncelSubscriptionResponse\x12\x33\n\x0csubscription\x18\x01 \x01(\x0b\x32\x1d.keel.billing.v1.Subscription2\x9e\x06\n\x13SubscriptionService\x12\x92\x01\n\x12\x43reateSubscription\x12*.keel.billing.v1.CreateSubscriptionRequest\x1a+.keel.billing.v1.CreateSubscriptionResponse\"#\xc2\xf3\x18\x03\x1a\x01\x06\x82\xd3\xe4\x93\x02\x16\"\x11/v1/subscriptions:\x01*\x12\x99\x01\n\x0fGetSubscription\x12\'.keel.billing.v1.GetSubscriptionRequest\x1a(.keel.billing.v1.GetSubscriptionResponse\"3\xc2\xf3\x18\x04\x1a\x02\x05\x06\x82\xd3\xe4\x93\x02%\x12#/v1/subscriptions/{subscription_id}\x12\x8d\x01\n\x11ListSubscriptions\x12).keel.billing.v1.ListSubscriptionsRequest\x1a*.keel.billing.v1.ListSubscriptionsResponse\"!\xc2\xf3\x18\x04\x1a\x02\x05\x06\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/subscriptions\x12\x97\x01\n\nChangePlan\x12\".keel.billing.v1.ChangePlanRequest\x1a#.keel.billing.v1.ChangePlanResponse\"@\xc2\xf3\x18\x03\x1a\x01\x06\x82\xd3\xe4\x93\x02\x33\"./v1/subscriptions/{subscription_id}:changePlan:\x01*\x12\xab\x01\n\x12\x43\x61ncelSubscription\x12*.keel.billing.v1.CancelSubscriptionRequest\x1a+.keel.billing.v1.CancelSubscriptionResponse\"<\xc2\xf3\x18\x03\x1a\x01\x06\x82\xd3\xe4\x93\x02/\"*/v1/subscriptions/{subscription_id}:cancel:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*keel/billing/v1/subscription_service.proto\x12\x0fkeel.billing.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1akeel/auth/v1/options.proto\x1a\"keel/billing/v1/subscription.proto\x1a\x18keel/type/v1/money.proto\"S\n\x19\x43reateSubscriptionRequest\x12\x18\n\x07plan_id\x18\x01 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\x12\x1c\n\nrequest_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"Q\n\x1a\x43reateSubscriptionResponse\x12\x33\n\x0csubscription\x18\x01 \x01(\x0b\x32\x1d.keel.billing.v1.Subscription\";\n\x16GetSubscriptionRequest\x12!\n\x0fsubscription_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"N\n\x17GetSubscriptionResponse\x12\x33\n\x0csubscription\x18\x01 \x01(\x0b\x32\x1d.keel.billing.v1.Subscription\"\x8a\x01\n\x18ListSubscriptionsRequest\x12\x1d\n\tpage_size\x18\x01 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xc8\x01(\x00\x12\x12\n\npage_token\x18\x02 \x01(\t\x12;\n\x05state\x18\x03 \x01(\x0e\x32\".keel.billing.v1.SubscriptionStateB\x08\xbaH\x05\x82\x01\x02\x10\x01\"j\n\x19ListSubscriptionsResponse\x12\x34\n\rsubscriptions\x18\x01 \x03(\x0b\x32\x1d.keel.billing.v1.Subscription\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"n\n\x11\x43hangePlanRequest\x12!\n\x0fsubscription_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x18\n\x07plan_id\x18\x02 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\x12\x1c\n\nrequest_id\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"q\n\x12\x43hangePlanResponse\x12\x33\n\x0csubscription\x18\x01 \x01(\x0b\x32\x1d.keel.billing.v1.Subscription\x12&\n\tproration\x18\x02 \x01(\x0b\x32\x13.keel.type.v1.Money\"U\n\x19\x43\x61ncelSubscriptionRequest\x12!\n\x0fsubscription_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x15\n\rat_period_end\x18\x02 \x01(\x08\"Q\n\x1a\x43\x61ncelSubscriptionResponse\x12\x33\n\x0csubscription\x18\x01 \x01(\x0b\x32\x1d.keel.billing.v1.Subscription2\x9e\x06\n\x13SubscriptionService\x12\x92\x01\n\x12\x43reateSubscription\x12*.keel.billing.v1.CreateSubscriptionRequest\x1a+.keel.billing.v1.CreateSubscriptionResponse\"#\xc2\xf3\x18\x03\x1a\x01\x06\x82\xd3\xe4\x93\x02\x16\"\x11/v1/subscriptions:\x01*\x12\x99\x01\n\x0fGetSubscription\x12\'.keel.billing.v1.GetSubscriptionRequest\x1a(.keel.billing.v1.GetSubscriptionResponse\"3\xc2\xf3\x18\x04\x1a\x02\x05\x06\x82\xd3\xe4\x93\x02%\x12#/v1/subscriptions/{subscription_id}\x12\x8d\x01\n\x11ListSubscriptions\x12).keel.billing.v1.ListSubscriptionsRequest\x1a*.keel.billing.v1.ListSubscriptionsResponse\"!\xc2\xf3\x18\x04\x1a\x02\x05\x06\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/subscriptions\x12\x97\x01\n\nChangePlan\x12\".keel.billing.v1.ChangePlanRequest\x1a#.keel.billing.v1.ChangePlanResponse\"@\xc2\xf3\x18\x03\x1a\x01\x06\x82\xd3\xe4\x93\x02\x33\"./v1/subscriptions/{subscription_id}:changePlan:\x01*\x12\xab\x01\n\x12\x43\x61ncelSubscription\x12*.keel.billing.v1.CancelSubscriptionRequest\x1a+.keel.billing.v1.CancelSubscriptionResponse\"<\xc2\xf3\x18\x03\x1a\x01\x06\x82\xd3\xe4\x93\x02/\"*/v1/subscriptions/{subscription_id}:cancel:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -64,26 +64,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SUBSCRIPTIONSERVICE'].methods_by_name['ChangePlan']._serialized_options = b'\302\363\030\003\032\001\006\202\323\344\223\0023\"./v1/subscriptions/{subscription_id}:changePlan:\001*'
   _globals['_SUBSCRIPTIONSERVICE'].methods_by_name['CancelSubscription']._loaded_options = None
   _globals['_SUBSCRIPTIONSERVICE'].methods_by_name['CancelSubscription']._serialized_options = b'\302\363\030\003\032\001\006\202\323\344\223\002/\"*/v1/subscriptions/{subscription_id}:cancel:\001*'
-  _globals['_CREATESUBSCRIPTIONREQUEST']._serialized_start=215
-  _globals['_CREATESUBSCRIPTIONREQUEST']._serialized_end=298
-  _globals['_CREATESUBSCRIPTIONRESPONSE']._serialized_start=300
-  _globals['_CREATESUBSCRIPTIONRESPONSE']._serialized_end=381
-  _globals['_GETSUBSCRIPTIONREQUEST']._serialized_start=383
-  _globals['_GETSUBSCRIPTIONREQUEST']._serialized_end=442
-  _globals['_GETSUBSCRIPTIONRESPONSE']._serialized_start=444
-  _globals['_GETSUBSCRIPTIONRESPONSE']._serialized_end=522
-  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_start=525
-  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_end=663
-  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_start=665
-  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_end=771
-  _globals['_CHANGEPLANREQUEST']._serialized_start=773
-  _globals['_CHANGEPLANREQUEST']._serialized_end=883
-  _globals['_CHANGEPLANRESPONSE']._serialized_start=885
-  _globals['_CHANGEPLANRESPONSE']._serialized_end=1001
-  _globals['_CANCELSUBSCRIPTIONREQUEST']._serialized_start=1003
-  _globals['_CANCELSUBSCRIPTIONREQUEST']._serialized_end=1088
-  _globals['_CANCELSUBSCRIPTIONRESPONSE']._serialized_start=1090
-  _globals['_CANCELSUBSCRIPTIONRESPONSE']._serialized_end=1171
-  _globals['_SUBSCRIPTIONSERVICE']._serialized_start=1174
-  _globals['_SUBSCRIPTIONSERVICE']._serialized_end=1972
+  _globals['_CREATESUBSCRIPTIONREQUEST']._serialized_start=212
+  _globals['_CREATESUBSCRIPTIONREQUEST']._serialized_end=295
+  _globals['_CREATESUBSCRIPTIONRESPONSE']._serialized_start=297
+  _globals['_CREATESUBSCRIPTIONRESPONSE']._serialized_end=378
+  _globals['_GETSUBSCRIPTIONREQUEST']._serialized_start=380
+  _globals['_GETSUBSCRIPTIONREQUEST']._serialized_end=439
+  _globals['_GETSUBSCRIPTIONRESPONSE']._serialized_start=441
+  _globals['_GETSUBSCRIPTIONRESPONSE']._serialized_end=519
+  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_start=522
+  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_end=660
+  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_start=662
+  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_end=768
+  _globals['_CHANGEPLANREQUEST']._serialized_start=770
+  _globals['_CHANGEPLANREQUEST']._serialized_end=880
+  _globals['_CHANGEPLANRESPONSE']._serialized_start=882
+  _globals['_CHANGEPLANRESPONSE']._serialized_end=995
+  _globals['_CANCELSUBSCRIPTIONREQUEST']._serialized_start=997
+  _globals['_CANCELSUBSCRIPTIONREQUEST']._serialized_end=1082
+  _globals['_CANCELSUBSCRIPTIONRESPONSE']._serialized_start=1084
+  _globals['_CANCELSUBSCRIPTIONRESPONSE']._serialized_end=1165
+  _globals['_SUBSCRIPTIONSERVICE']._serialized_start=1168
+  _globals['_SUBSCRIPTIONSERVICE']._serialized_end=1966
 # @@protoc_insertion_point(module_scope)

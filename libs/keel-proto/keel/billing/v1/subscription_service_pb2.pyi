@@ -1,8 +1,8 @@
 from buf.validate import validate_pb2 as _validate_pb2
 from google.api import annotations_pb2 as _annotations_pb2
 from keel.auth.v1 import options_pb2 as _options_pb2
-from keel.billing.v1 import money_pb2 as _money_pb2
 from keel.billing.v1 import subscription_pb2 as _subscription_pb2
+from keel.type.v1 import money_pb2 as _money_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message

@@ -27,9 +27,10 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from keel.auth.v1 import options_pb2 as keel_dot_auth_dot_v1_dot_options__pb2
 from keel.ledger.v1 import resources_pb2 as keel_dot_ledger_dot_v1_dot_resources__pb2
+from keel.type.v1 import asset_pb2 as keel_dot_type_dot_v1_dot_asset__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$keel/ledger/v1/account_service.proto\x12\x0ekeel.ledger.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1akeel/auth/v1/options.proto\x1a\x1ekeel/ledger/v1/resources.proto\"\xb0\x03\n\x14\x43reateAccountRequest\x12\x1c\n\nrequest_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\x12$\n\x0forganization_id\x18\x02 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\x12\x35\n\x04kind\x18\x03 \x01(\x0e\x32\x1b.keel.ledger.v1.AccountKindB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\x12,\n\x05\x61sset\x18\x04 \x01(\x0b\x32\x15.keel.ledger.v1.AssetB\x06\xbaH\x03\xc8\x01\x01\x12=\n\rbalance_bound\x18\x05 \x01(\x0e\x32\x1c.keel.ledger.v1.BalanceBoundB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12 \n\x0foverdraft_limit\x18\x06 \x01(\x03\x42\x07\xbaH\x04\"\x02(\x00\x12]\n\x08metadata\x18\x07 \x03(\x0b\x32\x32.keel.ledger.v1.CreateAccountRequest.MetadataEntryB\x17\xbaH\x14\x9a\x01\x11\x10 \"\x06r\x04\x10\x01\x18@*\x05r\x03\x18\x80\x04\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"A\n\x15\x43reateAccountResponse\x12(\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x17.keel.ledger.v1.Account\"1\n\x11GetAccountRequest\x12\x1c\n\naccount_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\">\n\x12GetAccountResponse\x12(\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x17.keel.ledger.v1.Account\"\xe3\x01\n\x13ListAccountsRequest\x12\x1d\n\tpage_size\x18\x01 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xf4\x03(\x00\x12\x1c\n\npage_token\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04\x12\x33\n\x04kind\x18\x03 \x01(\x0e\x32\x1b.keel.ledger.v1.AccountKindB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12\x34\n\nasset_code\x18\x04 \x01(\tB \xbaH\x1dr\x18\x32\x16^[A-Z][A-Z0-9_]{1,15}$\xd8\x01\x01\x12$\n\x0forganization_id\x18\x05 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\"Z\n\x14ListAccountsResponse\x12)\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32\x17.keel.ledger.v1.Account\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"a\n\x11GetBalanceRequest\x12\x1c\n\naccount_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12.\n\nas_of_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\">\n\x12GetBalanceResponse\x12(\n\x07\x62\x61lance\x18\x01 \x01(\x0b\x32\x17.keel.ledger.v1.Balance\"t\n\x17\x42\x61tchGetBalancesRequest\x12)\n\x0b\x61\x63\x63ount_ids\x18\x01 \x03(\tB\x14\xbaH\x11\x92\x01\x0e\x08\x01\x10\xf4\x03\x18\x01\"\x05r\x03\xb0\x01\x01\x12.\n\nas_of_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"E\n\x18\x42\x61tchGetBalancesResponse\x12)\n\x08\x62\x61lances\x18\x01 \x03(\x0b\x32\x17.keel.ledger.v1.Balance\"v\n\x19ListAccountEntriesRequest\x12\x1c\n\naccount_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1d\n\tpage_size\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xf4\x03(\x00\x12\x1c\n\npage_token\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04\"]\n\x1aListAccountEntriesResponse\x12&\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x15.keel.ledger.v1.Entry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xc8\x06\n\x0e\x41\x63\x63ountService\x12|\n\rCreateAccount\x12$.keel.ledger.v1.CreateAccountRequest\x1a%.keel.ledger.v1.CreateAccountResponse\"\x1e\xc2\xf3\x18\x03\x1a\x01\x04\x82\xd3\xe4\x93\x02\x11\"\x0c/v1/accounts:\x01*\x12~\n\nGetAccount\x12!.keel.ledger.v1.GetAccountRequest\x1a\".keel.ledger.v1.GetAccountResponse\")\xc2\xf3\x18\x04\x1a\x02\x03\x04\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/accounts/{account_id}\x12w\n\x0cListAccounts\x12#.keel.ledger.v1.ListAccountsRequest\x1a$.keel.ledger.v1.ListAccountsResponse\"\x1c\xc2\xf3\x18\x04\x1a\x02\x03\x04\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/accounts\x12\x86\x01\n\nGetBalance\x12!.keel.ledger.v1.GetBalanceRequest\x1a\".keel.ledger.v1.GetBalanceResponse\"1\xc2\xf3\x18\x04\x1a\x02\x03\x04\x82\xd3\xe4\x93\x02#\x12!/v1/accounts/{account_id}/balance\x12\x94\x01\n\x10\x42\x61tchGetBalances\x12\'.keel.ledger.v1.BatchGetBalancesRequest\x1a(.keel.ledger.v1.BatchGetBalancesResponse\"-\xc2\xf3\x18\x04\x1a\x02\x03\x04\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/accounts:batchGetBalances\x12\x9e\x01\n\x12ListAccountEntries\x12).keel.ledger.v1.ListAccountEntriesRequest\x1a*.keel.ledger.v1.ListAccountEntriesResponse\"1\xc2\xf3\x18\x04\x1a\x02\x03\x04\x82\xd3\xe4\x93\x02#\x12!/v1/accounts/{account_id}/entriesb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$keel/ledger/v1/account_service.proto\x12\x0ekeel.ledger.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1akeel/auth/v1/options.proto\x1a\x1ekeel/ledger/v1/resources.proto\x1a\x18keel/type/v1/asset.proto\"\xae\x03\n\x14\x43reateAccountRequest\x12\x1c\n\nrequest_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\x12$\n\x0forganization_id\x18\x02 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\x12\x35\n\x04kind\x18\x03 \x01(\x0e\x32\x1b.keel.ledger.v1.AccountKindB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\x12*\n\x05\x61sset\x18\x04 \x01(\x0b\x32\x13.keel.type.v1.AssetB\x06\xbaH\x03\xc8\x01\x01\x12=\n\rbalance_bound\x18\x05 \x01(\x0e\x32\x1c.keel.ledger.v1.BalanceBoundB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12 \n\x0foverdraft_limit\x18\x06 \x01(\x03\x42\x07\xbaH\x04\"\x02(\x00\x12]\n\x08metadata\x18\x07 \x03(\x0b\x32\x32.keel.ledger.v1.CreateAccountRequest.MetadataEntryB\x17\xbaH\x14\x9a\x01\x11\x10 \"\x06r\x04\x10\x01\x18@*\x05r\x03\x18\x80\x04\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"A\n\x15\x43reateAccountResponse\x12(\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x17.keel.ledger.v1.Account\"1\n\x11GetAccountRequest\x12\x1c\n\naccount_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\">\n\x12GetAccountResponse\x12(\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x17.keel.ledger.v1.Account\"\xe3\x01\n\x13ListAccountsRequest\x12\x1d\n\tpage_size\x18\x01 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xf4\x03(\x00\x12\x1c\n\npage_token\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04\x12\x33\n\x04kind\x18\x03 \x01(\x0e\x32\x1b.keel.ledger.v1.AccountKindB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12\x34\n\nasset_code\x18\x04 \x01(\tB \xbaH\x1dr\x18\x32\x16^[A-Z][A-Z0-9_]{1,15}$\xd8\x01\x01\x12$\n\x0forganization_id\x18\x05 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\"Z\n\x14ListAccountsResponse\x12)\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32\x17.keel.ledger.v1.Account\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"a\n\x11GetBalanceRequest\x12\x1c\n\naccount_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12.\n\nas_of_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\">\n\x12GetBalanceResponse\x12(\n\x07\x62\x61lance\x18\x01 \x01(\x0b\x32\x17.keel.ledger.v1.Balance\"t\n\x17\x42\x61tchGetBalancesRequest\x12)\n\x0b\x61\x63\x63ount_ids\x18\x01 \x03(\tB\x14\xbaH\x11\x92\x01\x0e\x08\x01\x10\xf4\x03\x18\x01\"\x05r\x03\xb0\x01\x01\x12.\n\nas_of_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"E\n\x18\x42\x61tchGetBalancesResponse\x12)\n\x08\x62\x61lances\x18\x01 \x03(\x0b\x32\x17.keel.ledger.v1.Balance\"v\n\x19ListAccountEntriesRequest\x12\x1c\n\naccount_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1d\n\tpage_size\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xf4\x03(\x00\x12\x1c\n\npage_token\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04\"]\n\x1aListAccountEntriesResponse\x12&\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x15.keel.ledger.v1.Entry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xc8\x06\n\x0e\x41\x63\x63ountService\x12|\n\rCreateAccount\x12$.keel.ledger.v1.CreateAccountRequest\x1a%.keel.ledger.v1.CreateAccountResponse\"\x1e\xc2\xf3\x18\x03\x1a\x01\x04\x82\xd3\xe4\x93\x02\x11\"\x0c/v1/accounts:\x01*\x12~\n\nGetAccount\x12!.keel.ledger.v1.GetAccountRequest\x1a\".keel.ledger.v1.GetAccountResponse\")\xc2\xf3\x18\x04\x1a\x02\x03\x04\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/accounts/{account_id}\x12w\n\x0cListAccounts\x12#.keel.ledger.v1.ListAccountsRequest\x1a$.keel.ledger.v1.ListAccountsResponse\"\x1c\xc2\xf3\x18\x04\x1a\x02\x03\x04\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/accounts\x12\x86\x01\n\nGetBalance\x12!.keel.ledger.v1.GetBalanceRequest\x1a\".keel.ledger.v1.GetBalanceResponse\"1\xc2\xf3\x18\x04\x1a\x02\x03\x04\x82\xd3\xe4\x93\x02#\x12!/v1/accounts/{account_id}/balance\x12\x94\x01\n\x10\x42\x61tchGetBalances\x12\'.keel.ledger.v1.BatchGetBalancesRequest\x1a(.keel.ledger.v1.BatchGetBalancesResponse\"-\xc2\xf3\x18\x04\x1a\x02\x03\x04\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/accounts:batchGetBalances\x12\x9e\x01\n\x12ListAccountEntries\x12).keel.ledger.v1.ListAccountEntriesRequest\x1a*.keel.ledger.v1.ListAccountEntriesResponse\"1\xc2\xf3\x18\x04\x1a\x02\x03\x04\x82\xd3\xe4\x93\x02#\x12!/v1/accounts/{account_id}/entriesb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -86,32 +87,32 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ACCOUNTSERVICE'].methods_by_name['BatchGetBalances']._serialized_options = b'\302\363\030\004\032\002\003\004\202\323\344\223\002\037\022\035/v1/accounts:batchGetBalances'
   _globals['_ACCOUNTSERVICE'].methods_by_name['ListAccountEntries']._loaded_options = None
   _globals['_ACCOUNTSERVICE'].methods_by_name['ListAccountEntries']._serialized_options = b'\302\363\030\004\032\002\003\004\202\323\344\223\002#\022!/v1/accounts/{account_id}/entries'
-  _globals['_CREATEACCOUNTREQUEST']._serialized_start=209
-  _globals['_CREATEACCOUNTREQUEST']._serialized_end=641
-  _globals['_CREATEACCOUNTREQUEST_METADATAENTRY']._serialized_start=594
-  _globals['_CREATEACCOUNTREQUEST_METADATAENTRY']._serialized_end=641
-  _globals['_CREATEACCOUNTRESPONSE']._serialized_start=643
-  _globals['_CREATEACCOUNTRESPONSE']._serialized_end=708
-  _globals['_GETACCOUNTREQUEST']._serialized_start=710
-  _globals['_GETACCOUNTREQUEST']._serialized_end=759
-  _globals['_GETACCOUNTRESPONSE']._serialized_start=761
-  _globals['_GETACCOUNTRESPONSE']._serialized_end=823
-  _globals['_LISTACCOUNTSREQUEST']._serialized_start=826
-  _globals['_LISTACCOUNTSREQUEST']._serialized_end=1053
-  _globals['_LISTACCOUNTSRESPONSE']._serialized_start=1055
-  _globals['_LISTACCOUNTSRESPONSE']._serialized_end=1145
-  _globals['_GETBALANCEREQUEST']._serialized_start=1147
-  _globals['_GETBALANCEREQUEST']._serialized_end=1244
-  _globals['_GETBALANCERESPONSE']._serialized_start=1246
-  _globals['_GETBALANCERESPONSE']._serialized_end=1308
-  _globals['_BATCHGETBALANCESREQUEST']._serialized_start=1310
-  _globals['_BATCHGETBALANCESREQUEST']._serialized_end=1426
-  _globals['_BATCHGETBALANCESRESPONSE']._serialized_start=1428
-  _globals['_BATCHGETBALANCESRESPONSE']._serialized_end=1497
-  _globals['_LISTACCOUNTENTRIESREQUEST']._serialized_start=1499
-  _globals['_LISTACCOUNTENTRIESREQUEST']._serialized_end=1617
-  _globals['_LISTACCOUNTENTRIESRESPONSE']._serialized_start=1619
-  _globals['_LISTACCOUNTENTRIESRESPONSE']._serialized_end=1712
-  _globals['_ACCOUNTSERVICE']._serialized_start=1715
-  _globals['_ACCOUNTSERVICE']._serialized_end=2555
+  _globals['_CREATEACCOUNTREQUEST']._serialized_start=235
+  _globals['_CREATEACCOUNTREQUEST']._serialized_end=665
+  _globals['_CREATEACCOUNTREQUEST_METADATAENTRY']._serialized_start=618
+  _globals['_CREATEACCOUNTREQUEST_METADATAENTRY']._serialized_end=665
+  _globals['_CREATEACCOUNTRESPONSE']._serialized_start=667
+  _globals['_CREATEACCOUNTRESPONSE']._serialized_end=732
+  _globals['_GETACCOUNTREQUEST']._serialized_start=734
+  _globals['_GETACCOUNTREQUEST']._serialized_end=783
+  _globals['_GETACCOUNTRESPONSE']._serialized_start=785
+  _globals['_GETACCOUNTRESPONSE']._serialized_end=847
+  _globals['_LISTACCOUNTSREQUEST']._serialized_start=850
+  _globals['_LISTACCOUNTSREQUEST']._serialized_end=1077
+  _globals['_LISTACCOUNTSRESPONSE']._serialized_start=1079
+  _globals['_LISTACCOUNTSRESPONSE']._serialized_end=1169
+  _globals['_GETBALANCEREQUEST']._serialized_start=1171
+  _globals['_GETBALANCEREQUEST']._serialized_end=1268
+  _globals['_GETBALANCERESPONSE']._serialized_start=1270
+  _globals['_GETBALANCERESPONSE']._serialized_end=1332
+  _globals['_BATCHGETBALANCESREQUEST']._serialized_start=1334
+  _globals['_BATCHGETBALANCESREQUEST']._serialized_end=1450
+  _globals['_BATCHGETBALANCESRESPONSE']._serialized_start=1452
+  _globals['_BATCHGETBALANCESRESPONSE']._serialized_end=1521
+  _globals['_LISTACCOUNTENTRIESREQUEST']._serialized_start=1523
+  _globals['_LISTACCOUNTENTRIESREQUEST']._serialized_end=1641
+  _globals['_LISTACCOUNTENTRIESRESPONSE']._serialized_start=1643
+  _globals['_LISTACCOUNTENTRIESRESPONSE']._serialized_end=1736
+  _globals['_ACCOUNTSERVICE']._serialized_start=1739
+  _globals['_ACCOUNTSERVICE']._serialized_end=2579
 # @@protoc_insertion_point(module_scope)

@@ -5,6 +5,7 @@ from google.api import annotations_pb2 as _annotations_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from keel.auth.v1 import options_pb2 as _options_pb2
 from keel.ledger.v1 import resources_pb2 as _resources_pb2
+from keel.type.v1 import asset_pb2 as _asset_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -32,11 +33,11 @@ class CreateAccountRequest(_message.Message):
     request_id: str
     organization_id: str
     kind: _resources_pb2.AccountKind
-    asset: _resources_pb2.Asset
+    asset: _asset_pb2.Asset
     balance_bound: _resources_pb2.BalanceBound
     overdraft_limit: int
     metadata: _containers.ScalarMap[str, str]
-    def __init__(self, request_id: _Optional[str] = ..., organization_id: _Optional[str] = ..., kind: _Optional[_Union[_resources_pb2.AccountKind, str]] = ..., asset: _Optional[_Union[_resources_pb2.Asset, _Mapping]] = ..., balance_bound: _Optional[_Union[_resources_pb2.BalanceBound, str]] = ..., overdraft_limit: _Optional[int] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., organization_id: _Optional[str] = ..., kind: _Optional[_Union[_resources_pb2.AccountKind, str]] = ..., asset: _Optional[_Union[_asset_pb2.Asset, _Mapping]] = ..., balance_bound: _Optional[_Union[_resources_pb2.BalanceBound, str]] = ..., overdraft_limit: _Optional[int] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class CreateAccountResponse(_message.Message):
     __slots__ = ("account",)

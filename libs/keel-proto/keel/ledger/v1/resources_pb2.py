@@ -24,19 +24,16 @@ _sym_db = _symbol_database.Default()
 
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from keel.type.v1 import asset_pb2 as keel_dot_type_dot_v1_dot_asset__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ekeel/ledger/v1/resources.proto\x12\x0ekeel.ledger.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"L\n\x05\x41sset\x12+\n\x04\x63ode\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x18\x32\x16^[A-Z][A-Z0-9_]{1,15}$\x12\x16\n\x05scale\x18\x02 \x01(\rB\x07\xbaH\x04*\x02\x18\x12\"\xf0\x02\n\x07\x41\x63\x63ount\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\x12)\n\x04kind\x18\x03 \x01(\x0e\x32\x1b.keel.ledger.v1.AccountKind\x12$\n\x05\x61sset\x18\x04 \x01(\x0b\x32\x15.keel.ledger.v1.Asset\x12\x33\n\rbalance_bound\x18\x05 \x01(\x0e\x32\x1c.keel.ledger.v1.BalanceBound\x12\x17\n\x0foverdraft_limit\x18\x06 \x01(\x03\x12\x37\n\x08metadata\x18\x07 \x03(\x0b\x32%.keel.ledger.v1.Account.MetadataEntry\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xe6\x01\n\x07\x42\x61lance\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12$\n\x05\x61sset\x18\x02 \x01(\x0b\x32\x15.keel.ledger.v1.Asset\x12\x15\n\rdebits_posted\x18\x03 \x01(\x03\x12\x16\n\x0e\x63redits_posted\x18\x04 \x01(\x03\x12\x16\n\x0e\x64\x65\x62its_pending\x18\x05 \x01(\x03\x12\x17\n\x0f\x63redits_pending\x18\x06 \x01(\x03\x12\x11\n\tavailable\x18\x07 \x01(\x03\x12.\n\nas_of_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xaa\x01\n\x07Posting\x12\x1c\n\naccount_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x35\n\x04side\x18\x02 \x01(\x0e\x32\x1b.keel.ledger.v1.PostingSideB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\x12\x17\n\x06\x61mount\x18\x03 \x01(\x03\x42\x07\xbaH\x04\"\x02 \x00\x12\x31\n\nasset_code\x18\x04 \x01(\tB\x1d\xbaH\x1ar\x18\x32\x16^[A-Z][A-Z0-9_]{1,15}$\"\x92\x04\n\x0bTransaction\x12\x16\n\x0etransaction_id\x18\x01 \x01(\t\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12-\n\x04kind\x18\x04 \x01(\x0e\x32\x1f.keel.ledger.v1.TransactionKind\x12/\n\x05state\x18\x05 \x01(\x0e\x32 .keel.ledger.v1.TransactionState\x12)\n\x08postings\x18\x06 \x03(\x0b\x32\x17.keel.ledger.v1.Posting\x12;\n\x08metadata\x18\x07 \x03(\x0b\x32).keel.ledger.v1.Transaction.MetadataEntry\x12\x1e\n\x16pending_transaction_id\x18\x08 \x01(\t\x12\x1f\n\x17reversed_transaction_id\x18\t \x01(\t\x12\"\n\x1aresolved_by_transaction_id\x18\n \x01(\t\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x9c\x02\n\x05\x45ntry\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x03\x12\x16\n\x0etransaction_id\x18\x03 \x01(\t\x12)\n\x04side\x18\x04 \x01(\x0e\x32\x1b.keel.ledger.v1.PostingSide\x12+\n\x06\x62ucket\x18\x05 \x01(\x0e\x32\x1b.keel.ledger.v1.EntryBucket\x12\x0e\n\x06\x61mount\x18\x06 \x01(\x03\x12\x12\n\nasset_code\x18\x07 \x01(\t\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x07\x62\x61lance\x18\t \x01(\x0b\x32\x17.keel.ledger.v1.Balance*\xe4\x01\n\x0b\x41\x63\x63ountKind\x12\x1c\n\x18\x41\x43\x43OUNT_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41\x43\x43OUNT_KIND_WALLET\x10\x01\x12\x18\n\x14\x41\x43\x43OUNT_KIND_FUNDING\x10\x02\x12\x18\n\x14\x41\x43\x43OUNT_KIND_REVENUE\x10\x03\x12\x18\n\x14\x41\x43\x43OUNT_KIND_EXPENSE\x10\x04\x12\x1b\n\x17\x41\x43\x43OUNT_KIND_RECEIVABLE\x10\x05\x12\x18\n\x14\x41\x43\x43OUNT_KIND_PAYABLE\x10\x06\x12\x19\n\x15\x41\x43\x43OUNT_KIND_SUSPENSE\x10\x07*\xa9\x01\n\x0c\x42\x61lanceBound\x12\x1d\n\x19\x42\x41LANCE_BOUND_UNSPECIFIED\x10\x00\x12\x16\n\x12\x42\x41LANCE_BOUND_NONE\x10\x01\x12\x30\n,BALANCE_BOUND_DEBITS_MUST_NOT_EXCEED_CREDITS\x10\x02\x12\x30\n,BALANCE_BOUND_CREDITS_MUST_NOT_EXCEED_DEBITS\x10\x03*\\\n\x0bPostingSide\x12\x1c\n\x18POSTING_SIDE_UNSPECIFIED\x10\x00\x12\x16\n\x12POSTING_SIDE_DEBIT\x10\x01\x12\x17\n\x13POSTING_SIDE_CREDIT\x10\x02*^\n\x0b\x45ntryBucket\x12\x1c\n\x18\x45NTRY_BUCKET_UNSPECIFIED\x10\x00\x12\x17\n\x13\x45NTRY_BUCKET_POSTED\x10\x01\x12\x18\n\x14\x45NTRY_BUCKET_PENDING\x10\x02*\xfa\x01\n\x0fTransactionKind\x12 \n\x1cTRANSACTION_KIND_UNSPECIFIED\x10\x00\x12\x1d\n\x19TRANSACTION_KIND_STANDARD\x10\x01\x12\x1c\n\x18TRANSACTION_KIND_PENDING\x10\x02\x12!\n\x1dTRANSACTION_KIND_POST_PENDING\x10\x03\x12!\n\x1dTRANSACTION_KIND_VOID_PENDING\x10\x04\x12#\n\x1fTRANSACTION_KIND_EXPIRE_PENDING\x10\x05\x12\x1d\n\x19TRANSACTION_KIND_REVERSAL\x10\x06*\xaf\x01\n\x10TransactionState\x12!\n\x1dTRANSACTION_STATE_UNSPECIFIED\x10\x00\x12\x1d\n\x19TRANSACTION_STATE_PENDING\x10\x01\x12\x1c\n\x18TRANSACTION_STATE_POSTED\x10\x02\x12\x1c\n\x18TRANSACTION_STATE_VOIDED\x10\x03\x12\x1d\n\x19TRANSACTION_STATE_EXPIRED\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ekeel/ledger/v1/resources.proto\x12\x0ekeel.ledger.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18keel/type/v1/asset.proto\"\xee\x02\n\x07\x41\x63\x63ount\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\x12)\n\x04kind\x18\x03 \x01(\x0e\x32\x1b.keel.ledger.v1.AccountKind\x12\"\n\x05\x61sset\x18\x04 \x01(\x0b\x32\x13.keel.type.v1.Asset\x12\x33\n\rbalance_bound\x18\x05 \x01(\x0e\x32\x1c.keel.ledger.v1.BalanceBound\x12\x17\n\x0foverdraft_limit\x18\x06 \x01(\x03\x12\x37\n\x08metadata\x18\x07 \x03(\x0b\x32%.keel.ledger.v1.Account.MetadataEntry\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xe4\x01\n\x07\x42\x61lance\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\"\n\x05\x61sset\x18\x02 \x01(\x0b\x32\x13.keel.type.v1.Asset\x12\x15\n\rdebits_posted\x18\x03 \x01(\x03\x12\x16\n\x0e\x63redits_posted\x18\x04 \x01(\x03\x12\x16\n\x0e\x64\x65\x62its_pending\x18\x05 \x01(\x03\x12\x17\n\x0f\x63redits_pending\x18\x06 \x01(\x03\x12\x11\n\tavailable\x18\x07 \x01(\x03\x12.\n\nas_of_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xaa\x01\n\x07Posting\x12\x1c\n\naccount_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x35\n\x04side\x18\x02 \x01(\x0e\x32\x1b.keel.ledger.v1.PostingSideB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\x12\x17\n\x06\x61mount\x18\x03 \x01(\x03\x42\x07\xbaH\x04\"\x02 \x00\x12\x31\n\nasset_code\x18\x04 \x01(\tB\x1d\xbaH\x1ar\x18\x32\x16^[A-Z][A-Z0-9_]{1,15}$\"\x92\x04\n\x0bTransaction\x12\x16\n\x0etransaction_id\x18\x01 \x01(\t\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12-\n\x04kind\x18\x04 \x01(\x0e\x32\x1f.keel.ledger.v1.TransactionKind\x12/\n\x05state\x18\x05 \x01(\x0e\x32 .keel.ledger.v1.TransactionState\x12)\n\x08postings\x18\x06 \x03(\x0b\x32\x17.keel.ledger.v1.Posting\x12;\n\x08metadata\x18\x07 \x03(\x0b\x32).keel.ledger.v1.Transaction.MetadataEntry\x12\x1e\n\x16pending_transaction_id\x18\x08 \x01(\t\x12\x1f\n\x17reversed_transaction_id\x18\t \x01(\t\x12\"\n\x1aresolved_by_transaction_id\x18\n \x01(\t\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x9c\x02\n\x05\x45ntry\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x03\x12\x16\n\x0etransaction_id\x18\x03 \x01(\t\x12)\n\x04side\x18\x04 \x01(\x0e\x32\x1b.keel.ledger.v1.PostingSide\x12+\n\x06\x62ucket\x18\x05 \x01(\x0e\x32\x1b.keel.ledger.v1.EntryBucket\x12\x0e\n\x06\x61mount\x18\x06 \x01(\x03\x12\x12\n\nasset_code\x18\x07 \x01(\t\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x07\x62\x61lance\x18\t \x01(\x0b\x32\x17.keel.ledger.v1.Balance*\xe4\x01\n\x0b\x41\x63\x63ountKind\x12\x1c\n\x18\x41\x43\x43OUNT_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41\x43\x43OUNT_KIND_WALLET\x10\x01\x12\x18\n\x14\x41\x43\x43OUNT_KIND_FUNDING\x10\x02\x12\x18\n\x14\x41\x43\x43OUNT_KIND_REVENUE\x10\x03\x12\x18\n\x14\x41\x43\x43OUNT_KIND_EXPENSE\x10\x04\x12\x1b\n\x17\x41\x43\x43OUNT_KIND_RECEIVABLE\x10\x05\x12\x18\n\x14\x41\x43\x43OUNT_KIND_PAYABLE\x10\x06\x12\x19\n\x15\x41\x43\x43OUNT_KIND_SUSPENSE\x10\x07*\xa9\x01\n\x0c\x42\x61lanceBound\x12\x1d\n\x19\x42\x41LANCE_BOUND_UNSPECIFIED\x10\x00\x12\x16\n\x12\x42\x41LANCE_BOUND_NONE\x10\x01\x12\x30\n,BALANCE_BOUND_DEBITS_MUST_NOT_EXCEED_CREDITS\x10\x02\x12\x30\n,BALANCE_BOUND_CREDITS_MUST_NOT_EXCEED_DEBITS\x10\x03*\\\n\x0bPostingSide\x12\x1c\n\x18POSTING_SIDE_UNSPECIFIED\x10\x00\x12\x16\n\x12POSTING_SIDE_DEBIT\x10\x01\x12\x17\n\x13POSTING_SIDE_CREDIT\x10\x02*^\n\x0b\x45ntryBucket\x12\x1c\n\x18\x45NTRY_BUCKET_UNSPECIFIED\x10\x00\x12\x17\n\x13\x45NTRY_BUCKET_POSTED\x10\x01\x12\x18\n\x14\x45NTRY_BUCKET_PENDING\x10\x02*\xfa\x01\n\x0fTransactionKind\x12 \n\x1cTRANSACTION_KIND_UNSPECIFIED\x10\x00\x12\x1d\n\x19TRANSACTION_KIND_STANDARD\x10\x01\x12\x1c\n\x18TRANSACTION_KIND_PENDING\x10\x02\x12!\n\x1dTRANSACTION_KIND_POST_PENDING\x10\x03\x12!\n\x1dTRANSACTION_KIND_VOID_PENDING\x10\x04\x12#\n\x1fTRANSACTION_KIND_EXPIRE_PENDING\x10\x05\x12\x1d\n\x19TRANSACTION_KIND_REVERSAL\x10\x06*\xaf\x01\n\x10TransactionState\x12!\n\x1dTRANSACTION_STATE_UNSPECIFIED\x10\x00\x12\x1d\n\x19TRANSACTION_STATE_PENDING\x10\x01\x12\x1c\n\x18TRANSACTION_STATE_POSTED\x10\x02\x12\x1c\n\x18TRANSACTION_STATE_VOIDED\x10\x03\x12\x1d\n\x19TRANSACTION_STATE_EXPIRED\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'keel.ledger.v1.resources_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ASSET'].fields_by_name['code']._loaded_options = None
-  _globals['_ASSET'].fields_by_name['code']._serialized_options = b'\272H\032r\0302\026^[A-Z][A-Z0-9_]{1,15}$'
-  _globals['_ASSET'].fields_by_name['scale']._loaded_options = None
-  _globals['_ASSET'].fields_by_name['scale']._serialized_options = b'\272H\004*\002\030\022'
   _globals['_ACCOUNT_METADATAENTRY']._loaded_options = None
   _globals['_ACCOUNT_METADATAENTRY']._serialized_options = b'8\001'
   _globals['_POSTING'].fields_by_name['account_id']._loaded_options = None
@@ -49,32 +46,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_POSTING'].fields_by_name['asset_code']._serialized_options = b'\272H\032r\0302\026^[A-Z][A-Z0-9_]{1,15}$'
   _globals['_TRANSACTION_METADATAENTRY']._loaded_options = None
   _globals['_TRANSACTION_METADATAENTRY']._serialized_options = b'8\001'
-  _globals['_ACCOUNTKIND']._serialized_start=1788
-  _globals['_ACCOUNTKIND']._serialized_end=2016
-  _globals['_BALANCEBOUND']._serialized_start=2019
-  _globals['_BALANCEBOUND']._serialized_end=2188
-  _globals['_POSTINGSIDE']._serialized_start=2190
-  _globals['_POSTINGSIDE']._serialized_end=2282
-  _globals['_ENTRYBUCKET']._serialized_start=2284
-  _globals['_ENTRYBUCKET']._serialized_end=2378
-  _globals['_TRANSACTIONKIND']._serialized_start=2381
-  _globals['_TRANSACTIONKIND']._serialized_end=2631
-  _globals['_TRANSACTIONSTATE']._serialized_start=2634
-  _globals['_TRANSACTIONSTATE']._serialized_end=2809
-  _globals['_ASSET']._serialized_start=112
-  _globals['_ASSET']._serialized_end=188
-  _globals['_ACCOUNT']._serialized_start=191
-  _globals['_ACCOUNT']._serialized_end=559
-  _globals['_ACCOUNT_METADATAENTRY']._serialized_start=512
-  _globals['_ACCOUNT_METADATAENTRY']._serialized_end=559
-  _globals['_BALANCE']._serialized_start=562
-  _globals['_BALANCE']._serialized_end=792
-  _globals['_POSTING']._serialized_start=795
-  _globals['_POSTING']._serialized_end=965
-  _globals['_TRANSACTION']._serialized_start=968
-  _globals['_TRANSACTION']._serialized_end=1498
-  _globals['_TRANSACTION_METADATAENTRY']._serialized_start=512
-  _globals['_TRANSACTION_METADATAENTRY']._serialized_end=559
-  _globals['_ENTRY']._serialized_start=1501
-  _globals['_ENTRY']._serialized_end=1785
+  _globals['_ACCOUNTKIND']._serialized_start=1732
+  _globals['_ACCOUNTKIND']._serialized_end=1960
+  _globals['_BALANCEBOUND']._serialized_start=1963
+  _globals['_BALANCEBOUND']._serialized_end=2132
+  _globals['_POSTINGSIDE']._serialized_start=2134
+  _globals['_POSTINGSIDE']._serialized_end=2226
+  _globals['_ENTRYBUCKET']._serialized_start=2228
+  _globals['_ENTRYBUCKET']._serialized_end=2322
+  _globals['_TRANSACTIONKIND']._serialized_start=2325
+  _globals['_TRANSACTIONKIND']._serialized_end=2575
+  _globals['_TRANSACTIONSTATE']._serialized_start=2578
+  _globals['_TRANSACTIONSTATE']._serialized_end=2753
+  _globals['_ACCOUNT']._serialized_start=139
+  _globals['_ACCOUNT']._serialized_end=505
+  _globals['_ACCOUNT_METADATAENTRY']._serialized_start=458
+  _globals['_ACCOUNT_METADATAENTRY']._serialized_end=505
+  _globals['_BALANCE']._serialized_start=508
+  _globals['_BALANCE']._serialized_end=736
+  _globals['_POSTING']._serialized_start=739
+  _globals['_POSTING']._serialized_end=909
+  _globals['_TRANSACTION']._serialized_start=912
+  _globals['_TRANSACTION']._serialized_end=1442
+  _globals['_TRANSACTION_METADATAENTRY']._serialized_start=458
+  _globals['_TRANSACTION_METADATAENTRY']._serialized_end=505
+  _globals['_ENTRY']._serialized_start=1445
+  _globals['_ENTRY']._serialized_end=1729
 # @@protoc_insertion_point(module_scope)

@@ -2,6 +2,7 @@ import datetime
 
 from buf.validate import validate_pb2 as _validate_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from keel.type.v1 import asset_pb2 as _asset_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -89,14 +90,6 @@ TRANSACTION_STATE_POSTED: TransactionState
 TRANSACTION_STATE_VOIDED: TransactionState
 TRANSACTION_STATE_EXPIRED: TransactionState
 
-class Asset(_message.Message):
-    __slots__ = ("code", "scale")
-    CODE_FIELD_NUMBER: _ClassVar[int]
-    SCALE_FIELD_NUMBER: _ClassVar[int]
-    code: str
-    scale: int
-    def __init__(self, code: _Optional[str] = ..., scale: _Optional[int] = ...) -> None: ...
-
 class Account(_message.Message):
     __slots__ = ("account_id", "organization_id", "kind", "asset", "balance_bound", "overdraft_limit", "metadata", "create_time")
     class MetadataEntry(_message.Message):
@@ -117,12 +110,12 @@ class Account(_message.Message):
     account_id: str
     organization_id: str
     kind: AccountKind
-    asset: Asset
+    asset: _asset_pb2.Asset
     balance_bound: BalanceBound
     overdraft_limit: int
     metadata: _containers.ScalarMap[str, str]
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, account_id: _Optional[str] = ..., organization_id: _Optional[str] = ..., kind: _Optional[_Union[AccountKind, str]] = ..., asset: _Optional[_Union[Asset, _Mapping]] = ..., balance_bound: _Optional[_Union[BalanceBound, str]] = ..., overdraft_limit: _Optional[int] = ..., metadata: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, account_id: _Optional[str] = ..., organization_id: _Optional[str] = ..., kind: _Optional[_Union[AccountKind, str]] = ..., asset: _Optional[_Union[_asset_pb2.Asset, _Mapping]] = ..., balance_bound: _Optional[_Union[BalanceBound, str]] = ..., overdraft_limit: _Optional[int] = ..., metadata: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Balance(_message.Message):
     __slots__ = ("account_id", "asset", "debits_posted", "credits_posted", "debits_pending", "credits_pending", "available", "as_of_time")
@@ -135,14 +128,14 @@ class Balance(_message.Message):
     AVAILABLE_FIELD_NUMBER: _ClassVar[int]
     AS_OF_TIME_FIELD_NUMBER: _ClassVar[int]
     account_id: str
-    asset: Asset
+    asset: _asset_pb2.Asset
     debits_posted: int
     credits_posted: int
     debits_pending: int
     credits_pending: int
     available: int
     as_of_time: _timestamp_pb2.Timestamp
-    def __init__(self, account_id: _Optional[str] = ..., asset: _Optional[_Union[Asset, _Mapping]] = ..., debits_posted: _Optional[int] = ..., credits_posted: _Optional[int] = ..., debits_pending: _Optional[int] = ..., credits_pending: _Optional[int] = ..., available: _Optional[int] = ..., as_of_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, account_id: _Optional[str] = ..., asset: _Optional[_Union[_asset_pb2.Asset, _Mapping]] = ..., debits_posted: _Optional[int] = ..., credits_posted: _Optional[int] = ..., debits_pending: _Optional[int] = ..., credits_pending: _Optional[int] = ..., available: _Optional[int] = ..., as_of_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Posting(_message.Message):
     __slots__ = ("account_id", "side", "amount", "asset_code")

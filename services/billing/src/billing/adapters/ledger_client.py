@@ -22,6 +22,7 @@ from keel.ledger.v1 import (
     transaction_service_pb2,
     transaction_service_pb2_grpc,
 )
+from keel.type.v1 import asset_pb2
 
 from billing.app.ports import Wallet
 from billing.domain.errors import (
@@ -152,7 +153,7 @@ class GrpcLedger:
                 request_id=f"billing-revenue-{currency}",
                 organization_id=self._platform_org_id,
                 kind=resources_pb2.ACCOUNT_KIND_REVENUE,
-                asset=resources_pb2.Asset(code=currency, scale=currency_scale(currency)),
+                asset=asset_pb2.Asset(code=currency, scale=currency_scale(currency)),
                 metadata={"owner": "billing"},
             ),
             timeout=self._timeout,

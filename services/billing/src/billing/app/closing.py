@@ -50,6 +50,10 @@ async def close_open_period(
         else subscription.advance_period(plan.interval.months, now)
     )
     after = await uow.subscriptions.save(after)
+    if after.active:
+        await uow.usage.split_totals(
+            after.org_id, after.current_period_start, after.current_period_end
+        )
     uow.record(InvoiceIssued(invoice))
     if not after.active:
         uow.record(SubscriptionCanceled(after))

@@ -12,7 +12,7 @@ from billing.domain.invoice import Invoice, InvoiceState
 from billing.domain.plan import Plan
 from billing.domain.pricing import Aggregation
 from billing.domain.subscription import Adjustment, Subscription, SubscriptionState
-from billing.domain.usage import MetricUsage, UsageRecord
+from billing.domain.usage import MetricUsage, TallyPeriod, UsageRecord
 from billing.domain.webhook import Delivery, DeliveryRecord, WebhookEndpoint
 from keel_runtime.ports import TransactionPort
 
@@ -85,8 +85,16 @@ class SubscriptionRepository(Protocol):
 
 
 class UsageRepository(Protocol):
-    async def add_many(self, records: Sequence[UsageRecord]) -> list[UsageRecord]:
-        """Insert; returns only the records whose (org, dedup key) was new."""
+    async def add_many(
+        self, records: Sequence[UsageRecord], period: TallyPeriod
+    ) -> list[UsageRecord]:
+        """Insert; returns only the records whose (org, dedup key) was new, which move the
+        running totals (under `period`) in the same transaction."""
+        ...
+
+    async def split_totals(self, org_id: str, at: datetime, end: datetime) -> None:
+        """Fit the running totals to a period [at, end) opened by an early close, so that
+        its summaries read them (see the repository)."""
         ...
 
     async def get_by_dedup_key(self, org_id: str, dedup_key: str) -> UsageRecord | None: ...
@@ -104,6 +112,20 @@ class UsageRepository(Protocol):
         fallback: Aggregation,
     ) -> list[MetricUsage]:
         """Per metric (all with usage when `metrics` is empty), ordered by metric."""
+        ...
+
+    async def summarize_aggregated(
+        self,
+        org_id: str,
+        start: datetime,
+        end: datetime,
+        *,
+        metrics: Sequence[str],
+        aggregations: Mapping[str, Aggregation],
+        fallback: Aggregation,
+    ) -> list[MetricUsage]:
+        """What `summarize` returns, read from the running totals where they cover the
+        range (a row per metric and period rather than every record)."""
         ...
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from billing.app.access import require_usage_reporter
 from billing.app.commands import GetUsageSummary, RecordUsage, RecordUsageBatch, UsageInput
@@ -22,12 +22,16 @@ from billing.domain.pricing import Aggregation
 from billing.domain.subscription import Adjustment, Subscription
 from billing.domain.usage import (
     MetricUsage,
+    TallyPeriod,
     UsageRecord,
     check_event_quantity,
     check_event_time,
     check_period_bounds,
     check_same_payload,
 )
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+"""Where the running totals of an organization never billed count its usage."""
 
 
 class Late(enum.Enum):
@@ -106,7 +110,12 @@ class UsageHandlers:
         if subscription is not None and new:
             plan = await uow.plans.get(subscription.plan_id)
             await check_open_period(uow, subscription, plan, now, new=new)
-        inserted = await uow.usage.add_many(new)
+        period = (
+            TallyPeriod(subscription.current_period_start, subscription.current_period_end)
+            if subscription is not None
+            else TallyPeriod(open_since or EPOCH)
+        )
+        inserted = await uow.usage.add_many(new, period)
         uow.record(*(UsageRecorded(r) for r in inserted))
         return inserted
 
@@ -154,7 +163,7 @@ class UsageHandlers:
                 raise InvalidPeriod("end_time must be after start_time")
             if aggregation is not None:
                 aggregations = {}
-            rows = await uow.usage.summarize(
+            rows = await uow.usage.summarize_aggregated(
                 org_id,
                 start,
                 end,
@@ -180,28 +189,29 @@ async def check_open_period(
     # few minutes ahead): more than the close will price, never less.
     start = subscription.current_period_start
     end = max(subscription.current_period_end, now) + timedelta(days=1)
-    sums = await uow.usage.summarize(
-        subscription.org_id,
-        start,
-        end,
-        metrics=sorted({r.metric for r in new}),
-        aggregations={},
-        fallback=Aggregation.SUM,
-    )
     priced_prices = [p for p in plan.prices if not p.is_flat_fee] if plan else []
-    priced = await uow.usage.summarize(
-        subscription.org_id,
-        start,
-        end,
-        metrics=[p.metric for p in priced_prices],
-        aggregations={p.metric: p.aggregation for p in priced_prices},
-        fallback=Aggregation.SUM,
+    new_metrics = {r.metric for r in new}
+    priced_metrics = {p.metric for p in priced_prices}
+    # One read of the running totals serves both: each metric's quantity sum (`total`)
+    # and its value under the plan's aggregation.
+    metrics = sorted(new_metrics | priced_metrics)
+    usage = (
+        await uow.usage.summarize_aggregated(
+            subscription.org_id,
+            start,
+            end,
+            metrics=metrics,
+            aggregations={p.metric: p.aggregation for p in priced_prices},
+            fallback=Aggregation.SUM,
+        )
+        if metrics
+        else []
     )
     pending = await uow.subscriptions.pending_adjustments(subscription.subscription_id)
     check_period_bounds(
         plan=plan,
-        sums={m.metric: m.value for m in sums} if new else {},
-        priced={m.metric: m.value for m in priced},
+        sums={m.metric: m.total for m in usage if m.metric in new_metrics},
+        priced={m.metric: m.value for m in usage if m.metric in priced_metrics},
         adjustments=(*pending, *adjustments),
         new=new,
     )

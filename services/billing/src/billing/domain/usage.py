@@ -64,6 +64,21 @@ class MetricUsage:
         return self.value
 
 
+@dataclass(frozen=True, slots=True)
+class TallyPeriod:
+    """Under which `period_start` the running totals count a newly recorded event: the open
+    period's start, or its end for an event dated past it (the start of the period after).
+    Without a subscription, `start` alone: where billing stopped (or the epoch)."""
+
+    start: datetime
+    end: datetime | None = None
+
+    def start_for(self, event_time: datetime) -> datetime:
+        if self.end is not None and event_time >= self.end:
+            return self.end
+        return self.start
+
+
 def aggregate(records: Iterable[UsageRecord], aggregation: Aggregation) -> tuple[int, int]:
     """(value, record count) of records by `aggregation`; the reference the SQL must match."""
     items = list(records)

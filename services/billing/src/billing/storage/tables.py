@@ -12,6 +12,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    Numeric,
     Table,
     Text,
     UniqueConstraint,
@@ -115,6 +116,43 @@ usage_records = Table(
     # Idempotency of recording: a second record with the same key is a no-op.
     UniqueConstraint("org_id", "dedup_key"),
     Index("ix_usage_records_org_metric_time", "org_id", "metric", "event_time"),
+)
+
+# Running totals of usage, kept in the transaction that records it (only a newly inserted
+# record moves them), so the usage bounds and the open period's summary read a row per
+# metric instead of every record. One row per organization, metric and `period_start`: the
+# open billing period's start when recorded (its end for records dated past it). The first
+# and last event times bound the records a row holds: a query covering that whole span may
+# use the row, any other falls back to the records themselves.
+usage_aggregates = Table(
+    "usage_aggregates",
+    metadata,
+    Column("org_id", Text, primary_key=True),
+    Column("metric", Text, primary_key=True),
+    Column("period_start", DateTime(timezone=True), primary_key=True),
+    Column("record_count", BigInteger, nullable=False),
+    # A numeric: recording without a subscription has no bound on the sum.
+    Column("quantity_sum", Numeric, nullable=False),
+    Column("quantity_max", BigInteger, nullable=False),
+    Column("quantity_min", BigInteger, nullable=False),
+    Column("unique_count", BigInteger, nullable=False),
+    _ts("first_event_time"),
+    _ts("last_event_time"),
+    # The record a LATEST aggregation prices: the greatest (event, record time, id).
+    _ts("latest_event_time"),
+    _ts("latest_record_time"),
+    Column("latest_usage_record_id", Uuid(as_uuid=False), nullable=False),
+    Column("latest_quantity", BigInteger, nullable=False),
+)
+
+# The distinct values behind usage_aggregates.unique_count: a value counts when it is new.
+usage_aggregate_values = Table(
+    "usage_aggregate_values",
+    metadata,
+    Column("org_id", Text, primary_key=True),
+    Column("metric", Text, primary_key=True),
+    Column("period_start", DateTime(timezone=True), primary_key=True),
+    Column("distinct_value", Text, primary_key=True),
 )
 
 invoices = Table(

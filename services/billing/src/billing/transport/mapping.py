@@ -6,17 +6,18 @@ from __future__ import annotations
 from keel.billing.v1 import (
     billing_overview_service_pb2,
     invoice_service_pb2,
-    money_pb2,
     plan_service_pb2,
     subscription_service_pb2,
     usage_service_pb2,
     webhook_service_pb2,
 )
+from keel.type.v1 import asset_pb2, money_pb2
 
 from billing.app import commands as c
 from billing.app.overview import Overview
 from billing.contract import (
     aggregation,
+    currency_from_proto,
     interval_from_proto,
     invoice_state,
     money_to_proto,
@@ -36,7 +37,7 @@ def create_plan(request: plan_service_pb2.CreatePlanRequest, caller: Caller) -> 
         caller=caller,
         plan_id=request.plan_id,
         display_name=plan.display_name,
-        currency=plan.currency,
+        currency=currency_from_proto(plan.asset, path="plan.asset"),
         interval=interval_from_proto(plan.interval),
         prices=tuple(price_from_proto(p) for p in plan.prices),
         request_id=request.request_id,
@@ -235,9 +236,8 @@ def overview_to_proto(o: Overview) -> billing_overview_service_pb2.BillingOvervi
         # The ledger's asset carries its own scale (assets need not be ISO currencies).
         out.wallet_balance.CopyFrom(
             money_pb2.Money(
-                currency=o.wallet.currency,
-                amount_minor=o.wallet.available_minor,
-                scale=o.wallet.scale,
+                asset=asset_pb2.Asset(code=o.wallet.currency, scale=o.wallet.scale),
+                amount=o.wallet.available_minor,
             )
         )
     if o.amount_due is not None:

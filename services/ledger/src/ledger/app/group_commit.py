@@ -2,7 +2,9 @@
 
 One posting per transaction pays a commit (an fsync) and a lock round per request; many
 per transaction pay them once (TigerBeetle batches for the same reason). Requests stay
-independent: one refused (insufficient funds, reused request id) fails alone.
+independent: one refused (insufficient funds, reused request id) fails alone. This module
+is the queue; a group is recorded by ``TransactionHandlers.create_group``, the one path every
+CreateTransaction takes (a create outside the queue is a group of one).
 """
 
 from __future__ import annotations
@@ -10,102 +12,24 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from keel_runtime.errors import CallerRefused
 from keel_runtime.tenancy import acting_for
-from ledger.app import commands, posting
-from ledger.app.access import require_writer
+from ledger.app import commands
 from ledger.app.tenancy import call_scope
-from ledger.app.transactions import TransactionHandlers, reused
-from ledger.domain import errors
-from ledger.domain import events as ev
-from ledger.domain.model import Transaction, TransactionKind
-from ledger.domain.rules import entries_for
+from ledger.app.transactions import Submission, TransactionHandlers
+from ledger.domain.model import Transaction
 
 log = logging.getLogger(__name__)
-
-Outcome = Transaction | errors.LedgerError | CallerRefused
 
 
 @dataclass
 class _Request:
-    command: commands.CreateTransaction
+    submission: Submission
     future: asyncio.Future[Transaction]
-    # The submitter's context (request id, trace): events recorded for it must carry them.
-    context: contextvars.Context = field(default_factory=contextvars.copy_context)
     # Whom the submitter acts for (row-level security): requests share a database
     # transaction only with requests acting for the same.
     scope: str = field(default_factory=call_scope)
-
-
-async def create_group(handlers: TransactionHandlers, items: Sequence[_Request]) -> list[Outcome]:
-    """Record independent transactions in one database transaction; per item its outcome."""
-    outcomes: list[Outcome | None] = [None] * len(items)
-    now = handlers.clock()
-    fresh: dict[int, Transaction] = {}
-    for i, item in enumerate(items):
-        try:
-            require_writer(item.command.caller)
-            fresh[i] = handlers.new_transaction(item.command, now)
-        except (errors.LedgerError, CallerRefused) as exc:
-            outcomes[i] = exc
-    # Two requests in one group with the same (scope, request id): the later one follows the
-    # first, exactly as if it had arrived after it.
-    leader: dict[tuple[str, str], int] = {}
-    followers: dict[int, int] = {}
-    for i, tx in fresh.items():
-        key = (tx.scope, tx.request_id)
-        if key in leader:
-            followers[i] = leader[key]
-        else:
-            leader[key] = i
-    claimants = sorted(leader.values(), key=lambda i: (fresh[i].scope, fresh[i].request_id))
-    async with handlers.uow() as uow:
-        firsts = await uow.transactions.claim([fresh[i] for i in claimants])
-        new: list[int] = []
-        for i, first in zip(claimants, firsts, strict=True):
-            if first is None:
-                new.append(i)
-            elif first.fingerprint != fresh[i].fingerprint:
-                outcomes[i] = reused(fresh[i])
-            else:
-                outcomes[i] = first
-        new.sort()
-        refusals = await posting.apply_each(
-            uow,
-            [
-                (items[i].command.caller, fresh[i], entries_for(fresh[i].kind, fresh[i].postings))
-                for i in new
-            ],
-            atomic=False,
-        )
-        refused = [fresh[i].id for i, why in zip(new, refusals, strict=True) if why is not None]
-        if refused:
-            await uow.transactions.discard(refused)
-        for i, why in zip(new, refusals, strict=True):
-            tx = fresh[i]
-            outcomes[i] = why or tx
-            if why is None:
-                event = (
-                    ev.PendingCreated(tx)
-                    if tx.kind is TransactionKind.PENDING
-                    else ev.TransactionPosted(tx)
-                )
-                items[i].context.run(uow.record, event)
-        await uow.commit()
-    for i, lead in followers.items():
-        first_outcome = outcomes[lead]
-        if (
-            isinstance(first_outcome, Transaction)
-            and first_outcome.fingerprint != fresh[i].fingerprint
-        ):
-            outcomes[i] = reused(fresh[i])
-        else:
-            outcomes[i] = first_outcome
-    assert all(outcome is not None for outcome in outcomes)
-    return [outcome for outcome in outcomes if outcome is not None]
 
 
 class GroupCommitter:
@@ -125,7 +49,9 @@ class GroupCommitter:
 
     async def create(self, command: commands.CreateTransaction) -> Transaction:
         future: asyncio.Future[Transaction] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Request(command, future))
+        # The caller's context goes with the request: a worker records it.
+        submission = Submission(command, contextvars.copy_context())
+        self._queue.put_nowait(_Request(submission, future))
         return await future
 
     async def run(self) -> None:
@@ -163,7 +89,7 @@ class GroupCommitter:
 
     async def _commit_scope(self, live: list[_Request]) -> None:
         try:
-            outcomes = await create_group(self._handlers, live)
+            outcomes = await self._handlers.create_group([r.submission for r in live])
         except Exception:
             # Something no rule predicted (a driver error, a constraint): run each request
             # alone, so only the request that causes it fails.
@@ -179,13 +105,17 @@ class GroupCommitter:
                 request.future.set_exception(outcome)
 
     async def _alone(self, request: _Request) -> None:
+        outcome: Transaction | Exception
         try:
-            result = await asyncio.create_task(
-                self._handlers.create(request.command), context=request.context
+            (outcome,) = await asyncio.create_task(
+                self._handlers.create_group([request.submission]),
+                context=request.submission.context,
             )
         except Exception as exc:
-            if not request.future.done():
-                request.future.set_exception(exc)
+            outcome = exc
+        if request.future.done():
             return
-        if not request.future.done():
-            request.future.set_result(result)
+        if isinstance(outcome, Transaction):
+            request.future.set_result(outcome)
+        else:
+            request.future.set_exception(outcome)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -64,28 +65,44 @@ class Accounts(Protocol):
         """The account's entries after position ``after``, oldest first, each with the
         balance right after it."""
 
-    async def lock(self, account_ids: Sequence[str]) -> dict[str, tuple[Account, Balance]]:
-        """Lock the balance rows (in sorted id order, so lockers never deadlock) and read them."""
 
-    async def save_balances(self, balances: Mapping[str, Balance]) -> None:
-        """New totals of locked rows; may be written with the next ``add_entries``."""
+Locked = Mapping[str, tuple[Account, Balance]]
+"""Balance rows this unit of work holds locked, by account id, each with its account: only
+this unit of work can change them until it ends."""
 
 
-class Transactions(Protocol):
-    async def claim(self, transactions: Sequence[Transaction]) -> list[Transaction | None]:
-        """Insert each unless its (org, request id) exists, in one statement; per transaction
-        None when inserted, else the one recorded first.
+@dataclass(frozen=True)
+class Claim:
+    """What ``Postings.claim`` found: per transaction None if it was inserted now, else the
+    one recorded first with its request id; and the balance rows it locked."""
 
-        An implementation may also lock the balance rows of the accounts the transactions
-        touch, in the same round trip and in sorted order (claims first, then locks: the
-        order ``Accounts.lock`` callers use too); ``lock`` then finds them already locked."""
+    firsts: list[Transaction | None]
+    locked: Locked
 
-    async def add_entries(self, entries: Sequence[ChainedEntry]) -> None:
-        """Append entries (of any number of transactions) in one statement."""
+
+class Postings(Protocol):
+    """The write path: every write that moves money goes through these three operations.
+
+    A unit of work claims its transactions and locks the balance rows they touch (one round
+    trip), checks and applies the postings to the locked balances it was handed, then
+    writes the new balances with the entries that explain them (one more); a transaction
+    refused on the way is discarded (``ledger.app.recording`` is the one routine doing this).
+    """
+
+    async def claim(self, transactions: Sequence[Transaction], *, lock: Iterable[str]) -> Claim:
+        """Insert each transaction unless its (scope, request id) exists, then lock the
+        balance rows of the accounts ``lock`` names that exist and are visible, in sorted id
+        order (every writer takes them so, after its claims: none can deadlock)."""
+
+    async def write(self, balances: Mapping[str, Balance], entries: Sequence[ChainedEntry]) -> None:
+        """New totals of locked balance rows and the entries (of any number of
+        transactions) that explain them, together."""
 
     async def discard(self, transaction_ids: Sequence[str]) -> None:
         """Remove transactions claimed in this unit of work that were then refused."""
 
+
+class Transactions(Protocol):
     async def get(self, transaction_id: str, *, lock: bool = False) -> Transaction | None: ...
 
     async def resolve(
@@ -131,6 +148,9 @@ class LedgerUnitOfWork(TransactionPort[DomainEvent], Protocol):
 
     @property
     def transactions(self) -> Transactions: ...
+
+    @property
+    def postings(self) -> Postings: ...
 
     @property
     def checkpoints(self) -> Checkpoints: ...

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 from typing import Any
 
 from keel_runtime.caller import Caller
+from keel_runtime.errors import CallerRefused
 from keel_runtime.idempotency import fingerprint, replay
 from keel_runtime.ids import new_id
 from keel_runtime.tenancy import PLATFORM, acting_for
-from ledger.app import commands, posting
+from ledger.app import commands
 from ledger.app.access import idempotency_scope, require_reader, require_writer, sees
 from ledger.app.ports import Clock, LedgerUnitOfWork, UnitOfWorkFactory
+from ledger.app.recording import Recording, record_postings
 from ledger.app.tenancy import maker_scope
 from ledger.domain import errors
 from ledger.domain import events as ev
@@ -43,17 +46,6 @@ def _legs(postings: tuple[Posting, ...]) -> list[list[Any]]:
     return [[p.account_id, p.side, p.amount, p.asset_code] for p in postings]
 
 
-async def _claim_all(
-    uow: LedgerUnitOfWork, transactions: Sequence[Transaction]
-) -> list[Transaction | None]:
-    """Per transaction: None if new; the first result if its request id was seen."""
-    firsts = await uow.transactions.claim(transactions)
-    for transaction, first in zip(transactions, firsts, strict=True):
-        if first is not None:
-            replay(first, first.fingerprint, transaction.fingerprint, partial(reused, transaction))
-    return firsts
-
-
 def reused(transaction: Transaction, first: Transaction | None = None) -> errors.RequestIdReused:
     """The refusal of ``transaction``'s request id, first used (by ``first``) with another
     payload."""
@@ -63,23 +55,40 @@ def reused(transaction: Transaction, first: Transaction | None = None) -> errors
     )
 
 
-async def _claim(uow: LedgerUnitOfWork, transaction: Transaction) -> Transaction | None:
-    (first,) = await _claim_all(uow, [transaction])
-    return first
+def _repeat(first: Transaction, transaction: Transaction) -> Transaction | errors.RequestIdReused:
+    """What a repeat of ``first``'s request id gets: ``first``, or the refusal of a payload
+    other than the first's."""
+    try:
+        return replay(
+            first, first.fingerprint, transaction.fingerprint, partial(reused, transaction)
+        )
+    except errors.RequestIdReused as refused:
+        return refused
+
+
+def _created(transaction: Transaction) -> ev.DomainEvent:
+    if transaction.kind is TransactionKind.PENDING:
+        return ev.PendingCreated(transaction)
+    return ev.TransactionPosted(transaction)
+
+
+Outcome = Transaction | errors.LedgerError | CallerRefused
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A CreateTransaction request and, when it is recorded elsewhere (by the group
+    committer), the context it arrived in: its events carry the request id and trace found
+    there. None: the current context is the request's."""
+
+    command: commands.CreateTransaction
+    context: contextvars.Context | None = None
 
 
 class TransactionHandlers:
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
-
-    @property
-    def uow(self) -> UnitOfWorkFactory:
-        return self._uow
-
-    @property
-    def clock(self) -> Clock:
-        return self._clock
 
     def new_transaction(self, command: commands.CreateTransaction, now: datetime) -> Transaction:
         """The transaction a create command asks for (validated, not yet recorded)."""
@@ -113,37 +122,100 @@ class TransactionHandlers:
         )
 
     async def create(self, command: commands.CreateTransaction) -> Transaction:
-        (transaction,) = await self.create_batch(
-            commands.CreateTransactionBatch(command.caller, (command,))
-        )
-        return transaction
+        """One CreateTransaction: a group of one (``create_group``)."""
+        (outcome,) = await self.create_group([Submission(command)])
+        if isinstance(outcome, Transaction):
+            return outcome
+        raise outcome
 
     async def create_batch(self, command: commands.CreateTransactionBatch) -> list[Transaction]:
-        """Record the transactions in order in one database transaction (group commit)."""
+        """Record the transactions in order in one database transaction, all or none."""
         require_writer(command.caller)
         request_ids = [item.request_id for item in command.items]
         if len(set(request_ids)) != len(request_ids):
             raise errors.InvalidRequest("request_id values in a batch must be unique")
+        outcomes = await self.create_group(
+            [Submission(item) for item in command.items], atomic=True
+        )
+        done = [outcome for outcome in outcomes if isinstance(outcome, Transaction)]
+        assert len(done) == len(outcomes)  # atomic: a refusal was raised
+        return done
+
+    async def create_group(
+        self, submissions: Sequence[Submission], *, atomic: bool = False
+    ) -> list[Outcome]:
+        """Record CreateTransaction requests in one database transaction; per request its
+        outcome, the transaction or why it was refused.
+
+        The only way transactions are created: a group of independent requests (group commit:
+        one refused fails alone), a group of one, or an atomic batch (``atomic``: the first
+        refusal is raised and nothing is recorded).
+        """
+        outcomes: list[Outcome | None] = [None] * len(submissions)
         now = self._clock()
-        fresh = [self.new_transaction(item, now) for item in command.items]
+        fresh: dict[int, Transaction] = {}
+        for i, submission in enumerate(submissions):
+            try:
+                require_writer(submission.command.caller)
+                fresh[i] = self.new_transaction(submission.command, now)
+            except (errors.LedgerError, CallerRefused) as exc:
+                if atomic:
+                    raise
+                outcomes[i] = exc
+        if not fresh:
+            return [outcome for outcome in outcomes if outcome is not None]
+        # Two requests in one group with the same (scope, request id): the later one follows
+        # the first, exactly as if it had arrived after it.
+        leader: dict[tuple[str, str], int] = {}
+        followers: dict[int, int] = {}
+        for i, tx in fresh.items():
+            key = (tx.scope, tx.request_id)
+            if key in leader:
+                followers[i] = leader[key]
+            else:
+                leader[key] = i
+        # Claimed in (scope, request id) order: two groups sharing request ids queue, not
+        # deadlock.
+        claimants = sorted(leader.values(), key=lambda i: (fresh[i].scope, fresh[i].request_id))
+        touched = {account_id for tx in fresh.values() for account_id in tx.account_ids}
         async with self._uow() as uow:
-            # Claim in request-id order: two batches sharing request ids queue, not deadlock.
-            ordered = sorted(fresh, key=lambda t: t.request_id)
-            firsts = await _claim_all(uow, ordered)
-            results = {t.request_id: first or t for t, first in zip(ordered, firsts, strict=True)}
-            new = [t for t in fresh if results[t.request_id] is t]
-            if new:
-                await posting.post(
-                    uow, command.caller, [(t, entries_for(t.kind, t.postings)) for t in new]
-                )
-                for t in new:
-                    uow.record(
-                        ev.PendingCreated(t)
-                        if t.kind is TransactionKind.PENDING
-                        else ev.TransactionPosted(t)
+            claim = await uow.postings.claim([fresh[i] for i in claimants], lock=touched)
+            new: list[int] = []
+            for i, first in zip(claimants, claim.firsts, strict=True):
+                if first is None:
+                    new.append(i)
+                    continue
+                repeat = _repeat(first, fresh[i])
+                if atomic and not isinstance(repeat, Transaction):
+                    raise repeat
+                outcomes[i] = repeat
+            new.sort()
+            refusals = await record_postings(
+                uow,
+                claim.locked,
+                [
+                    Recording(
+                        submissions[i].command.caller,
+                        fresh[i],
+                        entries_for(fresh[i].kind, fresh[i].postings),
+                        _created(fresh[i]),
+                        submissions[i].context,
                     )
+                    for i in new
+                ],
+                atomic=atomic,
+            )
+            for i, why in zip(new, refusals, strict=True):
+                outcomes[i] = why or fresh[i]
             await uow.commit()
-        return [results[request_id] for request_id in request_ids]
+        for i, lead in followers.items():
+            first_outcome = outcomes[lead]
+            if isinstance(first_outcome, Transaction):
+                outcomes[i] = _repeat(first_outcome, fresh[i])
+            else:
+                outcomes[i] = first_outcome
+        assert all(outcome is not None for outcome in outcomes)
+        return [outcome for outcome in outcomes if outcome is not None]
 
     async def post_pending(self, command: commands.PostPending) -> Resolution:
         require_writer(command.caller)
@@ -231,9 +303,12 @@ class TransactionHandlers:
                 metadata=command.metadata,
                 link={"reversed_id": original.id},
             )
-            first = await _claim(uow, reversal)
+            claim = await uow.postings.claim([reversal], lock=reversal.account_ids)
+            (first,) = claim.firsts
             if first is not None:
-                return first
+                return replay(
+                    first, first.fingerprint, reversal.fingerprint, partial(reused, reversal)
+                )
             if original.kind not in (TransactionKind.STANDARD, TransactionKind.POST_PENDING):
                 raise errors.TransactionNotReversible(
                     f"a {original.kind} transaction cannot be reversed",
@@ -244,13 +319,21 @@ class TransactionHandlers:
                     f"transaction {original.id} was reversed by {original.resolved_by_id}",
                     transaction_id=original.id,
                 )
-            await posting.post(
-                uow, command.caller, [(reversal, entries_for(reversal.kind, reversal.postings))]
+            reversed_ = replace(original, resolved_by_id=reversal.id)
+            await record_postings(
+                uow,
+                claim.locked,
+                [
+                    Recording(
+                        command.caller,
+                        reversal,
+                        entries_for(reversal.kind, reversal.postings),
+                        ev.TransactionReversed(reversed_, reversal),
+                    )
+                ],
+                atomic=True,
             )
             await uow.transactions.resolve(original.id, original.state, reversal.id)
-            uow.record(
-                ev.TransactionReversed(replace(original, resolved_by_id=reversal.id), reversal)
-            )
             await uow.commit()
         return reversal
 
@@ -315,9 +398,13 @@ class TransactionHandlers:
             link={"pending_id": hold.id},
             digest_extra=digest_extra,
         )
-        first = await _claim(uow, resolving)
+        # The hold's balance rows are locked with the claim: every resolution moves them.
+        claim = await uow.postings.claim([resolving], lock=hold.account_ids)
+        (first,) = claim.firsts
         if first is not None:
-            return first, hold
+            return replay(
+                first, first.fingerprint, resolving.fingerprint, partial(reused, resolving)
+            ), hold
         if hold.kind is not TransactionKind.PENDING or hold.state is not TransactionState.PENDING:
             raise errors.TransactionNotPending(
                 f"transaction {hold.id} is {hold.state}, not an open hold",
@@ -326,14 +413,11 @@ class TransactionHandlers:
             )
         if check_expiry and hold.expires_at is not None and hold.expires_at <= resolving.created_at:
             raise errors.PendingExpired(f"hold {hold.id} has expired", transaction_id=hold.id)
-        entries: list[Entry] = entries_for(kind, legs, hold=hold.postings)
-        await posting.post(uow, caller, [(resolving, entries)])
         state = {
             TransactionKind.POST_PENDING: TransactionState.POSTED,
             TransactionKind.VOID_PENDING: TransactionState.VOIDED,
             TransactionKind.EXPIRE_PENDING: TransactionState.EXPIRED,
         }[kind]
-        await uow.transactions.resolve(hold.id, state, resolving.id)
         resolved = replace(hold, state=state, resolved_by_id=resolving.id)
         event: ev.DomainEvent
         if kind is TransactionKind.POST_PENDING:
@@ -342,7 +426,11 @@ class TransactionHandlers:
             event = ev.PendingVoided(resolved, resolving)
         else:
             event = ev.PendingExpired(resolved, resolving)
-        uow.record(event)
+        entries: list[Entry] = entries_for(kind, legs, hold=hold.postings)
+        await record_postings(
+            uow, claim.locked, [Recording(caller, resolving, entries, event)], atomic=True
+        )
+        await uow.transactions.resolve(hold.id, state, resolving.id)
         return resolving, resolved
 
 

@@ -1,8 +1,8 @@
-"""Account repository (SQLAlchemy Core): accounts, assets and the balance rows postings lock."""
+"""Account repository (SQLAlchemy Core): accounts, assets and their balances."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger.domain.model import Account, AccountKind, Asset, Balance, HistoryEntry
 from ledger.storage import rows
-from ledger.storage.hot import HotPath
 from ledger.storage.tables import accounts, assets, balances, entries
 
 _ACCOUNT = select(accounts, assets.c.scale).join(assets, assets.c.code == accounts.c.asset_code)
@@ -46,10 +45,8 @@ def _totals(over: ColumnElement[int] | None = None) -> list[Label[int]]:
 
 
 class SqlAccounts:
-    def __init__(self, connection: AsyncConnection, hot: HotPath | None = None) -> None:
+    def __init__(self, connection: AsyncConnection) -> None:
         self._conn = connection
-        # Shared with the unit of work's transactions repository (see ledger.storage.hot).
-        self._hot = hot or HotPath(connection)
 
     async def register_asset(self, asset: Asset) -> int:
         await self._conn.execute(
@@ -129,7 +126,6 @@ class SqlAccounts:
         return [(rows.account(row, row["scale"]), row["seq"]) for row in result]
 
     async def balance(self, account_id: str, as_of: datetime | None = None) -> Balance:
-        await self._hot.flush()  # read this transaction's own writes
         if as_of is None:
             row = (
                 (
@@ -197,10 +193,3 @@ class SqlAccounts:
         )
         result = (await self._conn.execute(query)).mappings().all()
         return [rows.history_entry(row) for row in result]
-
-    async def lock(self, account_ids: Sequence[str]) -> dict[str, tuple[Account, Balance]]:
-        return await self._hot.lock(account_ids)
-
-    async def save_balances(self, balances_: Mapping[str, Balance]) -> None:
-        # Written together with the entries that follow (one statement; see HotPath).
-        self._hot.save_balances(balances_)

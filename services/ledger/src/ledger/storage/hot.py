@@ -1,4 +1,5 @@
-"""The posting hot path on the unit of work's psycopg connection: fewer round trips, no compiling.
+"""The write path (``SqlPostings``, the ledger's ``Postings`` port) on the unit of work's
+psycopg connection: fewer round trips, no compiling.
 
 A posting used to cost seven round trips (BEGIN, claim, lock, balances, entries, outbox,
 COMMIT) and about as much Python building SQLAlchemy statements as waiting on PostgreSQL.
@@ -16,13 +17,15 @@ from typing import Any, cast
 
 import psycopg
 from psycopg.types.json import Jsonb
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ledger.app.ports import Claim
 from ledger.domain.chain import ChainedEntry
 from ledger.domain.model import Account, AccountKind, Asset, Balance, BalanceBound, Transaction
+from ledger.storage import rows
 from ledger.storage.rows import postings_json
-
-Locked = dict[str, tuple[Account, Balance]]
+from ledger.storage.tables import transactions
 
 # The claim and the balance locks in one statement, in that order (the order every writer
 # takes them in): the aggregate over `claimed` consumes the whole INSERT before the LATERAL
@@ -67,20 +70,6 @@ LEFT JOIN LATERAL (
     ORDER BY b.account_id
     FOR UPDATE OF b
 ) AS l ON true
-"""
-
-# Locking alone (accounts a posting touches that no claim locked: voiding a hold).
-_LOCK = """
-SELECT b.account_id::text, b.debits_posted, b.credits_posted, b.debits_pending,
-       b.credits_pending, b.entry_count, b.head_hash,
-       a.org_id::text, a.kind, a.asset_code, s.scale, a.bound, a.overdraft_limit, a.metadata,
-       a.created_at
-FROM unnest(%b::uuid[]) AS wanted(id)
-JOIN balances AS b ON b.account_id = wanted.id
-JOIN accounts AS a ON a.id = b.account_id
-JOIN assets AS s ON s.code = a.asset_code
-ORDER BY b.account_id
-FOR UPDATE OF b
 """
 
 _UPDATE_BALANCES = """
@@ -212,84 +201,68 @@ def _locked_row(row: tuple[Any, ...]) -> tuple[str, tuple[Account, Balance]]:
     return account_id, (account, balance)
 
 
-class HotPath:
-    """One unit of work's posting statements, shared by its two repositories.
+class SqlPostings:
+    """The write path (``ledger.app.ports.Postings``) on the unit of work's connection.
 
-    It remembers the balance rows it locked (they stay locked, and only this transaction can
-    change them, until it ends), so the claim can lock the accounts its transactions touch in
-    the same round trip and the posting step then finds them without asking again. New
-    balances wait for the entries that explain them and are written with them in one
-    statement; ``flush()`` writes them alone if anything needs them earlier.
+    Nothing is remembered between calls: the claim hands back the rows it locked, and the
+    new balances arrive with the entries that explain them.
     """
 
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
         self._driver: psycopg.AsyncConnection[Any] | None = None
-        self._asked: set[str] = set()  # every id looked up for locking (found or not)
-        self._locked: Locked = {}
-        self._unsaved: dict[str, Balance] = {}
 
-    async def driver(self) -> psycopg.AsyncConnection[Any]:
+    async def _psycopg(self) -> psycopg.AsyncConnection[Any]:
         """The psycopg connection under the unit of work's SQLAlchemy one (same transaction)."""
         if self._driver is None:
             raw = await self._connection.get_raw_connection()
             self._driver = cast("psycopg.AsyncConnection[Any]", raw.driver_connection)
         return self._driver
 
-    async def claim_and_lock(
-        self, transactions: Sequence[Transaction], account_ids: Iterable[str]
-    ) -> set[str]:
-        """Claim the transactions' request ids, then lock the accounts' balance rows: one
-        statement, the claim first (the order every writer uses). The ids inserted."""
-        ids = sorted(set(account_ids) - self._asked)
-        driver = await self.driver()
-        cursor = await driver.execute(_CLAIM_AND_LOCK, (_claim_rows(transactions), ids))
-        rows = await cursor.fetchall()
-        self._remember(ids, [row[1:] for row in rows if row[1] is not None])
-        return set(rows[0][0])
+    async def claim(self, transactions_: Sequence[Transaction], *, lock: Iterable[str]) -> Claim:
+        ids = sorted(set(lock))
+        if not transactions_ and not ids:
+            return Claim([], {})
+        driver = await self._psycopg()
+        cursor = await driver.execute(_CLAIM_AND_LOCK, (_claim_rows(transactions_), ids))
+        found = await cursor.fetchall()
+        inserted = set(found[0][0])
+        locked = dict(_locked_row(row[1:]) for row in found if row[1] is not None)
+        return Claim(await self._firsts(transactions_, inserted), locked)
 
-    async def lock(self, account_ids: Sequence[str]) -> Locked:
-        """Lock (or find already locked) the balance rows, in sorted id order."""
-        wanted = set(account_ids)
-        missing = sorted(wanted - self._asked)
-        if missing:
-            await self.flush()
-            # Only rows not locked yet; the claim already locked the ones a posting touches.
-            driver = await self.driver()
-            cursor = await driver.execute(_LOCK, (missing,))
-            self._remember(missing, await cursor.fetchall())
-        return {i: self._locked[i] for i in sorted(wanted) if i in self._locked}
+    async def _firsts(
+        self, transactions_: Sequence[Transaction], inserted: set[str]
+    ) -> list[Transaction | None]:
+        """Per transaction None if inserted, else the one its request id recorded first."""
+        taken = [t for t in transactions_ if t.id not in inserted]
+        if not taken:
+            return [None] * len(transactions_)
+        query = select(transactions).where(
+            tuple_(transactions.c.scope, transactions.c.request_id).in_(
+                [(t.scope, t.request_id) for t in taken]
+            )
+        )
+        found = (await self._connection.execute(query)).mappings().all()
+        firsts = {(row["scope"], row["request_id"]): rows.transaction(row) for row in found}
+        return [
+            None if t.id in inserted else firsts[(t.scope, t.request_id)] for t in transactions_
+        ]
 
-    def _remember(self, asked: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
-        self._asked.update(asked)
-        self._locked.update(_locked_row(row) for row in rows)
-
-    def save_balances(self, balances: Mapping[str, Balance]) -> None:
-        """Queue new balances for locked rows; written with the next entries or ``flush()``."""
-        for account_id, balance in balances.items():
-            if account_id in self._locked:
-                self._locked[account_id] = (self._locked[account_id][0], balance)
-            self._unsaved[account_id] = balance
-
-    async def add_entries(self, entries: Sequence[ChainedEntry]) -> None:
-        """Write the queued balances and the entries in one statement."""
-        if not entries:
-            await self.flush()
-            return
-        unsaved, self._unsaved = self._unsaved, {}
-        driver = await self.driver()
-        if unsaved:
+    async def write(self, balances: Mapping[str, Balance], entries: Sequence[ChainedEntry]) -> None:
+        driver = await self._psycopg()
+        if balances and entries:
             await driver.execute(
                 _UPDATE_BALANCES_AND_INSERT_ENTRIES,
-                (_balance_rows(unsaved), _entry_rows(entries)),
+                (_balance_rows(balances), _entry_rows(entries)),
             )
-        else:
+        elif entries:
             await driver.execute(_INSERT_ENTRIES, (_entry_rows(entries),))
+        elif balances:
+            await driver.execute(_UPDATE_BALANCES, (_balance_rows(balances),))
 
-    async def flush(self) -> None:
-        """Write queued balances now (before a read of balances, and before commit)."""
-        if not self._unsaved:
-            return
-        unsaved, self._unsaved = self._unsaved, {}
-        driver = await self.driver()
-        await driver.execute(_UPDATE_BALANCES, (_balance_rows(unsaved),))
+    async def discard(self, transaction_ids: Sequence[str]) -> None:
+        # The append-only trigger allows this only for rows this database transaction
+        # inserted (and has not committed): claims withdrawn, never history.
+        await self._connection.execute(
+            delete(transactions).where(transactions.c.id.in_(transaction_ids))
+        )
