@@ -49,10 +49,19 @@ class UsageSummary:
 
 
 class UsageHandlers:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, new_id: IdFactory) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        new_id: IdFactory,
+        *,
+        reads: UnitOfWorkFactory | None = None,
+    ) -> None:
         self._uow = uow
         self._clock = clock
         self._new_id = new_id
+        # The summary reads through units of work without a transaction of their own.
+        self._reads = reads or uow
 
     def _records(
         self, org_id: str, inputs: Sequence[UsageInput], now: datetime
@@ -160,7 +169,10 @@ class UsageHandlers:
     async def summary(self, query: GetUsageSummary) -> UsageSummary:
         org_id = query.caller.require_org()
         start, end, aggregation = query.start, query.end, query.aggregation
-        async with self._uow() as uow:
+        # No snapshot needed across its statements: each metric's figure comes from one
+        # statement (the running totals, or the records when the totals straddle a bound),
+        # and the period and plan are read as any concurrent change left them.
+        async with self._reads() as uow:
             aggregations: dict[str, Aggregation] = {}
             if start is None or end is None or aggregation is None:
                 subscription = await uow.subscriptions.get_active(org_id)
