@@ -14,6 +14,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from opentelemetry.trace import Span
+from psycopg import sql
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -39,7 +40,7 @@ from keel_runtime.events.streams import DEAD_LETTER_STREAM, StreamSpec, ensure_s
 from keel_runtime.events.tables import INBOX
 from keel_runtime.events.transient import is_transient
 from keel_runtime.metrics import NO_METRICS, NULL, Metrics
-from keel_runtime.tenancy import set_tenant
+from keel_runtime.tenancy import driver_connection, set_tenant, set_tenant_statement
 from keel_runtime.tracing import spans as tracing
 
 log = logging.getLogger(__name__)
@@ -152,6 +153,15 @@ class _Together:
     """The handler ran (False with no error: a duplicate)."""
     error: Exception | None = None
     """What the handler raised; its savepoint was rolled back."""
+
+
+_EVENT_SAVEPOINT = sql.Identifier("keel_event")
+_OPEN_EVENT = sql.SQL(
+    "SAVEPOINT {savepoint}; {tenant}; "
+    "INSERT INTO {inbox} (consumer, event_id) VALUES ({consumer}, {event_id}) "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
+)
+_ROLLBACK_EVENT = sql.SQL("ROLLBACK TO SAVEPOINT {}").format(_EVENT_SAVEPOINT)
 
 
 def _end_spans(
@@ -412,14 +422,44 @@ class Consumer:
             envelope.request_id,
         )
         event.request_id = context.accept_request_id(envelope.request_id)
+        try:
+            opening = self._opening(envelope)
+        except ValueError as exc:  # an id the database would refuse: nothing sent yet
+            event.error = exc
+            return
+        driver = await driver_connection(conn)
         with context.bound(request_id=event.request_id, traceparent=event.traceparent):
             try:
-                async with conn.begin_nested():
-                    event.handled = await self._inbox_and_handler(conn, envelope)
+                cursor = await driver.execute(opening)
+                while cursor.nextset():
+                    pass  # to the inbox row's result
+                if not await cursor.fetchall():
+                    return  # handled before: a duplicate
+                await self.subscription.handler(conn, envelope)
+                event.handled = True
             except Exception as exc:
                 if is_transient(exc):
                     raise
+                # Back to this event's savepoint (the latest of that name): what it wrote
+                # and the organization it set are undone; earlier events keep theirs.
+                await driver.execute(_ROLLBACK_EVENT)
                 event.error = exc
+
+    def _opening(self, envelope: Envelope) -> sql.Composed:
+        """One round trip opening an event of a shared transaction: its savepoint, its
+        organization (row-level security), its inbox row (returned when new).
+
+        The savepoint is never released (a round trip saved): the next event's, of the same
+        name, stacks on it. Releasing or not, the organization set here holds until the next
+        event sets its own, which it does before any statement of its handler.
+        """
+        return _OPEN_EVENT.format(
+            savepoint=_EVENT_SAVEPOINT,
+            tenant=set_tenant_statement(envelope.org_id),
+            inbox=sql.Identifier(INBOX.name),
+            consumer=sql.Literal(self.subscription.consumer),
+            event_id=sql.Literal(str(uuid.UUID(envelope.id))),
+        )
 
     async def _settle_together(self, event: _Together) -> str:
         """After the shared commit: ack, or the failure path of a first delivery."""
