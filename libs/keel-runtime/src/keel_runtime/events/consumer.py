@@ -320,8 +320,8 @@ class Consumer:
         unsettled = list(msgs)
         # Every message in hand stays ours while earlier ones (or a long handler) take time.
         heartbeat = asyncio.create_task(self._heartbeat(unsettled))
+        # Messages left to handle each in a transaction of its own (a shared one failed).
         one_by_one = 0
-        """Messages left to handle each in a transaction of its own (a shared one failed)."""
         try:
             while unsettled:
                 try:
