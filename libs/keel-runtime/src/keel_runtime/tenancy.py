@@ -76,11 +76,17 @@ async def set_tenant(connection: AsyncConnection, org_id: str) -> None:
     SET takes no bind parameters, so the driver quotes the value as a literal; it runs on the
     driver's connection, where no placeholder syntax (``%s``, ``:name``) is interpreted.
     """
-    _check(org_id)
+    statement = set_tenant_statement(org_id)
     driver = await driver_connection(connection)
     # One round trip more per transaction: the driver sends its implicit BEGIN first and
     # waits for the answer (a pipeline does not merge them; a protocol trace shows it).
-    await driver.execute(_SET_LOCAL.format(sql.Literal(org_id)))
+    await driver.execute(statement)
+
+
+def set_tenant_statement(org_id: str) -> sql.Composed:
+    """The SET LOCAL of ``set_tenant``, to send with other statements in one round trip."""
+    _check(org_id)
+    return _SET_LOCAL.format(sql.Literal(org_id))
 
 
 _SET_LOCAL = sql.SQL(f"SET LOCAL {TENANT_SETTING} TO {{}}")

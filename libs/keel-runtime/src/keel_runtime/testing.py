@@ -55,8 +55,7 @@ class ProbeConsumer(Consumer):
         super().__init__(engine, js, subscription, fetch_timeout=fetch_timeout, metrics=metrics)
         self.handled: asyncio.Queue[Msg] = asyncio.Queue()
 
-    async def handle(self, msg: Msg) -> None:
-        await super().handle(msg)
+    async def _delivered(self, msg: Msg) -> None:
         self.handled.put_nowait(msg)
 
     async def deliveries(self, count: int, *, within_s: float = 20.0) -> list[Msg]:

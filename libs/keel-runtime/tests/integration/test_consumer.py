@@ -433,3 +433,45 @@ async def test_an_event_on_an_idle_consumer_is_handled_without_waiting_for_a_bat
     finally:
         await _stop(task)
     assert calls == [envelope.id]
+
+
+async def test_a_consumer_on_several_subjects_is_delivered_only_those(
+    effects: AsyncEngine, js: JetStreamContext, stream: StreamSpec, unique_name: str
+) -> None:
+    calls: list[str] = []
+    wanted = (f"{unique_name}.wanted.one", f"{unique_name}.wanted.two")
+    sub = _subscription(unique_name, stream, _recording_handler(calls))
+    sub.filter_subject, sub.filter_subjects = wanted[0], wanted[1:]
+    # As declared before it named its subjects: the whole stream, an inbox row per event.
+    await js.add_consumer(
+        stream.name,
+        config=ConsumerConfig(
+            durable_name=sub.consumer,
+            filter_subject=f"{unique_name}.>",
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=sub.ack_wait_s,
+            max_deliver=-1,
+        ),
+    )
+    consumer = ProbeConsumer(effects, js, sub)
+    task = await _running(consumer)
+    try:
+        events = [
+            new_event(
+                type=subject,
+                source="test",
+                subject="thing-1",
+                org_id="org-1",
+                payload=StringValue(value=subject),
+            )
+            for subject in (wanted[0], f"{unique_name}.ignored", wanted[1])
+        ]
+        for event in events:
+            await js.publish(event.type, event.SerializeToString())
+        await consumer.deliveries(2)
+        await _settled(js, sub)
+    finally:
+        await _stop(task)
+
+    assert calls == [events[0].id, events[2].id]
+    assert await _count(effects, "SELECT count(*) FROM inbox") == 2

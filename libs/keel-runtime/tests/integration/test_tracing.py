@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from keel_runtime import context
 from keel_runtime.db import UnitOfWork, set_tenant
 from keel_runtime.events import Consumer, Envelope, OutboxRelay, StreamSpec, Subscription, new_event
+from keel_runtime.testing import ProbeConsumer
 from keel_runtime.tracing.local import local_traces
 
 pytestmark = pytest.mark.integration
@@ -111,3 +112,50 @@ async def test_an_event_continues_the_trace_of_the_request_that_wrote_it(
     assert under_consume == ["SET", "INSERT inbox", "SELECT"]
     # The request's own statements (the outbox row) are under the request's span.
     assert "INSERT outbox" in [s["name"] for s in found if s["parent_id"] == REQUEST_SPAN]
+
+
+async def test_each_event_of_a_shared_transaction_runs_under_its_own_span(
+    engine: AsyncEngine, js: JetStreamContext, stream: StreamSpec, unique_name: str, tmp_path: Path
+) -> None:
+    handled_under: dict[str, str | None] = {}
+
+    async def handler(conn: AsyncConnection, envelope: Envelope) -> None:
+        handled_under[envelope.request_id] = context.current_traceparent()
+        await conn.execute(text("SELECT 1"))
+
+    subscription = Subscription(
+        consumer=unique_name, stream=stream.name, filter_subject=f"{unique_name}.>", handler=handler
+    )
+    consumer = ProbeConsumer(engine, js, subscription)
+    await consumer.ensure()
+    traces = {"req-one": "c3" * 16, "req-two": "d4" * 16}
+    for request_id, trace_id in traces.items():  # both in the stream before the first fetch
+        with context.bound(request_id=request_id):
+            event = new_event(
+                type=f"{unique_name}.thing.happened",
+                source="test",
+                subject="thing-1",
+                org_id="org-1",
+                payload=StringValue(value=request_id),
+            )
+        await js.publish(
+            event.type,
+            event.SerializeToString(),
+            headers={"traceparent": f"00-{trace_id}-{REQUEST_SPAN}-01"},
+        )
+    with local_traces(tmp_path) as spans:
+        task = asyncio.create_task(consumer.run())
+        try:
+            await consumer.deliveries(2)
+        finally:
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        found = spans()
+
+    consumes = {s["attributes"]["keel.request_id"]: s for s in found if s["kind"] == "CONSUMER"}
+    assert set(consumes) == set(traces)
+    for request_id, span in consumes.items():
+        assert span["trace_id"] == traces[request_id]
+        assert span["attributes"]["keel.consumer.outcome"] == "handled"
+        assert handled_under[request_id] == f"00-{span['trace_id']}-{span['span_id']}-01"

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import jwt
 import pytest
+from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from identity.app.commands import (
@@ -33,7 +34,7 @@ from identity.app.commands import (
 from identity.app.handlers import Handlers
 from identity.domain.roles import Role
 from identity.events.codec import SOURCE
-from identity.events.revocations import declare_revocations
+from identity.events.revocations import CONSUMER, declare_revocations
 from keel_devstack.nats import Nats, start_nats
 from keel_runtime.caller import Caller
 from keel_runtime.events import (
@@ -83,7 +84,7 @@ async def service_feed(server: Nats, service: str) -> AsyncIterator[RevocationFe
 
 
 @contextlib.asynccontextmanager
-async def identity_events(server: Nats, engine: AsyncEngine) -> AsyncIterator[None]:
+async def identity_events(server: Nats, engine: AsyncEngine) -> AsyncIterator[JetStreamContext]:
     """Identity's relay and revocation consumer, as identity runs them."""
     nc, js = await connect_nats_once(server.url_for("identity"), name="identity")
     # What identity's runtime assembly does: its own stream, then the bucket and the consumer.
@@ -96,7 +97,7 @@ async def identity_events(server: Nats, engine: AsyncEngine) -> AsyncIterator[No
     relay = OutboxRelay(engine, js, poll_interval=0.05)
     try:
         async with running(relay.run, writer.run):
-            yield
+            yield js
     finally:
         await nc.close()
 
@@ -141,7 +142,10 @@ async def test_logout_deactivation_and_key_revocation_reach_every_service(
     }
     untouched = Token.of(other_session.access_token)
 
-    async with identity_events(server, engine), service_feed(server, "ledger") as ledger:
+    async with (
+        identity_events(server, engine) as js,
+        service_feed(server, "ledger") as ledger,
+    ):
         assert not any(t.refused_by(ledger.deny_set) for t in tokens.values())
         await handlers.auth.logout(Logout(owner, session.refresh_token))
         await handlers.users.deactivate(DeactivateUser(owner, bob.user_id))
@@ -150,6 +154,9 @@ async def test_logout_deactivation_and_key_revocation_reach_every_service(
             lambda deny: all(t.refused_by(deny) for t in tokens.values()), within_s=15
         )
         assert not untouched.refused_by(ledger.deny_set)
+        # The sign-up, the user and the key created before were never delivered to it.
+        info = await js.consumer_info(SOURCE.upper(), CONSUMER)
+        assert info.delivered.consumer_seq == 3
 
     # A process started afterwards (identity's consumer stopped meanwhile) refuses them too,
     # from the bucket, once its first load is done.

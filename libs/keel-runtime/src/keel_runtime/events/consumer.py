@@ -13,6 +13,8 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
+from opentelemetry.trace import Span
+from psycopg import sql
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -38,7 +40,7 @@ from keel_runtime.events.streams import DEAD_LETTER_STREAM, StreamSpec, ensure_s
 from keel_runtime.events.tables import INBOX
 from keel_runtime.events.transient import is_transient
 from keel_runtime.metrics import NO_METRICS, NULL, Metrics
-from keel_runtime.tenancy import set_tenant
+from keel_runtime.tenancy import driver_connection, set_tenant, set_tenant_statement
 from keel_runtime.tracing import spans as tracing
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,9 @@ class Subscription:
     redrive: RedrivePolicy | None = field(default_factory=RedrivePolicy)
     """Which dead letters of this consumer go back by themselves once dependencies answer.
     The default redrives only those a dependency outage caused; None turns it off."""
+    filter_subjects: Sequence[str] = ()
+    """More subjects besides ``filter_subject``: the broker delivers none of the others,
+    where a wider filter would cost the consumer an inbox row for each event it ignores."""
 
     def __post_init__(self) -> None:
         if self.max_deliver < 1:
@@ -98,6 +103,11 @@ class Subscription:
         """How often messages in hand are reported in progress: well inside ack_wait."""
         return self.ack_wait_s / 3
 
+    @property
+    def subjects(self) -> list[str]:
+        """Every subject the consumer takes."""
+        return [self.filter_subject, *self.filter_subjects]
+
     def consumer_config(self) -> ConsumerConfig:
         # The broker counts deliveries, including those that never reached the handler (the
         # rest of a batch fetched by a process that then died), so its max_deliver cannot
@@ -106,9 +116,12 @@ class Subscription:
         # failed attempts itself (AttemptLog) and dead-letters at the limit. No server
         # backoff either: after a missed ack the event comes back after ack_wait, while
         # failed attempts are paced by the consumer's NAK delays.
+        subjects = self.subjects
         return ConsumerConfig(
             durable_name=self.consumer,
-            filter_subject=self.filter_subject,
+            # The server takes one form or the other, not both.
+            filter_subject=subjects[0] if len(subjects) == 1 else None,
+            filter_subjects=subjects if len(subjects) > 1 else None,
             deliver_policy=DeliverPolicy.ALL,
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=self.ack_wait_s,
@@ -125,6 +138,38 @@ class _Attempt:
     """What this attempt wrote to the log before the handler ran (None: nothing)."""
     previous: Attempts | None
     """What the log held before this attempt."""
+
+
+@dataclass
+class _Together:
+    """One event of a shared transaction: what its savepoint gave, until it is settled."""
+
+    msg: Msg
+    envelope: Envelope
+    span: Span | None = None
+    traceparent: str | None = None
+    request_id: str | None = None
+    handled: bool = False
+    """The handler ran (False with no error: a duplicate)."""
+    error: Exception | None = None
+    """What the handler raised; its savepoint was rolled back."""
+
+
+_EVENT_SAVEPOINT = sql.Identifier("keel_event")
+_OPEN_EVENT = sql.SQL(
+    "SAVEPOINT {savepoint}; {tenant}; "
+    "INSERT INTO {inbox} (consumer, event_id) VALUES ({consumer}, {event_id}) "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
+)
+_ROLLBACK_EVENT = sql.SQL("ROLLBACK TO SAVEPOINT {}").format(_EVENT_SAVEPOINT)
+
+
+def _end_spans(
+    events: Sequence[_Together], outcome: str, error: BaseException | None = None
+) -> None:
+    for event in events:
+        tracing.end_consume(event.span, outcome, error)
+        event.span = None
 
 
 def _header_value(text: str, limit: int = 512) -> str:
@@ -175,6 +220,7 @@ class Consumer:
             have.max_deliver != wanted.max_deliver
             or abs((have.ack_wait or 0) - (wanted.ack_wait or 0)) > 1e-3
             or have.backoff
+            or _filters(have) != set(sub.subjects)
         ):
             # Consumers made by earlier versions let the broker drop events at max_deliver.
             log.info("consumer %s: updating its configuration", sub.consumer)
@@ -274,10 +320,19 @@ class Consumer:
         unsettled = list(msgs)
         # Every message in hand stays ours while earlier ones (or a long handler) take time.
         heartbeat = asyncio.create_task(self._heartbeat(unsettled))
+        # Messages left to handle each in a transaction of its own (a shared one failed).
+        one_by_one = 0
         try:
             while unsettled:
                 try:
+                    together = [] if one_by_one else self._first_deliveries(unsettled)
+                    if len(together) > 1:
+                        if await self._handle_together(together):
+                            del unsettled[: len(together)]
+                            continue
+                        one_by_one = len(together)
                     await self.handle(unsettled[0])
+                    await self._delivered(unsettled[0])
                 except asyncio.CancelledError:
                     await self._release(unsettled)
                     raise
@@ -286,8 +341,136 @@ class Consumer:
                     # turns that into a no-op. The loop itself must keep running.
                     log.exception("consumer %s: delivery not settled", self.subscription.consumer)
                 unsettled.pop(0)
+                one_by_one = max(0, one_by_one - 1)
         finally:
             heartbeat.cancel()
+
+    async def _delivered(self, msg: Msg) -> None:
+        """Called once a delivery is settled (acknowledged, retried or dead-lettered)."""
+
+    @staticmethod
+    def _first_deliveries(msgs: Sequence[Msg]) -> list[tuple[Msg, Envelope]]:
+        """The leading messages that can share a transaction: first deliveries that decode.
+
+        A redelivery keeps the one-by-one path, where its attempt is recorded before the
+        handler runs; an undecodable message is dead-lettered there. Stopping at the first
+        of either keeps the order of delivery.
+        """
+        run: list[tuple[Msg, Envelope]] = []
+        for msg in msgs:
+            if (msg.metadata.num_delivered or 1) != 1:
+                break
+            try:
+                run.append((msg, decode(msg.data)))
+            except EnvelopeError:
+                break
+        return run
+
+    async def _handle_together(self, run: list[tuple[Msg, Envelope]]) -> bool:
+        """Handle first deliveries in one transaction, each event in a savepoint of its own.
+
+        An event whose handler raises is rolled back to its savepoint and takes the failure
+        path after the commit (attempt counted, retried later, dead-lettered at the limit),
+        while the others commit; every message is acknowledged only after the commit, so a
+        crash before it redelivers them all and the inbox makes the repeats no-ops.
+
+        False when the transaction itself failed (a dependency away, the commit refused):
+        nothing was settled, and the caller handles the messages one by one, where transient
+        failures are retried in place without counting.
+        """
+        sub = self.subscription
+        events = [_Together(msg, envelope) for msg, envelope in run]
+        try:
+            async with self.engine.begin() as conn:
+                for event in events:
+                    await self._apply_nested(conn, event)
+        except asyncio.CancelledError:
+            _end_spans(events, "released")
+            raise
+        except Exception as exc:
+            _end_spans(events, "retried", exc)
+            log.warning(
+                "consumer %s: %d events in one transaction failed, handling them one by one: %r",
+                sub.consumer,
+                len(events),
+                exc,
+            )
+            return False
+        self.waiting_out_dependency = False
+        for event in events:
+            with context.bound(request_id=event.request_id, traceparent=event.traceparent):
+                try:
+                    outcome = await self._settle_together(event)
+                    tracing.end_consume(event.span, outcome)
+                    await self._delivered(event.msg)
+                except Exception as exc:
+                    tracing.end_consume(event.span, "failed", exc)
+                    log.exception("consumer %s: delivery not settled", sub.consumer)
+        return True
+
+    async def _apply_nested(self, conn: AsyncConnection, event: _Together) -> None:
+        """The event's inbox row and handler in a savepoint; a failure is kept in ``event``.
+
+        A transient failure is raised: the whole transaction is retried one by one.
+        """
+        envelope = event.envelope
+        event.span, event.traceparent = tracing.start_consume(
+            self.subscription.consumer,
+            envelope.type,
+            (event.msg.headers or {}).get(HEADER_TRACEPARENT) or envelope.traceparent,
+            envelope.id,
+            envelope.request_id,
+        )
+        event.request_id = context.accept_request_id(envelope.request_id)
+        try:
+            opening = self._opening(envelope)
+        except ValueError as exc:  # an id the database would refuse: nothing sent yet
+            event.error = exc
+            return
+        driver = await driver_connection(conn)
+        with context.bound(request_id=event.request_id, traceparent=event.traceparent):
+            try:
+                cursor = await driver.execute(opening)
+                while cursor.nextset():
+                    pass  # to the inbox row's result
+                if not await cursor.fetchall():
+                    return  # handled before: a duplicate
+                await self.subscription.handler(conn, envelope)
+                event.handled = True
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                # Back to this event's savepoint (the latest of that name): what it wrote
+                # and the organization it set are undone; earlier events keep theirs.
+                await driver.execute(_ROLLBACK_EVENT)
+                event.error = exc
+
+    def _opening(self, envelope: Envelope) -> sql.Composed:
+        """One round trip opening an event of a shared transaction: its savepoint, its
+        organization (row-level security), its inbox row (returned when new).
+
+        The savepoint is never released (a round trip saved): the next event's, of the same
+        name, stacks on it. Releasing or not, the organization set here holds until the next
+        event sets its own, which it does before any statement of its handler.
+        """
+        return _OPEN_EVENT.format(
+            savepoint=_EVENT_SAVEPOINT,
+            tenant=set_tenant_statement(envelope.org_id),
+            inbox=sql.Identifier(INBOX.name),
+            consumer=sql.Literal(self.subscription.consumer),
+            event_id=sql.Literal(str(uuid.UUID(envelope.id))),
+        )
+
+    async def _settle_together(self, event: _Together) -> str:
+        """After the shared commit: ack, or the failure path of a first delivery."""
+        if event.error is not None:
+            self.outcomes.failed.inc()
+            attempt = _Attempt(failed_before=0, recorded=None, previous=None)
+            await self._failed(event.msg, event.envelope, event.error, attempt)
+            return "dead_lettered" if self.subscription.max_deliver <= 1 else "failed"
+        (self.outcomes.handled if event.handled else self.outcomes.duplicate).inc()
+        await event.msg.ack()
+        return "handled" if event.handled else "duplicate"
 
     async def _heartbeat(self, msgs: list[Msg]) -> None:
         while True:
@@ -441,19 +624,25 @@ class Consumer:
 
     async def _apply_once(self, envelope: Envelope) -> bool:
         """True when the handler ran; False for an event this consumer had handled before."""
-        sub = self.subscription
         async with self.engine.begin() as conn:
-            # A consumer acts for the organization the event belongs to (row-level security).
-            await set_tenant(conn, envelope.org_id)
-            first = await conn.execute(
-                insert(INBOX)
-                .values(consumer=sub.consumer, event_id=uuid.UUID(envelope.id))
-                .on_conflict_do_nothing()
-                .returning(INBOX.c.event_id)
-            )
-            if first.first() is None:
-                return False
-            await sub.handler(conn, envelope)  # in the request context ``handle`` bound
+            return await self._inbox_and_handler(conn, envelope)
+
+    async def _inbox_and_handler(self, conn: AsyncConnection, envelope: Envelope) -> bool:
+        """The inbox row, then the handler if the row is new (False: a duplicate)."""
+        sub = self.subscription
+        # A consumer acts for the organization the event belongs to (row-level security).
+        # Set for each event: in a shared transaction, a savepoint's SET LOCAL outlives its
+        # release, so the next event must never run under the previous one's setting.
+        await set_tenant(conn, envelope.org_id)
+        first = await conn.execute(
+            insert(INBOX)
+            .values(consumer=sub.consumer, event_id=uuid.UUID(envelope.id))
+            .on_conflict_do_nothing()
+            .returning(INBOX.c.event_id)
+        )
+        if first.first() is None:
+            return False
+        await sub.handler(conn, envelope)  # in the request context of the delivery
         return True
 
     async def _restore(self, msg: Msg, attempt: _Attempt) -> None:
@@ -555,6 +744,13 @@ class Consumer:
         self.outcomes.dead_lettered.inc()
         await msg.term()
         await self._forget(msg)
+
+
+def _filters(config: ConsumerConfig) -> set[str]:
+    subjects = set(config.filter_subjects or ())
+    if config.filter_subject:
+        subjects.add(config.filter_subject)
+    return subjects
 
 
 def _died(delivery: int) -> str:

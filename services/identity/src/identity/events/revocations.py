@@ -5,8 +5,8 @@ nothing); this consumer reads them back from the IDENTITY stream and writes one 
 per revoked session, user or API key. A bucket write is idempotent and keeps the later time,
 so a redelivery, or a write whose inbox row then failed to commit, does no harm.
 
-One consumer on ``identity.>`` rather than one per subject: identity's other events are few
-(sign-ups, users, keys) and are acknowledged without a write.
+One consumer on the three revocation subjects: the broker delivers none of identity's other
+events (sign-ups, users, keys), which would each cost the consumer an inbox row for nothing.
 """
 
 from __future__ import annotations
@@ -59,7 +59,8 @@ def revocation_subscription(kv: KeyValue) -> Subscription:
     return Subscription(
         consumer=CONSUMER,
         stream=SOURCE.upper(),
-        filter_subject=f"{SOURCE}.>",
+        filter_subject=SESSION_REVOKED,
+        filter_subjects=(USER_DEACTIVATED, API_KEY_REVOKED),
         handler=write,
     )
 
