@@ -114,6 +114,20 @@ async def test_a_read_refuses_writes(engine: AsyncEngine) -> None:
             await uow.commit()
 
 
+async def test_a_read_refuses_writes_sent_as_many(engine: AsyncEngine) -> None:
+    """A statement with many parameter sets (the driver's executemany) is a read's too: it
+    must not run outside the read-only transaction, in autocommit, where it would commit."""
+    async with engine.begin() as connection:
+        await connection.execute(text("CREATE TABLE IF NOT EXISTS read_wrote_many (id int)"))
+    async with UnitOfWork(engine, org_id="org-a", read_only=True) as uow:
+        with pytest.raises((DBAPIError, RuntimeError), match="read"):
+            await uow.connection.execute(
+                text("INSERT INTO read_wrote_many (id) VALUES (:id)"), [{"id": 1}, {"id": 2}]
+            )
+    async with engine.connect() as connection:
+        assert await connection.scalar(text("SELECT count(*) FROM read_wrote_many")) == 0
+
+
 async def test_the_organization_of_a_read_ends_with_it(engine: AsyncEngine) -> None:
     """The pooled connection goes back as it was: in a transaction, acting for nobody."""
     single = create_engine(str(engine.url.render_as_string(hide_password=False)), pool_size=1)
