@@ -130,6 +130,13 @@ class ReadingCursor(AsyncCursor[Any]):
             await super().execute(query, params, **kwargs)
         return self
 
+    async def executemany(self, query: Any, params_seq: Any, **kwargs: Any) -> None:
+        # Many parameter sets are a write's (SQLAlchemy sends a SELECT once); run bare here,
+        # in autocommit, each would commit without the read's setting or read-only mode.
+        if self.connection.autocommit and self.connection in _reading:
+            raise RuntimeError("a read-only unit of work runs no statement with many parameters")
+        await super().executemany(query, params_seq, **kwargs)
+
 
 _reading: WeakKeyDictionary[psycopg.AsyncConnection[Any], str] = WeakKeyDictionary()
 """The organization each connection reads for (see read_for)."""
