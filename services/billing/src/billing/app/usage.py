@@ -28,6 +28,7 @@ from billing.domain.usage import (
     check_event_time,
     check_period_bounds,
     check_same_payload,
+    check_summary_fits,
 )
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -171,6 +172,8 @@ class UsageHandlers:
                 aggregations=aggregations,
                 fallback=aggregation or Aggregation.SUM,
             )
+        for row in rows:
+            check_summary_fits(row)
         return UsageSummary(start, end, rows)
 
 

@@ -16,6 +16,7 @@ from billing.domain.errors import (
     UsageTimeOutOfRange,
 )
 from billing.domain.invoice import price_period
+from billing.domain.money import INT64_MAX
 from billing.domain.plan import Plan
 from billing.domain.pricing import Aggregation
 from billing.domain.subscription import Adjustment
@@ -109,6 +110,18 @@ def check_event_quantity(record: UsageRecord) -> None:
             f"quantity must be between 0 and {MAX_EVENT_QUANTITY}",
             metric=record.metric,
             dedup_key=record.dedup_key,
+        )
+
+
+def check_summary_fits(usage: MetricUsage) -> None:
+    """A summary carries each metric's value and count in 64 bits. Only usage outside a
+    subscription, which no period bound caps, sums past them (a long range of it)."""
+    if max(usage.value, usage.record_count) > INT64_MAX:
+        raise UsageLimitExceeded(
+            f"{usage.metric}: the usage in this range sums past {INT64_MAX}: ask for a"
+            " shorter range",
+            metric=usage.metric,
+            limit=str(INT64_MAX),
         )
 
 
