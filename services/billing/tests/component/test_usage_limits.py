@@ -174,3 +174,25 @@ async def test_a_summary_past_64_bits_is_refused_not_an_internal_error(
     info = error_info(raised.value)
     assert info.reason == "USAGE_LIMIT_EXCEEDED"
     assert info.metadata["metric"] == "api.calls"
+
+
+async def test_a_plan_whose_flat_fees_no_invoice_can_carry_is_refused(billing: Any) -> None:
+    """Two flat fees of 2^63 - 1 each: every period of the plan would fail to close (its
+    total does not fit 64 bits), and the subscription could be neither invoiced nor
+    cancelled."""
+    fee = plan_pb2.Price(flat=plan_pb2.FlatPrice(amount=2**63 - 1))
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await plan_service_pb2_grpc.PlanServiceStub(billing).CreatePlan(
+            plan_service_pb2.CreatePlanRequest(
+                plan_id=f"fees-{uuid.uuid4().hex[:8]}",
+                plan=plan_pb2.Plan(
+                    display_name="fees",
+                    asset=asset_pb2.Asset(code="USD", scale=2),
+                    interval=plan_pb2.BILLING_INTERVAL_MONTH,
+                    prices=[fee, plan_pb2.Price(description="again", flat=fee.flat)],
+                ),
+            ),
+            metadata=OPERATOR,
+        )
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_info(raised.value).reason == "INVALID_PLAN"
