@@ -16,7 +16,7 @@ from billing.domain.errors import (
     UsageTimeOutOfRange,
 )
 from billing.domain.invoice import price_period
-from billing.domain.money import INT64_MAX
+from billing.domain.money import INT64_MAX, MAX_PERIOD_AMOUNT
 from billing.domain.plan import Plan
 from billing.domain.pricing import Aggregation
 from billing.domain.subscription import Adjustment
@@ -30,9 +30,6 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 """How far ahead of billing's clock an event may be dated (clock skew)."""
 MAX_LATENESS = timedelta(days=35)
 """How old an event may be (and never older than the open period)."""
-MAX_PERIOD_AMOUNT = 10**18
-"""What the open period may cost when priced (int64 tops at ~9.22e18: room for fees and
-proration on top)."""
 
 
 @dataclass(frozen=True, slots=True)
