@@ -128,6 +128,24 @@ async def test_a_read_refuses_writes_sent_as_many(engine: AsyncEngine) -> None:
         assert await connection.scalar(text("SELECT count(*) FROM read_wrote_many")) == 0
 
 
+async def test_a_read_refuses_the_drivers_stream_and_copy(engine: AsyncEngine) -> None:
+    """The driver's cursor streams rows and copies data outside ``execute``: in a read those
+    would run bare, in autocommit, acting for no organization and free to write."""
+    async with engine.begin() as connection:
+        await connection.execute(text("CREATE TABLE IF NOT EXISTS read_streamed (id int)"))
+    async with UnitOfWork(engine, org_id="org-a", read_only=True) as uow:
+        driver = await driver_connection(uow.connection)
+        cursor = driver.cursor()
+        with pytest.raises(RuntimeError, match="read"):
+            async for _ in cursor.stream("INSERT INTO read_streamed VALUES (1) RETURNING id"):
+                pass
+        with pytest.raises(RuntimeError, match="read"):
+            async with cursor.copy("COPY read_streamed FROM STDIN") as copy:
+                await copy.write_row((2,))
+    async with engine.connect() as connection:
+        assert await connection.scalar(text("SELECT count(*) FROM read_streamed")) == 0
+
+
 async def test_the_organization_of_a_read_ends_with_it(engine: AsyncEngine) -> None:
     """The pooled connection goes back as it was: in a transaction, acting for nobody."""
     single = create_engine(str(engine.url.render_as_string(hide_password=False)), pool_size=1)
