@@ -232,9 +232,11 @@ def _first_per_key(records: Sequence[UsageRecord]) -> list[UsageRecord]:
 
 
 def _carried(record: UsageRecord, now: datetime, open_since: datetime | None) -> UsageRecord:
-    """The record, re-dated to now when its own time could not be billed any more."""
+    """The record, re-dated to now when its own time could not be billed any more: to the
+    open period's start if that is later (a close committed while this waited on its lock,
+    after `now` was read)."""
     try:
         check_event_time(record, now, open_since)
     except (UsageTimeOutOfRange, UsagePeriodClosed):
-        return replace(record, event_time=now)
+        return replace(record, event_time=max(now, open_since) if open_since else now)
     return record
