@@ -298,6 +298,23 @@ async def test_a_carried_event_lands_in_the_open_period_when_a_close_passed_its_
     assert record.event_time >= closed_at
 
 
+async def test_an_event_sent_without_a_time_is_not_refused_when_a_close_passed_its_clock(
+    db: FakeDatabase, subs: SubscriptionHandlers, usage: UsageHandlers, clock: FakeClock
+) -> None:
+    """Dated "now" by billing, not by its sender: a close that committed while it waited on
+    the lock, after billing read its clock, leaves it to the open period (no
+    USAGE_PERIOD_CLOSED for a time the sender never gave)."""
+    sub = await start(db, subs)
+    closed_at = clock.now + timedelta(seconds=1)
+    db.state.subscriptions[sub.subscription_id] = dataclasses.replace(
+        sub, current_period_start=closed_at
+    )
+    record, duplicate = await usage.record(
+        RecordUsage(member_reporter(), UsageInput("items.confirmed", 1, "k1"))
+    )
+    assert not duplicate and record.event_time >= closed_at
+
+
 async def test_batch_counts_duplicates(usage: UsageHandlers) -> None:
     await usage.record(RecordUsage(member_reporter(), UsageInput("m", 1, "a")))
     recorded, duplicates = await usage.record_batch(
