@@ -104,6 +104,14 @@ class UsageHandlers:
             else await uow.invoices.billed_until(org_id)
         )
         if late is Late.REFUSE:
+            # Usage sent without a time is dated now, and no earlier than the open period:
+            # a close may have committed while this waited on the lock, after `now` was read.
+            undated = {
+                r.usage_record_id
+                for u, r in zip(inputs, records, strict=True)
+                if u.event_time is None
+            }
+            new = [_no_earlier(r, open_since) if r.usage_record_id in undated else r for r in new]
             for record in new:
                 check_event_time(record, now, open_since)
         else:
@@ -229,6 +237,12 @@ def _first_per_key(records: Sequence[UsageRecord]) -> list[UsageRecord]:
             seen.add(record.dedup_key)
             first.append(record)
     return first
+
+
+def _no_earlier(record: UsageRecord, open_since: datetime | None) -> UsageRecord:
+    if open_since is None or record.event_time >= open_since:
+        return record
+    return replace(record, event_time=open_since)
 
 
 def _carried(record: UsageRecord, now: datetime, open_since: datetime | None) -> UsageRecord:
