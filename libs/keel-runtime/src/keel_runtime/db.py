@@ -15,7 +15,7 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
-from keel_runtime.events.outbox import append, notify_committed
+from keel_runtime.events.outbox import append, notify_committed, publishing_here
 
 # Re-exported: services reach tenancy through the unit of work's module.
 from keel_runtime.tenancy import PLATFORM as PLATFORM
@@ -205,7 +205,8 @@ class UnitOfWork:
             now = datetime.now(UTC)
             for event in events:
                 event.occurred_at.FromDatetime(now)
-            await append(connection, events)
+            # The relay of this process, when it is the one publishing, is woken below.
+            await append(connection, events, notify=not publishing_here(self.engine))
         await connection.commit()
         self._events.clear()
         self.committed = True

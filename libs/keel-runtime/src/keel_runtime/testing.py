@@ -8,6 +8,7 @@ import asyncio
 import base64
 import json
 import secrets
+import tempfile
 import time
 import warnings
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
@@ -25,7 +26,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from sqlalchemy import Connection, MetaData, inspect
+from psycopg import pq
+from sqlalchemy import Connection, MetaData, event, inspect
 from sqlalchemy.exc import SAWarning
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -243,3 +245,32 @@ def row_security_flags(database_url: str, tables: Iterable[str]) -> list[tuple[s
             (sorted(tables),),
         ).fetchall()
     return [(str(name), bool(on), bool(forced)) for name, on, forced in rows]
+
+
+@contextmanager
+def messages_sent(engine: AsyncEngine) -> Iterator[list[str]]:
+    """The protocol messages (Query, Parse, Bind, Execute, Sync...) the connections ``engine``
+    hands out inside the block send, in order; the list fills on leaving. No ``Query``: no
+    BEGIN, SET LOCAL, COMMIT or ROLLBACK (psycopg sends them as simple queries)."""
+    sent: list[str] = []
+    traced: list[psycopg.AsyncConnection[Any]] = []
+    with tempfile.TemporaryFile("w+") as trace:
+
+        def on_checkout(_dbapi: Any, record: Any, _proxy: Any) -> None:
+            driver = record.driver_connection
+            if any(driver is seen for seen in traced):
+                return
+            driver.pgconn.trace(trace.fileno())
+            driver.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+            traced.append(driver)
+
+        event.listen(engine.sync_engine, "checkout", on_checkout)
+        try:
+            yield sent
+        finally:
+            event.remove(engine.sync_engine, "checkout", on_checkout)
+            for driver in traced:
+                driver.pgconn.untrace()
+            trace.seek(0)
+            # Lines of the libpq trace: direction, length, message type and its fields.
+            sent.extend(line.split("\t")[2].split()[0] for line in trace if line.startswith("F\t"))

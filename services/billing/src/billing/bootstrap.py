@@ -74,14 +74,18 @@ def build_handlers(
     webhook_targets: WebhookTargets | None = None,
 ) -> Handlers:
     uow = sql_unit_of_work_factory(engine, clock)
+    # The pure reads: each statement its own read-only transaction, in one round trip.
+    reads = sql_unit_of_work_factory(engine, clock, read_only=True)
     return Handlers(
-        plans=PlanHandlers(uow, clock),
-        subscriptions=SubscriptionHandlers(uow, clock, ids),
-        usage=UsageHandlers(uow, clock, ids),
-        invoices=InvoiceHandlers(uow, ledger, clock, ids, retry_schedule=retry_schedule),
-        overview=OverviewHandlers(uow, ledger),
+        plans=PlanHandlers(uow, clock, reads=reads),
+        subscriptions=SubscriptionHandlers(uow, clock, ids, reads=reads),
+        usage=UsageHandlers(uow, clock, ids, reads=reads),
+        invoices=InvoiceHandlers(
+            uow, ledger, clock, ids, retry_schedule=retry_schedule, reads=reads
+        ),
+        overview=OverviewHandlers(uow, ledger, reads=reads),
         # No allowed hosts unless the operator names some: every private address refused.
-        webhooks=WebhookHandlers(uow, clock, ids, webhook_targets or WebhookTargets()),
+        webhooks=WebhookHandlers(uow, clock, ids, webhook_targets or WebhookTargets(), reads=reads),
     )
 
 

@@ -138,11 +138,11 @@ async def two(engine: AsyncEngine) -> tuple[Tenant, Tenant]:
     return await tenant(engine, handlers, clock), await tenant(engine, handlers, clock)
 
 
-async def row_counts(engine: AsyncEngine, org: str) -> dict[str, int]:
+async def row_counts(engine: AsyncEngine, org: str, *, reading: bool = False) -> dict[str, int]:
     """How many rows of each policed table a unit of work acting for ``org`` sees, with no
-    filter at all."""
+    filter at all (``reading``: a read's, each statement its own transaction)."""
     with acting_for(org):
-        async with SqlUnitOfWork(engine, FakeClock()) as uow:
+        async with SqlUnitOfWork(engine, FakeClock(), read_only=reading) as uow:
             conn = uow._transaction.connection
             return {
                 name: len((await conn.execute(select(table))).all())
@@ -150,11 +150,13 @@ async def row_counts(engine: AsyncEngine, org: str) -> dict[str, int]:
             }
 
 
+@pytest.mark.parametrize("reading", [False, True], ids=["uow", "reads"])
 async def test_a_query_without_its_org_filter_sees_only_the_acting_org(
-    engine: AsyncEngine, admin_engine: AsyncEngine, two: tuple[Tenant, Tenant]
+    engine: AsyncEngine, admin_engine: AsyncEngine, two: tuple[Tenant, Tenant], reading: bool
 ) -> None:
+    # The same for a read, whose statements each run in a transaction of their own.
     a, b = two
-    mine = await row_counts(engine, a.org)
+    mine = await row_counts(engine, a.org, reading=reading)
     assert all(mine.values()), mine  # a row of a in every table
     async with admin_engine.connect() as conn:  # what the database holds
         everyone = {
@@ -162,7 +164,7 @@ async def test_a_query_without_its_org_filter_sees_only_the_acting_org(
         }
     assert everyone == {name: 2 * count for name, count in mine.items()}
     with acting_for(a.org):
-        async with SqlUnitOfWork(engine, FakeClock()) as uow:
+        async with SqlUnitOfWork(engine, FakeClock(), read_only=reading) as uow:
             # The repositories, handed the other organization's ids and org, find nothing.
             assert await uow.subscriptions.get(b.org, b.subscription_id) is None
             assert await uow.invoices.get(b.org, b.invoice_id) is None

@@ -79,6 +79,7 @@ async def build(config: IdentityConfig, overrides: Overrides | None = None) -> S
             throttle = RedisLoginThrottle(redis, config.login_throttle)
         handlers = build_handlers(
             uow=lambda: SqlUnitOfWork(engine),
+            reads=lambda: SqlUnitOfWork(engine, read_only=True),
             hasher=overrides.hasher or Argon2Hasher(config.argon2),
             tokens=tokens,
             throttle=throttle or NoThrottle(),

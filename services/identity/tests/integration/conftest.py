@@ -61,6 +61,7 @@ def handlers(engine: AsyncEngine, tokens: JwtTokenService) -> Handlers:
     return serving(
         build_handlers(
             uow=lambda: SqlUnitOfWork(engine),
+            reads=lambda: SqlUnitOfWork(engine, read_only=True),  # as the server reads
             hasher=Argon2Hasher(FAST_ARGON2),
             tokens=tokens,
             throttle=NoThrottle(),

@@ -80,11 +80,11 @@ async def two(handlers: Handlers) -> tuple[Tenant, Tenant]:
     return await tenant(handlers, "a@example.com"), await tenant(handlers, "b@example.com")
 
 
-async def visible(engine: AsyncEngine, org: str) -> dict[str, set[str]]:
+async def visible(engine: AsyncEngine, org: str, *, reading: bool = False) -> dict[str, set[str]]:
     """The organizations whose rows a unit of work acting for ``org`` sees, per table,
-    with no filter at all."""
+    with no filter at all (``reading``: a read's, each statement its own transaction)."""
     with acting_for(org):
-        async with SqlUnitOfWork(engine) as uow:
+        async with SqlUnitOfWork(engine, read_only=reading) as uow:
             conn = uow._transaction.connection
             seen = {}
             for name, table in POLICED.items():
@@ -93,15 +93,17 @@ async def visible(engine: AsyncEngine, org: str) -> dict[str, set[str]]:
             return seen
 
 
+@pytest.mark.parametrize("reading", [False, True], ids=["uow", "reads"])
 async def test_a_query_without_its_org_filter_sees_only_the_acting_org(
-    engine: AsyncEngine, admin_engine: AsyncEngine, two: tuple[Tenant, Tenant]
+    engine: AsyncEngine, admin_engine: AsyncEngine, two: tuple[Tenant, Tenant], reading: bool
 ) -> None:
+    # The same for a read, whose statements each run in a transaction of their own.
     a, b = two
-    assert await visible(engine, a.org) == {name: {a.org} for name in POLICED}
+    assert await visible(engine, a.org, reading=reading) == {name: {a.org} for name in POLICED}
     async with admin_engine.connect() as conn:  # what the database holds: both
         assert await conn.scalar(select(func.count()).select_from(organizations)) == 2
     with acting_for(a.org):
-        async with SqlUnitOfWork(engine) as uow:
+        async with SqlUnitOfWork(engine, read_only=reading) as uow:
             # The repositories, handed the other organization's ids, find nothing.
             assert await uow.organizations.get(b.org) is None
             assert await uow.users.get(b.org, b.owner.subject) is None

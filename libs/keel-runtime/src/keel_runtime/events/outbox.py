@@ -1,4 +1,5 @@
-"""Outbox writes (inside the command's transaction) and the in-process relay wake-up."""
+"""Outbox writes (inside the command's transaction) and the relay wake-ups: a notification
+delivered at commit to relays listening on the database, and a direct one in this process."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -23,6 +24,11 @@ HEADER_EVENT_TYPE = "Keel-Event-Type"
 HEADER_REQUEST_ID = "X-Request-Id"
 HEADER_TRACEPARENT = "traceparent"
 
+NOTIFY_CHANNEL = "keel_outbox"
+"""PostgreSQL channel on which a transaction that wrote outbox rows notifies at its commit
+(channels are per database: the relays of that database listen)."""
+_NOTIFY = text(f"NOTIFY {NOTIFY_CHANNEL}")
+
 
 def event_headers(envelope: Envelope) -> dict[str, str]:
     """Headers stored with an outbox row; the relay adds ``Nats-Msg-Id``."""
@@ -34,8 +40,14 @@ def event_headers(envelope: Envelope) -> dict[str, str]:
     return headers
 
 
-async def append(connection: AsyncConnection, envelopes: Iterable[Envelope]) -> None:
-    """Insert envelopes into the outbox with the caller's transaction (one executemany)."""
+async def append(
+    connection: AsyncConnection, envelopes: Iterable[Envelope], *, notify: bool = True
+) -> None:
+    """Insert envelopes into the outbox with the caller's transaction (one executemany), and
+    with ``notify`` the database's relays, which PostgreSQL does at commit (never on a
+    rollback). A caller that wakes this process's relay after its commit, when that relay is
+    the one publishing (``publishing_here``), passes False: a notifying commit holds a lock
+    that serialises every notifying commit of the cluster."""
     rows = [
         {
             "id": uuid.UUID(envelope.id),
@@ -49,6 +61,10 @@ async def append(connection: AsyncConnection, envelopes: Iterable[Envelope]) -> 
     ]
     if rows:
         await connection.execute(insert(OUTBOX), rows)
+        if notify:
+            # A relay in another process (another replica's, or the only one when the
+            # writer is an operator command) would otherwise wait for its next poll.
+            await connection.execute(_NOTIFY)
 
 
 # Relays running in this process, by engine: a commit with events wakes them at once
@@ -62,6 +78,26 @@ def register_waker(engine: AsyncEngine, event: asyncio.Event) -> None:
 
 def unregister_waker(engine: AsyncEngine, event: asyncio.Event) -> None:
     _wakers.get(engine.sync_engine, set()).discard(event)
+
+
+# Relays of this process that took the outbox's lock on their last pass, by engine.
+_publishing: weakref.WeakKeyDictionary[Engine, set[asyncio.Event]] = weakref.WeakKeyDictionary()
+
+
+def set_publishing(engine: AsyncEngine, event: asyncio.Event, publishing: bool) -> None:
+    """A relay says whether its last pass held the outbox's lock (it is the one publishing)."""
+    holders = _publishing.setdefault(engine.sync_engine, set())
+    if publishing:
+        holders.add(event)
+    else:
+        holders.discard(event)
+
+
+def publishing_here(engine: AsyncEngine) -> bool:
+    """Whether a relay of this process publishes this database's outbox: a commit's
+    in-process wake-up (``notify_committed``) reaches it without a notification. Should
+    another relay take the lock meanwhile, the row waits for a poll at worst."""
+    return bool(_publishing.get(engine.sync_engine))
 
 
 def notify_committed(engine: AsyncEngine) -> None:

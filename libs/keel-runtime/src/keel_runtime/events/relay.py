@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 import time
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
@@ -22,7 +24,9 @@ from keel_runtime.events.connection import connect_nats
 from keel_runtime.events.outbox import (
     HEADER_MSG_ID,
     HEADER_REQUEST_ID,
+    NOTIFY_CHANNEL,
     register_waker,
+    set_publishing,
     unregister_waker,
 )
 from keel_runtime.events.tables import OUTBOX, Xid8
@@ -53,13 +57,22 @@ _HORIZON = literal_column(
     type_=Xid8(),
 )
 
-# Rows whose writing transaction is below the horizon: every transaction that could still
-# add a row with a smaller txid has ended, so the stream gets the rows in txid order and
-# nothing is passed over.
-_READY = select(OUTBOX.c.id, OUTBOX.c.subject, OUTBOX.c.payload, OUTBOX.c.headers).where(
-    OUTBOX.c.published_at.is_(None),
-    OUTBOX.c.txid < _HORIZON,
-)
+# Unpublished rows in txid order, each saying whether its writing transaction is below the
+# horizon: every transaction that could still add a row with a smaller txid has ended, so
+# the stream gets the rows in txid order and nothing is passed over. The ready rows come
+# first; a row after them is held back by a transaction still running.
+_PENDING = select(
+    OUTBOX.c.id,
+    OUTBOX.c.subject,
+    OUTBOX.c.payload,
+    OUTBOX.c.headers,
+    (OUTBOX.c.txid < _HORIZON).label("ready"),
+).where(OUTBOX.c.published_at.is_(None))
+
+HELD_BACK_RECHECK_S = 0.005
+"""First pause before looking again at rows held back by a running transaction, doubled up
+to the poll interval while they stay held: that transaction may commit without writing to
+the outbox, and then nothing notifies."""
 
 # For the backlog gauges: the partial index on unpublished rows keeps this small.
 _BACKLOG = select(
@@ -97,7 +110,11 @@ async def _publish_rows(
 class OutboxRelay:
     """Background task publishing the outbox of one database.
 
-    Run ``run()`` as a service background task. Rows are marked published only after their
+    Run ``run()`` as a service background task. It looks at the outbox when a transaction
+    that wrote to it commits: woken at once in this process, and by the notification every
+    outbox write sends (``NOTIFY keel_outbox``, delivered at commit) from any other; and
+    every ``poll_interval`` whatever happens, for a notification missed while the listening
+    connection was down. Rows are marked published only after their
     PubAck. A row whose marking fails (the database went away after the PubAck) is
     remembered and marked on a later pass without being published again, however long the
     database stays away: a re-publish past the stream's duplicate window (2 minutes) would
@@ -117,6 +134,7 @@ class OutboxRelay:
         max_error_backoff: float = 10.0,
         metrics: Metrics = NO_METRICS,
         backlog_interval: float = 5.0,
+        listen: bool = True,
     ) -> None:
         if batch < 1:
             raise ValueError("batch must be >= 1")
@@ -128,12 +146,17 @@ class OutboxRelay:
         self.max_error_backoff = max_error_backoff
         self._js: JetStreamContext | None = nats if isinstance(nats, JetStreamContext) else None
         self._wake = asyncio.Event()
+        self._running = False
+        self._held_back = False
+        """The last pass left rows behind a transaction still running."""
         self._metrics = metrics.outbox()
         # The backlog is counted when idle, at most this often, and only if metrics are on.
         self.backlog_interval = backlog_interval
         self._backlog_sampled = -math.inf
         self._acked_unmarked: set[uuid.UUID] = set()
         """Rows JetStream acknowledged whose ``published_at`` has not committed yet."""
+        self.listen = listen
+        """Whether ``run()`` listens for the outbox writes' notifications."""
 
     def wake(self) -> None:
         """Look at the outbox now rather than at the next poll."""
@@ -146,7 +169,12 @@ class OutboxRelay:
             assert isinstance(self._nats, str)
             nc, self._js = await connect_nats(self._nats, name="outbox-relay")
         register_waker(self.engine, self._wake)
+        self._running = True
+        listening = (
+            asyncio.create_task(self._listen(), name="outbox-listen") if self.listen else None
+        )
         failures = 0
+        recheck = HELD_BACK_RECHECK_S
         try:
             while True:
                 try:
@@ -163,11 +191,53 @@ class OutboxRelay:
                 if published >= self.batch:
                     continue  # more are probably waiting
                 await self._sample_backlog()
-                await self._idle()
+                if self._held_back:
+                    await self._idle(min(recheck, self.poll_interval))
+                    recheck *= 2
+                else:
+                    recheck = HELD_BACK_RECHECK_S
+                    await self._idle(self.poll_interval)
         finally:
+            self._running = False
             unregister_waker(self.engine, self._wake)
+            set_publishing(self.engine, self._wake, False)
+            if listening is not None:
+                listening.cancel()
+                await asyncio.gather(listening, return_exceptions=True)
             if nc is not None:
                 await nc.drain()
+
+    async def _listen(self) -> None:
+        """Wake the relay on every notification of an outbox write; reconnect when the
+        connection goes, meanwhile the poll finds what was committed."""
+        url = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        failures = 0
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    if failures:
+                        log.info("outbox relay: listening for outbox writes again")
+                    failures = 0
+                    # Whatever committed before LISTEN took effect sent its notification to
+                    # nobody: one look now covers it.
+                    self._wake.set()
+                    async for _ in conn.notifies():
+                        self._wake.set()
+                    raise psycopg.OperationalError("the listening connection ended")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                delay = min(self.max_error_backoff, self.poll_interval * 2**failures)
+                log.warning(
+                    "outbox relay: not listening for outbox writes (%r); polling every %.1fs,"
+                    " listening again in %.1fs",
+                    exc,
+                    self.poll_interval,
+                    delay,
+                )
+                await asyncio.sleep(delay)
 
     async def _sample_backlog(self) -> None:
         if not self._metrics.enabled:
@@ -185,9 +255,9 @@ class OutboxRelay:
         self._metrics.unpublished.set(count)
         self._metrics.oldest_unpublished_age.set(float(age))
 
-    async def _idle(self) -> None:
+    async def _idle(self, seconds: float) -> None:
         try:
-            async with asyncio.timeout(self.poll_interval):
+            async with asyncio.timeout(seconds):
                 await self._wake.wait()
         except TimeoutError:
             pass
@@ -205,11 +275,15 @@ class OutboxRelay:
             raise RuntimeError("relay_once() needs a JetStreamContext (or run())")
         async with self.engine.connect() as conn, conn.begin():
             locked = await conn.scalar(select(func.pg_try_advisory_xact_lock(RELAY_LOCK_KEY)))
+            if self._running:  # only a running relay is woken by this process's commits
+                set_publishing(self.engine, self._wake, bool(locked))
             if not locked:
                 return 0  # another relay owns this database's outbox right now
-            rows = (
-                await conn.execute(_READY.order_by(OUTBOX.c.txid, OUTBOX.c.id).limit(self.batch))
+            unpublished = (
+                await conn.execute(_PENDING.order_by(OUTBOX.c.txid, OUTBOX.c.id).limit(self.batch))
             ).all()
+            rows = list(itertools.takewhile(lambda row: row.ready, unpublished))
+            self._held_back = len(rows) < len(unpublished)
             if not rows:
                 return 0
             # Rows the stream acknowledged on an earlier pass whose marking did not commit

@@ -51,8 +51,11 @@ class InvoiceHandlers:
         new_id: IdFactory,
         *,
         retry_schedule: Sequence[timedelta] = DEFAULT_RETRY_SCHEDULE,
+        reads: UnitOfWorkFactory | None = None,
     ) -> None:
         self._uow = uow
+        # Pure reads go through units of work without a transaction of their own (read_only).
+        self._reads = reads or uow
         self._ledger = ledger
         self._clock = clock
         self._new_id = new_id
@@ -106,7 +109,7 @@ class InvoiceHandlers:
         return invoice
 
     async def get(self, query: GetInvoice) -> Invoice:
-        async with self._uow() as uow:
+        async with self._reads() as uow:
             return await _get(uow, query.caller.require_org(), query.invoice_id)
 
     async def list(self, query: ListInvoices) -> InvoicePage:
@@ -114,7 +117,7 @@ class InvoiceHandlers:
         org_id, state = query.caller.require_org(), query.state
         digest = paging.query_digest("ListInvoices", org_id, state)
         before = paging.decode_time_key(query.page_token, digest)
-        async with self._uow() as uow:
+        async with self._reads() as uow:
             rows = await uow.invoices.list(org_id, state=state, before=before, limit=limit + 1)
         token = ""
         if len(rows) > limit:

@@ -19,13 +19,20 @@ class Overview:
 
 
 class OverviewHandlers:
-    def __init__(self, uow: UnitOfWorkFactory, ledger: Ledger) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory, ledger: Ledger, *, reads: UnitOfWorkFactory | None = None
+    ) -> None:
         self._uow = uow
+        # Pure reads go through units of work without a transaction of their own (read_only).
+        self._reads = reads or uow
         self._ledger = ledger
 
     async def get(self, query: GetBillingOverview) -> Overview:
         org_id = query.caller.require_org()
-        async with self._uow() as uow:
+        # Three statements, no snapshot needed: a plan's terms never change (its currency is
+        # the one the subscription was read with), and the overview was never one snapshot
+        # anyway (the wallet comes from the ledger, afterwards).
+        async with self._reads() as uow:
             subscription = await uow.subscriptions.get_active(org_id)
             plan = await uow.plans.get(subscription.plan_id) if subscription else None
             due = await uow.invoices.amount_due(org_id)

@@ -20,8 +20,12 @@ class PlanPage:
 
 
 class PlanHandlers:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory, clock: Clock, *, reads: UnitOfWorkFactory | None = None
+    ) -> None:
         self._uow = uow
+        # Pure reads go through units of work without a transaction of their own (read_only).
+        self._reads = reads or uow
         self._clock = clock
 
     async def create(self, command: CreatePlan) -> Plan:
@@ -57,7 +61,7 @@ class PlanHandlers:
     async def get(self, query: GetPlan) -> Plan:
         # The catalogue is public to every caller: no check on query.caller.
         plan_id = query.plan_id
-        async with self._uow() as uow:
+        async with self._reads() as uow:
             plan = await uow.plans.get(plan_id)
         if plan is None:
             raise PlanNotFound("plan not found", plan_id=plan_id)
@@ -68,7 +72,7 @@ class PlanHandlers:
         show_archived = query.show_archived
         digest = paging.query_digest("ListPlans", show_archived)
         after = paging.decode(query.page_token, digest, (str,))
-        async with self._uow() as uow:
+        async with self._reads() as uow:
             plans = await uow.plans.list(
                 after=after[0] if after else "", limit=limit + 1, include_archived=show_archived
             )

@@ -35,8 +35,17 @@ class Page:
 
 
 class SubscriptionHandlers:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, new_id: IdFactory) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        new_id: IdFactory,
+        *,
+        reads: UnitOfWorkFactory | None = None,
+    ) -> None:
         self._uow = uow
+        # Pure reads go through units of work without a transaction of their own (read_only).
+        self._reads = reads or uow
         self._clock = clock
         self._new_id = new_id
 
@@ -84,7 +93,7 @@ class SubscriptionHandlers:
             return subscription
 
     async def get(self, query: GetSubscription) -> Subscription:
-        async with self._uow() as uow:
+        async with self._reads() as uow:
             return await _get(uow, query.caller.require_org(), query.subscription_id)
 
     async def list(self, query: ListSubscriptions) -> Page:
@@ -92,7 +101,7 @@ class SubscriptionHandlers:
         org_id, state = query.caller.require_org(), query.state
         digest = paging.query_digest("ListSubscriptions", org_id, state)
         before = paging.decode_time_key(query.page_token, digest)
-        async with self._uow() as uow:
+        async with self._reads() as uow:
             rows = await uow.subscriptions.list(org_id, state=state, before=before, limit=limit + 1)
         token = ""
         if len(rows) > limit:

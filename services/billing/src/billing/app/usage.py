@@ -50,10 +50,19 @@ class UsageSummary:
 
 
 class UsageHandlers:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, new_id: IdFactory) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        new_id: IdFactory,
+        *,
+        reads: UnitOfWorkFactory | None = None,
+    ) -> None:
         self._uow = uow
         self._clock = clock
         self._new_id = new_id
+        # The summary reads through units of work without a transaction of their own.
+        self._reads = reads or uow
 
     def _records(
         self, org_id: str, inputs: Sequence[UsageInput], now: datetime
@@ -86,6 +95,18 @@ class UsageHandlers:
         written, so the bounds see every earlier record and a period close waits (usage is
         never written into a period after it was priced).
         """
+        inserted, _ = await self._record_in(uow, org_id, inputs, late=late)
+        return inserted
+
+    async def _record_in(
+        self,
+        uow: UnitOfWork,
+        org_id: str,
+        inputs: Sequence[UsageInput],
+        *,
+        late: Late = Late.REFUSE,
+    ) -> tuple[list[UsageRecord], dict[str, UsageRecord]]:
+        """``record_in``, also handing back the records its dedup keys already had."""
         now = self._clock()
         records = self._records(org_id, inputs, now)
         for record in records:
@@ -126,18 +147,22 @@ class UsageHandlers:
         )
         inserted = await uow.usage.add_many(new, period)
         uow.record(*(UsageRecorded(r) for r in inserted))
-        return inserted
+        return inserted, existing
 
     async def record(self, command: RecordUsage) -> tuple[UsageRecord, bool]:
         """The record for the dedup key, and whether it had been recorded before."""
         org_id = require_usage_reporter(command.caller)
         usage = command.usage
         async with self._uow() as uow:
-            inserted = await self.record_in(uow, org_id, [usage])
+            inserted, known = await self._record_in(uow, org_id, [usage])
             if inserted:
                 await uow.commit()
                 return inserted[0], False
-            existing = await uow.usage.get_by_dedup_key(org_id, usage.dedup_key)
+            # A repeat was found before the insert, under the subscription's lock: no second
+            # read. Only a key another transaction recorded meanwhile needs one.
+            existing = known.get(usage.dedup_key)
+            if existing is None:
+                existing = await uow.usage.get_by_dedup_key(org_id, usage.dedup_key)
         assert existing is not None, "a conflicting row exists once the insert skipped it"
         return existing, True
 
@@ -153,7 +178,10 @@ class UsageHandlers:
     async def summary(self, query: GetUsageSummary) -> UsageSummary:
         org_id = query.caller.require_org()
         start, end, aggregation = query.start, query.end, query.aggregation
-        async with self._uow() as uow:
+        # No snapshot needed across its statements: each metric's figure comes from one
+        # statement (the running totals, or the records when the totals straddle a bound),
+        # and the period and plan are read as any concurrent change left them.
+        async with self._reads() as uow:
             aggregations: dict[str, Aggregation] = {}
             if start is None or end is None or aggregation is None:
                 subscription = await uow.subscriptions.get_active(org_id)

@@ -37,11 +37,15 @@ class _Repositories:
 
 
 class SqlUnitOfWork(_Repositories, CommandUnitOfWork[DomainEvent]):
-    """Its own transaction: rolls back unless committed; events go to the outbox on commit."""
+    """Its own transaction: rolls back unless committed; events go to the outbox on commit.
 
-    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
+    With ``read_only``, no transaction: each statement runs in its own read-only one, acting
+    for the same organization (for queries that need no single snapshot and take no locks).
+    """
+
+    def __init__(self, engine: AsyncEngine, clock: Clock, *, read_only: bool = False) -> None:
         self._clock = clock
-        super().__init__(engine, to_envelope)
+        super().__init__(engine, to_envelope, read_only=read_only)
 
 
 class BoundUnitOfWork(_Repositories, JoinedUnitOfWork[DomainEvent]):
@@ -55,5 +59,7 @@ class BoundUnitOfWork(_Repositories, JoinedUnitOfWork[DomainEvent]):
         super().__init__(conn, to_envelope)
 
 
-def sql_unit_of_work_factory(engine: AsyncEngine, clock: Clock) -> Callable[[], SqlUnitOfWork]:
-    return lambda: SqlUnitOfWork(engine, clock)
+def sql_unit_of_work_factory(
+    engine: AsyncEngine, clock: Clock, *, read_only: bool = False
+) -> Callable[[], SqlUnitOfWork]:
+    return lambda: SqlUnitOfWork(engine, clock, read_only=read_only)

@@ -162,8 +162,11 @@ class ApiKeyHandlers:
         clock: Clock,
         verifier: ApiKeyVerifier,
         sessions: SessionIssuer,
+        reads: UnitOfWorkFactory | None = None,
     ) -> None:
         self._uow = uow
+        # Pure reads go through units of work without a transaction of their own (read_only).
+        self._reads = reads or uow
         self._clock = clock
         self._verifier = verifier
         self._sessions = sessions
@@ -248,7 +251,7 @@ class ApiKeyHandlers:
             include_inactive=query.show_inactive,
             filters={"now": self._clock.now().isoformat()},
         )
-        async with self._uow() as uow:
+        async with self._reads() as uow:
             page = await uow.api_keys.list(query.caller.org_id, list_query)
         return list(page.items), next_page_token(page.next_cursor, scope)
 

@@ -13,8 +13,10 @@ from keel_runtime import paging
 class AuditHandlers:
     """The audit log: list."""
 
-    def __init__(self, *, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, *, uow: UnitOfWorkFactory, reads: UnitOfWorkFactory | None = None) -> None:
         self._uow = uow
+        # Pure reads go through units of work without a transaction of their own (read_only).
+        self._reads = reads or uow
 
     async def list(self, query: ListAuditEvents) -> tuple[list[AuditEntry], str]:
         query.caller.require_role(*AUDIT_READERS)
@@ -25,6 +27,6 @@ class AuditHandlers:
             after=page_cursor(query.page_token, scope),
             filters=filters,
         )
-        async with self._uow() as uow:
+        async with self._reads() as uow:
             page = await uow.audit.list(query.caller.org_id, list_query)
         return list(page.items), next_page_token(page.next_cursor, scope)

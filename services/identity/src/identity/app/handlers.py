@@ -37,12 +37,16 @@ def build_handlers(
     throttle: LoginThrottle,
     clock: Clock,
     policy: SessionPolicy,
+    reads: UnitOfWorkFactory | None = None,
 ) -> Handlers:
+    """``reads`` makes the units of work of the pure reads (read_only), ``uow`` every other
+    one's; without it, reads take a transaction too."""
+    reads = reads or uow
     sessions = SessionIssuer(tokens, clock, policy)
     verifier = ApiKeyVerifier(uow, clock)
     return Handlers(
-        organizations=OrganizationHandlers(uow=uow, hasher=hasher, clock=clock),
-        users=UserHandlers(uow=uow, hasher=hasher, clock=clock),
+        organizations=OrganizationHandlers(uow=uow, reads=reads, hasher=hasher, clock=clock),
+        users=UserHandlers(uow=uow, reads=reads, hasher=hasher, clock=clock),
         auth=AuthHandlers(
             uow=uow,
             hasher=hasher,
@@ -52,6 +56,8 @@ def build_handlers(
             tokens=tokens,
             api_keys=verifier,
         ),
-        api_keys=ApiKeyHandlers(uow=uow, clock=clock, verifier=verifier, sessions=sessions),
-        audit=AuditHandlers(uow=uow),
+        api_keys=ApiKeyHandlers(
+            uow=uow, reads=reads, clock=clock, verifier=verifier, sessions=sessions
+        ),
+        audit=AuditHandlers(uow=uow, reads=reads),
     )

@@ -62,8 +62,17 @@ UPDATABLE_ORGANIZATION_FIELDS = frozenset({"display_name", "default_currency"})
 class OrganizationHandlers:
     """Organizations: sign-up, read and update."""
 
-    def __init__(self, *, uow: UnitOfWorkFactory, hasher: PasswordHasher, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        hasher: PasswordHasher,
+        clock: Clock,
+        reads: UnitOfWorkFactory | None = None,
+    ) -> None:
         self._uow = uow
+        # Pure reads go through units of work without a transaction of their own (read_only).
+        self._reads = reads or uow
         self._hasher = hasher
         self._clock = clock
 
@@ -179,7 +188,7 @@ class OrganizationHandlers:
         # Another tenant's organization is reported missing, not forbidden: ids don't leak.
         if query.organization_id != query.caller.org_id:
             raise OrganizationNotFound(organization_id=query.organization_id)
-        async with self._uow() as uow:
+        async with self._reads() as uow:
             org = await uow.organizations.get(query.organization_id)
         if org is None:
             raise OrganizationNotFound(organization_id=query.organization_id)

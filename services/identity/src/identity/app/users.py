@@ -67,17 +67,26 @@ async def _keep_an_owner(uow: UnitOfWork, user: User) -> None:
 class UserHandlers:
     """Users of an organization: read, list, create, update, deactivate, change password."""
 
-    def __init__(self, *, uow: UnitOfWorkFactory, hasher: PasswordHasher, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        hasher: PasswordHasher,
+        clock: Clock,
+        reads: UnitOfWorkFactory | None = None,
+    ) -> None:
         self._uow = uow
+        # Pure reads go through units of work without a transaction of their own (read_only).
+        self._reads = reads or uow
         self._hasher = hasher
         self._clock = clock
 
     async def get_current(self, query: GetCurrentUser) -> User:
-        async with self._uow() as uow:
+        async with self._reads() as uow:
             return await _load(uow, query.caller, require_user(query.caller))
 
     async def get(self, query: GetUser) -> User:
-        async with self._uow() as uow:
+        async with self._reads() as uow:
             return await _load(uow, query.caller, query.user_id)
 
     async def list(self, query: ListUsers) -> tuple[list[User], str]:
@@ -87,7 +96,7 @@ class UserHandlers:
             after=page_cursor(query.page_token, scope),
             include_inactive=query.show_deactivated,
         )
-        async with self._uow() as uow:
+        async with self._reads() as uow:
             page: Page[User] = await uow.users.list(query.caller.org_id, list_query)
         return list(page.items), next_page_token(page.next_cursor, scope)
 

@@ -14,7 +14,11 @@ from keel_runtime.db import CommandUnitOfWork
 
 
 class SqlUnitOfWork(CommandUnitOfWork[DomainEvent]):
-    """One transaction per command; events go to the outbox on commit."""
+    """One transaction per command; events go to the outbox on commit.
+
+    With ``read_only``, no transaction: each statement runs in its own read-only one, acting
+    for the same organization (for queries that need no single snapshot and take no locks).
+    """
 
     organizations: SqlOrganizations
     users: SqlUsers
@@ -23,8 +27,8 @@ class SqlUnitOfWork(CommandUnitOfWork[DomainEvent]):
     idempotency: SqlIdempotency
     audit: SqlAuditLog
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        super().__init__(engine, to_envelope)
+    def __init__(self, engine: AsyncEngine, *, read_only: bool = False) -> None:
+        super().__init__(engine, to_envelope, read_only=read_only)
 
     def bind_repositories(self, connection: AsyncConnection) -> None:
         self.organizations = SqlOrganizations(connection)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.domain.plan import Interval, Plan
 from billing.storage import json_codec
 from billing.storage.tables import plans
+
+# Built once: every RecordUsage of a subscribed organization reads its plan.
+_BY_ID = select(plans).where(plans.c.plan_id == bindparam("plan_id"))
 
 
 class PlanRepository:
@@ -31,7 +34,7 @@ class PlanRepository:
         )
 
     async def get(self, plan_id: str) -> Plan | None:
-        row = (await self._conn.execute(select(plans).where(plans.c.plan_id == plan_id))).first()
+        row = (await self._conn.execute(_BY_ID, {"plan_id": plan_id})).first()
         return self._from_row(row) if row else None
 
     async def get_default(self) -> Plan | None:

@@ -20,6 +20,21 @@ from billing.storage.tables import (
 )
 from keel_runtime.ids import new_id
 
+# Built once, the statements every RecordUsage runs: no statement construction per call,
+# and SQLAlchemy keeps each one's cache key on it (about 0.1 ms a statement otherwise).
+_ACTIVE = select(subscriptions).where(
+    subscriptions.c.org_id == bindparam("org_id"), subscriptions.c.state == "active"
+)
+_ACTIVE_FOR_UPDATE = _ACTIVE.with_for_update()
+_PENDING_ADJUSTMENTS = (
+    select(adjustments.c.description, adjustments.c.amount_minor)
+    .where(
+        adjustments.c.subscription_id == bindparam("subscription_id"),
+        adjustments.c.invoice_id.is_(None),
+    )
+    .order_by(adjustments.c.create_time, adjustments.c.description)
+)
+
 
 def _subscription_values(s: Subscription) -> dict[str, Any]:
     return {
@@ -70,12 +85,8 @@ class SubscriptionRepository:
         return _subscription(row) if row else None
 
     async def get_active(self, org_id: str, *, for_update: bool = False) -> Subscription | None:
-        query = select(subscriptions).where(
-            subscriptions.c.org_id == org_id, subscriptions.c.state == "active"
-        )
-        if for_update:
-            query = query.with_for_update()
-        row = (await self._conn.execute(query)).first()
+        query = _ACTIVE_FOR_UPDATE if for_update else _ACTIVE
+        row = (await self._conn.execute(query, {"org_id": org_id})).first()
         return _subscription(row) if row else None
 
     async def list_due(
@@ -191,13 +202,7 @@ class SubscriptionRepository:
         )
 
     async def pending_adjustments(self, subscription_id: str) -> tuple[Adjustment, ...]:
-        rows = await self._conn.execute(
-            select(adjustments.c.description, adjustments.c.amount_minor)
-            .where(
-                adjustments.c.subscription_id == subscription_id, adjustments.c.invoice_id.is_(None)
-            )
-            .order_by(adjustments.c.create_time, adjustments.c.description)
-        )
+        rows = await self._conn.execute(_PENDING_ADJUSTMENTS, {"subscription_id": subscription_id})
         return tuple(Adjustment(r.description, r.amount_minor) for r in rows)
 
     async def take_adjustments(
