@@ -21,8 +21,8 @@ functions instead (see keel_runtime.migrations.create_cross_org_function).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -135,6 +135,29 @@ class ReadingCursor(AsyncCursor[Any]):
             await AsyncCursor(connection).execute(_READ_PRELUDE, (org_id,))
             await super().execute(query, params, **kwargs)
         return self
+
+    # The cursor's other ways to send a statement would run it bare: in autocommit, acting
+    # for no organization and free to write (each committing at once). A read needs none:
+    # many parameter sets are a write's, and streaming or copying wants a transaction.
+
+    async def executemany(self, query: Any, params_seq: Any, **kwargs: Any) -> None:
+        self._refuse_in_a_read("executemany")
+        await super().executemany(query, params_seq, **kwargs)
+
+    async def stream(self, query: Any, params: Any = None, **kwargs: Any) -> AsyncIterator[Any]:
+        self._refuse_in_a_read("stream")
+        async for row in super().stream(query, params, **kwargs):
+            yield row
+
+    @asynccontextmanager
+    async def copy(self, statement: Any, params: Any = None, **kwargs: Any) -> AsyncIterator[Any]:
+        self._refuse_in_a_read("copy")
+        async with super().copy(statement, params, **kwargs) as copy:
+            yield copy
+
+    def _refuse_in_a_read(self, what: str) -> None:
+        if self.connection.autocommit and self.connection in _reading:
+            raise RuntimeError(f"a read-only unit of work runs no {what}: it has no transaction")
 
 
 _reading: WeakKeyDictionary[psycopg.AsyncConnection[Any], str] = WeakKeyDictionary()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 from typing import Any
 
@@ -114,6 +115,38 @@ async def test_a_read_refuses_writes(engine: AsyncEngine) -> None:
             await uow.commit()
 
 
+async def test_a_read_refuses_writes_sent_as_many(engine: AsyncEngine) -> None:
+    """A statement with many parameter sets (the driver's executemany) is a read's too: it
+    must not run outside the read-only transaction, in autocommit, where it would commit."""
+    async with engine.begin() as connection:
+        await connection.execute(text("CREATE TABLE IF NOT EXISTS read_wrote_many (id int)"))
+    async with UnitOfWork(engine, org_id="org-a", read_only=True) as uow:
+        with pytest.raises((DBAPIError, RuntimeError), match="read"):
+            await uow.connection.execute(
+                text("INSERT INTO read_wrote_many (id) VALUES (:id)"), [{"id": 1}, {"id": 2}]
+            )
+    async with engine.connect() as connection:
+        assert await connection.scalar(text("SELECT count(*) FROM read_wrote_many")) == 0
+
+
+async def test_a_read_refuses_the_drivers_stream_and_copy(engine: AsyncEngine) -> None:
+    """The driver's cursor streams rows and copies data outside ``execute``: in a read those
+    would run bare, in autocommit, acting for no organization and free to write."""
+    async with engine.begin() as connection:
+        await connection.execute(text("CREATE TABLE IF NOT EXISTS read_streamed (id int)"))
+    async with UnitOfWork(engine, org_id="org-a", read_only=True) as uow:
+        driver = await driver_connection(uow.connection)
+        cursor = driver.cursor()
+        with pytest.raises(RuntimeError, match="read"):
+            async for _ in cursor.stream("INSERT INTO read_streamed VALUES (1) RETURNING id"):
+                pass
+        with pytest.raises(RuntimeError, match="read"):
+            async with cursor.copy("COPY read_streamed FROM STDIN") as copy:
+                await copy.write_row((2,))
+    async with engine.connect() as connection:
+        assert await connection.scalar(text("SELECT count(*) FROM read_streamed")) == 0
+
+
 async def test_the_organization_of_a_read_ends_with_it(engine: AsyncEngine) -> None:
     """The pooled connection goes back as it was: in a transaction, acting for nobody."""
     single = create_engine(str(engine.url.render_as_string(hide_password=False)), pool_size=1)
@@ -127,6 +160,39 @@ async def test_the_organization_of_a_read_ends_with_it(engine: AsyncEngine) -> N
             await connection.execute(text("CREATE TEMPORARY TABLE after_a_read (id int)"))
     finally:
         await single.dispose()
+
+
+@pytest.mark.parametrize("after_s", [0.0, 0.01, 0.1])
+async def test_a_read_cancelled_mid_statement_leaves_the_connection_clean(
+    engine: AsyncEngine, after_s: float
+) -> None:
+    """A request timing out while its read is in flight (in the pipeline, or waiting on the
+    answer): the one pooled connection serves the next organization its own rows, and goes
+    back in a transaction, acting for nobody."""
+    single = create_engine(str(engine.url.render_as_string(hide_password=False)), pool_size=1)
+    try:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(after_s):
+                async with UnitOfWork(single, org_id="org-a", read_only=True) as uow:
+                    await uow.connection.execute(text("SELECT 'of-a', pg_sleep(1)"))
+        async with UnitOfWork(single, org_id="org-b", read_only=True) as uow:
+            rows = (await uow.connection.execute(text("SELECT 'of-b'"))).all()
+            assert rows == [("of-b",)]
+            assert await uow.connection.scalar(SETTING) == "org-b"
+        async with single.connect() as connection:
+            assert await connection.scalar(SETTING) in (None, "")
+            assert await connection.scalar(text("SHOW transaction_read_only")) == "off"
+            assert connection.in_transaction()
+    finally:
+        await single.dispose()
+
+
+async def test_a_read_cannot_stream_from_a_server_side_cursor(engine: AsyncEngine) -> None:
+    """A server-side cursor needs a transaction: streaming in a read fails at once, plainly,
+    rather than run without the organization."""
+    async with UnitOfWork(engine, org_id="org-a", read_only=True) as uow:
+        with pytest.raises(DBAPIError, match="transaction block"):
+            await uow.connection.stream(text("SELECT 1"))
 
 
 async def test_a_read_is_one_round_trip_per_statement(engine: AsyncEngine) -> None:

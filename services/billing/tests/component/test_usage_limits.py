@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 from keel.billing.v1 import (
     invoice_service_pb2,
     invoice_service_pb2_grpc,
@@ -19,8 +21,11 @@ from keel.billing.v1 import (
     usage_service_pb2_grpc,
 )
 from keel.type.v1 import asset_pb2
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from keel_devstack.routed_channel import as_workload
+from keel_runtime.db import UnitOfWork
 
 from .conftest import AsUser
 from .test_server import error_info
@@ -138,3 +143,56 @@ async def test_a_plan_change_that_would_make_the_period_unpriceable_is_refused(
         )
     assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert error_info(raised.value).reason == "USAGE_LIMIT_EXCEEDED"
+
+
+async def test_a_summary_past_64_bits_is_refused_not_an_internal_error(
+    billing: Any, as_user: AsUser, engine: AsyncEngine
+) -> None:
+    """Without a subscription nothing bounds a period's quantity: about 9,200 batches of the
+    largest events take one metric's sum past 2^63 - 1, which no int64 carries."""
+    org_id = str(uuid.uuid4())
+    usage = usage_service_pb2_grpc.UsageServiceStub(billing)
+    await usage.RecordUsageBatch(batch("a", 1000, 10**12), metadata=as_user(org_id))
+    # The batches before the last, folded into the running total rather than sent one by one.
+    async with UnitOfWork(engine, org_id=org_id) as uow:
+        await uow.connection.execute(
+            text("UPDATE usage_aggregates SET quantity_sum = :sum"), {"sum": 2**63 - 10**14}
+        )
+        await uow.commit()
+    await usage.RecordUsageBatch(batch("b", 1000, 10**12), metadata=as_user(org_id))
+
+    now = datetime.now(UTC)
+    start, end = Timestamp(), Timestamp()
+    start.FromDatetime(now - timedelta(days=1))
+    end.FromDatetime(now + timedelta(days=1))
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await usage.GetUsageSummary(
+            usage_service_pb2.GetUsageSummaryRequest(start_time=start, end_time=end),
+            metadata=as_user(org_id),
+        )
+    assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    info = error_info(raised.value)
+    assert info.reason == "USAGE_LIMIT_EXCEEDED"
+    assert info.metadata["metric"] == "api.calls"
+
+
+async def test_a_plan_whose_flat_fees_no_invoice_can_carry_is_refused(billing: Any) -> None:
+    """Two flat fees of 2^63 - 1 each: every period of the plan would fail to close (its
+    total does not fit 64 bits), and the subscription could be neither invoiced nor
+    cancelled."""
+    fee = plan_pb2.Price(flat=plan_pb2.FlatPrice(amount=2**63 - 1))
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await plan_service_pb2_grpc.PlanServiceStub(billing).CreatePlan(
+            plan_service_pb2.CreatePlanRequest(
+                plan_id=f"fees-{uuid.uuid4().hex[:8]}",
+                plan=plan_pb2.Plan(
+                    display_name="fees",
+                    asset=asset_pb2.Asset(code="USD", scale=2),
+                    interval=plan_pb2.BILLING_INTERVAL_MONTH,
+                    prices=[fee, plan_pb2.Price(description="again", flat=fee.flat)],
+                ),
+            ),
+            metadata=OPERATOR,
+        )
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_info(raised.value).reason == "INVALID_PLAN"

@@ -37,7 +37,7 @@ from billing.app.invoices import InvoiceHandlers
 from billing.app.overview import OverviewHandlers
 from billing.app.plans import PlanHandlers
 from billing.app.subscriptions import SubscriptionHandlers
-from billing.app.usage import UsageHandlers
+from billing.app.usage import Late, UsageHandlers
 from billing.app.webhooks import WebhookHandlers
 from billing.domain import errors
 from billing.domain import events as ev
@@ -278,6 +278,41 @@ async def test_record_usage_is_idempotent_on_dedup_key(
     )
     assert duplicate and again == first
     assert [type(e) for e in db.published] == [ev.UsageRecorded]
+
+
+async def test_a_carried_event_lands_in_the_open_period_when_a_close_passed_its_clock(
+    db: FakeDatabase, subs: SubscriptionHandlers, usage: UsageHandlers, clock: FakeClock
+) -> None:
+    """Another service's event read the clock, then waited on the subscription's lock while
+    an early close committed a moment later: dated at that reading, it would fall before the
+    open period, in no invoice ever."""
+    sub = await start(db, subs)
+    closed_at = clock.now + timedelta(seconds=1)
+    db.state.subscriptions[sub.subscription_id] = dataclasses.replace(
+        sub, current_period_start=closed_at
+    )
+    async with db.uow() as uow:
+        (record,) = await usage.record_in(
+            uow, sub.org_id, [UsageInput("items.confirmed", 1, "k1")], late=Late.CARRY
+        )
+    assert record.event_time >= closed_at
+
+
+async def test_an_event_sent_without_a_time_is_not_refused_when_a_close_passed_its_clock(
+    db: FakeDatabase, subs: SubscriptionHandlers, usage: UsageHandlers, clock: FakeClock
+) -> None:
+    """Dated "now" by billing, not by its sender: a close that committed while it waited on
+    the lock, after billing read its clock, leaves it to the open period (no
+    USAGE_PERIOD_CLOSED for a time the sender never gave)."""
+    sub = await start(db, subs)
+    closed_at = clock.now + timedelta(seconds=1)
+    db.state.subscriptions[sub.subscription_id] = dataclasses.replace(
+        sub, current_period_start=closed_at
+    )
+    record, duplicate = await usage.record(
+        RecordUsage(member_reporter(), UsageInput("items.confirmed", 1, "k1"))
+    )
+    assert not duplicate and record.event_time >= closed_at
 
 
 async def test_batch_counts_duplicates(usage: UsageHandlers) -> None:

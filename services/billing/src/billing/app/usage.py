@@ -28,6 +28,7 @@ from billing.domain.usage import (
     check_event_time,
     check_period_bounds,
     check_same_payload,
+    check_summary_fits,
 )
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -124,6 +125,14 @@ class UsageHandlers:
             else await uow.invoices.billed_until(org_id)
         )
         if late is Late.REFUSE:
+            # Usage sent without a time is dated now, and no earlier than the open period:
+            # a close may have committed while this waited on the lock, after `now` was read.
+            undated = {
+                r.usage_record_id
+                for u, r in zip(inputs, records, strict=True)
+                if u.event_time is None
+            }
+            new = [_no_earlier(r, open_since) if r.usage_record_id in undated else r for r in new]
             for record in new:
                 check_event_time(record, now, open_since)
         else:
@@ -199,6 +208,8 @@ class UsageHandlers:
                 aggregations=aggregations,
                 fallback=aggregation or Aggregation.SUM,
             )
+        for row in rows:
+            check_summary_fits(row)
         return UsageSummary(start, end, rows)
 
 
@@ -256,10 +267,18 @@ def _first_per_key(records: Sequence[UsageRecord]) -> list[UsageRecord]:
     return first
 
 
+def _no_earlier(record: UsageRecord, open_since: datetime | None) -> UsageRecord:
+    if open_since is None or record.event_time >= open_since:
+        return record
+    return replace(record, event_time=open_since)
+
+
 def _carried(record: UsageRecord, now: datetime, open_since: datetime | None) -> UsageRecord:
-    """The record, re-dated to now when its own time could not be billed any more."""
+    """The record, re-dated to now when its own time could not be billed any more: to the
+    open period's start if that is later (a close committed while this waited on its lock,
+    after `now` was read)."""
     try:
         check_event_time(record, now, open_since)
     except (UsageTimeOutOfRange, UsagePeriodClosed):
-        return replace(record, event_time=now)
+        return replace(record, event_time=max(now, open_since) if open_since else now)
     return record

@@ -8,6 +8,9 @@ from billing.domain.errors import AmountOverflow, UnsupportedCurrency
 
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
+MAX_PERIOD_AMOUNT = 10**18
+"""What the open period may cost when priced (int64 tops at ~9.22e18: room for fees and
+proration on top)."""
 
 # Minor-unit digits per supported currency; the ledger asset uses the same code and scale.
 _SCALES = {

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from billing.domain.errors import InvalidPlan
-from billing.domain.money import currency_scale
+from billing.domain.money import MAX_PERIOD_AMOUNT, currency_scale
 from billing.domain.pricing import Flat, Package, Price, Tiered
 
 
@@ -80,7 +80,7 @@ def new_plan(
             raise InvalidPlan("at most one price per metric", metric=price.metric)
         seen.add(price.metric)
         _check_model(price)
-    return Plan(
+    plan = Plan(
         plan_id=plan_id,
         display_name=display_name or plan_id,
         currency=currency,
@@ -88,6 +88,14 @@ def new_plan(
         prices=prices,
         create_time=now,
     )
+    # Usage is bounded so every period can be priced; the fees alone must be too, or no
+    # period of the plan could ever close (nor its subscription be cancelled).
+    if plan.flat_fees > MAX_PERIOD_AMOUNT:
+        raise InvalidPlan(
+            f"the flat fees of a period may total at most {MAX_PERIOD_AMOUNT} minor units",
+            limit=str(MAX_PERIOD_AMOUNT),
+        )
+    return plan
 
 
 def _check_model(price: Price) -> None:

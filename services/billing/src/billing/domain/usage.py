@@ -16,6 +16,7 @@ from billing.domain.errors import (
     UsageTimeOutOfRange,
 )
 from billing.domain.invoice import price_period
+from billing.domain.money import INT64_MAX, MAX_PERIOD_AMOUNT
 from billing.domain.plan import Plan
 from billing.domain.pricing import Aggregation
 from billing.domain.subscription import Adjustment
@@ -29,9 +30,6 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 """How far ahead of billing's clock an event may be dated (clock skew)."""
 MAX_LATENESS = timedelta(days=35)
 """How old an event may be (and never older than the open period)."""
-MAX_PERIOD_AMOUNT = 10**18
-"""What the open period may cost when priced (int64 tops at ~9.22e18: room for fees and
-proration on top)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +107,18 @@ def check_event_quantity(record: UsageRecord) -> None:
             f"quantity must be between 0 and {MAX_EVENT_QUANTITY}",
             metric=record.metric,
             dedup_key=record.dedup_key,
+        )
+
+
+def check_summary_fits(usage: MetricUsage) -> None:
+    """A summary carries each metric's value and count in 64 bits. Only usage outside a
+    subscription, which no period bound caps, sums past them (a long range of it)."""
+    if max(usage.value, usage.record_count) > INT64_MAX:
+        raise UsageLimitExceeded(
+            f"{usage.metric}: the usage in this range sums past {INT64_MAX}: ask for a"
+            " shorter range",
+            metric=usage.metric,
+            limit=str(INT64_MAX),
         )
 
 
