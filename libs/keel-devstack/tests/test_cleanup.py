@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -39,9 +40,14 @@ def wait_gone(pgid: int, timeout: float = 10.0) -> bool:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
-def test_servers_die_with_their_owner(scratch: Path, sig: signal.Signals) -> None:
+def test_servers_die_with_their_owner(
+    scratch: Path, sig: signal.Signals, interruptible: Callable[[], None]
+) -> None:
     owner = subprocess.Popen(
-        [sys.executable, "-c", OWNER, str(scratch)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", OWNER, str(scratch)],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=interruptible,
     )
     try:
         assert owner.stdout is not None

@@ -6,6 +6,7 @@ import json
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -29,13 +30,16 @@ sys.exit(run_stack(Path(sys.argv[1]), verbose=True, only=None, services=[standin
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT])
-def test_run_writes_state_and_stops_everything(scratch: Path, sig: signal.Signals) -> None:
+def test_run_writes_state_and_stops_everything(
+    scratch: Path, sig: signal.Signals, interruptible: Callable[[], None]
+) -> None:
     var = scratch / "var"
     runner = subprocess.Popen(
         [sys.executable, "-c", RUNNER, str(var), str(STANDIN_DIR)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=interruptible,
     )
     try:
         _check_run(runner, var, sig)
@@ -109,7 +113,7 @@ def _wait_for_state(runner: subprocess.Popen[str], var: Path) -> dict[str, objec
     raise AssertionError("the stack did not start:\n" + "".join(output))
 
 
-def test_two_checkouts_run_side_by_side(scratch: Path) -> None:
+def test_two_checkouts_run_side_by_side(scratch: Path, interruptible: Callable[[], None]) -> None:
     """Two stacks that prefer the same ports each get their own servers, never the other's."""
     runners: list[subprocess.Popen[str]] = []
     try:
@@ -119,6 +123,7 @@ def test_two_checkouts_run_side_by_side(scratch: Path) -> None:
             runner = subprocess.Popen(
                 [sys.executable, "-c", RUNNER, str(var), str(STANDIN_DIR)],
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                preexec_fn=interruptible,
             )  # fmt: skip
             runners.append(runner)
             states.append(_wait_for_state(runner, var))
