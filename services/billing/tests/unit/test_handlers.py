@@ -114,6 +114,42 @@ async def test_start_default_is_idempotent(db: FakeDatabase, subs: SubscriptionH
     assert [type(e) for e in db.published] == [ev.SubscriptionCreated]
 
 
+async def test_usage_reported_before_billing_saw_the_sign_up_is_in_the_first_period(
+    db: FakeDatabase, subs: SubscriptionHandlers, usage: UsageHandlers, clock: FakeClock
+) -> None:
+    """Items' events and identity's sign-up travel on different streams: a confirmed item
+    can reach billing before the sign-up does. Started at billing's clock, the first period
+    began after that usage, and no invoice would ever price it."""
+    signed_up = clock.now
+    clock.advance(timedelta(seconds=5))
+    async with db.uow() as uow:
+        await usage.record_in(
+            uow, "org-1", [UsageInput("items.confirmed", 1, "k1")], late=Late.CARRY
+        )
+        await uow.commit()
+    clock.advance(timedelta(seconds=5))
+    async with db.uow() as uow:
+        sub = await subs.start_default(uow, "org-1", since=signed_up)
+        await uow.commit()
+    assert sub is not None
+    assert (sub.current_period_start, sub.create_time) == (signed_up, clock.now)
+    summary = await usage.summary(
+        GetUsageSummary(member(), metrics=[], start=None, end=None, aggregation=None)
+    )
+    assert [(m.metric, m.value) for m in summary.metrics] == [("items.confirmed", 1)]
+
+
+@pytest.mark.parametrize(
+    "offset", [timedelta(seconds=1), -timedelta(days=1, seconds=1)], ids=["future", "stale"]
+)
+async def test_a_sign_up_time_in_the_future_or_long_past_starts_the_subscription_now(
+    db: FakeDatabase, subs: SubscriptionHandlers, clock: FakeClock, offset: timedelta
+) -> None:
+    async with db.uow() as uow:
+        sub = await subs.start_default(uow, "org-1", since=clock.now + offset)
+    assert sub is not None and sub.current_period_start == clock.now
+
+
 async def test_start_default_without_default_plan_fails(
     db: FakeDatabase, subs: SubscriptionHandlers
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from billing.app.access import require_billing_manager
 from billing.app.closing import close_ended_periods, close_open_period
@@ -27,6 +28,9 @@ from billing.domain.money import Money
 from billing.domain.subscription import Subscription, start_subscription
 from keel_runtime import paging
 
+DEFAULT_START_MAX_DELAY = timedelta(days=1)
+"""How far back a sign-up may date its default subscription (a later delivery starts now)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Page:
@@ -49,8 +53,16 @@ class SubscriptionHandlers:
         self._clock = clock
         self._new_id = new_id
 
-    async def start_default(self, uow: UnitOfWork, org_id: str) -> Subscription | None:
+    async def start_default(
+        self, uow: UnitOfWork, org_id: str, *, since: datetime | None = None
+    ) -> Subscription | None:
         """Start an organization on the default plan, inside the caller's unit of work.
+
+        `since` is when the organization was created: the first period starts there, not
+        when this service got to the sign-up event, so usage other services report in
+        between (their events travel on other streams) lies inside it rather than before
+        every period. A time in the future, or older than `DEFAULT_START_MAX_DELAY` (a
+        replayed or restored event), starts it now.
 
         Idempotent: an organization with an active subscription is left alone (None), and
         the unique index on active subscriptions settles concurrent starts.
@@ -60,8 +72,11 @@ class SubscriptionHandlers:
         plan = await uow.plans.get_default()
         if plan is None:
             raise DefaultPlanMissing("no default plan is configured")
+        now = self._clock()
+        recent = since is not None and now - DEFAULT_START_MAX_DELAY <= since <= now
+        start = since if recent and since is not None else now
         subscription = start_subscription(
-            subscription_id=self._new_id(), org_id=org_id, plan=plan, now=self._clock()
+            subscription_id=self._new_id(), org_id=org_id, plan=plan, now=now, start=start
         )
         if not await uow.subscriptions.add(subscription):
             return None

@@ -126,17 +126,24 @@ class Subscription:
 
 
 def start_subscription(
-    *, subscription_id: str, org_id: str, plan: Plan, now: datetime
+    *,
+    subscription_id: str,
+    org_id: str,
+    plan: Plan,
+    now: datetime,
+    start: datetime | None = None,
 ) -> Subscription:
+    """A subscription created `now`, its first period from `start` (default: now)."""
     if plan.archived:
         raise PlanArchived("plan is archived", plan_id=plan.plan_id)
+    start = now if start is None else start
     return Subscription(
         subscription_id=subscription_id,
         org_id=org_id,
         plan_id=plan.plan_id,
         state=SubscriptionState.ACTIVE,
-        anchor=now,
-        current_period_start=now,
-        current_period_end=add_months(now, plan.interval.months),
+        anchor=start,
+        current_period_start=start,
+        current_period_end=add_months(start, plan.interval.months),
         create_time=now,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 
 from google.protobuf import json_format
 from keel.billing.v1 import events_pb2 as billing_events  # noqa: F401  (registers payload types)
@@ -17,6 +18,7 @@ from billing.app.subscriptions import SubscriptionHandlers
 from billing.app.usage import Late, UsageHandlers
 from billing.app.webhook_delivery import fan_out
 from billing.storage.uow import BoundUnitOfWork
+from keel_runtime.errors import ValidationFailed
 from keel_runtime.events import Envelope, Handler, Subscription, unpack
 from keel_runtime.timestamps import field_time
 
@@ -28,13 +30,22 @@ ITEMS_METRIC = "items.confirmed"
 WEBHOOK_CONSUMER = "billing-webhooks"
 
 
+def _occurred(envelope: Envelope) -> datetime | None:
+    """When the producer committed the event; None when unset or not a valid time (a sign-up
+    still starts its subscription, then dated by billing's clock)."""
+    try:
+        return field_time(envelope, "occurred_at")
+    except ValidationFailed:
+        return None
+
+
 def organization_created_handler(handlers: SubscriptionHandlers, clock: Clock) -> Handler:
     async def handle(conn: AsyncConnection, envelope: Envelope) -> None:
         event = unpack(envelope, identity_events.OrganizationCreated)
         org_id = event.organization_id or envelope.org_id
         uow = BoundUnitOfWork(conn, clock)
         # Idempotent twice over: the consumer's inbox row, and one active subscription per org.
-        await handlers.start_default(uow, org_id)
+        await handlers.start_default(uow, org_id, since=_occurred(envelope))
         await uow.commit()
 
     return handle
