@@ -624,25 +624,19 @@ class Consumer:
 
     async def _apply_once(self, envelope: Envelope) -> bool:
         """True when the handler ran; False for an event this consumer had handled before."""
-        async with self.engine.begin() as conn:
-            return await self._inbox_and_handler(conn, envelope)
-
-    async def _inbox_and_handler(self, conn: AsyncConnection, envelope: Envelope) -> bool:
-        """The inbox row, then the handler if the row is new (False: a duplicate)."""
         sub = self.subscription
-        # A consumer acts for the organization the event belongs to (row-level security).
-        # Set for each event: in a shared transaction, a savepoint's SET LOCAL outlives its
-        # release, so the next event must never run under the previous one's setting.
-        await set_tenant(conn, envelope.org_id)
-        first = await conn.execute(
-            insert(INBOX)
-            .values(consumer=sub.consumer, event_id=uuid.UUID(envelope.id))
-            .on_conflict_do_nothing()
-            .returning(INBOX.c.event_id)
-        )
-        if first.first() is None:
-            return False
-        await sub.handler(conn, envelope)  # in the request context of the delivery
+        async with self.engine.begin() as conn:
+            # A consumer acts for the organization the event belongs to (row-level security).
+            await set_tenant(conn, envelope.org_id)
+            first = await conn.execute(
+                insert(INBOX)
+                .values(consumer=sub.consumer, event_id=uuid.UUID(envelope.id))
+                .on_conflict_do_nothing()
+                .returning(INBOX.c.event_id)
+            )
+            if first.first() is None:
+                return False
+            await sub.handler(conn, envelope)  # in the request context ``handle`` bound
         return True
 
     async def _restore(self, msg: Msg, attempt: _Attempt) -> None:
