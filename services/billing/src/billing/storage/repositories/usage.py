@@ -128,8 +128,13 @@ def _usage(row: Row[Any]) -> UsageRecord:
     )
 
 
-# Rebuilds the totals of one metric from its records dated from :lo on, each record under
-# :before_key when dated before :at, else under :at, or :end from then on (the period after).
+# The total a record dated `event_time` is rebuilt under: :before_key when dated before :at,
+# else :at, or :end from then on (the period after).
+_REBUILT_PERIOD = """CASE WHEN event_time < :at THEN CAST(:before_key AS timestamptz)
+         WHEN event_time < :end THEN CAST(:at AS timestamptz)
+         ELSE CAST(:end AS timestamptz) END"""
+
+# Rebuilds the totals of one metric from its records dated from :lo on.
 _REBUILD_TOTALS = text(
     f"""
 INSERT INTO usage_aggregates (
@@ -142,23 +147,17 @@ SELECT org_id, metric, period_start, count(*), sum(quantity), max(quantity), min
     (array_agg(event_time {_LATEST}))[1], (array_agg(record_time {_LATEST}))[1],
     (array_agg(usage_record_id {_LATEST}))[1], (array_agg(quantity {_LATEST}))[1]
 FROM (
-    SELECT u.*, CASE WHEN u.event_time < :at THEN CAST(:before_key AS timestamptz)
-                     WHEN u.event_time < :end THEN CAST(:at AS timestamptz)
-                     ELSE CAST(:end AS timestamptz) END AS period_start
-    FROM usage_records u
-    WHERE u.org_id = :org_id AND u.metric = :metric AND u.event_time >= :lo
+    SELECT *, {_REBUILT_PERIOD} AS period_start
+    FROM usage_records
+    WHERE org_id = :org_id AND metric = :metric AND event_time >= :lo
 ) AS bucketed
 GROUP BY org_id, metric, period_start
 """
 )
 _REBUILD_VALUES = text(
-    """
+    f"""
 INSERT INTO usage_aggregate_values (org_id, metric, period_start, distinct_value)
-SELECT DISTINCT org_id, metric,
-    CASE WHEN event_time < :at THEN CAST(:before_key AS timestamptz)
-         WHEN event_time < :end THEN CAST(:at AS timestamptz)
-         ELSE CAST(:end AS timestamptz) END,
-    distinct_value
+SELECT DISTINCT org_id, metric, {_REBUILT_PERIOD}, distinct_value
 FROM usage_records
 WHERE org_id = :org_id AND metric = :metric AND event_time >= :lo AND distinct_value <> ''
 """
