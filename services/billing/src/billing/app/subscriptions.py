@@ -73,8 +73,9 @@ class SubscriptionHandlers:
         if plan is None:
             raise DefaultPlanMissing("no default plan is configured")
         now = self._clock()
-        recent = since is not None and now - DEFAULT_START_MAX_DELAY <= since <= now
-        start = since if recent and since is not None else now
+        start = now
+        if since is not None and now - DEFAULT_START_MAX_DELAY <= since <= now:
+            start = since
         subscription = start_subscription(
             subscription_id=self._new_id(), org_id=org_id, plan=plan, now=now, start=start
         )
