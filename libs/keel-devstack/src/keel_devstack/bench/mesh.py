@@ -576,15 +576,22 @@ def _event_latency(mesh: Mesh, notes: dict[str, object]) -> list[Row]:
     seconds = 1.0 if quick else 5.0
     for rate, labels in ((LOW_EVENT_RATE, ("p99",)), (EVENT_RATE, ("p50", "p99"))):
         env.say(f"  P4 outbox commit -> wallet latency at {rate:g}/s for {seconds:g}s:")
+        meter = mesh.meter(tuple(mesh.servers))
+        sender_before = time.process_time()
+        meter.start()
         found = latency.outbox_commits(identity_db, ledger_db, rate, seconds)
+        spent = {**meter.stop(), "sender (bench)": time.process_time() - sender_before}
         notes[f"event_latency_{rate:g}_per_s"] = asdict(found)
+        notes[f"event_cpu_ms_per_event_{rate:g}_per_s"] = _per_event_ms(spent, found.events)
         _say_latency(env, found)
+        _say_event_cpu(env, spent, found.events)
         why = (
             f"identity.organization.created committed in identity's outbox -> ledger wallet"
             f" committed; {found.events} events at {found.sent_per_s:,.0f}/s,"
             f" {found.late_sends} commits late (>50 ms behind schedule)"
             + (f", {found.unfinished} not done in time (lower bound)" if found.unfinished else "")
             + (f"; relay part p99 {found.relay_p99_ms:.0f} ms" if found.relay_p99_ms else "")
+            + _event_cpu_why(spent, found.events)
         )
         suffix = "" if rate == EVENT_RATE else f" at {rate:g}/s"
         rows += [
@@ -600,6 +607,37 @@ def _event_latency(mesh: Mesh, notes: dict[str, object]) -> list[Row]:
             for label in labels
         ]
     return rows
+
+
+def _per_event_ms(spent: dict[str, float], events: int) -> dict[str, float]:
+    return {name: round(1000.0 * cpu / max(1, events), 2) for name, cpu in spent.items()}
+
+
+def _event_cpu_why(spent: dict[str, float], events: int) -> str:
+    total = sum(_per_event_ms(spent, events).values())
+    return (
+        f"; {total:.1f} ms CPU per event over the stack: two cores carry <= {2000.0 / total:,.0f}/s"
+        if total
+        else ""
+    )
+
+
+def _say_event_cpu(env: Env, spent: dict[str, float], events: int) -> None:
+    """What one event costs the whole machine, commit to wallet: the sum over every process
+    (from the first commit until the last wallet is seen) bounds the rate two cores carry."""
+    per_event = _per_event_ms(spent, events)
+    total = sum(per_event.values())
+    parts = ", ".join(
+        f"{name} {ms:.2f}"
+        for name, ms in sorted(per_event.items(), key=lambda kv: -kv[1])
+        if ms >= 0.01
+    )
+    env.say(
+        f"    CPU per event {total:.2f} ms over every process ({parts});"
+        f" two cores carry at most {2000.0 / total:,.0f} events/s"
+        if total
+        else "    no CPU seen"
+    )
 
 
 def _say_latency(env: Env, found: latency.Latency) -> None:
