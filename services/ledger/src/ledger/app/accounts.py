@@ -56,9 +56,8 @@ class AccountHandlers:
     async def open_wallet_in(self, uow: LedgerUnitOfWork, command: commands.OpenWallet) -> Account:
         """Open the wallet inside a unit of work the caller owns (an event consumer's)."""
         asset = currency_asset(command.currency)
-        existing = await uow.accounts.wallet(command.org_id, asset.code)
-        if existing is not None:
-            return existing
+        # No look-up first: the wallet is almost always new (the event's inbox row stops a
+        # repeat), and the unique (org, WALLET, asset) index answers for the rare one that is not.
         account = Account(
             id=new_id(),
             org_id=command.org_id,
@@ -71,7 +70,7 @@ class AccountHandlers:
         )
         await self._check_scale(uow, account)
         if not await uow.accounts.add(account, scope="", request_id="", fingerprint=""):
-            # A concurrent open won the unique (org, WALLET, asset) index.
+            # Opened before, or by a concurrent open: the unique index kept that one.
             winner = await uow.accounts.wallet(command.org_id, asset.code)
             assert winner is not None
             return winner

@@ -16,6 +16,7 @@ from sqlalchemy import (
     cast,
     func,
     select,
+    union_all,
 )
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -24,12 +25,48 @@ from ledger.domain.model import Account, AccountKind, Asset, Balance, HistoryEnt
 from ledger.storage import rows
 from ledger.storage.tables import accounts, assets, balances, entries
 
+_ACCOUNT_INSERT_COLUMNS = (
+    "id",
+    "org_id",
+    "kind",
+    "asset_code",
+    "bound",
+    "overdraft_limit",
+    "metadata",
+    "scope",
+    "request_id",
+    "fingerprint",
+    "created_at",
+)
 _ACCOUNT = select(accounts, assets.c.scale).join(assets, assets.c.code == accounts.c.asset_code)
 # Built once: the most frequent read (GetAccount) pays for no statement construction, and
 # SQLAlchemy keeps the statement's cache key on it.
 _BY_ID = _ACCOUNT.add_columns(accounts.c.fingerprint).where(
     accounts.c.id == bindparam("account_id")
 )
+# An asset's scale in one round trip: the row inserted now, or the one already there. The
+# SELECT shares the INSERT's snapshot, so a code registered concurrently (committed while
+# the INSERT waited on it) is in neither: the caller reads again.
+_ASSET_SCALE = select(assets.c.scale).where(assets.c.code == bindparam("code"))
+_INSERTED_ASSET = (
+    insert(assets)
+    .values(code=bindparam("code"), scale=bindparam("scale"))
+    .on_conflict_do_nothing()
+    .returning(assets.c.scale)
+    .cte("inserted_asset")
+)
+_REGISTER_ASSET = union_all(select(_INSERTED_ASSET.c.scale), _ASSET_SCALE)
+# Nothing inserted when a unique index (the id, the request id, one wallet per organization
+# and asset) already holds the account. Its balance row follows in a statement of its own:
+# the balance's row-level security policy looks the account up, which a statement does not
+# see before it ends.
+_ADD_ACCOUNT = (
+    insert(accounts)
+    .values({c: bindparam(c) for c in _ACCOUNT_INSERT_COLUMNS})
+    .on_conflict_do_nothing()
+    .returning(accounts.c.id)
+)
+_ADD_BALANCE = insert(balances).values(account_id=bindparam("id"))
 _BALANCE_COLUMNS = (
     balances.c.debits_posted,
     balances.c.credits_posted,
@@ -64,35 +101,35 @@ class SqlAccounts:
         self._conn = connection
 
     async def register_asset(self, asset: Asset) -> int:
-        await self._conn.execute(
-            insert(assets).values(code=asset.code, scale=asset.scale).on_conflict_do_nothing()
-        )
-        scale = await self._conn.scalar(select(assets.c.scale).where(assets.c.code == asset.code))
+        params = {"code": asset.code, "scale": asset.scale}
+        scale = await self._conn.scalar(_REGISTER_ASSET, params)
+        if scale is None:
+            # Another transaction registered the code after this statement's snapshot was
+            # taken (its insert waited for that one's commit): a new statement sees it.
+            scale = await self._conn.scalar(_ASSET_SCALE, params)
         assert scale is not None
         return int(scale)
 
     async def add(self, account: Account, *, scope: str, request_id: str, fingerprint: str) -> bool:
         inserted = await self._conn.scalar(
-            insert(accounts)
-            .values(
-                id=account.id,
-                org_id=account.org_id,
-                kind=account.kind.value,
-                asset_code=account.asset.code,
-                bound=account.bound.value,
-                overdraft_limit=account.overdraft_limit,
-                metadata=dict(account.metadata),
-                scope=scope,
-                request_id=request_id,
-                fingerprint=fingerprint,
-                created_at=account.created_at,
-            )
-            .on_conflict_do_nothing()
-            .returning(accounts.c.id)
+            _ADD_ACCOUNT,
+            {
+                "id": account.id,
+                "org_id": account.org_id,
+                "kind": account.kind.value,
+                "asset_code": account.asset.code,
+                "bound": account.bound.value,
+                "overdraft_limit": account.overdraft_limit,
+                "metadata": dict(account.metadata),
+                "scope": scope,
+                "request_id": request_id,
+                "fingerprint": fingerprint,
+                "created_at": account.created_at,
+            },
         )
         if inserted is None:
             return False
-        await self._conn.execute(insert(balances).values(account_id=account.id))
+        await self._conn.execute(_ADD_BALANCE, {"id": account.id})
         return True
 
     async def _one(self, *where: ColumnElement[bool]) -> tuple[Account, str] | None:
