@@ -158,6 +158,16 @@ async def test_start_default_without_default_plan_fails(
         await start(db, subs)
 
 
+async def test_a_subscribed_organization_is_left_alone_when_the_default_plan_is_gone(
+    db: FakeDatabase, subs: SubscriptionHandlers
+) -> None:
+    # A repeated sign-up event after the default plan was retired: nothing to start, and
+    # no failure that would send the event to the dead letters.
+    assert await start(db, subs) is not None
+    db.state.plans.clear()
+    assert await start(db, subs) is None
+
+
 async def test_other_organizations_subscriptions_are_not_found(
     db: FakeDatabase, subs: SubscriptionHandlers
 ) -> None:

@@ -67,10 +67,12 @@ class SubscriptionHandlers:
         Idempotent: an organization with an active subscription is left alone (None), and
         the unique index on active subscriptions settles concurrent starts.
         """
-        if await uow.subscriptions.get_active(org_id) is not None:
-            return None
+        # No look-up first: the organization is almost always new (the event's inbox row
+        # stops a repeat), and the unique index on active subscriptions answers the rest.
         plan = await uow.plans.get_default()
         if plan is None:
+            if await uow.subscriptions.get_active(org_id) is not None:
+                return None
             raise DefaultPlanMissing("no default plan is configured")
         now = self._clock()
         start = now

@@ -14,6 +14,8 @@ from billing.storage.tables import plans
 
 # Built once: every RecordUsage of a subscribed organization reads its plan.
 _BY_ID = select(plans).where(plans.c.plan_id == bindparam("plan_id"))
+# And every sign-up the default plan.
+_DEFAULT = select(plans).where(plans.c.is_default)
 
 
 class PlanRepository:
@@ -38,7 +40,7 @@ class PlanRepository:
         return self._from_row(row) if row else None
 
     async def get_default(self) -> Plan | None:
-        row = (await self._conn.execute(select(plans).where(plans.c.is_default))).first()
+        row = (await self._conn.execute(_DEFAULT)).first()
         return self._from_row(row) if row else None
 
     async def get_by_request_id(self, request_id: str) -> tuple[Plan, str] | None:
