@@ -46,6 +46,18 @@ def test_a_row_keeps_each_servers_cpu_beside_their_sum() -> None:
     assert row.cpu["server echo baseline"] == pytest.approx(0.2)
 
 
+def test_a_row_keeps_what_the_whole_stack_spent_per_operation() -> None:
+    spec = RowSpec("postings", "raw", "grpc", target=1.0, why="")
+    base = Result(ops=1000, seconds=1.0, server_cpu_s={"postgres": 0.5}, client_cpu_s=0.2)
+    subj = Result(
+        ops=500, seconds=1.0, server_cpu_s={"ledger": 1.0}, client_cpu_s=0.1, stack_cpu_s=2.0
+    )
+    row = judge("mesh", spec, [Round(1, rates("raw", base), rates("grpc", subj), None, False)])
+    assert row.cpu["stack subject"] == pytest.approx(4.0)
+    assert "stack baseline" not in row.cpu  # measured without the stack metered: no figure
+    assert "4.00" in table([row], {})
+
+
 def test_percentile_is_nearest_rank() -> None:
     values = [float(n) for n in range(1, 101)]
     assert percentile(values, 50) == 50.0

@@ -31,6 +31,10 @@ class Result:
     seconds: float
     client_cpu_s: float
     server_cpu_s: dict[str, float]
+    stack_cpu_s: float | None = None
+    """Every process of the machine's stack, servers the row does not name included, and the
+    clients: what the operations cost the two cores, so 2 / (this per operation) bounds the
+    rate the machine could carry."""
 
     @property
     def per_s(self) -> float:
@@ -44,6 +48,12 @@ class Result:
     @property
     def client_cpu_per_1k(self) -> float:
         return 1000.0 * self.client_cpu_s / self.ops if self.ops else 0.0
+
+    @property
+    def stack_cpu_per_1k(self) -> float | None:
+        if self.stack_cpu_s is None:
+            return None
+        return 1000.0 * self.stack_cpu_s / self.ops if self.ops else 0.0
 
 
 def _child(
@@ -157,6 +167,8 @@ def rates(name: str, result: Result) -> Mapping[str, float]:
         f"{name} [server cpu-s/1k]": result.server_cpu_per_1k(),
         f"{name} [client cpu-s/1k]": result.client_cpu_per_1k,
     }
+    if result.stack_cpu_per_1k is not None:
+        found[f"{name} [stack cpu-s/1k]"] = result.stack_cpu_per_1k
     # Each server's own share (the ledger apart from PostgreSQL), in the results only.
     for server in result.server_cpu_s:
         found[f"{name} [server {server} cpu-s/1k]"] = result.server_cpu_per_1k(server)

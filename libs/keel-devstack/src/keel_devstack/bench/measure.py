@@ -137,7 +137,11 @@ class Row:
     load_1m: float | None = None
 
 
-CPU_SUFFIXES = {"server": " [server cpu-s/1k]", "client": " [client cpu-s/1k]"}
+CPU_SUFFIXES = {
+    "server": " [server cpu-s/1k]",
+    "client": " [client cpu-s/1k]",
+    "stack": " [stack cpu-s/1k]",
+}
 
 
 def verdict(value: float, target: float, lower_is_better: bool = False) -> str:

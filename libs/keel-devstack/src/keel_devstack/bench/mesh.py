@@ -22,7 +22,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from keel.identity.v1 import auth_service_pb2, auth_service_pb2_grpc
@@ -91,12 +91,20 @@ class Mesh:
         return CpuMeter({n: self.servers[n] for n in names if n in self.servers})
 
     def once(self, load: Load) -> Result:
-        return self.pool.run(
+        # Every server is metered: those the load names are its figure, all of them with
+        # the clients what it cost the machine.
+        result = self.pool.run(
             load.kind,
             load.args,
             slots=load.slots,
             seconds=self.env.settings.seconds,
-            meter=self.meter(load.servers),
+            meter=self.meter(tuple(self.servers)),
+        )
+        spent = result.server_cpu_s
+        return replace(
+            result,
+            server_cpu_s={name: spent[name] for name in load.servers if name in spent},
+            stack_cpu_s=sum(spent.values()) + result.client_cpu_s,
         )
 
     def compare(self, spec: RowSpec, baseline: Load, subject: Load) -> Row:
@@ -128,6 +136,9 @@ def _cpu_figures(results: list[Result]) -> dict[str, float]:
     for name in results[0].server_cpu_s:
         figures[f"server {name}"] = statistics.median(r.server_cpu_per_1k(name) for r in results)
     figures["server subject"] = statistics.median(r.server_cpu_per_1k() for r in results)
+    stack = [r.stack_cpu_per_1k for r in results if r.stack_cpu_per_1k is not None]
+    if stack:
+        figures["stack subject"] = statistics.median(stack)
     return figures
 
 

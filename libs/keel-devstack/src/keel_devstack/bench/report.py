@@ -21,6 +21,7 @@ HEADERS = (
     "target",
     "srv cpu-s/1k",
     "cli cpu-s/1k",
+    "stack cpu-s/1k",
     "steal %",
     "load",
     "",
@@ -55,6 +56,7 @@ def _cells(row: Row) -> tuple[str, ...]:
         ("<=" if row.lower_is_better else ">=") + _figure(row.target, row.unit),
         _cpu(row, "server"),
         _cpu(row, "client"),
+        _cpu(row, "stack"),
         stolen,
         "" if row.load_1m is None else f"{row.load_1m:.1f}",
         row.verdict,
@@ -81,7 +83,9 @@ def legend(rows: Sequence[Row]) -> str:
     """What each row compares, so a MISS can be read without the source."""
     lines = [
         "  cpu-s/1k: CPU-seconds per 1,000 operations from /proc, subject (baseline);"
-        " srv = the servers the row names, cli = the load-generating client processes",
+        " srv = the servers the row names, cli = the load-generating client processes,"
+        " stack = every process of the stack and the clients (two cores carry at most"
+        " 2,000 / stack operations a second)",
         "  load: 1-minute load average during the rounds (other work on the machine)",
     ]
     for r in rows:
