@@ -43,6 +43,8 @@ NAME = "mesh"
 CLIENT_PROCESSES = 2
 ACCOUNTS, QUICK_ACCOUNTS = 1000, 100
 USAGE_PERIOD, QUICK_USAGE_PERIOD = 20_000, 2_000
+USAGE_TENANTS = 4
+"""P6: organizations recording at once (two per core)."""
 """Events recorded before the last P6 row, as a period fills up."""
 MB = 1024 * 1024
 SERVICES = ("identity", "ledger", "items", "billing")
@@ -67,6 +69,8 @@ class Load:
     args: Mapping[str, object]
     slots: int
     servers: tuple[str, ...]
+    processes: int | None = None
+    """Client processes (default: the pool's)."""
 
 
 class Mesh:
@@ -99,6 +103,7 @@ class Mesh:
             slots=load.slots,
             seconds=self.env.settings.seconds,
             meter=self.meter(tuple(self.servers)),
+            processes=load.processes,
         )
         spent = result.server_cpu_s
         return replace(
@@ -535,6 +540,28 @@ def _usage(mesh: Mesh, tenant: fixtures.Tenant) -> list[Row]:
             )
         )
         _profile(mesh, "billing", load, f"profile-billing-p6-{kind}", "events")
+    # One organization's usage is recorded one transaction after another (its bounds are
+    # checked under its subscription's lock): the rows above are one tenant's ceiling. A
+    # metering pipeline sends many organizations' events at once.
+    env.say(f"  P6 usage ingestion, batch of 100, {USAGE_TENANTS} organizations at once:")
+    others = [
+        asyncio.run(fixtures.sign_up(ep.services["identity"], mesh.certs))
+        for _ in range(USAGE_TENANTS - 1)
+    ]
+    tenants_args = {**args, "tenants": [t.metadata for t in (tenant, *others)]}
+    load = Load("usage_batch_tenants", tenants_args, USAGE_TENANTS, ("billing", "postgres"), 1)
+    results = mesh.repeated(load)
+    rows.append(
+        absolute(
+            NAME,
+            f"P6 usage events/s, batch of 100, {USAGE_TENANTS} organizations",
+            statistics.median(r.per_s for r in results),
+            target=5000.0,
+            unit="/s",
+            why=f"RecordUsageBatch, one call in flight per organization, {USAGE_TENANTS} at once",
+            cpu=_cpu_figures(results),
+        )
+    )
     # What one event costs once the period holds many: flat if the bounds read running
     # totals, growing with the period if they aggregate its records.
     filled = QUICK_USAGE_PERIOD if env.settings.quick else USAGE_PERIOD

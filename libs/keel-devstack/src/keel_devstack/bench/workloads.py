@@ -260,6 +260,29 @@ async def usage_batch(args: Args, slots: int) -> Opened:
     return step, stack
 
 
+async def usage_batch_tenants(args: Args, slots: int) -> Opened:
+    """As usage_batch, for several organizations (``args["tenants"]``: each one's metadata):
+    a call takes an organization no other call of this process is recording for, as many
+    clients of a metering pipeline each send their own organization's events."""
+    stack = AsyncExitStack()
+    stub = usage_service_pb2_grpc.UsageServiceStub(await grpc_channel(stack, args))
+    idle = asyncio.Queue[tuple[tuple[str, str], ...]]()
+    for metadata in args["tenants"]:
+        idle.put_nowait(_metadata({"metadata": metadata}))
+
+    async def step() -> int:
+        md = await idle.get()
+        try:
+            keys = [uuid.uuid4().hex for _ in range(USAGE_BATCH)]
+            request = usage_service_pb2.RecordUsageBatchRequest(usages=[_usage(k) for k in keys])
+            await stub.RecordUsageBatch(request, metadata=md)
+        finally:
+            idle.put_nowait(md)
+        return len(keys)
+
+    return step, stack
+
+
 WORKLOADS: dict[str, Workload] = {
     "echo": echo,
     "get_account": get_account,
@@ -270,4 +293,5 @@ WORKLOADS: dict[str, Workload] = {
     "refresh": refresh,
     "usage": usage,
     "usage_batch": usage_batch,
+    "usage_batch_tenants": usage_batch_tenants,
 }
