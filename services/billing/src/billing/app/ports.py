@@ -182,12 +182,7 @@ class WebhookRepository(Protocol):
 
 
 class DeliveryRepository(Protocol):
-    async def enqueue(
-        self, org_id: str, event_id: str, event_type: str, body: bytes, now: datetime
-    ) -> int:
-        """One delivery per endpoint of the org that wants the event type (once per event)."""
-        ...
-
+    # Deliveries are queued by the unit of work as it commits the events (billing.storage.uow).
     async def organizations_due(self, now: datetime, limit: int) -> list[str]:
         """The organizations with deliveries due, across organizations (oldest due first)."""
         ...
