@@ -182,7 +182,9 @@ class WebhookRepository(Protocol):
 
 
 class DeliveryRepository(Protocol):
-    # Deliveries are queued by the unit of work as it commits the events (billing.storage.uow).
+    """Webhook deliveries after they are queued (the unit of work queues them as it commits
+    their events: billing.storage.uow)."""
+
     async def organizations_due(self, now: datetime, limit: int) -> list[str]:
         """The organizations with deliveries due, across organizations (oldest due first)."""
         ...
