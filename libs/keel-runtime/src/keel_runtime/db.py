@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
@@ -32,6 +32,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 E = TypeVar("E")  # a service's domain event type
+
+EventSink = Callable[[AsyncConnection, Sequence["Envelope"]], Awaitable[None]]
+"""Writes what a service keeps beside the events a transaction commits, in that transaction.
+
+A unit of work's ``commit()`` calls it with the transaction's connection and the envelopes it
+has just appended to the outbox (``occurred_at`` stamped), before the transaction commits, and
+only when there are events. What it writes is therefore committed exactly when the events are
+(never on a rollback, never twice); an exception from it rolls the whole transaction back,
+outbox rows included. Billing writes its webhook deliveries this way.
+"""
 
 # Deterministic constraint names, so Alembic migrations can name (and later drop) them.
 NAMING_CONVENTION: dict[str, str] = {
@@ -96,7 +106,8 @@ class UnitOfWork:
 
     ``connection`` is Core access for hot paths; ``session`` is an ORM session joined to the
     same transaction (created on first use). Events given to ``publish()`` are written to the
-    outbox inside ``commit()``, in the same transaction as the change that caused them.
+    outbox inside ``commit()``, in the same transaction as the change that caused them; then
+    ``event_sink``, when given, writes what the service keeps beside them (``EventSink``).
 
     The transaction acts for ``org_id`` when given, else for ``current_tenant()``: row-level
     security shows it that organization's rows only.
@@ -110,11 +121,17 @@ class UnitOfWork:
     """
 
     def __init__(
-        self, engine: AsyncEngine, *, org_id: str | None = None, read_only: bool = False
+        self,
+        engine: AsyncEngine,
+        *,
+        org_id: str | None = None,
+        read_only: bool = False,
+        event_sink: EventSink | None = None,
     ) -> None:
         self.engine = engine
         self.org_id = org_id
         self.read_only = read_only
+        self._event_sink = event_sink
         self._connection: AsyncConnection | None = None
         self._reading: psycopg.AsyncConnection[Any] | None = None
         self._session: AsyncSession | None = None
@@ -207,6 +224,8 @@ class UnitOfWork:
                 event.occurred_at.FromDatetime(now)
             # The relay of this process, when it is the one publishing, is woken below.
             await append(connection, events, notify=not publishing_here(self.engine))
+            if self._event_sink is not None:
+                await self._event_sink(connection, events)
         await connection.commit()
         self._events.clear()
         self.committed = True
@@ -229,7 +248,8 @@ class CommandUnitOfWork(Generic[E]):
     committed, and writes the domain events recorded on it to the outbox on commit.
 
     Subclasses declare their repositories and build them in ``bind_repositories()``, which
-    runs on entering, with the transaction's connection.
+    runs on entering, with the transaction's connection. ``event_sink`` writes what the service
+    keeps beside the events, in the same transaction (``EventSink``).
     """
 
     def __init__(
@@ -239,8 +259,11 @@ class CommandUnitOfWork(Generic[E]):
         *,
         org_id: str | None = None,
         read_only: bool = False,
+        event_sink: EventSink | None = None,
     ) -> None:
-        self._transaction = UnitOfWork(engine, org_id=org_id, read_only=read_only)
+        self._transaction = UnitOfWork(
+            engine, org_id=org_id, read_only=read_only, event_sink=event_sink
+        )
         self._encode = encode
 
     def bind_repositories(self, connection: AsyncConnection) -> None:
@@ -279,14 +302,22 @@ class JoinedUnitOfWork(Generic[E]):
     """A service's unit of work inside a transaction someone else owns: an event consumer's,
     which commits the effect together with its inbox row, or rolls both back.
 
-    ``commit()`` only appends the recorded events to the outbox on that transaction; leaving
-    drops the events not appended yet. Subclasses build their repositories in
-    ``bind_repositories()``, which runs on construction.
+    ``commit()`` only appends the recorded events to the outbox on that transaction, then
+    hands them to ``event_sink`` when given (``EventSink``); leaving drops the events not
+    appended yet. Subclasses build their repositories in ``bind_repositories()``, which runs
+    on construction.
     """
 
-    def __init__(self, connection: AsyncConnection, encode: Callable[[E], Envelope]) -> None:
+    def __init__(
+        self,
+        connection: AsyncConnection,
+        encode: Callable[[E], Envelope],
+        *,
+        event_sink: EventSink | None = None,
+    ) -> None:
         self._connection = connection
         self._encode = encode
+        self._event_sink = event_sink
         self._events: list[Envelope] = []
         self.bind_repositories(connection)
 
@@ -313,4 +344,8 @@ class JoinedUnitOfWork(Generic[E]):
 
     async def commit(self) -> None:
         events, self._events = self._events, []
+        if not events:
+            return
         await append(self._connection, events)
+        if self._event_sink is not None:
+            await self._event_sink(self._connection, events)

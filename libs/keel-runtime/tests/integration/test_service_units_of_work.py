@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pytest
@@ -152,3 +153,52 @@ async def test_joined_events_not_committed_are_dropped_on_leaving(things: AsyncE
         await uow.commit()
 
     assert await _state(things) == (["a"], [])
+
+
+class Sink:
+    """An event sink adding one thing per event, in the transaction it is given."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    async def __call__(self, connection: AsyncConnection, envelopes: Sequence[Envelope]) -> None:
+        for envelope in envelopes:
+            self.seen.append(envelope.subject)
+            await Things(connection).add(f"beside-{envelope.subject}")
+
+
+async def test_command_hands_its_events_to_the_sink_in_its_transaction(
+    things: AsyncEngine,
+) -> None:
+    sink = Sink()
+    async with CommandThings(things, encode, event_sink=sink) as uow:
+        await uow.things.add("a")
+        uow.record(ThingAdded("a"))
+        await uow.commit()
+    async with CommandThings(things, encode, event_sink=sink) as uow:
+        uow.record(ThingAdded("b"))  # not committed
+
+    assert sink.seen == ["a"]
+    assert await _state(things) == (["a", "beside-a"], ["a"])
+
+
+async def test_joined_hands_its_events_to_the_sink_in_the_owners_transaction(
+    things: AsyncEngine,
+) -> None:
+    sink = Sink()
+    with pytest.raises(LookupError):
+        async with things.begin() as conn:
+            uow = JoinedThings(conn, encode, event_sink=sink)
+            uow.record(ThingAdded("a"))
+            await uow.commit()
+            raise LookupError("the consumer's handler failed after the work")
+    assert sink.seen == ["a"]
+    assert await _state(things) == ([], [])
+
+    async with things.begin() as conn:
+        uow = JoinedThings(conn, encode, event_sink=sink)
+        await uow.commit()  # nothing recorded: the sink is not called
+        uow.record(ThingAdded("b"))
+        await uow.commit()
+    assert sink.seen == ["a", "b"]
+    assert await _state(things) == (["beside-b"], ["b"])

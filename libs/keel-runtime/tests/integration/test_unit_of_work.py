@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 from google.protobuf.wrappers_pb2 import StringValue
 from sqlalchemy import String, func, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from keel_runtime.db import UnitOfWork, async_url, create_engine, new_metadata, ping
-from keel_runtime.events import decode, new_event, unpack
+from keel_runtime.events import Envelope, decode, new_event, unpack
 from keel_runtime.events.tables import OUTBOX
 
 pytestmark = pytest.mark.integration
@@ -140,3 +142,81 @@ async def test_orm_objects_are_flushed_by_commit_and_only_by_it(things: AsyncEng
     async with things.connect() as conn:
         names = (await conn.scalars(text("SELECT name FROM things"))).all()
     assert names == ["kept"]
+
+
+def _event(name: str) -> Envelope:
+    return new_event(
+        type="test.thing.created",
+        source="test",
+        subject=name,
+        org_id="o",
+        payload=StringValue(value=name),
+    )
+
+
+class KeepBeside:
+    """An event sink writing one row per event in the committing transaction, and noting
+    what it saw there: the envelopes, and the outbox rows already written beside them."""
+
+    def __init__(self, *, fail: bool = False) -> None:
+        self.fail = fail
+        self.calls: list[tuple[list[Envelope], int]] = []
+
+    async def __call__(self, connection: AsyncConnection, envelopes: Sequence[Envelope]) -> None:
+        outbox_rows = int(await connection.scalar(text("SELECT count(*) FROM outbox")) or 0)
+        self.calls.append((list(envelopes), outbox_rows))
+        for envelope in envelopes:
+            await connection.execute(
+                text("INSERT INTO things VALUES (:name)"), {"name": f"beside-{envelope.subject}"}
+            )
+        if self.fail:
+            raise LookupError("the sink failed")
+
+
+async def test_event_sink_writes_beside_the_stamped_events_in_the_transaction(
+    things: AsyncEngine,
+) -> None:
+    sink = KeepBeside()
+    first, second = _event("a"), _event("b")
+    async with UnitOfWork(things, event_sink=sink) as uow:
+        uow.publish(first, second)
+        await uow.commit()
+
+    ((seen, outbox_rows),) = sink.calls
+    assert [e.id for e in seen] == [first.id, second.id]
+    # Called after the envelopes were stamped and appended to the outbox.
+    assert all(e.occurred_at.seconds > 0 for e in seen)
+    assert outbox_rows == 2
+    async with things.connect() as conn:
+        names = (await conn.scalars(text("SELECT name FROM things ORDER BY name"))).all()
+    assert names == ["beside-a", "beside-b"]
+    assert await _count(things, "outbox") == 2
+
+
+async def test_a_failing_event_sink_rolls_the_whole_transaction_back(things: AsyncEngine) -> None:
+    with pytest.raises(LookupError):
+        async with UnitOfWork(things, event_sink=KeepBeside(fail=True)) as uow:
+            await uow.connection.execute(text("INSERT INTO things VALUES ('change')"))
+            uow.publish(_event("a"))
+            await uow.commit()
+
+    assert await _count(things, "things") == 0
+    assert await _count(things, "outbox") == 0
+
+
+async def test_event_sink_is_not_called_without_events_nor_on_rollback(
+    things: AsyncEngine,
+) -> None:
+    sink = KeepBeside()
+    async with UnitOfWork(things, event_sink=sink) as uow:
+        await uow.connection.execute(text("INSERT INTO things VALUES ('change')"))
+        await uow.commit()
+    async with UnitOfWork(things, event_sink=sink) as uow:
+        uow.publish(_event("a"))
+        await uow.rollback()
+    async with UnitOfWork(things, event_sink=sink) as uow:
+        uow.publish(_event("b"))  # left without commit
+
+    assert sink.calls == []
+    assert await _count(things, "things") == 1
+    assert await _count(things, "outbox") == 0

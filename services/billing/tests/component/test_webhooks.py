@@ -7,18 +7,22 @@ from typing import Any
 
 import grpc
 import pytest
-from keel.billing.v1 import events_pb2, webhook_pb2, webhook_service_pb2, webhook_service_pb2_grpc
-from sqlalchemy import update
+from keel.billing.v1 import (
+    usage_service_pb2_grpc,
+    webhook_pb2,
+    webhook_service_pb2,
+    webhook_service_pb2_grpc,
+)
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from billing.events.subscribers import billing_event_handler
-from billing.storage.tables import webhook_deliveries
-from keel_runtime.events import new_event
+from billing.storage.tables import outbox, webhook_deliveries
 from keel_runtime.tenancy import set_tenant
 
 from ..unit.conftest import FakeClock
 from .conftest import AsUser
 from .test_server import error_info
+from .test_usage_limits import batch
 
 
 @pytest.mark.parametrize(
@@ -64,16 +68,10 @@ async def test_deliveries_are_listed_and_redelivered(
             metadata=as_user(org_id),
         )
     ).webhook_endpoint
-    event = new_event(
-        type="billing.invoice.paid",
-        source="billing",
-        subject="inv-1",
-        org_id=org_id,
-        payload=events_pb2.InvoicePaid(invoice_id="inv-1", transaction_id="tx-1"),
-    )
-    async with engine.begin() as conn:
-        await set_tenant(conn, org_id)  # as the consumer does, from the event
-        await billing_event_handler(FakeClock())(conn, event)
+    # The deliveries are written with the events, by the call that records them: listed as
+    # soon as it returns (no consumer runs here).
+    usage = usage_service_pb2_grpc.UsageServiceStub(billing)
+    await usage.RecordUsageBatch(batch("u", 3, 1), metadata=as_user(org_id))
 
     listed = await stub.ListWebhookDeliveries(
         webhook_service_pb2.ListWebhookDeliveriesRequest(
@@ -81,26 +79,28 @@ async def test_deliveries_are_listed_and_redelivered(
         ),
         metadata=as_user(org_id),
     )
-    [delivery] = listed.deliveries
-    assert delivery.event_id == event.id
-    assert delivery.event_type == "billing.invoice.paid"
-    assert delivery.state == webhook_pb2.WEBHOOK_DELIVERY_STATE_PENDING
+    async with engine.connect() as conn:
+        event_ids = set((await conn.scalars(select(outbox.c.id))).all())
+    assert len(listed.deliveries) == 3
+    assert {uuid.UUID(d.event_id) for d in listed.deliveries} == event_ids
+    assert {d.event_type for d in listed.deliveries} == {"billing.usage.recorded"}
+    assert {d.state for d in listed.deliveries} == {webhook_pb2.WEBHOOK_DELIVERY_STATE_PENDING}
+    delivery = listed.deliveries[0]
     # Retries ran out.
     async with engine.begin() as conn:
         await set_tenant(conn, org_id)
         await conn.execute(
-            update(webhook_deliveries).values(
-                attempts=12, last_error="HTTP 500", abandon_time=FakeClock()()
-            )
+            update(webhook_deliveries)
+            .where(webhook_deliveries.c.delivery_id == delivery.delivery_id)
+            .values(attempts=12, last_error="HTTP 500", abandon_time=FakeClock()())
         )
-    abandoned = (
-        await stub.ListWebhookDeliveries(
-            webhook_service_pb2.ListWebhookDeliveriesRequest(
-                webhook_endpoint_id=endpoint.webhook_endpoint_id
-            ),
-            metadata=as_user(org_id),
-        )
-    ).deliveries[0]
+    listed = await stub.ListWebhookDeliveries(
+        webhook_service_pb2.ListWebhookDeliveriesRequest(
+            webhook_endpoint_id=endpoint.webhook_endpoint_id
+        ),
+        metadata=as_user(org_id),
+    )
+    [abandoned] = [d for d in listed.deliveries if d.delivery_id == delivery.delivery_id]
     assert abandoned.state == webhook_pb2.WEBHOOK_DELIVERY_STATE_ABANDONED
     assert abandoned.last_error == "HTTP 500" and abandoned.attempts == 12
 

@@ -33,7 +33,7 @@ from billing.app.commands import (
 from billing.bootstrap import Handlers, build_handlers
 from billing.domain.plan import Interval
 from billing.domain.pricing import Flat, Price
-from billing.events.subscribers import billing_event_handler
+from billing.storage.repositories import DeliveryRepository
 from billing.storage.tables import (
     adjustments,
     idempotency_keys,
@@ -123,8 +123,8 @@ async def tenant(engine: AsyncEngine, handlers: Handlers, clock: FakeClock) -> T
         payload=events_pb2.InvoicePaid(invoice_id=invoice.invoice_id, transaction_id="tx-1"),
     )
     async with engine.begin() as conn:
-        await set_tenant(conn, org)
-        await billing_event_handler(clock)(conn, event)
+        await set_tenant(conn, org)  # as the unit of work committing the event does
+        await DeliveryRepository(conn).enqueue_events([event], clock())
     return Tenant(org, sub.subscription_id, invoice.invoice_id, endpoint.webhook_endpoint_id)
 
 

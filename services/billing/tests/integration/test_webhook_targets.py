@@ -26,7 +26,7 @@ from billing.app.commands import (
 from billing.app.webhook_delivery import WebhookDispatcher
 from billing.bootstrap import build_handlers
 from billing.domain.errors import WebhookUrlRefused
-from billing.events.subscribers import billing_event_handler
+from billing.storage.repositories import DeliveryRepository
 from billing.storage.tables import webhook_deliveries
 from billing.storage.uow import sql_unit_of_work_factory
 from keel_runtime.caller import Caller
@@ -109,8 +109,8 @@ async def deliver_one(
         payload=events_pb2.InvoicePaid(invoice_id="inv-1", transaction_id="tx-1"),
     )
     async with engine.begin() as conn:
-        await set_tenant(conn, org_id)  # as the consumer does, from the event
-        await billing_event_handler(clock)(conn, event)
+        await set_tenant(conn, org_id)  # as the unit of work committing the event does
+        await DeliveryRepository(conn).enqueue_events([event], clock())
     sender = HttpWebhookSender(sending)
     try:
         assert (

@@ -1,4 +1,5 @@
-"""Webhooks against PostgreSQL: fan-out of billing events, signed HTTP delivery, retries."""
+"""Webhooks against PostgreSQL: deliveries queued in the transaction committing billing events,
+signed HTTP delivery, retries."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from billing.app.commands import (
 )
 from billing.app.webhook_delivery import WebhookDispatcher
 from billing.bootstrap import build_handlers
-from billing.events.subscribers import billing_event_handler
+from billing.storage.repositories import DeliveryRepository
 from billing.storage.tables import webhook_deliveries
 from billing.storage.uow import sql_unit_of_work_factory
 from keel_runtime.caller import Caller
@@ -52,10 +53,11 @@ async def deliveries(engine: AsyncEngine) -> int:
 
 
 async def deliver(engine: AsyncEngine, envelope: Envelope, clock: FakeClock) -> None:
-    """As the consumer runs the fan-out: acting for the event's organization."""
+    """As a unit of work committing the event queues its deliveries: acting for the event's
+    organization."""
     async with engine.begin() as conn:
         await set_tenant(conn, envelope.org_id)
-        await billing_event_handler(clock)(conn, envelope)
+        await DeliveryRepository(conn).enqueue_events([envelope], clock())
 
 
 async def test_signed_delivery_with_a_retry(engine: AsyncEngine, admin_engine: AsyncEngine) -> None:
@@ -93,7 +95,7 @@ async def test_signed_delivery_with_a_retry(engine: AsyncEngine, admin_engine: A
     )
 
     event = paid_event(org_id)
-    for _ in range(2):  # a redelivery past the inbox queues nothing new
+    for _ in range(2):  # the same event again queues nothing new
         await deliver(engine, event, clock)
     # Another organization's event: the dispatcher sends both organizations' deliveries.
     await deliver(engine, paid_event(other.org_id), clock)

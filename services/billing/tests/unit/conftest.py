@@ -13,6 +13,7 @@ from typing import Self
 import pytest
 
 from billing.app.ports import Wallet
+from billing.app.webhook_delivery import Recipient, deliveries_for
 from billing.domain.errors import (
     ConcurrentModification,
     LedgerUnavailable,
@@ -25,7 +26,9 @@ from billing.domain.pricing import Aggregation, PerUnit, Price
 from billing.domain.subscription import Adjustment, Subscription, SubscriptionState
 from billing.domain.usage import MetricUsage, TallyPeriod, UsageRecord, aggregate
 from billing.domain.webhook import Delivery, WebhookEndpoint
+from billing.events.codec import to_envelope
 from keel_runtime.caller import Caller
+from keel_runtime.events import Envelope
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -344,24 +347,26 @@ class FakeDeliveries:
     def __init__(self, s: State) -> None:
         self.s = s
 
-    async def enqueue(
-        self, org_id: str, event_id: str, event_type: str, body: bytes, now: datetime
-    ) -> int:
+    async def enqueue_events(self, envelopes: Sequence[Envelope], now: datetime) -> int:
+        """As the unit of work's event sink queues them: the same choice of endpoints."""
+        recipients = [
+            Recipient(w.webhook_endpoint_id, w.org_id, w.event_types)
+            for w, _ in self.s.webhooks.values()
+        ]
         count = 0
-        for endpoint, secret in self.s.webhooks.values():
-            key = (endpoint.webhook_endpoint_id, event_id)
-            if endpoint.org_id != org_id or key in self.s.deliveries:
+        for queued in deliveries_for(recipients, envelopes):
+            key = (queued.endpoint_id, queued.event_id)
+            if key in self.s.deliveries:
                 continue
-            if endpoint.event_types and event_type not in endpoint.event_types:
-                continue
+            endpoint, secret = self.s.webhooks[queued.endpoint_id]
             delivery = Delivery(
                 f"d-{len(self.s.deliveries)}",
-                key[0],
+                queued.endpoint_id,
                 endpoint.url,
                 secret,
-                event_id,
-                event_type,
-                body,
+                queued.event_id,
+                queued.event_type,
+                queued.body,
                 0,
             )
             self.s.deliveries[key] = FakeDeliveryRow(delivery, now)
@@ -430,7 +435,9 @@ class FakeKeys:
 
 
 class FakeDatabase:
-    def __init__(self) -> None:
+    def __init__(self, clock: FakeClock | None = None) -> None:
+        # The clock dating what commits queue (webhook deliveries), as billing's does.
+        self.now = clock or FakeClock()
         self.state = State(plans={FREE.plan_id: FREE})
         self.published: list[DomainEvent] = []
         self.commits = 0
@@ -467,6 +474,10 @@ class FakeUnitOfWork:
         self._events.extend(events)
 
     async def commit(self) -> None:
+        if self._events:
+            # The event sink of billing's units of work: deliveries committed with the events.
+            envelopes = [to_envelope(event) for event in self._events]
+            await self.deliveries.enqueue_events(envelopes, self._db.now())
         self._db.state = self._state
         self._db.published.extend(self._events)
         self._db.commits += 1
@@ -508,8 +519,8 @@ class FakeLedger:
 
 
 @pytest.fixture
-def db() -> FakeDatabase:
-    return FakeDatabase()
+def db(clock: FakeClock) -> FakeDatabase:
+    return FakeDatabase(clock)
 
 
 @pytest.fixture

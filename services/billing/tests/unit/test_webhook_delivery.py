@@ -1,23 +1,38 @@
-"""Webhook delivery over fakes: fan-out by event type, signed POSTs, backoff, giving up."""
+"""Webhook delivery over fakes: which endpoints get which events, signed POSTs, backoff, giving
+up."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import itertools
+import json
 from collections.abc import Mapping
 from datetime import timedelta
 
+import pytest
+from keel.billing.v1 import events_pb2
+
 from billing.adapters.webhook_targets import WebhookTargets
+from billing.app import webhook_delivery
 from billing.app.commands import (
     CreateWebhookEndpoint,
 )
-from billing.app.webhook_delivery import WebhookDispatcher, fan_out
+from billing.app.webhook_delivery import (
+    NewDelivery,
+    Recipient,
+    WebhookDispatcher,
+    deliveries_for,
+    webhook_body,
+)
 from billing.app.webhooks import WebhookHandlers
 from billing.domain.errors import DeliveryFailed
+from billing.domain.events import UsageRecorded
+from billing.domain.usage import UsageRecord
 from billing.domain.webhook import MAX_ATTEMPTS, retry_delay_s, wants
+from keel_runtime.events import Envelope, new_event
 
-from .conftest import FakeClock, FakeDatabase, id_factory, owner, public_dns
+from .conftest import T0, FakeClock, FakeDatabase, id_factory, owner, public_dns
 
 
 class FakeSender:
@@ -62,13 +77,71 @@ async def endpoint(db: FakeDatabase, clock: FakeClock, event_types: list[str]) -
     return secret
 
 
-async def queue(
-    db: FakeDatabase, clock: FakeClock, event_type: str = "billing.invoice.paid"
-) -> int:
+def paid(org_id: str = "org-1", event_id: str = "ev-1") -> Envelope:
+    return new_event(
+        type="billing.invoice.paid",
+        source="billing",
+        subject="inv-1",
+        org_id=org_id,
+        payload=events_pb2.InvoicePaid(invoice_id="inv-1", transaction_id="tx-1"),
+        event_id=event_id,
+    )
+
+
+async def queue(db: FakeDatabase, clock: FakeClock, envelope: Envelope | None = None) -> int:
+    """As billing's unit of work does, committing the event."""
     async with db.uow() as uow:
-        count = await fan_out(uow, "org-1", "ev-1", event_type, b'{"id":"ev-1"}', clock)
+        count = await uow.deliveries.enqueue_events([envelope or paid()], clock())
         await uow.commit()
     return count
+
+
+def test_each_event_goes_to_the_endpoints_of_its_organization_that_want_it() -> None:
+    recipients = [
+        Recipient("all", "org-1", ()),
+        Recipient("usage", "org-1", ("billing.usage.recorded",)),
+        Recipient("elsewhere", "org-2", ()),
+    ]
+    first, second, theirs = paid(event_id="ev-1"), paid(event_id="ev-2"), paid("org-2", "ev-3")
+    assert deliveries_for(recipients, [first, second, theirs]) == [
+        NewDelivery("all", "ev-1", "billing.invoice.paid", webhook_body(first)),
+        NewDelivery("all", "ev-2", "billing.invoice.paid", webhook_body(second)),
+        NewDelivery("elsewhere", "ev-3", "billing.invoice.paid", webhook_body(theirs)),
+    ]
+
+
+def test_a_body_is_built_once_per_wanted_event_and_never_for_an_unwanted_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    built: list[str] = []
+
+    def counting(envelope: Envelope) -> bytes:
+        built.append(envelope.id)
+        return envelope.id.encode()
+
+    monkeypatch.setattr(webhook_delivery, "webhook_body", counting)
+    twice = [Recipient("a", "org-1", ()), Recipient("b", "org-1", ())]
+    assert len(deliveries_for(twice, [paid(event_id="ev-1")])) == 2
+    assert built == ["ev-1"]
+    usage_only = [Recipient("u", "org-1", ("billing.usage.recorded",))]
+    assert deliveries_for(usage_only, [paid(event_id="ev-2")]) == []
+    assert deliveries_for([], [paid(event_id="ev-3")]) == []
+    assert built == ["ev-1"]
+
+
+def test_the_body_is_the_documented_json() -> None:
+    event = paid()
+    assert json.loads(webhook_body(event)) == {
+        "id": "ev-1",
+        "type": "billing.invoice.paid",
+        "organization_id": "org-1",
+        "occurred_at": event.occurred_at.ToJsonString(),
+        "data": {
+            "@type": "type.googleapis.com/keel.billing.v1.InvoicePaid",
+            "invoiceId": "inv-1",
+            "transactionId": "tx-1",
+        },
+    }
 
 
 async def test_fan_out_once_per_wanting_endpoint(db: FakeDatabase, clock: FakeClock) -> None:
@@ -76,6 +149,23 @@ async def test_fan_out_once_per_wanting_endpoint(db: FakeDatabase, clock: FakeCl
     await endpoint(db, clock, ["billing.usage.recorded"])
     assert await queue(db, clock) == 1
     assert await queue(db, clock) == 0  # the same event again
+
+
+async def test_a_commit_queues_the_deliveries_of_its_events(
+    db: FakeDatabase, clock: FakeClock
+) -> None:
+    await endpoint(db, clock, ["billing.usage.recorded"])
+    record = UsageRecord("r-1", "org-1", "api.calls", 1, "k-1", T0, T0)
+    async with db.uow() as uow:
+        uow.record(UsageRecorded(record))
+        # Left without commit: nothing queued.
+    assert db.state.deliveries == {}
+    async with db.uow() as uow:
+        uow.record(UsageRecorded(record))
+        await uow.commit()
+    (row,) = db.state.deliveries.values()
+    assert row.delivery.event_type == "billing.usage.recorded"
+    assert row.next_attempt == clock.now
 
 
 async def test_signed_delivery_retried_then_delivered(db: FakeDatabase, clock: FakeClock) -> None:

@@ -45,7 +45,6 @@ SERVICES: Mapping[str, tuple[Consumes, ...]] = {
     "billing": (
         Consumes("IDENTITY", "billing-start-subscription"),
         Consumes("ITEMS", "billing-item-usage"),
-        Consumes("BILLING", "billing-webhooks"),
     ),
 }
 

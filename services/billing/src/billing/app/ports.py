@@ -182,11 +182,8 @@ class WebhookRepository(Protocol):
 
 
 class DeliveryRepository(Protocol):
-    async def enqueue(
-        self, org_id: str, event_id: str, event_type: str, body: bytes, now: datetime
-    ) -> int:
-        """One delivery per endpoint of the org that wants the event type (once per event)."""
-        ...
+    """Webhook deliveries after they are queued (the unit of work queues them as it commits
+    their events: billing.storage.uow)."""
 
     async def organizations_due(self, now: datetime, limit: int) -> list[str]:
         """The organizations with deliveries due, across organizations (oldest due first)."""

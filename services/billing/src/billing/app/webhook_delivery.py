@@ -1,13 +1,22 @@
-"""Webhook delivery: fan billing events out to endpoints, then POST them signed, with retries."""
+"""Webhook delivery: which endpoints receive which billing events and the body they are sent
+(queued in the transaction that commits the events, see billing.storage.uow), then the
+signed POSTs, with retries."""
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
+from typing import NamedTuple
 
-from billing.app.ports import Clock, UnitOfWork, UnitOfWorkFactory, WebhookSender
+from google.protobuf import json_format
+from keel.billing.v1 import events_pb2 as billing_events  # noqa: F401  (registers payload types)
+
+from billing.app.ports import Clock, UnitOfWorkFactory, WebhookSender
 from billing.domain.errors import DeliveryFailed
-from billing.domain.webhook import Delivery, retry_delay_s, signature_header
+from billing.domain.webhook import Delivery, retry_delay_s, signature_header, wants
+from keel_runtime.events import Envelope
 from keel_runtime.metrics import NO_METRICS, Metrics
 from keel_runtime.periodic import Backoff, ItemRunner
 from keel_runtime.tenancy import acting_for
@@ -17,11 +26,54 @@ log = logging.getLogger(__name__)
 DELIVERY_JOB = "billing-webhook-deliveries"
 
 
-async def fan_out(
-    uow: UnitOfWork, org_id: str, event_id: str, event_type: str, body: bytes, clock: Clock
-) -> int:
-    """Queue an event for the organization's endpoints, inside the caller's transaction."""
-    return await uow.deliveries.enqueue(org_id, event_id, event_type, body, clock())
+def webhook_body(envelope: Envelope) -> bytes:
+    """The JSON document POSTed to endpoints (signed over exactly these bytes)."""
+    document = {
+        "id": envelope.id,
+        "type": envelope.type,
+        "organization_id": envelope.org_id,
+        "occurred_at": envelope.occurred_at.ToJsonString(),
+        "data": json_format.MessageToDict(envelope.payload),
+    }
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+class Recipient(NamedTuple):
+    """An endpoint as the fan-out sees it: its organization and the event types it wants."""
+
+    endpoint_id: str
+    org_id: str
+    event_types: tuple[str, ...]
+    """Empty: every event."""
+
+
+class NewDelivery(NamedTuple):
+    """One event to queue for one endpoint."""
+
+    endpoint_id: str
+    event_id: str
+    event_type: str
+    body: bytes
+
+
+def deliveries_for(
+    recipients: Iterable[Recipient], envelopes: Sequence[Envelope]
+) -> list[NewDelivery]:
+    """One delivery per event and endpoint of the event's organization that wants its type;
+    each body built once, and only for an event some endpoint wants."""
+    bodies: dict[str, bytes] = {}
+    queued: list[NewDelivery] = []
+    for recipient in recipients:
+        for envelope in envelopes:
+            if envelope.org_id != recipient.org_id or not wants(
+                recipient.event_types, envelope.type
+            ):
+                continue
+            body = bodies.get(envelope.id)
+            if body is None:
+                body = bodies[envelope.id] = webhook_body(envelope)
+            queued.append(NewDelivery(recipient.endpoint_id, envelope.id, envelope.type, body))
+    return queued
 
 
 class WebhookDispatcher:

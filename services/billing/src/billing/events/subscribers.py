@@ -1,13 +1,13 @@
-"""Event subscribers: default subscription on sign-up, item usage, webhook fan-out."""
+"""Event subscribers: default subscription on sign-up, item usage.
+
+Billing does not consume its own stream: the webhook deliveries of its events are written in
+the transaction that commits them (billing.storage.uow)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime
 
-from google.protobuf import json_format
-from keel.billing.v1 import events_pb2 as billing_events  # noqa: F401  (registers payload types)
 from keel.identity.v1 import events_pb2 as identity_events
 from keel.items.v1 import events_pb2 as items_events
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -16,7 +16,6 @@ from billing.app.commands import UsageInput
 from billing.app.ports import Clock
 from billing.app.subscriptions import SubscriptionHandlers
 from billing.app.usage import Late, UsageHandlers
-from billing.app.webhook_delivery import fan_out
 from billing.storage.uow import BoundUnitOfWork
 from keel_runtime.errors import ValidationFailed
 from keel_runtime.events import Envelope, Handler, Subscription, unpack
@@ -27,7 +26,6 @@ ORGANIZATION_CREATED = "identity.organization.created"
 ITEM_USAGE_CONSUMER = "billing-item-usage"
 ITEM_CONFIRMED = "items.item.confirmed"
 ITEMS_METRIC = "items.confirmed"
-WEBHOOK_CONSUMER = "billing-webhooks"
 
 
 def _occurred(envelope: Envelope) -> datetime | None:
@@ -72,28 +70,6 @@ def item_confirmed_handler(handlers: UsageHandlers, clock: Clock) -> Handler:
     return handle
 
 
-def webhook_body(envelope: Envelope) -> bytes:
-    """The JSON document POSTed to endpoints (signed over exactly these bytes)."""
-    document = {
-        "id": envelope.id,
-        "type": envelope.type,
-        "organization_id": envelope.org_id,
-        "occurred_at": envelope.occurred_at.ToJsonString(),
-        "data": json_format.MessageToDict(envelope.payload),
-    }
-    return json.dumps(document, separators=(",", ":")).encode()
-
-
-def billing_event_handler(clock: Clock) -> Handler:
-    async def handle(conn: AsyncConnection, envelope: Envelope) -> None:
-        uow = BoundUnitOfWork(conn, clock)
-        await fan_out(
-            uow, envelope.org_id, envelope.id, envelope.type, webhook_body(envelope), clock
-        )
-
-    return handle
-
-
 def subscriptions(
     subscription_handlers: SubscriptionHandlers,
     usage_handlers: UsageHandlers,
@@ -114,11 +90,5 @@ def subscriptions(
             stream="ITEMS",
             filter_subject=ITEM_CONFIRMED,
             handler=item_confirmed_handler(usage_handlers, clock),
-        ),
-        Subscription(
-            consumer=name(WEBHOOK_CONSUMER),
-            stream="BILLING",
-            filter_subject="billing.>",
-            handler=billing_event_handler(clock),
         ),
     ]

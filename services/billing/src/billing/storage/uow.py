@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -19,6 +19,7 @@ from billing.storage.repositories import (
     WebhookRepository,
 )
 from keel_runtime.db import CommandUnitOfWork, JoinedUnitOfWork
+from keel_runtime.events import Envelope
 
 
 class _Repositories:
@@ -35,9 +36,17 @@ class _Repositories:
         self.idempotency = IdempotencyRepository(connection, self._clock())
         self.deliveries = DeliveryRepository(connection)
 
+    async def _queue_webhook_deliveries(
+        self, connection: AsyncConnection, envelopes: Sequence[Envelope]
+    ) -> None:
+        """The event sink: the webhook deliveries of the events a transaction commits, written
+        in that transaction (exactly once with them, and never without them)."""
+        await DeliveryRepository(connection).enqueue_events(envelopes, self._clock())
+
 
 class SqlUnitOfWork(_Repositories, CommandUnitOfWork[DomainEvent]):
-    """Its own transaction: rolls back unless committed; events go to the outbox on commit.
+    """Its own transaction: rolls back unless committed; events go to the outbox on commit,
+    with their webhook deliveries.
 
     With ``read_only``, no transaction: each statement runs in its own read-only one, acting
     for the same organization (for queries that need no single snapshot and take no locks).
@@ -45,18 +54,21 @@ class SqlUnitOfWork(_Repositories, CommandUnitOfWork[DomainEvent]):
 
     def __init__(self, engine: AsyncEngine, clock: Clock, *, read_only: bool = False) -> None:
         self._clock = clock
-        super().__init__(engine, to_envelope, read_only=read_only)
+        super().__init__(
+            engine, to_envelope, read_only=read_only, event_sink=self._queue_webhook_deliveries
+        )
 
 
 class BoundUnitOfWork(_Repositories, JoinedUnitOfWork[DomainEvent]):
     """Runs inside a transaction someone else owns (an event consumer's, with its inbox row).
 
-    commit() only writes the outbox rows; the owner commits or rolls back.
+    commit() only writes the outbox rows and their webhook deliveries; the owner commits or
+    rolls back.
     """
 
     def __init__(self, conn: AsyncConnection, clock: Clock) -> None:
         self._clock = clock
-        super().__init__(conn, to_envelope)
+        super().__init__(conn, to_envelope, event_sink=self._queue_webhook_deliveries)
 
 
 def sql_unit_of_work_factory(

@@ -6,16 +6,18 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, func, literal, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Row, Text, and_, any_, bindparam, or_, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from billing.app.webhook_delivery import Recipient, deliveries_for
 from billing.domain.webhook import Delivery, DeliveryRecord, WebhookEndpoint
 from billing.storage.ids import valid_uuid
 from billing.storage.tables import (
     webhook_deliveries,
     webhook_endpoints,
 )
+from keel_runtime.events import Envelope
 
 
 def _endpoint(row: Row[Any]) -> WebhookEndpoint:
@@ -90,6 +92,36 @@ class WebhookRepository:
         return [_endpoint(r) for r in await self._conn.execute(query)]
 
 
+# The endpoints of the committing events' organizations (row-level security shows those of the
+# organization acted for only).
+_RECIPIENTS = select(
+    webhook_endpoints.c.webhook_endpoint_id,
+    webhook_endpoints.c.org_id,
+    webhook_endpoints.c.event_types,
+).where(webhook_endpoints.c.org_id == any_(bindparam("org_ids", type_=ARRAY(Text))))
+
+# Every delivery of a commit in one statement, joined with its endpoint again and locked FOR KEY
+# SHARE. An endpoint whose DELETE committed since the SELECT above is not joined: it gets none.
+# One whose DELETE is still in flight is waited for, then skipped if the delete commits (a row
+# lock skips a row deleted meanwhile). Without the lock the insert would see that endpoint and
+# the foreign key's own check, waiting for the same DELETE, would then fail the transaction
+# recording the events: an endpoint deleted at that moment must never fail the recording.
+_ENQUEUE = text(
+    """
+    INSERT INTO webhook_deliveries (delivery_id, webhook_endpoint_id, event_id, event_type,
+                                    body, next_attempt_time, create_time)
+    SELECT gen_random_uuid(), w.webhook_endpoint_id, d.event_id, d.event_type, d.body,
+           :now, :now
+    FROM unnest(CAST(:endpoint_ids AS uuid[]), CAST(:event_ids AS uuid[]),
+                CAST(:event_types AS text[]), CAST(:bodies AS bytea[]))
+         AS d (webhook_endpoint_id, event_id, event_type, body)
+    JOIN webhook_endpoints AS w ON w.webhook_endpoint_id = d.webhook_endpoint_id
+    FOR KEY SHARE OF w
+    ON CONFLICT (webhook_endpoint_id, event_id) DO NOTHING
+    """
+)
+
+
 def _record(row: Row[Any]) -> DeliveryRecord:
     return DeliveryRecord(
         delivery_id=str(row.delivery_id),
@@ -109,41 +141,34 @@ class DeliveryRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
-    async def enqueue(
-        self, org_id: str, event_id: str, event_type: str, body: bytes, now: datetime
-    ) -> int:
-        w, d = webhook_endpoints.c, webhook_deliveries.c
-        wanted = select(
-            func.gen_random_uuid(),
-            w.webhook_endpoint_id,
-            literal(event_id, d.event_id.type),
-            literal(event_type),
-            literal(body, d.body.type),
-            literal(now, d.next_attempt_time.type),
-            literal(now, d.create_time.type),
-        ).where(
-            w.org_id == org_id,
-            # An empty list means every event; otherwise the JSON array must hold the type.
-            or_(func.jsonb_array_length(w.event_types) == 0, w.event_types.has_key(event_type)),
-        )
+    async def enqueue_events(self, envelopes: Sequence[Envelope], now: datetime) -> int:
+        """Queue the events for the endpoints that want them, in the transaction committing
+        them (the unit of work's event sink); how many deliveries were queued.
+
+        One round trip when the organization has no endpoint, two otherwise; no body is built
+        for an event no endpoint wants.
+        """
+        org_ids = sorted({envelope.org_id for envelope in envelopes})
+        recipients = [
+            Recipient(str(row.webhook_endpoint_id), row.org_id, tuple(row.event_types))
+            for row in await self._conn.execute(_RECIPIENTS, {"org_ids": org_ids})
+        ]
+        if not recipients:
+            return 0
+        queued = deliveries_for(recipients, envelopes)
+        if not queued:
+            return 0
         result = await self._conn.execute(
-            insert(webhook_deliveries)
-            .from_select(
-                [
-                    "delivery_id",
-                    "webhook_endpoint_id",
-                    "event_id",
-                    "event_type",
-                    "body",
-                    "next_attempt_time",
-                    "create_time",
-                ],
-                wanted,
-            )
-            .on_conflict_do_nothing(index_elements=[d.webhook_endpoint_id, d.event_id])
-            .returning(d.delivery_id)
+            _ENQUEUE,
+            {
+                "endpoint_ids": [q.endpoint_id for q in queued],
+                "event_ids": [q.event_id for q in queued],
+                "event_types": [q.event_type for q in queued],
+                "bodies": [q.body for q in queued],
+                "now": now,
+            },
         )
-        return len(result.all())
+        return result.rowcount
 
     async def organizations_due(self, now: datetime, limit: int) -> list[str]:
         # Across organizations: the migration's SECURITY DEFINER function (0006) returns the
