@@ -24,7 +24,9 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
+import psycopg
 from keel.identity.v1 import auth_service_pb2, auth_service_pb2_grpc
 
 from keel_devstack.bench import fixtures, latency, profile, tokens, workloads
@@ -528,6 +530,7 @@ def _usage(mesh: Mesh, tenant: fixtures.Tenant) -> list[Row]:
         env.say(f"  P6 usage ingestion, {label}:")
         load = Load(kind, args, slots, ("billing", "postgres"))
         results = mesh.repeated(load)
+        backlog = _relay_backlog(mesh, "billing")
         rows.append(
             absolute(
                 NAME,
@@ -535,7 +538,7 @@ def _usage(mesh: Mesh, tenant: fixtures.Tenant) -> list[Row]:
                 statistics.median(r.per_s for r in results),
                 target=5000.0,
                 unit="/s",
-                why="RecordUsage, a tenth of the keys repeated (deduplicated)",
+                why="RecordUsage, a tenth of the keys repeated (deduplicated)" + backlog,
                 cpu=_cpu_figures(results),
             )
         )
@@ -551,6 +554,7 @@ def _usage(mesh: Mesh, tenant: fixtures.Tenant) -> list[Row]:
     tenants_args = {**args, "tenants": [t.metadata for t in (tenant, *others)]}
     load = Load("usage_batch_tenants", tenants_args, USAGE_TENANTS, ("billing", "postgres"), 1)
     results = mesh.repeated(load)
+    backlog = _relay_backlog(mesh, "billing")
     rows.append(
         absolute(
             NAME,
@@ -558,7 +562,8 @@ def _usage(mesh: Mesh, tenant: fixtures.Tenant) -> list[Row]:
             statistics.median(r.per_s for r in results),
             target=5000.0,
             unit="/s",
-            why=f"RecordUsageBatch, one call in flight per organization, {USAGE_TENANTS} at once",
+            why=f"RecordUsageBatch, one call in flight per organization, {USAGE_TENANTS} at once"
+            + backlog,
             cpu=_cpu_figures(results),
         )
     )
@@ -584,6 +589,40 @@ def _usage(mesh: Mesh, tenant: fixtures.Tenant) -> list[Row]:
         )
     )
     return rows
+
+
+RELAY_DRAIN_WAIT_S = 120.0
+
+
+def _relay_backlog(mesh: Mesh, service: str) -> str:
+    """The events a service's relay had not published when the rounds ended, waited for.
+
+    Each recorded usage event is one JetStream message: the API accepts a burst faster than
+    the relay publishes, and the outbox holds the difference. Said beside the row, so a rate
+    above what the relay sustains reads as the burst it is; waited for, so the next row does
+    not start under this one's backlog.
+    """
+    url = mesh.endpoints.databases[service]
+    began = time.monotonic()
+    with psycopg.connect(url, autocommit=True) as conn:
+        backlog = unpublished = _unpublished(conn)
+        while unpublished and time.monotonic() - began < RELAY_DRAIN_WAIT_S:
+            time.sleep(0.1)
+            unpublished = _unpublished(conn)
+    drained = time.monotonic() - began
+    mesh.env.say(f"    relay backlog {backlog:,} events, {drained:.1f}s to publish them")
+    if not backlog:
+        return "; the relay kept up"
+    left = f", {unpublished:,} still not" if unpublished else ""
+    return (
+        f"; {backlog:,} events not yet published when the load stopped,"
+        f" {drained:.1f}s to publish them{left}"
+    )
+
+
+def _unpublished(conn: psycopg.Connection[Any]) -> int:
+    row = conn.execute("SELECT count(*) FROM outbox WHERE published_at IS NULL").fetchone()
+    return int(row[0]) if row else 0
 
 
 def _event_latency(mesh: Mesh, notes: dict[str, object]) -> list[Row]:
