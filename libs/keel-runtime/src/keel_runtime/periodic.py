@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass, field
@@ -34,13 +35,19 @@ async def run_periodically(
     name: str,
     metrics: Metrics = NO_METRICS,
     again: Callable[[R], bool] | None = None,
+    first_within_s: float = 0.0,
 ) -> None:
     """Run ``job()`` every ``interval_s`` seconds until cancelled.
 
     A pass that raises is logged and counted; the loop goes on. When ``again(result)`` is
-    true (e.g. a full batch: more work is waiting), the next pass starts at once.
+    true (e.g. a full batch: more work is waiting), the next pass starts at once. The first
+    pass waits a random part of ``first_within_s``: the jobs of a process (and replicas
+    started together) do not all take a database connection at the same instant, which
+    would leave each pool holding one connection per job from then on.
     """
     series = metrics.job(name)
+    if first_within_s > 0:
+        await asyncio.sleep(random.uniform(0, first_within_s))
     while True:
         try:
             result = await job()

@@ -58,6 +58,8 @@ R = TypeVar("R")
 
 DATABASE_SCHEMES = ("postgresql", "postgres")
 NATS_SCHEMES = ("nats", "tls")
+FIRST_PASS_SPREAD_S = 2.0
+"""A service's periodic jobs make their first pass within this, at random, not all at start."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -202,7 +204,8 @@ class Assembly:
         again: Callable[[R], bool] | None = None,
     ) -> None:
         """Run ``job`` every ``interval_s``; a failing pass is logged and counted, never
-        stops the next (``keel_runtime.periodic``; ``ItemRunner`` isolates items within one)."""
+        stops the next (``keel_runtime.periodic``; ``ItemRunner`` isolates items within one).
+        The first pass comes within ``FIRST_PASS_SPREAD_S`` (or the interval, if shorter)."""
         self._background.append(
             functools.partial(
                 run_periodically,
@@ -211,6 +214,7 @@ class Assembly:
                 name=name,
                 metrics=self.metrics,
                 again=again,
+                first_within_s=min(interval_s, FIRST_PASS_SPREAD_S),
             )
         )
 

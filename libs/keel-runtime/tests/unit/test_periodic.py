@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import pytest
 
@@ -69,6 +70,34 @@ async def test_again_starts_the_next_pass_without_waiting() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert batches == []
+
+
+async def test_the_first_pass_waits_a_random_part_of_its_spread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    drawn: list[tuple[float, float]] = []
+
+    def uniform(low: float, high: float) -> float:
+        drawn.append((low, high))
+        return high  # the longest wait the spread allows
+
+    monkeypatch.setattr("keel_runtime.periodic.random.uniform", uniform)
+    ran = asyncio.Event()
+
+    async def job() -> None:
+        ran.set()
+
+    began = time.monotonic()
+    task = asyncio.create_task(
+        run_periodically(job, interval_s=3600, name="closer", first_within_s=0.3)
+    )
+    await asyncio.wait_for(ran.wait(), timeout=5)
+    waited = time.monotonic() - began
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert drawn == [(0, 0.3)]
+    assert waited >= 0.3
 
 
 async def test_a_failing_item_is_skipped_counted_and_retried_after_its_backoff(
