@@ -40,6 +40,7 @@ from keel_devstack.certs import MeshCertificates
 from keel_devstack.process import START_ATTEMPTS, StartError
 from keel_devstack.progress import Progress
 from keel_devstack.stack import Endpoints, Stack
+from keel_runtime.service import FIRST_PASS_SPREAD_S
 
 NAME = "mesh"
 CLIENT_PROCESSES = 2
@@ -350,7 +351,9 @@ def _reads(mesh: Mesh, tenant: fixtures.Tenant, wallet: str) -> list[Row]:
 def _memory_rows(mesh: Mesh) -> tuple[list[Row], dict[str, float]]:
     """The P7 rows (RSS, as judged) and each server's PSS beside them: RSS counts the pages
     of libraries the services share in every one of them, PSS divides them among them."""
-    time.sleep(1.0)  # let start-up work settle: idle means no requests yet
+    # Idle means no requests yet, after start-up work has settled: every periodic job has
+    # made its first pass (they are spread over FIRST_PASS_SPREAD_S) and holds what it took.
+    time.sleep(FIRST_PASS_SPREAD_S + 1.0)
     rows, total, pss = [], 0, {}
     for name, server in sorted(mesh.servers.items()):
         rss = tree_rss_bytes(server.pid) or 0
