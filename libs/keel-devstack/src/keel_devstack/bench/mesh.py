@@ -532,17 +532,9 @@ def _usage(mesh: Mesh, tenant: fixtures.Tenant) -> list[Row]:
     for kind, slots, label in (("usage", 16, "single"), ("usage_batch", 2, "batch of 100")):
         env.say(f"  P6 usage ingestion, {label}:")
         load = Load(kind, args, slots, ("billing", "postgres"))
-        results = mesh.repeated(load)
-        backlog = _relay_backlog(mesh, "billing")
         rows.append(
-            absolute(
-                NAME,
-                f"P6 usage events/s, {label}",
-                statistics.median(r.per_s for r in results),
-                target=5000.0,
-                unit="/s",
-                why="RecordUsage, a tenth of the keys repeated (deduplicated)" + backlog,
-                cpu=_cpu_figures(results),
+            _usage_row(
+                mesh, load, label, "RecordUsage, a tenth of the keys repeated (deduplicated)"
             )
         )
         _profile(mesh, "billing", load, f"profile-billing-p6-{kind}", "events")
@@ -555,19 +547,12 @@ def _usage(mesh: Mesh, tenant: fixtures.Tenant) -> list[Row]:
         for _ in range(USAGE_TENANTS - 1)
     ]
     tenants_args = {**args, "tenants": [t.metadata for t in (tenant, *others)]}
-    load = Load("usage_batch_tenants", tenants_args, USAGE_TENANTS, ("billing", "postgres"), 1)
-    results = mesh.repeated(load)
-    backlog = _relay_backlog(mesh, "billing")
     rows.append(
-        absolute(
-            NAME,
-            f"P6 usage events/s, batch of 100, {USAGE_TENANTS} organizations",
-            statistics.median(r.per_s for r in results),
-            target=5000.0,
-            unit="/s",
-            why=f"RecordUsageBatch, one call in flight per organization, {USAGE_TENANTS} at once"
-            + backlog,
-            cpu=_cpu_figures(results),
+        _usage_row(
+            mesh,
+            Load("usage_batch_tenants", tenants_args, USAGE_TENANTS, ("billing", "postgres"), 1),
+            f"batch of 100, {USAGE_TENANTS} organizations",
+            f"RecordUsageBatch, one call in flight per organization, {USAGE_TENANTS} at once",
         )
     )
     # What one event costs once the period holds many: flat if the bounds read running
@@ -579,19 +564,29 @@ def _usage(mesh: Mesh, tenant: fixtures.Tenant) -> list[Row]:
             ep.services["billing"], mesh.certs, tenant, filled, workloads.USAGE_METRIC
         )
     )
-    results = mesh.repeated(Load("usage", args, 16, ("billing", "postgres")))
     rows.append(
-        absolute(
-            NAME,
-            f"P6 usage events/s, single, {filled:,} more in the period",
-            statistics.median(r.per_s for r in results),
-            target=5000.0,
-            unit="/s",
-            why="as single, after a period's worth of events: the cost must not grow with it",
-            cpu=_cpu_figures(results),
+        _usage_row(
+            mesh,
+            Load("usage", args, 16, ("billing", "postgres")),
+            f"single, {filled:,} more in the period",
+            "as single, after a period's worth of events: the cost must not grow with it",
         )
     )
     return rows
+
+
+def _usage_row(mesh: Mesh, load: Load, label: str, why: str) -> Row:
+    """Rounds of ``load``, then billing's relay backlog they left (waited for)."""
+    results = mesh.repeated(load)
+    return absolute(
+        NAME,
+        f"P6 usage events/s, {label}",
+        statistics.median(r.per_s for r in results),
+        target=5000.0,
+        unit="/s",
+        why=why + _relay_backlog(mesh, "billing"),
+        cpu=_cpu_figures(results),
+    )
 
 
 RELAY_DRAIN_WAIT_S = 120.0
