@@ -19,6 +19,7 @@ from keel_devstack.bench import chart, fixtures, grpc_server, proc, profile, wor
 from keel_devstack.bench.latency import percentile
 from keel_devstack.bench.load import Result, rates
 from keel_devstack.bench.measure import Outcome, Round, RowSpec, Settings, absolute, judge, verdict
+from keel_devstack.bench.mesh import Backlog
 from keel_devstack.bench.report import append_history, table, write_json
 from keel_devstack.certs import MeshCertificates
 from keel_runtime.server import ServiceSpec, start
@@ -56,6 +57,16 @@ def test_a_row_keeps_what_the_whole_stack_spent_per_operation() -> None:
     assert row.cpu["stack subject"] == pytest.approx(4.0)
     assert "stack baseline" not in row.cpu  # measured without the stack metered: no figure
     assert "4.00" in table([row], {})
+
+
+def test_a_relay_backlog_says_what_it_left_and_how_fast_it_drained() -> None:
+    drained = Backlog(events=6_000, seconds=2.0, left=0)
+    assert drained.published_per_s == pytest.approx(3_000)
+    assert "6,000 events not yet published" in drained.why()
+    gave_up = Backlog(events=6_000, seconds=4.0, left=2_000)
+    assert gave_up.published_per_s == pytest.approx(1_000)  # only what it published counts
+    assert "2,000 still not" in gave_up.why()
+    assert Backlog(0, 0.0, 0).why() == "; the relay kept up"
 
 
 def test_percentile_is_nearest_rank() -> None:
