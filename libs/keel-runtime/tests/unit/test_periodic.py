@@ -10,7 +10,7 @@ import pytest
 
 from keel_runtime.metrics import Metrics
 from keel_runtime.periodic import Backoff, ItemRunner, run_periodically
-from keel_runtime.service import FIRST_PASS_SPREAD_S
+from keel_runtime.service import FIRST_PASS_SPREAD_S, Assembly, ServiceConfig
 
 
 class FakeClock:
@@ -126,6 +126,35 @@ async def test_a_job_every_zero_seconds_makes_its_first_pass_at_once(
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+@pytest.mark.parametrize(("interval_s", "spread_s"), [(0.0, None), (0.5, 0.5), (60.0, 2.0)])
+async def test_a_service_spreads_a_jobs_first_pass_over_its_interval_or_two_seconds(
+    monkeypatch: pytest.MonkeyPatch, interval_s: float, spread_s: float | None
+) -> None:
+    drawn: list[tuple[float, float]] = []
+
+    def uniform(low: float, high: float) -> float:
+        drawn.append((low, high))
+        return 0.0
+
+    monkeypatch.setattr("keel_runtime.periodic.random.uniform", uniform)
+    service = Assembly("svc", ServiceConfig(database_url="postgresql://keel@localhost/keel"))
+    ran = asyncio.Event()
+
+    async def job() -> None:
+        ran.set()
+
+    service.every(job, interval_s=interval_s, name="job")
+    (run,) = service._background
+    task = asyncio.create_task(run())
+    try:
+        await asyncio.wait_for(ran.wait(), timeout=1)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await service.engine.dispose()
+    assert drawn == ([] if spread_s is None else [(0, spread_s)])
 
 
 async def test_cancelled_during_its_first_wait_a_job_stops_quietly_without_a_pass(
