@@ -327,3 +327,25 @@ async def test_recordings_of_one_organization_at_once_share_its_endpoints_withou
     assert [r for r in results if isinstance(r, BaseException)] == []
     assert await usage_events(admin_engine) == 18
     assert await deliveries_by_endpoint(admin_engine) == {every: 18, usage: 18}
+
+
+async def test_an_endpoint_whose_delete_rolls_back_meanwhile_gets_its_deliveries(
+    engine: AsyncEngine, handlers: Handlers, admin_engine: AsyncEngine
+) -> None:
+    # The recording waits on the in-flight DELETE (its FOR KEY SHARE lock); the DELETE rolls
+    # back, so the endpoint is still there and gets the events like any other.
+    org = str(uuid.uuid4())
+    spared = await endpoint(handlers, org, [])
+    async with engine.connect() as deleting:
+        await deleting.begin()
+        await set_tenant(deleting, org)
+        assert await WebhookRepository(deleting).delete(org, spared)
+        recording = asyncio.create_task(handlers.usage.record_batch(batch(org, 2)))
+        async with asyncio.timeout(10):
+            while await _lock_waits(admin_engine) == 0:
+                assert not recording.done(), recording.result()
+                await asyncio.sleep(0.02)
+        await deleting.rollback()
+
+    assert await recording == (2, 0)
+    assert await deliveries_by_endpoint(admin_engine) == {spared: 2}
