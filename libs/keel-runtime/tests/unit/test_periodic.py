@@ -10,6 +10,7 @@ import pytest
 
 from keel_runtime.metrics import Metrics
 from keel_runtime.periodic import Backoff, ItemRunner, run_periodically
+from keel_runtime.service import FIRST_PASS_SPREAD_S, Assembly, ServiceConfig
 
 
 class FakeClock:
@@ -98,6 +99,84 @@ async def test_the_first_pass_waits_a_random_part_of_its_spread(
         await task
     assert drawn == [(0, 0.3)]
     assert waited >= 0.3
+
+
+async def test_a_job_every_zero_seconds_makes_its_first_pass_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Assembly.every spreads the first pass over min(interval, FIRST_PASS_SPREAD_S): none
+    # for an interval of 0, and no random draw either.
+    def uniform(low: float, high: float) -> float:
+        raise AssertionError(f"no first-pass wait expected, drew in ({low}, {high})")
+
+    monkeypatch.setattr("keel_runtime.periodic.random.uniform", uniform)
+    passes = 0
+    two = asyncio.Event()
+
+    async def job() -> None:
+        nonlocal passes
+        passes += 1
+        if passes == 2:
+            two.set()
+
+    task = asyncio.create_task(
+        run_periodically(job, interval_s=0, name="busy", first_within_s=min(0, FIRST_PASS_SPREAD_S))
+    )
+    await asyncio.wait_for(two.wait(), timeout=1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+@pytest.mark.parametrize(("interval_s", "spread_s"), [(0.0, None), (0.5, 0.5), (60.0, 2.0)])
+async def test_a_service_spreads_a_jobs_first_pass_over_its_interval_or_two_seconds(
+    monkeypatch: pytest.MonkeyPatch, interval_s: float, spread_s: float | None
+) -> None:
+    drawn: list[tuple[float, float]] = []
+
+    def uniform(low: float, high: float) -> float:
+        drawn.append((low, high))
+        return 0.0
+
+    monkeypatch.setattr("keel_runtime.periodic.random.uniform", uniform)
+    service = Assembly("svc", ServiceConfig(database_url="postgresql://keel@localhost/keel"))
+    ran = asyncio.Event()
+
+    async def job() -> None:
+        ran.set()
+
+    service.every(job, interval_s=interval_s, name="job")
+    (run,) = service._background
+    task = asyncio.create_task(run())
+    try:
+        await asyncio.wait_for(ran.wait(), timeout=1)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await service.engine.dispose()
+    assert drawn == ([] if spread_s is None else [(0, spread_s)])
+
+
+async def test_cancelled_during_its_first_wait_a_job_stops_quietly_without_a_pass(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr("keel_runtime.periodic.random.uniform", lambda low, high: high)
+    ran = False
+
+    async def job() -> None:
+        nonlocal ran
+        ran = True
+
+    task = asyncio.create_task(
+        run_periodically(job, interval_s=3600, name="late", first_within_s=FIRST_PASS_SPREAD_S)
+    )
+    await asyncio.sleep(0.05)  # inside the first wait
+    task.cancel()
+    with caplog.at_level(logging.DEBUG), pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, timeout=1)
+    assert task.cancelled()
+    assert not ran
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 async def test_a_failing_item_is_skipped_counted_and_retried_after_its_backoff(

@@ -8,12 +8,13 @@ import uuid
 import pytest
 from keel.billing.v1 import events_pb2
 from keel.identity.v1 import events_pb2 as identity_events
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing.bootstrap import Handlers, utc_now
 from billing.events.subscribers import organization_created_handler
 from billing.storage.tables import outbox, subscriptions
+from billing.storage.uow import BoundUnitOfWork
 from keel_runtime.events import (
     Envelope,
     Handler,
@@ -126,3 +127,52 @@ async def test_consumer_redelivery_has_no_second_effect(
     finally:
         await js.delete_stream(stream)
         await nc.close()
+
+
+async def _lock_waits(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        query = text(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
+        return int(await conn.scalar(query) or 0)
+
+
+@pytest.mark.parametrize("first_commits", [True, False], ids=["first-commits", "first-rolls-back"])
+async def test_a_start_racing_an_uncommitted_one_waits_for_it_and_leaves_one_subscription(
+    engine: AsyncEngine, admin_engine: AsyncEngine, handlers: Handlers, first_commits: bool
+) -> None:
+    # Two consumer transactions handle sign-ups of one organization (under different event
+    # ids): the second insert meets the unique index on active subscriptions while the first
+    # is not committed. It waits; then starts nothing (the first committed) or its own (the
+    # first rolled back), without an error either way.
+    subscriptions_ = unwrapped(handlers.subscriptions)
+    org_id = str(uuid.uuid4())
+    started: list[object] = []
+    async with engine.connect() as first:
+        await first.begin()
+        await set_tenant(first, org_id)
+        uow = BoundUnitOfWork(first, utc_now)
+        assert await subscriptions_.start_default(uow, org_id) is not None
+        await uow.commit()
+
+        async def second_start() -> None:
+            async with engine.begin() as second:
+                await set_tenant(second, org_id)
+                uow = BoundUnitOfWork(second, utc_now)
+                started.append(await subscriptions_.start_default(uow, org_id))
+                await uow.commit()
+
+        racing = asyncio.create_task(second_start())
+        async with asyncio.timeout(10):
+            while await _lock_waits(admin_engine) == 0:
+                assert not racing.done(), racing.result()
+                await asyncio.sleep(0.02)
+        if first_commits:
+            await first.commit()
+        else:
+            await first.rollback()
+    await asyncio.wait_for(racing, timeout=10)
+    assert (started[0] is None) is first_commits
+    assert await count(admin_engine, subscriptions, org_id) == 1
+    assert await count(admin_engine, outbox) == 1

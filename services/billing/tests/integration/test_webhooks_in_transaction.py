@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from keel.items.v1 import events_pb2 as items_events
+from nats.aio.msg import Msg
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from billing.app import webhook_delivery
 from billing.app.commands import CreateWebhookEndpoint, RecordUsageBatch, UsageInput
@@ -21,8 +22,16 @@ from billing.events.subscribers import item_confirmed_handler
 from billing.storage.repositories import WebhookRepository
 from billing.storage.tables import outbox, webhook_deliveries
 from keel_runtime.caller import Caller
-from keel_runtime.events import Envelope, new_event
+from keel_runtime.events import (
+    Envelope,
+    StreamSpec,
+    Subscription,
+    connect_nats,
+    ensure_stream,
+    new_event,
+)
 from keel_runtime.tenancy import set_tenant
+from keel_runtime.testing import ProbeConsumer
 
 from ..serving import unwrapped
 
@@ -188,3 +197,155 @@ async def test_an_endpoint_deleted_meanwhile_gets_nothing_and_fails_nothing(
     assert await recording == (2, 0)
     assert await deliveries_by_endpoint(admin_engine) == {kept: 2}
     assert await usage_events(admin_engine) == 2
+
+
+class _TogetherProbe(ProbeConsumer):
+    """Records how many events each shared transaction took."""
+
+    shared: list[int]
+
+    async def _handle_together(self, run: list[tuple[Msg, Envelope]]) -> bool:
+        self.shared = [*getattr(self, "shared", []), len(run)]
+        return await super()._handle_together(run)
+
+
+async def test_an_event_failing_after_its_commit_in_a_shared_transaction_loses_its_deliveries(
+    engine: AsyncEngine,
+    handlers: Handlers,
+    admin_engine: AsyncEngine,
+    nats_url: str,
+    unique_name: str,
+) -> None:
+    # The item-usage consumer handles a fetch in one transaction, each event in a savepoint.
+    # The middle event records its usage and commits its unit of work (outbox rows and
+    # deliveries written), then fails: rolling back to its savepoint must take its
+    # deliveries with its events, while the events around it keep both.
+    org, other_org = str(uuid.uuid4()), str(uuid.uuid4())
+    ours = await endpoint(handlers, org, [USAGE_RECORDED])
+    theirs = await endpoint(handlers, other_org, [USAGE_RECORDED])
+    real = item_confirmed_handler(unwrapped(handlers.usage), utc_now)
+    failing = confirmed(org)
+
+    async def handle(conn: AsyncConnection, envelope: Envelope) -> None:
+        await real(conn, envelope)  # records, and commits the unit of work
+        if envelope.id == failing.id:
+            raise RuntimeError("failed after recording")
+
+    nc, js = await connect_nats(nats_url)
+    stream = unique_name.upper()
+    subject = f"{unique_name}.items.item.confirmed"
+    await ensure_stream(js, StreamSpec(name=stream, subjects=[subject]))
+    consumer = _TogetherProbe(
+        engine,
+        js,
+        Subscription(
+            consumer=f"billing-item-usage-{unique_name}",
+            stream=stream,
+            filter_subject=subject,
+            handler=handle,
+            max_deliver=1,  # the failed event is dead-lettered, not redelivered meanwhile
+        ),
+    )
+    try:
+        await consumer.ensure()
+        # Published before the consumer runs: one fetch, one shared transaction.
+        for envelope in (confirmed(org), failing, confirmed(other_org)):
+            await js.publish(subject, envelope.SerializeToString())
+        task = asyncio.create_task(consumer.run())
+        try:
+            await consumer.deliveries(3)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    finally:
+        await js.delete_stream(stream)
+        await nc.close()
+
+    assert consumer.shared == [3]
+    assert await usage_events(admin_engine) == 2
+    assert await deliveries_by_endpoint(admin_engine) == {ours: 1, theirs: 1}
+    d = webhook_deliveries.c
+    async with admin_engine.connect() as conn:
+        delivered = set((await conn.execute(select(d.event_id))).scalars())
+        usage_ids = set(
+            (
+                await conn.execute(select(outbox.c.id).where(outbox.c.subject == USAGE_RECORDED))
+            ).scalars()
+        )
+    # Each delivery is of an event in the outbox: none is left of the rolled-back one.
+    assert {str(event_id) for event_id in delivered} == {str(e) for e in usage_ids}
+
+
+async def test_an_event_naming_another_organization_records_nothing_and_queues_nothing(
+    engine: AsyncEngine, handlers: Handlers, admin_engine: AsyncEngine
+) -> None:
+    # The sink sees only the endpoints of the organization the transaction acts for, so an
+    # event of another organization recorded there would silently miss its deliveries. No
+    # billing flow can record one: every event follows the write of its own row, which
+    # row-level security confines to the organization acted for. Here an item event whose
+    # payload names another organization than its envelope (the consumer acts for the
+    # envelope's) is refused at that write, before anything is recorded.
+    attacker, victim = str(uuid.uuid4()), str(uuid.uuid4())
+    await endpoint(handlers, attacker, [])
+    await endpoint(handlers, victim, [])
+    handle = item_confirmed_handler(unwrapped(handlers.usage), utc_now)
+    hostile = new_event(
+        type="items.item.confirmed",
+        source="items",
+        subject="item-1",
+        org_id=attacker,
+        payload=items_events.ItemConfirmed(item_id=str(uuid.uuid4()), organization_id=victim),
+    )
+    with pytest.raises(Exception, match="row-level security"):
+        async with engine.begin() as conn:
+            await set_tenant(conn, hostile.org_id)
+            await handle(conn, hostile)
+
+    assert await usage_events(admin_engine) == 0
+    assert await deliveries_by_endpoint(admin_engine) == {}
+
+
+async def test_recordings_of_one_organization_at_once_share_its_endpoints_without_waiting(
+    handlers: Handlers, admin_engine: AsyncEngine
+) -> None:
+    # Each recording locks the endpoints it queues for FOR KEY SHARE: shared locks, which
+    # neither block each other nor deadlock, whatever order the endpoints are joined in.
+    org = str(uuid.uuid4())
+    every = await endpoint(handlers, org, [])
+    usage = await endpoint(handlers, org, [USAGE_RECORDED])
+    at = datetime.now(UTC) - timedelta(minutes=1)
+    batches = [
+        RecordUsageBatch(
+            owner(org), tuple(UsageInput("api.calls", 1, f"b{b}k{i}", at) for i in range(3))
+        )
+        for b in range(6)
+    ]
+    async with asyncio.timeout(20):
+        results = await asyncio.gather(
+            *(handlers.usage.record_batch(b) for b in batches), return_exceptions=True
+        )
+    assert [r for r in results if isinstance(r, BaseException)] == []
+    assert await usage_events(admin_engine) == 18
+    assert await deliveries_by_endpoint(admin_engine) == {every: 18, usage: 18}
+
+
+async def test_an_endpoint_whose_delete_rolls_back_meanwhile_gets_its_deliveries(
+    engine: AsyncEngine, handlers: Handlers, admin_engine: AsyncEngine
+) -> None:
+    # The recording waits on the in-flight DELETE (its FOR KEY SHARE lock); the DELETE rolls
+    # back, so the endpoint is still there and gets the events like any other.
+    org = str(uuid.uuid4())
+    spared = await endpoint(handlers, org, [])
+    async with engine.connect() as deleting:
+        await deleting.begin()
+        await set_tenant(deleting, org)
+        assert await WebhookRepository(deleting).delete(org, spared)
+        recording = asyncio.create_task(handlers.usage.record_batch(batch(org, 2)))
+        async with asyncio.timeout(10):
+            while await _lock_waits(admin_engine) == 0:
+                assert not recording.done(), recording.result()
+                await asyncio.sleep(0.02)
+        await deleting.rollback()
+
+    assert await recording == (2, 0)
+    assert await deliveries_by_endpoint(admin_engine) == {spared: 2}

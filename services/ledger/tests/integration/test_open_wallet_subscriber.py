@@ -122,3 +122,46 @@ async def test_through_jetstream(
     finally:
         await js.delete_stream(stream)
         await nc.close()
+
+
+async def _lock_waits(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        query = text(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
+        return int(await conn.scalar(query) or 0)
+
+
+@pytest.mark.parametrize("first_commits", [True, False], ids=["first-commits", "first-rolls-back"])
+async def test_an_open_racing_an_uncommitted_one_waits_for_it_and_leaves_one_wallet(
+    engine: AsyncEngine, accounts: AccountHandlers, first_commits: bool
+) -> None:
+    # Two consumer transactions open one organization's wallet (two sign-up events under
+    # different ids): the second insert reaches the unique index while the first is not
+    # committed. It waits for it; then reads the winner (a new statement, a new snapshot)
+    # or, when the first rolled back, inserts its own. One wallet, one account.opened.
+    handle = open_wallet_subscription(accounts).handler
+    org_id = str(uuid.uuid4())
+    async with engine.connect() as first:
+        await first.begin()
+        await set_tenant(first, org_id)
+        await handle(first, organization_created(org_id, "JPY"))
+
+        async def second_open() -> None:
+            async with engine.begin() as second:
+                await set_tenant(second, org_id)
+                await handle(second, organization_created(org_id, "JPY"))
+
+        racing = asyncio.create_task(second_open())
+        async with asyncio.timeout(10):
+            while await _lock_waits(engine) == 0:
+                assert not racing.done(), racing.result()
+                await asyncio.sleep(0.02)
+        if first_commits:
+            await first.commit()
+        else:
+            await first.rollback()
+    await asyncio.wait_for(racing, timeout=10)
+    assert await wallets(engine, org_id) == [("WALLET", "JPY", "DEBITS_MUST_NOT_EXCEED_CREDITS")]
+    assert await outbox_subjects(engine) == ["ledger.account.opened"]
