@@ -155,3 +155,40 @@ async def test_billing_pays_from_a_wallet_into_platform_revenue(client: Client) 
     )
     assert paid.transaction.state == res.TRANSACTION_STATE_POSTED
     assert await available(client, wallet.account_id) == 0
+
+
+def in_asset(
+    code: str, scale: int, kind: int = res.ACCOUNT_KIND_WALLET
+) -> acc.CreateAccountRequest:
+    return acc.CreateAccountRequest(
+        kind=kind, asset=asset_pb2.Asset(code=code, scale=scale), balance_bound=BOUNDED
+    )
+
+
+async def test_a_member_cannot_give_a_new_asset_a_scale_for_every_organization(
+    client: Client,
+) -> None:
+    """Assets are the ledger's, not an organization's: the first account in a code fixes its
+    scale for everyone. A member choosing it could make every organization's wallet in that
+    currency unopenable (JPY at 5 places, say)."""
+    member = client.md
+    code = f"Q{uuid.uuid4().hex[:8].upper()}"
+    await refused(
+        client.accounts.CreateAccount(in_asset(code, 5), metadata=member),
+        "ASSET_REQUIRES_SERVICE",
+    )
+    # A currency code at another scale than its own, likewise (KWD has three places).
+    await refused(
+        client.accounts.CreateAccount(in_asset("KWD", 5), metadata=member),
+        "ASSET_REQUIRES_SERVICE",
+    )
+    # At a currency's own scale (two places for a code that is no known exception) it opens.
+    opened = await client.accounts.CreateAccount(in_asset("KWD", 3), metadata=member)
+    assert opened.account.asset.scale == 3
+    # A service registers an asset at the scale it chooses; members then use it at that scale.
+    service = client.as_(client.org_id, roles=(), kind="service")
+    await client.accounts.CreateAccount(
+        in_asset(code, 5, res.ACCOUNT_KIND_REVENUE), metadata=service
+    )
+    again = await client.accounts.CreateAccount(in_asset(code, 5), metadata=member)
+    assert again.account.asset.code == code

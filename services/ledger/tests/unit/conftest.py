@@ -53,6 +53,9 @@ class FakeAccounts:
     async def register_asset(self, asset: Asset) -> int:
         return self.s.assets.setdefault(asset.code, asset.scale)
 
+    async def asset_scale(self, code: str) -> int | None:
+        return self.s.assets.get(code)
+
     async def add(self, account: Account, *, scope: str, request_id: str, fingerprint: str) -> bool:
         key = f"{scope} {request_id}" if request_id else ""
         for other, rid, _, _ in self.s.accounts.values():

@@ -68,7 +68,9 @@ class AccountHandlers:
             metadata={},
             created_at=self._clock(),
         )
-        await self._check_scale(uow, account)
+        # A wallet's asset is its currency at that currency's scale: whoever opens it may
+        # register it.
+        await self._check_scale(uow, account, by_platform=False)
         if not await uow.accounts.add(account, scope="", request_id="", fingerprint=""):
             # Opened before, or by a concurrent open: the unique index kept that one.
             winner = await uow.accounts.wallet(command.org_id, asset.code)
@@ -129,7 +131,7 @@ class AccountHandlers:
                 first = await self._repeat(uow, scope, command.request_id, digest)
                 if first is not None:
                     return first
-            await self._check_scale(uow, account)
+            await self._check_scale(uow, account, by_platform=caller.is_platform)
             if not await uow.accounts.add(
                 account, scope=scope, request_id=command.request_id, fingerprint=digest
             ):
@@ -156,9 +158,22 @@ class AccountHandlers:
         return replay(account, first_digest, digest, lambda first: _reused(request_id))
 
     @staticmethod
-    async def _check_scale(uow: LedgerUnitOfWork, account: Account) -> None:
-        scale = await uow.accounts.register_asset(account.asset)
-        if scale != account.asset.scale:
+    async def _check_scale(uow: LedgerUnitOfWork, account: Account, *, by_platform: bool) -> None:
+        """The account's asset at the scale the ledger knows its code by, registering it when
+        new. A code's scale holds for every organization: a customer registers a new one only
+        at its currency's scale (ISO 4217 minor units, two places for any other code), so no
+        organization can make a currency unusable for the others."""
+        asset = account.asset
+        if by_platform or asset.scale == currency_asset(asset.code).scale:
+            scale = await uow.accounts.register_asset(asset)
+        else:
+            known = await uow.accounts.asset_scale(asset.code)
+            if known is None:
+                raise errors.AssetRequiresService(
+                    f"asset {asset.code} is new: a service registers it at scale {asset.scale}"
+                )
+            scale = known
+        if scale != asset.scale:
             raise errors.AssetScaleMismatch(
                 f"asset {account.asset.code} has scale {scale} in this ledger",
                 asset_code=account.asset.code,

@@ -29,6 +29,9 @@ class Accounts(Protocol):
     async def register_asset(self, asset: Asset) -> int:
         """Record the asset if new; return the scale the ledger knows the code by."""
 
+    async def asset_scale(self, code: str) -> int | None:
+        """The scale the ledger knows the code by; None for a code it has not registered."""
+
     async def add(self, account: Account, *, scope: str, request_id: str, fingerprint: str) -> bool:
         """Insert; False (and nothing written) if the scope's request id or the org's wallet
         exists."""

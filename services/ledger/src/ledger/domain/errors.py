@@ -144,6 +144,13 @@ class SystemAccountRequiresService(RequiresService):
     reason = "SYSTEM_ACCOUNT_REQUIRES_SERVICE"
 
 
+class AssetRequiresService(RequiresService):
+    """A new asset at a scale other than its currency's is registered by services: the first
+    account in a code fixes its scale for every organization of the ledger."""
+
+    reason = "ASSET_REQUIRES_SERVICE"
+
+
 class UnboundedAccountRequiresService(RequiresService):
     """An account whose debits are not bounded by its credits is opened by services."""
 

@@ -110,6 +110,10 @@ class SqlAccounts:
         assert scale is not None
         return int(scale)
 
+    async def asset_scale(self, code: str) -> int | None:
+        scale = await self._conn.scalar(_ASSET_SCALE, {"code": code})
+        return None if scale is None else int(scale)
+
     async def add(self, account: Account, *, scope: str, request_id: str, fingerprint: str) -> bool:
         inserted = await self._conn.scalar(
             _ADD_ACCOUNT,
