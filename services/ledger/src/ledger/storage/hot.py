@@ -13,13 +13,14 @@ as the SQLAlchemy ones.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 from sqlalchemy import delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from keel_runtime.tenancy import driver_connection
 from ledger.app.ports import Claim
 from ledger.domain.chain import ChainedEntry
 from ledger.domain.model import Account, AccountKind, Asset, Balance, BalanceBound, Transaction
@@ -215,8 +216,7 @@ class SqlPostings:
     async def _psycopg(self) -> psycopg.AsyncConnection[Any]:
         """The psycopg connection under the unit of work's SQLAlchemy one (same transaction)."""
         if self._driver is None:
-            raw = await self._connection.get_raw_connection()
-            self._driver = cast("psycopg.AsyncConnection[Any]", raw.driver_connection)
+            self._driver = await driver_connection(self._connection)
         return self._driver
 
     async def claim(self, transactions_: Sequence[Transaction], *, lock: Iterable[str]) -> Claim:
