@@ -223,9 +223,9 @@ class UnitOfWork:
             for event in events:
                 event.occurred_at.FromDatetime(now)
             # The relay of this process, when it is the one publishing, is woken below.
-            await append(connection, events, notify=not publishing_here(self.engine))
-            if self._event_sink is not None:
-                await self._event_sink(connection, events)
+            await _write_events(
+                connection, events, self._event_sink, notify=not publishing_here(self.engine)
+            )
         await connection.commit()
         self._events.clear()
         self.committed = True
@@ -346,6 +346,17 @@ class JoinedUnitOfWork(Generic[E]):
         events, self._events = self._events, []
         if not events:
             return
-        await append(self._connection, events)
-        if self._event_sink is not None:
-            await self._event_sink(self._connection, events)
+        await _write_events(self._connection, events, self._event_sink)
+
+
+async def _write_events(
+    connection: AsyncConnection,
+    events: Sequence[Envelope],
+    sink: EventSink | None,
+    *,
+    notify: bool = True,
+) -> None:
+    """A transaction's events into the outbox, then what its service keeps beside them."""
+    await append(connection, events, notify=notify)
+    if sink is not None:
+        await sink(connection, events)
