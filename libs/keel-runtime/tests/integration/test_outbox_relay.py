@@ -8,6 +8,8 @@ import random
 import socket
 import sys
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -357,6 +359,28 @@ async def test_replay_command_fails_fast_on_an_unreachable_broker(database_url: 
     )
 
 
+_DROP_LISTENING_CONNECTIONS = text(
+    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+    " WHERE datname = current_database() AND query = 'LISTEN keel_outbox'"
+)
+
+
+@asynccontextmanager
+async def _relaying(
+    relay: OutboxRelay, js: JetStreamContext, unique_name: str
+) -> AsyncIterator[asyncio.Queue[Msg]]:
+    """``relay`` running, and the messages it publishes under the test's subjects."""
+    messages: asyncio.Queue[Msg] = asyncio.Queue()
+    watcher = await js.subscribe(f"{unique_name}.>", ordered_consumer=True, cb=messages.put)
+    running = asyncio.create_task(relay.run())
+    try:
+        yield messages
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        await watcher.unsubscribe()
+
+
 async def _next_event_id(messages: asyncio.Queue[Msg]) -> str:
     # Far inside the relay's poll interval in the tests below: only a wake-up gets it here.
     async with asyncio.timeout(20):
@@ -371,32 +395,26 @@ async def test_a_commit_from_another_process_wakes_the_relay_before_its_poll(
     stream: StreamSpec,
     unique_name: str,
 ) -> None:
-    messages: asyncio.Queue[Msg] = asyncio.Queue()
-    watcher = await js.subscribe(f"{unique_name}.>", ordered_consumer=True, cb=messages.put)
     # Another engine stands for another process: nothing in this one tells the relay.
     writer = create_engine(database_url)
-    relay = asyncio.create_task(OutboxRelay(engine, js, poll_interval=60).run())
     try:
-        # The first is found by the relay's first look; the second is committed after that
-        # look, while the relay waits out a poll interval the test would not outlast.
-        first = await _commit_events(writer, f"{unique_name}.thing.happened", 1)
-        assert await _next_event_id(messages) == first[0]
-        second = await _commit_events(writer, f"{unique_name}.thing.happened", 1)
-        assert await _next_event_id(messages) == second[0]
+        async with _relaying(
+            OutboxRelay(engine, js, poll_interval=60), js, unique_name
+        ) as messages:
+            # The first is found by the relay's first look; the second is committed after that
+            # look, while the relay waits out a poll interval the test would not outlast.
+            first = await _commit_events(writer, f"{unique_name}.thing.happened", 1)
+            assert await _next_event_id(messages) == first[0]
+            second = await _commit_events(writer, f"{unique_name}.thing.happened", 1)
+            assert await _next_event_id(messages) == second[0]
     finally:
-        relay.cancel()
-        await asyncio.gather(relay, return_exceptions=True)
-        await watcher.unsubscribe()
         await writer.dispose()
 
 
 async def test_a_row_whose_notification_was_missed_goes_out_at_the_next_poll(
     engine: AsyncEngine, js: JetStreamContext, stream: StreamSpec, unique_name: str
 ) -> None:
-    messages: asyncio.Queue[Msg] = asyncio.Queue()
-    watcher = await js.subscribe(f"{unique_name}.>", ordered_consumer=True, cb=messages.put)
-    relay = asyncio.create_task(OutboxRelay(engine, js, poll_interval=0.05).run())
-    try:
+    async with _relaying(OutboxRelay(engine, js, poll_interval=0.05), js, unique_name) as messages:
         first = await _commit_events(engine, f"{unique_name}.thing.happened", 1)
         assert await _next_event_id(messages) == first[0]
         # A row written without the notification (the listening connection was down when
@@ -413,10 +431,6 @@ async def test_a_row_whose_notification_was_missed_goes_out_at_the_next_poll(
                 )
             )
         assert await _next_event_id(messages) == str(event_id)
-    finally:
-        relay.cancel()
-        await asyncio.gather(relay, return_exceptions=True)
-        await watcher.unsubscribe()
 
 
 async def test_the_relay_listens_again_after_losing_its_connection(
@@ -426,34 +440,23 @@ async def test_the_relay_listens_again_after_losing_its_connection(
     stream: StreamSpec,
     unique_name: str,
 ) -> None:
-    messages: asyncio.Queue[Msg] = asyncio.Queue()
-    watcher = await js.subscribe(f"{unique_name}.>", ordered_consumer=True, cb=messages.put)
     writer = create_engine(database_url)
-    relay = asyncio.create_task(
-        OutboxRelay(engine, js, poll_interval=60, max_error_backoff=0.1).run()
-    )
+    relay = OutboxRelay(engine, js, poll_interval=60, max_error_backoff=0.1)
     try:
-        first = await _commit_events(writer, f"{unique_name}.thing.happened", 1)
-        assert await _next_event_id(messages) == first[0]
-        # The relay's listening connection goes (a database restart, a network cut).
-        dropped = 0
-        async with asyncio.timeout(20):
-            while not dropped:  # once the relay has listened
-                async with engine.begin() as conn:
-                    dropped = await conn.scalar(
-                        text(
-                            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                            " WHERE datname = current_database() AND query = 'LISTEN keel_outbox'"
-                        )
-                    )
-                await asyncio.sleep(0.02)
-        assert dropped == 1
-        second = await _commit_events(writer, f"{unique_name}.thing.happened", 1)
-        assert await _next_event_id(messages) == second[0]
+        async with _relaying(relay, js, unique_name) as messages:
+            first = await _commit_events(writer, f"{unique_name}.thing.happened", 1)
+            assert await _next_event_id(messages) == first[0]
+            # The relay's listening connection goes (a database restart, a network cut).
+            dropped = 0
+            async with asyncio.timeout(20):
+                while not dropped:  # once the relay has listened
+                    async with engine.begin() as conn:
+                        dropped = await conn.scalar(_DROP_LISTENING_CONNECTIONS)
+                    await asyncio.sleep(0.02)
+            assert dropped == 1
+            second = await _commit_events(writer, f"{unique_name}.thing.happened", 1)
+            assert await _next_event_id(messages) == second[0]
     finally:
-        relay.cancel()
-        await asyncio.gather(relay, return_exceptions=True)
-        await watcher.unsubscribe()
         await writer.dispose()
 
 
@@ -487,29 +490,24 @@ async def test_a_row_held_back_goes_out_when_the_transaction_holding_it_ends(
     stream: StreamSpec,
     unique_name: str,
 ) -> None:
-    messages: asyncio.Queue[Msg] = asyncio.Queue()
-    watcher = await js.subscribe(f"{unique_name}.>", ordered_consumer=True, cb=messages.put)
     # Commits from another process: one notification each, no second wake-up in this one.
     writer = create_engine(database_url)
     relay = _CountingRelay(engine, js, poll_interval=60)
-    running = asyncio.create_task(relay.run())
     try:
-        first = await _commit_events(writer, f"{unique_name}.thing.happened", 1)
-        assert await _next_event_id(messages) == first[0]
-        async with engine.connect() as older:
-            # An older transaction that writes no event: its commit notifies nobody.
-            await older.execute(text("SELECT pg_current_xact_id()"))
-            # Committed and notified while the older one runs: the relay's look finds it
-            # not ready, and the relay goes back to waiting.
-            before = relay.begun
-            held = await _commit_events(writer, f"{unique_name}.thing.happened", 1)
-            assert await relay.a_pass_begun_after(before) == 0
-            await older.commit()
-        assert await _next_event_id(messages) == held[0]
+        async with _relaying(relay, js, unique_name) as messages:
+            first = await _commit_events(writer, f"{unique_name}.thing.happened", 1)
+            assert await _next_event_id(messages) == first[0]
+            async with engine.connect() as older:
+                # An older transaction that writes no event: its commit notifies nobody.
+                await older.execute(text("SELECT pg_current_xact_id()"))
+                # Committed and notified while the older one runs: the relay's look finds it
+                # not ready, and the relay goes back to waiting.
+                before = relay.begun
+                held = await _commit_events(writer, f"{unique_name}.thing.happened", 1)
+                assert await relay.a_pass_begun_after(before) == 0
+                await older.commit()
+            assert await _next_event_id(messages) == held[0]
     finally:
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
-        await watcher.unsubscribe()
         await writer.dispose()
 
 
@@ -520,28 +518,24 @@ async def test_a_commit_beside_the_publishing_relay_wakes_it_without_a_notificat
     stream: StreamSpec,
     unique_name: str,
 ) -> None:
-    messages: asyncio.Queue[Msg] = asyncio.Queue()
-    watcher = await js.subscribe(f"{unique_name}.>", ordered_consumer=True, cb=messages.put)
-    relay = asyncio.create_task(OutboxRelay(engine, js, poll_interval=60).run())
-    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as listener:
+    relay = OutboxRelay(engine, js, poll_interval=60)
+    async with (
+        _relaying(relay, js, unique_name) as messages,
+        await psycopg.AsyncConnection.connect(database_url, autocommit=True) as listener,
+    ):
         await listener.execute("LISTEN keel_outbox")
-        try:
-            first = await _commit_events(engine, f"{unique_name}.thing.happened", 1)
-            assert await _next_event_id(messages) == first[0]
-            # The relay of this process publishes: a commit here wakes it directly.
-            second = await _commit_events(engine, f"{unique_name}.thing.happened", 1)
-            assert await _next_event_id(messages) == second[0]
-            await listener.execute("NOTIFY keel_outbox, 'marker'")
-            heard: list[str] = []
-            async with asyncio.timeout(20):
-                async for notification in listener.notifies():
-                    heard.append(notification.payload)
-                    if notification.payload == "marker":
-                        break
-            # The first commit may have come before the relay's first pass and notified;
-            # the second, beside the publishing relay, did not.
-            assert heard.count("") <= 1
-        finally:
-            relay.cancel()
-            await asyncio.gather(relay, return_exceptions=True)
-            await watcher.unsubscribe()
+        first = await _commit_events(engine, f"{unique_name}.thing.happened", 1)
+        assert await _next_event_id(messages) == first[0]
+        # The relay of this process publishes: a commit here wakes it directly.
+        second = await _commit_events(engine, f"{unique_name}.thing.happened", 1)
+        assert await _next_event_id(messages) == second[0]
+        await listener.execute("NOTIFY keel_outbox, 'marker'")
+        heard: list[str] = []
+        async with asyncio.timeout(20):
+            async for notification in listener.notifies():
+                heard.append(notification.payload)
+                if notification.payload == "marker":
+                    break
+        # The first commit may have come before the relay's first pass and notified;
+        # the second, beside the publishing relay, did not.
+        assert heard.count("") <= 1
