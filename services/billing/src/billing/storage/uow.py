@@ -40,8 +40,9 @@ class _Repositories:
         self, connection: AsyncConnection, envelopes: Sequence[Envelope]
     ) -> None:
         """The event sink: the webhook deliveries of the events a transaction commits, written
-        in that transaction (exactly once with them, and never without them)."""
-        await DeliveryRepository(connection).enqueue_events(envelopes, self._clock())
+        in that transaction (exactly once with them, and never without them). ``connection``
+        is the one the repositories were bound to."""
+        await self.deliveries.enqueue_events(envelopes, self._clock())
 
 
 class SqlUnitOfWork(_Repositories, CommandUnitOfWork[DomainEvent]):
